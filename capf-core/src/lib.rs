@@ -1,0 +1,16 @@
+//! # capf-core
+//!
+//! The CAPF (Certificate Authority Proxy Function) and TVS (Trust Verification
+//! Service) protocols of Cisco IP phones as sans-IO state machines, with the
+//! authentication proofs, LSC issuance and address selection they need.
+//!
+//! Nothing here opens a socket, reads a clock, picks random numbers on its own
+//! or touches a file: the host moves bytes, time, randomness and decisions in
+//! and out (see the session idiom in the crate's README).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod address_selection;
+pub mod issuance;
+pub mod proof;
+pub mod wire;

@@ -1,0 +1,2 @@
+//! ctl-format
+#![forbid(unsafe_code)]
