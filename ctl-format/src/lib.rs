@@ -1,2 +1,31 @@
-//! ctl-format
+//! # ctl-format
+//!
+//! The Cisco signed-file family, read and written byte for byte:
+//!
+//! * CTL and ITL trust lists (`CTLFile.tlv`, `ITLFile.tlv`): [`trust_list`];
+//! * signed files (`.sgn`, firmware `.loads`): [`signed_file`];
+//! * encrypted configuration files (`.enc.sgn`): [`encrypted_config`].
+//!
+//! All share one signed header ([`SignedHeader`]), parsed strictly and
+//! without copying, built and signed with [`sign_file`] through the
+//! [`FileSigner`] trait so the key may live anywhere.
+//!
+//! Nothing here panics on input bytes or allocates without bound: every
+//! length in the format is 16-bit and checked before use.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod certificate;
+pub mod error;
+pub mod hash;
+pub mod header;
+pub mod pem;
+pub mod signer;
+pub mod tlv;
+
+pub use certificate::{Certificate, NameStyle, PublicKeyKind};
+pub use error::{Error, Result};
+pub use hash::{HashAlgorithm, HashPolicy};
+pub use header::{ElementOrder, HeaderSpec, SignedHeader, Version, Warning, sign_file};
+pub use signer::{FileSigner, RsaFileSigner, SigningError};
+pub use tlv::TlvString;

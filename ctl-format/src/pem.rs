@@ -1,0 +1,91 @@
+//! Reading PEM text: certificates and private keys, in files that may hold
+//! several blocks (certutils keeps the key and the certificate together).
+
+use crate::error::{Error, Result};
+
+/// One PEM block: its label (`CERTIFICATE`, `PRIVATE KEY`…) and DER bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PemBlock {
+    /// The label between `BEGIN` and the dashes.
+    pub label: String,
+    /// The decoded bytes.
+    pub der: Vec<u8>,
+}
+
+impl core::fmt::Debug for PemBlock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never print the bytes: the block may be a private key.
+        f.debug_struct("PemBlock")
+            .field("label", &self.label)
+            .field("length", &self.der.len())
+            .finish()
+    }
+}
+
+/// Splits PEM text into its blocks, decoding each. Text outside blocks is
+/// ignored (OpenSSL-style "Bag Attributes" and comments).
+pub fn pem_blocks(text: &str) -> Result<Vec<PemBlock>> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let from_begin = rest.get(start..).unwrap_or_default();
+        let label_end =
+            from_begin
+                .get(11..)
+                .and_then(|s| s.find("-----"))
+                .ok_or(Error::BadCertificate {
+                    reason: "unterminated PEM BEGIN line".into(),
+                })?;
+        let label = from_begin
+            .get(11..11 + label_end)
+            .unwrap_or_default()
+            .to_owned();
+        let end_marker = format!("-----END {label}-----");
+        let end = from_begin.find(&end_marker).ok_or(Error::BadCertificate {
+            reason: format!("PEM block {label} has no END line"),
+        })?;
+        let block_text = from_begin.get(..end + end_marker.len()).unwrap_or_default();
+        let (_, der) =
+            der::pem::decode_vec(block_text.as_bytes()).map_err(|_| Error::BadCertificate {
+                reason: format!("PEM block {label} is not valid base64"),
+            })?;
+        blocks.push(PemBlock { label, der });
+        rest = from_begin.get(end + end_marker.len()..).unwrap_or_default();
+    }
+    Ok(blocks)
+}
+
+/// The first RSA private key in `text` (PKCS #8 or PKCS #1).
+pub fn rsa_private_key(text: &str) -> Result<rsa::RsaPrivateKey> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let blocks = pem_blocks(text)?;
+    for block in &blocks {
+        match block.label.as_str() {
+            "PRIVATE KEY" => {
+                return rsa::RsaPrivateKey::from_pkcs8_der(&block.der).map_err(|_| {
+                    Error::BadPrivateKey {
+                        reason: "not an RSA PKCS #8 private key (EC keys cannot sign these files)",
+                    }
+                });
+            }
+            "RSA PRIVATE KEY" => {
+                return rsa::RsaPrivateKey::from_pkcs1_der(&block.der).map_err(|_| {
+                    Error::BadPrivateKey {
+                        reason: "malformed PKCS #1 RSA private key",
+                    }
+                });
+            }
+            "EC PRIVATE KEY" => return Err(Error::EcKeyNotSupported),
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(Error::BadPrivateKey {
+                    reason: "encrypted private keys are not supported; decrypt it first",
+                });
+            }
+            _ => {}
+        }
+    }
+    Err(Error::BadPrivateKey {
+        reason: "no private key block found",
+    })
+}
