@@ -170,15 +170,14 @@ impl Certificate {
                 .unwrap_or(0);
             return PublicKeyKind::Rsa { bits };
         }
-        if spki.algorithm.oid == EC_PUBLIC_KEY {
-            if let Some(curve) = spki
+        if spki.algorithm.oid == EC_PUBLIC_KEY
+            && let Some(curve) = spki
                 .algorithm
                 .parameters
                 .as_ref()
                 .and_then(|any| any.decode_as::<ObjectIdentifier>().ok())
-            {
-                return PublicKeyKind::Ec { curve };
-            }
+        {
+            return PublicKeyKind::Ec { curve };
         }
         PublicKeyKind::Other {
             algorithm: spki.algorithm.oid,

@@ -607,16 +607,16 @@ impl<'a> HeaderWalk<'a> {
                 offset: hash_offset,
                 code: hash_code,
             })?;
-        if let Some((offset, code)) = self.modulus {
-            if modulus_bytes_for_code(code) != Some(signature.len()) {
-                return Err(Error::ModulusMismatch {
-                    offset,
-                    code,
-                    signature_length: signature.len(),
-                });
-            }
+        if let Some((offset, code)) = self.modulus
+            && modulus_bytes_for_code(code) != Some(signature.len())
+        {
+            return Err(Error::ModulusMismatch {
+                offset,
+                code,
+                signature_length: signature.len(),
+            });
         }
-        if self.header_length % 4 != 0 {
+        if !self.header_length.is_multiple_of(4) {
             self.warnings.push(Warning::HeaderLengthNotAligned {
                 header_length: self.header_length,
             });
@@ -809,7 +809,7 @@ pub(crate) fn sign_file_with_extra(
         )?;
     }
     out.extend_from_slice(extra_elements);
-    while (out.len() + 3 + signature_length) % 4 != 0 {
+    while !(out.len() + 3 + signature_length).is_multiple_of(4) {
         out.push(PADDING_TAG);
     }
     let header_length = out.len() + 3 + signature_length;
