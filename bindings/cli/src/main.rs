@@ -1,1 +1,84 @@
-fn main() {}
+//! `capf`: the reference command line of the capf project.
+//!
+//! Exit status: 0 success (or "valid"); 1 the answer is no (a signature or
+//! trust check failed); 2 bad usage or unreadable input.
+
+mod encrypted_config;
+mod output;
+mod signed;
+mod trustlist;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Cisco IP-phone security PKI: trust lists, signed and encrypted files,
+/// CAPF enrollment and TVS.
+#[derive(Debug, Parser)]
+#[command(name = "capf", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// CTL and ITL trust lists (CTLFile.tlv, ITLFile.tlv): show, build, verify.
+    #[command(subcommand)]
+    Trustlist(trustlist::Command),
+    /// Signed files (.sgn, firmware .loads): show, sign, verify, strip.
+    #[command(subcommand)]
+    Signed(signed::Command),
+    /// Encrypted configuration files (.enc.sgn): encrypt, decrypt, show.
+    #[command(subcommand, name = "encrypted-config")]
+    EncryptedConfig(encrypted_config::Command),
+}
+
+/// An error for the user: a message and the exit status it maps to.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    message: String,
+    status: u8,
+}
+
+impl CliError {
+    /// Bad usage or unreadable input (exit status 2).
+    pub(crate) fn input(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            status: 2,
+        }
+    }
+
+    /// A negative verdict (exit status 1).
+    pub(crate) fn rejected(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            status: 1,
+        }
+    }
+}
+
+impl From<ctl_format::Error> for CliError {
+    fn from(error: ctl_format::Error) -> Self {
+        Self::input(error.to_string())
+    }
+}
+
+/// What every command returns.
+pub(crate) type CliResult = Result<ExitCode, CliError>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Trustlist(command) => trustlist::run(command),
+        Command::Signed(command) => signed::run(command),
+        Command::EncryptedConfig(command) => encrypted_config::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("capf: {}", error.message);
+            ExitCode::from(error.status)
+        }
+    }
+}
