@@ -12,5 +12,9 @@
 
 pub mod address_selection;
 pub mod issuance;
+pub mod key_request;
+pub mod phone;
 pub mod proof;
+pub mod server;
+pub mod time;
 pub mod wire;

@@ -1,0 +1,1 @@
+//! The CAPF phone session (being written).

@@ -1,0 +1,1 @@
+//! The CAPF server session (being written).
