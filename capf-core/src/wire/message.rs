@@ -60,8 +60,9 @@ impl Frame {
     }
 
     /// AUTH_RESPONSE (2), phone to server, in the reference client's order:
-    /// REASON=1, [CERTIFICATE, SIGNED_DATA], VERSION, PASSWORD, DEVICE_NAME,
-    /// [SUDI_DATA], [SHA2_SIGNED_DATA].
+    /// REASON=1, CERTIFICATE and SIGNED_DATA (certificate mode), VERSION,
+    /// PASSWORD, DEVICE_NAME, SUDI_DATA (if given), SHA2_SIGNED_DATA
+    /// (certificate mode).
     pub fn auth_response(session_id: u32, fields: AuthResponseFields) -> Self {
         let AuthResponseFields {
             version,
