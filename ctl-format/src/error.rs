@@ -101,6 +101,37 @@ pub enum Error {
         /// Where the unexpected bytes start.
         offset: usize,
     },
+    /// A trust-list record holds a second element with a tag that may occur
+    /// once per record (tags 1 to 12).
+    #[error("duplicate record element {tag} at offset {offset}")]
+    DuplicateRecordElement {
+        /// Offset of the second occurrence.
+        offset: usize,
+        /// The tag.
+        tag: u8,
+    },
+    /// A role-0 record has the header's signer serial number but its issuer
+    /// name differs from the header's: not accepted as the signer (spec 8.4).
+    #[error(
+        "signer not found: record {record_index} (SAST) has the header's serial number but not its issuer name"
+    )]
+    SignerIssuerMismatch {
+        /// Index of the record (from 0) that matched by serial alone.
+        record_index: usize,
+    },
+    /// Rollover refused: the previous trust list does not hold the new
+    /// list's signer (neither its certificate nor its key).
+    #[error("rollover refused: the previous trust list does not hold the new list's signer")]
+    SignerNotInPreviousList,
+    /// Rollover refused: the previous trust list holds the new list's signer,
+    /// but not with role SAST (0).
+    #[error(
+        "rollover refused: the previous trust list holds the new list's signer only with role code(s) {role_codes:?}, not SAST (0)"
+    )]
+    SignerNotSastInPreviousList {
+        /// The roles it has there.
+        role_codes: Vec<u16>,
+    },
     /// No role-0 (SAST) record matches the header's serial number and issuer.
     #[error("signer not found: no SAST record matches the header serial number and issuer")]
     SignerNotFound,

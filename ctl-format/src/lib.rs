@@ -22,6 +22,7 @@ pub mod header;
 pub mod pem;
 pub mod signer;
 pub mod tlv;
+pub mod trust_list;
 
 pub use certificate::{Certificate, NameStyle, PublicKeyKind};
 pub use error::{Error, Result};
@@ -29,3 +30,6 @@ pub use hash::{HashAlgorithm, HashPolicy};
 pub use header::{ElementOrder, HeaderSpec, SignedHeader, Version, Warning, sign_file};
 pub use signer::{FileSigner, RsaFileSigner, SigningError};
 pub use tlv::TlvString;
+pub use trust_list::{
+    RecordEntry, RecordLayout, Role, TrustList, TrustListBuilder, TrustListKind,
+};
