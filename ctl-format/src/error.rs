@@ -204,6 +204,48 @@ pub enum Error {
         "this is a newer Cisco firmware container (starts CD 34 12 AB), not the TLV signed-file format"
     )]
     NewerFirmwareContainer,
+    /// The certificate given to verify a signed file is not the one the
+    /// header names: its serial number differs from header tag 5.
+    #[error(
+        "the file names signer serial {header_serial}, but the certificate given has serial {certificate_serial}"
+    )]
+    SignerMismatch {
+        /// Serial from the header (tag 5), lower-case hex.
+        header_serial: String,
+        /// Serial of the certificate given, lower-case hex.
+        certificate_serial: String,
+    },
+    /// The file is signed by Cisco's firmware-signing key (placeholder signer
+    /// `CN=someSigner;…`, serial `1234567890abcdef`), which is not public: its
+    /// signature cannot be checked.
+    #[error("signature cannot be checked: Cisco's firmware-signing key is not public")]
+    UnverifiableCiscoFirmware,
+    /// The private key used to sign does not belong to the signer certificate
+    /// (the fresh signature does not verify with the certificate's key).
+    #[error("the signing key does not belong to the signer certificate")]
+    KeyCertificateMismatch,
+    /// Encryption failed (the phone's RSA key cannot wrap the AES key).
+    #[error("encryption failed: {reason}")]
+    Encryption {
+        /// Why (never the key or the plaintext).
+        reason: &'static str,
+    },
+    /// The ciphertext of an encrypted config is empty or not a multiple of
+    /// the 16-byte AES block.
+    #[error("ciphertext length {length} is not a non-zero multiple of 16")]
+    CiphertextNotBlockAligned {
+        /// The ciphertext length in bytes.
+        length: usize,
+    },
+    /// The configuration XML could not be read far enough to build the
+    /// reduced configuration.
+    #[error("bad configuration XML at offset {offset}: {reason}")]
+    BadXml {
+        /// Byte offset in the XML document.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Shorthand for results of this crate.

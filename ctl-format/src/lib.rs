@@ -16,18 +16,22 @@
 #![warn(missing_docs)]
 
 pub mod certificate;
+pub mod encrypted_config;
 pub mod error;
 pub mod hash;
 pub mod header;
 pub mod pem;
+pub mod signed_file;
 pub mod signer;
 pub mod tlv;
 pub mod trust_list;
 
 pub use certificate::{Certificate, NameStyle, PublicKeyKind};
+pub use encrypted_config::{EncryptOptions, EncryptedConfig, reduced_config};
 pub use error::{Error, Result};
 pub use hash::{HashAlgorithm, HashPolicy};
 pub use header::{ElementOrder, HeaderSpec, SignedHeader, Version, Warning, sign_file};
+pub use signed_file::{IssuerMatch, SignOptions, SignatureStatus, SignedFile, Verified};
 pub use signer::{FileSigner, RsaFileSigner, SigningError};
 pub use tlv::TlvString;
 pub use trust_list::{
