@@ -1,0 +1,136 @@
+//! Configuration of one phone session.
+
+use core::time::Duration;
+
+use super::credentials::{CredentialError, PhoneCredentials};
+use crate::wire::Version;
+
+/// The element order of AUTH_RESPONSE (spec 8).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AuthResponseLayout {
+    /// The reference client's order: REASON=1, [CERTIFICATE], [SIGNED_DATA],
+    /// VERSION, PASSWORD (always, empty outside authentication-string mode),
+    /// DEVICE_NAME, [SUDI_DATA], [SHA2_SIGNED_DATA].
+    #[default]
+    Reference,
+    /// The order a Cisco Jabber client was seen sending: VERSION,
+    /// DEVICE_NAME, REASON=1, then PASSWORD only in authentication-string
+    /// mode, then the certificate elements in the reference order
+    /// (CERTIFICATE, SIGNED_DATA, SUDI_DATA, SHA2_SIGNED_DATA; no capture
+    /// shows where Jabber puts them).
+    Jabber,
+}
+
+/// Everything a [`PhoneSession`](super::PhoneSession) needs to know before
+/// the server speaks.
+///
+/// ```
+/// use capf_core::phone::{AuthString, PhoneConfig, PhoneCredentials};
+/// use core::time::Duration;
+///
+/// let config = PhoneConfig::new(
+///     "SEP001122334455",
+///     PhoneCredentials::AuthString(AuthString::new("123456").unwrap()),
+/// )
+/// .unwrap()
+/// .with_response_timeout(Duration::from_secs(20));
+/// assert_eq!(config.version().0, 3);
+/// assert!(PhoneConfig::new("", PhoneCredentials::NullString).is_err());
+/// ```
+#[derive(Debug)]
+pub struct PhoneConfig {
+    device_name: String,
+    pub(super) credentials: PhoneCredentials,
+    version: Version,
+    accepted_server_versions: Vec<u8>,
+    response_timeout: Duration,
+    layout: AuthResponseLayout,
+}
+
+impl PhoneConfig {
+    /// Default wait for each server frame (not applied while the host is
+    /// generating a key or answering another decision).
+    pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// A configuration with the defaults: VERSION 3 sent, server versions 3
+    /// and 2 accepted, 60-second response timeout, reference element order.
+    ///
+    /// The device name (e.g. `SEP001122334455`) must be 1-64 printable ASCII
+    /// characters; certificate credentials must hold an LSC or a MIC.
+    pub fn new(
+        device_name: impl Into<String>,
+        credentials: PhoneCredentials,
+    ) -> Result<Self, CredentialError> {
+        let device_name = device_name.into();
+        let name_ok = (1..=64).contains(&device_name.len())
+            && device_name.bytes().all(|b| b.is_ascii_graphic());
+        if !name_ok {
+            return Err(CredentialError::BadDeviceName);
+        }
+        credentials.validate()?;
+        Ok(Self {
+            device_name,
+            credentials,
+            version: Version::CURRENT,
+            accepted_server_versions: vec![3, 2],
+            response_timeout: Self::DEFAULT_RESPONSE_TIMEOUT,
+            layout: AuthResponseLayout::Reference,
+        })
+    }
+
+    /// The VERSION sent in AUTH_RESPONSE (3 by default; Jabber sends 2).
+    #[must_use]
+    pub fn with_version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The VERSION values accepted in the server's AUTH_REQUEST (3 and 2 by
+    /// default; the reference client accepts 3 only). Any other value, or
+    /// none, is a protocol error.
+    #[must_use]
+    pub fn with_accepted_server_versions(mut self, versions: &[u8]) -> Self {
+        self.accepted_server_versions = versions.to_vec();
+        self
+    }
+
+    /// How long to wait for each server frame.
+    #[must_use]
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// The element order of AUTH_RESPONSE.
+    #[must_use]
+    pub fn with_auth_response_layout(mut self, layout: AuthResponseLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// The device name.
+    pub fn device_name(&self) -> &str {
+        &self.device_name
+    }
+
+    /// The VERSION sent.
+    pub const fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The server versions accepted.
+    pub fn accepted_server_versions(&self) -> &[u8] {
+        &self.accepted_server_versions
+    }
+
+    /// The response timeout.
+    pub const fn response_timeout(&self) -> Duration {
+        self.response_timeout
+    }
+
+    /// The AUTH_RESPONSE element order.
+    pub const fn auth_response_layout(&self) -> AuthResponseLayout {
+        self.layout
+    }
+}

@@ -1,0 +1,375 @@
+//! What a phone session hands to its host: outputs, decisions, outcomes and
+//! the errors of both kinds (the server was wrong / the caller misused the
+//! API).
+
+use core::fmt;
+
+use crate::key_request::KeyRequest;
+use crate::wire::{Command, Reason, WireError};
+
+/// One thing the host must do, from [`PhoneSession::poll_output`].
+///
+/// [`PhoneSession::poll_output`]: super::PhoneSession::poll_output
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneOutput {
+    /// One whole frame for the server: write it with ONE (TLS) write.
+    Transmit(Vec<u8>),
+    /// The session waits for the host's answer to this decision.
+    Need(PhoneDecision),
+    /// The session is over; nothing more will be transmitted. The host
+    /// closes the connection.
+    Done(PhoneOutcome),
+}
+
+/// A question only the host can answer; each has its own typed answer
+/// method on [`PhoneSession`](super::PhoneSession).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneDecision {
+    /// Generate a new key pair of this kind and answer with its public key
+    /// ([`answer_key`](super::PhoneSession::answer_key)). The session has
+    /// already queued REQUEST_IN_PROGRESS; the host may take as long as it
+    /// needs (the session sets no deadline meanwhile).
+    GenerateKey(KeyRequest),
+    /// Store this LSC (DER) as the phone's certificate, replacing the old
+    /// one, and answer with
+    /// [`answer_store`](super::PhoneSession::answer_store). The session has
+    /// already checked that it parses and carries exactly the public key the
+    /// host generated.
+    StoreCertificate {
+        /// The certificate issued by the server, DER.
+        certificate_der: Vec<u8>,
+    },
+    /// Return the phone's current LSC, if any
+    /// ([`answer_fetch`](super::PhoneSession::answer_fetch)).
+    FetchCertificate,
+    /// Delete the phone's LSC and tell whether one was there
+    /// ([`answer_delete`](super::PhoneSession::answer_delete)).
+    DeleteCertificate,
+}
+
+impl PhoneDecision {
+    /// Which kind of decision this is.
+    pub const fn kind(&self) -> DecisionKind {
+        match self {
+            Self::GenerateKey(_) => DecisionKind::GenerateKey,
+            Self::StoreCertificate { .. } => DecisionKind::StoreCertificate,
+            Self::FetchCertificate => DecisionKind::FetchCertificate,
+            Self::DeleteCertificate => DecisionKind::DeleteCertificate,
+        }
+    }
+}
+
+/// The kind of a [`PhoneDecision`], without its data (used in
+/// [`SessionMisuse`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DecisionKind {
+    /// [`PhoneDecision::GenerateKey`].
+    GenerateKey,
+    /// [`PhoneDecision::StoreCertificate`].
+    StoreCertificate,
+    /// [`PhoneDecision::FetchCertificate`].
+    FetchCertificate,
+    /// [`PhoneDecision::DeleteCertificate`].
+    DeleteCertificate,
+}
+
+impl fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::GenerateKey => "generate key",
+            Self::StoreCertificate => "store certificate",
+            Self::FetchCertificate => "fetch certificate",
+            Self::DeleteCertificate => "delete certificate",
+        })
+    }
+}
+
+/// The host's answer to [`PhoneDecision::GenerateKey`] when the key could
+/// not be made. The session reports it with KEY_GEN_RESPONSE REASON=7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
+#[error("key generation failed")]
+pub struct KeyGenerationFailed;
+
+/// The host's answer to [`PhoneDecision::StoreCertificate`] when the
+/// certificate could not be stored. The session reports it with
+/// STORE_CERT_RESPONSE REASON=7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
+#[error("storing the certificate failed")]
+pub struct StoreFailed;
+
+/// How a phone session ended.
+///
+/// END_SESSION reasons are read in the light of what happened before
+/// (spec 7.2, 10.13):
+///
+/// | END_SESSION reason | after | outcome |
+/// | --- | --- | --- |
+/// | 0 or 1 | AUTH_RESPONSE (no request) | [`NothingToDo`](Self::NothingToDo) |
+/// | 0 or 1 | STORE_CERT_RESPONSE REASON=1 | [`Installed`](Self::Installed) |
+/// | 0 or 1 | FETCH_CERT_RESPONSE | [`FetchCompleted`](Self::FetchCompleted) |
+/// | 0 or 1 | DELETE_CERT_RESPONSE | [`Deleted`](Self::Deleted) |
+/// | 9 | anything | [`UnknownDevice`](Self::UnknownDevice) |
+/// | any | a failure the phone reported | [`KeyGenerationFailed`](Self::KeyGenerationFailed), [`StoreFailed`](Self::StoreFailed) |
+/// | 7, other; 0/1 before an operation completed | anything else | [`Refused`](Self::Refused) |
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneOutcome {
+    /// The server had nothing scheduled for this phone (END_SESSION 0, or 1
+    /// as the reference client also reads it, right after AUTH_RESPONSE).
+    NothingToDo {
+        /// The END_SESSION reason (0 or 1).
+        reason: Reason,
+    },
+    /// A new LSC was issued and the host stored it.
+    Installed {
+        /// The stored certificate, DER.
+        certificate_der: Vec<u8>,
+    },
+    /// The server fetched the phone's certificate ("troubleshoot").
+    FetchCompleted {
+        /// Whether the phone had a certificate to send.
+        certificate_sent: bool,
+    },
+    /// The server asked the phone to delete its LSC.
+    Deleted {
+        /// Whether the host reported that there was an LSC to delete.
+        certificate_was_present: bool,
+    },
+    /// The server does not know this device name (END_SESSION 9).
+    UnknownDevice,
+    /// The server ended the session with a failure (authentication
+    /// refused, operation declined, protocol error on the phone's side …),
+    /// or with "no action"/"done" before the operation it started had
+    /// completed.
+    Refused {
+        /// The END_SESSION reason.
+        reason: Reason,
+    },
+    /// The phone could not make the requested key (the host answered
+    /// [`KeyGenerationFailed`], or the request asked for a key this
+    /// implementation does not know); KEY_GEN_RESPONSE REASON=7 was sent.
+    KeyGenerationFailed {
+        /// The server's END_SESSION reason, if it arrived.
+        server_reason: Option<Reason>,
+    },
+    /// The issued certificate was not stored; STORE_CERT_RESPONSE REASON=7
+    /// was sent.
+    StoreFailed {
+        /// Why.
+        cause: StoreFailure,
+        /// The server's END_SESSION reason, if it arrived.
+        server_reason: Option<Reason>,
+    },
+    /// The server broke the protocol; the session stopped without sending
+    /// anything more (a phone cannot send END_SESSION).
+    ProtocolError(ProtocolViolation),
+    /// The connection failed before END_SESSION (closed, timed out …). The
+    /// only outcome that a [`RetryPolicy`](super::RetryPolicy) retries.
+    CommunicationFailure(CommunicationFailure),
+    /// The phone itself could not go on (a signing key failed, a frame did
+    /// not fit the format).
+    LocalFailure(LocalFailure),
+}
+
+impl PhoneOutcome {
+    /// True when the session did what the server asked, or there was nothing
+    /// to do: [`NothingToDo`](Self::NothingToDo),
+    /// [`Installed`](Self::Installed), [`FetchCompleted`](Self::FetchCompleted),
+    /// [`Deleted`](Self::Deleted).
+    pub const fn is_success(&self) -> bool {
+        matches!(
+            self,
+            Self::NothingToDo { .. }
+                | Self::Installed { .. }
+                | Self::FetchCompleted { .. }
+                | Self::Deleted { .. }
+        )
+    }
+
+    /// True for [`CommunicationFailure`](Self::CommunicationFailure).
+    pub const fn is_communication_failure(&self) -> bool {
+        matches!(self, Self::CommunicationFailure(_))
+    }
+}
+
+/// Why an issued certificate was not stored.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum StoreFailure {
+    /// STORE_CERT_REQUEST carried no CERTIFICATE element.
+    #[error("the store request carries no certificate")]
+    MissingCertificate,
+    /// The certificate is not DER X.509.
+    #[error("the issued certificate does not parse")]
+    CertificateUnparseable,
+    /// The certificate carries another public key than the one the host
+    /// generated for this session.
+    #[error("the issued certificate carries another public key than the one generated")]
+    PublicKeyMismatch,
+    /// The host answered [`StoreFailed`].
+    #[error("the host could not store the certificate")]
+    HostFailed,
+}
+
+/// A protocol violation by the server.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolViolation {
+    /// The bytes are not CAPF frames.
+    #[error("malformed frame: {0}")]
+    Wire(#[from] WireError),
+    /// A server frame carries another session id than AUTH_REQUEST did.
+    #[error("session id {found:#010x} where {expected:#010x} was set by AUTH_REQUEST")]
+    SessionIdMismatch {
+        /// The id of AUTH_REQUEST.
+        expected: u32,
+        /// The id of the offending frame.
+        found: u32,
+    },
+    /// AUTH_REQUEST has no VERSION element.
+    #[error("AUTH_REQUEST without VERSION")]
+    MissingVersion,
+    /// AUTH_REQUEST announces a version the configuration does not accept.
+    #[error("server protocol version {found} not accepted")]
+    UnsupportedVersion {
+        /// The announced version.
+        found: u8,
+    },
+    /// A command that has no place in the current state.
+    #[error("unexpected {command} while {state}")]
+    UnexpectedCommand {
+        /// The command received.
+        command: Command,
+        /// The state the session was in.
+        state: PhoneState,
+    },
+    /// END_SESSION without a REASON element.
+    #[error("END_SESSION without REASON")]
+    MissingReason,
+    /// KEY_GEN_REQUEST for RSA (or without KEY_TYPE) has no KEY_SIZE, or
+    /// one for EC has no CURVE.
+    #[error("KEY_GEN_REQUEST lacks its key parameters")]
+    MissingKeyParameters,
+}
+
+/// The connection ended before END_SESSION.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum CommunicationFailure {
+    /// No server frame arrived before the response deadline.
+    #[error("the server did not answer in time")]
+    TimedOut,
+    /// The server closed the connection.
+    #[error("the server closed the connection before END_SESSION")]
+    PeerClosed,
+    /// The transport failed (reset, TLS alert …), as the host reported.
+    #[error("the connection failed")]
+    Transport,
+    /// The host could not connect at all (for [`EnrollmentAttempts`]; a
+    /// session never produces it).
+    ///
+    /// [`EnrollmentAttempts`]: super::EnrollmentAttempts
+    #[error("could not connect to the server")]
+    ConnectFailed,
+}
+
+/// The phone could not continue for a reason of its own.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum LocalFailure {
+    /// A certificate-authentication proof could not be made (keystore
+    /// error, key too small for SHA-512, EC key offered for SUDI …).
+    #[error("signing the authentication proof failed")]
+    Signing,
+    /// A frame to send does not fit the format (a certificate too large for
+    /// a 16-bit length).
+    #[error("a frame to send does not fit the format")]
+    FrameTooLarge,
+}
+
+/// The host called a method that does not fit the session's state. The
+/// session is unchanged.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionMisuse {
+    /// An answer to a decision that is not pending.
+    #[error("answer to \"{answered}\" while {}", pending_text(*pending))]
+    NotAsked {
+        /// The decision the answer was for.
+        answered: DecisionKind,
+        /// The decision actually pending, if any.
+        pending: Option<DecisionKind>,
+    },
+    /// [`repeat_in_progress`](super::PhoneSession::repeat_in_progress)
+    /// while no key is being generated.
+    #[error("no key is being generated")]
+    NotGeneratingKey,
+    /// The session is over.
+    #[error("the session is over")]
+    Finished,
+    /// The key answered is not a DER SubjectPublicKeyInfo of a supported
+    /// algorithm.
+    #[error("the answered public key is not a supported SubjectPublicKeyInfo")]
+    InvalidPublicKey,
+    /// The key answered is not of the kind requested.
+    #[error("the answered public key is not a {requested} key")]
+    PublicKeyMismatch {
+        /// What the server asked for.
+        requested: KeyRequest,
+    },
+}
+
+fn pending_text(pending: Option<DecisionKind>) -> String {
+    match pending {
+        Some(kind) => format!("\"{kind}\" is pending"),
+        None => "no decision is pending".to_owned(),
+    }
+}
+
+/// The states of a phone session (spec 10.13), as named in errors and by
+/// [`PhoneSession::state`](super::PhoneSession::state).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhoneState {
+    /// Waiting for AUTH_REQUEST (the server speaks first).
+    AwaitingAuthRequest,
+    /// AUTH_RESPONSE sent; waiting for KEY_GEN_REQUEST, FETCH_CERT_REQUEST,
+    /// DELETE_CERT_REQUEST or END_SESSION.
+    AwaitingRequest,
+    /// REQUEST_IN_PROGRESS sent; the host is generating the key.
+    GeneratingKey,
+    /// KEY_GEN_RESPONSE sent; waiting for STORE_CERT_REQUEST or END_SESSION.
+    AwaitingStoreRequest,
+    /// The host is storing the issued certificate.
+    Storing,
+    /// The host is looking up the certificate to return.
+    Fetching,
+    /// The host is deleting the certificate.
+    Deleting,
+    /// The operation's answer is sent; waiting for END_SESSION.
+    AwaitingEnd,
+    /// A failure answer is sent; waiting for END_SESSION.
+    AwaitingEndAfterFailure,
+    /// The session is over.
+    Finished,
+}
+
+impl fmt::Display for PhoneState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AwaitingAuthRequest => "awaiting AUTH_REQUEST",
+            Self::AwaitingRequest => "awaiting a request",
+            Self::GeneratingKey => "generating a key",
+            Self::AwaitingStoreRequest => "awaiting STORE_CERT_REQUEST",
+            Self::Storing => "storing the certificate",
+            Self::Fetching => "fetching the certificate",
+            Self::Deleting => "deleting the certificate",
+            Self::AwaitingEnd => "awaiting END_SESSION",
+            Self::AwaitingEndAfterFailure => "awaiting END_SESSION after a failure",
+            Self::Finished => "finished",
+        })
+    }
+}
