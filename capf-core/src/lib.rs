@@ -17,4 +17,6 @@ pub mod phone;
 pub mod proof;
 pub mod server;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod wire;
