@@ -1,0 +1,361 @@
+//! What a [`ServerSession`](super::ServerSession) hands out: outputs,
+//! decisions for the host, the final outcome, and the errors.
+
+use crate::key_request::KeyRequest;
+use crate::wire::{Command, ElementTag, Reason, WireError};
+
+use super::certificate_check::{CertificateCheckError, CertificateKind};
+
+/// One item from [`ServerSession::poll_output`](super::ServerSession::poll_output).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerOutput {
+    /// One whole frame: write it to the phone in ONE (TLS) write.
+    Transmit(Vec<u8>),
+    /// The host must answer this decision (any time later, from any task).
+    Need(ServerDecision),
+    /// The session is over. Always the last item; close the connection once
+    /// every frame before it is written.
+    Done(ServerOutcome),
+}
+
+/// A question only the host can answer.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerDecision {
+    /// Look the device up; answer with
+    /// [`answer_device`](super::ServerSession::answer_device).
+    LookUpDevice {
+        /// The name the phone sent.
+        device_name: String,
+    },
+    /// Issue an LSC for this key; answer with
+    /// [`answer_certificate`](super::ServerSession::answer_certificate). The
+    /// host may use the local [`LscIssuer`](crate::issuance::LscIssuer) or
+    /// an external CA. The certificate's SubjectPublicKeyInfo must be
+    /// exactly `subject_public_key_info_der`.
+    IssueCertificate {
+        /// The authenticated device.
+        device_name: String,
+        /// DER SubjectPublicKeyInfo from KEY_GEN_RESPONSE (already checked
+        /// to be the key type that was asked for).
+        subject_public_key_info_der: Vec<u8>,
+        /// What was asked for.
+        key_request: KeyRequest,
+    },
+    /// Record the certificate as pending for this device (the operation is
+    /// NOT done yet) before it is sent; answer with
+    /// [`answer_pending_recorded`](super::ServerSession::answer_pending_recorded).
+    /// Writing the ledger first means an issued certificate is never on the
+    /// wire without a record of it.
+    RecordPendingCertificate {
+        /// The device.
+        device_name: String,
+        /// The issued certificate, DER.
+        certificate_der: Vec<u8>,
+    },
+}
+
+impl ServerDecision {
+    /// Which kind of decision this is.
+    pub const fn kind(&self) -> DecisionKind {
+        match self {
+            Self::LookUpDevice { .. } => DecisionKind::LookUpDevice,
+            Self::IssueCertificate { .. } => DecisionKind::IssueCertificate,
+            Self::RecordPendingCertificate { .. } => DecisionKind::RecordPendingCertificate,
+        }
+    }
+}
+
+/// The kinds of [`ServerDecision`], for misuse reports.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DecisionKind {
+    /// [`ServerDecision::LookUpDevice`].
+    LookUpDevice,
+    /// [`ServerDecision::IssueCertificate`].
+    IssueCertificate,
+    /// [`ServerDecision::RecordPendingCertificate`].
+    RecordPendingCertificate,
+}
+
+/// Where a session stood (reported with timeouts and closed connections).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionState {
+    /// AUTH_REQUEST sent, waiting for AUTH_RESPONSE.
+    AwaitingAuthResponse,
+    /// Waiting for the host's device record.
+    LookingUpDevice,
+    /// KEY_GEN_REQUEST sent, waiting for KEY_GEN_RESPONSE (long wait).
+    AwaitingKeyGeneration,
+    /// Waiting for the host to issue the certificate.
+    IssuingCertificate,
+    /// Waiting for the host to record the pending certificate.
+    RecordingPendingCertificate,
+    /// STORE_CERT_REQUEST sent, waiting for STORE_CERT_RESPONSE.
+    AwaitingStoreResponse,
+    /// FETCH_CERT_REQUEST sent, waiting for FETCH_CERT_RESPONSE.
+    AwaitingFetchResponse,
+    /// DELETE_CERT_REQUEST sent, waiting for DELETE_CERT_RESPONSE.
+    AwaitingDeleteResponse,
+    /// Over.
+    Done,
+}
+
+/// Why the host would not issue a certificate.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssueRefusal {
+    /// Policy says no (e.g. a certificate was already issued, key too weak).
+    #[error("issuance declined: {0}")]
+    Declined(String),
+    /// The CA could not be reached or failed.
+    #[error("certificate authority unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// How a session ended.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOutcome {
+    /// The device name the phone sent, once AUTH_RESPONSE carried a valid one.
+    pub device_name: Option<String>,
+    /// What happened.
+    pub result: SessionResult,
+    /// The reason of the END_SESSION the server sent, if it sent one.
+    pub end_reason: Option<Reason>,
+    /// True once the device passed authentication (the host may reset its
+    /// failure counter).
+    pub authenticated: bool,
+    /// For certificate authentication: what was presented.
+    pub certificate_authentication: Option<CertificateAuthentication>,
+}
+
+impl ServerOutcome {
+    /// True when the device failed authentication: the host must increment
+    /// the record's failure counter.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(self.result, SessionResult::AuthenticationFailed(_))
+    }
+
+    /// True when the scheduled operation is complete and the host should
+    /// reset it to none (and clear a one-time authentication string).
+    pub fn operation_completed(&self) -> bool {
+        matches!(
+            self.result,
+            SessionResult::Installed { .. }
+                | SessionResult::Fetched { .. }
+                | SessionResult::Deleted
+        )
+    }
+}
+
+/// Facts about a successful certificate authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CertificateAuthentication {
+    /// Whether the CERTIFICATE element held an LSC or a MIC.
+    pub kind: CertificateKind,
+    /// Whether SUDI_DATA was present (and verified).
+    pub sudi_verified: bool,
+    /// Whether an expired MIC was accepted by policy (log it).
+    pub expired_mic_accepted: bool,
+}
+
+/// What happened in a session.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionResult {
+    /// The phone stored the new LSC (STORE_CERT_RESPONSE 1). END_SESSION 1.
+    Installed {
+        /// The certificate, DER.
+        certificate_der: Vec<u8>,
+    },
+    /// The phone did not confirm storing the LSC; it stays pending for the
+    /// host and the operation stays scheduled. END_SESSION 7.
+    StoreFailed {
+        /// The certificate that was sent, DER.
+        certificate_der: Vec<u8>,
+        /// The phone's REASON, if it sent one.
+        phone_reason: Option<Reason>,
+    },
+    /// The phone could not generate a key; the operation stays.
+    /// END_SESSION 7.
+    KeyGenerationFailed {
+        /// The phone's REASON, if it sent one.
+        phone_reason: Option<Reason>,
+    },
+    /// The host refused to issue. END_SESSION 7.
+    IssueRefused(IssueRefusal),
+    /// The phone returned its LSC. END_SESSION 0.
+    Fetched {
+        /// The certificate, DER (checked to parse as X.509).
+        certificate_der: Vec<u8>,
+    },
+    /// The phone returned nothing. END_SESSION 0 (7 when it said success
+    /// without a certificate).
+    FetchFailed {
+        /// The phone's REASON, if it sent one.
+        phone_reason: Option<Reason>,
+    },
+    /// The phone deleted its LSC. END_SESSION 1.
+    Deleted,
+    /// The phone did not delete (nothing to delete, or failure).
+    /// END_SESSION 1, as the reference does.
+    DeleteRefused {
+        /// The phone's REASON, if it sent one.
+        phone_reason: Option<Reason>,
+    },
+    /// No operation scheduled. END_SESSION 0.
+    NothingToDo,
+    /// The host does not know the device. END_SESSION 9.
+    UnknownDevice,
+    /// Authentication failed. END_SESSION 7. The host must count it.
+    AuthenticationFailed(AuthFailure),
+    /// The phone broke the protocol. END_SESSION 7.
+    ProtocolError(ProtocolViolation),
+    /// A wait expired. END_SESSION 7 is sent first.
+    TimedOut {
+        /// What the session was waiting for.
+        state: SessionState,
+    },
+    /// The phone closed the connection. Nothing is sent.
+    PeerClosed {
+        /// What the session was doing.
+        state: SessionState,
+    },
+}
+
+/// Why authentication failed. Never carries a secret.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// The record is at or over the failed-attempt limit; nothing was checked.
+    #[error("device locked out after {failed_attempts} failed attempts")]
+    LockedOut {
+        /// The record's counter.
+        failed_attempts: u32,
+    },
+    /// An authentication string is required and none (or an empty one) came.
+    #[error("authentication string required but not sent")]
+    AuthStringMissing,
+    /// The authentication string does not match.
+    #[error("wrong authentication string")]
+    WrongAuthString,
+    /// Certificate mode, but CERTIFICATE, SIGNED_DATA or SHA2_SIGNED_DATA is
+    /// missing.
+    #[error("certificate authentication elements missing")]
+    CertificateMissing,
+    /// SHA2_SIGNED_DATA with a hash id other than 3 (SHA-512).
+    #[error("SHA2_SIGNED_DATA hash id {0} (expected 3)")]
+    UnsupportedProofHash(u8),
+    /// The presented certificate is refused.
+    #[error("certificate refused: {0}")]
+    Certificate(CertificateCheckError),
+    /// SIGNED_DATA (SHA-1 over M1) does not verify.
+    #[error("SIGNED_DATA does not verify")]
+    SignedDataInvalid,
+    /// SHA2_SIGNED_DATA (SHA-512 over M1) does not verify.
+    #[error("SHA2_SIGNED_DATA does not verify")]
+    Sha2SignedDataInvalid,
+    /// SUDI_DATA is required by configuration and absent.
+    #[error("SUDI_DATA required but not sent")]
+    SudiMissing,
+    /// The SUDI certificate is not RSA (only RSA SUDI is defined).
+    #[error("SUDI certificate is not RSA")]
+    SudiNotRsa,
+    /// The SUDI certificate is refused.
+    #[error("SUDI certificate refused: {0}")]
+    SudiCertificate(CertificateCheckError),
+    /// SUDI block 3's lead byte is not 3 (SHA-512).
+    #[error("SUDI_DATA block 3 hash id {0} (expected 3)")]
+    SudiHashId(u8),
+    /// A SUDI signature does not verify over this session's id.
+    #[error("SUDI proof does not verify")]
+    SudiProofInvalid,
+}
+
+/// How the phone broke the protocol.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolViolation {
+    /// The bytes are not a valid frame.
+    #[error("malformed frame: {0}")]
+    Malformed(WireError),
+    /// The frame's session id is not this session's.
+    #[error("session id {found:#010x} (expected {expected:#010x})")]
+    WrongSessionId {
+        /// This session's id.
+        expected: u32,
+        /// The id in the frame.
+        found: u32,
+    },
+    /// A command the current state does not expect.
+    #[error("unexpected {command} while {state:?}")]
+    UnexpectedCommand {
+        /// The command received.
+        command: Command,
+        /// Where the session stood.
+        state: SessionState,
+    },
+    /// A known element appears twice (ambiguous; the reference silently
+    /// keeps the last one).
+    #[error("element {0} repeated")]
+    DuplicateElement(ElementTag),
+    /// AUTH_RESPONSE without VERSION.
+    #[error("VERSION missing")]
+    MissingVersion,
+    /// A VERSION other than 2 or 3.
+    #[error("unsupported version {0}")]
+    UnsupportedVersion(u8),
+    /// AUTH_RESPONSE without DEVICE_NAME.
+    #[error("DEVICE_NAME missing")]
+    MissingDeviceName,
+    /// A DEVICE_NAME that is empty, longer than 64 bytes, not UTF-8 or holds
+    /// control characters.
+    #[error("DEVICE_NAME invalid")]
+    InvalidDeviceName,
+    /// PUBLIC_KEY does not parse as an RSA or EC SubjectPublicKeyInfo.
+    #[error("PUBLIC_KEY does not parse")]
+    InvalidPublicKey,
+    /// PUBLIC_KEY is not the key type or size that was asked for.
+    #[error("PUBLIC_KEY is not the requested {requested}")]
+    PublicKeyMismatch {
+        /// What was asked for.
+        requested: KeyRequest,
+    },
+    /// FETCH_CERT_RESPONSE carried a CERTIFICATE that is not DER X.509.
+    #[error("fetched certificate does not parse")]
+    InvalidFetchedCertificate,
+}
+
+/// The caller used the session API wrongly (an answer to a decision that is
+/// not pending, an inconsistent answer). The session is unchanged.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionMisuse {
+    /// The answer does not match the pending decision (or none is pending,
+    /// e.g. answered twice, or the session is over).
+    #[error("answer to {answered:?} but {pending:?} is pending")]
+    NotPending {
+        /// The decision answered.
+        answered: DecisionKind,
+        /// The decision actually pending, if any.
+        pending: Option<DecisionKind>,
+    },
+    /// The device record is for another device than the one asked for.
+    #[error("device record is for another device")]
+    WrongDevice,
+    /// The record schedules an install with a key CAPF cannot ask for.
+    #[error("record asks for an invalid key {0}")]
+    InvalidKeyRequest(KeyRequest),
+    /// The issued certificate does not parse as X.509.
+    #[error("issued certificate does not parse")]
+    InvalidCertificate,
+    /// The issued certificate's key is not the phone's key.
+    #[error("issued certificate does not carry the phone's public key")]
+    CertificateKeyMismatch,
+    /// The issued certificate is too large for a frame.
+    #[error("issued certificate of {0} bytes does not fit in a frame")]
+    CertificateTooLarge(usize),
+}
