@@ -1,0 +1,16 @@
+//! Arbitrary bytes into the signed-file parser: it must return, never panic;
+//! whatever parses must re-encode (header + payload) to the input, and
+//! stripping must give the payload.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(file) = ctl_format::SignedFile::parse(data) {
+        let mut rebuilt = file.header().encode();
+        rebuilt.extend_from_slice(file.payload());
+        assert_eq!(rebuilt.as_slice(), data);
+        assert_eq!(file.strip(), file.payload());
+        let _ = file.signature_status();
+    }
+});
