@@ -513,6 +513,310 @@ fn names_device(cert: &Certificate, device_name: &str, kind: CertificateKind) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rcgen::{
+        BasicConstraints as RcBasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa,
+        Issuer, KeyPair, SanType, date_time_ymd,
+    };
+
+    const DEVICE: &str = "SEP001122334455";
+    /// 2030-01-01, inside the default rcgen validity (1975-4096).
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_893_456_000);
+
+    struct Ca {
+        der: Vec<u8>,
+        issuer: Issuer<'static, KeyPair>,
+    }
+
+    fn params(cn: &str, ca: bool) -> CertificateParams {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, cn);
+        params.distinguished_name = name;
+        params.is_ca = if ca {
+            IsCa::Ca(RcBasicConstraints::Unconstrained)
+        } else {
+            IsCa::ExplicitNoCa
+        };
+        params
+    }
+
+    fn root(cn: &str) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let params = params(cn, true);
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        Ca {
+            der,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    fn intermediate(cn: &str, parent: &Ca, ca: bool) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let params = params(cn, ca);
+        let der = params
+            .signed_by(&key, &parent.issuer)
+            .unwrap()
+            .der()
+            .to_vec();
+        Ca {
+            der,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    fn leaf(parent: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Vec<u8> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = params(&format!("CP-8845-{DEVICE}"), false);
+        edit(&mut params);
+        params
+            .signed_by(&key, &parent.issuer)
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+
+    fn check(
+        policy: &CertificatePolicy,
+        der: &[u8],
+        purpose: CertificatePurpose,
+    ) -> Result<CertificateVerdict, CertificateCheckError> {
+        check_certificate(policy, der, DEVICE, NOW, purpose)
+    }
+
+    const AUTH: CertificatePurpose = CertificatePurpose::Authentication;
+
+    fn mic_policy(root: &Ca, intermediates: &[&Ca]) -> CertificatePolicy {
+        CertificatePolicy {
+            manufacturing_roots: vec![root.der.clone()],
+            intermediates: intermediates.iter().map(|ca| ca.der.clone()).collect(),
+            ..CertificatePolicy::default()
+        }
+    }
+
+    #[test]
+    fn mic_through_an_intermediate() {
+        let root = root("Maker Root");
+        let inter = intermediate("Maker Manufacturing CA", &root, true);
+        let mic = leaf(&inter, |_| {});
+        let verdict = check(&mic_policy(&root, &[&inter]), &mic, AUTH).unwrap();
+        assert_eq!(verdict.kind, CertificateKind::Mic);
+        assert!(!verdict.expired_mic_accepted);
+        // SUDI purpose: a MIC is fine.
+        assert!(
+            check(
+                &mic_policy(&root, &[&inter]),
+                &mic,
+                CertificatePurpose::Sudi
+            )
+            .is_ok()
+        );
+        // Without the intermediate there is no path.
+        assert_eq!(
+            check(&mic_policy(&root, &[]), &mic, AUTH),
+            Err(CertificateCheckError::Untrusted)
+        );
+        // The path has three certificates: depth 2 is too short, 3 enough.
+        let mut policy = mic_policy(&root, &[&inter]);
+        policy.max_chain_depth = 2;
+        assert_eq!(
+            check(&policy, &mic, AUTH),
+            Err(CertificateCheckError::Untrusted)
+        );
+        policy.max_chain_depth = 3;
+        assert!(check(&policy, &mic, AUTH).is_ok());
+        // The intermediate alone as a "root" of a different hierarchy does not
+        // make an LSC of it.
+        let lsc_policy = CertificatePolicy {
+            lsc_issuers: vec![root.der.clone()],
+            ..CertificatePolicy::default()
+        };
+        assert_eq!(
+            check(&lsc_policy, &mic, AUTH),
+            Err(CertificateCheckError::Untrusted)
+        );
+    }
+
+    #[test]
+    fn intermediate_must_be_a_ca() {
+        let root = root("Maker Root");
+        let not_ca = intermediate("Not a CA", &root, false);
+        let mic = leaf(&not_ca, |_| {});
+        assert_eq!(
+            check(&mic_policy(&root, &[&not_ca]), &mic, AUTH),
+            Err(CertificateCheckError::Untrusted)
+        );
+    }
+
+    #[test]
+    fn a_ca_cannot_authenticate() {
+        let root = root("Maker Root");
+        let inter = intermediate(&format!("CP-8845-{DEVICE}"), &root, true);
+        assert_eq!(
+            check(&mic_policy(&root, &[]), &inter.der, AUTH),
+            Err(CertificateCheckError::IsCa)
+        );
+    }
+
+    #[test]
+    fn wrong_root_is_untrusted() {
+        let root = root("Maker Root");
+        let rogue = self::root("Maker Root"); // same name, other key
+        let mic = leaf(&rogue, |_| {});
+        assert_eq!(
+            check(&mic_policy(&root, &[]), &mic, AUTH),
+            Err(CertificateCheckError::Untrusted)
+        );
+    }
+
+    #[test]
+    fn lsc_by_cn_or_san_uri() {
+        let capf = root("CAPF-TEST");
+        let policy = CertificatePolicy {
+            lsc_issuers: vec![capf.der.clone()],
+            ..CertificatePolicy::default()
+        };
+        let by_cn = leaf(&capf, |p| {
+            p.distinguished_name = DistinguishedName::new();
+            p.distinguished_name.push(DnType::CommonName, DEVICE);
+        });
+        assert_eq!(
+            check(&policy, &by_cn, AUTH).unwrap().kind,
+            CertificateKind::Lsc
+        );
+        let by_san = leaf(&capf, |p| {
+            p.distinguished_name = DistinguishedName::new();
+            p.distinguished_name
+                .push(DnType::CommonName, "something else");
+            p.subject_alt_names = vec![SanType::URI(DEVICE.try_into().unwrap())];
+        });
+        assert_eq!(
+            check(&policy, &by_san, AUTH).unwrap().kind,
+            CertificateKind::Lsc
+        );
+        // The MIC rule (CN ends with the name) is not enough for an LSC.
+        let mic_style = leaf(&capf, |_| {});
+        assert_eq!(
+            check(&policy, &mic_style, AUTH),
+            Err(CertificateCheckError::NameMismatch)
+        );
+        let mut lax = policy.clone();
+        lax.skip_name_binding = true;
+        assert!(check(&lax, &mic_style, AUTH).is_ok());
+        // An LSC never serves as a SUDI.
+        assert_eq!(
+            check(&policy, &by_cn, CertificatePurpose::Sudi),
+            Err(CertificateCheckError::Untrusted)
+        );
+    }
+
+    #[test]
+    fn mic_name_binding() {
+        let root = root("Maker Root");
+        let policy = mic_policy(&root, &[]);
+        for (cn, ok) in [
+            (format!("CP-8845-{DEVICE}"), true),
+            (DEVICE.to_owned(), true),
+            (format!("CP-8845-X{DEVICE}"), false),
+            ("CP-8845-SEP001122334466".to_owned(), false),
+            (format!("{DEVICE}-CP-8845"), false),
+        ] {
+            let mic = leaf(&root, |p| {
+                p.distinguished_name = DistinguishedName::new();
+                p.distinguished_name.push(DnType::CommonName, cn.as_str());
+            });
+            assert_eq!(check(&policy, &mic, AUTH).is_ok(), ok, "{cn}");
+            if !ok {
+                assert_eq!(
+                    check(&policy, &mic, AUTH),
+                    Err(CertificateCheckError::NameMismatch)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn validity_dates() {
+        let root = root("Maker Root");
+        let capf = self::root("CAPF-TEST");
+        let expired = |parent: &Ca| {
+            leaf(parent, |p| {
+                p.not_before = date_time_ymd(2015, 1, 1);
+                p.not_after = date_time_ymd(2025, 1, 1);
+                p.subject_alt_names = vec![SanType::URI(DEVICE.try_into().unwrap())];
+            })
+        };
+        let future = leaf(&root, |p| p.not_before = date_time_ymd(2031, 1, 1));
+        let mut policy = mic_policy(&root, &[]);
+        policy.lsc_issuers = vec![capf.der.clone()];
+        assert_eq!(
+            check(&policy, &expired(&root), AUTH),
+            Err(CertificateCheckError::Expired)
+        );
+        assert_eq!(
+            check(&policy, &future, AUTH),
+            Err(CertificateCheckError::NotYetValid)
+        );
+        assert_eq!(
+            check(&policy, &expired(&capf), AUTH),
+            Err(CertificateCheckError::Expired)
+        );
+
+        // The expired-MIC allowance: MICs only, reported, never for "not yet".
+        policy.allow_expired_mic = true;
+        let verdict = check(&policy, &expired(&root), AUTH).unwrap();
+        assert!(verdict.expired_mic_accepted);
+        assert_eq!(
+            check(&policy, &future, AUTH),
+            Err(CertificateCheckError::NotYetValid)
+        );
+        assert_eq!(
+            check(&policy, &expired(&capf), AUTH),
+            Err(CertificateCheckError::Expired)
+        );
+
+        policy.allow_expired_mic = false;
+        policy.skip_validity = true;
+        assert!(check(&policy, &expired(&capf), AUTH).is_ok());
+        assert!(check(&policy, &future, AUTH).is_ok());
+    }
+
+    #[test]
+    fn expired_intermediate_is_reported_under_the_allowance() {
+        let root = root("Maker Root");
+        let key = KeyPair::generate().unwrap();
+        let mut inter_params = params("Old Manufacturing CA", true);
+        inter_params.not_after = date_time_ymd(2025, 1, 1);
+        let inter = Ca {
+            der: inter_params
+                .signed_by(&key, &root.issuer)
+                .unwrap()
+                .der()
+                .to_vec(),
+            issuer: Issuer::new(inter_params, key),
+        };
+        let mic = leaf(&inter, |_| {});
+        let mut policy = mic_policy(&root, &[&inter]);
+        assert_eq!(
+            check(&policy, &mic, AUTH),
+            Err(CertificateCheckError::Untrusted)
+        );
+        policy.allow_expired_mic = true;
+        assert!(check(&policy, &mic, AUTH).unwrap().expired_mic_accepted);
+    }
+
+    #[test]
+    fn bad_policy_certificate_is_reported() {
+        let policy = CertificatePolicy {
+            manufacturing_roots: vec![b"junk".to_vec()],
+            ..CertificatePolicy::default()
+        };
+        let root = root("Maker Root");
+        let mic = leaf(&root, |_| {});
+        assert_eq!(
+            check(&policy, &mic, AUTH),
+            Err(CertificateCheckError::BadPolicyCertificate)
+        );
+    }
 
     #[test]
     fn tbs_bytes_rejects_garbage() {
@@ -526,15 +830,8 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed() {
-        let policy = CertificatePolicy::default();
         assert_eq!(
-            check_certificate(
-                &policy,
-                b"not a certificate",
-                "SEP001122334455",
-                Timestamp::default(),
-                CertificatePurpose::Authentication
-            ),
+            check(&CertificatePolicy::default(), b"not a certificate", AUTH),
             Err(CertificateCheckError::Malformed)
         );
     }
