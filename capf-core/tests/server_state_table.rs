@@ -1,0 +1,824 @@
+//! The server session's reaction to every command in every state, as one
+//! table; then timeouts, a closed connection, lockout, API misuse and
+//! arbitrary input.
+
+use capf_core::key_request::KeyRequest;
+use capf_core::server::{
+    AuthFailure, AuthMode, AuthStringHash, DecisionKind, DeviceRecord, IssueRefusal, Operation,
+    ProtocolViolation, ServerConfig, ServerDecision, ServerOutcome, ServerOutput, ServerSession,
+    SessionMisuse, SessionResult, SessionState,
+};
+use capf_core::time::Timestamp;
+use capf_core::wire::{
+    AuthResponseFields, Command, DeviceName, Element, Frame, Password, Reason, Version,
+};
+use proptest::prelude::*;
+use serde_json::Value;
+
+const NOW: Timestamp = Timestamp::from_unix_seconds(1_798_761_600);
+/// The install vector's session id; its KEY_GEN_RESPONSE and issued
+/// certificate drive the session through the install states.
+const ID: u32 = 1;
+const DEVICE: &str = "SEP001122334455";
+
+fn vector() -> Value {
+    let path = format!(
+        "{}/../tests/vectors/capf/install-password-rsa2048.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn client_frame(index: usize) -> Vec<u8> {
+    let vector = vector();
+    let frames: Vec<&Value> = vector["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|frame| frame["from"] == "client")
+        .collect();
+    hex::decode(frames[index]["hex"].as_str().unwrap()).unwrap()
+}
+
+fn issued_certificate() -> Vec<u8> {
+    let vector = vector();
+    let pem = vector["pem"]["issued_certificate"].as_str().unwrap();
+    der::pem::decode_vec(pem.as_bytes()).unwrap().1
+}
+
+fn encode(frame: Frame) -> Vec<u8> {
+    frame.encode().unwrap()
+}
+
+fn auth_response(password: &str) -> Vec<u8> {
+    encode(Frame::auth_response(
+        ID,
+        AuthResponseFields::new(DeviceName::new(DEVICE), Password::new(password)),
+    ))
+}
+
+fn drain(session: &mut ServerSession) -> Vec<ServerOutput> {
+    std::iter::from_fn(|| session.poll_output()).collect()
+}
+
+fn end(reason: Reason) -> ServerOutput {
+    ServerOutput::Transmit(encode(Frame::end_session(ID, reason)))
+}
+
+/// The session's END_SESSION and outcome, asserting they are the last two
+/// outputs.
+fn ending(outputs: &[ServerOutput]) -> (Option<Reason>, &ServerOutcome) {
+    let Some(ServerOutput::Done(outcome)) = outputs.last() else {
+        panic!("not done: {outputs:?}");
+    };
+    let reason = match outputs.len().checked_sub(2).map(|i| &outputs[i]) {
+        Some(ServerOutput::Transmit(bytes)) => {
+            let frame = Frame::decode(bytes).unwrap();
+            (frame.command == Command::EndSession).then(|| frame.reason().unwrap())
+        }
+        _ => None,
+    };
+    assert_eq!(reason, outcome.end_reason);
+    (reason, outcome)
+}
+
+/// A session brought to `state` (AUTH_REQUEST and earlier outputs drained).
+fn session_in(state: SessionState) -> ServerSession {
+    let operation = match state {
+        SessionState::AwaitingFetchResponse => Operation::Fetch,
+        SessionState::AwaitingDeleteResponse => Operation::Delete,
+        SessionState::Done => Operation::None,
+        _ => Operation::Install(KeyRequest::Rsa { bits: 2048 }),
+    };
+    let mut session = ServerSession::new(ServerConfig::new(ID), NOW);
+    drain(&mut session);
+    if state == SessionState::AwaitingAuthResponse {
+        return session;
+    }
+    session.handle_input(&client_frame(0));
+    drain(&mut session);
+    if state == SessionState::LookingUpDevice {
+        return session;
+    }
+    session
+        .answer_device(Some(DeviceRecord::new(
+            DEVICE,
+            operation,
+            AuthMode::NullString,
+        )))
+        .unwrap();
+    drain(&mut session);
+    if matches!(
+        state,
+        SessionState::AwaitingKeyGeneration
+            | SessionState::AwaitingFetchResponse
+            | SessionState::AwaitingDeleteResponse
+            | SessionState::Done
+    ) {
+        assert_eq!(session.state(), state);
+        return session;
+    }
+    session.handle_input(&client_frame(2)); // KEY_GEN_RESPONSE
+    drain(&mut session);
+    if state == SessionState::IssuingCertificate {
+        return session;
+    }
+    session
+        .answer_certificate(Ok(issued_certificate()))
+        .unwrap();
+    drain(&mut session);
+    if state == SessionState::RecordingPendingCertificate {
+        return session;
+    }
+    session.answer_pending_recorded().unwrap();
+    drain(&mut session);
+    assert_eq!(session.state(), SessionState::AwaitingStoreResponse);
+    session
+}
+
+const STATES: [SessionState; 9] = [
+    SessionState::AwaitingAuthResponse,
+    SessionState::LookingUpDevice,
+    SessionState::AwaitingKeyGeneration,
+    SessionState::IssuingCertificate,
+    SessionState::RecordingPendingCertificate,
+    SessionState::AwaitingStoreResponse,
+    SessionState::AwaitingFetchResponse,
+    SessionState::AwaitingDeleteResponse,
+    SessionState::Done,
+];
+
+/// The documented reaction to a frame with an empty body.
+enum Reaction {
+    /// Nothing sent, same state.
+    Stay,
+    /// Nothing at all (the session is over).
+    Ignored,
+    /// END_SESSION with this reason, then Done with a result of this shape.
+    End(Reason, fn(&SessionResult) -> bool),
+}
+
+fn unexpected(result: &SessionResult) -> bool {
+    matches!(
+        result,
+        SessionResult::ProtocolError(ProtocolViolation::UnexpectedCommand { .. })
+    )
+}
+
+fn reaction(state: SessionState, command: Command) -> Reaction {
+    use Command as C;
+    use SessionState as S;
+    let failure = Reason::Failure;
+    match (state, command) {
+        (S::Done, _) => Reaction::Ignored,
+        // Empty AUTH_RESPONSE: no VERSION.
+        (S::AwaitingAuthResponse, C::AuthResponse) => Reaction::End(failure, |r| {
+            *r == SessionResult::ProtocolError(ProtocolViolation::MissingVersion)
+        }),
+        (S::AwaitingKeyGeneration, C::RequestInProgress) => Reaction::Stay,
+        // Empty KEY_GEN_RESPONSE: no PUBLIC_KEY, a failure.
+        (S::AwaitingKeyGeneration, C::KeyGenResponse) => Reaction::End(failure, |r| {
+            *r == SessionResult::KeyGenerationFailed { phone_reason: None }
+        }),
+        (S::AwaitingStoreResponse, C::StoreCertResponse) => Reaction::End(failure, |r| {
+            matches!(
+                r,
+                SessionResult::StoreFailed {
+                    phone_reason: None,
+                    ..
+                }
+            )
+        }),
+        (S::AwaitingFetchResponse, C::FetchCertResponse) => Reaction::End(Reason::NoAction, |r| {
+            *r == SessionResult::FetchFailed { phone_reason: None }
+        }),
+        (S::AwaitingDeleteResponse, C::DeleteCertResponse) => Reaction::End(Reason::Success, |r| {
+            *r == SessionResult::DeleteRefused { phone_reason: None }
+        }),
+        // Everything else, in every state, including any frame while a
+        // decision is pending: END_SESSION 7.
+        _ => Reaction::End(failure, unexpected),
+    }
+}
+
+#[test]
+fn every_state_times_every_command() {
+    let codes: Vec<u8> = (1..=23).chain([0, 24, 99, 255]).collect();
+    let mut checked = 0;
+    for state in STATES {
+        for &code in &codes {
+            let command = Command::from_code(code);
+            let mut session = session_in(state);
+            let deadline = session.poll_timeout();
+            session.handle_input(&encode(Frame::new(command, ID, Vec::new())));
+            let outputs = drain(&mut session);
+            match reaction(state, command) {
+                Reaction::Stay => {
+                    assert!(outputs.is_empty(), "{state:?} {command}: {outputs:?}");
+                    assert_eq!(session.state(), state);
+                    assert_eq!(session.poll_timeout(), deadline);
+                }
+                Reaction::Ignored => assert!(outputs.is_empty(), "{state:?} {command}"),
+                Reaction::End(reason, shape) => {
+                    let (sent, outcome) = ending(&outputs);
+                    assert_eq!(sent, Some(reason), "{state:?} {command}");
+                    assert!(shape(&outcome.result), "{state:?} {command}: {outcome:?}");
+                    if let SessionResult::ProtocolError(ProtocolViolation::UnexpectedCommand {
+                        command: got,
+                        state: during,
+                    }) = &outcome.result
+                    {
+                        assert_eq!((*got, *during), (command, state));
+                    }
+                    assert!(session.is_done());
+                    assert_eq!(session.poll_timeout(), None);
+                    assert_eq!(session.pending_decision(), None);
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 9 * 27);
+}
+
+#[test]
+fn wrong_session_id_in_every_waiting_state() {
+    for state in &STATES[..8] {
+        let mut session = session_in(*state);
+        session.handle_input(&encode(Frame::request_in_progress(ID + 1)));
+        let outputs = drain(&mut session);
+        // END_SESSION carries the server's own id.
+        assert_eq!(outputs[0], end(Reason::Failure), "{state:?}");
+        let (_, outcome) = ending(&outputs);
+        assert_eq!(
+            outcome.result,
+            SessionResult::ProtocolError(ProtocolViolation::WrongSessionId {
+                expected: ID,
+                found: ID + 1
+            })
+        );
+    }
+}
+
+#[test]
+fn malformed_frame_ends_with_7() {
+    let mut session = session_in(SessionState::AwaitingAuthResponse);
+    // Body ends inside an element header.
+    session.handle_input(&[0x55, 0x02, 0, 0, 0, 1, 0, 2, 0x07, 0x00]);
+    let outputs = drain(&mut session);
+    let (reason, outcome) = ending(&outputs);
+    assert_eq!(reason, Some(Reason::Failure));
+    assert!(matches!(
+        outcome.result,
+        SessionResult::ProtocolError(ProtocolViolation::Malformed(_))
+    ));
+    // Bytes after the end change nothing.
+    session.handle_input(&client_frame(0));
+    assert!(drain(&mut session).is_empty());
+}
+
+#[test]
+fn auth_response_checks() {
+    let with = |elements: Vec<Element>| {
+        let mut session = session_in(SessionState::AwaitingAuthResponse);
+        session.handle_input(&encode(Frame::new(Command::AuthResponse, ID, elements)));
+        drain(&mut session)
+    };
+    let name = || Element::DeviceName(DeviceName::new(DEVICE));
+    let cases: Vec<(Vec<Element>, ProtocolViolation)> = vec![
+        (vec![name()], ProtocolViolation::MissingVersion),
+        (
+            vec![Element::Version(Version(4)), name()],
+            ProtocolViolation::UnsupportedVersion(4),
+        ),
+        (
+            vec![Element::Version(Version(1)), name()],
+            ProtocolViolation::UnsupportedVersion(1),
+        ),
+        (
+            vec![Element::Version(Version(3))],
+            ProtocolViolation::MissingDeviceName,
+        ),
+        (
+            vec![
+                Element::Version(Version(3)),
+                Element::DeviceName(DeviceName::new("")),
+            ],
+            ProtocolViolation::InvalidDeviceName,
+        ),
+        (
+            vec![
+                Element::Version(Version(3)),
+                Element::DeviceName(DeviceName::new("SEP 1")),
+            ],
+            ProtocolViolation::InvalidDeviceName,
+        ),
+        (
+            vec![
+                Element::Version(Version(3)),
+                Element::DeviceName(DeviceName::new(vec![b'A'; 65])),
+            ],
+            ProtocolViolation::InvalidDeviceName,
+        ),
+        (
+            vec![
+                Element::Version(Version(3)),
+                Element::DeviceName(DeviceName::new(vec![0xff, 0xfe])),
+            ],
+            ProtocolViolation::InvalidDeviceName,
+        ),
+        (
+            vec![Element::Version(Version(3)), name(), name()],
+            ProtocolViolation::DuplicateElement(capf_core::wire::ElementTag::DeviceName),
+        ),
+    ];
+    for (elements, violation) in cases {
+        let outputs = with(elements);
+        let (reason, outcome) = ending(&outputs);
+        assert_eq!(reason, Some(Reason::Failure));
+        assert_eq!(outcome.result, SessionResult::ProtocolError(violation));
+    }
+    // Version 2 and 3 are both fine; unknown tags (and repeated unknown
+    // tags) are ignored.
+    for version in [2, 3] {
+        let outputs = with(vec![
+            Element::Unknown {
+                tag: 0x0e,
+                value: vec![1],
+            },
+            Element::Version(Version(version)),
+            name(),
+            Element::Unknown {
+                tag: 0x0e,
+                value: vec![2],
+            },
+            Element::Unknown {
+                tag: 0x63,
+                value: Vec::new(),
+            },
+        ]);
+        assert_eq!(
+            outputs,
+            [ServerOutput::Need(ServerDecision::LookUpDevice {
+                device_name: DEVICE.to_owned()
+            })]
+        );
+    }
+}
+
+#[test]
+fn auth_request_with_and_without_auth_type() {
+    let mut session = ServerSession::new(ServerConfig::new(ID), NOW);
+    assert_eq!(
+        drain(&mut session),
+        [ServerOutput::Transmit(
+            hex::decode("550100000001000807000103080001 00".replace(' ', "")).unwrap()
+        )]
+    );
+    let mut config = ServerConfig::new(ID);
+    config.announce_auth_type = false;
+    let mut session = ServerSession::new(config, NOW);
+    assert_eq!(
+        drain(&mut session),
+        [ServerOutput::Transmit(
+            hex::decode("5501000000010004070001 03".replace(' ', "")).unwrap()
+        )]
+    );
+}
+
+#[test]
+fn timeouts() {
+    let config = ServerConfig::new(ID);
+    let short = config.response_timeout.as_secs();
+    let long = config.key_generation_timeout.as_secs();
+    assert_eq!((short, long), (60, 3600));
+
+    // Waiting for AUTH_RESPONSE: 60 s from the start.
+    let mut session = session_in(SessionState::AwaitingAuthResponse);
+    assert_eq!(session.poll_timeout(), Some(NOW.plus_seconds(60)));
+    session.handle_timeout(NOW.plus_seconds(59));
+    assert!(drain(&mut session).is_empty());
+    session.handle_timeout(NOW.plus_seconds(60));
+    let outputs = drain(&mut session);
+    assert_eq!(outputs[0], end(Reason::Failure));
+    let (_, outcome) = ending(&outputs);
+    assert_eq!(
+        outcome.result,
+        SessionResult::TimedOut {
+            state: SessionState::AwaitingAuthResponse
+        }
+    );
+    assert_eq!(session.poll_timeout(), None);
+
+    // Key generation: an hour, not extended by REQUEST_IN_PROGRESS.
+    let mut session = session_in(SessionState::AwaitingKeyGeneration);
+    assert_eq!(session.poll_timeout(), Some(NOW.plus_seconds(3600)));
+    session.handle_timeout(NOW.plus_seconds(1800));
+    session.handle_input(&encode(Frame::request_in_progress(ID)));
+    assert!(drain(&mut session).is_empty());
+    assert_eq!(session.poll_timeout(), Some(NOW.plus_seconds(3600)));
+    session.handle_timeout(NOW.plus_seconds(3599));
+    assert!(drain(&mut session).is_empty());
+    session.handle_timeout(NOW.plus_seconds(4000));
+    let outputs = drain(&mut session);
+    assert_eq!(
+        ending(&outputs).1.result,
+        SessionResult::TimedOut {
+            state: SessionState::AwaitingKeyGeneration
+        }
+    );
+
+    // Deadlines of later waits run from the latest time given.
+    let mut session = session_in(SessionState::LookingUpDevice);
+    assert_eq!(
+        session.poll_timeout(),
+        None,
+        "no deadline while the host decides"
+    );
+    session.handle_timeout(NOW.plus_seconds(3600 * 24));
+    assert!(drain(&mut session).is_empty());
+    session
+        .answer_device(Some(DeviceRecord::new(
+            DEVICE,
+            Operation::Fetch,
+            AuthMode::NullString,
+        )))
+        .unwrap();
+    drain(&mut session);
+    assert_eq!(
+        session.poll_timeout(),
+        Some(NOW.plus_seconds(3600 * 24 + 60))
+    );
+
+    // A configured key-generation wait.
+    let mut config = ServerConfig::new(ID);
+    config.key_generation_timeout = core::time::Duration::from_secs(7200);
+    let mut session = ServerSession::new(config, NOW);
+    session.handle_input(&client_frame(0));
+    drain(&mut session);
+    session
+        .answer_device(Some(DeviceRecord::new(
+            DEVICE,
+            Operation::Install(KeyRequest::Rsa { bits: 2048 }),
+            AuthMode::NullString,
+        )))
+        .unwrap();
+    drain(&mut session);
+    assert_eq!(session.poll_timeout(), Some(NOW.plus_seconds(7200)));
+}
+
+#[test]
+fn peer_closed_in_every_state() {
+    for state in STATES {
+        let mut session = session_in(state);
+        session.handle_peer_closed();
+        let outputs = drain(&mut session);
+        if state == SessionState::Done {
+            assert!(outputs.is_empty());
+            continue;
+        }
+        // Nothing is sent on a closed connection.
+        assert!(matches!(
+            outputs.as_slice(),
+            [ServerOutput::Done(ServerOutcome { result: SessionResult::PeerClosed { state: during }, end_reason: None, .. })]
+                if *during == state
+        ));
+        assert!(session.is_done());
+    }
+}
+
+#[test]
+fn lockout_refuses_without_checking() {
+    let stored = AuthStringHash::new("123456", b"0123456789abcdef", 10).unwrap();
+    for (failed_attempts, sent, expected) in [
+        (0, "123456", None),
+        (4, "123456", None),
+        (
+            5,
+            "123456",
+            Some(AuthFailure::LockedOut { failed_attempts: 5 }),
+        ),
+        (
+            9,
+            "123456",
+            Some(AuthFailure::LockedOut { failed_attempts: 9 }),
+        ),
+        (4, "111111", Some(AuthFailure::WrongAuthString)),
+        (0, "", Some(AuthFailure::AuthStringMissing)),
+    ] {
+        let mut session = session_in(SessionState::AwaitingAuthResponse);
+        session.handle_input(&auth_response(sent));
+        drain(&mut session);
+        let record = DeviceRecord::new(
+            DEVICE,
+            Operation::None,
+            AuthMode::AuthString(stored.clone()),
+        )
+        .with_failed_attempts(failed_attempts);
+        session.answer_device(Some(record)).unwrap();
+        let outputs = drain(&mut session);
+        let (reason, outcome) = ending(&outputs);
+        assert_eq!(outcome.device_name.as_deref(), Some(DEVICE));
+        match expected {
+            None => {
+                assert_eq!(reason, Some(Reason::NoAction));
+                assert!(outcome.authenticated && !outcome.is_authentication_failure());
+            }
+            Some(failure) => {
+                assert_eq!(reason, Some(Reason::Failure));
+                assert_eq!(outcome.result, SessionResult::AuthenticationFailed(failure));
+                assert!(!outcome.authenticated && outcome.is_authentication_failure());
+            }
+        }
+    }
+    // The limit is configurable.
+    let mut config = ServerConfig::new(ID);
+    config.max_failed_attempts = 1;
+    let mut session = ServerSession::new(config, NOW);
+    session.handle_input(&auth_response("123456"));
+    drain(&mut session);
+    session
+        .answer_device(Some(
+            DeviceRecord::new(DEVICE, Operation::None, AuthMode::AuthString(stored))
+                .with_failed_attempts(1),
+        ))
+        .unwrap();
+    assert!(ending(&drain(&mut session)).1.is_authentication_failure());
+}
+
+#[test]
+fn unknown_device_gets_9_whatever_was_sent() {
+    let mut session = session_in(SessionState::AwaitingAuthResponse);
+    session.handle_input(&auth_response("garbage"));
+    drain(&mut session);
+    session.answer_device(None).unwrap();
+    let outputs = drain(&mut session);
+    assert_eq!(outputs[0], end(Reason::UnknownDevice));
+    assert_eq!(ending(&outputs).1.result, SessionResult::UnknownDevice);
+}
+
+#[test]
+fn misuse_is_an_error_never_a_panic() {
+    let not_pending = |answered, pending| SessionMisuse::NotPending { answered, pending };
+    // Nothing pending yet.
+    let mut session = session_in(SessionState::AwaitingAuthResponse);
+    assert_eq!(
+        session.answer_device(None),
+        Err(not_pending(DecisionKind::LookUpDevice, None))
+    );
+    assert_eq!(
+        session.answer_pending_recorded(),
+        Err(not_pending(DecisionKind::RecordPendingCertificate, None))
+    );
+
+    // Answered twice.
+    let mut session = session_in(SessionState::LookingUpDevice);
+    assert_eq!(session.pending_decision(), Some(DecisionKind::LookUpDevice));
+    let record = DeviceRecord::new(DEVICE, Operation::Fetch, AuthMode::NullString);
+    session.answer_device(Some(record.clone())).unwrap();
+    assert_eq!(
+        session.answer_device(Some(record)),
+        Err(not_pending(DecisionKind::LookUpDevice, None))
+    );
+
+    // The wrong answer to a pending decision, a record for another device,
+    // an invalid key request: the session is unchanged.
+    let mut session = session_in(SessionState::LookingUpDevice);
+    assert_eq!(
+        session.answer_certificate(Ok(issued_certificate())),
+        Err(not_pending(
+            DecisionKind::IssueCertificate,
+            Some(DecisionKind::LookUpDevice)
+        ))
+    );
+    assert_eq!(
+        session.answer_device(Some(DeviceRecord::new(
+            "SEP001122334466",
+            Operation::None,
+            AuthMode::NullString
+        ))),
+        Err(SessionMisuse::WrongDevice)
+    );
+    assert_eq!(
+        session.answer_device(Some(DeviceRecord::new(
+            DEVICE,
+            Operation::Install(KeyRequest::Rsa { bits: 1000 }),
+            AuthMode::NullString
+        ))),
+        Err(SessionMisuse::InvalidKeyRequest(KeyRequest::Rsa {
+            bits: 1000
+        }))
+    );
+    assert_eq!(session.state(), SessionState::LookingUpDevice);
+    assert!(drain(&mut session).is_empty());
+
+    // A certificate that is not X.509, or not for the phone's key.
+    let mut session = session_in(SessionState::IssuingCertificate);
+    assert_eq!(
+        session.answer_certificate(Ok(b"junk".to_vec())),
+        Err(SessionMisuse::InvalidCertificate)
+    );
+    let other_key = {
+        let path = format!(
+            "{}/../tests/vectors/capf/install-mic-auth-rsa1024.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let vector: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let pem = vector["pem"]["issued_certificate"].as_str().unwrap();
+        der::pem::decode_vec(pem.as_bytes()).unwrap().1
+    };
+    assert_eq!(
+        session.answer_certificate(Ok(other_key)),
+        Err(SessionMisuse::CertificateKeyMismatch)
+    );
+    assert_eq!(
+        session.answer_certificate(Ok(vec![0; 70_000])),
+        Err(SessionMisuse::CertificateTooLarge(70_000))
+    );
+    assert_eq!(session.state(), SessionState::IssuingCertificate);
+
+    // After the end, every answer is refused.
+    session
+        .answer_certificate(Err(IssueRefusal::Unavailable("CA offline".into())))
+        .unwrap();
+    let outputs = drain(&mut session);
+    let (reason, outcome) = ending(&outputs);
+    assert_eq!(reason, Some(Reason::Failure));
+    assert_eq!(
+        outcome.result,
+        SessionResult::IssueRefused(IssueRefusal::Unavailable("CA offline".into()))
+    );
+    assert_eq!(
+        session.answer_certificate(Ok(issued_certificate())),
+        Err(not_pending(DecisionKind::IssueCertificate, None))
+    );
+}
+
+#[test]
+fn install_outcomes() {
+    // The certificate is offered for the ledger before it is sent.
+    let mut session = session_in(SessionState::IssuingCertificate);
+    session
+        .answer_certificate(Ok(issued_certificate()))
+        .unwrap();
+    assert_eq!(
+        drain(&mut session),
+        [ServerOutput::Need(
+            ServerDecision::RecordPendingCertificate {
+                device_name: DEVICE.to_owned(),
+                certificate_der: issued_certificate()
+            }
+        )]
+    );
+    session.answer_pending_recorded().unwrap();
+    assert_eq!(
+        drain(&mut session),
+        [ServerOutput::Transmit(encode(Frame::store_cert_request(
+            ID,
+            issued_certificate()
+        )))]
+    );
+    assert_eq!(session.poll_timeout(), Some(NOW.plus_seconds(60)));
+
+    // The phone did not store it: END 7, certificate stays pending.
+    session.handle_input(&encode(Frame::store_cert_response(ID, Reason::Failure)));
+    let outputs = drain(&mut session);
+    let (reason, outcome) = ending(&outputs);
+    assert_eq!(reason, Some(Reason::Failure));
+    assert_eq!(
+        outcome.result,
+        SessionResult::StoreFailed {
+            certificate_der: issued_certificate(),
+            phone_reason: Some(Reason::Failure)
+        }
+    );
+    assert!(!outcome.operation_completed() && !outcome.is_authentication_failure());
+
+    // A key of another type or size than asked for.
+    let mut session = session_in(SessionState::LookingUpDevice);
+    session
+        .answer_device(Some(DeviceRecord::new(
+            DEVICE,
+            Operation::Install(KeyRequest::Rsa { bits: 3072 }),
+            AuthMode::NullString,
+        )))
+        .unwrap();
+    drain(&mut session);
+    session.handle_input(&client_frame(2));
+    let outputs = drain(&mut session);
+    assert_eq!(
+        ending(&outputs).1.result,
+        SessionResult::ProtocolError(ProtocolViolation::PublicKeyMismatch {
+            requested: KeyRequest::Rsa { bits: 3072 }
+        })
+    );
+    let mut session = session_in(SessionState::AwaitingKeyGeneration);
+    session.handle_input(&encode(Frame::key_gen_response(ID, b"not a key".to_vec())));
+    assert_eq!(
+        ending(&drain(&mut session)).1.result,
+        SessionResult::ProtocolError(ProtocolViolation::InvalidPublicKey)
+    );
+}
+
+#[test]
+fn fetch_outcomes() {
+    let cert = issued_certificate();
+    for (elements, reason, result) in [
+        (
+            vec![
+                Element::Reason(Reason::Success),
+                Element::Certificate(capf_core::wire::WrappedCertificate::lsc(cert.clone())),
+            ],
+            Reason::NoAction,
+            SessionResult::Fetched {
+                certificate_der: cert.clone(),
+            },
+        ),
+        (
+            vec![Element::Reason(Reason::Success)],
+            Reason::Failure,
+            SessionResult::FetchFailed {
+                phone_reason: Some(Reason::Success),
+            },
+        ),
+        (
+            vec![Element::Reason(Reason::Failure)],
+            Reason::NoAction,
+            SessionResult::FetchFailed {
+                phone_reason: Some(Reason::Failure),
+            },
+        ),
+        (
+            vec![
+                Element::Reason(Reason::Success),
+                Element::Certificate(capf_core::wire::WrappedCertificate::lsc(vec![0x30, 0])),
+            ],
+            Reason::Failure,
+            SessionResult::ProtocolError(ProtocolViolation::InvalidFetchedCertificate),
+        ),
+    ] {
+        let mut session = session_in(SessionState::AwaitingFetchResponse);
+        session.handle_input(&encode(Frame::new(
+            Command::FetchCertResponse,
+            ID,
+            elements,
+        )));
+        let outputs = drain(&mut session);
+        let (sent, outcome) = ending(&outputs);
+        assert_eq!(sent, Some(reason));
+        assert_eq!(outcome.result, result);
+    }
+}
+
+#[test]
+fn session_ids_do_not_repeat_in_a_long_run() {
+    let mut ids = capf_core::server::SessionIdAllocator::new(&mut rand::rngs::OsRng);
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..100_000 {
+        assert!(seen.insert(ids.next_id().unwrap()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Arbitrary bytes, in arbitrary chunks, into a fresh session (and into
+    /// one past AUTH_RESPONSE): never a panic, at most one Done, and it is
+    /// the last output.
+    #[test]
+    fn arbitrary_input_never_panics(
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16),
+        authenticated in any::<bool>(),
+        valid_header in any::<bool>(),
+    ) {
+        let mut session = if authenticated {
+            session_in(SessionState::AwaitingKeyGeneration)
+        } else {
+            session_in(SessionState::AwaitingAuthResponse)
+        };
+        let mut outputs = Vec::new();
+        for (index, mut chunk) in chunks.into_iter().enumerate() {
+            if valid_header && index == 0 && chunk.len() >= 6 {
+                chunk[0] = 0x55;
+                chunk[2..6].copy_from_slice(&ID.to_be_bytes());
+            }
+            session.handle_input(&chunk);
+            outputs.extend(drain(&mut session));
+            let _ = session.answer_device(None);
+            outputs.extend(drain(&mut session));
+        }
+        session.handle_timeout(NOW.plus_seconds(10_000));
+        outputs.extend(drain(&mut session));
+        session.handle_peer_closed();
+        outputs.extend(drain(&mut session));
+        let done = outputs.iter().filter(|o| matches!(o, ServerOutput::Done(_))).count();
+        prop_assert_eq!(done, 1);
+        prop_assert!(matches!(outputs.last(), Some(ServerOutput::Done(_))));
+        for output in &outputs {
+            if let ServerOutput::Transmit(bytes) = output {
+                let frame = Frame::decode(bytes).unwrap();
+                prop_assert_eq!(frame.session_id, ID);
+            }
+        }
+    }
+}
