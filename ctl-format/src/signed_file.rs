@@ -71,10 +71,20 @@ pub struct Verified {
 }
 
 /// A parsed signed file, borrowing the file's bytes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignedFile<'a> {
     file: &'a [u8],
     header: SignedHeader<'a>,
+}
+
+impl core::fmt::Debug for SignedFile<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The payload is summarised, never printed.
+        f.debug_struct("SignedFile")
+            .field("header", &self.header)
+            .field("payload_length", &self.payload().len())
+            .finish()
+    }
 }
 
 impl<'a> SignedFile<'a> {

@@ -267,34 +267,40 @@ pub(crate) fn header_fields(file: &SignedFile<'_>) -> Vec<Field> {
     ]
 }
 
-/// Prints fields as text (`label: value`) or as one JSON object.
+/// Prints fields as text (`label: value`) or as one JSON object. A closed
+/// pipe (`capf signed show FILE | head`) is not an error.
 pub(crate) fn print_fields(path: &Path, fields: Vec<Field>, as_json: bool) {
+    let mut out = String::new();
     if as_json {
         let mut object = Map::new();
         object.insert("file".into(), json!(path.display().to_string()));
         for (key, _, value) in fields {
             object.insert(key.into(), value);
         }
-        println!("{}", Value::Object(object));
-        return;
+        out = format!("{}\n", Value::Object(object));
+    } else {
+        out.push_str(&format!("{}\n", path.display()));
+        for (_, label, value) in fields {
+            let shown = match value {
+                Value::Null => "(none)".to_owned(),
+                Value::String(text) => text,
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .map_or_else(|| item.to_string(), str::to_owned)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("  {label:<22} {shown}\n"));
+        }
     }
-    println!("{}", path.display());
-    for (_, label, value) in fields {
-        let shown = match value {
-            Value::Null => "(none)".to_owned(),
-            Value::String(text) => text,
-            Value::Array(items) => items
-                .iter()
-                .map(|item| {
-                    item.as_str()
-                        .map_or_else(|| item.to_string(), str::to_owned)
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        };
-        println!("  {label:<22} {shown}");
-    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 fn show(path: &Path, as_json: bool) -> CliResult {
