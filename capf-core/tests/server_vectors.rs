@@ -16,7 +16,7 @@ use capf_core::server::{
     SessionResult, SessionState, check_certificate,
 };
 use capf_core::time::Timestamp;
-use capf_core::wire::{Command, Curve, Frame, Reason};
+use capf_core::wire::{Command, Curve, DeviceName, Element, Frame, HashId, Reason};
 use serde_json::Value;
 
 /// 2027-01-01T00:00:00Z: inside the validity of every certificate of the
@@ -484,5 +484,393 @@ fn install_with_the_local_issuer() {
         SessionResult::Installed {
             certificate_der: sent
         }
+    );
+}
+
+/// Certificate authentication with the recorded AUTH_RESPONSE of `vector`,
+/// edited by `edit`, in a session with id `session_id` at `now`: the
+/// outcome if authentication failed, `None` if the install went on.
+fn certificate_auth(
+    vector: &Vector,
+    session_id: u32,
+    now: Timestamp,
+    policy_edit: impl FnOnce(&mut ServerConfig),
+    edit: impl FnOnce(&mut Frame),
+) -> Option<ServerOutcome> {
+    let mut config = vector.config();
+    config.session_id = session_id;
+    policy_edit(&mut config);
+    let mut session = ServerSession::new(config, now);
+    while session.poll_output().is_some() {}
+    let mut frame = Frame::decode(&vector.frames("client")[0]).unwrap();
+    frame.session_id = session_id;
+    edit(&mut frame);
+    session.handle_input(&frame.encode().unwrap());
+    let Some(ServerOutput::Need(ServerDecision::LookUpDevice { device_name })) =
+        session.poll_output()
+    else {
+        panic!("no lookup");
+    };
+    let mut record = vector.record().unwrap();
+    record.device_name = device_name;
+    session.answer_device(Some(record)).unwrap();
+    let first = session.poll_output();
+    match session.poll_output() {
+        Some(ServerOutput::Done(outcome)) => {
+            assert_eq!(
+                first,
+                Some(ServerOutput::Transmit(
+                    Frame::end_session(session_id, Reason::Failure)
+                        .encode()
+                        .unwrap()
+                ))
+            );
+            assert!(outcome.is_authentication_failure());
+            Some(outcome)
+        }
+        None => {
+            let Some(ServerOutput::Transmit(bytes)) = first else {
+                panic!("{first:?}")
+            };
+            assert_eq!(
+                Frame::decode(&bytes).unwrap().command,
+                Command::KeyGenRequest
+            );
+            None
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn failure(outcome: Option<ServerOutcome>) -> AuthFailure {
+    match outcome.map(|outcome| outcome.result) {
+        Some(SessionResult::AuthenticationFailed(failure)) => failure,
+        other => panic!("expected an authentication failure, got {other:?}"),
+    }
+}
+
+fn no_change(_: &mut Frame) {}
+fn default_config(_: &mut ServerConfig) {}
+
+#[test]
+fn forged_proofs_are_rejected() {
+    let vector = Vector::load("install-lsc-auth-rsa");
+    let id = vector.session_id();
+    assert_eq!(
+        certificate_auth(&vector, id, NOW, default_config, no_change),
+        None
+    );
+
+    let flip_signed_data = |frame: &mut Frame| {
+        for element in &mut frame.elements {
+            if let Element::SignedData(signature) = element {
+                signature[100] ^= 0x01;
+            }
+        }
+    };
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            default_config,
+            flip_signed_data
+        )),
+        AuthFailure::SignedDataInvalid
+    );
+    let flip_sha2 = |frame: &mut Frame| {
+        for element in &mut frame.elements {
+            if let Element::Sha2SignedData(signed) = element {
+                signed.signature[0] ^= 0x80;
+            }
+        }
+    };
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            default_config,
+            flip_sha2
+        )),
+        AuthFailure::Sha2SignedDataInvalid
+    );
+    let sha256_id = |frame: &mut Frame| {
+        for element in &mut frame.elements {
+            if let Element::Sha2SignedData(signed) = element {
+                signed.hash = HashId::Sha256;
+            }
+        }
+    };
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            default_config,
+            sha256_id
+        )),
+        AuthFailure::UnsupportedProofHash(2)
+    );
+    let flip_sudi = |frame: &mut Frame| {
+        for element in &mut frame.elements {
+            if let Element::SudiData(sudi) = element {
+                sudi.sha1_signature.data[5] ^= 0x10;
+            }
+        }
+    };
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            default_config,
+            flip_sudi
+        )),
+        AuthFailure::SudiProofInvalid
+    );
+    let sudi_lead = |frame: &mut Frame| {
+        for element in &mut frame.elements {
+            if let Element::SudiData(sudi) = element {
+                sudi.sha512_signature.lead = 1;
+            }
+        }
+    };
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            default_config,
+            sudi_lead
+        )),
+        AuthFailure::SudiHashId(1)
+    );
+    let drop_signed_data = |frame: &mut Frame| {
+        frame
+            .elements
+            .retain(|e| !matches!(e, Element::SignedData(_)))
+    };
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            default_config,
+            drop_signed_data
+        )),
+        AuthFailure::CertificateMissing
+    );
+}
+
+#[test]
+fn sudi_must_be_over_this_session_id() {
+    // The recorded SUDI proof is over id 257; the same frame in a session
+    // with another id (the SIGNED_DATA proofs do not involve the id and
+    // still pass) is a replay.
+    let vector = Vector::load("install-lsc-auth-rsa");
+    for other in [258, 0x0101_0000, 0] {
+        assert_eq!(
+            failure(certificate_auth(
+                &vector,
+                other,
+                NOW,
+                default_config,
+                no_change
+            )),
+            AuthFailure::SudiProofInvalid,
+            "session {other:#x}"
+        );
+    }
+}
+
+#[test]
+fn sudi_is_optional_unless_required() {
+    let vector = Vector::load("install-lsc-auth-rsa");
+    let id = vector.session_id();
+    let drop_sudi = |frame: &mut Frame| {
+        frame
+            .elements
+            .retain(|e| !matches!(e, Element::SudiData(_)))
+    };
+    assert_eq!(
+        certificate_auth(&vector, id, NOW, default_config, drop_sudi),
+        None
+    );
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            |config| config.require_sudi = true,
+            drop_sudi
+        )),
+        AuthFailure::SudiMissing
+    );
+}
+
+#[test]
+fn non_rsa_sudi_is_rejected() {
+    let vector = Vector::load("install-lsc-auth-rsa");
+    let ec_certificate = Vector::load("install-nullstring-ec-p256").pem_der("issued_certificate");
+    let ec_sudi = move |frame: &mut Frame| {
+        for element in &mut frame.elements {
+            if let Element::SudiData(sudi) = element {
+                sudi.certificate.data = ec_certificate.clone();
+            }
+        }
+    };
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            vector.session_id(),
+            NOW,
+            default_config,
+            ec_sudi
+        )),
+        AuthFailure::SudiNotRsa
+    );
+}
+
+#[test]
+fn certificate_must_name_the_device() {
+    let vector = Vector::load("install-lsc-auth-rsa");
+    let rename = |frame: &mut Frame| {
+        for element in &mut frame.elements {
+            if let Element::DeviceName(name) = element {
+                *name = DeviceName::new("SEP001122334499");
+            }
+        }
+    };
+    let id = vector.session_id();
+    assert_eq!(
+        failure(certificate_auth(&vector, id, NOW, default_config, rename)),
+        AuthFailure::Certificate(CertificateCheckError::NameMismatch)
+    );
+    // Without the name check, the proofs (signed over the real name) fail.
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            id,
+            NOW,
+            |config| config.certificate_policy.skip_name_binding = true,
+            rename
+        )),
+        AuthFailure::SignedDataInvalid
+    );
+}
+
+#[test]
+fn validity_dates_of_the_presented_certificate() {
+    let lsc = Vector::load("install-lsc-auth-rsa");
+    let id = lsc.session_id();
+    // 2026-11-22T00:00:00Z: the CAs are valid, the LSC not yet (05:03:25).
+    let early = Timestamp::from_unix_seconds(1_795_305_600);
+    assert_eq!(
+        failure(certificate_auth(&lsc, id, early, default_config, no_change)),
+        AuthFailure::Certificate(CertificateCheckError::NotYetValid)
+    );
+    // 2028-01-01: the LSC has expired.
+    let late = Timestamp::from_unix_seconds(1_830_297_600);
+    assert_eq!(
+        failure(certificate_auth(&lsc, id, late, default_config, no_change)),
+        AuthFailure::Certificate(CertificateCheckError::Expired)
+    );
+    // The expired-MIC allowance does not cover an LSC.
+    assert_eq!(
+        failure(certificate_auth(
+            &lsc,
+            id,
+            late,
+            |config| config.certificate_policy.allow_expired_mic = true,
+            no_change
+        )),
+        AuthFailure::Certificate(CertificateCheckError::Expired)
+    );
+
+    // 2037-01-01: the MIC has expired; accepted only under the allowance,
+    // and then reported.
+    let mic = Vector::load("install-mic-auth-rsa1024");
+    let id = mic.session_id();
+    let after_mic = Timestamp::from_unix_seconds(2_114_380_800);
+    assert_eq!(
+        failure(certificate_auth(
+            &mic,
+            id,
+            after_mic,
+            default_config,
+            no_change
+        )),
+        AuthFailure::Certificate(CertificateCheckError::Expired)
+    );
+    let mut config = mic.config();
+    config.certificate_policy.allow_expired_mic = true;
+    let mut session = ServerSession::new(config, after_mic);
+    while session.poll_output().is_some() {}
+    session.handle_input(&mic.frames("client")[0]);
+    while session.poll_output().is_some() {}
+    session.answer_device(mic.record()).unwrap();
+    assert!(matches!(
+        session.poll_output(),
+        Some(ServerOutput::Transmit(_))
+    ));
+    for frame in &mic.frames("client")[1..] {
+        session.handle_input(frame);
+        while let Some(output) = session.poll_output() {
+            match output {
+                ServerOutput::Need(ServerDecision::IssueCertificate { .. }) => session
+                    .answer_certificate(Ok(mic.pem_der("issued_certificate")))
+                    .unwrap(),
+                ServerOutput::Need(ServerDecision::RecordPendingCertificate { .. }) => {
+                    session.answer_pending_recorded().unwrap()
+                }
+                ServerOutput::Done(outcome) => {
+                    let auth = outcome.certificate_authentication.unwrap();
+                    assert!(auth.expired_mic_accepted && auth.sudi_verified);
+                    assert_eq!(auth.kind, CertificateKind::Mic);
+                    assert!(matches!(outcome.result, SessionResult::Installed { .. }));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(session.is_done());
+}
+
+#[test]
+fn lsc_needs_a_configured_issuer() {
+    // The real LSC with no LSC issuer configured: it does not chain to the
+    // manufacturing root either.
+    let vector = Vector::load("install-lsc-auth-rsa");
+    assert_eq!(
+        failure(certificate_auth(
+            &vector,
+            vector.session_id(),
+            NOW,
+            |config| config.certificate_policy.lsc_issuers.clear(),
+            no_change
+        )),
+        AuthFailure::Certificate(CertificateCheckError::Untrusted)
+    );
+    // A password-only AUTH_RESPONSE to a certificate record.
+    let password_only = Vector::load("install-password-rsa2048");
+    let mut config = password_only.config();
+    config.certificate_policy = vector.policy();
+    let mut session = ServerSession::new(config, NOW);
+    while session.poll_output().is_some() {}
+    session.handle_input(&password_only.frames("client")[0]);
+    while session.poll_output().is_some() {}
+    let mut record = password_only.record().unwrap();
+    record.authentication = AuthMode::ExistingCertificate {
+        prefer: CertificatePreference::Mic,
+    };
+    session.answer_device(Some(record)).unwrap();
+    let _end = session.poll_output();
+    let Some(ServerOutput::Done(outcome)) = session.poll_output() else {
+        panic!()
+    };
+    assert_eq!(
+        outcome.result,
+        SessionResult::AuthenticationFailed(AuthFailure::CertificateMissing)
     );
 }
