@@ -698,3 +698,109 @@ fn jabber_auth_response(session_id: u32, fields: AuthResponseFields) -> Frame {
     elements.extend(sha2);
     Frame::new(Command::AuthResponse, session_id, elements)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phone::PhoneCredentials;
+    use crate::wire::{DeviceName, Password};
+
+    #[test]
+    fn key_kinds_match_requests() {
+        let rsa = |bits| KeyRequest::Rsa { bits };
+        assert!(key_matches(
+            rsa(2048),
+            ProofKeyKind::Rsa { modulus_bytes: 256 }
+        ));
+        assert!(!key_matches(
+            rsa(2048),
+            ProofKeyKind::Rsa { modulus_bytes: 128 }
+        ));
+        assert!(!key_matches(rsa(2048), ProofKeyKind::Ec(EcCurve::P256)));
+        assert!(key_matches(
+            KeyRequest::Ec(Curve::P521),
+            ProofKeyKind::Ec(EcCurve::P521)
+        ));
+        assert!(!key_matches(
+            KeyRequest::Ec(Curve::P256),
+            ProofKeyKind::Ec(EcCurve::P384)
+        ));
+    }
+
+    #[test]
+    fn end_session_reading() {
+        let installed = || State::AwaitingEnd {
+            completed: Completed::Installed {
+                certificate_der: vec![1],
+            },
+        };
+        assert_eq!(
+            end_session_outcome(installed(), Reason::Success),
+            PhoneOutcome::Installed {
+                certificate_der: vec![1]
+            }
+        );
+        assert_eq!(
+            end_session_outcome(installed(), Reason::Failure),
+            PhoneOutcome::Refused {
+                reason: Reason::Failure
+            }
+        );
+        assert_eq!(
+            end_session_outcome(installed(), Reason::UnknownDevice),
+            PhoneOutcome::UnknownDevice
+        );
+        assert_eq!(
+            end_session_outcome(State::AwaitingRequest, Reason::Success),
+            PhoneOutcome::NothingToDo {
+                reason: Reason::Success
+            }
+        );
+        assert_eq!(
+            end_session_outcome(
+                State::AwaitingEndAfterFailure {
+                    failure: ReportedFailure::Store(StoreFailure::HostFailed)
+                },
+                Reason::UnknownDevice
+            ),
+            PhoneOutcome::StoreFailed {
+                cause: StoreFailure::HostFailed,
+                server_reason: Some(Reason::UnknownDevice)
+            }
+        );
+    }
+
+    #[test]
+    fn jabber_layout_matches_section_8() {
+        let fields = AuthResponseFields::new(DeviceName::new("SEP0011223344F3"), Password::empty());
+        let tags: Vec<u8> = jabber_auth_response(1, fields)
+            .elements
+            .iter()
+            .map(|element| element.tag().code())
+            .collect();
+        assert_eq!(tags, [7, 13, 1]);
+        let fields = AuthResponseFields::new(DeviceName::new("SEP1"), Password::new("1234"));
+        let tags: Vec<u8> = jabber_auth_response(1, fields)
+            .elements
+            .iter()
+            .map(|element| element.tag().code())
+            .collect();
+        assert_eq!(tags, [7, 13, 1, 11]);
+    }
+
+    #[test]
+    fn restarted_timer_asks_for_an_immediate_tick() {
+        let now = Timestamp::from_unix_seconds(100);
+        let config = PhoneConfig::new("SEP1", PhoneCredentials::NullString).unwrap();
+        let mut phone = PhoneSession::new(config, now);
+        assert_eq!(phone.poll_timeout(), Some(now.plus_seconds(60)));
+        phone.handle_input(&Frame::auth_request(9, None).encode().unwrap());
+        assert_eq!(phone.poll_timeout(), Some(now));
+        // Time never goes backwards for the session.
+        phone.handle_timeout(Timestamp::from_unix_seconds(50));
+        assert_eq!(
+            phone.poll_timeout(),
+            Some(Timestamp::from_unix_seconds(110))
+        );
+    }
+}
