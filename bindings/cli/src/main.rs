@@ -3,9 +3,11 @@
 //! Exit status: 0 success (or "valid"); 1 the answer is no (a signature or
 //! trust check failed); 2 bad usage or unreadable input.
 
+mod device;
 mod encrypted_config;
 mod output;
 mod signed;
+mod store;
 mod trustlist;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,9 @@ enum Command {
     /// Encrypted configuration files (.enc.sgn): encrypt, decrypt, show.
     #[command(subcommand, name = "encrypted-config")]
     EncryptedConfig(encrypted_config::Command),
+    /// CAPF device registry (SQLite): schedule operations, authentication, certificate ledger.
+    #[command(subcommand)]
+    Device(device::Command),
 }
 
 /// An error for the user: a message and the exit status it maps to.
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
         Command::Trustlist(command) => trustlist::run(command),
         Command::Signed(command) => signed::run(command),
         Command::EncryptedConfig(command) => encrypted_config::run(command),
+        Command::Device(command) => device::run(command),
     };
     match result {
         Ok(code) => code,

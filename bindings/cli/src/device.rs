@@ -1,0 +1,493 @@
+//! `capf device`: the device registry a CAPF server works from — schedule
+//! install/fetch/delete operations, set how each phone authenticates, and
+//! look at the certificate ledger.
+//!
+//! Authentication strings are one-time 4-10 digit codes. Only their salted
+//! hash is stored; a generated string is printed once, on stdout, and
+//! nowhere else. A string given with `--auth-string` is visible to other
+//! users of this machine in the process list: prefer `--generate-auth-string`.
+
+use crate::output::{now_unix, rfc3339_utc};
+use crate::store::{
+    AuthMode, CertificateEntry, Device, Operation, Schedule, Status, Store, StoreError,
+    StoredAuthHash, hash_auth_string,
+};
+use crate::{CliError, CliResult};
+use capf_core::key_request::KeyRequest;
+use capf_core::server::{AuthStringHash, generate_auth_string, validate_auth_string};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Add a device, or replace the whole schedule of an existing one.
+    Add(AddArgs),
+    /// Change the scheduled operation (and key) of an existing device.
+    Schedule(ScheduleArgs),
+    /// List the devices.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one device: status, schedule, certificate ledger, events.
+    Show {
+        #[command(flatten)]
+        db: DbArg,
+        /// Device name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a device (its certificate ledger is kept).
+    Remove {
+        #[command(flatten)]
+        db: DbArg,
+        /// Device name.
+        name: String,
+    },
+}
+
+/// The registry file.
+#[derive(Debug, Args)]
+pub(crate) struct DbArg {
+    /// Device database (SQLite), e.g. capf.db.
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+}
+
+/// How the authentication string is given.
+#[derive(Debug, Args)]
+pub(crate) struct AuthStringArgs {
+    /// The one-time authentication string (4-10 digits). Visible in the
+    /// process list: prefer --generate-auth-string.
+    #[arg(long, value_name = "DIGITS", conflicts_with = "generate_auth_string")]
+    auth_string: Option<String>,
+    /// Generate a random authentication string and print it once.
+    #[arg(long)]
+    generate_auth_string: bool,
+    /// Digits of a generated string (4-10).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 6,
+        requires = "generate_auth_string"
+    )]
+    auth_string_digits: usize,
+}
+
+/// `capf device add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Device name: SEP + 12 upper-case hex digits of the MAC, or another
+    /// name of 1-64 letters and digits (CSF…, BOT… softphones).
+    name: String,
+    /// Scheduled operation: install, fetch, delete or none.
+    #[arg(long, value_name = "OPERATION")]
+    operation: String,
+    /// How the phone authenticates: auth-string, null, lsc or mic.
+    #[arg(long, value_name = "MODE")]
+    auth: String,
+    #[command(flatten)]
+    auth_string: AuthStringArgs,
+    /// Key the phone generates: rsa:512|1024|2048|3072|4096 or ec:p256|p384|p521.
+    #[arg(long, value_name = "KEY", default_value = "rsa:2048")]
+    key: String,
+}
+
+/// `capf device schedule`.
+#[derive(Debug, Args)]
+pub(crate) struct ScheduleArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Device name.
+    name: String,
+    /// Scheduled operation: install, fetch, delete or none.
+    #[arg(long, value_name = "OPERATION")]
+    operation: String,
+    /// Key the phone generates (unchanged if omitted).
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+    /// A new one-time string (auth-string devices; needed again once the
+    /// previous one was used).
+    #[command(flatten)]
+    auth_string: AuthStringArgs,
+}
+
+impl From<StoreError> for CliError {
+    fn from(error: StoreError) -> Self {
+        Self::input(error.to_string())
+    }
+}
+
+/// Runs a subcommand.
+pub(crate) fn run(command: Command) -> CliResult {
+    match command {
+        Command::Add(args) => add(args),
+        Command::Schedule(args) => schedule(args),
+        Command::List { db, json } => list(&open_existing(&db.db)?, json),
+        Command::Show { db, name, json } => show(&open_existing(&db.db)?, &name, json),
+        Command::Remove { db, name } => {
+            let name = validate_device_name(&name)?;
+            let kept = open_existing(&db.db)?.remove(&name, now_unix())?;
+            println!("{name}: removed ({kept} certificate(s) kept in the ledger)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Checks a device name: `SEP` + 12 upper-case hex digits, or (any other
+/// prefix) 1-64 ASCII letters and digits.
+pub(crate) fn validate_device_name(name: &str) -> Result<String, CliError> {
+    let alphanumeric = |text: &str| text.bytes().all(|byte| byte.is_ascii_alphanumeric());
+    if name.len() >= 3 && name.is_char_boundary(3) && name[..3].eq_ignore_ascii_case("SEP") {
+        let mac = &name[3..];
+        if name.starts_with("SEP")
+            && mac.len() == 12
+            && mac
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || (b'A'..=b'F').contains(&byte))
+        {
+            return Ok(name.to_owned());
+        }
+        return Err(CliError::input(format!(
+            "invalid device name {name:?}: a SEP name is SEP followed by the 12 upper-case hex \
+             digits of the MAC, e.g. SEP001122334455"
+        )));
+    }
+    if (1..=64).contains(&name.len()) && alphanumeric(name) {
+        Ok(name.to_owned())
+    } else {
+        Err(CliError::input(format!(
+            "invalid device name {name:?}: use SEP + 12 upper-case hex digits, or 1-64 letters \
+             and digits"
+        )))
+    }
+}
+
+fn parse_operation(text: &str) -> Result<Operation, CliError> {
+    text.parse()
+        .map_err(|error| CliError::input(format!("--operation: {error}")))
+}
+
+fn parse_auth_mode(text: &str) -> Result<AuthMode, CliError> {
+    text.parse()
+        .map_err(|error| CliError::input(format!("--auth: {error}")))
+}
+
+fn parse_key(text: &str) -> Result<KeyRequest, CliError> {
+    text.parse()
+        .map_err(|error| CliError::input(format!("--key: {error}")))
+}
+
+/// Opens a registry that must already exist (all commands but `add`).
+fn open_existing(path: &Path) -> Result<Store, CliError> {
+    if !path.is_file() {
+        return Err(CliError::input(format!(
+            "no device database at {} (create it with `capf device add`)",
+            path.display()
+        )));
+    }
+    Ok(Store::open(path)?)
+}
+
+/// The string to hash, and whether it was generated (to print it once).
+/// Never put the string in an error.
+fn take_auth_string(args: &AuthStringArgs) -> Result<Option<(String, bool)>, CliError> {
+    if args.generate_auth_string {
+        let generated = generate_auth_string(&mut rand_core::OsRng, args.auth_string_digits)
+            .map_err(|error| CliError::input(format!("--auth-string-digits: {error}")))?;
+        return Ok(Some((generated.expose().to_owned(), true)));
+    }
+    match &args.auth_string {
+        Some(given) => {
+            validate_auth_string(given).map_err(|_| {
+                CliError::input("--auth-string: an authentication string is 4 to 10 digits")
+            })?;
+            Ok(Some((given.clone(), false)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn hash(auth_string: &str) -> Result<StoredAuthHash, CliError> {
+    Ok(hash_auth_string(
+        auth_string,
+        AuthStringHash::RECOMMENDED_ITERATIONS,
+        &mut rand_core::OsRng,
+    )?)
+}
+
+fn add(args: AddArgs) -> CliResult {
+    let name = validate_device_name(&args.name)?;
+    let operation = parse_operation(&args.operation)?;
+    let auth_mode = parse_auth_mode(&args.auth)?;
+    let key_request = parse_key(&args.key)?;
+    let auth_string = take_auth_string(&args.auth_string)?;
+    match (auth_mode, &auth_string) {
+        (AuthMode::AuthString, None) => {
+            return Err(CliError::input(
+                "--auth auth-string needs --auth-string DIGITS or --generate-auth-string",
+            ));
+        }
+        (AuthMode::AuthString, Some(_)) | (_, None) => {}
+        (_, Some(_)) => {
+            return Err(CliError::input(format!(
+                "an authentication string only applies to --auth auth-string, not {auth_mode}"
+            )));
+        }
+    }
+    let auth_hash = auth_string
+        .as_ref()
+        .map(|(text, _)| hash(text))
+        .transpose()?;
+    let mut store = Store::open(&args.db.db)?;
+    let replaced = store.put_device(
+        &name,
+        &Schedule {
+            operation,
+            key_request,
+            auth_mode,
+            auth_hash,
+        },
+        now_unix(),
+    )?;
+    println!(
+        "{name}: {} (operation {operation}, auth {auth_mode}, key {key_request})",
+        if replaced {
+            "schedule replaced"
+        } else {
+            "added"
+        }
+    );
+    if let Some((text, true)) = &auth_string {
+        println!("authentication string: {text}");
+        println!("(shown once; it is stored only as a salted hash)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schedule(args: ScheduleArgs) -> CliResult {
+    let name = validate_device_name(&args.name)?;
+    let operation = parse_operation(&args.operation)?;
+    let key_request = args.key.as_deref().map(parse_key).transpose()?;
+    let mut store = open_existing(&args.db.db)?;
+    let device = store.device(&name)?;
+    let auth_string = take_auth_string(&args.auth_string)?;
+    if auth_string.is_some() && device.auth_mode != AuthMode::AuthString {
+        return Err(CliError::input(format!(
+            "{name} authenticates by {}; an authentication string does not apply (use `capf \
+             device add` to change the mode)",
+            device.auth_mode
+        )));
+    }
+    if device.auth_mode == AuthMode::AuthString
+        && operation != Operation::None
+        && !device.has_auth_string
+        && auth_string.is_none()
+    {
+        return Err(CliError::input(format!(
+            "{name} needs a new one-time authentication string (the last one was used): pass \
+             --auth-string DIGITS or --generate-auth-string"
+        )));
+    }
+    let auth_hash = auth_string
+        .as_ref()
+        .map(|(text, _)| hash(text))
+        .transpose()?;
+    store.set_operation(
+        &name,
+        operation,
+        key_request,
+        auth_hash.as_ref(),
+        now_unix(),
+    )?;
+    println!("{name}: operation {operation} scheduled");
+    if let Some((text, true)) = &auth_string {
+        println!("authentication string: {text}");
+        println!("(shown once; it is stored only as a salted hash)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `install pending`, `fetch failed (authentication failed)`, …
+fn status_text(device: &Device) -> String {
+    let operation = device
+        .status_operation
+        .map_or_else(|| device.operation.to_string(), |op| op.to_string());
+    let mut text = match device.status {
+        Status::None => "no pending operation".to_owned(),
+        Status::Pending => format!("{operation} pending"),
+        Status::Failed => match &device.status_detail {
+            Some(detail) => format!("{operation} failed ({detail})"),
+            None => format!("{operation} failed"),
+        },
+        Status::Successful => format!("{operation} successful"),
+    };
+    if device.locked {
+        text.push_str(", locked");
+    }
+    text
+}
+
+fn device_json(device: &Device) -> serde_json::Value {
+    serde_json::json!({
+        "name": device.name,
+        "operation": device.operation.as_str(),
+        "status": device.status.as_str(),
+        "status_operation": device.status_operation.map(Operation::as_str),
+        "status_text": status_text(device),
+        "auth_mode": device.auth_mode.as_str(),
+        "auth_string_set": device.has_auth_string,
+        "key": device.key_request.to_string(),
+        "failed_attempts": device.failed_attempts,
+        "locked": device.locked,
+        "created_at": rfc3339_utc(device.created_at),
+        "updated_at": rfc3339_utc(device.updated_at),
+    })
+}
+
+fn certificate_json(entry: &CertificateEntry) -> serde_json::Value {
+    serde_json::json!({
+        "id": entry.id,
+        "serial": entry.serial_hex,
+        "state": entry.state.as_str(),
+        "issued_at": rfc3339_utc(entry.issued_at),
+        "not_after": rfc3339_utc(entry.not_after),
+        "updated_at": rfc3339_utc(entry.updated_at),
+        "der_length": entry.der.len(),
+    })
+}
+
+fn print_json(value: &serde_json::Value) -> CliResult {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| CliError::input(format!("JSON: {error}")))?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(store: &Store, json: bool) -> CliResult {
+    let devices = store.list()?;
+    if json {
+        let mut values = Vec::with_capacity(devices.len());
+        for device in &devices {
+            let mut value = device_json(device);
+            value["certificates"] = store.certificates(&device.name)?.len().into();
+            values.push(value);
+        }
+        return print_json(&serde_json::Value::Array(values));
+    }
+    if devices.is_empty() {
+        println!("no devices");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<20} {:<9} {:<36} {:<12} {:<9} CERTS",
+        "NAME", "OPERATION", "STATUS", "AUTH", "KEY"
+    );
+    for device in &devices {
+        println!(
+            "{:<20} {:<9} {:<36} {:<12} {:<9} {}",
+            device.name,
+            device.operation.as_str(),
+            status_text(device),
+            device.auth_mode.as_str(),
+            device.key_request.to_string(),
+            store.certificates(&device.name)?.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(store: &Store, name: &str, json: bool) -> CliResult {
+    let name = validate_device_name(name)?;
+    let device = store.device(&name)?;
+    let certificates = store.certificates(&name)?;
+    let events = store.events(&name)?;
+    if json {
+        let mut value = device_json(&device);
+        value["certificates"] = certificates.iter().map(certificate_json).collect();
+        value["events"] = events
+            .iter()
+            .map(|event| serde_json::json!({"time": rfc3339_utc(event.time), "what": event.what}))
+            .collect();
+        return print_json(&value);
+    }
+    println!("device:          {}", device.name);
+    println!("status:          {}", status_text(&device));
+    println!("operation:       {}", device.operation);
+    let string_state = match (device.auth_mode, device.has_auth_string) {
+        (AuthMode::AuthString, true) => " (string set)",
+        (AuthMode::AuthString, false) => " (no string: schedule a new one)",
+        _ => "",
+    };
+    println!("authentication:  {}{string_state}", device.auth_mode);
+    println!("key:             {}", device.key_request);
+    println!(
+        "failed attempts: {}{}",
+        device.failed_attempts,
+        if device.locked { " (locked)" } else { "" }
+    );
+    println!("created:         {}", rfc3339_utc(device.created_at));
+    println!("updated:         {}", rfc3339_utc(device.updated_at));
+    if certificates.is_empty() {
+        println!("certificates:    none");
+    } else {
+        println!("certificates:");
+        for entry in &certificates {
+            println!(
+                "  #{} serial {} {} issued {} not after {}",
+                entry.id,
+                entry.serial_hex,
+                entry.state,
+                rfc3339_utc(entry.issued_at),
+                rfc3339_utc(entry.not_after)
+            );
+        }
+    }
+    println!("events:");
+    for event in &events {
+        println!("  {} {}", rfc3339_utc(event.time), event.what);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_device_name;
+
+    #[test]
+    fn device_names() {
+        for good in [
+            "SEP001122334455",
+            "SEPABCDEF012345",
+            "CSFALICE",
+            "BOT1",
+            "x",
+        ] {
+            assert!(validate_device_name(good).is_ok(), "{good}");
+        }
+        let long = "A".repeat(65);
+        for bad in [
+            "",
+            "SEP00112233445",
+            "SEP0011223344556",
+            "SEP00112233445g",
+            "SEPabcdef012345",
+            "sep001122334455",
+            "CSF-ALICE",
+            "CSF ALICE",
+            "ÄBC",
+            long.as_str(),
+        ] {
+            assert!(validate_device_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
