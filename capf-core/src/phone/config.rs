@@ -9,9 +9,10 @@ use crate::wire::Version;
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum AuthResponseLayout {
-    /// The reference client's order: REASON=1, [CERTIFICATE], [SIGNED_DATA],
-    /// VERSION, PASSWORD (always, empty outside authentication-string mode),
-    /// DEVICE_NAME, [SUDI_DATA], [SHA2_SIGNED_DATA].
+    /// The reference client's order: REASON=1, CERTIFICATE and SIGNED_DATA
+    /// (certificate mode), VERSION, PASSWORD (always, empty outside
+    /// authentication-string mode), DEVICE_NAME, SUDI_DATA (if configured),
+    /// SHA2_SIGNED_DATA (certificate mode).
     #[default]
     Reference,
     /// The order a Cisco Jabber client was seen sending: VERSION,
