@@ -15,7 +15,9 @@ use crate::wire::{Command, Reason, WireError};
 pub enum PhoneOutput {
     /// One whole frame for the server: write it with ONE (TLS) write.
     Transmit(Vec<u8>),
-    /// The session waits for the host's answer to this decision.
+    /// The session waits for the host's answer to this decision. The server
+    /// may still end the session first: a `Done` can follow, and a late
+    /// answer then returns [`SessionMisuse::Finished`].
     Need(PhoneDecision),
     /// The session is over; nothing more will be transmitted. The host
     /// closes the connection.

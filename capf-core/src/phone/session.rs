@@ -796,7 +796,8 @@ mod tests {
         assert_eq!(phone.poll_timeout(), Some(now.plus_seconds(60)));
         phone.handle_input(&Frame::auth_request(9, None).encode().unwrap());
         assert_eq!(phone.poll_timeout(), Some(now));
-        // Time never goes backwards for the session.
+        // The deadline is armed from the host's `now`, even if its clock
+        // stepped back.
         phone.handle_timeout(Timestamp::from_unix_seconds(50));
         assert_eq!(
             phone.poll_timeout(),
