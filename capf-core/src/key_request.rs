@@ -73,6 +73,8 @@ impl FromStr for KeyRequest {
             Some(("ec", "p521" | "p-521" | "secp521r1")) => Some(Self::Ec(Curve::P521)),
             _ => None,
         };
-        parsed.filter(|key| key.is_valid()).ok_or_else(|| KeyRequestParseError(text.to_owned()))
+        parsed
+            .filter(|key| key.is_valid())
+            .ok_or_else(|| KeyRequestParseError(text.to_owned()))
     }
 }

@@ -24,7 +24,9 @@ impl Timestamp {
 
     /// From seconds since the Unix epoch.
     pub const fn from_unix_seconds(unix_seconds: u64) -> Self {
-        Self { unix_millis: unix_seconds.saturating_mul(1000) }
+        Self {
+            unix_millis: unix_seconds.saturating_mul(1000),
+        }
     }
 
     /// Milliseconds since the Unix epoch.
@@ -39,7 +41,9 @@ impl Timestamp {
 
     /// This instant plus `millis` milliseconds (saturating).
     pub const fn plus_millis(self, millis: u64) -> Self {
-        Self { unix_millis: self.unix_millis.saturating_add(millis) }
+        Self {
+            unix_millis: self.unix_millis.saturating_add(millis),
+        }
     }
 
     /// This instant plus `seconds` seconds (saturating).
@@ -50,6 +54,11 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}", self.unix_millis / 1000, self.unix_millis % 1000)
+        write!(
+            f,
+            "{}.{:03}",
+            self.unix_millis / 1000,
+            self.unix_millis % 1000
+        )
     }
 }

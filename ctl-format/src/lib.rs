@@ -34,6 +34,4 @@ pub use header::{ElementOrder, HeaderSpec, SignedHeader, Version, Warning, sign_
 pub use signed_file::{IssuerMatch, SignOptions, SignatureStatus, SignedFile, Verified};
 pub use signer::{FileSigner, RsaFileSigner, SigningError};
 pub use tlv::TlvString;
-pub use trust_list::{
-    RecordEntry, RecordLayout, Role, TrustList, TrustListBuilder, TrustListKind,
-};
+pub use trust_list::{RecordEntry, RecordLayout, Role, TrustList, TrustListBuilder, TrustListKind};
