@@ -715,3 +715,33 @@ fn unknown_record_tags_and_roles_are_kept() {
         Err(Error::SignatureInvalid)
     );
 }
+
+#[test]
+fn rollover_to_a_reissued_certificate_with_the_same_key_is_accepted_by_key() {
+    // A different certificate DER for the same key: the last byte of the
+    // certificate's signature value changed (the TBS, and so the key, kept).
+    let original = certificate("sast.pem");
+    let mut der = original.der().to_vec();
+    *der.last_mut().unwrap() ^= 1;
+    let reissued = Certificate::from_der(&der).unwrap();
+    assert_eq!(reissued.record_public_key(), original.record_public_key());
+    let key = signer("sast2.pem");
+    let previous_bytes =
+        TrustListBuilder::new(TrustListKind::Ctl, certificate("sast2.pem"), &key, 1)
+            .record(RecordEntry::new(certificate("sast2.pem"), Role::Sast))
+            .record(RecordEntry::new(reissued, Role::Sast))
+            .build()
+            .unwrap();
+    let previous = TrustList::parse(&previous_bytes).unwrap();
+    let file = cisco_ctl(
+        "sast.pem",
+        HashAlgorithm::Sha1,
+        vec![RecordEntry::new(original, Role::Sast)],
+    );
+    let list = TrustList::parse(&file).unwrap();
+    let rollover = list
+        .verify_against(&file, &previous, HashPolicy::CISCO)
+        .unwrap();
+    assert_eq!(rollover.matched_by, RolloverMatch::SameKey);
+    assert_eq!(rollover.previous_record_index, 1);
+}
