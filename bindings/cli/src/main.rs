@@ -3,9 +3,12 @@
 //! Exit status: 0 success (or "valid"); 1 the answer is no (a signature or
 //! trust check failed); 2 bad usage or unreadable input.
 
+mod demo;
 mod device;
 mod encrypted_config;
+mod enroll;
 mod output;
+mod serve;
 mod signed;
 mod store;
 mod trustlist;
@@ -36,6 +39,12 @@ enum Command {
     /// CAPF device registry (SQLite): schedule operations, authentication, certificate ledger.
     #[command(subcommand)]
     Device(device::Command),
+    /// Run a CAPF server (TLS, TCP 3804) over the device registry.
+    Serve(serve::ServeArgs),
+    /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
+    Enroll(enroll::EnrollArgs),
+    /// Show the whole PKI working on loopback: CAPF CA, server, phones, CTL.
+    Demo(demo::DemoArgs),
 }
 
 /// An error for the user: a message and the exit status it maps to.
@@ -79,6 +88,9 @@ fn main() -> ExitCode {
         Command::Signed(command) => signed::run(command),
         Command::EncryptedConfig(command) => encrypted_config::run(command),
         Command::Device(command) => device::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Enroll(args) => enroll::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

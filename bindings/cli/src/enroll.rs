@@ -1,0 +1,479 @@
+//! `capf enroll`: the phone side of CAPF over real TLS.
+//!
+//! The host around the sans-IO [`PhoneSession`]: tokio moves TCP bytes,
+//! [`TlsClientTransport`] (pinned to the CAPF certificates given with
+//! `--ca`) turns them into plaintext, and the host answers the session's
+//! decisions: it generates the requested key in memory, writes the issued
+//! LSC with its PKCS#8 key to `--out`, returns `--out` for a fetch and
+//! removes it for a delete.
+
+use crate::output::read_text;
+use crate::serve::{init_logging, instant_of, now, pem_blocks, read_certificates, runtime};
+use crate::{CliError, CliResult};
+use capf_core::key_request::KeyRequest;
+use capf_core::phone::{
+    AuthString, CertificateCredential, CertificateCredentials, CertificatePrecedence,
+    KeyGenerationFailed, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
+    PhoneSession, StoreFailed,
+};
+use capf_core::proof::ProofPrivateKey;
+use capf_core::tls::TlsClientTransport;
+use capf_core::wire::Curve;
+use clap::Args;
+use der::pem::LineEnding;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `capf enroll`.
+#[derive(Debug, Args)]
+pub(crate) struct EnrollArgs {
+    /// The CAPF server, HOST:PORT (e.g. 192.0.2.10:3804 or [::1]:3804).
+    #[arg(long, value_name = "HOST:PORT")]
+    server: String,
+    /// The CAPF certificate(s) to pin (PEM).
+    #[arg(long, value_name = "CAPF_CERT.pem")]
+    ca: PathBuf,
+    /// This phone's device name (SEP + MAC).
+    #[arg(long, value_name = "SEP…")]
+    device: String,
+    /// Authenticate with this authentication string (default: null string).
+    #[arg(long, value_name = "DIGITS", conflicts_with_all = ["lsc", "mic"])]
+    auth_string: Option<String>,
+    /// Authenticate with this LSC (PEM file: certificate + PKCS#8 key).
+    #[arg(long, value_name = "LSC.pem")]
+    lsc: Option<PathBuf>,
+    /// Authenticate with this MIC (PEM file: certificate + PKCS#8 key).
+    #[arg(long, value_name = "MIC.pem")]
+    mic: Option<PathBuf>,
+    /// Also send SUDI_DATA signed with this RSA certificate (certificate + key).
+    #[arg(long, value_name = "MIC.pem")]
+    sudi: Option<PathBuf>,
+    /// Where the phone keeps its LSC (certificate + PKCS#8 key, PEM).
+    #[arg(long, value_name = "LSC.pem")]
+    out: PathBuf,
+    /// Only accept this key family from the server (rsa or ec); default:
+    /// generate whatever the server asks for.
+    #[arg(long, value_name = "rsa|ec")]
+    key: Option<String>,
+    /// Seconds to wait for each server frame.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
+}
+
+/// Which key family the user allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyFamily {
+    /// RSA only.
+    Rsa,
+    /// EC only.
+    Ec,
+}
+
+/// How the phone authenticates, as files (loaded when enrolling).
+#[derive(Debug, Clone)]
+pub(crate) enum Auth {
+    /// Null string.
+    Null,
+    /// An authentication string.
+    String(String),
+    /// Certificates: LSC and/or MIC files, optional SUDI file.
+    Certificates {
+        /// LSC file (certificate + key).
+        lsc: Option<PathBuf>,
+        /// MIC file (certificate + key).
+        mic: Option<PathBuf>,
+        /// SUDI file (RSA certificate + key).
+        sudi: Option<PathBuf>,
+    },
+}
+
+/// One enrollment, as `capf enroll` and `capf demo` run it.
+#[derive(Debug, Clone)]
+pub(crate) struct Enrollment {
+    /// HOST:PORT.
+    pub(crate) server: String,
+    /// Pinned CAPF certificates, DER.
+    pub(crate) pinned: Vec<Vec<u8>>,
+    /// Device name.
+    pub(crate) device: String,
+    /// Credentials.
+    pub(crate) auth: Auth,
+    /// The phone's LSC file.
+    pub(crate) out: PathBuf,
+    /// Allowed key family (None: any).
+    pub(crate) key: Option<KeyFamily>,
+    /// Wait per server frame.
+    pub(crate) timeout: Duration,
+}
+
+/// Runs `capf enroll`.
+pub(crate) fn run(args: EnrollArgs) -> CliResult {
+    init_logging("warn");
+    let key = match args.key.as_deref() {
+        None => None,
+        Some("rsa") => Some(KeyFamily::Rsa),
+        Some("ec") => Some(KeyFamily::Ec),
+        Some(other) => {
+            return Err(CliError::input(format!(
+                "--key {other:?}: expected rsa or ec"
+            )));
+        }
+    };
+    let auth = match (&args.auth_string, &args.lsc, &args.mic, &args.sudi) {
+        (Some(string), _, _, _) => Auth::String(string.clone()),
+        (None, None, None, None) => Auth::Null,
+        (None, lsc, mic, sudi) => Auth::Certificates {
+            lsc: lsc.clone(),
+            mic: mic.clone(),
+            sudi: sudi.clone(),
+        },
+    };
+    let enrollment = Enrollment {
+        server: args.server,
+        pinned: read_certificates(&args.ca)?,
+        device: args.device,
+        auth,
+        out: args.out,
+        key,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let outcome = runtime()?.block_on(enroll(&enrollment))?;
+    report(&enrollment, &outcome)
+}
+
+/// Prints the outcome; exit 0 only for success or nothing to do.
+fn report(enrollment: &Enrollment, outcome: &PhoneOutcome) -> CliResult {
+    let text = describe(outcome);
+    if outcome.is_success() {
+        match outcome {
+            PhoneOutcome::Installed { .. } => println!(
+                "{}: {text}; LSC written to {}",
+                enrollment.device,
+                enrollment.out.display()
+            ),
+            _ => println!("{}: {text}", enrollment.device),
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::rejected(format!("{}: {text}", enrollment.device)))
+    }
+}
+
+/// A short readable outcome (no secrets, no certificate bytes).
+pub(crate) fn describe(outcome: &PhoneOutcome) -> String {
+    match outcome {
+        PhoneOutcome::NothingToDo { .. } => "nothing to do".into(),
+        PhoneOutcome::Installed { .. } => "LSC installed".into(),
+        PhoneOutcome::FetchCompleted { certificate_sent } => {
+            if *certificate_sent {
+                "certificate fetched by the server".into()
+            } else {
+                "fetch completed (no certificate to send)".into()
+            }
+        }
+        PhoneOutcome::Deleted {
+            certificate_was_present,
+        } => {
+            if *certificate_was_present {
+                "LSC deleted".into()
+            } else {
+                "delete completed (no LSC was present)".into()
+            }
+        }
+        PhoneOutcome::UnknownDevice => "the server does not know this device".into(),
+        PhoneOutcome::Refused { reason } => {
+            format!("refused by the server (END_SESSION {reason:?})")
+        }
+        PhoneOutcome::KeyGenerationFailed { .. } => "key generation failed".into(),
+        PhoneOutcome::StoreFailed { cause, .. } => format!("storing the LSC failed: {cause:?}"),
+        PhoneOutcome::ProtocolError(violation) => format!("server protocol error: {violation:?}"),
+        PhoneOutcome::CommunicationFailure(failure) => {
+            format!("communication failure: {failure:?}")
+        }
+        PhoneOutcome::LocalFailure(failure) => format!("local failure: {failure:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Loads a certificate + PKCS#8 key file as a proof credential.
+fn credential(path: &Path) -> Result<CertificateCredential, CliError> {
+    let text = read_text(path)?;
+    let certificate = pem_blocks(&text, "CERTIFICATE")
+        .map_err(|error| CliError::input(format!("{}: {error}", path.display())))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::input(format!("{}: no CERTIFICATE", path.display())))?;
+    let key = ProofPrivateKey::from_pkcs8_pem(&text).map_err(|_| {
+        CliError::input(format!("{}: no usable PKCS#8 private key", path.display()))
+    })?;
+    CertificateCredential::new(certificate, Box::new(key))
+        .map_err(|error| CliError::input(format!("{}: {error}", path.display())))
+}
+
+fn credentials(auth: &Auth) -> Result<PhoneCredentials, CliError> {
+    Ok(match auth {
+        Auth::Null => PhoneCredentials::NullString,
+        Auth::String(digits) => PhoneCredentials::AuthString(
+            AuthString::new(digits)
+                .map_err(|_| CliError::input("--auth-string must be 4-10 digits"))?,
+        ),
+        Auth::Certificates { lsc, mic, sudi } => {
+            let precedence = if lsc.is_some() {
+                CertificatePrecedence::LscFirst
+            } else {
+                CertificatePrecedence::MicFirst
+            };
+            let mut set = CertificateCredentials::new(precedence, Box::new(rand_core::OsRng));
+            if let Some(path) = lsc {
+                set = set.with_lsc(credential(path)?);
+            }
+            if let Some(path) = mic {
+                set = set.with_mic(credential(path)?);
+            }
+            if let Some(path) = sudi {
+                set = set
+                    .with_sudi(credential(path)?)
+                    .map_err(|error| CliError::input(format!("--sudi: {error}")))?;
+            }
+            PhoneCredentials::Certificate(set)
+        }
+    })
+}
+
+/// The host part of HOST:PORT, as a TLS server name (names are not
+/// checked by the pinned verifier; SNI is off).
+fn server_name(server: &str) -> String {
+    if let Ok(address) = server.parse::<std::net::SocketAddr>() {
+        return address.ip().to_string();
+    }
+    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+/// Runs one enrollment session and returns its outcome. Errors are for bad
+/// input (exit 2); everything the server or network does is an outcome.
+pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliError> {
+    let credentials = credentials(&enrollment.auth)?;
+    let config = PhoneConfig::new(enrollment.device.clone(), credentials)
+        .map_err(|error| CliError::input(format!("--device / credentials: {error}")))?
+        .with_response_timeout(enrollment.timeout);
+    let tls_config = capf_core::tls::client_config_pinned(&enrollment.pinned)
+        .map_err(|error| CliError::input(format!("--ca: {error}")))?;
+    let mut tls = TlsClientTransport::new(tls_config.clone(), &server_name(&enrollment.server))
+        .or_else(|_| TlsClientTransport::new(tls_config, "capf.invalid"))
+        .map_err(|error| CliError::input(format!("TLS: {error}")))?;
+    let mut session = PhoneSession::new(config, now());
+    let connect = tokio::time::timeout(enrollment.timeout, TcpStream::connect(&enrollment.server));
+    let mut stream = match connect.await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            return Err(CliError::rejected(format!(
+                "cannot connect to {}: {error}",
+                enrollment.server
+            )));
+        }
+        Err(_) => {
+            return Err(CliError::rejected(format!(
+                "cannot connect to {}: timed out",
+                enrollment.server
+            )));
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let mut host = PhoneHost {
+        out: enrollment.out.clone(),
+        key: enrollment.key,
+        private_key_pem: None,
+    };
+    let mut buffer = vec![0_u8; 16 * 1024];
+    write_out(&mut stream, &mut tls).await; // ClientHello
+    loop {
+        while let Some(output) = session.poll_output() {
+            match output {
+                PhoneOutput::Transmit(frame) => {
+                    if tls.send_plaintext(&frame).is_err() {
+                        session.handle_transport_error();
+                        continue;
+                    }
+                    if !write_out(&mut stream, &mut tls).await {
+                        session.handle_transport_error();
+                    }
+                }
+                PhoneOutput::Need(decision) => host.decide(&mut session, decision).await?,
+                PhoneOutput::Done(outcome) => {
+                    tls.send_close_notify();
+                    write_out(&mut stream, &mut tls).await;
+                    let _ = stream.shutdown().await;
+                    return Ok(outcome);
+                }
+                _ => {}
+            }
+        }
+        if !write_out(&mut stream, &mut tls).await {
+            session.handle_transport_error();
+            continue;
+        }
+        let deadline = session.poll_timeout();
+        let sleep = tokio::time::sleep_until(instant_of(deadline));
+        tokio::select! {
+            read = stream.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => {
+                    let _ = tls.tcp_closed();
+                    session.handle_peer_closed();
+                }
+                Ok(n) => match tls.receive_tcp(&buffer[..n]) {
+                    Ok(plaintext) => {
+                        if !plaintext.is_empty() {
+                            session.handle_input(&plaintext);
+                        }
+                        if tls.peer_closed() {
+                            session.handle_peer_closed();
+                        }
+                    }
+                    Err(error) => {
+                        write_out(&mut stream, &mut tls).await;
+                        tracing::warn!(%error, "TLS failed");
+                        session.handle_transport_error();
+                    }
+                },
+            },
+            () = sleep, if deadline.is_some() => session.handle_timeout(now()),
+        }
+    }
+}
+
+/// Writes the pending TLS output in one `write_all`; false when the
+/// connection is broken.
+async fn write_out(stream: &mut TcpStream, tls: &mut TlsClientTransport) -> bool {
+    let bytes = tls.take_tcp_output();
+    bytes.is_empty() || stream.write_all(&bytes).await.is_ok()
+}
+
+/// The phone's "device": its LSC file and the key generated this session.
+struct PhoneHost {
+    out: PathBuf,
+    key: Option<KeyFamily>,
+    /// PKCS#8 PEM of the key generated in this session (memory only until
+    /// the certificate is stored).
+    private_key_pem: Option<String>,
+}
+
+impl PhoneHost {
+    async fn decide(
+        &mut self,
+        session: &mut PhoneSession,
+        decision: PhoneDecision,
+    ) -> Result<(), CliError> {
+        let misuse = |error: capf_core::phone::SessionMisuse| CliError::input(error.to_string());
+        match decision {
+            PhoneDecision::GenerateKey(request) => {
+                let allowed = matches!(
+                    (self.key, request),
+                    (None, _)
+                        | (Some(KeyFamily::Rsa), KeyRequest::Rsa { .. })
+                        | (Some(KeyFamily::Ec), KeyRequest::Ec(_))
+                );
+                let generated = if allowed {
+                    tokio::task::spawn_blocking(move || generate_key(request))
+                        .await
+                        .ok()
+                        .flatten()
+                } else {
+                    tracing::warn!(%request, "the server asked for a key family --key excludes");
+                    None
+                };
+                match generated {
+                    Some((spki, pem)) => {
+                        self.private_key_pem = Some(pem);
+                        session.answer_key(Ok(spki)).map_err(misuse)
+                    }
+                    None => session.answer_key(Err(KeyGenerationFailed)).map_err(misuse),
+                }
+            }
+            PhoneDecision::StoreCertificate { certificate_der } => {
+                let stored = match &self.private_key_pem {
+                    Some(key) => store_lsc(&self.out, &certificate_der, key).is_ok(),
+                    None => false,
+                };
+                session
+                    .answer_store(if stored { Ok(()) } else { Err(StoreFailed) })
+                    .map_err(misuse)
+            }
+            PhoneDecision::FetchCertificate => {
+                let certificate = std::fs::read_to_string(&self.out)
+                    .ok()
+                    .and_then(|text| pem_blocks(&text, "CERTIFICATE").ok())
+                    .and_then(|blocks| blocks.into_iter().next());
+                session.answer_fetch(certificate).map_err(misuse)
+            }
+            PhoneDecision::DeleteCertificate => {
+                let deleted = std::fs::remove_file(&self.out).is_ok();
+                session.answer_delete(deleted).map_err(misuse)
+            }
+            _ => Err(CliError::input("the session asked for an unknown decision")),
+        }
+    }
+}
+
+/// Generates a key of the requested kind: (DER SPKI, PKCS#8 PEM).
+pub(crate) fn generate_key(request: KeyRequest) -> Option<(Vec<u8>, String)> {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    let mut rng = rand_core::OsRng;
+    let (spki, pem) = match request {
+        KeyRequest::Rsa { bits } => {
+            let key = rsa::RsaPrivateKey::new(&mut rng, usize::from(bits)).ok()?;
+            let spki = key.to_public_key().to_public_key_der().ok()?;
+            let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+            (spki.as_bytes().to_vec(), pem.to_string())
+        }
+        KeyRequest::Ec(Curve::P256) => {
+            let key = p256::SecretKey::random(&mut rng);
+            let spki = key.public_key().to_public_key_der().ok()?;
+            let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+            (spki.as_bytes().to_vec(), pem.to_string())
+        }
+        KeyRequest::Ec(Curve::P384) => {
+            let key = p384::SecretKey::random(&mut rng);
+            let spki = key.public_key().to_public_key_der().ok()?;
+            let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+            (spki.as_bytes().to_vec(), pem.to_string())
+        }
+        KeyRequest::Ec(Curve::P521) => {
+            let key = p521::SecretKey::random(&mut rng);
+            let spki = key.public_key().to_public_key_der().ok()?;
+            let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+            (spki.as_bytes().to_vec(), pem.to_string())
+        }
+        _ => return None,
+    };
+    Some((spki, pem))
+}
+
+/// Writes certificate + key PEM to `path` (owner-only on Unix), replacing
+/// it atomically.
+pub(crate) fn store_lsc(path: &Path, certificate_der: &[u8], key_pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let certificate = der::pem::encode_string("CERTIFICATE", LineEnding::LF, certificate_der)
+        .map_err(|_| std::io::Error::other("PEM encoding failed"))?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&temporary)?;
+    file.write_all(certificate.as_bytes())?;
+    file.write_all(key_pem.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, path)
+}

@@ -1,0 +1,676 @@
+//! `capf serve`: the CAPF server host (spec section 2, 10, 11).
+//!
+//! The host around the sans-IO [`ServerSession`]: tokio moves TCP bytes,
+//! [`TlsServerTransport`] turns them into plaintext, the session decides.
+//! One task and one session per connection; session ids come from one
+//! [`SessionIdAllocator`] seeded from the OS RNG. Decisions are answered
+//! from the SQLite registry ([`Store`], one mutex-guarded connection used
+//! on the blocking pool) and the local [`LscIssuer`]. A pending certificate
+//! is committed to the registry before its frame is written.
+//!
+//! Logs (`tracing`) carry the device, the session id and the outcome, never
+//! an authentication string or key material.
+
+use crate::output::{now_unix, read_text};
+use crate::store::{NewCertificate, Operation as StoreOperation, Store, StoreError};
+use crate::{CliError, CliResult};
+use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
+use capf_core::server::{
+    AuthFailure, AuthMode, CertificatePolicy, DeviceRecord, IssueRefusal, Operation, ServerConfig,
+    ServerDecision, ServerOutcome, ServerOutput, ServerSession, SessionIdAllocator, SessionResult,
+};
+use capf_core::time::Timestamp;
+use capf_core::tls::{TlsServerTransport, rustls};
+use clap::Args;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// `capf serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:3804 or [::]:3804.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:3804")]
+    listen: SocketAddr,
+    /// The CAPF certificate (PEM; further certificates form the chain sent to phones).
+    #[arg(long, value_name = "CAPF.pem")]
+    cert: PathBuf,
+    /// The CAPF private key (PKCS#8 PEM).
+    #[arg(long, value_name = "CAPF.key")]
+    key: PathBuf,
+    /// Device database (SQLite), as managed by `capf device`.
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+    /// Certificate that issues LSCs (PEM); default: the CAPF certificate.
+    #[arg(long, value_name = "ISSUER.pem", requires = "issuer_key")]
+    issuer: Option<PathBuf>,
+    /// Private key of --issuer (PKCS#8 PEM).
+    #[arg(long, value_name = "ISSUER.key", requires = "issuer")]
+    issuer_key: Option<PathBuf>,
+    /// Manufacturing CA certificates (PEM) trusted for MIC authentication;
+    /// repeat the option for several files.
+    #[arg(long, value_name = "MIC_CA.pem")]
+    verify: Vec<PathBuf>,
+    /// Validity of issued LSCs, in days (1-3650).
+    #[arg(long, value_name = "N", default_value_t = 1825)]
+    validity_days: u32,
+    /// Lock a device after this many failed authentications (0: never).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_failed_attempts: u32,
+    /// Seconds running sessions get to finish after Ctrl-C / SIGTERM.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    grace_seconds: u64,
+}
+
+/// Everything the server needs, loaded and checked once.
+pub(crate) struct ServerSetup {
+    /// TLS configuration presenting the CAPF certificate.
+    pub(crate) tls: Arc<rustls::ServerConfig>,
+    /// The local CA for LSCs.
+    pub(crate) issuer: LscIssuer,
+    /// The registry path.
+    pub(crate) db: PathBuf,
+    /// Trust for certificate (LSC/MIC) authentication.
+    pub(crate) policy: CertificatePolicy,
+    /// LSC validity.
+    pub(crate) validity_days: u32,
+    /// Lock-out threshold (0: never).
+    pub(crate) max_failed_attempts: u32,
+}
+
+/// State shared by every connection task.
+struct Shared {
+    tls: Arc<rustls::ServerConfig>,
+    issuer: LscIssuer,
+    store: Arc<Mutex<Store>>,
+    ids: Mutex<SessionIdAllocator>,
+    policy: CertificatePolicy,
+    validity_days: u32,
+    max_failed_attempts: u32,
+}
+
+/// Every `-----BEGIN label-----` block of a PEM text, decoded.
+pub(crate) fn pem_blocks(text: &str, wanted: &str) -> Result<Vec<Vec<u8>>, String> {
+    let begin = format!("-----BEGIN {wanted}-----");
+    let end = format!("-----END {wanted}-----");
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&begin) {
+        let after = &rest[start..];
+        let Some(stop) = after.find(&end) else {
+            return Err(format!("unterminated {wanted} PEM block"));
+        };
+        let block = &after[..stop + end.len()];
+        let (_, der) = der::pem::decode_vec(block.as_bytes())
+            .map_err(|error| format!("bad {wanted} PEM block: {error}"))?;
+        blocks.push(der);
+        rest = &after[stop + end.len()..];
+    }
+    Ok(blocks)
+}
+
+/// Reads the certificates of a PEM file (at least one).
+pub(crate) fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
+    let text = read_text(path)?;
+    let certificates = pem_blocks(&text, "CERTIFICATE")
+        .map_err(|error| CliError::input(format!("{}: {error}", path.display())))?;
+    if certificates.is_empty() {
+        return Err(CliError::input(format!(
+            "{}: no CERTIFICATE in the file",
+            path.display()
+        )));
+    }
+    Ok(certificates)
+}
+
+/// Reads the PKCS#8 private key of a PEM file (never printed).
+pub(crate) fn read_private_key(path: &Path) -> Result<Vec<u8>, CliError> {
+    let text = read_text(path)?;
+    let keys = pem_blocks(&text, "PRIVATE KEY")
+        .map_err(|_| CliError::input(format!("{}: unreadable private key", path.display())))?;
+    keys.into_iter().next().ok_or_else(|| {
+        CliError::input(format!(
+            "{}: no PKCS#8 PRIVATE KEY in the file",
+            path.display()
+        ))
+    })
+}
+
+impl ServerSetup {
+    /// Loads the files named by `capf serve`.
+    fn load(args: &ServeArgs) -> Result<Self, CliError> {
+        let chain = read_certificates(&args.cert)?;
+        let key = read_private_key(&args.key)?;
+        let tls = capf_core::tls::server_config(&chain, &key)
+            .map_err(|error| CliError::input(format!("CAPF certificate/key: {error}")))?;
+        let issuer = match (&args.issuer, &args.issuer_key) {
+            (Some(cert), Some(key)) => {
+                let certificate = read_certificates(cert)?;
+                let key = read_private_key(key)?;
+                LscIssuer::new(&certificate[0], &key)
+                    .map_err(|error| CliError::input(format!("issuer: {error}")))?
+            }
+            _ => LscIssuer::new(&chain[0], &key)
+                .map_err(|error| CliError::input(format!("CAPF certificate as issuer: {error}")))?,
+        };
+        let mut manufacturing_roots = Vec::new();
+        for path in &args.verify {
+            manufacturing_roots.extend(read_certificates(path)?);
+        }
+        let mut policy = CertificatePolicy::default();
+        policy.lsc_issuers = vec![issuer.certificate_der().to_vec()];
+        policy.manufacturing_roots = manufacturing_roots;
+        if !(1..=3650).contains(&args.validity_days) {
+            return Err(CliError::input("--validity-days must be 1-3650"));
+        }
+        Ok(Self {
+            tls,
+            issuer,
+            db: args.db.clone(),
+            policy,
+            validity_days: args.validity_days,
+            max_failed_attempts: args.max_failed_attempts,
+        })
+    }
+}
+
+/// Installs the `tracing` subscriber (stderr; `RUST_LOG` overrides `default`).
+pub(crate) fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A multi-threaded tokio runtime for the CLI.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::input(format!("cannot start the async runtime: {error}")))
+}
+
+/// Runs `capf serve`.
+pub(crate) fn run(args: ServeArgs) -> CliResult {
+    init_logging("info");
+    let setup = ServerSetup::load(&args)?;
+    let grace = Duration::from_secs(args.grace_seconds);
+    runtime()?.block_on(async move {
+        let listener = TcpListener::bind(args.listen).await.map_err(|error| {
+            CliError::input(format!("cannot listen on {}: {error}", args.listen))
+        })?;
+        let server = Server::new(setup)?;
+        let address = listener.local_addr().map_err(|error| {
+            CliError::input(format!("cannot read the listening address: {error}"))
+        })?;
+        tracing::info!(%address, "CAPF server listening");
+        server.serve(listener, shutdown_signal(), grace).await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A running CAPF server (cheap to clone into tasks).
+#[derive(Clone)]
+pub(crate) struct Server {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Opens the registry and seeds the session-id allocator.
+    pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
+        let store = Store::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                tls: setup.tls,
+                issuer: setup.issuer,
+                store: Arc::new(Mutex::new(store)),
+                ids: Mutex::new(SessionIdAllocator::new(&mut rand_core::OsRng)),
+                policy: setup.policy,
+                validity_days: setup.validity_days,
+                max_failed_attempts: setup.max_failed_attempts,
+            }),
+        })
+    }
+
+    /// Accepts connections until `shutdown` resolves, then waits up to
+    /// `grace` for running sessions and aborts the rest.
+    pub(crate) async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        grace: Duration,
+    ) {
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let server = self.clone();
+                        tasks.spawn(async move { server.connection(stream, peer).await });
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        drop(listener);
+        let running = tasks.len();
+        if running > 0 {
+            tracing::info!(running, "shutting down: waiting for running sessions");
+        }
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                aborted = tasks.len(),
+                "grace period over: aborting sessions"
+            );
+            tasks.shutdown().await;
+        }
+        tracing::info!("CAPF server stopped");
+    }
+
+    /// One connection: one TLS transport, one session.
+    async fn connection(&self, mut stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let session_id = match self
+            .shared
+            .ids
+            .lock()
+            .ok()
+            .and_then(|mut ids| ids.next_id())
+        {
+            Some(id) => id,
+            None => {
+                tracing::error!(%peer, "no session id left: connection closed");
+                return;
+            }
+        };
+        let span = tracing::info_span!("session", id = %format_args!("{session_id:08x}"), %peer);
+        async {
+            match self.drive(&mut stream, session_id).await {
+                Ok(Some(outcome)) => log_outcome(&outcome),
+                Ok(None) => tracing::info!("connection ended before the session finished"),
+                Err(error) => tracing::warn!(%error, "connection failed"),
+            }
+            let _ = stream.shutdown().await;
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Moves bytes between TCP, TLS and the session until it is done.
+    async fn drive(
+        &self,
+        stream: &mut TcpStream,
+        session_id: u32,
+    ) -> Result<Option<ServerOutcome>, String> {
+        let shared = &self.shared;
+        let mut config = ServerConfig::new(session_id);
+        config.max_failed_attempts = if shared.max_failed_attempts == 0 {
+            u32::MAX
+        } else {
+            shared.max_failed_attempts
+        };
+        config.certificate_policy = shared.policy.clone();
+        let mut tls = TlsServerTransport::new(shared.tls.clone()).map_err(|e| e.to_string())?;
+        let mut session = ServerSession::new(config, now());
+        let mut pending: Option<PendingCertificate> = None;
+        let mut ledger_id: Option<i64> = None;
+        let mut buffer = vec![0_u8; 16 * 1024];
+        loop {
+            while let Some(output) = session.poll_output() {
+                match output {
+                    ServerOutput::Transmit(frame) => {
+                        tls.send_plaintext(&frame).map_err(|e| e.to_string())?;
+                        // One frame's TLS output in one write.
+                        write_out(stream, &mut tls).await?;
+                    }
+                    ServerOutput::Need(decision) => {
+                        self.decide(&mut session, decision, &mut pending, &mut ledger_id)
+                            .await?;
+                    }
+                    ServerOutput::Done(outcome) => {
+                        self.record_outcome(&outcome, ledger_id).await;
+                        tls.send_close_notify();
+                        let _ = write_out(stream, &mut tls).await;
+                        return Ok(Some(outcome));
+                    }
+                    _ => {}
+                }
+            }
+            write_out(stream, &mut tls).await?;
+            let deadline = session.poll_timeout();
+            let sleep = tokio::time::sleep_until(instant_of(deadline));
+            tokio::select! {
+                read = stream.read(&mut buffer) => match read {
+                    Ok(0) | Err(_) => {
+                        let _ = tls.tcp_closed();
+                        session.handle_peer_closed();
+                    }
+                    Ok(n) => match tls.receive_tcp(&buffer[..n]) {
+                        Ok(plaintext) => {
+                            if !plaintext.is_empty() {
+                                session.handle_input(&plaintext);
+                            }
+                            if tls.peer_closed() {
+                                session.handle_peer_closed();
+                            }
+                        }
+                        Err(error) => {
+                            let _ = write_out(stream, &mut tls).await;
+                            session.handle_peer_closed();
+                            tracing::debug!(%error, "TLS failed");
+                        }
+                    },
+                },
+                () = sleep, if deadline.is_some() => session.handle_timeout(now()),
+            }
+        }
+    }
+
+    /// Answers one decision of the session.
+    async fn decide(
+        &self,
+        session: &mut ServerSession,
+        decision: ServerDecision,
+        pending: &mut Option<PendingCertificate>,
+        ledger_id: &mut Option<i64>,
+    ) -> Result<(), String> {
+        let shared = &self.shared;
+        match decision {
+            ServerDecision::LookUpDevice { device_name } => {
+                let store = shared.store.clone();
+                let name = device_name.clone();
+                let record = blocking(move || {
+                    let store = store
+                        .lock()
+                        .map_err(|_| "registry lock poisoned".to_owned())?;
+                    look_up(&store, &name)
+                })
+                .await?;
+                tracing::debug!(device = %device_name, known = record.is_some(), "device looked up");
+                session.answer_device(record).map_err(|e| e.to_string())
+            }
+            ServerDecision::IssueCertificate {
+                device_name,
+                subject_public_key_info_der,
+                ..
+            } => {
+                let request = LscRequest {
+                    device_name: &device_name,
+                    subject_public_key_info_der: &subject_public_key_info_der,
+                    validity_days: shared.validity_days,
+                };
+                let answer = match shared
+                    .issuer
+                    .issue(&request, now_unix(), &mut rand_core::OsRng)
+                {
+                    Ok(issued) => {
+                        let der = issued.der.clone();
+                        *pending = Some(PendingCertificate {
+                            serial_hex: hex::encode(&issued.serial),
+                            issued_at: issued.not_before,
+                            not_after: issued.not_after,
+                        });
+                        Ok(der)
+                    }
+                    Err(error) => {
+                        tracing::error!(device = %device_name, %error, "issuing the LSC failed");
+                        Err(IssueRefusal::Unavailable(error.to_string()))
+                    }
+                };
+                session
+                    .answer_certificate(answer)
+                    .map_err(|e| e.to_string())
+            }
+            ServerDecision::RecordPendingCertificate {
+                device_name,
+                certificate_der,
+            } => {
+                let facts = pending
+                    .take()
+                    .ok_or_else(|| "pending certificate without issuance".to_owned())?;
+                let store = shared.store.clone();
+                let name = device_name.clone();
+                let id = blocking(move || {
+                    let mut store = store
+                        .lock()
+                        .map_err(|_| "registry lock poisoned".to_owned())?;
+                    store
+                        .record_pending_certificate(
+                            &name,
+                            NewCertificate {
+                                serial_hex: &facts.serial_hex,
+                                der: &certificate_der,
+                                issued_at: facts.issued_at,
+                                not_after: facts.not_after,
+                            },
+                            now_unix(),
+                        )
+                        .map_err(|e| e.to_string())
+                })
+                .await?;
+                *ledger_id = Some(id);
+                tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
+                session.answer_pending_recorded().map_err(|e| e.to_string())
+            }
+            _ => Err("unknown decision".to_owned()),
+        }
+    }
+
+    /// Writes the outcome to the registry (errors are logged).
+    async fn record_outcome(&self, outcome: &ServerOutcome, ledger_id: Option<i64>) {
+        let Some(name) = outcome.device_name.clone() else {
+            return;
+        };
+        let store = self.shared.store.clone();
+        let lock_after = self.shared.max_failed_attempts;
+        let result = outcome.result.clone();
+        let written = blocking(move || {
+            let mut store = store.lock().map_err(|_| "registry lock poisoned".to_owned())?;
+            let now = now_unix();
+            let done = match result {
+                SessionResult::Installed { .. } => match ledger_id {
+                    Some(id) => store.mark_installed(&name, id, now),
+                    None => store.reset_after_success(&name, StoreOperation::Install, now),
+                },
+                SessionResult::Fetched { certificate_der } => {
+                    let facts = certificate_facts(&certificate_der);
+                    store
+                        .record_fetched(
+                            &name,
+                            NewCertificate {
+                                serial_hex: &facts.serial_hex,
+                                der: &certificate_der,
+                                issued_at: facts.issued_at,
+                                not_after: facts.not_after,
+                            },
+                            now,
+                        )
+                        .map(|_| ())
+                }
+                SessionResult::Deleted => store.mark_deleted(&name, now),
+                SessionResult::AuthenticationFailed(AuthFailure::LockedOut { .. }) => Ok(()),
+                SessionResult::AuthenticationFailed(_) => store
+                    .record_auth_failure(&name, lock_after, now)
+                    .map(|(failed, locked)| {
+                        tracing::warn!(device = %name, failed, locked, "authentication failure counted");
+                    }),
+                _ => Ok(()),
+            };
+            done.map_err(|e| e.to_string())
+        })
+        .await;
+        if let Err(error) = written {
+            tracing::error!(%error, "recording the outcome failed");
+        }
+    }
+}
+
+/// Facts of an issued certificate kept until it is recorded.
+struct PendingCertificate {
+    serial_hex: String,
+    issued_at: u64,
+    not_after: u64,
+}
+
+/// Serial and validity of a certificate the phone returned (best effort).
+fn certificate_facts(der: &[u8]) -> PendingCertificate {
+    use der::Decode;
+    match x509_cert::Certificate::from_der(der) {
+        Ok(certificate) => {
+            let tbs = &certificate.tbs_certificate;
+            PendingCertificate {
+                serial_hex: hex::encode(tbs.serial_number.as_bytes()),
+                issued_at: tbs.validity.not_before.to_unix_duration().as_secs(),
+                not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
+            }
+        }
+        Err(_) => PendingCertificate {
+            serial_hex: String::new(),
+            issued_at: 0,
+            not_after: 0,
+        },
+    }
+}
+
+/// The session's record for `name`, `None` when unknown. A device whose
+/// one-time string is used up and that has nothing scheduled gets "nothing
+/// to do" rather than "unknown".
+fn look_up(store: &Store, name: &str) -> Result<Option<DeviceRecord>, String> {
+    match store.device_record(name) {
+        Ok(record) => Ok(Some(record)),
+        Err(StoreError::UnknownDevice(_)) => Ok(None),
+        Err(StoreError::NoAuthString(_)) => {
+            let device = store.device(name).map_err(|e| e.to_string())?;
+            if device.operation == StoreOperation::None {
+                Ok(Some(DeviceRecord::new(
+                    name,
+                    Operation::None,
+                    AuthMode::NullString,
+                )))
+            } else {
+                tracing::warn!(device = %name, "auth-string device without a string: refused as unknown");
+                Ok(None)
+            }
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Runs registry work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| "registry task failed".to_owned())?
+}
+
+/// Writes whatever TLS has for the peer in one `write_all`.
+async fn write_out(stream: &mut TcpStream, tls: &mut TlsServerTransport) -> Result<(), String> {
+    let bytes = tls.take_tcp_output();
+    if !bytes.is_empty() {
+        stream
+            .write_all(&bytes)
+            .await
+            .map_err(|error| format!("write failed: {error}"))?;
+    }
+    Ok(())
+}
+
+/// The host clock as the sessions see it.
+pub(crate) fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp::from_unix_millis(millis)
+}
+
+/// The tokio instant of a session deadline (far away when there is none).
+pub(crate) fn instant_of(deadline: Option<Timestamp>) -> tokio::time::Instant {
+    let current = now().unix_millis();
+    let wait = match deadline {
+        Some(deadline) => deadline.unix_millis().saturating_sub(current),
+        None => 86_400_000,
+    };
+    tokio::time::Instant::now() + Duration::from_millis(wait)
+}
+
+/// One log line per finished session: device, result, END_SESSION reason.
+fn log_outcome(outcome: &ServerOutcome) {
+    let device = outcome.device_name.as_deref().unwrap_or("-");
+    let reason = outcome.end_reason.map(|reason| format!("{reason:?}"));
+    let reason = reason.as_deref().unwrap_or("none");
+    let result = describe(&outcome.result);
+    if outcome.operation_completed() || matches!(outcome.result, SessionResult::NothingToDo) {
+        tracing::info!(device, result, end_reason = reason, "session finished");
+    } else {
+        tracing::warn!(device, result, end_reason = reason, "session failed");
+    }
+}
+
+/// A short description of a result, without certificate bytes or secrets.
+pub(crate) fn describe(result: &SessionResult) -> String {
+    match result {
+        SessionResult::Installed { .. } => "installed".into(),
+        SessionResult::StoreFailed { phone_reason, .. } => {
+            format!("store failed (phone reason {phone_reason:?})")
+        }
+        SessionResult::KeyGenerationFailed { phone_reason } => {
+            format!("key generation failed (phone reason {phone_reason:?})")
+        }
+        SessionResult::IssueRefused(refusal) => format!("issue refused: {refusal}"),
+        SessionResult::Fetched { .. } => "fetched".into(),
+        SessionResult::FetchFailed { .. } => "fetch failed".into(),
+        SessionResult::Deleted => "deleted".into(),
+        SessionResult::DeleteRefused { .. } => "delete refused".into(),
+        SessionResult::NothingToDo => "nothing to do".into(),
+        SessionResult::UnknownDevice => "unknown device".into(),
+        SessionResult::AuthenticationFailed(failure) => {
+            format!("authentication failed: {failure}")
+        }
+        SessionResult::ProtocolError(violation) => format!("protocol error: {violation:?}"),
+        SessionResult::TimedOut { state } => format!("timed out ({state:?})"),
+        SessionResult::PeerClosed { state } => format!("peer closed ({state:?})"),
+        other => format!("{other:?}"),
+    }
+}
