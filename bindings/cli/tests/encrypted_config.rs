@@ -1,41 +1,22 @@
 //! `capf encrypted-config …` end to end, run as a shell user would.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/sgn")
-}
-
-/// A fresh, empty folder for one test.
-fn scratch(test: &str) -> PathBuf {
-    let folder =
-        std::env::temp_dir().join(format!("capf-cli-encrypted-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).unwrap();
-    folder
-}
-
-fn capf(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{capf, scratch, text, vectors};
 
 #[test]
 fn encrypt_then_decrypt_gives_back_the_input() {
-    let folder = scratch("round-trip");
+    let folder = scratch("encrypted-config", "round-trip");
     let input = folder.join("SEPAABBCCDDEEFF.cnf.xml");
-    std::fs::copy(vectors().join("SEPAABBCCDDEEFF.cnf.xml.plaintext"), &input).unwrap();
+    std::fs::copy(
+        vectors().join("sgn/SEPAABBCCDDEEFF.cnf.xml.plaintext"),
+        &input,
+    )
+    .unwrap();
     let out_dir = folder.join("tftp");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let tftp = vectors().join("keys/ccm-tftp.pem");
-    let phone = vectors().join("keys/phone-lsc.pem");
+    let tftp = vectors().join("sgn/keys/ccm-tftp.pem");
+    let phone = vectors().join("sgn/keys/phone-lsc.pem");
 
     let out = capf(&[
         "encrypted-config".as_ref(),
@@ -56,7 +37,7 @@ fn encrypt_then_decrypt_gives_back_the_input() {
     // The reduced companion is deterministic: the same bytes as enccnf's.
     assert_eq!(
         std::fs::read(&reduced).unwrap(),
-        std::fs::read(vectors().join("SEPAABBCCDDEEFF.cnf.xml.sgn")).unwrap()
+        std::fs::read(vectors().join("sgn/SEPAABBCCDDEEFF.cnf.xml.sgn")).unwrap()
     );
 
     let plaintext = folder.join("decrypted.xml");
@@ -104,8 +85,8 @@ fn encrypt_then_decrypt_gives_back_the_input() {
 
 #[test]
 fn decrypt_refuses_damaged_files_and_ec_phones_are_refused() {
-    let tftp = vectors().join("keys/ccm-tftp.pem");
-    let phone = vectors().join("keys/phone-lsc.pem");
+    let tftp = vectors().join("sgn/keys/ccm-tftp.pem");
+    let phone = vectors().join("sgn/keys/phone-lsc.pem");
     for damaged in [
         "SEPAABBCCDDEEFF-flipped.cnf.xml.enc.sgn",
         "SEPAABBCCDDEEFF-truncated.cnf.xml.enc.sgn",
@@ -117,23 +98,23 @@ fn decrypt_refuses_damaged_files_and_ec_phones_are_refused() {
             tftp.as_os_str(),
             "--phone-key".as_ref(),
             phone.as_os_str(),
-            vectors().join(damaged).as_os_str(),
+            vectors().join("sgn").join(damaged).as_os_str(),
         ]);
         assert_eq!(out.status.code(), Some(1), "{damaged}");
         assert!(out.stdout.is_empty(), "{damaged}: nothing decrypted");
         assert!(text(&out.stderr).contains("signature invalid"), "{damaged}");
     }
 
-    let folder = scratch("ec");
+    let folder = scratch("encrypted-config", "ec");
     let input = folder.join("SEP001122334455.cnf.xml");
-    std::fs::copy(vectors().join("SEP001122334455.cnf.xml"), &input).unwrap();
+    std::fs::copy(vectors().join("sgn/SEP001122334455.cnf.xml"), &input).unwrap();
     let out = capf(&[
         "encrypted-config".as_ref(),
         "encrypt".as_ref(),
         "--signer".as_ref(),
         tftp.as_os_str(),
         "--phone-certificate".as_ref(),
-        vectors().join("keys/tftp-ec.pem").as_os_str(),
+        vectors().join("sgn/keys/tftp-ec.pem").as_os_str(),
         input.as_os_str(),
     ]);
     assert_eq!(out.status.code(), Some(2));

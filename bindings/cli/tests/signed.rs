@@ -1,35 +1,12 @@
 //! `capf signed …` end to end, run as a shell user would.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
-}
-
-/// A fresh, empty folder for one test.
-fn scratch(test: &str) -> PathBuf {
-    let folder =
-        std::env::temp_dir().join(format!("capf-cli-signed-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).unwrap();
-    folder
-}
-
-fn capf(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{capf, scratch, text, vectors};
 
 #[test]
 fn sign_verify_strip_gives_back_the_input() {
-    let folder = scratch("round-trip");
+    let folder = scratch("signed", "round-trip");
     let input = folder.join("SEP001122334455.cnf.xml");
     std::fs::copy(vectors().join("sgn/SEP001122334455.cnf.xml"), &input).unwrap();
     let key = vectors().join("sgn/keys/ccm-tftp.pem");
