@@ -206,9 +206,13 @@ fn credential(path: &Path) -> Result<CertificateCredential, CliError> {
         .into_iter()
         .next()
         .ok_or_else(|| CliError::input(format!("{}: no CERTIFICATE", path.display())))?;
-    let key = ProofPrivateKey::from_pkcs8_pem(&text).map_err(|_| {
-        CliError::input(format!("{}: no usable PKCS#8 private key", path.display()))
-    })?;
+    let key = pem_blocks(&text, "PRIVATE KEY")
+        .ok()
+        .and_then(|keys| keys.into_iter().next())
+        .and_then(|der| ProofPrivateKey::from_pkcs8_der(&der).ok())
+        .ok_or_else(|| {
+            CliError::input(format!("{}: no usable PKCS#8 private key", path.display()))
+        })?;
     CertificateCredential::new(certificate, Box::new(key))
         .map_err(|error| CliError::input(format!("{}: {error}", path.display())))
 }

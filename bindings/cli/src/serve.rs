@@ -264,6 +264,12 @@ impl Server {
         })
     }
 
+    /// The registry connection the server uses (the demo schedules through
+    /// it, so nothing competes for SQLite's write lock).
+    pub(crate) fn store(&self) -> Arc<Mutex<Store>> {
+        self.shared.store.clone()
+    }
+
     /// Accepts connections until `shutdown` resolves, then waits up to
     /// `grace` for running sessions and aborts the rest.
     pub(crate) async fn serve(
@@ -356,19 +362,24 @@ impl Server {
         let mut ledger_id: Option<i64> = None;
         let mut buffer = vec![0_u8; 16 * 1024];
         loop {
+            // Each frame's TLS bytes, written one `write_all` per frame; held
+            // back until the outcome is recorded, so the registry is up to
+            // date before the phone reads END_SESSION.
+            let mut frames: Vec<Vec<u8>> = Vec::new();
             while let Some(output) = session.poll_output() {
                 match output {
                     ServerOutput::Transmit(frame) => {
                         tls.send_plaintext(&frame).map_err(|e| e.to_string())?;
-                        // One frame's TLS output in one write.
-                        write_out(stream, &mut tls).await?;
+                        frames.push(tls.take_tcp_output());
                     }
                     ServerOutput::Need(decision) => {
+                        write_frames(stream, &mut frames).await?;
                         self.decide(&mut session, decision, &mut pending, &mut ledger_id)
                             .await?;
                     }
                     ServerOutput::Done(outcome) => {
                         self.record_outcome(&outcome, ledger_id).await;
+                        write_frames(stream, &mut frames).await?;
                         tls.send_close_notify();
                         let _ = write_out(stream, &mut tls).await;
                         return Ok(Some(outcome));
@@ -376,6 +387,7 @@ impl Server {
                     _ => {}
                 }
             }
+            write_frames(stream, &mut frames).await?;
             write_out(stream, &mut tls).await?;
             let deadline = session.poll_timeout();
             let sleep = tokio::time::sleep_until(instant_of(deadline));
@@ -603,6 +615,19 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| "registry task failed".to_owned())?
+}
+
+/// Writes held frames, each in one `write_all`.
+async fn write_frames(stream: &mut TcpStream, frames: &mut Vec<Vec<u8>>) -> Result<(), String> {
+    for bytes in frames.drain(..) {
+        if !bytes.is_empty() {
+            stream
+                .write_all(&bytes)
+                .await
+                .map_err(|error| format!("write failed: {error}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes whatever TLS has for the peer in one `write_all`.
