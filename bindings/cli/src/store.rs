@@ -516,7 +516,9 @@ impl Store {
         schedule: &Schedule,
         now: u64,
     ) -> StoreResult<bool> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existed: Option<bool> = transaction
             .query_row(
                 "SELECT removed = 0 FROM devices WHERE name = ?1",
@@ -587,7 +589,9 @@ impl Store {
         auth_hash: Option<&StoredAuthHash>,
         now: u64,
     ) -> StoreResult<()> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::require_device(&transaction, name)?;
         let status = if operation == Operation::None {
             Status::None
@@ -736,7 +740,9 @@ impl Store {
     /// are kept (the row is marked removed; `put_device` revives it).
     /// Returns how many certificates the ledger keeps for it.
     pub(crate) fn remove(&mut self, name: &str, now: u64) -> StoreResult<usize> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::require_device(&transaction, name)?;
         transaction.execute(
             "UPDATE devices SET removed = 1, operation = 'none', auth_salt = NULL,
@@ -762,7 +768,9 @@ impl Store {
         certificate: NewCertificate<'_>,
         now: u64,
     ) -> StoreResult<i64> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = Self::insert_certificate(
             &transaction,
             name,
@@ -831,7 +839,9 @@ impl Store {
     /// The phone stored the pending certificate `id` (STORE_CERT_RESPONSE
     /// success): the install is done.
     pub(crate) fn mark_installed(&mut self, name: &str, id: i64, now: u64) -> StoreResult<()> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::require_device(&transaction, name)?;
         let changed = transaction.execute(
             "UPDATE certificates SET state = 'installed', updated_at = ?3
@@ -857,7 +867,9 @@ impl Store {
         certificate: NewCertificate<'_>,
         now: u64,
     ) -> StoreResult<i64> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = Self::insert_certificate(
             &transaction,
             name,
@@ -873,7 +885,9 @@ impl Store {
     /// The phone deleted its LSC: every live certificate of the device is
     /// marked deleted (kept in the ledger) and the operation completes.
     pub(crate) fn mark_deleted(&mut self, name: &str, now: u64) -> StoreResult<()> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::require_device(&transaction, name)?;
         transaction.execute(
             "UPDATE certificates SET state = 'deleted', updated_at = ?2
@@ -894,7 +908,9 @@ impl Store {
         lock_after: u32,
         now: u64,
     ) -> StoreResult<(u32, bool)> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::require_device(&transaction, name)?;
         let (failed, locked): (i64, bool) = transaction.query_row(
             "UPDATE devices SET failed_attempts = failed_attempts + 1,
@@ -930,7 +946,9 @@ impl Store {
         done: Operation,
         now: u64,
     ) -> StoreResult<()> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::require_device(&transaction, name)?;
         Self::complete(&transaction, name, done, now)?;
         transaction.commit()?;
