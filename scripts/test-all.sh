@@ -7,7 +7,7 @@ source scripts/setup.sh
 
 echo "== format and lints"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
 echo "== Rust tests (unit, integration, doc)"
-cargo test --workspace --quiet
+cargo test --workspace --all-features --quiet
