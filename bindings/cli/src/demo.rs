@@ -13,7 +13,7 @@
 //! than `capf device add` (the folder is thrown away at the end).
 
 use crate::enroll::{Auth, Enrollment, describe as describe_phone, enroll};
-use crate::serve::{Server, ServerSetup, runtime};
+use crate::serve::{Server, ServerSetup, Timeouts, runtime};
 use crate::store::{AuthMode, Operation, Schedule, hash_auth_string};
 use crate::{CliError, CliResult};
 use capf_core::issuance::LscIssuer;
@@ -161,6 +161,7 @@ async fn demo(dir: &Path) -> CliResult {
         policy,
         validity_days: 365,
         max_failed_attempts: 5,
+        timeouts: Timeouts::default(),
     })?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -8,13 +8,14 @@
 //! removes it for a delete.
 
 use crate::output::read_text;
-use crate::serve::{init_logging, instant_of, now, pem_blocks, read_certificates, runtime};
+use crate::pump::{self, PumpOptions, now};
+use crate::serve::{init_logging, pem_blocks, read_certificates, runtime};
 use crate::{CliError, CliResult};
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
     AuthString, CertificateCredential, CertificateCredentials, CertificatePrecedence,
-    KeyGenerationFailed, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
-    PhoneSession, StoreFailed,
+    CommunicationFailure, KeyGenerationFailed, PhoneConfig, PhoneCredentials, PhoneDecision,
+    PhoneOutcome, PhoneSession, StoreFailed,
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::tls::TlsClientTransport;
@@ -24,7 +25,6 @@ use der::pem::LineEnding;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// `capf enroll`.
@@ -294,68 +294,18 @@ pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliE
         key: enrollment.key,
         private_key_pem: None,
     };
-    let mut buffer = vec![0_u8; 16 * 1024];
-    write_out(&mut stream, &mut tls).await; // ClientHello
-    loop {
-        while let Some(output) = session.poll_output() {
-            match output {
-                PhoneOutput::Transmit(frame) => {
-                    if tls.send_plaintext(&frame).is_err() {
-                        session.handle_transport_error();
-                        continue;
-                    }
-                    if !write_out(&mut stream, &mut tls).await {
-                        session.handle_transport_error();
-                    }
-                }
-                PhoneOutput::Need(decision) => host.decide(&mut session, decision).await?,
-                PhoneOutput::Done(outcome) => {
-                    tls.send_close_notify();
-                    write_out(&mut stream, &mut tls).await;
-                    let _ = stream.shutdown().await;
-                    return Ok(outcome);
-                }
-                _ => {}
-            }
-        }
-        if !write_out(&mut stream, &mut tls).await {
-            session.handle_transport_error();
-            continue;
-        }
-        let deadline = session.poll_timeout();
-        let sleep = tokio::time::sleep_until(instant_of(deadline));
-        tokio::select! {
-            read = stream.read(&mut buffer) => match read {
-                Ok(0) | Err(_) => {
-                    let _ = tls.tcp_closed();
-                    session.handle_peer_closed();
-                }
-                Ok(n) => match tls.receive_tcp(&buffer[..n]) {
-                    Ok(plaintext) => {
-                        if !plaintext.is_empty() {
-                            session.handle_input(&plaintext);
-                        }
-                        if tls.peer_closed() {
-                            session.handle_peer_closed();
-                        }
-                    }
-                    Err(error) => {
-                        write_out(&mut stream, &mut tls).await;
-                        tracing::warn!(%error, "TLS failed");
-                        session.handle_transport_error();
-                    }
-                },
-            },
-            () = sleep, if deadline.is_some() => session.handle_timeout(now()),
-        }
-    }
-}
-
-/// Writes the pending TLS output in one `write_all`; false when the
-/// connection is broken.
-async fn write_out(stream: &mut TcpStream, tls: &mut TlsClientTransport) -> bool {
-    let bytes = tls.take_tcp_output();
-    bytes.is_empty() || stream.write_all(&bytes).await.is_ok()
+    let outcome = pump::run(
+        &mut stream,
+        &mut tls,
+        &mut session,
+        &mut host,
+        PumpOptions::default(),
+    )
+    .await?;
+    // The phone session always ends with an outcome once the server left.
+    Ok(outcome.unwrap_or(PhoneOutcome::CommunicationFailure(
+        CommunicationFailure::PeerClosed,
+    )))
 }
 
 /// The phone's "device": its LSC file and the key generated this session.
@@ -367,7 +317,9 @@ struct PhoneHost {
     private_key_pem: Option<String>,
 }
 
-impl PhoneHost {
+impl pump::Host<PhoneSession> for PhoneHost {
+    type Error = CliError;
+
     async fn decide(
         &mut self,
         session: &mut PhoneSession,

@@ -8,6 +8,7 @@ mod device;
 mod encrypted_config;
 mod enroll;
 mod output;
+mod pump;
 mod serve;
 mod signed;
 mod store;

@@ -12,14 +12,14 @@
 //! an authentication string or key material.
 
 use crate::output::{now_unix, read_text};
+use crate::pump::{self, PumpOptions, now};
 use crate::store::{NewCertificate, Operation as StoreOperation, Store, StoreError};
 use crate::{CliError, CliResult};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::server::{
     AuthFailure, AuthMode, CertificatePolicy, DeviceRecord, IssueRefusal, Operation, ServerConfig,
-    ServerDecision, ServerOutcome, ServerOutput, ServerSession, SessionIdAllocator, SessionResult,
+    ServerDecision, ServerOutcome, ServerSession, SessionIdAllocator, SessionResult,
 };
-use capf_core::time::Timestamp;
 use capf_core::tls::{TlsServerTransport, rustls};
 use clap::Args;
 use std::future::Future;
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -67,6 +67,37 @@ pub(crate) struct ServeArgs {
     /// Seconds running sessions get to finish after Ctrl-C / SIGTERM.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     grace_seconds: u64,
+    /// Seconds a client gets to complete the TLS handshake.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    handshake_timeout: u64,
+    /// Seconds to wait for each phone frame (except KEY_GEN_RESPONSE);
+    /// also bounds a connection that never says anything.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    response_timeout: u64,
+    /// Seconds a phone gets to generate its key (KEY_GEN_RESPONSE).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    key_generation_timeout: u64,
+}
+
+/// How long the server waits for a connecting or silent phone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// TLS handshake.
+    pub(crate) handshake: Duration,
+    /// Each phone frame but KEY_GEN_RESPONSE.
+    pub(crate) response: Duration,
+    /// KEY_GEN_RESPONSE.
+    pub(crate) key_generation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            handshake: Duration::from_secs(10),
+            response: Duration::from_secs(60),
+            key_generation: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Everything the server needs, loaded and checked once.
@@ -83,6 +114,8 @@ pub(crate) struct ServerSetup {
     pub(crate) validity_days: u32,
     /// Lock-out threshold (0: never).
     pub(crate) max_failed_attempts: u32,
+    /// Waits for the phone.
+    pub(crate) timeouts: Timeouts,
 }
 
 /// State shared by every connection task.
@@ -94,6 +127,7 @@ struct Shared {
     policy: CertificatePolicy,
     validity_days: u32,
     max_failed_attempts: u32,
+    timeouts: Timeouts,
 }
 
 /// Every `-----BEGIN label-----` block of a PEM text, decoded.
@@ -177,6 +211,11 @@ impl ServerSetup {
             policy,
             validity_days: args.validity_days,
             max_failed_attempts: args.max_failed_attempts,
+            timeouts: Timeouts {
+                handshake: Duration::from_secs(args.handshake_timeout.max(1)),
+                response: Duration::from_secs(args.response_timeout.max(1)),
+                key_generation: Duration::from_secs(args.key_generation_timeout.max(1)),
+            },
         })
     }
 }
@@ -260,6 +299,7 @@ impl Server {
                 policy: setup.policy,
                 validity_days: setup.validity_days,
                 max_failed_attempts: setup.max_failed_attempts,
+                timeouts: setup.timeouts,
             }),
         })
     }
@@ -342,7 +382,7 @@ impl Server {
         .await;
     }
 
-    /// Moves bytes between TCP, TLS and the session until it is done.
+    /// Runs one session over one TLS transport through the pump.
     async fn drive(
         &self,
         stream: &mut TcpStream,
@@ -356,77 +396,79 @@ impl Server {
             shared.max_failed_attempts
         };
         config.certificate_policy = shared.policy.clone();
+        config.response_timeout = shared.timeouts.response;
+        config.key_generation_timeout = shared.timeouts.key_generation;
         let mut tls = TlsServerTransport::new(shared.tls.clone()).map_err(|e| e.to_string())?;
         let mut session = ServerSession::new(config, now());
-        let mut pending: Option<PendingCertificate> = None;
-        let mut ledger_id: Option<i64> = None;
-        let mut buffer = vec![0_u8; 16 * 1024];
-        loop {
-            // Each frame's TLS bytes, written one `write_all` per frame; held
-            // back until the outcome is recorded, so the registry is up to
-            // date before the phone reads END_SESSION.
-            let mut frames: Vec<Vec<u8>> = Vec::new();
-            while let Some(output) = session.poll_output() {
-                match output {
-                    ServerOutput::Transmit(frame) => {
-                        tls.send_plaintext(&frame).map_err(|e| e.to_string())?;
-                        frames.push(tls.take_tcp_output());
-                    }
-                    ServerOutput::Need(decision) => {
-                        write_frames(stream, &mut frames).await?;
-                        self.decide(&mut session, decision, &mut pending, &mut ledger_id)
-                            .await?;
-                    }
-                    ServerOutput::Done(outcome) => {
-                        self.record_outcome(&outcome, ledger_id).await;
-                        write_frames(stream, &mut frames).await?;
-                        tls.send_close_notify();
-                        let _ = write_out(stream, &mut tls).await;
-                        return Ok(Some(outcome));
-                    }
-                    _ => {}
-                }
-            }
-            write_frames(stream, &mut frames).await?;
-            write_out(stream, &mut tls).await?;
-            let deadline = session.poll_timeout();
-            let sleep = tokio::time::sleep_until(instant_of(deadline));
-            tokio::select! {
-                read = stream.read(&mut buffer) => match read {
-                    Ok(0) | Err(_) => {
-                        let _ = tls.tcp_closed();
-                        session.handle_peer_closed();
-                    }
-                    Ok(n) => match tls.receive_tcp(&buffer[..n]) {
-                        Ok(plaintext) => {
-                            if !plaintext.is_empty() {
-                                session.handle_input(&plaintext);
-                            }
-                            if tls.peer_closed() {
-                                session.handle_peer_closed();
-                            }
-                        }
-                        Err(error) => {
-                            let _ = write_out(stream, &mut tls).await;
-                            session.handle_peer_closed();
-                            tracing::debug!(%error, "TLS failed");
-                        }
-                    },
+        let mut host = ServerHost {
+            server: self,
+            pending: None,
+            ledger_id: None,
+        };
+        let options = PumpOptions {
+            handshake_timeout: Some(shared.timeouts.handshake),
+        };
+        pump::run(stream, &mut tls, &mut session, &mut host, options).await
+    }
+
+    /// Writes the outcome to the registry (errors are logged).
+    async fn record_outcome(&self, outcome: &ServerOutcome, ledger_id: Option<i64>) {
+        let Some(name) = outcome.device_name.clone() else {
+            return;
+        };
+        let store = self.shared.store.clone();
+        let lock_after = self.shared.max_failed_attempts;
+        let result = outcome.result.clone();
+        let written = blocking(move || {
+            let mut store = store.lock().map_err(|_| "registry lock poisoned".to_owned())?;
+            let now = now_unix();
+            let done = match result {
+                SessionResult::Installed { .. } => match ledger_id {
+                    Some(id) => store.mark_installed(&name, id, now),
+                    None => store.reset_after_success(&name, StoreOperation::Install, now),
                 },
-                () = sleep, if deadline.is_some() => session.handle_timeout(now()),
-            }
+                SessionResult::Fetched { certificate_der } => {
+                    let facts = certificate_facts(&certificate_der);
+                    store
+                        .record_fetched(&name, facts.with_der(&certificate_der), now)
+                        .map(|_| ())
+                }
+                SessionResult::Deleted => store.mark_deleted(&name, now),
+                SessionResult::AuthenticationFailed(AuthFailure::LockedOut { .. }) => Ok(()),
+                SessionResult::AuthenticationFailed(_) => store
+                    .record_auth_failure(&name, lock_after, now)
+                    .map(|(failed, locked)| {
+                        tracing::warn!(device = %name, failed, locked, "authentication failure counted");
+                    }),
+                _ => Ok(()),
+            };
+            done.map_err(|e| e.to_string())
+        })
+        .await;
+        if let Err(error) = written {
+            tracing::error!(%error, "recording the outcome failed");
         }
     }
+}
+
+/// One connection's side of the decisions: the server's registry and
+/// issuer, plus what this session has issued and recorded so far.
+struct ServerHost<'a> {
+    server: &'a Server,
+    pending: Option<PendingCertificate>,
+    ledger_id: Option<i64>,
+}
+
+impl pump::Host<ServerSession> for ServerHost<'_> {
+    type Error = String;
 
     /// Answers one decision of the session.
     async fn decide(
-        &self,
+        &mut self,
         session: &mut ServerSession,
         decision: ServerDecision,
-        pending: &mut Option<PendingCertificate>,
-        ledger_id: &mut Option<i64>,
     ) -> Result<(), String> {
-        let shared = &self.shared;
+        let shared = &self.server.shared;
         match decision {
             ServerDecision::LookUpDevice { device_name } => {
                 let store = shared.store.clone();
@@ -457,7 +499,7 @@ impl Server {
                 {
                     Ok(issued) => {
                         let der = issued.der.clone();
-                        *pending = Some(PendingCertificate {
+                        self.pending = Some(PendingCertificate {
                             serial_hex: hex::encode(&issued.serial),
                             issued_at: issued.not_before,
                             not_after: issued.not_after,
@@ -477,7 +519,8 @@ impl Server {
                 device_name,
                 certificate_der,
             } => {
-                let facts = pending
+                let facts = self
+                    .pending
                     .take()
                     .ok_or_else(|| "pending certificate without issuance".to_owned())?;
                 let store = shared.store.clone();
@@ -489,18 +532,13 @@ impl Server {
                     store
                         .record_pending_certificate(
                             &name,
-                            NewCertificate {
-                                serial_hex: &facts.serial_hex,
-                                der: &certificate_der,
-                                issued_at: facts.issued_at,
-                                not_after: facts.not_after,
-                            },
+                            facts.with_der(&certificate_der),
                             now_unix(),
                         )
                         .map_err(|e| e.to_string())
                 })
                 .await?;
-                *ledger_id = Some(id);
+                self.ledger_id = Some(id);
                 tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
                 session.answer_pending_recorded().map_err(|e| e.to_string())
             }
@@ -508,52 +546,9 @@ impl Server {
         }
     }
 
-    /// Writes the outcome to the registry (errors are logged).
-    async fn record_outcome(&self, outcome: &ServerOutcome, ledger_id: Option<i64>) {
-        let Some(name) = outcome.device_name.clone() else {
-            return;
-        };
-        let store = self.shared.store.clone();
-        let lock_after = self.shared.max_failed_attempts;
-        let result = outcome.result.clone();
-        let written = blocking(move || {
-            let mut store = store.lock().map_err(|_| "registry lock poisoned".to_owned())?;
-            let now = now_unix();
-            let done = match result {
-                SessionResult::Installed { .. } => match ledger_id {
-                    Some(id) => store.mark_installed(&name, id, now),
-                    None => store.reset_after_success(&name, StoreOperation::Install, now),
-                },
-                SessionResult::Fetched { certificate_der } => {
-                    let facts = certificate_facts(&certificate_der);
-                    store
-                        .record_fetched(
-                            &name,
-                            NewCertificate {
-                                serial_hex: &facts.serial_hex,
-                                der: &certificate_der,
-                                issued_at: facts.issued_at,
-                                not_after: facts.not_after,
-                            },
-                            now,
-                        )
-                        .map(|_| ())
-                }
-                SessionResult::Deleted => store.mark_deleted(&name, now),
-                SessionResult::AuthenticationFailed(AuthFailure::LockedOut { .. }) => Ok(()),
-                SessionResult::AuthenticationFailed(_) => store
-                    .record_auth_failure(&name, lock_after, now)
-                    .map(|(failed, locked)| {
-                        tracing::warn!(device = %name, failed, locked, "authentication failure counted");
-                    }),
-                _ => Ok(()),
-            };
-            done.map_err(|e| e.to_string())
-        })
-        .await;
-        if let Err(error) = written {
-            tracing::error!(%error, "recording the outcome failed");
-        }
+    /// The outcome goes to the registry before END_SESSION is written.
+    async fn finish(&mut self, outcome: &ServerOutcome) {
+        self.server.record_outcome(outcome, self.ledger_id).await;
     }
 }
 
@@ -562,6 +557,18 @@ struct PendingCertificate {
     serial_hex: String,
     issued_at: u64,
     not_after: u64,
+}
+
+impl PendingCertificate {
+    /// The ledger row for these facts and the certificate itself.
+    fn with_der<'a>(&'a self, der: &'a [u8]) -> NewCertificate<'a> {
+        NewCertificate {
+            serial_hex: &self.serial_hex,
+            der,
+            issued_at: self.issued_at,
+            not_after: self.not_after,
+        }
+    }
 }
 
 /// Serial and validity of a certificate the phone returned (best effort).
@@ -615,49 +622,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| "registry task failed".to_owned())?
-}
-
-/// Writes held frames, each in one `write_all`.
-async fn write_frames(stream: &mut TcpStream, frames: &mut Vec<Vec<u8>>) -> Result<(), String> {
-    for bytes in frames.drain(..) {
-        if !bytes.is_empty() {
-            stream
-                .write_all(&bytes)
-                .await
-                .map_err(|error| format!("write failed: {error}"))?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes whatever TLS has for the peer in one `write_all`.
-async fn write_out(stream: &mut TcpStream, tls: &mut TlsServerTransport) -> Result<(), String> {
-    let bytes = tls.take_tcp_output();
-    if !bytes.is_empty() {
-        stream
-            .write_all(&bytes)
-            .await
-            .map_err(|error| format!("write failed: {error}"))?;
-    }
-    Ok(())
-}
-
-/// The host clock as the sessions see it.
-pub(crate) fn now() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp::from_unix_millis(millis)
-}
-
-/// The tokio instant of a session deadline (far away when there is none).
-pub(crate) fn instant_of(deadline: Option<Timestamp>) -> tokio::time::Instant {
-    let current = now().unix_millis();
-    let wait = match deadline {
-        Some(deadline) => deadline.unix_millis().saturating_sub(current),
-        None => 86_400_000,
-    };
-    tokio::time::Instant::now() + Duration::from_millis(wait)
 }
 
 /// One log line per finished session: device, result, END_SESSION reason.

@@ -1,0 +1,333 @@
+//! The one async driver ("pump") for every sans-IO session of the CLI.
+//!
+//! A session (CAPF server or phone, TVS server or client) reads and writes
+//! plaintext frames and asks its host for decisions; a TLS transport
+//! ([`TlsServerTransport`] or [`TlsClientTransport`]) turns TCP bytes into
+//! plaintext and back. [`run`] moves bytes between a [`TcpStream`], the
+//! transport and the session until the session is done:
+//!
+//! * every frame the session transmits is one TLS write, and each frame's
+//!   TCP bytes go out in one `write_all`;
+//! * frames are held until the session asks for a decision, has nothing
+//!   more to say, or ends; when it ends, [`Host::finish`] runs *before* the
+//!   last frames are written (the CAPF server records the outcome first, so a
+//!   phone never reads END_SESSION ahead of the registry);
+//! * the session's own deadlines ([`Session::poll_timeout`]) are honoured,
+//!   plus an optional TLS handshake deadline ([`PumpOptions`]);
+//! * a TCP end, a TLS failure or a failed write is reported to the session
+//!   ([`Session::handle_peer_closed`] / [`Session::handle_transport_error`]),
+//!   which then ends with its own outcome;
+//! * when the session is done, close_notify is sent and TCP is shut down.
+//!
+//! A session that needs nothing more than "one request frame in, one
+//! response frame out, done (or silent close)" fits as well as CAPF's longer
+//! exchanges: implement [`Session`] for it and a [`Host`] for its decisions.
+
+use capf_core::phone::{PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession};
+use capf_core::server::{ServerDecision, ServerOutcome, ServerOutput, ServerSession};
+use capf_core::time::Timestamp;
+use capf_core::tls::{TlsClientTransport, TlsError, TlsServerTransport};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What a session asks of its host next.
+#[derive(Debug)]
+pub(crate) enum Step<D, O> {
+    /// One whole plaintext frame for the peer (one TLS write).
+    Transmit(Vec<u8>),
+    /// A decision the host must answer through the session's typed methods.
+    Need(D),
+    /// The session is over.
+    Done(O),
+}
+
+/// The sans-IO session idiom, as the pump drives it.
+pub(crate) trait Session {
+    /// Questions for the host.
+    type Decision;
+    /// The final result.
+    type Outcome;
+    /// Plaintext from the peer, any chunking.
+    fn handle_input(&mut self, plaintext: &[u8]);
+    /// The next output, `None` when there is nothing more for now.
+    fn poll_step(&mut self) -> Option<Step<Self::Decision, Self::Outcome>>;
+    /// Time goes in here.
+    fn handle_timeout(&mut self, now: Timestamp);
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    fn poll_timeout(&self) -> Option<Timestamp>;
+    /// The peer closed the connection.
+    fn handle_peer_closed(&mut self);
+    /// The connection failed (TLS error, failed write); by default the same
+    /// as a close.
+    fn handle_transport_error(&mut self) {
+        self.handle_peer_closed();
+    }
+}
+
+/// The host's part: answering decisions, and last words before the session's
+/// final frames are written.
+pub(crate) trait Host<S: Session> {
+    /// An error that stops the pump (the host cannot go on).
+    type Error;
+    /// Answers `decision` through `session`'s typed answer methods.
+    async fn decide(&mut self, session: &mut S, decision: S::Decision) -> Result<(), Self::Error>;
+    /// Runs once the session is done, before its last frames are written.
+    async fn finish(&mut self, _outcome: &S::Outcome) {}
+}
+
+/// A TLS transport as the pump uses it: the common API of
+/// [`TlsServerTransport`] and [`TlsClientTransport`].
+pub(crate) trait Transport {
+    /// TCP bytes in, plaintext out.
+    fn receive_tcp(&mut self, bytes: &[u8]) -> Result<Vec<u8>, TlsError>;
+    /// One whole frame as one TLS write.
+    fn send_plaintext(&mut self, frame: &[u8]) -> Result<(), TlsError>;
+    /// TCP bytes for the peer.
+    fn take_tcp_output(&mut self) -> Vec<u8>;
+    /// Queues close_notify.
+    fn send_close_notify(&mut self);
+    /// Whether the peer sent close_notify.
+    fn peer_closed(&self) -> bool;
+    /// The TCP stream ended.
+    fn tcp_closed(&mut self) -> Result<(), TlsError>;
+    /// Whether the handshake is still running.
+    fn is_handshaking(&self) -> bool;
+}
+
+macro_rules! transport {
+    ($name:ty) => {
+        impl Transport for $name {
+            fn receive_tcp(&mut self, bytes: &[u8]) -> Result<Vec<u8>, TlsError> {
+                <$name>::receive_tcp(self, bytes)
+            }
+            fn send_plaintext(&mut self, frame: &[u8]) -> Result<(), TlsError> {
+                <$name>::send_plaintext(self, frame)
+            }
+            fn take_tcp_output(&mut self) -> Vec<u8> {
+                <$name>::take_tcp_output(self)
+            }
+            fn send_close_notify(&mut self) {
+                <$name>::send_close_notify(self)
+            }
+            fn peer_closed(&self) -> bool {
+                <$name>::peer_closed(self)
+            }
+            fn tcp_closed(&mut self) -> Result<(), TlsError> {
+                <$name>::tcp_closed(self)
+            }
+            fn is_handshaking(&self) -> bool {
+                <$name>::is_handshaking(self)
+            }
+        }
+    };
+}
+
+transport!(TlsServerTransport);
+transport!(TlsClientTransport);
+
+/// [`Session`] for a capf-core session type whose output enum has the
+/// usual `Transmit` / `Need` / `Done` variants.
+macro_rules! session {
+    ($session:ty, $output:ident, $decision:ty, $outcome:ty, transport_error: $on_error:ident) => {
+        impl Session for $session {
+            type Decision = $decision;
+            type Outcome = $outcome;
+            fn handle_input(&mut self, plaintext: &[u8]) {
+                <$session>::handle_input(self, plaintext);
+            }
+            fn poll_step(&mut self) -> Option<Step<$decision, $outcome>> {
+                loop {
+                    return match self.poll_output()? {
+                        $output::Transmit(frame) => Some(Step::Transmit(frame)),
+                        $output::Need(decision) => Some(Step::Need(decision)),
+                        $output::Done(outcome) => Some(Step::Done(outcome)),
+                        _ => continue,
+                    };
+                }
+            }
+            fn handle_timeout(&mut self, now: Timestamp) {
+                <$session>::handle_timeout(self, now);
+            }
+            fn poll_timeout(&self) -> Option<Timestamp> {
+                <$session>::poll_timeout(self)
+            }
+            fn handle_peer_closed(&mut self) {
+                <$session>::handle_peer_closed(self);
+            }
+            fn handle_transport_error(&mut self) {
+                <$session>::$on_error(self);
+            }
+        }
+    };
+}
+
+session!(ServerSession, ServerOutput, ServerDecision, ServerOutcome, transport_error: handle_peer_closed);
+session!(PhoneSession, PhoneOutput, PhoneDecision, PhoneOutcome, transport_error: handle_transport_error);
+
+/// Limits the pump enforces on top of the session's own deadlines.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PumpOptions {
+    /// Close the connection if the TLS handshake has not completed within
+    /// this time (the session is not told; [`run`] returns `Ok(None)`).
+    pub(crate) handshake_timeout: Option<Duration>,
+}
+
+/// The TCP side: writes go out whole until one fails.
+struct Link<'a> {
+    stream: &'a mut TcpStream,
+    broken: bool,
+}
+
+impl Link<'_> {
+    /// Writes each buffer with one `write_all`; false once the stream failed.
+    async fn write(&mut self, buffers: impl IntoIterator<Item = Vec<u8>>) -> bool {
+        for bytes in buffers {
+            if self.broken || bytes.is_empty() {
+                continue;
+            }
+            if let Err(error) = self.stream.write_all(&bytes).await {
+                tracing::debug!(%error, "write failed");
+                self.broken = true;
+            }
+        }
+        !self.broken
+    }
+
+    /// close_notify, then TCP shutdown (best effort).
+    async fn close(&mut self, tls: &mut impl Transport) {
+        tls.send_close_notify();
+        self.write([tls.take_tcp_output()]).await;
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+/// Drives `session` over `tls` on `stream` until it is done, answering its
+/// decisions through `host`. Returns the outcome, or `None` when the
+/// connection ended without one (handshake deadline passed, or a session
+/// that neither ended nor has a deadline after the peer left). The stream
+/// is shut down on return.
+pub(crate) async fn run<S, T, H>(
+    stream: &mut TcpStream,
+    tls: &mut T,
+    session: &mut S,
+    host: &mut H,
+    options: PumpOptions,
+) -> Result<Option<S::Outcome>, H::Error>
+where
+    S: Session,
+    T: Transport,
+    H: Host<S>,
+{
+    let handshake_deadline = options
+        .handshake_timeout
+        .map(|limit| tokio::time::Instant::now() + limit);
+    let mut buffer = vec![0_u8; 16 * 1024];
+    let mut link = Link {
+        stream,
+        broken: false,
+    };
+    let mut tcp_ended = false;
+    loop {
+        // TLS bytes of each frame, held until the session stops talking.
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        while let Some(step) = session.poll_step() {
+            match step {
+                Step::Transmit(frame) => match tls.send_plaintext(&frame) {
+                    Ok(()) => frames.push(tls.take_tcp_output()),
+                    Err(error) => {
+                        tracing::debug!(%error, "TLS refused a frame");
+                        session.handle_transport_error();
+                    }
+                },
+                Step::Need(decision) => {
+                    if !link.write(frames.drain(..)).await {
+                        // The session ends on this; its answer is moot.
+                        session.handle_transport_error();
+                        continue;
+                    }
+                    host.decide(session, decision).await?;
+                }
+                Step::Done(outcome) => {
+                    host.finish(&outcome).await;
+                    link.write(frames).await;
+                    link.close(tls).await;
+                    return Ok(Some(outcome));
+                }
+            }
+        }
+        frames.push(tls.take_tcp_output());
+        if !link.write(frames).await {
+            session.handle_transport_error();
+            tcp_ended = true;
+            continue;
+        }
+        let deadline = session.poll_timeout();
+        let handshake = handshake_deadline.filter(|_| tls.is_handshaking());
+        if tcp_ended && deadline.is_none() {
+            let _ = link.stream.shutdown().await;
+            return Ok(None);
+        }
+        tokio::select! {
+            read = link.stream.read(&mut buffer), if !tcp_ended => match read {
+                Ok(0) | Err(_) => {
+                    tcp_ended = true;
+                    let _ = tls.tcp_closed();
+                    session.handle_peer_closed();
+                }
+                Ok(n) => match tls.receive_tcp(buffer.get(..n).unwrap_or_default()) {
+                    Ok(plaintext) => {
+                        if !plaintext.is_empty() {
+                            session.handle_input(&plaintext);
+                        }
+                        if tls.peer_closed() {
+                            session.handle_peer_closed();
+                        }
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "TLS failed");
+                        // The alert rustls queued, then no more reading.
+                        link.write([tls.take_tcp_output()]).await;
+                        tcp_ended = true;
+                        session.handle_transport_error();
+                    }
+                },
+            },
+            () = tokio::time::sleep_until(instant_of(deadline)), if deadline.is_some() => {
+                session.handle_timeout(now());
+            }
+            () = sleep_until_some(handshake), if handshake.is_some() => {
+                tracing::info!("TLS handshake not completed in time: connection closed");
+                let _ = link.stream.shutdown().await;
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline` (forever when there is none; guarded by the
+/// caller's `if`).
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The host clock as the sessions see it.
+pub(crate) fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp::from_unix_millis(millis)
+}
+
+/// The tokio instant of a session deadline (far away when there is none).
+pub(crate) fn instant_of(deadline: Option<Timestamp>) -> tokio::time::Instant {
+    let current = now().unix_millis();
+    let wait = match deadline {
+        Some(deadline) => deadline.unix_millis().saturating_sub(current),
+        None => 86_400_000,
+    };
+    tokio::time::Instant::now() + Duration::from_millis(wait)
+}
