@@ -19,4 +19,5 @@ pub mod server;
 pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod tvs;
 pub mod wire;
