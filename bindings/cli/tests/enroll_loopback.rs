@@ -1,7 +1,9 @@
 //! `capf serve` + `capf enroll` end to end over real TLS on loopback, with
 //! the built binary: installs (auth string RSA-2048, EC P-256, EC P-384;
 //! null string), fetch, delete, wrong authentication string and lock-out,
-//! unknown device; and `capf demo`.
+//! unknown device; a phone dropping mid-install and retrying; SIGTERM/SIGINT
+//! while a session runs; handshake, response and key-generation timeouts;
+//! IPv6 loopback; and `capf demo`.
 //!
 //! Speed: the registry hashes authentication strings with 600 000 PBKDF2
 //! rounds, several seconds per hash in a debug build. The tests add
@@ -13,6 +15,15 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use capf_core::key_request::KeyRequest;
+use capf_core::phone::{
+    PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession,
+};
+use capf_core::time::Timestamp;
+use capf_core::tls::TlsClientTransport;
+use capf_core::wire::{Command as CapfCommand, Curve, FrameDecoder, Reason};
+use std::io::{Read, Write};
 
 const CAPF: &str = env!("CARGO_BIN_EXE_capf");
 
@@ -82,14 +93,20 @@ impl Drop for Server {
 
 impl Server {
     fn start(tag: &str, extra: &[&str]) -> Self {
+        Self::start_on("127.0.0.1", tag, extra)
+    }
+
+    /// Starts `capf serve` on a free port of `host` (an IPv4 address or a
+    /// bracketed IPv6 address).
+    fn start_on(host: &str, tag: &str, extra: &[&str]) -> Self {
         let dir = temp_dir(tag);
         let (cert, key) = capf_certificate(&dir);
         let db = dir.join("capf.db");
         let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = TcpListener::bind(format!("{host}:0")).unwrap();
             listener.local_addr().unwrap().port()
         };
-        let address = format!("127.0.0.1:{port}");
+        let address = format!("{host}:{port}");
         let mut args = vec![
             "serve".to_owned(),
             "--listen".into(),
@@ -102,10 +119,12 @@ impl Server {
             db.to_str().unwrap().into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
+        // The server's log, for failure messages.
+        let log = std::fs::File::create(dir.join("serve.log")).unwrap();
         let child = Command::new(CAPF)
             .args(&args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let server = Self {
@@ -331,4 +350,452 @@ fn demo_runs_end_to_end() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("installed"), "{stdout}");
     assert!(stdout.contains("CTL"), "{stdout}");
+}
+
+// ---------------------------------------------------------------------------
+// Phones that misbehave: an in-test phone (capf-core's PhoneSession over
+// capf_core::tls on a blocking socket) that can stop at any decision and
+// drop the connection, plus raw TCP/TLS clients that say nothing.
+
+/// Longest any single read may block before the test calls it a hang.
+const HANG: Duration = Duration::from_secs(30);
+
+fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    Timestamp::from_unix_millis(u64::try_from(millis).unwrap())
+}
+
+/// The DER of the first certificate of a PEM file.
+fn certificate_in(path: &Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(path).unwrap();
+    let end = pem.find("-----END CERTIFICATE-----").unwrap() + 25;
+    let (label, der) = der::pem::decode_vec(&pem.as_bytes()[..end]).unwrap();
+    assert_eq!(label, "CERTIFICATE");
+    der
+}
+
+/// The serial number of a DER certificate, as lower-case hex.
+fn serial_hex(der: &[u8]) -> String {
+    use der::Decode;
+    let certificate = x509_cert::Certificate::from_der(der).unwrap();
+    hex::encode(certificate.tbs_certificate.serial_number.as_bytes())
+}
+
+/// A TLS client pinned to the server's CAPF certificate.
+fn tls_client(server: &Server) -> TlsClientTransport {
+    let pinned = vec![certificate_in(&server.dir.join("capf.pem"))];
+    let config = capf_core::tls::client_config_pinned(&pinned).unwrap();
+    TlsClientTransport::new(config, "capf.invalid").unwrap()
+}
+
+/// Where a [`TestPhone`] stopped.
+#[derive(Debug)]
+enum Halt {
+    /// The session asks for this decision; it is not answered yet.
+    Paused(PhoneDecision),
+    /// The session is over.
+    Finished(PhoneOutcome),
+}
+
+/// A null-string phone that generates EC P-256 keys in memory.
+struct TestPhone {
+    stream: TcpStream,
+    tls: TlsClientTransport,
+    session: PhoneSession,
+    /// The certificate it stored, if any.
+    stored: Option<Vec<u8>>,
+}
+
+impl TestPhone {
+    fn connect(server: &Server, device: &str) -> Self {
+        let config = PhoneConfig::new(device, PhoneCredentials::NullString)
+            .unwrap()
+            .with_response_timeout(HANG);
+        let stream = TcpStream::connect(&server.address).unwrap();
+        stream.set_read_timeout(Some(HANG)).unwrap();
+        Self {
+            stream,
+            tls: tls_client(server),
+            session: PhoneSession::new(config, now()),
+            stored: None,
+        }
+    }
+
+    fn flush(&mut self) {
+        let bytes = self.tls.take_tcp_output();
+        if !bytes.is_empty() && self.stream.write_all(&bytes).is_err() {
+            self.session.handle_transport_error();
+        }
+    }
+
+    /// Runs until the session asks for a decision `halt_at` picks, or ends.
+    fn run_until(&mut self, halt_at: impl Fn(&PhoneDecision) -> bool) -> Halt {
+        let mut buffer = vec![0_u8; 16 * 1024];
+        loop {
+            while let Some(output) = self.session.poll_output() {
+                match output {
+                    PhoneOutput::Transmit(frame) => {
+                        self.tls.send_plaintext(&frame).unwrap();
+                        self.flush();
+                    }
+                    PhoneOutput::Need(decision) if halt_at(&decision) => {
+                        return Halt::Paused(decision);
+                    }
+                    PhoneOutput::Need(decision) => self.answer(decision),
+                    PhoneOutput::Done(outcome) => return Halt::Finished(outcome),
+                    other => panic!("unexpected phone output {other:?}"),
+                }
+            }
+            self.flush();
+            match self.stream.read(&mut buffer) {
+                Ok(0) => {
+                    let _ = self.tls.tcp_closed();
+                    self.session.handle_peer_closed();
+                }
+                Ok(n) => match self.tls.receive_tcp(&buffer[..n]) {
+                    Ok(plaintext) => {
+                        if !plaintext.is_empty() {
+                            self.session.handle_input(&plaintext);
+                        }
+                        if self.tls.peer_closed() {
+                            self.session.handle_peer_closed();
+                        }
+                    }
+                    Err(_) => self.session.handle_transport_error(),
+                },
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                    self.session.handle_transport_error();
+                }
+                Err(error) => panic!("the server neither answered nor closed: {error}"),
+            }
+        }
+    }
+
+    fn answer(&mut self, decision: PhoneDecision) {
+        use p256::pkcs8::EncodePublicKey;
+        match decision {
+            PhoneDecision::GenerateKey(KeyRequest::Ec(Curve::P256)) => {
+                let key = p256::SecretKey::random(&mut rand_core::OsRng);
+                let spki = key.public_key().to_public_key_der().unwrap();
+                self.session
+                    .answer_key(Ok(spki.as_bytes().to_vec()))
+                    .unwrap();
+            }
+            PhoneDecision::StoreCertificate { certificate_der } => {
+                self.stored = Some(certificate_der);
+                self.session.answer_store(Ok(())).unwrap();
+            }
+            other => panic!("the test phone does not expect {other:?}"),
+        }
+    }
+}
+
+fn is_key_request(decision: &PhoneDecision) -> bool {
+    matches!(decision, PhoneDecision::GenerateKey(_))
+}
+
+fn is_store_request(decision: &PhoneDecision) -> bool {
+    matches!(decision, PhoneDecision::StoreCertificate { .. })
+}
+
+/// The ledger of `device` as (serial, state) pairs, oldest first.
+fn ledger(server: &Server, device: &str) -> Vec<(String, String)> {
+    let shown = server.show(device);
+    shown["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["serial"].as_str().unwrap().to_owned(),
+                entry["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+impl Server {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the server process to exit (a hang fails the test).
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < HANG, "capf serve did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the listening socket is gone.
+    fn wait_not_accepting(&self) {
+        let started = Instant::now();
+        while TcpStream::connect(&self.address).is_ok() {
+            assert!(started.elapsed() < HANG, "capf serve still accepts");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SQLite's own consistency check of the registry file.
+    fn assert_database_consistent(&self) {
+        let connection = rusqlite::Connection::open(&self.db).unwrap();
+        let verdict: String = connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(verdict, "ok");
+        let foreign: i64 = connection
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(foreign, 0);
+    }
+}
+
+/// Reads until the server closes; true if it did (EOF or reset), false if
+/// the read timed out.
+fn server_closes(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn phone_dropping_mid_install_retries_and_the_ledger_keeps_everything() {
+    let server = Server::start("retry", &[]);
+    let device = "SEP0000000000B1";
+    let out = server.dir.join("lsc.pem");
+    server.add(device, "install", "null", "ec:p256");
+
+    // Dropped after KEY_GEN_REQUEST: nothing issued, still scheduled.
+    let mut phone = TestPhone::connect(&server, device);
+    let halt = phone.run_until(is_key_request);
+    assert!(matches!(halt, Halt::Paused(_)), "{halt:?}");
+    drop(phone);
+    let shown = server.show(device);
+    assert_eq!(shown["operation"], "install", "{shown}");
+    assert_eq!(ledger(&server, device), vec![]);
+
+    // Dropped after STORE_CERT_REQUEST, before answering: the certificate
+    // the phone received is already in the ledger, as pending.
+    let mut phone = TestPhone::connect(&server, device);
+    let Halt::Paused(PhoneDecision::StoreCertificate { certificate_der }) =
+        phone.run_until(is_store_request)
+    else {
+        panic!("no STORE_CERT_REQUEST")
+    };
+    drop(phone);
+    let abandoned = serial_hex(&certificate_der);
+    assert_eq!(
+        ledger(&server, device),
+        vec![(abandoned.clone(), "pending".to_owned())]
+    );
+    assert_eq!(server.show(device)["operation"], "install");
+
+    // The retry (the real `capf enroll`) completes the install.
+    let output = server.enroll(device, &out, &[]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        server.log()
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
+    let installed = serial_hex(&certificate_in(&out));
+    assert_ne!(installed, abandoned);
+    assert_eq!(
+        ledger(&server, device),
+        vec![
+            (abandoned, "pending".to_owned()),
+            (installed, "installed".to_owned())
+        ]
+    );
+    let shown = server.show(device);
+    assert_eq!(shown["operation"], "none", "{shown}");
+}
+
+#[test]
+fn sigterm_lets_the_running_session_finish_and_stops_accepting() {
+    let mut server = Server::start("sigterm", &[]);
+    let device = "SEP0000000000C1";
+    server.add(device, "install", "null", "ec:p256");
+
+    let mut phone = TestPhone::connect(&server, device);
+    let Halt::Paused(decision) = phone.run_until(is_key_request) else {
+        panic!("no KEY_GEN_REQUEST")
+    };
+    server.signal("TERM");
+    server.wait_not_accepting();
+
+    // The session that was running goes on to the end.
+    phone.answer(decision);
+    let halt = phone.run_until(|_| false);
+    assert!(
+        matches!(halt, Halt::Finished(PhoneOutcome::Installed { .. })),
+        "{halt:?}\n{}",
+        server.log()
+    );
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+
+    server.assert_database_consistent();
+    let stored = serial_hex(phone.stored.as_ref().unwrap());
+    assert_eq!(
+        ledger(&server, device),
+        vec![(stored, "installed".to_owned())]
+    );
+}
+
+#[test]
+fn sigint_closes_a_stalled_session_after_the_grace_period() {
+    let mut server = Server::start("sigint", &["--grace-seconds", "1"]);
+    let device = "SEP0000000000C2";
+    server.add(device, "install", "null", "ec:p256");
+
+    let mut phone = TestPhone::connect(&server, device);
+    let Halt::Paused(PhoneDecision::StoreCertificate { certificate_der }) =
+        phone.run_until(is_store_request)
+    else {
+        panic!("no STORE_CERT_REQUEST")
+    };
+    server.signal("INT");
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+
+    // The phone sees the connection go without an END_SESSION.
+    let halt = phone.run_until(|_| true);
+    assert!(
+        matches!(halt, Halt::Finished(PhoneOutcome::CommunicationFailure(_))),
+        "{halt:?}"
+    );
+    // The issued certificate is not lost: still pending, ready for a retry.
+    server.assert_database_consistent();
+    assert_eq!(
+        ledger(&server, device),
+        vec![(serial_hex(&certificate_der), "pending".to_owned())]
+    );
+    assert_eq!(server.show(device)["operation"], "install");
+}
+
+#[test]
+fn clients_that_stall_the_tls_handshake_are_disconnected() {
+    let server = Server::start("handshake", &["--handshake-timeout", "1"]);
+
+    // Connects and says nothing.
+    let mut silent = TcpStream::connect(&server.address).unwrap();
+    assert!(server_closes(&mut silent), "silent client kept open");
+
+    // Starts a ClientHello and stops half-way.
+    let mut tls = tls_client(&server);
+    let hello = tls.take_tcp_output();
+    let mut stalled = TcpStream::connect(&server.address).unwrap();
+    stalled.write_all(&hello[..hello.len() / 2]).unwrap();
+    assert!(server_closes(&mut stalled), "stalled handshake kept open");
+    assert!(server.log().contains("TLS handshake not completed in time"));
+}
+
+#[test]
+fn phones_that_stop_answering_get_end_session_and_are_disconnected() {
+    let server = Server::start(
+        "silent",
+        &["--response-timeout", "1", "--key-generation-timeout", "1"],
+    );
+    let device = "SEP0000000000D1";
+    server.add(device, "install", "null", "ec:p256");
+
+    // TLS completes, AUTH_REQUEST arrives, the client never answers:
+    // END_SESSION 7 (failure), close_notify, closed.
+    let mut tls = tls_client(&server);
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let mut decoder = FrameDecoder::new();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        let bytes = tls.take_tcp_output();
+        stream.write_all(&bytes).unwrap();
+        let n = stream.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        decoder.push(&tls.receive_tcp(&buffer[..n]).unwrap());
+    }
+    assert!(tls.peer_closed(), "closed without close_notify");
+    let mut commands = Vec::new();
+    while let Some(frame) = decoder.next_frame().unwrap() {
+        commands.push((frame.command, frame.reason()));
+    }
+    assert_eq!(
+        commands,
+        vec![
+            (CapfCommand::AuthRequest, None),
+            (CapfCommand::EndSession, Some(Reason::Failure))
+        ]
+    );
+
+    // A phone that never delivers its key gets END_SESSION 7 after the
+    // key-generation timeout.
+    let mut phone = TestPhone::connect(&server, device);
+    let halt = phone.run_until(is_key_request);
+    assert!(matches!(halt, Halt::Paused(_)), "{halt:?}");
+    let halt = phone.run_until(|_| true);
+    assert!(
+        matches!(
+            halt,
+            Halt::Finished(PhoneOutcome::Refused {
+                reason: Reason::Failure
+            })
+        ),
+        "{halt:?}"
+    );
+    assert_eq!(server.show(device)["operation"], "install");
+}
+
+#[test]
+fn enrolls_over_ipv6_loopback() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("note: no IPv6 loopback on this machine; IPv6 enrollment not tested");
+        return;
+    }
+    let server = Server::start_on("[::1]", "ipv6", &[]);
+    let device = "SEP0000000000E1";
+    let out = server.dir.join("lsc.pem");
+    server.add(device, "install", "null", "ec:p256");
+    assert!(server.address.starts_with("[::1]:"));
+    let output = server.enroll(device, &out, &[]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        server.log()
+    );
+    let installed = serial_hex(&certificate_in(&out));
+    assert_eq!(
+        ledger(&server, device),
+        vec![(installed, "installed".to_owned())]
+    );
+    assert!(server.log().contains("[::1]"), "{}", server.log());
 }
