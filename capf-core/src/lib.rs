@@ -15,6 +15,7 @@ pub mod issuance;
 pub mod key_request;
 pub mod phone;
 pub mod proof;
+pub mod rollover;
 pub mod server;
 pub mod time;
 #[cfg(feature = "tls")]
