@@ -485,6 +485,13 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
                 bytes
             }
         ),
+        // A valid request with one byte changed reaches the later checks.
+        (any::<prop::sample::Index>(), 1..=u8::MAX).prop_map(|(index, flip)| {
+            let mut bytes = request(0x55);
+            let at = index.index(bytes.len());
+            bytes[at] ^= flip;
+            bytes
+        }),
     ]
 }
 
