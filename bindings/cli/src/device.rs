@@ -24,6 +24,16 @@ use std::process::ExitCode;
 pub(crate) enum Command {
     /// Add a device, or replace the whole schedule of an existing one.
     Add(AddArgs),
+    /// Add or replace many devices from a file, all or none: one device per
+    /// line with the arguments of `add` (NAME --operation … --auth …
+    /// [--key …] [--auth-string … | --generate-auth-string]); blank lines
+    /// and lines starting with # are skipped; `-` reads standard input.
+    Import {
+        #[command(flatten)]
+        db: DbArg,
+        /// The device file.
+        file: PathBuf,
+    },
     /// Change the scheduled operation (and key) of an existing device.
     Schedule(ScheduleArgs),
     /// List the devices.
@@ -86,6 +96,13 @@ pub(crate) struct AuthStringArgs {
 pub(crate) struct AddArgs {
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    device: DeviceSpec,
+}
+
+/// One device's schedule, as `add` and each line of `import` give it.
+#[derive(Debug, Args)]
+pub(crate) struct DeviceSpec {
     /// Device name: SEP + 12 upper-case hex digits of the MAC, or another
     /// name of 1-64 letters and digits (CSF…, BOT… softphones).
     name: String,
@@ -131,6 +148,7 @@ impl From<StoreError> for CliError {
 pub(crate) fn run(command: Command) -> CliResult {
     match command {
         Command::Add(args) => add(args),
+        Command::Import { db, file } => import(&db.db, &file),
         Command::Schedule(args) => schedule(args),
         Command::List { db, json } => list(&open_existing(&db.db)?, json),
         Command::Show { db, name, json } => show(&open_existing(&db.db)?, &name, json),
@@ -225,12 +243,17 @@ fn hash(auth_string: &str) -> Result<StoredAuthHash, CliError> {
     )?)
 }
 
-fn add(args: AddArgs) -> CliResult {
-    let name = validate_device_name(&args.name)?;
-    let operation = parse_operation(&args.operation)?;
-    let auth_mode = parse_auth_mode(&args.auth)?;
-    let key_request = parse_key(&args.key)?;
-    let auth_string = take_auth_string(&args.auth_string)?;
+/// A checked device: name, schedule, and the authentication string (and
+/// whether it was generated, to print it once).
+type Prepared = (String, Schedule, Option<(String, bool)>);
+
+/// Checks one device specification and hashes its authentication string.
+fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
+    let name = validate_device_name(&spec.name)?;
+    let operation = parse_operation(&spec.operation)?;
+    let auth_mode = parse_auth_mode(&spec.auth)?;
+    let key_request = parse_key(&spec.key)?;
+    let auth_string = take_auth_string(&spec.auth_string)?;
     match (auth_mode, &auth_string) {
         (AuthMode::AuthString, None) => {
             return Err(CliError::input(
@@ -248,28 +271,89 @@ fn add(args: AddArgs) -> CliResult {
         .as_ref()
         .map(|(text, _)| hash(text))
         .transpose()?;
+    let schedule = Schedule {
+        operation,
+        key_request,
+        auth_mode,
+        auth_hash,
+    };
+    Ok((name, schedule, auth_string))
+}
+
+fn add(args: AddArgs) -> CliResult {
+    let (name, schedule, auth_string) = prepare(&args.device)?;
     let mut store = Store::open(&args.db.db)?;
-    let replaced = store.put_device(
-        &name,
-        &Schedule {
-            operation,
-            key_request,
-            auth_mode,
-            auth_hash,
-        },
-        now_unix(),
-    )?;
+    let replaced = store.put_device(&name, &schedule, now_unix())?;
     println!(
-        "{name}: {} (operation {operation}, auth {auth_mode}, key {key_request})",
+        "{name}: {} (operation {}, auth {}, key {})",
         if replaced {
             "schedule replaced"
         } else {
             "added"
-        }
+        },
+        schedule.operation,
+        schedule.auth_mode,
+        schedule.key_request
     );
     if let Some((text, true)) = &auth_string {
         println!("authentication string: {text}");
         println!("(shown once; it is stored only as a salted hash)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of an import file, parsed as `add` parses its arguments.
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true, disable_help_flag = true)]
+struct ImportLine {
+    #[command(flatten)]
+    device: DeviceSpec,
+}
+
+/// `capf device import`: every line is checked before anything is written.
+fn import(db: &Path, file: &Path) -> CliResult {
+    use clap::Parser;
+    let text = if file == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|error| CliError::input(format!("standard input: {error}")))?
+    } else {
+        crate::output::read_text(file)?
+    };
+    let mut devices = Vec::new();
+    let mut generated = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at =
+            |message: String| CliError::input(format!("{}:{number}: {message}", file.display()));
+        let parsed = ImportLine::try_parse_from(line.split_whitespace())
+            .map_err(|error| at(error.render().to_string().trim().to_owned()))?;
+        let (name, schedule, auth_string) =
+            prepare(&parsed.device).map_err(|error| at(error.message))?;
+        if !seen.insert(name.clone()) {
+            return Err(at(format!("{name} is listed twice")));
+        }
+        if let Some((text, true)) = auth_string {
+            generated.push((name.clone(), text));
+        }
+        devices.push((name, schedule));
+    }
+    let mut store = Store::open(db)?;
+    let replaced = store.put_devices(&devices, now_unix())?;
+    println!(
+        "{} device(s) imported: {} added, {replaced} schedule(s) replaced",
+        devices.len(),
+        devices.len() - replaced
+    );
+    for (name, text) in &generated {
+        println!("{name}: authentication string: {text}");
+    }
+    if !generated.is_empty() {
+        println!("(shown once; they are stored only as salted hashes)");
     }
     Ok(ExitCode::SUCCESS)
 }

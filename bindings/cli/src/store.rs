@@ -519,6 +519,38 @@ impl Store {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existed = Self::put_device_in(&transaction, name, schedule, now)?;
+        transaction.commit()?;
+        Ok(existed)
+    }
+
+    /// [`put_device`](Self::put_device) for many devices in one transaction:
+    /// all are written or none. Returns how many already existed.
+    pub(crate) fn put_devices(
+        &mut self,
+        devices: &[(String, Schedule)],
+        now: u64,
+    ) -> StoreResult<usize> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut replaced = 0;
+        for (name, schedule) in devices {
+            if Self::put_device_in(&transaction, name, schedule, now)? {
+                replaced += 1;
+            }
+        }
+        transaction.commit()?;
+        Ok(replaced)
+    }
+
+    /// One device of [`put_device`](Self::put_device), inside `transaction`.
+    fn put_device_in(
+        transaction: &Connection,
+        name: &str,
+        schedule: &Schedule,
+        now: u64,
+    ) -> StoreResult<bool> {
         let existed: Option<bool> = transaction
             .query_row(
                 "SELECT removed = 0 FROM devices WHERE name = ?1",
@@ -574,7 +606,6 @@ impl Store {
                 schedule.operation, schedule.auth_mode, schedule.key_request
             ),
         )?;
-        transaction.commit()?;
         Ok(existed == Some(true))
     }
 
