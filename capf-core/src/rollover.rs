@@ -238,6 +238,18 @@ pub struct InstalledRecord {
     pub subject: Option<String>,
 }
 
+impl InstalledRecord {
+    /// `record N (ROLE "subject")`, numbered from 1 as `show ctl` does.
+    fn short(&self) -> String {
+        format!(
+            "record {} ({} \"{}\")",
+            self.index + 1,
+            self.role,
+            self.subject.as_deref().unwrap_or("no subject name")
+        )
+    }
+}
+
 impl fmt::Display for InstalledRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -668,7 +680,8 @@ fn decide(
                     },
                     format!(
                         "The new {kind} is signed by {signer_text}, which the installed \
-                         {authority_name} lists as SAST ({installed}); the phone accepts it."
+                         {authority_name} lists as SAST in {}; the phone accepts it.",
+                        installed.short()
                     ),
                 ),
                 _ => (
@@ -677,8 +690,9 @@ fn decide(
                     },
                     format!(
                         "The new {kind} is signed by {signer_text}, a certificate the installed \
-                         {authority_name} does not hold, but with the key of its SAST \
-                         {installed} (a re-issued signer); the phone accepts it."
+                         {authority_name} does not hold, but with the key of its SAST in {} \
+                         (a re-issued signer); the phone accepts it.",
+                        installed.short()
                     ),
                 ),
             };
@@ -772,8 +786,10 @@ fn decide(
         (Some(entry), false, Some(index)) => {
             let tvs_record = installed_record(authority_list, TrustListKind::Itl, index);
             let explanation = format!(
-                "The new {kind} is signed by {signer_text}: {not_held}, so the phone asks TVS \
-                 (trusted through {tvs_record}), which vouches for it as {}; the phone accepts it.",
+                "The installed ITL does not list the signer of the new {kind}, {signer_text}, \
+                 as SAST, so the phone asks TVS, which it trusts through {}, and TVS vouches for \
+                 the signer as {}; the phone accepts it.",
+                tvs_record.short(),
                 role_list(&entry.roles)
             );
             draft.accept(
@@ -928,7 +944,7 @@ fn role_list(roles: &[Role]) -> String {
         .iter()
         .map(Role::to_string)
         .collect::<Vec<_>>()
-        .join("+")
+        .join(", ")
 }
 
 fn signer_name(signer: Option<&CandidateSigner>) -> String {

@@ -1,4 +1,5 @@
-//! `capf trustlist`: show, build and verify CTL and ITL files.
+//! `capf trustlist`: show, build and verify CTL and ITL files, and predict
+//! whether phones accept a new one (`rollover`).
 
 use crate::output::{now_unix, read_file, read_text, rfc3339_utc, write_file};
 use crate::{CliError, CliResult};
@@ -26,6 +27,11 @@ pub(crate) enum Command {
     /// holding the previous list would accept it). Exit 0 valid, 1 not
     /// valid, 2 unreadable input.
     Verify(VerifyArgs),
+    /// Predict, as each kind of phone would decide, whether a new CTL or
+    /// ITL will be accepted or leave the phone stranded on its old list.
+    /// Exit 0 when every phone group accepts it, 1 when any would be
+    /// stranded, 2 on unreadable input.
+    Rollover(RolloverArgs),
 }
 
 /// Arguments of `show`.
@@ -140,6 +146,65 @@ pub(crate) struct VerifyArgs {
     hash_policy: Policy,
 }
 
+/// Arguments of `rollover`.
+///
+/// Rules (see `capf_core::rollover`): a phone with nothing installed takes
+/// the list on first use; otherwise the installed CTL decides if there is
+/// one, else the installed ITL. The new list must be signed by a SAST
+/// (role 0) of that list — the same certificate or the same key — or, when
+/// the ITL decides, be vouched for by TVS, which the phone can only reach
+/// when its ITL lists a TVS certificate.
+#[derive(Debug, Args)]
+pub(crate) struct RolloverArgs {
+    /// The new CTL or ITL the cluster is about to publish.
+    #[arg(long, value_name = "NEW.tlv")]
+    candidate: PathBuf,
+    /// Whether the candidate is a CTL or an ITL, when its header filename
+    /// element (CTLFile.tlv, ITLSEP….tlv, …) does not say.
+    #[arg(long, value_enum, value_name = "KIND")]
+    candidate_kind: Option<Kind>,
+    /// What one group of phones holds now: `none` (new or reset phones),
+    /// a trust-list file, or a CTL and an ITL joined by a comma. Each
+    /// file's kind comes from its filename element; force it with a `ctl:`
+    /// or `itl:` prefix. Prefix `LABEL=` to name the group in the report.
+    /// Repeat for each group, e.g. `--installed old=ITLFile-2023.tlv
+    /// --installed new=none`.
+    #[arg(
+        long = "installed",
+        value_name = "[LABEL=]none|[ctl:|itl:]FILE[,FILE]",
+        required = true
+    )]
+    installed: Vec<String>,
+    /// A CTL that every group holding an ITL but no CTL also holds (the
+    /// cluster is in mixed mode); groups given as `none` stay empty.
+    #[arg(long, value_name = "CTL.tlv")]
+    installed_ctl: Option<PathBuf>,
+    /// The capf SQLite database whose TVS certificates (`capf tvs add`)
+    /// TVS answers from; revoked ones do not vouch.
+    #[arg(long, value_name = "capf.db")]
+    tvs_store: Option<PathBuf>,
+    /// A certificate TVS knows, with its roles: CERT.pem:ROLE[+ROLE…], e.g.
+    /// `new-cm.pem:ccm+tftp` or `token.pem:sast+tftp` (`ccm+tftp` alone is
+    /// the CCM+TFTP role; inside a list write it `ccm-tftp`). Repeatable.
+    /// TVS vouches for a trust-list signer with role SAST, CCM+TFTP or TFTP.
+    #[arg(long = "tvs-cert", value_name = "CERT.pem:ROLE[+ROLE]")]
+    tvs_certs: Vec<String>,
+    /// Digests the phones accept in the candidate's signature.
+    #[arg(long, value_enum, default_value = "cisco")]
+    hash_policy: Policy,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn hash_policy(policy: Policy) -> HashPolicy {
+    match policy {
+        Policy::Cisco => HashPolicy::CISCO,
+        Policy::Sha512Only => HashPolicy::SHA512_ONLY,
+        Policy::Any => HashPolicy::ANY,
+    }
+}
+
 /// Appends a line to a `String` (writing to a `String` cannot fail).
 macro_rules! say {
     ($out:expr) => {
@@ -163,6 +228,7 @@ pub(crate) fn run(command: Command) -> CliResult {
         Command::Show(args) => show(&args),
         Command::Build(args) => build(&args),
         Command::Verify(args) => verify(&args),
+        Command::Rollover(args) => rollover(&args),
     }
 }
 
@@ -429,11 +495,7 @@ fn build(args: &BuildArgs) -> CliResult {
 }
 
 fn verify(args: &VerifyArgs) -> CliResult {
-    let policy = match args.hash_policy {
-        Policy::Cisco => HashPolicy::CISCO,
-        Policy::Sha512Only => HashPolicy::SHA512_ONLY,
-        Policy::Any => HashPolicy::ANY,
-    };
+    let policy = hash_policy(args.hash_policy);
     let bytes = read_file(&args.file)?;
     let list = parse(&args.file, &bytes)?;
     let rejected = |error: ctl_format::Error| {
@@ -474,4 +536,310 @@ fn verify(args: &VerifyArgs) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One group of phones from `--installed`: its label and the indexes of
+/// its files in the list of files read.
+struct InstalledGroup {
+    label: String,
+    ctl: Option<(usize, PathBuf)>,
+    itl: Option<(usize, PathBuf)>,
+}
+
+/// A file of `--installed`: its kind, forced by a `ctl:` or `itl:` prefix
+/// or read from its filename element.
+fn installed_file(
+    spec: &str,
+    files: &mut Vec<Vec<u8>>,
+) -> Result<(TrustListKind, usize, PathBuf), CliError> {
+    let prefix = spec.get(..4).map(str::to_ascii_lowercase);
+    let rest = || PathBuf::from(spec.get(4..).unwrap_or_default());
+    match prefix.as_deref() {
+        Some("ctl:") => read_installed(Some(TrustListKind::Ctl), rest(), files),
+        Some("itl:") => read_installed(Some(TrustListKind::Itl), rest(), files),
+        _ => read_installed(None, PathBuf::from(spec), files),
+    }
+}
+
+/// Reads an installed trust list into `files`; returns its kind, its
+/// index in `files` and its path.
+fn read_installed(
+    forced: Option<TrustListKind>,
+    path: PathBuf,
+    files: &mut Vec<Vec<u8>>,
+) -> Result<(TrustListKind, usize, PathBuf), CliError> {
+    let bytes = read_file(&path)?;
+    let named = capf_core::rollover::kind_from_filename(&parse(&path, &bytes)?);
+    let kind = forced.or(named).ok_or_else(|| {
+        CliError::input(format!(
+            "--installed {}: its filename element names neither a CTL nor an ITL; \
+             write ctl:{0} or itl:{0}",
+            path.display()
+        ))
+    })?;
+    files.push(bytes);
+    Ok((kind, files.len() - 1, path))
+}
+
+/// Parses one `--installed [LABEL=]none|[ctl:|itl:]FILE[,FILE]`.
+fn installed_group(spec: &str, files: &mut Vec<Vec<u8>>) -> Result<InstalledGroup, CliError> {
+    // `LABEL=` unless the whole value names an existing file.
+    let (label, body) = match spec.split_once('=') {
+        Some((label, body)) if !std::path::Path::new(spec).exists() && !label.is_empty() => {
+            (label.to_owned(), body)
+        }
+        _ => (spec.to_owned(), spec),
+    };
+    let mut group = InstalledGroup {
+        label,
+        ctl: None,
+        itl: None,
+    };
+    if body.trim().eq_ignore_ascii_case("none") {
+        return Ok(group);
+    }
+    for part in body.split(',') {
+        let (kind, index, path) = installed_file(part, files)?;
+        let slot = match kind {
+            TrustListKind::Ctl => &mut group.ctl,
+            _ => &mut group.itl,
+        };
+        if slot.is_some() {
+            return Err(CliError::input(format!(
+                "--installed {spec:?}: a phone holds one CTL and one ITL, not two of a kind"
+            )));
+        }
+        *slot = Some((index, path));
+    }
+    Ok(group)
+}
+
+/// Parses one `--tvs-cert CERT.pem:ROLE[+ROLE]` into the TVS knowledge.
+fn tvs_cert(spec: &str, tvs: &mut capf_core::rollover::TvsKnowledge) -> Result<(), CliError> {
+    let bad = |why: String| CliError::input(format!("--tvs-cert {spec:?}: {why}"));
+    let (path, roles) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected CERT.pem:ROLE[+ROLE]".into()))?;
+    let roles: Vec<Role> = match roles.parse::<Role>() {
+        Ok(role) => vec![role],
+        Err(_) => roles
+            .split(['+', ','])
+            .map(|role| role.parse::<Role>().map_err(|error| bad(error.to_string())))
+            .collect::<Result<_, _>>()?,
+    };
+    let path = PathBuf::from(path);
+    let certificate = Certificate::from_pem(&read_text(&path)?)
+        .map_err(|error| bad(format!("{}: {error}", path.display())))?;
+    tvs.insert(certificate.der(), roles, false);
+    Ok(())
+}
+
+fn rollover(args: &RolloverArgs) -> CliResult {
+    use capf_core::rollover::{
+        Acceptance, CandidateList, InstalledLists, PhoneState, TvsKnowledge, Verdict, predict_fleet,
+    };
+    let policy = hash_policy(args.hash_policy);
+    let candidate_bytes = read_file(&args.candidate)?;
+    let candidate_kind = {
+        let list = parse(&args.candidate, &candidate_bytes)?;
+        match args.candidate_kind {
+            Some(Kind::Ctl) => TrustListKind::Ctl,
+            Some(Kind::Itl) => TrustListKind::Itl,
+            None => capf_core::rollover::kind_from_filename(&list).ok_or_else(|| {
+                CliError::input(format!(
+                    "{}: its filename element names neither a CTL nor an ITL; \
+                     say which with --candidate-kind",
+                    args.candidate.display()
+                ))
+            })?,
+        }
+    };
+    let mut files = Vec::new();
+    let mut groups = args
+        .installed
+        .iter()
+        .map(|spec| installed_group(spec, &mut files))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(path) = &args.installed_ctl {
+        let (_, index, path) = read_installed(Some(TrustListKind::Ctl), path.clone(), &mut files)?;
+        for group in &mut groups {
+            if group.ctl.is_none() && group.itl.is_some() {
+                group.ctl = Some((index, path.clone()));
+            }
+        }
+    }
+    let mut tvs = TvsKnowledge::new();
+    for spec in &args.tvs_certs {
+        tvs_cert(spec, &mut tvs)?;
+    }
+    if let Some(path) = &args.tvs_store {
+        tvs_store_knowledge(path, &mut tvs)?;
+    }
+    let tvs = (!args.tvs_certs.is_empty() || args.tvs_store.is_some()).then_some(&tvs);
+    let file = |slot: &Option<(usize, PathBuf)>| {
+        slot.as_ref()
+            .and_then(|(index, _)| files.get(*index))
+            .map(Vec::as_slice)
+    };
+    let phones: Vec<PhoneState<'_>> = groups
+        .iter()
+        .map(|group| PhoneState {
+            label: group.label.clone(),
+            installed: InstalledLists {
+                ctl: file(&group.ctl),
+                itl: file(&group.itl),
+            },
+        })
+        .collect();
+    let candidate = CandidateList {
+        kind: candidate_kind,
+        bytes: &candidate_bytes,
+    };
+    let fleet = predict_fleet(&phones, candidate, tvs, policy)
+        .map_err(|error| CliError::input(format!("--installed: {error}")))?;
+
+    let kind_text = |kind: TrustListKind| match kind {
+        TrustListKind::Ctl => "CTL",
+        _ => "ITL",
+    };
+    let signer = fleet
+        .phones
+        .first()
+        .and_then(|(_, prediction)| prediction.signer.clone());
+    let mut out = String::new();
+    if args.json {
+        let phones: Vec<Value> = fleet
+            .phones
+            .iter()
+            .zip(&groups)
+            .map(|((label, prediction), group)| {
+                let path = |slot: &Option<(usize, PathBuf)>| {
+                    slot.as_ref().map(|(_, path)| path.display().to_string())
+                };
+                let (how, reason, detail, via, tvs_roles) = match &prediction.verdict {
+                    Verdict::Accepted(how) => {
+                        let via = how.installed_record().map(|record| {
+                            json!({
+                                "list": kind_text(record.list),
+                                "record": record.index + 1,
+                                "role": record.role.name(),
+                                "role_code": record.role.code(),
+                                "subject": record.subject,
+                            })
+                        });
+                        let roles = match how {
+                            Acceptance::VouchedByTvs { roles, .. } => {
+                                Some(roles.iter().map(|role| role.name()).collect::<Vec<_>>())
+                            }
+                            _ => None,
+                        };
+                        (Some(how.code()), None, None, via, roles)
+                    }
+                    Verdict::Rejected { reason, detail } => {
+                        (None, Some(reason.code()), Some(detail.clone()), None, None)
+                    }
+                    _ => (None, None, None, None, None),
+                };
+                json!({
+                    "label": label,
+                    "installed": {"ctl": path(&group.ctl), "itl": path(&group.itl)},
+                    "authority": prediction.authority.name(),
+                    "accepted": prediction.is_accepted(),
+                    "how": how,
+                    "via": via,
+                    "tvs_roles": tvs_roles,
+                    "reason": reason,
+                    "detail": detail,
+                    "explanation": prediction.explanation,
+                    "outcome": prediction.outcome,
+                    "fix": prediction.fix,
+                    "warnings": prediction.warnings,
+                })
+            })
+            .collect();
+        let object = json!({
+            "candidate": {
+                "file": args.candidate.display().to_string(),
+                "kind": kind_text(candidate_kind),
+                "signer": signer.as_ref().and_then(|signer| signer.subject.clone()),
+                "signer_serial": signer.as_ref().map(|signer| hex::encode(&signer.serial_number)),
+                "signer_sha256": signer.as_ref().and_then(|signer| signer.certificate_sha256.map(hex::encode)),
+                "hash_algorithm": signer.as_ref().map(|signer| signer.hash_algorithm.name()),
+            },
+            "all_accept": fleet.all_accept(),
+            "stranded": fleet.stranded(),
+            "phones": phones,
+        });
+        say!(out, "{object:#}");
+    } else {
+        say!(
+            out,
+            "Candidate: {} ({}{})",
+            args.candidate.display(),
+            kind_text(candidate_kind),
+            signer
+                .as_ref()
+                .and_then(|signer| signer
+                    .subject
+                    .as_ref()
+                    .map(|subject| format!(", signed by {subject} with {}", signer.hash_algorithm)))
+                .unwrap_or_default()
+        );
+        for (label, prediction) in &fleet.phones {
+            say!(out);
+            let verdict = match &prediction.verdict {
+                Verdict::Accepted(how) => format!("ACCEPTED ({})", how.code()),
+                Verdict::Rejected { reason, .. } => format!("STRANDED ({reason})"),
+                _ => "UNKNOWN".to_owned(),
+            };
+            say!(out, "[{label}] {verdict}");
+            say!(out, "  {}", prediction.explanation);
+            say!(out, "  Phone: {}", prediction.outcome);
+            if let Some(fix) = &prediction.fix {
+                say!(out, "  Fix: {fix}");
+            }
+            for warning in &prediction.warnings {
+                say!(out, "  Warning: {warning}");
+            }
+        }
+        say!(out);
+        let stranded = fleet.stranded();
+        say!(
+            out,
+            "Summary: {} of {} phone group(s) accept the new {}{}",
+            fleet.phones.len() - stranded.len(),
+            fleet.phones.len(),
+            kind_text(candidate_kind),
+            if stranded.is_empty() {
+                String::new()
+            } else {
+                format!("; stranded: {}", stranded.join(", "))
+            }
+        );
+    }
+    emit(&out);
+    let stranded = fleet.stranded();
+    if stranded.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::rejected(format!(
+            "rollover would strand {} of {} phone group(s): {}",
+            stranded.len(),
+            fleet.phones.len(),
+            stranded.join(", ")
+        )))
+    }
+}
+
+/// What TVS answers from the capf database: not available until the
+/// database holds a TVS table.
+fn tvs_store_knowledge(
+    path: &std::path::Path,
+    _tvs: &mut capf_core::rollover::TvsKnowledge,
+) -> Result<(), CliError> {
+    Err(CliError::input(format!(
+        "--tvs-store {}: this build cannot read TVS certificates from the database yet; \
+         use --tvs-cert",
+        path.display()
+    )))
 }
