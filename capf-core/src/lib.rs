@@ -20,5 +20,6 @@ pub mod server;
 pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod trust;
 pub mod tvs;
 pub mod wire;

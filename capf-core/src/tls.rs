@@ -18,6 +18,11 @@
 //!
 //! * [`server_config`]: TLS 1.2 and 1.3, never asks for a client certificate
 //!   (spec section 2: the phone is authenticated inside the protocol).
+//!   [`server_config_with_client_verifier`] asks for one (provisioning, SIP
+//!   or NAC servers checking a phone's LSC/MIC) and
+//!   [`client_config_with_certificate`] presents one.
+//! * Verifiers that explain a refusal (reason and fix from the trust
+//!   evaluator): [`crate::trust::verifiers`].
 //! * [`client_config_pinned`]: accept exactly the given server certificates —
 //!   what a CTL/ITL record with role CAPF pins. **This is the right default for
 //!   CAPF**: the CAPF certificate is a self-signed CA:TRUE (pathlen 0)
@@ -169,6 +174,63 @@ pub fn server_config_with_versions(
         .with_single_cert(chain, key)?;
     // Phones do not resume sessions; tickets would only add records.
     config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
+/// Server configuration that asks for a client certificate and checks it
+/// with `verifier` (for example
+/// [`DeviceClientVerifier`](crate::trust::verifiers::DeviceClientVerifier):
+/// a provisioning or SIP server checking a phone's LSC or MIC). Whether a
+/// client without a certificate is refused is the verifier's
+/// `client_auth_mandatory`.
+pub fn server_config_with_client_verifier(
+    certificate_chain_der: &[Vec<u8>],
+    private_key_der: &[u8],
+    verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    versions: TlsVersions,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    if certificate_chain_der.is_empty() {
+        return Err(TlsError::NoCertificates);
+    }
+    let chain = certificate_chain_der
+        .iter()
+        .map(|der| CertificateDer::from(der.clone()))
+        .collect();
+    let key = PrivateKeyDer::try_from(private_key_der.to_vec())
+        .map_err(|_| TlsError::InvalidPrivateKey)?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions.versions())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
+/// [`client_config`] that also presents a client certificate (a phone's
+/// LSC or MIC): `certificate_chain_der` starts with it, `private_key_der`
+/// is its key (PKCS#8, PKCS#1 or SEC1 DER).
+pub fn client_config_with_certificate(
+    verifier: Arc<dyn ServerCertVerifier>,
+    certificate_chain_der: &[Vec<u8>],
+    private_key_der: &[u8],
+    versions: TlsVersions,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    if certificate_chain_der.is_empty() {
+        return Err(TlsError::NoCertificates);
+    }
+    let chain = certificate_chain_der
+        .iter()
+        .map(|der| CertificateDer::from(der.clone()))
+        .collect();
+    let key = PrivateKeyDer::try_from(private_key_der.to_vec())
+        .map_err(|_| TlsError::InvalidPrivateKey)?;
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions.versions())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_auth_cert(chain, key)?;
+    config.enable_sni = false;
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 
@@ -550,8 +612,9 @@ macro_rules! transport_api {
             }
 
             /// The certificates the peer presented, once the handshake got
-            /// that far (the server's chain on the client side; always `None`
-            /// on the server, which never asks for one).
+            /// that far (the server's chain on the client side; on the server
+            /// side only with [`server_config_with_client_verifier`], the
+            /// others never ask for one).
             pub fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
                 self.engine
                     .connection

@@ -1,0 +1,244 @@
+//! rustls verifiers that delegate to the evaluator (feature `tls`), so a
+//! refused handshake carries the evaluator's [`Failure`] (reason and fix).
+//!
+//! * [`TrustListServerVerifier`]: the phone's view of a server — the
+//!   server certificate must be listed in the CTL/ITL with a role granting
+//!   the configured [`ServerRole`]. No host-name check, like phones.
+//! * [`DeviceClientVerifier`]: a server checking a phone's client
+//!   certificate (LSC or MIC) against LSC issuers and/or manufacturing
+//!   roots, client authentication optional or mandatory.
+//!
+//! Handshake signatures are verified with the crypto provider's algorithms
+//! (RSA keys of 2048 bits or more, ECDSA, Ed25519): a phone whose TLS key is
+//! a 1024-bit RSA MIC cannot complete the handshake with these verifiers.
+//!
+//! Time: rustls passes its clock's `now` to the verifiers, which hand it to
+//! the evaluator.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
+};
+
+use super::evaluate::{EvaluationOptions, evaluate_with};
+use super::purpose::{Purpose, ServerRole};
+use super::store::TrustStore;
+use super::verdict::{Failure, Verdict};
+use crate::time::Timestamp;
+
+fn algorithms() -> WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
+}
+
+fn timestamp(now: UnixTime) -> Timestamp {
+    Timestamp::from_unix_seconds(now.as_secs())
+}
+
+fn chain<'a>(
+    end_entity: &'a CertificateDer<'a>,
+    intermediates: &'a [CertificateDer<'a>],
+) -> Vec<&'a [u8]> {
+    core::iter::once(end_entity.as_ref())
+        .chain(intermediates.iter().map(AsRef::as_ref))
+        .collect()
+}
+
+/// The rustls error for a negative verdict: `InvalidCertificate(Other)`
+/// wrapping the [`Failure`] (see [`failure_of`]).
+fn refusal(verdict: Verdict) -> rustls::Error {
+    let failure = verdict.failure.unwrap_or_else(|| Failure {
+        reason: super::Reason::Malformed,
+        detail: "not trusted".to_owned(),
+        fix: String::new(),
+        store: None,
+    });
+    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(failure))))
+}
+
+/// The evaluator's failure inside a rustls error from one of these
+/// verifiers, if that is what it is.
+pub fn failure_of(error: &rustls::Error) -> Option<&Failure> {
+    match error {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            inner.downcast_ref::<Failure>()
+        }
+        _ => None,
+    }
+}
+
+/// A phone's check of a TLS server: the certificate must be pinned in the
+/// CTL/ITL with a role that grants `role` (CCM and TFTP are granted by
+/// CCM+TFTP too). Use with [`crate::tls::client_config`].
+#[derive(Debug)]
+pub struct TrustListServerVerifier {
+    stores: Vec<TrustStore>,
+    purpose: Purpose,
+    options: EvaluationOptions,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl TrustListServerVerifier {
+    /// A verifier for servers of `role` listed in `stores` (normally one
+    /// CTL or ITL; CA stores answer as in [`evaluate`](super::evaluate)).
+    pub fn new(stores: Vec<TrustStore>, role: ServerRole) -> Arc<Self> {
+        Self::with_options(stores, role, EvaluationOptions::default())
+    }
+
+    /// [`new`](Self::new) with evaluation options.
+    pub fn with_options(
+        stores: Vec<TrustStore>,
+        role: ServerRole,
+        options: EvaluationOptions,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            stores,
+            purpose: Purpose::TlsServer { role, host: None },
+            options,
+            algorithms: algorithms(),
+        })
+    }
+}
+
+impl ServerCertVerifier for TrustListServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = evaluate_with(
+            &chain(end_entity, intermediates),
+            &self.purpose,
+            &self.stores,
+            timestamp(now),
+            &self.options,
+        );
+        if verdict.trusted {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(refusal(verdict))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A server's check of a phone's client certificate (LSC or MIC,
+/// [`Purpose::TlsClient`]): issuers in CAPF/enterprise/CallManager-trust
+/// stores and/or manufacturing roots. Use with
+/// [`crate::tls::server_config_with_client_verifier`].
+#[derive(Debug)]
+pub struct DeviceClientVerifier {
+    stores: Vec<TrustStore>,
+    mandatory: bool,
+    options: EvaluationOptions,
+    algorithms: WebPkiSupportedAlgorithms,
+    hints: Vec<DistinguishedName>,
+}
+
+impl DeviceClientVerifier {
+    /// A verifier over `stores`; `mandatory` decides whether a client
+    /// without a certificate is refused.
+    pub fn new(stores: Vec<TrustStore>, mandatory: bool) -> Arc<Self> {
+        Self::with_options(stores, mandatory, EvaluationOptions::default())
+    }
+
+    /// [`new`](Self::new) with evaluation options.
+    pub fn with_options(
+        stores: Vec<TrustStore>,
+        mandatory: bool,
+        options: EvaluationOptions,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            stores,
+            mandatory,
+            options,
+            algorithms: algorithms(),
+            hints: Vec::new(),
+        })
+    }
+}
+
+impl ClientCertVerifier for DeviceClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        // Phones pick their certificate by configuration, not by hints.
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verdict = evaluate_with(
+            &chain(end_entity, intermediates),
+            &Purpose::TlsClient { device: None },
+            &self.stores,
+            timestamp(now),
+            &self.options,
+        );
+        if verdict.trusted {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            Err(refusal(verdict))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}

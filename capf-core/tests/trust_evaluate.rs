@@ -1,0 +1,761 @@
+//! The trust evaluator on generated hierarchies and the real Cisco CTL: one
+//! test per purpose and per failure reason, asserting the reason and the
+//! key words of the fix.
+
+mod trust_support;
+
+use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
+use capf_core::time::Timestamp;
+use capf_core::trust::{
+    CapfCredential, EvaluationOptions, Purpose, Reason, Revocations, ServerRole, SignedFileKind,
+    StoreKind, TrustStore, Verdict, evaluate, evaluate_with,
+};
+use ctl_format::TrustList;
+use ctl_format::trust_list::Role;
+use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, PublicKeyData};
+use sha2::Digest;
+use trust_support::*;
+
+const DEVICE: &str = "SEP001122334455";
+
+fn store(kind: StoreKind, name: &str, certificates: &[&[u8]]) -> TrustStore {
+    TrustStore::from_der_certificates(kind, name, certificates.iter().copied()).unwrap()
+}
+
+fn capf_auth(credential: CapfCredential, device: Option<&str>) -> Purpose {
+    Purpose::CapfAuthentication {
+        credential,
+        device: device.map(str::to_owned),
+    }
+}
+
+fn tls_client(device: Option<&str>) -> Purpose {
+    Purpose::TlsClient {
+        device: device.map(str::to_owned),
+    }
+}
+
+fn server(role: ServerRole) -> Purpose {
+    Purpose::TlsServer { role, host: None }
+}
+
+fn failure_words(verdict: &Verdict) -> (Reason, String) {
+    assert!(!verdict.trusted, "expected a refusal, got {verdict}");
+    let failure = verdict.failure.as_ref().expect("a failure");
+    (failure.reason, failure.fix.clone())
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(der).into()
+}
+
+/// A CAPF certificate (self-signed CA) and an LSC it issued for DEVICE
+/// through the real LscIssuer.
+struct CapfSetup {
+    capf: Ca,
+    lsc: Vec<u8>,
+}
+
+fn capf_setup(device: &str, now_seconds: u64) -> CapfSetup {
+    let capf = root("CAPF-2076a1a2");
+    let issuer = LscIssuer::new(&capf.der, &capf.key_der).unwrap();
+    let phone_key = p256();
+    let spki = phone_key.subject_public_key_info();
+    let issued = issuer
+        .issue(
+            &LscRequest {
+                device_name: device,
+                subject_public_key_info_der: &spki,
+                validity_days: 365,
+            },
+            now_seconds,
+            &mut rand::thread_rng(),
+        )
+        .unwrap();
+    CapfSetup {
+        capf,
+        lsc: issued.der,
+    }
+}
+
+#[test]
+fn capf_signed_lsc_is_trusted_for_capf_authentication_through_capf_trust() {
+    let setup = capf_setup(DEVICE, NOW.unix_seconds() - 86_400);
+    let stores = [store(
+        StoreKind::CapfTrust,
+        "CAPF-trust",
+        &[&setup.capf.der],
+    )];
+    let verdict = evaluate(
+        &[&setup.lsc],
+        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
+        &stores,
+        NOW,
+    );
+    assert!(verdict.trusted, "{verdict}");
+    let anchor = verdict.anchor.as_ref().unwrap();
+    assert_eq!(anchor.sha256, sha256(&setup.capf.der));
+    assert_eq!(anchor.store.kind, StoreKind::CapfTrust);
+    assert!(anchor.subject.contains("CN=CAPF-2076a1a2"));
+    assert!(!anchor.pinned);
+    assert_eq!(verdict.roles, [Role::Capf]);
+    assert_eq!(verdict.chain.len(), 2);
+    assert_eq!(verdict.chain[0].sha256, sha256(&setup.lsc));
+}
+
+#[test]
+fn lsc_of_another_device_is_a_name_mismatch() {
+    let setup = capf_setup("SEP00AABBCCDDEE", NOW.unix_seconds() - 86_400);
+    let stores = [store(
+        StoreKind::CapfTrust,
+        "CAPF-trust",
+        &[&setup.capf.der],
+    )];
+    let verdict = evaluate(
+        &[&setup.lsc],
+        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
+        &stores,
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::NameMismatch);
+    assert!(fix.contains(DEVICE), "{fix}");
+    // The path was found: the verdict still says through what.
+    assert!(verdict.anchor.is_some());
+}
+
+#[test]
+fn lsc_signed_by_an_unknown_capf_names_its_issuer_in_the_fix() {
+    let setup = capf_setup(DEVICE, NOW.unix_seconds() - 86_400);
+    let other = root("CAPF-other");
+    let stores = [store(StoreKind::CapfTrust, "CAPF-trust", &[&other.der])];
+    let verdict = evaluate(
+        &[&setup.lsc],
+        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
+        &stores,
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::UnknownIssuer);
+    assert!(fix.contains("CN=CAPF-2076a1a2"), "{fix}");
+    assert!(fix.contains("CAPF-trust"), "{fix}");
+}
+
+#[test]
+fn mic_through_an_intermediate_is_trusted_for_capf_authentication() {
+    let chain = mic_chain(DEVICE);
+    let stores = [store(
+        StoreKind::ManufacturingRoots,
+        "cisco-roots.pem",
+        &[&chain.root.der],
+    )];
+    let verdict = evaluate(
+        &[&chain.mic.der, &chain.manufacturing.der],
+        &capf_auth(CapfCredential::Mic, Some(DEVICE)),
+        &stores,
+        NOW,
+    );
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.chain.len(), 3);
+    assert_eq!(verdict.chain[1].sha256, sha256(&chain.manufacturing.der));
+    assert_eq!(verdict.anchor.unwrap().sha256, sha256(&chain.root.der));
+
+    // Without the intermediate the root alone does not reach the MIC.
+    let verdict = evaluate(
+        &[&chain.mic.der],
+        &capf_auth(CapfCredential::Mic, Some(DEVICE)),
+        &stores,
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::UnknownIssuer);
+    assert!(fix.contains("Cisco Manufacturing CA SHA2"), "{fix}");
+}
+
+#[test]
+fn mic_name_binding_takes_the_model_prefix_but_not_another_device() {
+    let chain = mic_chain(DEVICE);
+    let stores = [store(
+        StoreKind::CapfTrust,
+        "CAPF-trust",
+        &[&chain.manufacturing.der],
+    )];
+    let purpose = capf_auth(CapfCredential::Mic, Some("SEP001122334466"));
+    let verdict = evaluate(&[&chain.mic.der], &purpose, &stores, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::NameMismatch));
+    assert!(
+        verdict
+            .failure
+            .unwrap()
+            .detail
+            .contains("end with -<device name>")
+    );
+}
+
+#[test]
+fn mic_for_the_phone_web_page_says_cisco_advises_against_the_manufacturing_ca() {
+    let chain = mic_chain(DEVICE);
+    let enterprise = root("Example Enterprise Root");
+    let stores = [store(
+        StoreKind::PemBundle,
+        "browser.pem",
+        &[&enterprise.der],
+    )];
+    let verdict = evaluate(
+        &[&chain.mic.der],
+        &Purpose::PhoneWebServer { host: None },
+        &stores,
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::UnknownIssuer);
+    assert!(fix.starts_with("this is a MIC"), "{fix}");
+    assert!(fix.contains("Cisco advises against"), "{fix}");
+    assert!(fix.contains("issue an LSC instead"), "{fix}");
+}
+
+#[test]
+fn phone_web_page_with_an_enterprise_lsc_checks_the_host_name() {
+    let root = root("Example Enterprise Root");
+    let issuing = intermediate("Example Issuing CA", &root);
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.dns = vec!["sep001122334455.voice.example.net".to_owned()];
+    let lsc = leaf(&spec, &issuing);
+    let stores = [store(StoreKind::PemBundle, "browser.pem", &[&root.der])];
+    let good = Purpose::PhoneWebServer {
+        host: Some("sep001122334455.voice.example.net".to_owned()),
+    };
+    let verdict = evaluate(&[&lsc.der, &issuing.der], &good, &stores, NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.chain.len(), 3);
+
+    let bad = Purpose::PhoneWebServer {
+        host: Some("10.1.2.3".to_owned()),
+    };
+    let verdict = evaluate(&[&lsc.der, &issuing.der], &bad, &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::NameMismatch);
+    assert!(fix.contains("subjectAltName DNS:10.1.2.3"), "{fix}");
+}
+
+#[test]
+fn enterprise_lsc_as_a_tls_client_with_root_and_issuing_ca() {
+    let root = root("Example Enterprise Root");
+    let issuing = intermediate("Example Issuing CA", &root);
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.uris = vec![DEVICE.to_owned()];
+    let lsc = leaf(&spec, &issuing);
+    // Root and issuing CA both in the store: the phone sends only its LSC.
+    let both = [store(
+        StoreKind::EnterpriseRoots,
+        "nac-cas.pem",
+        &[&root.der, &issuing.der],
+    )];
+    let verdict = evaluate(&[&lsc.der], &tls_client(Some(DEVICE)), &both, NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.anchor.unwrap().sha256, sha256(&issuing.der));
+
+    // Root only and no chain sent: the issuing CA is missing.
+    let root_only = [store(
+        StoreKind::EnterpriseRoots,
+        "nac-cas.pem",
+        &[&root.der],
+    )];
+    let verdict = evaluate(&[&lsc.der], &tls_client(Some(DEVICE)), &root_only, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::UnknownIssuer);
+    assert!(fix.contains("CN=Example Issuing CA"), "{fix}");
+    assert!(fix.contains("CallManager-trust"), "{fix}");
+}
+
+#[test]
+fn tls_client_needs_client_auth_in_the_extended_key_usage() {
+    let root = root("Example Enterprise Root");
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.eku = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let lsc = leaf(&spec, &root);
+    let stores = [store(
+        StoreKind::CallManagerTrust,
+        "CallManager-trust",
+        &[&root.der],
+    )];
+    let verdict = evaluate(&[&lsc.der], &tls_client(None), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::WrongKeyUsage);
+    assert!(fix.contains("clientAuth"), "{fix}");
+
+    // The same certificate is fine as a TLS server.
+    let verdict = evaluate(&[&lsc.der], &server(ServerRole::CallManager), &stores, NOW);
+    assert!(verdict.trusted, "{verdict}");
+}
+
+#[test]
+fn key_usage_without_digital_signature_is_refused() {
+    let root = root("Example Enterprise Root");
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.key_usages = vec![KeyUsagePurpose::DataEncipherment];
+    let lsc = leaf(&spec, &root);
+    let stores = [store(StoreKind::CapfTrust, "CAPF-trust", &[&root.der])];
+    let verdict = evaluate(
+        &[&lsc.der],
+        &capf_auth(CapfCredential::Lsc, None),
+        &stores,
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::WrongKeyUsage);
+    assert!(fix.contains("digitalSignature"), "{fix}");
+}
+
+#[test]
+fn a_ca_certificate_presented_as_the_leaf_is_wrong_key_usage() {
+    let root = root("Example Enterprise Root");
+    let issuing = intermediate("Example Issuing CA", &root);
+    let stores = [store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der])];
+    let verdict = evaluate(&[&issuing.der], &server(ServerRole::Tftp), &stores, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::WrongKeyUsage));
+    assert!(verdict.failure.unwrap().detail.contains("CA:TRUE"));
+}
+
+#[test]
+fn the_capf_certificate_itself_in_a_ca_store_is_its_own_anchor() {
+    let setup = capf_setup(DEVICE, NOW.unix_seconds());
+    let stores = [store(StoreKind::PemBundle, "capf.pem", &[&setup.capf.der])];
+    let verdict = evaluate(&[&setup.capf.der], &server(ServerRole::Capf), &stores, NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert!(verdict.anchor.unwrap().pinned);
+}
+
+#[test]
+fn expired_lsc_fix_says_renew_through_capf() {
+    let root = root("Example Enterprise Root");
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.not_before = (2020, 1, 1);
+    spec.not_after = (2021, 1, 1);
+    let lsc = leaf(&spec, &root);
+    let stores = [store(StoreKind::CapfTrust, "CAPF-trust", &[&root.der])];
+    let verdict = evaluate(
+        &[&lsc.der],
+        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
+        &stores,
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::Expired);
+    assert!(fix.contains("CAPF install"), "{fix}");
+    assert!(
+        verdict
+            .failure
+            .unwrap()
+            .detail
+            .contains("expired on 2021-01-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn expired_mic_is_refused_unless_the_policy_allows_it() {
+    let root = root("Cisco Root CA M2");
+    let manufacturing = intermediate("Cisco Manufacturing CA", &root);
+    let mut spec = LeafSpec::new(&format!("CP-7961G-{DEVICE}"));
+    spec.not_before = (2010, 1, 1);
+    spec.not_after = (2020, 1, 1);
+    let mic = leaf(&spec, &manufacturing);
+    let stores = [store(
+        StoreKind::ManufacturingRoots,
+        "cisco.pem",
+        &[&root.der],
+    )];
+    let chain = [&mic.der, &manufacturing.der];
+    let purpose = capf_auth(CapfCredential::Mic, Some(DEVICE));
+    let verdict = evaluate(&chain, &purpose, &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::Expired);
+    assert!(fix.contains("MICs cannot be renewed"), "{fix}");
+
+    let mut options = EvaluationOptions::default();
+    options.allow_expired_mic = true;
+    let verdict = evaluate_with(&chain, &purpose, &stores, NOW, &options);
+    assert!(verdict.trusted, "{verdict}");
+    assert!(
+        verdict
+            .notes
+            .iter()
+            .any(|note| note.contains("allow_expired_mic"))
+    );
+
+    // The allowance is for CAPF authentication only.
+    let verdict = evaluate_with(&chain, &tls_client(None), &stores, NOW, &options);
+    assert_eq!(verdict.reason(), Some(Reason::Expired));
+}
+
+#[test]
+fn not_yet_valid_certificate() {
+    let root = root("Example Enterprise Root");
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.not_before = (2029, 1, 1);
+    spec.not_after = (2030, 1, 1);
+    let lsc = leaf(&spec, &root);
+    let stores = [store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der])];
+    let verdict = evaluate(&[&lsc.der], &tls_client(None), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::NotYetValid);
+    assert!(fix.contains("clock"), "{fix}");
+}
+
+#[test]
+fn revoked_by_digest_by_serial_and_by_crl() {
+    let root = root("Example Enterprise Root");
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.serial = 0x1234;
+    let lsc = leaf(&spec, &root);
+    let purpose = tls_client(Some(DEVICE));
+    let base = store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der]);
+    assert!(evaluate(&[&lsc.der], &purpose, &[base.clone()], NOW).trusted);
+
+    let mut by_digest = Revocations::new();
+    by_digest.revoke_sha256(sha256(&lsc.der));
+    let verdict = evaluate(
+        &[&lsc.der],
+        &purpose,
+        &[base.clone().with_revocations(&by_digest)],
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::Revoked);
+    assert!(fix.contains("issue a new one"), "{fix}");
+
+    // Issuer name DER of the leaf = subject name DER of the root.
+    let root_parsed = ctl_format::Certificate::from_der(&root.der).unwrap();
+    let issuer_der = der::Encode::to_der(&root_parsed.x509().tbs_certificate.subject).unwrap();
+    let mut by_serial = Revocations::new();
+    by_serial.revoke_serial(&issuer_der, &[0x00, 0x12, 0x34]);
+    // Revocation data in another store applies as well.
+    let other = TrustStore::new(StoreKind::PemBundle, "revoked.txt").with_revocations(&by_serial);
+    let verdict = evaluate(&[&lsc.der], &purpose, &[base.clone(), other], NOW);
+    assert_eq!(verdict.reason(), Some(Reason::Revoked));
+
+    let crl = rcgen::CertificateRevocationListParams {
+        this_update: rcgen::date_time_ymd(2024, 12, 1),
+        next_update: rcgen::date_time_ymd(2025, 12, 1),
+        crl_number: rcgen::SerialNumber::from(1_u64),
+        issuing_distribution_point: None,
+        revoked_certs: vec![rcgen::RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from(0x1234_u64),
+            revocation_time: rcgen::date_time_ymd(2024, 12, 1),
+            reason_code: None,
+            invalidity_date: None,
+        }],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(&root.issuer)
+    .unwrap();
+    let by_crl = Revocations::parse("root.crl", crl.der()).unwrap();
+    let verdict = evaluate(
+        &[&lsc.der],
+        &purpose,
+        &[base.with_revocations(&by_crl)],
+        NOW,
+    );
+    assert_eq!(verdict.reason(), Some(Reason::Revoked), "{verdict}");
+}
+
+#[test]
+fn tampered_signature_is_signature_invalid() {
+    let root = root("Example Enterprise Root");
+    let lsc = leaf(&LeafSpec::new(DEVICE), &root);
+    let mut tampered = lsc.der.clone();
+    // The signature BIT STRING is the certificate's last element: flip a
+    // byte inside the ECDSA signature value.
+    let last = tampered.len() - 3;
+    tampered[last] ^= 0x01;
+    let stores = [store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der])];
+    let verdict = evaluate(&[&tampered], &tls_client(None), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::SignatureInvalid);
+    assert!(fix.contains("genuine"), "{fix}");
+}
+
+#[test]
+fn chain_longer_than_the_limit_is_chain_too_long() {
+    let root = root("Example Enterprise Root");
+    let first = intermediate("Example Policy CA", &root);
+    let second = intermediate("Example Regional CA", &first);
+    let third = intermediate("Example Issuing CA", &second);
+    let lsc = leaf(&LeafSpec::new(DEVICE), &third);
+    let stores = [store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der])];
+    let chain = [&lsc.der, &third.der, &second.der, &first.der];
+    let verdict = evaluate(&chain, &tls_client(None), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::ChainTooLong);
+    assert!(fix.contains("trust the issuing CA directly"), "{fix}");
+
+    let mut options = EvaluationOptions::default();
+    options.max_chain_length = 5;
+    let verdict = evaluate_with(&chain, &tls_client(None), &stores, NOW, &options);
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.chain.len(), 5);
+}
+
+#[test]
+fn pinned_server_roles_ccm_tftp_grants_both_and_nothing_else() {
+    let ca = root("unused");
+    let ccm = leaf(&LeafSpec::new("cucm-pub.example.net"), &ca);
+    let mut ctl = TrustStore::new(StoreKind::Ctl, "CTLFile.tlv");
+    ctl.add_certificate(&ccm.der, &[Role::CallManagerTftp])
+        .unwrap();
+    let stores = [ctl];
+    for role in [ServerRole::CallManager, ServerRole::Tftp] {
+        let verdict = evaluate(&[&ccm.der], &server(role), &stores, NOW);
+        assert!(verdict.trusted, "{verdict}");
+        assert!(verdict.anchor.as_ref().unwrap().pinned);
+        assert_eq!(verdict.roles, [Role::CallManagerTftp]);
+    }
+    let verdict = evaluate(&[&ccm.der], &server(ServerRole::Capf), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::WrongRole);
+    assert!(
+        fix.contains("in the CTL but with role CCM+TFTP, not CAPF"),
+        "{fix}"
+    );
+
+    // A CAPF certificate that is not listed at all.
+    let capf = root("CAPF-5b8e7c01");
+    let verdict = evaluate(&[&capf.der], &server(ServerRole::Capf), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::NotListed);
+    assert!(
+        fix.contains("add the CAPF certificate (CN=CAPF-5b8e7c01"),
+        "{fix}"
+    );
+    assert!(
+        fix.contains("to the phone's CTL/ITL with role CAPF"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn pinned_tvs_in_an_itl_and_dates_are_notes_unless_asked() {
+    let ca = root("unused");
+    let mut spec = LeafSpec::new("tvs.example.net");
+    spec.not_after = (2021, 1, 1);
+    let tvs = leaf(&spec, &ca);
+    let mut itl = TrustStore::new(StoreKind::Itl, "ITLFile.tlv");
+    itl.add_certificate(&tvs.der, &[Role::Tvs]).unwrap();
+    let stores = [itl];
+    let verdict = evaluate(&[&tvs.der], &server(ServerRole::Tvs), &stores, NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert!(
+        verdict
+            .notes
+            .iter()
+            .any(|note| note.contains("expired on 2021-01-01"))
+    );
+
+    let mut options = EvaluationOptions::default();
+    options.check_pinned_validity = true;
+    let verdict = evaluate_with(
+        &[&tvs.der],
+        &server(ServerRole::Tvs),
+        &stores,
+        NOW,
+        &options,
+    );
+    assert_eq!(verdict.reason(), Some(Reason::Expired));
+}
+
+#[test]
+fn file_signers_config_needs_tftp_and_trust_lists_need_sast() {
+    let ca = root("unused");
+    let tftp = leaf(&LeafSpec::new("tftp.example.net"), &ca);
+    let sast = leaf(&LeafSpec::new("SAST-1"), &ca);
+    let mut itl = TrustStore::new(StoreKind::Itl, "ITLFile.tlv");
+    itl.add_certificate(&tftp.der, &[Role::Tftp]).unwrap();
+    itl.add_certificate(&sast.der, &[Role::Sast]).unwrap();
+    let stores = [itl];
+    let config = Purpose::FileSigner {
+        file: SignedFileKind::ConfigFile,
+    };
+    let list = Purpose::FileSigner {
+        file: SignedFileKind::TrustList,
+    };
+    assert!(evaluate(&[&tftp.der], &config, &stores, NOW).trusted);
+    assert!(evaluate(&[&sast.der], &list, &stores, NOW).trusted);
+    let verdict = evaluate(&[&sast.der], &config, &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::WrongRole);
+    assert!(fix.contains("role SAST, not TFTP"), "{fix}");
+    let verdict = evaluate(&[&tftp.der], &list, &stores, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::WrongRole));
+
+    // Phone-SAST-trust implies role SAST.
+    let sast_trust = store(StoreKind::PhoneSastTrust, "Phone-SAST-trust", &[&sast.der]);
+    let verdict = evaluate(&[&sast.der], &list, &[sast_trust], NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.roles, [Role::Sast]);
+}
+
+#[test]
+fn a_store_that_does_not_answer_the_purpose_is_reported() {
+    let root = root("Example Enterprise Root");
+    let stores = [store(StoreKind::PemBundle, "roots.pem", &[&root.der])];
+    let purpose = Purpose::FileSigner {
+        file: SignedFileKind::ConfigFile,
+    };
+    let verdict = evaluate(&[&root.der], &purpose, &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::NoApplicableStore);
+    assert!(fix.contains("ctl or itl"), "{fix}");
+}
+
+#[test]
+fn malformed_and_empty_chains() {
+    let root = root("Example Enterprise Root");
+    let stores = [store(StoreKind::PemBundle, "roots.pem", &[&root.der])];
+    let verdict = evaluate(
+        &[b"not a certificate".as_slice()],
+        &tls_client(None),
+        &stores,
+        NOW,
+    );
+    assert_eq!(verdict.reason(), Some(Reason::Malformed));
+    let empty: [&[u8]; 0] = [];
+    let verdict = evaluate(&empty, &tls_client(None), &stores, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::Malformed));
+    // A truncated certificate must not panic either.
+    let verdict = evaluate(
+        &[&root.der[..root.der.len() / 2]],
+        &tls_client(None),
+        &stores,
+        NOW,
+    );
+    assert_eq!(verdict.reason(), Some(Reason::Malformed));
+}
+
+/// SHA-1 MIC hierarchy: an RSA-2048 root signs the manufacturing CA with
+/// sha1WithRSAEncryption (re-signed here with the `rsa` crate, as rcgen
+/// cannot sign with SHA-1), which issues the MIC.
+#[test]
+fn sha1_mic_chain_is_accepted_only_for_capf_authentication_with_a_mic() {
+    use der::{Decode, Encode};
+    use rsa::pkcs8::EncodePrivateKey;
+    use sha1::Sha1;
+
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let pkcs8 = rsa_key.to_pkcs8_der().unwrap();
+    let key = rcgen::KeyPair::try_from(pkcs8.as_bytes()).unwrap();
+    let root = root_with_key("Cisco Root CA 2048", key);
+    let manufacturing = intermediate("Cisco Manufacturing CA", &root);
+    let mut cert = x509_cert::Certificate::from_der(&manufacturing.der).unwrap();
+    let sha1_rsa = spki::AlgorithmIdentifierOwned {
+        oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5"),
+        parameters: Some(der::asn1::Null.into()),
+    };
+    cert.tbs_certificate.signature = sha1_rsa.clone();
+    cert.signature_algorithm = sha1_rsa;
+    let tbs = cert.tbs_certificate.to_der().unwrap();
+    let signature = rsa_key
+        .sign(rsa::Pkcs1v15Sign::new::<Sha1>(), &Sha1::digest(&tbs))
+        .unwrap();
+    cert.signature = der::asn1::BitString::from_bytes(&signature).unwrap();
+    let manufacturing_sha1 = cert.to_der().unwrap();
+    let mic = leaf(&LeafSpec::new(&format!("CP-7975-{DEVICE}")), &manufacturing);
+
+    let chain = [&mic.der, &manufacturing_sha1];
+    let manufacturing_roots = store(StoreKind::ManufacturingRoots, "cisco.pem", &[&root.der]);
+    let stores = [manufacturing_roots];
+    let verdict = evaluate(
+        &chain,
+        &capf_auth(CapfCredential::Mic, Some(DEVICE)),
+        &stores,
+        NOW,
+    );
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.chain.len(), 3);
+
+    // The same chain for TLS client authentication: SHA-1 is not accepted.
+    let verdict = evaluate(&chain, &tls_client(Some(DEVICE)), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::UnsupportedAlgorithm);
+    assert!(fix.contains("SHA-1"), "{fix}");
+
+    // Nor as an LSC, nor with a tampered SHA-1 signature.
+    let verdict = evaluate(&chain, &capf_auth(CapfCredential::Lsc, None), &stores, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::UnsupportedAlgorithm));
+    let mut tampered = manufacturing_sha1.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    let verdict = evaluate(
+        &[&mic.der, &tampered],
+        &capf_auth(CapfCredential::Mic, None),
+        &stores,
+        NOW,
+    );
+    assert_eq!(
+        verdict.reason(),
+        Some(Reason::SignatureInvalid),
+        "{verdict}"
+    );
+}
+
+/// The real Unified CM CTL: records 0 and 1 hold the publisher's
+/// certificate (SAST and CCM+TFTP), record 3 the CAPF certificate
+/// (tests/vectors/real/cucm/CTLFile.tlv.json).
+#[test]
+fn real_cisco_ctl_grants_its_roles_and_refuses_others() {
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/real/cucm/CTLFile.tlv"
+    ))
+    .unwrap();
+    let list = TrustList::parse(&file).unwrap();
+    let roles: Vec<Option<Role>> = list.records().iter().map(|record| record.role()).collect();
+    assert_eq!(roles[0], Some(Role::Sast));
+    assert_eq!(roles[1], Some(Role::CallManagerTftp));
+    assert_eq!(roles[3], Some(Role::Capf));
+    let ctl = TrustStore::from_trust_list(StoreKind::Ctl, "CTLFile.tlv", &list).unwrap();
+    let stores = [ctl];
+    let capf = list.records()[3].certificate_der().unwrap();
+    let ccm = list.records()[1].certificate_der().unwrap();
+    // The header timestamp: when the list was made.
+    let then = Timestamp::from_unix_seconds(1_430_968_247);
+
+    let verdict = evaluate(&[capf], &server(ServerRole::Capf), &stores, then);
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.roles, [Role::Capf]);
+    for role in [ServerRole::CallManager, ServerRole::Tftp] {
+        let verdict = evaluate(&[ccm], &server(role), &stores, then);
+        assert!(verdict.trusted, "{verdict}");
+        assert_eq!(verdict.roles, [Role::Sast, Role::CallManagerTftp]);
+    }
+    let config = Purpose::FileSigner {
+        file: SignedFileKind::ConfigFile,
+    };
+    assert!(evaluate(&[ccm], &config, &stores, then).trusted);
+
+    let verdict = evaluate(&[capf], &server(ServerRole::CallManager), &stores, then);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::WrongRole);
+    assert!(fix.contains("role CAPF, not CCM"), "{fix}");
+    let verdict = evaluate(&[ccm], &server(ServerRole::Capf), &stores, then);
+    assert_eq!(verdict.reason(), Some(Reason::WrongRole));
+    let verdict = evaluate(&[capf], &config, &stores, then);
+    assert_eq!(verdict.reason(), Some(Reason::WrongRole));
+}
+
+#[test]
+fn revocation_list_text_and_pem_forms() {
+    let root = root("Example Enterprise Root");
+    let lsc = leaf(&LeafSpec::new(DEVICE), &root);
+    let digest: String = sha256(&lsc.der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let text = format!("# revoked phones\nsha256:{digest}\n\n");
+    let revocations = Revocations::parse("revoked.txt", text.as_bytes()).unwrap();
+    let parsed = ctl_format::Certificate::from_der(&lsc.der).unwrap();
+    assert!(revocations.revokes(&parsed));
+    assert!(Revocations::parse("bad.txt", b"sha256:1234\n").is_err());
+    let other = leaf(&LeafSpec::new("SEP00AABBCCDDEE"), &root);
+    let other_parsed = ctl_format::Certificate::from_der(&other.der).unwrap();
+    assert!(!revocations.revokes(&other_parsed));
+}
