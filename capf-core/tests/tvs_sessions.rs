@@ -435,6 +435,16 @@ fn client_close_timeout_and_setup() {
     );
 
     let mut session = client();
+    session.handle_transport_error();
+    assert_eq!(
+        client_result(&mut session),
+        TvsClientResult::TransportFailed
+    );
+    session.handle_transport_error();
+    session.handle_peer_closed();
+    assert_eq!(session.poll_output(), None);
+
+    let mut session = client();
     assert_eq!(session.poll_timeout(), Some(START.plus_seconds(30)));
     session.handle_timeout(START.plus_seconds(29));
     assert_eq!(session.poll_output(), None);

@@ -13,6 +13,8 @@ mod serve;
 mod signed;
 mod store;
 mod trustlist;
+mod tvs;
+mod tvs_store;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -46,6 +48,9 @@ enum Command {
     Enroll(enroll::EnrollArgs),
     /// Show the whole PKI working on loopback: CAPF CA, server, phones, CTL.
     Demo(demo::DemoArgs),
+    /// TVS: the certificate allow-list (add, remove, revoke, list) and a client (verify).
+    #[command(subcommand)]
+    Tvs(tvs::Command),
 }
 
 /// An error for the user: a message and the exit status it maps to.
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Tvs(command) => tvs::run(command),
     };
     match result {
         Ok(code) => code,

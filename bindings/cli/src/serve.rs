@@ -36,15 +36,16 @@ use tracing::Instrument;
 /// `capf serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on, e.g. 0.0.0.0:3804 or [::]:3804.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:3804")]
-    listen: SocketAddr,
+    /// Address to listen on, e.g. 0.0.0.0:3804 or [::]:3804 (default
+    /// 0.0.0.0:3804; leave it out with --tvs-listen to serve TVS alone).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
     /// The CAPF certificate (PEM; further certificates form the chain sent to phones).
     #[arg(long, value_name = "CAPF.pem")]
-    cert: PathBuf,
+    cert: Option<PathBuf>,
     /// The CAPF private key (PKCS#8 PEM).
     #[arg(long, value_name = "CAPF.key")]
-    key: PathBuf,
+    key: Option<PathBuf>,
     /// Device database (SQLite), as managed by `capf device`.
     #[arg(long, value_name = "FILE")]
     db: PathBuf,
@@ -77,6 +78,8 @@ pub(crate) struct ServeArgs {
     /// Seconds a phone gets to generate its key (KEY_GEN_RESPONSE).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     key_generation_timeout: u64,
+    #[command(flatten)]
+    tvs: crate::tvs::TvsServeArgs,
 }
 
 /// How long the server waits for a connecting or silent phone.
@@ -180,8 +183,11 @@ pub(crate) fn read_private_key(path: &Path) -> Result<Vec<u8>, CliError> {
 impl ServerSetup {
     /// Loads the files named by `capf serve`.
     fn load(args: &ServeArgs) -> Result<Self, CliError> {
-        let chain = read_certificates(&args.cert)?;
-        let key = read_private_key(&args.key)?;
+        let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+            return Err(CliError::input("CAPF needs --cert and --key"));
+        };
+        let chain = read_certificates(cert)?;
+        let key = read_private_key(key)?;
         let tls = capf_core::tls::server_config(&chain, &key)
             .map_err(|error| CliError::input(format!("CAPF certificate/key: {error}")))?;
         let issuer = match (&args.issuer, &args.issuer_key) {
@@ -241,20 +247,79 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// Runs `capf serve`.
 pub(crate) fn run(args: ServeArgs) -> CliResult {
     init_logging("info");
-    let setup = ServerSetup::load(&args)?;
+    let tvs = crate::tvs::TvsServer::load(
+        &args.tvs,
+        args.cert.as_deref(),
+        args.key.as_deref(),
+        &args.db,
+        Duration::from_secs(args.handshake_timeout.max(1)),
+    )?;
+    // CAPF unless only --tvs-listen was asked for.
+    let capf_listen = match (args.listen, &tvs) {
+        (Some(listen), _) => Some(listen),
+        (None, None) => Some(SocketAddr::from(([0, 0, 0, 0], 3804))),
+        (None, Some(_)) => None,
+    };
+    let setup = capf_listen
+        .map(|listen| ServerSetup::load(&args).map(|setup| (setup, listen)))
+        .transpose()?;
     let grace = Duration::from_secs(args.grace_seconds);
     runtime()?.block_on(async move {
-        let listener = TcpListener::bind(args.listen).await.map_err(|error| {
-            CliError::input(format!("cannot listen on {}: {error}", args.listen))
-        })?;
-        let server = Server::new(setup)?;
-        let address = listener.local_addr().map_err(|error| {
-            CliError::input(format!("cannot read the listening address: {error}"))
-        })?;
-        tracing::info!(%address, "CAPF server listening");
-        server.serve(listener, shutdown_signal(), grace).await;
+        let capf = match setup {
+            Some((setup, listen)) => {
+                let listener = bind(listen).await?;
+                tracing::info!(address = %local(&listener)?, "CAPF server listening");
+                Some((Server::new(setup)?, listener))
+            }
+            None => None,
+        };
+        let tvs = match tvs {
+            Some((server, listen)) => {
+                let listener = bind(listen).await?;
+                tracing::info!(address = %local(&listener)?, "TVS server listening");
+                Some((server, listener))
+            }
+            None => None,
+        };
+        // One signal stops both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let stop_signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let capf_stopped = stop_signal(stopped.clone());
+        let tvs_stopped = stop_signal(stopped);
+        tokio::join!(
+            async {
+                if let Some((server, listener)) = capf {
+                    server.serve(listener, capf_stopped, grace).await;
+                }
+            },
+            async {
+                if let Some((server, listener)) = tvs {
+                    server.serve(listener, tvs_stopped, grace).await;
+                }
+            },
+        );
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Binds a listener, with the address in the error.
+async fn bind(address: SocketAddr) -> Result<TcpListener, CliError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|error| CliError::input(format!("cannot listen on {address}: {error}")))
+}
+
+/// The address a listener is bound to (the port chosen for port 0).
+fn local(listener: &TcpListener) -> Result<SocketAddr, CliError> {
+    listener
+        .local_addr()
+        .map_err(|error| CliError::input(format!("cannot read the listening address: {error}")))
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM.

@@ -108,6 +108,10 @@ pub enum TvsClientResult {
     NoAnswer,
     /// No whole response before the deadline.
     TimedOut,
+    /// The connection failed under the session (TLS refused the server's
+    /// certificate, a write failed): reported by the host with
+    /// [`TvsClientSession::handle_transport_error`].
+    TransportFailed,
     /// The server's bytes are not an acceptable response.
     ProtocolError(TvsResponseError),
 }
@@ -270,6 +274,14 @@ impl TvsClientSession {
         } else {
             TvsClientResult::ProtocolError(TvsResponseError::Truncated { received })
         });
+    }
+
+    /// The connection failed (TLS error, failed write): the session ends
+    /// with [`TvsClientResult::TransportFailed`] unless it is already over.
+    pub fn handle_transport_error(&mut self) {
+        if !self.is_done() {
+            self.finish(TvsClientResult::TransportFailed);
+        }
     }
 
     /// The reference client's checks, then ours (no repeated elements).

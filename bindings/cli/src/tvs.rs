@@ -1,0 +1,727 @@
+//! `capf tvs`: the TVS allow-list (add, remove, revoke, list), the TVS
+//! client (`verify`), and the TVS server that `capf serve --tvs-listen` runs
+//! (spec `tvs-protocol.md`).
+//!
+//! Server: one task and one [`TvsServerSession`] per connection, driven by
+//! the shared [`pump`]: one request, at most one response, then close. The
+//! lookup is answered from [`TvsStore`] (the `tvs_certificates` table of the
+//! registry file). A bad request is closed without an answer, as the
+//! reference does, and logged with its reason.
+
+use crate::output::{now_unix, read_file, rfc3339_utc};
+use crate::pump::{self, Host, PumpOptions, Session, Step, now};
+use crate::serve::pem_blocks;
+use crate::tvs_store::{
+    DEFAULT_TTL, MAX_TTL, TvsEntry, TvsStore, TvsStoreError, certificate_sha256,
+};
+use crate::{CliError, CliResult};
+use capf_core::time::Timestamp;
+use capf_core::tls::{TlsClientTransport, TlsServerTransport, rustls};
+use capf_core::tvs::{
+    DEFAULT_DEVICE_NAME, KnownCertificate, TVS_PORT, TvsClientConfig, TvsClientOutcome,
+    TvsClientOutput, TvsClientResult, TvsClientSession, TvsServerConfig, TvsServerDecision,
+    TvsServerOutcome, TvsServerOutput, TvsServerResult, TvsServerSession,
+};
+use clap::{Args, Subcommand};
+use ctl_format::trust_list::Role;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// `capf tvs …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Register certificates (or replace their roles and TTL).
+    Add(AddArgs),
+    /// Unregister certificates: TVS then answers "unknown".
+    Remove(TargetArgs),
+    /// Keep certificates registered but answer them INVALID.
+    Revoke(TargetArgs),
+    /// Show the registered certificates.
+    List(ListArgs),
+    /// Ask a TVS server about a certificate (exit 0 valid, 1 invalid, 2 no answer).
+    Verify(VerifyArgs),
+}
+
+/// `capf tvs add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// Registry file (SQLite), shared with `capf device` and `capf serve`.
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+    /// Certificate file (PEM, every CERTIFICATE block; or one DER certificate).
+    #[arg(value_name = "CERT.pem")]
+    certificate: PathBuf,
+    /// Role to grant: ccm, tftp, ccm+tftp, capf, sast, app-server, tvs;
+    /// repeat the option for several.
+    #[arg(long = "role", value_name = "ROLE", required = true)]
+    roles: Vec<String>,
+    /// Seconds a phone may cache the answer (1-2592000).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TTL)]
+    ttl: u32,
+}
+
+/// `capf tvs remove` and `capf tvs revoke`.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArgs {
+    /// Registry file (SQLite).
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+    /// A certificate file, or the SHA-256 of a certificate (64 hex digits).
+    #[arg(value_name = "CERT.pem|SHA256")]
+    target: String,
+}
+
+/// `capf tvs list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Registry file (SQLite).
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `capf tvs verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The TVS server, HOST:PORT (port 2445 when left out).
+    #[arg(long, value_name = "HOST:PORT")]
+    server: String,
+    /// Certificates trusted for the server's TLS certificate (its own
+    /// certificate, or a CA above it). No host-name check, like a phone.
+    #[arg(long, value_name = "TVS_CERT.pem")]
+    ca: PathBuf,
+    /// Device name to send.
+    #[arg(long, value_name = "CP-MODEL-SEPMAC", default_value = DEFAULT_DEVICE_NAME)]
+    device: String,
+    /// Seconds to wait for the connection and the answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+    /// The certificate to ask about (PEM or DER; the first certificate).
+    #[arg(value_name = "CERT.pem")]
+    certificate: PathBuf,
+}
+
+/// Runs `capf tvs …`.
+pub(crate) fn run(command: Command) -> CliResult {
+    match command {
+        Command::Add(args) => add(&args),
+        Command::Remove(args) => remove_or_revoke(&args, false),
+        Command::Revoke(args) => remove_or_revoke(&args, true),
+        Command::List(args) => list(&args),
+        Command::Verify(args) => verify(args),
+    }
+}
+
+fn store_error(error: TvsStoreError) -> CliError {
+    CliError::input(error.to_string())
+}
+
+fn open(db: &Path) -> Result<TvsStore, CliError> {
+    TvsStore::open(db).map_err(store_error)
+}
+
+/// The certificates of a file: every PEM CERTIFICATE block, or the whole
+/// file as one DER certificate.
+fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
+    let bytes = read_file(path)?;
+    if let Ok(text) = std::str::from_utf8(&bytes)
+        && text.contains("-----BEGIN")
+    {
+        let blocks = pem_blocks(text, "CERTIFICATE")
+            .map_err(|error| CliError::input(format!("{}: {error}", path.display())))?;
+        if blocks.is_empty() {
+            return Err(CliError::input(format!(
+                "{}: no CERTIFICATE in the file",
+                path.display()
+            )));
+        }
+        return Ok(blocks);
+    }
+    Ok(vec![bytes])
+}
+
+/// A role TVS can grant (spec 6.1: the seven known codes).
+fn parse_role(text: &str) -> Result<Role, CliError> {
+    let role: Role = text
+        .parse()
+        .map_err(|error: ctl_format::trust_list::UnknownRoleName| {
+            CliError::input(error.to_string())
+        })?;
+    match role {
+        Role::Sast
+        | Role::CallManager
+        | Role::CallManagerTftp
+        | Role::Tftp
+        | Role::Capf
+        | Role::ApplicationServer
+        | Role::Tvs => Ok(role),
+        other => Err(CliError::input(format!(
+            "role {other} is not one TVS grants (ccm, tftp, ccm+tftp, capf, sast, app-server, tvs)"
+        ))),
+    }
+}
+
+fn role_names(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn add(args: &AddArgs) -> CliResult {
+    let roles = args
+        .roles
+        .iter()
+        .flat_map(|text| text.split(','))
+        .map(parse_role)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(1..=MAX_TTL).contains(&args.ttl) {
+        return Err(CliError::input(format!(
+            "--ttl must be 1-{MAX_TTL} seconds"
+        )));
+    }
+    let certificates = read_certificates(&args.certificate)?;
+    let mut store = open(&args.db)?;
+    for der in certificates {
+        let entry = store
+            .add(&der, &roles, args.ttl, now_unix())
+            .map_err(store_error)?;
+        println!(
+            "registered {} {} roles {} ttl {}{}",
+            hex::encode(entry.sha256),
+            entry.subject,
+            role_names(&entry.roles),
+            entry.ttl,
+            if entry.revoked { " (revoked)" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The digests a remove/revoke target names.
+fn target_digests(target: &str) -> Result<Vec<[u8; 32]>, CliError> {
+    let path = Path::new(target);
+    if !path.exists()
+        && target.len() == 64
+        && let Ok(bytes) = hex::decode(target)
+        && let Ok(digest) = <[u8; 32]>::try_from(bytes)
+    {
+        return Ok(vec![digest]);
+    }
+    Ok(read_certificates(path)?
+        .iter()
+        .map(|der| certificate_sha256(der))
+        .collect())
+}
+
+fn remove_or_revoke(args: &TargetArgs, revoke: bool) -> CliResult {
+    let digests = target_digests(&args.target)?;
+    let mut store = open(&args.db)?;
+    let mut missing = 0;
+    for digest in digests {
+        let done = if revoke {
+            store.revoke(&digest)
+        } else {
+            store.remove(&digest)
+        }
+        .map_err(store_error)?;
+        let verb = if revoke { "revoked" } else { "removed" };
+        if done {
+            println!("{verb} {}", hex::encode(digest));
+        } else {
+            eprintln!("capf: {} is not registered", hex::encode(digest));
+            missing += 1;
+        }
+    }
+    if missing > 0 {
+        return Err(CliError::rejected(format!(
+            "{missing} certificate(s) not registered"
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn entry_json(entry: &TvsEntry) -> serde_json::Value {
+    serde_json::json!({
+        "sha256": hex::encode(entry.sha256),
+        "subject": entry.subject,
+        "roles": entry.roles.iter().map(|role| role.name()).collect::<Vec<_>>(),
+        "role_codes": entry.roles.iter().map(|role| role.code()).collect::<Vec<_>>(),
+        "ttl": entry.ttl,
+        "revoked": entry.revoked,
+        "added_at": rfc3339_utc(entry.added_at),
+    })
+}
+
+fn list(args: &ListArgs) -> CliResult {
+    let entries = open(&args.db)?.list().map_err(store_error)?;
+    if args.json {
+        let json: Vec<_> = entries.iter().map(entry_json).collect();
+        println!("{}", serde_json::Value::Array(json));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!("no certificates registered for TVS");
+    }
+    for entry in &entries {
+        println!(
+            "{}  {}  roles {}  ttl {}{}",
+            hex::encode(entry.sha256),
+            entry.subject,
+            role_names(&entry.roles),
+            entry.ttl,
+            if entry.revoked { "  REVOKED" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------
+// The pump's view of the TVS sessions.
+
+impl Session for TvsServerSession {
+    type Decision = TvsServerDecision;
+    type Outcome = TvsServerOutcome;
+    fn handle_input(&mut self, plaintext: &[u8]) {
+        TvsServerSession::handle_input(self, plaintext);
+    }
+    fn poll_step(&mut self) -> Option<Step<TvsServerDecision, TvsServerOutcome>> {
+        loop {
+            return match self.poll_output()? {
+                TvsServerOutput::Transmit(frame) => Some(Step::Transmit(frame)),
+                TvsServerOutput::Need(decision) => Some(Step::Need(decision)),
+                TvsServerOutput::Done(outcome) => Some(Step::Done(outcome)),
+                _ => continue,
+            };
+        }
+    }
+    fn handle_timeout(&mut self, now: Timestamp) {
+        TvsServerSession::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        TvsServerSession::poll_timeout(self)
+    }
+    fn handle_peer_closed(&mut self) {
+        TvsServerSession::handle_peer_closed(self);
+    }
+}
+
+impl Session for TvsClientSession {
+    type Decision = Infallible;
+    type Outcome = TvsClientOutcome;
+    fn handle_input(&mut self, plaintext: &[u8]) {
+        TvsClientSession::handle_input(self, plaintext);
+    }
+    fn poll_step(&mut self) -> Option<Step<Infallible, TvsClientOutcome>> {
+        loop {
+            return match self.poll_output()? {
+                TvsClientOutput::Transmit(frame) => Some(Step::Transmit(frame)),
+                TvsClientOutput::Done(outcome) => Some(Step::Done(outcome)),
+                _ => continue,
+            };
+        }
+    }
+    fn handle_timeout(&mut self, now: Timestamp) {
+        TvsClientSession::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        TvsClientSession::poll_timeout(self)
+    }
+    fn handle_peer_closed(&mut self) {
+        TvsClientSession::handle_peer_closed(self);
+    }
+    fn handle_transport_error(&mut self) {
+        TvsClientSession::handle_transport_error(self);
+    }
+}
+
+/// The client asks nothing of its host.
+struct NoDecisions;
+
+impl Host<TvsClientSession> for NoDecisions {
+    type Error = Infallible;
+    async fn decide(
+        &mut self,
+        _session: &mut TvsClientSession,
+        decision: Infallible,
+    ) -> Result<(), Infallible> {
+        match decision {}
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `capf tvs verify`.
+
+fn verify(args: VerifyArgs) -> CliResult {
+    let certificate = read_certificates(&args.certificate)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::input("no certificate"))?;
+    let anchors = read_certificates(&args.ca)?;
+    let tls_config = capf_core::tls::client_config_with_roots(&anchors)
+        .map_err(|error| CliError::input(format!("--ca: {error}")))?;
+    let mut session_id = [0_u8; 4];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut session_id);
+    let mut config = TvsClientConfig::new(
+        u32::from_be_bytes(session_id),
+        args.device.clone(),
+        certificate,
+    );
+    config.response_timeout = Duration::from_secs(args.timeout);
+    let mut session = TvsClientSession::new(config, now())
+        .map_err(|error| CliError::input(format!("--device: {error}")))?;
+    let server = with_default_port(&args.server);
+    let limit = Duration::from_secs(args.timeout);
+    let outcome = crate::serve::runtime()?.block_on(async {
+        let mut stream = tokio::time::timeout(limit, TcpStream::connect(&server))
+            .await
+            .map_err(|_| CliError::input(format!("{server}: connection timed out")))?
+            .map_err(|error| CliError::input(format!("cannot connect to {server}: {error}")))?;
+        let _ = stream.set_nodelay(true);
+        let mut tls = TlsClientTransport::new(tls_config.clone(), &server_name(&server))
+            .or_else(|_| TlsClientTransport::new(tls_config, "tvs.invalid"))
+            .map_err(|error| CliError::input(format!("TLS: {error}")))?;
+        let options = PumpOptions {
+            handshake_timeout: Some(limit),
+        };
+        let outcome = pump::run(
+            &mut stream,
+            &mut tls,
+            &mut session,
+            &mut NoDecisions,
+            options,
+        )
+        .await
+        .unwrap_or_else(|never| match never {});
+        Ok::<_, CliError>(outcome)
+    })?;
+    let Some(outcome) = outcome else {
+        return Err(CliError::input(format!(
+            "{server}: TLS handshake not completed"
+        )));
+    };
+    report(&outcome.result, args.json)
+}
+
+/// Prints the verdict; exit 0 valid, 1 invalid, 2 anything else.
+fn report(result: &TvsClientResult, json: bool) -> CliResult {
+    let (status, roles, ttl, detail) = match result {
+        TvsClientResult::Valid { roles, ttl } => ("valid", Some(roles.clone()), *ttl, None),
+        TvsClientResult::Invalid => ("invalid", None, None, None),
+        TvsClientResult::NoAnswer => (
+            "no-answer",
+            None,
+            None,
+            Some("the server closed the connection without answering".to_owned()),
+        ),
+        TvsClientResult::TransportFailed => (
+            "no-answer",
+            None,
+            None,
+            Some(
+                "the connection failed (is --ca the server's TVS certificate or its CA?)"
+                    .to_owned(),
+            ),
+        ),
+        TvsClientResult::TimedOut => (
+            "timed-out",
+            None,
+            None,
+            Some("no answer in time".to_owned()),
+        ),
+        TvsClientResult::ProtocolError(error) => {
+            ("error", None, None, Some(format!("bad response: {error}")))
+        }
+        other => ("error", None, None, Some(format!("{other:?}"))),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "status": status,
+                "roles": roles.as_ref().map(|roles| roles.iter().map(|r| r.to_string()).collect::<Vec<_>>()),
+                "role_codes": roles.as_ref().map(|roles| roles.iter().map(|r| r.code()).collect::<Vec<_>>()),
+                "ttl": ttl,
+                "detail": detail,
+            })
+        );
+    } else {
+        println!("status: {status}");
+        if let Some(roles) = &roles {
+            println!("roles: {}", role_names(roles));
+        }
+        if let Some(ttl) = ttl {
+            println!("ttl: {ttl}");
+        }
+    }
+    match (status, detail) {
+        ("valid", _) => Ok(ExitCode::SUCCESS),
+        ("invalid", _) => Ok(ExitCode::from(1)),
+        (_, detail) => Err(CliError::input(detail.unwrap_or_else(|| status.to_owned()))),
+    }
+}
+
+/// HOST:PORT, with port 2445 added when there is none.
+fn with_default_port(server: &str) -> String {
+    if server.parse::<SocketAddr>().is_ok() {
+        return server.to_owned();
+    }
+    let bracketed_v6 = server.starts_with('[') && server.ends_with(']');
+    let bare_v6 = server.parse::<std::net::Ipv6Addr>().is_ok();
+    if bare_v6 {
+        return format!("[{server}]:{TVS_PORT}");
+    }
+    if bracketed_v6 || !server.contains(':') {
+        return format!("{server}:{TVS_PORT}");
+    }
+    server.to_owned()
+}
+
+/// The host part of HOST:PORT, as a TLS server name (not checked; SNI off).
+fn server_name(server: &str) -> String {
+    if let Ok(address) = server.parse::<SocketAddr>() {
+        return address.ip().to_string();
+    }
+    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------
+// The TVS server of `capf serve --tvs-listen`.
+
+/// The TVS options of `capf serve`.
+#[derive(Debug, Args)]
+pub(crate) struct TvsServeArgs {
+    /// Also serve TVS (TLS) on this address, e.g. 0.0.0.0:2445 or [::]:2445,
+    /// from the `capf tvs` table of the same --db.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) tvs_listen: Option<SocketAddr>,
+    /// The TVS certificate (PEM, chain allowed); default: --cert.
+    #[arg(long, value_name = "TVS.pem", requires = "tvs_key")]
+    pub(crate) tvs_cert: Option<PathBuf>,
+    /// The TVS private key (PKCS#8 PEM); default: --key.
+    #[arg(long, value_name = "TVS.key", requires = "tvs_cert")]
+    pub(crate) tvs_key: Option<PathBuf>,
+    /// Answer INVALID for a registered certificate outside its validity
+    /// dates (the reference does not look at dates).
+    #[arg(long)]
+    pub(crate) tvs_refuse_expired: bool,
+}
+
+/// A TVS server ready to accept connections (cheap to clone into tasks).
+#[derive(Clone)]
+pub(crate) struct TvsServer {
+    shared: Arc<TvsShared>,
+}
+
+struct TvsShared {
+    tls: Arc<rustls::ServerConfig>,
+    store: Arc<Mutex<TvsStore>>,
+    config: TvsServerConfig,
+    handshake_timeout: Duration,
+}
+
+impl TvsServer {
+    /// Loads the TVS certificate and key (`--tvs-cert/--tvs-key`, else the
+    /// CAPF `cert`/`key`) and opens the table in `db`. `None` when
+    /// `--tvs-listen` is not given.
+    pub(crate) fn load(
+        args: &TvsServeArgs,
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        db: &Path,
+        handshake_timeout: Duration,
+    ) -> Result<Option<(Self, SocketAddr)>, CliError> {
+        let Some(listen) = args.tvs_listen else {
+            return Ok(None);
+        };
+        let (cert, key) = match (&args.tvs_cert, &args.tvs_key, cert, key) {
+            (Some(cert), Some(key), _, _) => (cert.as_path(), key.as_path()),
+            (None, None, Some(cert), Some(key)) => (cert, key),
+            _ => {
+                return Err(CliError::input(
+                    "--tvs-listen needs --tvs-cert and --tvs-key, or --cert and --key",
+                ));
+            }
+        };
+        let chain = crate::serve::read_certificates(cert)?;
+        let key = crate::serve::read_private_key(key)?;
+        let tls = capf_core::tls::server_config(&chain, &key)
+            .map_err(|error| CliError::input(format!("TVS certificate/key: {error}")))?;
+        let mut config = TvsServerConfig::default();
+        config.refuse_expired = args.tvs_refuse_expired;
+        let store = open(db)?;
+        Ok(Some((
+            Self {
+                shared: Arc::new(TvsShared {
+                    tls,
+                    store: Arc::new(Mutex::new(store)),
+                    config,
+                    handshake_timeout,
+                }),
+            },
+            listen,
+        )))
+    }
+
+    /// Accepts connections until `shutdown` resolves, then gives running
+    /// ones up to `grace` and aborts the rest.
+    pub(crate) async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        grace: Duration,
+    ) {
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let server = self.clone();
+                        tasks.spawn(async move { server.connection(stream, peer).await });
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "TVS accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        drop(listener);
+        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                aborted = tasks.len(),
+                "grace period over: aborting TVS connections"
+            );
+            tasks.shutdown().await;
+        }
+        tracing::info!("TVS server stopped");
+    }
+
+    async fn connection(&self, mut stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let span = tracing::info_span!("tvs", %peer);
+        async {
+            let mut tls = match TlsServerTransport::new(self.shared.tls.clone()) {
+                Ok(tls) => tls,
+                Err(error) => {
+                    tracing::error!(%error, "TLS setup failed");
+                    return;
+                }
+            };
+            let mut session = TvsServerSession::new(self.shared.config.clone(), now());
+            let mut host = TvsHost {
+                store: self.shared.store.clone(),
+            };
+            let options = PumpOptions {
+                handshake_timeout: Some(self.shared.handshake_timeout),
+            };
+            match pump::run(&mut stream, &mut tls, &mut session, &mut host, options).await {
+                Ok(Some(outcome)) => log_outcome(&outcome),
+                Ok(None) => tracing::info!("TVS connection ended before a request"),
+                Err(error) => tracing::error!(%error, "TVS lookup failed: connection closed"),
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+}
+
+/// Answers the lookup from the table.
+struct TvsHost {
+    store: Arc<Mutex<TvsStore>>,
+}
+
+impl Host<TvsServerSession> for TvsHost {
+    type Error = String;
+    async fn decide(
+        &mut self,
+        session: &mut TvsServerSession,
+        decision: TvsServerDecision,
+    ) -> Result<(), String> {
+        let TvsServerDecision::LookUpCertificate {
+            certificate_sha256, ..
+        } = decision
+        else {
+            return Err("unknown TVS decision".to_owned());
+        };
+        let store = self.store.clone();
+        let entry = tokio::task::spawn_blocking(move || {
+            let store = store
+                .lock()
+                .map_err(|_| "TVS store lock poisoned".to_owned())?;
+            store
+                .look_up(&certificate_sha256)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|_| "TVS store task failed".to_owned())??;
+        // The lookup may have taken a while: the session judges expiry at
+        // the time of the answer.
+        session.handle_timeout(now());
+        let known = entry.map(|entry| {
+            let mut known = KnownCertificate::new(entry.roles, entry.ttl);
+            known.revoked = entry.revoked;
+            known
+        });
+        session.answer_lookup(known).map_err(|e| e.to_string())
+    }
+}
+
+/// One log line per connection: device, digest, answer or close reason.
+fn log_outcome(outcome: &TvsServerOutcome) {
+    let device = outcome.device_name.as_deref().unwrap_or("-");
+    let digest = outcome
+        .certificate_sha256
+        .map_or_else(|| "-".to_owned(), hex::encode);
+    let session_id = outcome
+        .session_id
+        .map_or_else(|| "-".to_owned(), |id| format!("{id:08x}"));
+    match &outcome.result {
+        TvsServerResult::Valid { roles, ttl } => tracing::info!(
+            device,
+            session_id,
+            sha256 = %digest,
+            roles = %role_names(roles),
+            ttl,
+            "TVS answered VALID"
+        ),
+        TvsServerResult::Invalid(reason) => tracing::info!(
+            device,
+            session_id,
+            sha256 = %digest,
+            reason = ?reason,
+            "TVS answered INVALID"
+        ),
+        TvsServerResult::SilentClose(reason) => tracing::warn!(
+            device,
+            session_id,
+            sha256 = %digest,
+            %reason,
+            "TVS closed without answering"
+        ),
+        other => tracing::warn!(device, session_id, result = ?other, "TVS session ended"),
+    }
+}
