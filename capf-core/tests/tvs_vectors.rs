@@ -295,7 +295,7 @@ fn our_server_answers_as_the_reference_did() {
         let expected = &vector.json["expected"];
         match &vector.server_frame {
             Some(recorded) => {
-                assert_eq!(sent, [recorded.clone()], "{}", vector.name);
+                assert_eq!(sent, std::slice::from_ref(recorded), "{}", vector.name);
                 assert!(outcome.answered());
                 assert_eq!(outcome.certificate_sha256, Some(expected_digest(&vector)));
                 assert_eq!(
