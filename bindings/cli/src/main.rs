@@ -12,6 +12,7 @@ mod pump;
 mod serve;
 mod signed;
 mod store;
+mod trust;
 mod trustlist;
 mod tvs;
 mod tvs_store;
@@ -51,6 +52,9 @@ enum Command {
     /// TVS: the certificate allow-list (add, remove, revoke, list) and a client (verify).
     #[command(subcommand)]
     Tvs(tvs::Command),
+    /// Explain trust: is a certificate trusted for a purpose by given stores, and why not.
+    #[command(subcommand)]
+    Trust(trust::Command),
 }
 
 /// An error for the user: a message and the exit status it maps to.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Tvs(command) => tvs::run(command),
+        Command::Trust(command) => trust::run(command),
     };
     match result {
         Ok(code) => code,
