@@ -402,7 +402,45 @@ fn tvs_beside_capf_with_the_capf_certificate_on_ipv6() {
     );
     assert!(server.log().contains("CAPF server listening"));
     assert!(server.log().contains("TVS server listening"));
+    stops_both_listeners_on_sigterm(server);
 }
+
+/// One SIGTERM stops the CAPF and the TVS listener, and the server exits 0.
+#[cfg(unix)]
+fn stops_both_listeners_on_sigterm(mut server: Server) {
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "capf serve did not stop: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{}", server.log());
+    assert!(
+        server.log().contains("CAPF server stopped"),
+        "{}",
+        server.log()
+    );
+    assert!(
+        server.log().contains("TVS server stopped"),
+        "{}",
+        server.log()
+    );
+}
+
+#[cfg(not(unix))]
+fn stops_both_listeners_on_sigterm(_server: Server) {}
 
 #[test]
 fn tvs_listen_needs_a_certificate() {
