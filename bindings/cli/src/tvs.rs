@@ -725,3 +725,37 @@ fn log_outcome(outcome: &TvsServerOutcome) {
         other => tracing::warn!(device, session_id, result = ?other, "TVS session ended"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_get_the_tvs_port() {
+        assert_eq!(with_default_port("10.0.0.1:2446"), "10.0.0.1:2446");
+        assert_eq!(with_default_port("10.0.0.1"), "10.0.0.1:2445");
+        assert_eq!(
+            with_default_port("tvs.example.test"),
+            "tvs.example.test:2445"
+        );
+        assert_eq!(
+            with_default_port("tvs.example.test:9"),
+            "tvs.example.test:9"
+        );
+        assert_eq!(with_default_port("::1"), "[::1]:2445");
+        assert_eq!(with_default_port("[::1]"), "[::1]:2445");
+        assert_eq!(with_default_port("[::1]:2446"), "[::1]:2446");
+        assert_eq!(server_name("[::1]:2446"), "::1");
+        assert_eq!(server_name("tvs.example.test:2445"), "tvs.example.test");
+    }
+
+    #[test]
+    fn only_the_roles_of_spec_6_1() {
+        assert_eq!(parse_role("ccm+tftp").unwrap(), Role::CallManagerTftp);
+        assert_eq!(parse_role("app-server").unwrap(), Role::ApplicationServer);
+        assert_eq!(parse_role("TVS").unwrap(), Role::Tvs);
+        assert!(parse_role("srst").is_err());
+        assert!(parse_role("6").is_err());
+        assert!(parse_role("root").is_err());
+    }
+}
