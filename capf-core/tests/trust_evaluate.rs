@@ -410,7 +410,7 @@ fn revoked_by_digest_by_serial_and_by_crl() {
     let lsc = leaf(&spec, &root);
     let purpose = tls_client(Some(DEVICE));
     let base = store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der]);
-    assert!(evaluate(&[&lsc.der], &purpose, &[base.clone()], NOW).trusted);
+    assert!(evaluate(&[&lsc.der], &purpose, std::slice::from_ref(&base), NOW).trusted);
 
     let mut by_digest = Revocations::new();
     by_digest.revoke_sha256(sha256(&lsc.der));

@@ -1,6 +1,11 @@
 //! `evaluate(chain, purpose, stores, now)`: pins and roles are ours, chain
 //! building and signatures are rustls-webpki's.
 
+// A store's "no" carries the failure and the path found, and is built once
+// per store per evaluation: its size does not matter, boxing would only
+// add noise.
+#![allow(clippy::result_large_err)]
+
 use core::time::Duration;
 
 use ctl_format::trust_list::Role;
@@ -723,13 +728,12 @@ fn build_path(
         let anchor_index = anchors
             .iter()
             .position(|anchor| core::ptr::eq(anchor, path.anchor()));
-        if let Some(der) = anchor_index
+        if anchor_index
             .and_then(|index| anchor_entries.get(index))
             .and_then(|index| store.entries().get(*index))
+            .is_some_and(|entry| revoked(entry.der()))
         {
-            if revoked(der.der()) {
-                return Err(webpki::Error::CertRevoked);
-            }
+            return Err(webpki::Error::CertRevoked);
         }
         Ok(())
     };
@@ -989,15 +993,14 @@ fn leaf_checks(context: &Context<'_>, end_entity: &EndEntityCert<'_>) -> Option<
     };
     if let (Some((oid, name)), Ok(Some((_, ExtendedKeyUsage(purposes))))) =
         (needed, tbs.get::<ExtendedKeyUsage>())
+        && !purposes.contains(&oid)
     {
-        if !purposes.contains(&oid) {
-            return Some(Failure {
-                reason: Reason::WrongKeyUsage,
-                detail: format!("{leaf_subject} has an extendedKeyUsage without {name}"),
-                fix: format!("reissue the certificate with extended key usage {name}"),
-                store: None,
-            });
-        }
+        return Some(Failure {
+            reason: Reason::WrongKeyUsage,
+            detail: format!("{leaf_subject} has an extendedKeyUsage without {name}"),
+            fix: format!("reissue the certificate with extended key usage {name}"),
+            store: None,
+        });
     }
     match context.purpose {
         Purpose::TlsServer {
@@ -1026,25 +1029,23 @@ fn leaf_checks(context: &Context<'_>, end_entity: &EndEntityCert<'_>) -> Option<
         | Purpose::CapfAuthentication {
             device: Some(device),
             ..
-        } => {
-            if !names_device(context.leaf, device, context.mic) {
-                let cn = context.leaf.common_name().unwrap_or_default();
-                let rule = if context.mic {
-                    "a MIC's CN must be the device name or end with -<device name>"
-                } else {
-                    "an LSC's CN or a subjectAltName URI must be the device name"
-                };
-                return Some(Failure {
-                    reason: Reason::NameMismatch,
-                    detail: format!(
-                        "{leaf_subject} (CN {cn:?}) does not name the device {device} ({rule})"
-                    ),
-                    fix: format!(
-                        "use the certificate of {device} itself (for an LSC, schedule a CAPF install for {device}), or check the device name"
-                    ),
-                    store: None,
-                });
-            }
+        } if !names_device(context.leaf, device, context.mic) => {
+            let cn = context.leaf.common_name().unwrap_or_default();
+            let rule = if context.mic {
+                "a MIC's CN must be the device name or end with -<device name>"
+            } else {
+                "an LSC's CN or a subjectAltName URI must be the device name"
+            };
+            return Some(Failure {
+                reason: Reason::NameMismatch,
+                detail: format!(
+                    "{leaf_subject} (CN {cn:?}) does not name the device {device} ({rule})"
+                ),
+                fix: format!(
+                    "use the certificate of {device} itself (for an LSC, schedule a CAPF install for {device}), or check the device name"
+                ),
+                store: None,
+            });
         }
         _ => {}
     }
