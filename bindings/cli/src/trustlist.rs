@@ -831,15 +831,22 @@ fn rollover(args: &RolloverArgs) -> CliResult {
     }
 }
 
-/// What TVS answers from the capf database: not available until the
-/// database holds a TVS table.
+/// What TVS answers from the capf database (`capf tvs add`): every
+/// certificate of its TVS table with its roles and revocation.
 fn tvs_store_knowledge(
     path: &std::path::Path,
-    _tvs: &mut capf_core::rollover::TvsKnowledge,
+    tvs: &mut capf_core::rollover::TvsKnowledge,
 ) -> Result<(), CliError> {
-    Err(CliError::input(format!(
-        "--tvs-store {}: this build cannot read TVS certificates from the database yet; \
-         use --tvs-cert",
-        path.display()
-    )))
+    let bad = |error: &dyn std::fmt::Display| {
+        CliError::input(format!("--tvs-store {}: {error}", path.display()))
+    };
+    // Opening creates a missing database; a prediction must not.
+    if !path.is_file() {
+        return Err(bad(&"no such database file"));
+    }
+    let store = crate::tvs_store::TvsStore::open(path).map_err(|error| bad(&error))?;
+    for entry in store.list().map_err(|error| bad(&error))? {
+        tvs.insert(&entry.der, entry.roles, entry.revoked);
+    }
+    Ok(())
 }

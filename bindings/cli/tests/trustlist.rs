@@ -684,3 +684,69 @@ fn rollover_needs_the_kind_when_the_filename_element_does_not_say() {
     assert_eq!(told.status.code(), Some(0), "{told:?}");
     let _ = std::fs::remove_file(odd);
 }
+
+#[test]
+fn rollover_reads_tvs_knowledge_from_the_capf_database() {
+    let old = scratch("rollover-db-old-itl.tlv");
+    let renewed = scratch("rollover-db-renewed.tlv");
+    let db = scratch("rollover-tvs.db");
+    let _ = std::fs::remove_file(&db);
+    pre12_itl(&old, true);
+    renewed_itl(&renewed);
+    let new_signer = path("tlv/keys/app-server.pem");
+    let predict = || {
+        let output = capf(&[
+            "trustlist",
+            "rollover",
+            "--json",
+            "--candidate",
+            &renewed,
+            "--installed",
+            &old,
+            "--tvs-store",
+            &db,
+        ]);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (output.status.code(), report)
+    };
+    // No database yet: bad input, and none is created.
+    assert_eq!(predict().0, Some(2));
+    assert!(!Path::new(&db).exists());
+    // Registered with a role that does not vouch for a signer, then with
+    // CCM+TFTP, then revoked.
+    let tvs = |args: &[&str]| {
+        let output = capf(args);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+    };
+    tvs(&["tvs", "add", "--db", &db, "--role", "capf", &new_signer]);
+    let (code, report) = predict();
+    assert_eq!(code, Some(1));
+    assert_eq!(report["phones"][0]["reason"], "signer-unknown");
+    tvs(&["tvs", "add", "--db", &db, "--role", "ccm+tftp", &new_signer]);
+    let (code, report) = predict();
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["phones"][0]["how"], "vouched-by-tvs");
+    assert_eq!(
+        report["phones"][0]["tvs_roles"],
+        serde_json::json!(["CCM+TFTP"])
+    );
+    tvs(&["tvs", "revoke", "--db", &db, &new_signer]);
+    let (code, report) = predict();
+    assert_eq!(code, Some(1));
+    assert_eq!(report["phones"][0]["reason"], "tvs-revoked");
+    // Not a database at all.
+    let output = capf(&[
+        "trustlist",
+        "rollover",
+        "--candidate",
+        &renewed,
+        "--installed",
+        &old,
+        "--tvs-store",
+        &old,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    for file in [old, renewed, format!("{db}-wal"), format!("{db}-shm"), db] {
+        let _ = std::fs::remove_file(file);
+    }
+}
