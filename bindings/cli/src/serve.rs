@@ -124,6 +124,8 @@ pub(crate) struct ServerSetup {
 /// State shared by every connection task.
 struct Shared {
     tls: Arc<rustls::ServerConfig>,
+    /// Queue of the registry writer thread (group commit).
+    writer: std::sync::mpsc::Sender<WriteJob>,
     issuer: LscIssuer,
     store: Arc<Mutex<Store>>,
     ids: Mutex<SessionIdAllocator>,
@@ -355,9 +357,13 @@ impl Server {
     /// Opens the registry and seeds the session-id allocator.
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
         let store = Store::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?;
+        let writer = spawn_writer(
+            Store::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?,
+        )?;
         Ok(Self {
             shared: Arc::new(Shared {
                 tls: setup.tls,
+                writer,
                 issuer: setup.issuer,
                 store: Arc::new(Mutex::new(store)),
                 ids: Mutex::new(SessionIdAllocator::new(&mut rand_core::OsRng)),
@@ -476,16 +482,37 @@ impl Server {
         pump::run(stream, &mut tls, &mut session, &mut host, options).await
     }
 
+    /// Runs `work` on the registry writer thread and returns once the batch
+    /// it joined is committed, so its result is on disk (group commit: one
+    /// fsync for every write queued meanwhile).
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |store| {
+            let result = work(store);
+            Box::new(move |committed: Result<(), String>| {
+                let _ = reply.send(committed.and(result));
+            })
+        });
+        self.shared
+            .writer
+            .send(job)
+            .map_err(|_| "registry writer stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "registry writer stopped".to_owned())?
+    }
+
     /// Writes the outcome to the registry (errors are logged).
     async fn record_outcome(&self, outcome: &ServerOutcome, ledger_id: Option<i64>) {
         let Some(name) = outcome.device_name.clone() else {
             return;
         };
-        let store = self.shared.store.clone();
         let lock_after = self.shared.max_failed_attempts;
         let result = outcome.result.clone();
-        let written = blocking(move || {
-            let mut store = store.lock().map_err(|_| "registry lock poisoned".to_owned())?;
+        let written = self.write(move |store| {
             let now = now_unix();
             let done = match result {
                 SessionResult::Installed { .. } => match ledger_id {
@@ -588,21 +615,19 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     .pending
                     .take()
                     .ok_or_else(|| "pending certificate without issuance".to_owned())?;
-                let store = shared.store.clone();
                 let name = device_name.clone();
-                let id = blocking(move || {
-                    let mut store = store
-                        .lock()
-                        .map_err(|_| "registry lock poisoned".to_owned())?;
-                    store
-                        .record_pending_certificate(
-                            &name,
-                            facts.with_der(&certificate_der),
-                            now_unix(),
-                        )
-                        .map_err(|e| e.to_string())
-                })
-                .await?;
+                let id = self
+                    .server
+                    .write(move |store| {
+                        store
+                            .record_pending_certificate(
+                                &name,
+                                facts.with_der(&certificate_der),
+                                now_unix(),
+                            )
+                            .map_err(|e| e.to_string())
+                    })
+                    .await?;
                 self.ledger_id = Some(id);
                 tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
                 session.answer_pending_recorded().map_err(|e| e.to_string())
@@ -678,6 +703,47 @@ fn look_up(store: &Store, name: &str) -> Result<Option<DeviceRecord>, String> {
         }
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// One registry write for the writer thread: runs inside a batch and
+/// returns what to do once the batch's commit succeeded or failed.
+type WriteJob = Box<dyn FnOnce(&mut Store) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
+
+/// Most writes committed together.
+const MAX_BATCH: usize = 256;
+
+/// Starts the thread that owns the registry's write connection. It takes
+/// every queued job, runs them in one transaction (each in its own
+/// savepoint), commits once, and only then answers each job: a pending
+/// certificate is never reported written before it is on disk. The thread
+/// ends when the server (every sender) is gone.
+fn spawn_writer(mut store: Store) -> Result<std::sync::mpsc::Sender<WriteJob>, CliError> {
+    let (sender, jobs) = std::sync::mpsc::channel::<WriteJob>();
+    std::thread::Builder::new()
+        .name("capf-registry-writer".into())
+        .spawn(move || {
+            while let Ok(first) = jobs.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let mut answers = Vec::with_capacity(batch.len());
+                let committed = store
+                    .batch(|store| answers.extend(batch.drain(..).map(|job| job(store))))
+                    .map_err(|error| format!("registry commit failed: {error}"));
+                if let Err(error) = &committed {
+                    tracing::error!(%error, writes = answers.len(), "registry batch lost");
+                }
+                for answer in answers {
+                    answer(committed.clone());
+                }
+            }
+        })
+        .map_err(|error| CliError::input(format!("cannot start the registry writer: {error}")))?;
+    Ok(sender)
 }
 
 /// Runs registry work on the blocking pool.

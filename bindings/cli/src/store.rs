@@ -322,6 +322,8 @@ pub(crate) struct NewCertificate<'a> {
 #[derive(Debug)]
 pub(crate) struct Store {
     connection: Connection,
+    /// Inside [`Store::batch`]: writes are savepoints of its transaction.
+    in_batch: bool,
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -444,7 +446,10 @@ impl Store {
         let _mode: String =
             connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        let mut store = Self { connection };
+        let mut store = Self {
+            connection,
+            in_batch: false,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -598,7 +603,7 @@ impl Store {
             "added"
         };
         Self::event(
-            &transaction,
+            transaction,
             name,
             now,
             format!(
@@ -791,6 +796,44 @@ impl Store {
         Ok(usize::try_from(kept).unwrap_or(0))
     }
 
+    /// Runs `work` as one unit of change: its own IMMEDIATE transaction,
+    /// committed (and so on disk) when this returns; inside
+    /// [`batch`](Self::batch), a savepoint of the batch's transaction.
+    fn write<T>(&mut self, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        if self.in_batch {
+            let savepoint = self.connection.savepoint()?;
+            let value = work(&savepoint)?;
+            savepoint.commit()?;
+            Ok(value)
+        } else {
+            let transaction = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&transaction)?;
+            transaction.commit()?;
+            Ok(value)
+        }
+    }
+
+    /// Group commit: runs `work`, whose writes share one IMMEDIATE
+    /// transaction (each write still all-or-nothing on its own: a failed
+    /// one is rolled back to its savepoint), and commits once. Nothing
+    /// `work` wrote is durable before this returns `Ok`; if the commit
+    /// fails, none of it is.
+    pub(crate) fn batch<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> StoreResult<T> {
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        self.in_batch = true;
+        let value = work(self);
+        self.in_batch = false;
+        match self.connection.execute_batch("COMMIT") {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                Err(error.into())
+            }
+        }
+    }
+
     /// Records a freshly issued certificate as pending, committed to disk
     /// before this returns: call it before the certificate goes to the phone.
     pub(crate) fn record_pending_certificate(
@@ -799,18 +842,16 @@ impl Store {
         certificate: NewCertificate<'_>,
         now: u64,
     ) -> StoreResult<i64> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = Self::insert_certificate(
-            &transaction,
-            name,
-            certificate,
-            CertificateState::Pending,
-            now,
-        )?;
-        transaction.commit()?;
-        Ok(id)
+        self.write(|transaction| {
+            let id = Self::insert_certificate(
+                transaction,
+                name,
+                certificate,
+                CertificateState::Pending,
+                now,
+            )?;
+            Ok(id)
+        })
     }
 
     fn insert_certificate(
@@ -870,24 +911,22 @@ impl Store {
     /// The phone stored the pending certificate `id` (STORE_CERT_RESPONSE
     /// success): the install is done.
     pub(crate) fn mark_installed(&mut self, name: &str, id: i64, now: u64) -> StoreResult<()> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::require_device(&transaction, name)?;
-        let changed = transaction.execute(
-            "UPDATE certificates SET state = 'installed', updated_at = ?3
-             WHERE id = ?2 AND device = ?1 AND state = 'pending'",
-            params![name, id, to_i64(now)],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::UnknownCertificate {
-                device: name.to_owned(),
-                id,
-            });
-        }
-        Self::complete(&transaction, name, Operation::Install, now)?;
-        transaction.commit()?;
-        Ok(())
+        self.write(|transaction| {
+            Self::require_device(transaction, name)?;
+            let changed = transaction.execute(
+                "UPDATE certificates SET state = 'installed', updated_at = ?3
+                 WHERE id = ?2 AND device = ?1 AND state = 'pending'",
+                params![name, id, to_i64(now)],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::UnknownCertificate {
+                    device: name.to_owned(),
+                    id,
+                });
+            }
+            Self::complete(transaction, name, Operation::Install, now)?;
+            Ok(())
+        })
     }
 
     /// The phone reported its certificate in a fetch: ledger it as fetched
@@ -898,36 +937,32 @@ impl Store {
         certificate: NewCertificate<'_>,
         now: u64,
     ) -> StoreResult<i64> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = Self::insert_certificate(
-            &transaction,
-            name,
-            certificate,
-            CertificateState::Fetched,
-            now,
-        )?;
-        Self::complete(&transaction, name, Operation::Fetch, now)?;
-        transaction.commit()?;
-        Ok(id)
+        self.write(|transaction| {
+            let id = Self::insert_certificate(
+                transaction,
+                name,
+                certificate,
+                CertificateState::Fetched,
+                now,
+            )?;
+            Self::complete(transaction, name, Operation::Fetch, now)?;
+            Ok(id)
+        })
     }
 
     /// The phone deleted its LSC: every live certificate of the device is
     /// marked deleted (kept in the ledger) and the operation completes.
     pub(crate) fn mark_deleted(&mut self, name: &str, now: u64) -> StoreResult<()> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::require_device(&transaction, name)?;
-        transaction.execute(
-            "UPDATE certificates SET state = 'deleted', updated_at = ?2
-             WHERE device = ?1 AND state <> 'deleted'",
-            params![name, to_i64(now)],
-        )?;
-        Self::complete(&transaction, name, Operation::Delete, now)?;
-        transaction.commit()?;
-        Ok(())
+        self.write(|transaction| {
+            Self::require_device(transaction, name)?;
+            transaction.execute(
+                "UPDATE certificates SET state = 'deleted', updated_at = ?2
+                 WHERE device = ?1 AND state <> 'deleted'",
+                params![name, to_i64(now)],
+            )?;
+            Self::complete(transaction, name, Operation::Delete, now)?;
+            Ok(())
+        })
     }
 
     /// Counts a failed authentication; at `lock_after` failures (if not
@@ -939,33 +974,31 @@ impl Store {
         lock_after: u32,
         now: u64,
     ) -> StoreResult<(u32, bool)> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::require_device(&transaction, name)?;
-        let (failed, locked): (i64, bool) = transaction.query_row(
-            "UPDATE devices SET failed_attempts = failed_attempts + 1,
-                 locked = (locked OR (?2 > 0 AND failed_attempts + 1 >= ?2)),
-                 status = CASE WHEN operation = 'none' THEN status ELSE 'failed' END,
-                 status_detail = 'authentication failed', updated_at = ?3
-             WHERE name = ?1
-             RETURNING failed_attempts, locked",
-            params![name, lock_after, to_i64(now)],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        let failed = u32::try_from(failed).unwrap_or(u32::MAX);
-        Self::event(
-            &transaction,
-            name,
-            now,
-            if locked {
-                format!("authentication failed ({failed}), locked")
-            } else {
-                format!("authentication failed ({failed})")
-            },
-        )?;
-        transaction.commit()?;
-        Ok((failed, locked))
+        self.write(|transaction| {
+            Self::require_device(transaction, name)?;
+            let (failed, locked): (i64, bool) = transaction.query_row(
+                "UPDATE devices SET failed_attempts = failed_attempts + 1,
+                     locked = (locked OR (?2 > 0 AND failed_attempts + 1 >= ?2)),
+                     status = CASE WHEN operation = 'none' THEN status ELSE 'failed' END,
+                     status_detail = 'authentication failed', updated_at = ?3
+                 WHERE name = ?1
+                 RETURNING failed_attempts, locked",
+                params![name, lock_after, to_i64(now)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let failed = u32::try_from(failed).unwrap_or(u32::MAX);
+            Self::event(
+                transaction,
+                name,
+                now,
+                if locked {
+                    format!("authentication failed ({failed}), locked")
+                } else {
+                    format!("authentication failed ({failed})")
+                },
+            )?;
+            Ok((failed, locked))
+        })
     }
 
     /// Resets the device after a successful operation without a ledger
@@ -977,13 +1010,11 @@ impl Store {
         done: Operation,
         now: u64,
     ) -> StoreResult<()> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::require_device(&transaction, name)?;
-        Self::complete(&transaction, name, done, now)?;
-        transaction.commit()?;
-        Ok(())
+        self.write(|transaction| {
+            Self::require_device(transaction, name)?;
+            Self::complete(transaction, name, done, now)?;
+            Ok(())
+        })
     }
 }
 
@@ -1024,6 +1055,51 @@ mod tests {
         issued_at: 1_700_000_000,
         not_after: 1_731_536_000,
     };
+
+    #[test]
+    fn a_batch_commits_its_writes_together_and_a_failed_write_alone_is_undone() {
+        let path = temp_path("batch");
+        let mut store = Store::open(&path).unwrap();
+        let install = schedule(Operation::Install, AuthMode::Null, None);
+        store.put_device("SEP0011223344AA", &install, 1).unwrap();
+        store.put_device("SEP0011223344BB", &install, 1).unwrap();
+        let observer = Store::open(&path).unwrap();
+        let results = store
+            .batch(|store| {
+                let first = store.record_pending_certificate("SEP0011223344AA", CERT, 2);
+                // Unknown device: this write fails and is rolled back alone.
+                let second = store.record_pending_certificate("SEP00112233FFFF", CERT, 2);
+                // Pending then installed, both inside the batch.
+                let third = store
+                    .record_pending_certificate("SEP0011223344BB", CERT, 2)
+                    .and_then(|id| store.mark_installed("SEP0011223344BB", id, 3));
+                // Not visible to another connection before the commit.
+                let seen = observer.certificates("SEP0011223344AA").unwrap().len();
+                (first.is_ok(), second.is_err(), third.is_ok(), seen)
+            })
+            .unwrap();
+        assert_eq!(results, (true, true, true, 0));
+        let states = |name: &str| -> Vec<CertificateState> {
+            observer
+                .certificates(name)
+                .unwrap()
+                .iter()
+                .map(|entry| entry.state)
+                .collect()
+        };
+        assert_eq!(states("SEP0011223344AA"), vec![CertificateState::Pending]);
+        assert_eq!(states("SEP0011223344BB"), vec![CertificateState::Installed]);
+        assert_eq!(
+            observer.device("SEP0011223344BB").unwrap().operation,
+            Operation::None
+        );
+        // Outside a batch, writes commit on their own again.
+        store
+            .record_pending_certificate("SEP0011223344AA", CERT, 4)
+            .unwrap();
+        assert_eq!(observer.certificates("SEP0011223344AA").unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
 
     #[test]
     fn pending_certificate_survives_reopening_the_file() {
