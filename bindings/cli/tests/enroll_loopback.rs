@@ -518,6 +518,13 @@ fn ledger(server: &Server, device: &str) -> Vec<(String, String)> {
 }
 
 impl Server {
+    /// `capf enroll` (null string) that must succeed.
+    fn enroll_ok(&self, device: &str, out: &Path) -> Output {
+        let output = self.enroll(device, out, &[]);
+        assert!(output.status.success(), "{}\n{}", text(&output), self.log());
+        output
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
     }
@@ -617,13 +624,7 @@ fn phone_dropping_mid_install_retries_and_the_ledger_keeps_everything() {
     assert_eq!(server.show(device)["operation"], "install");
 
     // The retry (the real `capf enroll`) completes the install.
-    let output = server.enroll(device, &out, &[]);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        text(&output),
-        server.log()
-    );
+    let output = server.enroll_ok(device, &out);
     assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
     let installed = serial_hex(&certificate_in(&out));
     assert_ne!(installed, abandoned);
@@ -785,13 +786,7 @@ fn enrolls_over_ipv6_loopback() {
     let out = server.dir.join("lsc.pem");
     server.add(device, "install", "null", "ec:p256");
     assert!(server.address.starts_with("[::1]:"));
-    let output = server.enroll(device, &out, &[]);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        text(&output),
-        server.log()
-    );
+    let output = server.enroll_ok(device, &out);
     let installed = serial_hex(&certificate_in(&out));
     assert_eq!(
         ledger(&server, device),
