@@ -786,7 +786,7 @@ fn enrolls_over_ipv6_loopback() {
     let out = server.dir.join("lsc.pem");
     server.add(device, "install", "null", "ec:p256");
     assert!(server.address.starts_with("[::1]:"));
-    let output = server.enroll_ok(device, &out);
+    server.enroll_ok(device, &out);
     let installed = serial_hex(&certificate_in(&out));
     assert_eq!(
         ledger(&server, device),
