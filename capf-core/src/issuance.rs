@@ -53,7 +53,8 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SignatureAlgorithm,
 };
 
-use crate::proof::{EcCurve, ProofKeyKind, ProofPublicKey};
+use crate::proof::{ProofKeyKind, ProofPublicKey};
+use crate::wire::Curve;
 
 /// Shortest validity accepted, in days.
 pub const MIN_VALIDITY_DAYS: u32 = 1;
@@ -365,9 +366,9 @@ fn check_device_name(name: &str) -> Result<(), IssuanceError> {
 fn signature_algorithm(kind: ProofKeyKind) -> Result<&'static SignatureAlgorithm, IssuanceError> {
     match kind {
         ProofKeyKind::Rsa { .. } => Ok(&rcgen::PKCS_RSA_SHA256),
-        ProofKeyKind::Ec(EcCurve::P256) => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
+        ProofKeyKind::Ec(Curve::P256) => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
         // ring has no P-384 with SHA-256.
-        ProofKeyKind::Ec(EcCurve::P384) => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
+        ProofKeyKind::Ec(Curve::P384) => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
         other => Err(IssuanceError::UnsupportedIssuerKey {
             kind: format!("{other:?}"),
         }),

@@ -35,6 +35,7 @@
 //! assert_eq!(m2, [0x01, 0x01, 0x00, 0x00, 0x30, 0x00]);
 //! ```
 
+use crate::wire::Curve;
 use der::{Decode, Encode};
 use rand_core::CryptoRngCore;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
@@ -174,29 +175,6 @@ impl ProofHash {
     }
 }
 
-/// An elliptic curve allowed for CAPF keys (spec 7.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EcCurve {
-    /// secp256r1 (curve code 0).
-    P256,
-    /// secp384r1 (curve code 1).
-    P384,
-    /// secp521r1 (curve code 2).
-    P521,
-}
-
-impl EcCurve {
-    /// Length of a field element in bytes.
-    fn field_len(self) -> usize {
-        match self {
-            EcCurve::P256 => 32,
-            EcCurve::P384 => 48,
-            EcCurve::P521 => 66,
-        }
-    }
-}
-
 /// What kind of key makes (or checks) a proof.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -206,8 +184,9 @@ pub enum ProofKeyKind {
         /// Modulus length in bytes (256 for RSA-2048).
         modulus_bytes: usize,
     },
-    /// ECDSA on this curve.
-    Ec(EcCurve),
+    /// ECDSA on this curve (never [`Curve::Unknown`]: only P-256, P-384
+    /// and P-521 keys are loaded).
+    Ec(Curve),
 }
 
 /// M1, the message of SIGNED_DATA and SHA2_SIGNED_DATA: the device name bytes
@@ -338,19 +317,22 @@ impl ProofPrivateKey {
             .parameters_oid()
             .map_err(|_| ProofError::PrivateKey)?;
         match curve_from_oid(curve)? {
-            EcCurve::P256 => p256::ecdsa::SigningKey::from_pkcs8_der(der_bytes)
+            Curve::P256 => p256::ecdsa::SigningKey::from_pkcs8_der(der_bytes)
                 .map(ProofPrivateKey::P256)
                 .map_err(|_| ProofError::PrivateKey),
-            EcCurve::P384 => p384::ecdsa::SigningKey::from_pkcs8_der(der_bytes)
+            Curve::P384 => p384::ecdsa::SigningKey::from_pkcs8_der(der_bytes)
                 .map(ProofPrivateKey::P384)
                 .map_err(|_| ProofError::PrivateKey),
-            EcCurve::P521 => {
+            Curve::P521 => {
                 let secret = p521::SecretKey::from_pkcs8_der(der_bytes)
                     .map_err(|_| ProofError::PrivateKey)?;
                 p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes())
                     .map(ProofPrivateKey::P521)
                     .map_err(|_| ProofError::PrivateKey)
             }
+            other => Err(ProofError::UnsupportedKey {
+                algorithm: format!("{other:?}"),
+            }),
         }
     }
 
@@ -381,9 +363,9 @@ impl ProofKey for ProofPrivateKey {
             ProofPrivateKey::Rsa(k) => ProofKeyKind::Rsa {
                 modulus_bytes: k.size(),
             },
-            ProofPrivateKey::P256(_) => ProofKeyKind::Ec(EcCurve::P256),
-            ProofPrivateKey::P384(_) => ProofKeyKind::Ec(EcCurve::P384),
-            ProofPrivateKey::P521(_) => ProofKeyKind::Ec(EcCurve::P521),
+            ProofPrivateKey::P256(_) => ProofKeyKind::Ec(Curve::P256),
+            ProofPrivateKey::P384(_) => ProofKeyKind::Ec(Curve::P384),
+            ProofPrivateKey::P521(_) => ProofKeyKind::Ec(Curve::P521),
         }
     }
 
@@ -404,19 +386,19 @@ impl ProofKey for ProofPrivateKey {
                     .map_err(|_| ProofError::Signing)
             }
             ProofPrivateKey::P256(k) => {
-                let z = field_digest(EcCurve::P256, digest);
+                let z = field_digest(P256_FIELD_BYTES, digest);
                 let sig: p256::ecdsa::Signature =
                     k.sign_prehash(&z).map_err(|_| ProofError::Signing)?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             ProofPrivateKey::P384(k) => {
-                let z = field_digest(EcCurve::P384, digest);
+                let z = field_digest(P384_FIELD_BYTES, digest);
                 let sig: p384::ecdsa::Signature =
                     k.sign_prehash(&z).map_err(|_| ProofError::Signing)?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             ProofPrivateKey::P521(k) => {
-                let z = field_digest(EcCurve::P521, digest);
+                let z = field_digest(P521_FIELD_BYTES, digest);
                 let sig: p521::ecdsa::Signature =
                     k.sign_prehash(&z).map_err(|_| ProofError::Signing)?;
                 Ok(sig.to_der().as_bytes().to_vec())
@@ -482,15 +464,18 @@ impl ProofPublicKey {
             .as_bytes()
             .ok_or(ProofError::PublicKey)?;
         match curve_from_oid(curve)? {
-            EcCurve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
                 .map(ProofPublicKey::P256)
                 .map_err(|_| ProofError::PublicKey),
-            EcCurve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
                 .map(ProofPublicKey::P384)
                 .map_err(|_| ProofError::PublicKey),
-            EcCurve::P521 => p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            Curve::P521 => p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
                 .map(ProofPublicKey::P521)
                 .map_err(|_| ProofError::PublicKey),
+            other => Err(ProofError::UnsupportedKey {
+                algorithm: format!("{other:?}"),
+            }),
         }
     }
 
@@ -500,9 +485,9 @@ impl ProofPublicKey {
             ProofPublicKey::Rsa(k) => ProofKeyKind::Rsa {
                 modulus_bytes: k.size(),
             },
-            ProofPublicKey::P256(_) => ProofKeyKind::Ec(EcCurve::P256),
-            ProofPublicKey::P384(_) => ProofKeyKind::Ec(EcCurve::P384),
-            ProofPublicKey::P521(_) => ProofKeyKind::Ec(EcCurve::P521),
+            ProofPublicKey::P256(_) => ProofKeyKind::Ec(Curve::P256),
+            ProofPublicKey::P384(_) => ProofKeyKind::Ec(Curve::P384),
+            ProofPublicKey::P521(_) => ProofKeyKind::Ec(Curve::P521),
         }
     }
 
@@ -529,19 +514,19 @@ impl ProofPublicKey {
             ProofPublicKey::P256(k) => {
                 let sig = p256::ecdsa::Signature::from_der(proof)
                     .map_err(|_| ProofError::MalformedSignature)?;
-                k.verify_prehash(&field_digest(EcCurve::P256, digest), &sig)
+                k.verify_prehash(&field_digest(P256_FIELD_BYTES, digest), &sig)
                     .map_err(|_| ProofError::Mismatch)
             }
             ProofPublicKey::P384(k) => {
                 let sig = p384::ecdsa::Signature::from_der(proof)
                     .map_err(|_| ProofError::MalformedSignature)?;
-                k.verify_prehash(&field_digest(EcCurve::P384, digest), &sig)
+                k.verify_prehash(&field_digest(P384_FIELD_BYTES, digest), &sig)
                     .map_err(|_| ProofError::Mismatch)
             }
             ProofPublicKey::P521(k) => {
                 let sig = p521::ecdsa::Signature::from_der(proof)
                     .map_err(|_| ProofError::MalformedSignature)?;
-                k.verify_prehash(&field_digest(EcCurve::P521, digest), &sig)
+                k.verify_prehash(&field_digest(P521_FIELD_BYTES, digest), &sig)
                     .map_err(|_| ProofError::Mismatch)
             }
         }
@@ -625,13 +610,19 @@ fn check_digest_len(hash: ProofHash, digest: &[u8]) -> Result<(), ProofError> {
     }
 }
 
-fn curve_from_oid(oid: der::oid::ObjectIdentifier) -> Result<EcCurve, ProofError> {
+/// Field element lengths in bytes.
+const P256_FIELD_BYTES: usize = 32;
+const P384_FIELD_BYTES: usize = 48;
+const P521_FIELD_BYTES: usize = 66;
+
+/// The curve of a named-curve OID; only the three CAPF curves (spec 7.5).
+fn curve_from_oid(oid: der::oid::ObjectIdentifier) -> Result<Curve, ProofError> {
     if oid == OID_P256 {
-        Ok(EcCurve::P256)
+        Ok(Curve::P256)
     } else if oid == OID_P384 {
-        Ok(EcCurve::P384)
+        Ok(Curve::P384)
     } else if oid == OID_P521 {
-        Ok(EcCurve::P521)
+        Ok(Curve::P521)
     } else {
         Err(ProofError::UnsupportedKey {
             algorithm: oid.to_string(),
@@ -643,8 +634,7 @@ fn curve_from_oid(oid: der::oid::ObjectIdentifier) -> Result<EcCurve, ProofError
 /// integer left-padded with zeros (the RustCrypto prehash API refuses hashes
 /// shorter than half the field, e.g. SHA-1 on P-384); a longer one is left
 /// as is and truncated to its leftmost bits by the library.
-fn field_digest(curve: EcCurve, digest: &[u8]) -> Vec<u8> {
-    let field = curve.field_len();
+fn field_digest(field: usize, digest: &[u8]) -> Vec<u8> {
     match field.checked_sub(digest.len()) {
         Some(pad) if pad > 0 => {
             let mut z = vec![0u8; pad];

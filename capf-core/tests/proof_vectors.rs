@@ -404,7 +404,7 @@ fn ec_proof_verifies_against_the_issued_ec_certificate() {
     let key = ProofPrivateKey::from_pkcs8_pem(v.pem("client_generated_private_key")).unwrap();
     assert!(matches!(
         key.kind(),
-        capf_core::proof::ProofKeyKind::Ec(capf_core::proof::EcCurve::P256)
+        capf_core::proof::ProofKeyKind::Ec(capf_core::wire::Curve::P256)
     ));
     let cert = v.pem_der("issued_certificate");
     let device = v.str("device_name");

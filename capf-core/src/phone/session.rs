@@ -13,11 +13,9 @@ use super::outcome::{
     StoreFailure,
 };
 use crate::key_request::KeyRequest;
-use crate::proof::{EcCurve, ProofKeyKind, ProofPublicKey};
+use crate::proof::{ProofKeyKind, ProofPublicKey};
 use crate::time::Timestamp;
-use crate::wire::{
-    AuthResponseFields, Command, Curve, Element, Frame, FrameDecoder, KeyType, Reason,
-};
+use crate::wire::{AuthResponseFields, Command, Element, Frame, FrameDecoder, KeyType, Reason};
 
 /// What the phone completed before END_SESSION.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -660,12 +658,7 @@ fn key_matches(request: KeyRequest, kind: ProofKeyKind) -> bool {
         (KeyRequest::Rsa { bits }, ProofKeyKind::Rsa { modulus_bytes }) => {
             modulus_bytes.checked_mul(8) == Some(usize::from(bits))
         }
-        (KeyRequest::Ec(curve), ProofKeyKind::Ec(ec)) => matches!(
-            (curve, ec),
-            (Curve::P256, EcCurve::P256)
-                | (Curve::P384, EcCurve::P384)
-                | (Curve::P521, EcCurve::P521)
-        ),
+        (KeyRequest::Ec(curve), ProofKeyKind::Ec(ec)) => curve == ec,
         _ => false,
     }
 }
@@ -703,7 +696,7 @@ fn jabber_auth_response(session_id: u32, fields: AuthResponseFields) -> Frame {
 mod tests {
     use super::*;
     use crate::phone::PhoneCredentials;
-    use crate::wire::{DeviceName, Password};
+    use crate::wire::{Curve, DeviceName, Password};
 
     #[test]
     fn key_kinds_match_requests() {
@@ -716,14 +709,14 @@ mod tests {
             rsa(2048),
             ProofKeyKind::Rsa { modulus_bytes: 128 }
         ));
-        assert!(!key_matches(rsa(2048), ProofKeyKind::Ec(EcCurve::P256)));
+        assert!(!key_matches(rsa(2048), ProofKeyKind::Ec(Curve::P256)));
         assert!(key_matches(
             KeyRequest::Ec(Curve::P521),
-            ProofKeyKind::Ec(EcCurve::P521)
+            ProofKeyKind::Ec(Curve::P521)
         ));
         assert!(!key_matches(
             KeyRequest::Ec(Curve::P256),
-            ProofKeyKind::Ec(EcCurve::P384)
+            ProofKeyKind::Ec(Curve::P384)
         ));
     }
 
