@@ -3,7 +3,7 @@
 //! null string), fetch, delete, wrong authentication string and lock-out,
 //! unknown device; a phone dropping mid-install and retrying; SIGTERM/SIGINT
 //! while a session runs; handshake, response and key-generation timeouts;
-//! IPv6 loopback; and `capf demo`.
+//! IPv6 loopback; MIC + SUDI authentication; and `capf demo`.
 //!
 //! Speed: the registry hashes authentication strings with 600 000 PBKDF2
 //! rounds, several seconds per hash in a debug build. The tests add
@@ -793,4 +793,83 @@ fn enrolls_over_ipv6_loopback() {
         vec![(installed, "installed".to_owned())]
     );
     assert!(server.log().contains("[::1]"), "{}", server.log());
+}
+
+/// A CA certificate and its key (EC P-256), for manufacturing CAs.
+fn ca(name: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let certificate = params.self_signed(&key).unwrap();
+    (certificate, rcgen::Issuer::new(params, key))
+}
+
+/// An RSA-2048 device certificate for `device` issued by `issuer`, as a
+/// certificate + PKCS#8 key PEM file.
+fn rsa_device_certificate(
+    path: &Path,
+    device: &str,
+    issuer: &rcgen::Issuer<'static, rcgen::KeyPair>,
+) {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    let pem = rsa_key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let key = rcgen::KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("CP-8865-{device}"));
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    let certificate = params.signed_by(&key, issuer).unwrap();
+    std::fs::write(path, format!("{}{}", certificate.pem(), pem.as_str())).unwrap();
+}
+
+#[test]
+fn mic_with_sudi_enrolls_over_tls_and_a_sudi_from_another_ca_is_refused() {
+    let pki = temp_dir("sudi-pki");
+    let device = "SEP0000000000F1";
+    let (manufacturing, manufacturing_issuer) = ca("Manufacturing CA");
+    let (_, foreign_issuer) = ca("Someone else's CA");
+    let manufacturing_pem = pki.join("manufacturing.pem");
+    std::fs::write(&manufacturing_pem, manufacturing.pem()).unwrap();
+    let mic = pki.join("mic.pem");
+    rsa_device_certificate(&mic, device, &manufacturing_issuer);
+    let foreign = pki.join("foreign.pem");
+    rsa_device_certificate(&foreign, device, &foreign_issuer);
+
+    let server = Server::start("sudi", &["--verify", manufacturing_pem.to_str().unwrap()]);
+    let out = server.dir.join("lsc.pem");
+    server.add(device, "install", "mic", "ec:p256");
+    let mic_arg = mic.to_str().unwrap();
+
+    // The MIC is good, the SUDI chains to no trusted CA: refused.
+    let output = server.enroll(
+        device,
+        &out,
+        &["--mic", mic_arg, "--sudi", foreign.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!out.exists());
+    assert_eq!(ledger(&server, device), vec![]);
+
+    // MIC and SUDI (the same RSA certificate, as on a real phone): installed.
+    let output = server.enroll(device, &out, &["--mic", mic_arg, "--sudi", mic_arg]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        server.log()
+    );
+    let installed = serial_hex(&certificate_in(&out));
+    assert_eq!(
+        ledger(&server, device),
+        vec![(installed, "installed".to_owned())]
+    );
 }
