@@ -106,7 +106,9 @@ fn install(issuer: &LscIssuer, phone_spki: &[u8], rng: &mut StdRng) -> Vec<u8> {
                         subject_public_key_info_der: &subject_public_key_info_der,
                         validity_days: VALIDITY_DAYS,
                     };
-                    let issued = issuer.issue(&request, NOW, rng).unwrap();
+                    let issued = issuer
+                        .issue(&request, Timestamp::from_unix_seconds(NOW), rng)
+                        .unwrap();
                     server.answer_certificate(Ok(issued.der)).unwrap();
                 }
                 ServerOutput::Need(ServerDecision::RecordPendingCertificate { .. }) => {

@@ -14,7 +14,7 @@
 //! | signature | sha256WithRSAEncryption for an RSA issuer, ecdsa-with-SHA256 for a P-256 issuer, **ecdsa-with-SHA384** for a P-384 issuer (ring signs P-384 only with SHA-384); P-521 issuers are not supported by ring |
 //! | issuer | the issuing certificate's **subject**, byte for byte (so the chain verifies also for an intermediate issuer) |
 //! | subject | CN = device name (UTF8String), then the issuer subject's O, OU, L, ST and C attributes in their order there, with their string types; others dropped |
-//! | validity | notBefore = `now`, notAfter = `now` + days × 86 400 s, days in 1..=3650 |
+//! | validity | notBefore = `now` in whole seconds (X.509 times have no fraction: milliseconds are dropped), notAfter = notBefore + days × 86 400 s, days in 1..=3650 |
 //! | public key | the phone's SPKI, byte for byte |
 //! | subjectAltName | non-critical, one URI: the bare device name |
 //! | keyUsage | critical, digitalSignature + keyEncipherment |
@@ -24,6 +24,7 @@
 //!
 //! ```
 //! use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
+//! use capf_core::time::Timestamp;
 //! use rcgen::PublicKeyData;
 //!
 //! // A throw-away P-256 CA made with rcgen (a real one comes from a file).
@@ -40,8 +41,11 @@
 //!     subject_public_key_info_der: &spki,
 //!     validity_days: 365,
 //! };
-//! let lsc = issuer.issue(&request, 1_700_000_000, &mut rand::thread_rng()).unwrap();
-//! assert_eq!(lsc.not_after - lsc.not_before, 365 * 86_400);
+//! let now = Timestamp::from_unix_millis(1_700_000_000_250);
+//! let lsc = issuer.issue(&request, now, &mut rand::thread_rng()).unwrap();
+//! // X.509 validity is whole seconds: the 250 ms are dropped.
+//! assert_eq!(lsc.not_before, Timestamp::from_unix_seconds(1_700_000_000));
+//! assert_eq!(lsc.not_after, lsc.not_before.plus_seconds(365 * 86_400));
 //! ```
 
 use der::asn1::AnyRef;
@@ -54,6 +58,7 @@ use rcgen::{
 };
 
 use crate::proof::{ProofKeyKind, ProofPublicKey};
+use crate::time::Timestamp;
 use crate::wire::Curve;
 
 /// Shortest validity accepted, in days.
@@ -141,21 +146,22 @@ pub struct IssuedCertificate {
     pub der: Vec<u8>,
     /// Serial number, big-endian unsigned bytes as in the certificate.
     pub serial: Vec<u8>,
-    /// notBefore, Unix seconds.
-    pub not_before: u64,
-    /// notAfter, Unix seconds.
-    pub not_after: u64,
+    /// notBefore as written in the certificate (whole seconds).
+    pub not_before: Timestamp,
+    /// notAfter as written in the certificate (whole seconds).
+    pub not_after: Timestamp,
 }
 
 /// Something that issues LSCs: the local [`LscIssuer`], or a host's bridge
 /// to an external CA.
 pub trait CertificateAuthority {
-    /// Issue an LSC for `request` at `now_unix_seconds`, drawing the serial
-    /// from `rng`.
+    /// Issue an LSC for `request`, valid from `now`, drawing the serial from
+    /// `rng`. X.509 validity has whole seconds only, so the milliseconds of
+    /// `now` are dropped (notBefore is `now` truncated to its second).
     fn issue(
         &self,
         request: &LscRequest<'_>,
-        now_unix_seconds: u64,
+        now: Timestamp,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<IssuedCertificate, IssuanceError>;
 }
@@ -267,7 +273,7 @@ impl CertificateAuthority for LscIssuer {
     fn issue(
         &self,
         request: &LscRequest<'_>,
-        now_unix_seconds: u64,
+        now: Timestamp,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<IssuedCertificate, IssuanceError> {
         check_device_name(request.device_name)?;
@@ -275,7 +281,7 @@ impl CertificateAuthority for LscIssuer {
         if !(MIN_VALIDITY_DAYS..=MAX_VALIDITY_DAYS).contains(&days) {
             return Err(IssuanceError::ValidityOutOfRange { days });
         }
-        let not_before = now_unix_seconds;
+        let not_before = now.unix_seconds();
         let not_after = u64::from(days)
             .checked_mul(SECONDS_PER_DAY)
             .and_then(|s| s.checked_add(not_before))
@@ -346,8 +352,8 @@ impl CertificateAuthority for LscIssuer {
         Ok(IssuedCertificate {
             der,
             serial: serial.to_vec(),
-            not_before,
-            not_after,
+            not_before: Timestamp::from_unix_seconds(not_before),
+            not_after: Timestamp::from_unix_seconds(not_after),
         })
     }
 }

@@ -7,6 +7,7 @@
 use capf_core::issuance::{
     CertificateAuthority, IssuanceError, IssuedCertificate, LscIssuer, LscRequest,
 };
+use capf_core::time::Timestamp;
 use der::asn1::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
 use rand::SeedableRng;
@@ -18,7 +19,8 @@ use x509_cert::ext::pkix::{
 };
 
 const DEVICE: &str = "SEP001122334455";
-const NOW: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const NOW_SECONDS: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const NOW: Timestamp = Timestamp::from_unix_seconds(NOW_SECONDS);
 
 const OID_CN: Oid = Oid::new_unwrap("2.5.4.3");
 const OID_C: Oid = Oid::new_unwrap("2.5.4.6");
@@ -145,13 +147,20 @@ fn check_profile(issued: &IssuedCertificate, issuer_der: &[u8], spki: &[u8], day
     );
 
     // Validity.
-    assert_eq!(tbs.validity.not_before.to_unix_duration().as_secs(), NOW);
+    let not_after_seconds = NOW_SECONDS + u64::from(days) * 86_400;
+    assert_eq!(
+        tbs.validity.not_before.to_unix_duration().as_secs(),
+        NOW_SECONDS
+    );
     assert_eq!(
         tbs.validity.not_after.to_unix_duration().as_secs(),
-        NOW + u64::from(days) * 86_400
+        not_after_seconds
     );
     assert_eq!(issued.not_before, NOW);
-    assert_eq!(issued.not_after, NOW + u64::from(days) * 86_400);
+    assert_eq!(
+        issued.not_after,
+        Timestamp::from_unix_seconds(not_after_seconds)
+    );
 
     // The phone's SPKI, byte for byte.
     assert_eq!(tbs.subject_public_key_info.to_der().unwrap(), spki);
@@ -391,6 +400,25 @@ fn trait_object_and_fresh_serials() {
 }
 
 #[test]
+fn milliseconds_of_now_are_dropped_from_the_validity() {
+    let (issuer, _) = vector_issuer();
+    let spki = phone_spki(&vector("install-nullstring-ec-p256"));
+    let issued = issuer
+        .issue(&request(&spki, 1), NOW.plus_millis(999), &mut rng())
+        .unwrap();
+    let tbs = Certificate::from_der(&issued.der).unwrap().tbs_certificate;
+    assert_eq!(
+        tbs.validity.not_before.to_unix_duration().as_secs(),
+        NOW_SECONDS
+    );
+    assert_eq!(issued.not_before, NOW);
+    assert_eq!(
+        issued.not_after.unix_millis(),
+        (NOW_SECONDS + 86_400) * 1000
+    );
+}
+
+#[test]
 fn validity_bounds() {
     let (issuer, _) = vector_issuer();
     let spki = phone_spki(&vector("install-nullstring-ec-p256"));
@@ -404,11 +432,19 @@ fn validity_bounds() {
     assert!(issuer.issue(&request(&spki, 3650), NOW, &mut rng()).is_ok());
     // Past the year 9999, and an overflowing `now`.
     assert!(matches!(
-        issuer.issue(&request(&spki, 10), 253_402_300_000, &mut rng()),
+        issuer.issue(
+            &request(&spki, 10),
+            Timestamp::from_unix_seconds(253_402_300_000),
+            &mut rng()
+        ),
         Err(IssuanceError::TimeOutOfRange)
     ));
     assert!(matches!(
-        issuer.issue(&request(&spki, 10), u64::MAX, &mut rng()),
+        issuer.issue(
+            &request(&spki, 10),
+            Timestamp::from_unix_millis(u64::MAX),
+            &mut rng()
+        ),
         Err(IssuanceError::TimeOutOfRange)
     ));
 }

@@ -196,10 +196,7 @@ fn drain(session: &mut ServerSession, vector: &Vector, issuer: &Issuer<'_>, repl
                                     validity_days: 365,
                                 };
                                 let mut rng = rand::rngs::OsRng;
-                                local
-                                    .issue(&request, NOW.unix_seconds(), &mut rng)
-                                    .unwrap()
-                                    .der
+                                local.issue(&request, NOW, &mut rng).unwrap().der
                             }
                         };
                         session.answer_certificate(Ok(der)).unwrap();

@@ -68,7 +68,7 @@ fn capf_setup(device: &str, now_seconds: u64) -> CapfSetup {
                 subject_public_key_info_der: &spki,
                 validity_days: 365,
             },
-            now_seconds,
+            Timestamp::from_unix_seconds(now_seconds),
             &mut rand::thread_rng(),
         )
         .unwrap();

@@ -585,16 +585,17 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     subject_public_key_info_der: &subject_public_key_info_der,
                     validity_days: shared.validity_days,
                 };
-                let answer = match shared
-                    .issuer
-                    .issue(&request, now_unix(), &mut rand_core::OsRng)
-                {
+                let answer = match shared.issuer.issue(
+                    &request,
+                    crate::pump::now(),
+                    &mut rand_core::OsRng,
+                ) {
                     Ok(issued) => {
                         let der = issued.der.clone();
                         self.pending = Some(PendingCertificate {
                             serial_hex: hex::encode(&issued.serial),
-                            issued_at: issued.not_before,
-                            not_after: issued.not_after,
+                            issued_at: issued.not_before.unix_seconds(),
+                            not_after: issued.not_after.unix_seconds(),
                         });
                         Ok(der)
                     }
