@@ -13,6 +13,7 @@
 //! than `capf device add` (the folder is thrown away at the end).
 
 use crate::enroll::{Auth, Enrollment, describe as describe_phone, enroll};
+use crate::output::outln;
 use crate::serve::{Server, ServerSetup, Timeouts, runtime};
 use crate::store::{AuthMode, Operation, Schedule, hash_auth_string};
 use crate::{CliError, CliResult};
@@ -109,7 +110,7 @@ pub(crate) fn run(args: DemoArgs) -> CliResult {
     std::fs::create_dir_all(&dir).map_err(|e| fail("temporary folder", e))?;
     let result = runtime()?.block_on(demo(&dir));
     if args.keep {
-        println!("files kept in {}", dir.display());
+        outln!("files kept in {}", dir.display());
     } else {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -182,7 +183,7 @@ async fn demo(dir: &Path) -> CliResult {
                 .await;
         }
     });
-    println!("CAPF server on {address} (TLS, CAPF certificate CN=CAPF-demo, EC P-256)");
+    outln!("CAPF server on {address} (TLS, CAPF certificate CN=CAPF-demo, EC P-256)");
 
     // 3. The phones. The demo writes the registry through the server's
     // own connection.
@@ -375,13 +376,16 @@ async fn demo(dir: &Path) -> CliResult {
     // 4. A CTL listing the CAPF certificate, signed by a SAST key.
     let ctl = build_ctl(dir, &capf_der);
 
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<16} {:<12} {:<9} {:<42} LSC SERIAL",
-        "DEVICE", "AUTH", "KEY", "OUTCOME"
+        "DEVICE",
+        "AUTH",
+        "KEY",
+        "OUTCOME"
     );
     for row in &rows {
-        println!(
+        outln!(
             "{:<16} {:<12} {:<9} {:<42} {}",
             row.device,
             row.auth,
@@ -394,19 +398,19 @@ async fn demo(dir: &Path) -> CliResult {
             row.serial
         );
     }
-    println!();
+    outln!();
     let ctl_ok = match &ctl {
         Ok(line) => {
-            println!("{line}");
+            outln!("{line}");
             true
         }
         Err(error) => {
-            println!("CTL: FAILED: {}", error.message);
+            outln!("CTL: FAILED: {}", error.message);
             false
         }
     };
     if ctl_ok && rows.iter().all(|row| row.ok) {
-        println!("demo: everything worked");
+        outln!("demo: everything worked");
         Ok(ExitCode::SUCCESS)
     } else {
         Err(CliError::rejected("demo: some steps failed (see above)"))

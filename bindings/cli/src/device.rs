@@ -7,7 +7,7 @@
 //! nowhere else. A string given with `--auth-string` is visible to other
 //! users of this machine in the process list: prefer `--generate-auth-string`.
 
-use crate::output::{now_unix, rfc3339_utc};
+use crate::output::{now_unix, outln, rfc3339_utc};
 use crate::store::{
     AuthMode, CertificateEntry, Device, Operation, Schedule, Status, Store, StoreError,
     StoredAuthHash, hash_auth_string,
@@ -155,7 +155,7 @@ pub(crate) fn run(command: Command) -> CliResult {
         Command::Remove { db, name } => {
             let name = validate_device_name(&name)?;
             let kept = open_existing(&db.db)?.remove(&name, now_unix())?;
-            println!("{name}: removed ({kept} certificate(s) kept in the ledger)");
+            outln!("{name}: removed ({kept} certificate(s) kept in the ledger)");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -284,7 +284,7 @@ fn add(args: AddArgs) -> CliResult {
     let (name, schedule, auth_string) = prepare(&args.device)?;
     let mut store = Store::open(&args.db.db)?;
     let replaced = store.put_device(&name, &schedule, now_unix())?;
-    println!(
+    outln!(
         "{name}: {} (operation {}, auth {}, key {})",
         if replaced {
             "schedule replaced"
@@ -296,8 +296,8 @@ fn add(args: AddArgs) -> CliResult {
         schedule.key_request
     );
     if let Some((text, true)) = &auth_string {
-        println!("authentication string: {text}");
-        println!("(shown once; it is stored only as a salted hash)");
+        outln!("authentication string: {text}");
+        outln!("(shown once; it is stored only as a salted hash)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -344,16 +344,16 @@ fn import(db: &Path, file: &Path) -> CliResult {
     }
     let mut store = Store::open(db)?;
     let replaced = store.put_devices(&devices, now_unix())?;
-    println!(
+    outln!(
         "{} device(s) imported: {} added, {replaced} schedule(s) replaced",
         devices.len(),
         devices.len() - replaced
     );
     for (name, text) in &generated {
-        println!("{name}: authentication string: {text}");
+        outln!("{name}: authentication string: {text}");
     }
     if !generated.is_empty() {
-        println!("(shown once; they are stored only as salted hashes)");
+        outln!("(shown once; they are stored only as salted hashes)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -393,10 +393,10 @@ fn schedule(args: ScheduleArgs) -> CliResult {
         auth_hash.as_ref(),
         now_unix(),
     )?;
-    println!("{name}: operation {operation} scheduled");
+    outln!("{name}: operation {operation} scheduled");
     if let Some((text, true)) = &auth_string {
-        println!("authentication string: {text}");
-        println!("(shown once; it is stored only as a salted hash)");
+        outln!("authentication string: {text}");
+        outln!("(shown once; it is stored only as a salted hash)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -453,7 +453,7 @@ fn certificate_json(entry: &CertificateEntry) -> serde_json::Value {
 fn print_json(value: &serde_json::Value) -> CliResult {
     let text = serde_json::to_string_pretty(value)
         .map_err(|error| CliError::input(format!("JSON: {error}")))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -469,15 +469,19 @@ fn list(store: &Store, json: bool) -> CliResult {
         return print_json(&serde_json::Value::Array(values));
     }
     if devices.is_empty() {
-        println!("no devices");
+        outln!("no devices");
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<20} {:<9} {:<36} {:<12} {:<9} CERTS",
-        "NAME", "OPERATION", "STATUS", "AUTH", "KEY"
+        "NAME",
+        "OPERATION",
+        "STATUS",
+        "AUTH",
+        "KEY"
     );
     for device in &devices {
-        println!(
+        outln!(
             "{:<20} {:<9} {:<36} {:<12} {:<9} {}",
             device.name,
             device.operation.as_str(),
@@ -504,29 +508,29 @@ fn show(store: &Store, name: &str, json: bool) -> CliResult {
             .collect();
         return print_json(&value);
     }
-    println!("device:          {}", device.name);
-    println!("status:          {}", status_text(&device));
-    println!("operation:       {}", device.operation);
+    outln!("device:          {}", device.name);
+    outln!("status:          {}", status_text(&device));
+    outln!("operation:       {}", device.operation);
     let string_state = match (device.auth_mode, device.has_auth_string) {
         (AuthMode::AuthString, true) => " (string set)",
         (AuthMode::AuthString, false) => " (no string: schedule a new one)",
         _ => "",
     };
-    println!("authentication:  {}{string_state}", device.auth_mode);
-    println!("key:             {}", device.key_request);
-    println!(
+    outln!("authentication:  {}{string_state}", device.auth_mode);
+    outln!("key:             {}", device.key_request);
+    outln!(
         "failed attempts: {}{}",
         device.failed_attempts,
         if device.locked { " (locked)" } else { "" }
     );
-    println!("created:         {}", rfc3339_utc(device.created_at));
-    println!("updated:         {}", rfc3339_utc(device.updated_at));
+    outln!("created:         {}", rfc3339_utc(device.created_at));
+    outln!("updated:         {}", rfc3339_utc(device.updated_at));
     if certificates.is_empty() {
-        println!("certificates:    none");
+        outln!("certificates:    none");
     } else {
-        println!("certificates:");
+        outln!("certificates:");
         for entry in &certificates {
-            println!(
+            outln!(
                 "  #{} serial {} {} issued {} not after {}",
                 entry.id,
                 entry.serial_hex,
@@ -536,9 +540,9 @@ fn show(store: &Store, name: &str, json: bool) -> CliResult {
             );
         }
     }
-    println!("events:");
+    outln!("events:");
     for event in &events {
-        println!("  {} {}", rfc3339_utc(event.time), event.what);
+        outln!("  {} {}", rfc3339_utc(event.time), event.what);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@
 //! LSC with its PKCS#8 key to `--out`, returns `--out` for a fetch and
 //! removes it for a delete.
 
-use crate::output::read_text;
+use crate::output::{outln, read_text};
 use crate::pump::{self, PumpOptions, now};
 use crate::serve::{init_logging, pem_blocks, read_certificates, runtime};
 use crate::{CliError, CliResult};
@@ -149,12 +149,12 @@ fn report(enrollment: &Enrollment, outcome: &PhoneOutcome) -> CliResult {
     let text = describe(outcome);
     if outcome.is_success() {
         match outcome {
-            PhoneOutcome::Installed { .. } => println!(
+            PhoneOutcome::Installed { .. } => outln!(
                 "{}: {text}; LSC written to {}",
                 enrollment.device,
                 enrollment.out.display()
             ),
-            _ => println!("{}: {text}", enrollment.device),
+            _ => outln!("{}: {text}", enrollment.device),
         }
         Ok(ExitCode::SUCCESS)
     } else {

@@ -104,10 +104,17 @@ fn main() -> ExitCode {
         Command::Tvs(command) => tvs::run(command),
         Command::Trust(command) => trust::run(command),
     };
+    // A reader closing the pipe early is fine; any other failure to write
+    // the answer makes a success an input/output error.
+    let result = match (result, output::stdout_failure()) {
+        (Ok(_), Some(failure)) => Err(CliError::input(failure)),
+        (result, _) => result,
+    };
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("capf: {}", error.message);
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "capf: {}", error.message);
             ExitCode::from(error.status)
         }
     }

@@ -1,7 +1,101 @@
-//! Small helpers shared by the commands: reading files, time formatting.
+//! Small helpers shared by the commands: standard output, reading files,
+//! time formatting.
+//!
+//! Every command prints through [`outln!`]/[`out!`] (or [`write_stdout`] for
+//! bytes): `println!` panics when the reader of a pipe goes away
+//! (`capf device list | head -1`). Here a closed pipe ends the output
+//! quietly and the command finishes with its normal status; any other write
+//! failure (a full disk) is remembered and turns a success into exit 2 (see
+//! [`stdout_failure`]).
 
 use crate::CliError;
+use std::fmt;
+use std::io::{ErrorKind, Write as _};
 use std::path::Path;
+use std::sync::Mutex;
+
+/// What happened to standard output so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StdoutState {
+    Open,
+    /// The reader closed the pipe: nothing more is written, and that is fine.
+    ReaderGone,
+    /// Writing failed otherwise; the first error, for the final message.
+    Failed(String),
+}
+
+static STDOUT: Mutex<StdoutState> = Mutex::new(StdoutState::Open);
+
+/// Records a write result; later writes are skipped once one failed.
+fn note_stdout_result(result: std::io::Result<()>) {
+    if let Err(error) = result
+        && let Ok(mut state) = STDOUT.lock()
+        && *state == StdoutState::Open
+    {
+        *state = if error.kind() == ErrorKind::BrokenPipe {
+            StdoutState::ReaderGone
+        } else {
+            StdoutState::Failed(error.to_string())
+        };
+    }
+}
+
+fn stdout_open() -> bool {
+    STDOUT
+        .lock()
+        .map(|state| *state == StdoutState::Open)
+        .unwrap_or(false)
+}
+
+/// Writes formatted text to standard output; what [`out!`] and [`outln!`]
+/// expand to.
+pub(crate) fn print_stdout(args: fmt::Arguments<'_>) {
+    if stdout_open() {
+        let mut stdout = std::io::stdout().lock();
+        note_stdout_result(stdout.write_fmt(args).and_then(|()| stdout.flush()));
+    }
+}
+
+/// Writes bytes to standard output (a file's contents). A closed pipe is
+/// not an error; another failure is bad output for the user (exit 2).
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    if stdout_open() {
+        let mut stdout = std::io::stdout().lock();
+        note_stdout_result(stdout.write_all(bytes).and_then(|()| stdout.flush()));
+    }
+    match stdout_failure() {
+        Some(error) => Err(CliError::input(error)),
+        None => Ok(()),
+    }
+}
+
+/// Why standard output could not be written, if it failed for any reason
+/// other than the reader closing the pipe.
+pub(crate) fn stdout_failure() -> Option<String> {
+    match STDOUT.lock().as_deref() {
+        Ok(StdoutState::Failed(error)) => Some(format!("cannot write to standard output: {error}")),
+        _ => None,
+    }
+}
+
+/// `print!` that does not panic when standard output is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::print_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that does not panic when standard output is closed.
+macro_rules! outln {
+    () => {
+        $crate::output::print_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::print_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use {out, outln};
 
 /// Reads a whole file, with the path in the error.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {

@@ -1,13 +1,14 @@
 //! `capf signed`: signed files (`.sgn` configuration files, Cisco firmware
 //! `.loads`): show, sign, verify, strip.
 
-use crate::output::{now_unix, read_file, read_text, rfc3339_utc, write_file};
+use crate::output::{
+    now_unix, out, outln, read_file, read_text, rfc3339_utc, write_file, write_stdout,
+};
 use crate::{CliError, CliResult};
 use clap::{Subcommand, ValueEnum};
 use ctl_format::signed_file::{self, SignOptions, SignatureStatus, SignedFile};
 use ctl_format::{Certificate, Error, HashAlgorithm, HashPolicy, IssuerMatch, RsaFileSigner};
 use serde_json::{Map, Value, json};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -297,10 +298,7 @@ pub(crate) fn print_fields(path: &Path, fields: Vec<Field>, as_json: bool) {
             out.push_str(&format!("  {label:<22} {shown}\n"));
         }
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush());
+    out!("{out}");
 }
 
 fn show(path: &Path, as_json: bool) -> CliResult {
@@ -360,14 +358,14 @@ fn verify(certificate_path: &Path, path: &Path) -> CliResult {
     let verified = file
         .verify(&certificate, HashPolicy::CISCO)
         .map_err(|error| verdict(path, error))?;
-    println!(
+    outln!(
         "{}: signature valid ({}, signer serial {})",
         path.display(),
         verified.hash_algorithm,
         hex(&certificate.serial_number())
     );
     if verified.issuer == IssuerMatch::Differs {
-        println!("  note: the header's issuer name text differs from the certificate's issuer");
+        outln!("  note: the header's issuer name text differs from the certificate's issuer");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -383,14 +381,6 @@ fn strip(path: &Path, out: Option<&Path>) -> CliResult {
 pub(crate) fn write_output(out: Option<&Path>, bytes: &[u8]) -> Result<(), CliError> {
     match out {
         Some(path) => write_file(path, bytes),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(bytes)
-                .and_then(|()| stdout.flush())
-                .map_err(|error| {
-                    CliError::input(format!("cannot write to standard output: {error}"))
-                })
-        }
+        None => write_stdout(bytes),
     }
 }

@@ -1,7 +1,7 @@
 //! `capf trust explain`: is this certificate trusted for this purpose by
 //! these stores, through what, and if not, why not and what to do.
 
-use crate::output::{now_unix, read_file, rfc3339_utc};
+use crate::output::{now_unix, out, outln, read_file, rfc3339_utc};
 use crate::{CliError, CliResult};
 use capf_core::time::Timestamp;
 use capf_core::trust::{
@@ -112,9 +112,9 @@ fn explain(args: ExplainArgs) -> CliResult {
         &options,
     );
     if args.json {
-        println!("{}", verdict_json(&verdict, now));
+        outln!("{}", verdict_json(&verdict, now));
     } else {
-        print!("{verdict}");
+        out!("{verdict}");
     }
     match &verdict.failure {
         None if verdict.trusted => Ok(ExitCode::SUCCESS),

@@ -1,7 +1,7 @@
 //! `capf trustlist`: show, build and verify CTL and ITL files, and predict
 //! whether phones accept a new one (`rollover`).
 
-use crate::output::{now_unix, read_file, read_text, rfc3339_utc, write_file};
+use crate::output::{now_unix, out, outln, read_file, read_text, rfc3339_utc, write_file};
 use crate::{CliError, CliResult};
 use clap::{Args, Subcommand, ValueEnum};
 use ctl_format::trust_list::{Record, RecordEntry, RecordLayout, Role, TrustListKind};
@@ -216,12 +216,6 @@ macro_rules! say {
     }};
 }
 
-/// Writes to stdout, ignoring a closed pipe (`capf … | head`).
-fn emit(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
 /// Runs a subcommand.
 pub(crate) fn run(command: Command) -> CliResult {
     match command {
@@ -266,7 +260,7 @@ fn show(args: &ShowArgs) -> CliResult {
             "timestamp": header.timestamp.map(|t| rfc3339_utc(u64::from(t))),
             "records": records,
         });
-        emit(&format!("{object:#}\n"));
+        outln!("{object:#}");
         return Ok(ExitCode::SUCCESS);
     }
     say!(
@@ -337,7 +331,7 @@ fn show(args: &ShowArgs) -> CliResult {
         ),
         Err(error) => say!(out, "Signature:          NOT VALID: {error}"),
     }
-    emit(&out);
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -485,12 +479,12 @@ fn build(args: &BuildArgs) -> CliResult {
     }
     let file = builder.build()?;
     write_file(&args.out, &file)?;
-    emit(&format!(
-        "wrote {} ({} bytes, {} records)\n",
+    outln!(
+        "wrote {} ({} bytes, {} records)",
         args.out.display(),
         file.len(),
         args.records.len()
-    ));
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -504,8 +498,8 @@ fn verify(args: &VerifyArgs) -> CliResult {
     match &args.previous {
         None => {
             let signer = list.verify(&bytes, policy).map_err(rejected)?;
-            emit(&format!(
-                "{}: valid ({}, signed by record {}{})\n",
+            outln!(
+                "{}: valid ({}, signed by record {}{})",
                 args.file.display(),
                 signer.hash_algorithm,
                 signer.record_index + 1,
@@ -514,7 +508,7 @@ fn verify(args: &VerifyArgs) -> CliResult {
                     .and_then(|c| c.common_name())
                     .map(|cn| format!(", CN={cn}"))
                     .unwrap_or_default()
-            ));
+            );
         }
         Some(previous_path) => {
             let previous_bytes = read_file(previous_path)?;
@@ -526,13 +520,13 @@ fn verify(args: &VerifyArgs) -> CliResult {
                 ctl_format::trust_list::RolloverMatch::SameCertificate => "same certificate",
                 _ => "same key, different certificate",
             };
-            emit(&format!(
-                "{}: valid and trusted: signed by record {}, SAST record {} of {} ({how})\n",
+            outln!(
+                "{}: valid and trusted: signed by record {}, SAST record {} of {} ({how})",
                 args.file.display(),
                 rollover.signer.record_index + 1,
                 rollover.previous_record_index + 1,
                 previous_path.display()
-            ));
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -817,7 +811,7 @@ fn rollover(args: &RolloverArgs) -> CliResult {
             }
         );
     }
-    emit(&out);
+    out!("{out}");
     let stranded = fleet.stranded();
     if stranded.is_empty() {
         Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@
 //! registry file). A bad request is closed without an answer, as the
 //! reference does, and logged with its reason.
 
-use crate::output::{now_unix, read_file, rfc3339_utc};
+use crate::output::{now_unix, outln, read_file, rfc3339_utc};
 use crate::pump::{self, Host, PumpOptions, Session, Step, now};
 use crate::serve::pem_blocks;
 use crate::tvs_store::{
@@ -200,7 +200,7 @@ fn add(args: &AddArgs) -> CliResult {
         let entry = store
             .add(&der, &roles, args.ttl, now_unix())
             .map_err(store_error)?;
-        println!(
+        outln!(
             "registered {} {} roles {} ttl {}{}",
             hex::encode(entry.sha256),
             entry.subject,
@@ -241,7 +241,7 @@ fn remove_or_revoke(args: &TargetArgs, revoke: bool) -> CliResult {
         .map_err(store_error)?;
         let verb = if revoke { "revoked" } else { "removed" };
         if done {
-            println!("{verb} {}", hex::encode(digest));
+            outln!("{verb} {}", hex::encode(digest));
         } else {
             eprintln!("capf: {} is not registered", hex::encode(digest));
             missing += 1;
@@ -271,14 +271,14 @@ fn list(args: &ListArgs) -> CliResult {
     let entries = open(&args.db)?.list().map_err(store_error)?;
     if args.json {
         let json: Vec<_> = entries.iter().map(entry_json).collect();
-        println!("{}", serde_json::Value::Array(json));
+        outln!("{}", serde_json::Value::Array(json));
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        println!("no certificates registered for TVS");
+        outln!("no certificates registered for TVS");
     }
     for entry in &entries {
-        println!(
+        outln!(
             "{}  {}  roles {}  ttl {}{}",
             hex::encode(entry.sha256),
             entry.subject,
@@ -449,7 +449,7 @@ fn report(result: &TvsClientResult, json: bool) -> CliResult {
         other => ("error", None, None, Some(format!("{other:?}"))),
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "status": status,
@@ -460,12 +460,12 @@ fn report(result: &TvsClientResult, json: bool) -> CliResult {
             })
         );
     } else {
-        println!("status: {status}");
+        outln!("status: {status}");
         if let Some(roles) = &roles {
-            println!("roles: {}", role_names(roles));
+            outln!("roles: {}", role_names(roles));
         }
         if let Some(ttl) = ttl {
-            println!("ttl: {ttl}");
+            outln!("ttl: {ttl}");
         }
     }
     match (status, detail) {
