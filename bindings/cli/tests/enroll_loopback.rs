@@ -121,8 +121,10 @@ impl Server {
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         // The server's log, for failure messages.
         let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+        // NO_COLOR removed so that the plain log proves the terminal check.
         let child = Command::new(CAPF)
             .args(&args)
+            .env_remove("NO_COLOR")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -313,6 +315,11 @@ fn installs_fetches_and_deletes_over_tls() {
             .to_string()
             .contains("deleted")
     );
+
+    // The log went to a file, not a terminal: plain text, no colour codes.
+    let log = server.log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains("\x1b["), "{log}");
 }
 
 #[test]
