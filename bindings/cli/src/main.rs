@@ -7,6 +7,7 @@ mod demo;
 mod device;
 mod encrypted_config;
 mod enroll;
+mod listener;
 mod output;
 mod pump;
 mod serve;

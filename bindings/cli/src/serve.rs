@@ -11,6 +11,7 @@
 //! Logs (`tracing`) carry the device, the session id and the outcome, never
 //! an authentication string or key material.
 
+use crate::listener::{self, Stop, stop_on_signal};
 use crate::output::{now_unix, read_text};
 use crate::pump::{self, PumpOptions, now};
 use crate::store::{NewCertificate, Operation as StoreOperation, Store, StoreError};
@@ -30,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tracing::Instrument;
 
 /// `capf serve`.
@@ -298,16 +298,9 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
             None => None,
         };
         // One signal stops both listeners.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
-        });
-        let stop_signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        let capf_stopped = stop_signal(stopped.clone());
-        let tvs_stopped = stop_signal(stopped);
+        let stop = Stop::new();
+        let (capf_stopped, tvs_stopped) = (stop.stopped(), stop.stopped());
+        stop_on_signal(stop);
         tokio::join!(
             async {
                 if let Some((server, listener)) = capf {
@@ -336,29 +329,6 @@ fn local(listener: &TcpListener) -> Result<SocketAddr, CliError> {
     listener
         .local_addr()
         .map_err(|error| CliError::input(format!("cannot read the listening address: {error}")))
-}
-
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// A running CAPF server (cheap to clone into tasks).
@@ -403,39 +373,11 @@ impl Server {
         shutdown: impl Future<Output = ()>,
         grace: Duration,
     ) {
-        let mut tasks = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let server = self.clone();
-                        tasks.spawn(async move { server.connection(stream, peer).await });
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            }
-        }
-        drop(listener);
-        let running = tasks.len();
-        if running > 0 {
-            tracing::info!(running, "shutting down: waiting for running sessions");
-        }
-        let drained =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            tracing::warn!(
-                aborted = tasks.len(),
-                "grace period over: aborting sessions"
-            );
-            tasks.shutdown().await;
-        }
-        tracing::info!("CAPF server stopped");
+        listener::serve("CAPF server", listener, shutdown, grace, |stream, peer| {
+            let server = self.clone();
+            async move { server.connection(stream, peer).await }
+        })
+        .await;
     }
 
     /// One connection: one TLS transport, one session.

@@ -8,6 +8,7 @@
 //! registry file). A bad request is closed without an answer, as the
 //! reference does, and logged with its reason.
 
+use crate::listener;
 use crate::output::{now_unix, outln, read_file, rfc3339_utc};
 use crate::pump::{self, Host, PumpOptions, Session, Step, now};
 use crate::serve::pem_blocks;
@@ -32,7 +33,6 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tracing::Instrument;
 
 /// `capf tvs …`.
@@ -588,36 +588,11 @@ impl TvsServer {
         shutdown: impl Future<Output = ()>,
         grace: Duration,
     ) {
-        let mut tasks = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let server = self.clone();
-                        tasks.spawn(async move { server.connection(stream, peer).await });
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "TVS accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            }
-        }
-        drop(listener);
-        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                aborted = tasks.len(),
-                "grace period over: aborting TVS connections"
-            );
-            tasks.shutdown().await;
-        }
-        tracing::info!("TVS server stopped");
+        listener::serve("TVS server", listener, shutdown, grace, |stream, peer| {
+            let server = self.clone();
+            async move { server.connection(stream, peer).await }
+        })
+        .await;
     }
 
     async fn connection(&self, mut stream: TcpStream, peer: SocketAddr) {
