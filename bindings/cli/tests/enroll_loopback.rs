@@ -11,9 +11,11 @@
 //! the string directly in the registry (same scheme, same columns), so the
 //! server verifies with few rounds.
 
+mod support;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use capf_core::key_request::KeyRequest;
@@ -78,17 +80,10 @@ fn capf_certificate(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// A running `capf serve`; killed on drop.
 struct Server {
-    child: Child,
+    process: support::ServeProcess,
     address: String,
     dir: PathBuf,
     db: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -102,11 +97,7 @@ impl Server {
         let dir = temp_dir(tag);
         let (cert, key) = capf_certificate(&dir);
         let db = dir.join("capf.db");
-        let port = {
-            let listener = TcpListener::bind(format!("{host}:0")).unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let address = format!("{host}:{port}");
+        let address = format!("{host}:{}", support::free_port(host));
         let mut args = vec![
             "serve".to_owned(),
             "--listen".into(),
@@ -120,30 +111,13 @@ impl Server {
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         // The server's log, for failure messages.
-        let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-        // NO_COLOR removed so that the plain log proves the terminal check.
-        let child = Command::new(CAPF)
-            .args(&args)
-            .env_remove("NO_COLOR")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
+        let process = support::ServeProcess::start(&args, &address, &dir.join("serve.log"));
+        Self {
+            process,
             address,
             dir,
             db,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(&server.address).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "capf serve did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        server
     }
 
     fn db(&self) -> &str {
@@ -533,27 +507,15 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+        self.process.log()
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        self.process.signal(name);
     }
 
-    /// Waits for the server process to exit (a hang fails the test).
     fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(started.elapsed() < HANG, "capf serve did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.wait_exit()
     }
 
     /// Waits until the listening socket is gone.

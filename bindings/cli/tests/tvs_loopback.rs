@@ -11,9 +11,9 @@ use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{scratch, text, vectors};
+use support::{free_port, scratch, text, vectors};
 
 /// The recorded PKI: TVS certificate and key, and the certificates asked about.
 struct Pki {
@@ -66,62 +66,34 @@ fn capf<S: AsRef<OsStr>>(args: &[S]) -> Output {
     support::capf(&args)
 }
 
-fn free_port(host: &str) -> u16 {
-    TcpListener::bind(format!("{host}:0"))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A running `capf serve`; killed on drop.
 struct Server {
-    child: Child,
+    process: support::ServeProcess,
     tvs_address: String,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
     /// `capf serve --db DB --tvs-listen HOST:free-port` plus `extra`.
     fn start(pki: &Pki, host: &str, extra: &[&OsStr]) -> Self {
         let tvs_address = format!("{host}:{}", free_port(host));
-        let log = pki.dir.join("serve.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_capf"));
-        command
-            .arg("serve")
-            .arg("--db")
-            .arg(pki.dir.join("capf.db"))
-            .arg("--tvs-listen")
-            .arg(&tvs_address)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let server = Self {
-            child: command.spawn().unwrap(),
+        let db = pki.dir.join("capf.db");
+        let mut args: Vec<&OsStr> = vec![
+            "serve".as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--tvs-listen".as_ref(),
+            tvs_address.as_ref(),
+        ];
+        args.extend(extra);
+        let process = support::ServeProcess::start(&args, &tvs_address, &pki.dir.join("serve.log"));
+        Self {
+            process,
             tvs_address,
-            log,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(&server.tvs_address).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "capf serve did not start: {}",
-                server.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        server
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log()
     }
 
     fn verify(&self, ca: &Path, certificate: &Path, extra: &[&str]) -> Output {
@@ -408,24 +380,8 @@ fn tvs_beside_capf_with_the_capf_certificate_on_ipv6() {
 /// One SIGTERM stops the CAPF and the TVS listener, and the server exits 0.
 #[cfg(unix)]
 fn stops_both_listeners_on_sigterm(mut server: Server) {
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "capf serve did not stop: {}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    server.process.signal("TERM");
+    let status = server.process.wait_exit();
     assert!(status.success(), "{}", server.log());
     assert!(
         server.log().contains("CAPF server stopped"),
