@@ -49,14 +49,22 @@ pub struct EvaluationOptions {
     /// to two intermediates). rustls-webpki's own budgets (path-building
     /// calls, signature checks) apply as well.
     pub max_chain_length: usize,
-    /// Accept an expired MIC for CAPF authentication (capf-protocol.md
-    /// Appendix C: many phones in service carry one). Off by default; the
-    /// verdict notes when it was used.
+    /// Accept an expired MIC, and expired intermediates of its path, for
+    /// CAPF authentication (capf-protocol.md Appendix C: many phones in
+    /// service carry one): the path must have been valid at one instant
+    /// before `now`. A certificate not yet valid is still refused. Off by
+    /// default; the verdict notes when it was used.
     pub allow_expired_mic: bool,
     /// Judge the validity dates of CTL/ITL-pinned certificates. Off by
     /// default because phones do not (the pin is the whole decision); an
     /// expired pin is then reported as a note.
     pub check_pinned_validity: bool,
+    /// Do not judge validity dates on CA paths: a path is accepted when its
+    /// certificates were all valid at one common instant, whenever that
+    /// was (a path whose intermediate expired before the leaf was issued
+    /// never was valid and is still refused). Off by default; the verdict
+    /// notes when it was used.
+    pub skip_validity: bool,
 }
 
 impl Default for EvaluationOptions {
@@ -65,6 +73,7 @@ impl Default for EvaluationOptions {
             max_chain_length: 4,
             allow_expired_mic: false,
             check_pinned_validity: false,
+            skip_validity: false,
         }
     }
 }
@@ -588,10 +597,87 @@ impl Context<'_> {
     }
 }
 
+/// The instants to check a path at again after `error` at `now`, by the
+/// date allowances of the options (none when no allowance applies).
+fn relaxed_instants(context: &Context<'_>, error: &webpki::Error) -> Vec<u64> {
+    let now = context.now.unix_seconds();
+    let expired = matches!(error, webpki::Error::CertExpired { .. });
+    let not_yet = matches!(error, webpki::Error::CertNotValidYet { .. });
+    let mut instants: Vec<u64> = if context.options.skip_validity && (expired || not_yet) {
+        context
+            .presented
+            .iter()
+            .flat_map(|certificate| {
+                let (not_before, not_after) = certificate.validity();
+                [not_before, not_after]
+            })
+            .collect()
+    } else if context.mic_expiry_allowed() && expired {
+        // Only earlier instants: a certificate not yet valid stays refused.
+        context
+            .presented
+            .iter()
+            .map(|certificate| certificate.validity().1)
+            .filter(|not_after| *not_after < now)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // Latest first: the instant closest to now that works.
+    instants.sort_unstable_by(|a, b| b.cmp(a));
+    instants.dedup();
+    instants
+}
+
+/// The note for a path accepted under a date allowance.
+fn relaxed_dates_note(context: &Context<'_>, path: &VerifiedPath<'_>) -> String {
+    let now = context.now.unix_seconds();
+    let mut out_of_date = Vec::new();
+    let mut path_certificates = vec![path.end_entity().der().as_ref().to_vec()];
+    path_certificates.extend(
+        path.intermediate_certificates()
+            .map(|cert| cert.der().as_ref().to_vec()),
+    );
+    for der in &path_certificates {
+        if let Ok(certificate) = Certificate::from_der(der) {
+            let (not_before, not_after) = certificate.validity();
+            if now > not_after {
+                out_of_date.push(format!(
+                    "{} expired on {}",
+                    subject(&certificate),
+                    format_unix(not_after)
+                ));
+            } else if now < not_before {
+                out_of_date.push(format!(
+                    "{} is valid only from {}",
+                    subject(&certificate),
+                    format_unix(not_before)
+                ));
+            }
+        }
+    }
+    let allowance = if context.options.skip_validity {
+        "validity dates not judged by policy (skip_validity)"
+    } else {
+        "expired MIC accepted by policy (allow_expired_mic)"
+    };
+    format!("{allowance}: {}", out_of_date.join("; "))
+}
+
 /// Dates of a leaf found directly in a CA store.
 fn direct_validity(context: &Context<'_>, found: &mut Found) -> Option<Failure> {
     let (not_before, not_after) = context.leaf.validity();
     let now = context.now.unix_seconds();
+    if context.options.skip_validity {
+        if now > not_after || now < not_before {
+            found.notes.push(format!(
+                "validity dates not judged by policy (skip_validity): valid {} to {}",
+                format_unix(not_before),
+                format_unix(not_after)
+            ));
+        }
+        return None;
+    }
     if now > not_after {
         if context.mic_expiry_allowed() {
             found.notes.push(format!(
@@ -738,34 +824,29 @@ fn build_path(
         Ok(())
     };
     let eku = EkuPolicy::of(context.purpose);
-    let mut result = end_entity.verify_for_usage(
-        &algorithms,
-        &anchors,
-        &intermediates,
-        unix_time(context.now.unix_seconds()),
-        eku,
-        revocation,
-        Some(&check_path),
-    );
-    if matches!(result, Err(webpki::Error::CertExpired { .. })) && context.mic_expiry_allowed() {
-        let (_, not_after) = context.leaf.validity();
-        if not_after < context.now.unix_seconds() {
-            let retry = end_entity.verify_for_usage(
-                &algorithms,
-                &anchors,
-                &intermediates,
-                unix_time(not_after),
-                eku,
-                revocation,
-                Some(&check_path),
-            );
-            if retry.is_ok() {
-                notes.push(format!(
-                    "expired MIC accepted by policy (allow_expired_mic): it expired on {}",
-                    format_unix(not_after)
-                ));
+    let verify = |seconds: u64| {
+        end_entity.verify_for_usage(
+            &algorithms,
+            &anchors,
+            &intermediates,
+            unix_time(seconds),
+            eku,
+            revocation,
+            Some(&check_path),
+        )
+    };
+    let mut result = verify(context.now.unix_seconds());
+    if let Err(error) = &result {
+        // Date allowances: webpki always judges dates, so look for an
+        // instant at which the whole path was valid. If one exists, one of
+        // these is such an instant (the latest notBefore or the earliest
+        // notAfter of the path's certificates).
+        for instant in relaxed_instants(context, error) {
+            if let Ok(path) = verify(instant) {
+                notes.push(relaxed_dates_note(context, &path));
+                result = Ok(path);
+                break;
             }
-            result = retry;
         }
     }
     let path = match result {
@@ -1056,6 +1137,10 @@ fn leaf_checks(context: &Context<'_>, end_entity: &EndEntityCert<'_>) -> Option<
 /// with `-` + the device name (`CP-8845-SEP001122334455`). ASCII case is
 /// ignored (MAC hex digits come in either case).
 fn names_device(leaf: &Certificate, device: &str, mic: bool) -> bool {
+    if device.is_empty() {
+        // No name names nothing (a certificate without a CN would match).
+        return false;
+    }
     let cn = leaf.common_name().unwrap_or_default();
     if cn.eq_ignore_ascii_case(device) {
         return true;
