@@ -1,70 +1,62 @@
 //! Is a certificate a phone presents for authentication (spec 9.3-9.6)
 //! trusted, current and this device's?
 //!
-//! A small, strict, hand-written chain check, kept on purpose to what CAPF
-//! authentication needs:
+//! The CAPF server's rules on top of the trust evaluator
+//! ([`crate::trust::evaluate_with`], which builds paths and checks
+//! signatures with rustls-webpki, within its work budgets):
 //!
 //! * **Which kind.** A certificate is an LSC if it is signed directly by one
-//!   of [`CertificatePolicy::lsc_issuers`] (phones do not send chains, so the
-//!   server holds the LSC's issuing CA itself, Appendix C); otherwise it is a
-//!   MIC if it chains to one of [`CertificatePolicy::manufacturing_roots`],
-//!   possibly through [`CertificatePolicy::intermediates`]. The kind comes
-//!   from the roots it chains to, never from the wrapper's type byte.
-//! * **Signatures.** Every link is verified: RSA PKCS#1 v1.5 with SHA-256,
-//!   SHA-384 or SHA-512 (issuer keys of at least 2048 bits), ECDSA P-256 or
-//!   P-384 with SHA-256 or SHA-384. SHA-1 RSA signatures are accepted on the
-//!   MIC path only (old Cisco manufacturing hierarchies sign with SHA-1,
-//!   Appendix C), never for an LSC. The outer and inner signature algorithm
-//!   identifiers must be equal, and the signature is checked over the
-//!   exact `tbsCertificate` bytes received.
-//! * **Intermediates** must be CA certificates (basicConstraints CA:TRUE),
-//!   current, and the path holds at most [`CertificatePolicy::max_chain_depth`]
-//!   certificates (leaf and root included); the search is also bounded in
-//!   signature verifications. Trust anchors are trusted by configuration:
-//!   their own dates and constraints are not judged.
-//! * **The presented certificate** must not be a CA, must be current at
-//!   `now` (a MIC may be expired if [`CertificatePolicy::allow_expired_mic`]
-//!   says so; the verdict then says so, for the host to log), and must name
-//!   the device: an LSC's CN or a SAN URI equals the device name; a MIC's CN
-//!   is the device name or ends with `-` + the device name
-//!   (`CP-8845-SEP001122334455`).
+//!   of [`CertificatePolicy::lsc_issuers`]; otherwise it is a MIC if it
+//!   chains to one of [`CertificatePolicy::manufacturing_roots`], possibly
+//!   through [`CertificatePolicy::intermediates`]. The kind comes from the
+//!   roots it chains to, never from the wrapper's type byte. A SUDI
+//!   certificate must be a MIC.
+//! * **Enterprise LSCs.** Phones send no chain (Appendix C), so the LSC's
+//!   *issuing* CA must be among the LSC issuers: for root -> issuing CA ->
+//!   LSC, configure the issuing CA (the root may be configured as well, but
+//!   alone it is not enough: no path is built through other certificates
+//!   for an LSC). Configured issuers and roots are trust anchors: their own
+//!   dates and constraints are not judged.
+//! * **Signatures.** Every link is verified by rustls-webpki: ECDSA P-256
+//!   or P-384 with SHA-256 or SHA-384, Ed25519, RSA PKCS#1 v1.5 or PSS with
+//!   SHA-256/384/512 (RSA issuer keys of at least
+//!   [`MIN_RSA_ISSUER_BITS`]). SHA-1 RSA signatures are accepted on the MIC
+//!   path only (old Cisco manufacturing hierarchies sign with SHA-1,
+//!   Appendix C), never for an LSC.
+//! * **The path.** Intermediates must be CA certificates (basicConstraints
+//!   CA:TRUE) within every pathLenConstraint and name constraint above
+//!   them, and the path holds at most [`CertificatePolicy::max_chain_depth`]
+//!   certificates (leaf and root included). Revocation data of
+//!   [`CertificatePolicy::revocations`] applies to every certificate of it.
+//! * **The presented certificate** must not be a CA nor itself one of the
+//!   configured certificates (a configured certificate issues, it does not
+//!   authenticate), must allow digitalSignature if it has a keyUsage (the
+//!   proofs are signatures), must be current at `now` together with its
+//!   intermediates (a MIC path may be expired if
+//!   [`CertificatePolicy::allow_expired_mic`] says so; the verdict then says
+//!   so, for the host to log), and must name the device: an LSC's CN or a
+//!   SAN URI equals the device name; a MIC's CN is the device name or ends
+//!   with `-` + the device name (`CP-8845-SEP001122334455`), ASCII case
+//!   ignored.
 //!
-//! Not done here (the trust-evaluation issue will replace this with
-//! rustls-webpki plus a SHA-1 allowance for the MIC path, and revisit):
-//! pathLenConstraint, name constraints, key usage of the chain, unknown
-//! critical extensions, revocation.
+//! When neither hierarchy accepts the certificate, the refusal of the one
+//! that got further is reported (an LSC that chains to its issuer but has
+//! expired is [`CertificateCheckError::Expired`], not
+//! [`CertificateCheckError::Untrusted`]).
 
-use der::{Decode, Encode, Reader, SliceReader, Tagged};
-use rsa::Pkcs1v15Sign;
-use rsa::traits::PublicKeyParts;
-use sha2::Digest;
+use der::Decode;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
+use x509_cert::ext::pkix::BasicConstraints;
 
-use crate::proof::ProofPublicKey;
 use crate::time::Timestamp;
+use crate::trust::{
+    CapfCredential, EvaluationOptions, Purpose, Reason, Revocations, StoreKind, TrustStore,
+    Verdict, evaluate_with,
+};
 
-/// Smallest RSA issuer key accepted in a chain, in bits.
+/// Smallest RSA issuer key accepted in a chain, in bits (what the
+/// evaluator's RSA signature algorithms require, SHA-1 included).
 pub const MIN_RSA_ISSUER_BITS: usize = 2048;
-
-/// Most signature verifications one check may spend searching for a path.
-const SIGNATURE_BUDGET: usize = 32;
-
-const OID_COMMON_NAME: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("2.5.4.3");
-const OID_SHA1_RSA: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5");
-const OID_SHA256_RSA: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const OID_SHA384_RSA: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const OID_SHA512_RSA: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const OID_ECDSA_SHA256: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const OID_ECDSA_SHA384: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 
 /// What the server trusts for certificate authentication, strict by default.
 ///
@@ -73,6 +65,7 @@ const OID_ECDSA_SHA384: der::oid::ObjectIdentifier =
 /// let policy = CertificatePolicy::default();
 /// assert!(!policy.allow_expired_mic && !policy.skip_name_binding && !policy.skip_validity);
 /// assert_eq!(policy.max_chain_depth, 4);
+/// assert!(policy.revocations.is_empty());
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,16 +77,22 @@ pub struct CertificatePolicy {
     pub manufacturing_roots: Vec<Vec<u8>>,
     /// DER intermediate CAs between a MIC and a manufacturing root.
     pub intermediates: Vec<Vec<u8>>,
-    /// Accept a MIC (and its intermediates) past notAfter. Off by default;
-    /// the verdict reports when it was used.
+    /// Accept a MIC (and its intermediates) past notAfter, if the path was
+    /// valid at some earlier instant. Off by default; the verdict reports
+    /// when it was used.
     pub allow_expired_mic: bool,
     /// Do not require the certificate to name the device. Off by default.
     pub skip_name_binding: bool,
-    /// Do not check validity dates at all. Off by default.
+    /// Do not check validity dates against `now` (the path's certificates
+    /// must still have been valid at one common instant). Off by default.
     pub skip_validity: bool,
     /// Most certificates in a path, presented certificate and root included
     /// (4: up to two intermediates).
     pub max_chain_depth: usize,
+    /// Revoked certificates (serials per issuer, SHA-256 digests, CRLs),
+    /// applied to the presented certificate and its intermediates. Empty
+    /// by default.
+    pub revocations: Revocations,
 }
 
 impl Default for CertificatePolicy {
@@ -106,6 +105,7 @@ impl Default for CertificatePolicy {
             skip_name_binding: false,
             skip_validity: false,
             max_chain_depth: 4,
+            revocations: Revocations::new(),
         }
     }
 }
@@ -141,54 +141,92 @@ pub struct CertificateVerdict {
     pub expired_mic_accepted: bool,
 }
 
-/// Why a presented certificate is refused.
+/// Why a presented certificate is refused. Every variant ends the session
+/// with END_SESSION 7 (failure) as an authentication failure.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateCheckError {
-    /// The presented certificate is not DER X.509.
-    #[error("certificate does not parse")]
+    /// The presented certificate is not DER X.509, or a certificate of its
+    /// path cannot be used (bad encoding, an unknown critical extension).
+    #[error("certificate does not parse or cannot be used")]
     Malformed,
     /// A certificate of the policy does not parse (a configuration error).
     #[error("a configured trust certificate does not parse")]
     BadPolicyCertificate,
-    /// No path to a configured root whose every signature verifies.
+    /// No path to a configured root (or LSC issuer) whose every signature
+    /// verifies; also a configured certificate presented as the device's.
     #[error("certificate does not chain to a trusted root")]
     Untrusted,
     /// The presented certificate is a CA certificate.
     #[error("a CA certificate cannot authenticate a device")]
     IsCa,
-    /// Before notBefore.
+    /// The presented certificate or an intermediate is before notBefore.
     #[error("certificate is not yet valid")]
     NotYetValid,
-    /// After notAfter.
+    /// The presented certificate or an intermediate is after notAfter.
     #[error("certificate has expired")]
     Expired,
     /// The certificate does not name the device.
     #[error("certificate does not name the device")]
     NameMismatch,
+    /// The presented certificate's keyUsage lacks digitalSignature, or a
+    /// certificate that is not a CA (basicConstraints) issued one of the
+    /// path.
+    #[error("key usage or basic constraints do not allow this use")]
+    WrongKeyUsage,
+    /// The path is longer than [`CertificatePolicy::max_chain_depth`] or a
+    /// CA's pathLenConstraint allows (or path building ran out of budget).
+    #[error("certificate chain too long")]
+    ChainTooLong,
+    /// A signature algorithm or issuer key is not accepted: SHA-1 outside
+    /// the MIC path, RSA issuer keys under 2048 bits.
+    #[error("signature algorithm or issuer key not accepted")]
+    UnsupportedAlgorithm,
+    /// The presented certificate or one of its path is revoked by
+    /// [`CertificatePolicy::revocations`].
+    #[error("certificate is revoked")]
+    Revoked,
 }
 
-struct Parsed<'a> {
-    der: &'a [u8],
-    cert: Certificate,
-}
-
-impl<'a> Parsed<'a> {
-    fn new(der: &'a [u8]) -> Option<Self> {
-        Certificate::from_der(der)
-            .ok()
-            .map(|cert| Self { der, cert })
+impl CertificateCheckError {
+    fn from_reason(reason: Reason) -> Self {
+        match reason {
+            Reason::Expired => Self::Expired,
+            Reason::NotYetValid => Self::NotYetValid,
+            Reason::NameMismatch => Self::NameMismatch,
+            Reason::WrongKeyUsage => Self::WrongKeyUsage,
+            Reason::ChainTooLong => Self::ChainTooLong,
+            Reason::UnsupportedAlgorithm => Self::UnsupportedAlgorithm,
+            Reason::Revoked => Self::Revoked,
+            Reason::Malformed => Self::Malformed,
+            // A signature that does not verify is no path at all; pins and
+            // store selection do not occur with the stores built here.
+            Reason::UnknownIssuer
+            | Reason::SignatureInvalid
+            | Reason::NotListed
+            | Reason::WrongRole
+            | Reason::NoApplicableStore => Self::Untrusted,
+        }
     }
 }
 
-fn parse_all(list: &[Vec<u8>]) -> Result<Vec<Parsed<'_>>, CertificateCheckError> {
-    list.iter()
-        .map(|der| Parsed::new(der).ok_or(CertificateCheckError::BadPolicyCertificate))
-        .collect()
+fn trust_store(
+    kind: StoreKind,
+    name: &str,
+    certificates: &[Vec<u8>],
+    revocations: &Revocations,
+) -> Result<TrustStore, CertificateCheckError> {
+    TrustStore::from_der_certificates(kind, name, certificates.iter().map(Vec::as_slice))
+        .map(|store| store.with_revocations(revocations))
+        .map_err(|_| CertificateCheckError::BadPolicyCertificate)
 }
 
 /// Checks a presented certificate against `policy` for `device_name` at
 /// `now`; see the module documentation for every rule.
+///
+/// The refusal says why (see [`CertificateCheckError`]); the trust
+/// evaluator's full explanation is available from
+/// [`crate::trust::evaluate_with`] with [`Purpose::CapfAuthentication`].
 pub fn check_certificate(
     policy: &CertificatePolicy,
     certificate_der: &[u8],
@@ -196,274 +234,107 @@ pub fn check_certificate(
     now: Timestamp,
     purpose: CertificatePurpose,
 ) -> Result<CertificateVerdict, CertificateCheckError> {
-    let leaf = Parsed::new(certificate_der).ok_or(CertificateCheckError::Malformed)?;
-    let lsc_issuers = parse_all(&policy.lsc_issuers)?;
-    let roots = parse_all(&policy.manufacturing_roots)?;
-    let intermediates = parse_all(&policy.intermediates)?;
-
-    if is_ca(&leaf.cert) {
+    let leaf =
+        Certificate::from_der(certificate_der).map_err(|_| CertificateCheckError::Malformed)?;
+    if is_ca(&leaf) {
         return Err(CertificateCheckError::IsCa);
     }
-    let mut budget = SIGNATURE_BUDGET;
-    let is_lsc = purpose == CertificatePurpose::Authentication
-        && lsc_issuers
-            .iter()
-            .any(|issuer| links(&leaf, issuer, false, &mut budget));
-    let kind = if is_lsc {
-        CertificateKind::Lsc
-    } else {
-        let search = MicSearch {
-            roots: &roots,
-            intermediates: &intermediates,
+    let lsc_issuers = trust_store(
+        StoreKind::CapfTrust,
+        "LSC issuers",
+        &policy.lsc_issuers,
+        &policy.revocations,
+    )?;
+    let manufacturing_roots = trust_store(
+        StoreKind::ManufacturingRoots,
+        "manufacturing roots",
+        &policy.manufacturing_roots,
+        &policy.revocations,
+    )?;
+    if policy
+        .intermediates
+        .iter()
+        .any(|der| Certificate::from_der(der).is_err())
+    {
+        return Err(CertificateCheckError::BadPolicyCertificate);
+    }
+    // The evaluator treats a certificate found in a store as its own
+    // anchor; for authentication a configured certificate is an issuer.
+    let mut configured = policy
+        .lsc_issuers
+        .iter()
+        .chain(&policy.manufacturing_roots)
+        .chain(&policy.intermediates);
+    if configured.any(|der| der == certificate_der) {
+        return Err(CertificateCheckError::Untrusted);
+    }
+
+    let options = EvaluationOptions {
+        max_chain_length: policy.max_chain_depth,
+        allow_expired_mic: policy.allow_expired_mic,
+        skip_validity: policy.skip_validity,
+        ..EvaluationOptions::default()
+    };
+    let device = (!policy.skip_name_binding).then(|| device_name.to_owned());
+    let capf_authentication = |credential| Purpose::CapfAuthentication {
+        credential,
+        device: device.clone(),
+    };
+
+    let mut lsc_refusal = None;
+    if purpose == CertificatePurpose::Authentication {
+        // Phones send no chain: the LSC alone, against its issuers.
+        let verdict = evaluate_with(
+            &[certificate_der],
+            &capf_authentication(CapfCredential::Lsc),
+            &[lsc_issuers],
             now,
-            check_validity: !policy.skip_validity,
-            allow_expired: policy.allow_expired_mic,
-        };
-        let max_intermediates = policy.max_chain_depth.saturating_sub(2);
-        if policy.max_chain_depth < 2 || !search.find(&leaf, max_intermediates, &mut budget) {
-            return Err(CertificateCheckError::Untrusted);
+            &options,
+        );
+        if verdict.trusted {
+            return Ok(CertificateVerdict {
+                kind: CertificateKind::Lsc,
+                expired_mic_accepted: false,
+            });
         }
-        CertificateKind::Mic
-    };
-
-    let mut expired_mic_accepted = false;
-    if !policy.skip_validity {
-        match validity(&leaf.cert, now) {
-            Validity::Current => {}
-            Validity::NotYetValid => return Err(CertificateCheckError::NotYetValid),
-            Validity::Expired if kind == CertificateKind::Mic && policy.allow_expired_mic => {
-                expired_mic_accepted = true;
-            }
-            Validity::Expired => return Err(CertificateCheckError::Expired),
-        }
-        if kind == CertificateKind::Mic && policy.allow_expired_mic && !expired_mic_accepted {
-            // The search let expired intermediates pass: report it when no
-            // path without one exists.
-            expired_mic_accepted = chain_uses_expired(&leaf, &roots, &intermediates, now, policy);
-        }
+        lsc_refusal = verdict.reason();
     }
 
-    if !policy.skip_name_binding && !names_device(&leaf.cert, device_name, kind) {
-        return Err(CertificateCheckError::NameMismatch);
-    }
-    Ok(CertificateVerdict {
-        kind,
-        expired_mic_accepted,
-    })
-}
-
-/// Whether every path found needs an expired intermediate: search again
-/// without the allowance.
-fn chain_uses_expired(
-    leaf: &Parsed<'_>,
-    roots: &[Parsed<'_>],
-    intermediates: &[Parsed<'_>],
-    now: Timestamp,
-    policy: &CertificatePolicy,
-) -> bool {
-    let strict = MicSearch {
-        roots,
-        intermediates,
+    let chain: Vec<&[u8]> = core::iter::once(certificate_der)
+        .chain(policy.intermediates.iter().map(Vec::as_slice))
+        .collect();
+    let verdict = evaluate_with(
+        &chain,
+        &capf_authentication(CapfCredential::Mic),
+        &[manufacturing_roots],
         now,
-        check_validity: true,
-        allow_expired: false,
+        &options,
+    );
+    if verdict.trusted {
+        return Ok(CertificateVerdict {
+            kind: CertificateKind::Mic,
+            expired_mic_accepted: policy.allow_expired_mic
+                && !policy.skip_validity
+                && path_expired(&verdict, now),
+        });
+    }
+    let reason = match (lsc_refusal, verdict.reason()) {
+        (Some(lsc), Some(mic)) if lsc.rank() >= mic.rank() => lsc,
+        (_, Some(mic)) => mic,
+        (lsc, None) => lsc.unwrap_or(Reason::UnknownIssuer),
     };
-    let mut budget = SIGNATURE_BUDGET;
-    !strict.find(leaf, policy.max_chain_depth.saturating_sub(2), &mut budget)
+    Err(CertificateCheckError::from_reason(reason))
 }
 
-struct MicSearch<'p, 'a> {
-    roots: &'p [Parsed<'a>],
-    intermediates: &'p [Parsed<'a>],
-    now: Timestamp,
-    check_validity: bool,
-    allow_expired: bool,
-}
-
-impl MicSearch<'_, '_> {
-    /// Depth-first search for a path from `cert` to a root through at most
-    /// `intermediates_left` intermediates.
-    fn find(&self, cert: &Parsed<'_>, intermediates_left: usize, budget: &mut usize) -> bool {
-        if self
-            .roots
-            .iter()
-            .any(|root| links(cert, root, true, budget))
-        {
-            return true;
-        }
-        let Some(left) = intermediates_left.checked_sub(1) else {
-            return false;
-        };
-        self.intermediates.iter().any(|inter| {
-            is_ca(&inter.cert)
-                && self.acceptable_time(&inter.cert)
-                && links(cert, inter, true, budget)
-                && self.find(inter, left, budget)
-        })
-    }
-
-    fn acceptable_time(&self, cert: &Certificate) -> bool {
-        if !self.check_validity {
-            return true;
-        }
-        match validity(cert, self.now) {
-            Validity::Current => true,
-            Validity::Expired => self.allow_expired,
-            Validity::NotYetValid => false,
-        }
-    }
-}
-
-/// Whether `issuer` issued `child`: names match and the signature verifies.
-/// Spends one unit of `budget` per signature verification.
-fn links(child: &Parsed<'_>, issuer: &Parsed<'_>, allow_sha1: bool, budget: &mut usize) -> bool {
-    if child.cert.tbs_certificate.issuer != issuer.cert.tbs_certificate.subject {
-        return false;
-    }
-    let Some(left) = budget.checked_sub(1) else {
-        return false;
-    };
-    *budget = left;
-    verify_signature(child, &issuer.cert, allow_sha1)
-}
-
-#[derive(Clone, Copy)]
-enum Hash {
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    fn digest(self, message: &[u8]) -> Vec<u8> {
-        match self {
-            Hash::Sha1 => sha1::Sha1::digest(message).to_vec(),
-            Hash::Sha256 => sha2::Sha256::digest(message).to_vec(),
-            Hash::Sha384 => sha2::Sha384::digest(message).to_vec(),
-            Hash::Sha512 => sha2::Sha512::digest(message).to_vec(),
-        }
-    }
-
-    fn pkcs1v15(self) -> Pkcs1v15Sign {
-        match self {
-            Hash::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
-            Hash::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
-            Hash::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
-            Hash::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
-        }
-    }
-}
-
-enum SignatureAlgorithm {
-    Rsa(Hash),
-    Ecdsa(Hash),
-}
-
-fn signature_algorithm(
-    algorithm: &spki::AlgorithmIdentifierOwned,
-    allow_sha1: bool,
-) -> Option<SignatureAlgorithm> {
-    let oid = algorithm.oid;
-    let rsa = |hash| {
-        // RFC 4055: parameters NULL (or, tolerated by many, absent).
-        let params_ok = algorithm
-            .parameters
-            .as_ref()
-            .is_none_or(|any| any.tag() == der::Tag::Null && any.value().is_empty());
-        params_ok.then_some(SignatureAlgorithm::Rsa(hash))
-    };
-    let ecdsa = |hash| {
-        // RFC 5758: parameters absent.
-        algorithm
-            .parameters
-            .is_none()
-            .then_some(SignatureAlgorithm::Ecdsa(hash))
-    };
-    if oid == OID_SHA1_RSA && allow_sha1 {
-        rsa(Hash::Sha1)
-    } else if oid == OID_SHA256_RSA {
-        rsa(Hash::Sha256)
-    } else if oid == OID_SHA384_RSA {
-        rsa(Hash::Sha384)
-    } else if oid == OID_SHA512_RSA {
-        rsa(Hash::Sha512)
-    } else if oid == OID_ECDSA_SHA256 {
-        ecdsa(Hash::Sha256)
-    } else if oid == OID_ECDSA_SHA384 {
-        ecdsa(Hash::Sha384)
-    } else {
-        None
-    }
-}
-
-fn verify_signature(child: &Parsed<'_>, issuer: &Certificate, allow_sha1: bool) -> bool {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
-
-    let cert = &child.cert;
-    if cert.signature_algorithm != cert.tbs_certificate.signature {
-        return false;
-    }
-    let Some(algorithm) = signature_algorithm(&cert.signature_algorithm, allow_sha1) else {
-        return false;
-    };
-    let (Some(tbs), Some(signature)) = (tbs_bytes(child.der), cert.signature.as_bytes()) else {
-        return false;
-    };
-    let Ok(spki_der) = issuer.tbs_certificate.subject_public_key_info.to_der() else {
-        return false;
-    };
-    let Ok(key) = ProofPublicKey::from_spki_der(&spki_der) else {
-        return false;
-    };
-    match (algorithm, key) {
-        (SignatureAlgorithm::Rsa(hash), ProofPublicKey::Rsa(key)) => {
-            key.n().bits() >= MIN_RSA_ISSUER_BITS
-                && key
-                    .verify(hash.pkcs1v15(), &hash.digest(tbs), signature)
-                    .is_ok()
-        }
-        (SignatureAlgorithm::Ecdsa(hash), ProofPublicKey::P256(key)) => {
-            p256::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|sig| key.verify_prehash(&hash.digest(tbs), &sig).is_ok())
-        }
-        (SignatureAlgorithm::Ecdsa(hash), ProofPublicKey::P384(key)) => {
-            p384::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|sig| key.verify_prehash(&hash.digest(tbs), &sig).is_ok())
-        }
-        _ => false,
-    }
-}
-
-/// The exact bytes of `tbsCertificate` inside a certificate's DER (the
-/// signed bytes; never a re-encoding).
-fn tbs_bytes(certificate_der: &[u8]) -> Option<&[u8]> {
-    let mut reader = SliceReader::new(certificate_der).ok()?;
-    let _outer = der::Header::decode(&mut reader).ok()?;
-    let start = usize::try_from(reader.position()).ok()?;
-    let inner = der::Header::decode(&mut reader).ok()?;
-    let header_end = usize::try_from(reader.position()).ok()?;
-    let end = header_end.checked_add(usize::try_from(inner.length).ok()?)?;
-    certificate_der.get(start..end)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Validity {
-    Current,
-    NotYetValid,
-    Expired,
-}
-
-fn validity(cert: &Certificate, now: Timestamp) -> Validity {
-    let dates = &cert.tbs_certificate.validity;
-    let now = now.unix_seconds();
-    if now < dates.not_before.to_unix_duration().as_secs() {
-        Validity::NotYetValid
-    } else if now > dates.not_after.to_unix_duration().as_secs() {
-        Validity::Expired
-    } else {
-        Validity::Current
-    }
+/// Whether a certificate of a trusted path, other than its anchor (whose
+/// dates are not judged), is past notAfter at `now`.
+fn path_expired(verdict: &Verdict, now: Timestamp) -> bool {
+    let judged = verdict.chain.len().saturating_sub(1);
+    verdict
+        .chain
+        .iter()
+        .take(judged)
+        .any(|certificate| certificate.not_after < now.unix_seconds())
 }
 
 fn is_ca(cert: &Certificate) -> bool {
@@ -471,43 +342,6 @@ fn is_ca(cert: &Certificate) -> bool {
         cert.tbs_certificate.get::<BasicConstraints>(),
         Ok(Some((_, BasicConstraints { ca: true, .. })))
     )
-}
-
-fn common_names(cert: &Certificate) -> impl Iterator<Item = &str> {
-    cert.tbs_certificate
-        .subject
-        .0
-        .iter()
-        .flat_map(|rdn| rdn.0.iter())
-        .filter(|atv| atv.oid == OID_COMMON_NAME)
-        .filter_map(|atv| match atv.value.tag() {
-            der::Tag::Utf8String | der::Tag::PrintableString | der::Tag::Ia5String => {
-                core::str::from_utf8(atv.value.value()).ok()
-            }
-            _ => None,
-        })
-}
-
-fn names_device(cert: &Certificate, device_name: &str, kind: CertificateKind) -> bool {
-    if device_name.is_empty() {
-        return false;
-    }
-    match kind {
-        CertificateKind::Lsc => {
-            common_names(cert).any(|cn| cn == device_name)
-                || match cert.tbs_certificate.get::<SubjectAltName>() {
-                    Ok(Some((_, SubjectAltName(names)))) => names.iter().any(|name| {
-                        matches!(name, GeneralName::UniformResourceIdentifier(uri)
-                            if uri.as_str() == device_name)
-                    }),
-                    _ => false,
-                }
-        }
-        CertificateKind::Mic => common_names(cert).any(|cn| {
-            cn.strip_suffix(device_name)
-                .is_some_and(|prefix| prefix.is_empty() || prefix.ends_with('-'))
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -620,7 +454,7 @@ mod tests {
         policy.max_chain_depth = 2;
         assert_eq!(
             check(&policy, &mic, AUTH),
-            Err(CertificateCheckError::Untrusted)
+            Err(CertificateCheckError::ChainTooLong)
         );
         policy.max_chain_depth = 3;
         assert!(check(&policy, &mic, AUTH).is_ok());
@@ -641,9 +475,11 @@ mod tests {
         let root = root("Maker Root");
         let not_ca = intermediate("Not a CA", &root, false);
         let mic = leaf(&not_ca, |_| {});
+        // The path exists by names and signatures, but an end entity cannot
+        // issue: refused for its basic constraints.
         assert_eq!(
             check(&mic_policy(&root, &[&not_ca]), &mic, AUTH),
-            Err(CertificateCheckError::Untrusted)
+            Err(CertificateCheckError::WrongKeyUsage)
         );
     }
 
@@ -798,7 +634,7 @@ mod tests {
         let mut policy = mic_policy(&root, &[&inter]);
         assert_eq!(
             check(&policy, &mic, AUTH),
-            Err(CertificateCheckError::Untrusted)
+            Err(CertificateCheckError::Expired)
         );
         policy.allow_expired_mic = true;
         assert!(check(&policy, &mic, AUTH).unwrap().expired_mic_accepted);
@@ -815,16 +651,6 @@ mod tests {
         assert_eq!(
             check(&policy, &mic, AUTH),
             Err(CertificateCheckError::BadPolicyCertificate)
-        );
-    }
-
-    #[test]
-    fn tbs_bytes_rejects_garbage() {
-        assert_eq!(tbs_bytes(&[]), None);
-        assert_eq!(tbs_bytes(&[0x30, 0x03, 0x30, 0x05, 0x00]), None);
-        assert_eq!(
-            tbs_bytes(&[0x30, 0x04, 0x30, 0x02, 0x01, 0x00]),
-            Some(&[0x30, 0x02, 0x01, 0x00][..])
         );
     }
 
