@@ -7,19 +7,39 @@
 //! authentication string, null string, LSC and MIC with RSA-2048, EC P-256
 //! and EC P-384 keys; then a fetch and a delete; finally a CTL listing the
 //! CAPF certificate (role CAPF), signed by a fresh RSA-2048 SAST key and
-//! verified. Prints a summary table; exit 0 only if every step worked.
+//! verified.
+//!
+//! Beside CAPF, the TVS server of `capf serve --tvs-listen` (its own
+//! self-signed certificate) answers from the same registry file: the CAPF
+//! certificate is registered with role CAPF and verified over TLS with the
+//! TVS client of `capf tvs verify`, and a certificate nobody registered is
+//! answered INVALID. Then trust is explained with
+//! [`capf_core::trust::evaluate`] (an issued LSC as a TLS client against
+//! CallManager-trust and for CAPF re-enrolment against CAPF-trust, both
+//! holding the CAPF certificate: trusted; the MIC as the phone's web server
+//! against browser roots: not trusted, with the fix), and a CTL rollover is
+//! predicted with [`capf_core::rollover`] for phones holding the demo CTL
+//! (re-signed by the same SAST: accepted; signed by a new, unknown SAST key:
+//! stranded, with the fix). Prints a short summary per part; exit 0 only if
+//! every step gave the expected answer.
 //!
 //! The demo registry hashes authentication strings with fewer PBKDF2 rounds
 //! than `capf device add` (the folder is thrown away at the end).
 
 use crate::enroll::{Auth, Enrollment, describe as describe_phone, enroll};
+use crate::listener::Stop;
 use crate::output::outln;
 use crate::serve::{Server, ServerSetup, Timeouts, runtime};
 use crate::store::{AuthMode, Operation, Schedule, hash_auth_string};
+use crate::tvs::TvsServer;
+use crate::tvs_store::TvsStore;
 use crate::{CliError, CliResult};
 use capf_core::issuance::LscIssuer;
 use capf_core::key_request::KeyRequest;
+use capf_core::rollover::{self, CandidateList, InstalledLists};
 use capf_core::server::CertificatePolicy;
+use capf_core::trust::{self, CapfCredential, Purpose, StoreKind, TrustStore};
+use capf_core::tvs::{TvsClientResult, TvsServerConfig};
 use capf_core::wire::Curve;
 use clap::Args;
 use ctl_format::trust_list::{RecordEntry, Role, TrustListKind};
@@ -38,6 +58,12 @@ pub(crate) struct DemoArgs {
 
 /// PBKDF2 rounds for the demo's throw-away registry.
 const DEMO_ROUNDS: u32 = 10_000;
+
+/// How long TVS lets a phone cache the demo's answer, in seconds.
+const DEMO_TVS_TTL: u32 = 3600;
+
+/// The device name the demo's TVS client sends.
+const DEMO_TVS_DEVICE: &str = "CP-8865-SEP0000000000A1";
 
 /// One line of the summary.
 struct Row {
@@ -164,26 +190,38 @@ async fn demo(dir: &Path) -> CliResult {
         max_failed_attempts: 5,
         timeouts: Timeouts::default(),
     })?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| fail("listen", e))?;
-    let address = listener.local_addr().map_err(|e| fail("listen", e))?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (listener, address) = listen().await?;
+    // One stop for both listeners, as in `capf serve`.
+    let stop = Stop::new();
+    let grace = Duration::from_secs(5);
     let serving = tokio::spawn({
         let server = server.clone();
-        async move {
-            server
-                .serve(
-                    listener,
-                    async {
-                        let _ = stopped.await;
-                    },
-                    Duration::from_secs(5),
-                )
-                .await;
-        }
+        let stopped = stop.stopped();
+        async move { server.serve(listener, stopped, grace).await }
     });
     outln!("CAPF server on {address} (TLS, CAPF certificate CN=CAPF-demo, EC P-256)");
+
+    // The TVS server of `capf serve --tvs-listen`, on the same registry
+    // file, with its own self-signed certificate.
+    let tvs_key =
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| fail("key", e))?;
+    let tvs_cert = make_tvs_certificate(&tvs_key)?;
+    let tvs_der = tvs_cert.der().to_vec();
+    let tvs_tls =
+        capf_core::tls::server_config(std::slice::from_ref(&tvs_der), &tvs_key.serialize_der())
+            .map_err(|e| fail("TVS TLS", e))?;
+    let tvs = TvsServer::new(
+        tvs_tls,
+        &db,
+        TvsServerConfig::default(),
+        Duration::from_secs(10),
+    )?;
+    let (tvs_listener, tvs_address) = listen().await?;
+    let tvs_serving = tokio::spawn({
+        let stopped = stop.stopped();
+        async move { tvs.serve(tvs_listener, stopped, grace).await }
+    });
+    outln!("TVS server on {tvs_address} (TLS, TVS certificate CN=TVS-demo, EC P-256)");
 
     // 3. The phones. The demo writes the registry through the server's
     // own connection.
@@ -346,8 +384,20 @@ async fn demo(dir: &Path) -> CliResult {
         row.ok &= !lsc("SEP0000000000A3").exists();
     }
 
-    let _ = stop.send(());
+    // TVS: the CAPF certificate registered with role CAPF is vouched for;
+    // a certificate nobody registered is not.
+    let tvs_lines = tvs_checks(
+        &db,
+        &tvs_address.to_string(),
+        &tvs_der,
+        &capf_der,
+        mic_cert.der(),
+    )
+    .await;
+
+    stop.stop();
     let _ = serving.await;
+    let _ = tvs_serving.await;
 
     // The registry agrees.
     for name in [
@@ -373,8 +423,10 @@ async fn demo(dir: &Path) -> CliResult {
         }
     }
 
-    // 4. A CTL listing the CAPF certificate, signed by a SAST key.
+    // 4. A CTL listing the CAPF certificate, signed by a SAST key; then
+    // trust explained and a rollover predicted.
     let ctl = build_ctl(dir, &capf_der);
+    let trust_lines = trust_checks(&lsc("SEP0000000000A1"), mic_cert.der(), &capf_der);
 
     outln!();
     outln!(
@@ -400,8 +452,8 @@ async fn demo(dir: &Path) -> CliResult {
     }
     outln!();
     let ctl_ok = match &ctl {
-        Ok(line) => {
-            outln!("{line}");
+        Ok(demo_ctl) => {
+            outln!("{}", demo_ctl.summary);
             true
         }
         Err(error) => {
@@ -409,7 +461,37 @@ async fn demo(dir: &Path) -> CliResult {
             false
         }
     };
-    if ctl_ok && rows.iter().all(|row| row.ok) {
+    let rollover_lines = match &ctl {
+        Ok(demo_ctl) => rollover_checks(demo_ctl, &capf_der),
+        Err(_) => Err(fail("rollover", "no CTL to roll over")),
+    };
+    let sections = [
+        ("TVS (over TLS, as the phone's TVS client):", tvs_lines),
+        ("Trust (capf_core::trust::evaluate):", trust_lines),
+        (
+            "Rollover (capf_core::rollover; phones holding the demo CTL):",
+            rollover_lines,
+        ),
+    ];
+    let mut sections_ok = true;
+    for (title, lines) in &sections {
+        outln!();
+        outln!("{title}");
+        match lines {
+            Ok(lines) => {
+                for line in lines {
+                    outln!("  {}", line.text);
+                    sections_ok &= line.ok;
+                }
+            }
+            Err(error) => {
+                outln!("  FAILED: {}", error.message);
+                sections_ok = false;
+            }
+        }
+    }
+    outln!();
+    if ctl_ok && sections_ok && rows.iter().all(|row| row.ok) {
         outln!("demo: everything worked");
         Ok(ExitCode::SUCCESS)
     } else {
@@ -417,30 +499,56 @@ async fn demo(dir: &Path) -> CliResult {
     }
 }
 
-/// Builds CTLFile.tlv (SAST + CAPF records) with a fresh RSA-2048 SAST key
-/// and verifies it; returns the summary line.
-fn build_ctl(dir: &Path, capf_der: &[u8]) -> Result<String, CliError> {
+/// The demo's CTL and its signer, kept for the rollover prediction.
+struct DemoCtl {
+    file: Vec<u8>,
+    sast_der: Vec<u8>,
+    sast_rsa: rsa::RsaPrivateKey,
+    timestamp: u32,
+    summary: String,
+}
+
+/// A self-signed SAST certificate (RSA-2048) and its key.
+fn make_sast(common_name: &str) -> Result<(Vec<u8>, rsa::RsaPrivateKey), CliError> {
     let (sast_key, sast_rsa) = rsa_key()?;
     let mut params = rcgen::CertificateParams::default();
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "SAST-demo");
+        .push(rcgen::DnType::CommonName, common_name);
     params
         .distinguished_name
         .push(rcgen::DnType::OrganizationName, "capf demo");
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     let sast_cert = params.self_signed(&sast_key).map_err(|e| fail("SAST", e))?;
-    let sast = ctl_format::Certificate::from_der(sast_cert.der()).map_err(|e| fail("SAST", e))?;
+    Ok((sast_cert.der().to_vec(), sast_rsa))
+}
+
+/// A CTL with a SAST record for the signer and the CAPF record, signed by
+/// `sast_rsa`.
+fn sign_ctl(
+    sast_der: &[u8],
+    sast_rsa: &rsa::RsaPrivateKey,
+    capf_der: &[u8],
+    timestamp: u32,
+) -> Result<Vec<u8>, CliError> {
+    let sast = ctl_format::Certificate::from_der(sast_der).map_err(|e| fail("SAST", e))?;
     let capf = ctl_format::Certificate::from_der(capf_der).map_err(|e| fail("CAPF", e))?;
-    let signer = RsaFileSigner::new(sast_rsa);
-    let timestamp = u32::try_from(crate::output::now_unix()).unwrap_or(u32::MAX);
-    let file = TrustListBuilder::new(TrustListKind::Ctl, sast.clone(), &signer, timestamp)
+    let signer = RsaFileSigner::new(sast_rsa.clone());
+    TrustListBuilder::new(TrustListKind::Ctl, sast.clone(), &signer, timestamp)
         .records([
             RecordEntry::new(sast, Role::Sast),
             RecordEntry::new(capf, Role::Capf),
         ])
         .build()
-        .map_err(|e| fail("CTL", e))?;
+        .map_err(|e| fail("CTL", e))
+}
+
+/// Builds CTLFile.tlv (SAST + CAPF records) with a fresh RSA-2048 SAST key
+/// and verifies it.
+fn build_ctl(dir: &Path, capf_der: &[u8]) -> Result<DemoCtl, CliError> {
+    let (sast_der, sast_rsa) = make_sast("SAST-demo")?;
+    let timestamp = u32::try_from(crate::output::now_unix()).unwrap_or(u32::MAX);
+    let file = sign_ctl(&sast_der, &sast_rsa, capf_der, timestamp)?;
     std::fs::write(dir.join("CTLFile.tlv"), &file).map_err(|e| fail("CTL", e))?;
     let list = TrustList::parse(&file).map_err(|e| fail("CTL", e))?;
     let signer = list
@@ -452,11 +560,266 @@ fn build_ctl(dir: &Path, capf_der: &[u8]) -> Result<String, CliError> {
     if !capf_listed {
         return Err(fail("CTL", "the CAPF record is missing"));
     }
-    Ok(format!(
+    let summary = format!(
         "CTL: {} bytes, {} records (SAST, CAPF), signed by record {} with {}, verified",
         file.len(),
         list.records().len(),
         signer.record_index + 1,
         signer.hash_algorithm
-    ))
+    );
+    Ok(DemoCtl {
+        file,
+        sast_der,
+        sast_rsa,
+        timestamp,
+        summary,
+    })
+}
+
+/// One line of a section, and whether it is the expected answer.
+struct Check {
+    text: String,
+    ok: bool,
+}
+
+impl Check {
+    /// A line that is `expected` (or marked FAILED, with what was expected).
+    fn expect(ok: bool, text: String, expected: &str) -> Self {
+        if ok {
+            Self { text, ok }
+        } else {
+            Self {
+                text: format!("FAILED: {text} (expected {expected})"),
+                ok,
+            }
+        }
+    }
+}
+
+/// A loopback listener on an ephemeral port.
+async fn listen() -> Result<(tokio::net::TcpListener, std::net::SocketAddr), CliError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| fail("listen", e))?;
+    let address = listener.local_addr().map_err(|e| fail("listen", e))?;
+    Ok((listener, address))
+}
+
+/// The TVS server's certificate: self-signed, EC P-256, not a CA (a
+/// phone's TVS client pins it through the ITL; here the client trusts it
+/// directly).
+fn make_tvs_certificate(key: &rcgen::KeyPair) -> Result<rcgen::Certificate, CliError> {
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "TVS-demo");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "capf demo");
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params
+        .self_signed(key)
+        .map_err(|e| fail("TVS certificate", e))
+}
+
+/// Registers the CAPF certificate with role CAPF and asks TVS about it and
+/// about `unknown_der` over TLS.
+async fn tvs_checks(
+    db: &Path,
+    tvs_address: &str,
+    tvs_der: &[u8],
+    capf_der: &[u8],
+    unknown_der: &[u8],
+) -> Result<Vec<Check>, CliError> {
+    TvsStore::open(db)
+        .and_then(|mut store| {
+            store.add(
+                capf_der,
+                &[Role::Capf],
+                DEMO_TVS_TTL,
+                crate::output::now_unix(),
+            )
+        })
+        .map_err(|e| fail("TVS registration", e))?;
+    let tls = capf_core::tls::client_config_with_roots(&[tvs_der.to_vec()])
+        .map_err(|e| fail("TVS client TLS", e))?;
+    let limit = Duration::from_secs(20);
+    let ask = |der: &[u8]| {
+        crate::tvs::ask(
+            tvs_address,
+            tls.clone(),
+            DEMO_TVS_DEVICE,
+            der.to_vec(),
+            limit,
+        )
+    };
+    let known = ask(capf_der).await?;
+    let known_ok = matches!(&known, TvsClientResult::Valid { roles, .. } if roles == &[Role::Capf]);
+    let unknown = ask(unknown_der).await?;
+    let unknown_ok = matches!(unknown, TvsClientResult::Invalid);
+    Ok(vec![
+        Check::expect(
+            known_ok,
+            format!(
+                "CAPF certificate CN=CAPF-demo (registered, role CAPF): {}",
+                tvs_answer(&known)
+            ),
+            "valid, roles CAPF",
+        ),
+        Check::expect(
+            unknown_ok,
+            format!(
+                "MIC CN=CP-8865-SEP0000000000A4 (not registered): {}",
+                tvs_answer(&unknown)
+            ),
+            "INVALID",
+        ),
+    ])
+}
+
+/// A TVS answer in a few words.
+fn tvs_answer(result: &TvsClientResult) -> String {
+    match result {
+        TvsClientResult::Valid { roles, ttl } => format!(
+            "valid, roles {}{}",
+            crate::tvs::role_names(roles),
+            ttl.map(|ttl| format!(", ttl {ttl} s")).unwrap_or_default()
+        ),
+        TvsClientResult::Invalid => "INVALID".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Trust explained: an issued LSC trusted through the CAPF certificate, the
+/// MIC not trusted for the phone's web page.
+fn trust_checks(lsc_path: &Path, mic_der: &[u8], capf_der: &[u8]) -> Result<Vec<Check>, CliError> {
+    let lsc = crate::serve::read_certificates(lsc_path)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| fail("trust", "no LSC in the phone's file"))?;
+    let store = |kind: StoreKind, name: &str| {
+        let mut store = TrustStore::new(kind, name);
+        store
+            .add_certificate(capf_der, &[])
+            .map(|()| store)
+            .map_err(|e| fail("trust store", e))
+    };
+    let now = crate::pump::now();
+    let device = Some("SEP0000000000A1".to_owned());
+    let as_client = trust::evaluate(
+        &[&lsc],
+        &Purpose::TlsClient {
+            device: device.clone(),
+        },
+        &[store(StoreKind::CallManagerTrust, "CallManager-trust")?],
+        now,
+    );
+    let for_capf = trust::evaluate(
+        &[&lsc],
+        &Purpose::CapfAuthentication {
+            credential: CapfCredential::Lsc,
+            device,
+        },
+        &[store(StoreKind::CapfTrust, "CAPF-trust")?],
+        now,
+    );
+    let mic_web = trust::evaluate(
+        &[mic_der],
+        &Purpose::PhoneWebServer { host: None },
+        &[store(StoreKind::PemBundle, "browser roots")?],
+        now,
+    );
+    let words = |verdict: &trust::Verdict| match (&verdict.anchor, &verdict.failure) {
+        (_, Some(failure)) => format!("NOT TRUSTED ({})", failure.reason),
+        (Some(anchor), None) => format!("TRUSTED (anchor {})", anchor.subject),
+        (None, None) => "TRUSTED".to_owned(),
+    };
+    let mut checks = vec![
+        Check::expect(
+            as_client.trusted,
+            format!(
+                "LSC of SEP0000000000A1 as TLS client, CallManager-trust holding the CAPF certificate: {}",
+                words(&as_client)
+            ),
+            "TRUSTED",
+        ),
+        Check::expect(
+            for_capf.trusted,
+            format!(
+                "LSC of SEP0000000000A1 for CAPF re-enrolment, CAPF-trust: {}",
+                words(&for_capf)
+            ),
+            "TRUSTED",
+        ),
+        Check::expect(
+            !mic_web.trusted,
+            format!(
+                "MIC of SEP0000000000A4 as the phone's web server, browser roots holding the CAPF certificate: {}",
+                words(&mic_web)
+            ),
+            "NOT TRUSTED",
+        ),
+    ];
+    if let Some(failure) = &mic_web.failure {
+        checks.push(Check {
+            text: format!("  fix: {}", failure.fix),
+            ok: true,
+        });
+    }
+    Ok(checks)
+}
+
+/// Rollover predicted for phones holding the demo CTL: the same SAST
+/// re-signing is accepted, a new unknown SAST key strands them.
+fn rollover_checks(ctl: &DemoCtl, capf_der: &[u8]) -> Result<Vec<Check>, CliError> {
+    let next = ctl.timestamp.saturating_add(1);
+    let resigned = sign_ctl(&ctl.sast_der, &ctl.sast_rsa, capf_der, next)?;
+    let (new_sast_der, new_sast_rsa) = make_sast("SAST-new")?;
+    let foreign = sign_ctl(&new_sast_der, &new_sast_rsa, capf_der, next)?;
+    let predict = |bytes: &[u8]| {
+        rollover::predict(
+            InstalledLists::ctl(&ctl.file),
+            CandidateList {
+                kind: TrustListKind::Ctl,
+                bytes,
+            },
+            None,
+            HashPolicy::CISCO,
+        )
+        .map_err(|e| fail("rollover", e))
+    };
+    let verdict = |prediction: &rollover::Prediction| match &prediction.verdict {
+        rollover::Verdict::Accepted(how) => format!("ACCEPTED ({})", how.code()),
+        rollover::Verdict::Rejected { reason, .. } => format!("STRANDED ({reason})"),
+        _ => "UNKNOWN".to_owned(),
+    };
+    let same = predict(&resigned)?;
+    let new = predict(&foreign)?;
+    let mut checks = vec![
+        Check::expect(
+            matches!(
+                same.verdict,
+                rollover::Verdict::Accepted(rollover::Acceptance::SignedBySameCertificate { .. })
+            ),
+            format!("CTL re-signed by SAST-demo: {}", verdict(&same)),
+            "ACCEPTED (same-certificate)",
+        ),
+        Check::expect(
+            !new.is_accepted(),
+            format!("CTL signed by a new SAST key (SAST-new): {}", verdict(&new)),
+            "STRANDED",
+        ),
+        Check {
+            text: format!("  phone: {}", new.outcome),
+            ok: true,
+        },
+    ];
+    if let Some(fix) = &new.fix {
+        checks.push(Check {
+            text: format!("  fix: {fix}"),
+            ok: true,
+        });
+    }
+    Ok(checks)
 }

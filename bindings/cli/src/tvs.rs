@@ -174,7 +174,8 @@ fn parse_role(text: &str) -> Result<Role, CliError> {
     }
 }
 
-fn role_names(roles: &[Role]) -> String {
+/// Roles as words, comma-separated (`CCM+TFTP` stays one role).
+pub(crate) fn role_names(roles: &[Role]) -> String {
     roles
         .iter()
         .map(ToString::to_string)
@@ -374,47 +375,64 @@ fn verify(args: VerifyArgs) -> CliResult {
     let anchors = read_certificates(&args.ca)?;
     let tls_config = capf_core::tls::client_config_with_roots(&anchors)
         .map_err(|error| CliError::input(format!("--ca: {error}")))?;
+    let server = with_default_port(&args.server);
+    let limit = Duration::from_secs(args.timeout);
+    let result = crate::serve::runtime()?.block_on(ask(
+        &server,
+        tls_config,
+        &args.device,
+        certificate,
+        limit,
+    ))?;
+    report(&result, args.json)
+}
+
+/// Asks the TVS server at `server` (HOST:PORT) about `certificate` over TLS
+/// (`tls_config` trusts the server's certificate), as device `device`, with
+/// `limit` for the connection and for the answer.
+pub(crate) async fn ask(
+    server: &str,
+    tls_config: Arc<rustls::ClientConfig>,
+    device: &str,
+    certificate: Vec<u8>,
+    limit: Duration,
+) -> Result<TvsClientResult, CliError> {
     let mut session_id = [0_u8; 4];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut session_id);
     let mut config = TvsClientConfig::new(
         u32::from_be_bytes(session_id),
-        args.device.clone(),
+        device.to_owned(),
         certificate,
     );
-    config.response_timeout = Duration::from_secs(args.timeout);
+    config.response_timeout = limit;
     let mut session = TvsClientSession::new(config, now())
         .map_err(|error| CliError::input(format!("--device: {error}")))?;
-    let server = with_default_port(&args.server);
-    let limit = Duration::from_secs(args.timeout);
-    let outcome = crate::serve::runtime()?.block_on(async {
-        let mut stream = tokio::time::timeout(limit, TcpStream::connect(&server))
-            .await
-            .map_err(|_| CliError::input(format!("{server}: connection timed out")))?
-            .map_err(|error| CliError::input(format!("cannot connect to {server}: {error}")))?;
-        let _ = stream.set_nodelay(true);
-        let mut tls = TlsClientTransport::new(tls_config.clone(), &server_name(&server))
-            .or_else(|_| TlsClientTransport::new(tls_config, "tvs.invalid"))
-            .map_err(|error| CliError::input(format!("TLS: {error}")))?;
-        let options = PumpOptions {
-            handshake_timeout: Some(limit),
-        };
-        let outcome = pump::run(
-            &mut stream,
-            &mut tls,
-            &mut session,
-            &mut NoDecisions,
-            options,
-        )
+    let mut stream = tokio::time::timeout(limit, TcpStream::connect(server))
         .await
-        .unwrap_or_else(|never| match never {});
-        Ok::<_, CliError>(outcome)
-    })?;
-    let Some(outcome) = outcome else {
-        return Err(CliError::input(format!(
-            "{server}: TLS handshake not completed"
-        )));
+        .map_err(|_| CliError::input(format!("{server}: connection timed out")))?
+        .map_err(|error| CliError::input(format!("cannot connect to {server}: {error}")))?;
+    let _ = stream.set_nodelay(true);
+    let mut tls = TlsClientTransport::new(tls_config.clone(), &server_name(server))
+        .or_else(|_| TlsClientTransport::new(tls_config, "tvs.invalid"))
+        .map_err(|error| CliError::input(format!("TLS: {error}")))?;
+    let options = PumpOptions {
+        handshake_timeout: Some(limit),
     };
-    report(&outcome.result, args.json)
+    let outcome = pump::run(
+        &mut stream,
+        &mut tls,
+        &mut session,
+        &mut NoDecisions,
+        options,
+    )
+    .await
+    .unwrap_or_else(|never| match never {});
+    match outcome {
+        Some(outcome) => Ok(outcome.result),
+        None => Err(CliError::input(format!(
+            "{server}: TLS handshake not completed"
+        ))),
+    }
 }
 
 /// Prints the verdict; exit 0 valid, 1 invalid, 2 anything else.
@@ -566,18 +584,28 @@ impl TvsServer {
             .map_err(|error| CliError::input(format!("TVS certificate/key: {error}")))?;
         let mut config = TvsServerConfig::default();
         config.refuse_expired = args.tvs_refuse_expired;
-        let store = open(db)?;
         Ok(Some((
-            Self {
-                shared: Arc::new(TvsShared {
-                    tls,
-                    store: Arc::new(Mutex::new(store)),
-                    config,
-                    handshake_timeout,
-                }),
-            },
+            Self::new(tls, db, config, handshake_timeout)?,
             listen,
         )))
+    }
+
+    /// A TVS server with its TLS configuration, answering from the TVS
+    /// table of the registry file `db`.
+    pub(crate) fn new(
+        tls: Arc<rustls::ServerConfig>,
+        db: &Path,
+        config: TvsServerConfig,
+        handshake_timeout: Duration,
+    ) -> Result<Self, CliError> {
+        Ok(Self {
+            shared: Arc::new(TvsShared {
+                tls,
+                store: Arc::new(Mutex::new(open(db)?)),
+                config,
+                handshake_timeout,
+            }),
+        })
     }
 
     /// Accepts connections until `shutdown` resolves, then gives running

@@ -3,7 +3,7 @@
 //! null string), fetch, delete, wrong authentication string and lock-out,
 //! unknown device; a phone dropping mid-install and retrying; SIGTERM/SIGINT
 //! while a session runs; handshake, response and key-generation timeouts;
-//! IPv6 loopback; MIC + SUDI authentication; and `capf demo`.
+//! IPv6 loopback; and MIC + SUDI authentication.
 //!
 //! Speed: the registry hashes authentication strings with 600 000 PBKDF2
 //! rounds, several seconds per hash in a debug build. The tests add
@@ -322,15 +322,6 @@ fn wrong_auth_string_locks_out_and_unknown_device_fails() {
     // Bad input: exit 2.
     let output = server.enroll("SEP0000000000A1", &out, &["--auth-string", "12"]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-}
-
-#[test]
-fn demo_runs_end_to_end() {
-    let output = capf(&["demo"]);
-    assert!(output.status.success(), "{}", text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("installed"), "{stdout}");
-    assert!(stdout.contains("CTL"), "{stdout}");
 }
 
 // ---------------------------------------------------------------------------
