@@ -79,12 +79,9 @@ fn fail(what: &str, error: impl std::fmt::Display) -> CliError {
     CliError::rejected(format!("demo: {what}: {error}"))
 }
 
-/// A self-signed CA made with rcgen: (certificate DER, PEM, key PKCS#8 DER).
-fn make_ca(
-    key: &rcgen::KeyPair,
-    common_name: &str,
-    path_len: Option<u8>,
-) -> Result<rcgen::Certificate, CliError> {
+/// Certificate parameters with the demo's subject: CN = `common_name`,
+/// O = capf demo.
+fn demo_params(common_name: &str) -> rcgen::CertificateParams {
     let mut params = rcgen::CertificateParams::default();
     params
         .distinguished_name
@@ -92,6 +89,16 @@ fn make_ca(
     params
         .distinguished_name
         .push(rcgen::DnType::OrganizationName, "capf demo");
+    params
+}
+
+/// A self-signed CA made with rcgen: (certificate DER, PEM, key PKCS#8 DER).
+fn make_ca(
+    key: &rcgen::KeyPair,
+    common_name: &str,
+    path_len: Option<u8>,
+) -> Result<rcgen::Certificate, CliError> {
+    let mut params = demo_params(common_name);
     params.is_ca = rcgen::IsCa::Ca(match path_len {
         Some(n) => rcgen::BasicConstraints::Constrained(n),
         None => rcgen::BasicConstraints::Unconstrained,
@@ -511,13 +518,7 @@ struct DemoCtl {
 /// A self-signed SAST certificate (RSA-2048) and its key.
 fn make_sast(common_name: &str) -> Result<(Vec<u8>, rsa::RsaPrivateKey), CliError> {
     let (sast_key, sast_rsa) = rsa_key()?;
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, common_name);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "capf demo");
+    let mut params = demo_params(common_name);
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     let sast_cert = params.self_signed(&sast_key).map_err(|e| fail("SAST", e))?;
     Ok((sast_cert.der().to_vec(), sast_rsa))
@@ -609,13 +610,7 @@ async fn listen() -> Result<(tokio::net::TcpListener, std::net::SocketAddr), Cli
 /// phone's TVS client pins it through the ITL; here the client trusts it
 /// directly).
 fn make_tvs_certificate(key: &rcgen::KeyPair) -> Result<rcgen::Certificate, CliError> {
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "TVS-demo");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "capf demo");
+    let mut params = demo_params("TVS-demo");
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     params
