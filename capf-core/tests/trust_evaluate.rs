@@ -759,3 +759,170 @@ fn revocation_list_text_and_pem_forms() {
     let other_parsed = ctl_format::Certificate::from_der(&other.der).unwrap();
     assert!(!revocations.revokes(&other_parsed));
 }
+
+/// A self-signed end-entity certificate shaped by `spec` (a server or a
+/// phone whose own certificate an administrator put in a CA store).
+fn self_signed_leaf(spec: &LeafSpec) -> Vec<u8> {
+    let key = p256();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, &spec.cn);
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.extended_key_usages = spec.eku.clone();
+    params.key_usages = spec.key_usages.clone();
+    params.not_before =
+        rcgen::date_time_ymd(spec.not_before.0, spec.not_before.1, spec.not_before.2);
+    params.not_after = rcgen::date_time_ymd(spec.not_after.0, spec.not_after.1, spec.not_after.2);
+    for name in &spec.dns {
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::DnsName(name.as_str().try_into().unwrap()));
+    }
+    for uri in &spec.uris {
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::URI(uri.as_str().try_into().unwrap()));
+    }
+    params.self_signed(&key).unwrap().der().to_vec()
+}
+
+#[test]
+fn store_held_self_signed_server_certificate_still_needs_the_host_name() {
+    let mut spec = LeafSpec::new("cucm.example.net");
+    spec.dns = vec!["cucm.example.net".to_owned()];
+    let der = self_signed_leaf(&spec);
+    let stores = [store(StoreKind::PemBundle, "browser.pem", &[&der])];
+    let purpose = |host: &str| Purpose::TlsServer {
+        role: ServerRole::CallManager,
+        host: Some(host.to_owned()),
+    };
+
+    let verdict = evaluate(&[&der], &purpose("cucm.example.net"), &stores, NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert!(verdict.anchor.unwrap().pinned);
+
+    let verdict = evaluate(&[&der], &purpose("other.example.net"), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::NameMismatch);
+    assert!(
+        fix.contains("subjectAltName DNS:other.example.net"),
+        "{fix}"
+    );
+    // The refusal still names the store that holds the certificate.
+    assert_eq!(
+        verdict.failure.unwrap().store.unwrap().kind,
+        StoreKind::PemBundle
+    );
+
+    // The phone's own web page, same rule.
+    let web = Purpose::PhoneWebServer {
+        host: Some("10.9.9.9".to_owned()),
+    };
+    assert_eq!(
+        evaluate(&[&der], &web, &stores, NOW).reason(),
+        Some(Reason::NameMismatch)
+    );
+}
+
+#[test]
+fn store_held_phone_certificate_must_name_the_device() {
+    let root = root("Example Enterprise Root");
+    let lsc = leaf(&LeafSpec::new(DEVICE), &root);
+    // The LSC itself (not its issuer) is what the administrator trusted.
+    let stores = [store(
+        StoreKind::CallManagerTrust,
+        "CallManager-trust",
+        &[&lsc.der],
+    )];
+    let verdict = evaluate(&[&lsc.der], &tls_client(Some(DEVICE)), &stores, NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert_eq!(verdict.anchor.unwrap().sha256, sha256(&lsc.der));
+
+    let verdict = evaluate(
+        &[&lsc.der],
+        &tls_client(Some("SEP00AABBCCDDEE")),
+        &stores,
+        NOW,
+    );
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::NameMismatch);
+    assert!(fix.contains("SEP00AABBCCDDEE"), "{fix}");
+
+    // CAPF re-enrolment with a store-held LSC: the same name binding.
+    let capf_trust = [store(StoreKind::CapfTrust, "CAPF-trust", &[&lsc.der])];
+    let other = capf_auth(CapfCredential::Lsc, Some("SEP00AABBCCDDEE"));
+    assert_eq!(
+        evaluate(&[&lsc.der], &other, &capf_trust, NOW).reason(),
+        Some(Reason::NameMismatch)
+    );
+    let own = capf_auth(CapfCredential::Lsc, Some(DEVICE));
+    assert!(evaluate(&[&lsc.der], &own, &capf_trust, NOW).trusted);
+}
+
+#[test]
+fn store_held_certificate_needs_the_purpose_extended_key_usage() {
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.eku = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let der = self_signed_leaf(&spec);
+    let stores = [store(StoreKind::EnterpriseRoots, "nac-cas.pem", &[&der])];
+    let verdict = evaluate(&[&der], &tls_client(Some(DEVICE)), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::WrongKeyUsage);
+    assert!(fix.contains("clientAuth"), "{fix}");
+    // Fine as a server: serverAuth is there.
+    assert!(evaluate(&[&der], &server(ServerRole::CallManager), &stores, NOW).trusted);
+
+    // keyUsage without digitalSignature: refused for any purpose.
+    let mut spec = LeafSpec::new(DEVICE);
+    spec.key_usages = vec![KeyUsagePurpose::DataEncipherment];
+    let der = self_signed_leaf(&spec);
+    let stores = [store(StoreKind::EnterpriseRoots, "nac-cas.pem", &[&der])];
+    let verdict = evaluate(&[&der], &tls_client(Some(DEVICE)), &stores, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::WrongKeyUsage));
+}
+
+#[test]
+fn store_held_leaf_dates_are_judged_but_pinned_records_are_not() {
+    let mut spec = LeafSpec::new("cucm.example.net");
+    spec.not_after = (2024, 6, 1);
+    let der = self_signed_leaf(&spec);
+    let stores = [store(StoreKind::PemBundle, "browser.pem", &[&der])];
+    let verdict = evaluate(&[&der], &server(ServerRole::CallManager), &stores, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::Expired));
+
+    let mut ctl = TrustStore::new(StoreKind::Ctl, "CTLFile.tlv");
+    ctl.add_certificate(&der, &[Role::CallManager]).unwrap();
+    let verdict = evaluate(&[&der], &server(ServerRole::CallManager), &[ctl], NOW);
+    assert!(verdict.trusted, "{verdict}");
+    assert!(verdict.notes.iter().any(|note| note.contains("expired")));
+}
+
+#[test]
+fn store_held_ca_certificate_is_no_phone_certificate() {
+    let setup = capf_setup(DEVICE, NOW.unix_seconds());
+    let capf_trust = [store(
+        StoreKind::CapfTrust,
+        "CAPF-trust",
+        &[&setup.capf.der],
+    )];
+    // The CAPF certificate (self-signed, CA:TRUE) presented as if it were
+    // the phone's LSC: refused, although it is in the store.
+    let verdict = evaluate(
+        &[&setup.capf.der],
+        &capf_auth(CapfCredential::Lsc, None),
+        &capf_trust,
+        NOW,
+    );
+    assert_eq!(verdict.reason(), Some(Reason::WrongKeyUsage));
+    assert!(verdict.failure.unwrap().detail.contains("CA:TRUE"));
+    let bundle = [store(StoreKind::PemBundle, "nac.pem", &[&setup.capf.der])];
+    assert_eq!(
+        evaluate(&[&setup.capf.der], &tls_client(None), &bundle, NOW).reason(),
+        Some(Reason::WrongKeyUsage)
+    );
+    // As a server it is still its own anchor, and its LSC is trusted.
+    assert!(evaluate(&[&setup.capf.der], &server(ServerRole::Capf), &bundle, NOW).trusted);
+    let lsc = capf_auth(CapfCredential::Lsc, Some(DEVICE));
+    assert!(evaluate(&[&setup.lsc], &lsc, &capf_trust, NOW).trusted);
+}

@@ -19,7 +19,9 @@ use webpki::{
     RevocationOptionsBuilder, UnknownStatusPolicy, VerifiedPath,
 };
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage as X509KeyUsage, SubjectAltName};
+use x509_cert::ext::pkix::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage as X509KeyUsage, SubjectAltName,
+};
 
 use super::purpose::{CapfCredential, Purpose, SignedFileKind};
 use super::sha1_rsa::RSA_PKCS1_SHA1;
@@ -505,7 +507,9 @@ fn unix_time(seconds: u64) -> UnixTime {
 }
 
 /// CA stores: the leaf itself may be in the store (then it is its own
-/// anchor, as OpenSSL treats a trusted self-signed certificate); otherwise
+/// anchor, as OpenSSL treats a trusted self-signed certificate, but its
+/// dates, keyUsage, EKU and the purpose's host or device name are judged
+/// as for any leaf, and a CA certificate is no phone's own); otherwise
 /// rustls-webpki builds a path from the leaf through the presented
 /// intermediates to any certificate of the store, every one of which is an
 /// anchor (Unified CM trust stores and phones, which send no chain, need
@@ -542,6 +546,15 @@ fn evaluate_chain(context: &Context<'_>, store: &TrustStore) -> Result<Found, Mi
                 failure: Failure {
                     store: Some(store_ref(store)),
                     ..revoked_failure(context.leaf)
+                },
+                found: Some(found),
+            });
+        }
+        if let Some(failure) = device_ca_leaf(context) {
+            return Err(Miss {
+                failure: Failure {
+                    store: Some(store_ref(store)),
+                    ..failure
                 },
                 found: Some(found),
             });
@@ -662,6 +675,38 @@ fn relaxed_dates_note(context: &Context<'_>, path: &VerifiedPath<'_>) -> String 
         "expired MIC accepted by policy (allow_expired_mic)"
     };
     format!("{allowance}: {}", out_of_date.join("; "))
+}
+
+/// A store-held leaf that is a CA (basicConstraints CA:TRUE) presented as
+/// a phone's own certificate. Servers may be self-signed CAs (the CAPF and
+/// TVS certificates are), but a MIC or an LSC never is, and webpki refuses
+/// a CA as the end entity on every built path: a store-held leaf gets the
+/// same answer for the purposes that take a device.
+fn device_ca_leaf(context: &Context<'_>) -> Option<Failure> {
+    let device_purpose = matches!(
+        context.purpose,
+        Purpose::TlsClient { .. }
+            | Purpose::PhoneWebServer { .. }
+            | Purpose::CapfAuthentication { .. }
+    );
+    let ca = matches!(
+        context
+            .leaf
+            .x509()
+            .tbs_certificate
+            .get::<BasicConstraints>(),
+        Ok(Some((_, BasicConstraints { ca: true, .. })))
+    );
+    (device_purpose && ca).then(|| Failure {
+        reason: Reason::WrongKeyUsage,
+        detail: format!(
+            "{} is a CA certificate (CA:TRUE) presented as a phone's own certificate",
+            subject(context.leaf)
+        ),
+        fix: "present the phone's MIC or LSC (an end-entity certificate, CA:FALSE), not a CA certificate"
+            .to_owned(),
+        store: None,
+    })
 }
 
 /// Dates of a leaf found directly in a CA store.
