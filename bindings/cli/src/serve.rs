@@ -22,6 +22,7 @@ use capf_core::server::{
     ServerDecision, ServerOutcome, ServerSession, SessionIdAllocator, SessionResult,
 };
 use capf_core::tls::{TlsServerTransport, rustls};
+use capf_core::trust::Revocations;
 use clap::Args;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,6 +60,12 @@ pub(crate) struct ServeArgs {
     /// repeat the option for several files.
     #[arg(long, value_name = "MIC_CA.pem")]
     verify: Vec<PathBuf>,
+    /// Revocation data for certificate (LSC/MIC) authentication: PEM
+    /// certificates (each revoked), a DER or PEM CRL, or SHA-256 digests in
+    /// hex, one per line (`#` starts a comment); repeat the option for
+    /// several files. A revoked LSC or MIC is refused.
+    #[arg(long, value_name = "PATH")]
+    revoked: Vec<PathBuf>,
     /// Validity of issued LSCs, in days (1-3650).
     #[arg(long, value_name = "N", default_value_t = 1825)]
     validity_days: u32,
@@ -209,6 +216,12 @@ impl ServerSetup {
         let mut policy = CertificatePolicy::default();
         policy.lsc_issuers = vec![issuer.certificate_der().to_vec()];
         policy.manufacturing_roots = manufacturing_roots;
+        for path in &args.revoked {
+            let bytes = crate::output::read_file(path)?;
+            let revocations = Revocations::parse(&path.display().to_string(), &bytes)
+                .map_err(|error| CliError::input(format!("--revoked: {error}")))?;
+            policy.revocations.extend(&revocations);
+        }
         if !(1..=3650).contains(&args.validity_days) {
             return Err(CliError::input("--validity-days must be 1-3650"));
         }

@@ -833,3 +833,119 @@ fn mic_with_sudi_enrolls_over_tls_and_a_sudi_from_another_ca_is_refused() {
         vec![(installed, "installed".to_owned())]
     );
 }
+
+impl Server {
+    /// Stops this `capf serve` and starts it again on a new port with the
+    /// same CAPF certificate, key and registry, plus `extra` arguments.
+    fn restart(&mut self, extra: &[&str]) {
+        self.process.signal("TERM");
+        self.process.wait_exit();
+        self.address = format!("127.0.0.1:{}", support::free_port("127.0.0.1"));
+        let mut args = vec![
+            "serve".to_owned(),
+            "--listen".into(),
+            self.address.clone(),
+            "--cert".into(),
+            self.dir.join("capf.pem").to_str().unwrap().into(),
+            "--key".into(),
+            self.dir.join("capf.key").to_str().unwrap().into(),
+            "--db".into(),
+            self.db().into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        self.process =
+            support::ServeProcess::start(&args, &self.address, &self.dir.join("serve2.log"));
+    }
+
+    /// Schedules an install authenticated by the phone's current LSC (the
+    /// CLI sets the authentication mode only when a device is added).
+    fn schedule_lsc_install(&self, device: &str) {
+        let connection = rusqlite::Connection::open(&self.db).unwrap();
+        connection.busy_timeout(Duration::from_secs(5)).unwrap();
+        let changed = connection
+            .execute(
+                "UPDATE devices SET operation = 'install', auth_mode = 'lsc' WHERE name = ?1",
+                [device],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+}
+
+#[test]
+fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
+    let device = "SEP0000000000E1";
+    let mut server = Server::start("revoked", &[]);
+    let first = server.dir.join("first.pem");
+    let second = server.dir.join("second.pem");
+    let third = server.dir.join("third.pem");
+    server.add(device, "install", "null", "ec:p256");
+    server.enroll_ok(device, &first);
+
+    // Re-enrolment with the LSC: a new LSC, two ledger entries.
+    server.schedule_lsc_install(device);
+    let output = server.enroll(device, &second, &["--lsc", first.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        server.log()
+    );
+    let second_der = certificate_in(&second);
+    assert_ne!(second_der, certificate_in(&first));
+    let before = ledger(&server, device);
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before[1].0, serial_hex(&second_der));
+
+    // Bad revocation data: exit 2 before listening.
+    let bad = server.dir.join("bad-revoked.txt");
+    std::fs::write(&bad, "not a digest\n").unwrap();
+    let refused = capf(&[
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{}", support::free_port("127.0.0.1")),
+        "--cert",
+        server.dir.join("capf.pem").to_str().unwrap(),
+        "--key",
+        server.dir.join("capf.key").to_str().unwrap(),
+        "--db",
+        server.db(),
+        "--revoked",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("line 1"));
+
+    // The second LSC's SHA-256 (computed here) in a --revoked file: the
+    // same re-enrolment is refused and the ledger records nothing new.
+    use sha2::Digest;
+    let revoked = server.dir.join("revoked.txt");
+    std::fs::write(
+        &revoked,
+        format!(
+            "# revoked LSCs\n{}\n",
+            hex::encode(sha2::Sha256::digest(&second_der))
+        ),
+    )
+    .unwrap();
+    server.restart(&["--revoked", revoked.to_str().unwrap()]);
+    server.schedule_lsc_install(device);
+    let output = server.enroll(device, &third, &["--lsc", second.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!third.exists());
+    assert_eq!(ledger(&server, device), before);
+    let log = std::fs::read_to_string(server.dir.join("serve2.log")).unwrap();
+    assert!(log.to_ascii_lowercase().contains("revoked"), "{log}");
+
+    // Without the revocation data the same LSC is accepted again: the
+    // refusal above was the revocation and nothing else.
+    server.restart(&[]);
+    let output = server.enroll(device, &third, &["--lsc", second.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        server.log()
+    );
+    assert_eq!(ledger(&server, device).len(), 3);
+}
