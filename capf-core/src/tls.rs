@@ -28,12 +28,13 @@
 //!   CAPF**: the CAPF certificate is a self-signed CA:TRUE (pathlen 0)
 //!   certificate, which rustls-webpki refuses as an end entity
 //!   (`CaUsedAsEndEntity`), so a pure WebPKI chain check can never accept it.
-//! * [`client_config_with_roots`]: WebPKI chain verification against the given
-//!   anchors without a host-name check (phones and the reference client do not
-//!   check names). A server certificate that is byte-for-byte one of the given
-//!   anchors is accepted as such (as OpenSSL does for a self-signed
+//! * [`client_config_with_roots_at`]: chain verification against the given
+//!   anchors on the trust evaluator, without a host-name check (phones and
+//!   the reference client do not check names), dates judged at the host's
+//!   [`TimeSource`]. A server certificate that is byte-for-byte one of the
+//!   given anchors is its own anchor (as OpenSSL treats a self-signed
 //!   certificate in its trust store), which also covers the CA:TRUE CAPF
-//!   certificate.
+//!   certificate. A refusal carries the evaluator's reason and fix.
 //!
 //! In both client modes the handshake signatures are still verified with the
 //! crypto provider's algorithms, so a peer must hold the private key of the
@@ -51,22 +52,25 @@
 //! the connection is dead; call `take_tcp_output` once more to send the alert
 //! rustls queued, then close the TCP connection.
 //!
-//! Clock: certificate validity in [`client_config_with_roots`] is checked
-//! against rustls' default (`std`) time provider; the pinned verifier does not
+//! Clock: [`RootsVerifier`] judges validity at the host's [`TimeSource`]
+//! (only the compatible [`client_config_with_roots`] still takes the instant
+//! rustls hands over, from its system clock); the pinned verifier does not
 //! look at time at all.
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct,
-    RootCertStore, ServerConfig, ServerConnection, SignatureScheme, SupportedProtocolVersion,
+    ServerConfig, ServerConnection, SignatureScheme, SupportedProtocolVersion,
 };
 use std::io::{Read, Write};
 use std::sync::Arc;
 
 pub use rustls;
+
+use crate::time::Timestamp;
+use crate::trust::{EvaluationOptions, Purpose, ServerRole, StoreKind, TrustStore, evaluate_with};
 
 /// What went wrong in the TLS layer. Carries no key material.
 #[non_exhaustive]
@@ -235,8 +239,23 @@ pub fn client_config_with_certificate(
 }
 
 /// Client configuration that verifies the server's chain against
-/// `roots_der` with WebPKI, without a host-name check (see
-/// [`RootsVerifier`]). TLS 1.2 and 1.3.
+/// `roots_der` for a server of `role`, without a host-name check, judging
+/// dates at the host's `clock` (see [`RootsVerifier`]). TLS 1.2 and 1.3.
+pub fn client_config_with_roots_at(
+    roots_der: &[Vec<u8>],
+    role: ServerRole,
+    clock: Arc<dyn TimeSource>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    client_config(
+        RootsVerifier::with_time_source(roots_der, role, clock)?,
+        TlsVersions::default(),
+    )
+}
+
+/// [`client_config_with_roots_at`] for a CAPF server, judging dates at the
+/// instant rustls hands the verifier (rustls' system clock; see
+/// [`RootsVerifier::new`]). Kept for existing callers; prefer
+/// [`client_config_with_roots_at`], which takes the time from the host.
 pub fn client_config_with_roots(roots_der: &[Vec<u8>]) -> Result<Arc<ClientConfig>, TlsError> {
     client_config(RootsVerifier::new(roots_der)?, TlsVersions::default())
 }
@@ -334,47 +353,120 @@ impl ServerCertVerifier for PinnedVerifier {
     }
 }
 
-/// WebPKI chain verification against given trust anchors, without a
-/// host-name check.
+/// Where a verifier takes "now" from. The core reads no clock: the host
+/// supplies one (the CLI passes the system clock, a test a fixed instant).
+/// Any `Fn() -> Timestamp + Send + Sync` is one.
 ///
-/// Implementation: delegates to rustls' [`WebPkiServerVerifier`], which
-/// verifies the chain (signatures, validity at the current time, CA
-/// constraints, serverAuth EKU when present) *before* it compares names; a
-/// name mismatch (`NotValidForName`) is therefore the only error this wrapper
-/// turns into success. In addition, a server certificate that is byte-for-byte
-/// one of the anchors is accepted without a chain check: rustls-webpki refuses
-/// a CA certificate as an end entity, and the CAPF certificate is a
-/// self-signed CA:TRUE certificate.
+/// ```
+/// use capf_core::time::Timestamp;
+/// use capf_core::tls::TimeSource;
+/// let fixed = || Timestamp::from_unix_seconds(1_735_689_600);
+/// assert_eq!(fixed.now().unix_seconds(), 1_735_689_600);
+/// ```
+pub trait TimeSource: Send + Sync {
+    /// The current wall-clock time.
+    fn now(&self) -> Timestamp;
+}
+
+impl<F: Fn() -> Timestamp + Send + Sync> TimeSource for F {
+    fn now(&self) -> Timestamp {
+        self()
+    }
+}
+
+/// Where a [`RootsVerifier`] takes the time to judge validity dates at.
+#[derive(Clone)]
+enum VerifierClock {
+    /// The host's time source.
+    Host(Arc<dyn TimeSource>),
+    /// The instant rustls hands to the verifier (its configuration's time
+    /// provider): only for the compatible [`RootsVerifier::new`].
+    Handshake,
+}
+
+impl core::fmt::Debug for VerifierClock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Host(_) => "Host",
+            Self::Handshake => "Handshake",
+        })
+    }
+}
+
+/// Chain verification of a server against given trust anchors, without a
+/// host-name check (phones and the reference client do not check names), on
+/// the trust evaluator ([`crate::trust::evaluate_with`]): the anchors form
+/// one CA store, the purpose is [`Purpose::TlsServer`] for the configured
+/// role. rustls-webpki builds the path through the intermediates the server
+/// sent and checks signatures, validity, CA constraints and EKU serverAuth
+/// when present; the evaluator adds keyUsage and the path-length limit. A
+/// server certificate that is byte-for-byte one of the anchors is its own
+/// anchor (the self-signed CA:TRUE CAPF and TVS certificates), its dates
+/// and key usages still judged.
+///
+/// Dates are judged at the host's [`TimeSource`]
+/// ([`with_time_source`](Self::with_time_source)). A refusal is
+/// `InvalidCertificate(Other)` carrying the evaluator's
+/// [`Failure`](crate::trust::Failure): read it with
+/// [`crate::trust::verifiers::failure_of`].
 #[derive(Debug)]
 pub struct RootsVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    anchors: Vec<Vec<u8>>,
+    stores: Vec<TrustStore>,
+    purpose: Purpose,
+    clock: VerifierClock,
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl RootsVerifier {
-    /// A verifier trusting `roots_der` (at least one certificate).
+    /// A verifier trusting `roots_der` (at least one certificate) for
+    /// servers of `role`, judging dates at `clock`.
+    pub fn with_time_source(
+        roots_der: &[Vec<u8>],
+        role: ServerRole,
+        clock: Arc<dyn TimeSource>,
+    ) -> Result<Arc<Self>, TlsError> {
+        Self::build(roots_der, role, VerifierClock::Host(clock))
+    }
+
+    /// A verifier trusting `roots_der` for a CAPF server that judges dates
+    /// at the instant rustls hands over, i.e. the time provider of the
+    /// rustls configuration (rustls' system clock with the configurations
+    /// of this module). Kept for existing callers; prefer
+    /// [`with_time_source`](Self::with_time_source), which takes the time
+    /// from the host.
     pub fn new(roots_der: &[Vec<u8>]) -> Result<Arc<Self>, TlsError> {
+        Self::build(roots_der, ServerRole::Capf, VerifierClock::Handshake)
+    }
+
+    fn build(
+        roots_der: &[Vec<u8>],
+        role: ServerRole,
+        clock: VerifierClock,
+    ) -> Result<Arc<Self>, TlsError> {
         if roots_der.is_empty() {
             return Err(TlsError::NoCertificates);
         }
-        let mut store = RootCertStore::empty();
+        let mut store = TrustStore::new(StoreKind::EnterpriseRoots, "trusted CAs");
         for (index, der) in roots_der.iter().enumerate() {
+            // The same test a chain anchor must pass later.
+            webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice())).map_err(
+                |error| TlsError::InvalidTrustAnchor {
+                    index,
+                    reason: format!("{error:?}"),
+                },
+            )?;
             store
-                .add(CertificateDer::from(der.as_slice()))
+                .add_certificate(der, &[])
                 .map_err(|error| TlsError::InvalidTrustAnchor {
                     index,
                     reason: error.to_string(),
                 })?;
         }
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider())
-            .build()
-            .map_err(|error| TlsError::InvalidTrustAnchor {
-                index: 0,
-                reason: error.to_string(),
-            })?;
         Ok(Arc::new(Self {
-            inner,
-            anchors: roots_der.to_vec(),
+            stores: vec![store],
+            purpose: Purpose::TlsServer { role, host: None },
+            clock,
+            algorithms: provider().signature_verification_algorithms,
         }))
     }
 }
@@ -384,28 +476,28 @@ impl ServerCertVerifier for RootsVerifier {
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self
-            .anchors
-            .iter()
-            .any(|anchor| anchor.as_slice() == end_entity.as_ref())
-        {
-            return Ok(ServerCertVerified::assertion());
-        }
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
+        let now = match &self.clock {
+            VerifierClock::Host(clock) => clock.now(),
+            VerifierClock::Handshake => Timestamp::from_unix_seconds(now.as_secs()),
+        };
+        let chain: Vec<&[u8]> = core::iter::once(end_entity.as_ref())
+            .chain(intermediates.iter().map(AsRef::as_ref))
+            .collect();
+        let verdict = evaluate_with(
+            &chain,
+            &self.purpose,
+            &self.stores,
             now,
-        ) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
+            &EvaluationOptions::default(),
+        );
+        if verdict.trusted {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(crate::trust::verifiers::refusal(verdict))
         }
     }
 
@@ -415,7 +507,7 @@ impl ServerCertVerifier for RootsVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -424,11 +516,11 @@ impl ServerCertVerifier for RootsVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 

@@ -6,6 +6,8 @@ use capf_core::tls::{
     PinnedVerifier, RootsVerifier, TlsClientTransport, TlsError, TlsServerTransport, TlsVersions,
     client_config, client_config_pinned, client_config_with_roots, server_config,
 };
+use capf_core::trust::Reason;
+use capf_core::trust::verifiers::failure_of;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     PKCS_ECDSA_P256_SHA256,
@@ -285,15 +287,19 @@ fn roots_verifier_refuses_an_unknown_ca() {
     let config = client_config_with_roots(&[other_root.certificate]).unwrap();
     let (mut server, mut client) = connect(&tvs, config, "tvs.example");
     let error = pump(&mut server, &mut client).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            TlsError::Protocol(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer
-            ))
-        ),
+    assert_eq!(
+        evaluator_reason(&error),
+        Some(Reason::UnknownIssuer),
         "{error:?}"
     );
+}
+
+/// The trust evaluator's reason inside a refusal of the roots verifier.
+fn evaluator_reason(error: &TlsError) -> Option<Reason> {
+    match error {
+        TlsError::Protocol(inner) => failure_of(inner).map(|failure| failure.reason),
+        _ => None,
+    }
 }
 
 #[test]
@@ -321,10 +327,13 @@ fn ca_true_capf_certificate_needs_pinning_or_to_be_an_anchor_itself() {
     let config = client_config_with_roots(&[root_der]).unwrap();
     let (mut server, mut client) = connect(&capf, config, "capf.example");
     let error = pump(&mut server, &mut client).unwrap_err();
-    assert!(
-        error.to_string().contains("CaUsedAsEndEntity"),
-        "expected webpki's CaUsedAsEndEntity, got {error}"
+    // The evaluator's words for webpki's CaUsedAsEndEntity.
+    assert_eq!(
+        evaluator_reason(&error),
+        Some(Reason::WrongKeyUsage),
+        "{error:?}"
     );
+    assert!(error.to_string().contains("CA:TRUE"), "{error}");
 
     // The same certificate given as an anchor itself, or pinned, is accepted.
     for config in [

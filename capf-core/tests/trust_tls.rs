@@ -5,10 +5,12 @@
 
 mod trust_support;
 
+use capf_core::time::Timestamp;
 use capf_core::tls::rustls;
 use capf_core::tls::{
-    TlsClientTransport, TlsError, TlsServerTransport, TlsVersions, client_config,
-    client_config_with_certificate, server_config, server_config_with_client_verifier,
+    RootsVerifier, TimeSource, TlsClientTransport, TlsError, TlsServerTransport, TlsVersions,
+    client_config, client_config_with_certificate, client_config_with_roots_at, server_config,
+    server_config_with_client_verifier,
 };
 use capf_core::trust::verifiers::{DeviceClientVerifier, TrustListServerVerifier, failure_of};
 use capf_core::trust::{Reason, ServerRole, StoreKind, TrustStore};
@@ -188,4 +190,90 @@ fn verifiers_are_shareable() {
     let verifier = DeviceClientVerifier::new(Vec::new(), false);
     assert_send_sync(&verifier);
     let _: Arc<dyn rustls::server::danger::ClientCertVerifier> = verifier;
+}
+
+/// 2030-01-01T00:00:00Z, the notAfter of the generated leaves.
+const LEAF_NOT_AFTER: u64 = 1_893_456_000;
+
+fn fixed(at: Timestamp) -> Arc<dyn TimeSource> {
+    Arc::new(move || at)
+}
+
+fn rustls_time(at: Timestamp) -> rustls::pki_types::UnixTime {
+    rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(at.unix_seconds()))
+}
+
+#[test]
+fn roots_verifier_judges_dates_at_the_host_time_not_the_handshake_time() {
+    use rustls::client::danger::ServerCertVerifier;
+    let ca = root("Example CA");
+    let server = leaf(&LeafSpec::new("capf.example.net"), &ca);
+    let end_entity = rustls::pki_types::CertificateDer::from(server.der.as_slice());
+    let name = rustls::pki_types::ServerName::try_from("capf.example.net").unwrap();
+    let after = Timestamp::from_unix_seconds(LEAF_NOT_AFTER + 86_400);
+    let inside = Timestamp::from_unix_seconds(LEAF_NOT_AFTER - 86_400);
+
+    // rustls says "inside", the host says "after notAfter": Expired.
+    let verifier = RootsVerifier::with_time_source(
+        std::slice::from_ref(&ca.der),
+        ServerRole::Capf,
+        fixed(after),
+    )
+    .unwrap();
+    let error = verifier
+        .verify_server_cert(&end_entity, &[], &name, &[], rustls_time(inside))
+        .unwrap_err();
+    let failure = failure_of(&error).expect("an evaluator failure");
+    assert_eq!(failure.reason, Reason::Expired);
+    assert!(failure.detail.contains("2030-01-01"), "{}", failure.detail);
+
+    // And the other way round: the host's time inside, rustls' after.
+    let verifier = RootsVerifier::with_time_source(
+        std::slice::from_ref(&ca.der),
+        ServerRole::Capf,
+        fixed(inside),
+    )
+    .unwrap();
+    assert!(
+        verifier
+            .verify_server_cert(&end_entity, &[], &name, &[], rustls_time(after))
+            .is_ok()
+    );
+}
+
+#[test]
+fn roots_config_over_tls_accepts_inside_validity_and_refuses_after_with_the_reason() {
+    let ca = root("Example CA");
+    let server_leaf = leaf(&LeafSpec::new("tvs.example.net"), &ca);
+    let server_tls =
+        server_config(std::slice::from_ref(&server_leaf.der), &server_leaf.key_der).unwrap();
+    let connect = |at: Timestamp, roots: &[Vec<u8>]| {
+        let config = client_config_with_roots_at(roots, ServerRole::Tvs, fixed(at)).unwrap();
+        let mut server = TlsServerTransport::new(server_tls.clone()).unwrap();
+        let mut client = TlsClientTransport::new(config, "127.0.0.1").unwrap();
+        handshake(&mut server, &mut client)
+    };
+    let roots = [ca.der.clone()];
+    connect(NOW, &roots).unwrap();
+    let error = connect(Timestamp::from_unix_seconds(LEAF_NOT_AFTER + 1), &roots).unwrap_err();
+    assert_eq!(reason_of(&error), Reason::Expired);
+    let other = root("Another CA");
+    let error = connect(NOW, &[other.der]).unwrap_err();
+    assert_eq!(reason_of(&error), Reason::UnknownIssuer);
+}
+
+#[test]
+fn roots_config_accepts_the_self_signed_capf_certificate_as_its_own_anchor() {
+    let capf = root("CAPF-2076a1a2");
+    let server_tls = server_config(std::slice::from_ref(&capf.der), &capf.key_der).unwrap();
+    let config = client_config_with_roots_at(
+        std::slice::from_ref(&capf.der),
+        ServerRole::Capf,
+        fixed(NOW),
+    )
+    .unwrap();
+    let mut server = TlsServerTransport::new(server_tls).unwrap();
+    let mut client = TlsClientTransport::new(config, "127.0.0.1").unwrap();
+    handshake(&mut server, &mut client).unwrap();
+    assert_eq!(client.peer_certificates().unwrap(), vec![capf.der.clone()]);
 }

@@ -50,7 +50,7 @@ fn chain<'a>(
 
 /// The rustls error for a negative verdict: `InvalidCertificate(Other)`
 /// wrapping the [`Failure`] (see [`failure_of`]).
-fn refusal(verdict: Verdict) -> rustls::Error {
+pub(crate) fn refusal(verdict: Verdict) -> rustls::Error {
     let failure = verdict.failure.unwrap_or_else(|| Failure {
         reason: super::Reason::Malformed,
         detail: "not trusted".to_owned(),
