@@ -2,7 +2,7 @@
 //! "symmetric key encryption with the phone public key"): encrypt, decrypt,
 //! show.
 
-use crate::output::{read_file, read_text, write_file};
+use crate::output::{errln, read_file, read_text, write_file};
 use crate::signed::{
     Hash, header_fields, hex, load_certificate, print_fields, timestamp_or_now, verdict,
     write_output,
@@ -165,7 +165,7 @@ fn encrypt(
     let reduced_path = out_dir.join(&reduced_name);
     write_file(&encrypted_path, &encrypted)?;
     write_file(&reduced_path, &reduced_signed)?;
-    eprintln!(
+    errln!(
         "wrote {} (encrypted for certificate serial {}) and {} (reduced configuration)",
         encrypted_path.display(),
         hex(&phone_certificate.serial_number()),
@@ -195,7 +195,7 @@ fn decrypt(
         .map_err(|error| verdict(path, error))?;
     write_output(out, &plaintext)?;
     if let Some(out) = out {
-        eprintln!(
+        errln!(
             "signature valid; decrypted {} bytes to {}",
             plaintext.len(),
             out.display()

@@ -6,7 +6,8 @@
 //! (`capf device list | head -1`). Here a closed pipe ends the output
 //! quietly and the command finishes with its normal status; any other write
 //! failure (a full disk) is remembered and turns a success into exit 2 (see
-//! [`stdout_failure`]).
+//! [`stdout_failure`]). Warnings go to standard error through [`errln!`],
+//! which ignores a closed standard error instead of panicking.
 
 use crate::CliError;
 use std::fmt;
@@ -95,7 +96,22 @@ macro_rules! outln {
     };
 }
 
-pub(crate) use {out, outln};
+/// Writes formatted text to standard error, ignoring failure: `eprintln!`
+/// panics when standard error is closed, and a warning that cannot be shown
+/// must not end the command. What [`errln!`] expands to.
+pub(crate) fn print_stderr(args: fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_fmt(args).and_then(|()| stderr.flush());
+}
+
+/// `eprintln!` that does not panic when standard error is closed.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::print_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use {errln, out, outln};
 
 /// Reads a whole file, with the path in the error.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {

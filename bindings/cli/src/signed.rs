@@ -2,7 +2,7 @@
 //! `.loads`): show, sign, verify, strip.
 
 use crate::output::{
-    now_unix, out, outln, read_file, read_text, rfc3339_utc, write_file, write_stdout,
+    errln, now_unix, out, outln, read_file, read_text, rfc3339_utc, write_file, write_stdout,
 };
 use crate::{CliError, CliResult};
 use clap::{Subcommand, ValueEnum};
@@ -341,7 +341,7 @@ fn sign(
     };
     let signed = signed_file::sign(&payload, &certificate, &signer, &options)?;
     write_file(&out, &signed)?;
-    eprintln!(
+    errln!(
         "signed {} ({} bytes) as {} with {}",
         input.display(),
         payload.len(),
