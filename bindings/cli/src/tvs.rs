@@ -9,7 +9,7 @@
 //! reference does, and logged with its reason.
 
 use crate::listener;
-use crate::output::{now_unix, outln, read_file, rfc3339_utc};
+use crate::output::{errln, now_unix, outln, read_file, rfc3339_utc};
 use crate::pump::{self, Host, PumpOptions, Session, Step, now};
 use crate::serve::pem_blocks;
 use crate::tvs_store::{
@@ -223,10 +223,17 @@ fn target_digests(target: &str) -> Result<Vec<[u8; 32]>, CliError> {
     {
         return Ok(vec![digest]);
     }
-    Ok(read_certificates(path)?
+    // A file that is not a certificate is bad input (as for `tvs add`),
+    // not a certificate TVS happens not to know.
+    read_certificates(path)?
         .iter()
-        .map(|der| certificate_sha256(der))
-        .collect())
+        .map(|der| {
+            ctl_format::Certificate::from_der(der).map_err(|error| {
+                CliError::input(format!("{target}: not a DER X.509 certificate: {error}"))
+            })?;
+            Ok(certificate_sha256(der))
+        })
+        .collect()
 }
 
 fn remove_or_revoke(args: &TargetArgs, revoke: bool) -> CliResult {
@@ -244,7 +251,7 @@ fn remove_or_revoke(args: &TargetArgs, revoke: bool) -> CliResult {
         if done {
             outln!("{verb} {}", hex::encode(digest));
         } else {
-            eprintln!("capf: {} is not registered", hex::encode(digest));
+            errln!("capf: {} is not registered", hex::encode(digest));
             missing += 1;
         }
     }
