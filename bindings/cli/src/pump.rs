@@ -221,7 +221,9 @@ where
 {
     let handshake_deadline = options
         .handshake_timeout
-        .map(|limit| tokio::time::Instant::now() + limit);
+        // A limit too far away to represent (`--timeout` of u64::MAX
+        // seconds) is no limit; `Instant + Duration` would panic.
+        .and_then(|limit| tokio::time::Instant::now().checked_add(limit));
     let mut buffer = vec![0_u8; 16 * 1024];
     let mut link = Link {
         stream,
@@ -329,5 +331,12 @@ pub(crate) fn instant_of(deadline: Option<Timestamp>) -> tokio::time::Instant {
         Some(deadline) => deadline.unix_millis().saturating_sub(current),
         None => 86_400_000,
     };
-    tokio::time::Instant::now() + Duration::from_millis(wait)
+    let now = tokio::time::Instant::now();
+    // Saturates like `Timestamp::plus_millis`: `Instant + Duration` panics
+    // past what the clock can represent.
+    // (u64::MAX ms fits the monotonic clocks of the supported platforms, so
+    // the fallbacks are never reached there.)
+    now.checked_add(Duration::from_millis(wait))
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
 }
