@@ -131,6 +131,14 @@ pub(crate) fn run(args: EnrollArgs) -> CliResult {
             sudi: sudi.clone(),
         },
     };
+    // Checked before asking the server: an LSC issued but not storable
+    // would be lost.
+    if args.out.is_dir() {
+        return Err(CliError::input(format!(
+            "--out {}: is a directory, not a file",
+            args.out.display()
+        )));
+    }
     let enrollment = Enrollment {
         server: args.server,
         pinned: read_certificates(&args.ca)?,
@@ -275,14 +283,16 @@ pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliE
     let connect = tokio::time::timeout(enrollment.timeout, TcpStream::connect(&enrollment.server));
     let mut stream = match connect.await {
         Ok(Ok(stream)) => stream,
+        // No server to ask is no answer (exit 2, as for `capf tvs verify`),
+        // not a refusal.
         Ok(Err(error)) => {
-            return Err(CliError::rejected(format!(
+            return Err(CliError::input(format!(
                 "cannot connect to {}: {error}",
                 enrollment.server
             )));
         }
         Err(_) => {
-            return Err(CliError::rejected(format!(
+            return Err(CliError::input(format!(
                 "cannot connect to {}: timed out",
                 enrollment.server
             )));
