@@ -18,6 +18,7 @@ mod trustlist;
 mod tvs;
 mod tvs_store;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -93,7 +94,26 @@ impl From<ctl_format::Error> for CliError {
 pub(crate) type CliResult = Result<ExitCode, CliError>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version (exit 0), and the help shown for a missing
+        // subcommand (exit 2): as clap prints them.
+        Err(error)
+            if !error.use_stderr()
+                || error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            error.exit()
+        }
+        // A usage error is bad input like any other: exit 2 with a
+        // `capf:` message (clap's own text, without its `error: ` prefix).
+        Err(error) => {
+            use std::io::Write as _;
+            let rendered = error.render().to_string();
+            let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+            let _ = write!(std::io::stderr(), "capf: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Trustlist(command) => trustlist::run(command),
         Command::Signed(command) => signed::run(command),
