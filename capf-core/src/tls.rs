@@ -52,10 +52,9 @@
 //! the connection is dead; call `take_tcp_output` once more to send the alert
 //! rustls queued, then close the TCP connection.
 //!
-//! Clock: [`RootsVerifier`] judges validity at the host's [`TimeSource`]
-//! (only the compatible [`client_config_with_roots`] still takes the instant
-//! rustls hands over, from its system clock); the pinned verifier does not
-//! look at time at all.
+//! Clock: [`RootsVerifier`] judges validity at the host's [`TimeSource`],
+//! never at a clock of its own; the pinned verifier does not look at time at
+//! all.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -252,14 +251,6 @@ pub fn client_config_with_roots_at(
     )
 }
 
-/// [`client_config_with_roots_at`] for a CAPF server, judging dates at the
-/// instant rustls hands the verifier (rustls' system clock; see
-/// [`RootsVerifier::new`]). Kept for existing callers; prefer
-/// [`client_config_with_roots_at`], which takes the time from the host.
-pub fn client_config_with_roots(roots_der: &[Vec<u8>]) -> Result<Arc<ClientConfig>, TlsError> {
-    client_config(RootsVerifier::new(roots_der)?, TlsVersions::default())
-}
-
 /// Client configuration that accepts exactly the given server certificates
 /// (see [`PinnedVerifier`]): what a CTL/ITL CAPF record pins. TLS 1.2 and 1.3.
 pub fn client_config_pinned(certificates_der: &[Vec<u8>]) -> Result<Arc<ClientConfig>, TlsError> {
@@ -374,22 +365,13 @@ impl<F: Fn() -> Timestamp + Send + Sync> TimeSource for F {
     }
 }
 
-/// Where a [`RootsVerifier`] takes the time to judge validity dates at.
+/// The host's clock, as a [`RootsVerifier`] holds it.
 #[derive(Clone)]
-enum VerifierClock {
-    /// The host's time source.
-    Host(Arc<dyn TimeSource>),
-    /// The instant rustls hands to the verifier (its configuration's time
-    /// provider): only for the compatible [`RootsVerifier::new`].
-    Handshake,
-}
+struct VerifierClock(Arc<dyn TimeSource>);
 
 impl core::fmt::Debug for VerifierClock {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Self::Host(_) => "Host",
-            Self::Handshake => "Handshake",
-        })
+        f.write_str("host clock")
     }
 }
 
@@ -425,24 +407,7 @@ impl RootsVerifier {
         role: ServerRole,
         clock: Arc<dyn TimeSource>,
     ) -> Result<Arc<Self>, TlsError> {
-        Self::build(roots_der, role, VerifierClock::Host(clock))
-    }
-
-    /// A verifier trusting `roots_der` for a CAPF server that judges dates
-    /// at the instant rustls hands over, i.e. the time provider of the
-    /// rustls configuration (rustls' system clock with the configurations
-    /// of this module). Kept for existing callers; prefer
-    /// [`with_time_source`](Self::with_time_source), which takes the time
-    /// from the host.
-    pub fn new(roots_der: &[Vec<u8>]) -> Result<Arc<Self>, TlsError> {
-        Self::build(roots_der, ServerRole::Capf, VerifierClock::Handshake)
-    }
-
-    fn build(
-        roots_der: &[Vec<u8>],
-        role: ServerRole,
-        clock: VerifierClock,
-    ) -> Result<Arc<Self>, TlsError> {
+        let clock = VerifierClock(clock);
         if roots_der.is_empty() {
             return Err(TlsError::NoCertificates);
         }
@@ -478,12 +443,10 @@ impl ServerCertVerifier for RootsVerifier {
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
-        now: UnixTime,
+        _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let now = match &self.clock {
-            VerifierClock::Host(clock) => clock.now(),
-            VerifierClock::Handshake => Timestamp::from_unix_seconds(now.as_secs()),
-        };
+        // The host's clock, not the instant rustls read from the system.
+        let now = self.clock.0.now();
         let chain: Vec<&[u8]> = core::iter::once(end_entity.as_ref())
             .chain(intermediates.iter().map(AsRef::as_ref))
             .collect();

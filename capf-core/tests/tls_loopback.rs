@@ -2,12 +2,13 @@
 //! and 1.3, the pinned and roots verifiers, and one record per frame.
 #![cfg(feature = "tls")]
 
+use capf_core::time::Timestamp;
 use capf_core::tls::{
     PinnedVerifier, RootsVerifier, TlsClientTransport, TlsError, TlsServerTransport, TlsVersions,
-    client_config, client_config_pinned, client_config_with_roots, server_config,
+    client_config, client_config_pinned, client_config_with_roots_at, server_config,
 };
-use capf_core::trust::Reason;
 use capf_core::trust::verifiers::failure_of;
+use capf_core::trust::{Reason, ServerRole};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     PKCS_ECDSA_P256_SHA256,
@@ -267,7 +268,12 @@ fn roots_verifier_ignores_the_host_name_both_versions() {
     let issuer = Issuer::new(ca_params, ca_key);
     let tvs = leaf_certificate("tvs.example", &issuer);
     for versions in [TlsVersions::Tls12Only, TlsVersions::Tls13Only] {
-        let verifier = RootsVerifier::new(std::slice::from_ref(&ca_der)).unwrap();
+        let verifier = RootsVerifier::with_time_source(
+            std::slice::from_ref(&ca_der),
+            ServerRole::Capf,
+            clock(),
+        )
+        .unwrap();
         let config = client_config(verifier, versions).unwrap();
         // Connect by an address that is not in the certificate.
         let (mut server, mut client) = connect(&tvs, config, "198.51.100.7");
@@ -284,7 +290,7 @@ fn roots_verifier_refuses_an_unknown_ca() {
     let issuer = Issuer::new(ca_params, ca_key);
     let tvs = leaf_certificate("tvs.example", &issuer);
     let (other_root, _, _) = capf_certificate("Other root");
-    let config = client_config_with_roots(&[other_root.certificate]).unwrap();
+    let config = roots_config(&[other_root.certificate]).unwrap();
     let (mut server, mut client) = connect(&tvs, config, "tvs.example");
     let error = pump(&mut server, &mut client).unwrap_err();
     assert_eq!(
@@ -324,7 +330,7 @@ fn ca_true_capf_certificate_needs_pinning_or_to_be_an_anchor_itself() {
         key: capf_key.serialize_der(),
     };
 
-    let config = client_config_with_roots(&[root_der]).unwrap();
+    let config = roots_config(&[root_der]).unwrap();
     let (mut server, mut client) = connect(&capf, config, "capf.example");
     let error = pump(&mut server, &mut client).unwrap_err();
     // The evaluator's words for webpki's CaUsedAsEndEntity.
@@ -337,7 +343,7 @@ fn ca_true_capf_certificate_needs_pinning_or_to_be_an_anchor_itself() {
 
     // The same certificate given as an anchor itself, or pinned, is accepted.
     for config in [
-        client_config_with_roots(std::slice::from_ref(&capf.certificate)).unwrap(),
+        roots_config(std::slice::from_ref(&capf.certificate)).unwrap(),
         client_config_pinned(std::slice::from_ref(&capf.certificate)).unwrap(),
     ] {
         let (mut server, mut client) = connect(&capf, config, "capf.example");
@@ -421,7 +427,7 @@ fn configuration_errors_are_reported() {
         Err(TlsError::NoCertificates)
     ));
     assert!(matches!(
-        client_config_with_roots(&[b"garbage".to_vec()]),
+        roots_config(&[b"garbage".to_vec()]),
         Err(TlsError::InvalidTrustAnchor { index: 0, .. })
     ));
     let config = client_config_pinned(&[capf.certificate]).unwrap();
@@ -429,4 +435,15 @@ fn configuration_errors_are_reported() {
         TlsClientTransport::new(config, "not a name!"),
         Err(TlsError::InvalidServerName(_))
     ));
+}
+
+/// The host clock of these tests: a fixed instant inside rcgen's default
+/// validity (1975 to 4096).
+fn clock() -> std::sync::Arc<dyn capf_core::tls::TimeSource> {
+    std::sync::Arc::new(|| Timestamp::from_unix_seconds(1_795_000_000))
+}
+
+/// A client configuration trusting `roots` for a CAPF server at [`clock`].
+fn roots_config(roots: &[Vec<u8>]) -> Result<std::sync::Arc<rustls::ClientConfig>, TlsError> {
+    client_config_with_roots_at(roots, ServerRole::Capf, clock())
 }

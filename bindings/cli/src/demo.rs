@@ -637,8 +637,12 @@ async fn tvs_checks(
             )
         })
         .map_err(|e| fail("TVS registration", e))?;
-    let tls = capf_core::tls::client_config_with_roots(&[tvs_der.to_vec()])
-        .map_err(|e| fail("TVS client TLS", e))?;
+    let tls = capf_core::tls::client_config_with_roots_at(
+        &[tvs_der.to_vec()],
+        capf_core::trust::ServerRole::Tvs,
+        std::sync::Arc::new(crate::pump::now),
+    )
+    .map_err(|e| fail("TVS client TLS", e))?;
     let limit = Duration::from_secs(20);
     let ask = |der: &[u8]| {
         crate::tvs::ask(

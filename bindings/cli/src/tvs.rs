@@ -380,8 +380,12 @@ fn verify(args: VerifyArgs) -> CliResult {
         .next()
         .ok_or_else(|| CliError::input("no certificate"))?;
     let anchors = read_certificates(&args.ca)?;
-    let tls_config = capf_core::tls::client_config_with_roots(&anchors)
-        .map_err(|error| CliError::input(format!("--ca: {error}")))?;
+    let tls_config = capf_core::tls::client_config_with_roots_at(
+        &anchors,
+        capf_core::trust::ServerRole::Tvs,
+        Arc::new(now),
+    )
+    .map_err(|error| CliError::input(format!("--ca: {error}")))?;
     let server = with_default_port(&args.server);
     let limit = Duration::from_secs(args.timeout);
     let result = crate::serve::runtime()?.block_on(ask(

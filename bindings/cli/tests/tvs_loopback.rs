@@ -298,7 +298,19 @@ fn raw_exchange(address: &str, ca: &Path, frame: &[u8]) -> Vec<u8> {
     let anchor = der::pem::decode_vec(std::fs::read(ca).unwrap().as_slice())
         .unwrap()
         .1;
-    let config = capf_core::tls::client_config_with_roots(&[anchor]).unwrap();
+    let config = capf_core::tls::client_config_with_roots_at(
+        &[anchor],
+        capf_core::trust::ServerRole::Tvs,
+        // This test is the host: its clock is the system's.
+        std::sync::Arc::new(|| {
+            let seconds = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            capf_core::time::Timestamp::from_unix_seconds(seconds)
+        }),
+    )
+    .unwrap();
     let mut tls = TlsClientTransport::new(config, "tvs.invalid").unwrap();
     let mut stream = TcpStream::connect(address).unwrap();
     stream
