@@ -203,9 +203,11 @@ impl ServerSetup {
             (Some(cert), Some(key)) => {
                 let certificate = read_certificates(cert)?;
                 let key = read_private_key(key)?;
+                // read_certificates refuses a file without certificates.
                 LscIssuer::new(&certificate[0], &key)
                     .map_err(|error| CliError::input(format!("issuer: {error}")))?
             }
+            // As above: `chain` holds at least one certificate.
             _ => LscIssuer::new(&chain[0], &key)
                 .map_err(|error| CliError::input(format!("CAPF certificate as issuer: {error}")))?,
         };
@@ -296,9 +298,12 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
     runtime()?.block_on(async move {
         let capf = match setup {
             Some((setup, listen)) => {
+                // Open the registry first: a bad --db must not leave a
+                // "listening" line behind it.
+                let server = Server::new(setup)?;
                 let listener = bind(listen).await?;
                 tracing::info!(address = %local(&listener)?, "CAPF server listening");
-                Some((Server::new(setup)?, listener))
+                Some((server, listener))
             }
             None => None,
         };
