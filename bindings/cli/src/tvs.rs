@@ -133,6 +133,18 @@ fn open(db: &Path) -> Result<TvsStore, CliError> {
     TvsStore::open(db).map_err(store_error)
 }
 
+/// Opens a registry that must already exist (`list`, `remove`, `revoke`):
+/// a mistyped path is an error, not a new empty database.
+fn open_existing(db: &Path) -> Result<TvsStore, CliError> {
+    if !db.is_file() {
+        return Err(CliError::input(format!(
+            "no database at {} (register a certificate with `capf tvs add` first)",
+            db.display()
+        )));
+    }
+    open(db)
+}
+
 /// The certificates of a file: every PEM CERTIFICATE block, or the whole
 /// file as one DER certificate.
 fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
@@ -238,7 +250,7 @@ fn target_digests(target: &str) -> Result<Vec<[u8; 32]>, CliError> {
 
 fn remove_or_revoke(args: &TargetArgs, revoke: bool) -> CliResult {
     let digests = target_digests(&args.target)?;
-    let mut store = open(&args.db)?;
+    let mut store = open_existing(&args.db)?;
     let mut missing = 0;
     for digest in digests {
         let done = if revoke {
@@ -276,7 +288,7 @@ fn entry_json(entry: &TvsEntry) -> serde_json::Value {
 }
 
 fn list(args: &ListArgs) -> CliResult {
-    let entries = open(&args.db)?.list().map_err(store_error)?;
+    let entries = open_existing(&args.db)?.list().map_err(store_error)?;
     if args.json {
         let json: Vec<_> = entries.iter().map(entry_json).collect();
         outln!("{}", serde_json::Value::Array(json));

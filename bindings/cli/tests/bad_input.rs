@@ -169,6 +169,10 @@ fn tvs_commands() {
             "tvs add --db dir --role sast cert.pem",
             "tvs list --db garbage",
             "tvs list --db dir",
+            // Read-only and removal commands do not create a database.
+            "tvs list --db missing",
+            "tvs remove --db missing cert.pem",
+            "tvs revoke --db missing cert.pem",
             "tvs remove --db db missing",
             "tvs remove --db db empty",
             "tvs revoke --db db garbage",
