@@ -69,7 +69,7 @@ use std::sync::Arc;
 pub use rustls;
 
 use crate::time::Timestamp;
-use crate::trust::{EvaluationOptions, Purpose, ServerRole, StoreKind, TrustStore, evaluate_with};
+use crate::trust::{EvaluationOptions, Purpose, ServerRole, StoreKind, TrustStore};
 
 /// What went wrong in the TLS layer. Carries no key material.
 #[non_exhaustive]
@@ -162,22 +162,7 @@ pub fn server_config_with_versions(
     private_key_der: &[u8],
     versions: TlsVersions,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    if certificate_chain_der.is_empty() {
-        return Err(TlsError::NoCertificates);
-    }
-    let chain = certificate_chain_der
-        .iter()
-        .map(|der| CertificateDer::from(der.clone()))
-        .collect();
-    let key = PrivateKeyDer::try_from(private_key_der.to_vec())
-        .map_err(|_| TlsError::InvalidPrivateKey)?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions.versions())?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    // Phones do not resume sessions; tickets would only add records.
-    config.send_tls13_tickets = 0;
-    Ok(Arc::new(config))
+    build_server_config(certificate_chain_der, private_key_der, None, versions)
 }
 
 /// Server configuration that asks for a client certificate and checks it
@@ -192,6 +177,39 @@ pub fn server_config_with_client_verifier(
     verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
     versions: TlsVersions,
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    build_server_config(
+        certificate_chain_der,
+        private_key_der,
+        Some(verifier),
+        versions,
+    )
+}
+
+fn build_server_config(
+    certificate_chain_der: &[Vec<u8>],
+    private_key_der: &[u8],
+    client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    versions: TlsVersions,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let (chain, key) = own_credential(certificate_chain_der, private_key_der)?;
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions.versions())?;
+    let builder = match client_verifier {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(chain, key)?;
+    // Phones do not resume sessions; tickets would only add records.
+    config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
+/// The certificate chain and private key this end presents, as rustls
+/// takes them.
+fn own_credential(
+    certificate_chain_der: &[Vec<u8>],
+    private_key_der: &[u8],
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     if certificate_chain_der.is_empty() {
         return Err(TlsError::NoCertificates);
     }
@@ -201,12 +219,7 @@ pub fn server_config_with_client_verifier(
         .collect();
     let key = PrivateKeyDer::try_from(private_key_der.to_vec())
         .map_err(|_| TlsError::InvalidPrivateKey)?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions.versions())?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?;
-    config.send_tls13_tickets = 0;
-    Ok(Arc::new(config))
+    Ok((chain, key))
 }
 
 /// [`client_config`] that also presents a client certificate (a phone's
@@ -218,23 +231,13 @@ pub fn client_config_with_certificate(
     private_key_der: &[u8],
     versions: TlsVersions,
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    if certificate_chain_der.is_empty() {
-        return Err(TlsError::NoCertificates);
-    }
-    let chain = certificate_chain_der
-        .iter()
-        .map(|der| CertificateDer::from(der.clone()))
-        .collect();
-    let key = PrivateKeyDer::try_from(private_key_der.to_vec())
-        .map_err(|_| TlsError::InvalidPrivateKey)?;
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let (chain, key) = own_credential(certificate_chain_der, private_key_der)?;
+    let config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions.versions())?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_client_auth_cert(chain, key)?;
-    config.enable_sni = false;
-    config.resumption = rustls::client::Resumption::disabled();
-    Ok(Arc::new(config))
+    Ok(finish_client_config(config))
 }
 
 /// Client configuration that verifies the server's chain against
@@ -266,16 +269,85 @@ pub fn client_config(
     verifier: Arc<dyn ServerCertVerifier>,
     versions: TlsVersions,
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions.versions())?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
+    Ok(finish_client_config(config))
+}
+
+fn finish_client_config(mut config: ClientConfig) -> Arc<ClientConfig> {
     // Names are not checked, so announcing one serves no purpose.
     config.enable_sni = false;
     config.resumption = rustls::client::Resumption::disabled();
-    Ok(Arc::new(config))
+    Arc::new(config)
 }
+
+/// The handshake-signature half of every verifier of this crate: the
+/// crypto provider's algorithms (RSA of 2048 bits or more, ECDSA, Ed25519),
+/// so a peer must hold the private key of the certificate it presents,
+/// whatever decided that the certificate itself is trusted.
+#[derive(Debug)]
+pub(crate) struct HandshakeSignatures(WebPkiSupportedAlgorithms);
+
+impl HandshakeSignatures {
+    pub(crate) fn new() -> Self {
+        Self(provider().signature_verification_algorithms)
+    }
+
+    pub(crate) fn verify_tls12(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    pub(crate) fn verify_tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    pub(crate) fn schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// The three handshake-signature methods of a rustls server or client
+/// certificate verifier, handed to the verifier's `signatures` field (a
+/// [`HandshakeSignatures`]).
+macro_rules! handshake_signature_methods {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
+            self.signatures.verify_tls12(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &::rustls::pki_types::CertificateDer<'_>,
+            dss: &::rustls::DigitallySignedStruct,
+        ) -> Result<::rustls::client::danger::HandshakeSignatureValid, ::rustls::Error> {
+            self.signatures.verify_tls13(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<::rustls::SignatureScheme> {
+            self.signatures.schemes()
+        }
+    };
+}
+pub(crate) use handshake_signature_methods;
 
 /// Accepts exactly the pinned server certificates (byte-for-byte DER
 /// equality of the end-entity certificate); intermediates sent by the server
@@ -285,7 +357,7 @@ pub fn client_config(
 #[derive(Debug)]
 pub struct PinnedVerifier {
     pinned: Vec<Vec<u8>>,
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: HandshakeSignatures,
 }
 
 impl PinnedVerifier {
@@ -296,7 +368,7 @@ impl PinnedVerifier {
         }
         Ok(Arc::new(Self {
             pinned: certificates_der.to_vec(),
-            algorithms: provider().signature_verification_algorithms,
+            signatures: HandshakeSignatures::new(),
         }))
     }
 }
@@ -321,27 +393,7 @@ impl ServerCertVerifier for PinnedVerifier {
         }
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    handshake_signature_methods!();
 }
 
 /// Where a verifier takes "now" from. The core reads no clock: the host
@@ -396,7 +448,7 @@ pub struct RootsVerifier {
     stores: Vec<TrustStore>,
     purpose: Purpose,
     clock: VerifierClock,
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: HandshakeSignatures,
 }
 
 impl RootsVerifier {
@@ -431,7 +483,7 @@ impl RootsVerifier {
             stores: vec![store],
             purpose: Purpose::TlsServer { role, host: None },
             clock,
-            algorithms: provider().signature_verification_algorithms,
+            signatures: HandshakeSignatures::new(),
         }))
     }
 }
@@ -446,45 +498,18 @@ impl ServerCertVerifier for RootsVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // The host's clock, not the instant rustls read from the system.
-        let now = self.clock.0.now();
-        let chain: Vec<&[u8]> = core::iter::once(end_entity.as_ref())
-            .chain(intermediates.iter().map(AsRef::as_ref))
-            .collect();
-        let verdict = evaluate_with(
-            &chain,
+        crate::trust::verifiers::judge(
+            end_entity,
+            intermediates,
             &self.purpose,
             &self.stores,
-            now,
+            self.clock.0.now(),
             &EvaluationOptions::default(),
-        );
-        if verdict.trusted {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(crate::trust::verifiers::refusal(verdict))
-        }
+        )
+        .map(|()| ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    handshake_signature_methods!();
 }
 
 /// The shared engine of both transports.

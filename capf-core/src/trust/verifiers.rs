@@ -17,40 +17,47 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
-};
+use rustls::{CertificateError, DistinguishedName, OtherError};
 
 use super::evaluate::{EvaluationOptions, evaluate_with};
 use super::purpose::{Purpose, ServerRole};
 use super::store::TrustStore;
 use super::verdict::{Failure, Verdict};
 use crate::time::Timestamp;
-
-fn algorithms() -> WebPkiSupportedAlgorithms {
-    rustls::crypto::ring::default_provider().signature_verification_algorithms
-}
+use crate::tls::{HandshakeSignatures, handshake_signature_methods};
 
 fn timestamp(now: UnixTime) -> Timestamp {
     Timestamp::from_unix_seconds(now.as_secs())
 }
 
-fn chain<'a>(
-    end_entity: &'a CertificateDer<'a>,
-    intermediates: &'a [CertificateDer<'a>],
-) -> Vec<&'a [u8]> {
-    core::iter::once(end_entity.as_ref())
+/// The certificate half of every verifier of this crate: evaluates the
+/// presented chain (leaf, then the intermediates the peer sent) and turns
+/// a "no" into the rustls error that carries the evaluator's [`Failure`].
+pub(crate) fn judge(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    purpose: &Purpose,
+    stores: &[TrustStore],
+    now: Timestamp,
+    options: &EvaluationOptions,
+) -> Result<(), rustls::Error> {
+    let chain: Vec<&[u8]> = core::iter::once(end_entity.as_ref())
         .chain(intermediates.iter().map(AsRef::as_ref))
-        .collect()
+        .collect();
+    let verdict = evaluate_with(&chain, purpose, stores, now, options);
+    if verdict.trusted {
+        Ok(())
+    } else {
+        Err(refusal(verdict))
+    }
 }
 
 /// The rustls error for a negative verdict: `InvalidCertificate(Other)`
 /// wrapping the [`Failure`] (see [`failure_of`]).
-pub(crate) fn refusal(verdict: Verdict) -> rustls::Error {
+fn refusal(verdict: Verdict) -> rustls::Error {
     let failure = verdict.failure.unwrap_or_else(|| Failure {
         reason: super::Reason::Malformed,
         detail: "not trusted".to_owned(),
@@ -79,7 +86,7 @@ pub struct TrustListServerVerifier {
     stores: Vec<TrustStore>,
     purpose: Purpose,
     options: EvaluationOptions,
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: HandshakeSignatures,
 }
 
 impl TrustListServerVerifier {
@@ -99,7 +106,7 @@ impl TrustListServerVerifier {
             stores,
             purpose: Purpose::TlsServer { role, host: None },
             options,
-            algorithms: algorithms(),
+            signatures: HandshakeSignatures::new(),
         })
     }
 }
@@ -113,41 +120,18 @@ impl ServerCertVerifier for TrustListServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = evaluate_with(
-            &chain(end_entity, intermediates),
+        judge(
+            end_entity,
+            intermediates,
             &self.purpose,
             &self.stores,
             timestamp(now),
             &self.options,
-        );
-        if verdict.trusted {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(refusal(verdict))
-        }
+        )
+        .map(|()| ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    handshake_signature_methods!();
 }
 
 /// A server's check of a phone's client certificate (LSC or MIC,
@@ -159,7 +143,7 @@ pub struct DeviceClientVerifier {
     stores: Vec<TrustStore>,
     mandatory: bool,
     options: EvaluationOptions,
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: HandshakeSignatures,
     hints: Vec<DistinguishedName>,
 }
 
@@ -180,7 +164,7 @@ impl DeviceClientVerifier {
             stores,
             mandatory,
             options,
-            algorithms: algorithms(),
+            signatures: HandshakeSignatures::new(),
             hints: Vec::new(),
         })
     }
@@ -206,39 +190,16 @@ impl ClientCertVerifier for DeviceClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verdict = evaluate_with(
-            &chain(end_entity, intermediates),
+        judge(
+            end_entity,
+            intermediates,
             &Purpose::TlsClient { device: None },
             &self.stores,
             timestamp(now),
             &self.options,
-        );
-        if verdict.trusted {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(refusal(verdict))
-        }
+        )
+        .map(|()| ClientCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    handshake_signature_methods!();
 }
