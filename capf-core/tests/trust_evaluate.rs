@@ -926,3 +926,55 @@ fn store_held_ca_certificate_is_no_phone_certificate() {
     let lsc = capf_auth(CapfCredential::Lsc, Some(DEVICE));
     assert!(evaluate(&[&setup.lsc], &lsc, &capf_trust, NOW).trusted);
 }
+
+/// Every error of `Revocations::parse` names the source it was given and
+/// where in it the fault is; the public single-item adders name the kind
+/// of item instead (they are given no source).
+#[test]
+fn revocation_parse_errors_name_the_source() {
+    const SOURCE: &str = "revoked-phones.pem";
+    let message = |bytes: &[u8]| {
+        let error = Revocations::parse(SOURCE, bytes).expect_err("an error");
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!("revocation data \"{SOURCE}\": ")),
+            "{text}"
+        );
+        text
+    };
+    let root = root("Example Enterprise Root");
+    let certificate =
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &root.der).unwrap();
+    // "hello" in base64: neither a certificate nor a CRL.
+    let block = |label: &str| format!("-----BEGIN {label}-----\naGVsbG8=\n-----END {label}-----\n");
+
+    // A SEQUENCE that is no CRL (starts like DER, so read as a DER CRL).
+    assert!(message(&[0x30, 0x03, 0x02, 0x01, 0x01]).contains("not a DER CRL"));
+    assert!(message(&[0xff, 0xfe, 0x00]).contains("neither a DER CRL nor text"));
+    assert!(message(b"-----BEGIN CERTIFICATE-----\naGVsbG8=\n").contains("no END line"));
+    let text = message(block("CERTIFICATE").as_bytes());
+    assert!(text.contains("PEM block 1 (CERTIFICATE): "), "{text}");
+    let text = message(format!("{certificate}{}", block("X509 CRL")).as_bytes());
+    assert!(text.contains("PEM block 2 (X509 CRL): "), "{text}");
+    let text = message(block("PRIVATE KEY").as_bytes());
+    assert!(
+        text.contains("PEM block 1 (PRIVATE KEY): unexpected PEM block"),
+        "{text}"
+    );
+    let text = message(format!("# revoked\n\n{}\nsha256:12\n", "ab".repeat(32)).as_bytes());
+    assert!(
+        text.contains("line 4: not a SHA-256 digest in hex"),
+        "{text}"
+    );
+
+    let mut revocations = Revocations::new();
+    let error = revocations.revoke_certificate(b"hello").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("revocation data \"certificate\": ")
+    );
+    let error = revocations.add_crl_der(b"hello").unwrap_err();
+    assert!(error.to_string().starts_with("revocation data \"CRL\": "));
+    assert!(revocations.is_empty());
+}

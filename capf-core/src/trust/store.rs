@@ -214,34 +214,36 @@ impl Revocations {
     }
 
     /// Revokes this certificate (by digest and by issuer and serial, so a
-    /// re-encoded copy is caught too). Fails if it does not parse.
+    /// re-encoded copy is caught too). Fails if it does not parse (the
+    /// error's source is "certificate").
     pub fn revoke_certificate(&mut self, der: &[u8]) -> Result<(), StoreError> {
-        let certificate = Certificate::from_der(der).map_err(|error| StoreError::Revocation {
-            source_name: "certificate".to_owned(),
-            reason: error.to_string(),
-        })?;
-        self.digests.push(certificate.sha256_fingerprint());
+        self.revoke_certificate_from(der)
+            .map_err(|reason| revocation_error("certificate", reason))
+    }
+
+    fn revoke_certificate_from(&mut self, der: &[u8]) -> Result<(), String> {
+        let certificate = Certificate::from_der(der).map_err(|error| error.to_string())?;
         let issuer = certificate
             .x509()
             .tbs_certificate
             .issuer
             .to_der()
-            .map_err(|error| StoreError::Revocation {
-                source_name: "certificate".to_owned(),
-                reason: error.to_string(),
-            })?;
+            .map_err(|error| error.to_string())?;
+        self.digests.push(certificate.sha256_fingerprint());
         self.revoke_serial(&issuer, &certificate.serial_number());
         Ok(())
     }
 
     /// Adds a DER certificate revocation list (checked by rustls-webpki
     /// against the issuer's key during chain building). Fails if webpki
-    /// cannot read it.
+    /// cannot read it (the error's source is "CRL").
     pub fn add_crl_der(&mut self, der: &[u8]) -> Result<(), StoreError> {
-        webpki::OwnedCertRevocationList::from_der(der).map_err(|error| StoreError::Revocation {
-            source_name: "CRL".to_owned(),
-            reason: format!("{error:?}"),
-        })?;
+        self.add_crl_from(der)
+            .map_err(|reason| revocation_error("CRL", reason))
+    }
+
+    fn add_crl_from(&mut self, der: &[u8]) -> Result<(), String> {
+        webpki::OwnedCertRevocationList::from_der(der).map_err(|error| format!("{error:?}"))?;
         self.crls.push(der.to_vec());
         Ok(())
     }
@@ -249,27 +251,37 @@ impl Revocations {
     /// Reads a revocation file: PEM with `CERTIFICATE` blocks (each one
     /// revoked) and/or `X509 CRL` blocks, a DER CRL, or text lines each
     /// holding one SHA-256 digest in hex (optionally `sha256:`-prefixed;
-    /// `#` starts a comment).
+    /// `#` starts a comment). Every error names `source_name` and where in
+    /// it the fault is (line or PEM block, counted from 1).
+    ///
+    /// ```
+    /// use capf_core::trust::Revocations;
+    /// let error = Revocations::parse("revoked.txt", b"sha256:1234\n").unwrap_err();
+    /// assert!(error.to_string().contains("\"revoked.txt\": line 1"));
+    /// ```
     pub fn parse(source_name: &str, bytes: &[u8]) -> Result<Self, StoreError> {
-        let error = |reason: String| StoreError::Revocation {
-            source_name: source_name.to_owned(),
-            reason,
-        };
+        let error = |reason: String| revocation_error(source_name, reason);
         let mut revocations = Self::new();
         if bytes.first() == Some(&0x30) {
-            revocations.add_crl_der(bytes)?;
+            revocations
+                .add_crl_from(bytes)
+                .map_err(|reason| error(format!("not a DER CRL: {reason}")))?;
             return Ok(revocations);
         }
         let text = core::str::from_utf8(bytes)
             .map_err(|_| error("neither a DER CRL nor text".to_owned()))?;
         if text.contains("-----BEGIN") {
             let blocks = ctl_format::pem::pem_blocks(text).map_err(|e| error(e.to_string()))?;
-            for block in blocks {
-                match block.label.as_str() {
-                    "CERTIFICATE" => revocations.revoke_certificate(&block.der)?,
-                    "X509 CRL" => revocations.add_crl_der(&block.der)?,
-                    other => return Err(error(format!("unexpected PEM block {other:?}"))),
-                }
+            for (index, block) in blocks.iter().enumerate() {
+                let number = index.saturating_add(1);
+                let label = block.label.as_str();
+                let outcome = match label {
+                    "CERTIFICATE" => revocations.revoke_certificate_from(&block.der),
+                    "X509 CRL" => revocations.add_crl_from(&block.der),
+                    other => Err(format!("unexpected PEM block {other:?}")),
+                };
+                outcome
+                    .map_err(|reason| error(format!("PEM block {number} ({label}): {reason}")))?;
             }
             return Ok(revocations);
         }
@@ -324,6 +336,13 @@ impl Revocations {
         self.serials
             .iter()
             .any(|(name, revoked)| *name == issuer && revoked.as_slice() == serial)
+    }
+}
+
+fn revocation_error(source_name: &str, reason: String) -> StoreError {
+    StoreError::Revocation {
+        source_name: source_name.to_owned(),
+        reason,
     }
 }
 
