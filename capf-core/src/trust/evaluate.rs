@@ -134,19 +134,11 @@ pub fn evaluate_with<C: AsRef<[u8]>>(
         });
         return verdict;
     };
-    verdict.chain = parsed.iter().map(ChainCertificate::describe).collect();
-    let mut revocations = Revocations::new();
-    for store in stores {
-        revocations.extend(store.revocations());
-    }
-    let context = Context {
-        purpose,
-        leaf,
-        presented: &parsed,
-        now,
-        options,
-        revocations: &revocations,
-        mic: is_mic(purpose, leaf),
+    // Described once: the verdict's chain when no path is found, the
+    // leaf's names for every message and the pinned chain.
+    let described: Vec<ChainCertificate> = parsed.iter().map(ChainCertificate::describe).collect();
+    let Some(leaf_description) = described.first() else {
+        return verdict;
     };
 
     let applicable: Vec<&TrustStore> = stores
@@ -173,9 +165,24 @@ pub fn evaluate_with<C: AsRef<[u8]>>(
             fix: format!("give a store of kind {}", wanted.join(" or ")),
             store: None,
         });
+        verdict.chain = described;
         return verdict;
     }
 
+    let mut revocations = Revocations::new();
+    for store in stores {
+        revocations.extend(store.revocations());
+    }
+    let context = Context {
+        purpose,
+        leaf,
+        leaf_description,
+        presented: &parsed,
+        now,
+        options,
+        revocations: &revocations,
+        mic: is_mic(purpose, leaf, &leaf_description.issuer),
+    };
     let mut best: Option<Miss> = None;
     for store in applicable {
         let outcome = if store.kind().is_pinning() {
@@ -211,6 +218,9 @@ pub fn evaluate_with<C: AsRef<[u8]>>(
         }
         verdict.failure = Some(miss.failure);
     }
+    if verdict.chain.is_empty() {
+        verdict.chain = described;
+    }
     verdict
 }
 
@@ -218,6 +228,8 @@ pub fn evaluate_with<C: AsRef<[u8]>>(
 struct Context<'a> {
     purpose: &'a Purpose,
     leaf: &'a Certificate,
+    /// The leaf described (its subject names it in every message).
+    leaf_description: &'a ChainCertificate,
     presented: &'a [Certificate],
     now: Timestamp,
     options: &'a EvaluationOptions,
@@ -251,6 +263,12 @@ fn subject(certificate: &Certificate) -> String {
     certificate.subject_name(NameStyle::Certutils)
 }
 
+impl Context<'_> {
+    fn leaf_subject(&self) -> &str {
+        &self.leaf_description.subject
+    }
+}
+
 fn role_list(roles: &[Role]) -> String {
     let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
     if names.is_empty() {
@@ -262,11 +280,11 @@ fn role_list(roles: &[Role]) -> String {
 
 /// A MIC by the purpose's word, or by its looks: issued by a Cisco
 /// manufacturing or SUDI CA, or a CN of the form `MODEL-SEP<12 hex>`.
-fn is_mic(purpose: &Purpose, leaf: &Certificate) -> bool {
+fn is_mic(purpose: &Purpose, leaf: &Certificate, leaf_issuer: &str) -> bool {
     match purpose {
         Purpose::CapfAuthentication { credential, .. } => *credential == CapfCredential::Mic,
         _ => {
-            let issuer = leaf.issuer_name(NameStyle::Certutils).to_ascii_lowercase();
+            let issuer = leaf_issuer.to_ascii_lowercase();
             let cn = leaf.common_name().unwrap_or_default();
             let model_sep = cn.rsplit_once("-SEP").is_some_and(|(model, mac)| {
                 !model.is_empty()
@@ -301,7 +319,7 @@ fn pinned_validity(context: &Context<'_>, found: &mut Found) -> Option<Failure> 
     if context.options.check_pinned_validity {
         Some(Failure {
             reason,
-            detail: format!("the pinned certificate {} {words}", subject(context.leaf)),
+            detail: format!("the pinned certificate {} {words}", context.leaf_subject()),
             fix: "renew the certificate and list the new one in the CTL/ITL (sign the list again)"
                 .to_owned(),
             store: None,
@@ -322,17 +340,22 @@ fn pinned_validity(context: &Context<'_>, found: &mut Found) -> Option<Failure> 
 fn evaluate_pinned(context: &Context<'_>, store: &TrustStore) -> Result<Found, Miss> {
     let wanted = context.purpose.pinned_roles();
     let want = wanted.first().copied().unwrap_or(Role::Sast);
-    let leaf_subject = subject(context.leaf);
+    let leaf_subject = context.leaf_subject();
+    // Byte equality is the whole test; nothing of the store is parsed.
     let Some(entry) = store
         .entries()
         .iter()
         .find(|entry| entry.der() == context.leaf.der())
     else {
+        // Only entries with the same subject (as rendered when the store
+        // was built) can have the same subject DER: parse only those.
         let near_miss = store.entries().iter().any(|entry| {
-            Certificate::from_der(entry.der()).is_ok_and(|listed| {
-                listed.x509().tbs_certificate.subject == context.leaf.x509().tbs_certificate.subject
-                    && listed.record_public_key() == context.leaf.record_public_key()
-            })
+            entry.subject() == leaf_subject
+                && Certificate::from_der(entry.der()).is_ok_and(|listed| {
+                    listed.x509().tbs_certificate.subject
+                        == context.leaf.x509().tbs_certificate.subject
+                        && listed.record_public_key() == context.leaf.record_public_key()
+                })
         });
         let mut detail = format!(
             "{leaf_subject} (SHA-256 {}) is not in the {} {}",
@@ -376,7 +399,7 @@ fn evaluate_pinned(context: &Context<'_>, store: &TrustStore) -> Result<Found, M
             pinned: true,
         },
         roles: entry.roles().to_vec(),
-        chain: vec![ChainCertificate::describe(context.leaf)],
+        chain: vec![context.leaf_description.clone()],
         notes: Vec::new(),
     };
     if context.presented.len() > 1 {
@@ -538,7 +561,7 @@ fn evaluate_chain(context: &Context<'_>, store: &TrustStore) -> Result<Found, Mi
                 pinned: true,
             },
             roles: entry.roles().to_vec(),
-            chain: vec![ChainCertificate::describe(context.leaf)],
+            chain: vec![context.leaf_description.clone()],
             notes: Vec::new(),
         };
         if context.revocations.revokes(context.leaf) {
@@ -701,7 +724,7 @@ fn device_ca_leaf(context: &Context<'_>) -> Option<Failure> {
         reason: Reason::WrongKeyUsage,
         detail: format!(
             "{} is a CA certificate (CA:TRUE) presented as a phone's own certificate",
-            subject(context.leaf)
+            context.leaf_subject()
         ),
         fix: "present the phone's MIC or LSC (an end-entity certificate, CA:FALSE), not a CA certificate"
             .to_owned(),
@@ -847,7 +870,9 @@ fn build_path(
             return Err(webpki::Error::MaximumPathDepthExceeded);
         }
         let revoked = |der: &[u8]| {
-            Certificate::from_der(der).is_ok_and(|certificate| revocations.revokes(&certificate))
+            !revocations.is_empty()
+                && Certificate::from_der(der)
+                    .is_ok_and(|certificate| revocations.revokes(&certificate))
         };
         if revoked(path.end_entity().der().as_ref())
             || path
@@ -960,8 +985,8 @@ fn dated_certificate<'a>(context: &Context<'a>, expired: bool) -> &'a Certificat
 
 fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Error) -> Failure {
     use webpki::Error as E;
-    let leaf_subject = subject(context.leaf);
-    let issuer = context.leaf.issuer_name(NameStyle::Certutils);
+    let leaf_subject = context.leaf_subject();
+    let issuer = &context.leaf_description.issuer;
     let (reason, detail, fix) = match error {
         E::CertExpired { .. } => {
             let failure = expired_failure(context, dated_certificate(context, true));
@@ -1094,7 +1119,7 @@ fn unknown_issuer_fix(context: &Context<'_>, issuer: &str) -> String {
 
 /// keyUsage and names, on a leaf that has a path to an anchor.
 fn leaf_checks(context: &Context<'_>, end_entity: &EndEntityCert<'_>) -> Option<Failure> {
-    let leaf_subject = subject(context.leaf);
+    let leaf_subject = context.leaf_subject();
     let tbs = &context.leaf.x509().tbs_certificate;
     if let Ok(Some((_, usage))) = tbs.get::<X509KeyUsage>() {
         let tls_server = matches!(
