@@ -21,8 +21,11 @@
 //!   CCM+TFTP; trust lists need SAST). No chain is built through records:
 //!   a record identifies one certificate (tlv-files.md sections 4 and 10)
 //!   and no role means "trust what this certificate signs". Phones do not
-//!   check names or dates of pinned certificates; dates become notes unless
-//!   [`EvaluationOptions::check_pinned_validity`] is set.
+//!   check names or dates of pinned certificates, and neither does the
+//!   evaluator: a host name is not compared (a note says so), an expired or
+//!   not-yet-valid pin is a note, not a refusal, unless
+//!   [`EvaluationOptions::check_pinned_validity`] is set. Revocation data
+//!   still applies to a pin.
 //! * **CA stores** (the others) hold trust anchors: every certificate in
 //!   the store is an anchor (phones send no chain, so a server holds the
 //!   issuing CA itself). rustls-webpki builds the path through the
@@ -32,8 +35,19 @@
 //!   the path-length limit, revocation by digest or serial, keyUsage, and
 //!   name checks: a host name against the subjectAltName (webpki's check),
 //!   a device name against an LSC's CN or SAN URI, or a MIC's CN
-//!   (`CP-8845-SEP001122334455`). A leaf that is itself in the store is its
-//!   own anchor (the self-signed CA:TRUE CAPF certificate).
+//!   (`CP-8845-SEP001122334455`).
+//! * **A leaf held in a CA store** (byte-identical DER) is its own anchor,
+//!   as OpenSSL treats a trusted self-signed certificate. A CA:TRUE
+//!   certificate is accepted that way only as a TLS server (the self-signed
+//!   CA:TRUE CAPF and TVS certificates); for the purposes that take a
+//!   phone's own certificate (TLS client, phone web server, CAPF
+//!   authentication) a store-held CA:TRUE certificate is refused
+//!   ([`Reason::WrongKeyUsage`]): a CA is no phone's LSC or MIC. Either
+//!   way it is still judged as a leaf: validity dates (subject to
+//!   [`EvaluationOptions::skip_validity`] and
+//!   [`EvaluationOptions::allow_expired_mic`]), keyUsage, EKU and the
+//!   purpose's host or device name are checked as on a built path, and
+//!   revocation applies.
 //! * **SHA-1** (RSA PKCS#1 v1.5) is accepted only for CAPF authentication
 //!   with a MIC through manufacturing roots or CAPF-trust (old Cisco
 //!   manufacturing hierarchies sign with SHA-1; capf-protocol.md
