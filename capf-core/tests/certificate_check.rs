@@ -700,6 +700,23 @@ fn session_accepts_a_sha1_mic_with_its_sudi() {
     assert!(auth.sudi_verified && !auth.expired_mic_accepted);
 }
 
+/// [`authenticate`] with the phone holding only `lsc` (and its key), the
+/// device record preferring the LSC.
+fn authenticate_lsc(policy: CertificatePolicy, lsc: &[u8], key: &KeyPair) -> ServerOutcome {
+    let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
+        .with_lsc(credential(lsc, key));
+    authenticate(policy, CertificatePreference::Lsc, credentials)
+}
+
+/// The session ended in failure because the certificate check said `error`.
+fn assert_certificate_refused(outcome: &ServerOutcome, error: CertificateCheckError) {
+    assert_eq!(outcome.end_reason, Some(Reason::Failure));
+    assert_eq!(
+        outcome.result,
+        SessionResult::AuthenticationFailed(AuthFailure::Certificate(error))
+    );
+}
+
 #[test]
 fn session_ends_with_failure_for_refusals_the_old_check_could_not_give() {
     // A SHA-1 LSC from an RSA CAPF certificate.
@@ -707,64 +724,24 @@ fn session_ends_with_failure_for_refusals_the_old_check_could_not_give() {
     let capf = root_with_key("CAPF-TEST", capf_key);
     let phone_key = p256();
     let sha1_lsc = resign_sha1(&issue(&lsc_params(), &phone_key, &capf), &capf_rsa);
-    let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-        .with_lsc(credential(&sha1_lsc, &phone_key));
-    let outcome = authenticate(
-        lsc_policy(&[&capf]),
-        CertificatePreference::Lsc,
-        credentials,
-    );
-    assert_eq!(outcome.end_reason, Some(Reason::Failure));
-    assert_eq!(
-        outcome.result,
-        SessionResult::AuthenticationFailed(AuthFailure::Certificate(
-            CertificateCheckError::UnsupportedAlgorithm
-        ))
-    );
+    let outcome = authenticate_lsc(lsc_policy(&[&capf]), &sha1_lsc, &phone_key);
+    assert_certificate_refused(&outcome, CertificateCheckError::UnsupportedAlgorithm);
     assert!(!outcome.authenticated);
 
     // An LSC without digitalSignature, then a revoked one.
     let mut encipher_only = lsc_params();
     encipher_only.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
     let bad_usage = issue(&encipher_only, &phone_key, &capf);
-    let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-        .with_lsc(credential(&bad_usage, &phone_key));
-    let outcome = authenticate(
-        lsc_policy(&[&capf]),
-        CertificatePreference::Lsc,
-        credentials,
-    );
-    assert_eq!(outcome.end_reason, Some(Reason::Failure));
-    assert_eq!(
-        outcome.result,
-        SessionResult::AuthenticationFailed(AuthFailure::Certificate(
-            CertificateCheckError::WrongKeyUsage
-        ))
-    );
+    let outcome = authenticate_lsc(lsc_policy(&[&capf]), &bad_usage, &phone_key);
+    assert_certificate_refused(&outcome, CertificateCheckError::WrongKeyUsage);
 
     let good = issue(&lsc_params(), &phone_key, &capf);
     let mut policy = lsc_policy(&[&capf]);
-    let accepted = authenticate(
-        policy.clone(),
-        CertificatePreference::Lsc,
-        CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-            .with_lsc(credential(&good, &phone_key)),
-    );
+    let accepted = authenticate_lsc(policy.clone(), &good, &phone_key);
     assert_eq!(accepted.result, SessionResult::NothingToDo);
     policy
         .revocations
         .revoke_sha256(sha2::Sha256::digest(&good).into());
-    let outcome = authenticate(
-        policy,
-        CertificatePreference::Lsc,
-        CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-            .with_lsc(credential(&good, &phone_key)),
-    );
-    assert_eq!(outcome.end_reason, Some(Reason::Failure));
-    assert_eq!(
-        outcome.result,
-        SessionResult::AuthenticationFailed(AuthFailure::Certificate(
-            CertificateCheckError::Revoked
-        ))
-    );
+    let outcome = authenticate_lsc(policy, &good, &phone_key);
+    assert_certificate_refused(&outcome, CertificateCheckError::Revoked);
 }

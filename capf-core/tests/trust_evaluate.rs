@@ -29,6 +29,21 @@ fn capf_auth(credential: CapfCredential, device: Option<&str>) -> Purpose {
     }
 }
 
+/// CAPF authentication of DEVICE with its LSC.
+fn lsc_auth() -> Purpose {
+    capf_auth(CapfCredential::Lsc, Some(DEVICE))
+}
+
+/// CAPF authentication of DEVICE with its MIC.
+fn mic_auth() -> Purpose {
+    capf_auth(CapfCredential::Mic, Some(DEVICE))
+}
+
+/// The CAPF-trust store (named so) holding `certificates`.
+fn capf_trust(certificates: &[&[u8]]) -> [TrustStore; 1] {
+    [store(StoreKind::CapfTrust, "CAPF-trust", certificates)]
+}
+
 fn tls_client(device: Option<&str>) -> Purpose {
     Purpose::TlsClient {
         device: device.map(str::to_owned),
@@ -81,17 +96,8 @@ fn capf_setup(device: &str, now_seconds: u64) -> CapfSetup {
 #[test]
 fn capf_signed_lsc_is_trusted_for_capf_authentication_through_capf_trust() {
     let setup = capf_setup(DEVICE, NOW.unix_seconds() - 86_400);
-    let stores = [store(
-        StoreKind::CapfTrust,
-        "CAPF-trust",
-        &[&setup.capf.der],
-    )];
-    let verdict = evaluate(
-        &[&setup.lsc],
-        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
-        &stores,
-        NOW,
-    );
+    let stores = capf_trust(&[&setup.capf.der]);
+    let verdict = evaluate(&[&setup.lsc], &lsc_auth(), &stores, NOW);
     assert!(verdict.trusted, "{verdict}");
     let anchor = verdict.anchor.as_ref().unwrap();
     assert_eq!(anchor.sha256, sha256(&setup.capf.der));
@@ -106,17 +112,8 @@ fn capf_signed_lsc_is_trusted_for_capf_authentication_through_capf_trust() {
 #[test]
 fn lsc_of_another_device_is_a_name_mismatch() {
     let setup = capf_setup("SEP00AABBCCDDEE", NOW.unix_seconds() - 86_400);
-    let stores = [store(
-        StoreKind::CapfTrust,
-        "CAPF-trust",
-        &[&setup.capf.der],
-    )];
-    let verdict = evaluate(
-        &[&setup.lsc],
-        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
-        &stores,
-        NOW,
-    );
+    let stores = capf_trust(&[&setup.capf.der]);
+    let verdict = evaluate(&[&setup.lsc], &lsc_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
     assert_eq!(reason, Reason::NameMismatch);
     assert!(fix.contains(DEVICE), "{fix}");
@@ -128,13 +125,8 @@ fn lsc_of_another_device_is_a_name_mismatch() {
 fn lsc_signed_by_an_unknown_capf_names_its_issuer_in_the_fix() {
     let setup = capf_setup(DEVICE, NOW.unix_seconds() - 86_400);
     let other = root("CAPF-other");
-    let stores = [store(StoreKind::CapfTrust, "CAPF-trust", &[&other.der])];
-    let verdict = evaluate(
-        &[&setup.lsc],
-        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
-        &stores,
-        NOW,
-    );
+    let stores = capf_trust(&[&other.der]);
+    let verdict = evaluate(&[&setup.lsc], &lsc_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
     assert_eq!(reason, Reason::UnknownIssuer);
     assert!(fix.contains("CN=CAPF-2076a1a2"), "{fix}");
@@ -151,7 +143,7 @@ fn mic_through_an_intermediate_is_trusted_for_capf_authentication() {
     )];
     let verdict = evaluate(
         &[&chain.mic.der, &chain.manufacturing.der],
-        &capf_auth(CapfCredential::Mic, Some(DEVICE)),
+        &mic_auth(),
         &stores,
         NOW,
     );
@@ -161,12 +153,7 @@ fn mic_through_an_intermediate_is_trusted_for_capf_authentication() {
     assert_eq!(verdict.anchor.unwrap().sha256, sha256(&chain.root.der));
 
     // Without the intermediate the root alone does not reach the MIC.
-    let verdict = evaluate(
-        &[&chain.mic.der],
-        &capf_auth(CapfCredential::Mic, Some(DEVICE)),
-        &stores,
-        NOW,
-    );
+    let verdict = evaluate(&[&chain.mic.der], &mic_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
     assert_eq!(reason, Reason::UnknownIssuer);
     assert!(fix.contains("Cisco Manufacturing CA SHA2"), "{fix}");
@@ -175,11 +162,7 @@ fn mic_through_an_intermediate_is_trusted_for_capf_authentication() {
 #[test]
 fn mic_name_binding_takes_the_model_prefix_but_not_another_device() {
     let chain = mic_chain(DEVICE);
-    let stores = [store(
-        StoreKind::CapfTrust,
-        "CAPF-trust",
-        &[&chain.manufacturing.der],
-    )];
+    let stores = capf_trust(&[&chain.manufacturing.der]);
     let purpose = capf_auth(CapfCredential::Mic, Some("SEP001122334466"));
     let verdict = evaluate(&[&chain.mic.der], &purpose, &stores, NOW);
     assert_eq!(verdict.reason(), Some(Reason::NameMismatch));
@@ -295,7 +278,7 @@ fn key_usage_without_digital_signature_is_refused() {
     let mut spec = LeafSpec::new(DEVICE);
     spec.key_usages = vec![KeyUsagePurpose::DataEncipherment];
     let lsc = leaf(&spec, &root);
-    let stores = [store(StoreKind::CapfTrust, "CAPF-trust", &[&root.der])];
+    let stores = capf_trust(&[&root.der]);
     let verdict = evaluate(
         &[&lsc.der],
         &capf_auth(CapfCredential::Lsc, None),
@@ -333,13 +316,8 @@ fn expired_lsc_fix_says_renew_through_capf() {
     spec.not_before = (2020, 1, 1);
     spec.not_after = (2021, 1, 1);
     let lsc = leaf(&spec, &root);
-    let stores = [store(StoreKind::CapfTrust, "CAPF-trust", &[&root.der])];
-    let verdict = evaluate(
-        &[&lsc.der],
-        &capf_auth(CapfCredential::Lsc, Some(DEVICE)),
-        &stores,
-        NOW,
-    );
+    let stores = capf_trust(&[&root.der]);
+    let verdict = evaluate(&[&lsc.der], &lsc_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
     assert_eq!(reason, Reason::Expired);
     assert!(fix.contains("CAPF install"), "{fix}");
@@ -366,7 +344,7 @@ fn expired_mic_is_refused_unless_the_policy_allows_it() {
         &[&root.der],
     )];
     let chain = [&mic.der, &manufacturing.der];
-    let purpose = capf_auth(CapfCredential::Mic, Some(DEVICE));
+    let purpose = mic_auth();
     let verdict = evaluate(&chain, &purpose, &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
     assert_eq!(reason, Reason::Expired);
@@ -663,12 +641,7 @@ fn sha1_mic_chain_is_accepted_only_for_capf_authentication_with_a_mic() {
     let chain = [&mic.der, &manufacturing_sha1];
     let manufacturing_roots = store(StoreKind::ManufacturingRoots, "cisco.pem", &[&root.der]);
     let stores = [manufacturing_roots];
-    let verdict = evaluate(
-        &chain,
-        &capf_auth(CapfCredential::Mic, Some(DEVICE)),
-        &stores,
-        NOW,
-    );
+    let verdict = evaluate(&chain, &mic_auth(), &stores, NOW);
     assert!(verdict.trusted, "{verdict}");
     assert_eq!(verdict.chain.len(), 3);
 
@@ -850,13 +823,13 @@ fn store_held_phone_certificate_must_name_the_device() {
     assert!(fix.contains("SEP00AABBCCDDEE"), "{fix}");
 
     // CAPF re-enrolment with a store-held LSC: the same name binding.
-    let capf_trust = [store(StoreKind::CapfTrust, "CAPF-trust", &[&lsc.der])];
+    let capf_trust = capf_trust(&[&lsc.der]);
     let other = capf_auth(CapfCredential::Lsc, Some("SEP00AABBCCDDEE"));
     assert_eq!(
         evaluate(&[&lsc.der], &other, &capf_trust, NOW).reason(),
         Some(Reason::NameMismatch)
     );
-    let own = capf_auth(CapfCredential::Lsc, Some(DEVICE));
+    let own = lsc_auth();
     assert!(evaluate(&[&lsc.der], &own, &capf_trust, NOW).trusted);
 }
 
@@ -901,11 +874,7 @@ fn store_held_leaf_dates_are_judged_but_pinned_records_are_not() {
 #[test]
 fn store_held_ca_certificate_is_no_phone_certificate() {
     let setup = capf_setup(DEVICE, NOW.unix_seconds());
-    let capf_trust = [store(
-        StoreKind::CapfTrust,
-        "CAPF-trust",
-        &[&setup.capf.der],
-    )];
+    let capf_trust = capf_trust(&[&setup.capf.der]);
     // The CAPF certificate (self-signed, CA:TRUE) presented as if it were
     // the phone's LSC: refused, although it is in the store.
     let verdict = evaluate(
@@ -923,7 +892,7 @@ fn store_held_ca_certificate_is_no_phone_certificate() {
     );
     // As a server it is still its own anchor, and its LSC is trusted.
     assert!(evaluate(&[&setup.capf.der], &server(ServerRole::Capf), &bundle, NOW).trusted);
-    let lsc = capf_auth(CapfCredential::Lsc, Some(DEVICE));
+    let lsc = lsc_auth();
     assert!(evaluate(&[&setup.lsc], &lsc, &capf_trust, NOW).trusted);
 }
 
