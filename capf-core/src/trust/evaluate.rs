@@ -1003,7 +1003,7 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
                 store.kind(),
                 store.name()
             ),
-            unknown_issuer_fix(context, &issuer),
+            unknown_issuer_fix(context, issuer),
         ),
         E::CertRevoked => (
             Reason::Revoked,
