@@ -265,7 +265,8 @@ async fn demo(dir: &Path) -> CliResult {
     };
     let base = Enrollment {
         server: address.to_string(),
-        pinned: vec![capf_der.clone()],
+        server_trust: capf_core::tls::client_config_pinned(std::slice::from_ref(&capf_der))
+            .map_err(|e| fail("CAPF client TLS", e))?,
         device: String::new(),
         auth: Auth::Null,
         out: PathBuf::new(),

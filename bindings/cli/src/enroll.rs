@@ -7,9 +7,10 @@
 //! LSC with its PKCS#8 key to `--out`, returns `--out` for a fetch and
 //! removes it for a delete.
 
+use crate::anchors::{ServerAnchors, describe_tls_failure, read_server_anchors};
 use crate::output::{outln, read_text};
 use crate::pump::{self, PumpOptions, now};
-use crate::serve::{init_logging, pem_blocks, read_certificates, runtime};
+use crate::serve::{init_logging, pem_blocks, runtime};
 use crate::{CliError, CliResult};
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
@@ -18,12 +19,14 @@ use capf_core::phone::{
     PhoneOutcome, PhoneSession, StoreFailed,
 };
 use capf_core::proof::ProofPrivateKey;
-use capf_core::tls::TlsClientTransport;
+use capf_core::tls::{TlsClientTransport, rustls};
+use capf_core::trust::ServerRole;
 use capf_core::wire::Curve;
 use clap::Args;
 use der::pem::LineEnding;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -33,8 +36,10 @@ pub(crate) struct EnrollArgs {
     /// The CAPF server, HOST:PORT (e.g. 192.0.2.10:3804 or [::1]:3804).
     #[arg(long, value_name = "HOST:PORT")]
     server: String,
-    /// The CAPF certificate(s) to pin (PEM).
-    #[arg(long, value_name = "CAPF_CERT.pem")]
+    /// What the CAPF server is trusted by: its certificate(s) to pin (PEM),
+    /// or a CTL/ITL whose records with role CAPF are pinned, as a phone
+    /// does (the list must verify).
+    #[arg(long, value_name = "CAPF_CERT.pem|CTLFile.tlv")]
     ca: PathBuf,
     /// This phone's device name (SEP + MAC).
     #[arg(long, value_name = "SEP…")]
@@ -95,8 +100,8 @@ pub(crate) enum Auth {
 pub(crate) struct Enrollment {
     /// HOST:PORT.
     pub(crate) server: String,
-    /// Pinned CAPF certificates, DER.
-    pub(crate) pinned: Vec<Vec<u8>>,
+    /// How the CAPF server's certificate is checked.
+    pub(crate) server_trust: Arc<rustls::ClientConfig>,
     /// Device name.
     pub(crate) device: String,
     /// Credentials.
@@ -141,7 +146,11 @@ pub(crate) fn run(args: EnrollArgs) -> CliResult {
     }
     let enrollment = Enrollment {
         server: args.server,
-        pinned: read_certificates(&args.ca)?,
+        server_trust: match read_server_anchors(&args.ca, ServerRole::Capf)? {
+            ServerAnchors::Certificates(pinned) => capf_core::tls::client_config_pinned(&pinned)
+                .map_err(|error| CliError::input(format!("--ca: {error}")))?,
+            ServerAnchors::TrustList(config) => config,
+        },
         device: args.device,
         auth,
         out: args.out,
@@ -274,8 +283,7 @@ pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliE
     let config = PhoneConfig::new(enrollment.device.clone(), credentials)
         .map_err(|error| CliError::input(format!("--device / credentials: {error}")))?
         .with_response_timeout(enrollment.timeout);
-    let tls_config = capf_core::tls::client_config_pinned(&enrollment.pinned)
-        .map_err(|error| CliError::input(format!("--ca: {error}")))?;
+    let tls_config = enrollment.server_trust.clone();
     let mut tls = TlsClientTransport::new(tls_config.clone(), &server_name(&enrollment.server))
         .or_else(|_| TlsClientTransport::new(tls_config, "capf.invalid"))
         .map_err(|error| CliError::input(format!("TLS: {error}")))?;
@@ -303,6 +311,7 @@ pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliE
         out: enrollment.out.clone(),
         key: enrollment.key,
         private_key_pem: None,
+        tls_failure: None,
     };
     let outcome = pump::run(
         &mut stream,
@@ -312,6 +321,15 @@ pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliE
         PumpOptions::default(),
     )
     .await?;
+    // A TLS failure ends the session as a communication failure; say why.
+    if let (Some(reason), None | Some(PhoneOutcome::CommunicationFailure(_))) =
+        (host.tls_failure, &outcome)
+    {
+        return Err(CliError::rejected(format!(
+            "{}: {reason}",
+            enrollment.server
+        )));
+    }
     // The phone session always ends with an outcome once the server left.
     Ok(outcome.unwrap_or(PhoneOutcome::CommunicationFailure(
         CommunicationFailure::PeerClosed,
@@ -325,10 +343,16 @@ struct PhoneHost {
     /// PKCS#8 PEM of the key generated in this session (memory only until
     /// the certificate is stored).
     private_key_pem: Option<String>,
+    /// Why TLS failed, if it did.
+    tls_failure: Option<String>,
 }
 
 impl pump::Host<PhoneSession> for PhoneHost {
     type Error = CliError;
+
+    fn tls_failed(&mut self, error: &capf_core::tls::TlsError) {
+        self.tls_failure = Some(describe_tls_failure(error));
+    }
 
     async fn decide(
         &mut self,

@@ -3,6 +3,7 @@
 //! Exit status: 0 success (or "valid"); 1 the answer is no (a signature or
 //! trust check failed); 2 bad usage or unreadable input.
 
+mod anchors;
 mod demo;
 mod device;
 mod encrypted_config;

@@ -74,6 +74,9 @@ pub(crate) trait Host<S: Session> {
     async fn decide(&mut self, session: &mut S, decision: S::Decision) -> Result<(), Self::Error>;
     /// Runs once the session is done, before its last frames are written.
     async fn finish(&mut self, _outcome: &S::Outcome) {}
+    /// TLS failed (a refused certificate, a bad record): the session only
+    /// learns "transport failure", the host may keep the reason to report.
+    fn tls_failed(&mut self, _error: &TlsError) {}
 }
 
 /// A TLS transport as the pump uses it: the common API of
@@ -239,6 +242,7 @@ where
                     Ok(()) => frames.push(tls.take_tcp_output()),
                     Err(error) => {
                         tracing::debug!(%error, "TLS refused a frame");
+                        host.tls_failed(&error);
                         session.handle_transport_error();
                     }
                 },
@@ -287,7 +291,8 @@ where
                         }
                     }
                     Err(error) => {
-                        tracing::debug!(%error, "TLS failed");
+                        tracing::info!(%error, "TLS failed");
+                        host.tls_failed(&error);
                         // The alert rustls queued, then no more reading.
                         link.write([tls.take_tcp_output()]).await;
                         tcp_ended = true;

@@ -8,6 +8,7 @@
 //! registry file). A bad request is closed without an answer, as the
 //! reference does, and logged with its reason.
 
+use crate::anchors::{ServerAnchors, describe_tls_failure, read_server_anchors};
 use crate::listener;
 use crate::output::{errln, now_unix, outln, read_file, rfc3339_utc};
 use crate::pump::{self, Host, PumpOptions, Session, Step, now};
@@ -18,6 +19,7 @@ use crate::tvs_store::{
 use crate::{CliError, CliResult};
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, TlsServerTransport, rustls};
+use capf_core::trust::ServerRole;
 use capf_core::tvs::{
     DEFAULT_DEVICE_NAME, KnownCertificate, TVS_PORT, TvsClientConfig, TvsClientOutcome,
     TvsClientOutput, TvsClientResult, TvsClientSession, TvsServerConfig, TvsServerDecision,
@@ -96,9 +98,11 @@ pub(crate) struct VerifyArgs {
     /// The TVS server, HOST:PORT (port 2445 when left out).
     #[arg(long, value_name = "HOST:PORT")]
     server: String,
-    /// Certificates trusted for the server's TLS certificate (its own
-    /// certificate, or a CA above it). No host-name check, like a phone.
-    #[arg(long, value_name = "TVS_CERT.pem")]
+    /// What the server's TLS certificate is checked against: certificates
+    /// (its own certificate, or a CA above it; PEM or DER), or an ITL/CTL
+    /// whose records with role TVS are trusted, as a phone does. No host-name
+    /// check, like a phone.
+    #[arg(long, value_name = "TVS_CERT.pem|ITL.tlv")]
     ca: PathBuf,
     /// Device name to send.
     #[arg(long, value_name = "CP-MODEL-SEPMAC", default_value = DEFAULT_DEVICE_NAME)]
@@ -369,11 +373,19 @@ impl Session for TvsClientSession {
     }
 }
 
-/// The client asks nothing of its host.
-struct NoDecisions;
+/// The client asks nothing of its host; it keeps why TLS failed, if it did.
+#[derive(Default)]
+struct ClientHost {
+    tls_failure: Option<String>,
+}
 
-impl Host<TvsClientSession> for NoDecisions {
+impl Host<TvsClientSession> for ClientHost {
     type Error = Infallible;
+
+    fn tls_failed(&mut self, error: &capf_core::tls::TlsError) {
+        self.tls_failure = Some(describe_tls_failure(error));
+    }
+
     async fn decide(
         &mut self,
         _session: &mut TvsClientSession,
@@ -391,13 +403,13 @@ fn verify(args: VerifyArgs) -> CliResult {
         .into_iter()
         .next()
         .ok_or_else(|| CliError::input("no certificate"))?;
-    let anchors = read_certificates(&args.ca)?;
-    let tls_config = capf_core::tls::client_config_with_roots_at(
-        &anchors,
-        capf_core::trust::ServerRole::Tvs,
-        Arc::new(now),
-    )
-    .map_err(|error| CliError::input(format!("--ca: {error}")))?;
+    let tls_config = match read_server_anchors(&args.ca, ServerRole::Tvs)? {
+        ServerAnchors::Certificates(anchors) => {
+            capf_core::tls::client_config_with_roots_at(&anchors, ServerRole::Tvs, Arc::new(now))
+                .map_err(|error| CliError::input(format!("--ca: {error}")))?
+        }
+        ServerAnchors::TrustList(config) => config,
+    };
     let server = with_default_port(&args.server);
     let limit = Duration::from_secs(args.timeout);
     let result = crate::serve::runtime()?.block_on(ask(
@@ -441,15 +453,13 @@ pub(crate) async fn ask(
     let options = PumpOptions {
         handshake_timeout: Some(limit),
     };
-    let outcome = pump::run(
-        &mut stream,
-        &mut tls,
-        &mut session,
-        &mut NoDecisions,
-        options,
-    )
-    .await
-    .unwrap_or_else(|never| match never {});
+    let mut host = ClientHost::default();
+    let outcome = pump::run(&mut stream, &mut tls, &mut session, &mut host, options)
+        .await
+        .unwrap_or_else(|never| match never {});
+    if let Some(reason) = host.tls_failure {
+        return Err(CliError::input(format!("{server}: {reason}")));
+    }
     match outcome {
         Some(outcome) => Ok(outcome.result),
         None => Err(CliError::input(format!(

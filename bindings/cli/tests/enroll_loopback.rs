@@ -949,3 +949,89 @@ fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
     );
     assert_eq!(ledger(&server, device).len(), 3);
 }
+
+/// `capf enroll --ca CTLFile.tlv`: the phone trusts the CAPF server through
+/// the CTL's CAPF record, as a phone does; a CTL that does not verify, lists
+/// no CAPF certificate or lists another one is refused and nothing is issued.
+#[test]
+fn enroll_trusts_the_capf_record_of_a_ctl() {
+    let server = Server::start("ctl-anchor", &[]);
+    server.add("SEP0000000000C1", "install", "null", "ec:p256");
+    let sast = support::vectors().join("tlv/keys/sast.pem");
+    let other_capf = support::vectors().join("tlv/keys/capf.pem");
+    let build = |name: &str, records: &[String]| {
+        let path = server.dir.join(name);
+        let mut args = vec![
+            "trustlist".to_owned(),
+            "build".into(),
+            "--signer".into(),
+            sast.to_str().unwrap().into(),
+            "--out".into(),
+            path.to_str().unwrap().into(),
+            "--record".into(),
+            format!("sast={}", sast.display()),
+        ];
+        for record in records {
+            args.extend(["--record".to_owned(), record.clone()]);
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = capf(&argv);
+        assert!(output.status.success(), "{}", text(&output));
+        path
+    };
+    let own_capf = format!("capf={}", server.dir.join("capf.pem").display());
+    let good = build("CTLFile.tlv", std::slice::from_ref(&own_capf));
+    let without_capf = build("no-capf.tlv", &[]);
+    let wrong_capf = build(
+        "other-capf.tlv",
+        &[format!("capf={}", other_capf.display())],
+    );
+    let mut tampered_bytes = std::fs::read(&good).unwrap();
+    let last = tampered_bytes.len() - 1;
+    tampered_bytes[last] ^= 0x01;
+    let tampered = server.dir.join("tampered.tlv");
+    std::fs::write(&tampered, tampered_bytes).unwrap();
+
+    let out = server.dir.join("c1.pem");
+    let with_ca = |ctl: &Path| {
+        capf(&[
+            "enroll",
+            "--server",
+            &server.address,
+            "--ca",
+            ctl.to_str().unwrap(),
+            "--device",
+            "SEP0000000000C1",
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "20",
+        ])
+    };
+    for (ctl, expected) in [
+        (&without_capf, "no certificate with role CAPF"),
+        (&tampered, "does not verify"),
+    ] {
+        let output = with_ca(ctl);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(text(&output).contains(expected), "{}", text(&output));
+    }
+    // A CTL naming another CAPF certificate: the TLS handshake fails, and
+    // the phone says why in the evaluator's words.
+    let output = with_ca(&wrong_capf);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let said = text(&output);
+    assert!(
+        said.contains("not trusted")
+            && said.contains("is not in the CTL")
+            && said.contains("role CAPF"),
+        "{said}"
+    );
+    assert!(!out.exists());
+    assert!(ledger(&server, "SEP0000000000C1").is_empty());
+    // The cluster's own CTL: installed.
+    let output = with_ca(&good);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
+    assert_eq!(ledger(&server, "SEP0000000000C1").len(), 1);
+}
