@@ -417,9 +417,9 @@ impl<F: Fn() -> Timestamp + Send + Sync> TimeSource for F {
     }
 }
 
-/// The host's clock, as a [`RootsVerifier`] holds it.
+/// The host's clock, as a verifier holds it.
 #[derive(Clone)]
-struct VerifierClock(Arc<dyn TimeSource>);
+pub(crate) struct VerifierClock(pub(crate) Arc<dyn TimeSource>);
 
 impl core::fmt::Debug for VerifierClock {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

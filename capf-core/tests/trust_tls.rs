@@ -59,14 +59,15 @@ fn phone_view_accepts_a_server_listed_with_the_role_and_refuses_another_role() {
     let server_tls = server_config(std::slice::from_ref(&ccm.der), &ccm.key_der).unwrap();
     let ctl = ctl_with(&ccm.der, Role::CallManagerTftp);
 
-    let verifier = TrustListServerVerifier::new(vec![ctl.clone()], ServerRole::CallManager);
+    let verifier =
+        TrustListServerVerifier::new(vec![ctl.clone()], ServerRole::CallManager, clock());
     let config = client_config(verifier, TlsVersions::default()).unwrap();
     let mut server = TlsServerTransport::new(server_tls.clone()).unwrap();
     let mut client = TlsClientTransport::new(config, "10.0.0.1").unwrap();
     handshake(&mut server, &mut client).unwrap();
     assert!(!client.is_handshaking());
 
-    let verifier = TrustListServerVerifier::new(vec![ctl], ServerRole::Capf);
+    let verifier = TrustListServerVerifier::new(vec![ctl], ServerRole::Capf, clock());
     let config = client_config(verifier, TlsVersions::default()).unwrap();
     let mut server = TlsServerTransport::new(server_tls).unwrap();
     let mut client = TlsClientTransport::new(config, "10.0.0.1").unwrap();
@@ -81,7 +82,7 @@ fn phone_view_refuses_a_server_not_in_the_ctl() {
     let impostor = leaf(&LeafSpec::new("cucm.example.net"), &ca);
     let ctl = ctl_with(&listed.der, Role::CallManager);
     let server_tls = server_config(std::slice::from_ref(&impostor.der), &impostor.key_der).unwrap();
-    let verifier = TrustListServerVerifier::new(vec![ctl], ServerRole::CallManager);
+    let verifier = TrustListServerVerifier::new(vec![ctl], ServerRole::CallManager, clock());
     let config = client_config(verifier, TlsVersions::Tls12Only).unwrap();
     let mut server = TlsServerTransport::new(server_tls).unwrap();
     let mut client = TlsClientTransport::new(config, "cucm.example.net").unwrap();
@@ -96,7 +97,7 @@ fn serve_with_client_check(
 ) -> Result<(TlsServerTransport, TlsClientTransport), TlsError> {
     let ca = root("Provisioning CA");
     let server_leaf = leaf(&LeafSpec::new("provisioning.example.net"), &ca);
-    let verifier = DeviceClientVerifier::new(stores, mandatory);
+    let verifier = DeviceClientVerifier::new(stores, mandatory, clock());
     let server_tls = server_config_with_client_verifier(
         std::slice::from_ref(&server_leaf.der),
         &server_leaf.key_der,
@@ -107,7 +108,7 @@ fn serve_with_client_check(
     let server_store =
         TrustStore::from_der_certificates(StoreKind::PemBundle, "provisioning-root.pem", [&ca.der])
             .unwrap();
-    let server_check = TrustListServerVerifier::new(vec![server_store], ServerRole::Tftp);
+    let server_check = TrustListServerVerifier::new(vec![server_store], ServerRole::Tftp, clock());
     let config = match client_credential {
         Some(credential) => client_config_with_certificate(
             server_check,
@@ -187,7 +188,7 @@ fn client_certificate_optional_or_mandatory() {
 #[test]
 fn verifiers_are_shareable() {
     fn assert_send_sync<T: Send + Sync>(_: &T) {}
-    let verifier = DeviceClientVerifier::new(Vec::new(), false);
+    let verifier = DeviceClientVerifier::new(Vec::new(), false, clock());
     assert_send_sync(&verifier);
     let _: Arc<dyn rustls::server::danger::ClientCertVerifier> = verifier;
 }
@@ -242,6 +243,42 @@ fn roots_verifier_judges_dates_at_the_host_time_not_the_handshake_time() {
 }
 
 #[test]
+fn client_verifier_judges_an_lsc_at_the_host_time_not_the_handshake_time() {
+    use rustls::server::danger::ClientCertVerifier;
+    let capf = root("CAPF-2076a1a2");
+    let lsc = leaf(&LeafSpec::new("SEP001122334455"), &capf);
+    let end_entity = rustls::pki_types::CertificateDer::from(lsc.der.as_slice());
+    let store = || {
+        vec![
+            TrustStore::from_der_certificates(
+                StoreKind::CallManagerTrust,
+                "CallManager-trust",
+                [&capf.der],
+            )
+            .unwrap(),
+        ]
+    };
+    let after = Timestamp::from_unix_seconds(LEAF_NOT_AFTER + 86_400);
+    let inside = Timestamp::from_unix_seconds(LEAF_NOT_AFTER - 86_400);
+
+    let verifier = DeviceClientVerifier::new(store(), true, fixed(after));
+    let error = verifier
+        .verify_client_cert(&end_entity, &[], rustls_time(inside))
+        .unwrap_err();
+    assert_eq!(
+        failure_of(&error).expect("an evaluator failure").reason,
+        Reason::Expired
+    );
+
+    let verifier = DeviceClientVerifier::new(store(), true, fixed(inside));
+    assert!(
+        verifier
+            .verify_client_cert(&end_entity, &[], rustls_time(after))
+            .is_ok()
+    );
+}
+
+#[test]
 fn roots_config_over_tls_accepts_inside_validity_and_refuses_after_with_the_reason() {
     let ca = root("Example CA");
     let server_leaf = leaf(&LeafSpec::new("tvs.example.net"), &ca);
@@ -276,4 +313,10 @@ fn roots_config_accepts_the_self_signed_capf_certificate_as_its_own_anchor() {
     let mut client = TlsClientTransport::new(config, "127.0.0.1").unwrap();
     handshake(&mut server, &mut client).unwrap();
     assert_eq!(client.peer_certificates().unwrap(), vec![capf.der.clone()]);
+}
+
+/// The host clock of these tests: the fixed instant the test PKI is built
+/// around.
+fn clock() -> Arc<dyn capf_core::tls::TimeSource> {
+    Arc::new(|| NOW)
 }

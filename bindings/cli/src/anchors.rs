@@ -67,7 +67,7 @@ pub(crate) fn read_server_anchors(
             role.listed_role()
         )));
     }
-    let verifier = TrustListServerVerifier::new(vec![store], role);
+    let verifier = TrustListServerVerifier::new(vec![store], role, Arc::new(crate::pump::now));
     client_config(verifier, TlsVersions::default())
         .map(ServerAnchors::TrustList)
         .map_err(|error| at(error.to_string()))

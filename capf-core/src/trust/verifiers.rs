@@ -12,13 +12,16 @@
 //! (RSA keys of 2048 bits or more, ECDSA, Ed25519): a phone whose TLS key is
 //! a 1024-bit RSA MIC cannot complete the handshake with these verifiers.
 //!
-//! Time: rustls passes its clock's `now` to the verifiers, which hand it to
-//! the evaluator.
+//! Time: each verifier judges dates at the host's
+//! [`TimeSource`](crate::tls::TimeSource), never at the instant rustls reads
+//! from the system clock.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::tls::{TimeSource, VerifierClock};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DistinguishedName, OtherError};
 
@@ -28,10 +31,6 @@ use super::store::TrustStore;
 use super::verdict::{Failure, Verdict};
 use crate::time::Timestamp;
 use crate::tls::{HandshakeSignatures, handshake_signature_methods};
-
-fn timestamp(now: UnixTime) -> Timestamp {
-    Timestamp::from_unix_seconds(now.as_secs())
-}
 
 /// The certificate half of every verifier of this crate: evaluates the
 /// presented chain (leaf, then the intermediates the peer sent) and turns
@@ -86,26 +85,30 @@ pub struct TrustListServerVerifier {
     stores: Vec<TrustStore>,
     purpose: Purpose,
     options: EvaluationOptions,
+    clock: VerifierClock,
     signatures: HandshakeSignatures,
 }
 
 impl TrustListServerVerifier {
     /// A verifier for servers of `role` listed in `stores` (normally one
-    /// CTL or ITL; CA stores answer as in [`evaluate`](super::evaluate)).
-    pub fn new(stores: Vec<TrustStore>, role: ServerRole) -> Arc<Self> {
-        Self::with_options(stores, role, EvaluationOptions::default())
+    /// CTL or ITL; CA stores answer as in [`evaluate`](super::evaluate)),
+    /// judging dates at `clock`.
+    pub fn new(stores: Vec<TrustStore>, role: ServerRole, clock: Arc<dyn TimeSource>) -> Arc<Self> {
+        Self::with_options(stores, role, clock, EvaluationOptions::default())
     }
 
     /// [`new`](Self::new) with evaluation options.
     pub fn with_options(
         stores: Vec<TrustStore>,
         role: ServerRole,
+        clock: Arc<dyn TimeSource>,
         options: EvaluationOptions,
     ) -> Arc<Self> {
         Arc::new(Self {
             stores,
             purpose: Purpose::TlsServer { role, host: None },
             options,
+            clock: VerifierClock(clock),
             signatures: HandshakeSignatures::new(),
         })
     }
@@ -118,14 +121,14 @@ impl ServerCertVerifier for TrustListServerVerifier {
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
-        now: UnixTime,
+        _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         judge(
             end_entity,
             intermediates,
             &self.purpose,
             &self.stores,
-            timestamp(now),
+            self.clock.0.now(),
             &self.options,
         )
         .map(|()| ServerCertVerified::assertion())
@@ -143,27 +146,30 @@ pub struct DeviceClientVerifier {
     stores: Vec<TrustStore>,
     mandatory: bool,
     options: EvaluationOptions,
+    clock: VerifierClock,
     signatures: HandshakeSignatures,
     hints: Vec<DistinguishedName>,
 }
 
 impl DeviceClientVerifier {
-    /// A verifier over `stores`; `mandatory` decides whether a client
-    /// without a certificate is refused.
-    pub fn new(stores: Vec<TrustStore>, mandatory: bool) -> Arc<Self> {
-        Self::with_options(stores, mandatory, EvaluationOptions::default())
+    /// A verifier over `stores`, judging dates at `clock`; `mandatory`
+    /// decides whether a client without a certificate is refused.
+    pub fn new(stores: Vec<TrustStore>, mandatory: bool, clock: Arc<dyn TimeSource>) -> Arc<Self> {
+        Self::with_options(stores, mandatory, clock, EvaluationOptions::default())
     }
 
     /// [`new`](Self::new) with evaluation options.
     pub fn with_options(
         stores: Vec<TrustStore>,
         mandatory: bool,
+        clock: Arc<dyn TimeSource>,
         options: EvaluationOptions,
     ) -> Arc<Self> {
         Arc::new(Self {
             stores,
             mandatory,
             options,
+            clock: VerifierClock(clock),
             signatures: HandshakeSignatures::new(),
             hints: Vec::new(),
         })
@@ -188,14 +194,14 @@ impl ClientCertVerifier for DeviceClientVerifier {
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
+        _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         judge(
             end_entity,
             intermediates,
             &Purpose::TlsClient { device: None },
             &self.stores,
-            timestamp(now),
+            self.clock.0.now(),
             &self.options,
         )
         .map(|()| ClientCertVerified::assertion())
