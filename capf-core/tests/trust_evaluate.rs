@@ -917,8 +917,9 @@ fn revocation_parse_errors_name_the_source() {
     // "hello" in base64: neither a certificate nor a CRL.
     let block = |label: &str| format!("-----BEGIN {label}-----\naGVsbG8=\n-----END {label}-----\n");
 
-    // A SEQUENCE that is no CRL (starts like DER, so read as a DER CRL).
-    assert!(message(&[0x30, 0x03, 0x02, 0x01, 0x01]).contains("not a DER CRL"));
+    // A SEQUENCE with a long-form length that is no CRL (starts like a DER
+    // CRL, so read as one).
+    assert!(message(&[0x30, 0x81, 0x03, 0x02, 0x01, 0x01]).contains("not a DER CRL"));
     assert!(message(&[0xff, 0xfe, 0x00]).contains("neither a DER CRL nor text"));
     assert!(message(b"-----BEGIN CERTIFICATE-----\naGVsbG8=\n").contains("no END line"));
     let text = message(block("CERTIFICATE").as_bytes());
@@ -946,4 +947,19 @@ fn revocation_parse_errors_name_the_source() {
     let error = revocations.add_crl_der(b"hello").unwrap_err();
     assert!(error.to_string().starts_with("revocation data \"CRL\": "));
     assert!(revocations.is_empty());
+}
+
+/// A list of digests whose first digest starts with '0' (byte 0x30, the
+/// first byte of a DER SEQUENCE) is still read as text: one digest in 16
+/// starts so, and was taken for a DER CRL.
+#[test]
+fn a_digest_list_starting_with_zero_is_text_not_der() {
+    let digest = format!("0{}", "a".repeat(63));
+    let revocations =
+        Revocations::parse("revoked.txt", format!("{digest}\n").as_bytes()).expect("a digest list");
+    let mut expected = Revocations::new();
+    let mut bytes = [0xaa_u8; 32];
+    bytes[0] = 0x0a;
+    expected.revoke_sha256(bytes);
+    assert_eq!(revocations, expected);
 }

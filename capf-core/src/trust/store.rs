@@ -262,7 +262,11 @@ impl Revocations {
     pub fn parse(source_name: &str, bytes: &[u8]) -> Result<Self, StoreError> {
         let error = |reason: String| revocation_error(source_name, reason);
         let mut revocations = Self::new();
-        if bytes.first() == Some(&0x30) {
+        // A DER CRL: a SEQUENCE (0x30) with a long-form length (every real
+        // CRL is over 127 bytes). Text never has a byte of 0x80 or more
+        // there, and a line of hex digits may well start with '0' (0x30).
+        let der_crl = bytes.first() == Some(&0x30) && bytes.get(1).is_some_and(|b| *b >= 0x80);
+        if der_crl {
             revocations
                 .add_crl_from(bytes)
                 .map_err(|reason| error(format!("not a DER CRL: {reason}")))?;
