@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod address_selection;
+mod framing;
 pub mod issuance;
 pub mod key_request;
 pub mod phone;

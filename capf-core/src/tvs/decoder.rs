@@ -2,6 +2,7 @@
 
 use super::error::TvsWireError;
 use super::frame::{TVS_HEADER_LEN, TvsFrame, TvsFrameHeader};
+use crate::framing::{Framing, StreamDecoder};
 
 /// Reassembles TVS frames from the plaintext stream.
 ///
@@ -23,83 +24,74 @@ use super::frame::{TVS_HEADER_LEN, TvsFrame, TvsFrameHeader};
 /// ```
 #[derive(Debug, Clone)]
 pub struct TvsFrameDecoder {
-    buffer: Vec<u8>,
-    max_body_length: u16,
-    consumed: u64,
-    failed: Option<TvsWireError>,
+    stream: StreamDecoder<TvsFraming>,
+}
+
+/// TVS's framing for the shared [`StreamDecoder`].
+#[derive(Debug, Clone)]
+struct TvsFraming;
+
+impl Framing for TvsFraming {
+    type Header = TvsFrameHeader;
+    type Frame = TvsFrame;
+    type Error = TvsWireError;
+    const HEADER_LEN: usize = TVS_HEADER_LEN;
+
+    fn parse_header(bytes: &[u8]) -> Result<Option<TvsFrameHeader>, TvsWireError> {
+        TvsFrameHeader::parse(bytes)
+    }
+
+    fn body_length(header: &TvsFrameHeader) -> u16 {
+        header.body_length
+    }
+
+    fn body_too_long(length: u16, max: u16) -> TvsWireError {
+        // Offset of the body-length field.
+        TvsWireError::BodyTooLong {
+            offset: 8,
+            length,
+            max,
+        }
+    }
+
+    fn decode_body(header: TvsFrameHeader, body: &[u8]) -> Result<TvsFrame, TvsWireError> {
+        TvsFrame::decode_body(header, body)
+    }
 }
 
 impl TvsFrameDecoder {
     /// A decoder refusing bodies longer than `max_body_length` bytes.
     pub fn new(max_body_length: u16) -> Self {
         Self {
-            buffer: Vec::new(),
-            max_body_length,
-            consumed: 0,
-            failed: None,
+            stream: StreamDecoder::new(max_body_length),
         }
     }
 
     /// Appends received bytes (dropped once the decoder has failed).
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.failed.is_none() {
-            self.buffer.extend_from_slice(bytes);
-        }
+        self.stream.push(bytes);
     }
 
     /// The next whole frame, `Ok(None)` if more bytes are needed. Error
     /// offsets count from the start of the frame at fault, which starts
     /// [`consumed`](Self::consumed) bytes into the stream.
     pub fn next_frame(&mut self) -> Result<Option<TvsFrame>, TvsWireError> {
-        if let Some(error) = &self.failed {
-            return Err(error.clone());
-        }
-        match self.try_next() {
-            Ok(frame) => Ok(frame),
-            Err(error) => {
-                self.buffer = Vec::new();
-                self.failed = Some(error.clone());
-                Err(error)
-            }
-        }
-    }
-
-    fn try_next(&mut self) -> Result<Option<TvsFrame>, TvsWireError> {
-        let Some(header) = TvsFrameHeader::parse(&self.buffer)? else {
-            return Ok(None);
-        };
-        if header.body_length > self.max_body_length {
-            return Err(TvsWireError::BodyTooLong {
-                offset: 8,
-                length: header.body_length,
-                max: self.max_body_length,
-            });
-        }
-        let frame_length = header.frame_length();
-        let Some(body) = self.buffer.get(TVS_HEADER_LEN..frame_length) else {
-            return Ok(None);
-        };
-        let frame = TvsFrame::decode_body(header, body)?;
-        self.buffer.drain(..frame_length);
-        self.consumed = self
-            .consumed
-            .saturating_add(u64::try_from(frame_length).unwrap_or(u64::MAX));
-        Ok(Some(frame))
+        self.stream.next_frame()
     }
 
     /// Bytes held that are not yet part of a returned frame.
     pub fn buffered_len(&self) -> usize {
-        self.buffer.len()
+        self.stream.buffered_len()
     }
 
     /// Total length of the frames returned so far.
     pub const fn consumed(&self) -> u64 {
-        self.consumed
+        self.stream.consumed()
     }
 
     /// True once the decoder has failed.
     pub const fn is_failed(&self) -> bool {
-        self.failed.is_some()
+        self.stream.is_failed()
     }
 }
 

@@ -137,3 +137,24 @@ pub enum TvsEncodeError {
         code: u16,
     },
 }
+
+impl From<crate::framing::ElementFault> for TvsWireError {
+    fn from(fault: crate::framing::ElementFault) -> Self {
+        match fault {
+            crate::framing::ElementFault::HeaderTruncated { offset } => {
+                Self::ElementHeaderTruncated { offset }
+            }
+            crate::framing::ElementFault::Overrun {
+                offset,
+                tag,
+                length,
+                available,
+            } => Self::ElementOverrun {
+                offset,
+                tag,
+                length,
+                available,
+            },
+        }
+    }
+}

@@ -3,6 +3,7 @@
 use ctl_format::trust_list::Role;
 
 use super::error::{TvsEncodeError, TvsWireError};
+use crate::framing::walk_elements;
 
 /// The protocol id, header byte 0.
 pub const TVS_PROTOCOL_ID: u8 = 0x57;
@@ -12,7 +13,7 @@ pub const TVS_PROTOCOL_VERSION: u8 = 1;
 /// body length (2).
 pub const TVS_HEADER_LEN: usize = 10;
 /// Tag (1 byte) and length (2 bytes) before each element value.
-pub const TVS_ELEMENT_HEADER_LEN: usize = 3;
+pub const TVS_ELEMENT_HEADER_LEN: usize = crate::framing::ELEMENT_HEADER_LEN;
 /// The lead byte the reference client puts before the device name (its
 /// meaning is unknown; receivers accept any value).
 pub const DEVICE_NAME_LEAD_BYTE: u8 = 1;
@@ -436,27 +437,10 @@ impl TvsFrame {
     /// the declared body. Offsets count from the start of the frame.
     pub fn decode_body(header: TvsFrameHeader, body: &[u8]) -> Result<Self, TvsWireError> {
         let mut elements = Vec::new();
-        let mut rest = body;
-        let mut offset = TVS_HEADER_LEN;
-        while !rest.is_empty() {
-            let &[tag, high, low, ref after @ ..] = rest else {
-                return Err(TvsWireError::ElementHeaderTruncated { offset });
-            };
-            let length = u16::from_be_bytes([high, low]);
-            let Some((value, next)) = after.split_at_checked(usize::from(length)) else {
-                return Err(TvsWireError::ElementOverrun {
-                    offset,
-                    tag,
-                    length,
-                    available: after.len(),
-                });
-            };
+        walk_elements(body, TVS_HEADER_LEN, |tag, value, offset| {
             elements.push(TvsElement::decode(tag, value, offset)?);
-            offset = offset
-                .saturating_add(TVS_ELEMENT_HEADER_LEN)
-                .saturating_add(usize::from(length));
-            rest = next;
-        }
+            Ok::<(), TvsWireError>(())
+        })?;
         Ok(Self {
             command: header.command,
             reserved: header.reserved,

@@ -1,7 +1,8 @@
 //! Incremental frame decoder: bytes in, in any chunking; whole frames out.
 
 use super::error::WireError;
-use super::frame::{Frame, FrameHeader, MAX_BODY_LEN};
+use super::frame::{Frame, FrameHeader, HEADER_LEN, MAX_BODY_LEN};
+use crate::framing::{Framing, StreamDecoder};
 
 /// Reassembles frames from a byte stream (the plaintext of the TLS
 /// connection).
@@ -17,10 +18,39 @@ use super::frame::{Frame, FrameHeader, MAX_BODY_LEN};
 /// and returns the same error from every later call.
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
-    buffer: Vec<u8>,
-    max_body_length: u16,
-    consumed: u64,
-    failed: Option<WireError>,
+    stream: StreamDecoder<CapfFraming>,
+}
+
+/// CAPF's framing for the shared [`StreamDecoder`].
+#[derive(Debug, Clone)]
+struct CapfFraming;
+
+impl Framing for CapfFraming {
+    type Header = FrameHeader;
+    type Frame = Frame;
+    type Error = WireError;
+    const HEADER_LEN: usize = HEADER_LEN;
+
+    fn parse_header(bytes: &[u8]) -> Result<Option<FrameHeader>, WireError> {
+        FrameHeader::parse(bytes)
+    }
+
+    fn body_length(header: &FrameHeader) -> u16 {
+        header.body_length
+    }
+
+    fn body_too_long(length: u16, max: u16) -> WireError {
+        // Offset of the body-length field.
+        WireError::BodyTooLong {
+            offset: 6,
+            length,
+            max,
+        }
+    }
+
+    fn decode_body(header: FrameHeader, body: &[u8]) -> Result<Frame, WireError> {
+        Frame::decode_body(header, body)
+    }
 }
 
 impl Default for FrameDecoder {
@@ -40,23 +70,18 @@ impl FrameDecoder {
     /// frames stay under 3 KB.
     pub fn with_max_body_length(max_body_length: u16) -> Self {
         Self {
-            buffer: Vec::new(),
-            max_body_length,
-            consumed: 0,
-            failed: None,
+            stream: StreamDecoder::new(max_body_length),
         }
     }
 
     /// The configured body limit.
     pub const fn max_body_length(&self) -> u16 {
-        self.max_body_length
+        self.stream.max_body_length()
     }
 
     /// Appends received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.failed.is_none() {
-            self.buffer.extend_from_slice(bytes);
-        }
+        self.stream.push(bytes);
     }
 
     /// The next complete frame, `Ok(None)` if more bytes are needed.
@@ -64,57 +89,24 @@ impl FrameDecoder {
     /// Error offsets are counted from the start of the frame at fault; that
     /// frame starts [`FrameDecoder::consumed`] bytes into the stream.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, WireError> {
-        if let Some(error) = &self.failed {
-            return Err(error.clone());
-        }
-        match self.try_next() {
-            Ok(frame) => Ok(frame),
-            Err(error) => {
-                self.buffer = Vec::new();
-                self.failed = Some(error.clone());
-                Err(error)
-            }
-        }
-    }
-
-    fn try_next(&mut self) -> Result<Option<Frame>, WireError> {
-        let Some(header) = FrameHeader::parse(&self.buffer)? else {
-            return Ok(None);
-        };
-        if header.body_length > self.max_body_length {
-            return Err(WireError::BodyTooLong {
-                offset: 6,
-                length: header.body_length,
-                max: self.max_body_length,
-            });
-        }
-        let frame_length = header.frame_length();
-        let Some(body) = self.buffer.get(super::frame::HEADER_LEN..frame_length) else {
-            return Ok(None);
-        };
-        let frame = Frame::decode_body(header, body)?;
-        self.buffer.drain(..frame_length);
-        self.consumed = self
-            .consumed
-            .saturating_add(u64::try_from(frame_length).unwrap_or(u64::MAX));
-        Ok(Some(frame))
+        self.stream.next_frame()
     }
 
     /// Bytes held that do not yet form a whole frame (or that follow the
     /// frames not yet pulled).
     pub fn buffered_len(&self) -> usize {
-        self.buffer.len()
+        self.stream.buffered_len()
     }
 
     /// Total length of the frames returned so far: the stream offset of the
     /// next frame.
     pub const fn consumed(&self) -> u64 {
-        self.consumed
+        self.stream.consumed()
     }
 
     /// True if the decoder has failed and will return only errors.
     pub const fn is_failed(&self) -> bool {
-        self.failed.is_some()
+        self.stream.is_failed()
     }
 }
 

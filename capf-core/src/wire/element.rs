@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use super::error::{EncodeError, WireError};
 
 /// Length of an element header (tag and value length).
-pub const ELEMENT_HEADER_LEN: usize = 3;
+pub const ELEMENT_HEADER_LEN: usize = crate::framing::ELEMENT_HEADER_LEN;
 
 /// Defines a one-byte code enum that keeps unknown values.
 macro_rules! code_enum {

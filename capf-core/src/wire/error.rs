@@ -209,3 +209,24 @@ pub enum EncodeError {
         length: usize,
     },
 }
+
+impl From<crate::framing::ElementFault> for WireError {
+    fn from(fault: crate::framing::ElementFault) -> Self {
+        match fault {
+            crate::framing::ElementFault::HeaderTruncated { offset } => {
+                Self::ElementHeaderTruncated { offset }
+            }
+            crate::framing::ElementFault::Overrun {
+                offset,
+                tag,
+                length,
+                available,
+            } => Self::ElementOverrun {
+                offset,
+                tag,
+                length,
+                available,
+            },
+        }
+    }
+}

@@ -2,10 +2,11 @@
 
 use super::command::Command;
 use super::element::{
-    AuthType, CertificateType, Curve, DeviceName, ELEMENT_HEADER_LEN, Element, ElementTag, KeyType,
-    Password, Reason, Sha2SignedData, SudiData, Version, WrappedCertificate,
+    AuthType, CertificateType, Curve, DeviceName, Element, ElementTag, KeyType, Password, Reason,
+    Sha2SignedData, SudiData, Version, WrappedCertificate,
 };
 use super::error::{EncodeError, WireError};
+use crate::framing::walk_elements;
 
 /// The protocol id, first byte of every frame in both directions.
 pub const PROTOCOL_ID: u8 = 0x55;
@@ -128,27 +129,10 @@ impl Frame {
     /// the frame.
     pub fn decode_body(header: FrameHeader, body: &[u8]) -> Result<Self, WireError> {
         let mut elements = Vec::new();
-        let mut rest = body;
-        let mut offset = HEADER_LEN;
-        while !rest.is_empty() {
-            let &[tag, length_high, length_low, ref after @ ..] = rest else {
-                return Err(WireError::ElementHeaderTruncated { offset });
-            };
-            let length = u16::from_be_bytes([length_high, length_low]);
-            let Some((value, next)) = after.split_at_checked(usize::from(length)) else {
-                return Err(WireError::ElementOverrun {
-                    offset,
-                    tag,
-                    length,
-                    available: after.len(),
-                });
-            };
+        walk_elements(body, HEADER_LEN, |tag, value, offset| {
             elements.push(Element::decode(tag, value, offset)?);
-            offset = offset
-                .saturating_add(ELEMENT_HEADER_LEN)
-                .saturating_add(usize::from(length));
-            rest = next;
-        }
+            Ok::<(), WireError>(())
+        })?;
         Ok(Self {
             command: header.command,
             session_id: header.session_id,
