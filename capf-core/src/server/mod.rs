@@ -14,6 +14,7 @@
 //! | situation | END_SESSION | outcome |
 //! | --- | --- | --- |
 //! | unknown device (whatever the credentials) | 9 | [`SessionResult::UnknownDevice`] |
+//! | refused by the host at lookup (operation held by another session) | 7 | [`SessionResult::DeviceRefused`] |
 //! | locked out, wrong/missing string, certificate or proof refused | 7 | [`SessionResult::AuthenticationFailed`] |
 //! | nothing scheduled | 0 | [`SessionResult::NothingToDo`] |
 //! | install: phone stored the LSC (STORE_CERT_RESPONSE 1) | 1 | [`SessionResult::Installed`] |
@@ -58,8 +59,9 @@ pub use certificate_check::{
 };
 pub use device::{AuthMode, CertificatePreference, DeviceRecord, Operation};
 pub use outcome::{
-    AuthFailure, CertificateAuthentication, DecisionKind, IssueRefusal, ProtocolViolation,
-    ServerDecision, ServerOutcome, ServerOutput, SessionMisuse, SessionResult, SessionState,
+    AuthFailure, CertificateAuthentication, DecisionKind, DeviceRefusal, IssueRefusal,
+    ProtocolViolation, ServerDecision, ServerOutcome, ServerOutput, SessionMisuse, SessionResult,
+    SessionState,
 };
 pub use session::{MAX_DEVICE_NAME_LEN, ServerConfig, ServerSession};
 pub use session_id::SessionIdAllocator;

@@ -115,6 +115,21 @@ pub enum IssueRefusal {
     Unavailable(String),
 }
 
+/// Why the host refused a device at lookup
+/// ([`ServerSession::refuse_device`](super::ServerSession::refuse_device)).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum DeviceRefusal {
+    /// Another session holds the device's scheduled operation (one
+    /// operation, one certificate); the phone may retry once it ends or its
+    /// lease expires.
+    #[error("another session holds the device's operation")]
+    OperationClaimed,
+    /// The host's registry cannot answer now.
+    #[error("device registry unavailable")]
+    RegistryUnavailable,
+}
+
 /// How a session ended.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +225,11 @@ pub enum SessionResult {
     NothingToDo,
     /// The host does not know the device. END_SESSION 9.
     UnknownDevice,
+    /// The host refused the device before authentication
+    /// ([`refuse_device`](super::ServerSession::refuse_device)), e.g. because
+    /// another session holds its scheduled operation. END_SESSION 7;
+    /// nothing was checked, nothing is to be counted.
+    DeviceRefused(DeviceRefusal),
     /// Authentication failed. END_SESSION 7. The host must count it.
     AuthenticationFailed(AuthFailure),
     /// The phone broke the protocol. END_SESSION 7.

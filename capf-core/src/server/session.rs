@@ -18,8 +18,9 @@ use super::certificate_check::{
 };
 use super::device::{AuthMode, DeviceRecord, Operation};
 use super::outcome::{
-    AuthFailure, CertificateAuthentication, DecisionKind, IssueRefusal, ProtocolViolation,
-    ServerDecision, ServerOutcome, ServerOutput, SessionMisuse, SessionResult, SessionState,
+    AuthFailure, CertificateAuthentication, DecisionKind, DeviceRefusal, IssueRefusal,
+    ProtocolViolation, ServerDecision, ServerOutcome, ServerOutput, SessionMisuse, SessionResult,
+    SessionState,
 };
 
 /// Longest device name accepted, in bytes.
@@ -161,6 +162,7 @@ enum Event {
     Frame(Frame),
     Malformed(WireError),
     Device(Option<DeviceRecord>),
+    DeviceRefused(DeviceRefusal),
     Certificate(Result<Vec<u8>, IssueRefusal>),
     PendingRecorded,
     Timeout,
@@ -335,6 +337,17 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Answers [`ServerDecision::LookUpDevice`] with a refusal: the host will
+    /// not let this device run a session now (e.g. another session holds
+    /// its scheduled operation). Nothing is checked or counted; the session
+    /// ends with END_SESSION 7 and [`SessionResult::DeviceRefused`], and the
+    /// phone may retry later.
+    pub fn refuse_device(&mut self, refusal: DeviceRefusal) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::LookUpDevice)?;
+        self.step(Event::DeviceRefused(refusal));
+        Ok(())
+    }
+
     /// Answers [`ServerDecision::IssueCertificate`] with the LSC (DER), or a
     /// refusal (END_SESSION 7). The certificate must carry exactly the
     /// phone's SubjectPublicKeyInfo.
@@ -415,6 +428,9 @@ impl ServerSession {
             (State::LookingUpDevice { auth_response }, Event::Device(record)) => {
                 self.on_device(&auth_response, record)
             }
+            (State::LookingUpDevice { .. }, Event::DeviceRefused(refusal)) => {
+                self.finish(Some(Reason::Failure), SessionResult::DeviceRefused(refusal))
+            }
             (State::IssuingCertificate { .. }, Event::Certificate(Err(refusal))) => {
                 self.finish(Some(Reason::Failure), SessionResult::IssueRefused(refusal))
             }
@@ -439,7 +455,13 @@ impl ServerSession {
             }
             // Unreachable through the public API (answers are checked first);
             // keep the state rather than panic.
-            (state, Event::Device(_) | Event::Certificate(_) | Event::PendingRecorded) => state,
+            (
+                state,
+                Event::Device(_)
+                | Event::DeviceRefused(_)
+                | Event::Certificate(_)
+                | Event::PendingRecorded,
+            ) => state,
         };
     }
 
