@@ -1,0 +1,789 @@
+//! The backend-independent test suite: every behaviour a [`Registry`] and
+//! [`TvsAllowList`] backend must have, written against the traits only.
+//! The SQLite backend runs it (tests/sqlite.rs); a later backend
+//! (PostgreSQL) implements [`Backend`] and runs the same functions.
+//!
+//! Each function panics (assertion) when the backend misbehaves. Times are
+//! logical Unix seconds passed to the traits; nothing here sleeps or
+//! measures time. Randomness is seeded.
+
+use std::sync::{Arc, Barrier};
+
+use capf_core::key_request::KeyRequest;
+use capf_core::server;
+use capf_core::wire::Curve;
+use ctl_format::trust_list::Role;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::model::{
+    AuthMode, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion, LedgerChange,
+    NewCertificate, Operation, OutcomeWrite, Schedule, Status, StoredAuthHash, hash_auth_string,
+};
+use crate::rules::LookUp;
+use crate::{
+    DEFAULT_TTL, MAX_TTL, Registry, RegistryError, TvsAllowList, certificate_sha256, look_up_device,
+};
+
+/// A backend under test.
+pub trait Backend {
+    /// The registry type.
+    type Registry: Registry + TvsAllowList + 'static;
+    /// A new, empty database identified by `tag` (unique per test), and a
+    /// handle on it.
+    fn create(&self, tag: &str) -> Self::Registry;
+    /// Another, independent handle on the database `tag` (its own
+    /// connections and writer), as a second process or node would open it.
+    fn connect(&self, tag: &str) -> Self::Registry;
+}
+
+const NAME: &str = "SEP001122334455";
+
+/// A fast hash for tests (the real count is far higher), from a seeded RNG.
+fn test_hash(auth_string: &str, seed: u64) -> StoredAuthHash {
+    let mut rng = StdRng::seed_from_u64(seed);
+    match hash_auth_string(auth_string, 10, &mut rng) {
+        Ok(hash) => hash,
+        Err(error) => panic!("hashing a valid test string: {error}"),
+    }
+}
+
+fn schedule(operation: Operation, mode: AuthMode, hash: Option<StoredAuthHash>) -> Schedule {
+    Schedule {
+        operation,
+        key_request: KeyRequest::Ec(Curve::P256),
+        auth_mode: mode,
+        auth_hash: hash,
+    }
+}
+
+fn certificate(serial: &str) -> NewCertificate {
+    NewCertificate {
+        serial_hex: serial.to_owned(),
+        der: b"\x30\x03\x02\x01\x01".to_vec(),
+        issued_at: 1_700_000_000,
+        not_after: 1_731_536_000,
+    }
+}
+
+fn completed(operation: Operation, ledger: LedgerChange) -> OutcomeWrite {
+    OutcomeWrite::Completed(Completion {
+        operation,
+        ledger,
+        consume_auth_string: true,
+    })
+}
+
+fn take_claim<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    token: u8,
+    lease: u64,
+    now: u64,
+) -> Claim {
+    match registry.claim_operation(name, ClaimToken([token; 16]), lease, now) {
+        Ok(ClaimAnswer::Claimed { claim, .. }) => claim,
+        other => panic!("claim by {token} at {now} refused: {other:?}"),
+    }
+}
+
+/// The session record the rules give for `name` (no claim taken: reads the
+/// device through a claim answer of a registry that has nothing scheduled,
+/// or the claimed device).
+fn record_of<R: Registry + ?Sized>(registry: &R, name: &str, token: u8, now: u64) -> LookUp {
+    match look_up_device(registry, name, ClaimToken([token; 16]), now + 1_000, now) {
+        Ok(answer) => answer,
+        Err(error) => panic!("lookup of {name}: {error}"),
+    }
+}
+
+/// An install with an auth string: claimed, pending before sending,
+/// installed, and the one-time string consumed, once.
+pub fn install_flow_consumes_the_auth_string_once<B: Backend>(backend: &B) {
+    let registry = backend.create("install-flow");
+    let hash = test_hash("123456", 1);
+    assert!(
+        !registry
+            .put_device(
+                NAME,
+                &schedule(Operation::Install, AuthMode::AuthString, Some(hash)),
+                10
+            )
+            .unwrap()
+    );
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.status, Status::Pending);
+    assert!(device.has_auth_string);
+    assert_eq!(device.claimed_until, None);
+
+    let LookUp::Answer {
+        record: Some(record),
+        claim: Some(claim),
+    } = record_of(&registry, NAME, 1, 11)
+    else {
+        panic!("the install was not claimed")
+    };
+    assert_eq!(
+        record.operation,
+        server::Operation::Install(KeyRequest::Ec(Curve::P256))
+    );
+    match &record.authentication {
+        server::AuthMode::AuthString(verifier) => {
+            assert!(verifier.verify(b"123456"));
+            assert!(!verifier.verify(b"654321"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(registry.device(NAME).unwrap().claimed_until, Some(1_011));
+
+    let id = registry
+        .record_pending_certificate(&claim, &certificate("0a1b2c"), 12)
+        .unwrap();
+    // Still scheduled until the phone confirms.
+    assert_eq!(registry.device(NAME).unwrap().operation, Operation::Install);
+    assert_eq!(
+        registry.certificates(NAME).unwrap()[0].state,
+        CertificateState::Pending
+    );
+
+    let recorded = registry
+        .record_outcome(
+            NAME,
+            Some(&claim),
+            &completed(Operation::Install, LedgerChange::MarkInstalled(id)),
+            13,
+        )
+        .unwrap();
+    assert!(recorded.released);
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation, Operation::None);
+    assert_eq!(device.status, Status::Successful);
+    assert_eq!(device.status_operation, Some(Operation::Install));
+    assert!(!device.has_auth_string);
+    assert_eq!(device.claimed_until, None);
+    assert_eq!(
+        registry.certificates(NAME).unwrap()[0].state,
+        CertificateState::Installed
+    );
+
+    // The string is used up: the same claim cannot complete again, and the
+    // next lookup hears "nothing to do".
+    assert_eq!(
+        registry.record_outcome(
+            NAME,
+            Some(&claim),
+            &completed(Operation::Install, LedgerChange::MarkInstalled(id)),
+            14
+        ),
+        Err(RegistryError::ClaimLost(NAME.into()))
+    );
+    let LookUp::Answer {
+        record: Some(record),
+        claim: None,
+    } = record_of(&registry, NAME, 2, 15)
+    else {
+        panic!("a used-up device must answer nothing to do")
+    };
+    assert_eq!(record.operation, server::Operation::None);
+    assert_eq!(record.authentication, server::AuthMode::NullString);
+    // Rescheduled without a new string: unknown until one is set.
+    registry
+        .set_operation(NAME, Operation::Install, None, None, 16)
+        .unwrap();
+    let LookUp::Answer {
+        record: None,
+        claim: Some(claim),
+    } = record_of(&registry, NAME, 3, 17)
+    else {
+        panic!("a scheduled device without its string must be unknown")
+    };
+    // ... and the claim that lookup took is released at its end.
+    assert!(
+        registry
+            .record_outcome(NAME, Some(&claim), &OutcomeWrite::Nothing, 18)
+            .unwrap()
+            .released
+    );
+    assert_eq!(registry.certificates(NAME).unwrap().len(), 1);
+}
+
+/// Failures count one by one, lock at the threshold, keep the operation;
+/// rescheduling unlocks; a success without a ledger change still consumes
+/// the string.
+pub fn auth_failures_lock_and_rescheduling_unlocks<B: Backend>(backend: &B) {
+    let registry = backend.create("lockout");
+    registry
+        .put_device(
+            NAME,
+            &schedule(
+                Operation::Install,
+                AuthMode::AuthString,
+                Some(test_hash("1234", 2)),
+            ),
+            1,
+        )
+        .unwrap();
+    let fail = OutcomeWrite::AuthenticationFailed { lock_after: 3 };
+    let mut counts = Vec::new();
+    for now in 2..=4 {
+        let claim = take_claim(&registry, NAME, 9, now + 100, now);
+        let recorded = registry
+            .record_outcome(NAME, Some(&claim), &fail, now)
+            .unwrap();
+        assert!(recorded.released);
+        let count = recorded.failure.unwrap();
+        counts.push((count.failed_attempts, count.locked));
+    }
+    assert_eq!(counts, [(1, false), (2, false), (3, true)]);
+    let device = registry.device(NAME).unwrap();
+    assert!(device.locked);
+    assert_eq!(device.failed_attempts, 3);
+    assert_eq!(device.status, Status::Failed);
+    assert_eq!(device.operation, Operation::Install);
+    let LookUp::Answer {
+        record: Some(record),
+        claim: Some(claim),
+    } = record_of(&registry, NAME, 1, 5)
+    else {
+        panic!("a locked device is still answered")
+    };
+    assert_eq!(record.failed_attempts, u32::MAX);
+    registry.release_claim(&claim, 5).unwrap();
+
+    registry
+        .set_operation(NAME, Operation::Install, None, None, 6)
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert!(!device.locked);
+    assert_eq!(device.failed_attempts, 0);
+    assert!(device.has_auth_string);
+    // A success without a ledger change still uses up the string.
+    let claim = take_claim(&registry, NAME, 2, 100, 7);
+    registry
+        .record_outcome(
+            NAME,
+            Some(&claim),
+            &completed(Operation::Install, LedgerChange::None),
+            8,
+        )
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert!(!device.has_auth_string);
+    assert_eq!(device.status, Status::Successful);
+    assert_eq!(registry.certificates(NAME).unwrap().len(), 0);
+}
+
+/// Fetch, delete and removal keep the ledger; re-adding revives the device.
+pub fn ledger_survives_fetch_delete_and_removal<B: Backend>(backend: &B) {
+    let registry = backend.create("ledger");
+    let name = "CSFALICE";
+    registry
+        .put_device(name, &schedule(Operation::Fetch, AuthMode::Mic, None), 1)
+        .unwrap();
+    let fetch = take_claim(&registry, name, 1, 100, 2);
+    registry
+        .record_outcome(
+            name,
+            Some(&fetch),
+            &completed(
+                Operation::Fetch,
+                LedgerChange::AddFetched(certificate("01")),
+            ),
+            2,
+        )
+        .unwrap();
+    assert_eq!(registry.device(name).unwrap().status, Status::Successful);
+    assert_eq!(
+        registry.certificates(name).unwrap()[0].state,
+        CertificateState::Fetched
+    );
+    registry
+        .set_operation(name, Operation::Delete, None, None, 3)
+        .unwrap();
+    let delete = take_claim(&registry, name, 2, 100, 4);
+    registry
+        .record_outcome(
+            name,
+            Some(&delete),
+            &completed(Operation::Delete, LedgerChange::MarkAllDeleted),
+            4,
+        )
+        .unwrap();
+    assert_eq!(
+        registry.certificates(name).unwrap()[0].state,
+        CertificateState::Deleted
+    );
+    assert_eq!(registry.remove(name, 5).unwrap(), 1);
+    assert!(matches!(
+        registry.device(name),
+        Err(RegistryError::UnknownDevice(_))
+    ));
+    assert!(registry.list().unwrap().is_empty());
+    assert_eq!(registry.certificates(name).unwrap().len(), 1);
+    assert!(matches!(
+        registry.claim_operation(name, ClaimToken([3; 16]), 100, 6),
+        Err(RegistryError::UnknownDevice(_))
+    ));
+    // Adding it again revives the row with its history.
+    assert!(
+        !registry
+            .put_device(name, &schedule(Operation::None, AuthMode::Null, None), 6)
+            .unwrap()
+    );
+    assert_eq!(registry.list().unwrap().len(), 1);
+    assert!(registry.events(name).unwrap().len() >= 5);
+}
+
+/// Unknown devices are reported as such; many devices are added all or
+/// none.
+pub fn unknown_devices_and_bulk_adds<B: Backend>(backend: &B) {
+    let registry = backend.create("unknown");
+    let ghost = "SEP000000000000";
+    assert!(matches!(
+        registry.remove(ghost, 1),
+        Err(RegistryError::UnknownDevice(_))
+    ));
+    assert!(matches!(
+        registry.device(ghost),
+        Err(RegistryError::UnknownDevice(_))
+    ));
+    assert!(matches!(
+        registry.set_operation(ghost, Operation::Install, None, None, 1),
+        Err(RegistryError::UnknownDevice(_))
+    ));
+    assert_eq!(
+        record_of(&registry, ghost, 1, 1),
+        LookUp::Answer {
+            record: None,
+            claim: None
+        }
+    );
+    let fake = Claim {
+        device: ghost.into(),
+        token: ClaimToken([1; 16]),
+        lease_until: 9,
+    };
+    assert!(matches!(
+        registry.record_pending_certificate(&fake, &certificate("01"), 1),
+        Err(RegistryError::UnknownDevice(_))
+    ));
+    let devices = vec![
+        (
+            "SEP0000000000A1".to_owned(),
+            schedule(Operation::Install, AuthMode::Null, None),
+        ),
+        (
+            "SEP0000000000A2".to_owned(),
+            schedule(Operation::Fetch, AuthMode::Lsc, None),
+        ),
+    ];
+    assert_eq!(registry.put_devices(&devices, 2).unwrap(), 0);
+    assert_eq!(registry.put_devices(&devices, 3).unwrap(), 2);
+    let names: Vec<_> = registry
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names, ["SEP0000000000A1", "SEP0000000000A2"]);
+}
+
+/// One claim at a time: a second token is refused while the lease runs, is
+/// let in once it ends (and the first then cannot write), and after a
+/// release; rescheduling drops a claim; nothing scheduled claims nothing.
+pub fn claims_exclude_expire_and_release<B: Backend>(backend: &B) {
+    let registry = backend.create("claims");
+    registry
+        .put_device(NAME, &schedule(Operation::Install, AuthMode::Null, None), 1)
+        .unwrap();
+    let first = take_claim(&registry, NAME, 1, 100, 10);
+    assert_eq!(
+        registry
+            .claim_operation(NAME, ClaimToken([2; 16]), 200, 99)
+            .unwrap(),
+        ClaimAnswer::Held { until: 100 }
+    );
+    assert_eq!(
+        record_of(&registry, NAME, 2, 50),
+        LookUp::Refuse(server::DeviceRefusal::OperationClaimed)
+    );
+    // The holder may claim again (extends its lease).
+    let again = take_claim(&registry, NAME, 1, 150, 60);
+    assert_eq!(again.lease_until, 150);
+    // Lease over: another session takes it; the first can no longer write.
+    let second = take_claim(&registry, NAME, 2, 300, 150);
+    assert_eq!(
+        registry.record_pending_certificate(&first, &certificate("01"), 151),
+        Err(RegistryError::ClaimLost(NAME.into()))
+    );
+    assert_eq!(
+        registry.record_outcome(
+            NAME,
+            Some(&first),
+            &completed(Operation::Install, LedgerChange::None),
+            151
+        ),
+        Err(RegistryError::ClaimLost(NAME.into()))
+    );
+    // The first's release does not free the second's claim.
+    assert!(!registry.release_claim(&first, 152).unwrap());
+    assert!(matches!(
+        registry
+            .claim_operation(NAME, ClaimToken([3; 16]), 400, 153)
+            .unwrap(),
+        ClaimAnswer::Held { until: 300 }
+    ));
+    // Released at the end of the session (no write): free again at once.
+    let recorded = registry
+        .record_outcome(NAME, Some(&second), &OutcomeWrite::Nothing, 154)
+        .unwrap();
+    assert!(recorded.released);
+    let third = take_claim(&registry, NAME, 3, 400, 155);
+    // Rescheduling drops the claim: the old holder cannot complete.
+    registry
+        .set_operation(NAME, Operation::Install, None, None, 156)
+        .unwrap();
+    assert_eq!(registry.device(NAME).unwrap().claimed_until, None);
+    assert_eq!(
+        registry.record_pending_certificate(&third, &certificate("02"), 157),
+        Err(RegistryError::ClaimLost(NAME.into()))
+    );
+    assert!(registry.certificates(NAME).unwrap().is_empty());
+    // Nothing scheduled: nothing to claim.
+    registry
+        .set_operation(NAME, Operation::None, None, None, 158)
+        .unwrap();
+    assert!(matches!(
+        registry
+            .claim_operation(NAME, ClaimToken([4; 16]), 500, 159)
+            .unwrap(),
+        ClaimAnswer::NothingScheduled { .. }
+    ));
+    assert_eq!(registry.device(NAME).unwrap().claimed_until, None);
+}
+
+/// What one racer of [`racing_sessions_install_one_certificate_per_operation`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Race {
+    Installed,
+    Refused,
+    NothingToDo,
+    Crashed,
+}
+
+/// Two sessions on two independent handles (two processes, or two nodes)
+/// race for each scheduled install, many times, with a seeded schedule of
+/// who yields and who crashes after claiming. Every operation ends with
+/// exactly one installed certificate, the string consumed once, and a
+/// crashed claim is taken over once its lease ends.
+pub fn racing_sessions_install_one_certificate_per_operation<B: Backend>(backend: &B) {
+    const ROUNDS: u64 = 40;
+    let registries = [
+        Arc::new(backend.create("race")),
+        Arc::new(backend.connect("race")),
+    ];
+    let mut rng = StdRng::seed_from_u64(0x00ca_7f00);
+    for round in 0..ROUNDS {
+        let name = format!("SEP{round:012X}");
+        let auth_string = round % 2 == 0;
+        let (mode, hash) = if auth_string {
+            (AuthMode::AuthString, Some(test_hash("1234", round)))
+        } else {
+            (AuthMode::Null, None)
+        };
+        registries[0]
+            .put_device(&name, &schedule(Operation::Install, mode, hash), 1)
+            .unwrap();
+        // Logical time: the round's sessions start at `start`; a lease is 100.
+        let start = 1_000 + round * 1_000;
+        let crash_first = rng.gen_bool(0.25);
+        let yields: [u32; 2] = [rng.gen_range(0..50), rng.gen_range(0..50)];
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2_usize)
+            .map(|racer| {
+                let registry = registries[racer].clone();
+                let barrier = barrier.clone();
+                let name = name.clone();
+                let spins = yields[racer];
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..spins {
+                        std::thread::yield_now();
+                    }
+                    session(&*registry, &name, racer, start, crash_first)
+                })
+            })
+            .collect();
+        let results: Vec<Race> = handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|_| panic!("racer panicked")))
+            .collect();
+        let installed = results.iter().filter(|r| **r == Race::Installed).count();
+        let crashed = results.iter().filter(|r| **r == Race::Crashed).count();
+        assert!(installed + crashed == 1, "round {round}: {results:?}");
+        let mut installed = installed;
+        if crashed == 1 {
+            // The phone comes back after the crashed session's lease.
+            assert_eq!(
+                session(&*registries[1], &name, 2, start + 100, false),
+                Race::Installed,
+                "round {round}: the retry after the lease"
+            );
+            installed += 1;
+        }
+        assert_eq!(installed, 1);
+        let ledger = registries[0].certificates(&name).unwrap();
+        let states: Vec<_> = ledger.iter().map(|entry| entry.state).collect();
+        assert_eq!(
+            states
+                .iter()
+                .filter(|s| **s == CertificateState::Installed)
+                .count(),
+            1,
+            "round {round}: {states:?}"
+        );
+        let device = registries[1].device(&name).unwrap();
+        assert_eq!(device.operation, Operation::None);
+        assert!(!device.has_auth_string);
+        // Late phones hear "nothing to do" and get no certificate.
+        assert_eq!(
+            session(&*registries[0], &name, 3, start + 500, false),
+            Race::NothingToDo
+        );
+        assert_eq!(
+            registries[0].certificates(&name).unwrap().len(),
+            ledger.len()
+        );
+    }
+}
+
+/// One install session as a host runs it, on logical time `now`.
+fn session<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    racer: usize,
+    now: u64,
+    crash_first: bool,
+) -> Race {
+    // Racers 0 and 1 race; the retry and the late phone come as 2 and 3.
+    let token = ClaimToken([u8::try_from(racer).unwrap_or(u8::MAX); 16]);
+    let lookup = match look_up_device(registry, name, token, now + 100, now) {
+        Ok(lookup) => lookup,
+        Err(error) => panic!("lookup failed: {error}"),
+    };
+    let claim = match lookup {
+        LookUp::Refuse(_) => return Race::Refused,
+        LookUp::Answer {
+            record: Some(record),
+            claim: None,
+        } => {
+            assert_eq!(record.operation, server::Operation::None);
+            return Race::NothingToDo;
+        }
+        LookUp::Answer {
+            claim: Some(claim), ..
+        } => claim,
+        other => panic!("unexpected lookup {other:?}"),
+    };
+    let id = match registry.record_pending_certificate(
+        &claim,
+        &certificate(&format!("{racer:02x}")),
+        now + 1,
+    ) {
+        Ok(id) => id,
+        Err(error) => panic!("pending: {error}"),
+    };
+    if crash_first && racer == 0 {
+        // Gone without a word: no outcome, no release.
+        return Race::Crashed;
+    }
+    match registry.record_outcome(
+        name,
+        Some(&claim),
+        &completed(Operation::Install, LedgerChange::MarkInstalled(id)),
+        now + 2,
+    ) {
+        Ok(recorded) => {
+            assert!(recorded.released);
+            Race::Installed
+        }
+        Err(error) => panic!("complete: {error}"),
+    }
+}
+
+/// Failures counted at once from several handles are all counted, exactly.
+pub fn concurrent_failures_count_exactly<B: Backend>(backend: &B) {
+    const THREADS: usize = 4;
+    const EACH: u32 = 10;
+    let first = Arc::new(backend.create("failures"));
+    first
+        .put_device(NAME, &schedule(Operation::Install, AuthMode::Null, None), 1)
+        .unwrap();
+    let handles: Vec<_> = (0..THREADS)
+        .map(|index| {
+            let registry: Arc<dyn Registry> = if index % 2 == 0 {
+                first.clone()
+            } else {
+                Arc::new(backend.connect("failures"))
+            };
+            std::thread::spawn(move || {
+                let fail = OutcomeWrite::AuthenticationFailed { lock_after: 0 };
+                for now in 0..EACH {
+                    if let Err(error) = registry.record_outcome(NAME, None, &fail, u64::from(now)) {
+                        panic!("counting: {error}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap_or_else(|_| panic!("counter panicked"));
+    }
+    let device = first.device(NAME).unwrap();
+    assert_eq!(
+        device.failed_attempts,
+        u32::try_from(THREADS).unwrap_or(0) * EACH
+    );
+    assert!(!device.locked, "lock_after 0 never locks");
+}
+
+fn tvs_certificate(name: &str) -> Vec<u8> {
+    let key = rcgen_key();
+    let params = match rcgen::CertificateParams::new(vec![name.to_owned()]) {
+        Ok(params) => params,
+        Err(error) => panic!("{error}"),
+    };
+    match params.self_signed(&key) {
+        Ok(certificate) => certificate.der().to_vec(),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+fn rcgen_key() -> rcgen::KeyPair {
+    match rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256) {
+        Ok(key) => key,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// The TVS allow-list: add, replace, revoke, remove, seen from a second
+/// handle, and its checks.
+pub fn tvs_allow_list<B: Backend>(backend: &B) {
+    let first = tvs_certificate("one.example.test");
+    let second = tvs_certificate("two.example.test");
+    let registry = backend.create("tvs");
+    let entry = registry
+        .tvs_add(
+            &first,
+            &[Role::Tftp, Role::CallManager, Role::Tftp],
+            3600,
+            10,
+        )
+        .unwrap();
+    assert_eq!(entry.roles, [Role::CallManager, Role::Tftp]);
+    assert_eq!(entry.sha256, certificate_sha256(&first));
+    assert!(!entry.revoked);
+    registry
+        .tvs_add(&second, &[Role::Tvs], DEFAULT_TTL, 11)
+        .unwrap();
+    // Adding again replaces roles and TTL.
+    let replaced = registry.tvs_add(&first, &[Role::Capf], 60, 12).unwrap();
+    assert_eq!(
+        (replaced.roles, replaced.ttl, replaced.added_at),
+        (vec![Role::Capf], 60, 12)
+    );
+    assert!(registry.tvs_revoke(&certificate_sha256(&second)).unwrap());
+    assert!(!registry.tvs_revoke(&[0; 32]).unwrap());
+    // A second handle (as `capf serve` beside `capf tvs`) sees it all.
+    let other = backend.connect("tvs");
+    let list = other.tvs_list().unwrap();
+    assert_eq!(list.len(), 2);
+    let listed_first = list.iter().find(|entry| entry.der == first).unwrap();
+    let listed_second = list.iter().find(|entry| entry.der == second).unwrap();
+    assert_eq!(
+        (listed_first.roles.as_slice(), listed_first.revoked),
+        ([Role::Capf].as_slice(), false)
+    );
+    assert_eq!(listed_second.roles, [Role::Tvs]);
+    assert!(listed_second.revoked);
+    assert!(other.tvs_remove(&certificate_sha256(&first)).unwrap());
+    assert!(!other.tvs_remove(&certificate_sha256(&first)).unwrap());
+    assert_eq!(
+        registry.tvs_look_up(&certificate_sha256(&first)).unwrap(),
+        None
+    );
+    assert!(matches!(
+        registry.tvs_add(b"junk", &[Role::Tvs], 1, 0),
+        Err(RegistryError::NotACertificate(_))
+    ));
+    assert_eq!(
+        registry.tvs_add(&first, &[], 1, 0),
+        Err(RegistryError::NoRoles)
+    );
+    assert_eq!(
+        registry.tvs_add(&first, &[Role::Tvs], 0, 0),
+        Err(RegistryError::BadTtl(0))
+    );
+    assert_eq!(
+        registry.tvs_add(&first, &[Role::Tvs], MAX_TTL + 1, 0),
+        Err(RegistryError::BadTtl(MAX_TTL + 1))
+    );
+    assert_eq!(
+        registry.tvs_add(&first, &[Role::Unknown(256)], 1, 0),
+        Err(RegistryError::RoleTooLarge(256))
+    );
+}
+
+/// A whole session through the real [`ServerSession`](capf_core::server::ServerSession)
+/// with the library's host helpers: a wrong string is counted, the right
+/// one installs, and the outcome's write consumes the string.
+pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
+    use capf_core::server::{ServerConfig, ServerOutput, ServerSession};
+    use capf_core::time::Timestamp;
+    use capf_core::wire::{AuthResponseFields, DeviceName, Frame, Password};
+    let registry = backend.create("session");
+    registry
+        .put_device(
+            NAME,
+            &schedule(
+                Operation::None,
+                AuthMode::AuthString,
+                Some(test_hash("2468", 5)),
+            ),
+            1,
+        )
+        .unwrap();
+    for (attempt, (typed, expect_failure)) in
+        [("1357", true), ("2468", false)].into_iter().enumerate()
+    {
+        let id = 0x100 + u32::try_from(attempt).unwrap_or(0);
+        let mut session = ServerSession::new(
+            ServerConfig::new(id),
+            Timestamp::from_unix_seconds(1_800_000_000),
+        );
+        let _auth_request = session.poll_output();
+        let fields = AuthResponseFields::new(DeviceName::new(NAME), Password::new(typed));
+        session.handle_input(&Frame::auth_response(id, fields).encode().unwrap());
+        assert!(matches!(session.poll_output(), Some(ServerOutput::Need(_))));
+        let (record, claim) = match look_up_device(&registry, NAME, ClaimToken([7; 16]), 100, 10) {
+            Ok(LookUp::Answer { record, claim }) => (record, claim),
+            other => panic!("{other:?}"),
+        };
+        session.answer_device(record).unwrap();
+        let outcome = loop {
+            match session.poll_output() {
+                Some(ServerOutput::Done(outcome)) => break outcome,
+                Some(_) => {}
+                None => panic!("no outcome"),
+            }
+        };
+        let recorded =
+            crate::finish_session(&registry, &outcome, claim.as_ref(), None, 5, 11).unwrap();
+        assert_eq!(recorded.failure.is_some(), expect_failure, "{outcome:?}");
+    }
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.failed_attempts, 1);
+    // Nothing was scheduled: "nothing to do" is not a completion, the
+    // string stays.
+    assert!(device.has_auth_string);
+}

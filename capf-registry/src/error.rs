@@ -1,0 +1,69 @@
+//! The one error type of the registry.
+
+/// What went wrong with the registry. Never carries an authentication
+/// string, its hash, or key material.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The database refused or failed (file unreadable, not a database,
+    /// constraint, lost connection, …). The message is the backend's.
+    #[error("device database: {0}")]
+    Database(String),
+    /// The database was written by a newer capf.
+    #[error("device database schema version {found} is newer than this capf knows ({known})")]
+    SchemaTooNew {
+        /// Version in the database.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// No (non-removed) device of that name.
+    #[error("no device named {0}")]
+    UnknownDevice(String),
+    /// No pending certificate with that id for that device.
+    #[error("no pending certificate {id} for device {device}")]
+    UnknownCertificate {
+        /// Device name.
+        device: String,
+        /// Ledger id.
+        id: i64,
+    },
+    /// A value in the database is not one this build understands.
+    #[error("device database holds an unexpected value in {0}")]
+    Corrupt(String),
+    /// Hashing an authentication string failed (not 4-10 digits, …). The
+    /// string itself is not in the message.
+    #[error("authentication string: {0}")]
+    AuthString(String),
+    /// A write that belongs to a claimed operation came from a session that
+    /// does not hold the claim (never had it, its lease expired and another
+    /// session took it, or the operation was rescheduled). Nothing was
+    /// written.
+    #[error("device {0}: this session does not hold the device's operation")]
+    ClaimLost(String),
+    /// A TVS registration is not a DER X.509 certificate.
+    #[error("not a DER X.509 certificate: {0}")]
+    NotACertificate(String),
+    /// A TVS role code above 255 (TVS sends one byte per role).
+    #[error("role {0} cannot be sent by TVS (code above 255)")]
+    RoleTooLarge(u16),
+    /// A TVS registration without roles.
+    #[error("at least one role is needed")]
+    NoRoles,
+    /// A TVS TTL outside 1..=[`MAX_TTL`](crate::tvs::MAX_TTL).
+    #[error("TTL {0} is outside 1-{max} seconds", max = crate::tvs::MAX_TTL)]
+    BadTtl(u32),
+    /// The backend's writer (thread, pool) stopped; the write may not have
+    /// happened.
+    #[error("device database writer stopped")]
+    WriterStopped,
+}
+
+/// Result alias of this crate.
+pub type RegistryResult<T> = Result<T, RegistryError>;
+
+impl From<rusqlite::Error> for RegistryError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Database(error.to_string())
+    }
+}

@@ -1,0 +1,443 @@
+//! The host rules of a CAPF service, as pure functions: no database, no
+//! clock, no I/O. Every host (the CLI, a Python or Kotlin service, a
+//! backend's transaction) applies the same rules by calling these.
+//!
+//! | question | rule |
+//! | --- | --- |
+//! | what a device's record for the session is | [`device_record`] |
+//! | what a locked device answers | failed attempts `u32::MAX`: the session refuses it (END_SESSION 7, `LockedOut`) whatever its limit, nothing counted |
+//! | what an auth-string device whose string is used up answers | nothing scheduled: "nothing to do" (END_SESSION 0); something scheduled: unknown (END_SESSION 9) until a new string is set |
+//! | what a lookup answers, given the claim | [`lookup_answer`] (held by another session: refused, END_SESSION 7) |
+//! | how failures count and lock | [`count_failure`] |
+//! | which write each outcome makes | [`outcome_write`] (completions consume the one-time string) |
+//! | how long a claim's lease is | [`lease_until`] |
+
+use capf_core::server::{self, DeviceRefusal, ServerOutcome, SessionResult};
+use core::time::Duration;
+
+use crate::error::RegistryResult;
+use crate::model::{
+    AuthMode, Claim, ClaimAnswer, Completion, FailureCount, LedgerChange, NewCertificate,
+    Operation, OutcomeWrite, StoredDevice, auth_string_verifier,
+};
+
+/// Slack added to a lease beyond the session's own waits: the host's
+/// issuing and recording, and clock differences between nodes.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(120);
+
+/// The end of a claim's lease for a session that starts now: it outlives
+/// every wait of the session after the lookup (key generation, then a
+/// response wait for STORE_CERT_RESPONSE, and one more for slack) plus
+/// [`LEASE_MARGIN`], so a live session never loses its claim, while a
+/// crashed one's claim expires and the phone can retry.
+pub fn lease_until(now: u64, key_generation_timeout: Duration, response_timeout: Duration) -> u64 {
+    now.saturating_add(key_generation_timeout.as_secs())
+        .saturating_add(response_timeout.as_secs().saturating_mul(2))
+        .saturating_add(LEASE_MARGIN.as_secs())
+}
+
+/// Whether a claim with this lease end is still held at `now`.
+pub fn lease_held(lease_until: Option<u64>, now: u64) -> bool {
+    lease_until.is_some_and(|until| until > now)
+}
+
+/// The record the server session gets for a stored device, or `None` to
+/// answer "unknown device":
+/// - a locked device gets `u32::MAX` failed attempts, so the session refuses
+///   it without checking credentials whatever its configured limit;
+/// - an auth-string device whose one-time string is used up gets "nothing
+///   scheduled, null string" when nothing is scheduled (so it hears
+///   "nothing to do"), and `None` (unknown) when something is scheduled: it
+///   cannot authenticate until an administrator sets a new string.
+pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::DeviceRecord>> {
+    let device = &stored.device;
+    let operation = match device.operation {
+        Operation::None => server::Operation::None,
+        Operation::Install => server::Operation::Install(device.key_request),
+        Operation::Fetch => server::Operation::Fetch,
+        Operation::Delete => server::Operation::Delete,
+    };
+    let authentication = match (device.auth_mode, &stored.auth_hash) {
+        (AuthMode::AuthString, Some(hash)) => {
+            server::AuthMode::AuthString(auth_string_verifier(hash)?)
+        }
+        (AuthMode::AuthString, None) => {
+            return Ok((device.operation == Operation::None).then(|| {
+                server::DeviceRecord::new(
+                    device.name.clone(),
+                    server::Operation::None,
+                    server::AuthMode::NullString,
+                )
+            }));
+        }
+        (AuthMode::Null, _) => server::AuthMode::NullString,
+        (AuthMode::Lsc, _) => server::AuthMode::ExistingCertificate {
+            prefer: server::CertificatePreference::Lsc,
+        },
+        (AuthMode::Mic, _) => server::AuthMode::ExistingCertificate {
+            prefer: server::CertificatePreference::Mic,
+        },
+    };
+    let failed = if device.locked {
+        u32::MAX
+    } else {
+        device.failed_attempts
+    };
+    Ok(Some(
+        server::DeviceRecord::new(device.name.clone(), operation, authentication)
+            .with_failed_attempts(failed),
+    ))
+}
+
+/// How a session's lookup is answered.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookUp {
+    /// Answer with [`ServerSession::answer_device`](capf_core::server::ServerSession::answer_device)
+    /// (`None`: unknown device). When `claim` is set the session holds the
+    /// operation: pass it to its writes and release it when it ends,
+    /// whatever the outcome.
+    Answer {
+        /// The record, or `None` for an unknown device.
+        record: Option<server::DeviceRecord>,
+        /// This session's claim, if it took one.
+        claim: Option<Claim>,
+    },
+    /// Answer with [`ServerSession::refuse_device`](capf_core::server::ServerSession::refuse_device).
+    Refuse(DeviceRefusal),
+}
+
+/// The answer to a lookup, from what [`Registry::claim_operation`](crate::Registry::claim_operation)
+/// found (`None`: no such device). A second session for a device whose
+/// operation another session holds is refused (END_SESSION 7): one
+/// operation, one certificate.
+pub fn lookup_answer(found: Option<ClaimAnswer>) -> RegistryResult<LookUp> {
+    Ok(match found {
+        None => LookUp::Answer {
+            record: None,
+            claim: None,
+        },
+        Some(ClaimAnswer::Held { .. }) => LookUp::Refuse(DeviceRefusal::OperationClaimed),
+        Some(ClaimAnswer::NothingScheduled { device }) => LookUp::Answer {
+            record: device_record(&device)?,
+            claim: None,
+        },
+        Some(ClaimAnswer::Claimed { claim, device }) => LookUp::Answer {
+            record: device_record(&device)?,
+            claim: Some(claim),
+        },
+    })
+}
+
+/// The counter after one more failed authentication: one more failure;
+/// locked once it reaches `lock_after` (0: never); a locked device stays
+/// locked (only rescheduling unlocks it). Saturates at `u32::MAX`.
+pub fn count_failure(failed_attempts: u32, locked: bool, lock_after: u32) -> FailureCount {
+    let failed_attempts = failed_attempts.saturating_add(1);
+    FailureCount {
+        failed_attempts,
+        locked: locked || (lock_after > 0 && failed_attempts >= lock_after),
+    }
+}
+
+/// The registry write a finished session makes:
+///
+/// | outcome | write |
+/// | --- | --- |
+/// | installed | complete the install: the pending certificate `ledger_id` installed (nothing in the ledger without one), string consumed |
+/// | fetched | complete the fetch: the certificate added as fetched, string consumed |
+/// | deleted | complete the delete: every live certificate deleted, string consumed |
+/// | authentication failed (not locked out) | count a failure, lock at `lock_after` |
+/// | locked out | nothing (a locked device is not counted again) |
+/// | store failed, key generation failed, issue refused, fetch failed, delete refused, nothing to do, unknown device, refused, protocol error, timed out, peer closed | nothing: the operation stays scheduled, a pending certificate stays pending |
+///
+/// Whatever the write, the session's claim is released with it.
+pub fn outcome_write(
+    outcome: &ServerOutcome,
+    ledger_id: Option<i64>,
+    lock_after: u32,
+) -> OutcomeWrite {
+    let completed = |operation, ledger| {
+        OutcomeWrite::Completed(Completion {
+            operation,
+            ledger,
+            consume_auth_string: true,
+        })
+    };
+    match &outcome.result {
+        SessionResult::Installed { .. } => completed(
+            Operation::Install,
+            ledger_id.map_or(LedgerChange::None, LedgerChange::MarkInstalled),
+        ),
+        SessionResult::Fetched { certificate_der } => completed(
+            Operation::Fetch,
+            LedgerChange::AddFetched(NewCertificate::from_der(certificate_der)),
+        ),
+        SessionResult::Deleted => completed(Operation::Delete, LedgerChange::MarkAllDeleted),
+        SessionResult::AuthenticationFailed(server::AuthFailure::LockedOut { .. }) => {
+            OutcomeWrite::Nothing
+        }
+        SessionResult::AuthenticationFailed(_) => OutcomeWrite::AuthenticationFailed { lock_after },
+        _ => OutcomeWrite::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Device, Status, StoredAuthHash, hash_auth_string};
+    use capf_core::key_request::KeyRequest;
+    use capf_core::server::{AuthFailure, SessionState};
+    use capf_core::wire::{Curve, Reason};
+    use rand::SeedableRng;
+
+    fn stored(operation: Operation, mode: AuthMode, hash: Option<StoredAuthHash>) -> StoredDevice {
+        StoredDevice {
+            device: Device {
+                name: "SEP001122334455".into(),
+                operation,
+                key_request: KeyRequest::Ec(Curve::P256),
+                auth_mode: mode,
+                has_auth_string: hash.is_some(),
+                failed_attempts: 2,
+                locked: false,
+                status: Status::Pending,
+                status_operation: None,
+                status_detail: None,
+                claimed_until: None,
+                created_at: 1,
+                updated_at: 1,
+            },
+            auth_hash: hash,
+        }
+    }
+
+    fn hash(text: &str) -> StoredAuthHash {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        hash_auth_string(text, 10, &mut rng).unwrap()
+    }
+
+    fn outcome(result: SessionResult) -> ServerOutcome {
+        // ServerOutcome is non_exhaustive: build one through a real session
+        // is heavy; its fields are public, so clone a template.
+        let mut template = template_outcome();
+        template.result = result;
+        template
+    }
+
+    /// A real outcome from a real session (nothing scheduled), used as a
+    /// template whose result the tests replace.
+    fn template_outcome() -> ServerOutcome {
+        use capf_core::server::{ServerConfig, ServerOutput, ServerSession};
+        use capf_core::time::Timestamp;
+        use capf_core::wire::{AuthResponseFields, DeviceName, Frame, Password};
+        let mut session = ServerSession::new(
+            ServerConfig::new(7),
+            Timestamp::from_unix_seconds(1_800_000_000),
+        );
+        let _auth_request = session.poll_output();
+        let fields = AuthResponseFields::new(DeviceName::new("SEP001122334455"), Password::empty());
+        session.handle_input(&Frame::auth_response(7, fields).encode().unwrap());
+        let _lookup = session.poll_output();
+        session
+            .answer_device(Some(server::DeviceRecord::new(
+                "SEP001122334455",
+                server::Operation::None,
+                server::AuthMode::NullString,
+            )))
+            .unwrap();
+        loop {
+            match session.poll_output() {
+                Some(ServerOutput::Done(outcome)) => return outcome,
+                Some(_) => {}
+                None => panic!("no outcome"),
+            }
+        }
+    }
+
+    #[test]
+    fn failures_count_one_each_and_lock_at_the_threshold() {
+        let expected = [(1, false), (2, false), (3, true), (4, true)];
+        let (mut failed, mut locked) = (0, false);
+        for (want_failed, want_locked) in expected {
+            let count = count_failure(failed, locked, 3);
+            assert_eq!(
+                (count.failed_attempts, count.locked),
+                (want_failed, want_locked)
+            );
+            (failed, locked) = (count.failed_attempts, count.locked);
+        }
+        // 0: never locks; a locked device stays locked; saturates.
+        assert!(!count_failure(1_000, false, 0).locked);
+        assert!(count_failure(0, true, 0).locked);
+        assert_eq!(count_failure(u32::MAX, false, 0).failed_attempts, u32::MAX);
+    }
+
+    #[test]
+    fn a_locked_device_is_refused_whatever_the_limit() {
+        let mut device = stored(Operation::Install, AuthMode::Null, None);
+        assert_eq!(device_record(&device).unwrap().unwrap().failed_attempts, 2);
+        device.device.locked = true;
+        let record = device_record(&device).unwrap().unwrap();
+        assert_eq!(record.failed_attempts, u32::MAX);
+        assert_eq!(
+            record.operation,
+            server::Operation::Install(KeyRequest::Ec(Curve::P256))
+        );
+    }
+
+    #[test]
+    fn a_used_up_string_means_nothing_to_do_or_unknown() {
+        // Used up, nothing scheduled: nothing to do, null string.
+        let record = device_record(&stored(Operation::None, AuthMode::AuthString, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.operation, server::Operation::None);
+        assert_eq!(record.authentication, server::AuthMode::NullString);
+        // Used up, something scheduled: unknown until a new string is set.
+        assert_eq!(
+            device_record(&stored(Operation::Install, AuthMode::AuthString, None)).unwrap(),
+            None
+        );
+        // With a string: verified against it.
+        let record = device_record(&stored(
+            Operation::Install,
+            AuthMode::AuthString,
+            Some(hash("123456")),
+        ))
+        .unwrap()
+        .unwrap();
+        match record.authentication {
+            server::AuthMode::AuthString(verifier) => {
+                assert!(verifier.verify(b"123456"));
+                assert!(!verifier.verify(b"123457"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_held_operation_is_refused_and_a_claim_is_passed_on() {
+        assert_eq!(
+            lookup_answer(Some(ClaimAnswer::Held { until: 10 })).unwrap(),
+            LookUp::Refuse(DeviceRefusal::OperationClaimed)
+        );
+        assert_eq!(
+            lookup_answer(None).unwrap(),
+            LookUp::Answer {
+                record: None,
+                claim: None
+            }
+        );
+        let claim = Claim {
+            device: "SEP001122334455".into(),
+            token: crate::model::ClaimToken([1; 16]),
+            lease_until: 99,
+        };
+        let device = stored(Operation::Fetch, AuthMode::Lsc, None);
+        let LookUp::Answer { record, claim: got } = lookup_answer(Some(ClaimAnswer::Claimed {
+            claim: claim.clone(),
+            device,
+        }))
+        .unwrap() else {
+            panic!("refused")
+        };
+        assert_eq!(got, Some(claim));
+        assert_eq!(record.unwrap().operation, server::Operation::Fetch);
+    }
+
+    #[test]
+    fn each_outcome_makes_its_write() {
+        let done = |operation, ledger| {
+            OutcomeWrite::Completed(Completion {
+                operation,
+                ledger,
+                consume_auth_string: true,
+            })
+        };
+        let installed = outcome(SessionResult::Installed {
+            certificate_der: vec![0x30],
+        });
+        assert_eq!(
+            outcome_write(&installed, Some(5), 3),
+            done(Operation::Install, LedgerChange::MarkInstalled(5))
+        );
+        assert_eq!(
+            outcome_write(&installed, None, 3),
+            done(Operation::Install, LedgerChange::None)
+        );
+        assert_eq!(
+            outcome_write(&outcome(SessionResult::Deleted), None, 3),
+            done(Operation::Delete, LedgerChange::MarkAllDeleted)
+        );
+        let fetched = outcome_write(
+            &outcome(SessionResult::Fetched {
+                certificate_der: b"\x30\x00".to_vec(),
+            }),
+            None,
+            3,
+        );
+        assert_eq!(
+            fetched,
+            done(
+                Operation::Fetch,
+                LedgerChange::AddFetched(NewCertificate {
+                    serial_hex: String::new(),
+                    der: b"\x30\x00".to_vec(),
+                    issued_at: 0,
+                    not_after: 0,
+                })
+            )
+        );
+        assert_eq!(
+            outcome_write(
+                &outcome(SessionResult::AuthenticationFailed(
+                    AuthFailure::WrongAuthString
+                )),
+                None,
+                4
+            ),
+            OutcomeWrite::AuthenticationFailed { lock_after: 4 }
+        );
+        for nothing in [
+            SessionResult::AuthenticationFailed(AuthFailure::LockedOut { failed_attempts: 9 }),
+            SessionResult::StoreFailed {
+                certificate_der: vec![0x30],
+                phone_reason: Some(Reason::Failure),
+            },
+            SessionResult::KeyGenerationFailed { phone_reason: None },
+            SessionResult::NothingToDo,
+            SessionResult::UnknownDevice,
+            SessionResult::DeviceRefused(DeviceRefusal::OperationClaimed),
+            SessionResult::DeleteRefused { phone_reason: None },
+            SessionResult::FetchFailed { phone_reason: None },
+            SessionResult::TimedOut {
+                state: SessionState::AwaitingKeyGeneration,
+            },
+            SessionResult::PeerClosed {
+                state: SessionState::AwaitingStoreResponse,
+            },
+        ] {
+            assert_eq!(
+                outcome_write(&outcome(nothing.clone()), Some(1), 3),
+                OutcomeWrite::Nothing,
+                "{nothing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_lease_outlives_every_wait_of_the_session() {
+        let key_generation = Duration::from_secs(3600);
+        let response = Duration::from_secs(60);
+        let until = lease_until(1_000, key_generation, response);
+        assert_eq!(until, 1_000 + 3600 + 120 + 120);
+        assert!(lease_held(Some(until), 1_000 + 3600 + 60));
+        assert!(!lease_held(Some(until), until));
+        assert!(!lease_held(None, 0));
+        assert_eq!(
+            lease_until(u64::MAX - 1, key_generation, response),
+            u64::MAX
+        );
+    }
+}

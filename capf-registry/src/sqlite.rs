@@ -1,0 +1,1277 @@
+//! The SQLite backend: one file holding the device registry, the
+//! certificate ledger, the event log and the TVS allow-list.
+//!
+//! - WAL journal, `synchronous = FULL`: a write that returned is on disk.
+//! - Group commit: one writer thread owns the write connection. It takes
+//!   every queued write, runs them in one IMMEDIATE transaction, each in its
+//!   own savepoint (a failed write is undone alone), commits once, and only
+//!   then answers each caller. Many sessions share one fsync.
+//! - Reads use a second connection and see committed data only.
+//! - Several processes may open one file: SQLite's locks serialise their
+//!   writers (a busy timeout makes them wait), and every conditional write
+//!   (a claim) reads and writes inside one IMMEDIATE transaction, so two
+//!   processes racing for one operation cannot both win.
+
+use capf_core::key_request::KeyRequest;
+use ctl_format::trust_list::Role;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::error::{RegistryError, RegistryResult};
+use crate::model::{
+    CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion, Device, Event,
+    LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded, Schedule, Status,
+    StoredAuthHash, StoredDevice,
+};
+use crate::tvs::{TvsEntry, TvsRegistration, parse_roles, roles_text};
+use crate::{Registry, TvsAllowList, rules};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records the
+/// last one applied. Each runs in one transaction with its version bump.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: devices, certificate ledger, events.
+    r"
+    CREATE TABLE IF NOT EXISTS devices (
+        name TEXT PRIMARY KEY NOT NULL,
+        operation TEXT NOT NULL DEFAULT 'none'
+            CHECK (operation IN ('none', 'install', 'fetch', 'delete')),
+        key_request TEXT NOT NULL,
+        auth_mode TEXT NOT NULL
+            CHECK (auth_mode IN ('auth-string', 'null', 'lsc', 'mic')),
+        auth_salt BLOB,
+        auth_hash BLOB,
+        auth_iterations INTEGER,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'none'
+            CHECK (status IN ('none', 'pending', 'failed', 'successful')),
+        status_operation TEXT,
+        status_detail TEXT,
+        removed INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((auth_salt IS NULL) = (auth_hash IS NULL)
+           AND (auth_hash IS NULL) = (auth_iterations IS NULL))
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS certificates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL REFERENCES devices(name) ON DELETE RESTRICT,
+        serial_hex TEXT NOT NULL,
+        der BLOB NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'installed', 'fetched', 'deleted')),
+        issued_at INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS certificates_device ON certificates(device);
+    CREATE TRIGGER IF NOT EXISTS certificates_append_only_delete
+        BEFORE DELETE ON certificates
+        BEGIN SELECT RAISE(ABORT, 'the certificate ledger is append-only'); END;
+    CREATE TRIGGER IF NOT EXISTS certificates_append_only_update
+        BEFORE UPDATE OF id, device, serial_hex, der, issued_at, not_after ON certificates
+        BEGIN SELECT RAISE(ABORT, 'the certificate ledger is append-only'); END;
+    CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        device TEXT NOT NULL REFERENCES devices(name) ON DELETE RESTRICT,
+        what TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS events_device ON events(device);
+    ",
+    // 2: one operation, one certificate: the session holding a device's
+    // scheduled operation, and the end of its lease (Unix seconds).
+    r"
+    ALTER TABLE devices ADD COLUMN claim_token BLOB
+        CHECK (claim_token IS NULL OR length(claim_token) = 16);
+    ALTER TABLE devices ADD COLUMN claim_expires INTEGER;
+    ",
+];
+
+/// The TVS table, created idempotently beside the CAPF schema (files made
+/// by earlier `capf tvs` releases have it without a migration).
+const TVS_SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS tvs_certificates (
+    sha256 BLOB PRIMARY KEY NOT NULL CHECK (length(sha256) = 32),
+    der BLOB NOT NULL,
+    subject TEXT NOT NULL,
+    roles TEXT NOT NULL, -- comma-separated role codes, ascending
+    ttl INTEGER NOT NULL CHECK (ttl BETWEEN 1 AND 4294967295),
+    revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),
+    added_at INTEGER NOT NULL
+) STRICT;
+";
+
+/// How long a connection waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most writes committed together.
+const MAX_BATCH: usize = 256;
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn parse<T: FromStr>(what: &str, text: &str) -> RegistryResult<T> {
+    text.parse()
+        .map_err(|_| RegistryError::Corrupt(format!("{what} ({text:?})")))
+}
+
+const DEVICE_COLUMNS: &str = "name, operation, key_request, auth_mode, auth_hash IS NOT NULL, \
+     failed_attempts, locked, status, status_operation, status_detail, created_at, updated_at, \
+     claim_expires, auth_salt, auth_hash, auth_iterations, claim_token";
+
+const CERTIFICATE_COLUMNS: &str =
+    "id, device, serial_hex, der, state, issued_at, not_after, updated_at";
+
+/// A device row as SQLite gives it, checked by [`DeviceRow::stored`].
+struct DeviceRow {
+    name: String,
+    operation: String,
+    key_request: String,
+    auth_mode: String,
+    has_hash: bool,
+    failed: i64,
+    locked: bool,
+    status: String,
+    status_operation: Option<String>,
+    status_detail: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    claim_expires: Option<i64>,
+    auth_salt: Option<Vec<u8>>,
+    auth_hash: Option<Vec<u8>>,
+    auth_iterations: Option<u32>,
+    claim_token: Option<Vec<u8>>,
+}
+
+impl DeviceRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            name: row.get(0)?,
+            operation: row.get(1)?,
+            key_request: row.get(2)?,
+            auth_mode: row.get(3)?,
+            has_hash: row.get(4)?,
+            failed: row.get(5)?,
+            locked: row.get(6)?,
+            status: row.get(7)?,
+            status_operation: row.get(8)?,
+            status_detail: row.get(9)?,
+            created_at: row.get(10)?,
+            updated_at: row.get(11)?,
+            claim_expires: row.get(12)?,
+            auth_salt: row.get(13)?,
+            auth_hash: row.get(14)?,
+            auth_iterations: row.get(15)?,
+            claim_token: row.get(16)?,
+        })
+    }
+
+    fn claim_token(&self) -> Option<ClaimToken> {
+        self.claim_token
+            .as_deref()
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+            .map(ClaimToken)
+    }
+
+    fn stored(self) -> RegistryResult<StoredDevice> {
+        let claimed_until = match (&self.claim_token, self.claim_expires) {
+            (Some(_), Some(expires)) => Some(to_u64(expires)),
+            _ => None,
+        };
+        let device = Device {
+            operation: parse("operation", &self.operation)?,
+            key_request: parse::<KeyRequest>("key request", &self.key_request)?,
+            auth_mode: parse("auth mode", &self.auth_mode)?,
+            has_auth_string: self.has_hash,
+            failed_attempts: u32::try_from(self.failed).unwrap_or(u32::MAX),
+            locked: self.locked,
+            status: parse("status", &self.status)?,
+            status_operation: self
+                .status_operation
+                .as_deref()
+                .map(|text| parse("status operation", text))
+                .transpose()?,
+            status_detail: self.status_detail,
+            claimed_until,
+            created_at: to_u64(self.created_at),
+            updated_at: to_u64(self.updated_at),
+            name: self.name,
+        };
+        let auth_hash = match (self.auth_salt, self.auth_hash, self.auth_iterations) {
+            (Some(salt), Some(hash), Some(iterations)) => Some(StoredAuthHash {
+                salt,
+                iterations,
+                hash,
+            }),
+            _ => None,
+        };
+        Ok(StoredDevice { device, auth_hash })
+    }
+}
+
+fn certificate_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
+}
+
+type CertificateRow = (i64, String, String, Vec<u8>, String, i64, i64, i64);
+
+fn certificate_entry(row: CertificateRow) -> RegistryResult<CertificateEntry> {
+    let (id, device, serial_hex, der, state, issued_at, not_after, updated_at) = row;
+    Ok(CertificateEntry {
+        id,
+        device,
+        serial_hex,
+        der,
+        state: parse("certificate state", &state)?,
+        issued_at: to_u64(issued_at),
+        not_after: to_u64(not_after),
+        updated_at: to_u64(updated_at),
+    })
+}
+
+/// One queued write: runs inside the batch's transaction, then learns
+/// whether the batch committed.
+trait WriteJob: Send {
+    /// Runs the write in its own savepoint and returns how to answer the
+    /// caller once the commit's result is known.
+    fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send>;
+    /// The batch could not start: answers the caller with `error`.
+    fn fail(self: Box<Self>, error: RegistryError);
+}
+
+/// A write and the channel its caller waits on.
+struct Job<T, F> {
+    work: F,
+    reply: mpsc::SyncSender<RegistryResult<T>>,
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> RegistryResult<T> + Send,
+{
+    fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
+        let Job { work, reply } = *self;
+        let result = in_savepoint(connection, work);
+        Box::new(move |committed| {
+            // The caller may have gone (nobody waits): nothing to do.
+            let _ = reply.send(committed.and(result));
+        })
+    }
+
+    fn fail(self: Box<Self>, error: RegistryError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// Runs `work` in a savepoint: kept when it succeeds, undone when it fails.
+fn in_savepoint<T>(
+    connection: &Connection,
+    work: impl FnOnce(&Connection) -> RegistryResult<T>,
+) -> RegistryResult<T> {
+    connection.execute_batch("SAVEPOINT capf_write")?;
+    match work(connection) {
+        Ok(value) => {
+            connection.execute_batch("RELEASE capf_write")?;
+            Ok(value)
+        }
+        Err(error) => {
+            connection.execute_batch("ROLLBACK TO capf_write; RELEASE capf_write")?;
+            Err(error)
+        }
+    }
+}
+
+/// Runs a batch of writes as one IMMEDIATE transaction and answers each
+/// once the commit's result is known (group commit).
+fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
+    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+        let error = RegistryError::from(error);
+        for job in batch {
+            job.fail(error.clone());
+        }
+        return;
+    }
+    let answers: Vec<_> = batch.into_iter().map(|job| job.run(connection)).collect();
+    let committed = connection.execute_batch("COMMIT").map_err(|error| {
+        let _ = connection.execute_batch("ROLLBACK");
+        RegistryError::from(error)
+    });
+    for answer in answers {
+        answer(committed.clone());
+    }
+}
+
+/// The writer thread's loop: batches every queued write until every sender
+/// is gone.
+fn writer_loop(connection: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&connection, batch);
+    }
+}
+
+/// Opens a connection with the registry's settings.
+fn connect(path: &Path) -> RegistryResult<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    // journal_mode returns the mode as a row.
+    let _mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(connection)
+}
+
+/// Applies every migration newer than the file's `user_version`, each in
+/// its own immediate transaction (concurrent openers wait, then skip), and
+/// creates the TVS table.
+pub(crate) fn migrate(connection: &mut Connection) -> RegistryResult<()> {
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if current > known {
+            return Err(RegistryError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        if current < version {
+            transaction.execute_batch(sql)?;
+            transaction.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        }
+        transaction.commit()?;
+    }
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transaction.execute_batch(TVS_SCHEMA)?;
+    transaction.commit()?;
+    Ok(())
+}
+
+/// An open registry file: [`Registry`] and [`TvsAllowList`] over SQLite.
+///
+/// Cheap to share (`Arc<SqliteRegistry>`); every method blocks until its
+/// work is done. Dropping it stops the writer thread after the queued
+/// writes.
+pub struct SqliteRegistry {
+    path: PathBuf,
+    reader: Mutex<Connection>,
+    writer: Option<mpsc::Sender<Box<dyn WriteJob>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SqliteRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteRegistry")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SqliteRegistry {
+    fn drop(&mut self) {
+        self.writer = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl SqliteRegistry {
+    /// Opens the registry file, creating it and the schema as needed
+    /// (migrations, the TVS table), and starts its writer thread.
+    pub fn open(path: &Path) -> RegistryResult<Self> {
+        let mut write = connect(path)?;
+        migrate(&mut write)?;
+        let reader = connect(path)?;
+        let (sender, jobs) = mpsc::channel::<Box<dyn WriteJob>>();
+        let thread = std::thread::Builder::new()
+            .name("capf-registry-writer".into())
+            .spawn(move || writer_loop(write, jobs))
+            .map_err(|error| {
+                RegistryError::Database(format!("cannot start the registry writer: {error}"))
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+            reader: Mutex::new(reader),
+            writer: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> RegistryResult<i64> {
+        self.read(|connection| {
+            Ok(connection.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+        })
+    }
+
+    /// Runs `work` on the read connection.
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> RegistryResult<T>) -> RegistryResult<T> {
+        let connection = self
+            .reader
+            .lock()
+            .map_err(|_| RegistryError::Database("read connection poisoned".into()))?;
+        work(&connection)
+    }
+
+    /// Runs `work` on the writer thread, in its own savepoint of the next
+    /// batch, and returns once that batch is committed.
+    fn write<T, F>(&self, work: F) -> RegistryResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sender = self.writer.as_ref().ok_or(RegistryError::WriterStopped)?;
+        sender
+            .send(Box::new(Job { work, reply }))
+            .map_err(|_| RegistryError::WriterStopped)?;
+        answer.recv().map_err(|_| RegistryError::WriterStopped)?
+    }
+}
+
+// ---- statements used inside write transactions ----
+
+fn event(connection: &Connection, device: &str, now: u64, what: &str) -> RegistryResult<()> {
+    connection.execute(
+        "INSERT INTO events (time, device, what) VALUES (?1, ?2, ?3)",
+        params![to_i64(now), device, what],
+    )?;
+    Ok(())
+}
+
+fn stored_device(connection: &Connection, name: &str) -> RegistryResult<Option<DeviceRow>> {
+    Ok(connection
+        .query_row(
+            &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE name = ?1 AND removed = 0"),
+            [name],
+            DeviceRow::read,
+        )
+        .optional()?)
+}
+
+fn require_device(connection: &Connection, name: &str) -> RegistryResult<DeviceRow> {
+    stored_device(connection, name)?.ok_or_else(|| RegistryError::UnknownDevice(name.to_owned()))
+}
+
+/// Whether `claim`'s token holds the device's operation. A token holds it
+/// until another session takes it (after the lease) or the operation is
+/// rescheduled or completed: an expired lease nobody took is still its own.
+fn holds(row: &DeviceRow, claim: &Claim) -> bool {
+    row.claim_token() == Some(claim.token)
+}
+
+fn status_of(operation: Operation) -> Status {
+    if operation == Operation::None {
+        Status::None
+    } else {
+        Status::Pending
+    }
+}
+
+fn put_device_in(
+    connection: &Connection,
+    name: &str,
+    schedule: &Schedule,
+    now: u64,
+) -> RegistryResult<bool> {
+    let existed: Option<bool> = connection
+        .query_row(
+            "SELECT removed = 0 FROM devices WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let hash = match schedule.auth_mode {
+        crate::model::AuthMode::AuthString => schedule.auth_hash.as_ref(),
+        _ => None,
+    };
+    let status = status_of(schedule.operation);
+    connection.execute(
+        "INSERT INTO devices (name, operation, key_request, auth_mode, auth_salt, auth_hash,
+             auth_iterations, failed_attempts, locked, status, status_operation,
+             status_detail, removed, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?9, NULL, 0, ?10, ?10)
+         ON CONFLICT (name) DO UPDATE SET
+             operation = excluded.operation, key_request = excluded.key_request,
+             auth_mode = excluded.auth_mode, auth_salt = excluded.auth_salt,
+             auth_hash = excluded.auth_hash, auth_iterations = excluded.auth_iterations,
+             failed_attempts = 0, locked = 0, status = excluded.status,
+             status_operation = excluded.status_operation, status_detail = NULL,
+             removed = 0, claim_token = NULL, claim_expires = NULL,
+             updated_at = excluded.updated_at",
+        params![
+            name,
+            schedule.operation.as_str(),
+            schedule.key_request.to_string(),
+            schedule.auth_mode.as_str(),
+            hash.map(|h| h.salt.as_slice()),
+            hash.map(|h| h.hash.as_slice()),
+            hash.map(|h| h.iterations),
+            status.as_str(),
+            (status != Status::None).then_some(schedule.operation.as_str()),
+            to_i64(now),
+        ],
+    )?;
+    let verb = if existed == Some(true) {
+        "replaced"
+    } else {
+        "added"
+    };
+    event(
+        connection,
+        name,
+        now,
+        &format!(
+            "{verb}: operation {}, auth {}, key {}",
+            schedule.operation, schedule.auth_mode, schedule.key_request
+        ),
+    )?;
+    Ok(existed == Some(true))
+}
+
+fn insert_certificate(
+    connection: &Connection,
+    name: &str,
+    certificate: &NewCertificate,
+    state: CertificateState,
+    now: u64,
+) -> RegistryResult<i64> {
+    connection.execute(
+        "INSERT INTO certificates (device, serial_hex, der, state, issued_at, not_after,
+             updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            name,
+            certificate.serial_hex,
+            certificate.der,
+            state.as_str(),
+            to_i64(certificate.issued_at),
+            to_i64(certificate.not_after),
+            to_i64(now),
+        ],
+    )?;
+    let id = connection.last_insert_rowid();
+    event(
+        connection,
+        name,
+        now,
+        &format!(
+            "certificate {id} recorded {state} (serial {})",
+            certificate.serial_hex
+        ),
+    )?;
+    Ok(id)
+}
+
+/// Completes the operation: status successful, operation none, failures,
+/// lock and claim cleared, and (when asked) the one-time string consumed.
+fn complete(
+    connection: &Connection,
+    name: &str,
+    completion: &Completion,
+    now: u64,
+) -> RegistryResult<()> {
+    match &completion.ledger {
+        LedgerChange::None => {}
+        LedgerChange::MarkInstalled(id) => {
+            let changed = connection.execute(
+                "UPDATE certificates SET state = 'installed', updated_at = ?3
+                 WHERE id = ?2 AND device = ?1 AND state = 'pending'",
+                params![name, id, to_i64(now)],
+            )?;
+            if changed == 0 {
+                return Err(RegistryError::UnknownCertificate {
+                    device: name.to_owned(),
+                    id: *id,
+                });
+            }
+        }
+        LedgerChange::AddFetched(certificate) => {
+            insert_certificate(
+                connection,
+                name,
+                certificate,
+                CertificateState::Fetched,
+                now,
+            )?;
+        }
+        LedgerChange::MarkAllDeleted => {
+            connection.execute(
+                "UPDATE certificates SET state = 'deleted', updated_at = ?2
+                 WHERE device = ?1 AND state <> 'deleted'",
+                params![name, to_i64(now)],
+            )?;
+        }
+    }
+    connection.execute(
+        "UPDATE devices SET operation = 'none', status = 'successful',
+             status_operation = ?2, status_detail = NULL, failed_attempts = 0, locked = 0,
+             claim_token = NULL, claim_expires = NULL, updated_at = ?3
+         WHERE name = ?1",
+        params![name, completion.operation.as_str(), to_i64(now)],
+    )?;
+    if completion.consume_auth_string {
+        connection.execute(
+            "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL
+             WHERE name = ?1",
+            [name],
+        )?;
+    }
+    event(
+        connection,
+        name,
+        now,
+        &format!("{} successful", completion.operation),
+    )
+}
+
+/// Counts a failed authentication with [`rules::count_failure`].
+fn count_failure(
+    connection: &Connection,
+    row: &DeviceRow,
+    lock_after: u32,
+    now: u64,
+) -> RegistryResult<crate::model::FailureCount> {
+    let count = rules::count_failure(
+        u32::try_from(row.failed).unwrap_or(u32::MAX),
+        row.locked,
+        lock_after,
+    );
+    connection.execute(
+        "UPDATE devices SET failed_attempts = ?2, locked = ?3,
+             status = CASE WHEN operation = 'none' THEN status ELSE 'failed' END,
+             status_detail = 'authentication failed', updated_at = ?4
+         WHERE name = ?1",
+        params![row.name, count.failed_attempts, count.locked, to_i64(now)],
+    )?;
+    let failed = count.failed_attempts;
+    let what = if count.locked {
+        format!("authentication failed ({failed}), locked")
+    } else {
+        format!("authentication failed ({failed})")
+    };
+    event(connection, &row.name, now, &what)?;
+    Ok(count)
+}
+
+fn release(connection: &Connection, name: &str, token: ClaimToken) -> RegistryResult<bool> {
+    let changed = connection.execute(
+        "UPDATE devices SET claim_token = NULL, claim_expires = NULL
+         WHERE name = ?1 AND claim_token = ?2",
+        params![name, token.0.as_slice()],
+    )?;
+    Ok(changed > 0)
+}
+
+impl Registry for SqliteRegistry {
+    fn put_device(&self, name: &str, schedule: &Schedule, now: u64) -> RegistryResult<bool> {
+        let (name, schedule) = (name.to_owned(), schedule.clone());
+        self.write(move |connection| put_device_in(connection, &name, &schedule, now))
+    }
+
+    fn put_devices(&self, devices: &[(String, Schedule)], now: u64) -> RegistryResult<usize> {
+        let devices = devices.to_vec();
+        self.write(move |connection| {
+            let mut replaced = 0;
+            for (name, schedule) in &devices {
+                if put_device_in(connection, name, schedule, now)? {
+                    replaced += 1;
+                }
+            }
+            Ok(replaced)
+        })
+    }
+
+    fn set_operation(
+        &self,
+        name: &str,
+        operation: Operation,
+        key_request: Option<KeyRequest>,
+        auth_hash: Option<&StoredAuthHash>,
+        now: u64,
+    ) -> RegistryResult<()> {
+        let (name, auth_hash) = (name.to_owned(), auth_hash.cloned());
+        self.write(move |connection| {
+            require_device(connection, &name)?;
+            let status = status_of(operation);
+            connection.execute(
+                "UPDATE devices SET operation = ?2, key_request = COALESCE(?3, key_request),
+                     failed_attempts = 0, locked = 0, status = ?4, status_operation = ?5,
+                     status_detail = NULL, claim_token = NULL, claim_expires = NULL,
+                     updated_at = ?6
+                 WHERE name = ?1",
+                params![
+                    name,
+                    operation.as_str(),
+                    key_request.map(|key| key.to_string()),
+                    status.as_str(),
+                    (status != Status::None).then_some(operation.as_str()),
+                    to_i64(now),
+                ],
+            )?;
+            if let Some(hash) = &auth_hash {
+                connection.execute(
+                    "UPDATE devices SET auth_salt = ?2, auth_hash = ?3, auth_iterations = ?4
+                     WHERE name = ?1 AND auth_mode = 'auth-string'",
+                    params![name, hash.salt, hash.hash, hash.iterations],
+                )?;
+            }
+            let what = match key_request {
+                Some(key) => format!("scheduled: operation {operation}, key {key}"),
+                None => format!("scheduled: operation {operation}"),
+            };
+            event(connection, &name, now, &what)
+        })
+    }
+
+    fn remove(&self, name: &str, now: u64) -> RegistryResult<usize> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            require_device(connection, &name)?;
+            connection.execute(
+                "UPDATE devices SET removed = 1, operation = 'none', auth_salt = NULL,
+                     auth_hash = NULL, auth_iterations = NULL, claim_token = NULL,
+                     claim_expires = NULL, updated_at = ?2
+                 WHERE name = ?1",
+                params![name, to_i64(now)],
+            )?;
+            event(connection, &name, now, "removed")?;
+            let kept: i64 = connection.query_row(
+                "SELECT COUNT(*) FROM certificates WHERE device = ?1",
+                [&name],
+                |row| row.get(0),
+            )?;
+            Ok(usize::try_from(kept).unwrap_or(0))
+        })
+    }
+
+    fn list(&self) -> RegistryResult<Vec<Device>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE removed = 0 ORDER BY name"
+            ))?;
+            let rows = statement
+                .query_map([], DeviceRow::read)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|row| row.stored().map(|stored| stored.device))
+                .collect()
+        })
+    }
+
+    fn device(&self, name: &str) -> RegistryResult<Device> {
+        self.read(|connection| Ok(require_device(connection, name)?.stored()?.device))
+    }
+
+    fn certificates(&self, name: &str) -> RegistryResult<Vec<CertificateEntry>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE device = ?1 ORDER BY id"
+            ))?;
+            let rows = statement
+                .query_map([name], certificate_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(certificate_entry).collect()
+        })
+    }
+
+    fn events(&self, name: &str) -> RegistryResult<Vec<Event>> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare("SELECT time, device, what FROM events WHERE device = ?1 ORDER BY id")?;
+            let events = statement
+                .query_map([name], |row| {
+                    Ok(Event {
+                        time: to_u64(row.get(0)?),
+                        device: row.get(1)?,
+                        what: row.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(events)
+        })
+    }
+
+    fn claim_operation(
+        &self,
+        name: &str,
+        token: ClaimToken,
+        lease_until: u64,
+        now: u64,
+    ) -> RegistryResult<ClaimAnswer> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let row = require_device(connection, &name)?;
+            let current = row.claim_token();
+            let expires = row.claim_expires.map(to_u64);
+            let device = row.stored()?;
+            if device.device.operation == Operation::None {
+                return Ok(ClaimAnswer::NothingScheduled { device });
+            }
+            if current.is_some_and(|holder| holder != token) && rules::lease_held(expires, now) {
+                return Ok(ClaimAnswer::Held {
+                    until: expires.unwrap_or(0),
+                });
+            }
+            // The condition again, in the write itself.
+            let changed = connection.execute(
+                "UPDATE devices SET claim_token = ?2, claim_expires = ?3
+                 WHERE name = ?1 AND removed = 0 AND operation <> 'none'
+                   AND (claim_token IS NULL OR claim_token = ?2 OR claim_expires <= ?4)",
+                params![name, token.0.as_slice(), to_i64(lease_until), to_i64(now)],
+            )?;
+            if changed == 0 {
+                return Ok(ClaimAnswer::Held {
+                    until: expires.unwrap_or(0),
+                });
+            }
+            let mut device = device;
+            device.device.claimed_until = Some(lease_until);
+            Ok(ClaimAnswer::Claimed {
+                claim: Claim {
+                    device: name,
+                    token,
+                    lease_until,
+                },
+                device,
+            })
+        })
+    }
+
+    fn record_pending_certificate(
+        &self,
+        claim: &Claim,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64> {
+        let (claim, certificate) = (claim.clone(), certificate.clone());
+        self.write(move |connection| {
+            let row = require_device(connection, &claim.device)?;
+            if !holds(&row, &claim) {
+                return Err(RegistryError::ClaimLost(claim.device.clone()));
+            }
+            insert_certificate(
+                connection,
+                &claim.device,
+                &certificate,
+                CertificateState::Pending,
+                now,
+            )
+        })
+    }
+
+    fn record_outcome(
+        &self,
+        name: &str,
+        claim: Option<&Claim>,
+        write: &OutcomeWrite,
+        now: u64,
+    ) -> RegistryResult<Recorded> {
+        let (name, claim, write) = (name.to_owned(), claim.cloned(), write.clone());
+        self.write(move |connection| {
+            let row = require_device(connection, &name)?;
+            let held = claim.as_ref().is_some_and(|claim| holds(&row, claim));
+            let mut recorded = Recorded::default();
+            match &write {
+                OutcomeWrite::Completed(completion) => {
+                    if !held {
+                        return Err(RegistryError::ClaimLost(name.clone()));
+                    }
+                    complete(connection, &name, completion, now)?;
+                    // complete() clears the claim with the operation.
+                    recorded.released = true;
+                    return Ok(recorded);
+                }
+                OutcomeWrite::AuthenticationFailed { lock_after } => {
+                    recorded.failure = Some(count_failure(connection, &row, *lock_after, now)?);
+                }
+                OutcomeWrite::Nothing => {}
+            }
+            if let Some(claim) = claim.as_ref().filter(|claim| claim.device == name) {
+                recorded.released = release(connection, &name, claim.token)?;
+            }
+            Ok(recorded)
+        })
+    }
+
+    fn release_claim(&self, claim: &Claim, _now: u64) -> RegistryResult<bool> {
+        let claim = claim.clone();
+        self.write(move |connection| release(connection, &claim.device, claim.token))
+    }
+}
+
+/// A TVS row as SQLite gives it, checked by [`TvsRow::entry`].
+struct TvsRow {
+    sha256: Vec<u8>,
+    der: Vec<u8>,
+    subject: String,
+    roles: String,
+    ttl: i64,
+    revoked: i64,
+    added_at: i64,
+}
+
+impl TvsRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            sha256: row.get(0)?,
+            der: row.get(1)?,
+            subject: row.get(2)?,
+            roles: row.get(3)?,
+            ttl: row.get(4)?,
+            revoked: row.get(5)?,
+            added_at: row.get(6)?,
+        })
+    }
+
+    fn entry(self) -> RegistryResult<TvsEntry> {
+        let corrupt = |what: &str| RegistryError::Corrupt(format!("TVS {what}"));
+        Ok(TvsEntry {
+            sha256: self.sha256.try_into().map_err(|_| corrupt("sha256"))?,
+            der: self.der,
+            subject: self.subject,
+            roles: parse_roles(&self.roles)?,
+            ttl: u32::try_from(self.ttl).map_err(|_| corrupt("ttl"))?,
+            revoked: match self.revoked {
+                0 => false,
+                1 => true,
+                _ => return Err(corrupt("revoked")),
+            },
+            added_at: u64::try_from(self.added_at).map_err(|_| corrupt("added_at"))?,
+        })
+    }
+}
+
+const TVS_COLUMNS: &str = "sha256, der, subject, roles, ttl, revoked, added_at";
+
+fn tvs_look_up_in(connection: &Connection, sha256: &[u8; 32]) -> RegistryResult<Option<TvsEntry>> {
+    connection
+        .query_row(
+            &format!("SELECT {TVS_COLUMNS} FROM tvs_certificates WHERE sha256 = ?1"),
+            [sha256.as_slice()],
+            TvsRow::read,
+        )
+        .optional()?
+        .map(TvsRow::entry)
+        .transpose()
+}
+
+impl TvsAllowList for SqliteRegistry {
+    fn tvs_add(&self, der: &[u8], roles: &[Role], ttl: u32, now: u64) -> RegistryResult<TvsEntry> {
+        let registration = TvsRegistration::new(der, roles, ttl)?;
+        let der = der.to_vec();
+        self.write(move |connection| {
+            connection.execute(
+                "INSERT INTO tvs_certificates (sha256, der, subject, roles, ttl, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (sha256) DO UPDATE SET
+                    roles = excluded.roles, ttl = excluded.ttl, added_at = excluded.added_at",
+                params![
+                    registration.sha256.as_slice(),
+                    der,
+                    registration.subject,
+                    roles_text(&registration.roles),
+                    i64::from(registration.ttl),
+                    to_i64(now)
+                ],
+            )?;
+            tvs_look_up_in(connection, &registration.sha256)?
+                .ok_or_else(|| RegistryError::Corrupt("TVS sha256".into()))
+        })
+    }
+
+    fn tvs_remove(&self, sha256: &[u8; 32]) -> RegistryResult<bool> {
+        let sha256 = *sha256;
+        self.write(move |connection| {
+            let removed = connection.execute(
+                "DELETE FROM tvs_certificates WHERE sha256 = ?1",
+                [sha256.as_slice()],
+            )?;
+            Ok(removed > 0)
+        })
+    }
+
+    fn tvs_revoke(&self, sha256: &[u8; 32]) -> RegistryResult<bool> {
+        let sha256 = *sha256;
+        self.write(move |connection| {
+            let changed = connection.execute(
+                "UPDATE tvs_certificates SET revoked = 1 WHERE sha256 = ?1",
+                [sha256.as_slice()],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn tvs_list(&self) -> RegistryResult<Vec<TvsEntry>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {TVS_COLUMNS} FROM tvs_certificates ORDER BY subject, sha256"
+            ))?;
+            let rows = statement.query_map([], TvsRow::read)?;
+            let mut entries = Vec::new();
+            for row in rows {
+                entries.push(row?.entry()?);
+            }
+            Ok(entries)
+        })
+    }
+
+    fn tvs_look_up(&self, sha256: &[u8; 32]) -> RegistryResult<Option<TvsEntry>> {
+        self.read(|connection| tvs_look_up_in(connection, sha256))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What only this backend has: the file, its journal, its migrations and
+    //! the group commit. Behaviour shared by every backend is tested by
+    //! [`crate::conformance`] (tests/sqlite.rs).
+    use super::*;
+    use crate::model::AuthMode;
+    use capf_core::wire::Curve;
+
+    fn temp_path(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "capf-registry-unit-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("capf.db")
+    }
+
+    fn cert() -> NewCertificate {
+        NewCertificate {
+            serial_hex: "0a1b2c".into(),
+            der: b"\x30\x03\x02\x01\x01".to_vec(),
+            issued_at: 1_700_000_000,
+            not_after: 1_731_536_000,
+        }
+    }
+
+    fn install() -> Schedule {
+        Schedule {
+            operation: Operation::Install,
+            key_request: KeyRequest::Ec(Curve::P256),
+            auth_mode: AuthMode::Null,
+            auth_hash: None,
+        }
+    }
+
+    /// A job whose result lands in a channel the test reads after the batch.
+    fn job<T: Send + 'static>(
+        work: impl FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    ) -> (Box<dyn WriteJob>, mpsc::Receiver<RegistryResult<T>>) {
+        let (reply, answer) = mpsc::sync_channel(1);
+        (Box::new(Job { work, reply }), answer)
+    }
+
+    #[test]
+    fn a_batch_commits_its_writes_together_and_a_failed_write_alone_is_undone() {
+        let path = temp_path("batch");
+        let registry = SqliteRegistry::open(&path).unwrap();
+        registry
+            .put_device("SEP0011223344AA", &install(), 1)
+            .unwrap();
+        registry
+            .put_device("SEP0011223344BB", &install(), 1)
+            .unwrap();
+        let mut writer = connect(&path).unwrap();
+        migrate(&mut writer).unwrap();
+        let observer = connect(&path).unwrap();
+        let (first, first_answer) = job(|c| {
+            insert_certificate(c, "SEP0011223344AA", &cert(), CertificateState::Pending, 2)
+        });
+        // A write that fails half-way: its event row must not survive.
+        let (second, second_answer) = job(|c| {
+            event(c, "SEP0011223344BB", 2, "half-way")?;
+            Err::<(), _>(RegistryError::Corrupt("on purpose".into()))
+        });
+        let (third, third_answer) = job(move |c| {
+            // Not visible to another connection before the commit.
+            let seen: i64 =
+                observer.query_row("SELECT COUNT(*) FROM certificates", [], |r| r.get(0))?;
+            insert_certificate(c, "SEP0011223344BB", &cert(), CertificateState::Pending, 2)?;
+            Ok(seen)
+        });
+        run_batch(&writer, vec![first, second, third]);
+        assert!(first_answer.recv().unwrap().is_ok());
+        assert_eq!(
+            second_answer.recv().unwrap(),
+            Err(RegistryError::Corrupt("on purpose".into()))
+        );
+        assert_eq!(third_answer.recv().unwrap(), Ok(0));
+        assert_eq!(registry.certificates("SEP0011223344AA").unwrap().len(), 1);
+        assert_eq!(registry.certificates("SEP0011223344BB").unwrap().len(), 1);
+        let half_way = registry
+            .events("SEP0011223344BB")
+            .unwrap()
+            .into_iter()
+            .filter(|event| event.what == "half-way")
+            .count();
+        assert_eq!(half_way, 0);
+        drop(writer);
+        drop(registry);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn pending_certificate_survives_reopening_the_file_in_wal_mode() {
+        let path = temp_path("durable");
+        let id = {
+            let registry = SqliteRegistry::open(&path).unwrap();
+            registry
+                .put_device("SEP001122334455", &install(), 1)
+                .unwrap();
+            let ClaimAnswer::Claimed { claim, .. } = registry
+                .claim_operation("SEP001122334455", ClaimToken([3; 16]), 100, 1)
+                .unwrap()
+            else {
+                panic!("not claimed")
+            };
+            registry
+                .record_pending_certificate(&claim, &cert(), 2)
+                .unwrap()
+            // dropped without any further call: nothing else commits
+        };
+        let registry = SqliteRegistry::open(&path).unwrap();
+        let certificates = registry.certificates("SEP001122334455").unwrap();
+        assert_eq!(certificates.len(), 1);
+        assert_eq!(certificates[0].id, id);
+        assert_eq!(certificates[0].state, CertificateState::Pending);
+        assert_eq!(certificates[0].der, cert().der);
+        assert_eq!(certificates[0].serial_hex, "0a1b2c");
+        let (mode, synchronous): (String, i64) = registry
+            .read(|c| {
+                Ok((
+                    c.query_row("PRAGMA journal_mode", [], |row| row.get(0))?,
+                    c.query_row("PRAGMA synchronous", [], |row| row.get(0))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(synchronous, 2, "synchronous = FULL");
+        drop(registry);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_a_newer_file_is_refused() {
+        let path = temp_path("migrate");
+        {
+            let registry = SqliteRegistry::open(&path).unwrap();
+            assert_eq!(registry.schema_version().unwrap(), 2);
+            registry
+                .put_device("SEP001122334455", &install(), 1)
+                .unwrap();
+        }
+        {
+            let mut connection = connect(&path).unwrap();
+            // Running them again on an up-to-date file changes nothing.
+            migrate(&mut connection).unwrap();
+            // The first one's SQL itself can be re-run (IF NOT EXISTS everywhere).
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+        }
+        let registry = SqliteRegistry::open(&path).unwrap();
+        assert_eq!(registry.schema_version().unwrap(), 2);
+        assert_eq!(registry.list().unwrap().len(), 1);
+        drop(registry);
+        // A file from a newer capf is refused rather than misread.
+        connect(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        assert!(matches!(
+            SqliteRegistry::open(&path),
+            Err(RegistryError::SchemaTooNew {
+                found: 99,
+                known: 2
+            })
+        ));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_and_keeps_its_devices() {
+        let path = temp_path("v1");
+        {
+            let connection = connect(&path).unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            connection
+                .execute_batch(
+                    "PRAGMA user_version = 1;
+                     INSERT INTO devices (name, operation, key_request, auth_mode, status,
+                         created_at, updated_at)
+                     VALUES ('SEP001122334455', 'install', 'ec:p256', 'null', 'pending', 1, 1);",
+                )
+                .unwrap();
+        }
+        let registry = SqliteRegistry::open(&path).unwrap();
+        assert_eq!(registry.schema_version().unwrap(), 2);
+        let device = registry.device("SEP001122334455").unwrap();
+        assert_eq!(device.operation, Operation::Install);
+        assert_eq!(device.claimed_until, None);
+        drop(registry);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn the_ledger_refuses_deletes_and_rewrites() {
+        let path = temp_path("append");
+        let registry = SqliteRegistry::open(&path).unwrap();
+        registry.put_device("CSFALICE", &install(), 1).unwrap();
+        let ClaimAnswer::Claimed { claim, .. } = registry
+            .claim_operation("CSFALICE", ClaimToken([4; 16]), 100, 1)
+            .unwrap()
+        else {
+            panic!("not claimed")
+        };
+        registry
+            .record_pending_certificate(&claim, &cert(), 2)
+            .unwrap();
+        let connection = connect(&path).unwrap();
+        assert!(connection.execute("DELETE FROM certificates", []).is_err());
+        assert!(
+            connection
+                .execute("UPDATE certificates SET der = x'00'", [])
+                .is_err()
+        );
+        assert_eq!(registry.certificates("CSFALICE").unwrap().len(), 1);
+        drop(registry);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}
