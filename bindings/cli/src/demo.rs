@@ -30,9 +30,7 @@ use crate::enroll::{Auth, Enrollment, describe as describe_phone, enroll};
 use crate::listener::Stop;
 use crate::output::outln;
 use crate::serve::{Server, ServerSetup, Timeouts, runtime};
-use crate::store::{AuthMode, Operation, Schedule, hash_auth_string};
 use crate::tvs::TvsServer;
-use crate::tvs_store::TvsStore;
 use crate::{CliError, CliResult};
 use capf_core::issuance::LscIssuer;
 use capf_core::key_request::KeyRequest;
@@ -41,6 +39,7 @@ use capf_core::server::CertificatePolicy;
 use capf_core::trust::{self, CapfCredential, Purpose, StoreKind, TrustStore};
 use capf_core::tvs::{TvsClientResult, TvsServerConfig};
 use capf_core::wire::Curve;
+use capf_registry::{AuthMode, Operation, Schedule, TvsAllowList as _, hash_auth_string};
 use clap::Args;
 use ctl_format::trust_list::{RecordEntry, Role, TrustListKind};
 use ctl_format::{HashPolicy, RsaFileSigner, TrustList, TrustListBuilder};
@@ -232,7 +231,7 @@ async fn demo(dir: &Path) -> CliResult {
 
     // 3. The phones. The demo writes the registry through the server's
     // own connection.
-    let store = server.store();
+    let store = server.registry();
     let now = crate::output::now_unix();
     let schedule = |name: &str,
                     operation: Operation,
@@ -248,8 +247,6 @@ async fn demo(dir: &Path) -> CliResult {
             None => None,
         };
         store
-            .lock()
-            .map_err(|_| fail("registry", "lock poisoned"))?
             .put_device(
                 name,
                 &Schedule {
@@ -414,11 +411,7 @@ async fn demo(dir: &Path) -> CliResult {
         "SEP0000000000A3",
         mic_device,
     ] {
-        let device = store
-            .lock()
-            .map_err(|_| fail("registry", "lock poisoned"))?
-            .device(name)
-            .map_err(|e| fail("registry", e))?;
+        let device = store.device(name).map_err(|e| fail("registry", e))?;
         if device.operation != Operation::None {
             rows.push(Row {
                 device: name.to_owned(),
@@ -628,9 +621,9 @@ async fn tvs_checks(
     capf_der: &[u8],
     unknown_der: &[u8],
 ) -> Result<Vec<Check>, CliError> {
-    TvsStore::open(db)
-        .and_then(|mut store| {
-            store.add(
+    capf_registry::SqliteRegistry::open(db)
+        .and_then(|store| {
+            store.tvs_add(
                 capf_der,
                 &[Role::Capf],
                 DEMO_TVS_TTL,

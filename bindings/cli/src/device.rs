@@ -8,13 +8,13 @@
 //! users of this machine in the process list: prefer `--generate-auth-string`.
 
 use crate::output::{now_unix, outln, rfc3339_utc};
-use crate::store::{
-    AuthMode, CertificateEntry, Device, Operation, Schedule, Status, Store, StoreError,
-    StoredAuthHash, hash_auth_string,
-};
 use crate::{CliError, CliResult};
 use capf_core::key_request::KeyRequest;
 use capf_core::server::{AuthStringHash, generate_auth_string, validate_auth_string};
+use capf_registry::{
+    AuthMode, CertificateEntry, Device, Operation, Registry, RegistryError, Schedule,
+    SqliteRegistry, Status, StoredAuthHash, hash_auth_string,
+};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -138,8 +138,8 @@ pub(crate) struct ScheduleArgs {
     auth_string: AuthStringArgs,
 }
 
-impl From<StoreError> for CliError {
-    fn from(error: StoreError) -> Self {
+impl From<RegistryError> for CliError {
+    fn from(error: RegistryError) -> Self {
         Self::input(error.to_string())
     }
 }
@@ -206,14 +206,14 @@ fn parse_key(text: &str) -> Result<KeyRequest, CliError> {
 }
 
 /// Opens a registry that must already exist (all commands but `add`).
-fn open_existing(path: &Path) -> Result<Store, CliError> {
+fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
     if !path.is_file() {
         return Err(CliError::input(format!(
             "no device database at {} (create it with `capf device add`)",
             path.display()
         )));
     }
-    Ok(Store::open(path)?)
+    Ok(SqliteRegistry::open(path)?)
 }
 
 /// The string to hash, and whether it was generated (to print it once).
@@ -282,7 +282,7 @@ fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
 
 fn add(args: AddArgs) -> CliResult {
     let (name, schedule, auth_string) = prepare(&args.device)?;
-    let mut store = Store::open(&args.db.db)?;
+    let store = SqliteRegistry::open(&args.db.db)?;
     let replaced = store.put_device(&name, &schedule, now_unix())?;
     outln!(
         "{name}: {} (operation {}, auth {}, key {})",
@@ -342,7 +342,7 @@ fn import(db: &Path, file: &Path) -> CliResult {
         }
         devices.push((name, schedule));
     }
-    let mut store = Store::open(db)?;
+    let store = SqliteRegistry::open(db)?;
     let replaced = store.put_devices(&devices, now_unix())?;
     outln!(
         "{} device(s) imported: {} added, {replaced} schedule(s) replaced",
@@ -362,7 +362,7 @@ fn schedule(args: ScheduleArgs) -> CliResult {
     let name = validate_device_name(&args.name)?;
     let operation = parse_operation(&args.operation)?;
     let key_request = args.key.as_deref().map(parse_key).transpose()?;
-    let mut store = open_existing(&args.db.db)?;
+    let store = open_existing(&args.db.db)?;
     let device = store.device(&name)?;
     let auth_string = take_auth_string(&args.auth_string)?;
     if auth_string.is_some() && device.auth_mode != AuthMode::AuthString {
@@ -414,6 +414,7 @@ fn status_text(device: &Device) -> String {
             None => format!("{operation} failed"),
         },
         Status::Successful => format!("{operation} successful"),
+        other => format!("{operation} {other}"),
     };
     if device.locked {
         text.push_str(", locked");
@@ -433,6 +434,7 @@ fn device_json(device: &Device) -> serde_json::Value {
         "key": device.key_request.to_string(),
         "failed_attempts": device.failed_attempts,
         "locked": device.locked,
+        "claimed_until": device.claimed_until.map(rfc3339_utc),
         "created_at": rfc3339_utc(device.created_at),
         "updated_at": rfc3339_utc(device.updated_at),
     })
@@ -457,7 +459,7 @@ fn print_json(value: &serde_json::Value) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(store: &Store, json: bool) -> CliResult {
+fn list(store: &SqliteRegistry, json: bool) -> CliResult {
     let devices = store.list()?;
     if json {
         let mut values = Vec::with_capacity(devices.len());
@@ -494,7 +496,7 @@ fn list(store: &Store, json: bool) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(store: &Store, name: &str, json: bool) -> CliResult {
+fn show(store: &SqliteRegistry, name: &str, json: bool) -> CliResult {
     let name = validate_device_name(name)?;
     let device = store.device(&name)?;
     let certificates = store.certificates(&name)?;

@@ -13,11 +13,9 @@ mod output;
 mod pump;
 mod serve;
 mod signed;
-mod store;
 mod trust;
 mod trustlist;
 mod tvs;
-mod tvs_store;
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};

@@ -4,9 +4,14 @@
 //! [`TlsServerTransport`] turns them into plaintext, the session decides.
 //! One task and one session per connection; session ids come from one
 //! [`SessionIdAllocator`] seeded from the OS RNG. Decisions are answered
-//! from the SQLite registry ([`Store`], one mutex-guarded connection used
-//! on the blocking pool) and the local [`LscIssuer`]. A pending certificate
-//! is committed to the registry before its frame is written.
+//! from the registry ([`capf_registry`], SQLite, group commit) and the local
+//! [`LscIssuer`]; the host rules (lockout, the one-time string, what each
+//! outcome writes, one operation per session) are the library's
+//! ([`capf_registry::rules`]), not this file's. Registry calls are blocking
+//! and run on tokio's blocking pool, and so does the session's answer to the
+//! lookup, which runs the authentication checks (PBKDF2 of the one-time
+//! string, certificate chains). A pending certificate is committed to the
+//! registry before its frame is written.
 //!
 //! Logs (`tracing`) carry the device, the session id and the outcome, never
 //! an authentication string or key material.
@@ -14,15 +19,15 @@
 use crate::listener::{self, Stop, stop_on_signal};
 use crate::output::{now_unix, read_text};
 use crate::pump::{self, PumpOptions, now};
-use crate::store::{NewCertificate, Operation as StoreOperation, Store, StoreError};
 use crate::{CliError, CliResult};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::server::{
-    AuthFailure, AuthMode, CertificatePolicy, DeviceRecord, IssueRefusal, Operation, ServerConfig,
-    ServerDecision, ServerOutcome, ServerSession, SessionIdAllocator, SessionResult,
+    CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome,
+    ServerSession, SessionIdAllocator, SessionResult,
 };
 use capf_core::tls::{TlsServerTransport, rustls};
 use capf_core::trust::Revocations;
+use capf_registry::{Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry, rules};
 use clap::Args;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -131,10 +136,9 @@ pub(crate) struct ServerSetup {
 /// State shared by every connection task.
 struct Shared {
     tls: Arc<rustls::ServerConfig>,
-    /// Queue of the registry writer thread (group commit).
-    writer: std::sync::mpsc::Sender<WriteJob>,
     issuer: LscIssuer,
-    store: Arc<Mutex<Store>>,
+    /// The registry (its writer thread does the group commit).
+    registry: Arc<dyn Registry>,
     ids: Mutex<SessionIdAllocator>,
     policy: CertificatePolicy,
     validity_days: u32,
@@ -358,16 +362,13 @@ pub(crate) struct Server {
 impl Server {
     /// Opens the registry and seeds the session-id allocator.
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
-        let store = Store::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?;
-        let writer = spawn_writer(
-            Store::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?,
-        )?;
+        let registry =
+            SqliteRegistry::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?;
         Ok(Self {
             shared: Arc::new(Shared {
                 tls: setup.tls,
-                writer,
                 issuer: setup.issuer,
-                store: Arc::new(Mutex::new(store)),
+                registry: Arc::new(registry),
                 ids: Mutex::new(SessionIdAllocator::new(&mut rand_core::OsRng)),
                 policy: setup.policy,
                 validity_days: setup.validity_days,
@@ -377,10 +378,10 @@ impl Server {
         })
     }
 
-    /// The registry connection the server uses (the demo schedules through
-    /// it, so nothing competes for SQLite's write lock).
-    pub(crate) fn store(&self) -> Arc<Mutex<Store>> {
-        self.shared.store.clone()
+    /// The registry the server uses (the demo schedules through it, so
+    /// its writes share the server's writer).
+    pub(crate) fn registry(&self) -> Arc<dyn Registry> {
+        self.shared.registry.clone()
     }
 
     /// Accepts connections until `shutdown` resolves, then waits up to
@@ -447,72 +448,72 @@ impl Server {
         let mut session = ServerSession::new(config, now());
         let mut host = ServerHost {
             server: self,
+            token: ClaimToken::random(&mut rand_core::OsRng),
+            claim: None,
             pending: None,
             ledger_id: None,
         };
         let options = PumpOptions {
             handshake_timeout: Some(shared.timeouts.handshake),
         };
-        pump::run(stream, &mut tls, &mut session, &mut host, options).await
+        let result = pump::run(stream, &mut tls, &mut session, &mut host, options).await;
+        // A connection that failed without an outcome still holds its
+        // claim: free it now rather than at the end of the lease.
+        if let Some(claim) = host.claim.take() {
+            self.release(claim).await;
+        }
+        result
     }
 
-    /// Runs `work` on the registry writer thread and returns once the batch
-    /// it joined is committed, so its result is on disk (group commit: one
-    /// fsync for every write queued meanwhile).
-    async fn write<T: Send + 'static>(
+    /// Makes the outcome's registry write and releases the session's claim
+    /// (the library's rules decide the write; errors are logged).
+    async fn record_outcome(
         &self,
-        work: impl FnOnce(&mut Store) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, String> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: WriteJob = Box::new(move |store| {
-            let result = work(store);
-            Box::new(move |committed: Result<(), String>| {
-                let _ = reply.send(committed.and(result));
-            })
-        });
-        self.shared
-            .writer
-            .send(job)
-            .map_err(|_| "registry writer stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "registry writer stopped".to_owned())?
-    }
-
-    /// Writes the outcome to the registry (errors are logged).
-    async fn record_outcome(&self, outcome: &ServerOutcome, ledger_id: Option<i64>) {
-        let Some(name) = outcome.device_name.clone() else {
-            return;
-        };
+        outcome: &ServerOutcome,
+        claim: Option<Claim>,
+        ledger_id: Option<i64>,
+    ) {
+        let registry = self.shared.registry.clone();
         let lock_after = self.shared.max_failed_attempts;
-        let result = outcome.result.clone();
-        let written = self.write(move |store| {
-            let now = now_unix();
-            let done = match result {
-                SessionResult::Installed { .. } => match ledger_id {
-                    Some(id) => store.mark_installed(&name, id, now),
-                    None => store.reset_after_success(&name, StoreOperation::Install, now),
-                },
-                SessionResult::Fetched { certificate_der } => {
-                    let facts = certificate_facts(&certificate_der);
-                    store
-                        .record_fetched(&name, facts.with_der(&certificate_der), now)
-                        .map(|_| ())
-                }
-                SessionResult::Deleted => store.mark_deleted(&name, now),
-                SessionResult::AuthenticationFailed(AuthFailure::LockedOut { .. }) => Ok(()),
-                SessionResult::AuthenticationFailed(_) => store
-                    .record_auth_failure(&name, lock_after, now)
-                    .map(|(failed, locked)| {
-                        tracing::warn!(device = %name, failed, locked, "authentication failure counted");
-                    }),
-                _ => Ok(()),
-            };
-            done.map_err(|e| e.to_string())
+        let outcome_copy = outcome.clone();
+        let written = blocking(move || {
+            capf_registry::finish_session(
+                &*registry,
+                &outcome_copy,
+                claim.as_ref(),
+                ledger_id,
+                lock_after,
+                now_unix(),
+            )
+            .map_err(|error| error.to_string())
         })
         .await;
-        if let Err(error) = written {
-            tracing::error!(%error, "recording the outcome failed");
+        match written {
+            Ok(recorded) => {
+                if let Some(count) = recorded.failure {
+                    tracing::warn!(
+                        device = outcome.device_name.as_deref().unwrap_or("-"),
+                        failed = count.failed_attempts,
+                        locked = count.locked,
+                        "authentication failure counted"
+                    );
+                }
+            }
+            Err(error) => tracing::error!(%error, "recording the outcome failed"),
+        }
+    }
+
+    /// Releases a claim whose session ended without an outcome.
+    async fn release(&self, claim: Claim) {
+        let registry = self.shared.registry.clone();
+        let released = blocking(move || {
+            registry
+                .release_claim(&claim, now_unix())
+                .map_err(|error| error.to_string())
+        })
+        .await;
+        if let Err(error) = released {
+            tracing::error!(%error, "releasing the operation failed (its lease will expire)");
         }
     }
 }
@@ -521,6 +522,10 @@ impl Server {
 /// issuer, plus what this session has issued and recorded so far.
 struct ServerHost<'a> {
     server: &'a Server,
+    /// This session's identity for claims (unique across processes).
+    token: ClaimToken,
+    /// The device's operation, once this session holds it.
+    claim: Option<Claim>,
     pending: Option<PendingCertificate>,
     ledger_id: Option<i64>,
 }
@@ -537,17 +542,31 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
         let shared = &self.server.shared;
         match decision {
             ServerDecision::LookUpDevice { device_name } => {
-                let store = shared.store.clone();
+                let registry = shared.registry.clone();
+                let token = self.token;
+                let lease_until = rules::lease_until(
+                    now_unix(),
+                    shared.timeouts.key_generation,
+                    shared.timeouts.response,
+                );
+                // The lookup (a registry write: the claim) and the session's
+                // answer (the authentication checks) both block: the session
+                // goes to the blocking pool and comes back.
+                let placeholder = ServerSession::new(ServerConfig::new(0), now());
+                let mut moved = std::mem::replace(session, placeholder);
                 let name = device_name.clone();
-                let record = blocking(move || {
-                    let store = store
-                        .lock()
-                        .map_err(|_| "registry lock poisoned".to_owned())?;
-                    look_up(&store, &name)
+                let (moved, claim, answered) = tokio::task::spawn_blocking(move || {
+                    let (claim, answered) =
+                        look_up_and_answer(&*registry, &mut moved, &name, token, lease_until);
+                    (moved, claim, answered)
                 })
-                .await?;
-                tracing::debug!(device = %device_name, known = record.is_some(), "device looked up");
-                session.answer_device(record).map_err(|e| e.to_string())
+                .await
+                .map_err(|_| "registry task failed".to_owned())?;
+                *session = moved;
+                self.claim = claim;
+                let answer = answered?;
+                tracing::debug!(device = %device_name, answer, "device looked up");
+                Ok(())
             }
             ServerDecision::IssueCertificate {
                 device_name,
@@ -590,19 +609,18 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     .pending
                     .take()
                     .ok_or_else(|| "pending certificate without issuance".to_owned())?;
-                let name = device_name.clone();
-                let id = self
-                    .server
-                    .write(move |store| {
-                        store
-                            .record_pending_certificate(
-                                &name,
-                                facts.with_der(&certificate_der),
-                                now_unix(),
-                            )
-                            .map_err(|e| e.to_string())
-                    })
-                    .await?;
+                let claim = self
+                    .claim
+                    .clone()
+                    .ok_or_else(|| "pending certificate without a claim".to_owned())?;
+                let registry = shared.registry.clone();
+                let certificate = facts.with_der(certificate_der);
+                let id = blocking(move || {
+                    registry
+                        .record_pending_certificate(&claim, &certificate, now_unix())
+                        .map_err(|e| e.to_string())
+                })
+                .await?;
                 self.ledger_id = Some(id);
                 tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
                 session.answer_pending_recorded().map_err(|e| e.to_string())
@@ -613,7 +631,10 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
 
     /// The outcome goes to the registry before END_SESSION is written.
     async fn finish(&mut self, outcome: &ServerOutcome) {
-        self.server.record_outcome(outcome, self.ledger_id).await;
+        let claim = self.claim.take();
+        self.server
+            .record_outcome(outcome, claim, self.ledger_id)
+            .await;
     }
 }
 
@@ -626,9 +647,9 @@ struct PendingCertificate {
 
 impl PendingCertificate {
     /// The ledger row for these facts and the certificate itself.
-    fn with_der<'a>(&'a self, der: &'a [u8]) -> NewCertificate<'a> {
+    fn with_der(self, der: Vec<u8>) -> NewCertificate {
         NewCertificate {
-            serial_hex: &self.serial_hex,
+            serial_hex: self.serial_hex,
             der,
             issued_at: self.issued_at,
             not_after: self.not_after,
@@ -636,89 +657,49 @@ impl PendingCertificate {
     }
 }
 
-/// Serial and validity of a certificate the phone returned (best effort).
-fn certificate_facts(der: &[u8]) -> PendingCertificate {
-    use der::Decode;
-    match x509_cert::Certificate::from_der(der) {
-        Ok(certificate) => {
-            let tbs = &certificate.tbs_certificate;
-            PendingCertificate {
-                serial_hex: hex::encode(tbs.serial_number.as_bytes()),
-                issued_at: tbs.validity.not_before.to_unix_duration().as_secs(),
-                not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
-            }
-        }
-        Err(_) => PendingCertificate {
-            serial_hex: String::new(),
-            issued_at: 0,
-            not_after: 0,
-        },
-    }
-}
-
-/// The session's record for `name`, `None` when unknown. A device whose
-/// one-time string is used up and that has nothing scheduled gets "nothing
-/// to do" rather than "unknown".
-fn look_up(store: &Store, name: &str) -> Result<Option<DeviceRecord>, String> {
-    match store.device_record(name) {
-        Ok(record) => Ok(Some(record)),
-        Err(StoreError::UnknownDevice(_)) => Ok(None),
-        Err(StoreError::NoAuthString(_)) => {
-            let device = store.device(name).map_err(|e| e.to_string())?;
-            if device.operation == StoreOperation::None {
-                Ok(Some(DeviceRecord::new(
-                    name,
-                    Operation::None,
-                    AuthMode::NullString,
-                )))
+/// Step 1 of the library's session steps ([`capf_registry::look_up_device`]):
+/// claims the device's operation and answers the session, on a blocking
+/// thread. Returns the claim (even when answering failed, so it is
+/// released) and what was answered, for the log.
+fn look_up_and_answer(
+    registry: &dyn Registry,
+    session: &mut ServerSession,
+    name: &str,
+    token: ClaimToken,
+    lease_until: u64,
+) -> (Option<Claim>, Result<&'static str, String>) {
+    match capf_registry::look_up_device(registry, name, token, lease_until, now_unix()) {
+        Ok(LookUp::Answer { record, claim }) => {
+            let known = if record.is_some() {
+                "record"
             } else {
-                tracing::warn!(device = %name, "auth-string device without a string: refused as unknown");
-                Ok(None)
-            }
+                "unknown"
+            };
+            let answered = session
+                .answer_device(record)
+                .map(|()| known)
+                .map_err(|e| e.to_string());
+            (claim, answered)
         }
-        Err(error) => Err(error.to_string()),
+        Ok(LookUp::Refuse(refusal)) => {
+            let answered = session
+                .refuse_device(refusal)
+                .map(|()| "refused: operation held by another session")
+                .map_err(|e| e.to_string());
+            (None, answered)
+        }
+        Ok(_) => (None, Err("unknown lookup answer".to_owned())),
+        Err(error) => {
+            // The registry cannot answer: the phone hears END_SESSION 7 and
+            // may retry, rather than a dropped connection.
+            tracing::error!(device = %name, %error, "device lookup failed: refused");
+            let answered = session
+                .refuse_device(DeviceRefusal::RegistryUnavailable)
+                .map(|()| "refused: registry unavailable")
+                .map_err(|e| e.to_string());
+            (None, answered)
+        }
     }
-}
-
-/// One registry write for the writer thread: runs inside a batch and
-/// returns what to do once the batch's commit succeeded or failed.
-type WriteJob = Box<dyn FnOnce(&mut Store) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
-
-/// Most writes committed together.
-const MAX_BATCH: usize = 256;
-
-/// Starts the thread that owns the registry's write connection. It takes
-/// every queued job, runs them in one transaction (each in its own
-/// savepoint), commits once, and only then answers each job: a pending
-/// certificate is never reported written before it is on disk. The thread
-/// ends when the server (every sender) is gone.
-fn spawn_writer(mut store: Store) -> Result<std::sync::mpsc::Sender<WriteJob>, CliError> {
-    let (sender, jobs) = std::sync::mpsc::channel::<WriteJob>();
-    std::thread::Builder::new()
-        .name("capf-registry-writer".into())
-        .spawn(move || {
-            while let Ok(first) = jobs.recv() {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match jobs.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let mut answers = Vec::with_capacity(batch.len());
-                let committed = store
-                    .batch(|store| answers.extend(batch.drain(..).map(|job| job(store))))
-                    .map_err(|error| format!("registry commit failed: {error}"));
-                if let Err(error) = &committed {
-                    tracing::error!(%error, writes = answers.len(), "registry batch lost");
-                }
-                for answer in answers {
-                    answer(committed.clone());
-                }
-            }
-        })
-        .map_err(|error| CliError::input(format!("cannot start the registry writer: {error}")))?;
-    Ok(sender)
 }
 
 /// Runs registry work on the blocking pool.
@@ -760,6 +741,7 @@ pub(crate) fn describe(result: &SessionResult) -> String {
         SessionResult::DeleteRefused { .. } => "delete refused".into(),
         SessionResult::NothingToDo => "nothing to do".into(),
         SessionResult::UnknownDevice => "unknown device".into(),
+        SessionResult::DeviceRefused(refusal) => format!("refused: {refusal}"),
         SessionResult::AuthenticationFailed(failure) => {
             format!("authentication failed: {failure}")
         }

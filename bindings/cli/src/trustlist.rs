@@ -838,8 +838,9 @@ fn tvs_store_knowledge(
     if !path.is_file() {
         return Err(bad(&"no such database file"));
     }
-    let store = crate::tvs_store::TvsStore::open(path).map_err(|error| bad(&error))?;
-    for entry in store.list().map_err(|error| bad(&error))? {
+    use capf_registry::TvsAllowList as _;
+    let store = capf_registry::SqliteRegistry::open(path).map_err(|error| bad(&error))?;
+    for entry in store.tvs_list().map_err(|error| bad(&error))? {
         tvs.insert(&entry.der, entry.roles, entry.revoked);
     }
     Ok(())

@@ -4,8 +4,9 @@
 //!
 //! Server: one task and one [`TvsServerSession`] per connection, driven by
 //! the shared [`pump`]: one request, at most one response, then close. The
-//! lookup is answered from [`TvsStore`] (the `tvs_certificates` table of the
-//! registry file). A bad request is closed without an answer, as the
+//! lookup is answered from the registry's TVS allow-list
+//! ([`capf_registry::TvsAllowList`], the `tvs_certificates` table of the
+//! registry file), on the blocking pool. A bad request is closed without an answer, as the
 //! reference does, and logged with its reason.
 
 use crate::anchors::{ServerAnchors, describe_tls_failure, read_server_anchors};
@@ -13,9 +14,6 @@ use crate::listener;
 use crate::output::{errln, now_unix, outln, read_file, rfc3339_utc};
 use crate::pump::{self, Host, PumpOptions, Session, Step, now};
 use crate::serve::pem_blocks;
-use crate::tvs_store::{
-    DEFAULT_TTL, MAX_TTL, TvsEntry, TvsStore, TvsStoreError, certificate_sha256,
-};
 use crate::{CliError, CliResult};
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, TlsServerTransport, rustls};
@@ -25,6 +23,9 @@ use capf_core::tvs::{
     TvsClientOutput, TvsClientResult, TvsClientSession, TvsServerConfig, TvsServerDecision,
     TvsServerOutcome, TvsServerOutput, TvsServerResult, TvsServerSession,
 };
+use capf_registry::{
+    DEFAULT_TTL, MAX_TTL, RegistryError, SqliteRegistry, TvsAllowList, TvsEntry, certificate_sha256,
+};
 use clap::{Args, Subcommand};
 use ctl_format::trust_list::Role;
 use std::convert::Infallible;
@@ -32,7 +33,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
@@ -129,17 +130,17 @@ pub(crate) fn run(command: Command) -> CliResult {
     }
 }
 
-fn store_error(error: TvsStoreError) -> CliError {
+fn store_error(error: RegistryError) -> CliError {
     CliError::input(error.to_string())
 }
 
-fn open(db: &Path) -> Result<TvsStore, CliError> {
-    TvsStore::open(db).map_err(store_error)
+fn open(db: &Path) -> Result<SqliteRegistry, CliError> {
+    SqliteRegistry::open(db).map_err(store_error)
 }
 
 /// Opens a registry that must already exist (`list`, `remove`, `revoke`):
 /// a mistyped path is an error, not a new empty database.
-fn open_existing(db: &Path) -> Result<TvsStore, CliError> {
+fn open_existing(db: &Path) -> Result<SqliteRegistry, CliError> {
     if !db.is_file() {
         return Err(CliError::input(format!(
             "no database at {} (register a certificate with `capf tvs add` first)",
@@ -212,10 +213,10 @@ fn add(args: &AddArgs) -> CliResult {
         )));
     }
     let certificates = read_certificates(&args.certificate)?;
-    let mut store = open(&args.db)?;
+    let store = open(&args.db)?;
     for der in certificates {
         let entry = store
-            .add(&der, &roles, args.ttl, now_unix())
+            .tvs_add(&der, &roles, args.ttl, now_unix())
             .map_err(store_error)?;
         outln!(
             "registered {} {} roles {} ttl {}{}",
@@ -254,13 +255,13 @@ fn target_digests(target: &str) -> Result<Vec<[u8; 32]>, CliError> {
 
 fn remove_or_revoke(args: &TargetArgs, revoke: bool) -> CliResult {
     let digests = target_digests(&args.target)?;
-    let mut store = open_existing(&args.db)?;
+    let store = open_existing(&args.db)?;
     let mut missing = 0;
     for digest in digests {
         let done = if revoke {
-            store.revoke(&digest)
+            store.tvs_revoke(&digest)
         } else {
-            store.remove(&digest)
+            store.tvs_remove(&digest)
         }
         .map_err(store_error)?;
         let verb = if revoke { "revoked" } else { "removed" };
@@ -292,7 +293,7 @@ fn entry_json(entry: &TvsEntry) -> serde_json::Value {
 }
 
 fn list(args: &ListArgs) -> CliResult {
-    let entries = open_existing(&args.db)?.list().map_err(store_error)?;
+    let entries = open_existing(&args.db)?.tvs_list().map_err(store_error)?;
     if args.json {
         let json: Vec<_> = entries.iter().map(entry_json).collect();
         outln!("{}", serde_json::Value::Array(json));
@@ -583,7 +584,7 @@ pub(crate) struct TvsServer {
 
 struct TvsShared {
     tls: Arc<rustls::ServerConfig>,
-    store: Arc<Mutex<TvsStore>>,
+    store: Arc<dyn TvsAllowList>,
     config: TvsServerConfig,
     handshake_timeout: Duration,
 }
@@ -634,7 +635,7 @@ impl TvsServer {
         Ok(Self {
             shared: Arc::new(TvsShared {
                 tls,
-                store: Arc::new(Mutex::new(open(db)?)),
+                store: Arc::new(open(db)?),
                 config,
                 handshake_timeout,
             }),
@@ -687,7 +688,7 @@ impl TvsServer {
 
 /// Answers the lookup from the table.
 struct TvsHost {
-    store: Arc<Mutex<TvsStore>>,
+    store: Arc<dyn TvsAllowList>,
 }
 
 impl Host<TvsServerSession> for TvsHost {
@@ -705,11 +706,8 @@ impl Host<TvsServerSession> for TvsHost {
         };
         let store = self.store.clone();
         let entry = tokio::task::spawn_blocking(move || {
-            let store = store
-                .lock()
-                .map_err(|_| "TVS store lock poisoned".to_owned())?;
             store
-                .look_up(&certificate_sha256)
+                .tvs_look_up(&certificate_sha256)
                 .map_err(|e| e.to_string())
         })
         .await
