@@ -563,6 +563,8 @@ fn phone_dropping_mid_install_retries_and_the_ledger_keeps_everything() {
     let halt = phone.run_until(is_key_request);
     assert!(matches!(halt, Halt::Paused(_)), "{halt:?}");
     drop(phone);
+    // The server frees the operation once it sees the phone gone.
+    server.wait_unclaimed(device);
     let shown = server.show(device);
     assert_eq!(shown["operation"], "install", "{shown}");
     assert_eq!(ledger(&server, device), vec![]);
@@ -576,6 +578,7 @@ fn phone_dropping_mid_install_retries_and_the_ledger_keeps_everything() {
         panic!("no STORE_CERT_REQUEST")
     };
     drop(phone);
+    server.wait_unclaimed(device);
     let abandoned = serial_hex(&certificate_der);
     assert_eq!(
         ledger(&server, device),
@@ -1034,4 +1037,145 @@ fn enroll_trusts_the_capf_record_of_a_ctl() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
     assert_eq!(ledger(&server, "SEP0000000000C1").len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// One operation, one certificate: phones racing for the same scheduled
+// operation (issue 9: two `capf enroll` with the same device name and
+// one-time string at the same moment used to both get an LSC).
+
+impl Server {
+    /// Waits until no session holds the device's operation (the server
+    /// releases a claim when it sees the session end; bounded by HANG).
+    fn wait_unclaimed(&self, device: &str) {
+        let started = Instant::now();
+        while !self.show(device)["claimed_until"].is_null() {
+            assert!(
+                started.elapsed() < HANG,
+                "the claim of {device} was never released\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Two `capf enroll` for `device`, started together; their outputs.
+    fn enroll_twice_at_once(&self, device: &str, extra: &[&str]) -> [Output; 2] {
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..2)
+                .map(|index| {
+                    let start = start.clone();
+                    let out = self.dir.join(format!("{device}-{index}.pem"));
+                    scope.spawn(move || {
+                        start.wait();
+                        self.enroll(device, &out, extra)
+                    })
+                })
+                .collect();
+            let mut outputs = runs.into_iter().map(|run| run.join().unwrap());
+            [outputs.next().unwrap(), outputs.next().unwrap()]
+        })
+    }
+}
+
+#[test]
+fn racing_phones_get_one_certificate_per_scheduled_operation() {
+    const ROUNDS: usize = 8;
+    let server = Server::start("race", &[]);
+    let mut refused = 0;
+    for round in 0..ROUNDS {
+        for auth_string in [true, false] {
+            let device = format!(
+                "SEP0000000{}{round:04X}",
+                if auth_string { "A" } else { "B" }
+            );
+            let extra: &[&str] = if auth_string {
+                server.add_with_auth_string(&device, "install", "ec:p256", "135790");
+                &["--auth-string", "135790"]
+            } else {
+                server.add(&device, "install", "null", "ec:p256");
+                &[]
+            };
+            let outputs = server.enroll_twice_at_once(&device, extra);
+            let installed: Vec<_> = outputs
+                .iter()
+                .filter(|output| String::from_utf8_lossy(&output.stdout).contains("LSC installed"))
+                .collect();
+            let context = format!(
+                "{device}:\n{}\n{}\n{}",
+                text(&outputs[0]),
+                text(&outputs[1]),
+                server.log()
+            );
+            assert_eq!(installed.len(), 1, "{context}");
+            assert!(installed[0].status.success(), "{context}");
+            // The other phone was refused (END_SESSION 7, exit 1) or came
+            // after the install and heard "nothing to do" (exit 0).
+            let other = outputs
+                .iter()
+                .find(|output| !String::from_utf8_lossy(&output.stdout).contains("LSC installed"))
+                .unwrap();
+            match other.status.code() {
+                Some(1) => {
+                    assert!(!String::from_utf8_lossy(&other.stderr).contains("135790"));
+                    refused += 1;
+                }
+                Some(0) => assert!(
+                    String::from_utf8_lossy(&other.stdout).contains("nothing to do"),
+                    "{context}"
+                ),
+                _ => panic!("{context}"),
+            }
+            // The ledger: exactly one certificate, installed; the operation
+            // done, the one-time string consumed, no failure counted.
+            assert_eq!(ledger(&server, &device).len(), 1, "{context}");
+            assert_eq!(ledger(&server, &device)[0].1, "installed", "{context}");
+            let shown = server.show(&device);
+            assert_eq!(shown["operation"], "none", "{shown}");
+            assert_eq!(shown["auth_string_set"], false, "{shown}");
+            assert_eq!(shown["failed_attempts"], 0, "{shown}");
+            assert!(shown["claimed_until"].is_null(), "{shown}");
+        }
+    }
+    eprintln!(
+        "{refused} of {} racing phones were refused while the other held the operation; the \
+         rest came after the install",
+        ROUNDS * 2
+    );
+    server.assert_database_consistent();
+}
+
+#[test]
+fn a_phone_holding_the_operation_refuses_a_second_one_until_it_dies() {
+    let server = Server::start("held", &[]);
+    let device = "SEP0000000000D1";
+    let out = server.dir.join("lsc.pem");
+    server.add(device, "install", "null", "ec:p256");
+
+    // A phone stops while it "generates its key": it holds the operation.
+    let mut phone = TestPhone::connect(&server, device);
+    let halt = phone.run_until(is_key_request);
+    assert!(matches!(halt, Halt::Paused(_)), "{halt:?}");
+    assert!(!server.show(device)["claimed_until"].is_null());
+    // A second phone for the same device is refused meanwhile (END_SESSION
+    // 7), without a certificate and without a failure counted.
+    let output = server.enroll(device, &out, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!out.exists());
+    assert_eq!(ledger(&server, device), vec![]);
+    assert_eq!(server.show(device)["failed_attempts"], 0);
+
+    // The first phone dies mid-way: its claim is released and the phone
+    // completes when it comes back.
+    drop(phone);
+    server.wait_unclaimed(device);
+    let output = server.enroll_ok(device, &out);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
+    let installed = serial_hex(&certificate_in(&out));
+    assert_eq!(
+        ledger(&server, device),
+        vec![(installed, "installed".to_owned())]
+    );
+    assert!(server.show(device)["claimed_until"].is_null());
 }
