@@ -217,9 +217,9 @@ mod tests {
         hash_auth_string(text, 10, &mut rng).unwrap()
     }
 
+    /// An outcome with `result` (`ServerOutcome` is non-exhaustive: a real
+    /// session's outcome is the template, its public `result` replaced).
     fn outcome(result: SessionResult) -> ServerOutcome {
-        // ServerOutcome is non_exhaustive: build one through a real session
-        // is heavy; its fields are public, so clone a template.
         let mut template = template_outcome();
         template.result = result;
         template
