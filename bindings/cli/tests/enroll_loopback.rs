@@ -94,9 +94,15 @@ impl Server {
     /// Starts `capf serve` on a free port of `host` (an IPv4 address or a
     /// bracketed IPv6 address).
     fn start_on(host: &str, tag: &str, extra: &[&str]) -> Self {
+        Self::start_with_db(host, tag, extra, None)
+    }
+
+    /// Starts `capf serve` with its own certificate on `db` (another
+    /// server's registry file), or on a new registry.
+    fn start_with_db(host: &str, tag: &str, extra: &[&str], db: Option<&Path>) -> Self {
         let dir = temp_dir(tag);
         let (cert, key) = capf_certificate(&dir);
-        let db = dir.join("capf.db");
+        let db = db.map_or_else(|| dir.join("capf.db"), Path::to_path_buf);
         let address = format!("{host}:{}", support::free_port(host));
         let mut args = vec![
             "serve".to_owned(),
@@ -1178,4 +1184,50 @@ fn a_phone_holding_the_operation_refuses_a_second_one_until_it_dies() {
         vec![(installed, "installed".to_owned())]
     );
     assert!(server.show(device)["claimed_until"].is_null());
+}
+
+#[test]
+fn two_servers_on_one_registry_file_install_one_certificate_per_operation() {
+    const ROUNDS: usize = 6;
+    let first = Server::start("shared-a", &[]);
+    // A second process on the same SQLite file, as two CAPF nodes would be.
+    let second = Server::start_with_db("127.0.0.1", "shared-b", &[], Some(&first.db));
+    for round in 0..ROUNDS {
+        let device = format!("SEP00000000C{round:03X}");
+        first.add_with_auth_string(&device, "install", "ec:p256", "24680");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let outputs: Vec<Output> = std::thread::scope(|scope| {
+            let runs: Vec<_> = [&first, &second]
+                .into_iter()
+                .map(|server| {
+                    let start = start.clone();
+                    let device = device.clone();
+                    scope.spawn(move || {
+                        let out = server.dir.join(format!("{device}.pem"));
+                        start.wait();
+                        server.enroll(&device, &out, &["--auth-string", "24680"])
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|run| run.join().unwrap()).collect()
+        });
+        let context = format!(
+            "{device}:\n{}\n{}\nA:\n{}\nB:\n{}",
+            text(&outputs[0]),
+            text(&outputs[1]),
+            first.log(),
+            second.log()
+        );
+        let installed = outputs
+            .iter()
+            .filter(|output| String::from_utf8_lossy(&output.stdout).contains("LSC installed"))
+            .count();
+        assert_eq!(installed, 1, "{context}");
+        assert_eq!(ledger(&first, &device).len(), 1, "{context}");
+        assert_eq!(ledger(&first, &device)[0].1, "installed", "{context}");
+        let shown = first.show(&device);
+        assert_eq!(shown["auth_string_set"], false, "{shown}");
+        assert_eq!(shown["failed_attempts"], 0, "{shown}");
+    }
+    first.assert_database_consistent();
 }
