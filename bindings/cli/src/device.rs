@@ -525,6 +525,9 @@ fn show(store: &SqliteRegistry, name: &str, json: bool) -> CliResult {
         device.failed_attempts,
         if device.locked { " (locked)" } else { "" }
     );
+    if let Some(until) = device.claimed_until {
+        outln!("claimed until:   {} (by a session)", rfc3339_utc(until));
+    }
     outln!("created:         {}", rfc3339_utc(device.created_at));
     outln!("updated:         {}", rfc3339_utc(device.updated_at));
     if certificates.is_empty() {
