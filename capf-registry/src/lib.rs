@@ -152,6 +152,9 @@ pub trait Registry: Send + Sync {
     /// one's lease ended (`lease_until <= now`), or `token` already holds
     /// it; otherwise the answer is [`ClaimAnswer::Held`] and nothing is
     /// written. [`RegistryError::UnknownDevice`] if there is no such device.
+    /// A backend may answer "unknown" and [`ClaimAnswer::NothingScheduled`]
+    /// from a plain read (nothing is written for them); a claim is always
+    /// decided inside the write.
     fn claim_operation(
         &self,
         name: &str,

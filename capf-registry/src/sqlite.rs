@@ -831,6 +831,13 @@ impl Registry for SqliteRegistry {
         lease_until: u64,
         now: u64,
     ) -> RegistryResult<ClaimAnswer> {
+        // Unknown, or nothing scheduled: answered from a read, without a
+        // turn on the writer (most lookups of a busy server with nothing to
+        // do). Anything else is decided again inside the write.
+        let seen = self.read(|connection| require_device(connection, name)?.stored())?;
+        if seen.device.operation == Operation::None {
+            return Ok(ClaimAnswer::NothingScheduled { device: seen });
+        }
         let name = name.to_owned();
         self.write(move |connection| {
             let row = require_device(connection, &name)?;
