@@ -3,7 +3,7 @@
 //!
 //! | feature | used for |
 //! | --- | --- |
-//! | `aws-lc-rs` (default) | LSC signatures ([`crate::issuance`]), the rustls provider ([`crate::tls`]), the signature algorithms of the trust evaluator ([`crate::trust`]) |
+//! | `aws-lc-rs` (default) | LSC signatures ([`crate::issuance`]), the rustls provider of `capf_core::tls` (feature `tls`), the signature algorithms of the trust evaluator ([`crate::trust`]) |
 //! | `ring` | the same, with *ring* (smaller and quicker to build; mobile builds may prefer it) |
 //!
 //! With both features on (as `cargo test --all-features` does), **aws-lc-rs
