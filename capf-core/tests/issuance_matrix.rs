@@ -264,3 +264,71 @@ fn rsa_phone_key_over_4096_bits_is_refused() {
         "{result:?}"
     );
 }
+
+/// The issuer's O/OU/L/ST/C RDNs are copied byte for byte, repeated types
+/// included (rcgen could not express two OUs); a multi-valued RDN is refused.
+#[test]
+fn issuer_subject_with_two_ous_and_a_multi_valued_rdn() {
+    let key = fixture_text("issuer-ec-p256.key.pem");
+    let cert = fixture_text("issuer-ec-p256-two-ou.cert.pem");
+    let issuer = LscIssuer::from_pem(&cert, &key).unwrap();
+    let spki = fixture("phone-ec-p521.spki.der");
+    let issued = issuer
+        .issue(
+            &LscRequest {
+                device_name: DEVICE,
+                subject_public_key_info_der: &spki,
+                validity_days: DAYS,
+            },
+            Timestamp::from_unix_seconds(NOW_SECONDS),
+            &mut rand::rngs::StdRng::seed_from_u64(2),
+        )
+        .unwrap();
+    let (_, lsc) = X509Certificate::from_der(&issued.der).unwrap();
+    let attributes: Vec<(String, String)> = lsc
+        .subject()
+        .iter_attributes()
+        .map(|a| (a.attr_type().to_id_string(), a.as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [
+        ("2.5.4.3", DEVICE),
+        ("2.5.4.6", "NZ"),
+        ("2.5.4.10", "Example Voice Lab"),
+        ("2.5.4.11", "Voice"),
+        ("2.5.4.11", "CAPF"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(oid, value)| ((*oid).to_owned(), (*value).to_owned()))
+        .collect();
+    assert_eq!(attributes, expected);
+    // The copied RDNs are the issuer's own bytes (string types kept).
+    let issuer_der = der::pem::decode_vec(cert.as_bytes()).unwrap().1;
+    let (_, issuer_cert) = X509Certificate::from_der(&issuer_der).unwrap();
+    let issuer_rdns: Vec<&[u8]> = issuer_cert
+        .subject()
+        .iter()
+        .filter(|rdn| {
+            rdn.iter()
+                .all(|a| a.attr_type().to_id_string() != "2.5.4.3")
+        })
+        .map(|rdn| {
+            let first = rdn.iter().next().unwrap();
+            first.attr_value().data
+        })
+        .collect();
+    let lsc_rdns: Vec<&[u8]> = lsc
+        .subject()
+        .iter()
+        .skip(1)
+        .map(|rdn| rdn.iter().next().unwrap().attr_value().data)
+        .collect();
+    assert_eq!(lsc_rdns, issuer_rdns);
+
+    let multi = fixture_text("issuer-ec-p256-multivalued-rdn.cert.pem");
+    let error = LscIssuer::from_pem(&multi, &key).unwrap_err();
+    assert!(
+        matches!(error, IssuanceError::IssuerNameUnsupported),
+        "{error:?}"
+    );
+}
