@@ -13,6 +13,18 @@ echo "== Rust tests (unit, integration, doc)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-features --quiet 2>&1 | tee "$log"
+# With both provider features on, aws-lc-rs is used. Test again with ring
+# alone what the provider changes: LSC signing (issuance, server sessions),
+# TLS, and chain signatures (trust, certificate checks, TVS). The phone, wire,
+# proof and rollover tests never reach the provider and are not run twice.
+# A new capf-core test file that issues, evaluates trust or speaks TLS
+# belongs in this list.
+echo "== capf-core with the ring crypto provider"
+cargo test -p capf-core --no-default-features --features ring,tls --quiet --lib \
+  --test issuance --test issuance_matrix --test certificate_check \
+  --test server_state_table --test server_vectors --test tls_loopback \
+  --test trust_evaluate --test trust_properties --test trust_tls \
+  --test tvs_sessions --test tvs_vectors 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -13,7 +13,7 @@
 //! string, install, ec:p256), `capf serve` on 127.0.0.1. Then `--concurrency`
 //! tokio tasks each enroll distinct devices one after another (capf-core's
 //! PhoneSession over capf_core::tls, a fresh TCP + TLS connection and a fresh
-//! P-256 key from ring per enrollment) until `--seconds` have passed or every
+//! P-256 key from aws-lc-rs per enrollment) until `--seconds` have passed or every
 //! device is enrolled. Printed: enrollments per second, latency percentiles, errors,
 //! and the server's resident memory (VmRSS) sampled once a second.
 //!
@@ -165,7 +165,7 @@ async fn enroll(
                     tls.send_plaintext(&frame).map_err(|e| e.to_string())
                 }
                 PhoneOutput::Need(PhoneDecision::GenerateKey(KeyRequest::Ec(Curve::P256))) => {
-                    // ring through rcgen, as a fast phone keystore would be.
+                    // aws-lc-rs through rcgen, as a fast phone keystore would be.
                     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
                         .map_err(|e| e.to_string())?;
                     session

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod address_selection;
+pub mod crypto_provider;
 mod framing;
 pub mod issuance;
 pub mod key_request;

@@ -137,8 +137,9 @@ impl TlsVersions {
     }
 }
 
+/// The rustls provider of the crate's crypto-provider feature.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(crate::crypto_provider::rustls_provider())
 }
 
 /// Server configuration: TLS 1.2 and 1.3, no client authentication.

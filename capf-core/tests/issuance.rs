@@ -113,9 +113,18 @@ fn verify_signature(cert_der: &[u8], issuer_der: &[u8]) {
         key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &hash, sig)
             .expect("RSA signature verifies");
     } else if alg == OID_ECDSA_SHA256 {
-        let key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki).unwrap();
-        let sig = p256::ecdsa::Signature::from_der(sig).unwrap();
-        key.verify(&tbs, &sig).expect("P-256 signature verifies");
+        // SHA-256 with a P-256 key, and (as the reference signs) with a P-384 key.
+        if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(&spki) {
+            let sig = p256::ecdsa::Signature::from_der(sig).unwrap();
+            key.verify(&tbs, &sig).expect("P-256 signature verifies");
+        } else {
+            use p384::ecdsa::signature::hazmat::PrehashVerifier;
+            let key = p384::ecdsa::VerifyingKey::from_public_key_der(&spki).unwrap();
+            let sig = p384::ecdsa::Signature::from_der(sig).unwrap();
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(&tbs);
+            key.verify_prehash(&digest, &sig)
+                .expect("P-384 ECDSA-SHA256 signature verifies");
+        }
     } else if alg == OID_ECDSA_SHA384 {
         let key = p384::ecdsa::VerifyingKey::from_public_key_der(&spki).unwrap();
         let sig = p384::ecdsa::Signature::from_der(sig).unwrap();
@@ -348,15 +357,67 @@ fn ec_p256_root_issuer() {
     assert_eq!(order, [OID_CN, OID_OU, OID_C, OID_O, OID_L]);
 }
 
+/// Issue 8, defect 3: the reference signs with ECDSA-SHA256 under a P-384
+/// issuer, and phones accept that form; so do we, under both providers.
 #[test]
-fn ec_p384_issuer_signs_with_sha384() {
+fn ec_p384_issuer_signs_with_sha256_as_the_reference() {
     let (key, _, ca_der) = rcgen_ca(&rcgen::PKCS_ECDSA_P384_SHA384, None, "Root 384");
     let issuer = LscIssuer::new(&ca_der, &key.serialize_der()).unwrap();
     let spki = phone_spki(&vector("install-nullstring-ec-p256"));
     let issued = issuer.issue(&request(&spki, 365), NOW, &mut rng()).unwrap();
     check_profile(&issued, &ca_der, &spki, 365);
     let cert = Certificate::from_der(&issued.der).unwrap();
-    assert_eq!(cert.signature_algorithm.oid, OID_ECDSA_SHA384);
+    assert_eq!(cert.signature_algorithm.oid, OID_ECDSA_SHA256);
+    assert_eq!(cert.tbs_certificate.signature.oid, OID_ECDSA_SHA256);
+    // No parameters, as RFC 5758 requires for ecdsa-with-SHA256.
+    assert!(cert.signature_algorithm.parameters.is_none());
+}
+
+/// The DER assembly keeps the form the earlier rcgen-based issuer produced,
+/// byte for byte (TBSCertificates recorded from it before the switch:
+/// `tests/fixtures/golden_tbs.json`), including the GeneralizedTime from 2050.
+#[test]
+fn same_form_as_the_recorded_rcgen_certificates() {
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/tests/fixtures/golden_tbs.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let (issuer, _) = vector_issuer();
+    let tbs_of = |issued: &IssuedCertificate| {
+        let cert = Certificate::from_der(&issued.der).unwrap();
+        (
+            hex::encode(cert.tbs_certificate.to_der().unwrap()),
+            hex::encode(cert.signature_algorithm.to_der().unwrap()),
+        )
+    };
+    for (label, vector_name) in [
+        ("rsa2048_issuer_rsa2048_phone", "install-password-rsa2048"),
+        ("rsa2048_issuer_p256_phone", "install-nullstring-ec-p256"),
+    ] {
+        let spki = phone_spki(&vector(vector_name));
+        let issued = issuer.issue(&request(&spki, 365), NOW, &mut rng()).unwrap();
+        let (tbs, alg) = tbs_of(&issued);
+        assert_eq!(tbs, golden[label].as_str().unwrap(), "{label}");
+        assert_eq!(alg, golden[format!("{label}_sigalg")].as_str().unwrap());
+    }
+    let spki = phone_spki(&vector("install-nullstring-ec-p256"));
+    let issued = issuer
+        .issue(
+            &request(&spki, 3650),
+            Timestamp::from_unix_seconds(2_524_608_000 - 86_400 * 100),
+            &mut rand::rngs::StdRng::seed_from_u64(8),
+        )
+        .unwrap();
+    assert_eq!(
+        tbs_of(&issued).0,
+        golden["rsa2048_issuer_p256_phone_2049_to_2059"]
+            .as_str()
+            .unwrap()
+    );
 }
 
 #[test]
@@ -508,7 +569,7 @@ fn bad_issuers_are_rejected() {
         LscIssuer::new(&issuer_der, &other_key),
         Err(IssuanceError::IssuerKeyMismatch)
     ));
-    // An RSA-1024 key: ring refuses it.
+    // An RSA-1024 key: both providers refuse it.
     let small = pem_der(
         &vector("install-mic-auth-rsa1024"),
         "client_generated_private_key",

@@ -218,7 +218,7 @@ fn pinned_verifier_checks_the_handshake_signature() {
     // matches (same bytes) but the handshake signature must not verify.
     let (capf, _, _) = capf_certificate("CAPF-real");
     let (other, _, _) = capf_certificate("CAPF-other");
-    let provider = rustls::crypto::ring::default_provider();
+    let provider = capf_core::crypto_provider::rustls_provider();
     let wrong_key = provider
         .key_provider
         .load_private_key(rustls::pki_types::PrivateKeyDer::try_from(other.key).unwrap())
@@ -232,7 +232,7 @@ fn pinned_verifier_checks_the_handshake_signature() {
     );
     for versions in [TlsVersions::Tls12Only, TlsVersions::Tls13Only] {
         let server_config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
+            capf_core::crypto_provider::rustls_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()

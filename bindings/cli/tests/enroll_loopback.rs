@@ -302,6 +302,41 @@ fn installs_fetches_and_deletes_over_tls() {
     assert!(!log.contains("\x1b["), "{log}");
 }
 
+/// Issue 8, defect 1: a device added with `--key ec:p521` gets its LSC (the
+/// server used to end every such session with reason 7), and the installed
+/// certificate carries exactly the key `capf enroll` generated.
+#[test]
+fn installs_an_lsc_for_an_ec_p521_key_over_tls() {
+    use der::{Decode, Encode};
+    use p521::pkcs8::{DecodePrivateKey, EncodePublicKey};
+    let server = Server::start("p521", &[]);
+    let device = "SEP000000005210";
+    let out = server.dir.join("p521.pem");
+    server.add(device, "install", "null", "ec:p521");
+    let output = server.enroll(device, &out, &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
+    // id-ecPublicKey; 158 bytes is the SPKI of a P-521 point.
+    assert_eq!(lsc_key(&out), ("1.2.840.10045.2.1".to_owned(), 158));
+
+    let pem = std::fs::read_to_string(&out).unwrap();
+    let key_pem = &pem[pem.find("-----BEGIN PRIVATE KEY-----").unwrap()..];
+    let key = p521::SecretKey::from_pkcs8_pem(key_pem).unwrap();
+    let spki = key.public_key().to_public_key_der().unwrap();
+    let certificate = x509_cert::Certificate::from_der(&certificate_in(&out)).unwrap();
+    assert_eq!(
+        certificate
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .unwrap(),
+        spki.as_bytes()
+    );
+    assert!(server.show(device).to_string().contains("installed"));
+    let log = server.log();
+    assert!(!log.contains("issuing the LSC failed"), "{log}");
+}
+
 #[test]
 fn wrong_auth_string_locks_out_and_unknown_device_fails() {
     let server = Server::start("refuse", &["--max-failed-attempts", "2"]);

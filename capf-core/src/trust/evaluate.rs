@@ -501,24 +501,10 @@ impl ExtendedKeyUsageValidator for EkuPolicy {
     }
 }
 
+/// The crypto provider's certificate signature algorithms (see
+/// [`crate::crypto_provider`]), plus RSA/SHA-1 where allowed.
 fn algorithms(sha1: bool) -> Vec<&'static dyn SignatureVerificationAlgorithm> {
-    use webpki::ring as algs;
-    let mut list: Vec<&'static dyn SignatureVerificationAlgorithm> = vec![
-        algs::ECDSA_P256_SHA256,
-        algs::ECDSA_P256_SHA384,
-        algs::ECDSA_P384_SHA256,
-        algs::ECDSA_P384_SHA384,
-        algs::ED25519,
-        algs::RSA_PKCS1_2048_8192_SHA256,
-        algs::RSA_PKCS1_2048_8192_SHA384,
-        algs::RSA_PKCS1_2048_8192_SHA512,
-        algs::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
-        algs::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
-        algs::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
-        algs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-        algs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-        algs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-    ];
+    let mut list = crate::crypto_provider::webpki_algorithms().to_vec();
     if sha1 {
         list.push(&RSA_PKCS1_SHA1);
     }
