@@ -21,7 +21,7 @@
 #   --auth-string-devices N         phones registered per auth-string
 #                                   configuration (each costs one PBKDF2 at
 #                                   import) [CAPF_LOAD_AUTH_STRING_DEVICES],
-#                                   default 40 x seconds + concurrency
+#                                   default 30 x seconds + concurrency
 #   --concurrency N                 phones enrolling at once
 #                                   [CAPF_LOAD_CONCURRENCY], default 16
 #   --seconds N                     measured seconds per configuration

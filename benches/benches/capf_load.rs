@@ -24,7 +24,8 @@
 //! - `--auth-string-devices N` (CAPF_LOAD_AUTH_STRING_DEVICES): phones
 //!   registered for each auth-string configuration (`capf device import`
 //!   hashes each string, so registration costs about one PBKDF2 per
-//!   device). Default 40 per second of `--seconds` plus `--concurrency`.
+//!   device). Default 30 per second of `--seconds` plus `--concurrency`
+//!   (the run ends early, and says so, when every device is enrolled).
 //! - `--concurrency N` (CAPF_LOAD_CONCURRENCY): phones enrolling at once.
 //!   Default 16.
 //! - `--seconds N` (CAPF_LOAD_SECONDS): measured duration per configuration.
@@ -220,15 +221,7 @@ impl Settings {
                     index += 1;
                     continue;
                 }
-                "-h" | "--help" => {
-                    return Err(
-                        "options: --cert-kind rsa2048|p256|both --auth null|auth-string|both \
-                         --devices N --auth-string-devices N --concurrency N --seconds N \
-                         --capf PATH --openssl PATH (see benches/load.sh)"
-                            .into(),
-                    );
-                }
-                other => return Err(format!("unknown option {other:?} (try --help)")),
+                other => return Err(format!("unknown option {other:?} (see --help)")),
             }
             index += 2;
         }
@@ -246,7 +239,7 @@ impl Settings {
         match auth {
             Auth::Null => self.devices,
             Auth::AuthString => self.auth_string_devices.unwrap_or_else(|| {
-                usize::try_from(self.seconds.saturating_mul(40))
+                usize::try_from(self.seconds.saturating_mul(30))
                     .unwrap_or(usize::MAX)
                     .saturating_add(self.concurrency)
             }),
@@ -701,6 +694,14 @@ impl Outcome {
 }
 
 fn main() -> Result<(), String> {
+    if std::env::args().any(|arg| arg == "--help" || arg == "-h") {
+        println!(
+            "options: --cert-kind rsa2048|p256|both --auth null|auth-string|both --devices N \
+             --auth-string-devices N --concurrency N --seconds N --capf PATH --openssl PATH \
+             (described at the top of benches/load.sh)"
+        );
+        return Ok(());
+    }
     let settings = Settings::from_env_and_args()?;
     if !settings.capf.is_file() {
         return Err(format!(
@@ -1131,7 +1132,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         cores()
     );
     println!(
-        "{:<20} {:>8} {:>7} {:>7} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>8} {:>5} {:>5} {:>5}",
+        "{:<20} {:>8} {:>7} {:>7} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5} {:>5}",
         "configuration",
         "enr/s",
         "p50 ms",
@@ -1161,7 +1162,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         let extra = per.zip(floor).map(|(p, f)| p - f);
         let wall = outcome.elapsed.as_secs_f64().max(1e-9);
         println!(
-            "{:<20} {:>8.1} {:>7.1} {:>7.1} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>8} {:>5.2} {:>5.2} {:>5}{}",
+            "{:<20} {:>8.1} {:>7.1} {:>7.1} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5.2} {:>5.2} {:>5}{}",
             outcome.label,
             outcome.rate(),
             ms(outcome.p50),
