@@ -1039,6 +1039,13 @@ fn run(
             generator_cpu * 1e3 / outcome.enrollments.max(1) as f64
         );
     }
+    if let Some(other) = other_cores.filter(|other| *other > 0.5) {
+        println!(
+            "MACHINE BUSY: other processes used {other:.2} of the {} cores during the window; \
+             the server's CPU per enrollment is still its own, but rates and latencies are low",
+            cores()
+        );
+    }
     let available = cores() as f64 - generator_cores - other_cores.unwrap_or(0.0);
     if available > 0.1 {
         let idle = 1.0 - server_cores / available;
