@@ -54,6 +54,7 @@
 //! generator used more than 70% of one core or the server left more than 30%
 //! of the CPU it could have had idle.
 
+use capf_benches::SpeedRates;
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
     AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
@@ -379,36 +380,15 @@ impl Speed {
                 String::from_utf8_lossy(&output.stderr).trim()
             ));
         }
-        let mut speed = Self::parse(&String::from_utf8_lossy(&output.stdout));
-        speed.version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-        Ok(speed)
-    }
-
-    /// Reads the machine-readable lines: `+F2:n:2048:sign/s:verify/s` (RSA),
-    /// `+F4:n:256:sign/s:verify/s` (ECDSA), `+F5:n:bits:op/s:s/op` (ECDH;
-    /// 253 bits is X25519, 256 P-256), `+F:n:sha256:bytes/s` (one block
-    /// size, given by -bytes). Anything else, or a figure that is not a
-    /// positive finite number, is ignored.
-    fn parse(text: &str) -> Self {
-        let mut speed = Self::default();
-        for line in text.lines() {
-            let fields: Vec<&str> = line.trim().split(':').collect();
-            let rate = |index: usize| {
-                fields
-                    .get(index)
-                    .and_then(|value| value.trim().parse::<f64>().ok())
-                    .filter(|value| value.is_finite() && *value > 0.0)
-            };
-            match (fields.first().copied(), fields.get(2).copied()) {
-                (Some("+F2"), Some("2048")) => speed.rsa2048_sign = rate(3),
-                (Some("+F4"), Some("256")) => speed.ecdsa_p256_sign = rate(3),
-                (Some("+F5"), Some("253")) => speed.ecdh_x25519 = rate(3),
-                (Some("+F5"), Some("256")) => speed.ecdh_p256 = rate(3),
-                (Some("+F"), Some("sha256")) => speed.sha256_bytes = rate(3),
-                _ => {}
-            }
-        }
-        speed
+        let rates = SpeedRates::parse(&String::from_utf8_lossy(&output.stdout));
+        Ok(Self {
+            version: String::from_utf8_lossy(&version.stdout).trim().to_owned(),
+            rsa2048_sign: rates.rsa2048_sign,
+            ecdsa_p256_sign: rates.ecdsa_p256_sign,
+            ecdh_x25519: rates.ecdh_x25519,
+            ecdh_p256: rates.ecdh_p256,
+            sha256_bytes: rates.sha256_bytes,
+        })
     }
 
     fn print(&self) {
