@@ -36,8 +36,9 @@
 # CAPF key + ECDHE, + PBKDF2 with auth strings, timed by `openssl speed` in
 # the same run), their ratio and the non-signature work in RSA-2048
 # signatures, and "LOAD GENERATOR IS THE BOTTLENECK" when the generator used
-# more than 70% of one core or the server left more than 30% of the CPU it
-# could have had idle. /proc/loadavg is printed at start and end: the load
+# more than 70% of one core, or the server was idle (no thread running or
+# waiting for a core, from /proc/PID/task/*/schedstat) more than 30% of the
+# cores' time. /proc/loadavg is printed at start and end: the load
 # generator, the server and anything else on the machine share its cores.
 # This is a benchmark, never a test: nothing here asserts a speed.
 set -eu

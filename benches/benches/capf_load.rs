@@ -51,8 +51,10 @@
 //! The load generator and the server share the machine's cores (and, on a
 //! shared machine, other processes do too): `/proc/loadavg` is printed at the
 //! start and end, and a line `LOAD GENERATOR IS THE BOTTLENECK` when the
-//! generator used more than 70% of one core or the server left more than 30%
-//! of the CPU it could have had idle.
+//! generator used more than 70% of one core, or the server was idle (no
+//! thread running or waiting for a core, from /proc/PID/task/*/schedstat)
+//! more than 30% of the cores' time: waiting for a core counts as busy, so
+//! other processes taking the machine do not hide an idle server.
 
 use capf_benches::SpeedRates;
 use capf_core::key_request::KeyRequest;
@@ -75,8 +77,8 @@ use tokio::net::TcpStream;
 /// The generator may use this much of one core before it is called the
 /// bottleneck.
 const GENERATOR_CORE_LIMIT: f64 = 0.70;
-/// The server may leave this share of the CPU available to it idle before
-/// the generator is called the bottleneck.
+/// The server may be idle (no thread running or waiting for a core) this
+/// share of the cores' time before the generator is called the bottleneck.
 const SERVER_IDLE_LIMIT: f64 = 0.30;
 
 /// The CAPF certificate's key (the certificate also issues the LSCs).
@@ -335,6 +337,28 @@ fn machine_ticks() -> Option<(u64, u64)> {
     let total: u64 = values.iter().sum();
     let idle = values.get(3)? + values.get(4)?;
     Some((total - idle, total))
+}
+
+/// Per thread of a process: nanoseconds running plus waiting on a run
+/// queue (the first two fields of /proc/PID/task/TID/schedstat).
+fn thread_demand(pid: u32) -> Option<std::collections::HashMap<String, u64>> {
+    let mut threads = std::collections::HashMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(entry) = entry else { continue };
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = text
+            .split_whitespace()
+            .map(|field| field.parse::<u64>().ok());
+        if let (Some(Some(running)), Some(Some(waiting))) = (fields.next(), fields.next()) {
+            threads.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                running + waiting,
+            );
+        }
+    }
+    (!threads.is_empty()).then_some(threads)
 }
 
 fn loadavg() -> String {
@@ -862,6 +886,7 @@ fn run(
     let machine_before = machine_ticks();
     let generator_before = process_cpu_ticks("self");
     let server_before = process_cpu_ticks(&pid.to_string());
+    let demand_before = thread_demand(pid);
     let began = Instant::now();
     let (latencies, errors, rss_samples, elapsed) = runtime.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));
@@ -923,6 +948,7 @@ fn run(
     // commit) before reading its CPU time; it is idle otherwise.
     std::thread::sleep(Duration::from_millis(250));
     let server_after = process_cpu_ticks(&pid.to_string());
+    let demand_after = thread_demand(pid);
     let rss_end = rss_kib(pid);
     let exhausted = next.load(Ordering::Relaxed) >= devices && elapsed < duration;
 
@@ -936,6 +962,14 @@ fn run(
         delta(generator_before, generator_after).ok_or("cannot read this process's CPU time")?;
     let wall = elapsed.as_secs_f64().max(1e-9);
     let (server_cores, generator_cores) = (server_cpu / wall, generator_cpu / wall);
+    // Over the window plus the settling pause, like the server's CPU time.
+    let server_demand = demand_before.zip(demand_after).map(|(before, after)| {
+        let nanos: u64 = after
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+            .sum();
+        nanos as f64 / 1e9 / (wall + 0.25)
+    });
     let (machine_busy_cores, other_cores) = match (machine_before, machine_after) {
         (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
             let busy = (busy1 - busy0) as f64 / (total1 - total0) as f64 * cores() as f64;
@@ -1026,20 +1060,28 @@ fn run(
             cores()
         );
     }
-    let available = cores() as f64 - generator_cores - other_cores.unwrap_or(0.0);
-    if available > 0.1 {
-        let idle = 1.0 - server_cores / available;
-        if idle > SERVER_IDLE_LIMIT {
-            bottleneck = true;
+    match &server_demand {
+        Some(demand) => {
+            let idle = 1.0 - (demand / cores() as f64).min(1.0);
             println!(
-                "LOAD GENERATOR IS THE BOTTLENECK: the server left {:.0}% of the CPU it could \
-                 have had idle (used {server_cores:.2} of {available:.2} cores not taken by the \
-                 generator or other processes) with {} phones; raise --concurrency, and if the \
-                 rate stays, it is the server that serializes work",
-                idle * 100.0,
-                settings.concurrency
+                "server demand (threads running or waiting for a core, /proc/PID/task/*/schedstat): \
+                 {demand:.2} cores of {}: idle {:.0}% of the window",
+                cores(),
+                idle * 100.0
             );
+            if idle > SERVER_IDLE_LIMIT {
+                bottleneck = true;
+                println!(
+                    "LOAD GENERATOR IS THE BOTTLENECK: the server was idle (neither running nor \
+                     waiting for a core) {:.0}% of the time on {} cores with {} phones; raise \
+                     --concurrency, and if that does not help, the server serializes work",
+                    idle * 100.0,
+                    cores(),
+                    settings.concurrency
+                );
+            }
         }
+        None => println!("server demand: unknown (no /proc/PID/task/*/schedstat)"),
     }
     if let Some(per) = outcome.cpu_per_enrollment() {
         println!(
