@@ -1,34 +1,71 @@
 //! Load benchmark (not a test, not run by CI): many concurrent phones
 //! enrolling against a real `capf serve` process on loopback, over TLS, with
-//! the SQLite registry on disk.
+//! the SQLite registry on disk; the server's CPU per enrollment set against
+//! the floor of the signatures and key exchange it cannot avoid.
 //!
 //! ```text
-//! benches/load.sh                       # release build, then this bench
+//! bash benches/load.sh                  # release build, then this bench
 //! CAPF_BIN=target/release/capf cargo bench -p capf-benches --bench capf_load -- \
-//!     --devices 20000 --concurrency 64 --seconds 10
+//!     --cert-kind rsa2048,p256 --auth null,auth-string --devices 20000 \
+//!     --concurrency 16 --seconds 10
 //! ```
 //!
-//! Setup: an EC P-256 CAPF certificate (also the LSC issuer) made with
-//! rcgen, `--devices` phones registered with `capf device import` (null
-//! string, install, ec:p256), `capf serve` on 127.0.0.1. Then `--concurrency`
-//! tokio tasks each enroll distinct devices one after another (capf-core's
-//! PhoneSession over capf_core::tls, a fresh TCP + TLS connection and a fresh
-//! P-256 key from aws-lc-rs per enrollment) until `--seconds` have passed or every
-//! device is enrolled. Printed: enrollments per second, latency percentiles, errors,
-//! and the server's resident memory (VmRSS) sampled once a second.
+//! Options (each may also come from the environment variable in brackets):
+//! - `--cert-kind rsa2048|p256` (CAPF_LOAD_CERT_KIND): the CAPF certificate,
+//!   self-signed, also the LSC issuer; a comma list or `both` runs each.
+//!   Default `rsa2048,p256`.
+//! - `--auth null|auth-string` (CAPF_LOAD_AUTH): how the phones authenticate;
+//!   a comma list or `both` runs each. Default `null`. Auth-string devices
+//!   get strings the benchmark generates (seeded), written into the
+//!   `capf device import` file with `--auth-string DIGITS` and hashed by
+//!   `capf` with the production PBKDF2 iteration count.
+//! - `--devices N` (alias `--phones`, CAPF_LOAD_DEVICES): phones registered
+//!   for each null-string configuration. Default 20000.
+//! - `--auth-string-devices N` (CAPF_LOAD_AUTH_STRING_DEVICES): phones
+//!   registered for each auth-string configuration (`capf device import`
+//!   hashes each string, so registration costs about one PBKDF2 per
+//!   device). Default 30 per second of `--seconds` plus `--concurrency`
+//!   (the run ends early, and says so, when every device is enrolled).
+//! - `--concurrency N` (CAPF_LOAD_CONCURRENCY): phones enrolling at once.
+//!   Default 16.
+//! - `--seconds N` (CAPF_LOAD_SECONDS): measured duration per configuration.
+//!   Default 10.
+//! - `--capf PATH` (CAPF_BIN, default `target/release/capf`), `--openssl
+//!   PATH` (OPENSSL_BIN, default `openssl`).
 //!
-//! Options may also come from the environment: CAPF_BIN (default
-//! `target/release/capf`), CAPF_LOAD_DEVICES, CAPF_LOAD_CONCURRENCY,
-//! CAPF_LOAD_SECONDS. The load generator and the server share the machine's
-//! cores; the figures are for both together.
+//! For each configuration: `--devices` phones registered with `capf device
+//! import` (install, ec:p256), `capf serve` on 127.0.0.1, one probe TLS
+//! handshake to learn what the load negotiates (version, suite, key-exchange
+//! group), then `--concurrency` tokio tasks each enroll distinct devices one
+//! after another (capf-core's PhoneSession over capf_core::tls, a fresh TCP +
+//! TLS connection and a fresh P-256 key per enrollment) until `--seconds`
+//! have passed or every device is enrolled. Printed: enrollments per second,
+//! latency percentiles, errors, the server's resident memory (VmRSS) once a
+//! second, the server's CPU time per enrollment (utime + stime from
+//! /proc/PID/stat over the measured window, divided by the enrollments
+//! completed in it), the load generator's own CPU, and the floor: the same
+//! signatures, key exchange (and PBKDF2) timed once per run by `openssl
+//! speed` (OpenSSL's rates are per CPU second, like the server's figure).
+//! Then one summary table. Speed is measured here, never asserted.
+//!
+//! The load generator and the server share the machine's cores (and, on a
+//! shared machine, other processes do too): `/proc/loadavg` is printed at the
+//! start and end, and a line `LOAD GENERATOR IS THE BOTTLENECK` when the
+//! generator used more than 70% of one core, or the server was idle (no
+//! thread running or waiting for a core, from /proc/PID/task/*/schedstat)
+//! more than 30% of the cores' time: waiting for a core counts as busy, so
+//! other processes taking the machine do not hide an idle server.
 
+use capf_benches::SpeedRates;
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
-    PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession,
+    AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
+    PhoneSession,
 };
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, rustls};
 use capf_core::wire::Curve;
+use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -37,14 +74,91 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The generator may use this much of one core before it is called the
+/// bottleneck.
+const GENERATOR_CORE_LIMIT: f64 = 0.70;
+/// The server may be idle (no thread running or waiting for a core) this
+/// share of the cores' time before the generator is called the bottleneck.
+const SERVER_IDLE_LIMIT: f64 = 0.30;
+
+/// The CAPF certificate's key (the certificate also issues the LSCs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CertKind {
+    Rsa2048,
+    P256,
+}
+
+impl CertKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rsa2048 => "rsa2048",
+            Self::P256 => "p256",
+        }
+    }
+}
+
+/// How the phones authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    Null,
+    AuthString,
+}
+
+impl Auth {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Null => "null",
+            Self::AuthString => "auth-string",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 struct Settings {
     capf: PathBuf,
+    openssl: PathBuf,
+    cert_kinds: Vec<CertKind>,
+    auths: Vec<Auth>,
     devices: usize,
+    auth_string_devices: Option<usize>,
     concurrency: usize,
     seconds: u64,
 }
+
+fn parse_list<T: Copy>(
+    option: &str,
+    text: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Vec<T>, String> {
+    if text == "both" || text == "all" {
+        return Ok(all.to_vec());
+    }
+    let mut chosen = Vec::new();
+    for part in text
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let found = all
+            .iter()
+            .copied()
+            .find(|item| name(*item) == part)
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|item| name(*item)).collect();
+                format!("{option} {part:?}: expected {} or both", names.join("|"))
+            })?;
+        chosen.push(found);
+    }
+    if chosen.is_empty() {
+        return Err(format!("{option}: empty list"));
+    }
+    Ok(chosen)
+}
+
+const CERT_KINDS: [CertKind; 2] = [CertKind::Rsa2048, CertKind::P256];
+const AUTHS: [Auth; 2] = [Auth::Null, Auth::AuthString];
 
 impl Settings {
     fn from_env_and_args() -> Result<Self, String> {
@@ -56,44 +170,83 @@ impl Settings {
                 Err(_) => Ok(default),
             }
         };
+        let count = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut settings = Self {
             capf: std::env::var_os("CAPF_BIN")
                 .map_or_else(|| workspace.join("target/release/capf"), PathBuf::from),
-            devices: usize::try_from(number("CAPF_LOAD_DEVICES", 20_000)?).unwrap_or(20_000),
-            concurrency: usize::try_from(number("CAPF_LOAD_CONCURRENCY", 64)?).unwrap_or(64),
+            openssl: std::env::var_os("OPENSSL_BIN")
+                .map_or_else(|| PathBuf::from("openssl"), PathBuf::from),
+            cert_kinds: parse_list(
+                "CAPF_LOAD_CERT_KIND",
+                &std::env::var("CAPF_LOAD_CERT_KIND").unwrap_or_else(|_| "both".into()),
+                &CERT_KINDS,
+                CertKind::name,
+            )?,
+            auths: parse_list(
+                "CAPF_LOAD_AUTH",
+                &std::env::var("CAPF_LOAD_AUTH").unwrap_or_else(|_| "null".into()),
+                &AUTHS,
+                Auth::name,
+            )?,
+            devices: count(number("CAPF_LOAD_DEVICES", 20_000)?),
+            auth_string_devices: match std::env::var("CAPF_LOAD_AUTH_STRING_DEVICES") {
+                Ok(_) => Some(count(number("CAPF_LOAD_AUTH_STRING_DEVICES", 0)?)),
+                Err(_) => None,
+            },
+            concurrency: count(number("CAPF_LOAD_CONCURRENCY", 16)?),
             seconds: number("CAPF_LOAD_SECONDS", 10)?,
         };
-        // `cargo bench` adds `--bench`; anything unknown is ignored.
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut index = 0;
         while index < args.len() {
-            let value = args.get(index + 1);
-            let parse = |value: Option<&String>| -> Result<u64, String> {
+            let option = args[index].as_str();
+            let value = args.get(index + 1).map(String::as_str);
+            let text = || value.ok_or_else(|| format!("{option} needs a value"));
+            let parse = || -> Result<u64, String> {
                 value
                     .and_then(|text| text.parse().ok())
-                    .ok_or_else(|| format!("{} needs a number", args[index]))
+                    .ok_or_else(|| format!("{option} needs a number"))
             };
-            match args[index].as_str() {
-                "--devices" => settings.devices = usize::try_from(parse(value)?).unwrap_or(0),
-                "--concurrency" => {
-                    settings.concurrency = usize::try_from(parse(value)?).unwrap_or(0)
+            match option {
+                "--devices" | "--phones" => settings.devices = count(parse()?),
+                "--auth-string-devices" => settings.auth_string_devices = Some(count(parse()?)),
+                "--concurrency" => settings.concurrency = count(parse()?),
+                "--seconds" => settings.seconds = parse()?,
+                "--cert-kind" => {
+                    settings.cert_kinds = parse_list(option, text()?, &CERT_KINDS, CertKind::name)?
                 }
-                "--seconds" => settings.seconds = parse(value)?,
-                "--capf" => {
-                    settings.capf = value.map(PathBuf::from).ok_or("--capf needs a path")?;
-                }
-                _ => {
+                "--auth" => settings.auths = parse_list(option, text()?, &AUTHS, Auth::name)?,
+                "--capf" => settings.capf = PathBuf::from(text()?),
+                "--openssl" => settings.openssl = PathBuf::from(text()?),
+                // `cargo bench` adds `--bench`.
+                "--bench" => {
                     index += 1;
                     continue;
                 }
+                other => return Err(format!("unknown option {other:?} (see --help)")),
             }
             index += 2;
         }
-        if settings.devices == 0 || settings.concurrency == 0 || settings.seconds == 0 {
+        if settings.devices == 0
+            || settings.concurrency == 0
+            || settings.seconds == 0
+            || settings.auth_string_devices == Some(0)
+        {
             return Err("devices, concurrency and seconds must be at least 1".into());
         }
         Ok(settings)
+    }
+
+    fn devices_for(&self, auth: Auth) -> usize {
+        match auth {
+            Auth::Null => self.devices,
+            Auth::AuthString => self.auth_string_devices.unwrap_or_else(|| {
+                usize::try_from(self.seconds.saturating_mul(30))
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(self.concurrency)
+            }),
+        }
     }
 }
 
@@ -102,6 +255,7 @@ struct ServerProcess(Child);
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        // Best effort: the child may already have exited.
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -135,27 +289,296 @@ fn run_capf(capf: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
     }
 }
 
-/// The server's resident set size in KiB, from /proc.
+// ---------------------------------------------------------------------------
+// What /proc says
+
+/// The server's resident set size in KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Clock ticks per second of /proc's CPU times.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|ticks| *ticks > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process (all its threads), in ticks; `who` is a pid or
+/// `self`.
+fn process_cpu_ticks(who: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{who}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields resume after
+    // the last ')'. Field 3 (state) is index 0, utime (14) index 11, stime 12.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The whole machine's (busy, total) ticks from /proc/stat.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .map(|value| value.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest is inside user).
+    let total: u64 = values.iter().sum();
+    let idle = values.get(3)? + values.get(4)?;
+    Some((total - idle, total))
+}
+
+/// Per thread of a process: nanoseconds running plus waiting on a run
+/// queue (the first two fields of /proc/PID/task/TID/schedstat).
+fn thread_demand(pid: u32) -> Option<std::collections::HashMap<String, u64>> {
+    let mut threads = std::collections::HashMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(entry) = entry else { continue };
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = text
+            .split_whitespace()
+            .map(|field| field.parse::<u64>().ok());
+        if let (Some(Some(running)), Some(Some(waiting))) = (fields.next(), fields.next()) {
+            threads.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                running + waiting,
+            );
+        }
+    }
+    (!threads.is_empty()).then_some(threads)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+// ---------------------------------------------------------------------------
+// The floor: OpenSSL's rates on this machine
+
+/// Rates from `openssl speed -mr`, per CPU second.
+#[derive(Debug, Default, Clone)]
+struct Speed {
+    version: String,
+    rsa2048_sign: Option<f64>,
+    ecdsa_p256_sign: Option<f64>,
+    ecdh_x25519: Option<f64>,
+    ecdh_p256: Option<f64>,
+    sha256_bytes: Option<f64>,
+}
+
+impl Speed {
+    /// Runs `openssl speed` once for everything the floors need.
+    fn measure(openssl: &Path) -> Result<Self, String> {
+        let version = Command::new(openssl)
+            .arg("version")
+            .output()
+            .map_err(|error| format!("cannot run {}: {error}", openssl.display()))?;
+        let output = Command::new(openssl)
+            .args(["speed", "-mr", "-seconds", "1", "-bytes", "8192"])
+            .args(["rsa2048", "ecdsap256", "ecdhx25519", "ecdhp256", "sha256"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| format!("cannot run {} speed: {error}", openssl.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "openssl speed failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let rates = SpeedRates::parse(&String::from_utf8_lossy(&output.stdout));
+        Ok(Self {
+            version: String::from_utf8_lossy(&version.stdout).trim().to_owned(),
+            rsa2048_sign: rates.rsa2048_sign,
+            ecdsa_p256_sign: rates.ecdsa_p256_sign,
+            ecdh_x25519: rates.ecdh_x25519,
+            ecdh_p256: rates.ecdh_p256,
+            sha256_bytes: rates.sha256_bytes,
+        })
+    }
+
+    fn print(&self) {
+        let micros = |rate: Option<f64>| {
+            rate.map_or("not measured".to_owned(), |r| format!("{:.1} µs", 1e6 / r))
+        };
+        println!(
+            "floor rates from `openssl speed` ({}), per CPU second:",
+            self.version
+        );
+        println!(
+            "  RSA-2048 sign {}  ECDSA P-256 sign {}  ECDH X25519 {}  ECDH P-256 {}  \
+             SHA-256 compression (64 B) {}",
+            micros(self.rsa2048_sign),
+            micros(self.ecdsa_p256_sign),
+            micros(self.ecdh_x25519),
+            micros(self.ecdh_p256),
+            self.sha256_bytes
+                .map_or("not measured".to_owned(), |r| format!("{:.1} ns", 64e9 / r))
+        );
+    }
+}
+
+/// The floor of one enrollment: seconds of CPU, and what it is made of.
+#[derive(Debug, Clone)]
+struct Floor {
+    seconds: f64,
+    composition: String,
+    /// Parts that could not be timed (the floor understates them).
+    missing: Vec<String>,
+}
+
+/// 2 signatures (TLS CertificateVerify + the LSC) + ECDHE (key generation +
+/// shared secret, each costed as one `openssl speed` ECDH operation) [+ the
+/// PBKDF2 of the auth string, 2 SHA-256 compressions per iteration].
+fn floor(speed: &Speed, kind: CertKind, auth: Auth, group: &str) -> Floor {
+    let mut seconds = 0.0;
+    let mut parts = Vec::new();
+    let mut missing = Vec::new();
+    let (sign, sign_name) = match kind {
+        CertKind::Rsa2048 => (speed.rsa2048_sign, "RSA-2048 sign"),
+        CertKind::P256 => (speed.ecdsa_p256_sign, "ECDSA P-256 sign"),
+    };
+    match sign {
+        Some(rate) => {
+            seconds += 2.0 / rate;
+            parts.push(format!("2 x {sign_name} ({:.1} µs)", 1e6 / rate));
+        }
+        None => missing.push(format!("2 x {sign_name}")),
+    }
+    let (kex, kex_name, untimed) = match group {
+        "X25519" => (speed.ecdh_x25519, "X25519", None),
+        "secp256r1" => (speed.ecdh_p256, "P-256", None),
+        "X25519MLKEM768" => (
+            speed.ecdh_x25519,
+            "X25519",
+            Some("ML-KEM-768 encapsulation (not in this openssl speed)"),
+        ),
+        _ => (None, group, None),
+    };
+    match kex {
+        Some(rate) => {
+            seconds += 2.0 / rate;
+            parts.push(format!(
+                "ECDHE {kex_name} = keygen + derive, 2 x ECDH op ({:.1} µs)",
+                1e6 / rate
+            ));
+        }
+        None => missing.push(format!("ECDHE {kex_name}")),
+    }
+    missing.extend(untimed.map(str::to_owned));
+    if auth == Auth::AuthString {
+        let iterations = f64::from(capf_core::server::AuthStringHash::RECOMMENDED_ITERATIONS);
+        match speed.sha256_bytes {
+            Some(rate) => {
+                seconds += 2.0 * iterations * 64.0 / rate;
+                parts.push(format!(
+                    "PBKDF2-HMAC-SHA256 {iterations} iterations = 2 SHA-256 compressions each \
+                     ({:.1} ms)",
+                    2e3 * iterations * 64.0 / rate
+                ));
+            }
+            None => missing.push("PBKDF2".into()),
+        }
+    }
+    Floor {
+        seconds,
+        composition: parts.join(" + "),
+        missing,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The CAPF certificate
+
+/// A self-signed CA certificate (pathlen 0) of the kind asked, and its key
+/// (PKCS#8 PEM). RSA keys come from `openssl genpkey` (ring, rcgen's
+/// backend here, cannot generate RSA keys).
+fn capf_certificate(
+    kind: CertKind,
+    openssl: &Path,
+) -> Result<(rcgen::Certificate, String), String> {
+    let key_pem = match kind {
+        CertKind::P256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| e.to_string())?
+            .serialize_pem(),
+        CertKind::Rsa2048 => {
+            let output = Command::new(openssl)
+                .args([
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    "rsa_keygen_bits:2048",
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|error| {
+                    format!("an RSA-2048 CAPF key needs {}: {error}", openssl.display())
+                })?;
+            if !output.status.success() {
+                return Err("openssl genpkey failed".into());
+            }
+            String::from_utf8(output.stdout).map_err(|e| e.to_string())?
+        }
+    };
+    let key = rcgen::KeyPair::from_pem(&key_pem).map_err(|e| e.to_string())?;
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "CAPF-load");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "capf");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyCertSign,
+    ];
+    let certificate = params.self_signed(&key).map_err(|e| e.to_string())?;
+    Ok((certificate, key_pem))
+}
+
+// ---------------------------------------------------------------------------
+// The phones
+
 /// One enrollment, start to END_SESSION: Ok when the LSC was installed.
 async fn enroll(
     address: std::net::SocketAddr,
     tls_config: Arc<rustls::ClientConfig>,
     device: String,
+    auth_string: Option<&str>,
 ) -> Result<(), String> {
     let fail = |what: &str, error: &dyn std::fmt::Display| format!("{what}: {error}");
+    let credentials = match auth_string {
+        Some(digits) => PhoneCredentials::AuthString(
+            AuthString::new(digits).map_err(|e| fail("auth string", &e))?,
+        ),
+        None => PhoneCredentials::NullString,
+    };
     let mut stream = TcpStream::connect(address)
         .await
         .map_err(|e| fail("connect", &e))?;
     stream.set_nodelay(true).map_err(|e| fail("nodelay", &e))?;
     let mut tls = TlsClientTransport::new(tls_config, "127.0.0.1").map_err(|e| fail("TLS", &e))?;
-    let config = PhoneConfig::new(device, PhoneCredentials::NullString)
-        .map_err(|e| fail("phone config", &e))?;
+    let config = PhoneConfig::new(device, credentials).map_err(|e| fail("phone config", &e))?;
     let mut session = PhoneSession::new(config, now());
     let mut buffer = vec![0_u8; 16 * 1024];
     loop {
@@ -189,9 +612,9 @@ async fn enroll(
                 .await
                 .map_err(|e| fail("write", &e))?;
         }
-        let read = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buffer))
+        let read = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut buffer))
             .await
-            .map_err(|_| "no answer within 30 s".to_owned())?
+            .map_err(|_| "no answer within 60 s".to_owned())?
             .map_err(|e| fail("read", &e))?;
         match buffer.get(..read) {
             Some([]) | None => session.handle_peer_closed(),
@@ -203,6 +626,36 @@ async fn enroll(
     }
 }
 
+/// What the load's TLS handshakes negotiate: one handshake with the same
+/// client configuration, before the measured window (the server then sees
+/// a connection that says nothing and closes).
+fn probe_handshake(
+    address: std::net::SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<(String, String, String), String> {
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
+    let mut connection = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+    let mut socket = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    while connection.is_handshaking() {
+        connection
+            .complete_io(&mut socket)
+            .map_err(|e| format!("probe handshake: {e}"))?;
+    }
+    let version = connection
+        .protocol_version()
+        .map_or("?".into(), |v| format!("{v:?}"));
+    let suite = connection
+        .negotiated_cipher_suite()
+        .map_or("?".into(), |s| format!("{:?}", s.suite()));
+    let group = connection
+        .negotiated_key_exchange_group()
+        .map_or("?".into(), |g| format!("{:?}", g.name()));
+    Ok((version, suite, group))
+}
+
 /// The `q` quantile of sorted latencies.
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
@@ -212,7 +665,47 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+// ---------------------------------------------------------------------------
+// One configuration
+
+/// The figures of one configuration.
+#[derive(Debug)]
+struct Outcome {
+    label: String,
+    enrollments: usize,
+    errors: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+    rss_max_kib: Option<u64>,
+    server_cpu: f64,
+    generator_cpu: f64,
+    other_cores: Option<f64>,
+    floor: Option<Floor>,
+    rsa_sign: Option<f64>,
+    bottleneck: bool,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.enrollments as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Server CPU seconds per enrollment.
+    fn cpu_per_enrollment(&self) -> Option<f64> {
+        (self.enrollments > 0).then(|| self.server_cpu / self.enrollments as f64)
+    }
+}
+
 fn main() -> Result<(), String> {
+    if std::env::args().any(|arg| arg == "--help" || arg == "-h") {
+        println!(
+            "options: --cert-kind rsa2048|p256|both --auth null|auth-string|both --devices N \
+             --auth-string-devices N --concurrency N --seconds N --capf PATH --openssl PATH \
+             (described at the top of benches/load.sh)"
+        );
+        return Ok(());
+    }
     let settings = Settings::from_env_and_args()?;
     if !settings.capf.is_file() {
         return Err(format!(
@@ -221,47 +714,97 @@ fn main() -> Result<(), String> {
             settings.capf.display()
         ));
     }
-    let dir = std::env::temp_dir().join(format!("capf-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let result = run(&settings, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let load_start = loadavg();
+    println!("capf load benchmark: {}", settings.capf.display());
+    println!("/proc/loadavg at start: {load_start}");
+    println!(
+        "{} cores, shared by the load generator (this process) and `capf serve`, and by any \
+         other process on the machine: figures are rough on a busy machine",
+        cores()
+    );
+    let speed = match Speed::measure(&settings.openssl) {
+        Ok(speed) => {
+            speed.print();
+            speed
+        }
+        Err(error) => {
+            println!("floor: not measured ({error})");
+            Speed::default()
+        }
+    };
+    let mut outcomes = Vec::new();
+    for &kind in &settings.cert_kinds {
+        for &auth in &settings.auths {
+            let label = format!("{} {}", kind.name(), auth.name());
+            println!();
+            println!("=== {label} ===");
+            let dir = std::env::temp_dir().join(format!(
+                "capf-load-{}-{}-{}",
+                std::process::id(),
+                kind.name(),
+                auth.name()
+            ));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let result = run(&settings, &speed, kind, auth, label.clone(), &dir);
+            // Best effort: a leftover temporary directory is harmless.
+            let _ = std::fs::remove_dir_all(&dir);
+            match result {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => println!("{label}: FAILED: {error}"),
+            }
+        }
+    }
+    summary(&settings, &speed, &outcomes, &load_start);
+    Ok(())
 }
 
-fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
-    // The CAPF certificate: EC P-256, CA:TRUE pathlen 0, also the LSC issuer.
-    let key =
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "CAPF-load");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "capf");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyCertSign,
-    ];
-    let certificate = params.self_signed(&key).map_err(|e| e.to_string())?;
+fn run(
+    settings: &Settings,
+    speed: &Speed,
+    kind: CertKind,
+    auth: Auth,
+    label: String,
+    dir: &Path,
+) -> Result<Outcome, String> {
+    let (certificate, key_pem) = capf_certificate(kind, &settings.openssl)?;
     let (cert_path, key_path, db) = (
         dir.join("capf.pem"),
         dir.join("capf.key"),
         dir.join("capf.db"),
     );
     std::fs::write(&cert_path, certificate.pem()).map_err(|e| e.to_string())?;
-    std::fs::write(&key_path, key.serialize_pem()).map_err(|e| e.to_string())?;
+    std::fs::write(&key_path, key_pem).map_err(|e| e.to_string())?;
 
+    // Devices, and for auth-string ones the strings (seeded, so a run can
+    // be repeated; the file is private to this run's directory).
+    let devices = settings.devices_for(auth);
+    let strings: Vec<String> = match auth {
+        Auth::Null => Vec::new(),
+        Auth::AuthString => {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(0x0CA9_F10A);
+            (0..devices)
+                .map(|_| {
+                    (0..6)
+                        .map(|_| char::from(b'0' + rng.gen_range(0..10_u8)))
+                        .collect()
+                })
+                .collect()
+        }
+    };
     let registered = Instant::now();
-    let list: String = (0..settings.devices)
-        .map(|index| {
-            format!(
-                "{} --operation install --auth null --key ec:p256\n",
-                device_name(index)
-            )
-        })
-        .collect();
+    let mut list = String::new();
+    for index in 0..devices {
+        list.push_str(&device_name(index));
+        list.push_str(" --operation install --key ec:p256");
+        match strings.get(index) {
+            Some(digits) => {
+                list.push_str(" --auth auth-string --auth-string ");
+                list.push_str(digits);
+                list.push('\n');
+            }
+            None => list.push_str(" --auth null\n"),
+        }
+    }
     let list_path = dir.join("devices.txt");
     std::fs::write(&list_path, list).map_err(|e| e.to_string())?;
     run_capf(
@@ -274,16 +817,26 @@ fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
             list_path.as_os_str(),
         ],
     )?;
+    let registration = registered.elapsed().as_secs_f64();
     println!(
-        "registered {} devices with `capf device import` in {:.2} s",
-        settings.devices,
-        registered.elapsed().as_secs_f64()
+        "registered {devices} devices ({} auth, install, ec:p256) with `capf device import` in \
+         {registration:.2} s{}",
+        auth.name(),
+        if auth == Auth::AuthString {
+            format!(
+                " ({:.1} ms per device: mostly one PBKDF2 hash each)",
+                registration * 1e3 / devices as f64
+            )
+        } else {
+            String::new()
+        }
     );
 
     let address = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|e| e.to_string())?;
-    let log = std::fs::File::create(dir.join("serve.log")).map_err(|e| e.to_string())?;
+    let log_path = dir.join("serve.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
     let child = Command::new(&settings.capf)
         .args(["serve", "--listen", &address.to_string()])
         .arg("--cert")
@@ -296,24 +849,44 @@ fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
         .stderr(log)
         .spawn()
         .map_err(|e| format!("cannot start capf serve: {e}"))?;
-    let server = ServerProcess(child);
+    let mut server = ServerProcess(child);
     let pid = server.0.id();
     let started = Instant::now();
     while std::net::TcpStream::connect(address).is_err() {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            return Err(format!(
+                "capf serve exited during start-up ({status}): {}",
+                log_tail(&log_path)
+            ));
+        }
         if started.elapsed() > Duration::from_secs(20) {
-            return Err("capf serve did not start".into());
+            return Err("capf serve did not start within 20 s".into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 
     let pinned = vec![certificate.der().to_vec()];
     let tls_config = capf_core::tls::client_config_pinned(&pinned).map_err(|e| e.to_string())?;
+    let (version, suite, group) = probe_handshake(address, tls_config.clone())?;
+    println!("TLS negotiated by the load: {version}, {suite}, key exchange {group}");
+    let floor = (speed.rsa2048_sign.is_some()
+        || speed.ecdsa_p256_sign.is_some()
+        || speed.ecdh_x25519.is_some())
+    .then(|| self::floor(speed, kind, auth, &group));
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let strings = Arc::new(strings);
     let next = Arc::new(AtomicUsize::new(0));
     let duration = Duration::from_secs(settings.seconds);
+    let ticks = clock_ticks();
+    let load_before = loadavg();
+    let machine_before = machine_ticks();
+    let generator_before = process_cpu_ticks("self");
+    let server_before = process_cpu_ticks(&pid.to_string());
+    let demand_before = thread_demand(pid);
     let began = Instant::now();
     let (latencies, errors, rss_samples, elapsed) = runtime.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));
@@ -333,7 +906,7 @@ fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
         for _ in 0..settings.concurrency {
             let next = next.clone();
             let tls_config = tls_config.clone();
-            let devices = settings.devices;
+            let strings = strings.clone();
             tasks.spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors: Vec<String> = Vec::new();
@@ -343,7 +916,8 @@ fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
                         break;
                     }
                     let start = Instant::now();
-                    match enroll(address, tls_config.clone(), device_name(index)).await {
+                    let digits = strings.get(index).map(String::as_str);
+                    match enroll(address, tls_config.clone(), device_name(index), digits).await {
                         Ok(()) => latencies.push(start.elapsed()),
                         Err(error) => errors.push(error),
                     }
@@ -354,9 +928,12 @@ fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
         let mut latencies = Vec::new();
         let mut errors = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            if let Ok((mut l, mut e)) = joined {
-                latencies.append(&mut l);
-                errors.append(&mut e);
+            match joined {
+                Ok((mut l, mut e)) => {
+                    latencies.append(&mut l);
+                    errors.append(&mut e);
+                }
+                Err(error) => errors.push(format!("phone task: {error}")),
             }
         }
         let elapsed = began.elapsed();
@@ -364,18 +941,188 @@ fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
         let samples = sampler.await.unwrap_or_default();
         (latencies, errors, samples, elapsed)
     });
+    let generator_after = process_cpu_ticks("self");
+    let machine_after = machine_ticks();
+    let load_after = loadavg();
+    // Let the server finish what the last sessions left (the final registry
+    // commit) before reading its CPU time; it is idle otherwise.
+    std::thread::sleep(Duration::from_millis(250));
+    let server_after = process_cpu_ticks(&pid.to_string());
+    let demand_after = thread_demand(pid);
     let rss_end = rss_kib(pid);
-    report(settings, &latencies, &errors, elapsed);
+    let exhausted = next.load(Ordering::Relaxed) >= devices && elapsed < duration;
+
+    let delta = |before: Option<u64>, after: Option<u64>| match (before, after) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / ticks),
+        _ => None,
+    };
+    let server_cpu =
+        delta(server_before, server_after).ok_or("cannot read the server's CPU time")?;
+    let generator_cpu =
+        delta(generator_before, generator_after).ok_or("cannot read this process's CPU time")?;
+    let wall = elapsed.as_secs_f64().max(1e-9);
+    let (server_cores, generator_cores) = (server_cpu / wall, generator_cpu / wall);
+    // Over the window plus the settling pause, like the server's CPU time.
+    let server_demand = demand_before.zip(demand_after).map(|(before, after)| {
+        let nanos: u64 = after
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+            .sum();
+        nanos as f64 / 1e9 / (wall + 0.25)
+    });
+    let (machine_busy_cores, other_cores) = match (machine_before, machine_after) {
+        (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
+            let busy = (busy1 - busy0) as f64 / (total1 - total0) as f64 * cores() as f64;
+            (
+                Some(busy),
+                Some((busy - server_cores - generator_cores).max(0.0)),
+            )
+        }
+        _ => (None, None),
+    };
+
+    let mut sorted = latencies.clone();
+    sorted.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let outcome = Outcome {
+        label,
+        enrollments: latencies.len(),
+        errors: errors.len(),
+        elapsed,
+        p50: quantile(&sorted, 0.50),
+        p99: quantile(&sorted, 0.99),
+        rss_max_kib: rss_samples.iter().copied().chain(rss_end).max(),
+        server_cpu,
+        generator_cpu,
+        other_cores,
+        rsa_sign: speed.rsa2048_sign.map(|rate| 1.0 / rate),
+        floor,
+        bottleneck: false,
+    };
+    println!(
+        "{} enrollments in {:.2} s with {} concurrent phones ({devices} devices registered){}",
+        outcome.enrollments,
+        elapsed.as_secs_f64(),
+        settings.concurrency,
+        if exhausted {
+            " -- every device enrolled before the duration ended: raise --devices"
+        } else {
+            ""
+        }
+    );
+    println!("throughput: {:.1} enrollments/s", outcome.rate());
+    println!(
+        "latency ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        ms(outcome.p50),
+        ms(quantile(&sorted, 0.90)),
+        ms(outcome.p99),
+        ms(sorted.last().copied().unwrap_or_default())
+    );
+    println!("errors: {}", errors.len());
+    if let Some(first) = errors.first() {
+        println!("  first error: {first}");
+        println!("  server log ends: {}", log_tail(&log_path));
+    }
     let kib = |value: Option<u64>| value.map_or("?".to_owned(), |v| format!("{v} KiB"));
     println!(
-        "server RSS: before {}  middle {}  end {}  max {}  after {}",
+        "server RSS: first {}  middle {}  end {}  max {}  after {}",
         kib(rss_samples.first().copied()),
         kib(rss_samples.get(rss_samples.len() / 2).copied()),
         kib(rss_samples.last().copied()),
-        kib(rss_samples.iter().max().copied()),
+        kib(outcome.rss_max_kib),
         kib(rss_end)
     );
     println!("server RSS once a second (KiB): {rss_samples:?}");
+    println!("/proc/loadavg: window start {load_before}  end {load_after}");
+    println!(
+        "CPU over the window ({:.2} s, {} cores): server {server_cpu:.2} s ({server_cores:.2} \
+         cores), load generator {generator_cpu:.2} s ({generator_cores:.2} cores), machine busy \
+         {}, other processes {}",
+        wall,
+        cores(),
+        machine_busy_cores.map_or("?".into(), |c| format!("{c:.2} cores")),
+        other_cores.map_or("?".into(), |c| format!("{c:.2} cores")),
+    );
+    let mut bottleneck = false;
+    if generator_cores > GENERATOR_CORE_LIMIT {
+        bottleneck = true;
+        println!(
+            "LOAD GENERATOR IS THE BOTTLENECK: it used {generator_cores:.2} of one core \
+             (limit {GENERATOR_CORE_LIMIT:.2}); server {server_cores:.2} cores, generator \
+             {:.3} ms CPU per enrollment",
+            generator_cpu * 1e3 / outcome.enrollments.max(1) as f64
+        );
+    }
+    if let Some(other) = other_cores.filter(|other| *other > 0.5) {
+        println!(
+            "MACHINE BUSY: other processes used {other:.2} of the {} cores during the window; \
+             the server's CPU per enrollment is still its own, but rates and latencies are low",
+            cores()
+        );
+    }
+    match &server_demand {
+        Some(demand) => {
+            let idle = 1.0 - (demand / cores() as f64).min(1.0);
+            println!(
+                "server demand (threads running or waiting for a core, /proc/PID/task/*/schedstat): \
+                 {demand:.2} cores of {}: idle {:.0}% of the window",
+                cores(),
+                idle * 100.0
+            );
+            if idle > SERVER_IDLE_LIMIT {
+                bottleneck = true;
+                println!(
+                    "LOAD GENERATOR IS THE BOTTLENECK: the server was idle (neither running nor \
+                     waiting for a core) {:.0}% of the time on {} cores with {} phones; raise \
+                     --concurrency, and if that does not help, the server serializes work",
+                    idle * 100.0,
+                    cores(),
+                    settings.concurrency
+                );
+            }
+        }
+        None => println!("server demand: unknown (no /proc/PID/task/*/schedstat)"),
+    }
+    if let Some(per) = outcome.cpu_per_enrollment() {
+        println!(
+            "server CPU per enrollment: {:.3} ms (errors' CPU included; {} errors)",
+            per * 1e3,
+            outcome.errors
+        );
+        if let Some(floor) = &outcome.floor {
+            println!(
+                "floor per enrollment: {:.3} ms = {}{}",
+                floor.seconds * 1e3,
+                floor.composition,
+                if floor.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (not timed, so not counted: {})", floor.missing.join(", "))
+                }
+            );
+            if floor.seconds > 0.0 {
+                let extra = per - floor.seconds;
+                println!(
+                    "ratio server CPU / floor: {:.2}x{}",
+                    per / floor.seconds,
+                    if kind == CertKind::Rsa2048 {
+                        " (issue 8 goal with RSA-2048: <= 1.2x)"
+                    } else {
+                        ""
+                    }
+                );
+                match outcome.rsa_sign {
+                    Some(rsa) => println!(
+                        "non-signature work: {:.3} ms = {:.2} RSA-2048 signatures \
+                         (issue 8 goal: <= 0.5)",
+                        extra * 1e3,
+                        extra / rsa
+                    ),
+                    None => println!("non-signature work: {:.3} ms", extra * 1e3),
+                }
+            }
+        }
+    }
 
     // The registry agrees: as many devices with nothing left to do.
     let listed = run_capf(
@@ -390,34 +1137,95 @@ fn run(settings: &Settings, dir: &Path) -> Result<(), String> {
     )?;
     let done = listed.matches("\"operation\": \"none\"").count();
     println!("registry: {done} devices installed (operation none)");
-    Ok(())
+    drop(server);
+    Ok(Outcome {
+        bottleneck,
+        ..outcome
+    })
 }
 
-fn report(settings: &Settings, latencies: &[Duration], errors: &[String], elapsed: Duration) {
-    let mut sorted = latencies.to_vec();
-    sorted.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+/// The last lines of the server's log, on one line.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start: &str) {
+    println!();
     println!(
-        "{} enrollments in {:.2} s with {} concurrent phones ({} devices registered, {} cores shared by load generator and server)",
-        latencies.len(),
-        elapsed.as_secs_f64(),
+        "=== summary: {} s per configuration, {} concurrent phones, {} cores shared by load \
+         generator and server ===",
+        settings.seconds,
         settings.concurrency,
-        settings.devices,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        cores()
     );
     println!(
-        "throughput: {:.0} enrollments/s",
-        latencies.len() as f64 / elapsed.as_secs_f64()
+        "{:<20} {:>8} {:>7} {:>7} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5} {:>5}",
+        "configuration",
+        "enr/s",
+        "p50 ms",
+        "p99 ms",
+        "err",
+        "RSS MB",
+        "srv ms/e",
+        "floor ms",
+        "ratio",
+        "extra ms",
+        "extra/RSA",
+        "srv c",
+        "gen c",
+        "oth c"
     );
-    println!(
-        "latency ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
-        ms(quantile(&sorted, 0.50)),
-        ms(quantile(&sorted, 0.90)),
-        ms(quantile(&sorted, 0.99)),
-        ms(sorted.last().copied().unwrap_or_default())
-    );
-    println!("errors: {}", errors.len());
-    if let Some(first) = errors.first() {
-        println!("  first error: {first}");
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for outcome in outcomes {
+        let per = outcome.cpu_per_enrollment();
+        let floor = outcome
+            .floor
+            .as_ref()
+            .map(|f| f.seconds)
+            .filter(|s| *s > 0.0);
+        let cell = |value: Option<f64>, digits: usize| {
+            value.map_or("?".to_owned(), |v| format!("{v:.digits$}"))
+        };
+        let extra = per.zip(floor).map(|(p, f)| p - f);
+        let wall = outcome.elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "{:<20} {:>8.1} {:>7.1} {:>7.1} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5.2} {:>5.2} {:>5}{}",
+            outcome.label,
+            outcome.rate(),
+            ms(outcome.p50),
+            ms(outcome.p99),
+            outcome.errors,
+            cell(outcome.rss_max_kib.map(|k| k as f64 / 1024.0), 1),
+            cell(per.map(|p| p * 1e3), 3),
+            cell(floor.map(|f| f * 1e3), 3),
+            cell(per.zip(floor).map(|(p, f)| p / f), 2),
+            cell(extra.map(|e| e * 1e3), 3),
+            cell(extra.zip(outcome.rsa_sign).map(|(e, r)| e / r), 2),
+            outcome.server_cpu / wall,
+            outcome.generator_cpu / wall,
+            cell(outcome.other_cores, 2),
+            if outcome.bottleneck {
+                "  LOAD GENERATOR IS THE BOTTLENECK"
+            } else {
+                ""
+            }
+        );
     }
+    println!(
+        "srv ms/e: server CPU (utime+stime) per enrollment; floor: 2 signatures of the CAPF \
+         key + ECDHE (+ PBKDF2 for auth-string), timed by `openssl speed`{}; ratio = srv/floor \
+         (goal <= 1.2 with RSA-2048); extra = srv - floor, and in RSA-2048 signatures \
+         (goal <= 0.5); srv c / gen c / oth c: cores used by the server, the load generator and \
+         other processes",
+        speed.rsa2048_sign.map_or(String::new(), |r| format!(
+            " (one RSA-2048 signature = {:.1} µs)",
+            1e6 / r
+        ))
+    );
+    println!(
+        "/proc/loadavg at start: {load_start}  at end: {}",
+        loadavg()
+    );
 }
