@@ -1,6 +1,5 @@
 //! In-memory TLS between the two sans-IO transports: handshakes over TLS 1.2
 //! and 1.3, the pinned and roots verifiers, and one record per frame.
-#![cfg(feature = "tls")]
 
 use capf_core::time::Timestamp;
 use capf_core::tls::{
