@@ -9,6 +9,8 @@
 //! SUDI needs RSA), rcgen certificates, SHA-1 signatures made with the
 //! `rsa` crate over the exact `tbsCertificate` (rcgen cannot sign SHA-1).
 
+mod seeded;
+
 use capf_core::phone::{
     CertificateCredential, CertificateCredentials, CertificatePrecedence, PhoneConfig,
     PhoneCredentials, PhoneOutcome, PhoneOutput, PhoneSession,
@@ -29,7 +31,6 @@ use rcgen::{
     SerialNumber, date_time_ymd,
 };
 use rsa::RsaPrivateKey;
-use rsa::pkcs8::EncodePrivateKey;
 use sha2::Digest;
 
 const DEVICE: &str = "SEP001122334455";
@@ -44,16 +45,14 @@ struct Ca {
     issuer: Issuer<'static, KeyPair>,
 }
 
+/// The next P-256 key of this test (seeded: the same on every run).
 fn p256() -> KeyPair {
-    KeyPair::generate().unwrap()
+    seeded::p256_key()
 }
 
 /// An RSA-2048 key, as the `rsa` crate's key (to sign SHA-1) and as rcgen's.
 fn rsa_2048() -> (RsaPrivateKey, KeyPair) {
-    let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let pkcs8 = key.to_pkcs8_der().unwrap();
-    let pair = KeyPair::try_from(pkcs8.as_bytes()).unwrap();
-    (key, pair)
+    seeded::rsa_key_pair(2048)
 }
 
 fn ca_params(cn: &str, constraints: BasicConstraints) -> CertificateParams {
@@ -683,8 +682,9 @@ fn authenticate(
     outcome
 }
 
-fn rng() -> Box<rand::rngs::OsRng> {
-    Box::new(rand::rngs::OsRng)
+/// The phone's RNG (for its proofs), seeded.
+fn rng() -> Box<rand::rngs::StdRng> {
+    Box::new(seeded::rng(7))
 }
 
 #[test]

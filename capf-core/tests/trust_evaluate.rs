@@ -84,7 +84,7 @@ fn capf_setup(device: &str, now_seconds: u64) -> CapfSetup {
                 validity_days: 365,
             },
             Timestamp::from_unix_seconds(now_seconds),
-            &mut rand::thread_rng(),
+            &mut seeded::rng(1),
         )
         .unwrap();
     CapfSetup {
@@ -618,7 +618,7 @@ fn sha1_mic_chain_is_accepted_only_for_capf_authentication_with_a_mic() {
     use rsa::pkcs8::EncodePrivateKey;
     use sha1::Sha1;
 
-    let rsa_key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let rsa_key = seeded::rsa_key(2048);
     let pkcs8 = rsa_key.to_pkcs8_der().unwrap();
     let key = rcgen::KeyPair::try_from(pkcs8.as_bytes()).unwrap();
     let root = root_with_key("Cisco Root CA 2048", key);

@@ -394,6 +394,25 @@ mod tests {
         issuer: Issuer<'static, KeyPair>,
     }
 
+    std::thread_local! {
+        /// This test's key generator: seeded, so keys are the same on
+        /// every run (each test runs on a thread of its own). rcgen's
+        /// ECDSA signatures still take ring's own random nonces.
+        static KEYS: core::cell::RefCell<rand::rngs::StdRng> =
+            core::cell::RefCell::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x4343));
+    }
+
+    fn p256_key() -> KeyPair {
+        use p256::pkcs8::EncodePrivateKey;
+        let secret = KEYS.with(|rng| p256::SecretKey::random(&mut *rng.borrow_mut()));
+        let der = secret.to_pkcs8_der().unwrap();
+        KeyPair::from_pkcs8_der_and_sign_algo(
+            &der.as_bytes().into(),
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+        )
+        .unwrap()
+    }
+
     fn params(cn: &str, ca: bool) -> CertificateParams {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         let mut name = DistinguishedName::new();
@@ -408,7 +427,7 @@ mod tests {
     }
 
     fn root(cn: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let params = params(cn, true);
         let der = params.self_signed(&key).unwrap().der().to_vec();
         Ca {
@@ -418,7 +437,7 @@ mod tests {
     }
 
     fn intermediate(cn: &str, parent: &Ca, ca: bool) -> Ca {
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let params = params(cn, ca);
         let der = params
             .signed_by(&key, &parent.issuer)
@@ -432,7 +451,7 @@ mod tests {
     }
 
     fn leaf(parent: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Vec<u8> {
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let mut params = params(&format!("CP-8845-{DEVICE}"), false);
         edit(&mut params);
         params
@@ -658,7 +677,7 @@ mod tests {
     #[test]
     fn expired_intermediate_is_reported_under_the_allowance() {
         let root = root("Maker Root");
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let mut inter_params = params("Old Manufacturing CA", true);
         inter_params.not_after = date_time_ymd(2025, 1, 1);
         let inter = Ca {
