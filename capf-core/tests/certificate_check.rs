@@ -1089,3 +1089,32 @@ fn session_authenticates_a_v1_mic_and_a_v1_lsc() {
     let outcome = authenticate(revoked, CertificatePreference::Lsc, lsc_credentials());
     assert_certificate_refused(&outcome, CertificateCheckError::Revoked);
 }
+
+#[test]
+fn an_unusable_certificate_is_refused_with_its_cause() {
+    // An unknown extension marked critical: the certificate parses, but no
+    // verifier may use it; the refusal says so instead of "does not parse".
+    let capf = root("CAPF-TEST");
+    let mut params = lsc_params();
+    let mut extension =
+        rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 99999, 1], vec![0x05, 0x00]);
+    extension.set_criticality(true);
+    params.custom_extensions = vec![extension];
+    let certificate = issue(&params, &p256(), &capf);
+    let refusal = check(&lsc_policy(&[&capf]), &certificate, AUTH).unwrap_err();
+    assert!(
+        matches!(refusal, CertificateCheckError::Unusable(_)),
+        "{refusal:?}"
+    );
+    assert_eq!(
+        refusal.to_string(),
+        "certificate cannot be used: CN=SEP001122334455 or a certificate of its chain has a critical extension that is not supported"
+    );
+    // Bytes that are no certificate at all.
+    let garbage = check(&lsc_policy(&[&capf]), b"not a certificate", AUTH).unwrap_err();
+    assert_eq!(garbage, CertificateCheckError::Malformed);
+    assert_eq!(
+        garbage.to_string(),
+        "certificate is not DER X.509, or its public key cannot be read"
+    );
+}

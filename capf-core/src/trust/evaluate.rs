@@ -1330,6 +1330,22 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
             format!("{leaf_subject}: {error:?}"),
             "reissue the certificate with the right names".to_owned(),
         ),
+        E::UnsupportedCriticalExtension => (
+            Reason::Malformed,
+            format!("{leaf_subject} or a certificate of its chain has a critical extension that is not supported"),
+            "reissue the certificate without the unsupported critical extension (or mark it non-critical)".to_owned(),
+        ),
+        E::BadDer | E::BadDerTime | E::TrailingData(_) | E::MalformedExtensions
+        | E::ExtensionValueInvalid | E::InvalidSerialNumber | E::InvalidCertValidity => (
+            Reason::Malformed,
+            format!("{leaf_subject} or a certificate of its chain is badly encoded ({error:?})"),
+            "export the certificates again; a certificate whose encoding is wrong must be reissued".to_owned(),
+        ),
+        E::UnsupportedCertVersion => (
+            Reason::Version1,
+            format!("a certificate of the chain of {leaf_subject} is not X.509 version 3"),
+            "reissue it as version 3 (with extensions)".to_owned(),
+        ),
         other => (
             Reason::Malformed,
             format!("{leaf_subject}: the chain cannot be used ({other:?})"),
