@@ -862,6 +862,16 @@ fn v1_lsc_is_accepted_under_rsa_and_ec_issuers_sha1_only_as_a_mic() {
     );
     let as_mic = v1_policy(&[], &["rsa-ca.pem"], &[]);
     assert_eq!(kind(check(&as_mic, &sha1, AUTH)), CertificateKind::Mic);
+
+    // The leaf and its issuer are a path of two: a depth of 1 refuses it.
+    let mut tight = rsa.clone();
+    tight.max_chain_depth = 2;
+    assert_eq!(kind(check(&tight, &lsc, AUTH)), CertificateKind::Lsc);
+    tight.max_chain_depth = 1;
+    assert_eq!(
+        check(&tight, &lsc, AUTH),
+        Err(CertificateCheckError::ChainTooLong)
+    );
 }
 
 #[test]
