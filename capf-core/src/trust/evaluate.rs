@@ -850,9 +850,7 @@ fn build_path(
     for (index, der) in entry_ders.iter().enumerate() {
         // webpki takes a version 1 certificate as an anchor; it cannot act
         // as an issuer (no basicConstraints), so it is none here.
-        if Certificate::from_der(der.as_ref())
-            .is_ok_and(|certificate| v1_leaf::is_version1(&certificate))
-        {
+        if v1_leaf::is_version1_der(der.as_ref()) {
             notes.push(format!(
                 "store certificate {index} is an X.509 version 1 certificate, which cannot act as an issuer; skipped"
             ));

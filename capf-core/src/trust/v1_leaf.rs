@@ -55,6 +55,21 @@ pub(super) fn is_version1(certificate: &Certificate) -> bool {
     certificate.x509().tbs_certificate.version == Version::V1
 }
 
+/// [`is_version1`] on DER, without parsing the certificate: a version 1
+/// certificate has no `[0] EXPLICIT` version field at the start of its
+/// signed part (bytes that are no certificate are not version 1).
+pub(super) fn is_version1_der(der: &[u8]) -> bool {
+    let Some(signed) = first_element(der) else {
+        return false;
+    };
+    let Ok(mut reader) = SliceReader::new(signed) else {
+        return false;
+    };
+    let sequence = Header::decode(&mut reader).is_ok_and(|header| header.tag == Tag::Sequence);
+    // 0xa0: context-specific, constructed, tag number 0.
+    sequence && reader.peek_byte().is_some_and(|byte| byte != 0xa0)
+}
+
 /// Whether `issuer`'s subject is `certificate`'s issuer name, as DER bytes.
 pub(super) fn names_issuer(issuer: &Certificate, certificate: &Certificate) -> bool {
     let subject = issuer.x509().tbs_certificate.subject.to_der();
@@ -188,5 +203,17 @@ mod tests {
         assert_eq!(first_element(&der), Some(&der[2..7]));
         assert_eq!(first_element(&[0x31, 0x00]), None);
         assert_eq!(first_element(b""), None);
+    }
+
+    #[test]
+    fn version_1_is_told_from_der() {
+        // SEQUENCE { SEQUENCE { INTEGER 1 (serial) ... } }: version 1.
+        let v1 = [0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x01];
+        assert!(is_version1_der(&v1));
+        // SEQUENCE { SEQUENCE { [0] { INTEGER 2 } ... } }: version 3.
+        let v3 = [0x30, 0x07, 0x30, 0x05, 0xa0, 0x03, 0x02, 0x01, 0x02];
+        assert!(!is_version1_der(&v3));
+        assert!(!is_version1_der(b"junk"));
+        assert!(!is_version1_der(&[0x30, 0x02, 0x30, 0x00]));
     }
 }
