@@ -9,6 +9,8 @@
 //! SUDI needs RSA), rcgen certificates, SHA-1 signatures made with the
 //! `rsa` crate over the exact `tbsCertificate` (rcgen cannot sign SHA-1).
 
+mod seeded;
+
 use capf_core::phone::{
     CertificateCredential, CertificateCredentials, CertificatePrecedence, PhoneConfig,
     PhoneCredentials, PhoneOutcome, PhoneOutput, PhoneSession,
@@ -29,7 +31,6 @@ use rcgen::{
     SerialNumber, date_time_ymd,
 };
 use rsa::RsaPrivateKey;
-use rsa::pkcs8::EncodePrivateKey;
 use sha2::Digest;
 
 const DEVICE: &str = "SEP001122334455";
@@ -44,16 +45,14 @@ struct Ca {
     issuer: Issuer<'static, KeyPair>,
 }
 
+/// The next P-256 key of this test (seeded: the same on every run).
 fn p256() -> KeyPair {
-    KeyPair::generate().unwrap()
+    seeded::p256_key()
 }
 
 /// An RSA-2048 key, as the `rsa` crate's key (to sign SHA-1) and as rcgen's.
 fn rsa_2048() -> (RsaPrivateKey, KeyPair) {
-    let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let pkcs8 = key.to_pkcs8_der().unwrap();
-    let pair = KeyPair::try_from(pkcs8.as_bytes()).unwrap();
-    (key, pair)
+    seeded::rsa_key_pair(2048)
 }
 
 fn ca_params(cn: &str, constraints: BasicConstraints) -> CertificateParams {
@@ -343,9 +342,14 @@ fn sha1_mic_chain_is_accepted_for_mic_authentication_and_sudi() {
     let mut tampered = hierarchy.mic.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
+    let refusal = check(&policy, &tampered, AUTH).unwrap_err();
+    assert!(
+        matches!(refusal, CertificateCheckError::SignatureInvalid(_)),
+        "{refusal:?}"
+    );
     assert_eq!(
-        check(&policy, &tampered, AUTH),
-        Err(CertificateCheckError::Untrusted)
+        refusal.to_string(),
+        "a signature in the chain of CN=CP-7975-SEP001122334455 does not verify under its issuer (the leaf's issuer is CN=Cisco Manufacturing CA)"
     );
 }
 
@@ -678,8 +682,9 @@ fn authenticate(
     outcome
 }
 
-fn rng() -> Box<rand::rngs::OsRng> {
-    Box::new(rand::rngs::OsRng)
+/// The phone's RNG (for its proofs), seeded.
+fn rng() -> Box<rand::rngs::StdRng> {
+    Box::new(seeded::rng(7))
 }
 
 #[test]
@@ -744,4 +749,382 @@ fn session_ends_with_failure_for_refusals_the_old_check_could_not_give() {
         .revoke_sha256(sha2::Sha256::digest(&good).into());
     let outcome = authenticate_lsc(policy, &good, &phone_key);
     assert_certificate_refused(&outcome, CertificateCheckError::Revoked);
+}
+
+// ---- X.509 version 1 certificates ---------------------------------------
+//
+// Made with the openssl command line (tests/fixtures/v1/README.md says
+// how): rcgen can make neither version 1 certificates nor SHA-1
+// signatures. Leaves are valid 2024-2034, CAs 2020-2040; NOW is 2025.
+
+fn v1_text(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/v1/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// The DER of the PEM fixture `name`.
+fn v1_fixture(name: &str) -> Vec<u8> {
+    ctl_format::Certificate::from_pem(&v1_text(name))
+        .unwrap()
+        .der()
+        .to_vec()
+}
+
+/// The DER of the PEM private key (PKCS#8) fixture `name`.
+fn v1_key(name: &str) -> Vec<u8> {
+    let blocks = ctl_format::pem::pem_blocks(&v1_text(name)).unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].label, "PRIVATE KEY");
+    blocks[0].der.clone()
+}
+
+fn v1_policy(lsc_issuers: &[&str], roots: &[&str], intermediates: &[&str]) -> CertificatePolicy {
+    let load = |names: &[&str]| names.iter().map(|name| v1_fixture(name)).collect();
+    let mut policy = CertificatePolicy::default();
+    policy.lsc_issuers = load(lsc_issuers);
+    policy.manufacturing_roots = load(roots);
+    policy.intermediates = load(intermediates);
+    policy
+}
+
+/// 2035-01-01, after every leaf's notAfter (2034-01-01).
+const AFTER_LEAVES: Timestamp = Timestamp::from_unix_seconds(2_051_222_400);
+/// 2023-01-01, before every leaf's notBefore (2024-01-01).
+const BEFORE_LEAVES: Timestamp = Timestamp::from_unix_seconds(1_672_531_200);
+
+#[test]
+fn v1_fixtures_have_the_versions_the_tests_rely_on() {
+    // Read with x509-cert directly, not through the code under test.
+    for (name, version) in [
+        ("mic-v1-sha256.pem", x509_cert::Version::V1),
+        ("mic-v1-sha1.pem", x509_cert::Version::V1),
+        ("lsc-v1.pem", x509_cert::Version::V1),
+        ("lsc-v1-sha1.pem", x509_cert::Version::V1),
+        ("lsc-v1-ec-issuer.pem", x509_cert::Version::V1),
+        ("v1-ca.pem", x509_cert::Version::V1),
+        ("v1-leaf-under-v1-ca.pem", x509_cert::Version::V1),
+        ("v1-intermediate.pem", x509_cert::Version::V1),
+        ("rsa-ca.pem", x509_cert::Version::V3),
+        ("ec-ca.pem", x509_cert::Version::V3),
+        ("v3-leaf-under-v1-ca.pem", x509_cert::Version::V3),
+        ("mic-under-v1-intermediate.pem", x509_cert::Version::V3),
+    ] {
+        let certificate = x509_cert::Certificate::from_der(&v1_fixture(name)).unwrap();
+        assert_eq!(certificate.tbs_certificate.version, version, "{name}");
+    }
+}
+
+#[test]
+fn v1_mic_is_accepted_directly_under_its_root_sha256_and_sha1() {
+    let policy = v1_policy(&[], &["rsa-ca.pem"], &[]);
+    for name in ["mic-v1-sha256.pem", "mic-v1-sha1.pem"] {
+        let mic = v1_fixture(name);
+        let verdict = check(&policy, &mic, AUTH).unwrap();
+        assert_eq!(verdict.kind, CertificateKind::Mic, "{name}");
+        assert!(!verdict.expired_mic_accepted);
+        assert_eq!(kind(check(&policy, &mic, SUDI)), CertificateKind::Mic);
+        // Without its root it is nobody's.
+        assert_eq!(
+            check(&CertificatePolicy::default(), &mic, AUTH),
+            Err(CertificateCheckError::Untrusted)
+        );
+    }
+}
+
+#[test]
+fn v1_lsc_is_accepted_under_rsa_and_ec_issuers_sha1_only_as_a_mic() {
+    let rsa = v1_policy(&["rsa-ca.pem"], &[], &[]);
+    let lsc = v1_fixture("lsc-v1.pem");
+    assert_eq!(kind(check(&rsa, &lsc, AUTH)), CertificateKind::Lsc);
+    // An LSC never serves as a SUDI.
+    assert_eq!(
+        check(&rsa, &lsc, SUDI),
+        Err(CertificateCheckError::Untrusted)
+    );
+    // ECDSA P-384 with SHA-384 from an EC issuer.
+    let ec_lsc = v1_fixture("lsc-v1-ec-issuer.pem");
+    let ec = v1_policy(&["ec-ca.pem"], &[], &[]);
+    assert_eq!(kind(check(&ec, &ec_lsc, AUTH)), CertificateKind::Lsc);
+    assert_eq!(
+        check(&rsa, &ec_lsc, AUTH),
+        Err(CertificateCheckError::Untrusted)
+    );
+
+    // SHA-1 is for the MIC path only: the same SHA-1 certificate (its CN
+    // is the device name, which both rules accept) is refused as an LSC
+    // and accepted as a MIC.
+    let sha1 = v1_fixture("lsc-v1-sha1.pem");
+    let refusal = check(&rsa, &sha1, AUTH).unwrap_err();
+    assert_eq!(refusal, CertificateCheckError::UnsupportedAlgorithm);
+    assert_eq!(
+        refusal.to_string(),
+        "signature algorithm or issuer key not accepted"
+    );
+    let as_mic = v1_policy(&[], &["rsa-ca.pem"], &[]);
+    assert_eq!(kind(check(&as_mic, &sha1, AUTH)), CertificateKind::Mic);
+
+    // The leaf and its issuer are a path of two: a depth of 1 refuses it.
+    let mut tight = rsa.clone();
+    tight.max_chain_depth = 2;
+    assert_eq!(kind(check(&tight, &lsc, AUTH)), CertificateKind::Lsc);
+    tight.max_chain_depth = 1;
+    assert_eq!(
+        check(&tight, &lsc, AUTH),
+        Err(CertificateCheckError::ChainTooLong)
+    );
+}
+
+#[test]
+fn v1_leaf_keeps_the_name_and_date_checks() {
+    let lsc_policy = v1_policy(&["rsa-ca.pem"], &[], &[]);
+    let mic_policy = v1_policy(&[], &["rsa-ca.pem"], &[]);
+    let lsc = v1_fixture("lsc-v1.pem");
+    let mic = v1_fixture("mic-v1-sha256.pem");
+    for (policy, der) in [(&lsc_policy, &lsc), (&mic_policy, &mic)] {
+        let other_device = check_certificate(policy, der, "SEP0011223344FF", NOW, AUTH);
+        assert_eq!(other_device, Err(CertificateCheckError::NameMismatch));
+        assert_eq!(
+            other_device.unwrap_err().to_string(),
+            "certificate does not name the device"
+        );
+        let expired = check_certificate(policy, der, DEVICE, AFTER_LEAVES, AUTH);
+        assert_eq!(expired, Err(CertificateCheckError::Expired));
+        assert_eq!(expired.unwrap_err().to_string(), "certificate has expired");
+        let early = check_certificate(policy, der, DEVICE, BEFORE_LEAVES, AUTH);
+        assert_eq!(early, Err(CertificateCheckError::NotYetValid));
+        assert_eq!(
+            early.unwrap_err().to_string(),
+            "certificate is not yet valid"
+        );
+    }
+    // The expired-MIC allowance covers a version 1 MIC, reported; not an
+    // LSC, and never "not yet valid".
+    let mut lax = mic_policy.clone();
+    lax.allow_expired_mic = true;
+    let verdict = check_certificate(&lax, &mic, DEVICE, AFTER_LEAVES, AUTH).unwrap();
+    assert!(verdict.expired_mic_accepted);
+    assert_eq!(
+        check_certificate(&lax, &mic, DEVICE, BEFORE_LEAVES, AUTH),
+        Err(CertificateCheckError::NotYetValid)
+    );
+    let mut lax_lsc = lsc_policy.clone();
+    lax_lsc.allow_expired_mic = true;
+    assert_eq!(
+        check_certificate(&lax_lsc, &lsc, DEVICE, AFTER_LEAVES, AUTH),
+        Err(CertificateCheckError::Expired)
+    );
+    lax_lsc.skip_validity = true;
+    assert!(check_certificate(&lax_lsc, &lsc, DEVICE, AFTER_LEAVES, AUTH).is_ok());
+}
+
+#[test]
+fn v1_leaf_is_refused_when_revoked_by_digest_serial_crl_or_its_issuer() {
+    let lsc = v1_fixture("lsc-v1.pem");
+    let mic = v1_fixture("mic-v1-sha256.pem");
+    let base = v1_policy(&["rsa-ca.pem"], &["rsa-ca.pem"], &[]);
+    assert!(check(&base, &lsc, AUTH).is_ok());
+
+    let refused = |revocations: Revocations, der: &[u8]| {
+        let mut policy = base.clone();
+        policy.revocations = revocations;
+        check(&policy, der, AUTH)
+    };
+    let mut by_digest = Revocations::new();
+    by_digest.revoke_sha256(sha2::Sha256::digest(&lsc).into());
+    let refusal = refused(by_digest, &lsc).unwrap_err();
+    assert_eq!(refusal, CertificateCheckError::Revoked);
+    assert_eq!(refusal.to_string(), "certificate is revoked");
+
+    // Serial 0x1005 from the issuer's name (the fixture's, per its README).
+    let issuer_name = x509_cert::Certificate::from_der(&v1_fixture("rsa-ca.pem"))
+        .unwrap()
+        .tbs_certificate
+        .subject
+        .to_der()
+        .unwrap();
+    let mut by_serial = Revocations::new();
+    by_serial.revoke_serial(&issuer_name, &[0x10, 0x05]);
+    assert_eq!(
+        refused(by_serial.clone(), &lsc),
+        Err(CertificateCheckError::Revoked)
+    );
+    assert!(refused(by_serial, &mic).is_ok(), "another serial");
+
+    // The CA's CRL (made by openssl) lists the LSC only.
+    let crl_pem = v1_text("rsa-ca.crl.pem");
+    let by_crl = Revocations::parse("rsa-ca.crl.pem", crl_pem.as_bytes()).unwrap();
+    assert_eq!(
+        refused(by_crl.clone(), &lsc),
+        Err(CertificateCheckError::Revoked)
+    );
+    assert!(
+        refused(by_crl, &mic).is_ok(),
+        "the CRL does not list the MIC"
+    );
+    // A CRL whose signature does not verify under the issuer says nothing.
+    let mut forged = ctl_format::pem::pem_blocks(&crl_pem).unwrap()[0]
+        .der
+        .clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    let mut by_forged_crl = Revocations::new();
+    by_forged_crl.add_crl_der(&forged).unwrap();
+    assert!(refused(by_forged_crl, &lsc).is_ok());
+
+    // The issuer revoked: nothing it signed is accepted.
+    let mut issuer_revoked = Revocations::new();
+    issuer_revoked
+        .revoke_certificate(&v1_fixture("rsa-ca.pem"))
+        .unwrap();
+    assert_eq!(
+        refused(issuer_revoked, &lsc),
+        Err(CertificateCheckError::Revoked)
+    );
+}
+
+#[test]
+fn v1_leaf_with_a_bad_signature_names_its_issuer() {
+    let policy = v1_policy(&["rsa-ca.pem"], &["rsa-ca.pem"], &[]);
+    // A flipped bit in the signature, then one in the signed part (the
+    // last digit of the serial number).
+    let mut tampered_signature = v1_fixture("mic-v1-sha256.pem");
+    let last = tampered_signature.len() - 1;
+    tampered_signature[last] ^= 0x01;
+    let mut tampered_serial = v1_fixture("lsc-v1.pem");
+    let serial_at = tampered_serial
+        .windows(4)
+        .position(|window| window == [0x02, 0x02, 0x10, 0x05])
+        .expect("the serial 0x1005 as a DER INTEGER")
+        + 3;
+    tampered_serial[serial_at] ^= 0x01;
+    for (der, subject) in [
+        (&tampered_signature, "CN=CP-8845-SEP001122334455"),
+        (&tampered_serial, "CN=SEP001122334455"),
+    ] {
+        let refusal = check(&policy, der, AUTH).unwrap_err();
+        assert!(
+            matches!(refusal, CertificateCheckError::SignatureInvalid(_)),
+            "{refusal:?}"
+        );
+        assert_eq!(
+            refusal.to_string(),
+            format!("signature of {subject} does not verify under issuer CN=Lab Phone CA")
+        );
+    }
+}
+
+/// The refusal of a version 1 certificate acting as an issuer, by its text.
+fn assert_version1_issuer(result: Result<CertificateVerdict, CertificateCheckError>, text: &str) {
+    let refusal = result.unwrap_err();
+    assert!(
+        matches!(refusal, CertificateCheckError::Version1(_)),
+        "{refusal:?}"
+    );
+    assert_eq!(refusal.to_string(), text);
+}
+
+#[test]
+fn v1_certificate_cannot_act_as_an_issuer() {
+    // A version 1 CA configured as the LSC issuer: neither its version 1
+    // nor its version 3 leaf is accepted, and the refusal says why.
+    let v1_ca = v1_policy(&["v1-ca.pem"], &[], &[]);
+    let v1_ca_refusal = "X.509 version 1 certificate CN=Lab v1 CA cannot act as an issuer (version 1 has no basicConstraints, so it is never a CA); it is the issuer named by CN=SEP001122334455";
+    for leaf in ["v1-leaf-under-v1-ca.pem", "v3-leaf-under-v1-ca.pem"] {
+        assert_version1_issuer(check(&v1_ca, &v1_fixture(leaf), AUTH), v1_ca_refusal);
+    }
+    // A version 1 intermediate, presented or configured as a root.
+    let mic = v1_fixture("mic-under-v1-intermediate.pem");
+    let v1_intermediate_refusal = "X.509 version 1 certificate CN=Lab v1 Manufacturing CA cannot act as an issuer (version 1 has no basicConstraints, so it is never a CA); it is the issuer named by CN=CP-8845-SEP001122334455";
+    assert_version1_issuer(
+        check(
+            &v1_policy(&[], &["rsa-ca.pem"], &["v1-intermediate.pem"]),
+            &mic,
+            AUTH,
+        ),
+        v1_intermediate_refusal,
+    );
+    assert_version1_issuer(
+        check(&v1_policy(&[], &["v1-intermediate.pem"], &[]), &mic, AUTH),
+        v1_intermediate_refusal,
+    );
+    // A version 1 leaf is accepted only directly under a configured
+    // issuer, not through an intermediate.
+    assert_version1_issuer(
+        check(
+            &v1_policy(&[], &["ec-ca.pem"], &["rsa-ca.pem"]),
+            &v1_fixture("mic-v1-sha256.pem"),
+            AUTH,
+        ),
+        "CN=CP-8845-SEP001122334455 is an X.509 version 1 certificate, accepted only when signed directly by a certificate of the manufacturing roots; its issuer CN=Lab Phone CA is only an intermediate",
+    );
+}
+
+fn v1_credential(certificate: &str, key: &str) -> CertificateCredential {
+    let private = ProofPrivateKey::from_pkcs8_der(&v1_key(key)).unwrap();
+    CertificateCredential::new(v1_fixture(certificate), Box::new(private)).unwrap()
+}
+
+#[test]
+fn session_authenticates_a_v1_mic_and_a_v1_lsc() {
+    let policy = v1_policy(&["rsa-ca.pem"], &["rsa-ca.pem"], &[]);
+    let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst, rng())
+        .with_mic(v1_credential("mic-v1-sha256.pem", "mic-v1-sha256.key"));
+    let outcome = authenticate(policy.clone(), CertificatePreference::Mic, credentials);
+    assert_eq!(outcome.result, SessionResult::NothingToDo);
+    assert_eq!(outcome.end_reason, Some(Reason::NoAction));
+    assert_eq!(
+        outcome.certificate_authentication.unwrap().kind,
+        CertificateKind::Mic
+    );
+
+    let lsc_credentials = || {
+        CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
+            .with_lsc(v1_credential("lsc-v1.pem", "lsc-v1.key"))
+    };
+    let outcome = authenticate(
+        policy.clone(),
+        CertificatePreference::Lsc,
+        lsc_credentials(),
+    );
+    assert_eq!(outcome.result, SessionResult::NothingToDo);
+    assert_eq!(
+        outcome.certificate_authentication.unwrap().kind,
+        CertificateKind::Lsc
+    );
+
+    // Revoked by the CA's CRL: END_SESSION 7.
+    let mut revoked = policy;
+    revoked.revocations =
+        Revocations::parse("rsa-ca.crl.pem", v1_text("rsa-ca.crl.pem").as_bytes()).unwrap();
+    let outcome = authenticate(revoked, CertificatePreference::Lsc, lsc_credentials());
+    assert_certificate_refused(&outcome, CertificateCheckError::Revoked);
+}
+
+#[test]
+fn an_unusable_certificate_is_refused_with_its_cause() {
+    // An unknown extension marked critical: the certificate parses, but no
+    // verifier may use it; the refusal says so instead of "does not parse".
+    let capf = root("CAPF-TEST");
+    let mut params = lsc_params();
+    let mut extension =
+        rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 99999, 1], vec![0x05, 0x00]);
+    extension.set_criticality(true);
+    params.custom_extensions = vec![extension];
+    let certificate = issue(&params, &p256(), &capf);
+    let refusal = check(&lsc_policy(&[&capf]), &certificate, AUTH).unwrap_err();
+    assert!(
+        matches!(refusal, CertificateCheckError::Unusable(_)),
+        "{refusal:?}"
+    );
+    assert_eq!(
+        refusal.to_string(),
+        "certificate cannot be used: CN=SEP001122334455 or a certificate of its chain has a critical extension that is not supported"
+    );
+    // Bytes that are no certificate at all.
+    let garbage = check(&lsc_policy(&[&capf]), b"not a certificate", AUTH).unwrap_err();
+    assert_eq!(garbage, CertificateCheckError::Malformed);
+    assert_eq!(
+        garbage.to_string(),
+        "certificate is not DER X.509, or its public key cannot be read"
+    );
 }

@@ -4,6 +4,8 @@
 //! server's own LSC (`pem.issued_certificate`) is the yardstick for the
 //! subject and the extensions.
 
+mod seeded;
+
 use capf_core::issuance::{
     CertificateAuthority, IssuanceError, IssuedCertificate, LscIssuer, LscRequest,
 };
@@ -309,7 +311,7 @@ fn rcgen_ca(
     signer: Option<(&rcgen::Issuer<'_, &rcgen::KeyPair>,)>,
     cn: &str,
 ) -> (rcgen::KeyPair, rcgen::CertificateParams, Vec<u8>) {
-    let key = rcgen::KeyPair::generate_for(alg).unwrap();
+    let key = seeded::ec_key_for(alg);
     let mut p = rcgen::CertificateParams::default();
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::OrganizationalUnitName, "Voice");

@@ -20,6 +20,9 @@ use capf_core::wire::{AuthType, Command, Curve, Element, Frame, KeyType, Reason,
 use phone_support::{T0, Vector};
 use proptest::prelude::*;
 
+mod property_support;
+use property_support::{framed_body, run_reaching};
+
 const SID: u32 = 1;
 
 /// `install-password-rsa2048` (session id 1): its generated key and the LSC
@@ -923,53 +926,136 @@ fn retry_policy_is_configurable() {
 
 // ---- no panics ----------------------------------------------------------
 
-/// Answers whatever is asked with fixed answers and drains everything.
-fn drive(phone: &mut PhoneSession) {
+/// Answers whatever is asked with fixed answers (each accepted, unless the
+/// session ended meanwhile: input after the asking frame may end it before
+/// the host answers) and drains everything; returns how many frames the
+/// phone sent or decisions it asked for.
+fn drive(phone: &mut PhoneSession) -> usize {
     let spki = install().spki;
+    let mut acted = 0;
     while let Some(output) = phone.poll_output() {
-        if let PhoneOutput::Need(decision) = output {
-            let _ = match decision {
-                PhoneDecision::GenerateKey(_) => phone.answer_key(Ok(spki.clone())),
-                PhoneDecision::StoreCertificate { .. } => phone.answer_store(Ok(())),
-                PhoneDecision::FetchCertificate => phone.answer_fetch(None),
-                PhoneDecision::DeleteCertificate => phone.answer_delete(true),
-                _ => Ok(()),
-            };
+        match output {
+            PhoneOutput::Need(decision) => {
+                acted += 1;
+                let answered = match &decision {
+                    // The recorded key is RSA-2048; other requests get a
+                    // key generation failure.
+                    PhoneDecision::GenerateKey(KeyRequest::Rsa { bits: 2048 }) => {
+                        phone.answer_key(Ok(spki.clone()))
+                    }
+                    PhoneDecision::GenerateKey(_) => phone.answer_key(Err(KeyGenerationFailed)),
+                    PhoneDecision::StoreCertificate { .. } => phone.answer_store(Ok(())),
+                    PhoneDecision::FetchCertificate => phone.answer_fetch(None),
+                    PhoneDecision::DeleteCertificate => phone.answer_delete(true),
+                    _ => Ok(()),
+                };
+                assert!(
+                    answered.is_ok() || phone.is_finished(),
+                    "{decision:?}: {answered:?}"
+                );
+            }
+            PhoneOutput::Transmit(_) => acted += 1,
+            _ => {}
         }
     }
+    acted
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+/// A server frame: one of each command the phone can receive, sometimes
+/// with one byte changed, or frame-like bytes (the right protocol id and
+/// length, plausible elements).
+fn server_frame() -> impl Strategy<Value = Vec<u8>> {
+    let frames = vec![
+        bytes(&Frame::auth_request(SID, Some(AuthType::NotStated))),
+        bytes(&Frame::auth_request(SID, None)),
+        bytes(&Frame::key_gen_request_rsa(SID, 2048)),
+        bytes(&Frame::key_gen_request_ec(SID, Curve::P256)),
+        bytes(&Frame::request_in_progress(SID)),
+        bytes(&Frame::fetch_cert_request(SID)),
+        bytes(&Frame::delete_cert_request(SID)),
+        bytes(&Frame::end_session(SID, Reason::Success)),
+    ];
+    let valid = (
+        proptest::sample::select(frames),
+        any::<prop::sample::Index>(),
+        prop_oneof![2 => Just(0u8), 1 => 1u8..=255],
+    )
+        .prop_map(|(mut frame, at, change)| {
+            let at = at.index(frame.len());
+            frame[at] ^= change;
+            frame
+        });
+    prop_oneof![3 => valid, 1 => framed_body()]
+}
 
-    #[test]
-    fn arbitrary_chunks_never_panic(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16)) {
+/// Input chunks: arbitrary bytes, or a stream of server frames cut into
+/// chunks.
+fn input_chunks() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let arbitrary = proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16);
+    // Half the streams open as a session does, so later frames are judged
+    // in later states.
+    let opening = prop_oneof![
+        Just(bytes(&Frame::auth_request(SID, Some(AuthType::NotStated)))),
+        server_frame(),
+    ];
+    let framed = (
+        opening,
+        proptest::collection::vec(server_frame(), 0..4),
+        1usize..200,
+    )
+        .prop_map(|(first, rest, size)| {
+            let stream = [first, rest.concat()].concat();
+            stream.chunks(size).map(<[u8]>::to_vec).collect()
+        });
+    prop_oneof![arbitrary, framed]
+}
+
+#[test]
+fn arbitrary_chunks_never_panic() {
+    run_reaching("phone session input", 512, 40, input_chunks(), |chunks| {
         let mut phone = PhoneSession::new(config(), T0);
+        let mut acted = 0;
         for (i, chunk) in chunks.iter().enumerate() {
             phone.handle_input(chunk);
-            drive(&mut phone);
+            acted += drive(&mut phone);
             phone.handle_timeout(T0.plus_seconds(u64::try_from(i).unwrap()));
-            let _ = phone.poll_timeout();
+            acted += drive(&mut phone);
+            prop_assert!(!phone.is_finished() || phone.poll_timeout().is_none());
         }
         phone.handle_peer_closed();
         drive(&mut phone);
         prop_assert!(phone.is_finished());
         prop_assert_eq!(phone.poll_output(), None);
-    }
+        prop_assert_eq!(phone.poll_timeout(), None);
+        // The branch: the phone answered a frame (sent one, or asked).
+        Ok(acted > 0)
+    });
+}
 
-    #[test]
-    fn valid_prefix_then_garbage_never_panics(
-        garbage in proptest::collection::vec(any::<u8>(), 0..128),
-        split in 0usize..200,
-    ) {
-        let mut stream = bytes(&Frame::auth_request(SID, Some(AuthType::NotStated)));
-        stream.extend(bytes(&Frame::key_gen_request_rsa(SID, 2048)));
-        stream.extend(garbage);
-        let split = split.min(stream.len());
-        let mut phone = PhoneSession::new(config(), T0);
-        phone.handle_input(&stream[..split]);
-        drive(&mut phone);
-        phone.handle_input(&stream[split..]);
-        drive(&mut phone);
-    }
+#[test]
+fn valid_prefix_then_garbage_never_panics() {
+    let strategy = (proptest::collection::vec(any::<u8>(), 0..128), 0usize..200);
+    run_reaching(
+        "phone after a valid prefix",
+        256,
+        200,
+        strategy,
+        |(garbage, split)| {
+            let mut stream = bytes(&Frame::auth_request(SID, Some(AuthType::NotStated)));
+            stream.extend(bytes(&Frame::key_gen_request_rsa(SID, 2048)));
+            stream.extend(garbage);
+            let split = split.min(stream.len());
+            let mut phone = PhoneSession::new(config(), T0);
+            phone.handle_input(&stream[..split]);
+            let mut acted = drive(&mut phone);
+            phone.handle_input(&stream[split..]);
+            acted += drive(&mut phone);
+            phone.handle_peer_closed();
+            drive(&mut phone);
+            prop_assert!(phone.is_finished());
+            prop_assert_eq!(phone.poll_output(), None);
+            // The prefix is always answered: AUTH_RESPONSE, then the key.
+            Ok(acted >= 2)
+        },
+    );
 }

@@ -5,6 +5,8 @@
 //! Every expected value comes from the vectors: the messages' digests from
 //! `checks`, the proofs from the AUTH_RESPONSE elements in `decoded`.
 
+mod seeded;
+
 use capf_core::proof::{
     ProofError, ProofHash, ProofKey, ProofPrivateKey, ProofPublicKey, sign_certificate_proof,
     sign_sudi_proof, signed_data_message, sudi_message, verify_certificate_proof,
@@ -104,8 +106,9 @@ impl Vector {
 
 const CERT_AUTH_VECTORS: [&str; 2] = ["install-lsc-auth-rsa", "install-mic-auth-rsa1024"];
 
-fn rng() -> rand::rngs::ThreadRng {
-    rand::thread_rng()
+/// Seeded: the same random numbers on every run.
+fn rng() -> rand::rngs::StdRng {
+    seeded::rng(3)
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! CallManager" key. Expected verdicts follow the rules of spec
 //! `tlv-files.md` sections 9 and 10 and the record layout each test builds.
 
+mod seeded;
+
 use capf_core::rollover::{
     Acceptance, Authority, CandidateList, InstalledLists, PhoneState, RejectionReason,
     RolloverError, TvsKnowledge, Verdict, kind_from_filename, predict, predict_fleet,
@@ -52,7 +54,7 @@ fn renewed_callmanager() -> &'static Identity {
     static RENEWED: OnceLock<Identity> = OnceLock::new();
     RENEWED.get_or_init(|| {
         use rsa::pkcs8::EncodePrivateKey;
-        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+        let key = seeded::rsa_key(2048);
         let der = key.to_pkcs8_der().unwrap();
         let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
             &der.as_bytes().into(),

@@ -1,6 +1,7 @@
 //! In-memory TLS between the two sans-IO transports: handshakes over TLS 1.2
 //! and 1.3, the pinned and roots verifiers, and one record per frame.
-#![cfg(feature = "tls")]
+
+mod seeded;
 
 use capf_core::time::Timestamp;
 use capf_core::tls::{
@@ -9,10 +10,7 @@ use capf_core::tls::{
 };
 use capf_core::trust::verifiers::failure_of;
 use capf_core::trust::{Reason, ServerRole};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::{CertificateError, ProtocolVersion};
 
 /// DER certificate and PKCS#8 key.
@@ -22,7 +20,7 @@ struct Credential {
 }
 
 fn key() -> KeyPair {
-    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("P-256 key")
+    seeded::p256_key()
 }
 
 /// A self-signed certificate in the CAPF profile: CA:TRUE pathlen 0,

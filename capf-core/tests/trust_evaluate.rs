@@ -84,7 +84,7 @@ fn capf_setup(device: &str, now_seconds: u64) -> CapfSetup {
                 validity_days: 365,
             },
             Timestamp::from_unix_seconds(now_seconds),
-            &mut rand::thread_rng(),
+            &mut seeded::rng(1),
         )
         .unwrap();
     CapfSetup {
@@ -618,7 +618,7 @@ fn sha1_mic_chain_is_accepted_only_for_capf_authentication_with_a_mic() {
     use rsa::pkcs8::EncodePrivateKey;
     use sha1::Sha1;
 
-    let rsa_key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let rsa_key = seeded::rsa_key(2048);
     let pkcs8 = rsa_key.to_pkcs8_der().unwrap();
     let key = rcgen::KeyPair::try_from(pkcs8.as_bytes()).unwrap();
     let root = root_with_key("Cisco Root CA 2048", key);
@@ -962,4 +962,129 @@ fn a_digest_list_starting_with_zero_is_text_not_der() {
     bytes[0] = 0x0a;
     expected.revoke_sha256(bytes);
     assert_eq!(revocations, expected);
+}
+
+// ---- X.509 version 1 (fixtures made with openssl: tests/fixtures/v1) -----
+// Leaves valid 2024-2034, CAs 2020-2040; NOW is 2025-01-01.
+
+fn v1_fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/v1/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    ctl_format::Certificate::from_pem(&text)
+        .unwrap()
+        .der()
+        .to_vec()
+}
+
+#[test]
+fn v1_leaf_is_trusted_for_capf_authentication_directly_under_a_store_ca() {
+    let ca = v1_fixture("rsa-ca.pem");
+    let roots = [store(
+        StoreKind::ManufacturingRoots,
+        "lab-roots.pem",
+        &[&ca],
+    )];
+    for name in ["mic-v1-sha256.pem", "mic-v1-sha1.pem"] {
+        let mic = v1_fixture(name);
+        let verdict = evaluate(&[&mic], &mic_auth(), &roots, NOW);
+        assert!(verdict.trusted, "{name}: {verdict}");
+        let anchor = verdict.anchor.as_ref().unwrap();
+        assert_eq!(anchor.subject, "CN=Lab Phone CA");
+        assert_eq!(anchor.sha256, sha256(&ca));
+        assert!(!anchor.pinned);
+        assert_eq!(verdict.chain.len(), 2);
+        assert_eq!(verdict.chain[0].subject, "CN=CP-8845-SEP001122334455");
+        // `capf trust explain` says how it was judged.
+        let text = verdict.to_string();
+        assert!(
+            text.contains("is an X.509 version 1 certificate: its signature was verified directly under CN=Lab Phone CA"),
+            "{text}"
+        );
+    }
+    let lsc = v1_fixture("lsc-v1.pem");
+    let verdict = evaluate(&[&lsc], &lsc_auth(), &capf_trust(&[&ca]), NOW);
+    assert!(verdict.trusted, "{verdict}");
+
+    // SHA-1 only on the MIC path.
+    let sha1 = v1_fixture("lsc-v1-sha1.pem");
+    assert!(evaluate(&[&sha1], &mic_auth(), &roots, NOW).trusted);
+    let verdict = evaluate(&[&sha1], &lsc_auth(), &capf_trust(&[&ca]), NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::UnsupportedAlgorithm);
+    assert!(fix.contains("SHA-1"), "{fix}");
+    assert_eq!(
+        verdict.failure.as_ref().unwrap().detail,
+        "CN=SEP001122334455 is signed by CN=Lab Phone CA with SHA-1"
+    );
+
+    // A wrong device, and a bad signature, named as such.
+    let verdict = evaluate(
+        &[&lsc],
+        &capf_auth(CapfCredential::Lsc, Some("SEP0011223344FF")),
+        &capf_trust(&[&ca]),
+        NOW,
+    );
+    assert_eq!(verdict.reason(), Some(Reason::NameMismatch), "{verdict}");
+    let mut tampered = lsc.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    let verdict = evaluate(&[&tampered], &lsc_auth(), &capf_trust(&[&ca]), NOW);
+    assert_eq!(verdict.reason(), Some(Reason::SignatureInvalid));
+    assert_eq!(
+        verdict.failure.as_ref().unwrap().detail,
+        "signature of CN=SEP001122334455 does not verify under issuer CN=Lab Phone CA"
+    );
+}
+
+#[test]
+fn v1_leaf_is_refused_for_other_purposes_by_its_version() {
+    let ca = v1_fixture("rsa-ca.pem");
+    let lsc = v1_fixture("lsc-v1.pem");
+    let stores = [store(StoreKind::CallManagerTrust, "cm-trust.pem", &[&ca])];
+    let verdict = evaluate(&[&lsc], &tls_client(Some(DEVICE)), &stores, NOW);
+    let (reason, fix) = failure_words(&verdict);
+    assert_eq!(reason, Reason::Version1);
+    assert!(fix.contains("version 3"), "{fix}");
+    assert_eq!(
+        verdict.failure.as_ref().unwrap().detail,
+        "CN=SEP001122334455 is an X.509 version 1 certificate; a version 1 leaf is accepted only for CAPF authentication, not for TLS client certificate"
+    );
+    assert!(verdict.to_string().contains("reason: x509-version-1"));
+}
+
+#[test]
+fn v1_certificate_is_no_issuer_for_any_purpose() {
+    let v1_ca = v1_fixture("v1-ca.pem");
+    let refusal = "X.509 version 1 certificate CN=Lab v1 CA cannot act as an issuer (version 1 has no basicConstraints, so it is never a CA); it is the issuer named by CN=SEP001122334455";
+    for (leaf, purpose, kind) in [
+        ("v1-leaf-under-v1-ca.pem", lsc_auth(), StoreKind::CapfTrust),
+        ("v3-leaf-under-v1-ca.pem", lsc_auth(), StoreKind::CapfTrust),
+        (
+            "v3-leaf-under-v1-ca.pem",
+            tls_client(Some(DEVICE)),
+            StoreKind::EnterpriseRoots,
+        ),
+    ] {
+        let stores = [store(kind, "lab.pem", &[&v1_ca])];
+        let verdict = evaluate(&[v1_fixture(leaf)], &purpose, &stores, NOW);
+        let (reason, fix) = failure_words(&verdict);
+        assert_eq!(reason, Reason::Version1, "{leaf}: {verdict}");
+        assert!(fix.contains("as a version 3 CA certificate"), "{fix}");
+        assert_eq!(verdict.failure.as_ref().unwrap().detail, refusal);
+    }
+    // A version 1 intermediate presented after the leaf.
+    let roots = [store(
+        StoreKind::ManufacturingRoots,
+        "lab-roots.pem",
+        &[&v1_fixture("rsa-ca.pem")],
+    )];
+    let chain = [
+        v1_fixture("mic-under-v1-intermediate.pem"),
+        v1_fixture("v1-intermediate.pem"),
+    ];
+    let verdict = evaluate(&chain, &mic_auth(), &roots, NOW);
+    assert_eq!(verdict.reason(), Some(Reason::Version1), "{verdict}");
+    assert!(verdict.failure.as_ref().unwrap().detail.starts_with(
+        "X.509 version 1 certificate CN=Lab v1 Manufacturing CA cannot act as an issuer"
+    ));
 }

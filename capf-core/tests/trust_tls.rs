@@ -1,7 +1,6 @@
 //! The rustls adapters over real TLS (the sans-IO transports, in memory):
 //! a phone's CTL-based server check and a server's LSC/MIC client check,
 //! accepted and refused, the refusal carrying the evaluator's reason.
-#![cfg(feature = "tls")]
 
 mod trust_support;
 

@@ -14,6 +14,9 @@ use ctl_format::trust_list::Role;
 use proptest::prelude::*;
 use serde_json::Value;
 
+mod property_support;
+use property_support::run_reaching;
+
 const START: Timestamp = Timestamp::from_unix_seconds(1_830_000_000);
 const DEVICE: &str = "CP-8845-SEP001122334455";
 
@@ -505,95 +508,148 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+/// Responses for the client: arbitrary bytes, or a recorded response
+/// (valid, invalid) with one byte sometimes changed.
+fn client_input() -> impl Strategy<Value = Vec<u8>> {
+    let recorded = vec![
+        hex::decode("5701020000000055000f070001000800011509000400278d00").unwrap(),
+        hex::decode("5701020000000055000407000101").unwrap(),
+    ];
+    let changed = (
+        proptest::sample::select(recorded),
+        any::<prop::sample::Index>(),
+        prop_oneof![1 => Just(0u8), 1 => 1u8..=255],
+    )
+        .prop_map(|(mut bytes, at, change)| {
+            let at = at.index(bytes.len());
+            bytes[at] ^= change;
+            bytes
+        });
+    prop_oneof![input(), changed]
+}
 
-    #[test]
-    fn server_never_panics_and_ends_once(
-        data in input(),
-        sizes in proptest::collection::vec(1usize..40, 1..5),
-        known in any::<bool>(),
-    ) {
-        let mut session = TvsServerSession::new(TvsServerConfig::default(), START);
-        let mut done = 0;
-        for chunk in chunks(&data, &sizes) {
-            session.handle_input(chunk);
-            while let Some(output) = session.poll_output() {
-                prop_assert_eq!(done, 0, "nothing after Done");
-                match output {
-                    TvsServerOutput::Need(_) => session
-                        .answer_lookup(known.then(|| KnownCertificate::new(vec![Role::Tvs], 1)))
-                        .unwrap(),
-                    TvsServerOutput::Transmit(bytes) => {
-                        let frame = TvsFrame::decode(&bytes).unwrap();
-                        prop_assert_eq!(frame.command, TvsCommand::VerifyResponse);
+fn sizes() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(1usize..40, 1..5)
+}
+
+#[test]
+fn server_never_panics_and_ends_once() {
+    let strategy = (input(), sizes(), any::<bool>());
+    run_reaching(
+        "TVS server input",
+        256,
+        40,
+        strategy,
+        |(data, sizes, known)| {
+            let mut session = TvsServerSession::new(TvsServerConfig::default(), START);
+            let mut done = 0;
+            let mut judged = false;
+            for chunk in chunks(&data, &sizes) {
+                session.handle_input(chunk);
+                while let Some(output) = session.poll_output() {
+                    prop_assert_eq!(done, 0, "nothing after Done");
+                    match output {
+                        TvsServerOutput::Need(_) => {
+                            judged = true;
+                            let answer = known.then(|| KnownCertificate::new(vec![Role::Tvs], 1));
+                            prop_assert!(session.answer_lookup(answer).is_ok());
+                        }
+                        TvsServerOutput::Transmit(bytes) => {
+                            judged = true;
+                            let frame = TvsFrame::decode(&bytes).unwrap();
+                            prop_assert_eq!(frame.command, TvsCommand::VerifyResponse);
+                        }
+                        TvsServerOutput::Done(_) => done += 1,
+                        _ => {}
                     }
-                    TvsServerOutput::Done(_) => done += 1,
-                    _ => {}
                 }
             }
-        }
-        session.handle_peer_closed();
-        while let Some(output) = session.poll_output() {
-            prop_assert!(matches!(output, TvsServerOutput::Done(_)));
-            done += 1;
-        }
-        prop_assert_eq!(done, 1);
-    }
-
-    #[test]
-    fn client_never_panics_and_ends_once(
-        data in input(),
-        sizes in proptest::collection::vec(1usize..40, 1..5),
-    ) {
-        let mut session = client();
-        let mut done = 0;
-        for chunk in chunks(&data, &sizes) {
-            session.handle_input(chunk);
+            session.handle_peer_closed();
             while let Some(output) = session.poll_output() {
-                prop_assert!(matches!(output, TvsClientOutput::Done(_)));
+                prop_assert!(matches!(output, TvsServerOutput::Done(_)));
                 done += 1;
             }
-        }
-        session.handle_peer_closed();
-        while let Some(output) = session.poll_output() {
-            prop_assert!(matches!(output, TvsClientOutput::Done(_)));
-            done += 1;
-        }
-        prop_assert_eq!(done, 1);
-    }
+            prop_assert_eq!(done, 1);
+            // The branch: a request decoded far enough to be looked up.
+            Ok(judged)
+        },
+    );
+}
 
-    #[test]
-    fn decoder_agrees_with_whole_decode_in_any_chunking(
-        data in input(),
-        sizes in proptest::collection::vec(1usize..40, 1..5),
-    ) {
-        let mut decoder = TvsFrameDecoder::new(u16::MAX);
-        let mut first = Ok(None);
-        for chunk in chunks(&data, &sizes) {
-            decoder.push(chunk);
-            first = decoder.next_frame();
-            if !matches!(first, Ok(None)) {
-                break;
+#[test]
+fn client_never_panics_and_ends_once() {
+    run_reaching(
+        "TVS client input",
+        256,
+        40,
+        (client_input(), sizes()),
+        |(data, sizes)| {
+            let mut session = client();
+            let mut results = Vec::new();
+            for chunk in chunks(&data, &sizes) {
+                session.handle_input(chunk);
+                while let Some(output) = session.poll_output() {
+                    let TvsClientOutput::Done(outcome) = output else {
+                        return Err(TestCaseError::fail("a client output other than Done"));
+                    };
+                    results.push(outcome.result);
+                }
             }
-        }
-        // The whole-frame decode of the first frame's bytes (or of all).
-        let length = TvsFrameHeader::parse(&data)
-            .ok()
-            .flatten()
-            .map_or(data.len(), |header| header.frame_length().min(data.len()));
-        let whole = TvsFrame::decode(data.get(..length).unwrap());
-        match first {
-            Ok(Some(frame)) => {
-                let bytes = frame.encode().unwrap();
-                prop_assert_eq!(bytes.as_slice(), data.get(..length).unwrap());
-                prop_assert_eq!(whole, Ok(frame));
+            session.handle_peer_closed();
+            while let Some(output) = session.poll_output() {
+                let TvsClientOutput::Done(outcome) = output else {
+                    return Err(TestCaseError::fail("a client output other than Done"));
+                };
+                results.push(outcome.result);
             }
-            Ok(None) => {
-                let truncated = matches!(whole, Err(TvsWireError::Truncated { .. }));
-                prop_assert!(truncated);
+            prop_assert_eq!(results.len(), 1);
+            // The branch: a response judged (a status read).
+            Ok(matches!(
+                results[0],
+                TvsClientResult::Valid { .. } | TvsClientResult::Invalid
+            ))
+        },
+    );
+}
+
+#[test]
+fn decoder_agrees_with_whole_decode_in_any_chunking() {
+    run_reaching(
+        "TVS decoder",
+        256,
+        40,
+        (input(), sizes()),
+        |(data, sizes)| {
+            let mut decoder = TvsFrameDecoder::new(u16::MAX);
+            let mut first = Ok(None);
+            for chunk in chunks(&data, &sizes) {
+                decoder.push(chunk);
+                first = decoder.next_frame();
+                if !matches!(first, Ok(None)) {
+                    break;
+                }
             }
-            Err(error) => prop_assert_eq!(whole, Err(error)),
-        }
-    }
+            // The whole-frame decode of the first frame's bytes (or of all).
+            let length = TvsFrameHeader::parse(&data)
+                .ok()
+                .flatten()
+                .map_or(data.len(), |header| header.frame_length().min(data.len()));
+            let whole = TvsFrame::decode(data.get(..length).unwrap());
+            // The branch: the stream decoder produced a frame.
+            let decoded = matches!(first, Ok(Some(_)));
+            match first {
+                Ok(Some(frame)) => {
+                    let bytes = frame.encode().unwrap();
+                    prop_assert_eq!(bytes.as_slice(), data.get(..length).unwrap());
+                    prop_assert_eq!(whole, Ok(frame));
+                }
+                Ok(None) => {
+                    let truncated = matches!(whole, Err(TvsWireError::Truncated { .. }));
+                    prop_assert!(truncated);
+                }
+                Err(error) => prop_assert_eq!(whole, Err(error)),
+            }
+            Ok(decoded)
+        },
+    );
 }

@@ -10,6 +10,9 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+mod property_support;
+use property_support::run_reaching;
+
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/sgn")
 }
@@ -479,24 +482,80 @@ fn ec_phone_certificates_are_refused() {
     assert!(error.to_string().contains("EC key"));
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+/// Arbitrary bytes, or `real` with one byte replaced.
+fn mutated_or_arbitrary(real: &[u8]) -> impl Strategy<Value = Vec<u8>> {
+    let (length, real) = (real.len(), real.to_vec());
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..65_536),
+        (0..length, any::<u8>()).prop_map(move |(index, value)| {
+            let mut bytes = real.clone();
+            bytes[index] = value;
+            bytes
+        }),
+    ]
+}
 
-    #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..65_536)) {
-        let _ = EncryptedConfig::parse(&bytes);
-        let _ = reduced_config(&bytes, &certificate("phone-lsc.pem"));
-    }
+#[test]
+fn arbitrary_and_mutated_xml_never_panics_in_reduced_config() {
+    let phone = certificate("phone-lsc.pem");
+    let plain = read("SEPAABBCCDDEEFF.cnf.xml.plaintext");
+    run_reaching(
+        "reduced config",
+        256,
+        25,
+        mutated_or_arbitrary(&plain),
+        |xml| match reduced_config(&xml, &phone) {
+            Ok(reduced) => {
+                // The reduced file carries the phone certificate's hash.
+                prop_assert!(String::from_utf8_lossy(&reduced).contains("<certHash>"));
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        },
+    );
+}
 
-    #[test]
-    fn mutated_vector_is_never_decrypted(index in 0usize..1932, delta in 1u8..=255) {
-        let mut bytes = read("SEPAABBCCDDEEFF.cnf.xml.enc.sgn");
-        bytes[index] = bytes[index].wrapping_add(delta);
-        if let Ok(config) = EncryptedConfig::parse(&bytes) {
-            let _ = config.decrypt_unverified(&phone_key());
-            prop_assert!(config
-                .decrypt(&certificate("ccm-tftp.pem"), &phone_key(), HashPolicy::ANY)
-                .is_err());
-        }
-    }
+#[test]
+fn mutated_vector_is_never_decrypted() {
+    let real = read("SEPAABBCCDDEEFF.cnf.xml.enc.sgn");
+    let tftp = certificate("ccm-tftp.pem");
+    let key = phone_key();
+    assert!(
+        EncryptedConfig::parse(&real)
+            .unwrap()
+            .decrypt(&tftp, &key, HashPolicy::ANY)
+            .is_ok()
+    );
+    let length = real.len();
+    let changed = (0..length, 1u8..=255);
+    run_reaching(
+        "encrypted config parse",
+        128,
+        40,
+        changed,
+        |(index, delta)| {
+            let mut bytes = real.clone();
+            bytes[index] = bytes[index].wrapping_add(delta);
+            let Ok(config) = EncryptedConfig::parse(&bytes) else {
+                return Ok(false);
+            };
+            if let Ok(plaintext) = config.decrypt_unverified(&key) {
+                prop_assert!(plaintext.len() < bytes.len());
+            }
+            prop_assert!(config.decrypt(&tftp, &key, HashPolicy::ANY).is_err());
+            Ok(true)
+        },
+    );
+}
+
+#[test]
+fn arbitrary_bytes_never_panic() {
+    let real = read("SEPAABBCCDDEEFF.cnf.xml.enc.sgn");
+    run_reaching(
+        "encrypted config parse of arbitrary or mutated bytes",
+        256,
+        40,
+        mutated_or_arbitrary(&real),
+        |bytes| Ok(EncryptedConfig::parse(&bytes).is_ok()),
+    );
 }

@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if let Some(certificate) = certificate() {
-        let _ = ctl_format::reduced_config(data, certificate);
+        // Whatever is reduced carries the phone certificate's hash.
+        if let Ok(reduced) = ctl_format::reduced_config(data, certificate) {
+            assert!(reduced.windows(10).any(|window| window == b"<certHash>"));
+        }
     }
 });
 

@@ -186,5 +186,5 @@ fuzz_target!(|data: &[u8]| {
     } else {
         assert!(verdict.failure.is_some(), "untrusted without a failure");
     }
-    let _ = verdict.to_string();
+    assert!(!verdict.to_string().is_empty());
 });

@@ -17,7 +17,8 @@
 //!   alone it is not enough: no path is built through other certificates
 //!   for an LSC). Configured issuers and roots are trust anchors: their own
 //!   dates and constraints are not judged.
-//! * **Signatures.** Every link is verified by rustls-webpki: ECDSA P-256
+//! * **Signatures.** Every link is verified by rustls-webpki (but for a
+//!   version 1 leaf, below): ECDSA P-256
 //!   or P-384 with SHA-256 or SHA-384, Ed25519, RSA PKCS#1 v1.5 or PSS with
 //!   SHA-256/384/512 (RSA issuer keys of at least
 //!   [`MIN_RSA_ISSUER_BITS`]). SHA-1 RSA signatures are accepted on the MIC
@@ -39,6 +40,17 @@
 //!   with `-` + the device name (`CP-8845-SEP001122334455`), ASCII case
 //!   ignored.
 //!
+//! * **X.509 version 1.** A version 1 leaf (what `openssl x509 -req`
+//!   without extensions makes, common in lab PKIs) is accepted as an LSC
+//!   or a MIC when its signature verifies *directly* under a configured
+//!   LSC issuer or manufacturing root (not through intermediates), with
+//!   every other rule above (dates, name, revocation, SHA-1 on the MIC
+//!   path only). That one signature check is made outside rustls-webpki
+//!   (the trust module's `v1_leaf`, the one exception to "chain building
+//!   uses a well-tested verifier"). A version 1 certificate never acts as
+//!   an issuer: configured or presented, it is refused
+//!   ([`CertificateCheckError::Version1`], naming it).
+//!
 //! When neither hierarchy accepts the certificate, the refusal of the one
 //! that got further is reported (an LSC that chains to its issuer but has
 //! expired is [`CertificateCheckError::Expired`], not
@@ -50,8 +62,8 @@ use x509_cert::ext::pkix::BasicConstraints;
 
 use crate::time::Timestamp;
 use crate::trust::{
-    CapfCredential, EvaluationOptions, Purpose, Reason, Revocations, StoreKind, TrustStore,
-    Verdict, evaluate_with,
+    CapfCredential, EvaluationOptions, Failure, Purpose, Reason, Revocations, StoreKind,
+    TrustStore, Verdict, evaluate_with,
 };
 
 /// Smallest RSA issuer key accepted in a chain, in bits (what the
@@ -146,17 +158,32 @@ pub struct CertificateVerdict {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateCheckError {
-    /// The presented certificate is not DER X.509, or a certificate of its
-    /// path cannot be used (bad encoding, an unknown critical extension).
-    #[error("certificate does not parse or cannot be used")]
+    /// The presented certificate does not parse as DER X.509 (or, for a
+    /// SUDI certificate, its public key cannot be read).
+    #[error("certificate is not DER X.509, or its public key cannot be read")]
     Malformed,
+    /// A certificate of the path parses but cannot be used (an unknown
+    /// critical extension, an encoding rustls-webpki refuses); the text
+    /// names the certificate and the cause.
+    #[error("certificate cannot be used: {0}")]
+    Unusable(String),
     /// A certificate of the policy does not parse (a configuration error).
     #[error("a configured trust certificate does not parse")]
     BadPolicyCertificate,
-    /// No path to a configured root (or LSC issuer) whose every signature
-    /// verifies; also a configured certificate presented as the device's.
+    /// No path to a configured root (or LSC issuer); also a configured
+    /// certificate presented as the device's.
     #[error("certificate does not chain to a trusted root")]
     Untrusted,
+    /// A signature of the path does not verify under its issuer's key; the
+    /// text names the certificate and the issuer.
+    #[error("{0}")]
+    SignatureInvalid(String),
+    /// An X.509 version 1 certificate where it cannot serve: as an issuer
+    /// (configured or presented; version 1 has no basicConstraints, so it
+    /// is never a CA), or a version 1 leaf whose issuer is not itself
+    /// configured. The text names the certificate.
+    #[error("{0}")]
+    Version1(String),
     /// The presented certificate is a CA certificate.
     #[error("a CA certificate cannot authenticate a device")]
     IsCa,
@@ -189,8 +216,12 @@ pub enum CertificateCheckError {
 }
 
 impl CertificateCheckError {
-    fn from_reason(reason: Reason) -> Self {
-        match reason {
+    /// The refusal for the evaluator's failure: the fixed words of the
+    /// reason, or the evaluator's own detail where the reason alone does
+    /// not name the cause (which signature, which version 1 certificate,
+    /// what cannot be used).
+    fn from_failure(failure: &Failure) -> Self {
+        match failure.reason {
             Reason::Expired => Self::Expired,
             Reason::NotYetValid => Self::NotYetValid,
             Reason::NameMismatch => Self::NameMismatch,
@@ -198,11 +229,12 @@ impl CertificateCheckError {
             Reason::ChainTooLong => Self::ChainTooLong,
             Reason::UnsupportedAlgorithm => Self::UnsupportedAlgorithm,
             Reason::Revoked => Self::Revoked,
-            Reason::Malformed => Self::Malformed,
-            // A signature that does not verify is no path at all; pins and
-            // store selection do not occur with the stores built here.
+            Reason::Malformed => Self::Unusable(failure.detail.clone()),
+            Reason::SignatureInvalid => Self::SignatureInvalid(failure.detail.clone()),
+            Reason::Version1 => Self::Version1(failure.detail.clone()),
+            // Pins and store selection do not occur with the stores built
+            // here.
             Reason::UnknownIssuer
-            | Reason::SignatureInvalid
             | Reason::NotListed
             | Reason::WrongRole
             | Reason::NoApplicableStore => Self::Untrusted,
@@ -297,7 +329,7 @@ pub fn check_certificate(
                 expired_mic_accepted: false,
             });
         }
-        lsc_refusal = verdict.reason();
+        lsc_refusal = verdict.failure;
     }
 
     let chain: Vec<&[u8]> = core::iter::once(certificate_der)
@@ -318,12 +350,13 @@ pub fn check_certificate(
                 && path_expired(&verdict, now),
         });
     }
-    let reason = match (lsc_refusal, verdict.reason()) {
-        (Some(lsc), Some(mic)) if lsc.rank() >= mic.rank() => lsc,
+    let failure = match (lsc_refusal, verdict.failure) {
+        (Some(lsc), Some(mic)) if lsc.reason.rank() >= mic.reason.rank() => lsc,
         (_, Some(mic)) => mic,
-        (lsc, None) => lsc.unwrap_or(Reason::UnknownIssuer),
+        (Some(lsc), None) => lsc,
+        (None, None) => return Err(CertificateCheckError::Untrusted),
     };
-    Err(CertificateCheckError::from_reason(reason))
+    Err(CertificateCheckError::from_failure(&failure))
 }
 
 /// Whether a certificate of a trusted path, other than its anchor (whose
@@ -361,6 +394,25 @@ mod tests {
         issuer: Issuer<'static, KeyPair>,
     }
 
+    std::thread_local! {
+        /// This test's key generator: seeded, so keys are the same on
+        /// every run (each test runs on a thread of its own). rcgen's
+        /// ECDSA signatures still take ring's own random nonces.
+        static KEYS: core::cell::RefCell<rand::rngs::StdRng> =
+            core::cell::RefCell::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x4343));
+    }
+
+    fn p256_key() -> KeyPair {
+        use p256::pkcs8::EncodePrivateKey;
+        let secret = KEYS.with(|rng| p256::SecretKey::random(&mut *rng.borrow_mut()));
+        let der = secret.to_pkcs8_der().unwrap();
+        KeyPair::from_pkcs8_der_and_sign_algo(
+            &der.as_bytes().into(),
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+        )
+        .unwrap()
+    }
+
     fn params(cn: &str, ca: bool) -> CertificateParams {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         let mut name = DistinguishedName::new();
@@ -375,7 +427,7 @@ mod tests {
     }
 
     fn root(cn: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let params = params(cn, true);
         let der = params.self_signed(&key).unwrap().der().to_vec();
         Ca {
@@ -385,7 +437,7 @@ mod tests {
     }
 
     fn intermediate(cn: &str, parent: &Ca, ca: bool) -> Ca {
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let params = params(cn, ca);
         let der = params
             .signed_by(&key, &parent.issuer)
@@ -399,7 +451,7 @@ mod tests {
     }
 
     fn leaf(parent: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Vec<u8> {
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let mut params = params(&format!("CP-8845-{DEVICE}"), false);
         edit(&mut params);
         params
@@ -498,10 +550,16 @@ mod tests {
         let root = root("Maker Root");
         let rogue = self::root("Maker Root"); // same name, other key
         let mic = leaf(&rogue, |_| {});
+        // Found by name, refused by its signature, and said so.
+        let refusal = check(&mic_policy(&root, &[]), &mic, AUTH).unwrap_err();
         assert_eq!(
-            check(&mic_policy(&root, &[]), &mic, AUTH),
-            Err(CertificateCheckError::Untrusted)
+            refusal.to_string(),
+            "signature of CN=CP-8845-SEP001122334455 does not verify under issuer CN=Maker Root"
         );
+        assert!(matches!(
+            refusal,
+            CertificateCheckError::SignatureInvalid(_)
+        ));
     }
 
     #[test]
@@ -619,7 +677,7 @@ mod tests {
     #[test]
     fn expired_intermediate_is_reported_under_the_allowance() {
         let root = root("Maker Root");
-        let key = KeyPair::generate().unwrap();
+        let key = p256_key();
         let mut inter_params = params("Old Manufacturing CA", true);
         inter_params.not_after = date_time_ymd(2025, 1, 1);
         let inter = Ca {

@@ -25,7 +25,8 @@ use x509_cert::ext::pkix::{
 
 use super::purpose::{CapfCredential, Purpose, SignedFileKind};
 use super::sha1_rsa::RSA_PKCS1_SHA1;
-use super::store::{Revocations, StoreKind, TrustStore};
+use super::store::{Revocations, StoreEntry, StoreKind, TrustStore};
+use super::v1_leaf::{self, SignatureProblem};
 use super::verdict::{Anchor, ChainCertificate, Failure, Reason, StoreRef, Verdict, format_unix};
 use crate::time::Timestamp;
 
@@ -525,13 +526,35 @@ fn unix_time(seconds: u64) -> UnixTime {
 /// the issuing CA itself).
 fn evaluate_chain(context: &Context<'_>, store: &TrustStore) -> Result<Found, Miss> {
     let leaf_der = CertificateDer::from(context.leaf.der());
-    let end_entity = match EndEntityCert::try_from(&leaf_der) {
-        Ok(end_entity) => end_entity,
-        Err(error) => {
-            return Err(Miss {
-                failure: webpki_failure(context, store, &error),
-                found: None,
-            });
+    // webpki refuses version 1 certificates: a version 1 leaf is judged
+    // without it (see `version1_leaf_path`), for CAPF authentication only.
+    let version1 = v1_leaf::is_version1(context.leaf);
+    if version1 && !matches!(context.purpose, Purpose::CapfAuthentication { .. }) {
+        return Err(Miss {
+            failure: Failure {
+                reason: Reason::Version1,
+                detail: format!(
+                    "{} is an X.509 version 1 certificate; a version 1 leaf is accepted only for CAPF authentication, not for {}",
+                    context.leaf_subject(),
+                    context.purpose
+                ),
+                fix: "reissue the certificate as version 3 (with extensions: openssl x509 -req -extfile, or openssl ca with an extensions section)".to_owned(),
+                store: Some(store_ref(store)),
+            },
+            found: None,
+        });
+    }
+    let end_entity = if version1 {
+        None
+    } else {
+        match EndEntityCert::try_from(&leaf_der) {
+            Ok(end_entity) => Some(end_entity),
+            Err(error) => {
+                return Err(Miss {
+                    failure: webpki_failure(context, store, &error),
+                    found: None,
+                });
+            }
         }
     };
     let mut found = if let Some(entry) = store
@@ -579,10 +602,12 @@ fn evaluate_chain(context: &Context<'_>, store: &TrustStore) -> Result<Found, Mi
             });
         }
         found
+    } else if let Some(end_entity) = &end_entity {
+        build_path(context, store, end_entity)?
     } else {
-        build_path(context, store, &end_entity)?
+        version1_leaf_path(context, store)?
     };
-    if let Some(failure) = leaf_checks(context, &end_entity) {
+    if let Some(failure) = leaf_checks(context, end_entity.as_ref()) {
         return Err(Miss {
             failure: Failure {
                 store: Some(store_ref(store)),
@@ -809,6 +834,14 @@ fn build_path(
     let mut anchors: Vec<TrustAnchor<'_>> = Vec::new();
     let mut anchor_entries: Vec<usize> = Vec::new();
     for (index, der) in entry_ders.iter().enumerate() {
+        // webpki takes a version 1 certificate as an anchor; it cannot act
+        // as an issuer (no basicConstraints), so it is none here.
+        if v1_leaf::is_version1_der(der.as_ref()) {
+            notes.push(format!(
+                "store certificate {index} is an X.509 version 1 certificate, which cannot act as an issuer; skipped"
+            ));
+            continue;
+        }
         match webpki::anchor_from_trusted_cert(der) {
             Ok(anchor) => {
                 anchors.push(anchor);
@@ -823,15 +856,10 @@ fn build_path(
         .presented
         .iter()
         .skip(1)
+        .filter(|certificate| !v1_leaf::is_version1(certificate))
         .map(|certificate| CertificateDer::from(certificate.der()))
         .collect();
-    let sha1 = context.mic
-        && matches!(context.purpose, Purpose::CapfAuthentication { .. })
-        && matches!(
-            store.kind(),
-            StoreKind::ManufacturingRoots | StoreKind::CapfTrust
-        );
-    let algorithms = algorithms(sha1);
+    let algorithms = algorithms(sha1_allowed(context, store));
     let mut crls: Vec<CertRevocationList<'static>> = Vec::new();
     for der in context.revocations.crls() {
         if let Ok(crl) = OwnedCertRevocationList::from_der(der) {
@@ -908,8 +936,14 @@ fn build_path(
     let path = match result {
         Ok(path) => path,
         Err(error) => {
+            // No path: if a version 1 certificate would have issued one of
+            // the chain, that is the cause to name.
+            let failure = match error {
+                webpki::Error::UnknownIssuer => version1_issuer_in_the_way(context, store),
+                _ => None,
+            };
             return Err(Miss {
-                failure: webpki_failure(context, store, &error),
+                failure: failure.unwrap_or_else(|| webpki_failure(context, store, &error)),
                 found: None,
             });
         }
@@ -950,6 +984,225 @@ fn build_path(
         chain,
         notes,
     })
+}
+
+/// Whether SHA-1 RSA signatures are accepted: CAPF authentication with a
+/// MIC, through manufacturing roots or CAPF-trust.
+fn sha1_allowed(context: &Context<'_>, store: &TrustStore) -> bool {
+    context.mic
+        && matches!(context.purpose, Purpose::CapfAuthentication { .. })
+        && matches!(
+            store.kind(),
+            StoreKind::ManufacturingRoots | StoreKind::CapfTrust
+        )
+}
+
+/// A version 1 certificate (of the store, or presented after the leaf)
+/// whose subject is the issuer of a presented certificate: it would issue
+/// that certificate, and version 1 cannot act as an issuer.
+fn version1_issuer_in_the_way(context: &Context<'_>, store: &TrustStore) -> Option<Failure> {
+    let stored = store
+        .entries()
+        .iter()
+        .filter_map(|entry| Certificate::from_der(entry.der()).ok());
+    let presented = context.presented.iter().skip(1).cloned();
+    stored
+        .chain(presented)
+        .filter(v1_leaf::is_version1)
+        .find_map(|issuer| {
+            let issued = context.presented.iter().find(|certificate| {
+                certificate.der() != issuer.der() && v1_leaf::names_issuer(&issuer, certificate)
+            })?;
+            Some(Failure {
+                store: Some(store_ref(store)),
+                ..version1_issuer_failure(&issuer, issued)
+            })
+        })
+}
+
+fn version1_issuer_failure(issuer: &Certificate, issued: &Certificate) -> Failure {
+    let issuer = subject(issuer);
+    Failure {
+        reason: Reason::Version1,
+        detail: format!(
+            "X.509 version 1 certificate {issuer} cannot act as an issuer (version 1 has no basicConstraints, so it is never a CA); it is the issuer named by {}",
+            subject(issued)
+        ),
+        fix: format!(
+            "reissue {issuer} as a version 3 CA certificate (basicConstraints CA:TRUE, e.g. openssl x509 -req -extfile with basicConstraints=critical,CA:TRUE), then issue its certificates again"
+        ),
+        store: None,
+    }
+}
+
+/// The one path webpki cannot judge: a version 1 leaf for CAPF
+/// authentication, signed directly by a version 3 certificate of the store
+/// (its anchor). The signature (and a CRL's) is checked in
+/// [`super::v1_leaf`], the one exception to "chain building uses a
+/// well-tested verifier"; revocation and dates are judged here as for any
+/// leaf, keyUsage and names by [`leaf_checks`] after it.
+fn version1_leaf_path(context: &Context<'_>, store: &TrustStore) -> Result<Found, Miss> {
+    let leaf = context.leaf;
+    let leaf_subject = context.leaf_subject();
+    let miss = |failure: Failure, found: Option<Found>| Miss {
+        failure: Failure {
+            store: Some(store_ref(store)),
+            ..failure
+        },
+        found,
+    };
+    let algorithms = algorithms(sha1_allowed(context, store));
+    let mut refusal: Option<Failure> = None;
+    let mut verified: Option<(&StoreEntry, Certificate)> = None;
+    for entry in store.entries() {
+        let Ok(issuer) = Certificate::from_der(entry.der()) else {
+            continue;
+        };
+        if !v1_leaf::names_issuer(&issuer, leaf) {
+            continue;
+        }
+        let failure = if v1_leaf::is_version1(&issuer) {
+            version1_issuer_failure(&issuer, leaf)
+        } else {
+            match v1_leaf::verify_leaf_signature(leaf, &issuer, &algorithms) {
+                Ok(()) => {
+                    verified = Some((entry, issuer));
+                    break;
+                }
+                Err(problem) => version1_signature_failure(context, &issuer, problem),
+            }
+        };
+        if refusal
+            .as_ref()
+            .is_none_or(|held| failure.reason.rank() > held.reason.rank())
+        {
+            refusal = Some(failure);
+        }
+    }
+    let Some((entry, issuer)) = verified else {
+        let issuer_name = &context.leaf_description.issuer;
+        let failure = refusal.unwrap_or_else(|| {
+            let presented_issuer = context
+                .presented
+                .iter()
+                .skip(1)
+                .any(|certificate| v1_leaf::names_issuer(certificate, leaf));
+            if presented_issuer {
+                Failure {
+                    reason: Reason::Version1,
+                    detail: format!(
+                        "{leaf_subject} is an X.509 version 1 certificate, accepted only when signed directly by a certificate of the {}; its issuer {issuer_name} is only an intermediate",
+                        store_words(store)
+                    ),
+                    fix: format!(
+                        "add {issuer_name} itself to the {} (or reissue the certificate as version 3)",
+                        store.kind()
+                    ),
+                    store: None,
+                }
+            } else {
+                Failure {
+                    reason: Reason::UnknownIssuer,
+                    detail: format!(
+                        "no certificate of the {} issued {leaf_subject} (issuer {issuer_name}; an X.509 version 1 certificate must be signed directly by one)",
+                        store_words(store)
+                    ),
+                    fix: unknown_issuer_fix(context, issuer_name),
+                    store: None,
+                }
+            }
+        });
+        return Err(miss(failure, None));
+    };
+    let mut found = Found {
+        anchor: Anchor {
+            subject: entry.subject().to_owned(),
+            sha256: entry.sha256(),
+            store: store_ref(store),
+            pinned: false,
+        },
+        roles: entry.roles().to_vec(),
+        chain: vec![
+            context.leaf_description.clone(),
+            ChainCertificate::describe(&issuer),
+        ],
+        notes: vec![format!(
+            "{leaf_subject} is an X.509 version 1 certificate: its signature was verified directly under {}, outside rustls-webpki (the one such check)",
+            subject(&issuer)
+        )],
+    };
+    if context.options.max_chain_length < 2 {
+        let failure = Failure {
+            reason: Reason::ChainTooLong,
+            detail: format!(
+                "the path from {leaf_subject} to its issuer has 2 certificates (at most {} allowed)",
+                context.options.max_chain_length
+            ),
+            fix: "allow a path of at least 2 certificates".to_owned(),
+            store: None,
+        };
+        return Err(miss(failure, Some(found)));
+    }
+    let crl_revoked = context
+        .revocations
+        .crls()
+        .iter()
+        .any(|crl| v1_leaf::crl_revokes(crl, leaf, &issuer, &algorithms));
+    if crl_revoked || context.revocations.revokes(leaf) {
+        return Err(miss(revoked_failure(leaf), Some(found)));
+    }
+    if context.revocations.revokes(&issuer) {
+        return Err(miss(revoked_failure(&issuer), Some(found)));
+    }
+    if let Some(failure) = direct_validity(context, &mut found) {
+        return Err(miss(failure, Some(found)));
+    }
+    Ok(found)
+}
+
+/// A store in words: its kind, and its name when that says more.
+fn store_words(store: &TrustStore) -> String {
+    if store.name() == store.kind().display_name() {
+        store.name().to_owned()
+    } else {
+        format!("{} {}", store.kind(), store.name())
+    }
+}
+
+fn version1_signature_failure(
+    context: &Context<'_>,
+    issuer: &Certificate,
+    problem: SignatureProblem,
+) -> Failure {
+    let leaf_subject = context.leaf_subject();
+    let issuer = subject(issuer);
+    match problem {
+        SignatureProblem::Invalid => Failure {
+            reason: Reason::SignatureInvalid,
+            detail: format!("signature of {leaf_subject} does not verify under issuer {issuer}"),
+            fix: "the certificate was altered, or the store holds a different CA with the same name: get the genuine certificate and the CA that really issued it".to_owned(),
+            store: None,
+        },
+        SignatureProblem::UnsupportedAlgorithm
+            if context.leaf.x509().signature_algorithm.oid == OID_SHA1_RSA =>
+        {
+            Failure {
+                reason: Reason::UnsupportedAlgorithm,
+                detail: format!("{leaf_subject} is signed by {issuer} with SHA-1"),
+                fix: "SHA-1 is accepted only for CAPF authentication with a MIC through manufacturing roots or CAPF-trust: reissue the certificate with SHA-256 (or enroll an LSC)".to_owned(),
+                store: None,
+            }
+        }
+        SignatureProblem::UnsupportedAlgorithm => Failure {
+            reason: Reason::UnsupportedAlgorithm,
+            detail: format!(
+                "the signature algorithm of {leaf_subject} ({}) does not fit or is not accepted for the key of its issuer {issuer}",
+                context.leaf.x509().signature_algorithm.oid
+            ),
+            fix: "reissue with ECDSA P-256/P-384 or RSA (2048 bits or more) with SHA-256/384/512".to_owned(),
+            store: None,
+        },
+    }
 }
 
 /// Which presented certificate webpki's date error is about.
@@ -998,7 +1251,11 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
         ),
         E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch => (
             Reason::SignatureInvalid,
-            format!("a signature in the chain of {leaf_subject} does not verify with its issuer's key ({error:?})"),
+            if context.presented.len() == 1 {
+                format!("signature of {leaf_subject} does not verify under issuer {issuer}")
+            } else {
+                format!("a signature in the chain of {leaf_subject} does not verify under its issuer (the leaf's issuer is {issuer})")
+            },
             "the certificate was altered, or the store holds a different CA with the same name: get the genuine certificate and the CA that really issued it".to_owned(),
         ),
         E::UnsupportedSignatureAlgorithmContext(_)
@@ -1057,6 +1314,22 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
             format!("{leaf_subject}: {error:?}"),
             "reissue the certificate with the right names".to_owned(),
         ),
+        E::UnsupportedCriticalExtension => (
+            Reason::Malformed,
+            format!("{leaf_subject} or a certificate of its chain has a critical extension that is not supported"),
+            "reissue the certificate without the unsupported critical extension (or mark it non-critical)".to_owned(),
+        ),
+        E::BadDer | E::BadDerTime | E::TrailingData(_) | E::MalformedExtensions
+        | E::ExtensionValueInvalid | E::InvalidSerialNumber | E::InvalidCertValidity => (
+            Reason::Malformed,
+            format!("{leaf_subject} or a certificate of its chain is badly encoded ({error:?})"),
+            "export the certificates again; a certificate whose encoding is wrong must be reissued".to_owned(),
+        ),
+        E::UnsupportedCertVersion => (
+            Reason::Version1,
+            format!("a certificate of the chain of {leaf_subject} is not X.509 version 3"),
+            "reissue it as version 3 (with extensions)".to_owned(),
+        ),
         other => (
             Reason::Malformed,
             format!("{leaf_subject}: the chain cannot be used ({other:?})"),
@@ -1104,7 +1377,10 @@ fn unknown_issuer_fix(context: &Context<'_>, issuer: &str) -> String {
 }
 
 /// keyUsage and names, on a leaf that has a path to an anchor.
-fn leaf_checks(context: &Context<'_>, end_entity: &EndEntityCert<'_>) -> Option<Failure> {
+///
+/// `end_entity` is webpki's view of the leaf, absent for a version 1 leaf
+/// (which has no subjectAltName, so no host name matches it).
+fn leaf_checks(context: &Context<'_>, end_entity: Option<&EndEntityCert<'_>>) -> Option<Failure> {
     let leaf_subject = context.leaf_subject();
     let tbs = &context.leaf.x509().tbs_certificate;
     if let Ok(Some((_, usage))) = tbs.get::<X509KeyUsage>() {
@@ -1144,8 +1420,11 @@ fn leaf_checks(context: &Context<'_>, end_entity: &EndEntityCert<'_>) -> Option<
             host: Some(host), ..
         }
         | Purpose::PhoneWebServer { host: Some(host) } => {
-            let matches = ServerName::try_from(host.as_str())
-                .is_ok_and(|name| end_entity.verify_is_valid_for_subject_name(&name).is_ok());
+            let matches = ServerName::try_from(host.as_str()).is_ok_and(|name| {
+                end_entity.is_some_and(|end_entity| {
+                    end_entity.verify_is_valid_for_subject_name(&name).is_ok()
+                })
+            });
             if !matches {
                 let cn = context.leaf.common_name().unwrap_or_default();
                 return Some(Failure {

@@ -52,6 +52,16 @@
 //!   with a MIC through manufacturing roots or CAPF-trust (old Cisco
 //!   manufacturing hierarchies sign with SHA-1; capf-protocol.md
 //!   Appendix C), never for TLS, files or trust lists.
+//! * **X.509 version 1.** A version 1 certificate is never an issuer (it
+//!   has no basicConstraints): as a store certificate it is no anchor, as
+//!   a presented intermediate it is not used, and a leaf it would issue is
+//!   refused with [`Reason::Version1`] naming it. A version 1 *leaf* is
+//!   accepted for CAPF authentication only (lab PKIs make MICs and LSCs
+//!   that way), and only when its signature verifies directly under a
+//!   version 3 certificate of the store; its dates, revocation and the
+//!   device name are judged as for any leaf. That one signature check is
+//!   made outside rustls-webpki, in the module `v1_leaf`: the one
+//!   exception to "chain building uses a well-tested verifier".
 //! * Which stores answer which purpose: [`Purpose::uses_store`]. When
 //!   several stores answer and all say no, the most telling failure is
 //!   reported (a wrong role says more than "not in this other store").
@@ -77,6 +87,7 @@ mod evaluate;
 mod purpose;
 mod sha1_rsa;
 mod store;
+mod v1_leaf;
 mod verdict;
 #[cfg(feature = "tls")]
 pub mod verifiers;

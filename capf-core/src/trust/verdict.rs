@@ -41,6 +41,13 @@ pub enum Reason {
     Malformed,
     /// None of the stores given answers for this purpose.
     NoApplicableStore,
+    /// An X.509 version 1 certificate where it cannot serve: as an issuer
+    /// (version 1 has no basicConstraints, so it is never a CA), or as the
+    /// leaf for a purpose other than CAPF authentication, or as a CAPF
+    /// authentication leaf whose issuer is not itself in the store (a
+    /// version 1 leaf is accepted only signed directly by a store
+    /// certificate).
+    Version1,
 }
 
 impl Reason {
@@ -60,6 +67,7 @@ impl Reason {
             Self::UnsupportedAlgorithm => "unsupported-algorithm",
             Self::Malformed => "malformed",
             Self::NoApplicableStore => "no-applicable-store",
+            Self::Version1 => "x509-version-1",
         }
     }
 
@@ -75,7 +83,7 @@ impl Reason {
             Self::UnsupportedAlgorithm => 4,
             Self::ChainTooLong => 5,
             Self::WrongRole => 6,
-            Self::WrongKeyUsage => 7,
+            Self::WrongKeyUsage | Self::Version1 => 7,
             Self::SignatureInvalid => 8,
             Self::NameMismatch => 9,
             Self::Revoked => 10,

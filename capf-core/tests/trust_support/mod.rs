@@ -2,10 +2,13 @@
 //! matters), real certificates (rcgen), fixed dates.
 #![allow(dead_code)]
 
+#[path = "../seeded/mod.rs"]
+pub mod seeded;
+
 use capf_core::time::Timestamp;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType, SerialNumber, date_time_ymd,
+    KeyUsagePurpose, SanType, SerialNumber, date_time_ymd,
 };
 
 /// 2025-01-01T00:00:00Z: every "current" certificate here is valid then.
@@ -24,8 +27,9 @@ pub struct Leaf {
     pub key_der: Vec<u8>,
 }
 
+/// The next P-256 key of this test (seeded: the same on every run).
 pub fn p256() -> KeyPair {
-    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap()
+    seeded::p256_key()
 }
 
 fn ca_params(cn: &str, serial: u64) -> CertificateParams {
