@@ -13,7 +13,7 @@
 
 mod support;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -91,17 +91,17 @@ impl Server {
         Self::start_on("127.0.0.1", tag, extra)
     }
 
-    /// Starts `capf serve` on a free port of `host` (an IPv4 address or a
-    /// bracketed IPv6 address).
+    /// Starts `capf serve` on port 0 of `host` (an IPv4 address or a
+    /// bracketed IPv6 address) and reads the port it bound from its
+    /// `--ready-file`.
     fn start_on(host: &str, tag: &str, extra: &[&str]) -> Self {
         let dir = temp_dir(tag);
         let (cert, key) = capf_certificate(&dir);
         let db = dir.join("capf.db");
-        let address = format!("{host}:{}", support::free_port(host));
         let mut args = vec![
             "serve".to_owned(),
             "--listen".into(),
-            address.clone(),
+            format!("{host}:0"),
             "--cert".into(),
             cert.to_str().unwrap().into(),
             "--key".into(),
@@ -111,7 +111,8 @@ impl Server {
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         // The server's log, for failure messages.
-        let process = support::ServeProcess::start(&args, &address, &dir.join("serve.log"));
+        let process = support::ServeProcess::start(&args, &dir.join("serve.log"));
+        let address = process.capf_address().to_owned();
         Self {
             process,
             address,
@@ -177,11 +178,16 @@ impl Server {
     }
 
     fn enroll(&self, device: &str, out: &Path, extra: &[&str]) -> Output {
+        self.enroll_at(&self.address, device, out, extra)
+    }
+
+    /// `capf enroll` against this server reached at `address`.
+    fn enroll_at(&self, address: &str, device: &str, out: &Path, extra: &[&str]) -> Output {
         let cert = self.dir.join("capf.pem");
         let mut args = vec![
             "enroll",
             "--server",
-            &self.address,
+            address,
             "--ca",
             cert.to_str().unwrap(),
             "--device",
@@ -737,15 +743,14 @@ fn phones_that_stop_answering_get_end_session_and_are_disconnected() {
 
 #[test]
 fn enrolls_over_ipv6_loopback() {
-    if TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("note: no IPv6 loopback on this machine; IPv6 enrollment not tested");
+    if !support::ipv6_loopback("enrollment over [::1]") {
         return;
     }
     let server = Server::start_on("[::1]", "ipv6", &[]);
     let device = "SEP0000000000E1";
     let out = server.dir.join("lsc.pem");
     server.add(device, "install", "null", "ec:p256");
-    assert!(server.address.starts_with("[::1]:"));
+    assert!(server.address.starts_with("[::1]:"), "{}", server.address);
     server.enroll_ok(device, &out);
     let installed = serial_hex(&certificate_in(&out));
     assert_eq!(
@@ -753,6 +758,46 @@ fn enrolls_over_ipv6_loopback() {
         vec![(installed, "installed".to_owned())]
     );
     assert!(server.log().contains("[::1]"), "{}", server.log());
+}
+
+/// `--listen [::]:PORT`, as the README shows, is dual-stack: one server,
+/// one phone over 127.0.0.1 and one over [::1], both installed in the same
+/// registry.
+#[test]
+fn listen_on_the_ipv6_wildcard_takes_ipv4_and_ipv6_phones() {
+    if !support::dual_stack("dual-stack --listen [::]:0") {
+        return;
+    }
+    let server = Server::start_on("[::]", "dual-stack", &[]);
+    let port = server
+        .address
+        .strip_prefix("[::]:")
+        .unwrap_or_else(|| panic!("bound to {}, not [::]", server.address));
+    let phones = [
+        ("SEP0000000000D4", format!("127.0.0.1:{port}")),
+        ("SEP0000000000D6", format!("[::1]:{port}")),
+    ];
+    for (device, address) in &phones {
+        server.add(device, "install", "null", "ec:p256");
+        let out = server.dir.join(format!("{device}.pem"));
+        let output = server.enroll_at(address, device, &out, &[]);
+        assert!(
+            output.status.success(),
+            "{address}: {}\n{}",
+            text(&output),
+            server.log()
+        );
+        let installed = serial_hex(&certificate_in(&out));
+        assert_eq!(
+            ledger(&server, device),
+            vec![(installed, "installed".to_owned())],
+            "{address}"
+        );
+    }
+    // The server saw one IPv4 peer (as a mapped address) and one IPv6 peer.
+    let log = server.log();
+    assert!(log.contains("peer=[::ffff:127.0.0.1]:"), "{log}");
+    assert!(log.contains("peer=[::1]:"), "{log}");
 }
 
 /// A CA certificate and its key (EC P-256), for manufacturing CAs.
@@ -840,11 +885,10 @@ impl Server {
     fn restart(&mut self, extra: &[&str]) {
         self.process.signal("TERM");
         self.process.wait_exit();
-        self.address = format!("127.0.0.1:{}", support::free_port("127.0.0.1"));
         let mut args = vec![
             "serve".to_owned(),
             "--listen".into(),
-            self.address.clone(),
+            "127.0.0.1:0".into(),
             "--cert".into(),
             self.dir.join("capf.pem").to_str().unwrap().into(),
             "--key".into(),
@@ -853,8 +897,8 @@ impl Server {
             self.db().into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        self.process =
-            support::ServeProcess::start(&args, &self.address, &self.dir.join("serve2.log"));
+        self.process = support::ServeProcess::start(&args, &self.dir.join("serve2.log"));
+        self.address = self.process.capf_address().to_owned();
     }
 
     /// Schedules an install authenticated by the phone's current LSC (the
@@ -903,7 +947,7 @@ fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
     let refused = capf(&[
         "serve",
         "--listen",
-        &format!("127.0.0.1:{}", support::free_port("127.0.0.1")),
+        "127.0.0.1:0",
         "--cert",
         server.dir.join("capf.pem").to_str().unwrap(),
         "--key",
