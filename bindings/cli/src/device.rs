@@ -213,7 +213,12 @@ fn open_existing(path: &Path) -> Result<Store, CliError> {
             path.display()
         )));
     }
-    Ok(Store::open(path)?)
+    open_store(path)
+}
+
+/// Opens (or creates) the registry; a failure names the file.
+fn open_store(path: &Path) -> Result<Store, CliError> {
+    Store::open(path).map_err(|error| CliError::input(format!("--db {}: {error}", path.display())))
 }
 
 /// The string to hash, and whether it was generated (to print it once).
@@ -282,7 +287,7 @@ fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
 
 fn add(args: AddArgs) -> CliResult {
     let (name, schedule, auth_string) = prepare(&args.device)?;
-    let mut store = Store::open(&args.db.db)?;
+    let mut store = open_store(&args.db.db)?;
     let replaced = store.put_device(&name, &schedule, now_unix())?;
     outln!(
         "{name}: {} (operation {}, auth {}, key {})",
@@ -342,7 +347,7 @@ fn import(db: &Path, file: &Path) -> CliResult {
         }
         devices.push((name, schedule));
     }
-    let mut store = Store::open(db)?;
+    let mut store = open_store(db)?;
     let replaced = store.put_devices(&devices, now_unix())?;
     outln!(
         "{} device(s) imported: {} added, {replaced} schedule(s) replaced",

@@ -285,6 +285,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 pub(crate) fn run(args: ServeArgs) -> CliResult {
     init_logging("info");
     if let Some(path) = &args.ready_file {
+        // Written once listening: a folder that is not there is found now.
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !folder.is_dir()
+        {
+            return Err(CliError::input(format!(
+                "--ready-file {}: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            )));
+        }
         // A file left by an earlier run must not announce this one.
         match std::fs::remove_file(path) {
             Ok(()) => {}
@@ -411,10 +421,12 @@ pub(crate) struct Server {
 impl Server {
     /// Opens the registry and seeds the session-id allocator.
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
-        let store = Store::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?;
-        let writer = spawn_writer(
-            Store::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?,
-        )?;
+        let open = || {
+            Store::open(&setup.db)
+                .map_err(|error| CliError::input(format!("--db {}: {error}", setup.db.display())))
+        };
+        let store = open()?;
+        let writer = spawn_writer(open()?)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 tls: setup.tls,
