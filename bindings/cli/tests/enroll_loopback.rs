@@ -5,11 +5,9 @@
 //! while a session runs; handshake, response and key-generation timeouts;
 //! IPv6 loopback; and MIC + SUDI authentication.
 //!
-//! Speed: the registry hashes authentication strings with 600 000 PBKDF2
-//! rounds, several seconds per hash in a debug build. The tests add
-//! auth-string devices as `--auth null` and then store a low-round hash of
-//! the string directly in the registry (same scheme, same columns), so the
-//! server verifies with few rounds.
+//! Auth-string devices are added with `capf device add --auth auth-string`
+//! and the production hash (600 000 PBKDF2 rounds; capf-core is optimised
+//! in test builds so that this takes a fraction of a second).
 
 mod support;
 
@@ -142,26 +140,25 @@ impl Server {
         assert!(output.status.success(), "{}", text(&output));
     }
 
-    /// Adds an auth-string device with a low-round hash of `digits`.
+    /// Adds an auth-string device the way an administrator does: `capf
+    /// device add --auth auth-string`, which stores the production hash.
     fn add_with_auth_string(&self, device: &str, operation: &str, key: &str, digits: &str) {
-        self.add(device, operation, "null", key);
-        let salt = [7_u8; 16];
-        let hash = capf_core::server::AuthStringHash::new(digits, &salt, 1000).unwrap();
-        let connection = rusqlite::Connection::open(&self.db).unwrap();
-        connection.busy_timeout(Duration::from_secs(5)).unwrap();
-        let changed = connection
-            .execute(
-                "UPDATE devices SET auth_mode = 'auth-string', auth_salt = ?2, auth_hash = ?3,
-                     auth_iterations = ?4 WHERE name = ?1",
-                rusqlite::params![
-                    device,
-                    hash.salt(),
-                    hash.hash().as_slice(),
-                    hash.iterations()
-                ],
-            )
-            .unwrap();
-        assert_eq!(changed, 1);
+        let output = capf(&[
+            "device",
+            "add",
+            "--db",
+            self.db(),
+            device,
+            "--operation",
+            operation,
+            "--auth",
+            "auth-string",
+            "--auth-string",
+            digits,
+            "--key",
+            key,
+        ]);
+        assert!(output.status.success(), "{}", text(&output));
     }
 
     fn schedule(&self, device: &str, operation: &str) {

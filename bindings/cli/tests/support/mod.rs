@@ -51,12 +51,23 @@ impl ServeProcess {
     /// once with its log. NO_COLOR is removed so that a plain log shows the
     /// terminal check at work.
     pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S], log: &Path) -> Self {
+        Self::start_with_env(args, log, &[])
+    }
+
+    /// [`start`](Self::start) with extra environment variables
+    /// (`RUST_LOG`, …).
+    pub fn start_with_env<S: AsRef<std::ffi::OsStr>>(
+        args: &[S],
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let ready = log.with_extension("ready.json");
         let _ = std::fs::remove_file(&ready);
         let child = Command::new(env!("CARGO_BIN_EXE_capf"))
             .args(args)
             .arg("--ready-file")
             .arg(&ready)
+            .envs(env.iter().copied())
             .env_remove("NO_COLOR")
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
