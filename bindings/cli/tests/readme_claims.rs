@@ -83,7 +83,7 @@ fn private_key_der(path: &Path) -> Vec<u8> {
     let pem = std::fs::read_to_string(path).unwrap();
     let start = pem.find("-----BEGIN PRIVATE KEY-----").unwrap();
     let end = pem.find("-----END PRIVATE KEY-----").unwrap() + "-----END PRIVATE KEY-----".len();
-    let (label, der) = der::pem::decode_vec(pem[start..end].as_bytes()).unwrap();
+    let (label, der) = der::pem::decode_vec(&pem.as_bytes()[start..end]).unwrap();
     assert_eq!(label, "PRIVATE KEY");
     der
 }
