@@ -260,8 +260,8 @@ fn auth_string_install_over_tls_then_lsc_re_enrolment_until_revoked() {
     .unwrap();
     assert_eq!(installed.ended.server.end_reason, Some(Reason::Success));
     let lsc = phone.lsc.clone().expect("the phone stored an LSC");
-    assert_eq!(installed.issued, [lsc.clone()]);
-    assert_eq!(installed.recorded, [lsc.clone()]);
+    assert_eq!(installed.issued, std::slice::from_ref(&lsc));
+    assert_eq!(installed.recorded, std::slice::from_ref(&lsc));
     assert!(matches!(
         &installed.ended.server.result,
         SessionResult::Installed { certificate_der } if *certificate_der == lsc
