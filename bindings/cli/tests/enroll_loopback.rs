@@ -55,7 +55,7 @@ fn text(output: &Output) -> String {
 
 /// A CAPF certificate (EC P-256, CA:TRUE pathlen 0) and key, as PEM files.
 fn capf_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let key = support::seeded_p256(0xCAF0);
     let mut params = rcgen::CertificateParams::default();
     params
         .distinguished_name
@@ -382,6 +382,8 @@ struct TestPhone {
     session: PhoneSession,
     /// The certificate it stored, if any.
     stored: Option<Vec<u8>>,
+    /// Where its keys come from (seeded: the same keys on every run).
+    rng: support::SeededRng,
 }
 
 impl TestPhone {
@@ -396,6 +398,7 @@ impl TestPhone {
             tls: tls_client(server),
             session: PhoneSession::new(config, now()),
             stored: None,
+            rng: support::SeededRng::new(support::seed_of(device)),
         }
     }
 
@@ -453,7 +456,7 @@ impl TestPhone {
         use p256::pkcs8::EncodePublicKey;
         match decision {
             PhoneDecision::GenerateKey(KeyRequest::Ec(Curve::P256)) => {
-                let key = p256::SecretKey::random(&mut rand_core::OsRng);
+                let key = p256::SecretKey::random(&mut self.rng);
                 let spki = key.public_key().to_public_key_der().unwrap();
                 self.session
                     .answer_key(Ok(spki.as_bytes().to_vec()))
@@ -803,7 +806,8 @@ fn listen_on_the_ipv6_wildcard_takes_ipv4_and_ipv6_phones() {
 
 /// A CA certificate and its key (EC P-256), for manufacturing CAs.
 fn ca(name: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    // One key per CA name, the same on every run.
+    let key = support::seeded_p256(support::seed_of(name));
     let mut params = rcgen::CertificateParams::default();
     params
         .distinguished_name
@@ -825,7 +829,10 @@ fn rsa_device_certificate(
     issuer: &rcgen::Issuer<'static, rcgen::KeyPair>,
 ) {
     use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let rsa_key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    // One key per file name (the MIC and the foreign certificate differ).
+    let name = path.file_name().unwrap().to_string_lossy();
+    let seed = support::seed_of(&format!("{device}/{name}"));
+    let rsa_key = rsa::RsaPrivateKey::new(&mut support::SeededRng::new(seed), 2048).unwrap();
     let pem = rsa_key.to_pkcs8_pem(LineEnding::LF).unwrap();
     let key = rcgen::KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
     let mut params = rcgen::CertificateParams::default();

@@ -212,3 +212,77 @@ pub fn dual_stack(what: &str) -> bool {
         _ => true,
     }
 }
+
+/// A reproducible random generator for test keys: SHA-256 of the seed and
+/// a block counter. Not for anything but tests; the same seed gives the
+/// same keys on every run, so a failure can be replayed.
+pub struct SeededRng {
+    seed: u64,
+    block: u64,
+    buffer: [u8; 32],
+    used: usize,
+}
+
+impl SeededRng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            block: 0,
+            buffer: [0; 32],
+            used: 32,
+        }
+    }
+}
+
+impl rand_core::RngCore for SeededRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut bytes = [0; 4];
+        self.fill_bytes(&mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut bytes = [0; 8];
+        self.fill_bytes(&mut bytes);
+        u64::from_le_bytes(bytes)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        use sha2::Digest;
+        for byte in dest {
+            if self.used == self.buffer.len() {
+                let mut hash = sha2::Sha256::new();
+                hash.update(self.seed.to_le_bytes());
+                hash.update(self.block.to_le_bytes());
+                self.buffer = hash.finalize().into();
+                self.block += 1;
+                self.used = 0;
+            }
+            *byte = self.buffer[self.used];
+            self.used += 1;
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for SeededRng {}
+
+/// An EC P-256 key pair for rcgen made from `seed` (reproducible).
+pub fn seeded_p256(seed: u64) -> rcgen::KeyPair {
+    use p256::pkcs8::EncodePrivateKey;
+    let key = p256::SecretKey::random(&mut SeededRng::new(seed));
+    let pkcs8 = key.to_pkcs8_der().unwrap();
+    rcgen::KeyPair::try_from(pkcs8.as_bytes()).unwrap()
+}
+
+/// A seed named by `text` (a device name, a CA name), the same on every run.
+pub fn seed_of(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |seed, byte| {
+        (seed ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
