@@ -397,6 +397,23 @@ fn tvs_verify() {
         "{}",
         server.log()
     );
+    // Only two connections ever reached the TVS listener: the row whose
+    // --ca does not vouch for the server, and the control. Every other row
+    // stopped at its own bad argument before connecting.
+    let peers = |log: &str| {
+        log.lines()
+            .filter_map(|line| line.split("tvs{peer=").nth(1))
+            .filter_map(|rest| rest.split('}').next())
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let started = Instant::now();
+    while peers(&server.log()).len() < 2 && started.elapsed() < HANG {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log();
+    assert_eq!(peers(&log).len(), 2, "{log}");
+    assert_eq!(log.matches("TVS answered VALID").count(), 1, "{log}");
 }
 
 #[test]
