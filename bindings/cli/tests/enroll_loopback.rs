@@ -3,7 +3,9 @@
 //! null string), fetch, delete, wrong authentication string and lock-out,
 //! unknown device; a phone dropping mid-install and retrying; SIGTERM/SIGINT
 //! while a session runs; handshake, response and key-generation timeouts;
-//! IPv6 loopback; and MIC + SUDI authentication.
+//! IPv6 loopback and `--listen [::]:0` taking IPv4 and IPv6 phones; and
+//! MIC + SUDI authentication. Each server listens on port 0 and the test
+//! reads the bound address from its `--ready-file`; test keys are seeded.
 //!
 //! Auth-string devices are added with `capf device add --auth auth-string`
 //! and the production hash (600 000 PBKDF2 rounds; capf-core is optimised
