@@ -213,7 +213,13 @@ fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
             path.display()
         )));
     }
-    Ok(SqliteRegistry::open(path)?)
+    open_store(path)
+}
+
+/// Opens (or creates) the registry; a failure names the file.
+fn open_store(path: &Path) -> Result<SqliteRegistry, CliError> {
+    SqliteRegistry::open(path)
+        .map_err(|error| CliError::input(format!("--db {}: {error}", path.display())))
 }
 
 /// The string to hash, and whether it was generated (to print it once).
@@ -282,7 +288,7 @@ fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
 
 fn add(args: AddArgs) -> CliResult {
     let (name, schedule, auth_string) = prepare(&args.device)?;
-    let store = SqliteRegistry::open(&args.db.db)?;
+    let store = open_store(&args.db.db)?;
     let replaced = store.put_device(&name, &schedule, now_unix())?;
     outln!(
         "{name}: {} (operation {}, auth {}, key {})",
@@ -342,7 +348,7 @@ fn import(db: &Path, file: &Path) -> CliResult {
         }
         devices.push((name, schedule));
     }
-    let store = SqliteRegistry::open(db)?;
+    let store = open_store(db)?;
     let replaced = store.put_devices(&devices, now_unix())?;
     outln!(
         "{} device(s) imported: {} added, {replaced} schedule(s) replaced",

@@ -144,6 +144,15 @@ pub(crate) fn run(args: EnrollArgs) -> CliResult {
             args.out.display()
         )));
     }
+    if let Some(folder) = args.out.parent().filter(|p| !p.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        return Err(CliError::input(format!(
+            "--out {}: the folder {} does not exist",
+            args.out.display(),
+            folder.display()
+        )));
+    }
     let enrollment = Enrollment {
         server: args.server,
         server_trust: match read_server_anchors(&args.ca, ServerRole::Capf)? {

@@ -90,6 +90,12 @@ pub(crate) struct ServeArgs {
     /// Seconds a phone gets to generate its key (KEY_GEN_RESPONSE).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     key_generation_timeout: u64,
+    /// Once every listener is bound, write this file (atomically: a
+    /// temporary file renamed into place) with the bound addresses as JSON,
+    /// `{"capf":"127.0.0.1:40123","tvs":null}` (`null` for a service not
+    /// served), so a script or test can use `--listen 127.0.0.1:0`.
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
     #[command(flatten)]
     tvs: crate::tvs::TvsServeArgs,
 }
@@ -282,6 +288,29 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// Runs `capf serve`.
 pub(crate) fn run(args: ServeArgs) -> CliResult {
     init_logging("info");
+    if let Some(path) = &args.ready_file {
+        // Written once listening: a folder that is not there is found now.
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !folder.is_dir()
+        {
+            return Err(CliError::input(format!(
+                "--ready-file {}: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            )));
+        }
+        // A file left by an earlier run must not announce this one.
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(CliError::input(format!(
+                    "--ready-file {}: {error}",
+                    path.display()
+                )));
+            }
+        }
+    }
     let tvs = crate::tvs::TvsServer::load(
         &args.tvs,
         args.cert.as_deref(),
@@ -300,13 +329,16 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
         .transpose()?;
     let grace = Duration::from_secs(args.grace_seconds);
     runtime()?.block_on(async move {
+        let mut bound = ReadyAddresses::default();
         let capf = match setup {
             Some((setup, listen)) => {
                 // Open the registry first: a bad --db must not leave a
                 // "listening" line behind it.
                 let server = Server::new(setup)?;
                 let listener = bind(listen).await?;
-                tracing::info!(address = %local(&listener)?, "CAPF server listening");
+                let address = local(&listener)?;
+                tracing::info!(%address, "CAPF server listening");
+                bound.capf = Some(address);
                 Some((server, listener))
             }
             None => None,
@@ -314,7 +346,9 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
         let tvs = match tvs {
             Some((server, listen)) => {
                 let listener = bind(listen).await?;
-                tracing::info!(address = %local(&listener)?, "TVS server listening");
+                let address = local(&listener)?;
+                tracing::info!(%address, "TVS server listening");
+                bound.tvs = Some(address);
                 Some((server, listener))
             }
             None => None,
@@ -323,6 +357,11 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
         let stop = Stop::new();
         let (capf_stopped, tvs_stopped) = (stop.stopped(), stop.stopped());
         stop_on_signal(stop);
+        if let Some(path) = &args.ready_file {
+            // Give the signal task a turn to install its handlers first.
+            tokio::task::yield_now().await;
+            write_ready_file(path, &bound)?;
+        }
         tokio::join!(
             async {
                 if let Some((server, listener)) = capf {
@@ -336,6 +375,30 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
             },
         );
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The addresses `--ready-file` reports.
+#[derive(Debug, Default, serde::Serialize)]
+struct ReadyAddresses {
+    capf: Option<SocketAddr>,
+    tvs: Option<SocketAddr>,
+}
+
+/// Writes `--ready-file`: the JSON goes to a temporary file beside `path`
+/// that is then renamed over it, so a reader never sees half a file.
+fn write_ready_file(path: &Path, bound: &ReadyAddresses) -> Result<(), CliError> {
+    let failed = |error: &dyn std::fmt::Display| {
+        CliError::input(format!("--ready-file {}: {error}", path.display()))
+    };
+    let json = serde_json::to_string(bound).map_err(|error| failed(&error))?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, format!("{json}\n")).map_err(|error| failed(&error))?;
+    std::fs::rename(&temporary, path).map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        failed(&error)
     })
 }
 
@@ -362,8 +425,8 @@ pub(crate) struct Server {
 impl Server {
     /// Opens the registry and seeds the session-id allocator.
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
-        let registry =
-            SqliteRegistry::open(&setup.db).map_err(|error| CliError::input(error.to_string()))?;
+        let registry = SqliteRegistry::open(&setup.db)
+            .map_err(|error| CliError::input(format!("--db {}: {error}", setup.db.display())))?;
         Ok(Self {
             shared: Arc::new(Shared {
                 tls: setup.tls,

@@ -134,8 +134,10 @@ fn store_error(error: RegistryError) -> CliError {
     CliError::input(error.to_string())
 }
 
+/// Opens (or creates) the registry; a failure names the file.
 fn open(db: &Path) -> Result<SqliteRegistry, CliError> {
-    SqliteRegistry::open(db).map_err(store_error)
+    SqliteRegistry::open(db)
+        .map_err(|error| CliError::input(format!("--db {}: {error}", db.display())))
 }
 
 /// Opens a registry that must already exist (`list`, `remove`, `revoke`):
@@ -217,7 +219,13 @@ fn add(args: &AddArgs) -> CliResult {
     for der in certificates {
         let entry = store
             .tvs_add(&der, &roles, args.ttl, now_unix())
-            .map_err(store_error)?;
+            .map_err(|error| match error {
+                // The certificate is what is wrong: say which file.
+                RegistryError::NotACertificate(_) => {
+                    CliError::input(format!("{}: {error}", args.certificate.display()))
+                }
+                other => store_error(other),
+            })?;
         outln!(
             "registered {} {} roles {} ttl {}{}",
             hex::encode(entry.sha256),
@@ -404,6 +412,17 @@ fn verify(args: VerifyArgs) -> CliResult {
         .into_iter()
         .next()
         .ok_or_else(|| CliError::input("no certificate"))?;
+    // Checked here rather than by the server, which would only close the
+    // connection: the user learns which file is wrong.
+    {
+        use der::Decode as _;
+        x509_cert::Certificate::from_der(&certificate).map_err(|error| {
+            CliError::input(format!(
+                "{}: not an X.509 certificate (PEM or DER): {error}",
+                args.certificate.display()
+            ))
+        })?;
+    }
     let tls_config = match read_server_anchors(&args.ca, ServerRole::Tvs)? {
         ServerAnchors::Certificates(anchors) => {
             capf_core::tls::client_config_with_roots_at(&anchors, ServerRole::Tvs, Arc::new(now))

@@ -7,8 +7,8 @@ mod support;
 
 use ctl_format::TrustList;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256, SanType, date_time_ymd,
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    date_time_ymd,
 };
 use sha2::Digest;
 use std::ffi::OsStr;
@@ -138,7 +138,8 @@ struct Ca {
 }
 
 fn ca(cn: &str, parent: Option<&Ca>) -> Ca {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    // Seeded keys: the same on every run.
+    let key = support::seeded_p256(support::seed_of(&format!("ca/{cn}")));
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, cn);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -162,7 +163,7 @@ fn ca(cn: &str, parent: Option<&Ca>) -> Ca {
 }
 
 fn leaf(cn: &str, uri: Option<&str>, parent: &Ca, until: i32) -> Vec<u8> {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let key = support::seeded_p256(support::seed_of(&format!("leaf/{cn}/{until}")));
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, cn);
     params.not_before = date_time_ymd(2020, 1, 1);

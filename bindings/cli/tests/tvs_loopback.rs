@@ -9,11 +9,11 @@ use capf_core::tvs::TvsFrame;
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{free_port, scratch, text, vectors};
+use support::{scratch, text, vectors};
 
 /// The recorded PKI: TVS certificate and key, and the certificates asked about.
 struct Pki {
@@ -73,19 +73,21 @@ struct Server {
 }
 
 impl Server {
-    /// `capf serve --db DB --tvs-listen HOST:free-port` plus `extra`.
+    /// `capf serve --db DB --tvs-listen HOST:0` plus `extra`; the bound
+    /// address comes from the server's `--ready-file`.
     fn start(pki: &Pki, host: &str, extra: &[&OsStr]) -> Self {
-        let tvs_address = format!("{host}:{}", free_port(host));
+        let listen = format!("{host}:0");
         let db = pki.dir.join("capf.db");
         let mut args: Vec<&OsStr> = vec![
             "serve".as_ref(),
             "--db".as_ref(),
             db.as_os_str(),
             "--tvs-listen".as_ref(),
-            tvs_address.as_ref(),
+            listen.as_ref(),
         ];
         args.extend(extra);
-        let process = support::ServeProcess::start(&args, &tvs_address, &pki.dir.join("serve.log"));
+        let process = support::ServeProcess::start(&args, &pki.dir.join("serve.log"));
+        let tvs_address = process.tvs_address().to_owned();
         Self {
             process,
             tvs_address,
@@ -379,10 +381,9 @@ fn raw_exchange(address: &str, ca: &Path, frame: &[u8]) -> Vec<u8> {
 
 #[test]
 fn tvs_beside_capf_with_the_capf_certificate_on_ipv6() {
-    let host = if TcpListener::bind("[::1]:0").is_ok() {
+    let host = if support::ipv6_loopback("TVS beside CAPF over [::1]; tested on IPv4 instead") {
         "[::1]"
     } else {
-        eprintln!("note: no IPv6 loopback on this machine; TVS tested on IPv4 only");
         "127.0.0.1"
     };
     let pki = pki("beside");
@@ -393,13 +394,13 @@ fn tvs_beside_capf_with_the_capf_certificate_on_ipv6() {
         &[pki.ccm.as_os_str(), "--role".as_ref(), "tvs".as_ref()],
     );
     assert_eq!(status(&added), 0, "{}", text(&added.stderr));
-    let capf_address = format!("{host}:{}", free_port(host));
+    let capf_listen = format!("{host}:0");
     let server = Server::start(
         &pki,
         host,
         &[
             "--listen".as_ref(),
-            capf_address.as_ref(),
+            capf_listen.as_ref(),
             "--cert".as_ref(),
             pki.tvs_cert.as_os_str(),
             "--key".as_ref(),
@@ -418,8 +419,16 @@ fn tvs_beside_capf_with_the_capf_certificate_on_ipv6() {
         text(&known.stdout),
         "status: valid\nroles: TVS\nttl: 86400\n"
     );
+    let capf_address = server.process.capf_address();
+    assert!(capf_address.starts_with(host), "{capf_address}");
     assert!(
-        TcpStream::connect(&capf_address).is_ok(),
+        server.tvs_address.starts_with(host),
+        "{}",
+        server.tvs_address
+    );
+    assert_ne!(capf_address, server.tvs_address);
+    assert!(
+        TcpStream::connect(capf_address).is_ok(),
         "the CAPF listener runs too: {}",
         server.log()
     );

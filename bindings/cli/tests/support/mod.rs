@@ -32,15 +32,6 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A port nobody listens on right now on `host` (`127.0.0.1`, `[::1]`).
-pub fn free_port(host: &str) -> u16 {
-    std::net::TcpListener::bind(format!("{host}:0"))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Longest wait for `capf serve` to start or stop before the test fails.
 const SERVE_HANG: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -48,34 +39,94 @@ const SERVE_HANG: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct ServeProcess {
     child: std::process::Child,
     log: PathBuf,
+    capf: Option<String>,
+    tvs: Option<String>,
 }
 
 impl ServeProcess {
-    /// Starts `capf` with `args` (`serve …`), its stderr in `log`, and waits
-    /// until `address` accepts connections. NO_COLOR is removed so that a
-    /// plain log shows the terminal check at work.
-    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S], address: &str, log: &Path) -> Self {
+    /// Starts `capf` with `args` (`serve …`, listening on port 0 or any
+    /// port), its stderr in `log`, and `--ready-file` beside the log; waits
+    /// until the server writes that file and reads the bound addresses
+    /// from it. A server that exits before it is ready fails the test at
+    /// once with its log. NO_COLOR is removed so that a plain log shows the
+    /// terminal check at work.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S], log: &Path) -> Self {
+        Self::start_with_env(args, log, &[])
+    }
+
+    /// [`start`](Self::start) with extra environment variables
+    /// (`RUST_LOG`, …).
+    pub fn start_with_env<S: AsRef<std::ffi::OsStr>>(
+        args: &[S],
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let ready = log.with_extension("ready.json");
+        let _ = std::fs::remove_file(&ready);
         let child = Command::new(env!("CARGO_BIN_EXE_capf"))
             .args(args)
+            .arg("--ready-file")
+            .arg(&ready)
+            .envs(env.iter().copied())
             .env_remove("NO_COLOR")
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .unwrap();
-        let server = Self {
+        let mut server = Self {
             child,
             log: log.to_owned(),
+            capf: None,
+            tvs: None,
         };
         let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(address).is_err() {
+        let json = loop {
+            // The file is renamed into place whole: if it is there, it is
+            // complete.
+            if let Ok(json) = std::fs::read_to_string(&ready) {
+                break json;
+            }
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!(
+                    "capf serve exited ({status}) before it was ready:\n{}",
+                    server.log()
+                );
+            }
             assert!(
                 started.elapsed() < SERVE_HANG,
                 "capf serve did not start: {}",
                 server.log()
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        };
+        let addresses: serde_json::Value = serde_json::from_str(&json)
+            .unwrap_or_else(|error| panic!("--ready-file is not JSON ({error}): {json:?}"));
+        let address = |key: &str| match &addresses[key] {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(address) => Some(address.clone()),
+            other => panic!("--ready-file {key}: {other} is not an address"),
+        };
+        server.capf = address("capf");
+        server.tvs = address("tvs");
+        assert!(
+            server.capf.is_some() || server.tvs.is_some(),
+            "--ready-file names no listener: {json}"
+        );
         server
+    }
+
+    /// The bound CAPF address (`127.0.0.1:40123`, `[::1]:40123`).
+    pub fn capf_address(&self) -> &str {
+        self.capf
+            .as_deref()
+            .expect("this capf serve has no CAPF listener")
+    }
+
+    /// The bound TVS address.
+    pub fn tvs_address(&self) -> &str {
+        self.tvs
+            .as_deref()
+            .expect("this capf serve has no TVS listener")
     }
 
     /// What the server logged so far.
@@ -114,4 +165,124 @@ impl Drop for ServeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether `[::1]` can be bound here. When it cannot, a test of `what`
+/// skips and says so (`SKIPPED: …` in the test output), unless the machine
+/// does have an IPv6 loopback (`::1` in /proc/net/if_inet6) or
+/// `CAPF_TEST_REQUIRE_IPV6` is set: then failing to bind is a failure.
+pub fn ipv6_loopback(what: &str) -> bool {
+    let error = match std::net::TcpListener::bind("[::1]:0") {
+        Ok(_) => return true,
+        Err(error) => error,
+    };
+    let required = std::env::var_os("CAPF_TEST_REQUIRE_IPV6").is_some_and(|v| !v.is_empty());
+    let listed = std::fs::read_to_string("/proc/net/if_inet6").is_ok_and(|table| {
+        table
+            .lines()
+            .any(|line| line.starts_with("00000000000000000000000000000001"))
+    });
+    assert!(
+        !required && !listed,
+        "{what}: [::1] cannot be bound ({error}) although IPv6 is {}",
+        if required {
+            "required (CAPF_TEST_REQUIRE_IPV6)"
+        } else {
+            "configured (::1 in /proc/net/if_inet6)"
+        }
+    );
+    eprintln!("SKIPPED: {what}: no IPv6 loopback on this machine ([::1]: {error})");
+    false
+}
+
+/// Whether a socket bound to `[::]` also takes IPv4 connections here
+/// (Linux: `net.ipv6.bindv6only` is 0, the default). Prints `SKIPPED: …`
+/// for `what` and returns false when not.
+pub fn dual_stack(what: &str) -> bool {
+    if !ipv6_loopback(what) {
+        return false;
+    }
+    match std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only") {
+        Ok(value) if value.trim() == "1" => {
+            eprintln!(
+                "SKIPPED: {what}: net.ipv6.bindv6only=1 here, so [::] takes IPv6 connections only"
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
+/// A reproducible random generator for test keys: SHA-256 of the seed and
+/// a block counter. Not for anything but tests; the same seed gives the
+/// same keys on every run, so a failure can be replayed.
+pub struct SeededRng {
+    seed: u64,
+    block: u64,
+    buffer: [u8; 32],
+    used: usize,
+}
+
+impl SeededRng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            block: 0,
+            buffer: [0; 32],
+            used: 32,
+        }
+    }
+}
+
+impl rand_core::RngCore for SeededRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut bytes = [0; 4];
+        self.fill_bytes(&mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut bytes = [0; 8];
+        self.fill_bytes(&mut bytes);
+        u64::from_le_bytes(bytes)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        use sha2::Digest;
+        for byte in dest {
+            if self.used == self.buffer.len() {
+                let mut hash = sha2::Sha256::new();
+                hash.update(self.seed.to_le_bytes());
+                hash.update(self.block.to_le_bytes());
+                self.buffer = hash.finalize().into();
+                self.block += 1;
+                self.used = 0;
+            }
+            *byte = self.buffer[self.used];
+            self.used += 1;
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for SeededRng {}
+
+/// An EC P-256 key pair for rcgen made from `seed` (reproducible).
+pub fn seeded_p256(seed: u64) -> rcgen::KeyPair {
+    use p256::pkcs8::EncodePrivateKey;
+    let key = p256::SecretKey::random(&mut SeededRng::new(seed));
+    let pkcs8 = key.to_pkcs8_der().unwrap();
+    rcgen::KeyPair::try_from(pkcs8.as_bytes()).unwrap()
+}
+
+/// A seed named by `text` (a device name, a CA name), the same on every run.
+pub fn seed_of(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |seed, byte| {
+        (seed ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
