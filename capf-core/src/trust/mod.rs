@@ -75,6 +75,8 @@
 
 mod evaluate;
 mod purpose;
+#[cfg(feature = "tls")]
+pub(crate) mod refusal;
 mod sha1_rsa;
 mod store;
 mod verdict;
