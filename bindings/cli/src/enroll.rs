@@ -7,10 +7,11 @@
 //! LSC with its PKCS#8 key to `--out`, returns `--out` for a fetch and
 //! removes it for a delete.
 
-use crate::anchors::{ServerAnchors, describe_tls_failure, read_server_anchors};
+use crate::anchors::{describe_tls_failure, server_tls_config};
+use crate::files::pem_blocks;
 use crate::output::{outln, read_text};
 use crate::pump::{self, PumpOptions, now};
-use crate::serve::{init_logging, pem_blocks, runtime};
+use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
@@ -20,7 +21,7 @@ use capf_core::phone::{
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::tls::{TlsClientTransport, rustls};
-use capf_core::trust::ServerRole;
+use capf_core::trust::{DirectCertificates, ServerRole};
 use capf_core::wire::Curve;
 use clap::Args;
 use der::pem::LineEnding;
@@ -146,11 +147,7 @@ pub(crate) fn run(args: EnrollArgs) -> CliResult {
     }
     let enrollment = Enrollment {
         server: args.server,
-        server_trust: match read_server_anchors(&args.ca, ServerRole::Capf)? {
-            ServerAnchors::Certificates(pinned) => capf_core::tls::client_config_pinned(&pinned)
-                .map_err(|error| CliError::input(format!("--ca: {error}")))?,
-            ServerAnchors::TrustList(config) => config,
-        },
+        server_trust: server_tls_config(&args.ca, ServerRole::Capf, DirectCertificates::Pinned)?,
         device: args.device,
         auth,
         out: args.out,

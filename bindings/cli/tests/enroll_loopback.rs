@@ -1018,7 +1018,7 @@ fn enroll_trusts_the_capf_record_of_a_ctl() {
         ])
     };
     for (ctl, expected) in [
-        (&without_capf, "no certificate with role CAPF"),
+        (&without_capf, "the CTL lists no CAPF certificate"),
         (&tampered, "does not verify"),
     ] {
         let output = with_ca(ctl);
