@@ -274,7 +274,7 @@ impl Revocations {
         }
         let text = core::str::from_utf8(bytes)
             .map_err(|_| error("neither a DER CRL nor text".to_owned()))?;
-        if text.contains("-----BEGIN") {
+        if ctl_format::pem::is_pem(bytes) {
             let blocks = ctl_format::pem::pem_blocks(text).map_err(|e| error(e.to_string()))?;
             for (index, block) in blocks.iter().enumerate() {
                 let number = index.saturating_add(1);
