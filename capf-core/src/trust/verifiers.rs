@@ -1,5 +1,5 @@
 //! rustls verifiers that delegate to the evaluator (feature `tls`), so a
-//! refused handshake carries the evaluator's [`Failure`] (reason and fix).
+//! refused handshake carries the evaluator's [`Failure`](super::Failure) (reason and fix).
 //!
 //! * [`TrustListServerVerifier`]: the phone's view of a server — the
 //!   server certificate must be listed in the CTL/ITL with a role granting
