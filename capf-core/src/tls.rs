@@ -499,7 +499,7 @@ impl ServerCertVerifier for RootsVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // The host's clock, not the instant rustls read from the system.
-        crate::trust::verifiers::judge(
+        crate::trust::refusal::judge(
             end_entity,
             intermediates,
             &self.purpose,

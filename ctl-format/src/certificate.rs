@@ -108,6 +108,51 @@ impl Certificate {
             })
     }
 
+    /// The certificates of a certificate file, whichever form it has: PEM
+    /// text (every `CERTIFICATE` block, in order; other blocks, such as the
+    /// private key certutils keeps beside its certificate, are skipped) or
+    /// one DER certificate. Text with a `-----BEGIN` line
+    /// ([`pem::is_pem`]) is PEM, anything else is read as DER. Every
+    /// certificate must parse as X.509, and there must be at least one.
+    ///
+    /// ```
+    /// use ctl_format::Certificate;
+    /// let pem = include_str!("../../tests/vectors/tlv/keys/sast.pem");
+    /// let from_pem = Certificate::all_from_pem_or_der(pem.as_bytes())?;
+    /// assert_eq!(from_pem.len(), 1);
+    /// let from_der = Certificate::all_from_pem_or_der(from_pem[0].der())?;
+    /// assert_eq!(from_der, from_pem);
+    /// assert!(Certificate::all_from_pem_or_der(b"hello").is_err());
+    /// # Ok::<(), ctl_format::Error>(())
+    /// ```
+    pub fn all_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Self>> {
+        if bytes.is_empty() {
+            return Err(Error::BadCertificate {
+                reason: "the file is empty: no certificate".into(),
+            });
+        }
+        let text = match core::str::from_utf8(bytes) {
+            Ok(text) if pem::is_pem(bytes) => text,
+            _ => {
+                return Self::from_der(bytes)
+                    .map(|certificate| vec![certificate])
+                    .map_err(|error| match error {
+                        Error::BadCertificate { reason } => Error::BadCertificate {
+                            reason: format!("not PEM (no -----BEGIN line) and {reason}"),
+                        },
+                        other => other,
+                    });
+            }
+        };
+        let certificates = Self::all_from_pem(text)?;
+        if certificates.is_empty() {
+            return Err(Error::BadCertificate {
+                reason: "no CERTIFICATE block in the PEM text".into(),
+            });
+        }
+        Ok(certificates)
+    }
+
     /// The DER encoding, exactly as given.
     pub fn der(&self) -> &[u8] {
         &self.der
@@ -349,5 +394,55 @@ mod tests {
         assert_eq!(escape_rfc4514("#lead"), "\\#lead");
         assert_eq!(escape_rfc4514(" both "), "\\ both\\ ");
         assert_eq!(escape_rfc4514("a+b;c"), "a\\+b\\;c");
+    }
+    const SAST: &str = include_str!("../../tests/vectors/tlv/keys/sast.pem");
+    const CAPF: &str = include_str!("../../tests/vectors/tlv/keys/capf.pem");
+
+    /// The base64 body of the CERTIFICATE block of `pem`, decoded by hand
+    /// (not by the code under test).
+    fn certificate_der_of(pem: &str) -> Vec<u8> {
+        let begin = pem.find("-----BEGIN CERTIFICATE-----").unwrap();
+        let (_, der) = der::pem::decode_vec(&pem.as_bytes()[begin..]).unwrap();
+        der
+    }
+
+    #[test]
+    fn a_certificate_file_is_pem_or_der_whichever_it_is() {
+        let sast = certificate_der_of(SAST);
+        let capf = certificate_der_of(CAPF);
+        // PEM: every certificate in order, the private keys skipped.
+        let bundle = format!("{SAST}\nsome comment\n{CAPF}");
+        let read = Certificate::all_from_pem_or_der(bundle.as_bytes()).unwrap();
+        let ders: Vec<&[u8]> = read.iter().map(Certificate::der).collect();
+        assert_eq!(ders, vec![sast.as_slice(), capf.as_slice()]);
+        // DER: the one certificate, byte for byte.
+        let read = Certificate::all_from_pem_or_der(&sast).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].der(), sast.as_slice());
+        assert!(!pem::is_pem(&sast));
+        assert!(pem::is_pem(SAST.as_bytes()));
+    }
+
+    #[test]
+    fn a_certificate_file_without_a_good_certificate_is_refused() {
+        let key_only = &SAST[..SAST.find("-----BEGIN CERTIFICATE-----").unwrap()];
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let mut truncated = certificate_der_of(SAST);
+        truncated.pop();
+        let cases: [(&str, &[u8]); 6] = [
+            ("empty", b""),
+            ("text", b"hello"),
+            ("key only", key_only.as_bytes()),
+            ("not a certificate", broken.as_bytes()),
+            ("truncated DER", &truncated),
+            ("a CTL", &[1, 0, 2, 1, 2]),
+        ];
+        for (what, bytes) in cases {
+            let error = Certificate::all_from_pem_or_der(bytes).unwrap_err();
+            assert!(
+                matches!(error, Error::BadCertificate { .. }),
+                "{what}: {error:?}"
+            );
+        }
     }
 }

@@ -22,6 +22,14 @@ impl core::fmt::Debug for PemBlock {
     }
 }
 
+/// Whether `bytes` are PEM text: UTF-8 holding a `-----BEGIN ` line. The
+/// one rule every reader of a certificate file applies to tell PEM from
+/// DER (a DER certificate is never such text: its length bytes are not
+/// UTF-8). A CTL/ITL or DER CRL is not PEM either.
+pub fn is_pem(bytes: &[u8]) -> bool {
+    core::str::from_utf8(bytes).is_ok_and(|text| text.contains("-----BEGIN "))
+}
+
 /// Splits PEM text into its blocks, decoding each. Text outside blocks is
 /// ignored (OpenSSL-style "Bag Attributes" and comments).
 pub fn pem_blocks(text: &str) -> Result<Vec<PemBlock>> {

@@ -29,7 +29,8 @@
 use crate::enroll::{Auth, Enrollment, describe as describe_phone, enroll};
 use crate::listener::Stop;
 use crate::output::outln;
-use crate::serve::{Server, ServerSetup, Timeouts, runtime};
+use crate::runtime::runtime;
+use crate::serve::{Server, ServerSetup, Timeouts};
 use crate::tvs::TvsServer;
 use crate::{CliError, CliResult};
 use capf_core::issuance::LscIssuer;
@@ -133,7 +134,7 @@ fn serial_of(path: &Path) -> String {
 
 /// Runs `capf demo`.
 pub(crate) fn run(args: DemoArgs) -> CliResult {
-    crate::serve::init_logging("warn");
+    crate::runtime::init_logging("warn");
     let dir = std::env::temp_dir().join(format!(
         "capf-demo-{}-{}",
         std::process::id(),
@@ -687,7 +688,7 @@ fn tvs_answer(result: &TvsClientResult) -> String {
 /// Trust explained: an issued LSC trusted through the CAPF certificate, the
 /// MIC not trusted for the phone's web page.
 fn trust_checks(lsc_path: &Path, mic_der: &[u8], capf_der: &[u8]) -> Result<Vec<Check>, CliError> {
-    let lsc = crate::serve::read_certificates(lsc_path)?
+    let lsc = crate::files::read_certificates(lsc_path)?
         .into_iter()
         .next()
         .ok_or_else(|| fail("trust", "no LSC in the phone's file"))?;

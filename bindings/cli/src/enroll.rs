@@ -6,21 +6,28 @@
 //! decisions: it generates the requested key in memory, writes the issued
 //! LSC with its PKCS#8 key to `--out`, returns `--out` for a fetch and
 //! removes it for a delete.
+//!
+//! `--retries N --retry-interval S`: after a communication failure (the
+//! server unreachable, the connection lost or silent) another session
+//! starts S seconds later, up to N times, by the library's retry policy
+//! ([`EnrollmentAttempts`]); a refusal is never retried. The exit status
+//! is that of the last session.
 
-use crate::anchors::{ServerAnchors, describe_tls_failure, read_server_anchors};
-use crate::output::{outln, read_text};
+use crate::anchors::{describe_tls_failure, server_tls_config};
+use crate::files::pem_blocks;
+use crate::output::{errln, outln, read_text};
 use crate::pump::{self, PumpOptions, now};
-use crate::serve::{init_logging, pem_blocks, runtime};
+use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
     AuthString, CertificateCredential, CertificateCredentials, CertificatePrecedence,
-    CommunicationFailure, KeyGenerationFailed, PhoneConfig, PhoneCredentials, PhoneDecision,
-    PhoneOutcome, PhoneSession, StoreFailed,
+    CommunicationFailure, EnrollmentAttempts, KeyGenerationFailed, PhoneConfig, PhoneCredentials,
+    PhoneDecision, PhoneOutcome, PhoneSession, RetryDecision, RetryPolicy, StoreFailed,
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::tls::{TlsClientTransport, rustls};
-use capf_core::trust::ServerRole;
+use capf_core::trust::{DirectCertificates, ServerRole};
 use capf_core::wire::Curve;
 use clap::Args;
 use der::pem::LineEnding;
@@ -66,6 +73,15 @@ pub(crate) struct EnrollArgs {
     /// Seconds to wait for each server frame.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
+    /// Sessions to try again after a communication failure (the server
+    /// unreachable, the connection lost or silent), by the phone's retry
+    /// policy (Cisco's phones: 3). A refusal is never retried. Default 0:
+    /// one session, so a script gets its answer at once.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// Seconds between a failed session and the next (Cisco's phones: 30).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    retry_interval: u64,
 }
 
 /// Which key family the user allows.
@@ -155,19 +171,48 @@ pub(crate) fn run(args: EnrollArgs) -> CliResult {
     }
     let enrollment = Enrollment {
         server: args.server,
-        server_trust: match read_server_anchors(&args.ca, ServerRole::Capf)? {
-            ServerAnchors::Certificates(pinned) => capf_core::tls::client_config_pinned(&pinned)
-                .map_err(|error| CliError::input(format!("--ca: {error}")))?,
-            ServerAnchors::TrustList(config) => config,
-        },
+        server_trust: server_tls_config(&args.ca, ServerRole::Capf, DirectCertificates::Pinned)?,
         device: args.device,
         auth,
         out: args.out,
         key,
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
-    let outcome = runtime()?.block_on(enroll(&enrollment))?;
-    report(&enrollment, &outcome)
+    let policy = RetryPolicy {
+        retries: args.retries,
+        interval: Duration::from_secs(args.retry_interval),
+    };
+    let runtime = runtime()?;
+    let mut attempts = EnrollmentAttempts::new(policy);
+    loop {
+        let tried = runtime.block_on(attempt(&enrollment))?;
+        // Which outcomes are tried again is the library's rule.
+        let RetryDecision::RetryAt(_) = attempts.record_outcome(&tried.outcome, now()) else {
+            return match tried.error {
+                Some(error) => Err(error),
+                None => report(&enrollment, &tried.outcome),
+            };
+        };
+        let why = match &tried.error {
+            Some(error) => error.message.clone(),
+            None => describe(&tried.outcome),
+        };
+        errln!(
+            "capf: {}: attempt {} of {}: {why}; trying again in {} s",
+            enrollment.device,
+            attempts.attempts(),
+            u64::from(policy.retries).saturating_add(1),
+            policy.interval.as_secs()
+        );
+        // The host sleeps; the policy says when the next session is due.
+        while let Some(due) = attempts.poll_timeout() {
+            if attempts.handle_timeout(now()) {
+                break;
+            }
+            let wait = due.unix_millis().saturating_sub(now().unix_millis());
+            std::thread::sleep(Duration::from_millis(wait.max(1)));
+        }
+    }
 }
 
 /// Prints the outcome; exit 0 only for success or nothing to do.
@@ -286,8 +331,31 @@ fn server_name(server: &str) -> String {
 }
 
 /// Runs one enrollment session and returns its outcome. Errors are for bad
-/// input (exit 2); everything the server or network does is an outcome.
+/// input or an unreachable server (exit 2) and a server whose certificate
+/// is not trusted (exit 1); everything else the server or network does is
+/// an outcome.
 pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliError> {
+    let attempt = attempt(enrollment).await?;
+    match attempt.error {
+        Some(error) => Err(error),
+        None => Ok(attempt.outcome),
+    }
+}
+
+/// One session as the retry policy sees it.
+pub(crate) struct Attempt {
+    /// How it ended; a server that could not be reached is
+    /// [`CommunicationFailure::ConnectFailed`], a failed TLS handshake a
+    /// communication failure too (as a phone sees them).
+    outcome: PhoneOutcome,
+    /// What to report instead of the outcome if this is the last attempt:
+    /// the server unreachable (exit 2), its certificate refused (exit 1).
+    error: Option<CliError>,
+}
+
+/// Runs one enrollment session. Errors are for bad input only (exit 2,
+/// never retried).
+async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
     let credentials = credentials(&enrollment.auth)?;
     let config = PhoneConfig::new(enrollment.device.clone(), credentials)
         .map_err(|error| CliError::input(format!("--device / credentials: {error}")))?
@@ -302,18 +370,8 @@ pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliE
         Ok(Ok(stream)) => stream,
         // No server to ask is no answer (exit 2, as for `capf tvs verify`),
         // not a refusal.
-        Ok(Err(error)) => {
-            return Err(CliError::input(format!(
-                "cannot connect to {}: {error}",
-                enrollment.server
-            )));
-        }
-        Err(_) => {
-            return Err(CliError::input(format!(
-                "cannot connect to {}: timed out",
-                enrollment.server
-            )));
-        }
+        Ok(Err(error)) => return Ok(unreachable(enrollment, &error.to_string())),
+        Err(_) => return Ok(unreachable(enrollment, "timed out")),
     };
     let _ = stream.set_nodelay(true);
     let mut host = PhoneHost {
@@ -334,15 +392,36 @@ pub(crate) async fn enroll(enrollment: &Enrollment) -> Result<PhoneOutcome, CliE
     if let (Some(reason), None | Some(PhoneOutcome::CommunicationFailure(_))) =
         (host.tls_failure, &outcome)
     {
-        return Err(CliError::rejected(format!(
-            "{}: {reason}",
-            enrollment.server
-        )));
+        return Ok(Attempt {
+            outcome: outcome.unwrap_or(PhoneOutcome::CommunicationFailure(
+                CommunicationFailure::Transport,
+            )),
+            error: Some(CliError::rejected(format!(
+                "{}: {reason}",
+                enrollment.server
+            ))),
+        });
     }
     // The phone session always ends with an outcome once the server left.
-    Ok(outcome.unwrap_or(PhoneOutcome::CommunicationFailure(
-        CommunicationFailure::PeerClosed,
-    )))
+    Ok(Attempt {
+        outcome: outcome.unwrap_or(PhoneOutcome::CommunicationFailure(
+            CommunicationFailure::PeerClosed,
+        )),
+        error: None,
+    })
+}
+
+/// No server to ask: a communication failure for the retry policy, and no
+/// answer (exit 2, as for `capf tvs verify`), not a refusal, if it is the
+/// last try.
+fn unreachable(enrollment: &Enrollment, why: &str) -> Attempt {
+    Attempt {
+        outcome: PhoneOutcome::CommunicationFailure(CommunicationFailure::ConnectFailed),
+        error: Some(CliError::input(format!(
+            "cannot connect to {}: {why}",
+            enrollment.server
+        ))),
+    }
 }
 
 /// The phone's "device": its LSC file and the key generated this session.

@@ -16,9 +16,11 @@
 //! Logs (`tracing`) carry the device, the session id and the outcome, never
 //! an authentication string or key material.
 
+use crate::files::{read_certificates, read_private_key};
 use crate::listener::{self, Stop, stop_on_signal};
-use crate::output::{now_unix, read_text};
+use crate::output::now_unix;
 use crate::pump::{self, PumpOptions, now};
+use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::server::{
@@ -152,53 +154,6 @@ struct Shared {
     timeouts: Timeouts,
 }
 
-/// Every `-----BEGIN label-----` block of a PEM text, decoded.
-pub(crate) fn pem_blocks(text: &str, wanted: &str) -> Result<Vec<Vec<u8>>, String> {
-    let begin = format!("-----BEGIN {wanted}-----");
-    let end = format!("-----END {wanted}-----");
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(&begin) {
-        let after = &rest[start..];
-        let Some(stop) = after.find(&end) else {
-            return Err(format!("unterminated {wanted} PEM block"));
-        };
-        let block = &after[..stop + end.len()];
-        let (_, der) = der::pem::decode_vec(block.as_bytes())
-            .map_err(|error| format!("bad {wanted} PEM block: {error}"))?;
-        blocks.push(der);
-        rest = &after[stop + end.len()..];
-    }
-    Ok(blocks)
-}
-
-/// Reads the certificates of a PEM file (at least one).
-pub(crate) fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
-    let text = read_text(path)?;
-    let certificates = pem_blocks(&text, "CERTIFICATE")
-        .map_err(|error| CliError::input(format!("{}: {error}", path.display())))?;
-    if certificates.is_empty() {
-        return Err(CliError::input(format!(
-            "{}: no CERTIFICATE in the file",
-            path.display()
-        )));
-    }
-    Ok(certificates)
-}
-
-/// Reads the PKCS#8 private key of a PEM file (never printed).
-pub(crate) fn read_private_key(path: &Path) -> Result<Vec<u8>, CliError> {
-    let text = read_text(path)?;
-    let keys = pem_blocks(&text, "PRIVATE KEY")
-        .map_err(|_| CliError::input(format!("{}: unreadable private key", path.display())))?;
-    keys.into_iter().next().ok_or_else(|| {
-        CliError::input(format!(
-            "{}: no PKCS#8 PRIVATE KEY in the file",
-            path.display()
-        ))
-    })
-}
-
 impl ServerSetup {
     /// Loads the files named by `capf serve`.
     fn load(args: &ServeArgs) -> Result<Self, CliError> {
@@ -251,38 +206,6 @@ impl ServerSetup {
             },
         })
     }
-}
-
-/// Installs the `tracing` subscriber (stderr; `RUST_LOG` overrides
-/// `default`). Colours only when stderr is a terminal and `NO_COLOR` is not
-/// set, so a log redirected to a file holds plain text.
-pub(crate) fn init_logging(default: &str) {
-    use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let colour = log_colour(
-        std::io::stderr().is_terminal(),
-        std::env::var_os("NO_COLOR").as_deref(),
-    );
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .try_init();
-}
-
-/// Whether log lines get ANSI colours: only on a terminal, and not when
-/// `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
-fn log_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
-}
-
-/// A multi-threaded tokio runtime for the CLI.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::input(format!("cannot start the async runtime: {error}")))
 }
 
 /// Runs `capf serve`.
@@ -812,21 +735,5 @@ pub(crate) fn describe(result: &SessionResult) -> String {
         SessionResult::TimedOut { state } => format!("timed out ({state:?})"),
         SessionResult::PeerClosed { state } => format!("peer closed ({state:?})"),
         other => format!("{other:?}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::log_colour;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn log_colour_only_on_a_terminal_without_no_color() {
-        assert!(log_colour(true, None));
-        // NO_COLOR set but empty does not count (no-color.org).
-        assert!(log_colour(true, Some(OsStr::new(""))));
-        assert!(!log_colour(true, Some(OsStr::new("1"))));
-        assert!(!log_colour(false, None));
-        assert!(!log_colour(false, Some(OsStr::new("1"))));
     }
 }

@@ -1,6 +1,7 @@
 //! `capf trust explain`: is this certificate trusted for this purpose by
 //! these stores, through what, and if not, why not and what to do.
 
+use crate::files::read_certificates;
 use crate::output::{now_unix, out, outln, read_file, rfc3339_utc};
 use crate::{CliError, CliResult};
 use capf_core::time::Timestamp;
@@ -9,7 +10,6 @@ use capf_core::trust::{
     TrustStore, Verdict, evaluate_with,
 };
 use clap::{Args, Subcommand};
-use ctl_format::TrustList;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,7 +73,7 @@ pub(crate) fn run(command: Command) -> CliResult {
 
 fn explain(args: ExplainArgs) -> CliResult {
     let purpose = parse_purpose(&args.purpose, args.device.clone(), args.host.clone())?;
-    let chain = read_chain(&args.certificate)?;
+    let chain = read_certificates(&args.certificate)?;
     let mut stores: Vec<TrustStore> = Vec::new();
     for spec in &args.stores {
         let (kind, path) = spec
@@ -189,53 +189,10 @@ fn parse_purpose(
     Ok(purpose)
 }
 
-/// PEM (every CERTIFICATE block, in order) or one DER certificate.
-fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
-    let bytes = read_file(path)?;
-    if bytes.first() == Some(&0x30) {
-        return Ok(vec![bytes]);
-    }
-    let text = String::from_utf8(bytes).map_err(|_| {
-        CliError::input(format!(
-            "{}: neither PEM text nor a DER certificate",
-            path.display()
-        ))
-    })?;
-    let blocks = ctl_format::pem::pem_blocks(&text)
-        .map_err(|error| CliError::input(format!("{}: {error}", path.display())))?;
-    let chain: Vec<Vec<u8>> = blocks
-        .into_iter()
-        .filter(|block| block.label == "CERTIFICATE")
-        .map(|block| block.der)
-        .collect();
-    if chain.is_empty() {
-        return Err(CliError::input(format!(
-            "{}: no CERTIFICATE block",
-            path.display()
-        )));
-    }
-    Ok(chain)
-}
-
 fn read_store(kind: StoreKind, path: &Path) -> Result<TrustStore, CliError> {
-    let name = path.display().to_string();
     let bytes = read_file(path)?;
-    let store = match kind {
-        StoreKind::Ctl | StoreKind::Itl => {
-            let list = TrustList::parse(&bytes)
-                .map_err(|error| CliError::input(format!("{name}: {error}")))?;
-            TrustStore::from_trust_list(kind, name, &list)
-        }
-        _ if bytes.first() == Some(&0x30) => {
-            TrustStore::from_der_certificates(kind, name, [bytes.as_slice()])
-        }
-        _ => {
-            let text = String::from_utf8(bytes)
-                .map_err(|_| CliError::input(format!("{name}: not PEM text")))?;
-            TrustStore::from_pem(kind, name, &text)
-        }
-    };
-    store.map_err(|error| CliError::input(error.to_string()))
+    TrustStore::from_file_bytes(kind, path.display().to_string(), &bytes)
+        .map_err(|error| CliError::input(error.to_string()))
 }
 
 /// Unix seconds, or RFC 3339 in UTC (`Z` or `+00:00`, fractions ignored).

@@ -9,15 +9,15 @@
 //! registry file), on the blocking pool. A bad request is closed without an answer, as the
 //! reference does, and logged with its reason.
 
-use crate::anchors::{ServerAnchors, describe_tls_failure, read_server_anchors};
+use crate::anchors::{describe_tls_failure, server_tls_config};
+use crate::files::{read_certificates, read_private_key};
 use crate::listener;
-use crate::output::{errln, now_unix, outln, read_file, rfc3339_utc};
+use crate::output::{errln, now_unix, outln, rfc3339_utc};
 use crate::pump::{self, Host, PumpOptions, Session, Step, now};
-use crate::serve::pem_blocks;
 use crate::{CliError, CliResult};
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, TlsServerTransport, rustls};
-use capf_core::trust::ServerRole;
+use capf_core::trust::{DirectCertificates, ServerRole};
 use capf_core::tvs::{
     DEFAULT_DEVICE_NAME, KnownCertificate, TVS_PORT, TvsClientConfig, TvsClientOutcome,
     TvsClientOutput, TvsClientResult, TvsClientSession, TvsServerConfig, TvsServerDecision,
@@ -152,26 +152,6 @@ fn open_existing(db: &Path) -> Result<SqliteRegistry, CliError> {
     open(db)
 }
 
-/// The certificates of a file: every PEM CERTIFICATE block, or the whole
-/// file as one DER certificate.
-fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
-    let bytes = read_file(path)?;
-    if let Ok(text) = std::str::from_utf8(&bytes)
-        && text.contains("-----BEGIN")
-    {
-        let blocks = pem_blocks(text, "CERTIFICATE")
-            .map_err(|error| CliError::input(format!("{}: {error}", path.display())))?;
-        if blocks.is_empty() {
-            return Err(CliError::input(format!(
-                "{}: no CERTIFICATE in the file",
-                path.display()
-            )));
-        }
-        return Ok(blocks);
-    }
-    Ok(vec![bytes])
-}
-
 /// A role TVS can grant (spec 6.1: the seven known codes).
 fn parse_role(text: &str) -> Result<Role, CliError> {
     let role: Role = text
@@ -217,15 +197,16 @@ fn add(args: &AddArgs) -> CliResult {
     let certificates = read_certificates(&args.certificate)?;
     let store = open(&args.db)?;
     for der in certificates {
-        let entry = store
-            .tvs_add(&der, &roles, args.ttl, now_unix())
-            .map_err(|error| match error {
-                // The certificate is what is wrong: say which file.
-                RegistryError::NotACertificate(_) => {
-                    CliError::input(format!("{}: {error}", args.certificate.display()))
-                }
-                other => store_error(other),
-            })?;
+        let entry =
+            store
+                .tvs_add(&der, &roles, args.ttl, now_unix())
+                .map_err(|error| match error {
+                    // The certificate is what is wrong: say which file.
+                    RegistryError::NotACertificate(_) => {
+                        CliError::input(format!("{}: {error}", args.certificate.display()))
+                    }
+                    other => store_error(other),
+                })?;
         outln!(
             "registered {} {} roles {} ttl {}{}",
             hex::encode(entry.sha256),
@@ -412,27 +393,10 @@ fn verify(args: VerifyArgs) -> CliResult {
         .into_iter()
         .next()
         .ok_or_else(|| CliError::input("no certificate"))?;
-    // Checked here rather than by the server, which would only close the
-    // connection: the user learns which file is wrong.
-    {
-        use der::Decode as _;
-        x509_cert::Certificate::from_der(&certificate).map_err(|error| {
-            CliError::input(format!(
-                "{}: not an X.509 certificate (PEM or DER): {error}",
-                args.certificate.display()
-            ))
-        })?;
-    }
-    let tls_config = match read_server_anchors(&args.ca, ServerRole::Tvs)? {
-        ServerAnchors::Certificates(anchors) => {
-            capf_core::tls::client_config_with_roots_at(&anchors, ServerRole::Tvs, Arc::new(now))
-                .map_err(|error| CliError::input(format!("--ca: {error}")))?
-        }
-        ServerAnchors::TrustList(config) => config,
-    };
+    let tls_config = server_tls_config(&args.ca, ServerRole::Tvs, DirectCertificates::Anchors)?;
     let server = with_default_port(&args.server);
     let limit = Duration::from_secs(args.timeout);
-    let result = crate::serve::runtime()?.block_on(ask(
+    let result = crate::runtime::runtime()?.block_on(ask(
         &server,
         tls_config,
         &args.device,
@@ -631,8 +595,8 @@ impl TvsServer {
                 ));
             }
         };
-        let chain = crate::serve::read_certificates(cert)?;
-        let key = crate::serve::read_private_key(key)?;
+        let chain = read_certificates(cert)?;
+        let key = read_private_key(key)?;
         let tls = capf_core::tls::server_config(&chain, &key)
             .map_err(|error| CliError::input(format!("TVS certificate/key: {error}")))?;
         let mut config = TvsServerConfig::default();

@@ -1107,7 +1107,7 @@ fn enroll_trusts_the_capf_record_of_a_ctl() {
         ])
     };
     for (ctl, expected) in [
-        (&without_capf, "no certificate with role CAPF"),
+        (&without_capf, "the CTL lists no CAPF certificate"),
         (&tampered, "does not verify"),
     ] {
         let output = with_ca(ctl);
@@ -1319,4 +1319,175 @@ fn two_servers_on_one_registry_file_install_one_certificate_per_operation() {
         assert_eq!(shown["failed_attempts"], 0, "{shown}");
     }
     first.assert_database_consistent();
+}
+
+// ---------------------------------------------------------------------------
+// `capf enroll --retries N --retry-interval S`: the phone's retry policy
+// (capf-core's EnrollmentAttempts) across sessions. Attempts are counted
+// from what the phone says before each retry and from the registry, never
+// from timing.
+
+/// How many times `capf enroll` said it would try again.
+fn retries_announced(output: &Output) -> usize {
+    String::from_utf8_lossy(&output.stderr)
+        .matches("; trying again in ")
+        .count()
+}
+
+#[test]
+fn a_phone_started_before_the_server_listens_enrolls_with_retries() {
+    let dir = temp_dir("retry-late-server");
+    let (cert, key) = capf_certificate(&dir);
+    let db = dir.join("capf.db");
+    let device = "SEP0000000000E1";
+    let added = capf(&[
+        "device",
+        "add",
+        "--db",
+        db.to_str().unwrap(),
+        device,
+        "--operation",
+        "install",
+        "--auth",
+        "null",
+        "--key",
+        "ec:p256",
+    ]);
+    assert!(added.status.success(), "{}", text(&added));
+    let address = format!("127.0.0.1:{}", support::unused_port("127.0.0.1"));
+    let out = dir.join("lsc.pem");
+    let phone_log = dir.join("enroll.log");
+    let phone = Command::new(CAPF)
+        .args([
+            "enroll",
+            "--server",
+            &address,
+            "--ca",
+            cert.to_str().unwrap(),
+            "--device",
+            device,
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "20",
+            "--retries",
+            "30",
+            "--retry-interval",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&phone_log).unwrap())
+        .spawn()
+        .unwrap();
+    // The first session found nobody listening and the phone waits to
+    // try again: only now does the server start.
+    let started = Instant::now();
+    loop {
+        let said = std::fs::read_to_string(&phone_log).unwrap_or_default();
+        if said.contains("attempt 1 of 31: cannot connect") {
+            break;
+        }
+        assert!(started.elapsed() < HANG, "the phone never retried: {said}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let process = support::ServeProcess::start(
+        &[
+            "serve",
+            "--listen",
+            &address,
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ],
+        &dir.join("serve.log"),
+    );
+    let server = Server {
+        process,
+        address,
+        dir,
+        db,
+    };
+    let output = phone.wait_with_output().unwrap();
+    let said = std::fs::read_to_string(&phone_log).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{said}\n{}", server.log());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
+    assert!(!said.contains("refused by the server"), "{said}");
+    let installed = serial_hex(&certificate_in(&out));
+    assert_eq!(
+        ledger(&server, device),
+        vec![(installed, "installed".to_owned())]
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_exit_2_at_once_without_retries_and_after_the_last_with() {
+    let dir = temp_dir("retry-unreachable");
+    let (cert, _) = capf_certificate(&dir);
+    let address = format!("127.0.0.1:{}", support::unused_port("127.0.0.1"));
+    let out = dir.join("lsc.pem");
+    let enroll = |extra: &[&str]| {
+        let mut args = vec![
+            "enroll",
+            "--server",
+            &address,
+            "--ca",
+            cert.to_str().unwrap(),
+            "--device",
+            "SEP0000000000E2",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        capf(&args)
+    };
+    // The default: one session, its answer at once.
+    let output = enroll(&[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("cannot connect"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+    // Two retries: three sessions, then the same answer.
+    let output = enroll(&["--retries", "2", "--retry-interval", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(retries_announced(&output), 2, "{}", text(&output));
+    assert!(text(&output).contains("attempt 2 of 3: cannot connect"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_refused_phone_is_not_retried() {
+    let server = Server::start("retry-refused", &["--max-failed-attempts", "5"]);
+    let out = server.dir.join("lsc.pem");
+    let device = "SEP0000000000E3";
+    server.add_with_auth_string(device, "install", "ec:p256", "13579");
+    let retrying = ["--retries", "3", "--retry-interval", "1"];
+
+    // A wrong authentication string: one session, one failure counted.
+    let mut args = vec!["--auth-string", "97531"];
+    args.extend_from_slice(&retrying);
+    let output = server.enroll(device, &out, &args);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+    assert_eq!(server.show(device)["failed_attempts"], 1);
+    assert!(!out.exists());
+
+    // A device the server does not know.
+    let output = server.enroll("SEP0000000000EF", &out, &retrying);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("does not know"), "{}", text(&output));
+    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+
+    // The right string still works: the refusals spent one attempt only.
+    let mut args = vec!["--auth-string", "13579"];
+    args.extend_from_slice(&retrying);
+    let output = server.enroll(device, &out, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+    assert_eq!(ledger(&server, device).len(), 1);
 }

@@ -233,7 +233,7 @@ fn tvs_alone_answers_known_unknown_revoked_and_removed() {
     let refused = server.verify(&without_tvs, &pki.ccm, &[]);
     assert_eq!(status(&refused), 2);
     assert!(
-        text(&refused.stderr).contains("no certificate with role TVS"),
+        text(&refused.stderr).contains("the ITL lists no TVS certificate"),
         "{}",
         text(&refused.stderr)
     );

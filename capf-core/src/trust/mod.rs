@@ -11,6 +11,10 @@
 //! * [`evaluate`]`(chain, purpose, stores, now)` returns a [`Verdict`]:
 //!   trusted or not, the [`Anchor`] and its store, the roles, the chain as
 //!   built, and a [`Failure`] with a precise [`Reason`] and a fix sentence.
+//! * [`ServerTrust`]: what a phone-side host trusts a CAPF or TVS server
+//!   by, read from one file as a phone holds it (a verifying CTL/ITL's
+//!   records with the role, or certificates named directly), with the TLS
+//!   configuration it implies (feature `tls`).
 //!
 //! ## Rules
 //!
@@ -85,6 +89,9 @@
 
 mod evaluate;
 mod purpose;
+#[cfg(feature = "tls")]
+pub(crate) mod refusal;
+mod server_trust;
 mod sha1_rsa;
 mod store;
 mod v1_leaf;
@@ -94,5 +101,6 @@ pub mod verifiers;
 
 pub use evaluate::{EvaluationOptions, evaluate, evaluate_with};
 pub use purpose::{CapfCredential, Purpose, ServerRole, SignedFileKind};
+pub use server_trust::{DirectCertificates, ServerAnchors, ServerTrust, ServerTrustError};
 pub use store::{Revocations, StoreEntry, StoreError, StoreKind, TrustStore, UnknownStoreKind};
 pub use verdict::{Anchor, ChainCertificate, Failure, Reason, StoreRef, Verdict, format_unix};

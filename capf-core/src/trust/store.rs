@@ -143,6 +143,14 @@ pub enum StoreError {
         /// Name of the store.
         store: String,
     },
+    /// A CTL or ITL file does not parse.
+    #[error("{store:?} is not a readable CTL/ITL: {reason}")]
+    TrustList {
+        /// Name of the store.
+        store: String,
+        /// What the parser said.
+        reason: String,
+    },
     /// Revocation data does not parse.
     #[error("revocation data {source_name:?}: {reason}")]
     Revocation {
@@ -274,7 +282,7 @@ impl Revocations {
         }
         let text = core::str::from_utf8(bytes)
             .map_err(|_| error("neither a DER CRL nor text".to_owned()))?;
-        if text.contains("-----BEGIN") {
+        if ctl_format::pem::is_pem(bytes) {
             let blocks = ctl_format::pem::pem_blocks(text).map_err(|e| error(e.to_string()))?;
             for (index, block) in blocks.iter().enumerate() {
                 let number = index.saturating_add(1);
@@ -425,6 +433,46 @@ impl TrustStore {
             store.add_indexed(der, &roles, index)?;
         }
         Ok(store)
+    }
+
+    /// A store from a file's bytes, read as `kind` is kept: a CTL or ITL
+    /// for [`StoreKind::Ctl`] and [`StoreKind::Itl`] (parsed, not verified:
+    /// verify the list first where that matters), otherwise one DER
+    /// certificate or PEM text with one or more certificates. The one rule
+    /// every host uses to read a store from a file; `name` names it in
+    /// errors and verdicts.
+    ///
+    /// ```
+    /// use capf_core::trust::{StoreError, StoreKind, TrustStore};
+    /// let empty = TrustStore::from_file_bytes(StoreKind::PemBundle, "empty.pem", b"");
+    /// assert!(matches!(empty, Err(StoreError::Empty { .. })));
+    /// ```
+    pub fn from_file_bytes(
+        kind: StoreKind,
+        name: impl Into<String>,
+        bytes: &[u8],
+    ) -> Result<Self, StoreError> {
+        let name = name.into();
+        match kind {
+            StoreKind::Ctl | StoreKind::Itl => {
+                let list = TrustList::parse(bytes).map_err(|error| StoreError::TrustList {
+                    store: name.clone(),
+                    reason: error.to_string(),
+                })?;
+                Self::from_trust_list(kind, name, &list)
+            }
+            _ if bytes.is_empty() => Err(StoreError::Empty { store: name }),
+            _ => {
+                let certificates = Certificate::all_from_pem_or_der(bytes).map_err(|error| {
+                    StoreError::Certificate {
+                        store: name.clone(),
+                        index: 0,
+                        reason: error.to_string(),
+                    }
+                })?;
+                Self::from_der_certificates(kind, name, certificates.iter().map(Certificate::der))
+            }
+        }
     }
 
     /// A store from DER certificates; each carries the kind's implied role.

@@ -1,5 +1,5 @@
 //! rustls verifiers that delegate to the evaluator (feature `tls`), so a
-//! refused handshake carries the evaluator's [`Failure`] (reason and fix).
+//! refused handshake carries the evaluator's [`Failure`](super::Failure) (reason and fix).
 //!
 //! * [`TrustListServerVerifier`]: the phone's view of a server — the
 //!   server certificate must be listed in the CTL/ITL with a role granting
@@ -22,60 +22,15 @@ use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::tls::{TimeSource, VerifierClock};
+use rustls::DistinguishedName;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DistinguishedName, OtherError};
 
-use super::evaluate::{EvaluationOptions, evaluate_with};
+use super::evaluate::EvaluationOptions;
 use super::purpose::{Purpose, ServerRole};
+pub use super::refusal::failure_of;
+use super::refusal::judge;
 use super::store::TrustStore;
-use super::verdict::{Failure, Verdict};
-use crate::time::Timestamp;
 use crate::tls::{HandshakeSignatures, handshake_signature_methods};
-
-/// The certificate half of every verifier of this crate: evaluates the
-/// presented chain (leaf, then the intermediates the peer sent) and turns
-/// a "no" into the rustls error that carries the evaluator's [`Failure`].
-pub(crate) fn judge(
-    end_entity: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    purpose: &Purpose,
-    stores: &[TrustStore],
-    now: Timestamp,
-    options: &EvaluationOptions,
-) -> Result<(), rustls::Error> {
-    let chain: Vec<&[u8]> = core::iter::once(end_entity.as_ref())
-        .chain(intermediates.iter().map(AsRef::as_ref))
-        .collect();
-    let verdict = evaluate_with(&chain, purpose, stores, now, options);
-    if verdict.trusted {
-        Ok(())
-    } else {
-        Err(refusal(verdict))
-    }
-}
-
-/// The rustls error for a negative verdict: `InvalidCertificate(Other)`
-/// wrapping the [`Failure`] (see [`failure_of`]).
-fn refusal(verdict: Verdict) -> rustls::Error {
-    let failure = verdict.failure.unwrap_or_else(|| Failure {
-        reason: super::Reason::Malformed,
-        detail: "not trusted".to_owned(),
-        fix: String::new(),
-        store: None,
-    });
-    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(failure))))
-}
-
-/// The evaluator's failure inside a rustls error from one of these
-/// verifiers, if that is what it is.
-pub fn failure_of(error: &rustls::Error) -> Option<&Failure> {
-    match error {
-        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
-            inner.downcast_ref::<Failure>()
-        }
-        _ => None,
-    }
-}
 
 /// A phone's check of a TLS server: the certificate must be pinned in the
 /// CTL/ITL with a role that grants `role` (CCM and TFTP are granted by

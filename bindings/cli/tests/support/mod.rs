@@ -167,6 +167,18 @@ impl Drop for ServeProcess {
     }
 }
 
+/// A loopback port nobody listens on at this moment, for the few tests whose
+/// phone must know the server's address before any server exists (a phone
+/// that starts first and retries, a server that is never there). Another
+/// process could take the port in between; every other test lets `capf
+/// serve` bind port 0 and reads its `--ready-file`.
+pub fn unused_port(host: &str) -> u16 {
+    std::net::TcpListener::bind(format!("{host}:0"))
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
 /// Whether `[::1]` can be bound here. When it cannot, a test of `what`
 /// skips and says so (`SKIPPED: …` in the test output), unless the machine
 /// does have an IPv6 loopback (`::1` in /proc/net/if_inet6) or
