@@ -272,6 +272,18 @@ pub const fn modulus_code_for_bytes(bytes: usize) -> Option<u8> {
     }
 }
 
+/// Checks that an RSA key can sign with `algorithm` (used by callers that
+/// want a clear error before building anything).
+pub fn check_key_size(signature_len: usize, algorithm: HashAlgorithm) -> Result<()> {
+    let known = modulus_code_for_bytes(signature_len).is_some();
+    if !known || signature_len < algorithm.output_len() + 30 {
+        return Err(Error::UnsupportedKeySize {
+            bits: signature_len.saturating_mul(8),
+        });
+    }
+    Ok(())
+}
+
 fn fixed<const N: usize>(element: RawElement<'_>, name: &'static str) -> Result<[u8; N]> {
     element.value.try_into().map_err(|_| Error::BadValue {
         offset: element.offset,

@@ -2,7 +2,7 @@
 //! live in an HSM, a remote signing service or another language; the crate
 //! ships [`RsaFileSigner`] for keys held in memory.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hash::HashAlgorithm;
 use crate::pem;
 use rsa::RsaPrivateKey;
@@ -98,16 +98,4 @@ impl FileSigner for RsaFileSigner {
                 message: format!("RSA signing failed: {error}"),
             })
     }
-}
-
-/// Checks that an RSA key can sign with `algorithm` (used by callers that
-/// want a clear error before building anything).
-pub fn check_key_size(signature_len: usize, algorithm: HashAlgorithm) -> Result<()> {
-    let known = crate::header::modulus_code_for_bytes(signature_len).is_some();
-    if !known || signature_len < algorithm.output_len() + 30 {
-        return Err(Error::UnsupportedKeySize {
-            bits: signature_len.saturating_mul(8),
-        });
-    }
-    Ok(())
 }
