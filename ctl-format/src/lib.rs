@@ -14,6 +14,17 @@
 //! length in the format is 16-bit and checked before use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// No panics or lossy casts on input, and no clock, OS randomness or file
+// system of our own: lints, not care (clippy.toml lets unit tests unwrap).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
 
 pub mod certificate;
 pub mod encrypted_config;

@@ -91,7 +91,10 @@ impl FileSigner for RsaFileSigner {
         algorithm: HashAlgorithm,
         digest: &[u8],
     ) -> core::result::Result<Vec<u8>, SigningError> {
-        let mut rng = rand_core::OsRng;
+        // The one place a core crate draws OS randomness: RSA blinding for
+        // offline file signing (the signature itself is deterministic).
+        #[allow(clippy::disallowed_types)]
+        let mut rng: rand_core::OsRng = rand_core::OsRng;
         self.key
             .sign_with_rng(&mut rng, algorithm.pkcs1v15(), digest)
             .map_err(|error| SigningError {
