@@ -4,7 +4,7 @@
 //! [`SignedHeader::parse`] reads it strictly and without copying;
 //! [`sign_file`] lays one out, signs it and returns the whole file.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedFile, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
 use crate::signer::FileSigner;
 use crate::tlv::{self, PADDING_TAG, RawElement, TlvString, read_element, read_u16};
@@ -277,19 +277,24 @@ pub const fn modulus_code_for_bytes(bytes: usize) -> Option<u8> {
 pub fn check_key_size(signature_len: usize, algorithm: HashAlgorithm) -> Result<()> {
     let known = modulus_code_for_bytes(signature_len).is_some();
     if !known || signature_len < algorithm.output_len() + 30 {
-        return Err(Error::UnsupportedKeySize {
+        return Err(UsageError::UnsupportedKeySize {
             bits: signature_len.saturating_mul(8),
-        });
+        }
+        .into());
     }
     Ok(())
 }
 
 fn fixed<const N: usize>(element: RawElement<'_>, name: &'static str) -> Result<[u8; N]> {
-    element.value.try_into().map_err(|_| Error::BadValue {
-        offset: element.offset,
-        element: name,
-        reason: "wrong length",
-    })
+    element
+        .value
+        .try_into()
+        .map_err(|_| MalformedFile::BadValue {
+            offset: element.offset,
+            element: name,
+            reason: "wrong length",
+        })
+        .map_err(Error::from)
 }
 
 impl<'a> SignedHeader<'a> {
@@ -304,7 +309,7 @@ impl<'a> SignedHeader<'a> {
     /// ```
     pub fn parse(file: &'a [u8]) -> Result<Self> {
         if file.starts_with(&NEWER_FIRMWARE_MAGIC) {
-            return Err(Error::NewerFirmwareContainer);
+            return Err(MalformedFile::NewerFirmwareContainer.into());
         }
         let starts_right = file.len() >= 10
             && file.first() == Some(&tag::VERSION)
@@ -312,19 +317,20 @@ impl<'a> SignedHeader<'a> {
             && file.get(5) == Some(&tag::HEADER_LENGTH)
             && read_u16(file, 6) == Some(2);
         if !starts_right {
-            return Err(Error::NotTlvFormat {
+            return Err(MalformedFile::NotTlvFormat {
                 reason: "expected a version element at offset 0 and a header-length element at offset 5",
-            });
+            }.into());
         }
-        let header_length = read_u16(file, 8).ok_or(Error::NotTlvFormat {
+        let header_length = read_u16(file, 8).ok_or(MalformedFile::NotTlvFormat {
             reason: "file too short",
         })?;
         let end = usize::from(header_length);
         if end < 10 || end > file.len() {
-            return Err(Error::BadHeaderLength {
+            return Err(MalformedFile::BadHeaderLength {
                 header_length,
                 file_size: file.len(),
-            });
+            }
+            .into());
         }
         HeaderWalk::new(file, header_length).run()
     }
@@ -389,13 +395,14 @@ impl<'a> SignedHeader<'a> {
     /// from) with `key`, refusing digests that `policy` does not allow.
     pub fn verify(&self, file: &[u8], key: &rsa::RsaPublicKey, policy: HashPolicy) -> Result<()> {
         if !policy.allows(self.hash_algorithm) {
-            return Err(Error::HashNotAllowed {
+            return Err(Refusal::HashNotAllowed {
                 algorithm: self.hash_algorithm,
-            });
+            }
+            .into());
         }
         let digest = self.signed_digest(file);
         key.verify(self.hash_algorithm.pkcs1v15(), &digest, self.signature)
-            .map_err(|_| Error::SignatureInvalid)
+            .map_err(|_| Refusal::SignatureInvalid.into())
     }
 
     /// The body of `file` after the header (records or payload).
@@ -457,11 +464,14 @@ impl<'a> HeaderWalk<'a> {
         let mut padding_count = 0usize;
         while position < self.end {
             self.close_containers(&mut open_containers, position);
-            let tag = *self.file.get(position).ok_or(Error::ElementOverrun {
-                offset: position,
-                tag: 0,
-                limit: self.end,
-            })?;
+            let tag = *self
+                .file
+                .get(position)
+                .ok_or(MalformedFile::ElementOverrun {
+                    offset: position,
+                    tag: 0,
+                    limit: self.end,
+                })?;
             if tag == PADDING_TAG {
                 self.items.push(HeaderItem::Padding { offset: position });
                 padding_count += 1;
@@ -469,28 +479,30 @@ impl<'a> HeaderWalk<'a> {
                 continue;
             }
             if padding_count > 0 {
-                return Err(Error::BadValue {
+                return Err(MalformedFile::BadValue {
                     offset: position,
                     element: "padding",
                     reason: "padding must end the header",
-                });
+                }
+                .into());
             }
             self.mark_seen(position, tag)?;
             if tag::is_container(tag) {
                 let declared_length = read_u16(self.file, position + 1)
                     .filter(|_| position + 3 <= self.end)
-                    .ok_or(Error::ElementOverrun {
+                    .ok_or(MalformedFile::ElementOverrun {
                         offset: position,
                         tag,
                         limit: self.end,
                     })?;
                 let container_end = position + 3 + usize::from(declared_length);
                 if container_end > self.end {
-                    return Err(Error::ElementOverrun {
+                    return Err(MalformedFile::ElementOverrun {
                         offset: position,
                         tag,
                         limit: self.end,
-                    });
+                    }
+                    .into());
                 }
                 self.items.push(HeaderItem::Container {
                     offset: position,
@@ -534,9 +546,9 @@ impl<'a> HeaderWalk<'a> {
             .seen
             .get_mut(usize::from(tag))
             .filter(|_| tag != 0)
-            .ok_or(Error::UnknownHeaderTag { offset, tag })?;
+            .ok_or(MalformedFile::UnknownHeaderTag { offset, tag })?;
         if *slot {
-            return Err(Error::DuplicateElement { offset, tag });
+            return Err(MalformedFile::DuplicateElement { offset, tag }.into());
         }
         *slot = true;
         Ok(())
@@ -595,38 +607,41 @@ impl<'a> HeaderWalk<'a> {
             }
             tag::PLAINTEXT_DIGEST => self.encryption.plaintext_digest = Some(element.value),
             other => {
-                return Err(Error::UnknownHeaderTag {
+                return Err(MalformedFile::UnknownHeaderTag {
                     offset: element.offset,
                     tag: other,
-                });
+                }
+                .into());
             }
         }
         Ok(())
     }
 
     fn finish(mut self, padding_count: usize) -> Result<SignedHeader<'a>> {
-        let (signature_offset, signature) = self.signature.ok_or(Error::MissingElement {
-            element: "signature",
-        })?;
-        let serial_number = self.serial_number.ok_or(Error::MissingElement {
+        let (signature_offset, signature) =
+            self.signature.ok_or(MalformedFile::MissingElement {
+                element: "signature",
+            })?;
+        let serial_number = self.serial_number.ok_or(MalformedFile::MissingElement {
             element: "serial number",
         })?;
-        let (hash_offset, hash_code) = self.hash.ok_or(Error::MissingElement {
+        let (hash_offset, hash_code) = self.hash.ok_or(MalformedFile::MissingElement {
             element: "hash algorithm",
         })?;
         let hash_algorithm =
-            HashAlgorithm::from_code(hash_code).ok_or(Error::UnsupportedHashAlgorithm {
+            HashAlgorithm::from_code(hash_code).ok_or(MalformedFile::UnsupportedHashAlgorithm {
                 offset: hash_offset,
                 code: hash_code,
             })?;
         if let Some((offset, code)) = self.modulus
             && modulus_bytes_for_code(code) != Some(signature.len())
         {
-            return Err(Error::ModulusMismatch {
+            return Err(MalformedFile::ModulusMismatch {
                 offset,
                 code,
                 signature_length: signature.len(),
-            });
+            }
+            .into());
         }
         if !self.header_length.is_multiple_of(4) {
             self.warnings.push(Warning::HeaderLengthNotAligned {
@@ -637,7 +652,7 @@ impl<'a> HeaderWalk<'a> {
             items: self.items,
             version: self
                 .version
-                .ok_or(Error::MissingElement { element: "version" })?,
+                .ok_or(MalformedFile::MissingElement { element: "version" })?,
             header_length: self.header_length,
             signer_version: self.signer_version,
             signer_name: self.signer_name,
@@ -711,14 +726,15 @@ pub(crate) fn sign_file_with_extra(
 ) -> Result<Vec<u8>> {
     let signature_length = signer.signature_len();
     let modulus_code =
-        modulus_code_for_bytes(signature_length).ok_or(Error::UnsupportedKeySize {
+        modulus_code_for_bytes(signature_length).ok_or(UsageError::UnsupportedKeySize {
             bits: signature_length.saturating_mul(8),
         })?;
     // SHA-512's DigestInfo (83 bytes) plus 11 bytes of padding does not fit in 64.
     if signature_length < spec.hash_algorithm.output_len() + 19 + 11 {
-        return Err(Error::UnsupportedKeySize {
+        return Err(UsageError::UnsupportedKeySize {
             bits: signature_length.saturating_mul(8),
-        });
+        }
+        .into());
     }
 
     let mut out = Vec::with_capacity(512 + body.len());
@@ -825,7 +841,7 @@ pub(crate) fn sign_file_with_extra(
         out.push(PADDING_TAG);
     }
     let header_length = out.len() + 3 + signature_length;
-    let header_length_field = u16::try_from(header_length).map_err(|_| Error::TooLong {
+    let header_length_field = u16::try_from(header_length).map_err(|_| UsageError::TooLong {
         element: "header",
         length: header_length,
     })?;
@@ -837,16 +853,17 @@ pub(crate) fn sign_file_with_extra(
     let digest = spec.hash_algorithm.digest_parts(&[&out]);
     let signature = signer
         .sign_digest(spec.hash_algorithm, &digest)
-        .map_err(|error| Error::Signing {
+        .map_err(|error| UsageError::Signing {
             reason: error.to_string(),
         })?;
     if signature.len() != signature_length {
-        return Err(Error::Signing {
+        return Err(UsageError::Signing {
             reason: format!(
                 "signer returned {} bytes, promised {signature_length}",
                 signature.len()
             ),
-        });
+        }
+        .into());
     }
     let mut element = Vec::with_capacity(3 + signature_length);
     tlv::put_element(&mut element, tag::SIGNATURE, &signature, "signature")?;

@@ -39,7 +39,7 @@ pub mod trust_list;
 
 pub use certificate::{Certificate, NameStyle, PublicKeyKind};
 pub use encrypted_config::{EncryptOptions, EncryptedConfig, reduced_config};
-pub use error::{Error, Result};
+pub use error::{Error, Fault, MalformedFile, Refusal, Result, UsageError};
 pub use hash::{HashAlgorithm, HashPolicy};
 pub use header::{ElementOrder, HeaderSpec, SignedHeader, Version, Warning, sign_file};
 pub use signed_file::{IssuerMatch, SignOptions, SignatureStatus, SignedFile, Verified};

@@ -15,7 +15,7 @@
 //! ```
 
 use crate::certificate::{Certificate, NameStyle};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
 use crate::header::{ElementOrder, HeaderSpec, SignedHeader, Version};
 use crate::signer::FileSigner;
@@ -94,7 +94,7 @@ impl<'a> SignedFile<'a> {
     /// the ciphertext.
     ///
     /// A newer firmware container (`CD 34 12 AB …`) gives
-    /// [`Error::NewerFirmwareContainer`].
+    /// [`MalformedFile::NewerFirmwareContainer`].
     pub fn parse(file: &'a [u8]) -> Result<Self> {
         let header = SignedHeader::parse(file)?;
         Ok(Self { file, header })
@@ -154,8 +154,8 @@ impl<'a> SignedFile<'a> {
     /// Verifies the file against the signer's certificate.
     ///
     /// 1. The certificate's serial number must equal header tag 5 (compared
-    ///    as integers); otherwise [`Error::SignerMismatch`], or
-    ///    [`Error::UnverifiableCiscoFirmware`] when the header names Cisco's
+    ///    as integers); otherwise [`Refusal::SignerMismatch`], or
+    ///    [`Refusal::UnverifiableCiscoFirmware`] when the header names Cisco's
     ///    placeholder firmware signer.
     /// 2. The digest (tag 8) must be allowed by `policy`.
     /// 3. The RSA PKCS #1 v1.5 signature over the file minus the tag-12
@@ -168,12 +168,13 @@ impl<'a> SignedFile<'a> {
     pub fn verify(&self, certificate: &Certificate, policy: HashPolicy) -> Result<Verified> {
         if !certificate.has_serial(self.header.serial_number) {
             if self.is_cisco_firmware() {
-                return Err(Error::UnverifiableCiscoFirmware);
+                return Err(Refusal::UnverifiableCiscoFirmware.into());
             }
-            return Err(Error::SignerMismatch {
+            return Err(Refusal::SignerMismatch {
                 header_serial: hex_lower(minimal_serial(self.header.serial_number)),
                 certificate_serial: hex_lower(&certificate.serial_number()),
-            });
+            }
+            .into());
         }
         let key = certificate.rsa_public_key()?;
         self.header.verify(self.file, &key, policy)?;
@@ -275,7 +276,7 @@ impl SignOptions {
 ///
 /// The result is checked against the certificate before it is returned, so
 /// a key that does not match the certificate gives
-/// [`Error::KeyCertificateMismatch`] instead of a file no phone accepts.
+/// [`UsageError::KeyCertificateMismatch`] instead of a file no phone accepts.
 pub fn sign(
     payload: &[u8],
     signer_certificate: &Certificate,
@@ -295,7 +296,7 @@ pub(crate) fn check_signed_by(file: &[u8], key: &rsa::RsaPublicKey) -> Result<()
     header
         .verify(file, key, HashPolicy::ANY)
         .map_err(|error| match error {
-            Error::SignatureInvalid => Error::KeyCertificateMismatch,
+            Error::Refused(Refusal::SignatureInvalid) => UsageError::KeyCertificateMismatch.into(),
             other => other,
         })
 }

@@ -2,7 +2,7 @@
 
 use super::{Role, TrustList, record::tag};
 use crate::certificate::{Certificate, NameStyle};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
 use crate::header::{ElementOrder, HeaderSpec, Version, sign_file};
 use crate::signer::FileSigner;
@@ -134,7 +134,7 @@ impl RecordEntry {
                 put_ip(&mut out)?;
             }
         }
-        let length = u16::try_from(out.len()).map_err(|_| Error::TooLong {
+        let length = u16::try_from(out.len()).map_err(|_| UsageError::TooLong {
             element: "record",
             length: out.len(),
         })?;
@@ -269,15 +269,15 @@ impl<'s> TrustListBuilder<'s> {
     /// Lays out, signs and checks the file, and returns its bytes.
     ///
     /// Errors besides those of encoding and signing:
-    /// [`Error::EcKeyNotSupported`] when the signer certificate is not RSA,
-    /// [`Error::KeyCertificateMismatch`] when the signing key does not
-    /// belong to the signer certificate, [`Error::SignerNotFound`] when no
+    /// [`UsageError::EcKeyNotSupported`] when the signer certificate is not RSA,
+    /// [`UsageError::KeyCertificateMismatch`] when the signing key does not
+    /// belong to the signer certificate, [`Refusal::SignerNotFound`] when no
     /// record lists the signer with role SAST.
     pub fn build(&self) -> Result<Vec<u8>> {
         use rsa::traits::PublicKeyParts;
         let certificate_key = self.signer_certificate.rsa_public_key()?;
         if certificate_key.size() != self.signer.signature_len() {
-            return Err(Error::KeyCertificateMismatch);
+            return Err(UsageError::KeyCertificateMismatch.into());
         }
         let mut body = Vec::new();
         for entry in &self.records {
@@ -306,7 +306,9 @@ impl<'s> TrustListBuilder<'s> {
         list.header()
             .verify(&file, &certificate_key, HashPolicy::ANY)
             .map_err(|error| match error {
-                Error::SignatureInvalid => Error::KeyCertificateMismatch,
+                Error::Refused(Refusal::SignatureInvalid) => {
+                    Error::from(UsageError::KeyCertificateMismatch)
+                }
                 other => other,
             })?;
         list.verify(&file, HashPolicy::ANY)?;

@@ -3,7 +3,7 @@
 
 use super::Role;
 use crate::certificate::{Certificate, NameStyle};
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedFile, Result};
 use crate::header::Warning;
 use crate::tlv::{self, RawElement, TlvString, read_element, read_u16};
 use sha1::{Digest, Sha1};
@@ -46,7 +46,7 @@ pub mod tag {
 /// (the record-length element first, unknown tags kept), with typed getters.
 ///
 /// Elements 1 to 12 occur at most once per record (a repeat is
-/// [`Error::DuplicateRecordElement`]); elements with other tags are kept
+/// [`MalformedFile::DuplicateRecordElement`]); elements with other tags are kept
 /// as found and may repeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record<'a> {
@@ -81,10 +81,11 @@ impl<'a> Record<'a> {
                 .filter(|_| tag::is_known(element_tag))
             {
                 if *slot {
-                    return Err(Error::DuplicateRecordElement {
+                    return Err(MalformedFile::DuplicateRecordElement {
                         offset: position,
                         tag: element_tag,
-                    });
+                    }
+                    .into());
                 }
                 *slot = true;
             }
@@ -281,11 +282,14 @@ fn check_value(element: RawElement<'_>, warnings: &mut Vec<Warning>) -> Result<(
         _ => None,
     };
     match expected {
-        Some((length, name, reason)) if element.value.len() != length => Err(Error::BadValue {
-            offset: element.offset,
-            element: name,
-            reason,
-        }),
+        Some((length, name, reason)) if element.value.len() != length => {
+            Err(MalformedFile::BadValue {
+                offset: element.offset,
+                element: name,
+                reason,
+            }
+            .into())
+        }
         _ => Ok(()),
     }
 }
