@@ -21,7 +21,7 @@ pub use reduced_xml::reduced_config;
 use crate::certificate::{Certificate, NameStyle};
 use crate::error::{Error, MalformedFile, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
-use crate::header::{ElementOrder, HeaderSpec, SignedHeader, Version, tag};
+use crate::header::{ElementOrder, FileVersion, HeaderSpec, SignedHeader, tag};
 use crate::signed_file::{SignedFile, Verified};
 use crate::signer::FileSigner;
 use crate::tlv;
@@ -381,7 +381,7 @@ pub fn encrypt<R: RngCore + CryptoRng>(
         &digest,
     )?;
     let spec = HeaderSpec {
-        version: Version::V2_0,
+        version: FileVersion::V2_0,
         signer_version: None,
         signer_name: signer_certificate.subject_name(NameStyle::Certutils),
         serial_number: signer_certificate.serial_number(),

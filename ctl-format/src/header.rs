@@ -83,16 +83,18 @@ pub mod tag {
     }
 }
 
-/// A two-byte version (header tag 1 or signer version tag 28).
+/// A two-byte version of the file format (header tag 1 or signer version
+/// tag 28). Named `FileVersion`, not `Version`, so it is not confused with
+/// the CAPF protocol version of `capf-core` (bindings need unique names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Version {
+pub struct FileVersion {
     /// Major number.
     pub major: u8,
     /// Minor number.
     pub minor: u8,
 }
 
-impl Version {
+impl FileVersion {
     /// Builds a version.
     pub const fn new(major: u8, minor: u8) -> Self {
         Self { major, minor }
@@ -107,7 +109,7 @@ impl Version {
     pub const V2_0: Self = Self::new(2, 0);
 }
 
-impl fmt::Display for Version {
+impl fmt::Display for FileVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
     }
@@ -214,11 +216,11 @@ impl EncryptionElements<'_> {
 pub struct SignedHeader<'a> {
     items: Vec<HeaderItem<'a>>,
     /// Header version (tag 1).
-    pub version: Version,
+    pub version: FileVersion,
     /// Header length `H` (tag 2): records or payload start here.
     pub header_length: u16,
     /// Signer version (tag 28), when present.
-    pub signer_version: Option<Version>,
+    pub signer_version: Option<FileVersion>,
     /// Signer name (tag 4), when present.
     pub signer_name: Option<TlvString<'a>>,
     /// Signer serial number (tag 5), as stored.
@@ -420,8 +422,8 @@ struct HeaderWalk<'a> {
     items: Vec<HeaderItem<'a>>,
     seen: [bool; 29],
     warnings: Vec<Warning>,
-    version: Option<Version>,
-    signer_version: Option<Version>,
+    version: Option<FileVersion>,
+    signer_version: Option<FileVersion>,
     signer_name: Option<TlvString<'a>>,
     serial_number: Option<&'a [u8]>,
     issuer_name: Option<TlvString<'a>>,
@@ -571,14 +573,14 @@ impl<'a> HeaderWalk<'a> {
         match element.tag {
             tag::VERSION => {
                 let [major, minor] = fixed::<2>(element, "version")?;
-                self.version = Some(Version { major, minor });
+                self.version = Some(FileVersion { major, minor });
             }
             tag::HEADER_LENGTH => {
                 word("header length")?;
             }
             tag::SIGNER_VERSION => {
                 let [major, minor] = fixed::<2>(element, "signer version")?;
-                self.signer_version = Some(Version { major, minor });
+                self.signer_version = Some(FileVersion { major, minor });
             }
             tag::SIGNER_NAME => self.signer_name = Some(self.string(element)),
             tag::SERIAL_NUMBER => self.serial_number = Some(element.value),
@@ -689,10 +691,10 @@ pub enum ElementOrder {
 pub struct HeaderSpec {
     /// Header version (1.2 for trust lists, 1.0 for certutils `.sgn`, 2.0
     /// for encrypted configs).
-    pub version: Version,
+    pub version: FileVersion,
     /// Signer version element (tag 28), written right after the header
     /// length when present.
-    pub signer_version: Option<Version>,
+    pub signer_version: Option<FileVersion>,
     /// Signer name text (tag 4).
     pub signer_name: String,
     /// Signer serial number; leading zero bytes are dropped when written.

@@ -41,7 +41,7 @@ pub use certificate::{Certificate, NameStyle, PublicKeyKind};
 pub use encrypted_config::{EncryptOptions, EncryptedConfig, reduced_config};
 pub use error::{Error, Fault, MalformedFile, Refusal, Result, UsageError};
 pub use hash::{HashAlgorithm, HashPolicy};
-pub use header::{ElementOrder, HeaderSpec, SignedHeader, Version, Warning, sign_file};
+pub use header::{ElementOrder, FileVersion, HeaderSpec, SignedHeader, Warning, sign_file};
 pub use signed_file::{IssuerMatch, SignOptions, SignatureStatus, SignedFile, Verified};
 pub use signer::{FileSigner, RsaFileSigner, SigningError};
 pub use tlv::TlvString;

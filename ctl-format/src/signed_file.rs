@@ -17,7 +17,7 @@
 use crate::certificate::{Certificate, NameStyle};
 use crate::error::{Error, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
-use crate::header::{ElementOrder, HeaderSpec, SignedHeader, Version};
+use crate::header::{ElementOrder, FileVersion, HeaderSpec, SignedHeader};
 use crate::signer::FileSigner;
 use crate::tlv::minimal_serial;
 
@@ -223,7 +223,7 @@ pub struct SignOptions {
     /// never reads the clock.
     pub timestamp: Option<u32>,
     /// Header version (tag 1): 1.0 for certutils `.sgn` files.
-    pub version: Version,
+    pub version: FileVersion,
     /// How the signer and issuer names are rendered.
     pub name_style: NameStyle,
     /// Order of the signer-info children (certutils 4, 6, 5; Cisco 4, 5, 6).
@@ -238,7 +238,7 @@ impl SignOptions {
             hash_algorithm,
             filename: Some(filename.to_owned()),
             timestamp: Some(timestamp),
-            version: Version::V1_0,
+            version: FileVersion::V1_0,
             name_style: NameStyle::Certutils,
             element_order: ElementOrder::Certutils,
         }

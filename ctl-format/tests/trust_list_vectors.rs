@@ -4,9 +4,9 @@
 
 use ctl_format::trust_list::{Agreement, RolloverMatch};
 use ctl_format::{
-    Certificate, Error, HashAlgorithm, HashPolicy, MalformedFile, NameStyle, RecordEntry,
-    RecordLayout, Refusal, Role, RsaFileSigner, TrustList, TrustListBuilder, TrustListKind,
-    UsageError, Version,
+    Certificate, Error, FileVersion, HashAlgorithm, HashPolicy, MalformedFile, NameStyle,
+    RecordEntry, RecordLayout, Refusal, Role, RsaFileSigner, TrustList, TrustListBuilder,
+    TrustListKind, UsageError,
 };
 use serde_json::Value;
 use std::net::Ipv4Addr;
@@ -348,7 +348,7 @@ fn rebuild_from_command(name: &str) -> Vec<u8> {
     let words: Vec<&str> = command.split_whitespace().collect();
     assert_eq!(&words[..2], ["tlvfile", "--build"]);
     let mut filename = None;
-    let mut version = Version::V1_0; // certutils' default signer version
+    let mut version = FileVersion::V1_0; // certutils' default signer version
     let mut digest = HashAlgorithm::Sha1;
     let mut entries = Vec::new();
     let mut options = words[2..words.len() - 1].chunks(2);
@@ -358,7 +358,7 @@ fn rebuild_from_command(name: &str) -> Vec<u8> {
             "--filename" => filename = Some(value.to_string()),
             "--version" => {
                 let (major, minor) = value.split_once('.').unwrap();
-                version = Version::new(major.parse().unwrap(), minor.parse().unwrap());
+                version = FileVersion::new(major.parse().unwrap(), minor.parse().unwrap());
             }
             "--digest" => {
                 digest = match *value {
@@ -452,7 +452,7 @@ fn cisco_layout_builds_verify_and_look_like_unified_cm() {
         assert_eq!(signer.hash_algorithm, hash);
         let header = list.header();
         // Spec 3.2 (Unified CM header order), 3.4 (version 1.2), 3.3 (H mod 4).
-        assert_eq!(header.version, Version::V1_2);
+        assert_eq!(header.version, FileVersion::V1_2);
         assert_eq!(header.signer_version, None);
         assert_eq!(
             &header.element_order()[..10],
@@ -488,7 +488,7 @@ fn cisco_layout_builds_verify_and_look_like_unified_cm() {
 fn itl_kind_only_changes_the_filename() {
     let key = signer("itlrecovery.pem");
     let file = TrustListBuilder::new(TrustListKind::Itl, certificate("itlrecovery.pem"), &key, 1)
-        .signer_version(Some(Version::V1_1))
+        .signer_version(Some(FileVersion::V1_1))
         .record(RecordEntry::new(certificate("itlrecovery.pem"), Role::Sast))
         .record(RecordEntry::new(certificate("tvs.pem"), Role::Tvs))
         .build()
@@ -498,7 +498,7 @@ fn itl_kind_only_changes_the_filename() {
         list.header().filename.unwrap().as_str(),
         Some("ITLFile.tlv")
     );
-    assert_eq!(list.header().signer_version, Some(Version::V1_1));
+    assert_eq!(list.header().signer_version, Some(FileVersion::V1_1));
     assert_eq!(list.records()[1].role(), Some(Role::Tvs));
 }
 

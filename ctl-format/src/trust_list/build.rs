@@ -4,7 +4,7 @@ use super::{Role, TrustList, record::tag};
 use crate::certificate::{Certificate, NameStyle};
 use crate::error::{Error, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
-use crate::header::{ElementOrder, HeaderSpec, Version, sign_file};
+use crate::header::{ElementOrder, FileVersion, HeaderSpec, sign_file};
 use crate::signer::FileSigner;
 use crate::tlv;
 use std::net::Ipv4Addr;
@@ -177,7 +177,7 @@ pub struct TrustListBuilder<'s> {
     signer: &'s dyn FileSigner,
     timestamp: u32,
     hash_algorithm: HashAlgorithm,
-    signer_version: Option<Version>,
+    signer_version: Option<FileVersion>,
     filename: Option<String>,
     name_style: NameStyle,
     layout: RecordLayout,
@@ -231,7 +231,7 @@ impl<'s> TrustListBuilder<'s> {
 
     /// The signer-version element (tag 28; certutils writes 1.0 or 1.1),
     /// or `None` (the default, as Unified CM) to leave it out.
-    pub fn signer_version(mut self, version: Option<Version>) -> Self {
+    pub fn signer_version(mut self, version: Option<FileVersion>) -> Self {
         self.signer_version = version;
         self
     }
@@ -284,7 +284,7 @@ impl<'s> TrustListBuilder<'s> {
             body.extend_from_slice(&entry.encode(self.name_style, self.layout)?);
         }
         let spec = HeaderSpec {
-            version: Version::V1_2,
+            version: FileVersion::V1_2,
             signer_version: self.signer_version,
             signer_name: self.signer_certificate.subject_name(self.name_style),
             serial_number: self.signer_certificate.serial_number(),
