@@ -39,7 +39,9 @@ const AES_KEY_LENGTH: usize = 16;
 /// The byte the plaintext is padded with (carriage return).
 const PAD_BYTE: u8 = 0x0D;
 
-/// A parsed encrypted configuration file, borrowing the file's bytes.
+/// A parsed encrypted configuration file, borrowing the file's bytes
+/// (zero-copy). Its owned form is [`crate::OwnedEncryptedConfig`]
+/// ([`EncryptedConfig::into_owned`]).
 ///
 /// Parsing validates the encryption elements; the ciphertext length is
 /// checked when decrypting (step 3 of spec section 5.3), so a damaged file

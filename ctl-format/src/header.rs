@@ -211,7 +211,8 @@ impl EncryptionElements<'_> {
     }
 }
 
-/// The parsed header of a signed file, borrowing from the file's bytes.
+/// The parsed header of a signed file, borrowing from the file's bytes
+/// (zero-copy). Its owned form is [`crate::OwnedSignedHeader`].
 #[derive(Debug, Clone)]
 pub struct SignedHeader<'a> {
     items: Vec<HeaderItem<'a>>,

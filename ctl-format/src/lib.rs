@@ -10,6 +10,16 @@
 //! without copying, built and signed with [`sign_file`] through the
 //! [`FileSigner`] trait so the key may live anywhere.
 //!
+//! Each parsed type borrows the file (zero-copy, for servers, fuzzing and
+//! benchmarks) and has an owned form without a lifetime for bindings and
+//! long-lived values ([`owned`]: [`OwnedTrustList`], [`OwnedSignedFile`],
+//! [`OwnedEncryptedConfig`]); both give the same answers from one
+//! implementation.
+//!
+//! Errors say who is at fault ([`error`]): [`MalformedFile`] (bad input,
+//! with offsets), [`Refusal`] (the answer is no) or [`UsageError`] (the
+//! caller gave something unusable), under one [`Error`].
+//!
 //! Nothing here panics on input bytes or allocates without bound: every
 //! length in the format is 16-bit and checked before use.
 #![forbid(unsafe_code)]
@@ -31,6 +41,7 @@ pub mod encrypted_config;
 pub mod error;
 pub mod hash;
 pub mod header;
+pub mod owned;
 pub mod pem;
 pub mod signed_file;
 pub mod signer;
@@ -42,6 +53,10 @@ pub use encrypted_config::{EncryptOptions, EncryptedConfig, reduced_config};
 pub use error::{Error, Fault, MalformedFile, Refusal, Result, UsageError};
 pub use hash::{HashAlgorithm, HashPolicy};
 pub use header::{ElementOrder, FileVersion, HeaderSpec, SignedHeader, Warning, sign_file};
+pub use owned::{
+    OwnedElement, OwnedEncryptedConfig, OwnedRecord, OwnedSignedFile, OwnedSignedHeader,
+    OwnedTrustList,
+};
 pub use signed_file::{IssuerMatch, SignOptions, SignatureStatus, SignedFile, Verified};
 pub use signer::{FileSigner, RsaFileSigner, SigningError};
 pub use tlv::TlvString;

@@ -70,7 +70,8 @@ pub struct Verified {
     pub issuer: IssuerMatch,
 }
 
-/// A parsed signed file, borrowing the file's bytes.
+/// A parsed signed file, borrowing the file's bytes (zero-copy). Its owned
+/// form is [`crate::OwnedSignedFile`] ([`SignedFile::into_owned`]).
 #[derive(Clone)]
 pub struct SignedFile<'a> {
     file: &'a [u8],
@@ -94,7 +95,7 @@ impl<'a> SignedFile<'a> {
     /// the ciphertext.
     ///
     /// A newer firmware container (`CD 34 12 AB …`) gives
-    /// [`MalformedFile::NewerFirmwareContainer`].
+    /// [`MalformedFile::NewerFirmwareContainer`](crate::MalformedFile::NewerFirmwareContainer).
     pub fn parse(file: &'a [u8]) -> Result<Self> {
         let header = SignedHeader::parse(file)?;
         Ok(Self { file, header })

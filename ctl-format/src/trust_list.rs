@@ -60,9 +60,12 @@ use crate::error::{MalformedFile, Result};
 use crate::header::{SignedHeader, Warning};
 use crate::tlv::read_u16;
 
-/// A parsed CTL or ITL, borrowing from the file's bytes.
+/// A parsed CTL or ITL, borrowing from the file's bytes (zero-copy). Its
+/// owned form, for bindings and long-lived values, is
+/// [`crate::OwnedTrustList`] ([`TrustList::into_owned`]).
 #[derive(Debug, Clone)]
 pub struct TrustList<'a> {
+    file: &'a [u8],
     header: SignedHeader<'a>,
     records: Vec<Record<'a>>,
     warnings: Vec<Warning>,
@@ -98,10 +101,17 @@ impl<'a> TrustList<'a> {
             position = end;
         }
         Ok(Self {
+            file,
             header,
             records,
             warnings,
         })
+    }
+
+    /// The whole file as given to [`TrustList::parse`] (what
+    /// [`TrustList::verify`] checks the signature of).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.file
     }
 
     /// The signed header.
@@ -133,11 +143,17 @@ impl<'a> TrustList<'a> {
     /// Every record whose elements disagree with its own certificate, with
     /// the disagreement (spec section 4.2: a warning, not an error).
     pub fn inconsistencies(&self) -> Vec<(usize, Consistency)> {
-        self.records
-            .iter()
-            .enumerate()
-            .map(|(index, record)| (index, record.consistency()))
-            .filter(|(_, consistency)| !consistency.is_consistent())
-            .collect()
+        inconsistencies(self.records.iter().map(Record::consistency))
     }
+}
+
+/// The records' disagreements with their certificates, indexed: shared by
+/// [`TrustList::inconsistencies`] and [`crate::OwnedTrustList::inconsistencies`].
+pub(crate) fn inconsistencies(
+    consistencies: impl Iterator<Item = Consistency>,
+) -> Vec<(usize, Consistency)> {
+    consistencies
+        .enumerate()
+        .filter(|(_, consistency)| !consistency.is_consistent())
+        .collect()
 }

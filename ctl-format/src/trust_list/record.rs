@@ -42,7 +42,8 @@ pub mod tag {
     }
 }
 
-/// One record, borrowing from the file: every element in file order
+/// One record, borrowing from the file (owned form: [`crate::OwnedRecord`]):
+/// every element in file order
 /// (the record-length element first, unknown tags kept), with typed getters.
 ///
 /// Elements 1 to 12 occur at most once per record (a repeat is
@@ -98,6 +99,16 @@ impl<'a> Record<'a> {
             length,
             elements,
         })
+    }
+
+    /// A record from elements already checked by [`Record::parse`] (the
+    /// owned form lends its elements back this way).
+    pub(crate) fn from_parts(offset: usize, length: u16, elements: Vec<RawElement<'a>>) -> Self {
+        Self {
+            offset,
+            length,
+            elements,
+        }
     }
 
     /// Offset of the record (of its record-length tag) in the file.
