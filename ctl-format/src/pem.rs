@@ -57,10 +57,18 @@ pub fn pem_blocks(text: &str) -> Result<Vec<PemBlock>> {
 }
 
 /// The first RSA private key in `text` (PKCS #8 or PKCS #1).
+///
+/// Every failure is a [`UsageError`] ([`UsageError::BadPrivateKey`], or
+/// [`UsageError::EcKeyNotSupported`]): a private key is the caller's own
+/// credential, never data under examination.
 pub fn rsa_private_key(text: &str) -> Result<rsa::RsaPrivateKey> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     use rsa::pkcs8::DecodePrivateKey;
-    let blocks = pem_blocks(text)?;
+    // A key's PEM that cannot be read is the caller's unusable key, not a
+    // bad certificate (and its text is never echoed).
+    let blocks = pem_blocks(text).map_err(|_| UsageError::BadPrivateKey {
+        reason: "the PEM text cannot be read (unterminated block or bad base64)",
+    })?;
     for block in &blocks {
         match block.label.as_str() {
             "PRIVATE KEY" => {
