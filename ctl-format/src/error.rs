@@ -22,6 +22,13 @@
 //! Each enum is `#[non_exhaustive]`; [`Error::fault`] names the cause
 //! without matching. `?` converts any of the three into [`Error`].
 //!
+//! ```
+//! use ctl_format::{Fault, TrustList};
+//! let error = TrustList::parse(b"not a trust list").unwrap_err();
+//! assert_eq!(error.fault(), Fault::Malformed);
+//! assert_eq!(error.offset(), Some(0));
+//! ```
+//!
 //! No variant ever carries key material, plaintext or a secret: messages
 //! name elements, offsets, lengths, serial numbers and algorithms only.
 

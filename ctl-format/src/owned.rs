@@ -16,6 +16,20 @@
 //! cheap. The owned types copy the file once and carry no lifetime, which
 //! is what a binding needs.
 //!
+//! ```
+//! use ctl_format::{HashPolicy, OwnedTrustList};
+//! let bytes = include_bytes!("../../tests/vectors/real/cucm/CTLFile.tlv").to_vec();
+//! let list = OwnedTrustList::parse(bytes)?; // no lifetime: keep it anywhere
+//! assert_eq!(list.records().len(), 6);
+//! assert_eq!(list.verify(HashPolicy::CISCO)?.record_index, 0);
+//! # Ok::<(), ctl_format::Error>(())
+//! ```
+//!
+//! **Names.** `OwnedX` is the owned form of `X`. A whole file converts
+//! with `x.into_owned()` (or `OwnedX::from(&x)`, or straight from bytes
+//! with `OwnedX::parse`); the parts a file lends out convert by reference
+//! ([`SignedHeader::to_owned_header`], [`Record::to_owned_record`]).
+//!
 //! **One implementation.** An owned value keeps the whole file and is made
 //! from the zero-copy parse (`OwnedX::parse(bytes)`, or
 //! `x.into_owned()`). Everything that checks — verification, rollover,
@@ -324,6 +338,12 @@ impl core::fmt::Debug for OwnedTrustList {
 
 impl From<TrustList<'_>> for OwnedTrustList {
     fn from(list: TrustList<'_>) -> Self {
+        Self::from(&list)
+    }
+}
+
+impl From<&TrustList<'_>> for OwnedTrustList {
+    fn from(list: &TrustList<'_>) -> Self {
         Self {
             bytes: list.bytes().to_vec(),
             header: list.header().into(),
@@ -533,6 +553,12 @@ pub struct OwnedEncryptedConfig {
 
 impl From<EncryptedConfig<'_>> for OwnedEncryptedConfig {
     fn from(config: EncryptedConfig<'_>) -> Self {
+        Self::from(&config)
+    }
+}
+
+impl From<&EncryptedConfig<'_>> for OwnedEncryptedConfig {
+    fn from(config: &EncryptedConfig<'_>) -> Self {
         Self {
             signed: config.signed_file().into(),
             iv: config.iv(),
