@@ -492,6 +492,10 @@ fn verify(args: &VerifyArgs) -> CliResult {
     let policy = hash_policy(args.hash_policy);
     let bytes = read_file(&args.file)?;
     let list = parse(&args.file, &bytes)?;
+    // The file parsed, so whatever verification says is the verdict on it
+    // (exit 1), whatever its fault: a refusal, or a signer record whose
+    // certificate cannot be read (`Fault::Malformed`), which a phone
+    // rejects just the same.
     let rejected = |error: ctl_format::Error| {
         CliError::rejected(format!("{}: NOT VALID: {error}", args.file.display()))
     };
