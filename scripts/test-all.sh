@@ -9,6 +9,9 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
+echo "== fuzz targets compile (their own workspace, sharing this target folder)"
+cargo check --manifest-path fuzz/Cargo.toml --bins --target-dir target --quiet
+
 echo "== Rust tests (unit, integration, doc)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -3,8 +3,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ctl_format::{
-    Certificate, HashAlgorithm, HashPolicy, RecordEntry, Role, RsaFileSigner, TrustList,
-    TrustListBuilder, TrustListKind,
+    Certificate, HashAlgorithm, HashPolicy, OwnedTrustList, RecordEntry, Role, RsaFileSigner,
+    TrustList, TrustListBuilder, TrustListKind,
 };
 use std::hint::black_box;
 use std::path::Path;
@@ -70,6 +70,11 @@ fn benches(c: &mut Criterion) {
     for (name, file) in [("real_ctl", &ctl), ("itl_39_records", &itl)] {
         c.bench_function(&format!("trust_list/parse/{name}"), |b| {
             b.iter(|| TrustList::parse(black_box(file)).unwrap())
+        });
+        // The owned form (for bindings) copies the file and its fields:
+        // what that costs beside the zero-copy parse.
+        c.bench_function(&format!("trust_list/parse_owned/{name}"), |b| {
+            b.iter(|| OwnedTrustList::parse(black_box(file.as_slice())).unwrap())
         });
         let list = TrustList::parse(file).unwrap();
         c.bench_function(&format!("trust_list/verify/{name}"), |b| {

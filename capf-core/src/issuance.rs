@@ -462,7 +462,7 @@ fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
     } else {
         let bytes = len.to_be_bytes();
         let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let long = &bytes[skip..];
+        let long = bytes.get(skip..).unwrap_or_default();
         // At most size_of::<usize>() bytes: always fits the 7-bit count.
         out.push(0x80 | u8::try_from(long.len()).unwrap_or(0x7f));
         out.extend_from_slice(long);

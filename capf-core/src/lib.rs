@@ -9,6 +9,17 @@
 //! and out (see the session idiom in the crate's README).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// No panics or lossy casts on input, and no clock, OS randomness or file
+// system of our own: lints, not care (clippy.toml lets unit tests unwrap).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
 
 pub mod address_selection;
 pub mod crypto_provider;

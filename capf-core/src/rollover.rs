@@ -62,7 +62,7 @@
 
 use core::fmt;
 use ctl_format::trust_list::{Record, Role, TrustList, TrustListKind, VerifiedSigner};
-use ctl_format::{Error as FormatError, HashAlgorithm, HashPolicy};
+use ctl_format::{Error as FormatError, HashAlgorithm, HashPolicy, Refusal};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -701,11 +701,11 @@ fn decide(
         Err(error) => error,
     };
     let held_roles = match &held_error {
-        FormatError::SignerNotSastInPreviousList { role_codes } => role_codes
+        FormatError::Refused(Refusal::SignerNotSastInPreviousList { role_codes }) => role_codes
             .iter()
             .map(|code| Role::from_code(*code).to_string())
             .collect::<Vec<_>>(),
-        FormatError::SignerNotInPreviousList => Vec::new(),
+        FormatError::Refused(Refusal::SignerNotInPreviousList) => Vec::new(),
         // verify() succeeded above, so verify_against can only fail on the
         // match; anything else is reported as it is.
         other => {
@@ -858,7 +858,7 @@ fn integrity_rejection(
     let header = list.header();
     let serial = hex(header.serial_number);
     let (reason, detail, fix) = match error {
-        FormatError::HashNotAllowed { algorithm } => (
+        FormatError::Refused(Refusal::HashNotAllowed { algorithm }) => (
             RejectionReason::HashNotSupported,
             format!("it is signed with {algorithm}, which this phone policy does not accept."),
             format!(
@@ -866,7 +866,7 @@ fn integrity_rejection(
                  SHA-1 on older ones)."
             ),
         ),
-        FormatError::SignerNotFound => (
+        FormatError::Refused(Refusal::SignerNotFound) => (
             RejectionReason::SignerNotListed,
             format!(
                 "its header names signer serial {serial}, but no SAST record of the {kind} has \
@@ -874,7 +874,7 @@ fn integrity_rejection(
             ),
             format!("List the signer's certificate in the {kind} with role SAST, then re-sign."),
         ),
-        FormatError::SignerIssuerMismatch { record_index } => (
+        FormatError::Refused(Refusal::SignerIssuerMismatch { record_index }) => (
             RejectionReason::SignerNotListed,
             format!(
                 "SAST record {} has the header's signer serial {serial} but a different issuer \
@@ -885,12 +885,12 @@ fn integrity_rejection(
                 "Rebuild the {kind} so that the header's issuer name matches the signer's record."
             ),
         ),
-        FormatError::SignerKeyUnusable => (
+        FormatError::Refused(Refusal::SignerKeyUnusable) => (
             RejectionReason::SignerKeyUnusable,
             "the signer's record holds no RSA key to check the signature with.".to_owned(),
             format!("Sign the {kind} with an RSA key (trust lists are only signed with RSA)."),
         ),
-        FormatError::SignatureInvalid => (
+        FormatError::Refused(Refusal::SignatureInvalid) => (
             RejectionReason::SignatureInvalid,
             "its signature does not verify: the file was damaged or altered after signing."
                 .to_owned(),

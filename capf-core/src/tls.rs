@@ -575,7 +575,7 @@ impl Engine {
                     self.peer_closed = true;
                     break;
                 }
-                Ok(count) => out.extend_from_slice(&buffer[..count]),
+                Ok(count) => out.extend_from_slice(buffer.get(..count).unwrap_or_default()),
                 // WouldBlock: nothing more for now. UnexpectedEof cannot
                 // happen (we never signal TCP EOF to rustls).
                 Err(_) => break,

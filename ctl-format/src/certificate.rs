@@ -2,7 +2,7 @@
 //! serial (minimal bytes), names rendered the Cisco or certutils way, the
 //! public key in record form, the signature value, fingerprints.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedFile, Result, UsageError};
 use crate::pem;
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Tag, Tagged};
@@ -79,10 +79,11 @@ impl Eq for Certificate {}
 impl Certificate {
     /// Parses DER.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let inner =
-            x509_cert::Certificate::from_der(der).map_err(|error| Error::BadCertificate {
+        let inner = x509_cert::Certificate::from_der(der).map_err(|error| {
+            MalformedFile::BadCertificate {
                 reason: format!("not a DER X.509 certificate: {error}"),
-            })?;
+            }
+        })?;
         Ok(Self {
             der: der.to_vec(),
             inner,
@@ -100,12 +101,12 @@ impl Certificate {
 
     /// The first certificate in PEM text.
     pub fn from_pem(text: &str) -> Result<Self> {
-        Self::all_from_pem(text)?
-            .into_iter()
-            .next()
-            .ok_or(Error::BadCertificate {
+        Self::all_from_pem(text)?.into_iter().next().ok_or(
+            MalformedFile::BadCertificate {
                 reason: "no CERTIFICATE block in the PEM text".into(),
-            })
+            }
+            .into(),
+        )
     }
 
     /// The certificates of a certificate file, whichever form it has: PEM
@@ -127,9 +128,10 @@ impl Certificate {
     /// ```
     pub fn all_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Self>> {
         if bytes.is_empty() {
-            return Err(Error::BadCertificate {
+            return Err(MalformedFile::BadCertificate {
                 reason: "the file is empty: no certificate".into(),
-            });
+            }
+            .into());
         }
         let text = match core::str::from_utf8(bytes) {
             Ok(text) if pem::is_pem(bytes) => text,
@@ -137,18 +139,22 @@ impl Certificate {
                 return Self::from_der(bytes)
                     .map(|certificate| vec![certificate])
                     .map_err(|error| match error {
-                        Error::BadCertificate { reason } => Error::BadCertificate {
-                            reason: format!("not PEM (no -----BEGIN line) and {reason}"),
-                        },
+                        Error::Malformed(MalformedFile::BadCertificate { reason }) => {
+                            MalformedFile::BadCertificate {
+                                reason: format!("not PEM (no -----BEGIN line) and {reason}"),
+                            }
+                            .into()
+                        }
                         other => other,
                     });
             }
         };
         let certificates = Self::all_from_pem(text)?;
         if certificates.is_empty() {
-            return Err(Error::BadCertificate {
+            return Err(MalformedFile::BadCertificate {
                 reason: "no CERTIFICATE block in the PEM text".into(),
-            });
+            }
+            .into());
         }
         Ok(certificates)
     }
@@ -198,11 +204,11 @@ impl Certificate {
 
     /// The SubjectPublicKeyInfo, DER-encoded.
     pub fn subject_public_key_info_der(&self) -> Result<Vec<u8>> {
-        der::Encode::to_der(&self.inner.tbs_certificate.subject_public_key_info).map_err(|error| {
-            Error::BadCertificate {
+        der::Encode::to_der(&self.inner.tbs_certificate.subject_public_key_info)
+            .map_err(|error| MalformedFile::BadCertificate {
                 reason: format!("cannot encode the public key: {error}"),
-            }
-        })
+            })
+            .map_err(Error::from)
     }
 
     /// The kind of public key.
@@ -229,23 +235,24 @@ impl Certificate {
         }
     }
 
-    /// The RSA public key, or [`Error::EcKeyNotSupported`] for EC keys.
+    /// The RSA public key, or [`UsageError::EcKeyNotSupported`] for EC keys.
     pub fn rsa_public_key(&self) -> Result<rsa::RsaPublicKey> {
         use rsa::pkcs1::DecodeRsaPublicKey;
         let spki = &self.inner.tbs_certificate.subject_public_key_info;
         if spki.algorithm.oid == EC_PUBLIC_KEY {
-            return Err(Error::EcKeyNotSupported);
+            return Err(UsageError::EcKeyNotSupported.into());
         }
         if spki.algorithm.oid != RSA_ENCRYPTION {
-            return Err(Error::BadCertificate {
+            return Err(MalformedFile::BadCertificate {
                 reason: format!("unsupported public key algorithm {}", spki.algorithm.oid),
-            });
-        }
-        rsa::RsaPublicKey::from_pkcs1_der(self.record_public_key()).map_err(|_| {
-            Error::BadCertificate {
-                reason: "malformed RSA public key".into(),
             }
-        })
+            .into());
+        }
+        rsa::RsaPublicKey::from_pkcs1_der(self.record_public_key())
+            .map_err(|_| MalformedFile::BadCertificate {
+                reason: "malformed RSA public key".into(),
+            })
+            .map_err(Error::from)
     }
 
     /// The certificate's own signature value (what record tag 8 stores).
@@ -440,7 +447,10 @@ mod tests {
         for (what, bytes) in cases {
             let error = Certificate::all_from_pem_or_der(bytes).unwrap_err();
             assert!(
-                matches!(error, Error::BadCertificate { .. }),
+                matches!(
+                    error,
+                    Error::Malformed(MalformedFile::BadCertificate { .. })
+                ),
                 "{what}: {error:?}"
             );
         }

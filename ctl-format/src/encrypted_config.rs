@@ -19,9 +19,9 @@ mod reduced_xml;
 pub use reduced_xml::reduced_config;
 
 use crate::certificate::{Certificate, NameStyle};
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedFile, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
-use crate::header::{ElementOrder, HeaderSpec, SignedHeader, Version, tag};
+use crate::header::{ElementOrder, FileVersion, HeaderSpec, SignedHeader, tag};
 use crate::signed_file::{SignedFile, Verified};
 use crate::signer::FileSigner;
 use crate::tlv;
@@ -39,7 +39,9 @@ const AES_KEY_LENGTH: usize = 16;
 /// The byte the plaintext is padded with (carriage return).
 const PAD_BYTE: u8 = 0x0D;
 
-/// A parsed encrypted configuration file, borrowing the file's bytes.
+/// A parsed encrypted configuration file, borrowing the file's bytes
+/// (zero-copy). Its owned form is [`crate::OwnedEncryptedConfig`]
+/// ([`EncryptedConfig::into_owned`]).
 ///
 /// Parsing validates the encryption elements; the ciphertext length is
 /// checked when decrypting (step 3 of spec section 5.3), so a damaged file
@@ -77,18 +79,19 @@ impl<'a> EncryptedConfig<'a> {
     ///   its length.
     ///
     /// A signed file without encryption elements gives
-    /// [`Error::NotEncrypted`].
+    /// [`MalformedFile::NotEncrypted`].
     pub fn parse(file: &'a [u8]) -> Result<Self> {
         let signed = SignedFile::parse(file)?;
         let header = signed.header();
         let elements = header.encryption;
         if !elements.is_present() {
-            return Err(Error::NotEncrypted {
+            return Err(MalformedFile::NotEncrypted {
                 reason: "the header has no encryption elements (tags 16 to 27)",
-            });
+            }
+            .into());
         }
-        let missing = |element| Error::MissingElement { element };
-        let bad = |tag, element, reason| Error::BadValue {
+        let missing = |element| MalformedFile::MissingElement { element };
+        let bad = |tag, element, reason| MalformedFile::BadValue {
             offset: offset_of(header, tag),
             element,
             reason,
@@ -106,7 +109,7 @@ impl<'a> EncryptedConfig<'a> {
             .ok_or(bad(tag::PAD_COUNT, "pad count", "must be from 1 to 16"))?;
         let wrapped_key = elements.wrapped_key.ok_or(missing("wrapped key"))?;
         if wrapped_key.is_empty() {
-            return Err(bad(tag::WRAPPED_KEY, "wrapped key", "is empty"));
+            return Err(bad(tag::WRAPPED_KEY, "wrapped key", "is empty").into());
         }
         let key_size_bits = elements.key_size_bits.ok_or(missing("key size"))?;
         let expected_bits = wrapped_key.len().checked_mul(8);
@@ -115,13 +118,14 @@ impl<'a> EncryptedConfig<'a> {
                 tag::KEY_SIZE,
                 "key size",
                 "is not 8 × the length of the wrapped key",
-            ));
+            )
+            .into());
         }
         let code = elements
             .plaintext_hash_algorithm
             .ok_or(missing("plaintext hash algorithm"))?;
         let plaintext_hash_algorithm =
-            HashAlgorithm::from_code(code).ok_or(Error::UnsupportedHashAlgorithm {
+            HashAlgorithm::from_code(code).ok_or(MalformedFile::UnsupportedHashAlgorithm {
                 offset: offset_of(header, tag::PLAINTEXT_HASH_ALGORITHM),
                 code,
             })?;
@@ -133,7 +137,8 @@ impl<'a> EncryptedConfig<'a> {
                 tag::PLAINTEXT_DIGEST,
                 "plaintext digest",
                 "length does not match its algorithm (tag 26)",
-            ));
+            )
+            .into());
         }
         Ok(Self {
             signed,
@@ -218,8 +223,8 @@ impl<'a> EncryptedConfig<'a> {
     /// the signature and is accepted whatever its algorithm.
     ///
     /// Errors: those of [`SignedFile::verify`], then
-    /// [`Error::CiphertextNotBlockAligned`], [`Error::Decryption`] and
-    /// [`Error::PlaintextDigestMismatch`].
+    /// [`Refusal::CiphertextNotBlockAligned`], [`Refusal::Decryption`] and
+    /// [`Refusal::PlaintextDigestMismatch`].
     pub fn decrypt(
         &self,
         signer_certificate: &Certificate,
@@ -236,21 +241,23 @@ impl<'a> EncryptedConfig<'a> {
     pub fn decrypt_unverified(&self, phone_key: &RsaPrivateKey) -> Result<Vec<u8>> {
         let ciphertext = self.ciphertext();
         if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK) {
-            return Err(Error::CiphertextNotBlockAligned {
+            return Err(Refusal::CiphertextNotBlockAligned {
                 length: ciphertext.len(),
-            });
+            }
+            .into());
         }
         if self.wrapped_key.len() != phone_key.size() {
-            return Err(Error::Decryption {
+            return Err(Refusal::Decryption {
                 reason: "the AES key was wrapped for an RSA key of another size",
-            });
+            }
+            .into());
         }
         let key = ContentKey::unwrap(phone_key, self.wrapped_key)?;
         let mut buffer = ciphertext.to_vec();
         let decryptor = cbc::Decryptor::<Aes128>::new(&key.0.into(), &self.iv.into());
         let length = decryptor
             .decrypt_padded_mut::<NoPadding>(&mut buffer)
-            .map_err(|_| Error::Decryption {
+            .map_err(|_| Refusal::Decryption {
                 reason: "AES-CBC decryption failed",
             })?
             .len();
@@ -258,21 +265,22 @@ impl<'a> EncryptedConfig<'a> {
         let plaintext_length =
             length
                 .checked_sub(usize::from(self.pad_count))
-                .ok_or(Error::Decryption {
+                .ok_or(Refusal::Decryption {
                     reason: "the pad count exceeds the decrypted length",
                 })?;
         let padding_ok = buffer
             .get(plaintext_length..)
             .is_some_and(|pad| pad.iter().all(|byte| *byte == PAD_BYTE));
         if !padding_ok {
-            return Err(Error::Decryption {
+            return Err(Refusal::Decryption {
                 reason: "the padding bytes are not 0x0D (wrong key or damaged file)",
-            });
+            }
+            .into());
         }
         buffer.truncate(plaintext_length);
         let digest = self.plaintext_hash_algorithm.digest_parts(&[&buffer]);
         if digest != self.plaintext_digest {
-            return Err(Error::PlaintextDigestMismatch);
+            return Err(Refusal::PlaintextDigestMismatch.into());
         }
         Ok(buffer)
     }
@@ -286,16 +294,16 @@ impl ContentKey {
         let mut key =
             phone_key
                 .decrypt(Pkcs1v15Encrypt, wrapped)
-                .map_err(|_| Error::Decryption {
+                .map_err(|_| Refusal::Decryption {
                     reason: "cannot unwrap the AES key (wrong phone key or damaged file)",
                 })?;
         let result = <[u8; AES_KEY_LENGTH]>::try_from(key.as_slice())
             .map(Self)
-            .map_err(|_| Error::Decryption {
+            .map_err(|_| Refusal::Decryption {
                 reason: "the unwrapped key is not a 16-byte AES-128 key",
             });
         key.fill(0);
-        result
+        result.map_err(Error::from)
     }
 }
 
@@ -326,7 +334,7 @@ pub struct EncryptOptions {
 ///
 /// The AES key and the IV are drawn from `rng` (then the PKCS #1 v1.5
 /// padding of the wrapped key), so a seeded RNG gives a reproducible file.
-/// An EC phone certificate gives [`Error::EcKeyNotSupported`]: an EC key
+/// An EC phone certificate gives [`UsageError::EcKeyNotSupported`]: an EC key
 /// cannot wrap the AES key, and how Unified CM encrypts for EC phones is
 /// unknown.
 pub fn encrypt<R: RngCore + CryptoRng>(
@@ -346,7 +354,7 @@ pub fn encrypt<R: RngCore + CryptoRng>(
     rng.fill_bytes(&mut iv);
     let wrapped_key = phone_key
         .encrypt(rng, Pkcs1v15Encrypt, &key.0)
-        .map_err(|_| Error::Encryption {
+        .map_err(|_| UsageError::Encryption {
             reason: "cannot wrap the AES key with the phone's RSA key",
         })?;
 
@@ -359,7 +367,7 @@ pub fn encrypt<R: RngCore + CryptoRng>(
     let encryptor = cbc::Encryptor::<Aes128>::new(&key.0.into(), &iv.into());
     let ciphertext_length = encryptor
         .encrypt_padded_mut::<NoPadding>(&mut buffer, length)
-        .map_err(|_| Error::Encryption {
+        .map_err(|_| UsageError::Encryption {
             reason: "AES-CBC encryption failed",
         })?
         .len();
@@ -375,7 +383,7 @@ pub fn encrypt<R: RngCore + CryptoRng>(
         &digest,
     )?;
     let spec = HeaderSpec {
-        version: Version::V2_0,
+        version: FileVersion::V2_0,
         signer_version: None,
         signer_name: signer_certificate.subject_name(NameStyle::Certutils),
         serial_number: signer_certificate.serial_number(),
@@ -398,7 +406,7 @@ fn encryption_elements(
     hash_algorithm: HashAlgorithm,
     digest: &[u8],
 ) -> Result<Vec<u8>> {
-    let pad_count = u16::try_from(pad_count).map_err(|_| Error::TooLong {
+    let pad_count = u16::try_from(pad_count).map_err(|_| UsageError::TooLong {
         element: "pad count",
         length: pad_count,
     })?;
@@ -406,7 +414,7 @@ fn encryption_elements(
         .len()
         .checked_mul(8)
         .and_then(|bits| u16::try_from(bits).ok())
-        .ok_or(Error::TooLong {
+        .ok_or(UsageError::TooLong {
             element: "wrapped key",
             length: wrapped_key.len(),
         })?;

@@ -93,7 +93,7 @@ impl fmt::Display for HashAlgorithm {
 }
 
 /// Which digests the caller accepts in a signature. Whatever a file says it
-/// uses, verification fails with [`crate::Error::HashNotAllowed`] unless the
+/// uses, verification fails with [`crate::Refusal::HashNotAllowed`] unless the
 /// policy allows it.
 ///
 /// ```

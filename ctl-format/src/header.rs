@@ -4,7 +4,7 @@
 //! [`SignedHeader::parse`] reads it strictly and without copying;
 //! [`sign_file`] lays one out, signs it and returns the whole file.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedFile, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
 use crate::signer::FileSigner;
 use crate::tlv::{self, PADDING_TAG, RawElement, TlvString, read_element, read_u16};
@@ -83,16 +83,18 @@ pub mod tag {
     }
 }
 
-/// A two-byte version (header tag 1 or signer version tag 28).
+/// A two-byte version of the file format (header tag 1 or signer version
+/// tag 28). Named `FileVersion`, not `Version`, so it is not confused with
+/// the CAPF protocol version of `capf-core` (bindings need unique names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Version {
+pub struct FileVersion {
     /// Major number.
     pub major: u8,
     /// Minor number.
     pub minor: u8,
 }
 
-impl Version {
+impl FileVersion {
     /// Builds a version.
     pub const fn new(major: u8, minor: u8) -> Self {
         Self { major, minor }
@@ -107,7 +109,7 @@ impl Version {
     pub const V2_0: Self = Self::new(2, 0);
 }
 
-impl fmt::Display for Version {
+impl fmt::Display for FileVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
     }
@@ -209,16 +211,17 @@ impl EncryptionElements<'_> {
     }
 }
 
-/// The parsed header of a signed file, borrowing from the file's bytes.
+/// The parsed header of a signed file, borrowing from the file's bytes
+/// (zero-copy). Its owned form is [`crate::OwnedSignedHeader`].
 #[derive(Debug, Clone)]
 pub struct SignedHeader<'a> {
     items: Vec<HeaderItem<'a>>,
     /// Header version (tag 1).
-    pub version: Version,
+    pub version: FileVersion,
     /// Header length `H` (tag 2): records or payload start here.
     pub header_length: u16,
     /// Signer version (tag 28), when present.
-    pub signer_version: Option<Version>,
+    pub signer_version: Option<FileVersion>,
     /// Signer name (tag 4), when present.
     pub signer_name: Option<TlvString<'a>>,
     /// Signer serial number (tag 5), as stored.
@@ -272,12 +275,29 @@ pub const fn modulus_code_for_bytes(bytes: usize) -> Option<u8> {
     }
 }
 
+/// Checks that an RSA key can sign with `algorithm` (used by callers that
+/// want a clear error before building anything).
+pub fn check_key_size(signature_len: usize, algorithm: HashAlgorithm) -> Result<()> {
+    let known = modulus_code_for_bytes(signature_len).is_some();
+    if !known || signature_len < algorithm.output_len() + 30 {
+        return Err(UsageError::UnsupportedKeySize {
+            bits: signature_len.saturating_mul(8),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn fixed<const N: usize>(element: RawElement<'_>, name: &'static str) -> Result<[u8; N]> {
-    element.value.try_into().map_err(|_| Error::BadValue {
-        offset: element.offset,
-        element: name,
-        reason: "wrong length",
-    })
+    element
+        .value
+        .try_into()
+        .map_err(|_| MalformedFile::BadValue {
+            offset: element.offset,
+            element: name,
+            reason: "wrong length",
+        })
+        .map_err(Error::from)
 }
 
 impl<'a> SignedHeader<'a> {
@@ -292,7 +312,7 @@ impl<'a> SignedHeader<'a> {
     /// ```
     pub fn parse(file: &'a [u8]) -> Result<Self> {
         if file.starts_with(&NEWER_FIRMWARE_MAGIC) {
-            return Err(Error::NewerFirmwareContainer);
+            return Err(MalformedFile::NewerFirmwareContainer.into());
         }
         let starts_right = file.len() >= 10
             && file.first() == Some(&tag::VERSION)
@@ -300,19 +320,20 @@ impl<'a> SignedHeader<'a> {
             && file.get(5) == Some(&tag::HEADER_LENGTH)
             && read_u16(file, 6) == Some(2);
         if !starts_right {
-            return Err(Error::NotTlvFormat {
+            return Err(MalformedFile::NotTlvFormat {
                 reason: "expected a version element at offset 0 and a header-length element at offset 5",
-            });
+            }.into());
         }
-        let header_length = read_u16(file, 8).ok_or(Error::NotTlvFormat {
+        let header_length = read_u16(file, 8).ok_or(MalformedFile::NotTlvFormat {
             reason: "file too short",
         })?;
         let end = usize::from(header_length);
         if end < 10 || end > file.len() {
-            return Err(Error::BadHeaderLength {
+            return Err(MalformedFile::BadHeaderLength {
                 header_length,
                 file_size: file.len(),
-            });
+            }
+            .into());
         }
         HeaderWalk::new(file, header_length).run()
     }
@@ -377,13 +398,14 @@ impl<'a> SignedHeader<'a> {
     /// from) with `key`, refusing digests that `policy` does not allow.
     pub fn verify(&self, file: &[u8], key: &rsa::RsaPublicKey, policy: HashPolicy) -> Result<()> {
         if !policy.allows(self.hash_algorithm) {
-            return Err(Error::HashNotAllowed {
+            return Err(Refusal::HashNotAllowed {
                 algorithm: self.hash_algorithm,
-            });
+            }
+            .into());
         }
         let digest = self.signed_digest(file);
         key.verify(self.hash_algorithm.pkcs1v15(), &digest, self.signature)
-            .map_err(|_| Error::SignatureInvalid)
+            .map_err(|_| Refusal::SignatureInvalid.into())
     }
 
     /// The body of `file` after the header (records or payload).
@@ -401,8 +423,8 @@ struct HeaderWalk<'a> {
     items: Vec<HeaderItem<'a>>,
     seen: [bool; 29],
     warnings: Vec<Warning>,
-    version: Option<Version>,
-    signer_version: Option<Version>,
+    version: Option<FileVersion>,
+    signer_version: Option<FileVersion>,
     signer_name: Option<TlvString<'a>>,
     serial_number: Option<&'a [u8]>,
     issuer_name: Option<TlvString<'a>>,
@@ -445,11 +467,14 @@ impl<'a> HeaderWalk<'a> {
         let mut padding_count = 0usize;
         while position < self.end {
             self.close_containers(&mut open_containers, position);
-            let tag = *self.file.get(position).ok_or(Error::ElementOverrun {
-                offset: position,
-                tag: 0,
-                limit: self.end,
-            })?;
+            let tag = *self
+                .file
+                .get(position)
+                .ok_or(MalformedFile::ElementOverrun {
+                    offset: position,
+                    tag: 0,
+                    limit: self.end,
+                })?;
             if tag == PADDING_TAG {
                 self.items.push(HeaderItem::Padding { offset: position });
                 padding_count += 1;
@@ -457,28 +482,30 @@ impl<'a> HeaderWalk<'a> {
                 continue;
             }
             if padding_count > 0 {
-                return Err(Error::BadValue {
+                return Err(MalformedFile::BadValue {
                     offset: position,
                     element: "padding",
                     reason: "padding must end the header",
-                });
+                }
+                .into());
             }
             self.mark_seen(position, tag)?;
             if tag::is_container(tag) {
                 let declared_length = read_u16(self.file, position + 1)
                     .filter(|_| position + 3 <= self.end)
-                    .ok_or(Error::ElementOverrun {
+                    .ok_or(MalformedFile::ElementOverrun {
                         offset: position,
                         tag,
                         limit: self.end,
                     })?;
                 let container_end = position + 3 + usize::from(declared_length);
                 if container_end > self.end {
-                    return Err(Error::ElementOverrun {
+                    return Err(MalformedFile::ElementOverrun {
                         offset: position,
                         tag,
                         limit: self.end,
-                    });
+                    }
+                    .into());
                 }
                 self.items.push(HeaderItem::Container {
                     offset: position,
@@ -522,9 +549,9 @@ impl<'a> HeaderWalk<'a> {
             .seen
             .get_mut(usize::from(tag))
             .filter(|_| tag != 0)
-            .ok_or(Error::UnknownHeaderTag { offset, tag })?;
+            .ok_or(MalformedFile::UnknownHeaderTag { offset, tag })?;
         if *slot {
-            return Err(Error::DuplicateElement { offset, tag });
+            return Err(MalformedFile::DuplicateElement { offset, tag }.into());
         }
         *slot = true;
         Ok(())
@@ -547,14 +574,14 @@ impl<'a> HeaderWalk<'a> {
         match element.tag {
             tag::VERSION => {
                 let [major, minor] = fixed::<2>(element, "version")?;
-                self.version = Some(Version { major, minor });
+                self.version = Some(FileVersion { major, minor });
             }
             tag::HEADER_LENGTH => {
                 word("header length")?;
             }
             tag::SIGNER_VERSION => {
                 let [major, minor] = fixed::<2>(element, "signer version")?;
-                self.signer_version = Some(Version { major, minor });
+                self.signer_version = Some(FileVersion { major, minor });
             }
             tag::SIGNER_NAME => self.signer_name = Some(self.string(element)),
             tag::SERIAL_NUMBER => self.serial_number = Some(element.value),
@@ -583,38 +610,41 @@ impl<'a> HeaderWalk<'a> {
             }
             tag::PLAINTEXT_DIGEST => self.encryption.plaintext_digest = Some(element.value),
             other => {
-                return Err(Error::UnknownHeaderTag {
+                return Err(MalformedFile::UnknownHeaderTag {
                     offset: element.offset,
                     tag: other,
-                });
+                }
+                .into());
             }
         }
         Ok(())
     }
 
     fn finish(mut self, padding_count: usize) -> Result<SignedHeader<'a>> {
-        let (signature_offset, signature) = self.signature.ok_or(Error::MissingElement {
-            element: "signature",
-        })?;
-        let serial_number = self.serial_number.ok_or(Error::MissingElement {
+        let (signature_offset, signature) =
+            self.signature.ok_or(MalformedFile::MissingElement {
+                element: "signature",
+            })?;
+        let serial_number = self.serial_number.ok_or(MalformedFile::MissingElement {
             element: "serial number",
         })?;
-        let (hash_offset, hash_code) = self.hash.ok_or(Error::MissingElement {
+        let (hash_offset, hash_code) = self.hash.ok_or(MalformedFile::MissingElement {
             element: "hash algorithm",
         })?;
         let hash_algorithm =
-            HashAlgorithm::from_code(hash_code).ok_or(Error::UnsupportedHashAlgorithm {
+            HashAlgorithm::from_code(hash_code).ok_or(MalformedFile::UnsupportedHashAlgorithm {
                 offset: hash_offset,
                 code: hash_code,
             })?;
         if let Some((offset, code)) = self.modulus
             && modulus_bytes_for_code(code) != Some(signature.len())
         {
-            return Err(Error::ModulusMismatch {
+            return Err(MalformedFile::ModulusMismatch {
                 offset,
                 code,
                 signature_length: signature.len(),
-            });
+            }
+            .into());
         }
         if !self.header_length.is_multiple_of(4) {
             self.warnings.push(Warning::HeaderLengthNotAligned {
@@ -625,7 +655,7 @@ impl<'a> HeaderWalk<'a> {
             items: self.items,
             version: self
                 .version
-                .ok_or(Error::MissingElement { element: "version" })?,
+                .ok_or(MalformedFile::MissingElement { element: "version" })?,
             header_length: self.header_length,
             signer_version: self.signer_version,
             signer_name: self.signer_name,
@@ -662,10 +692,10 @@ pub enum ElementOrder {
 pub struct HeaderSpec {
     /// Header version (1.2 for trust lists, 1.0 for certutils `.sgn`, 2.0
     /// for encrypted configs).
-    pub version: Version,
+    pub version: FileVersion,
     /// Signer version element (tag 28), written right after the header
     /// length when present.
-    pub signer_version: Option<Version>,
+    pub signer_version: Option<FileVersion>,
     /// Signer name text (tag 4).
     pub signer_name: String,
     /// Signer serial number; leading zero bytes are dropped when written.
@@ -699,14 +729,15 @@ pub(crate) fn sign_file_with_extra(
 ) -> Result<Vec<u8>> {
     let signature_length = signer.signature_len();
     let modulus_code =
-        modulus_code_for_bytes(signature_length).ok_or(Error::UnsupportedKeySize {
+        modulus_code_for_bytes(signature_length).ok_or(UsageError::UnsupportedKeySize {
             bits: signature_length.saturating_mul(8),
         })?;
     // SHA-512's DigestInfo (83 bytes) plus 11 bytes of padding does not fit in 64.
     if signature_length < spec.hash_algorithm.output_len() + 19 + 11 {
-        return Err(Error::UnsupportedKeySize {
+        return Err(UsageError::UnsupportedKeySize {
             bits: signature_length.saturating_mul(8),
-        });
+        }
+        .into());
     }
 
     let mut out = Vec::with_capacity(512 + body.len());
@@ -813,7 +844,7 @@ pub(crate) fn sign_file_with_extra(
         out.push(PADDING_TAG);
     }
     let header_length = out.len() + 3 + signature_length;
-    let header_length_field = u16::try_from(header_length).map_err(|_| Error::TooLong {
+    let header_length_field = u16::try_from(header_length).map_err(|_| UsageError::TooLong {
         element: "header",
         length: header_length,
     })?;
@@ -825,16 +856,17 @@ pub(crate) fn sign_file_with_extra(
     let digest = spec.hash_algorithm.digest_parts(&[&out]);
     let signature = signer
         .sign_digest(spec.hash_algorithm, &digest)
-        .map_err(|error| Error::Signing {
+        .map_err(|error| UsageError::Signing {
             reason: error.to_string(),
         })?;
     if signature.len() != signature_length {
-        return Err(Error::Signing {
+        return Err(UsageError::Signing {
             reason: format!(
                 "signer returned {} bytes, promised {signature_length}",
                 signature.len()
             ),
-        });
+        }
+        .into());
     }
     let mut element = Vec::with_capacity(3 + signature_length);
     tlv::put_element(&mut element, tag::SIGNATURE, &signature, "signature")?;

@@ -15,9 +15,9 @@
 //! ```
 
 use crate::certificate::{Certificate, NameStyle};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
-use crate::header::{ElementOrder, HeaderSpec, SignedHeader, Version};
+use crate::header::{ElementOrder, FileVersion, HeaderSpec, SignedHeader};
 use crate::signer::FileSigner;
 use crate::tlv::minimal_serial;
 
@@ -70,7 +70,8 @@ pub struct Verified {
     pub issuer: IssuerMatch,
 }
 
-/// A parsed signed file, borrowing the file's bytes.
+/// A parsed signed file, borrowing the file's bytes (zero-copy). Its owned
+/// form is [`crate::OwnedSignedFile`] ([`SignedFile::into_owned`]).
 #[derive(Clone)]
 pub struct SignedFile<'a> {
     file: &'a [u8],
@@ -94,7 +95,7 @@ impl<'a> SignedFile<'a> {
     /// the ciphertext.
     ///
     /// A newer firmware container (`CD 34 12 AB …`) gives
-    /// [`Error::NewerFirmwareContainer`].
+    /// [`MalformedFile::NewerFirmwareContainer`](crate::MalformedFile::NewerFirmwareContainer).
     pub fn parse(file: &'a [u8]) -> Result<Self> {
         let header = SignedHeader::parse(file)?;
         Ok(Self { file, header })
@@ -154,8 +155,8 @@ impl<'a> SignedFile<'a> {
     /// Verifies the file against the signer's certificate.
     ///
     /// 1. The certificate's serial number must equal header tag 5 (compared
-    ///    as integers); otherwise [`Error::SignerMismatch`], or
-    ///    [`Error::UnverifiableCiscoFirmware`] when the header names Cisco's
+    ///    as integers); otherwise [`Refusal::SignerMismatch`], or
+    ///    [`Refusal::UnverifiableCiscoFirmware`] when the header names Cisco's
     ///    placeholder firmware signer.
     /// 2. The digest (tag 8) must be allowed by `policy`.
     /// 3. The RSA PKCS #1 v1.5 signature over the file minus the tag-12
@@ -168,12 +169,13 @@ impl<'a> SignedFile<'a> {
     pub fn verify(&self, certificate: &Certificate, policy: HashPolicy) -> Result<Verified> {
         if !certificate.has_serial(self.header.serial_number) {
             if self.is_cisco_firmware() {
-                return Err(Error::UnverifiableCiscoFirmware);
+                return Err(Refusal::UnverifiableCiscoFirmware.into());
             }
-            return Err(Error::SignerMismatch {
+            return Err(Refusal::SignerMismatch {
                 header_serial: hex_lower(minimal_serial(self.header.serial_number)),
                 certificate_serial: hex_lower(&certificate.serial_number()),
-            });
+            }
+            .into());
         }
         let key = certificate.rsa_public_key()?;
         self.header.verify(self.file, &key, policy)?;
@@ -222,7 +224,7 @@ pub struct SignOptions {
     /// never reads the clock.
     pub timestamp: Option<u32>,
     /// Header version (tag 1): 1.0 for certutils `.sgn` files.
-    pub version: Version,
+    pub version: FileVersion,
     /// How the signer and issuer names are rendered.
     pub name_style: NameStyle,
     /// Order of the signer-info children (certutils 4, 6, 5; Cisco 4, 5, 6).
@@ -237,7 +239,7 @@ impl SignOptions {
             hash_algorithm,
             filename: Some(filename.to_owned()),
             timestamp: Some(timestamp),
-            version: Version::V1_0,
+            version: FileVersion::V1_0,
             name_style: NameStyle::Certutils,
             element_order: ElementOrder::Certutils,
         }
@@ -275,7 +277,7 @@ impl SignOptions {
 ///
 /// The result is checked against the certificate before it is returned, so
 /// a key that does not match the certificate gives
-/// [`Error::KeyCertificateMismatch`] instead of a file no phone accepts.
+/// [`UsageError::KeyCertificateMismatch`] instead of a file no phone accepts.
 pub fn sign(
     payload: &[u8],
     signer_certificate: &Certificate,
@@ -295,7 +297,7 @@ pub(crate) fn check_signed_by(file: &[u8], key: &rsa::RsaPublicKey) -> Result<()
     header
         .verify(file, key, HashPolicy::ANY)
         .map_err(|error| match error {
-            Error::SignatureInvalid => Error::KeyCertificateMismatch,
+            Error::Refused(Refusal::SignatureInvalid) => UsageError::KeyCertificateMismatch.into(),
             other => other,
         })
 }

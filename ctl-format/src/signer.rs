@@ -2,7 +2,7 @@
 //! live in an HSM, a remote signing service or another language; the crate
 //! ships [`RsaFileSigner`] for keys held in memory.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hash::HashAlgorithm;
 use crate::pem;
 use rsa::RsaPrivateKey;
@@ -91,23 +91,14 @@ impl FileSigner for RsaFileSigner {
         algorithm: HashAlgorithm,
         digest: &[u8],
     ) -> core::result::Result<Vec<u8>, SigningError> {
-        let mut rng = rand_core::OsRng;
+        // The one place a core crate draws OS randomness: RSA blinding for
+        // offline file signing (the signature itself is deterministic).
+        #[allow(clippy::disallowed_types)]
+        let mut rng: rand_core::OsRng = rand_core::OsRng;
         self.key
             .sign_with_rng(&mut rng, algorithm.pkcs1v15(), digest)
             .map_err(|error| SigningError {
                 message: format!("RSA signing failed: {error}"),
             })
     }
-}
-
-/// Checks that an RSA key can sign with `algorithm` (used by callers that
-/// want a clear error before building anything).
-pub fn check_key_size(signature_len: usize, algorithm: HashAlgorithm) -> Result<()> {
-    let known = crate::header::modulus_code_for_bytes(signature_len).is_some();
-    if !known || signature_len < algorithm.output_len() + 30 {
-        return Err(Error::UnsupportedKeySize {
-            bits: signature_len.saturating_mul(8),
-        });
-    }
-    Ok(())
 }

@@ -29,17 +29,17 @@
 //! * records start at the header length and follow each other to the end
 //!   of the file; each starts with `01 0002` and its length (which counts
 //!   its own 5 bytes). A record head that is cut short, declares fewer than
-//!   5 bytes or more than remain is [`Error::TruncatedRecord`]; bytes after
+//!   5 bytes or more than remain is [`MalformedFile::TruncatedRecord`]; bytes after
 //!   the last record that cannot start a record (first byte not 1) are
-//!   [`Error::TrailingData`];
+//!   [`MalformedFile::TrailingData`];
 //! * the elements of a record may come in any order and any subset, and
-//!   must end exactly at the record's end ([`Error::ElementOverrun`]);
+//!   must end exactly at the record's end ([`MalformedFile::ElementOverrun`]);
 //! * **duplicates:** the tags this crate knows (1 to 12) may occur once per
-//!   record, a repeat is [`Error::DuplicateRecordElement`] — no writer
+//!   record, a repeat is [`MalformedFile::DuplicateRecordElement`] — no writer
 //!   repeats them, and a second role or certificate would make the record
 //!   ambiguous. Unknown tags are kept, in order, and may repeat;
 //! * fixed-size values are checked: role 2 bytes, IPv4 address 4 bytes,
-//!   record hash algorithm 1 byte ([`Error::BadValue`]); strings without a
+//!   record hash algorithm 1 byte ([`MalformedFile::BadValue`]); strings without a
 //!   terminating NUL are a [`Warning`].
 //!
 //! Role codes that are not known stay numbers ([`Role::Unknown`]).
@@ -56,13 +56,16 @@ pub use record::{Agreement, Consistency, Record, tag};
 pub use role::{Role, UnknownRoleName};
 pub use verify::{Rollover, RolloverMatch, SignerMatch, VerifiedSigner};
 
-use crate::error::{Error, Result};
+use crate::error::{MalformedFile, Result};
 use crate::header::{SignedHeader, Warning};
 use crate::tlv::read_u16;
 
-/// A parsed CTL or ITL, borrowing from the file's bytes.
+/// A parsed CTL or ITL, borrowing from the file's bytes (zero-copy). Its
+/// owned form, for bindings and long-lived values, is
+/// [`crate::OwnedTrustList`] ([`TrustList::into_owned`]).
 #[derive(Debug, Clone)]
 pub struct TrustList<'a> {
+    file: &'a [u8],
     header: SignedHeader<'a>,
     records: Vec<Record<'a>>,
     warnings: Vec<Warning>,
@@ -81,9 +84,9 @@ impl<'a> TrustList<'a> {
         let mut position = usize::from(header.header_length);
         while let Some(rest) = file.get(position..).filter(|rest| !rest.is_empty()) {
             if rest.first() != RECORD_HEAD.first() {
-                return Err(Error::TrailingData { offset: position });
+                return Err(MalformedFile::TrailingData { offset: position }.into());
             }
-            let truncated = Error::TruncatedRecord { offset: position };
+            let truncated = MalformedFile::TruncatedRecord { offset: position };
             let head_is_right = rest
                 .get(..RECORD_HEAD.len())
                 .is_some_and(|head| head == RECORD_HEAD);
@@ -98,10 +101,17 @@ impl<'a> TrustList<'a> {
             position = end;
         }
         Ok(Self {
+            file,
             header,
             records,
             warnings,
         })
+    }
+
+    /// The whole file as given to [`TrustList::parse`] (what
+    /// [`TrustList::verify`] checks the signature of).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.file
     }
 
     /// The signed header.
@@ -133,11 +143,17 @@ impl<'a> TrustList<'a> {
     /// Every record whose elements disagree with its own certificate, with
     /// the disagreement (spec section 4.2: a warning, not an error).
     pub fn inconsistencies(&self) -> Vec<(usize, Consistency)> {
-        self.records
-            .iter()
-            .enumerate()
-            .map(|(index, record)| (index, record.consistency()))
-            .filter(|(_, consistency)| !consistency.is_consistent())
-            .collect()
+        inconsistencies(self.records.iter().map(Record::consistency))
     }
+}
+
+/// The records' disagreements with their certificates, indexed: shared by
+/// [`TrustList::inconsistencies`] and [`crate::OwnedTrustList::inconsistencies`].
+pub(crate) fn inconsistencies(
+    consistencies: impl Iterator<Item = Consistency>,
+) -> Vec<(usize, Consistency)> {
+    consistencies
+        .enumerate()
+        .filter(|(_, consistency)| !consistency.is_consistent())
+        .collect()
 }

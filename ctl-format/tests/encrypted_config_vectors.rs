@@ -3,7 +3,10 @@
 
 use ctl_format::encrypted_config::{self, EncryptOptions, EncryptedConfig};
 use ctl_format::signed_file::{self, SignOptions, SignedFile};
-use ctl_format::{Certificate, Error, HashAlgorithm, HashPolicy, RsaFileSigner, reduced_config};
+use ctl_format::{
+    Certificate, Error, HashAlgorithm, HashPolicy, MalformedFile, Refusal, RsaFileSigner,
+    UsageError, reduced_config,
+};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -154,18 +157,26 @@ fn every_encrypted_vector_matches_its_sidecar() {
         } else {
             assert_eq!(verdict["error"], "signature_invalid", "{name}");
             // Refused before anything is decrypted.
-            assert_eq!(decrypted.unwrap_err(), Error::SignatureInvalid, "{name}");
+            assert_eq!(
+                decrypted.unwrap_err(),
+                Error::Refused(Refusal::SignatureInvalid),
+                "{name}"
+            );
             let anyway = config.decrypt_unverified(&phone_key()).unwrap_err();
             match verdict["if_decrypted_anyway"].as_str().unwrap() {
                 "plaintext_hash_mismatch" => {
-                    assert_eq!(anyway, Error::PlaintextDigestMismatch, "{name}");
+                    assert_eq!(
+                        anyway,
+                        Error::Refused(Refusal::PlaintextDigestMismatch),
+                        "{name}"
+                    );
                     assert_eq!(enc["plaintext_hash_matches"], false, "{name}");
                 }
                 "ciphertext_not_block_aligned" => assert_eq!(
                     anyway,
-                    Error::CiphertextNotBlockAligned {
+                    Error::Refused(Refusal::CiphertextNotBlockAligned {
                         length: as_usize(&enc["ciphertext_length"])
-                    },
+                    }),
                     "{name}"
                 ),
                 other => panic!("{name}: unknown expectation {other}"),
@@ -184,7 +195,7 @@ fn plain_signed_files_are_not_encrypted_configs() {
         assert!(
             matches!(
                 EncryptedConfig::parse(&read(name)),
-                Err(Error::NotEncrypted { .. })
+                Err(Error::Malformed(MalformedFile::NotEncrypted { .. }))
             ),
             "{name}"
         );
@@ -216,7 +227,7 @@ fn inconsistent_encryption_elements_are_refused_with_offsets() {
         let at = offset_of(20);
         let bytes = with(at + 3, &[0, count]);
         assert!(
-            matches!(EncryptedConfig::parse(&bytes), Err(Error::BadValue { offset, .. }) if offset == at),
+            matches!(EncryptedConfig::parse(&bytes), Err(Error::Malformed(MalformedFile::BadValue { offset, .. })) if offset == at),
             "pad count {count}"
         );
     }
@@ -224,21 +235,21 @@ fn inconsistent_encryption_elements_are_refused_with_offsets() {
     let at = offset_of(23);
     let bytes = with(at + 3, &1024u16.to_be_bytes());
     assert!(
-        matches!(EncryptedConfig::parse(&bytes), Err(Error::BadValue { offset, .. }) if offset == at)
+        matches!(EncryptedConfig::parse(&bytes), Err(Error::Malformed(MalformedFile::BadValue { offset, .. })) if offset == at)
     );
     // Unknown plaintext hash algorithm (tag 26).
     let at = offset_of(26);
     assert_eq!(
         EncryptedConfig::parse(&with(at + 3, &[9])).unwrap_err(),
-        Error::UnsupportedHashAlgorithm {
+        Error::Malformed(MalformedFile::UnsupportedHashAlgorithm {
             offset: at,
             code: 9
-        }
+        })
     );
     // SHA-512 named, but a 20-byte digest stored.
     assert!(matches!(
         EncryptedConfig::parse(&with(at + 3, &[3])),
-        Err(Error::BadValue { offset, .. }) if offset == offset_of(27)
+        Err(Error::Malformed(MalformedFile::BadValue { offset, .. })) if offset == offset_of(27)
     ));
 }
 
@@ -252,7 +263,10 @@ fn decryption_faults_are_reported_without_secrets() {
     bytes[index] ^= 0x40;
     let config = EncryptedConfig::parse(&bytes).unwrap();
     let error = config.decrypt_unverified(&phone_key()).unwrap_err();
-    assert!(matches!(error, Error::Decryption { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Refused(Refusal::Decryption { .. })),
+        "{error:?}"
+    );
 
     // The wrong private key cannot unwrap the AES key.
     let config = EncryptedConfig::parse(&original).unwrap();
@@ -260,7 +274,10 @@ fn decryption_faults_are_reported_without_secrets() {
     let error = config
         .decrypt(&certificate("ccm-tftp.pem"), &wrong, HashPolicy::CISCO)
         .unwrap_err();
-    assert!(matches!(error, Error::Decryption { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Refused(Refusal::Decryption { .. })),
+        "{error:?}"
+    );
     let text = format!("{error} {error:?} {config:?}");
     assert!(
         !text.contains("d6d94167df0480d375e83239ae96d052"),
@@ -276,7 +293,10 @@ fn decryption_faults_are_reported_without_secrets() {
             HashPolicy::CISCO,
         )
         .unwrap_err();
-    assert!(matches!(error, Error::SignerMismatch { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Refused(Refusal::SignerMismatch { .. })),
+        "{error:?}"
+    );
 }
 
 /// The reduced companions written by `enccnf`: payload and whole file.
@@ -327,7 +347,7 @@ fn reduced_config_keeps_only_present_elements() {
     );
     assert!(matches!(
         reduced_config(b"<phone/>", &phone),
-        Err(Error::BadXml { .. })
+        Err(Error::Malformed(MalformedFile::BadXml { .. }))
     ));
 }
 
@@ -478,7 +498,7 @@ fn ec_phone_certificates_are_refused() {
         &mut StdRng::seed_from_u64(1),
     )
     .unwrap_err();
-    assert_eq!(error, Error::EcKeyNotSupported);
+    assert_eq!(error, Error::Misuse(UsageError::EcKeyNotSupported));
     assert!(error.to_string().contains("EC key"));
 }
 

@@ -1,6 +1,6 @@
 //! The signed header of every vector, field for field against its sidecar.
 
-use ctl_format::{SignedHeader, Version};
+use ctl_format::{FileVersion, SignedHeader};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ fn parsing_vectors() -> Vec<(PathBuf, Value)> {
     found
 }
 
-fn version_text(version: Version) -> String {
+fn version_text(version: FileVersion) -> String {
     version.to_string()
 }
 

@@ -3,7 +3,8 @@
 
 use ctl_format::signed_file::{self, SignOptions, SignatureStatus, SignedFile};
 use ctl_format::{
-    Certificate, Error, HashAlgorithm, HashPolicy, IssuerMatch, NameStyle, RsaFileSigner,
+    Certificate, Error, HashAlgorithm, HashPolicy, IssuerMatch, MalformedFile, NameStyle, Refusal,
+    RsaFileSigner, UsageError,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -80,7 +81,7 @@ fn every_signed_file_matches_its_sidecar() {
             assert!(bytes.starts_with(&[0xCD, 0x34, 0x12, 0xAB]), "{name}");
             assert_eq!(
                 SignedFile::parse(&bytes).unwrap_err(),
-                Error::NewerFirmwareContainer,
+                Error::Malformed(MalformedFile::NewerFirmwareContainer),
                 "{name}"
             );
             continue;
@@ -135,7 +136,11 @@ fn every_signed_file_matches_its_sidecar() {
                     );
                 } else {
                     assert_eq!(expected["expected"]["error"], "signature_invalid", "{name}");
-                    assert_eq!(result.unwrap_err(), Error::SignatureInvalid, "{name}");
+                    assert_eq!(
+                        result.unwrap_err(),
+                        Error::Refused(Refusal::SignatureInvalid),
+                        "{name}"
+                    );
                 }
             }
             Value::String(text) => {
@@ -150,7 +155,7 @@ fn every_signed_file_matches_its_sidecar() {
                 assert_eq!(
                     file.verify(&certificate("ccm-tftp.pem"), HashPolicy::ANY)
                         .unwrap_err(),
-                    Error::UnverifiableCiscoFirmware,
+                    Error::Refused(Refusal::UnverifiableCiscoFirmware),
                     "{name}"
                 );
             }
@@ -222,7 +227,7 @@ fn wrong_certificate_is_named_not_verified_blindly() {
     let error = file
         .verify(&certificate("phone-lsc.pem"), HashPolicy::CISCO)
         .unwrap_err();
-    let Error::SignerMismatch { header_serial, .. } = &error else {
+    let Error::Refused(Refusal::SignerMismatch { header_serial, .. }) = &error else {
         panic!("{error:?}");
     };
     assert_eq!(header_serial, "d43fecc03da547ad4fdee8a263a55c");
@@ -235,9 +240,9 @@ fn policy_refuses_disallowed_digests() {
     assert_eq!(
         file.verify(&certificate("ccm-tftp.pem"), HashPolicy::SHA512_ONLY)
             .unwrap_err(),
-        Error::HashNotAllowed {
+        Error::Refused(Refusal::HashNotAllowed {
             algorithm: HashAlgorithm::Sha1
-        }
+        })
     );
 }
 
@@ -247,12 +252,12 @@ fn signing_key_must_match_the_certificate() {
     let options = SignOptions::certutils(HashAlgorithm::Sha1, "x.sgn", 0);
     assert_eq!(
         signed_file::sign(b"x", &certificate("ccm-tftp.pem"), &phone_key, &options).unwrap_err(),
-        Error::KeyCertificateMismatch
+        Error::Misuse(UsageError::KeyCertificateMismatch)
     );
     // An EC signer certificate cannot sign these files.
     assert_eq!(
         signed_file::sign(b"x", &certificate("tftp-ec.pem"), &tftp_signer(), &options).unwrap_err(),
-        Error::EcKeyNotSupported
+        Error::Misuse(UsageError::EcKeyNotSupported)
     );
 }
 

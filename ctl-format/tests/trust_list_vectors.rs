@@ -4,8 +4,9 @@
 
 use ctl_format::trust_list::{Agreement, RolloverMatch};
 use ctl_format::{
-    Certificate, Error, HashAlgorithm, HashPolicy, NameStyle, RecordEntry, RecordLayout, Role,
-    RsaFileSigner, TrustList, TrustListBuilder, TrustListKind, Version,
+    Certificate, Error, FileVersion, HashAlgorithm, HashPolicy, MalformedFile, NameStyle,
+    RecordEntry, RecordLayout, Refusal, Role, RsaFileSigner, TrustList, TrustListBuilder,
+    TrustListKind, UsageError,
 };
 use serde_json::Value;
 use std::net::Ipv4Addr;
@@ -96,7 +97,11 @@ fn every_vector_matches_its_sidecar() {
                         .nth(3)
                         .and_then(|word| word.parse().ok())
                         .unwrap();
-                    assert_eq!(error, Error::TruncatedRecord { offset }, "{name}");
+                    assert_eq!(
+                        error,
+                        Error::Malformed(MalformedFile::TruncatedRecord { offset }),
+                        "{name}"
+                    );
                 }
                 other => panic!("{name}: unmapped expected error {other}"),
             }
@@ -232,7 +237,11 @@ fn every_vector_matches_its_sidecar() {
                 Some("signature_invalid"),
                 "{name}"
             );
-            assert_eq!(verdict, Err(Error::SignatureInvalid), "{name}");
+            assert_eq!(
+                verdict,
+                Err(Error::Refused(Refusal::SignatureInvalid)),
+                "{name}"
+            );
         }
         let found = list.find_signer().unwrap();
         assert!(found.is_full(), "{name}");
@@ -271,9 +280,9 @@ fn the_real_cisco_ctl_verifies_under_the_cisco_policy() {
     assert_eq!(signer.hash_algorithm, HashAlgorithm::Sha1);
     assert_eq!(
         list.verify(&bytes, HashPolicy::SHA512_ONLY),
-        Err(Error::HashNotAllowed {
+        Err(Error::Refused(Refusal::HashNotAllowed {
             algorithm: HashAlgorithm::Sha1
-        })
+        }))
     );
     // README: records 0 and 4 are SAST, 3 is CAPF.
     let roles: Vec<Role> = list.records().iter().map(|r| r.role().unwrap()).collect();
@@ -339,7 +348,7 @@ fn rebuild_from_command(name: &str) -> Vec<u8> {
     let words: Vec<&str> = command.split_whitespace().collect();
     assert_eq!(&words[..2], ["tlvfile", "--build"]);
     let mut filename = None;
-    let mut version = Version::V1_0; // certutils' default signer version
+    let mut version = FileVersion::V1_0; // certutils' default signer version
     let mut digest = HashAlgorithm::Sha1;
     let mut entries = Vec::new();
     let mut options = words[2..words.len() - 1].chunks(2);
@@ -349,7 +358,7 @@ fn rebuild_from_command(name: &str) -> Vec<u8> {
             "--filename" => filename = Some(value.to_string()),
             "--version" => {
                 let (major, minor) = value.split_once('.').unwrap();
-                version = Version::new(major.parse().unwrap(), minor.parse().unwrap());
+                version = FileVersion::new(major.parse().unwrap(), minor.parse().unwrap());
             }
             "--digest" => {
                 digest = match *value {
@@ -443,7 +452,7 @@ fn cisco_layout_builds_verify_and_look_like_unified_cm() {
         assert_eq!(signer.hash_algorithm, hash);
         let header = list.header();
         // Spec 3.2 (Unified CM header order), 3.4 (version 1.2), 3.3 (H mod 4).
-        assert_eq!(header.version, Version::V1_2);
+        assert_eq!(header.version, FileVersion::V1_2);
         assert_eq!(header.signer_version, None);
         assert_eq!(
             &header.element_order()[..10],
@@ -479,7 +488,7 @@ fn cisco_layout_builds_verify_and_look_like_unified_cm() {
 fn itl_kind_only_changes_the_filename() {
     let key = signer("itlrecovery.pem");
     let file = TrustListBuilder::new(TrustListKind::Itl, certificate("itlrecovery.pem"), &key, 1)
-        .signer_version(Some(Version::V1_1))
+        .signer_version(Some(FileVersion::V1_1))
         .record(RecordEntry::new(certificate("itlrecovery.pem"), Role::Sast))
         .record(RecordEntry::new(certificate("tvs.pem"), Role::Tvs))
         .build()
@@ -489,7 +498,7 @@ fn itl_kind_only_changes_the_filename() {
         list.header().filename.unwrap().as_str(),
         Some("ITLFile.tlv")
     );
-    assert_eq!(list.header().signer_version, Some(Version::V1_1));
+    assert_eq!(list.header().signer_version, Some(FileVersion::V1_1));
     assert_eq!(list.records()[1].role(), Some(Role::Tvs));
 }
 
@@ -499,7 +508,10 @@ fn builder_refuses_a_key_that_is_not_the_certificates() {
     let result = TrustListBuilder::new(TrustListKind::Ctl, certificate("sast.pem"), &wrong_key, 1)
         .record(RecordEntry::new(certificate("sast.pem"), Role::Sast))
         .build();
-    assert_eq!(result, Err(Error::KeyCertificateMismatch));
+    assert_eq!(
+        result,
+        Err(Error::Misuse(UsageError::KeyCertificateMismatch))
+    );
 }
 
 #[test]
@@ -511,7 +523,7 @@ fn builder_refuses_a_signer_not_listed_as_sast() {
             Role::CallManagerTftp,
         ))
         .build();
-    assert_eq!(result, Err(Error::SignerNotFound));
+    assert_eq!(result, Err(Error::Refused(Refusal::SignerNotFound)));
 }
 
 #[test]
@@ -520,7 +532,7 @@ fn builder_refuses_an_ec_signer_certificate() {
     let result = TrustListBuilder::new(TrustListKind::Ctl, certificate("tftp-ec.pem"), &key, 1)
         .record(RecordEntry::new(certificate("tftp-ec.pem"), Role::Sast))
         .build();
-    assert_eq!(result, Err(Error::EcKeyNotSupported));
+    assert_eq!(result, Err(Error::Misuse(UsageError::EcKeyNotSupported)));
 }
 
 #[test]
@@ -558,7 +570,7 @@ fn rollover_to_an_unknown_signer_is_refused() {
     assert!(list.verify(&file, HashPolicy::CISCO).is_ok());
     assert_eq!(
         list.verify_against(&file, &previous, HashPolicy::CISCO),
-        Err(Error::SignerNotInPreviousList)
+        Err(Error::Refused(Refusal::SignerNotInPreviousList))
     );
 }
 
@@ -574,9 +586,9 @@ fn rollover_to_a_signer_held_only_as_ccm_tftp_is_refused() {
     let list = TrustList::parse(&file).unwrap();
     assert_eq!(
         list.verify_against(&file, &previous, HashPolicy::CISCO),
-        Err(Error::SignerNotSastInPreviousList {
+        Err(Error::Refused(Refusal::SignerNotSastInPreviousList {
             role_codes: vec![2]
-        })
+        }))
     );
 }
 
@@ -588,7 +600,7 @@ fn rollover_refuses_a_new_list_that_does_not_verify() {
     let list = TrustList::parse(&bad).unwrap();
     assert_eq!(
         list.verify_against(&bad, &previous, HashPolicy::CISCO),
-        Err(Error::SignatureInvalid)
+        Err(Error::Refused(Refusal::SignatureInvalid))
     );
 }
 
@@ -605,7 +617,9 @@ fn a_serial_only_signer_match_is_reported_not_accepted() {
     assert!(!found.issuer_matches);
     assert_eq!(
         list.verify(&bytes, HashPolicy::ANY),
-        Err(Error::SignerIssuerMismatch { record_index: 0 })
+        Err(Error::Refused(Refusal::SignerIssuerMismatch {
+            record_index: 0
+        }))
     );
 }
 
@@ -619,7 +633,7 @@ fn a_list_without_the_header_serial_has_no_signer() {
     assert_eq!(list.find_signer(), None);
     assert_eq!(
         list.verify(&bytes, HashPolicy::ANY),
-        Err(Error::SignerNotFound)
+        Err(Error::Refused(Refusal::SignerNotFound))
     );
 }
 
@@ -634,55 +648,73 @@ fn real_ctl_with(extra: &[u8]) -> Vec<u8> {
 fn strict_framing_of_records() {
     let end = read("real/cucm/CTLFile.tlv").len();
     let parse = |extra: &[u8]| TrustList::parse(&real_ctl_with(extra)).map(|l| l.records().len());
-    assert_eq!(parse(&[0xFF]), Err(Error::TrailingData { offset: end }));
-    assert_eq!(parse(&[0]), Err(Error::TrailingData { offset: end }));
+    assert_eq!(
+        parse(&[0xFF]),
+        Err(Error::Malformed(MalformedFile::TrailingData {
+            offset: end
+        }))
+    );
+    assert_eq!(
+        parse(&[0]),
+        Err(Error::Malformed(MalformedFile::TrailingData {
+            offset: end
+        }))
+    );
     for cut in [&[1u8][..], &[1, 0], &[1, 0, 2], &[1, 0, 2, 0]] {
         assert_eq!(
             parse(cut),
-            Err(Error::TruncatedRecord { offset: end }),
+            Err(Error::Malformed(MalformedFile::TruncatedRecord {
+                offset: end
+            })),
             "{cut:?}"
         );
     }
     // Record length under 5, over the remaining bytes, head with length 3.
     assert_eq!(
         parse(&[1, 0, 2, 0, 4]),
-        Err(Error::TruncatedRecord { offset: end })
+        Err(Error::Malformed(MalformedFile::TruncatedRecord {
+            offset: end
+        }))
     );
     assert_eq!(
         parse(&[1, 0, 2, 0, 6]),
-        Err(Error::TruncatedRecord { offset: end })
+        Err(Error::Malformed(MalformedFile::TruncatedRecord {
+            offset: end
+        }))
     );
     assert_eq!(
         parse(&[1, 0, 3, 0, 5, 0]),
-        Err(Error::TruncatedRecord { offset: end })
+        Err(Error::Malformed(MalformedFile::TruncatedRecord {
+            offset: end
+        }))
     );
     // A 5-byte record holding nothing but its length is a record.
     assert_eq!(parse(&[1, 0, 2, 0, 5]), Ok(7));
     // An element running past the record end.
     assert_eq!(
         parse(&[1, 0, 2, 0, 8, 4, 0, 2, 0]),
-        Err(Error::ElementOverrun {
+        Err(Error::Malformed(MalformedFile::ElementOverrun {
             offset: end + 5,
             tag: 4,
             limit: end + 8
-        })
+        }))
     );
     // A known element twice.
     assert_eq!(
         parse(&[1, 0, 2, 0, 15, 4, 0, 2, 0, 0, 4, 0, 2, 0, 1]),
-        Err(Error::DuplicateRecordElement {
+        Err(Error::Malformed(MalformedFile::DuplicateRecordElement {
             offset: end + 10,
             tag: 4
-        })
+        }))
     );
     // IPv4 of 3 bytes, role of 1 byte.
     assert!(matches!(
         parse(&[1, 0, 2, 0, 11, 10, 0, 3, 1, 2, 3]),
-        Err(Error::BadValue { offset, .. }) if offset == end + 5
+        Err(Error::Malformed(MalformedFile::BadValue { offset, .. })) if offset == end + 5
     ));
     assert!(matches!(
         parse(&[1, 0, 2, 0, 9, 4, 0, 1, 0]),
-        Err(Error::BadValue { offset, .. }) if offset == end + 5
+        Err(Error::Malformed(MalformedFile::BadValue { offset, .. })) if offset == end + 5
     ));
 }
 
@@ -712,7 +744,7 @@ fn unknown_record_tags_and_roles_are_kept() {
     // The appended record is signed over too: the signature now fails.
     assert_eq!(
         list.verify(&bytes, HashPolicy::ANY),
-        Err(Error::SignatureInvalid)
+        Err(Error::Refused(Refusal::SignatureInvalid))
     );
 }
 

@@ -11,7 +11,7 @@ use crate::{CliError, CliResult};
 use clap::Subcommand;
 use ctl_format::encrypted_config::{self, EncryptOptions, EncryptedConfig};
 use ctl_format::signed_file::{self, SignOptions};
-use ctl_format::{Certificate, Error, HashAlgorithm, HashPolicy, RsaFileSigner};
+use ctl_format::{Certificate, Error, HashAlgorithm, HashPolicy, RsaFileSigner, UsageError};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -143,7 +143,7 @@ fn encrypt(
         &mut rand_core::OsRng,
     )
     .map_err(|error| match error {
-        Error::EcKeyNotSupported => CliError::input(format!(
+        Error::Misuse(UsageError::EcKeyNotSupported) => CliError::input(format!(
             "{}: the phone certificate holds an EC key, which cannot wrap the AES key; \
              encrypted configs need the phone's RSA certificate (LSC or MIC)",
             phone_certificate_path.display()

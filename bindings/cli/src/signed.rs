@@ -7,7 +7,9 @@ use crate::output::{
 use crate::{CliError, CliResult};
 use clap::{Subcommand, ValueEnum};
 use ctl_format::signed_file::{self, SignOptions, SignatureStatus, SignedFile};
-use ctl_format::{Certificate, Error, HashAlgorithm, HashPolicy, IssuerMatch, RsaFileSigner};
+use ctl_format::{
+    Certificate, Error, Fault, HashAlgorithm, HashPolicy, IssuerMatch, RsaFileSigner,
+};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -123,18 +125,13 @@ pub(crate) fn run(command: Command) -> CliResult {
 }
 
 /// Maps a library error about `path` to the exit status a shell user
-/// expects: a "no" about the file's authenticity or content is 1, anything
-/// else (unreadable, unparsable, unusable key) 2.
+/// expects, by who is at fault: a "no" about the file's authenticity or
+/// content ([`Fault::Refused`]) is 1, anything else (unreadable,
+/// unparsable, unusable key or certificate) 2.
 pub(crate) fn verdict(path: &Path, error: Error) -> CliError {
     let message = format!("{}: {error}", path.display());
-    match error {
-        Error::SignatureInvalid
-        | Error::SignerMismatch { .. }
-        | Error::HashNotAllowed { .. }
-        | Error::UnverifiableCiscoFirmware
-        | Error::PlaintextDigestMismatch
-        | Error::Decryption { .. }
-        | Error::CiphertextNotBlockAligned { .. } => CliError::rejected(message),
+    match error.fault() {
+        Fault::Refused => CliError::rejected(message),
         _ => CliError::input(message),
     }
 }

@@ -6,8 +6,8 @@ use crate::{CliError, CliResult};
 use clap::{Args, Subcommand, ValueEnum};
 use ctl_format::trust_list::{Record, RecordEntry, RecordLayout, Role, TrustListKind};
 use ctl_format::{
-    Certificate, HashAlgorithm, HashPolicy, NameStyle, RsaFileSigner, TrustList, TrustListBuilder,
-    Version,
+    Certificate, FileVersion, HashAlgorithm, HashPolicy, NameStyle, RsaFileSigner, TrustList,
+    TrustListBuilder,
 };
 use serde_json::{Value, json};
 use std::net::Ipv4Addr;
@@ -468,8 +468,8 @@ fn build(args: &BuildArgs) -> CliResult {
             Hash::Sha256 => HashAlgorithm::Sha256,
         })
         .signer_version(args.signer_version.map(|version| match version {
-            SignerVersion::V1_0 => Version::V1_0,
-            SignerVersion::V1_1 => Version::V1_1,
+            SignerVersion::V1_0 => FileVersion::V1_0,
+            SignerVersion::V1_1 => FileVersion::V1_1,
         }))
         .layout(layout)
         .name_style(style)
@@ -492,6 +492,10 @@ fn verify(args: &VerifyArgs) -> CliResult {
     let policy = hash_policy(args.hash_policy);
     let bytes = read_file(&args.file)?;
     let list = parse(&args.file, &bytes)?;
+    // The file parsed, so whatever verification says is the verdict on it
+    // (exit 1), whatever its fault: a refusal, or a signer record whose
+    // certificate cannot be read (`Fault::Malformed`), which a phone
+    // rejects just the same.
     let rejected = |error: ctl_format::Error| {
         CliError::rejected(format!("{}: NOT VALID: {error}", args.file.display()))
     };

@@ -239,7 +239,8 @@ mod tests {
             u64::from(self.next_u32())
         }
         fn fill_bytes(&mut self, dest: &mut [u8]) {
-            dest.iter_mut().for_each(|b| *b = self.next_u32() as u8);
+            dest.iter_mut()
+                .for_each(|b| *b = self.next_u32().to_le_bytes()[0]);
         }
         fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
             self.fill_bytes(dest);

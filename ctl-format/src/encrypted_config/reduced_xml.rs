@@ -7,7 +7,7 @@
 //! children verbatim.
 
 use crate::certificate::Certificate;
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedFile, Result};
 use core::ops::Range;
 use md5::{Digest, Md5};
 
@@ -82,7 +82,7 @@ enum Token {
 }
 
 fn bad(offset: usize, reason: &'static str) -> Error {
-    Error::BadXml { offset, reason }
+    MalformedFile::BadXml { offset, reason }.into()
 }
 
 /// Position just after the first occurrence of `needle` at or after `from`.
@@ -297,7 +297,10 @@ mod tests {
             b"<device></>",
         ] {
             assert!(
-                matches!(device_children(xml), Err(Error::BadXml { .. })),
+                matches!(
+                    device_children(xml),
+                    Err(Error::Malformed(MalformedFile::BadXml { .. }))
+                ),
                 "{}",
                 String::from_utf8_lossy(xml)
             );

@@ -2,9 +2,9 @@
 
 use super::{Role, TrustList, record::tag};
 use crate::certificate::{Certificate, NameStyle};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, UsageError};
 use crate::hash::{HashAlgorithm, HashPolicy};
-use crate::header::{ElementOrder, HeaderSpec, Version, sign_file};
+use crate::header::{ElementOrder, FileVersion, HeaderSpec, sign_file};
 use crate::signer::FileSigner;
 use crate::tlv;
 use std::net::Ipv4Addr;
@@ -134,7 +134,7 @@ impl RecordEntry {
                 put_ip(&mut out)?;
             }
         }
-        let length = u16::try_from(out.len()).map_err(|_| Error::TooLong {
+        let length = u16::try_from(out.len()).map_err(|_| UsageError::TooLong {
             element: "record",
             length: out.len(),
         })?;
@@ -177,7 +177,7 @@ pub struct TrustListBuilder<'s> {
     signer: &'s dyn FileSigner,
     timestamp: u32,
     hash_algorithm: HashAlgorithm,
-    signer_version: Option<Version>,
+    signer_version: Option<FileVersion>,
     filename: Option<String>,
     name_style: NameStyle,
     layout: RecordLayout,
@@ -231,7 +231,7 @@ impl<'s> TrustListBuilder<'s> {
 
     /// The signer-version element (tag 28; certutils writes 1.0 or 1.1),
     /// or `None` (the default, as Unified CM) to leave it out.
-    pub fn signer_version(mut self, version: Option<Version>) -> Self {
+    pub fn signer_version(mut self, version: Option<FileVersion>) -> Self {
         self.signer_version = version;
         self
     }
@@ -269,22 +269,22 @@ impl<'s> TrustListBuilder<'s> {
     /// Lays out, signs and checks the file, and returns its bytes.
     ///
     /// Errors besides those of encoding and signing:
-    /// [`Error::EcKeyNotSupported`] when the signer certificate is not RSA,
-    /// [`Error::KeyCertificateMismatch`] when the signing key does not
-    /// belong to the signer certificate, [`Error::SignerNotFound`] when no
+    /// [`UsageError::EcKeyNotSupported`] when the signer certificate is not RSA,
+    /// [`UsageError::KeyCertificateMismatch`] when the signing key does not
+    /// belong to the signer certificate, [`Refusal::SignerNotFound`] when no
     /// record lists the signer with role SAST.
     pub fn build(&self) -> Result<Vec<u8>> {
         use rsa::traits::PublicKeyParts;
         let certificate_key = self.signer_certificate.rsa_public_key()?;
         if certificate_key.size() != self.signer.signature_len() {
-            return Err(Error::KeyCertificateMismatch);
+            return Err(UsageError::KeyCertificateMismatch.into());
         }
         let mut body = Vec::new();
         for entry in &self.records {
             body.extend_from_slice(&entry.encode(self.name_style, self.layout)?);
         }
         let spec = HeaderSpec {
-            version: Version::V1_2,
+            version: FileVersion::V1_2,
             signer_version: self.signer_version,
             signer_name: self.signer_certificate.subject_name(self.name_style),
             serial_number: self.signer_certificate.serial_number(),
@@ -306,7 +306,9 @@ impl<'s> TrustListBuilder<'s> {
         list.header()
             .verify(&file, &certificate_key, HashPolicy::ANY)
             .map_err(|error| match error {
-                Error::SignatureInvalid => Error::KeyCertificateMismatch,
+                Error::Refused(Refusal::SignatureInvalid) => {
+                    Error::from(UsageError::KeyCertificateMismatch)
+                }
                 other => other,
             })?;
         list.verify(&file, HashPolicy::ANY)?;

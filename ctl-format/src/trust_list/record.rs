@@ -3,7 +3,7 @@
 
 use super::Role;
 use crate::certificate::{Certificate, NameStyle};
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedFile, Result};
 use crate::header::Warning;
 use crate::tlv::{self, RawElement, TlvString, read_element, read_u16};
 use sha1::{Digest, Sha1};
@@ -42,11 +42,12 @@ pub mod tag {
     }
 }
 
-/// One record, borrowing from the file: every element in file order
+/// One record, borrowing from the file (owned form: [`crate::OwnedRecord`]):
+/// every element in file order
 /// (the record-length element first, unknown tags kept), with typed getters.
 ///
 /// Elements 1 to 12 occur at most once per record (a repeat is
-/// [`Error::DuplicateRecordElement`]); elements with other tags are kept
+/// [`MalformedFile::DuplicateRecordElement`]); elements with other tags are kept
 /// as found and may repeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record<'a> {
@@ -81,10 +82,11 @@ impl<'a> Record<'a> {
                 .filter(|_| tag::is_known(element_tag))
             {
                 if *slot {
-                    return Err(Error::DuplicateRecordElement {
+                    return Err(MalformedFile::DuplicateRecordElement {
                         offset: position,
                         tag: element_tag,
-                    });
+                    }
+                    .into());
                 }
                 *slot = true;
             }
@@ -97,6 +99,16 @@ impl<'a> Record<'a> {
             length,
             elements,
         })
+    }
+
+    /// A record from elements already checked by [`Record::parse`] (the
+    /// owned form lends its elements back this way).
+    pub(crate) fn from_parts(offset: usize, length: u16, elements: Vec<RawElement<'a>>) -> Self {
+        Self {
+            offset,
+            length,
+            elements,
+        }
     }
 
     /// Offset of the record (of its record-length tag) in the file.
@@ -281,11 +293,14 @@ fn check_value(element: RawElement<'_>, warnings: &mut Vec<Warning>) -> Result<(
         _ => None,
     };
     match expected {
-        Some((length, name, reason)) if element.value.len() != length => Err(Error::BadValue {
-            offset: element.offset,
-            element: name,
-            reason,
-        }),
+        Some((length, name, reason)) if element.value.len() != length => {
+            Err(MalformedFile::BadValue {
+                offset: element.offset,
+                element: name,
+                reason,
+            }
+            .into())
+        }
         _ => Ok(()),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Record, Role, TrustList};
 use crate::certificate::Certificate;
-use crate::error::{Error, Result};
+use crate::error::{Refusal, Result};
 use crate::hash::{HashAlgorithm, HashPolicy};
 
 /// The role-0 record that names the header's signer, and how well it
@@ -96,28 +96,30 @@ impl TrustList<'_> {
     /// integrity only; whether the signer is *trusted* is the question of
     /// [`TrustList::verify_against`].
     ///
-    /// Errors: [`Error::HashNotAllowed`] when `policy` refuses the digest,
-    /// [`Error::SignerNotFound`] when no role-0 record has the header's
-    /// serial, [`Error::SignerIssuerMismatch`] when one has the serial but
-    /// not the issuer name, [`Error::SignerKeyUnusable`] when its key is not
-    /// RSA, [`Error::SignatureInvalid`].
+    /// Errors: [`Refusal::HashNotAllowed`] when `policy` refuses the digest,
+    /// [`Refusal::SignerNotFound`] when no role-0 record has the header's
+    /// serial, [`Refusal::SignerIssuerMismatch`] when one has the serial but
+    /// not the issuer name, [`Refusal::SignerKeyUnusable`] when its key is not
+    /// RSA, [`Refusal::SignatureInvalid`].
     pub fn verify(&self, file: &[u8], policy: HashPolicy) -> Result<VerifiedSigner> {
         let header = self.header();
         if !policy.allows(header.hash_algorithm) {
-            return Err(Error::HashNotAllowed {
+            return Err(Refusal::HashNotAllowed {
                 algorithm: header.hash_algorithm,
-            });
+            }
+            .into());
         }
-        let found = self.find_signer().ok_or(Error::SignerNotFound)?;
+        let found = self.find_signer().ok_or(Refusal::SignerNotFound)?;
         if !found.is_full() {
-            return Err(Error::SignerIssuerMismatch {
+            return Err(Refusal::SignerIssuerMismatch {
                 record_index: found.record_index,
-            });
+            }
+            .into());
         }
         let record = self
             .records()
             .get(found.record_index)
-            .ok_or(Error::SignerNotFound)?;
+            .ok_or(Refusal::SignerNotFound)?;
         let (key, certificate) = signer_key(record)?;
         header.verify(file, &key, policy)?;
         Ok(VerifiedSigner {
@@ -132,9 +134,9 @@ impl TrustList<'_> {
     /// SAST — the same certificate (DER), or failing that a certificate
     /// with the same public key. The hash policy applies to the new list.
     ///
-    /// Errors: those of [`TrustList::verify`]; [`Error::SignerNotSastInPreviousList`]
+    /// Errors: those of [`TrustList::verify`]; [`Refusal::SignerNotSastInPreviousList`]
     /// when the previous list holds the signer only with other roles;
-    /// [`Error::SignerNotInPreviousList`] when it does not hold it at all.
+    /// [`Refusal::SignerNotInPreviousList`] when it does not hold it at all.
     pub fn verify_against(
         &self,
         file: &[u8],
@@ -145,7 +147,7 @@ impl TrustList<'_> {
         let record = self
             .records()
             .get(signer.record_index)
-            .ok_or(Error::SignerNotFound)?;
+            .ok_or(Refusal::SignerNotFound)?;
         let der = record.certificate_der();
         let key = record_key_bytes(record, signer.certificate.as_ref());
         let same_certificate = |held: &Record<'_>| der.is_some() && held.certificate_der() == der;
@@ -175,9 +177,9 @@ impl TrustList<'_> {
                         .filter_map(|held| held.role().map(Role::code))
                         .collect();
                     return Err(if role_codes.is_empty() {
-                        Error::SignerNotInPreviousList
+                        Refusal::SignerNotInPreviousList.into()
                     } else {
-                        Error::SignerNotSastInPreviousList { role_codes }
+                        Refusal::SignerNotSastInPreviousList { role_codes }.into()
                     });
                 }
             };
@@ -206,13 +208,13 @@ fn signer_key(record: &Record<'_>) -> Result<(rsa::RsaPublicKey, Option<Certific
         Some(certificate) => {
             let key = certificate
                 .rsa_public_key()
-                .map_err(|_| Error::SignerKeyUnusable)?;
+                .map_err(|_| Refusal::SignerKeyUnusable)?;
             Ok((key, Some(certificate)))
         }
         None => {
-            let element = record.public_key().ok_or(Error::SignerKeyUnusable)?;
-            let key =
-                rsa::RsaPublicKey::from_pkcs1_der(element).map_err(|_| Error::SignerKeyUnusable)?;
+            let element = record.public_key().ok_or(Refusal::SignerKeyUnusable)?;
+            let key = rsa::RsaPublicKey::from_pkcs1_der(element)
+                .map_err(|_| Refusal::SignerKeyUnusable)?;
             Ok((key, None))
         }
     }
