@@ -10,8 +10,8 @@
 //! `rsa` crate over the exact `tbsCertificate` (rcgen cannot sign SHA-1).
 
 use capf_core::phone::{
-    CertificateCredential, CertificateCredentials, CertificatePrecedence, PhoneConfig,
-    PhoneCredentials, PhoneOutcome, PhoneOutput, PhoneSession,
+    CertificateCredentials, CertificatePrecedence, PhoneConfig, PhoneCredentials, PhoneDecision,
+    PhoneOutcome, PhoneOutput, PhoneSession, ProofCredential, SoftwareSigner,
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::server::{
@@ -614,9 +614,16 @@ fn policy_certificates_that_do_not_parse_are_a_configuration_error() {
 
 const SESSION_ID: u32 = 0x0102_0304;
 
-fn credential(certificate_der: &[u8], key: &KeyPair) -> CertificateCredential {
-    let private = ProofPrivateKey::from_pkcs8_der(&key.serialize_der()).unwrap();
-    CertificateCredential::new(certificate_der.to_vec(), Box::new(private)).unwrap()
+/// The phone host's signer holding `key` for each credential in `held`.
+fn signer(held: &[ProofCredential], certificate_der: &[u8], key: &KeyPair) -> SoftwareSigner {
+    let mut signer = SoftwareSigner::new(rng());
+    for credential in held {
+        let private = ProofPrivateKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+        signer = signer
+            .with_key(*credential, certificate_der, Box::new(private))
+            .unwrap();
+    }
+    signer
 }
 
 /// Certificate authentication of DEVICE (nothing scheduled) under
@@ -625,6 +632,7 @@ fn authenticate(
     policy: CertificatePolicy,
     prefer: CertificatePreference,
     credentials: CertificateCredentials,
+    mut signer: SoftwareSigner,
 ) -> ServerOutcome {
     let mut config = ServerConfig::new(SESSION_ID);
     config.certificate_policy = policy;
@@ -647,6 +655,9 @@ fn authenticate(
                         AuthMode::ExistingCertificate { prefer },
                     )))
                     .unwrap(),
+                ServerOutput::Need(ServerDecision::RecordOutcome { .. }) => {
+                    server.answer_outcome_recorded().unwrap()
+                }
                 ServerOutput::Done(done) => outcome = Some(done),
                 other => panic!("unexpected server output {other:?}"),
             }
@@ -655,6 +666,9 @@ fn authenticate(
             moved = true;
             match output {
                 PhoneOutput::Transmit(bytes) => server.handle_input(&bytes),
+                PhoneOutput::Need(decision @ PhoneDecision::SignProof { .. }) => {
+                    assert!(signer.answer(&mut phone, &decision).unwrap());
+                }
                 PhoneOutput::Done(done) => phone_outcome = Some(done),
                 other => panic!("unexpected phone output {other:?}"),
             }
@@ -688,11 +702,16 @@ fn session_accepts_a_sha1_mic_with_its_sudi() {
     let mut policy = CertificatePolicy::default();
     policy.manufacturing_roots = vec![hierarchy.root.der.clone()];
     policy.intermediates = vec![hierarchy.manufacturing.clone()];
-    let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst, rng())
-        .with_mic(credential(&hierarchy.mic, &hierarchy.mic_key))
-        .with_sudi(credential(&hierarchy.mic, &hierarchy.mic_key))
+    let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst)
+        .with_mic(hierarchy.mic.clone())
+        .and_then(|set| set.with_sudi(hierarchy.mic.clone()))
         .unwrap();
-    let outcome = authenticate(policy, CertificatePreference::Mic, credentials);
+    let keys = signer(
+        &[ProofCredential::Mic, ProofCredential::Sudi],
+        &hierarchy.mic,
+        &hierarchy.mic_key,
+    );
+    let outcome = authenticate(policy, CertificatePreference::Mic, credentials, keys);
     assert_eq!(outcome.result, SessionResult::NothingToDo);
     assert_eq!(outcome.end_reason, Some(Reason::NoAction));
     let auth = outcome.certificate_authentication.unwrap();
@@ -703,9 +722,11 @@ fn session_accepts_a_sha1_mic_with_its_sudi() {
 /// [`authenticate`] with the phone holding only `lsc` (and its key), the
 /// device record preferring the LSC.
 fn authenticate_lsc(policy: CertificatePolicy, lsc: &[u8], key: &KeyPair) -> ServerOutcome {
-    let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-        .with_lsc(credential(lsc, key));
-    authenticate(policy, CertificatePreference::Lsc, credentials)
+    let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst)
+        .with_lsc(lsc.to_vec())
+        .unwrap();
+    let keys = signer(&[ProofCredential::Lsc], lsc, key);
+    authenticate(policy, CertificatePreference::Lsc, credentials, keys)
 }
 
 /// The session ended in failure because the certificate check said `error`.

@@ -1,18 +1,16 @@
-//! What the phone authenticates with (spec 9, `capfAuthMode` 1-4) and how
-//! it builds the AUTH_RESPONSE body from it.
+//! What the phone authenticates with (spec 9, `capfAuthMode` 1-4), the
+//! proofs it must have signed for certificate authentication, and the
+//! in-memory signer that signs them for tests and the CLI.
 
 use core::fmt;
 
 use rand_core::CryptoRngCore;
 
-use super::outcome::LocalFailure;
 use crate::proof::{
-    ProofHash, ProofKey, ProofKeyKind, ProofPublicKey, sign_certificate_proof, sign_sudi_proof,
+    ProofError, ProofHash, ProofKey, ProofKeyKind, ProofPublicKey, signed_data_message,
+    sudi_message,
 };
-use crate::wire::{
-    AuthResponseFields, CertificateProof, DeviceName, Password, Sha2SignedData, SudiData,
-    WrappedCertificate,
-};
+use crate::wire::{AuthResponseFields, DeviceName, Password};
 
 /// A credential given to [`PhoneConfig`](super::PhoneConfig) is unusable.
 /// Never carries the secret itself.
@@ -89,128 +87,105 @@ pub enum CertificatePrecedence {
     MicFirst,
 }
 
-/// A certificate and the key that proves possession of it.
-pub struct CertificateCredential {
-    certificate_der: Vec<u8>,
-    key: Box<dyn ProofKey + Send>,
+/// Which of the phone's credentials signs a proof.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProofCredential {
+    /// The LSC's key (SIGNED_DATA / SHA2_SIGNED_DATA when the LSC is sent).
+    Lsc,
+    /// The MIC's key (SIGNED_DATA / SHA2_SIGNED_DATA when the MIC is sent).
+    Mic,
+    /// The SUDI key (the two SUDI_DATA signatures; RSA only).
+    Sudi,
 }
 
-impl CertificateCredential {
-    /// A DER certificate and its private key (in memory as
-    /// [`ProofPrivateKey`](crate::proof::ProofPrivateKey), or in a keystore
-    /// implementing [`ProofKey`]).
-    ///
-    /// Checks that the certificate parses, that the key is of the same
-    /// kind as the certificate's key, and that an RSA key can carry the
-    /// SHA-512 proof.
-    pub fn new(
-        certificate_der: Vec<u8>,
-        key: Box<dyn ProofKey + Send>,
-    ) -> Result<Self, CredentialError> {
-        let public = ProofPublicKey::from_certificate_der(&certificate_der)
-            .map_err(|_| CredentialError::BadCertificate)?;
-        if public.kind() != key.kind() {
-            return Err(CredentialError::KeyKindMismatch);
-        }
-        if let ProofKeyKind::Rsa { modulus_bytes } = key.kind()
-            && modulus_bytes < 75
-        {
-            return Err(CredentialError::KeyTooSmall);
-        }
-        Ok(Self {
-            certificate_der,
-            key,
-        })
-    }
-
-    /// The certificate, DER.
-    pub fn certificate_der(&self) -> &[u8] {
-        &self.certificate_der
-    }
-}
-
-impl fmt::Debug for CertificateCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertificateCredential")
-            .field("certificate_len", &self.certificate_der.len())
-            .field("key", &self.key.kind())
-            .finish()
-    }
-}
-
-/// Certificate authentication (capfAuthMode 3/4): the LSC and/or MIC with
-/// their keys, the precedence, an optional SUDI identity, and the random
-/// source for signing (RSA blinding; RSA proofs do not depend on it).
+/// Certificate authentication (capfAuthMode 3/4): the LSC and/or MIC
+/// certificates, the precedence, and an optional SUDI certificate.
+///
+/// Certificates only: the private keys stay with the host, which signs each
+/// proof when the session asks
+/// ([`PhoneDecision::SignProof`](super::PhoneDecision::SignProof)), from a
+/// platform keystore or with the in-memory [`SoftwareSigner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateCredentials {
     precedence: CertificatePrecedence,
-    lsc: Option<CertificateCredential>,
-    mic: Option<CertificateCredential>,
-    sudi: Option<CertificateCredential>,
-    rng: Box<dyn CryptoRngCore + Send>,
+    lsc: Option<Vec<u8>>,
+    mic: Option<Vec<u8>>,
+    sudi: Option<Vec<u8>>,
 }
 
 impl CertificateCredentials {
     /// No certificate yet; add them with [`with_lsc`](Self::with_lsc),
     /// [`with_mic`](Self::with_mic) and [`with_sudi`](Self::with_sudi).
-    pub fn new(precedence: CertificatePrecedence, rng: Box<dyn CryptoRngCore + Send>) -> Self {
+    pub fn new(precedence: CertificatePrecedence) -> Self {
         Self {
             precedence,
             lsc: None,
             mic: None,
             sudi: None,
-            rng,
         }
     }
 
-    /// The phone's LSC.
-    #[must_use]
-    pub fn with_lsc(mut self, lsc: CertificateCredential) -> Self {
-        self.lsc = Some(lsc);
-        self
-    }
-
-    /// The phone's MIC.
-    #[must_use]
-    pub fn with_mic(mut self, mic: CertificateCredential) -> Self {
-        self.mic = Some(mic);
-        self
-    }
-
-    /// The SUDI identity (in practice the MIC), sent as SUDI_DATA. RSA only.
-    pub fn with_sudi(mut self, sudi: CertificateCredential) -> Result<Self, CredentialError> {
-        if !matches!(sudi.key.kind(), ProofKeyKind::Rsa { .. }) {
-            return Err(CredentialError::SudiNotRsa);
-        }
-        self.sudi = Some(sudi);
+    /// The phone's LSC, DER. It must parse, with an RSA (600 bits at least,
+    /// for the SHA-512 proof) or P-256/384/521 key.
+    pub fn with_lsc(mut self, certificate_der: Vec<u8>) -> Result<Self, CredentialError> {
+        check_proof_certificate(&certificate_der)?;
+        self.lsc = Some(certificate_der);
         Ok(self)
     }
 
-    /// The certificate that will be sent: the preferred one if present,
-    /// else the other.
-    pub fn chosen(&self) -> Option<&CertificateCredential> {
-        let (first, second) = match self.precedence {
-            CertificatePrecedence::LscFirst => (&self.lsc, &self.mic),
-            CertificatePrecedence::MicFirst => (&self.mic, &self.lsc),
-        };
-        first.as_ref().or(second.as_ref())
+    /// The phone's MIC, DER (same checks as [`with_lsc`](Self::with_lsc)).
+    pub fn with_mic(mut self, certificate_der: Vec<u8>) -> Result<Self, CredentialError> {
+        check_proof_certificate(&certificate_der)?;
+        self.mic = Some(certificate_der);
+        Ok(self)
+    }
+
+    /// The SUDI certificate (in practice the MIC), sent in SUDI_DATA. RSA
+    /// only.
+    pub fn with_sudi(mut self, certificate_der: Vec<u8>) -> Result<Self, CredentialError> {
+        let kind = check_proof_certificate(&certificate_der)?;
+        if !matches!(kind, ProofKeyKind::Rsa { .. }) {
+            return Err(CredentialError::SudiNotRsa);
+        }
+        self.sudi = Some(certificate_der);
+        Ok(self)
+    }
+
+    /// The certificate that will be sent, and which one it is: the
+    /// preferred one if present, else the other.
+    pub fn chosen(&self) -> Option<(ProofCredential, &[u8])> {
+        let lsc = self.lsc.as_deref().map(|der| (ProofCredential::Lsc, der));
+        let mic = self.mic.as_deref().map(|der| (ProofCredential::Mic, der));
+        match self.precedence {
+            CertificatePrecedence::LscFirst => lsc.or(mic),
+            CertificatePrecedence::MicFirst => mic.or(lsc),
+        }
+    }
+
+    /// The SUDI certificate, if any.
+    pub fn sudi(&self) -> Option<&[u8]> {
+        self.sudi.as_deref()
     }
 }
 
-impl fmt::Debug for CertificateCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertificateCredentials")
-            .field("precedence", &self.precedence)
-            .field("lsc", &self.lsc)
-            .field("mic", &self.mic)
-            .field("sudi", &self.sudi)
-            .finish_non_exhaustive()
+/// Checks a certificate that will carry proofs; returns its key kind.
+fn check_proof_certificate(certificate_der: &[u8]) -> Result<ProofKeyKind, CredentialError> {
+    let kind = ProofPublicKey::from_certificate_der(certificate_der)
+        .map_err(|_| CredentialError::BadCertificate)?
+        .kind();
+    if let ProofKeyKind::Rsa { modulus_bytes } = kind
+        && modulus_bytes < 75
+    {
+        return Err(CredentialError::KeyTooSmall);
     }
+    Ok(kind)
 }
 
 /// How the phone authenticates (capfAuthMode; the phone decides, the server
 /// only judges).
 #[non_exhaustive]
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PhoneCredentials {
     /// capfAuthMode 1: an authentication string, sent as PASSWORD.
     AuthString(AuthString),
@@ -219,6 +194,15 @@ pub enum PhoneCredentials {
     /// capfAuthMode 3/4: an existing certificate and its proofs (an empty
     /// PASSWORD is sent as well, as the reference client does).
     Certificate(CertificateCredentials),
+}
+
+/// One proof the phone needs signed for its AUTH_RESPONSE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ProofJob {
+    pub(super) credential: ProofCredential,
+    pub(super) hash: ProofHash,
+    pub(super) certificate_der: Vec<u8>,
+    pub(super) message: Vec<u8>,
 }
 
 impl PhoneCredentials {
@@ -231,55 +215,146 @@ impl PhoneCredentials {
         }
     }
 
-    /// The AUTH_RESPONSE fields for this session: PASSWORD, and in
-    /// certificate mode the proofs over M1 (and M2 with this session id).
-    pub(super) fn auth_response_fields(
-        &mut self,
+    /// The AUTH_RESPONSE fields for this session without proofs, and the
+    /// proofs to have signed, in this order: SIGNED_DATA (SHA-1 over M1),
+    /// SHA2_SIGNED_DATA (SHA-512 over M1), then with a SUDI the SUDI_DATA
+    /// signatures (SHA-1, SHA-512 over M2 with this session id).
+    pub(super) fn auth_plan(
+        &self,
         device_name: &str,
         session_id: u32,
-    ) -> Result<AuthResponseFields, LocalFailure> {
+    ) -> (AuthResponseFields, Vec<ProofJob>) {
         let name = DeviceName::new(device_name.as_bytes());
         match self {
-            Self::AuthString(secret) => Ok(AuthResponseFields::new(name, secret.0.clone())),
-            Self::NullString => Ok(AuthResponseFields::new(name, Password::empty())),
+            Self::AuthString(secret) => (AuthResponseFields::new(name, secret.0.clone()), vec![]),
+            Self::NullString => (AuthResponseFields::new(name, Password::empty()), vec![]),
             Self::Certificate(certificates) => {
-                let mut fields = AuthResponseFields::new(name, Password::empty());
-                let CertificateCredentials {
-                    precedence,
-                    lsc,
-                    mic,
-                    sudi,
-                    rng,
-                } = certificates;
-                let chosen = match precedence {
-                    CertificatePrecedence::LscFirst => lsc.as_ref().or(mic.as_ref()),
-                    CertificatePrecedence::MicFirst => mic.as_ref().or(lsc.as_ref()),
+                let fields = AuthResponseFields::new(name, Password::empty());
+                let mut jobs = Vec::with_capacity(4);
+                if let Some((credential, der)) = certificates.chosen() {
+                    let message = signed_data_message(device_name, der);
+                    for hash in [ProofHash::Sha1, ProofHash::Sha512] {
+                        jobs.push(ProofJob {
+                            credential,
+                            hash,
+                            certificate_der: der.to_vec(),
+                            message: message.clone(),
+                        });
+                    }
                 }
-                .ok_or(LocalFailure::Signing)?;
-                let der = &chosen.certificate_der;
-                let sign = |hash, rng: &mut dyn CryptoRngCore| {
-                    sign_certificate_proof(chosen.key.as_ref(), hash, device_name, der, rng)
-                        .map_err(|_| LocalFailure::Signing)
-                };
-                let sha1 = sign(ProofHash::Sha1, rng.as_mut())?;
-                let sha512 = sign(ProofHash::Sha512, rng.as_mut())?;
-                fields.certificate_proof = Some(CertificateProof {
-                    certificate: WrappedCertificate::lsc(der.clone()),
-                    sha1_signature: sha1,
-                    sha512_signature: Sha2SignedData::sha512(sha512),
-                });
-                if let Some(sudi) = sudi {
-                    let der = &sudi.certificate_der;
-                    let sign = |hash, rng: &mut dyn CryptoRngCore| {
-                        sign_sudi_proof(sudi.key.as_ref(), hash, session_id, der, rng)
-                            .map_err(|_| LocalFailure::Signing)
-                    };
-                    let sha1 = sign(ProofHash::Sha1, rng.as_mut())?;
-                    let sha512 = sign(ProofHash::Sha512, rng.as_mut())?;
-                    fields.sudi = Some(SudiData::new(der.clone(), sha1, sha512));
+                if let Some(der) = certificates.sudi() {
+                    let message = sudi_message(session_id, der);
+                    for hash in [ProofHash::Sha1, ProofHash::Sha512] {
+                        jobs.push(ProofJob {
+                            credential: ProofCredential::Sudi,
+                            hash,
+                            certificate_der: der.to_vec(),
+                            message: message.clone(),
+                        });
+                    }
                 }
-                Ok(fields)
+                (fields, jobs)
             }
         }
+    }
+}
+
+/// An in-memory signer for the phone's proofs: private keys held in this
+/// process, for tests, the CLI and hosts without a keystore. It answers
+/// [`PhoneDecision::SignProof`](super::PhoneDecision::SignProof) exactly as
+/// the decision documents (RSA: raw PKCS#1 v1.5 type-1 over the bare digest,
+/// no DigestInfo; EC: DER ECDSA over the digest).
+///
+/// RSA proofs are deterministic; `rng` is used for RSA blinding only (and
+/// not at all by the RFC 6979 ECDSA signers).
+pub struct SoftwareSigner {
+    keys: Vec<(ProofCredential, Box<dyn ProofKey + Send>)>,
+    rng: Box<dyn CryptoRngCore + Send>,
+}
+
+impl SoftwareSigner {
+    /// A signer with no key yet; add them with [`with_key`](Self::with_key).
+    pub fn new(rng: Box<dyn CryptoRngCore + Send>) -> Self {
+        Self {
+            keys: Vec::new(),
+            rng,
+        }
+    }
+
+    /// The private key of `credential`, checked against the certificate it
+    /// signs for (same algorithm, size or curve). A key given again for the
+    /// same credential replaces the first.
+    pub fn with_key(
+        mut self,
+        credential: ProofCredential,
+        certificate_der: &[u8],
+        key: Box<dyn ProofKey + Send>,
+    ) -> Result<Self, CredentialError> {
+        let public = ProofPublicKey::from_certificate_der(certificate_der)
+            .map_err(|_| CredentialError::BadCertificate)?;
+        if public.kind() != key.kind() {
+            return Err(CredentialError::KeyKindMismatch);
+        }
+        self.keys.retain(|(held, _)| *held != credential);
+        self.keys.push((credential, key));
+        Ok(self)
+    }
+
+    /// Signs `digest` (the `hash` of the proof's message) with the key of
+    /// `credential`.
+    pub fn sign(
+        &mut self,
+        credential: ProofCredential,
+        hash: ProofHash,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, ProofError> {
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(held, _)| *held == credential)
+            .ok_or(ProofError::Signing)?;
+        if credential == ProofCredential::Sudi && !matches!(key.kind(), ProofKeyKind::Rsa { .. }) {
+            return Err(ProofError::RsaRequired);
+        }
+        key.sign_digest(hash, digest, self.rng.as_mut())
+    }
+
+    /// Answers `decision` on `session` if it is a
+    /// [`PhoneDecision::SignProof`](super::PhoneDecision::SignProof):
+    /// the signature, or a refusal when this signer cannot make it. Returns
+    /// `Ok(false)` (and does nothing) for any other decision.
+    pub fn answer(
+        &mut self,
+        session: &mut super::PhoneSession,
+        decision: &super::PhoneDecision,
+    ) -> Result<bool, crate::session::SessionMisuse> {
+        let super::PhoneDecision::SignProof {
+            credential,
+            hash,
+            digest,
+            ..
+        } = decision
+        else {
+            return Ok(false);
+        };
+        match self.sign(*credential, *hash, digest) {
+            Ok(signature) => session.answer_signature(signature)?,
+            Err(_) => session.refuse_signature()?,
+        }
+        Ok(true)
+    }
+}
+
+impl fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        let kinds: Vec<_> = self
+            .keys
+            .iter()
+            .map(|(credential, key)| (*credential, key.kind()))
+            .collect();
+        f.debug_struct("SoftwareSigner")
+            .field("keys", &kinds)
+            .finish_non_exhaustive()
     }
 }

@@ -49,8 +49,9 @@ mod session;
 mod session_id;
 
 pub use auth_string::{
-    AUTH_STRING_HASH_LEN, AuthString, AuthStringError, AuthStringHash, MAX_AUTH_STRING_DIGITS,
-    MIN_AUTH_STRING_DIGITS, MIN_SALT_LEN, generate_auth_string, validate_auth_string,
+    AUTH_STRING_HASH_LEN, AuthStringError, AuthStringHash, GeneratedAuthString,
+    MAX_AUTH_STRING_DIGITS, MIN_AUTH_STRING_DIGITS, MIN_SALT_LEN, generate_auth_string,
+    validate_auth_string,
 };
 pub use certificate_check::{
     CertificateCheckError, CertificateKind, CertificatePolicy, CertificatePurpose,
@@ -58,8 +59,8 @@ pub use certificate_check::{
 };
 pub use device::{AuthMode, CertificatePreference, DeviceRecord, Operation};
 pub use outcome::{
-    AuthFailure, CertificateAuthentication, DecisionKind, IssueRefusal, ProtocolViolation,
-    ServerDecision, ServerOutcome, ServerOutput, SessionMisuse, SessionResult, SessionState,
+    AuthFailure, CertificateAuthentication, IssueRefusal, ServerDecision, ServerOutcome,
+    ServerOutput, ServerProtocolViolation, SessionResult, SessionState,
 };
 pub use session::{MAX_DEVICE_NAME_LEN, ServerConfig, ServerSession};
 pub use session_id::SessionIdAllocator;

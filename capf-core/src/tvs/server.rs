@@ -7,6 +7,7 @@ use ctl_format::trust_list::Role;
 use der::Decode;
 use sha2::{Digest, Sha256};
 
+use crate::session::{DecisionKind, Output, Session, SessionMisuse, not_pending};
 use crate::time::Timestamp;
 
 use super::decoder::TvsFrameDecoder;
@@ -45,18 +46,9 @@ impl Default for TvsServerConfig {
     }
 }
 
-/// One item from [`TvsServerSession::poll_output`].
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TvsServerOutput {
-    /// The VERIFY_RESPONSE: write it in ONE (TLS) write.
-    Transmit(Vec<u8>),
-    /// The host must answer this decision.
-    Need(TvsServerDecision),
-    /// The session is over (always last): close the connection once every
-    /// frame before it is written.
-    Done(TvsServerOutcome),
-}
+/// One item from [`TvsServerSession::poll_output`]: the crate's one
+/// [`Output`] with the TVS server's decision and outcome.
+pub type TvsServerOutput = Output<TvsServerDecision, TvsServerOutcome>;
 
 /// A question only the host can answer.
 #[non_exhaustive]
@@ -204,18 +196,10 @@ pub enum TvsCloseReason {
     /// the answer was ready).
     #[error("peer closed the connection")]
     PeerClosed,
-}
-
-/// Host misuse of the session API.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TvsSessionMisuse {
-    /// No lookup is pending (answered twice, too early, or after the end).
-    #[error("no certificate lookup is pending")]
-    NotPending,
-    /// A role code above 255 cannot be sent.
-    #[error("role code {0} does not fit in one byte")]
-    RoleCodeTooLarge(u16),
+    /// The transport failed (TLS error, reset, failed write), as the host
+    /// reported.
+    #[error("the connection failed")]
+    TransportFailed,
 }
 
 /// Where a [`TvsServerSession`] stands.
@@ -312,6 +296,14 @@ impl TvsServerSession {
         matches!(self.state, State::Done)
     }
 
+    /// The decision the host still has to answer, if any.
+    pub fn pending_decision(&self) -> Option<DecisionKind> {
+        match self.state {
+            State::LookingUp { .. } => Some(DecisionKind::LookUpCertificate),
+            _ => None,
+        }
+    }
+
     /// Bytes from the client, in any chunking. Ignored once the request is
     /// read.
     pub fn handle_input(&mut self, bytes: &[u8]) {
@@ -359,18 +351,27 @@ impl TvsServerSession {
         }
     }
 
+    /// The transport failed: the session ends without answering
+    /// ([`TvsCloseReason::TransportFailed`]) unless it is already over.
+    pub fn handle_transport_error(&mut self) {
+        if !self.is_done() {
+            self.close(TvsCloseReason::TransportFailed);
+        }
+    }
+
     /// Answers [`TvsServerDecision::LookUpCertificate`]: the record, or `None`
     /// for an unregistered digest. Queues the VERIFY_RESPONSE and the outcome.
-    pub fn answer_lookup(
-        &mut self,
-        known: Option<KnownCertificate>,
-    ) -> Result<(), TvsSessionMisuse> {
+    pub fn answer_lookup(&mut self, known: Option<KnownCertificate>) -> Result<(), SessionMisuse> {
         let State::LookingUp {
             not_before,
             not_after,
         } = self.state
         else {
-            return Err(TvsSessionMisuse::NotPending);
+            return Err(not_pending(
+                DecisionKind::LookUpCertificate,
+                None,
+                self.is_done(),
+            ));
         };
         let session_id = self.session_id.unwrap_or_default();
         let verdict = match known {
@@ -384,7 +385,7 @@ impl TvsServerSession {
             }
             Some(known) => {
                 if let Some(role) = known.roles.iter().find(|role| role.code() > 255) {
-                    return Err(TvsSessionMisuse::RoleCodeTooLarge(role.code()));
+                    return Err(SessionMisuse::RoleCodeTooLarge(role.code()));
                 }
                 let mut roles = known.roles;
                 roles.sort_by_key(|role| role.code());
@@ -482,4 +483,41 @@ impl TvsServerSession {
 
 pub(super) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Session for TvsServerSession {
+    type Decision = TvsServerDecision;
+    type Outcome = TvsServerOutcome;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        TvsServerSession::handle_input(self, bytes);
+    }
+
+    fn poll_output(&mut self) -> Option<TvsServerOutput> {
+        TvsServerSession::poll_output(self)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        TvsServerSession::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        TvsServerSession::poll_timeout(self)
+    }
+
+    fn handle_peer_closed(&mut self) {
+        TvsServerSession::handle_peer_closed(self);
+    }
+
+    fn handle_transport_error(&mut self) {
+        TvsServerSession::handle_transport_error(self);
+    }
+
+    fn is_done(&self) -> bool {
+        TvsServerSession::is_done(self)
+    }
+
+    fn pending_decision(&self) -> Option<DecisionKind> {
+        TvsServerSession::pending_decision(self)
+    }
 }
