@@ -479,14 +479,18 @@ impl Server {
             .map_err(|_| "registry writer stopped".to_owned())?
     }
 
-    /// Writes the outcome to the registry (errors are logged).
-    async fn record_outcome(&self, outcome: &ServerOutcome, ledger_id: Option<i64>) {
+    /// Writes the outcome to the registry; returns once it is committed.
+    async fn record_outcome(
+        &self,
+        outcome: &ServerOutcome,
+        ledger_id: Option<i64>,
+    ) -> Result<(), String> {
         let Some(name) = outcome.device_name.clone() else {
-            return;
+            return Ok(());
         };
         let lock_after = self.shared.max_failed_attempts;
         let result = outcome.result.clone();
-        let written = self.write(move |store| {
+        self.write(move |store| {
             let now = now_unix();
             let done = match result {
                 SessionResult::Installed { .. } => match ledger_id {
@@ -510,10 +514,7 @@ impl Server {
             };
             done.map_err(|e| e.to_string())
         })
-        .await;
-        if let Err(error) = written {
-            tracing::error!(%error, "recording the outcome failed");
-        }
+        .await
     }
 }
 
@@ -559,11 +560,10 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     subject_public_key_info_der: &subject_public_key_info_der,
                     validity_days: shared.validity_days,
                 };
-                let answer = match shared.issuer.issue(
-                    &request,
-                    crate::pump::now(),
-                    &mut rand_core::OsRng,
-                ) {
+                match shared
+                    .issuer
+                    .issue(&request, crate::pump::now(), &mut rand_core::OsRng)
+                {
                     Ok(issued) => {
                         let der = issued.der.clone();
                         self.pending = Some(PendingCertificate {
@@ -571,16 +571,14 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                             issued_at: issued.not_before.unix_seconds(),
                             not_after: issued.not_after.unix_seconds(),
                         });
-                        Ok(der)
+                        session.answer_certificate(der)
                     }
                     Err(error) => {
                         tracing::error!(device = %device_name, %error, "issuing the LSC failed");
-                        Err(IssueRefusal::Unavailable(error.to_string()))
+                        session.refuse_certificate(IssueRefusal::Unavailable(error.to_string()))
                     }
-                };
-                session
-                    .answer_certificate(answer)
-                    .map_err(|e| e.to_string())
+                }
+                .map_err(|e| e.to_string())
             }
             ServerDecision::RecordPendingCertificate {
                 device_name,
@@ -607,13 +605,20 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
                 session.answer_pending_recorded().map_err(|e| e.to_string())
             }
+            // The outcome goes to the registry before END_SESSION is
+            // transmitted; a failed write tells the phone END_SESSION 7.
+            ServerDecision::RecordOutcome { outcome } => {
+                match self.server.record_outcome(&outcome, self.ledger_id).await {
+                    Ok(()) => session.answer_outcome_recorded(),
+                    Err(error) => {
+                        tracing::error!(%error, "recording the outcome failed");
+                        session.refuse_outcome_record()
+                    }
+                }
+                .map_err(|e| e.to_string())
+            }
             _ => Err("unknown decision".to_owned()),
         }
-    }
-
-    /// The outcome goes to the registry before END_SESSION is written.
-    async fn finish(&mut self, outcome: &ServerOutcome) {
-        self.server.record_outcome(outcome, self.ledger_id).await;
     }
 }
 
@@ -766,6 +771,7 @@ pub(crate) fn describe(result: &SessionResult) -> String {
         SessionResult::ProtocolError(violation) => format!("protocol error: {violation:?}"),
         SessionResult::TimedOut { state } => format!("timed out ({state:?})"),
         SessionResult::PeerClosed { state } => format!("peer closed ({state:?})"),
+        SessionResult::TransportFailed { state } => format!("transport failed ({state:?})"),
         other => format!("{other:?}"),
     }
 }
