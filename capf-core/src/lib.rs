@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod address_selection;
+pub mod device_name;
 mod framing;
 pub mod issuance;
 pub mod key_request;

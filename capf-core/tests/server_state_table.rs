@@ -11,7 +11,7 @@ use capf_core::server::{
 use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
 use capf_core::wire::{
-    AuthResponseFields, Command, DeviceName, Element, Frame, Password, Reason, Version,
+    AuthResponseFields, Command, Element, Frame, Password, Reason, Version, WireDeviceName,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -54,7 +54,7 @@ fn encode(frame: Frame) -> Vec<u8> {
 fn auth_response(password: &str) -> Vec<u8> {
     encode(Frame::auth_response(
         ID,
-        AuthResponseFields::new(DeviceName::new(DEVICE), Password::new(password)),
+        AuthResponseFields::new(WireDeviceName::new(DEVICE), Password::new(password)),
     ))
 }
 
@@ -312,7 +312,7 @@ fn auth_response_checks() {
         session.handle_input(&encode(Frame::new(Command::AuthResponse, ID, elements)));
         drain(&mut session)
     };
-    let name = || Element::DeviceName(DeviceName::new(DEVICE));
+    let name = || Element::DeviceName(WireDeviceName::new(DEVICE));
     let cases: Vec<(Vec<Element>, ServerProtocolViolation)> = vec![
         (vec![name()], ServerProtocolViolation::MissingVersion),
         (
@@ -330,28 +330,28 @@ fn auth_response_checks() {
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new("")),
+                Element::DeviceName(WireDeviceName::new("")),
             ],
             ServerProtocolViolation::InvalidDeviceName,
         ),
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new("SEP 1")),
+                Element::DeviceName(WireDeviceName::new("SEP 1")),
             ],
             ServerProtocolViolation::InvalidDeviceName,
         ),
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new(vec![b'A'; 65])),
+                Element::DeviceName(WireDeviceName::new(vec![b'A'; 65])),
             ],
             ServerProtocolViolation::InvalidDeviceName,
         ),
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new(vec![0xff, 0xfe])),
+                Element::DeviceName(WireDeviceName::new(vec![0xff, 0xfe])),
             ],
             ServerProtocolViolation::InvalidDeviceName,
         ),

@@ -16,7 +16,7 @@ use capf_core::server::{
     ServerSession, SessionResult, SessionState, check_certificate,
 };
 use capf_core::time::Timestamp;
-use capf_core::wire::{Command, Curve, DeviceName, Element, Frame, HashId, Reason};
+use capf_core::wire::{Command, Curve, Element, Frame, HashId, Reason, WireDeviceName};
 use serde_json::Value;
 
 /// 2027-01-01T00:00:00Z: inside the validity of every certificate of the
@@ -761,7 +761,7 @@ fn certificate_must_name_the_device() {
     let rename = |frame: &mut Frame| {
         for element in &mut frame.elements {
             if let Element::DeviceName(name) = element {
-                *name = DeviceName::new("SEP001122334499");
+                *name = WireDeviceName::new("SEP001122334499");
             }
         }
     };

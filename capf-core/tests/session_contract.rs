@@ -562,3 +562,54 @@ fn the_server_records_a_transport_failure_too() {
     assert!(done.recorded);
     assert_eq!(server.poll_output(), None);
 }
+
+#[test]
+fn the_server_refuses_at_auth_response_a_name_issuance_would_refuse() {
+    use capf_core::device_name::DeviceName;
+    use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
+    use capf_core::server::ServerProtocolViolation;
+    use capf_core::wire::{AuthResponseFields, Password, WireDeviceName};
+    let vector = Vector::load("install-nullstring-ec-p256");
+    let issuer = LscIssuer::from_pem(
+        vector.pem("capf_certificate"),
+        vector.pem("issuer_private_key"),
+    )
+    .unwrap();
+    let spki = vector.recorded_public_key().unwrap();
+    for name in [
+        "SEP001122334455",
+        "CSFALICE",
+        "sep001122334455",
+        "SEP00112233445",
+        "CSF-ALICE",
+        "TAB.1",
+    ] {
+        let mut server = ServerSession::new(ServerConfig::new(SERVER_ID), T0);
+        server.poll_output();
+        let fields = AuthResponseFields::new(WireDeviceName::new(name), Password::empty());
+        server.handle_input(&Frame::auth_response(SERVER_ID, fields).encode().unwrap());
+        let first = server.poll_output();
+        let accepted = matches!(
+            first,
+            Some(Output::Need(ServerDecision::LookUpDevice { .. }))
+        );
+        let request = LscRequest {
+            device_name: name,
+            subject_public_key_info_der: &spki,
+            validity_days: 365,
+        };
+        let mut rng = rand::rngs::OsRng;
+        let issuable = issuer.issue(&request, T0, &mut rng).is_ok();
+        assert_eq!(accepted, issuable, "{name}");
+        assert_eq!(accepted, DeviceName::parse(name).is_ok(), "{name}");
+        if !accepted {
+            let Some(Output::Need(ServerDecision::RecordOutcome { outcome })) = first else {
+                panic!("{name}: no outcome")
+            };
+            assert_eq!(
+                outcome.result,
+                SessionResult::ProtocolError(ServerProtocolViolation::InvalidDeviceName)
+            );
+        }
+    }
+}

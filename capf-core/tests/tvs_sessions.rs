@@ -5,9 +5,9 @@
 use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
 use capf_core::tvs::{
-    DeviceNameError, DeviceNameValue, KnownCertificate, TvsClientConfig, TvsClientOutput,
-    TvsClientResult, TvsClientSession, TvsClientSetupError, TvsClientState, TvsCloseReason,
-    TvsCommand, TvsElement, TvsElementTag, TvsFrame, TvsFrameDecoder, TvsFrameHeader,
+    DeviceNameValue, KnownCertificate, TvsClientConfig, TvsClientOutput, TvsClientResult,
+    TvsClientSession, TvsClientSetupError, TvsClientState, TvsCloseReason, TvsCommand,
+    TvsDeviceNameError, TvsElement, TvsElementTag, TvsFrame, TvsFrameDecoder, TvsFrameHeader,
     TvsResponseError, TvsServerConfig, TvsServerDecision, TvsServerOutput, TvsServerResult,
     TvsServerSession, TvsServerState, TvsStatus, TvsWireError,
 };
@@ -100,7 +100,9 @@ fn server_awaiting_request_refuses_bad_requests_silently() {
                     der(),
                 ],
             ),
-            silent(TvsCloseReason::InvalidDeviceName(DeviceNameError::BadMac)),
+            silent(TvsCloseReason::InvalidDeviceName(
+                TvsDeviceNameError::BadMac,
+            )),
         ),
         (
             frame(
@@ -460,7 +462,7 @@ fn client_close_timeout_and_setup() {
     assert_eq!(
         TvsClientSession::new(TvsClientConfig::new(1, "SEP001122334455", vec![]), START).err(),
         Some(TvsClientSetupError::InvalidDeviceName(
-            DeviceNameError::MissingPrefix
+            TvsDeviceNameError::MissingPrefix
         ))
     );
     assert!(matches!(

@@ -10,7 +10,7 @@ use crate::proof::{
     ProofError, ProofHash, ProofKey, ProofKeyKind, ProofPublicKey, signed_data_message,
     sudi_message,
 };
-use crate::wire::{AuthResponseFields, DeviceName, Password};
+use crate::wire::{AuthResponseFields, Password, WireDeviceName};
 
 /// A credential given to [`PhoneConfig`](super::PhoneConfig) is unusable.
 /// Never carries the secret itself.
@@ -20,9 +20,11 @@ pub enum CredentialError {
     /// The authentication string is not 4 to 10 ASCII digits.
     #[error("the authentication string must be 4 to 10 digits")]
     BadAuthString,
-    /// The device name is empty, longer than 64 bytes, or not printable
-    /// ASCII.
-    #[error("the device name must be 1 to 64 printable ASCII characters")]
+    /// The device name breaks the one rule of
+    /// [`DeviceName`](crate::device_name::DeviceName).
+    #[error(
+        "the device name must be SEP + 12 upper-case hex digits, or 1 to 64 letters and digits"
+    )]
     BadDeviceName,
     /// A certificate is not DER X.509 with an RSA or EC (P-256/384/521) key.
     #[error("the certificate does not parse or has an unsupported key")]
@@ -224,7 +226,7 @@ impl PhoneCredentials {
         device_name: &str,
         session_id: u32,
     ) -> (AuthResponseFields, Vec<ProofJob>) {
-        let name = DeviceName::new(device_name.as_bytes());
+        let name = WireDeviceName::new(device_name.as_bytes());
         match self {
             Self::AuthString(secret) => (AuthResponseFields::new(name, secret.0.clone()), vec![]),
             Self::NullString => (AuthResponseFields::new(name, Password::empty()), vec![]),

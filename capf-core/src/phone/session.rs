@@ -898,7 +898,7 @@ fn jabber_auth_response(session_id: u32, fields: AuthResponseFields) -> Frame {
 mod tests {
     use super::*;
     use crate::phone::PhoneCredentials;
-    use crate::wire::{Curve, DeviceName, Password};
+    use crate::wire::{Curve, Password, WireDeviceName};
 
     #[test]
     fn key_kinds_match_requests() {
@@ -970,14 +970,15 @@ mod tests {
 
     #[test]
     fn jabber_layout_matches_section_8() {
-        let fields = AuthResponseFields::new(DeviceName::new("SEP0011223344F3"), Password::empty());
+        let fields =
+            AuthResponseFields::new(WireDeviceName::new("SEP0011223344F3"), Password::empty());
         let tags: Vec<u8> = jabber_auth_response(1, fields)
             .elements
             .iter()
             .map(|element| element.tag().code())
             .collect();
         assert_eq!(tags, [7, 13, 1]);
-        let fields = AuthResponseFields::new(DeviceName::new("SEP1"), Password::new("1234"));
+        let fields = AuthResponseFields::new(WireDeviceName::new("SEP1"), Password::new("1234"));
         let tags: Vec<u8> = jabber_auth_response(1, fields)
             .elements
             .iter()
@@ -989,7 +990,7 @@ mod tests {
     #[test]
     fn each_wait_runs_from_the_latest_time_given() {
         let now = Timestamp::from_unix_seconds(100);
-        let config = PhoneConfig::new("SEP1", PhoneCredentials::NullString).unwrap();
+        let config = PhoneConfig::new("SEP001122334455", PhoneCredentials::NullString).unwrap();
         let mut phone = PhoneSession::new(config, now);
         assert_eq!(phone.poll_timeout(), Some(now.plus_seconds(60)));
         phone.handle_timeout(now.plus_seconds(30));

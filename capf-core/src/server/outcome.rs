@@ -326,8 +326,9 @@ pub enum ServerProtocolViolation {
     /// AUTH_RESPONSE without DEVICE_NAME.
     #[error("DEVICE_NAME missing")]
     MissingDeviceName,
-    /// A DEVICE_NAME that is empty, longer than 64 bytes, not UTF-8 or holds
-    /// control characters.
+    /// A DEVICE_NAME that breaks the one device-name rule
+    /// ([`DeviceName`](crate::device_name::DeviceName): SEP + 12 upper-case
+    /// hex digits, or 1-64 ASCII letters and digits).
     #[error("DEVICE_NAME invalid")]
     InvalidDeviceName,
     /// PUBLIC_KEY does not parse as an RSA or EC SubjectPublicKeyInfo.

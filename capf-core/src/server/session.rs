@@ -23,8 +23,8 @@ use super::outcome::{
 };
 use crate::session::{DecisionKind, Session, SessionMisuse, not_pending};
 
-/// Longest device name accepted, in bytes.
-pub const MAX_DEVICE_NAME_LEN: usize = 64;
+use crate::device_name::DeviceName;
+pub use crate::device_name::MAX_DEVICE_NAME_LEN;
 
 /// Bytes a STORE_CERT_REQUEST body needs besides the certificate DER
 /// (CERT_TYPE element, CERTIFICATE element header and wrapper).
@@ -205,14 +205,14 @@ enum Event {
 /// };
 /// use capf_core::session::Session;
 /// use capf_core::time::Timestamp;
-/// use capf_core::wire::{AuthResponseFields, DeviceName, Frame, Password, Reason};
+/// use capf_core::wire::{AuthResponseFields, WireDeviceName, Frame, Password, Reason};
 ///
 /// let now = Timestamp::from_unix_seconds(1_800_000_000);
 /// let mut session = ServerSession::new(ServerConfig::new(0x1234_5678), now);
 /// let Some(ServerOutput::Transmit(_auth_request)) = session.poll_output() else { panic!() };
 ///
 /// // The phone answers (here: null string, nothing scheduled).
-/// let fields = AuthResponseFields::new(DeviceName::new("SEP001122334455"), Password::empty());
+/// let fields = AuthResponseFields::new(WireDeviceName::new("SEP001122334455"), Password::empty());
 /// session.handle_input(&Frame::auth_response(0x1234_5678, fields).encode().unwrap());
 /// let Some(ServerOutput::Need(ServerDecision::LookUpDevice { device_name })) =
 ///     session.poll_output() else { panic!() };
@@ -656,10 +656,12 @@ impl ServerSession {
         let Some(name) = frame.device_name() else {
             return self.violation(ServerProtocolViolation::MissingDeviceName);
         };
-        let Some(name) = name.to_str().filter(|name| valid_device_name(name)) else {
+        // The one device-name rule: a name issuance would refuse after the
+        // phone spent minutes on its key is refused here.
+        let Some(name) = name.to_str().and_then(|name| DeviceName::parse(name).ok()) else {
             return self.violation(ServerProtocolViolation::InvalidDeviceName);
         };
-        let device_name = name.to_owned();
+        let device_name = name.into_string();
         self.device_name = Some(device_name.clone());
         self.outputs
             .push_back(ServerOutput::Need(ServerDecision::LookUpDevice {
@@ -916,13 +918,6 @@ impl ServerSession {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// 1-64 bytes of UTF-8 without control characters or spaces.
-fn valid_device_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_DEVICE_NAME_LEN
-        && !name.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 impl Session for ServerSession {

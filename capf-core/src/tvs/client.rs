@@ -9,7 +9,7 @@ use crate::session::{DecisionKind, Output, Session};
 use crate::time::Timestamp;
 
 use super::decoder::TvsFrameDecoder;
-use super::device_name::{DeviceNameError, TvsDeviceName};
+use super::device_name::{TvsDeviceName, TvsDeviceNameError};
 use super::error::{TvsEncodeError, TvsWireError};
 use super::frame::{TvsCommand, TvsElementTag, TvsFrame, TvsStatus};
 use super::server::millis;
@@ -64,7 +64,7 @@ impl TvsClientConfig {
 pub enum TvsClientSetupError {
     /// The device name is not `CP-<model>-SEP<MAC>`.
     #[error("invalid device name: {0}")]
-    InvalidDeviceName(#[from] DeviceNameError),
+    InvalidDeviceName(#[from] TvsDeviceNameError),
     /// The request does not fit in a frame.
     #[error("request cannot be encoded: {0}")]
     Encode(#[from] TvsEncodeError),

@@ -34,7 +34,7 @@ pub use client::{
     TvsClientResult, TvsClientSession, TvsClientSetupError, TvsClientState, TvsResponseError,
 };
 pub use decoder::TvsFrameDecoder;
-pub use device_name::{DeviceNameError, MAX_MODEL_LEN, TvsDeviceName};
+pub use device_name::{MAX_MODEL_LEN, TvsDeviceName, TvsDeviceNameError};
 pub use error::{TvsEncodeError, TvsWireError};
 pub use frame::{
     DEVICE_NAME_LEAD_BYTE, DeviceNameValue, TVS_ELEMENT_HEADER_LEN, TVS_HEADER_LEN,

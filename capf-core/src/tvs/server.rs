@@ -11,7 +11,7 @@ use crate::session::{DecisionKind, Output, Session, SessionMisuse, not_pending};
 use crate::time::Timestamp;
 
 use super::decoder::TvsFrameDecoder;
-use super::device_name::{DeviceNameError, TvsDeviceName};
+use super::device_name::{TvsDeviceName, TvsDeviceNameError};
 use super::error::TvsWireError;
 use super::frame::{TvsCommand, TvsElementTag, TvsFrame};
 
@@ -182,7 +182,7 @@ pub enum TvsCloseReason {
     MissingDeviceName,
     /// DEVICE_NAME is not `CP-<model>-SEP<MAC>`.
     #[error("invalid device name: {0}")]
-    InvalidDeviceName(DeviceNameError),
+    InvalidDeviceName(TvsDeviceNameError),
     /// No CERTIFICATE.
     #[error("no CERTIFICATE")]
     MissingCertificate,
