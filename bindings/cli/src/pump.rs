@@ -160,7 +160,9 @@ where
     loop {
         // TLS bytes of each frame, held until the session stops talking.
         let mut frames: Vec<Vec<u8>> = Vec::new();
-        while let Some(output) = session.poll_output() {
+        // An output taken to see whether a failure made a decision moot.
+        let mut next: Option<Output<S::Decision, S::Outcome>> = None;
+        while let Some(output) = next.take().or_else(|| session.poll_output()) {
             match output {
                 Output::Transmit(frame) => match tls.send_plaintext(&frame) {
                     Ok(()) => frames.push(tls.take_tcp_output()),
@@ -172,9 +174,16 @@ where
                 },
                 Output::Need(decision) => {
                     if !link.write(frames.drain(..)).await {
-                        // The session ends on this; its answer is moot.
+                        // The session learns of the failure first. If that
+                        // ended its wait (something new comes out), the
+                        // decision is moot; if not (the CAPF server
+                        // recording its outcome), it is still answered: what
+                        // must be recorded is recorded on a dead link too.
                         session.handle_transport_error();
-                        continue;
+                        if let Some(output) = session.poll_output() {
+                            next = Some(output);
+                            continue;
+                        }
                     }
                     host.decide(session, decision).await?;
                 }

@@ -94,7 +94,7 @@ code_enum! {
         Password = 11,
         /// 12, RETRY_DELAY: format unknown, never seen.
         RetryDelay = 12,
-        /// 13, DEVICE_NAME: device name plus NUL, [`DeviceName`].
+        /// 13, DEVICE_NAME: device name plus NUL, [`WireDeviceName`].
         DeviceName = 13,
         /// 16, SUDI_DATA: three inner blocks, [`SudiData`].
         SudiData = 16,
@@ -398,7 +398,7 @@ impl WireDeviceName {
     }
 
     /// Whether the received value ended with a NUL (always true for names
-    /// built with [`DeviceName::new`]).
+    /// built with [`WireDeviceName::new`]).
     pub const fn is_nul_terminated(&self) -> bool {
         self.nul_terminated
     }
@@ -428,7 +428,7 @@ impl fmt::Display for WireDeviceName {
 
 /// PASSWORD (element 11): the authentication string, a secret.
 ///
-/// Same NUL rules as [`DeviceName`]; the empty string is the one-byte value
+/// Same NUL rules as [`WireDeviceName`]; the empty string is the one-byte value
 /// `00`. `Debug` never shows the value, equality is constant-time in the
 /// content, and the bytes are overwritten (best effort) when dropped.
 #[derive(Clone)]
