@@ -548,7 +548,18 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 })
                 .await?;
                 tracing::debug!(device = %device_name, known = record.is_some(), "device looked up");
-                session.answer_device(record).map_err(|e| e.to_string())
+                // answer_device checks the credentials at once (600,000
+                // PBKDF2 rounds for an authentication string, chain and
+                // proof checks): off the event loop, so the other sessions
+                // on this worker thread keep moving.
+                let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+                    == tokio::runtime::RuntimeFlavor::MultiThread;
+                if multi_thread {
+                    tokio::task::block_in_place(|| session.answer_device(record))
+                } else {
+                    session.answer_device(record)
+                }
+                .map_err(|e| e.to_string())
             }
             ServerDecision::IssueCertificate {
                 device_name,
