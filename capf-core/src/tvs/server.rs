@@ -214,6 +214,19 @@ pub enum TvsServerState {
     Done,
 }
 
+/// Everything that moves the session.
+enum Event {
+    Request(TvsFrame),
+    Malformed(TvsWireError),
+    Answered {
+        response: Option<Vec<u8>>,
+        result: TvsServerResult,
+    },
+    Timeout,
+    PeerClosed,
+    TransportError,
+}
+
 #[derive(Debug)]
 enum State {
     AwaitRequest {
@@ -313,8 +326,8 @@ impl TvsServerSession {
         self.decoder.push(bytes);
         match self.decoder.next_frame() {
             Ok(None) => {}
-            Ok(Some(frame)) => self.on_request(&frame),
-            Err(error) => self.close(TvsCloseReason::Malformed(error)),
+            Ok(Some(frame)) => self.step(Event::Request(frame)),
+            Err(error) => self.step(Event::Malformed(error)),
         }
     }
 
@@ -327,11 +340,7 @@ impl TvsServerSession {
     /// silently ([`TvsCloseReason::TimedOut`]). Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
-        if let State::AwaitRequest { deadline } = self.state
-            && self.now >= deadline
-        {
-            self.close(TvsCloseReason::TimedOut);
-        }
+        self.step(Event::Timeout);
     }
 
     /// The request deadline while one is awaited. None while the lookup is
@@ -346,17 +355,13 @@ impl TvsServerSession {
     /// The client closed the connection: the session ends without answering
     /// ([`TvsCloseReason::PeerClosed`]) unless it is already over.
     pub fn handle_peer_closed(&mut self) {
-        if !self.is_done() {
-            self.close(TvsCloseReason::PeerClosed);
-        }
+        self.step(Event::PeerClosed);
     }
 
     /// The transport failed: the session ends without answering
     /// ([`TvsCloseReason::TransportFailed`]) unless it is already over.
     pub fn handle_transport_error(&mut self) {
-        if !self.is_done() {
-            self.close(TvsCloseReason::TransportFailed);
-        }
+        self.step(Event::TransportError);
     }
 
     /// Answers [`TvsServerDecision::LookUpCertificate`]: the record, or `None`
@@ -404,24 +409,44 @@ impl TvsServerSession {
             ),
         };
         // At most 256 one-byte roles: the response always encodes.
-        if let Ok(bytes) = frame.encode() {
-            self.outputs.push_back(TvsServerOutput::Transmit(bytes));
-        }
-        self.finish(result);
+        let response = frame.encode().ok();
+        self.step(Event::Answered { response, result });
         Ok(())
     }
 
-    fn on_request(&mut self, frame: &TvsFrame) {
+    /// Every transition, in one place.
+    fn step(&mut self, event: Event) {
+        let state = core::mem::replace(&mut self.state, State::Done);
+        self.state = match (state, event) {
+            (State::Done, _) => State::Done,
+            (State::AwaitRequest { .. }, Event::Request(frame)) => self.on_request(&frame),
+            (State::AwaitRequest { .. }, Event::Malformed(error)) => {
+                self.close(TvsCloseReason::Malformed(error))
+            }
+            (State::AwaitRequest { deadline }, Event::Timeout) if self.now >= deadline => {
+                self.close(TvsCloseReason::TimedOut)
+            }
+            (State::LookingUp { .. }, Event::Answered { response, result }) => {
+                if let Some(bytes) = response {
+                    self.outputs.push_back(TvsServerOutput::Transmit(bytes));
+                }
+                self.finish(result)
+            }
+            (_, Event::PeerClosed) => self.close(TvsCloseReason::PeerClosed),
+            (_, Event::TransportError) => self.close(TvsCloseReason::TransportFailed),
+            // Input after the request, time while the host looks up, an
+            // early timeout: nothing changes.
+            (state, _) => state,
+        };
+    }
+
+    fn on_request(&mut self, frame: &TvsFrame) -> State {
         self.session_id = Some(frame.session_id);
         match self.check_request(frame) {
             Ok((device_name, certificate_der, not_before, not_after)) => {
                 let certificate_sha256: [u8; 32] = Sha256::digest(&certificate_der).into();
                 self.device_name = Some(device_name.clone());
                 self.certificate_sha256 = Some(certificate_sha256);
-                self.state = State::LookingUp {
-                    not_before,
-                    not_after,
-                };
                 self.outputs.push_back(TvsServerOutput::Need(
                     TvsServerDecision::LookUpCertificate {
                         certificate_sha256,
@@ -429,6 +454,10 @@ impl TvsServerSession {
                         certificate_der,
                     },
                 ));
+                State::LookingUp {
+                    not_before,
+                    not_after,
+                }
             }
             Err(reason) => self.close(reason),
         }
@@ -465,12 +494,11 @@ impl TvsServerSession {
         ))
     }
 
-    fn close(&mut self, reason: TvsCloseReason) {
-        self.finish(TvsServerResult::SilentClose(reason));
+    fn close(&mut self, reason: TvsCloseReason) -> State {
+        self.finish(TvsServerResult::SilentClose(reason))
     }
 
-    fn finish(&mut self, result: TvsServerResult) {
-        self.state = State::Done;
+    fn finish(&mut self, result: TvsServerResult) -> State {
         self.outputs
             .push_back(TvsServerOutput::Done(TvsServerOutcome {
                 session_id: self.session_id,
@@ -478,6 +506,7 @@ impl TvsServerSession {
                 certificate_sha256: self.certificate_sha256,
                 result,
             }));
+        State::Done
     }
 }
 
