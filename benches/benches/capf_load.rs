@@ -592,11 +592,11 @@ async fn enroll(
                     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
                         .map_err(|e| e.to_string())?;
                     session
-                        .answer_key(Ok(rcgen::PublicKeyData::subject_public_key_info(&key)))
+                        .answer_key(rcgen::PublicKeyData::subject_public_key_info(&key))
                         .map_err(|e| e.to_string())
                 }
                 PhoneOutput::Need(PhoneDecision::StoreCertificate { .. }) => {
-                    session.answer_store(Ok(())).map_err(|e| e.to_string())
+                    session.answer_store().map_err(|e| e.to_string())
                 }
                 PhoneOutput::Need(other) => Err(format!("unexpected decision {other:?}")),
                 PhoneOutput::Done(PhoneOutcome::Installed { .. }) => return Ok(()),

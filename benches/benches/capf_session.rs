@@ -109,10 +109,13 @@ fn install(issuer: &LscIssuer, phone_spki: &[u8], rng: &mut StdRng) -> Vec<u8> {
                     let issued = issuer
                         .issue(&request, Timestamp::from_unix_seconds(NOW), rng)
                         .unwrap();
-                    server.answer_certificate(Ok(issued.der)).unwrap();
+                    server.answer_certificate(issued.der).unwrap();
                 }
                 ServerOutput::Need(ServerDecision::RecordPendingCertificate { .. }) => {
                     server.answer_pending_recorded().unwrap();
+                }
+                ServerOutput::Need(ServerDecision::RecordOutcome { .. }) => {
+                    server.answer_outcome_recorded().unwrap();
                 }
                 ServerOutput::Done(outcome) => {
                     assert!(
@@ -129,10 +132,10 @@ fn install(issuer: &LscIssuer, phone_spki: &[u8], rng: &mut StdRng) -> Vec<u8> {
             match output {
                 PhoneOutput::Transmit(bytes) => server.handle_input(&bytes),
                 PhoneOutput::Need(PhoneDecision::GenerateKey(_)) => {
-                    phone.answer_key(Ok(phone_spki.to_vec())).unwrap();
+                    phone.answer_key(phone_spki.to_vec()).unwrap();
                 }
                 PhoneOutput::Need(PhoneDecision::StoreCertificate { .. }) => {
-                    phone.answer_store(Ok(())).unwrap();
+                    phone.answer_store().unwrap();
                 }
                 PhoneOutput::Done(outcome) => match outcome {
                     PhoneOutcome::Installed { certificate_der } => {

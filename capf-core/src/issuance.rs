@@ -70,8 +70,7 @@ pub const MIN_VALIDITY_DAYS: u32 = 1;
 /// Longest validity accepted, in days (ten years; the reference's 3560 looks
 /// like a typo for this).
 pub const MAX_VALIDITY_DAYS: u32 = 3650;
-/// Longest device name accepted, in bytes.
-pub const MAX_DEVICE_NAME_LEN: usize = 64;
+pub use crate::device_name::MAX_DEVICE_NAME_LEN;
 
 /// 9999-12-31T23:59:59Z, the last instant an X.509 time can express.
 const LAST_X509_SECOND: u64 = 253_402_300_799;
@@ -152,7 +151,7 @@ pub enum IssuanceError {
     #[error("issuing certificate's subject name is not supported")]
     IssuerNameUnsupported,
     /// The device name is empty, too long, or not letters and digits.
-    #[error("device name is not 1-64 ASCII letters and digits")]
+    #[error("device name is not SEP + 12 upper-case hex digits, or 1-64 ASCII letters and digits")]
     InvalidDeviceName,
     /// The phone's SPKI does not parse completely, or is not an RSA key of at
     /// most 4096 bits (the `rsa` crate's limit, also Unified CM's) or a valid
@@ -481,15 +480,14 @@ fn x509_time(unix_seconds: u64) -> Result<Vec<u8>, IssuanceError> {
     encoded.map_err(|_| IssuanceError::TimeOutOfRange)
 }
 
-/// 1..=64 ASCII letters and digits (SEP001122334455, CSFJSMITH, ...).
+/// The one device-name rule ([`DeviceName`](crate::device_name::DeviceName)):
+/// SEP + 12 upper-case hex digits, or 1..=64 ASCII letters and digits
+/// (CSFJSMITH, ...). The server session refuses other names at
+/// AUTH_RESPONSE already.
 fn check_device_name(name: &str) -> Result<(), IssuanceError> {
-    if name.is_empty()
-        || name.len() > MAX_DEVICE_NAME_LEN
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
-        return Err(IssuanceError::InvalidDeviceName);
-    }
-    Ok(())
+    crate::device_name::DeviceName::parse(name)
+        .map(|_| ())
+        .map_err(|_| IssuanceError::InvalidDeviceName)
 }
 
 /// The signature an issuing key of this kind makes (module documentation:

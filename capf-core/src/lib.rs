@@ -6,7 +6,8 @@
 //!
 //! Nothing here opens a socket, reads a clock, picks random numbers on its own
 //! or touches a file: the host moves bytes, time, randomness and decisions in
-//! and out (see the session idiom in the crate's README).
+//! and out. Every session keeps one contract, [`session::Session`]; the
+//! [`manual`] explains how a host drives one.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // No panics or lossy casts on input, and no clock, OS randomness or file
@@ -23,13 +24,16 @@
 
 pub mod address_selection;
 pub mod crypto_provider;
+pub mod device_name;
 mod framing;
 pub mod issuance;
 pub mod key_request;
+pub mod manual;
 pub mod phone;
 pub mod proof;
 pub mod rollover;
 pub mod server;
+pub mod session;
 pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -44,18 +44,18 @@
 //! are not checked again (the phone checked them when it installed them).
 //!
 //! ```
-//! use capf_core::rollover::{predict, Acceptance, CandidateList, InstalledLists, Verdict};
+//! use capf_core::rollover::{predict, Acceptance, CandidateList, InstalledLists, RolloverVerdict};
 //! use ctl_format::{HashPolicy, TrustListKind};
 //! let ctl = include_bytes!("../../tests/vectors/real/cucm/CTLFile.tlv");
 //! let candidate = CandidateList { kind: TrustListKind::Ctl, bytes: ctl };
 //! // A phone with nothing installed takes the CTL on first use…
 //! let fresh = predict(InstalledLists::NOTHING, candidate, None, HashPolicy::CISCO)?;
-//! assert!(matches!(fresh.verdict, Verdict::Accepted(Acceptance::FirstUse)));
+//! assert!(matches!(fresh.verdict, RolloverVerdict::Accepted(Acceptance::FirstUse)));
 //! // …and a phone that holds it already accepts it again: same signer.
 //! let holding = predict(InstalledLists::ctl(ctl), candidate, None, HashPolicy::CISCO)?;
 //! assert!(matches!(
 //!     holding.verdict,
-//!     Verdict::Accepted(Acceptance::SignedBySameCertificate { .. })
+//!     RolloverVerdict::Accepted(Acceptance::SignedBySameCertificate { .. })
 //! ));
 //! # Ok::<(), capf_core::rollover::RolloverError>(())
 //! ```
@@ -365,7 +365,7 @@ impl fmt::Display for RejectionReason {
 /// The phone's decision.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum RolloverVerdict {
     /// The phone installs the candidate.
     Accepted(Acceptance),
     /// The phone refuses it and keeps what it had.
@@ -402,7 +402,7 @@ pub struct Prediction {
     /// Which installed list decided.
     pub authority: Authority,
     /// The decision.
-    pub verdict: Verdict,
+    pub verdict: RolloverVerdict,
     /// The candidate's signer, when the candidate parsed.
     pub signer: Option<CandidateSigner>,
     /// What happened and why, in one or two sentences.
@@ -420,14 +420,14 @@ pub struct Prediction {
 impl Prediction {
     /// Whether the phone installs the candidate.
     pub fn is_accepted(&self) -> bool {
-        matches!(self.verdict, Verdict::Accepted(_))
+        matches!(self.verdict, RolloverVerdict::Accepted(_))
     }
 
     /// The rejection reason, when rejected.
     pub fn rejection_reason(&self) -> Option<RejectionReason> {
         match &self.verdict {
-            Verdict::Rejected { reason, .. } => Some(*reason),
-            Verdict::Accepted(_) => None,
+            RolloverVerdict::Rejected { reason, .. } => Some(*reason),
+            RolloverVerdict::Accepted(_) => None,
         }
     }
 }
@@ -575,7 +575,7 @@ impl Draft {
         Prediction {
             candidate_kind: self.kind,
             authority: self.authority,
-            verdict: Verdict::Accepted(how),
+            verdict: RolloverVerdict::Accepted(how),
             signer: self.signer,
             explanation,
             outcome,
@@ -607,7 +607,7 @@ impl Draft {
         Prediction {
             candidate_kind: self.kind,
             authority: self.authority,
-            verdict: Verdict::Rejected { reason, detail },
+            verdict: RolloverVerdict::Rejected { reason, detail },
             signer: self.signer,
             explanation,
             outcome,

@@ -12,8 +12,8 @@
 mod seeded;
 
 use capf_core::phone::{
-    CertificateCredential, CertificateCredentials, CertificatePrecedence, PhoneConfig,
-    PhoneCredentials, PhoneOutcome, PhoneOutput, PhoneSession,
+    CertificateCredentials, CertificatePrecedence, PhoneConfig, PhoneCredentials, PhoneDecision,
+    PhoneOutcome, PhoneOutput, PhoneSession, ProofCredential, SoftwareSigner,
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::server::{
@@ -618,9 +618,16 @@ fn policy_certificates_that_do_not_parse_are_a_configuration_error() {
 
 const SESSION_ID: u32 = 0x0102_0304;
 
-fn credential(certificate_der: &[u8], key: &KeyPair) -> CertificateCredential {
-    let private = ProofPrivateKey::from_pkcs8_der(&key.serialize_der()).unwrap();
-    CertificateCredential::new(certificate_der.to_vec(), Box::new(private)).unwrap()
+/// The phone host's signer holding `key` for each credential in `held`.
+fn signer(held: &[ProofCredential], certificate_der: &[u8], key: &KeyPair) -> SoftwareSigner {
+    let mut signer = SoftwareSigner::new(rng());
+    for credential in held {
+        let private = ProofPrivateKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+        signer = signer
+            .with_key(*credential, certificate_der, Box::new(private))
+            .unwrap();
+    }
+    signer
 }
 
 /// Certificate authentication of DEVICE (nothing scheduled) under
@@ -629,6 +636,7 @@ fn authenticate(
     policy: CertificatePolicy,
     prefer: CertificatePreference,
     credentials: CertificateCredentials,
+    mut signer: SoftwareSigner,
 ) -> ServerOutcome {
     let mut config = ServerConfig::new(SESSION_ID);
     config.certificate_policy = policy;
@@ -651,6 +659,9 @@ fn authenticate(
                         AuthMode::ExistingCertificate { prefer },
                     )))
                     .unwrap(),
+                ServerOutput::Need(ServerDecision::RecordOutcome { .. }) => {
+                    server.answer_outcome_recorded().unwrap()
+                }
                 ServerOutput::Done(done) => outcome = Some(done),
                 other => panic!("unexpected server output {other:?}"),
             }
@@ -659,6 +670,9 @@ fn authenticate(
             moved = true;
             match output {
                 PhoneOutput::Transmit(bytes) => server.handle_input(&bytes),
+                PhoneOutput::Need(decision @ PhoneDecision::SignProof { .. }) => {
+                    assert!(signer.answer(&mut phone, &decision).unwrap());
+                }
                 PhoneOutput::Done(done) => phone_outcome = Some(done),
                 other => panic!("unexpected phone output {other:?}"),
             }
@@ -693,11 +707,16 @@ fn session_accepts_a_sha1_mic_with_its_sudi() {
     let mut policy = CertificatePolicy::default();
     policy.manufacturing_roots = vec![hierarchy.root.der.clone()];
     policy.intermediates = vec![hierarchy.manufacturing.clone()];
-    let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst, rng())
-        .with_mic(credential(&hierarchy.mic, &hierarchy.mic_key))
-        .with_sudi(credential(&hierarchy.mic, &hierarchy.mic_key))
+    let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst)
+        .with_mic(hierarchy.mic.clone())
+        .and_then(|set| set.with_sudi(hierarchy.mic.clone()))
         .unwrap();
-    let outcome = authenticate(policy, CertificatePreference::Mic, credentials);
+    let keys = signer(
+        &[ProofCredential::Mic, ProofCredential::Sudi],
+        &hierarchy.mic,
+        &hierarchy.mic_key,
+    );
+    let outcome = authenticate(policy, CertificatePreference::Mic, credentials, keys);
     assert_eq!(outcome.result, SessionResult::NothingToDo);
     assert_eq!(outcome.end_reason, Some(Reason::NoAction));
     let auth = outcome.certificate_authentication.unwrap();
@@ -708,9 +727,11 @@ fn session_accepts_a_sha1_mic_with_its_sudi() {
 /// [`authenticate`] with the phone holding only `lsc` (and its key), the
 /// device record preferring the LSC.
 fn authenticate_lsc(policy: CertificatePolicy, lsc: &[u8], key: &KeyPair) -> ServerOutcome {
-    let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-        .with_lsc(credential(lsc, key));
-    authenticate(policy, CertificatePreference::Lsc, credentials)
+    let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst)
+        .with_lsc(lsc.to_vec())
+        .unwrap();
+    let keys = signer(&[ProofCredential::Lsc], lsc, key);
+    authenticate(policy, CertificatePreference::Lsc, credentials, keys)
 }
 
 /// The session ended in failure because the certificate check said `error`.
@@ -1059,17 +1080,37 @@ fn v1_certificate_cannot_act_as_an_issuer() {
     );
 }
 
-fn v1_credential(certificate: &str, key: &str) -> CertificateCredential {
+/// A v1 certificate fixture and a signer holding its key as `credential`.
+fn v1_credential(
+    credential: ProofCredential,
+    certificate: &str,
+    key: &str,
+) -> (Vec<u8>, SoftwareSigner) {
     let private = ProofPrivateKey::from_pkcs8_der(&v1_key(key)).unwrap();
-    CertificateCredential::new(v1_fixture(certificate), Box::new(private)).unwrap()
+    let certificate_der = v1_fixture(certificate);
+    let signer = SoftwareSigner::new(rng())
+        .with_key(credential, &certificate_der, Box::new(private))
+        .unwrap();
+    (certificate_der, signer)
 }
 
 #[test]
 fn session_authenticates_a_v1_mic_and_a_v1_lsc() {
     let policy = v1_policy(&["rsa-ca.pem"], &["rsa-ca.pem"], &[]);
-    let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst, rng())
-        .with_mic(v1_credential("mic-v1-sha256.pem", "mic-v1-sha256.key"));
-    let outcome = authenticate(policy.clone(), CertificatePreference::Mic, credentials);
+    let (mic, signer) = v1_credential(
+        ProofCredential::Mic,
+        "mic-v1-sha256.pem",
+        "mic-v1-sha256.key",
+    );
+    let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst)
+        .with_mic(mic)
+        .unwrap();
+    let outcome = authenticate(
+        policy.clone(),
+        CertificatePreference::Mic,
+        credentials,
+        signer,
+    );
     assert_eq!(outcome.result, SessionResult::NothingToDo);
     assert_eq!(outcome.end_reason, Some(Reason::NoAction));
     assert_eq!(
@@ -1078,13 +1119,18 @@ fn session_authenticates_a_v1_mic_and_a_v1_lsc() {
     );
 
     let lsc_credentials = || {
-        CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-            .with_lsc(v1_credential("lsc-v1.pem", "lsc-v1.key"))
+        let (lsc, signer) = v1_credential(ProofCredential::Lsc, "lsc-v1.pem", "lsc-v1.key");
+        let credentials = CertificateCredentials::new(CertificatePrecedence::LscFirst)
+            .with_lsc(lsc)
+            .unwrap();
+        (credentials, signer)
     };
+    let (credentials, signer) = lsc_credentials();
     let outcome = authenticate(
         policy.clone(),
         CertificatePreference::Lsc,
-        lsc_credentials(),
+        credentials,
+        signer,
     );
     assert_eq!(outcome.result, SessionResult::NothingToDo);
     assert_eq!(
@@ -1096,7 +1142,8 @@ fn session_authenticates_a_v1_mic_and_a_v1_lsc() {
     let mut revoked = policy;
     revoked.revocations =
         Revocations::parse("rsa-ca.crl.pem", v1_text("rsa-ca.crl.pem").as_bytes()).unwrap();
-    let outcome = authenticate(revoked, CertificatePreference::Lsc, lsc_credentials());
+    let (credentials, signer) = lsc_credentials();
+    let outcome = authenticate(revoked, CertificatePreference::Lsc, credentials, signer);
     assert_certificate_refused(&outcome, CertificateCheckError::Revoked);
 }
 

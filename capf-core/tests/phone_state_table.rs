@@ -9,12 +9,13 @@ use core::time::Duration;
 
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
-    AuthString, CertificateCredential, CertificateCredentials, CertificatePrecedence,
-    CommunicationFailure, CredentialError, DecisionKind, EnrollmentAttempts, KeyGenerationFailed,
-    LocalFailure, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
-    PhoneSession, PhoneState, ProtocolViolation, RetryDecision, RetryPolicy, SessionMisuse,
-    StoreFailure,
+    AuthString, CertificateCredentials, CertificatePrecedence, CommunicationFailure,
+    CredentialError, EnrollmentAttempts, LocalFailure, PhoneConfig, PhoneCredentials,
+    PhoneDecision, PhoneOutcome, PhoneOutput, PhoneProtocolViolation as ProtocolViolation,
+    PhoneSession, PhoneSessionState as PhoneState, ProofCredential, RetryDecision, RetryPolicy,
+    SoftwareSigner, StoreFailure,
 };
+use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
 use capf_core::wire::{AuthType, Command, Curve, Element, Frame, KeyType, Reason, Version};
 use phone_support::{T0, Vector};
@@ -95,16 +96,16 @@ fn session_in(state: PhoneState) -> PhoneSession {
             match state {
                 PhoneState::GeneratingKey => {}
                 PhoneState::AwaitingEndAfterFailure => {
-                    phone.answer_key(Err(KeyGenerationFailed)).unwrap();
+                    phone.refuse_key().unwrap();
                     outputs(&mut phone);
                 }
                 _ => {
-                    phone.answer_key(Ok(data.spki.clone())).unwrap();
+                    phone.answer_key(data.spki.clone()).unwrap();
                     outputs(&mut phone);
                     if state != PhoneState::AwaitingStoreRequest {
                         feed(&mut phone, Frame::store_cert_request(SID, data.issued));
                         if state == PhoneState::AwaitingEnd {
-                            phone.answer_store(Ok(())).unwrap();
+                            phone.answer_store().unwrap();
                             outputs(&mut phone);
                         }
                     }
@@ -215,7 +216,7 @@ fn every_command_in_every_state() {
                 "{command} while {state}"
             );
             if matches!(reaction, Reaction::Done(_)) {
-                assert!(phone.is_finished());
+                assert!(phone.is_done());
                 assert_eq!(phone.poll_timeout(), None);
                 // Later input is ignored.
                 phone.handle_input(&bytes(&canonical(Command::EndSession)));
@@ -502,12 +503,12 @@ fn response_timeout() {
     phone.handle_timeout(T0.plus_seconds(19));
     assert_eq!(phone.poll_output(), None);
 
-    // Input restarts the timer; the next handle_timeout arms it from its now.
+    // Each wait runs from the latest time the session was given.
     phone.handle_input(&bytes(&Frame::auth_request(SID, None)));
     outputs(&mut phone);
-    assert_eq!(phone.poll_timeout(), Some(T0.plus_seconds(19)));
+    assert_eq!(phone.poll_timeout(), Some(T0.plus_seconds(39)));
     phone.handle_timeout(T0.plus_seconds(25));
-    assert_eq!(phone.poll_timeout(), Some(T0.plus_seconds(45)));
+    assert_eq!(phone.poll_timeout(), Some(T0.plus_seconds(39)));
 
     // No deadline while the host generates a key, however long it takes.
     phone.handle_input(&bytes(&Frame::key_gen_request_rsa(SID, 2048)));
@@ -515,10 +516,12 @@ fn response_timeout() {
     assert_eq!(phone.poll_timeout(), None);
     phone.handle_timeout(T0.plus_seconds(3600));
     assert_eq!(phone.poll_output(), None);
-    phone.answer_key(Ok(install().spki)).unwrap();
-    outputs(&mut phone);
+    // The host tells the time before answering; the wait for
+    // STORE_CERT_REQUEST runs from there.
     let later = T0.plus_seconds(7200);
     phone.handle_timeout(later);
+    phone.answer_key(install().spki).unwrap();
+    outputs(&mut phone);
     assert_eq!(phone.poll_timeout(), Some(later.plus_seconds(20)));
     phone.handle_timeout(later.plus_seconds(20));
     assert_eq!(
@@ -578,8 +581,8 @@ fn connection_loss_before_end_session() {
 fn answers_that_were_not_asked_are_misuse() {
     let mut phone = session_in(PhoneState::AwaitingRequest);
     assert_eq!(
-        phone.answer_key(Ok(install().spki)),
-        Err(SessionMisuse::NotAsked {
+        phone.answer_key(install().spki),
+        Err(SessionMisuse::NotPending {
             answered: DecisionKind::GenerateKey,
             pending: None
         })
@@ -590,22 +593,22 @@ fn answers_that_were_not_asked_are_misuse() {
     );
     let mut phone = session_in(PhoneState::GeneratingKey);
     assert_eq!(
-        phone.answer_store(Ok(())),
-        Err(SessionMisuse::NotAsked {
+        phone.answer_store(),
+        Err(SessionMisuse::NotPending {
             answered: DecisionKind::StoreCertificate,
             pending: Some(DecisionKind::GenerateKey)
         })
     );
     assert_eq!(
         phone.answer_fetch(None),
-        Err(SessionMisuse::NotAsked {
+        Err(SessionMisuse::NotPending {
             answered: DecisionKind::FetchCertificate,
             pending: Some(DecisionKind::GenerateKey)
         })
     );
     assert_eq!(
         phone.answer_delete(true),
-        Err(SessionMisuse::NotAsked {
+        Err(SessionMisuse::NotPending {
             answered: DecisionKind::DeleteCertificate,
             pending: Some(DecisionKind::GenerateKey)
         })
@@ -613,14 +616,14 @@ fn answers_that_were_not_asked_are_misuse() {
     // A key that is not an SPKI, or not the kind asked for, is refused and
     // the question stays open.
     assert_eq!(
-        phone.answer_key(Ok(vec![1, 2, 3])),
+        phone.answer_key(vec![1, 2, 3]),
         Err(SessionMisuse::InvalidPublicKey)
     );
     let ec = Vector::load("install-nullstring-ec-p256")
         .recorded_public_key()
         .unwrap();
     assert_eq!(
-        phone.answer_key(Ok(ec)),
+        phone.answer_key(ec),
         Err(SessionMisuse::PublicKeyMismatch {
             requested: KeyRequest::Rsa { bits: 2048 }
         })
@@ -628,17 +631,14 @@ fn answers_that_were_not_asked_are_misuse() {
     let rsa1024 = Vector::load("install-mic-auth-rsa1024")
         .recorded_public_key()
         .unwrap();
-    assert!(phone.answer_key(Ok(rsa1024)).is_err());
+    assert!(phone.answer_key(rsa1024).is_err());
     assert_eq!(phone.state(), PhoneState::GeneratingKey);
     assert_eq!(phone.poll_output(), None);
-    phone.answer_key(Ok(install().spki)).unwrap();
+    phone.answer_key(install().spki).unwrap();
     assert_eq!(phone.state(), PhoneState::AwaitingStoreRequest);
     // After the end, everything is misuse.
     let mut phone = session_in(PhoneState::Finished);
-    assert_eq!(
-        phone.answer_key(Err(KeyGenerationFailed)),
-        Err(SessionMisuse::Finished)
-    );
+    assert_eq!(phone.refuse_key(), Err(SessionMisuse::Finished));
     assert_eq!(phone.answer_delete(false), Err(SessionMisuse::Finished));
     assert_eq!(phone.repeat_in_progress(), Err(SessionMisuse::Finished));
 }
@@ -666,7 +666,6 @@ fn credentials_are_validated() {
             "SEP001122334455",
             PhoneCredentials::Certificate(CertificateCredentials::new(
                 CertificatePrecedence::LscFirst,
-                rng()
             ))
         )
         .unwrap_err(),
@@ -675,26 +674,24 @@ fn credentials_are_validated() {
     let rsa = Vector::load("install-mic-auth-rsa1024");
     let ec = Vector::load("install-nullstring-ec-p256");
     assert_eq!(
-        CertificateCredential::new(
-            rsa.pem_der("auth_certificate"),
-            Box::new(ec.key("client_generated_private_key"))
-        )
-        .unwrap_err(),
+        SoftwareSigner::new(rng())
+            .with_key(
+                ProofCredential::Mic,
+                &rsa.pem_der("auth_certificate"),
+                Box::new(ec.key("client_generated_private_key"))
+            )
+            .unwrap_err(),
         CredentialError::KeyKindMismatch
     );
     assert_eq!(
-        CertificateCredential::new(vec![0x30, 0x00], Box::new(rsa.key("auth_private_key")))
+        CertificateCredentials::new(CertificatePrecedence::LscFirst)
+            .with_lsc(vec![0x30, 0x00])
             .unwrap_err(),
         CredentialError::BadCertificate
     );
-    let ec_credential = CertificateCredential::new(
-        ec.pem_der("issued_certificate"),
-        Box::new(ec.key("client_generated_private_key")),
-    )
-    .unwrap();
     assert_eq!(
-        CertificateCredentials::new(CertificatePrecedence::LscFirst, rng())
-            .with_sudi(ec_credential)
+        CertificateCredentials::new(CertificatePrecedence::LscFirst)
+            .with_sudi(ec.pem_der("issued_certificate"))
             .unwrap_err(),
         CredentialError::SudiNotRsa
     );
@@ -717,23 +714,23 @@ fn certificate_precedence_falls_back() {
         CertificatePrecedence::LscFirst,
         CertificatePrecedence::MicFirst,
     ] {
-        let credential = || {
-            CertificateCredential::new(
-                vector.pem_der("auth_certificate"),
-                Box::new(vector.key("auth_private_key")),
-            )
-            .unwrap()
+        let certificate = vector.pem_der("auth_certificate");
+        let base = CertificateCredentials::new(precedence);
+        // Only the certificate that is NOT preferred is present.
+        let (base, credential) = match precedence {
+            CertificatePrecedence::LscFirst => {
+                (base.with_mic(certificate.clone()), ProofCredential::Mic)
+            }
+            _ => (base.with_lsc(certificate.clone()), ProofCredential::Lsc),
         };
-        let base = CertificateCredentials::new(
-            precedence,
-            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)),
-        );
-        let base = match precedence {
-            // Only the certificate that is NOT preferred is present.
-            CertificatePrecedence::LscFirst => base.with_mic(credential()),
-            _ => base.with_lsc(credential()),
-        };
-        let credentials = base.with_sudi(credential()).unwrap();
+        let credentials = base.unwrap().with_sudi(certificate.clone()).unwrap();
+        let rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
+        let mut signer = SoftwareSigner::new(rng);
+        for held in [credential, ProofCredential::Sudi] {
+            signer = signer
+                .with_key(held, &certificate, Box::new(vector.key("auth_private_key")))
+                .unwrap();
+        }
         let config = PhoneConfig::new(
             vector.str("device_name"),
             PhoneCredentials::Certificate(credentials),
@@ -741,8 +738,31 @@ fn certificate_precedence_falls_back() {
         .unwrap();
         let mut phone = PhoneSession::new(config, T0);
         phone.handle_input(&vector.frames[0].1);
+        let mut sent = Vec::new();
+        let mut asked = Vec::new();
+        while let Some(output) = phone.poll_output() {
+            match output {
+                PhoneOutput::Need(decision) => {
+                    let PhoneDecision::SignProof { credential, .. } = &decision else {
+                        panic!("{decision:?}")
+                    };
+                    asked.push(*credential);
+                    assert!(signer.answer(&mut phone, &decision).unwrap());
+                }
+                other => sent.push(other),
+            }
+        }
         assert_eq!(
-            outputs(&mut phone),
+            asked,
+            [
+                credential,
+                credential,
+                ProofCredential::Sudi,
+                ProofCredential::Sudi
+            ]
+        );
+        assert_eq!(
+            sent,
             [PhoneOutput::Transmit(recorded.clone())],
             "{precedence:?}"
         );
@@ -750,43 +770,105 @@ fn certificate_precedence_falls_back() {
 }
 
 #[test]
-fn a_key_that_cannot_sign_ends_the_session() {
-    struct Broken;
-    impl capf_core::proof::ProofKey for Broken {
-        fn kind(&self) -> capf_core::proof::ProofKeyKind {
-            capf_core::proof::ProofKeyKind::Rsa { modulus_bytes: 256 }
-        }
-        fn sign_digest(
-            &self,
-            _: capf_core::proof::ProofHash,
-            _: &[u8],
-            _: &mut dyn rand_core::CryptoRngCore,
-        ) -> Result<Vec<u8>, capf_core::proof::ProofError> {
-            Err(capf_core::proof::ProofError::Signing)
-        }
-    }
+fn a_refused_or_wrong_signature() {
     let vector = Vector::load("install-mic-auth-rsa1024");
-    let credential =
-        CertificateCredential::new(vector.pem_der("auth_certificate"), Box::new(Broken)).unwrap();
-    let credentials = CertificateCredentials::new(
-        CertificatePrecedence::MicFirst,
-        Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)),
+    let start = || {
+        let credentials = CertificateCredentials::new(CertificatePrecedence::MicFirst)
+            .with_mic(vector.pem_der("auth_certificate"))
+            .unwrap();
+        let mut phone = PhoneSession::new(
+            PhoneConfig::new(
+                vector.str("device_name"),
+                PhoneCredentials::Certificate(credentials),
+            )
+            .unwrap(),
+            T0,
+        );
+        phone.handle_input(&bytes(&Frame::auth_request(SID, None)));
+        let asked = outputs(&mut phone);
+        let [PhoneOutput::Need(PhoneDecision::SignProof { digest, .. })] = asked.as_slice() else {
+            panic!("{asked:?}")
+        };
+        assert_eq!(phone.pending_decision(), Some(DecisionKind::SignProof));
+        assert_eq!(phone.state(), PhoneState::SigningProof);
+        assert_eq!(
+            phone.poll_timeout(),
+            None,
+            "no deadline while the host signs"
+        );
+        (phone, digest.clone())
+    };
+
+    // A signature by another key, or garbage, is the host's mistake: refused,
+    // the decision stays.
+    let (mut phone, digest) = start();
+    let other = Vector::load("install-lsc-auth-rsa");
+    let mut wrong = SoftwareSigner::new(Box::new(
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+    ))
+    .with_key(
+        ProofCredential::Mic,
+        &other.pem_der("auth_certificate"),
+        Box::new(other.key("auth_private_key")),
     )
-    .with_mic(credential);
-    let mut phone = PhoneSession::new(
-        PhoneConfig::new(
-            "SEP001122334466",
-            PhoneCredentials::Certificate(credentials),
+    .unwrap();
+    let forged = wrong
+        .sign(
+            ProofCredential::Mic,
+            capf_core::proof::ProofHash::Sha1,
+            &digest,
         )
-        .unwrap(),
-        T0,
+        .unwrap();
+    assert_eq!(
+        phone.answer_signature(forged),
+        Err(SessionMisuse::InvalidSignature)
     );
-    phone.handle_input(&bytes(&Frame::auth_request(SID, None)));
+    assert_eq!(
+        phone.answer_signature(vec![0; 3]),
+        Err(SessionMisuse::InvalidSignature)
+    );
+    assert_eq!(phone.pending_decision(), Some(DecisionKind::SignProof));
+    assert_eq!(
+        phone.answer_key(install().spki),
+        Err(SessionMisuse::NotPending {
+            answered: DecisionKind::GenerateKey,
+            pending: Some(DecisionKind::SignProof)
+        })
+    );
+
+    // A keystore that cannot sign: the session ends, nothing is sent.
+    phone.refuse_signature().unwrap();
     assert_eq!(
         outputs(&mut phone),
         [PhoneOutput::Done(PhoneOutcome::LocalFailure(
             LocalFailure::Signing
         ))]
+    );
+    assert_eq!(phone.refuse_signature(), Err(SessionMisuse::Finished));
+
+    // A signer without the key refuses through the same path.
+    let (mut phone, _) = start();
+    let mut empty = SoftwareSigner::new(Box::new(
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+    ));
+    let decision = PhoneDecision::SignProof {
+        credential: ProofCredential::Mic,
+        hash: capf_core::proof::ProofHash::Sha1,
+        certificate_der: vec![],
+        message: vec![],
+        digest: vec![0; 20],
+    };
+    assert!(empty.answer(&mut phone, &decision).unwrap());
+    assert!(phone.is_done());
+
+    // The server may end the session while the host signs.
+    let (mut phone, _) = start();
+    phone.handle_input(&bytes(&Frame::end_session(SID, Reason::Failure)));
+    assert_eq!(
+        outputs(&mut phone),
+        [PhoneOutput::Done(PhoneOutcome::Refused {
+            reason: Reason::Failure
+        })]
     );
 }
 
@@ -941,16 +1023,16 @@ fn drive(phone: &mut PhoneSession) -> usize {
                     // The recorded key is RSA-2048; other requests get a
                     // key generation failure.
                     PhoneDecision::GenerateKey(KeyRequest::Rsa { bits: 2048 }) => {
-                        phone.answer_key(Ok(spki.clone()))
+                        phone.answer_key(spki.clone())
                     }
-                    PhoneDecision::GenerateKey(_) => phone.answer_key(Err(KeyGenerationFailed)),
-                    PhoneDecision::StoreCertificate { .. } => phone.answer_store(Ok(())),
+                    PhoneDecision::GenerateKey(_) => phone.refuse_key(),
+                    PhoneDecision::StoreCertificate { .. } => phone.answer_store(),
                     PhoneDecision::FetchCertificate => phone.answer_fetch(None),
                     PhoneDecision::DeleteCertificate => phone.answer_delete(true),
                     _ => Ok(()),
                 };
                 assert!(
-                    answered.is_ok() || phone.is_finished(),
+                    answered.is_ok() || phone.is_done(),
                     "{decision:?}: {answered:?}"
                 );
             }
@@ -1020,11 +1102,11 @@ fn arbitrary_chunks_never_panic() {
             acted += drive(&mut phone);
             phone.handle_timeout(T0.plus_seconds(u64::try_from(i).unwrap()));
             acted += drive(&mut phone);
-            prop_assert!(!phone.is_finished() || phone.poll_timeout().is_none());
+            prop_assert!(!phone.is_done() || phone.poll_timeout().is_none());
         }
         phone.handle_peer_closed();
         drive(&mut phone);
-        prop_assert!(phone.is_finished());
+        prop_assert!(phone.is_done());
         prop_assert_eq!(phone.poll_output(), None);
         prop_assert_eq!(phone.poll_timeout(), None);
         // The branch: the phone answered a frame (sent one, or asked).
@@ -1052,7 +1134,7 @@ fn valid_prefix_then_garbage_never_panics() {
             acted += drive(&mut phone);
             phone.handle_peer_closed();
             drive(&mut phone);
-            prop_assert!(phone.is_finished());
+            prop_assert!(phone.is_done());
             prop_assert_eq!(phone.poll_output(), None);
             // The prefix is always answered: AUTH_RESPONSE, then the key.
             Ok(acted >= 2)

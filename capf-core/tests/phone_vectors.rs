@@ -5,7 +5,7 @@
 //! and the outcome must match `expected`.
 //!
 //! The `-synthetic` vectors have hand-made client frames. Three are
-//! reproduced exactly (key-generation failure via `answer_key(Err)`, the
+//! reproduced exactly (key-generation failure via `refuse_key`, the
 //! second REQUEST_IN_PROGRESS via `repeat_in_progress`, the VERSION 2 reply
 //! via the Jabber layout); `wrong-session-id-synthetic` cannot be: a correct
 //! phone echoes the server's id, so our AUTH_RESPONSE equals the recorded one
@@ -15,9 +15,10 @@
 mod phone_support;
 
 use capf_core::phone::{
-    KeyGenerationFailed, PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession, PhoneState,
-    SessionMisuse, StoreFailure,
+    PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession, PhoneSessionState as PhoneState,
+    StoreFailure,
 };
+use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::wire::{Command, Frame, Reason};
 use phone_support::{T0, Vector};
 
@@ -96,7 +97,7 @@ fn answer(phone: &mut PhoneSession, vector: &Vector, decision: &PhoneDecision) {
     let name = vector.name.as_str();
     match decision {
         PhoneDecision::GenerateKey(_) if name == "keygen-failure-synthetic" => {
-            phone.answer_key(Err(KeyGenerationFailed)).unwrap();
+            phone.refuse_key().unwrap();
         }
         PhoneDecision::GenerateKey(_) if name == "double-in-progress-synthetic" => {
             // Still generating: one more notice, as the hand-made client did.
@@ -109,11 +110,16 @@ fn answer(phone: &mut PhoneSession, vector: &Vector, decision: &PhoneDecision) {
                 vector.generated_spki().as_ref(),
                 "{name}: client_generated_private_key is the key sent"
             );
-            phone.answer_key(Ok(recorded)).unwrap();
+            phone.answer_key(recorded).unwrap();
         }
         PhoneDecision::StoreCertificate { certificate_der } => {
             assert_eq!(certificate_der, &vector.pem_der("issued_certificate"));
-            phone.answer_store(Ok(())).unwrap();
+            phone.answer_store().unwrap();
+        }
+        PhoneDecision::SignProof { .. } => {
+            // The recorded phone's keys, held by the host, not the session.
+            let mut signer = vector.signer();
+            assert!(signer.answer(phone, decision).unwrap());
         }
         PhoneDecision::FetchCertificate => {
             let held = vector
@@ -210,7 +216,7 @@ fn check_vector(name: &str) {
             }
         }
         assert_eq!(replay.outcome, expected, "{name}: outcome (chunk {chunk})");
-        assert!(replay.phone.is_finished());
+        assert!(replay.phone.is_done());
         assert_eq!(replay.phone.state(), PhoneState::Finished);
         assert_eq!(replay.phone.poll_timeout(), None);
         assert_eq!(replay.phone.session_id(), Some(vector.session_id()));
@@ -233,9 +239,20 @@ fn check_vector(name: &str) {
                 PhoneDecision::StoreCertificate { .. } => "store",
                 PhoneDecision::FetchCertificate => "fetch",
                 PhoneDecision::DeleteCertificate => "delete",
+                PhoneDecision::SignProof { .. } => "sign",
                 _ => "other",
             })
             .collect();
+        // Certificate authentication: the host signed the LSC/MIC proofs and
+        // the SUDI proofs (SHA-1 and SHA-512 each); no proof otherwise.
+        let signed = asked.iter().filter(|kind| **kind == "sign").count();
+        let wanted_signatures = if matches!(vector.str("auth"), "lsc" | "mic") {
+            4
+        } else {
+            0
+        };
+        assert_eq!(signed, wanted_signatures, "{name}: proofs signed");
+        let asked: Vec<&str> = asked.into_iter().filter(|kind| *kind != "sign").collect();
         let authenticated = !matches!(
             expected,
             PhoneOutcome::Refused { .. } | PhoneOutcome::UnknownDevice
@@ -312,7 +329,7 @@ fn install_with_store_request(store: Frame) -> (PhoneSession, Vec<PhoneOutput>) 
         Some(PhoneOutput::Need(PhoneDecision::GenerateKey(_)))
     ));
     phone
-        .answer_key(Ok(vector.recorded_public_key().unwrap()))
+        .answer_key(vector.recorded_public_key().unwrap())
         .unwrap();
     assert_eq!(
         phone.poll_output(),
@@ -338,9 +355,9 @@ fn refused_store(store: Frame, cause: StoreFailure) {
     );
     assert_eq!(phone.state(), PhoneState::AwaitingEndAfterFailure);
     assert_eq!(
-        phone.answer_store(Ok(())),
-        Err(SessionMisuse::NotAsked {
-            answered: capf_core::phone::DecisionKind::StoreCertificate,
+        phone.answer_store(),
+        Err(SessionMisuse::NotPending {
+            answered: DecisionKind::StoreCertificate,
             pending: None
         })
     );
@@ -395,9 +412,7 @@ fn host_store_failure_is_reported() {
         outputs.as_slice(),
         [PhoneOutput::Need(PhoneDecision::StoreCertificate { .. })]
     ));
-    phone
-        .answer_store(Err(capf_core::phone::StoreFailed))
-        .unwrap();
+    phone.refuse_store().unwrap();
     assert_eq!(
         phone.poll_output(),
         Some(PhoneOutput::Transmit(

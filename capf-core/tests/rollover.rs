@@ -7,7 +7,7 @@ mod seeded;
 
 use capf_core::rollover::{
     Acceptance, Authority, CandidateList, InstalledLists, PhoneState, RejectionReason,
-    RolloverError, TvsKnowledge, Verdict, kind_from_filename, predict, predict_fleet,
+    RolloverError, RolloverVerdict, TvsKnowledge, kind_from_filename, predict, predict_fleet,
 };
 use ctl_format::trust_list::{RecordEntry, Role, TrustList, TrustListBuilder, TrustListKind, tag};
 use ctl_format::{Certificate, HashAlgorithm, HashPolicy, RsaFileSigner};
@@ -184,14 +184,14 @@ fn cisco(
 
 fn rejected(prediction: &capf_core::rollover::Prediction) -> (RejectionReason, &str) {
     match &prediction.verdict {
-        Verdict::Rejected { reason, detail } => (*reason, detail.as_str()),
+        RolloverVerdict::Rejected { reason, detail } => (*reason, detail.as_str()),
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
 
 fn accepted(prediction: &capf_core::rollover::Prediction) -> &Acceptance {
     match &prediction.verdict {
-        Verdict::Accepted(how) => how,
+        RolloverVerdict::Accepted(how) => how,
         other => panic!(
             "expected an acceptance, got {other:?}: {}",
             prediction.explanation
@@ -723,8 +723,8 @@ fn a_fleet_shows_which_phones_would_be_stranded() {
         .phones
         .iter()
         .map(|(_, prediction)| match &prediction.verdict {
-            Verdict::Accepted(how) => how.code(),
-            Verdict::Rejected { reason, .. } => reason.code(),
+            RolloverVerdict::Accepted(how) => how.code(),
+            RolloverVerdict::Rejected { reason, .. } => reason.code(),
             _ => "other",
         })
         .collect();

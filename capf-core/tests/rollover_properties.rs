@@ -7,7 +7,7 @@
 //! signature value never verifies. So a change to any one byte of a valid
 //! candidate, padding included, must be refused, whatever the phone holds.
 
-use capf_core::rollover::{CandidateList, InstalledLists, TvsKnowledge, Verdict, predict};
+use capf_core::rollover::{CandidateList, InstalledLists, RolloverVerdict, TvsKnowledge, predict};
 use ctl_format::HashPolicy;
 use ctl_format::trust_list::{Role, TrustList, TrustListKind};
 use proptest::prelude::*;
@@ -100,7 +100,7 @@ proptest! {
         ] {
             let prediction = predict(installed, candidate, tvs, HashPolicy::ANY).unwrap();
             prop_assert!(
-                !matches!(prediction.verdict, Verdict::Accepted(_)),
+                !matches!(prediction.verdict, RolloverVerdict::Accepted(_)),
                 "byte {} ^ {:#04x} accepted: {:?}", offset, mask, prediction.verdict
             );
             prop_assert!(prediction.fix.is_some());

@@ -3,11 +3,11 @@
 //! END_SESSION 7 before anything is checked.
 
 use capf_core::server::{
-    DecisionKind, DeviceRefusal, ServerConfig, ServerDecision, ServerOutput, ServerSession,
-    SessionMisuse, SessionResult,
+    DeviceRefusal, ServerConfig, ServerDecision, ServerOutput, ServerSession, SessionResult,
 };
+use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
-use capf_core::wire::{AuthResponseFields, DeviceName, Frame, Password, Reason};
+use capf_core::wire::{AuthResponseFields, Frame, Password, Reason, WireDeviceName};
 
 const ID: u32 = 0x0102_0304;
 
@@ -18,7 +18,7 @@ fn session_at_lookup() -> ServerSession {
         session.poll_output(),
         Some(ServerOutput::Transmit(_))
     ));
-    let fields = AuthResponseFields::new(DeviceName::new("SEP001122334455"), Password::empty());
+    let fields = AuthResponseFields::new(WireDeviceName::new("SEP001122334455"), Password::empty());
     session.handle_input(&Frame::auth_response(ID, fields).encode().unwrap());
     match session.poll_output() {
         Some(ServerOutput::Need(ServerDecision::LookUpDevice { device_name })) => {
@@ -35,6 +35,16 @@ fn a_refused_device_gets_end_session_7_and_a_refused_outcome() {
     session
         .refuse_device(DeviceRefusal::OperationClaimed)
         .unwrap();
+    // The refusal is recorded before the phone is told.
+    let Some(ServerOutput::Need(ServerDecision::RecordOutcome { outcome })) = session.poll_output()
+    else {
+        panic!("the refusal was not offered for recording")
+    };
+    assert_eq!(
+        outcome.result,
+        SessionResult::DeviceRefused(DeviceRefusal::OperationClaimed)
+    );
+    session.answer_outcome_recorded().unwrap();
     // END_SESSION whose REASON element ends in 7 (failure).
     let end = Frame::end_session(ID, Reason::Failure).encode().unwrap();
     assert_eq!(end.last(), Some(&7));
@@ -65,7 +75,7 @@ fn refusing_when_no_lookup_is_pending_is_misuse() {
         session.refuse_device(DeviceRefusal::RegistryUnavailable),
         Err(SessionMisuse::NotPending {
             answered: DecisionKind::LookUpDevice,
-            pending: None,
+            pending: Some(DecisionKind::RecordOutcome),
         })
     );
     assert!(session.answer_device(None).is_err());

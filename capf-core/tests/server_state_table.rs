@@ -4,13 +4,14 @@
 
 use capf_core::key_request::KeyRequest;
 use capf_core::server::{
-    AuthFailure, AuthMode, AuthStringHash, DecisionKind, DeviceRecord, IssueRefusal, Operation,
-    ProtocolViolation, ServerConfig, ServerDecision, ServerOutcome, ServerOutput, ServerSession,
-    SessionMisuse, SessionResult, SessionState,
+    AuthFailure, AuthMode, AuthStringHash, DeviceRecord, IssueRefusal, Operation, ServerConfig,
+    ServerDecision, ServerOutcome, ServerOutput, ServerProtocolViolation, ServerSession,
+    SessionResult, SessionState,
 };
+use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
 use capf_core::wire::{
-    AuthResponseFields, Command, DeviceName, Element, Frame, Password, Reason, Version,
+    AuthResponseFields, Command, Element, Frame, Password, Reason, Version, WireDeviceName,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -56,12 +57,39 @@ fn encode(frame: Frame) -> Vec<u8> {
 fn auth_response(password: &str) -> Vec<u8> {
     encode(Frame::auth_response(
         ID,
-        AuthResponseFields::new(DeviceName::new(DEVICE), Password::new(password)),
+        AuthResponseFields::new(WireDeviceName::new(DEVICE), Password::new(password)),
     ))
 }
 
+/// Every output, the host recording each outcome when asked: the
+/// [`ServerDecision::RecordOutcome`] need is checked (it is the first output
+/// of the end, nothing is transmitted before its answer, and it carries the
+/// outcome that `Done` then reports as recorded) and left out of the list.
 fn drain(session: &mut ServerSession) -> Vec<ServerOutput> {
-    std::iter::from_fn(|| session.poll_output()).collect()
+    let mut outputs = Vec::new();
+    let mut recorded: Option<ServerOutcome> = None;
+    while let Some(output) = session.poll_output() {
+        match output {
+            ServerOutput::Need(ServerDecision::RecordOutcome { outcome }) => {
+                assert!(!outcome.recorded);
+                assert_eq!(session.poll_output(), None, "nothing before the record");
+                assert_eq!(
+                    session.pending_decision(),
+                    Some(DecisionKind::RecordOutcome)
+                );
+                session.answer_outcome_recorded().unwrap();
+                recorded = Some(*outcome);
+            }
+            ServerOutput::Done(outcome) => {
+                let mut expected = recorded.take().expect("the outcome was recorded first");
+                expected.recorded = true;
+                assert_eq!(outcome, expected);
+                outputs.push(ServerOutput::Done(outcome));
+            }
+            other => outputs.push(other),
+        }
+    }
+    outputs
 }
 
 fn end(reason: Reason) -> ServerOutput {
@@ -126,9 +154,7 @@ fn session_in(state: SessionState) -> ServerSession {
     if state == SessionState::IssuingCertificate {
         return session;
     }
-    session
-        .answer_certificate(Ok(issued_certificate()))
-        .unwrap();
+    session.answer_certificate(issued_certificate()).unwrap();
     drain(&mut session);
     if state == SessionState::RecordingPendingCertificate {
         return session;
@@ -164,7 +190,7 @@ enum Reaction {
 fn unexpected(result: &SessionResult) -> bool {
     matches!(
         result,
-        SessionResult::ProtocolError(ProtocolViolation::UnexpectedCommand { .. })
+        SessionResult::ProtocolError(ServerProtocolViolation::UnexpectedCommand { .. })
     )
 }
 
@@ -176,7 +202,7 @@ fn reaction(state: SessionState, command: Command) -> Reaction {
         (S::Done, _) => Reaction::Ignored,
         // Empty AUTH_RESPONSE: no VERSION.
         (S::AwaitingAuthResponse, C::AuthResponse) => Reaction::End(failure, |r| {
-            *r == SessionResult::ProtocolError(ProtocolViolation::MissingVersion)
+            *r == SessionResult::ProtocolError(ServerProtocolViolation::MissingVersion)
         }),
         (S::AwaitingKeyGeneration, C::RequestInProgress) => Reaction::Stay,
         // Empty KEY_GEN_RESPONSE: no PUBLIC_KEY, a failure.
@@ -226,10 +252,12 @@ fn every_state_times_every_command() {
                     let (sent, outcome) = ending(&outputs);
                     assert_eq!(sent, Some(reason), "{state:?} {command}");
                     assert!(shape(&outcome.result), "{state:?} {command}: {outcome:?}");
-                    if let SessionResult::ProtocolError(ProtocolViolation::UnexpectedCommand {
-                        command: got,
-                        state: during,
-                    }) = &outcome.result
+                    if let SessionResult::ProtocolError(
+                        ServerProtocolViolation::UnexpectedCommand {
+                            command: got,
+                            state: during,
+                        },
+                    ) = &outcome.result
                     {
                         assert_eq!((*got, *during), (command, state));
                     }
@@ -255,7 +283,7 @@ fn wrong_session_id_in_every_waiting_state() {
         let (_, outcome) = ending(&outputs);
         assert_eq!(
             outcome.result,
-            SessionResult::ProtocolError(ProtocolViolation::WrongSessionId {
+            SessionResult::ProtocolError(ServerProtocolViolation::WrongSessionId {
                 expected: ID,
                 found: ID + 1
             })
@@ -273,7 +301,7 @@ fn malformed_frame_ends_with_7() {
     assert_eq!(reason, Some(Reason::Failure));
     assert!(matches!(
         outcome.result,
-        SessionResult::ProtocolError(ProtocolViolation::Malformed(_))
+        SessionResult::ProtocolError(ServerProtocolViolation::Malformed(_))
     ));
     // Bytes after the end change nothing.
     session.handle_input(&client_frame(0));
@@ -287,52 +315,52 @@ fn auth_response_checks() {
         session.handle_input(&encode(Frame::new(Command::AuthResponse, ID, elements)));
         drain(&mut session)
     };
-    let name = || Element::DeviceName(DeviceName::new(DEVICE));
-    let cases: Vec<(Vec<Element>, ProtocolViolation)> = vec![
-        (vec![name()], ProtocolViolation::MissingVersion),
+    let name = || Element::DeviceName(WireDeviceName::new(DEVICE));
+    let cases: Vec<(Vec<Element>, ServerProtocolViolation)> = vec![
+        (vec![name()], ServerProtocolViolation::MissingVersion),
         (
             vec![Element::Version(Version(4)), name()],
-            ProtocolViolation::UnsupportedVersion(4),
+            ServerProtocolViolation::UnsupportedVersion(4),
         ),
         (
             vec![Element::Version(Version(1)), name()],
-            ProtocolViolation::UnsupportedVersion(1),
+            ServerProtocolViolation::UnsupportedVersion(1),
         ),
         (
             vec![Element::Version(Version(3))],
-            ProtocolViolation::MissingDeviceName,
+            ServerProtocolViolation::MissingDeviceName,
         ),
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new("")),
+                Element::DeviceName(WireDeviceName::new("")),
             ],
-            ProtocolViolation::InvalidDeviceName,
+            ServerProtocolViolation::InvalidDeviceName,
         ),
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new("SEP 1")),
+                Element::DeviceName(WireDeviceName::new("SEP 1")),
             ],
-            ProtocolViolation::InvalidDeviceName,
+            ServerProtocolViolation::InvalidDeviceName,
         ),
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new(vec![b'A'; 65])),
+                Element::DeviceName(WireDeviceName::new(vec![b'A'; 65])),
             ],
-            ProtocolViolation::InvalidDeviceName,
+            ServerProtocolViolation::InvalidDeviceName,
         ),
         (
             vec![
                 Element::Version(Version(3)),
-                Element::DeviceName(DeviceName::new(vec![0xff, 0xfe])),
+                Element::DeviceName(WireDeviceName::new(vec![0xff, 0xfe])),
             ],
-            ProtocolViolation::InvalidDeviceName,
+            ServerProtocolViolation::InvalidDeviceName,
         ),
         (
             vec![Element::Version(Version(3)), name(), name()],
-            ProtocolViolation::DuplicateElement(capf_core::wire::ElementTag::DeviceName),
+            ServerProtocolViolation::DuplicateElement(capf_core::wire::ElementTag::DeviceName),
         ),
     ];
     for (elements, violation) in cases {
@@ -588,7 +616,7 @@ fn misuse_is_an_error_never_a_panic() {
     // an invalid key request: the session is unchanged.
     let mut session = session_in(SessionState::LookingUpDevice);
     assert_eq!(
-        session.answer_certificate(Ok(issued_certificate())),
+        session.answer_certificate(issued_certificate()),
         Err(not_pending(
             DecisionKind::IssueCertificate,
             Some(DecisionKind::LookUpDevice)
@@ -618,7 +646,7 @@ fn misuse_is_an_error_never_a_panic() {
     // A certificate that is not X.509, or not for the phone's key.
     let mut session = session_in(SessionState::IssuingCertificate);
     assert_eq!(
-        session.answer_certificate(Ok(b"junk".to_vec())),
+        session.answer_certificate(b"junk".to_vec()),
         Err(SessionMisuse::InvalidCertificate)
     );
     let other_key = {
@@ -631,18 +659,18 @@ fn misuse_is_an_error_never_a_panic() {
         der::pem::decode_vec(pem.as_bytes()).unwrap().1
     };
     assert_eq!(
-        session.answer_certificate(Ok(other_key)),
+        session.answer_certificate(other_key),
         Err(SessionMisuse::CertificateKeyMismatch)
     );
     assert_eq!(
-        session.answer_certificate(Ok(vec![0; 70_000])),
+        session.answer_certificate(vec![0; 70_000]),
         Err(SessionMisuse::CertificateTooLarge(70_000))
     );
     assert_eq!(session.state(), SessionState::IssuingCertificate);
 
     // After the end, every answer is refused.
     session
-        .answer_certificate(Err(IssueRefusal::Unavailable("CA offline".into())))
+        .refuse_certificate(IssueRefusal::Unavailable("CA offline".into()))
         .unwrap();
     let outputs = drain(&mut session);
     let (reason, outcome) = ending(&outputs);
@@ -652,8 +680,12 @@ fn misuse_is_an_error_never_a_panic() {
         SessionResult::IssueRefused(IssueRefusal::Unavailable("CA offline".into()))
     );
     assert_eq!(
-        session.answer_certificate(Ok(issued_certificate())),
-        Err(not_pending(DecisionKind::IssueCertificate, None))
+        session.answer_certificate(issued_certificate()),
+        Err(SessionMisuse::Finished)
+    );
+    assert_eq!(
+        session.answer_outcome_recorded(),
+        Err(SessionMisuse::Finished)
     );
 }
 
@@ -661,9 +693,7 @@ fn misuse_is_an_error_never_a_panic() {
 fn install_outcomes() {
     // The certificate is offered for the ledger before it is sent.
     let mut session = session_in(SessionState::IssuingCertificate);
-    session
-        .answer_certificate(Ok(issued_certificate()))
-        .unwrap();
+    session.answer_certificate(issued_certificate()).unwrap();
     assert_eq!(
         drain(&mut session),
         [ServerOutput::Need(
@@ -711,7 +741,7 @@ fn install_outcomes() {
     let outputs = drain(&mut session);
     assert_eq!(
         ending(&outputs).1.result,
-        SessionResult::ProtocolError(ProtocolViolation::PublicKeyMismatch {
+        SessionResult::ProtocolError(ServerProtocolViolation::PublicKeyMismatch {
             requested: KeyRequest::Rsa { bits: 3072 }
         })
     );
@@ -719,7 +749,7 @@ fn install_outcomes() {
     session.handle_input(&encode(Frame::key_gen_response(ID, b"not a key".to_vec())));
     assert_eq!(
         ending(&drain(&mut session)).1.result,
-        SessionResult::ProtocolError(ProtocolViolation::InvalidPublicKey)
+        SessionResult::ProtocolError(ServerProtocolViolation::InvalidPublicKey)
     );
 }
 
@@ -757,7 +787,7 @@ fn fetch_outcomes() {
                 Element::Certificate(capf_core::wire::WrappedCertificate::lsc(vec![0x30, 0])),
             ],
             Reason::Failure,
-            SessionResult::ProtocolError(ProtocolViolation::InvalidFetchedCertificate),
+            SessionResult::ProtocolError(ServerProtocolViolation::InvalidFetchedCertificate),
         ),
     ] {
         let mut session = session_in(SessionState::AwaitingFetchResponse);
@@ -871,7 +901,8 @@ fn arbitrary_input_never_panics() {
             let frame_layer_only = matches!(
                 outcome.result,
                 SessionResult::ProtocolError(
-                    ProtocolViolation::Malformed(_) | ProtocolViolation::WrongSessionId { .. }
+                    ServerProtocolViolation::Malformed(_)
+                        | ServerProtocolViolation::WrongSessionId { .. }
                 ) | SessionResult::TimedOut { .. }
                     | SessionResult::PeerClosed { .. }
             );

@@ -14,11 +14,11 @@ use capf_core::key_request::KeyRequest;
 use capf_core::server::{
     AuthFailure, AuthMode, AuthStringHash, CertificateCheckError, CertificateKind,
     CertificatePolicy, CertificatePreference, CertificatePurpose, DeviceRecord, Operation,
-    ProtocolViolation, ServerConfig, ServerDecision, ServerOutcome, ServerOutput, ServerSession,
-    SessionResult, SessionState, check_certificate,
+    ServerConfig, ServerDecision, ServerOutcome, ServerOutput, ServerProtocolViolation,
+    ServerSession, SessionResult, SessionState, check_certificate,
 };
 use capf_core::time::Timestamp;
-use capf_core::wire::{Command, Curve, DeviceName, Element, Frame, HashId, Reason};
+use capf_core::wire::{Command, Curve, Element, Frame, HashId, Reason, WireDeviceName};
 use serde_json::Value;
 
 /// 2027-01-01T00:00:00Z: inside the validity of every certificate of the
@@ -201,10 +201,20 @@ fn drain(session: &mut ServerSession, vector: &Vector, issuer: &Issuer<'_>, repl
                                 local.issue(&request, NOW, &mut rng).unwrap().der
                             }
                         };
-                        session.answer_certificate(Ok(der)).unwrap();
+                        session.answer_certificate(der).unwrap();
                     }
                     ServerDecision::RecordPendingCertificate { .. } => {
                         session.answer_pending_recorded().unwrap();
+                    }
+                    ServerDecision::RecordOutcome { outcome } => {
+                        // Asked before the last END_SESSION goes out.
+                        let sent_end = replay.transmitted.iter().any(|bytes| {
+                            Frame::decode(bytes).unwrap().command == Command::EndSession
+                        });
+                        assert!(!sent_end, "END_SESSION before the outcome was recorded");
+                        assert!(!outcome.recorded);
+                        replay.decisions.pop();
+                        session.answer_outcome_recorded().unwrap();
                     }
                     other => panic!("unexpected decision {other:?}"),
                 }
@@ -212,6 +222,21 @@ fn drain(session: &mut ServerSession, vector: &Vector, issuer: &Issuer<'_>, repl
             other => panic!("unexpected output {other:?}"),
         }
     }
+}
+
+/// Every output, answering [`ServerDecision::RecordOutcome`] (left out of
+/// the list) as a host that records every outcome.
+fn recording_outcomes(session: &mut ServerSession) -> Vec<ServerOutput> {
+    let mut outputs = Vec::new();
+    while let Some(output) = session.poll_output() {
+        match output {
+            ServerOutput::Need(ServerDecision::RecordOutcome { .. }) => {
+                session.answer_outcome_recorded().unwrap();
+            }
+            other => outputs.push(other),
+        }
+    }
+    outputs
 }
 
 fn replay_with(vector: &Vector, issuer: &Issuer<'_>) -> (ServerSession, Replay) {
@@ -350,7 +375,7 @@ fn outcomes_of_each_vector() {
             "wrong-session-id-synthetic" => assert!(matches!(
                 result,
                 Some(SessionResult::ProtocolError(
-                    ProtocolViolation::WrongSessionId { expected: 271, .. }
+                    ServerProtocolViolation::WrongSessionId { expected: 271, .. }
                 ))
             )),
             // Deliberate differences: the session is still running.
@@ -513,8 +538,9 @@ fn certificate_auth(
     let mut record = vector.record().unwrap();
     record.device_name = device_name;
     session.answer_device(Some(record)).unwrap();
-    let first = session.poll_output();
-    match session.poll_output() {
+    let mut outputs = recording_outcomes(&mut session).into_iter();
+    let first = outputs.next();
+    match outputs.next() {
         Some(ServerOutput::Done(outcome)) => {
             assert_eq!(
                 first,
@@ -737,7 +763,7 @@ fn certificate_must_name_the_device() {
     let rename = |frame: &mut Frame| {
         for element in &mut frame.elements {
             if let Element::DeviceName(name) = element {
-                *name = DeviceName::new("SEP001122334499");
+                *name = WireDeviceName::new("SEP001122334499");
             }
         }
     };
@@ -818,10 +844,13 @@ fn validity_dates_of_the_presented_certificate() {
         while let Some(output) = session.poll_output() {
             match output {
                 ServerOutput::Need(ServerDecision::IssueCertificate { .. }) => session
-                    .answer_certificate(Ok(mic.pem_der("issued_certificate")))
+                    .answer_certificate(mic.pem_der("issued_certificate"))
                     .unwrap(),
                 ServerOutput::Need(ServerDecision::RecordPendingCertificate { .. }) => {
                     session.answer_pending_recorded().unwrap()
+                }
+                ServerOutput::Need(ServerDecision::RecordOutcome { .. }) => {
+                    session.answer_outcome_recorded().unwrap()
                 }
                 ServerOutput::Done(outcome) => {
                     let auth = outcome.certificate_authentication.unwrap();
@@ -864,8 +893,8 @@ fn lsc_needs_a_configured_issuer() {
         prefer: CertificatePreference::Mic,
     };
     session.answer_device(Some(record)).unwrap();
-    let _end = session.poll_output();
-    let Some(ServerOutput::Done(outcome)) = session.poll_output() else {
+    let outputs = recording_outcomes(&mut session);
+    let Some(ServerOutput::Done(outcome)) = outputs.last().cloned() else {
         panic!()
     };
     assert_eq!(

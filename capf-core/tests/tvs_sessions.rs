@@ -2,13 +2,14 @@
 //! misuse, timeouts, and properties that arbitrary bytes never panic and
 //! always end a session exactly once.
 
+use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
 use capf_core::tvs::{
-    DeviceNameError, DeviceNameValue, KnownCertificate, TvsClientConfig, TvsClientOutput,
-    TvsClientResult, TvsClientSession, TvsClientSetupError, TvsClientState, TvsCloseReason,
-    TvsCommand, TvsElement, TvsElementTag, TvsFrame, TvsFrameDecoder, TvsFrameHeader,
+    DeviceNameValue, KnownCertificate, TvsClientConfig, TvsClientOutput, TvsClientResult,
+    TvsClientSession, TvsClientSetupError, TvsClientState, TvsCloseReason, TvsCommand,
+    TvsDeviceNameError, TvsElement, TvsElementTag, TvsFrame, TvsFrameDecoder, TvsFrameHeader,
     TvsResponseError, TvsServerConfig, TvsServerDecision, TvsServerOutput, TvsServerResult,
-    TvsServerSession, TvsServerState, TvsSessionMisuse, TvsStatus, TvsWireError,
+    TvsServerSession, TvsServerState, TvsStatus, TvsWireError,
 };
 use ctl_format::trust_list::Role;
 use proptest::prelude::*;
@@ -102,7 +103,9 @@ fn server_awaiting_request_refuses_bad_requests_silently() {
                     der(),
                 ],
             ),
-            silent(TvsCloseReason::InvalidDeviceName(DeviceNameError::BadMac)),
+            silent(TvsCloseReason::InvalidDeviceName(
+                TvsDeviceNameError::BadMac,
+            )),
         ),
         (
             frame(
@@ -231,10 +234,7 @@ fn server_peer_close_before_the_request_or_during_the_lookup() {
     assert_eq!(outcome.result, silent(TvsCloseReason::PeerClosed));
     assert_eq!(outcome.session_id, Some(0x0102_0304));
     assert_eq!(outcome.device_name.as_deref(), Some(DEVICE));
-    assert_eq!(
-        session.answer_lookup(None),
-        Err(TvsSessionMisuse::NotPending)
-    );
+    assert_eq!(session.answer_lookup(None), Err(SessionMisuse::Finished));
 }
 
 #[test]
@@ -242,18 +242,25 @@ fn server_lookup_state_ignores_input_and_time_and_checks_answers() {
     let mut session = TvsServerSession::new(TvsServerConfig::default(), START);
     assert_eq!(
         session.answer_lookup(None),
-        Err(TvsSessionMisuse::NotPending),
+        Err(SessionMisuse::NotPending {
+            answered: DecisionKind::LookUpCertificate,
+            pending: None
+        }),
         "nothing asked yet"
     );
     session.handle_input(&request(9));
     assert_eq!(drain_server(&mut session).len(), 1);
+    assert_eq!(
+        session.pending_decision(),
+        Some(DecisionKind::LookUpCertificate)
+    );
     assert_eq!(session.poll_timeout(), None);
     session.handle_input(&request(10));
     session.handle_timeout(START.plus_seconds(3600));
     assert!(drain_server(&mut session).is_empty());
     assert_eq!(
         session.answer_lookup(Some(KnownCertificate::new(vec![Role::Unknown(256)], 1))),
-        Err(TvsSessionMisuse::RoleCodeTooLarge(256))
+        Err(SessionMisuse::RoleCodeTooLarge(256))
     );
     assert_eq!(session.state(), TvsServerState::LookingUpCertificate);
     // Any order, repeats: sent ascending, once each (spec 6.1).
@@ -281,7 +288,7 @@ fn server_lookup_state_ignores_input_and_time_and_checks_answers() {
     assert!(outcome.answered());
     assert_eq!(
         session.answer_lookup(None),
-        Err(TvsSessionMisuse::NotPending),
+        Err(SessionMisuse::Finished),
         "answered twice"
     );
     session.handle_input(&request(11));
@@ -458,7 +465,7 @@ fn client_close_timeout_and_setup() {
     assert_eq!(
         TvsClientSession::new(TvsClientConfig::new(1, "SEP001122334455", vec![]), START).err(),
         Some(TvsClientSetupError::InvalidDeviceName(
-            DeviceNameError::MissingPrefix
+            TvsDeviceNameError::MissingPrefix
         ))
     );
     assert!(matches!(

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use capf_core::time::Timestamp;
 use capf_core::tvs::{
-    DeviceNameError, KnownCertificate, TvsClientConfig, TvsClientOutput, TvsClientResult,
-    TvsClientSession, TvsCloseReason, TvsCommand, TvsElement, TvsFrame, TvsFrameDecoder,
+    KnownCertificate, TvsClientConfig, TvsClientOutput, TvsClientResult, TvsClientSession,
+    TvsCloseReason, TvsCommand, TvsDeviceNameError, TvsElement, TvsFrame, TvsFrameDecoder,
     TvsInvalidReason, TvsServerConfig, TvsServerDecision, TvsServerOutcome, TvsServerOutput,
     TvsServerResult, TvsServerSession, TvsWireError,
 };
@@ -330,7 +330,7 @@ fn our_server_answers_as_the_reference_did() {
                         TvsCloseReason::UnsupportedCommand(TvsCommand::QueryRequest)
                     }
                     "invalid-device-name-synthetic" => {
-                        TvsCloseReason::InvalidDeviceName(DeviceNameError::MissingPrefix)
+                        TvsCloseReason::InvalidDeviceName(TvsDeviceNameError::MissingPrefix)
                     }
                     "wrong-version-synthetic" => {
                         TvsCloseReason::Malformed(TvsWireError::UnsupportedVersion {

@@ -253,6 +253,13 @@ pub fn finish_session<R: Registry + ?Sized>(
     match &outcome.device_name {
         Some(name) => {
             let write = rules::outcome_write(outcome, ledger_id, lock_after);
+            // Nothing to write and nothing held (an unknown device, a
+            // refusal before any claim): the registry is not asked, so an
+            // outcome about a device it does not hold still counts as
+            // recorded and the phone hears the session's own END_SESSION.
+            if write == model::OutcomeWrite::Nothing && claim.is_none() {
+                return Ok(Recorded::default());
+            }
             registry.record_outcome(name, claim, &write, now)
         }
         None => match claim {

@@ -230,13 +230,14 @@ mod tests {
     fn template_outcome() -> ServerOutcome {
         use capf_core::server::{ServerConfig, ServerOutput, ServerSession};
         use capf_core::time::Timestamp;
-        use capf_core::wire::{AuthResponseFields, DeviceName, Frame, Password};
+        use capf_core::wire::{AuthResponseFields, Frame, Password, WireDeviceName};
         let mut session = ServerSession::new(
             ServerConfig::new(7),
             Timestamp::from_unix_seconds(1_800_000_000),
         );
         let _auth_request = session.poll_output();
-        let fields = AuthResponseFields::new(DeviceName::new("SEP001122334455"), Password::empty());
+        let fields =
+            AuthResponseFields::new(WireDeviceName::new("SEP001122334455"), Password::empty());
         session.handle_input(&Frame::auth_response(7, fields).encode().unwrap());
         let _lookup = session.poll_output();
         session
@@ -249,6 +250,9 @@ mod tests {
         loop {
             match session.poll_output() {
                 Some(ServerOutput::Done(outcome)) => return outcome,
+                // The host's record decision comes first; the test records
+                // through the registry itself below.
+                Some(ServerOutput::Need(_)) => session.answer_outcome_recorded().unwrap(),
                 Some(_) => {}
                 None => panic!("no outcome"),
             }

@@ -4,10 +4,7 @@
 //! its Done.
 #![no_main]
 
-use capf_core::phone::{
-    KeyGenerationFailed, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutput, PhoneSession,
-    StoreFailed,
-};
+use capf_core::phone::{PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutput, PhoneSession};
 use capf_core::time::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
@@ -43,14 +40,10 @@ fuzz_target!(|data: &[u8]| {
                         PhoneDecision::GenerateKey(_) if control & 0x20 != 0 => {
                             phone.repeat_in_progress()
                         }
-                        PhoneDecision::GenerateKey(_) if fail => {
-                            phone.answer_key(Err(KeyGenerationFailed))
-                        }
-                        PhoneDecision::GenerateKey(_) => phone.answer_key(Ok(spki())),
-                        PhoneDecision::StoreCertificate { .. } if fail => {
-                            phone.answer_store(Err(StoreFailed))
-                        }
-                        PhoneDecision::StoreCertificate { .. } => phone.answer_store(Ok(())),
+                        PhoneDecision::GenerateKey(_) if fail => phone.refuse_key(),
+                        PhoneDecision::GenerateKey(_) => phone.answer_key(spki()),
+                        PhoneDecision::StoreCertificate { .. } if fail => phone.refuse_store(),
+                        PhoneDecision::StoreCertificate { .. } => phone.answer_store(),
                         PhoneDecision::FetchCertificate => phone.answer_fetch(None),
                         PhoneDecision::DeleteCertificate => phone.answer_delete(!fail),
                         _ => Ok(()),
@@ -71,5 +64,5 @@ fuzz_target!(|data: &[u8]| {
         assert!(!done, "output after Done");
         done = matches!(output, PhoneOutput::Done(_));
     }
-    assert!(phone.is_finished());
+    assert!(phone.is_done());
 });

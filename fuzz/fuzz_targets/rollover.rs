@@ -6,7 +6,7 @@
 //! accepted candidate parses and verifies on its own.
 #![no_main]
 
-use capf_core::rollover::{CandidateList, InstalledLists, TvsKnowledge, Verdict, predict};
+use capf_core::rollover::{CandidateList, InstalledLists, TvsKnowledge, RolloverVerdict, predict};
 use ctl_format::trust_list::{Role, TrustListKind};
 use ctl_format::{HashPolicy, TrustList};
 use libfuzzer_sys::fuzz_target;
@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
         bytes: candidate_bytes,
     };
     if let Ok(prediction) = predict(installed, candidate, Some(&tvs), policy) {
-        if let Verdict::Accepted(_) = prediction.verdict {
+        if let RolloverVerdict::Accepted(_) = prediction.verdict {
             let list = TrustList::parse(candidate_bytes).expect("an accepted candidate parses");
             assert!(list.verify(candidate_bytes, policy).is_ok());
             assert!(prediction.fix.is_none());

@@ -73,16 +73,25 @@ fuzz_target!(|data: &[u8]| {
                 ServerOutput::Need(ServerDecision::IssueCertificate { .. }) => {
                     // Whatever the input holds is not a certificate for the
                     // phone's key: refused as misuse, then a refusal.
-                    let _ = session.answer_certificate(Ok(tail.to_vec()));
+                    let _ = session.answer_certificate(tail.to_vec());
                     if session.pending_decision().is_some() {
                         session
-                            .answer_certificate(Err(IssueRefusal::Declined("fuzz".into())))
+                            .refuse_certificate(IssueRefusal::Declined("fuzz".into()))
                             .expect("pending issue");
                     }
                 }
                 ServerOutput::Need(ServerDecision::RecordPendingCertificate { .. }) => {
                     session.answer_pending_recorded().expect("pending record");
                     assert!(session.answer_pending_recorded().is_err());
+                }
+                ServerOutput::Need(ServerDecision::RecordOutcome { .. }) => {
+                    // Nothing goes out before the outcome is recorded.
+                    assert!(session.poll_output().is_none());
+                    if tail.first().is_some_and(|byte| byte & 1 == 1) {
+                        session.refuse_outcome_record().expect("pending record");
+                    } else {
+                        session.answer_outcome_recorded().expect("pending record");
+                    }
                 }
                 _ => {}
             }

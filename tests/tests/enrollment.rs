@@ -12,8 +12,8 @@ mod common;
 use capf_core::issuance::LscIssuer;
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
-    AuthString, CertificateCredential, CertificateCredentials, CertificatePrecedence, PhoneConfig,
-    PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession,
+    AuthString, CertificateCredentials, CertificatePrecedence, PhoneConfig, PhoneCredentials,
+    PhoneDecision, PhoneOutcome, PhoneSession, ProofCredential, SoftwareSigner,
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::server::{
@@ -44,6 +44,8 @@ struct Phone {
     rng: rand::rngs::StdRng,
     key: Option<p256::SecretKey>,
     lsc: Option<Vec<u8>>,
+    /// Signs the proofs of certificate authentication (the LSC's key).
+    signer: Option<SoftwareSigner>,
 }
 
 impl Phone {
@@ -52,6 +54,7 @@ impl Phone {
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             key: None,
             lsc: None,
+            signer: None,
         }
     }
 
@@ -61,11 +64,17 @@ impl Phone {
         key.public_key().to_public_key_der().unwrap().into_vec()
     }
 
-    /// The LSC and its key as a credential for certificate authentication.
-    fn lsc_credential(&self) -> CertificateCredential {
+    /// The LSC as a credential for certificate authentication; its key
+    /// goes to the phone's signer, which answers the proof decisions.
+    fn lsc_credential(&mut self) -> Vec<u8> {
         let pkcs8 = self.key.as_ref().unwrap().to_pkcs8_der().unwrap();
         let key = ProofPrivateKey::from_pkcs8_der(pkcs8.as_bytes()).unwrap();
-        CertificateCredential::new(self.lsc.clone().unwrap(), Box::new(key)).unwrap()
+        let lsc = self.lsc.clone().unwrap();
+        let signer = SoftwareSigner::new(Box::new(rand::rngs::StdRng::seed_from_u64(11)))
+            .with_key(ProofCredential::Lsc, &lsc, Box::new(key))
+            .unwrap();
+        self.signer = Some(signer);
+        lsc
     }
 }
 
@@ -74,11 +83,18 @@ impl common::PhoneHost for Phone {
         match decision {
             PhoneDecision::GenerateKey(KeyRequest::Ec(Curve::P256)) => {
                 self.key = Some(p256::SecretKey::random(&mut self.rng));
-                phone.answer_key(Ok(self.spki())).unwrap();
+                phone.answer_key(self.spki()).unwrap();
             }
             PhoneDecision::StoreCertificate { certificate_der } => {
                 self.lsc = Some(certificate_der);
-                phone.answer_store(Ok(())).unwrap();
+                phone.answer_store().unwrap();
+            }
+            decision @ PhoneDecision::SignProof { .. } => {
+                let signer = self
+                    .signer
+                    .as_mut()
+                    .expect("a proof asked of a phone without a signer");
+                assert!(signer.answer(phone, &decision).unwrap());
             }
             other => panic!("the phone was not asked for {other:?}"),
         }
@@ -303,16 +319,14 @@ fn auth_string_install_over_tls_then_lsc_re_enrolment_until_revoked() {
     );
     let mut config = ServerConfig::new(0x0102_0306);
     config.certificate_policy.lsc_issuers = vec![certificate_der("capf.pem")];
-    let credentials = |phone: &Phone| {
+    let credentials = |phone: &mut Phone| {
         PhoneCredentials::Certificate(
-            CertificateCredentials::new(
-                CertificatePrecedence::LscFirst,
-                Box::new(rand::rngs::StdRng::seed_from_u64(11)),
-            )
-            .with_lsc(phone.lsc_credential()),
+            CertificateCredentials::new(CertificatePrecedence::LscFirst)
+                .with_lsc(phone.lsc_credential())
+                .unwrap(),
         )
     };
-    let first_credentials = credentials(&phone);
+    let first_credentials = credentials(&mut phone);
     let renewed = session(
         &mut phone,
         first_credentials,
@@ -344,7 +358,7 @@ fn auth_string_install_over_tls_then_lsc_re_enrolment_until_revoked() {
     revocations.revoke_certificate(&second).unwrap();
     revoked.certificate_policy.revocations = revocations;
     let before = phone.key.clone();
-    let third_credentials = credentials(&phone);
+    let third_credentials = credentials(&mut phone);
     let refused = session(
         &mut phone,
         third_credentials,

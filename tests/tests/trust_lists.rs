@@ -7,7 +7,7 @@
 mod common;
 
 use capf_core::rollover::{
-    Acceptance, Authority, CandidateList, InstalledLists, RejectionReason, Verdict, predict,
+    Acceptance, Authority, CandidateList, InstalledLists, RejectionReason, RolloverVerdict, predict,
 };
 use capf_core::tls::{
     TlsClientTransport, TlsError, TlsServerTransport, TlsVersions, client_config, server_config,
@@ -127,7 +127,7 @@ fn capf_certificate_renewal_through_a_ctl_rollover() {
     .unwrap();
     assert_eq!(
         fresh.verdict,
-        Verdict::Accepted(Acceptance::FirstUse),
+        RolloverVerdict::Accepted(Acceptance::FirstUse),
         "{fresh:?}"
     );
     assert_eq!(fresh.authority, Authority::Nothing);
@@ -140,7 +140,7 @@ fn capf_certificate_renewal_through_a_ctl_rollover() {
     let rolled = predict(with_v1, candidate(&v2), None, HashPolicy::CISCO).unwrap();
     assert_eq!(rolled.authority, Authority::Ctl, "{rolled:?}");
     match &rolled.verdict {
-        Verdict::Accepted(Acceptance::SignedBySameCertificate { installed }) => {
+        RolloverVerdict::Accepted(Acceptance::SignedBySameCertificate { installed }) => {
             // v1's record 1: the second SAST token.
             assert_eq!(
                 (installed.list, installed.index, installed.role),
@@ -161,7 +161,7 @@ fn capf_certificate_renewal_through_a_ctl_rollover() {
     assert!(
         matches!(
             refused.verdict,
-            Verdict::Rejected {
+            RolloverVerdict::Rejected {
                 reason: RejectionReason::SignerNotSast,
                 ..
             }
@@ -176,7 +176,7 @@ fn capf_certificate_renewal_through_a_ctl_rollover() {
     assert!(
         matches!(
             broken.verdict,
-            Verdict::Rejected {
+            RolloverVerdict::Rejected {
                 reason: RejectionReason::SignatureInvalid,
                 ..
             }
@@ -232,7 +232,7 @@ fn the_recorded_certutils_ctl_through_both_crates() {
     assert!(
         matches!(
             prediction.verdict,
-            Verdict::Accepted(Acceptance::SignedBySameCertificate { .. })
+            RolloverVerdict::Accepted(Acceptance::SignedBySameCertificate { .. })
         ),
         "{prediction:?}"
     );
@@ -248,7 +248,7 @@ fn the_recorded_certutils_ctl_through_both_crates() {
     assert!(
         matches!(
             prediction.verdict,
-            Verdict::Rejected {
+            RolloverVerdict::Rejected {
                 reason: RejectionReason::SignatureInvalid,
                 ..
             }

@@ -784,8 +784,8 @@ fn rollover_checks(ctl: &DemoCtl, capf_der: &[u8]) -> Result<Vec<Check>, CliErro
         .map_err(|e| fail("rollover", e))
     };
     let verdict = |prediction: &rollover::Prediction| match &prediction.verdict {
-        rollover::Verdict::Accepted(how) => format!("ACCEPTED ({})", how.code()),
-        rollover::Verdict::Rejected { reason, .. } => format!("STRANDED ({reason})"),
+        rollover::RolloverVerdict::Accepted(how) => format!("ACCEPTED ({})", how.code()),
+        rollover::RolloverVerdict::Rejected { reason, .. } => format!("STRANDED ({reason})"),
         _ => "UNKNOWN".to_owned(),
     };
     let same = predict(&resigned)?;
@@ -794,7 +794,9 @@ fn rollover_checks(ctl: &DemoCtl, capf_der: &[u8]) -> Result<Vec<Check>, CliErro
         Check::expect(
             matches!(
                 same.verdict,
-                rollover::Verdict::Accepted(rollover::Acceptance::SignedBySameCertificate { .. })
+                rollover::RolloverVerdict::Accepted(
+                    rollover::Acceptance::SignedBySameCertificate { .. }
+                )
             ),
             format!("CTL re-signed by SAST-demo: {}", verdict(&same)),
             "ACCEPTED (same-certificate)",

@@ -161,33 +161,24 @@ pub(crate) fn run(command: Command) -> CliResult {
     }
 }
 
-/// Checks a device name: `SEP` + 12 upper-case hex digits, or (any other
-/// prefix) 1-64 ASCII letters and digits.
+/// Checks a device name with capf-core's one rule
+/// ([`capf_core::device_name::DeviceName`]): `SEP` + 12 upper-case hex
+/// digits, or (any other prefix) 1-64 ASCII letters and digits. The server
+/// session and issuance apply the same rule.
 pub(crate) fn validate_device_name(name: &str) -> Result<String, CliError> {
-    let alphanumeric = |text: &str| text.bytes().all(|byte| byte.is_ascii_alphanumeric());
-    if name.len() >= 3 && name.is_char_boundary(3) && name[..3].eq_ignore_ascii_case("SEP") {
-        let mac = &name[3..];
-        if name.starts_with("SEP")
-            && mac.len() == 12
-            && mac
-                .bytes()
-                .all(|byte| byte.is_ascii_digit() || (b'A'..=b'F').contains(&byte))
-        {
-            return Ok(name.to_owned());
-        }
-        return Err(CliError::input(format!(
-            "invalid device name {name:?}: a SEP name is SEP followed by the 12 upper-case hex \
-             digits of the MAC, e.g. SEP001122334455"
-        )));
-    }
-    if (1..=64).contains(&name.len()) && alphanumeric(name) {
-        Ok(name.to_owned())
-    } else {
-        Err(CliError::input(format!(
-            "invalid device name {name:?}: use SEP + 12 upper-case hex digits, or 1-64 letters \
-             and digits"
-        )))
-    }
+    use capf_core::device_name::{DeviceName, DeviceNameError};
+    DeviceName::parse(name)
+        .map(DeviceName::into_string)
+        .map_err(|error| match error {
+            DeviceNameError::BadSepName => CliError::input(format!(
+                "invalid device name {name:?}: a SEP name is SEP followed by the 12 upper-case \
+                 hex digits of the MAC, e.g. SEP001122334455"
+            )),
+            _ => CliError::input(format!(
+                "invalid device name {name:?}: use SEP + 12 upper-case hex digits, or 1-64 \
+                 letters and digits"
+            )),
+        })
 }
 
 fn parse_operation(text: &str) -> Result<Operation, CliError> {

@@ -21,9 +21,9 @@ use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::key_request::KeyRequest;
 use capf_core::phone::{
-    AuthString, CertificateCredential, CertificateCredentials, CertificatePrecedence,
-    CommunicationFailure, EnrollmentAttempts, KeyGenerationFailed, PhoneConfig, PhoneCredentials,
-    PhoneDecision, PhoneOutcome, PhoneSession, RetryDecision, RetryPolicy, StoreFailed,
+    AuthString, CertificateCredentials, CertificatePrecedence, CommunicationFailure,
+    EnrollmentAttempts, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession,
+    ProofCredential, RetryDecision, RetryPolicy, SoftwareSigner,
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::tls::{TlsClientTransport, rustls};
@@ -269,8 +269,9 @@ pub(crate) fn describe(outcome: &PhoneOutcome) -> String {
     }
 }
 
-/// Loads a certificate + PKCS#8 key file as a proof credential.
-fn credential(path: &Path) -> Result<CertificateCredential, CliError> {
+/// Loads a certificate + PKCS#8 key file: the certificate for the session,
+/// the key for the host's signer.
+fn credential(path: &Path) -> Result<(Vec<u8>, ProofPrivateKey), CliError> {
     let text = read_text(path)?;
     let certificate = pem_blocks(&text, "CERTIFICATE")
         .map_err(|error| CliError::input(format!("{}: {error}", path.display())))?
@@ -284,12 +285,14 @@ fn credential(path: &Path) -> Result<CertificateCredential, CliError> {
         .ok_or_else(|| {
             CliError::input(format!("{}: no usable PKCS#8 private key", path.display()))
         })?;
-    CertificateCredential::new(certificate, Box::new(key))
-        .map_err(|error| CliError::input(format!("{}: {error}", path.display())))
+    Ok((certificate, key))
 }
 
-fn credentials(auth: &Auth) -> Result<PhoneCredentials, CliError> {
-    Ok(match auth {
+/// The session's credentials and the host's in-memory signer of the proofs
+/// (the session never holds the private keys).
+fn credentials(auth: &Auth) -> Result<(PhoneCredentials, SoftwareSigner), CliError> {
+    let mut signer = SoftwareSigner::new(Box::new(rand_core::OsRng));
+    let credentials = match auth {
         Auth::Null => PhoneCredentials::NullString,
         Auth::String(digits) => PhoneCredentials::AuthString(
             AuthString::new(digits)
@@ -301,21 +304,31 @@ fn credentials(auth: &Auth) -> Result<PhoneCredentials, CliError> {
             } else {
                 CertificatePrecedence::MicFirst
             };
-            let mut set = CertificateCredentials::new(precedence, Box::new(rand_core::OsRng));
-            if let Some(path) = lsc {
-                set = set.with_lsc(credential(path)?);
-            }
-            if let Some(path) = mic {
-                set = set.with_mic(credential(path)?);
-            }
-            if let Some(path) = sudi {
-                set = set
-                    .with_sudi(credential(path)?)
-                    .map_err(|error| CliError::input(format!("--sudi: {error}")))?;
+            let mut set = CertificateCredentials::new(precedence);
+            for (path, which) in [
+                (lsc, ProofCredential::Lsc),
+                (mic, ProofCredential::Mic),
+                (sudi, ProofCredential::Sudi),
+            ] {
+                let Some(path) = path else { continue };
+                let (certificate, key) = credential(path)?;
+                let bad = |error: capf_core::phone::CredentialError| {
+                    CliError::input(format!("{}: {error}", path.display()))
+                };
+                signer = signer
+                    .with_key(which, &certificate, Box::new(key))
+                    .map_err(bad)?;
+                set = match which {
+                    ProofCredential::Lsc => set.with_lsc(certificate),
+                    ProofCredential::Mic => set.with_mic(certificate),
+                    _ => set.with_sudi(certificate),
+                }
+                .map_err(bad)?;
             }
             PhoneCredentials::Certificate(set)
         }
-    })
+    };
+    Ok((credentials, signer))
 }
 
 /// The host part of HOST:PORT, as a TLS server name (names are not
@@ -356,7 +369,7 @@ pub(crate) struct Attempt {
 /// Runs one enrollment session. Errors are for bad input only (exit 2,
 /// never retried).
 async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
-    let credentials = credentials(&enrollment.auth)?;
+    let (credentials, signer) = credentials(&enrollment.auth)?;
     let config = PhoneConfig::new(enrollment.device.clone(), credentials)
         .map_err(|error| CliError::input(format!("--device / credentials: {error}")))?
         .with_response_timeout(enrollment.timeout);
@@ -379,6 +392,7 @@ async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
         key: enrollment.key,
         private_key_pem: None,
         tls_failure: None,
+        signer,
     };
     let outcome = pump::run(
         &mut stream,
@@ -433,6 +447,9 @@ struct PhoneHost {
     private_key_pem: Option<String>,
     /// Why TLS failed, if it did.
     tls_failure: Option<String>,
+    /// Signs the certificate-authentication proofs with `--lsc`, `--mic`
+    /// and `--sudi` keys.
+    signer: SoftwareSigner,
 }
 
 impl pump::Host<PhoneSession> for PhoneHost {
@@ -447,8 +464,13 @@ impl pump::Host<PhoneSession> for PhoneHost {
         session: &mut PhoneSession,
         decision: PhoneDecision,
     ) -> Result<(), CliError> {
-        let misuse = |error: capf_core::phone::SessionMisuse| CliError::input(error.to_string());
+        let misuse = |error: capf_core::session::SessionMisuse| CliError::input(error.to_string());
         match decision {
+            PhoneDecision::SignProof { .. } => self
+                .signer
+                .answer(session, &decision)
+                .map(|_| ())
+                .map_err(misuse),
             PhoneDecision::GenerateKey(request) => {
                 let allowed = matches!(
                     (self.key, request),
@@ -468,9 +490,9 @@ impl pump::Host<PhoneSession> for PhoneHost {
                 match generated {
                     Some((spki, pem)) => {
                         self.private_key_pem = Some(pem);
-                        session.answer_key(Ok(spki)).map_err(misuse)
+                        session.answer_key(spki).map_err(misuse)
                     }
-                    None => session.answer_key(Err(KeyGenerationFailed)).map_err(misuse),
+                    None => session.refuse_key().map_err(misuse),
                 }
             }
             PhoneDecision::StoreCertificate { certificate_der } => {
@@ -478,9 +500,12 @@ impl pump::Host<PhoneSession> for PhoneHost {
                     Some(key) => store_lsc(&self.out, &certificate_der, key).is_ok(),
                     None => false,
                 };
-                session
-                    .answer_store(if stored { Ok(()) } else { Err(StoreFailed) })
-                    .map_err(misuse)
+                if stored {
+                    session.answer_store()
+                } else {
+                    session.refuse_store()
+                }
+                .map_err(misuse)
             }
             PhoneDecision::FetchCertificate => {
                 let certificate = std::fs::read_to_string(&self.out)

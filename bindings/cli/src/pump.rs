@@ -8,10 +8,11 @@
 //!
 //! * every frame the session transmits is one TLS write, and each frame's
 //!   TCP bytes go out in one `write_all`;
-//! * frames are held until the session asks for a decision, has nothing
-//!   more to say, or ends; when it ends, [`Host::finish`] runs *before* the
-//!   last frames are written (the CAPF server records the outcome first, so a
-//!   phone never reads END_SESSION ahead of the registry);
+//! * frames are batched until the session asks for a decision, has nothing
+//!   more to say, or ends (fewer TCP writes; correctness does not depend on
+//!   it: a session asks its host to record whatever must be durable, e.g.
+//!   the CAPF server's `RecordOutcome`, before it transmits the frame that
+//!   depends on it);
 //! * the session's own deadlines ([`Session::poll_timeout`]) are honoured,
 //!   plus an optional TLS handshake deadline ([`PumpOptions`]);
 //! * a TCP end, a TLS failure or a failed write is reported to the session
@@ -19,61 +20,23 @@
 //!   which then ends with its own outcome;
 //! * when the session is done, close_notify is sent and TCP is shut down.
 //!
-//! A session that needs nothing more than "one request frame in, one
-//! response frame out, done (or silent close)" fits as well as CAPF's longer
-//! exchanges: implement [`Session`] for it and a [`Host`] for its decisions.
+//! Every session of capf-core implements the one
+//! [`capf_core::session::Session`] contract, so this one loop drives them
+//! all; a [`Host`] answers each session's decisions.
 
-use capf_core::phone::{PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession};
-use capf_core::server::{ServerDecision, ServerOutcome, ServerOutput, ServerSession};
+use capf_core::session::{Output, Session};
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, TlsError, TlsServerTransport};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// What a session asks of its host next.
-#[derive(Debug)]
-pub(crate) enum Step<D, O> {
-    /// One whole plaintext frame for the peer (one TLS write).
-    Transmit(Vec<u8>),
-    /// A decision the host must answer through the session's typed methods.
-    Need(D),
-    /// The session is over.
-    Done(O),
-}
-
-/// The sans-IO session idiom, as the pump drives it.
-pub(crate) trait Session {
-    /// Questions for the host.
-    type Decision;
-    /// The final result.
-    type Outcome;
-    /// Plaintext from the peer, any chunking.
-    fn handle_input(&mut self, plaintext: &[u8]);
-    /// The next output, `None` when there is nothing more for now.
-    fn poll_step(&mut self) -> Option<Step<Self::Decision, Self::Outcome>>;
-    /// Time goes in here.
-    fn handle_timeout(&mut self, now: Timestamp);
-    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
-    fn poll_timeout(&self) -> Option<Timestamp>;
-    /// The peer closed the connection.
-    fn handle_peer_closed(&mut self);
-    /// The connection failed (TLS error, failed write); by default the same
-    /// as a close.
-    fn handle_transport_error(&mut self) {
-        self.handle_peer_closed();
-    }
-}
-
-/// The host's part: answering decisions, and last words before the session's
-/// final frames are written.
+/// The host's part: answering decisions.
 pub(crate) trait Host<S: Session> {
     /// An error that stops the pump (the host cannot go on).
     type Error;
     /// Answers `decision` through `session`'s typed answer methods.
     async fn decide(&mut self, session: &mut S, decision: S::Decision) -> Result<(), Self::Error>;
-    /// Runs once the session is done, before its last frames are written.
-    async fn finish(&mut self, _outcome: &S::Outcome) {}
     /// TLS failed (a refused certificate, a bad record): the session only
     /// learns "transport failure", the host may keep the reason to report.
     fn tls_failed(&mut self, _error: &TlsError) {}
@@ -128,45 +91,6 @@ macro_rules! transport {
 
 transport!(TlsServerTransport);
 transport!(TlsClientTransport);
-
-/// [`Session`] for a capf-core session type whose output enum has the
-/// usual `Transmit` / `Need` / `Done` variants.
-macro_rules! session {
-    ($session:ty, $output:ident, $decision:ty, $outcome:ty, transport_error: $on_error:ident) => {
-        impl Session for $session {
-            type Decision = $decision;
-            type Outcome = $outcome;
-            fn handle_input(&mut self, plaintext: &[u8]) {
-                <$session>::handle_input(self, plaintext);
-            }
-            fn poll_step(&mut self) -> Option<Step<$decision, $outcome>> {
-                loop {
-                    return match self.poll_output()? {
-                        $output::Transmit(frame) => Some(Step::Transmit(frame)),
-                        $output::Need(decision) => Some(Step::Need(decision)),
-                        $output::Done(outcome) => Some(Step::Done(outcome)),
-                        _ => continue,
-                    };
-                }
-            }
-            fn handle_timeout(&mut self, now: Timestamp) {
-                <$session>::handle_timeout(self, now);
-            }
-            fn poll_timeout(&self) -> Option<Timestamp> {
-                <$session>::poll_timeout(self)
-            }
-            fn handle_peer_closed(&mut self) {
-                <$session>::handle_peer_closed(self);
-            }
-            fn handle_transport_error(&mut self) {
-                <$session>::$on_error(self);
-            }
-        }
-    };
-}
-
-session!(ServerSession, ServerOutput, ServerDecision, ServerOutcome, transport_error: handle_peer_closed);
-session!(PhoneSession, PhoneOutput, PhoneDecision, PhoneOutcome, transport_error: handle_transport_error);
 
 /// Limits the pump enforces on top of the session's own deadlines.
 #[derive(Debug, Clone, Copy, Default)]
@@ -236,9 +160,11 @@ where
     loop {
         // TLS bytes of each frame, held until the session stops talking.
         let mut frames: Vec<Vec<u8>> = Vec::new();
-        while let Some(step) = session.poll_step() {
-            match step {
-                Step::Transmit(frame) => match tls.send_plaintext(&frame) {
+        // An output taken to see whether a failure made a decision moot.
+        let mut next: Option<Output<S::Decision, S::Outcome>> = None;
+        while let Some(output) = next.take().or_else(|| session.poll_output()) {
+            match output {
+                Output::Transmit(frame) => match tls.send_plaintext(&frame) {
                     Ok(()) => frames.push(tls.take_tcp_output()),
                     Err(error) => {
                         tracing::debug!(%error, "TLS refused a frame");
@@ -246,20 +172,27 @@ where
                         session.handle_transport_error();
                     }
                 },
-                Step::Need(decision) => {
+                Output::Need(decision) => {
                     if !link.write(frames.drain(..)).await {
-                        // The session ends on this; its answer is moot.
+                        // The session learns of the failure first. If that
+                        // ended its wait (something new comes out), the
+                        // decision is moot; if not (the CAPF server
+                        // recording its outcome), it is still answered: what
+                        // must be recorded is recorded on a dead link too.
                         session.handle_transport_error();
-                        continue;
+                        if let Some(output) = session.poll_output() {
+                            next = Some(output);
+                            continue;
+                        }
                     }
                     host.decide(session, decision).await?;
                 }
-                Step::Done(outcome) => {
-                    host.finish(&outcome).await;
+                Output::Done(outcome) => {
                     link.write(frames).await;
                     link.close(tls).await;
                     return Ok(Some(outcome));
                 }
+                _ => {}
             }
         }
         frames.push(tls.take_tcp_output());

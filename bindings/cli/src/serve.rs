@@ -458,7 +458,7 @@ impl Server {
         outcome: &ServerOutcome,
         claim: Option<Claim>,
         ledger_id: Option<i64>,
-    ) {
+    ) -> Result<(), String> {
         let registry = self.shared.registry.clone();
         let lock_after = self.shared.max_failed_attempts;
         let outcome_copy = outcome.clone();
@@ -474,19 +474,16 @@ impl Server {
             .map_err(|error| error.to_string())
         })
         .await;
-        match written {
-            Ok(recorded) => {
-                if let Some(count) = recorded.failure {
-                    tracing::warn!(
-                        device = outcome.device_name.as_deref().unwrap_or("-"),
-                        failed = count.failed_attempts,
-                        locked = count.locked,
-                        "authentication failure counted"
-                    );
-                }
-            }
-            Err(error) => tracing::error!(%error, "recording the outcome failed"),
+        let recorded = written?;
+        if let Some(count) = recorded.failure {
+            tracing::warn!(
+                device = outcome.device_name.as_deref().unwrap_or("-"),
+                failed = count.failed_attempts,
+                locked = count.locked,
+                "authentication failure counted"
+            );
         }
+        Ok(())
     }
 
     /// Releases a claim whose session ended without an outcome.
@@ -564,11 +561,10 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     subject_public_key_info_der: &subject_public_key_info_der,
                     validity_days: shared.validity_days,
                 };
-                let answer = match shared.issuer.issue(
-                    &request,
-                    crate::pump::now(),
-                    &mut rand_core::OsRng,
-                ) {
+                match shared
+                    .issuer
+                    .issue(&request, crate::pump::now(), &mut rand_core::OsRng)
+                {
                     Ok(issued) => {
                         let der = issued.der.clone();
                         self.pending = Some(PendingCertificate {
@@ -576,16 +572,14 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                             issued_at: issued.not_before.unix_seconds(),
                             not_after: issued.not_after.unix_seconds(),
                         });
-                        Ok(der)
+                        session.answer_certificate(der)
                     }
                     Err(error) => {
                         tracing::error!(device = %device_name, %error, "issuing the LSC failed");
-                        Err(IssueRefusal::Unavailable(error.to_string()))
+                        session.refuse_certificate(IssueRefusal::Unavailable(error.to_string()))
                     }
-                };
-                session
-                    .answer_certificate(answer)
-                    .map_err(|e| e.to_string())
+                }
+                .map_err(|e| e.to_string())
             }
             ServerDecision::RecordPendingCertificate {
                 device_name,
@@ -611,16 +605,25 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
                 session.answer_pending_recorded().map_err(|e| e.to_string())
             }
+            // The outcome goes to the registry before END_SESSION is
+            // transmitted; a failed write tells the phone END_SESSION 7.
+            ServerDecision::RecordOutcome { outcome } => {
+                let claim = self.claim.take();
+                match self
+                    .server
+                    .record_outcome(&outcome, claim, self.ledger_id)
+                    .await
+                {
+                    Ok(()) => session.answer_outcome_recorded(),
+                    Err(error) => {
+                        tracing::error!(%error, "recording the outcome failed");
+                        session.refuse_outcome_record()
+                    }
+                }
+                .map_err(|e| e.to_string())
+            }
             _ => Err("unknown decision".to_owned()),
         }
-    }
-
-    /// The outcome goes to the registry before END_SESSION is written.
-    async fn finish(&mut self, outcome: &ServerOutcome) {
-        let claim = self.claim.take();
-        self.server
-            .record_outcome(outcome, claim, self.ledger_id)
-            .await;
     }
 }
 
@@ -734,6 +737,7 @@ pub(crate) fn describe(result: &SessionResult) -> String {
         SessionResult::ProtocolError(violation) => format!("protocol error: {violation:?}"),
         SessionResult::TimedOut { state } => format!("timed out ({state:?})"),
         SessionResult::PeerClosed { state } => format!("peer closed ({state:?})"),
+        SessionResult::TransportFailed { state } => format!("transport failed ({state:?})"),
         other => format!("{other:?}"),
     }
 }

@@ -634,7 +634,8 @@ fn tvs_cert(spec: &str, tvs: &mut capf_core::rollover::TvsKnowledge) -> Result<(
 
 fn rollover(args: &RolloverArgs) -> CliResult {
     use capf_core::rollover::{
-        Acceptance, CandidateList, InstalledLists, PhoneState, TvsKnowledge, Verdict, predict_fleet,
+        Acceptance, CandidateList, InstalledLists, PhoneState, RolloverVerdict, TvsKnowledge,
+        predict_fleet,
     };
     let policy = hash_policy(args.hash_policy);
     let candidate_bytes = read_file(&args.candidate)?;
@@ -715,7 +716,7 @@ fn rollover(args: &RolloverArgs) -> CliResult {
                     slot.as_ref().map(|(_, path)| path.display().to_string())
                 };
                 let (how, reason, detail, via, tvs_roles) = match &prediction.verdict {
-                    Verdict::Accepted(how) => {
+                    RolloverVerdict::Accepted(how) => {
                         let via = how.installed_record().map(|record| {
                             json!({
                                 "list": kind_text(record.list),
@@ -733,7 +734,7 @@ fn rollover(args: &RolloverArgs) -> CliResult {
                         };
                         (Some(how.code()), None, None, via, roles)
                     }
-                    Verdict::Rejected { reason, detail } => {
+                    RolloverVerdict::Rejected { reason, detail } => {
                         (None, Some(reason.code()), Some(detail.clone()), None, None)
                     }
                     _ => (None, None, None, None, None),
@@ -786,8 +787,8 @@ fn rollover(args: &RolloverArgs) -> CliResult {
         for (label, prediction) in &fleet.phones {
             say!(out);
             let verdict = match &prediction.verdict {
-                Verdict::Accepted(how) => format!("ACCEPTED ({})", how.code()),
-                Verdict::Rejected { reason, .. } => format!("STRANDED ({reason})"),
+                RolloverVerdict::Accepted(how) => format!("ACCEPTED ({})", how.code()),
+                RolloverVerdict::Rejected { reason, .. } => format!("STRANDED ({reason})"),
                 _ => "UNKNOWN".to_owned(),
             };
             say!(out, "[{label}] {verdict}");

@@ -13,15 +13,14 @@ use crate::anchors::{describe_tls_failure, server_tls_config};
 use crate::files::{read_certificates, read_private_key};
 use crate::listener;
 use crate::output::{errln, now_unix, outln, rfc3339_utc};
-use crate::pump::{self, Host, PumpOptions, Session, Step, now};
+use crate::pump::{self, Host, PumpOptions, now};
 use crate::{CliError, CliResult};
-use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, TlsServerTransport, rustls};
 use capf_core::trust::{DirectCertificates, ServerRole};
 use capf_core::tvs::{
-    DEFAULT_DEVICE_NAME, KnownCertificate, TVS_PORT, TvsClientConfig, TvsClientOutcome,
-    TvsClientOutput, TvsClientResult, TvsClientSession, TvsServerConfig, TvsServerDecision,
-    TvsServerOutcome, TvsServerOutput, TvsServerResult, TvsServerSession,
+    DEFAULT_DEVICE_NAME, KnownCertificate, TVS_PORT, TvsClientConfig, TvsClientDecision,
+    TvsClientResult, TvsClientSession, TvsServerConfig, TvsServerDecision, TvsServerOutcome,
+    TvsServerResult, TvsServerSession,
 };
 use capf_registry::{
     DEFAULT_TTL, MAX_TTL, RegistryError, SqliteRegistry, TvsAllowList, TvsEntry, certificate_sha256,
@@ -305,63 +304,8 @@ fn list(args: &ListArgs) -> CliResult {
 }
 
 // ---------------------------------------------------------------------------
-// The pump's view of the TVS sessions.
-
-impl Session for TvsServerSession {
-    type Decision = TvsServerDecision;
-    type Outcome = TvsServerOutcome;
-    fn handle_input(&mut self, plaintext: &[u8]) {
-        TvsServerSession::handle_input(self, plaintext);
-    }
-    fn poll_step(&mut self) -> Option<Step<TvsServerDecision, TvsServerOutcome>> {
-        loop {
-            return match self.poll_output()? {
-                TvsServerOutput::Transmit(frame) => Some(Step::Transmit(frame)),
-                TvsServerOutput::Need(decision) => Some(Step::Need(decision)),
-                TvsServerOutput::Done(outcome) => Some(Step::Done(outcome)),
-                _ => continue,
-            };
-        }
-    }
-    fn handle_timeout(&mut self, now: Timestamp) {
-        TvsServerSession::handle_timeout(self, now);
-    }
-    fn poll_timeout(&self) -> Option<Timestamp> {
-        TvsServerSession::poll_timeout(self)
-    }
-    fn handle_peer_closed(&mut self) {
-        TvsServerSession::handle_peer_closed(self);
-    }
-}
-
-impl Session for TvsClientSession {
-    type Decision = Infallible;
-    type Outcome = TvsClientOutcome;
-    fn handle_input(&mut self, plaintext: &[u8]) {
-        TvsClientSession::handle_input(self, plaintext);
-    }
-    fn poll_step(&mut self) -> Option<Step<Infallible, TvsClientOutcome>> {
-        loop {
-            return match self.poll_output()? {
-                TvsClientOutput::Transmit(frame) => Some(Step::Transmit(frame)),
-                TvsClientOutput::Done(outcome) => Some(Step::Done(outcome)),
-                _ => continue,
-            };
-        }
-    }
-    fn handle_timeout(&mut self, now: Timestamp) {
-        TvsClientSession::handle_timeout(self, now);
-    }
-    fn poll_timeout(&self) -> Option<Timestamp> {
-        TvsClientSession::poll_timeout(self)
-    }
-    fn handle_peer_closed(&mut self) {
-        TvsClientSession::handle_peer_closed(self);
-    }
-    fn handle_transport_error(&mut self) {
-        TvsClientSession::handle_transport_error(self);
-    }
-}
+// The TVS client's host (both TVS sessions keep capf-core's one `Session`
+// contract, so the pump drives them as they are).
 
 /// The client asks nothing of its host; it keeps why TLS failed, if it did.
 #[derive(Default)]
@@ -376,12 +320,14 @@ impl Host<TvsClientSession> for ClientHost {
         self.tls_failure = Some(describe_tls_failure(error));
     }
 
+    /// Never called: the TVS client asks its host nothing
+    /// ([`TvsClientDecision`] has no value).
     async fn decide(
         &mut self,
         _session: &mut TvsClientSession,
-        decision: Infallible,
+        _decision: TvsClientDecision,
     ) -> Result<(), Infallible> {
-        match decision {}
+        Ok(())
     }
 }
 

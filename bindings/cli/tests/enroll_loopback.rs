@@ -501,13 +501,11 @@ impl TestPhone {
             PhoneDecision::GenerateKey(KeyRequest::Ec(Curve::P256)) => {
                 let key = p256::SecretKey::random(&mut self.rng);
                 let spki = key.public_key().to_public_key_der().unwrap();
-                self.session
-                    .answer_key(Ok(spki.as_bytes().to_vec()))
-                    .unwrap();
+                self.session.answer_key(spki.as_bytes().to_vec()).unwrap();
             }
             PhoneDecision::StoreCertificate { certificate_der } => {
                 self.stored = Some(certificate_der);
-                self.session.answer_store(Ok(())).unwrap();
+                self.session.answer_store().unwrap();
             }
             other => panic!("the test phone does not expect {other:?}"),
         }

@@ -3,6 +3,7 @@
 use core::time::Duration;
 
 use super::credentials::{CredentialError, PhoneCredentials};
+use crate::device_name::DeviceName;
 use crate::wire::Version;
 
 /// The element order of AUTH_RESPONSE (spec 8).
@@ -57,18 +58,17 @@ impl PhoneConfig {
     /// A configuration with the defaults: VERSION 3 sent, server versions 3
     /// and 2 accepted, 60-second response timeout, reference element order.
     ///
-    /// The device name (e.g. `SEP001122334455`) must be 1-64 printable ASCII
-    /// characters; certificate credentials must hold an LSC or a MIC.
+    /// The device name must follow the one rule of
+    /// [`DeviceName`](crate::device_name::DeviceName) (`SEP001122334455`, or
+    /// 1-64 letters and digits); certificate credentials must hold an LSC or
+    /// a MIC.
     pub fn new(
         device_name: impl Into<String>,
         credentials: PhoneCredentials,
     ) -> Result<Self, CredentialError> {
-        let device_name = device_name.into();
-        let name_ok = (1..=64).contains(&device_name.len())
-            && device_name.bytes().all(|b| b.is_ascii_graphic());
-        if !name_ok {
-            return Err(CredentialError::BadDeviceName);
-        }
+        let device_name = DeviceName::parse(&device_name.into())
+            .map_err(|_| CredentialError::BadDeviceName)?
+            .into_string();
         credentials.validate()?;
         Ok(Self {
             device_name,

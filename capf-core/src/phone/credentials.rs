@@ -1,18 +1,11 @@
-//! What the phone authenticates with (spec 9, `capfAuthMode` 1-4) and how
-//! it builds the AUTH_RESPONSE body from it.
+//! What the phone authenticates with (spec 9, `capfAuthMode` 1-4) and the
+//! proofs it must have signed for certificate authentication (the
+//! in-memory signer that signs them is [`SoftwareSigner`](super::SoftwareSigner)).
 
 use core::fmt;
 
-use rand_core::CryptoRngCore;
-
-use super::outcome::LocalFailure;
-use crate::proof::{
-    ProofHash, ProofKey, ProofKeyKind, ProofPublicKey, sign_certificate_proof, sign_sudi_proof,
-};
-use crate::wire::{
-    AuthResponseFields, CertificateProof, DeviceName, Password, Sha2SignedData, SudiData,
-    WrappedCertificate,
-};
+use crate::proof::{ProofHash, ProofKeyKind, ProofPublicKey, signed_data_message, sudi_message};
+use crate::wire::{AuthResponseFields, Password, WireDeviceName};
 
 /// A credential given to [`PhoneConfig`](super::PhoneConfig) is unusable.
 /// Never carries the secret itself.
@@ -22,9 +15,11 @@ pub enum CredentialError {
     /// The authentication string is not 4 to 10 ASCII digits.
     #[error("the authentication string must be 4 to 10 digits")]
     BadAuthString,
-    /// The device name is empty, longer than 64 bytes, or not printable
-    /// ASCII.
-    #[error("the device name must be 1 to 64 printable ASCII characters")]
+    /// The device name breaks the one rule of
+    /// [`DeviceName`](crate::device_name::DeviceName).
+    #[error(
+        "the device name must be SEP + 12 upper-case hex digits, or 1 to 64 letters and digits"
+    )]
     BadDeviceName,
     /// A certificate is not DER X.509 with an RSA or EC (P-256/384/521) key.
     #[error("the certificate does not parse or has an unsupported key")]
@@ -89,128 +84,106 @@ pub enum CertificatePrecedence {
     MicFirst,
 }
 
-/// A certificate and the key that proves possession of it.
-pub struct CertificateCredential {
-    certificate_der: Vec<u8>,
-    key: Box<dyn ProofKey + Send>,
+/// Which of the phone's credentials signs a proof.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProofCredential {
+    /// The LSC's key (SIGNED_DATA / SHA2_SIGNED_DATA when the LSC is sent).
+    Lsc,
+    /// The MIC's key (SIGNED_DATA / SHA2_SIGNED_DATA when the MIC is sent).
+    Mic,
+    /// The SUDI key (the two SUDI_DATA signatures; RSA only).
+    Sudi,
 }
 
-impl CertificateCredential {
-    /// A DER certificate and its private key (in memory as
-    /// [`ProofPrivateKey`](crate::proof::ProofPrivateKey), or in a keystore
-    /// implementing [`ProofKey`]).
-    ///
-    /// Checks that the certificate parses, that the key is of the same
-    /// kind as the certificate's key, and that an RSA key can carry the
-    /// SHA-512 proof.
-    pub fn new(
-        certificate_der: Vec<u8>,
-        key: Box<dyn ProofKey + Send>,
-    ) -> Result<Self, CredentialError> {
-        let public = ProofPublicKey::from_certificate_der(&certificate_der)
-            .map_err(|_| CredentialError::BadCertificate)?;
-        if public.kind() != key.kind() {
-            return Err(CredentialError::KeyKindMismatch);
-        }
-        if let ProofKeyKind::Rsa { modulus_bytes } = key.kind()
-            && modulus_bytes < 75
-        {
-            return Err(CredentialError::KeyTooSmall);
-        }
-        Ok(Self {
-            certificate_der,
-            key,
-        })
-    }
-
-    /// The certificate, DER.
-    pub fn certificate_der(&self) -> &[u8] {
-        &self.certificate_der
-    }
-}
-
-impl fmt::Debug for CertificateCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertificateCredential")
-            .field("certificate_len", &self.certificate_der.len())
-            .field("key", &self.key.kind())
-            .finish()
-    }
-}
-
-/// Certificate authentication (capfAuthMode 3/4): the LSC and/or MIC with
-/// their keys, the precedence, an optional SUDI identity, and the random
-/// source for signing (RSA blinding; RSA proofs do not depend on it).
+/// Certificate authentication (capfAuthMode 3/4): the LSC and/or MIC
+/// certificates, the precedence, and an optional SUDI certificate.
+///
+/// Certificates only: the private keys stay with the host, which signs each
+/// proof when the session asks
+/// ([`PhoneDecision::SignProof`](super::PhoneDecision::SignProof)), from a
+/// platform keystore or with the in-memory
+/// [`SoftwareSigner`](super::SoftwareSigner).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateCredentials {
     precedence: CertificatePrecedence,
-    lsc: Option<CertificateCredential>,
-    mic: Option<CertificateCredential>,
-    sudi: Option<CertificateCredential>,
-    rng: Box<dyn CryptoRngCore + Send>,
+    lsc: Option<Vec<u8>>,
+    mic: Option<Vec<u8>>,
+    sudi: Option<Vec<u8>>,
 }
 
 impl CertificateCredentials {
     /// No certificate yet; add them with [`with_lsc`](Self::with_lsc),
     /// [`with_mic`](Self::with_mic) and [`with_sudi`](Self::with_sudi).
-    pub fn new(precedence: CertificatePrecedence, rng: Box<dyn CryptoRngCore + Send>) -> Self {
+    pub fn new(precedence: CertificatePrecedence) -> Self {
         Self {
             precedence,
             lsc: None,
             mic: None,
             sudi: None,
-            rng,
         }
     }
 
-    /// The phone's LSC.
-    #[must_use]
-    pub fn with_lsc(mut self, lsc: CertificateCredential) -> Self {
-        self.lsc = Some(lsc);
-        self
-    }
-
-    /// The phone's MIC.
-    #[must_use]
-    pub fn with_mic(mut self, mic: CertificateCredential) -> Self {
-        self.mic = Some(mic);
-        self
-    }
-
-    /// The SUDI identity (in practice the MIC), sent as SUDI_DATA. RSA only.
-    pub fn with_sudi(mut self, sudi: CertificateCredential) -> Result<Self, CredentialError> {
-        if !matches!(sudi.key.kind(), ProofKeyKind::Rsa { .. }) {
-            return Err(CredentialError::SudiNotRsa);
-        }
-        self.sudi = Some(sudi);
+    /// The phone's LSC, DER. It must parse, with an RSA (600 bits at least,
+    /// for the SHA-512 proof) or P-256/384/521 key.
+    pub fn with_lsc(mut self, certificate_der: Vec<u8>) -> Result<Self, CredentialError> {
+        check_proof_certificate(&certificate_der)?;
+        self.lsc = Some(certificate_der);
         Ok(self)
     }
 
-    /// The certificate that will be sent: the preferred one if present,
-    /// else the other.
-    pub fn chosen(&self) -> Option<&CertificateCredential> {
-        let (first, second) = match self.precedence {
-            CertificatePrecedence::LscFirst => (&self.lsc, &self.mic),
-            CertificatePrecedence::MicFirst => (&self.mic, &self.lsc),
-        };
-        first.as_ref().or(second.as_ref())
+    /// The phone's MIC, DER (same checks as [`with_lsc`](Self::with_lsc)).
+    pub fn with_mic(mut self, certificate_der: Vec<u8>) -> Result<Self, CredentialError> {
+        check_proof_certificate(&certificate_der)?;
+        self.mic = Some(certificate_der);
+        Ok(self)
+    }
+
+    /// The SUDI certificate (in practice the MIC), sent in SUDI_DATA. RSA
+    /// only.
+    pub fn with_sudi(mut self, certificate_der: Vec<u8>) -> Result<Self, CredentialError> {
+        let kind = check_proof_certificate(&certificate_der)?;
+        if !matches!(kind, ProofKeyKind::Rsa { .. }) {
+            return Err(CredentialError::SudiNotRsa);
+        }
+        self.sudi = Some(certificate_der);
+        Ok(self)
+    }
+
+    /// The certificate that will be sent, and which one it is: the
+    /// preferred one if present, else the other.
+    pub fn chosen(&self) -> Option<(ProofCredential, &[u8])> {
+        let lsc = self.lsc.as_deref().map(|der| (ProofCredential::Lsc, der));
+        let mic = self.mic.as_deref().map(|der| (ProofCredential::Mic, der));
+        match self.precedence {
+            CertificatePrecedence::LscFirst => lsc.or(mic),
+            CertificatePrecedence::MicFirst => mic.or(lsc),
+        }
+    }
+
+    /// The SUDI certificate, if any.
+    pub fn sudi(&self) -> Option<&[u8]> {
+        self.sudi.as_deref()
     }
 }
 
-impl fmt::Debug for CertificateCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertificateCredentials")
-            .field("precedence", &self.precedence)
-            .field("lsc", &self.lsc)
-            .field("mic", &self.mic)
-            .field("sudi", &self.sudi)
-            .finish_non_exhaustive()
+/// Checks a certificate that will carry proofs; returns its key kind.
+fn check_proof_certificate(certificate_der: &[u8]) -> Result<ProofKeyKind, CredentialError> {
+    let kind = ProofPublicKey::from_certificate_der(certificate_der)
+        .map_err(|_| CredentialError::BadCertificate)?
+        .kind();
+    if let ProofKeyKind::Rsa { modulus_bytes } = kind
+        && modulus_bytes < 75
+    {
+        return Err(CredentialError::KeyTooSmall);
     }
+    Ok(kind)
 }
 
 /// How the phone authenticates (capfAuthMode; the phone decides, the server
 /// only judges).
 #[non_exhaustive]
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PhoneCredentials {
     /// capfAuthMode 1: an authentication string, sent as PASSWORD.
     AuthString(AuthString),
@@ -219,6 +192,15 @@ pub enum PhoneCredentials {
     /// capfAuthMode 3/4: an existing certificate and its proofs (an empty
     /// PASSWORD is sent as well, as the reference client does).
     Certificate(CertificateCredentials),
+}
+
+/// One proof the phone needs signed for its AUTH_RESPONSE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ProofJob {
+    pub(super) credential: ProofCredential,
+    pub(super) hash: ProofHash,
+    pub(super) certificate_der: Vec<u8>,
+    pub(super) message: Vec<u8>,
 }
 
 impl PhoneCredentials {
@@ -231,54 +213,45 @@ impl PhoneCredentials {
         }
     }
 
-    /// The AUTH_RESPONSE fields for this session: PASSWORD, and in
-    /// certificate mode the proofs over M1 (and M2 with this session id).
-    pub(super) fn auth_response_fields(
-        &mut self,
+    /// The AUTH_RESPONSE fields for this session without proofs, and the
+    /// proofs to have signed, in this order: SIGNED_DATA (SHA-1 over M1),
+    /// SHA2_SIGNED_DATA (SHA-512 over M1), then with a SUDI the SUDI_DATA
+    /// signatures (SHA-1, SHA-512 over M2 with this session id).
+    pub(super) fn auth_plan(
+        &self,
         device_name: &str,
         session_id: u32,
-    ) -> Result<AuthResponseFields, LocalFailure> {
-        let name = DeviceName::new(device_name.as_bytes());
+    ) -> (AuthResponseFields, Vec<ProofJob>) {
+        let name = WireDeviceName::new(device_name.as_bytes());
         match self {
-            Self::AuthString(secret) => Ok(AuthResponseFields::new(name, secret.0.clone())),
-            Self::NullString => Ok(AuthResponseFields::new(name, Password::empty())),
+            Self::AuthString(secret) => (AuthResponseFields::new(name, secret.0.clone()), vec![]),
+            Self::NullString => (AuthResponseFields::new(name, Password::empty()), vec![]),
             Self::Certificate(certificates) => {
-                let mut fields = AuthResponseFields::new(name, Password::empty());
-                let CertificateCredentials {
-                    precedence,
-                    lsc,
-                    mic,
-                    sudi,
-                    rng,
-                } = certificates;
-                let chosen = match precedence {
-                    CertificatePrecedence::LscFirst => lsc.as_ref().or(mic.as_ref()),
-                    CertificatePrecedence::MicFirst => mic.as_ref().or(lsc.as_ref()),
+                let fields = AuthResponseFields::new(name, Password::empty());
+                let mut jobs = Vec::with_capacity(4);
+                if let Some((credential, der)) = certificates.chosen() {
+                    let message = signed_data_message(device_name, der);
+                    for hash in [ProofHash::Sha1, ProofHash::Sha512] {
+                        jobs.push(ProofJob {
+                            credential,
+                            hash,
+                            certificate_der: der.to_vec(),
+                            message: message.clone(),
+                        });
+                    }
                 }
-                .ok_or(LocalFailure::Signing)?;
-                let der = &chosen.certificate_der;
-                let sign = |hash, rng: &mut dyn CryptoRngCore| {
-                    sign_certificate_proof(chosen.key.as_ref(), hash, device_name, der, rng)
-                        .map_err(|_| LocalFailure::Signing)
-                };
-                let sha1 = sign(ProofHash::Sha1, rng.as_mut())?;
-                let sha512 = sign(ProofHash::Sha512, rng.as_mut())?;
-                fields.certificate_proof = Some(CertificateProof {
-                    certificate: WrappedCertificate::lsc(der.clone()),
-                    sha1_signature: sha1,
-                    sha512_signature: Sha2SignedData::sha512(sha512),
-                });
-                if let Some(sudi) = sudi {
-                    let der = &sudi.certificate_der;
-                    let sign = |hash, rng: &mut dyn CryptoRngCore| {
-                        sign_sudi_proof(sudi.key.as_ref(), hash, session_id, der, rng)
-                            .map_err(|_| LocalFailure::Signing)
-                    };
-                    let sha1 = sign(ProofHash::Sha1, rng.as_mut())?;
-                    let sha512 = sign(ProofHash::Sha512, rng.as_mut())?;
-                    fields.sudi = Some(SudiData::new(der.clone(), sha1, sha512));
+                if let Some(der) = certificates.sudi() {
+                    let message = sudi_message(session_id, der);
+                    for hash in [ProofHash::Sha1, ProofHash::Sha512] {
+                        jobs.push(ProofJob {
+                            credential: ProofCredential::Sudi,
+                            hash,
+                            certificate_der: der.to_vec(),
+                            message: message.clone(),
+                        });
+                    }
                 }
-                Ok(fields)
+                (fields, jobs)
             }
         }
     }

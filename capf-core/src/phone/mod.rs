@@ -2,7 +2,9 @@
 //!
 //! * [`PhoneSession`]: one session over one connection. The server speaks
 //!   first; the phone authenticates ([`PhoneCredentials`]: authentication
-//!   string, null string, or an existing LSC/MIC with optional SUDI), then
+//!   string, null string, or an existing LSC/MIC with optional SUDI, whose
+//!   proofs the host signs: [`PhoneDecision::SignProof`], or the in-memory
+//!   [`SoftwareSigner`]), then
 //!   answers the server's requests with the host's help
 //!   ([`PhoneDecision`]: generate a key, store the issued LSC, return or
 //!   delete the LSC) and ends with a [`PhoneOutcome`].
@@ -29,16 +31,17 @@ mod credentials;
 mod outcome;
 mod retry;
 mod session;
+mod signer;
 
 pub use config::{AuthResponseLayout, PhoneConfig};
 pub use credentials::{
-    AuthString, CertificateCredential, CertificateCredentials, CertificatePrecedence,
-    CredentialError, PhoneCredentials,
+    AuthString, CertificateCredentials, CertificatePrecedence, CredentialError, PhoneCredentials,
+    ProofCredential,
 };
 pub use outcome::{
-    CommunicationFailure, DecisionKind, KeyGenerationFailed, LocalFailure, PhoneDecision,
-    PhoneOutcome, PhoneOutput, PhoneState, ProtocolViolation, SessionMisuse, StoreFailed,
-    StoreFailure,
+    CommunicationFailure, LocalFailure, PhoneDecision, PhoneOutcome, PhoneOutput,
+    PhoneProtocolViolation, PhoneSessionState, StoreFailure,
 };
 pub use retry::{EnrollmentAttempts, RetryDecision, RetryPolicy};
 pub use session::PhoneSession;
+pub use signer::SoftwareSigner;

@@ -4,39 +4,81 @@
 
 use core::fmt;
 
+use super::credentials::ProofCredential;
 use crate::key_request::KeyRequest;
+use crate::proof::ProofHash;
+use crate::session::{DecisionKind, Output};
 use crate::wire::{Command, Reason, WireError};
 
-/// One thing the host must do, from [`PhoneSession::poll_output`].
-///
-/// [`PhoneSession::poll_output`]: super::PhoneSession::poll_output
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PhoneOutput {
-    /// One whole frame for the server: write it with ONE (TLS) write.
-    Transmit(Vec<u8>),
-    /// The session waits for the host's answer to this decision. The server
-    /// may still end the session first: a `Done` can follow, and a late
-    /// answer then returns [`SessionMisuse::Finished`].
-    Need(PhoneDecision),
-    /// The session is over; nothing more will be transmitted. The host
-    /// closes the connection.
-    Done(PhoneOutcome),
-}
+/// One thing the host must do, from
+/// [`PhoneSession::poll_output`](super::PhoneSession::poll_output): the
+/// crate's one [`Output`] with the phone's decisions and outcome. The server
+/// may end the session while a decision is pending: a `Done` can follow a
+/// `Need`, and a late answer then returns
+/// [`SessionMisuse::Finished`](crate::session::SessionMisuse::Finished).
+pub type PhoneOutput = Output<PhoneDecision, PhoneOutcome>;
 
 /// A question only the host can answer; each has its own typed answer
 /// method on [`PhoneSession`](super::PhoneSession).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PhoneDecision {
+    /// Sign one certificate-authentication proof with the private key of
+    /// `credential`, and answer with
+    /// [`answer_signature`](super::PhoneSession::answer_signature) (or
+    /// [`refuse_signature`](super::PhoneSession::refuse_signature): the
+    /// session then ends with
+    /// [`LocalFailure::Signing`]). Asked right after AUTH_REQUEST, up to four
+    /// times in this order: SIGNED_DATA (SHA-1) and SHA2_SIGNED_DATA
+    /// (SHA-512) with the LSC or MIC being sent, then with a SUDI the two
+    /// SUDI_DATA signatures (SHA-1, SHA-512).
+    ///
+    /// What to sign, precisely:
+    ///
+    /// * the signer signs `digest`, which is `hash` over `message`
+    ///   (`message` is M1 = device name ‖ `00` ‖ certificate DER, or M2 =
+    ///   session id as 4 little-endian bytes ‖ SUDI certificate DER);
+    /// * **RSA**: the raw PKCS#1 v1.5 type-1 block `00 01 FF…FF 00 ‖ digest`
+    ///   raised to the private exponent, **without** a DigestInfo prefix,
+    ///   exactly as long as the modulus (Android `NONEwithRSA`, Java
+    ///   `Cipher("RSA/ECB/PKCS1Padding")` in encrypt-with-private mode,
+    ///   OpenSSL `RSA_private_encrypt` with `RSA_PKCS1_PADDING`). A
+    ///   `SHA1withRSA` / `SHA512withRSA` signature is **wrong** (it adds the
+    ///   DigestInfo). These proofs are deterministic;
+    /// * **EC** (LSC/MIC only): ECDSA over `digest` (the leftmost bits of
+    ///   the digest, as ECDSA always truncates), DER `SEQUENCE { r, s }`
+    ///   (Android `NONEwithECDSA` over `digest`, or `SHA1withECDSA` /
+    ///   `SHA512withECDSA` over `message`).
+    ///
+    /// The session checks the answer with the certificate's public key; a
+    /// signature that does not verify is refused as
+    /// [`SessionMisuse::InvalidSignature`](crate::session::SessionMisuse::InvalidSignature)
+    /// and the decision stays pending.
+    SignProof {
+        /// Whose key signs.
+        credential: ProofCredential,
+        /// SHA-1 (SIGNED_DATA, SUDI block 2) or SHA-512 (SHA2_SIGNED_DATA,
+        /// SUDI block 3).
+        hash: ProofHash,
+        /// The certificate the proof is for, DER (its key is the one to
+        /// use).
+        certificate_der: Vec<u8>,
+        /// The message the digest is taken over (M1 or M2).
+        message: Vec<u8>,
+        /// `hash(message)`: what is signed.
+        digest: Vec<u8>,
+    },
     /// Generate a new key pair of this kind and answer with its public key
-    /// ([`answer_key`](super::PhoneSession::answer_key)). The session has
+    /// ([`answer_key`](super::PhoneSession::answer_key)), or
+    /// [`refuse_key`](super::PhoneSession::refuse_key) when it cannot be
+    /// made. The session has
     /// already queued REQUEST_IN_PROGRESS; the host may take as long as it
     /// needs (the session sets no deadline meanwhile).
     GenerateKey(KeyRequest),
     /// Store this LSC (DER) as the phone's certificate, replacing the old
     /// one, and answer with
-    /// [`answer_store`](super::PhoneSession::answer_store). The session has
+    /// [`answer_store`](super::PhoneSession::answer_store) once stored (or
+    /// [`refuse_store`](super::PhoneSession::refuse_store)). The session has
     /// already checked that it parses and carries exactly the public key the
     /// host generated.
     StoreCertificate {
@@ -55,6 +97,7 @@ impl PhoneDecision {
     /// Which kind of decision this is.
     pub const fn kind(&self) -> DecisionKind {
         match self {
+            Self::SignProof { .. } => DecisionKind::SignProof,
             Self::GenerateKey(_) => DecisionKind::GenerateKey,
             Self::StoreCertificate { .. } => DecisionKind::StoreCertificate,
             Self::FetchCertificate => DecisionKind::FetchCertificate,
@@ -62,45 +105,6 @@ impl PhoneDecision {
         }
     }
 }
-
-/// The kind of a [`PhoneDecision`], without its data (used in
-/// [`SessionMisuse`]).
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DecisionKind {
-    /// [`PhoneDecision::GenerateKey`].
-    GenerateKey,
-    /// [`PhoneDecision::StoreCertificate`].
-    StoreCertificate,
-    /// [`PhoneDecision::FetchCertificate`].
-    FetchCertificate,
-    /// [`PhoneDecision::DeleteCertificate`].
-    DeleteCertificate,
-}
-
-impl fmt::Display for DecisionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::GenerateKey => "generate key",
-            Self::StoreCertificate => "store certificate",
-            Self::FetchCertificate => "fetch certificate",
-            Self::DeleteCertificate => "delete certificate",
-        })
-    }
-}
-
-/// The host's answer to [`PhoneDecision::GenerateKey`] when the key could
-/// not be made. The session reports it with KEY_GEN_RESPONSE REASON=7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
-#[error("key generation failed")]
-pub struct KeyGenerationFailed;
-
-/// The host's answer to [`PhoneDecision::StoreCertificate`] when the
-/// certificate could not be stored. The session reports it with
-/// STORE_CERT_RESPONSE REASON=7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, thiserror::Error)]
-#[error("storing the certificate failed")]
-pub struct StoreFailed;
 
 /// How a phone session ended.
 ///
@@ -151,7 +155,7 @@ pub enum PhoneOutcome {
         reason: Reason,
     },
     /// The phone could not make the requested key (the host answered
-    /// [`KeyGenerationFailed`], or the request asked for a key this
+    /// [`refuse_key`](super::PhoneSession::refuse_key), or the request asked for a key this
     /// implementation does not know); KEY_GEN_RESPONSE REASON=7 was sent.
     KeyGenerationFailed {
         /// The server's END_SESSION reason, if it arrived.
@@ -167,7 +171,7 @@ pub enum PhoneOutcome {
     },
     /// The server broke the protocol; the session stopped without sending
     /// anything more (a phone cannot send END_SESSION).
-    ProtocolError(ProtocolViolation),
+    ProtocolError(PhoneProtocolViolation),
     /// The connection failed before END_SESSION (closed, timed out …). The
     /// only outcome that a [`RetryPolicy`](super::RetryPolicy) retries.
     CommunicationFailure(CommunicationFailure),
@@ -211,15 +215,15 @@ pub enum StoreFailure {
     /// generated for this session.
     #[error("the issued certificate carries another public key than the one generated")]
     PublicKeyMismatch,
-    /// The host answered [`StoreFailed`].
+    /// The host answered [`refuse_store`](super::PhoneSession::refuse_store).
     #[error("the host could not store the certificate")]
     HostFailed,
 }
 
-/// A protocol violation by the server.
+/// A protocol violation by the server (seen by the phone).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProtocolViolation {
+pub enum PhoneProtocolViolation {
     /// The bytes are not CAPF frames.
     #[error("malformed frame: {0}")]
     Wire(#[from] WireError),
@@ -246,7 +250,7 @@ pub enum ProtocolViolation {
         /// The command received.
         command: Command,
         /// The state the session was in.
-        state: PhoneState,
+        state: PhoneSessionState,
     },
     /// END_SESSION without a REASON element.
     #[error("END_SESSION without REASON")]
@@ -282,8 +286,9 @@ pub enum CommunicationFailure {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum LocalFailure {
-    /// A certificate-authentication proof could not be made (keystore
-    /// error, key too small for SHA-512, EC key offered for SUDI …).
+    /// A certificate-authentication proof could not be made: the host
+    /// answered [`refuse_signature`](super::PhoneSession::refuse_signature)
+    /// (keystore error, no such key …).
     #[error("signing the authentication proof failed")]
     Signing,
     /// A frame to send does not fit the format (a certificate too large for
@@ -292,52 +297,15 @@ pub enum LocalFailure {
     FrameTooLarge,
 }
 
-/// The host called a method that does not fit the session's state. The
-/// session is unchanged.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SessionMisuse {
-    /// An answer to a decision that is not pending.
-    #[error("answer to \"{answered}\" while {}", pending_text(*pending))]
-    NotAsked {
-        /// The decision the answer was for.
-        answered: DecisionKind,
-        /// The decision actually pending, if any.
-        pending: Option<DecisionKind>,
-    },
-    /// [`repeat_in_progress`](super::PhoneSession::repeat_in_progress)
-    /// while no key is being generated.
-    #[error("no key is being generated")]
-    NotGeneratingKey,
-    /// The session is over.
-    #[error("the session is over")]
-    Finished,
-    /// The key answered is not a DER SubjectPublicKeyInfo of a supported
-    /// algorithm.
-    #[error("the answered public key is not a supported SubjectPublicKeyInfo")]
-    InvalidPublicKey,
-    /// The key answered is not of the kind requested.
-    #[error("the answered public key is not a {requested} key")]
-    PublicKeyMismatch {
-        /// What the server asked for.
-        requested: KeyRequest,
-    },
-}
-
-fn pending_text(pending: Option<DecisionKind>) -> String {
-    match pending {
-        Some(kind) => format!("\"{kind}\" is pending"),
-        None => "no decision is pending".to_owned(),
-    }
-}
-
 /// The states of a phone session (spec 10.13), as named in errors and by
 /// [`PhoneSession::state`](super::PhoneSession::state).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PhoneState {
+pub enum PhoneSessionState {
     /// Waiting for AUTH_REQUEST (the server speaks first).
     AwaitingAuthRequest,
+    /// The host is signing the certificate-authentication proofs.
+    SigningProof,
     /// AUTH_RESPONSE sent; waiting for KEY_GEN_REQUEST, FETCH_CERT_REQUEST,
     /// DELETE_CERT_REQUEST or END_SESSION.
     AwaitingRequest,
@@ -359,10 +327,11 @@ pub enum PhoneState {
     Finished,
 }
 
-impl fmt::Display for PhoneState {
+impl fmt::Display for PhoneSessionState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::AwaitingAuthRequest => "awaiting AUTH_REQUEST",
+            Self::SigningProof => "signing the authentication proofs",
             Self::AwaitingRequest => "awaiting a request",
             Self::GeneratingKey => "generating a key",
             Self::AwaitingStoreRequest => "awaiting STORE_CERT_REQUEST",

@@ -7,15 +7,19 @@ use der::Decode;
 use spki::SubjectPublicKeyInfoOwned;
 
 use super::config::{AuthResponseLayout, PhoneConfig};
+use super::credentials::ProofJob;
 use super::outcome::{
-    CommunicationFailure, DecisionKind, KeyGenerationFailed, LocalFailure, PhoneDecision,
-    PhoneOutcome, PhoneOutput, PhoneState, ProtocolViolation, SessionMisuse, StoreFailed,
-    StoreFailure,
+    CommunicationFailure, LocalFailure, PhoneDecision, PhoneOutcome, PhoneOutput,
+    PhoneProtocolViolation, PhoneSessionState, StoreFailure,
 };
 use crate::key_request::KeyRequest;
 use crate::proof::{ProofKeyKind, ProofPublicKey};
+use crate::session::{DecisionKind, Session, SessionMisuse, not_pending};
 use crate::time::Timestamp;
-use crate::wire::{AuthResponseFields, Command, Element, Frame, FrameDecoder, KeyType, Reason};
+use crate::wire::{
+    AuthResponseFields, CertificateProof, Command, Element, Frame, FrameDecoder, KeyType, Reason,
+    Sha2SignedData, SudiData, WireError, WrappedCertificate,
+};
 
 /// What the phone completed before END_SESSION.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,16 +48,42 @@ impl ReportedFailure {
     }
 }
 
-/// One variant per state; the data each state needs lives in it.
+/// The AUTH_RESPONSE being assembled while the host signs its proofs.
+#[derive(Debug)]
+struct PendingAuth {
+    session_id: u32,
+    fields: AuthResponseFields,
+    /// Every proof to sign, in order; `signatures` holds those done.
+    jobs: Vec<ProofJob>,
+    signatures: Vec<Vec<u8>>,
+}
+
+impl PendingAuth {
+    /// The proof the host is asked to sign now.
+    fn current(&self) -> Option<&ProofJob> {
+        self.jobs.get(self.signatures.len())
+    }
+}
+
+/// One variant per state; the data each state needs lives in it. Every
+/// state that waits for the server carries its deadline.
 #[derive(Debug)]
 enum State {
-    AwaitingAuthRequest,
-    AwaitingRequest,
+    AwaitingAuthRequest {
+        deadline: Timestamp,
+    },
+    SigningProof {
+        auth: Box<PendingAuth>,
+    },
+    AwaitingRequest {
+        deadline: Timestamp,
+    },
     GeneratingKey {
         request: KeyRequest,
     },
     AwaitingStoreRequest {
-        public_key: SubjectPublicKeyInfoOwned,
+        public_key: Box<SubjectPublicKeyInfoOwned>,
+        deadline: Timestamp,
     },
     Storing {
         certificate_der: Vec<u8>,
@@ -62,32 +92,36 @@ enum State {
     Deleting,
     AwaitingEnd {
         completed: Completed,
+        deadline: Timestamp,
     },
     AwaitingEndAfterFailure {
         failure: ReportedFailure,
+        deadline: Timestamp,
     },
     Finished,
 }
 
 impl State {
-    const fn label(&self) -> PhoneState {
+    const fn label(&self) -> PhoneSessionState {
         match self {
-            Self::AwaitingAuthRequest => PhoneState::AwaitingAuthRequest,
-            Self::AwaitingRequest => PhoneState::AwaitingRequest,
-            Self::GeneratingKey { .. } => PhoneState::GeneratingKey,
-            Self::AwaitingStoreRequest { .. } => PhoneState::AwaitingStoreRequest,
-            Self::Storing { .. } => PhoneState::Storing,
-            Self::Fetching => PhoneState::Fetching,
-            Self::Deleting => PhoneState::Deleting,
-            Self::AwaitingEnd { .. } => PhoneState::AwaitingEnd,
-            Self::AwaitingEndAfterFailure { .. } => PhoneState::AwaitingEndAfterFailure,
-            Self::Finished => PhoneState::Finished,
+            Self::AwaitingAuthRequest { .. } => PhoneSessionState::AwaitingAuthRequest,
+            Self::SigningProof { .. } => PhoneSessionState::SigningProof,
+            Self::AwaitingRequest { .. } => PhoneSessionState::AwaitingRequest,
+            Self::GeneratingKey { .. } => PhoneSessionState::GeneratingKey,
+            Self::AwaitingStoreRequest { .. } => PhoneSessionState::AwaitingStoreRequest,
+            Self::Storing { .. } => PhoneSessionState::Storing,
+            Self::Fetching => PhoneSessionState::Fetching,
+            Self::Deleting => PhoneSessionState::Deleting,
+            Self::AwaitingEnd { .. } => PhoneSessionState::AwaitingEnd,
+            Self::AwaitingEndAfterFailure { .. } => PhoneSessionState::AwaitingEndAfterFailure,
+            Self::Finished => PhoneSessionState::Finished,
         }
     }
 
     /// The decision the host owes in this state.
     const fn pending(&self) -> Option<DecisionKind> {
         match self {
+            Self::SigningProof { .. } => Some(DecisionKind::SignProof),
             Self::GeneratingKey { .. } => Some(DecisionKind::GenerateKey),
             Self::Storing { .. } => Some(DecisionKind::StoreCertificate),
             Self::Fetching => Some(DecisionKind::FetchCertificate),
@@ -96,49 +130,60 @@ impl State {
         }
     }
 
-    /// True while the session waits for a server frame (the response timer
-    /// runs only then).
-    const fn waits_for_server(&self) -> bool {
-        matches!(
-            self,
-            Self::AwaitingAuthRequest
-                | Self::AwaitingRequest
-                | Self::AwaitingStoreRequest { .. }
-                | Self::AwaitingEnd { .. }
-                | Self::AwaitingEndAfterFailure { .. }
-        )
+    /// The deadline of the current wait for the server (none while the host
+    /// owes an answer, or once over).
+    const fn deadline(&self) -> Option<Timestamp> {
+        match self {
+            Self::AwaitingAuthRequest { deadline }
+            | Self::AwaitingRequest { deadline }
+            | Self::AwaitingStoreRequest { deadline, .. }
+            | Self::AwaitingEnd { deadline, .. }
+            | Self::AwaitingEndAfterFailure { deadline, .. } => Some(*deadline),
+            _ => None,
+        }
     }
 }
 
-/// The response timer. Time enters only through
-/// [`PhoneSession::handle_timeout`], so a timer restarted by input or an
-/// answer is armed at the next `handle_timeout` call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    Off,
-    Restart,
-    At(Timestamp),
-}
-
-/// A transition's consequence besides the new state.
-enum Step {
-    Continue,
-    Finish(PhoneOutcome),
+/// Everything that moves the session: the server, the host, the clock, the
+/// transport. Answers are checked by their methods before they get here.
+enum Event {
+    Frame(Frame),
+    Malformed(WireError),
+    Signature(Option<Vec<u8>>),
+    Key(Option<(Vec<u8>, Box<SubjectPublicKeyInfoOwned>)>),
+    RepeatInProgress,
+    Store(bool),
+    Fetch(Option<Vec<u8>>),
+    Delete(bool),
+    Timeout,
+    Lost(CommunicationFailure),
 }
 
 /// The phone side of one CAPF session (one TLS connection), sans-IO.
 ///
-/// The server speaks first: feed its bytes with
+/// Driven through the crate's one [`Session`] contract (see
+/// [`crate::manual`]). The server speaks first: feed its bytes with
 /// [`handle_input`](Self::handle_input) in any chunking, then drain
 /// [`poll_output`](Self::poll_output): [`PhoneOutput::Transmit`] (one whole
 /// frame, write it in one write), [`PhoneOutput::Need`] (answer with
-/// [`answer_key`](Self::answer_key), [`answer_store`](Self::answer_store),
+/// [`answer_signature`](Self::answer_signature),
+/// [`answer_key`](Self::answer_key) / [`refuse_key`](Self::refuse_key),
+/// [`answer_store`](Self::answer_store) / [`refuse_store`](Self::refuse_store),
 /// [`answer_fetch`](Self::answer_fetch) or
 /// [`answer_delete`](Self::answer_delete), now or much later), and finally
 /// [`PhoneOutput::Done`]. Honour [`poll_timeout`](Self::poll_timeout) by
 /// calling [`handle_timeout`](Self::handle_timeout); report a closed or
 /// failed connection with [`handle_peer_closed`](Self::handle_peer_closed)
 /// or [`handle_transport_error`](Self::handle_transport_error).
+///
+/// Time: the session knows only the latest time given to [`new`](Self::new)
+/// or [`handle_timeout`](Self::handle_timeout); each wait for the server runs
+/// [`PhoneConfig::response_timeout`] from it. A host that spent time on a
+/// decision (a key may take 30 minutes) calls `handle_timeout(now)` before
+/// answering.
+///
+/// The session holds no private key: certificate authentication asks the
+/// host to sign each proof ([`PhoneDecision::SignProof`]).
 ///
 /// A server that breaks the protocol ends the session with
 /// [`PhoneOutcome::ProtocolError`]; nothing here panics on input. Answering a
@@ -191,30 +236,29 @@ pub struct PhoneSession {
     session_id: Option<u32>,
     decoder: FrameDecoder,
     outputs: VecDeque<PhoneOutput>,
-    timer: Timer,
-    last_now: Timestamp,
-    finished: bool,
+    now: Timestamp,
 }
 
 impl PhoneSession {
     /// A session that waits for the server's AUTH_REQUEST; the response
-    /// timer starts at `now`.
+    /// deadline runs from `now`.
     pub fn new(config: PhoneConfig, now: Timestamp) -> Self {
-        let deadline = deadline_after(now, &config);
-        Self {
+        let mut session = Self {
             config,
-            state: State::AwaitingAuthRequest,
+            state: State::Finished,
             session_id: None,
             decoder: FrameDecoder::new(),
             outputs: VecDeque::new(),
-            timer: Timer::At(deadline),
-            last_now: now,
-            finished: false,
-        }
+            now,
+        };
+        session.state = State::AwaitingAuthRequest {
+            deadline: session.deadline(),
+        };
+        session
     }
 
     /// The current state.
-    pub const fn state(&self) -> PhoneState {
+    pub const fn state(&self) -> PhoneSessionState {
         self.state.label()
     }
 
@@ -223,23 +267,29 @@ impl PhoneSession {
         self.session_id
     }
 
-    /// True once [`PhoneOutput::Done`] has been queued.
-    pub const fn is_finished(&self) -> bool {
-        self.finished
+    /// True once the session is over ([`PhoneOutput::Done`] has been
+    /// queued).
+    pub const fn is_done(&self) -> bool {
+        matches!(self.state, State::Finished)
+    }
+
+    /// The decision the host still has to answer, if any.
+    pub const fn pending_decision(&self) -> Option<DecisionKind> {
+        self.state.pending()
     }
 
     /// Bytes received from the server, in any chunking. Bytes after
     /// END_SESSION, or after the session ended otherwise, are ignored.
     pub fn handle_input(&mut self, bytes: &[u8]) {
-        if self.is_finished() {
+        if self.is_done() {
             return;
         }
         self.decoder.push(bytes);
-        while !self.is_finished() {
+        while !self.is_done() {
             match self.decoder.next_frame() {
-                Ok(Some(frame)) => self.on_frame(frame),
+                Ok(Some(frame)) => self.step(Event::Frame(frame)),
                 Ok(None) => break,
-                Err(error) => self.finish(PhoneOutcome::ProtocolError(error.into())),
+                Err(error) => self.step(Event::Malformed(error)),
             }
         }
     }
@@ -253,81 +303,93 @@ impl PhoneSession {
     /// When [`handle_timeout`](Self::handle_timeout) must be called next:
     /// the deadline for the next server frame. `None` while the host owes an
     /// answer (a key may take 30 minutes) and once the session is over.
-    ///
-    /// After input or an answer restarts the timer, this returns the latest
-    /// time the session has seen, so the host calls `handle_timeout` at once
-    /// and the session arms the full deadline from the host's `now`.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        match self.timer {
-            Timer::Off => None,
-            Timer::Restart => Some(self.last_now),
-            Timer::At(deadline) => Some(deadline),
-        }
+        self.state.deadline()
     }
 
-    /// Time goes in only here. Past the deadline the session ends with
-    /// [`CommunicationFailure::TimedOut`] (or, after the phone reported a
-    /// failure of its own, with that failure).
+    /// Time goes in only here (and in [`new`](Self::new)). Past the
+    /// deadline the session ends with [`CommunicationFailure::TimedOut`]
+    /// (or, after the phone reported a failure of its own, with that
+    /// failure). Calling it early, or with an older time, is harmless.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.last_now = self.last_now.max(now);
-        match self.timer {
-            Timer::Off => {}
-            Timer::Restart => self.timer = Timer::At(deadline_after(now, &self.config)),
-            Timer::At(deadline) if now >= deadline => {
-                self.connection_lost(CommunicationFailure::TimedOut);
-            }
-            Timer::At(_) => {}
+        self.now = self.now.max(now);
+        if self
+            .state
+            .deadline()
+            .is_some_and(|deadline| self.now >= deadline)
+        {
+            self.step(Event::Timeout);
         }
     }
 
     /// The server closed the connection. Before END_SESSION this ends the
     /// session with [`CommunicationFailure::PeerClosed`].
     pub fn handle_peer_closed(&mut self) {
-        self.connection_lost(CommunicationFailure::PeerClosed);
+        self.step(Event::Lost(CommunicationFailure::PeerClosed));
     }
 
     /// The transport failed (reset, TLS alert …). Before END_SESSION this ends
     /// the session with [`CommunicationFailure::Transport`].
     pub fn handle_transport_error(&mut self) {
-        self.connection_lost(CommunicationFailure::Transport);
+        self.step(Event::Lost(CommunicationFailure::Transport));
+    }
+
+    /// Answer to [`PhoneDecision::SignProof`]: the signature, made as the
+    /// decision documents. It is checked with the certificate's public key;
+    /// one that does not verify is refused
+    /// ([`SessionMisuse::InvalidSignature`]) and the decision stays pending.
+    /// After the last proof the AUTH_RESPONSE goes out.
+    pub fn answer_signature(&mut self, signature: Vec<u8>) -> Result<(), SessionMisuse> {
+        let State::SigningProof { auth } = &self.state else {
+            return Err(self.not_pending(DecisionKind::SignProof));
+        };
+        let job = auth.current().ok_or(SessionMisuse::InvalidSignature)?;
+        let verified = ProofPublicKey::from_certificate_der(&job.certificate_der)
+            .and_then(|key| key.verify(job.hash, &job.message, &signature));
+        if verified.is_err() {
+            return Err(SessionMisuse::InvalidSignature);
+        }
+        self.step(Event::Signature(Some(signature)));
+        Ok(())
+    }
+
+    /// Refuses [`PhoneDecision::SignProof`]: the proof cannot be made (a
+    /// keystore error, no such key). The session ends with
+    /// [`LocalFailure::Signing`] without sending anything more.
+    pub fn refuse_signature(&mut self) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::SignProof)?;
+        self.step(Event::Signature(None));
+        Ok(())
     }
 
     /// Answer to [`PhoneDecision::GenerateKey`]: the new key's DER
-    /// SubjectPublicKeyInfo (sent as KEY_GEN_RESPONSE PUBLIC_KEY), or
-    /// [`KeyGenerationFailed`] (sent as KEY_GEN_RESPONSE REASON=7).
+    /// SubjectPublicKeyInfo, sent as KEY_GEN_RESPONSE PUBLIC_KEY.
     ///
     /// A key that does not parse, or is not of the requested kind, is
     /// refused as [`SessionMisuse`] and the decision stays pending.
-    pub fn answer_key(
-        &mut self,
-        result: Result<Vec<u8>, KeyGenerationFailed>,
-    ) -> Result<(), SessionMisuse> {
+    pub fn answer_key(&mut self, spki_der: Vec<u8>) -> Result<(), SessionMisuse> {
         let State::GeneratingKey { request } = &self.state else {
-            return Err(self.not_asked(DecisionKind::GenerateKey));
+            return Err(self.not_pending(DecisionKind::GenerateKey));
         };
-        let request = *request;
-        let session_id = self.current_session_id();
-        match result {
-            Ok(spki_der) => {
-                let public_key = SubjectPublicKeyInfoOwned::from_der(&spki_der)
-                    .map_err(|_| SessionMisuse::InvalidPublicKey)?;
-                let kind = ProofPublicKey::from_spki_der(&spki_der)
-                    .map_err(|_| SessionMisuse::InvalidPublicKey)?
-                    .kind();
-                if !key_matches(request, kind) {
-                    return Err(SessionMisuse::PublicKeyMismatch { requested: request });
-                }
-                self.state = State::AwaitingStoreRequest { public_key };
-                self.transmit(&Frame::key_gen_response(session_id, spki_der));
-            }
-            Err(KeyGenerationFailed) => {
-                self.state = State::AwaitingEndAfterFailure {
-                    failure: ReportedFailure::KeyGeneration,
-                };
-                self.transmit(&Frame::key_gen_failure(session_id, Reason::Failure));
-            }
+        let public_key = SubjectPublicKeyInfoOwned::from_der(&spki_der)
+            .map_err(|_| SessionMisuse::InvalidPublicKey)?;
+        let kind = ProofPublicKey::from_spki_der(&spki_der)
+            .map_err(|_| SessionMisuse::InvalidPublicKey)?
+            .kind();
+        if !key_matches(*request, kind) {
+            return Err(SessionMisuse::PublicKeyMismatch {
+                requested: *request,
+            });
         }
-        self.rearm();
+        self.step(Event::Key(Some((spki_der, Box::new(public_key)))));
+        Ok(())
+    }
+
+    /// Refuses [`PhoneDecision::GenerateKey`]: the key could not be made;
+    /// sent as KEY_GEN_RESPONSE REASON=7.
+    pub fn refuse_key(&mut self) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::GenerateKey)?;
+        self.step(Event::Key(None));
         Ok(())
     }
 
@@ -338,8 +400,7 @@ impl PhoneSession {
     pub fn repeat_in_progress(&mut self) -> Result<(), SessionMisuse> {
         match self.state {
             State::GeneratingKey { .. } => {
-                let frame = Frame::request_in_progress(self.current_session_id());
-                self.transmit(&frame);
+                self.step(Event::RepeatInProgress);
                 Ok(())
             }
             State::Finished => Err(SessionMisuse::Finished),
@@ -347,30 +408,19 @@ impl PhoneSession {
         }
     }
 
-    /// Answer to [`PhoneDecision::StoreCertificate`]: STORE_CERT_RESPONSE
-    /// REASON=1 when stored, REASON=7 otherwise.
-    pub fn answer_store(&mut self, result: Result<(), StoreFailed>) -> Result<(), SessionMisuse> {
-        let State::Storing { certificate_der } = &mut self.state else {
-            return Err(self.not_asked(DecisionKind::StoreCertificate));
-        };
-        let certificate_der = core::mem::take(certificate_der);
-        let session_id = self.current_session_id();
-        let reason = match result {
-            Ok(()) => {
-                self.state = State::AwaitingEnd {
-                    completed: Completed::Installed { certificate_der },
-                };
-                Reason::Success
-            }
-            Err(StoreFailed) => {
-                self.state = State::AwaitingEndAfterFailure {
-                    failure: ReportedFailure::Store(StoreFailure::HostFailed),
-                };
-                Reason::Failure
-            }
-        };
-        self.transmit(&Frame::store_cert_response(session_id, reason));
-        self.rearm();
+    /// Answer to [`PhoneDecision::StoreCertificate`]: the certificate is
+    /// stored; STORE_CERT_RESPONSE REASON=1.
+    pub fn answer_store(&mut self) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::StoreCertificate)?;
+        self.step(Event::Store(true));
+        Ok(())
+    }
+
+    /// Refuses [`PhoneDecision::StoreCertificate`]: the certificate could
+    /// not be stored; STORE_CERT_RESPONSE REASON=7.
+    pub fn refuse_store(&mut self) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::StoreCertificate)?;
+        self.step(Event::Store(false));
         Ok(())
     }
 
@@ -378,50 +428,28 @@ impl PhoneSession {
     /// sent as FETCH_CERT_RESPONSE REASON=1 + CERTIFICATE, or `None` sent as
     /// REASON=7.
     pub fn answer_fetch(&mut self, certificate_der: Option<Vec<u8>>) -> Result<(), SessionMisuse> {
-        if !matches!(self.state, State::Fetching) {
-            return Err(self.not_asked(DecisionKind::FetchCertificate));
-        }
-        let session_id = self.current_session_id();
-        self.state = State::AwaitingEnd {
-            completed: Completed::Fetched {
-                certificate_sent: certificate_der.is_some(),
-            },
-        };
-        self.transmit(&Frame::fetch_cert_response(session_id, certificate_der));
-        self.rearm();
+        self.expect_pending(DecisionKind::FetchCertificate)?;
+        self.step(Event::Fetch(certificate_der));
         Ok(())
     }
 
     /// Answer to [`PhoneDecision::DeleteCertificate`]: whether an LSC was
     /// deleted (DELETE_CERT_RESPONSE REASON=1) or there was none (REASON=7).
     pub fn answer_delete(&mut self, deleted: bool) -> Result<(), SessionMisuse> {
-        if !matches!(self.state, State::Deleting) {
-            return Err(self.not_asked(DecisionKind::DeleteCertificate));
-        }
-        let session_id = self.current_session_id();
-        self.state = State::AwaitingEnd {
-            completed: Completed::Deleted {
-                certificate_was_present: deleted,
-            },
-        };
-        let reason = if deleted {
-            Reason::Success
-        } else {
-            Reason::Failure
-        };
-        self.transmit(&Frame::delete_cert_response(session_id, reason));
-        self.rearm();
+        self.expect_pending(DecisionKind::DeleteCertificate)?;
+        self.step(Event::Delete(deleted));
         Ok(())
     }
 
-    fn not_asked(&self, answered: DecisionKind) -> SessionMisuse {
-        if self.is_finished() {
-            SessionMisuse::Finished
+    fn not_pending(&self, answered: DecisionKind) -> SessionMisuse {
+        not_pending(answered, self.state.pending(), self.is_done())
+    }
+
+    fn expect_pending(&self, answered: DecisionKind) -> Result<(), SessionMisuse> {
+        if self.state.pending() == Some(answered) {
+            Ok(())
         } else {
-            SessionMisuse::NotAsked {
-                answered,
-                pending: self.state.pending(),
-            }
+            Err(self.not_pending(answered))
         }
     }
 
@@ -430,92 +458,241 @@ impl PhoneSession {
         self.session_id.unwrap_or_default()
     }
 
-    /// Every state transition on a server frame happens here.
-    fn on_frame(&mut self, frame: Frame) {
+    /// The deadline of a wait for the server that starts now.
+    fn deadline(&self) -> Timestamp {
+        let millis = u64::try_from(self.config.response_timeout().as_millis()).unwrap_or(u64::MAX);
+        self.now.plus_millis(millis)
+    }
+
+    /// Every transition, in one place.
+    fn step(&mut self, event: Event) {
+        let state = core::mem::replace(&mut self.state, State::Finished);
+        self.state = match (state, event) {
+            (State::Finished, _) => State::Finished,
+
+            // The server, the clock and the transport, whatever the state.
+            (_, Event::Malformed(error)) => self.finish(PhoneOutcome::ProtocolError(error.into())),
+            (state, Event::Frame(frame)) => self.on_frame(state, &frame),
+            (state, Event::Timeout) => self.connection_lost(state, CommunicationFailure::TimedOut),
+            (state, Event::Lost(failure)) => self.connection_lost(state, failure),
+
+            // Host answers (their methods checked that they are pending).
+            (State::SigningProof { auth }, Event::Signature(Some(signature))) => {
+                self.on_signature(auth, signature)
+            }
+            (State::SigningProof { .. }, Event::Signature(None)) => {
+                self.finish(PhoneOutcome::LocalFailure(LocalFailure::Signing))
+            }
+            (State::GeneratingKey { .. }, Event::Key(Some((spki_der, public_key)))) => {
+                let frame = Frame::key_gen_response(self.current_session_id(), spki_der);
+                let deadline = self.deadline();
+                self.send(
+                    &frame,
+                    State::AwaitingStoreRequest {
+                        public_key,
+                        deadline,
+                    },
+                )
+            }
+            (State::GeneratingKey { .. }, Event::Key(None)) => {
+                self.key_failure(self.current_session_id())
+            }
+            (state @ State::GeneratingKey { .. }, Event::RepeatInProgress) => self.send(
+                &Frame::request_in_progress(self.current_session_id()),
+                state,
+            ),
+            (State::Storing { certificate_der }, Event::Store(stored)) => {
+                let deadline = self.deadline();
+                let (reason, next) = if stored {
+                    let completed = Completed::Installed { certificate_der };
+                    (
+                        Reason::Success,
+                        State::AwaitingEnd {
+                            completed,
+                            deadline,
+                        },
+                    )
+                } else {
+                    let failure = ReportedFailure::Store(StoreFailure::HostFailed);
+                    let next = State::AwaitingEndAfterFailure { failure, deadline };
+                    (Reason::Failure, next)
+                };
+                let frame = Frame::store_cert_response(self.current_session_id(), reason);
+                self.send(&frame, next)
+            }
+            (State::Fetching, Event::Fetch(certificate_der)) => {
+                let completed = Completed::Fetched {
+                    certificate_sent: certificate_der.is_some(),
+                };
+                let frame = Frame::fetch_cert_response(self.current_session_id(), certificate_der);
+                let deadline = self.deadline();
+                self.send(
+                    &frame,
+                    State::AwaitingEnd {
+                        completed,
+                        deadline,
+                    },
+                )
+            }
+            (State::Deleting, Event::Delete(deleted)) => {
+                let completed = Completed::Deleted {
+                    certificate_was_present: deleted,
+                };
+                let reason = if deleted {
+                    Reason::Success
+                } else {
+                    Reason::Failure
+                };
+                let frame = Frame::delete_cert_response(self.current_session_id(), reason);
+                let deadline = self.deadline();
+                self.send(
+                    &frame,
+                    State::AwaitingEnd {
+                        completed,
+                        deadline,
+                    },
+                )
+            }
+            // Unreachable through the public API (answers are checked
+            // first); keep the state rather than panic.
+            (
+                state,
+                Event::Signature(_)
+                | Event::Key(_)
+                | Event::RepeatInProgress
+                | Event::Store(_)
+                | Event::Fetch(_)
+                | Event::Delete(_),
+            ) => state,
+        };
+    }
+
+    /// A server frame, in any state but `Finished`.
+    fn on_frame(&mut self, state: State, frame: &Frame) -> State {
         if let Some(expected) = self.session_id
             && frame.session_id != expected
         {
-            self.finish(PhoneOutcome::ProtocolError(
-                ProtocolViolation::SessionIdMismatch {
+            return self.finish(PhoneOutcome::ProtocolError(
+                PhoneProtocolViolation::SessionIdMismatch {
                     expected,
                     found: frame.session_id,
                 },
             ));
-            return;
         }
-        let state = core::mem::replace(&mut self.state, State::Finished);
         let label = state.label();
-        let step = match (state, frame.command) {
+        match (state, frame.command) {
             (state, Command::EndSession) => match frame.reason() {
-                Some(reason) => Step::Finish(end_session_outcome(state, reason)),
-                None => Step::Finish(PhoneOutcome::ProtocolError(
-                    ProtocolViolation::MissingReason,
+                Some(reason) => self.finish(end_session_outcome(state, reason)),
+                None => self.finish(PhoneOutcome::ProtocolError(
+                    PhoneProtocolViolation::MissingReason,
                 )),
             },
-            (State::AwaitingAuthRequest, Command::AuthRequest) => self.on_auth_request(&frame),
-            (State::AwaitingRequest, Command::KeyGenRequest) => self.on_key_gen_request(&frame),
-            (State::AwaitingRequest, Command::FetchCertRequest) => {
-                self.state = State::Fetching;
+            (State::AwaitingAuthRequest { .. }, Command::AuthRequest) => {
+                self.on_auth_request(frame)
+            }
+            (State::AwaitingRequest { .. }, Command::KeyGenRequest) => {
+                self.on_key_gen_request(frame)
+            }
+            (State::AwaitingRequest { .. }, Command::FetchCertRequest) => {
                 self.outputs
                     .push_back(PhoneOutput::Need(PhoneDecision::FetchCertificate));
-                Step::Continue
+                State::Fetching
             }
-            (State::AwaitingRequest, Command::DeleteCertRequest) => {
-                self.state = State::Deleting;
+            (State::AwaitingRequest { .. }, Command::DeleteCertRequest) => {
                 self.outputs
                     .push_back(PhoneOutput::Need(PhoneDecision::DeleteCertificate));
-                Step::Continue
+                State::Deleting
             }
-            (State::AwaitingStoreRequest { public_key }, Command::StoreCertRequest) => {
-                self.on_store_request(&frame, &public_key)
+            (State::AwaitingStoreRequest { public_key, .. }, Command::StoreCertRequest) => {
+                self.on_store_request(frame, &public_key)
             }
-            (_, command) => Step::Finish(PhoneOutcome::ProtocolError(
-                ProtocolViolation::UnexpectedCommand {
+            (_, command) => self.finish(PhoneOutcome::ProtocolError(
+                PhoneProtocolViolation::UnexpectedCommand {
                     command,
                     state: label,
                 },
             )),
-        };
-        match step {
-            Step::Continue => self.rearm(),
-            Step::Finish(outcome) => self.finish(outcome),
         }
     }
 
-    fn on_auth_request(&mut self, frame: &Frame) -> Step {
+    fn on_auth_request(&mut self, frame: &Frame) -> State {
         let Some(version) = frame.version() else {
-            return Step::Finish(PhoneOutcome::ProtocolError(
-                ProtocolViolation::MissingVersion,
+            return self.finish(PhoneOutcome::ProtocolError(
+                PhoneProtocolViolation::MissingVersion,
             ));
         };
         if !self.config.accepted_server_versions().contains(&version.0) {
-            return Step::Finish(PhoneOutcome::ProtocolError(
-                ProtocolViolation::UnsupportedVersion { found: version.0 },
+            return self.finish(PhoneOutcome::ProtocolError(
+                PhoneProtocolViolation::UnsupportedVersion { found: version.0 },
             ));
         }
-        self.session_id = Some(frame.session_id);
-        let device_name = self.config.device_name().to_owned();
-        let fields = match self
+        let session_id = frame.session_id;
+        self.session_id = Some(session_id);
+        let (mut fields, jobs) = self
             .config
             .credentials
-            .auth_response_fields(&device_name, frame.session_id)
-        {
-            Ok(mut fields) => {
-                fields.version = self.config.version();
-                fields
-            }
-            Err(failure) => return Step::Finish(PhoneOutcome::LocalFailure(failure)),
-        };
-        let response = match self.config.auth_response_layout() {
-            AuthResponseLayout::Reference => Frame::auth_response(frame.session_id, fields),
-            AuthResponseLayout::Jabber => jabber_auth_response(frame.session_id, fields),
-        };
-        self.state = State::AwaitingRequest;
-        self.transmit(&response);
-        Step::Continue
+            .auth_plan(self.config.device_name(), session_id);
+        fields.version = self.config.version();
+        let auth = Box::new(PendingAuth {
+            session_id,
+            fields,
+            jobs,
+            signatures: Vec::new(),
+        });
+        self.next_proof_or_respond(auth)
     }
 
-    fn on_key_gen_request(&mut self, frame: &Frame) -> Step {
+    /// Asks for the next proof, or sends AUTH_RESPONSE once all are signed.
+    fn next_proof_or_respond(&mut self, auth: Box<PendingAuth>) -> State {
+        if let Some(job) = auth.current() {
+            let digest = job.hash.digest(&job.message);
+            self.outputs
+                .push_back(PhoneOutput::Need(PhoneDecision::SignProof {
+                    credential: job.credential,
+                    hash: job.hash,
+                    certificate_der: job.certificate_der.clone(),
+                    message: job.message.clone(),
+                    digest,
+                }));
+            return State::SigningProof { auth };
+        }
+        let PendingAuth {
+            session_id,
+            mut fields,
+            jobs,
+            signatures,
+        } = *auth;
+        let mut signatures = signatures.into_iter();
+        let mut jobs = jobs.into_iter();
+        if let (Some(job), Some(sha1), Some(sha512)) =
+            (jobs.next(), signatures.next(), signatures.next())
+        {
+            jobs.next();
+            fields.certificate_proof = Some(CertificateProof {
+                certificate: WrappedCertificate::lsc(job.certificate_der),
+                sha1_signature: sha1,
+                sha512_signature: Sha2SignedData::sha512(sha512),
+            });
+        }
+        if let (Some(job), Some(sha1), Some(sha512)) =
+            (jobs.next(), signatures.next(), signatures.next())
+        {
+            fields.sudi = Some(SudiData::new(job.certificate_der, sha1, sha512));
+        }
+        let response = match self.config.auth_response_layout() {
+            AuthResponseLayout::Reference => Frame::auth_response(session_id, fields),
+            AuthResponseLayout::Jabber => jabber_auth_response(session_id, fields),
+        };
+        let deadline = self.deadline();
+        self.send(&response, State::AwaitingRequest { deadline })
+    }
+
+    fn on_signature(&mut self, mut auth: Box<PendingAuth>, signature: Vec<u8>) -> State {
+        auth.signatures.push(signature);
+        self.next_proof_or_respond(auth)
+    }
+
+    fn on_key_gen_request(&mut self, frame: &Frame) -> State {
         let session_id = frame.session_id;
         let request = match frame.key_type() {
             None | Some(KeyType::Rsa) => frame.key_size().map(|bits| KeyRequest::Rsa { bits }),
@@ -523,33 +700,41 @@ impl PhoneSession {
             Some(_) => {
                 // A key type this implementation does not know: the phone
                 // cannot make it.
-                return self.refuse_key(session_id);
+                return self.key_failure(session_id);
             }
         };
         let Some(request) = request else {
-            return Step::Finish(PhoneOutcome::ProtocolError(
-                ProtocolViolation::MissingKeyParameters,
+            return self.finish(PhoneOutcome::ProtocolError(
+                PhoneProtocolViolation::MissingKeyParameters,
             ));
         };
         if !request.is_valid() {
-            return self.refuse_key(session_id);
+            return self.key_failure(session_id);
         }
-        self.state = State::GeneratingKey { request };
-        self.transmit(&Frame::request_in_progress(session_id));
-        self.outputs
-            .push_back(PhoneOutput::Need(PhoneDecision::GenerateKey(request)));
-        Step::Continue
+        let next = self.send(
+            &Frame::request_in_progress(session_id),
+            State::GeneratingKey { request },
+        );
+        if !matches!(next, State::Finished) {
+            self.outputs
+                .push_back(PhoneOutput::Need(PhoneDecision::GenerateKey(request)));
+        }
+        next
     }
 
-    fn refuse_key(&mut self, session_id: u32) -> Step {
-        self.state = State::AwaitingEndAfterFailure {
-            failure: ReportedFailure::KeyGeneration,
-        };
-        self.transmit(&Frame::key_gen_failure(session_id, Reason::Failure));
-        Step::Continue
+    /// KEY_GEN_RESPONSE REASON=7, then wait for END_SESSION.
+    fn key_failure(&mut self, session_id: u32) -> State {
+        let deadline = self.deadline();
+        self.send(
+            &Frame::key_gen_failure(session_id, Reason::Failure),
+            State::AwaitingEndAfterFailure {
+                failure: ReportedFailure::KeyGeneration,
+                deadline,
+            },
+        )
     }
 
-    fn on_store_request(&mut self, frame: &Frame, generated: &SubjectPublicKeyInfoOwned) -> Step {
+    fn on_store_request(&mut self, frame: &Frame, generated: &SubjectPublicKeyInfoOwned) -> State {
         let checked = match frame.certificate() {
             None => Err(StoreFailure::MissingCertificate),
             Some(wrapped) => match x509_cert::Certificate::from_der(&wrapped.der) {
@@ -565,79 +750,96 @@ impl PhoneSession {
         };
         match checked {
             Ok(certificate_der) => {
-                self.state = State::Storing {
-                    certificate_der: certificate_der.clone(),
-                };
                 self.outputs
                     .push_back(PhoneOutput::Need(PhoneDecision::StoreCertificate {
-                        certificate_der,
+                        certificate_der: certificate_der.clone(),
                     }));
+                State::Storing { certificate_der }
             }
             Err(cause) => {
-                self.state = State::AwaitingEndAfterFailure {
-                    failure: ReportedFailure::Store(cause),
-                };
-                self.transmit(&Frame::store_cert_response(
-                    frame.session_id,
-                    Reason::Failure,
-                ));
+                let deadline = self.deadline();
+                self.send(
+                    &Frame::store_cert_response(frame.session_id, Reason::Failure),
+                    State::AwaitingEndAfterFailure {
+                        failure: ReportedFailure::Store(cause),
+                        deadline,
+                    },
+                )
             }
         }
-        Step::Continue
     }
 
-    /// Queues a frame; one that cannot be encoded ends the session.
-    fn transmit(&mut self, frame: &Frame) {
+    /// Queues a frame and moves to `next`; a frame that cannot be encoded
+    /// ends the session instead.
+    fn send(&mut self, frame: &Frame, next: State) -> State {
         match frame.encode() {
-            Ok(bytes) => self.outputs.push_back(PhoneOutput::Transmit(bytes)),
+            Ok(bytes) => {
+                self.outputs.push_back(PhoneOutput::Transmit(bytes));
+                next
+            }
             Err(_) => self.finish(PhoneOutcome::LocalFailure(LocalFailure::FrameTooLarge)),
         }
     }
 
-    /// Restarts or stops the response timer for the current state.
-    fn rearm(&mut self) {
-        self.timer = if self.state.waits_for_server() {
-            Timer::Restart
-        } else {
-            Timer::Off
-        };
-    }
-
-    fn connection_lost(&mut self, failure: CommunicationFailure) {
-        if self.finished {
-            return;
-        }
-        let outcome = match &self.state {
-            State::AwaitingEndAfterFailure { failure } => failure.outcome(None),
+    fn connection_lost(&mut self, state: State, failure: CommunicationFailure) -> State {
+        let outcome = match state {
+            State::AwaitingEndAfterFailure { failure, .. } => failure.outcome(None),
             _ => PhoneOutcome::CommunicationFailure(failure),
         };
-        self.finish(outcome);
+        self.finish(outcome)
     }
 
-    fn finish(&mut self, outcome: PhoneOutcome) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        self.state = State::Finished;
-        self.timer = Timer::Off;
+    fn finish(&mut self, outcome: PhoneOutcome) -> State {
         self.outputs.push_back(PhoneOutput::Done(outcome));
+        State::Finished
     }
 }
 
-fn deadline_after(now: Timestamp, config: &PhoneConfig) -> Timestamp {
-    let millis = u64::try_from(config.response_timeout().as_millis()).unwrap_or(u64::MAX);
-    now.plus_millis(millis)
+impl Session for PhoneSession {
+    type Decision = PhoneDecision;
+    type Outcome = PhoneOutcome;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        PhoneSession::handle_input(self, bytes);
+    }
+
+    fn poll_output(&mut self) -> Option<PhoneOutput> {
+        PhoneSession::poll_output(self)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        PhoneSession::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        PhoneSession::poll_timeout(self)
+    }
+
+    fn handle_peer_closed(&mut self) {
+        PhoneSession::handle_peer_closed(self);
+    }
+
+    fn handle_transport_error(&mut self) {
+        PhoneSession::handle_transport_error(self);
+    }
+
+    fn is_done(&self) -> bool {
+        PhoneSession::is_done(self)
+    }
+
+    fn pending_decision(&self) -> Option<DecisionKind> {
+        PhoneSession::pending_decision(self)
+    }
 }
 
 /// Reads END_SESSION's reason in the light of the state it arrived in.
 fn end_session_outcome(state: State, reason: Reason) -> PhoneOutcome {
     let done = matches!(reason, Reason::NoAction | Reason::Success);
     match state {
-        State::AwaitingEndAfterFailure { failure } => failure.outcome(Some(reason)),
+        State::AwaitingEndAfterFailure { failure, .. } => failure.outcome(Some(reason)),
         _ if reason == Reason::UnknownDevice => PhoneOutcome::UnknownDevice,
-        State::AwaitingRequest if done => PhoneOutcome::NothingToDo { reason },
-        State::AwaitingEnd { completed } if done => match completed {
+        State::AwaitingRequest { .. } if done => PhoneOutcome::NothingToDo { reason },
+        State::AwaitingEnd { completed, .. } if done => match completed {
             Completed::Installed { certificate_der } => PhoneOutcome::Installed { certificate_der },
             Completed::Fetched { certificate_sent } => {
                 PhoneOutcome::FetchCompleted { certificate_sent }
@@ -696,7 +898,7 @@ fn jabber_auth_response(session_id: u32, fields: AuthResponseFields) -> Frame {
 mod tests {
     use super::*;
     use crate::phone::PhoneCredentials;
-    use crate::wire::{Curve, DeviceName, Password};
+    use crate::wire::{Curve, Password, WireDeviceName};
 
     #[test]
     fn key_kinds_match_requests() {
@@ -722,10 +924,12 @@ mod tests {
 
     #[test]
     fn end_session_reading() {
+        let deadline = Timestamp::from_unix_seconds(1);
         let installed = || State::AwaitingEnd {
             completed: Completed::Installed {
                 certificate_der: vec![1],
             },
+            deadline,
         };
         assert_eq!(
             end_session_outcome(installed(), Reason::Success),
@@ -744,7 +948,7 @@ mod tests {
             PhoneOutcome::UnknownDevice
         );
         assert_eq!(
-            end_session_outcome(State::AwaitingRequest, Reason::Success),
+            end_session_outcome(State::AwaitingRequest { deadline }, Reason::Success),
             PhoneOutcome::NothingToDo {
                 reason: Reason::Success
             }
@@ -752,7 +956,8 @@ mod tests {
         assert_eq!(
             end_session_outcome(
                 State::AwaitingEndAfterFailure {
-                    failure: ReportedFailure::Store(StoreFailure::HostFailed)
+                    failure: ReportedFailure::Store(StoreFailure::HostFailed),
+                    deadline,
                 },
                 Reason::UnknownDevice
             ),
@@ -765,14 +970,15 @@ mod tests {
 
     #[test]
     fn jabber_layout_matches_section_8() {
-        let fields = AuthResponseFields::new(DeviceName::new("SEP0011223344F3"), Password::empty());
+        let fields =
+            AuthResponseFields::new(WireDeviceName::new("SEP0011223344F3"), Password::empty());
         let tags: Vec<u8> = jabber_auth_response(1, fields)
             .elements
             .iter()
             .map(|element| element.tag().code())
             .collect();
         assert_eq!(tags, [7, 13, 1]);
-        let fields = AuthResponseFields::new(DeviceName::new("SEP1"), Password::new("1234"));
+        let fields = AuthResponseFields::new(WireDeviceName::new("SEP1"), Password::new("1234"));
         let tags: Vec<u8> = jabber_auth_response(1, fields)
             .elements
             .iter()
@@ -782,19 +988,18 @@ mod tests {
     }
 
     #[test]
-    fn restarted_timer_asks_for_an_immediate_tick() {
+    fn each_wait_runs_from_the_latest_time_given() {
         let now = Timestamp::from_unix_seconds(100);
-        let config = PhoneConfig::new("SEP1", PhoneCredentials::NullString).unwrap();
+        let config = PhoneConfig::new("SEP001122334455", PhoneCredentials::NullString).unwrap();
         let mut phone = PhoneSession::new(config, now);
         assert_eq!(phone.poll_timeout(), Some(now.plus_seconds(60)));
+        phone.handle_timeout(now.plus_seconds(30));
         phone.handle_input(&Frame::auth_request(9, None).encode().unwrap());
-        assert_eq!(phone.poll_timeout(), Some(now));
-        // The deadline is armed from the host's `now`, even if its clock
-        // stepped back.
+        // The wait for the next request runs from the latest time given.
+        assert_eq!(phone.poll_timeout(), Some(now.plus_seconds(90)));
+        // A clock that steps back moves nothing.
         phone.handle_timeout(Timestamp::from_unix_seconds(50));
-        assert_eq!(
-            phone.poll_timeout(),
-            Some(Timestamp::from_unix_seconds(110))
-        );
+        assert_eq!(phone.poll_timeout(), Some(now.plus_seconds(90)));
+        assert!(!phone.is_done());
     }
 }

@@ -73,24 +73,24 @@ pub fn validate_auth_string(candidate: &str) -> Result<(), AuthStringError> {
 /// administrator. `Debug` is redacted; the bytes are overwritten (best
 /// effort) when dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AuthString {
+pub struct GeneratedAuthString {
     digits: String,
 }
 
-impl AuthString {
+impl GeneratedAuthString {
     /// The digits. Do not log them.
     pub fn expose(&self) -> &str {
         &self.digits
     }
 }
 
-impl fmt::Debug for AuthString {
+impl fmt::Debug for GeneratedAuthString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthString(<redacted>)")
+        f.write_str("GeneratedAuthString(<redacted>)")
     }
 }
 
-impl Drop for AuthString {
+impl Drop for GeneratedAuthString {
     fn drop(&mut self) {
         // Digits are ASCII, so zero bytes keep the String valid UTF-8.
         let bytes = core::mem::take(&mut self.digits).into_bytes();
@@ -113,7 +113,7 @@ impl Drop for AuthString {
 pub fn generate_auth_string<R: RngCore + CryptoRng + ?Sized>(
     rng: &mut R,
     digits: usize,
-) -> Result<AuthString, AuthStringError> {
+) -> Result<GeneratedAuthString, AuthStringError> {
     if !(MIN_AUTH_STRING_DIGITS..=MAX_AUTH_STRING_DIGITS).contains(&digits) {
         return Err(AuthStringError::DigitCount(digits));
     }
@@ -128,7 +128,7 @@ pub fn generate_auth_string<R: RngCore + CryptoRng + ?Sized>(
             text.push(char::from(b'0'.saturating_add(digit)));
         }
     }
-    Ok(AuthString { digits: text })
+    Ok(GeneratedAuthString { digits: text })
 }
 
 /// The salted PBKDF2-HMAC-SHA256 hash of an authentication string, the only
@@ -300,7 +300,7 @@ mod tests {
         assert!(!text.contains(&format!("{:?}", stored.hash())));
         assert!(!text.contains("salt"));
         let code = generate_auth_string(&mut Counter(0), 6).unwrap();
-        assert_eq!(format!("{code:?}"), "AuthString(<redacted>)");
+        assert_eq!(format!("{code:?}"), "GeneratedAuthString(<redacted>)");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The CAPF server side: one sans-IO [`ServerSession`] per phone connection.
 //!
-//! The session follows the crate's session idiom: the host feeds the
-//! phone's plaintext with [`ServerSession::handle_input`], drains
-//! [`ServerSession::poll_output`] ([`ServerOutput::Transmit`] one whole frame
-//! per item, [`ServerOutput::Need`] a [`ServerDecision`] to answer,
-//! [`ServerOutput::Done`] the [`ServerOutcome`]), passes time with
+//! The session keeps the crate's one
+//! [`Session`](crate::session::Session) contract ([`crate::manual`]): the
+//! host feeds the phone's plaintext with [`ServerSession::handle_input`],
+//! drains [`ServerSession::poll_output`] ([`ServerOutput::Transmit`] one
+//! whole frame per item, [`ServerOutput::Need`] a [`ServerDecision`] to
+//! answer, [`ServerOutput::Done`] the [`ServerOutcome`]), passes time with
 //! [`ServerSession::handle_timeout`] and honours
 //! [`ServerSession::poll_timeout`].
 //!
@@ -24,9 +25,18 @@
 //! | fetch: certificate returned | 0 | [`SessionResult::Fetched`] |
 //! | fetch: nothing returned | 0 (7 if "success" without certificate) | [`SessionResult::FetchFailed`] |
 //! | delete: deleted / not deleted | 1 / 1 | [`SessionResult::Deleted`] / [`SessionResult::DeleteRefused`] |
-//! | wrong session id, unexpected command, missing DEVICE_NAME or VERSION, version not 2 or 3, repeated element, malformed frame | 7 | [`SessionResult::ProtocolError`] |
+//! | wrong session id, unexpected command, missing or invalid DEVICE_NAME ([`DeviceName`](crate::device_name::DeviceName)), missing VERSION, version not 2 or 3, repeated element, malformed frame | 7 | [`SessionResult::ProtocolError`] |
 //! | a wait for the phone expired | 7 | [`SessionResult::TimedOut`] |
 //! | the phone closed the connection | none | [`SessionResult::PeerClosed`] |
+//! | the transport failed (host report) | none | [`SessionResult::TransportFailed`] |
+//!
+//! Every row ends the same way: the session asks the host to record the
+//! outcome ([`ServerDecision::RecordOutcome`]) and sends the END_SESSION of
+//! the table only once the host answered
+//! [`ServerSession::answer_outcome_recorded`] (END_SESSION 7 instead after
+//! [`ServerSession::refuse_outcome_record`]), then ends with `Done`. The
+//! phone is never told an operation finished before the host's registry
+//! holds it, however eagerly the host writes frames.
 //!
 //! Where we deliberately differ from the reference server: VERSION 2 is
 //! accepted (Jabber sends it); any number of REQUEST_IN_PROGRESS frames are
@@ -50,8 +60,9 @@ mod session;
 mod session_id;
 
 pub use auth_string::{
-    AUTH_STRING_HASH_LEN, AuthString, AuthStringError, AuthStringHash, MAX_AUTH_STRING_DIGITS,
-    MIN_AUTH_STRING_DIGITS, MIN_SALT_LEN, generate_auth_string, validate_auth_string,
+    AUTH_STRING_HASH_LEN, AuthStringError, AuthStringHash, GeneratedAuthString,
+    MAX_AUTH_STRING_DIGITS, MIN_AUTH_STRING_DIGITS, MIN_SALT_LEN, generate_auth_string,
+    validate_auth_string,
 };
 pub use certificate_check::{
     CertificateCheckError, CertificateKind, CertificatePolicy, CertificatePurpose,
@@ -59,9 +70,8 @@ pub use certificate_check::{
 };
 pub use device::{AuthMode, CertificatePreference, DeviceRecord, Operation};
 pub use outcome::{
-    AuthFailure, CertificateAuthentication, DecisionKind, DeviceRefusal, IssueRefusal,
-    ProtocolViolation, ServerDecision, ServerOutcome, ServerOutput, SessionMisuse, SessionResult,
-    SessionState,
+    AuthFailure, CertificateAuthentication, DeviceRefusal, IssueRefusal, ServerDecision,
+    ServerOutcome, ServerOutput, ServerProtocolViolation, SessionResult, SessionState,
 };
 pub use session::{MAX_DEVICE_NAME_LEN, ServerConfig, ServerSession};
 pub use session_id::SessionIdAllocator;

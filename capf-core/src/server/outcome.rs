@@ -2,22 +2,14 @@
 //! decisions for the host, the final outcome, and the errors.
 
 use crate::key_request::KeyRequest;
+use crate::session::{DecisionKind, Output};
 use crate::wire::{Command, ElementTag, Reason, WireError};
 
 use super::certificate_check::{CertificateCheckError, CertificateKind};
 
-/// One item from [`ServerSession::poll_output`](super::ServerSession::poll_output).
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerOutput {
-    /// One whole frame: write it to the phone in ONE (TLS) write.
-    Transmit(Vec<u8>),
-    /// The host must answer this decision (any time later, from any task).
-    Need(ServerDecision),
-    /// The session is over. Always the last item; close the connection once
-    /// every frame before it is written.
-    Done(ServerOutcome),
-}
+/// One item from [`ServerSession::poll_output`](super::ServerSession::poll_output):
+/// the crate's one [`Output`] with the server's decisions and outcome.
+pub type ServerOutput = Output<ServerDecision, ServerOutcome>;
 
 /// A question only the host can answer.
 #[non_exhaustive]
@@ -54,6 +46,26 @@ pub enum ServerDecision {
         /// The issued certificate, DER.
         certificate_der: Vec<u8>,
     },
+    /// Record how the session ends, durably, before the phone is told:
+    /// answer with
+    /// [`answer_outcome_recorded`](super::ServerSession::answer_outcome_recorded)
+    /// once it is written (the session then transmits its last
+    /// END_SESSION, if any, and ends with this outcome), or
+    /// [`refuse_outcome_record`](super::ServerSession::refuse_outcome_record)
+    /// when it could not be written (the phone is then told END_SESSION 7,
+    /// a failure, so it never believes an operation finished that the host
+    /// does not know about).
+    ///
+    /// Every session ends through this decision, whatever its result; the
+    /// host applies its registry rules here (operation completed, failure
+    /// counted, certificate installed …) and treats
+    /// [`Output::Done`] as "close the connection".
+    RecordOutcome {
+        /// The outcome as it will be if the host records it
+        /// ([`ServerOutcome::end_reason`] is the END_SESSION about to be
+        /// sent).
+        outcome: Box<ServerOutcome>,
+    },
 }
 
 impl ServerDecision {
@@ -63,20 +75,9 @@ impl ServerDecision {
             Self::LookUpDevice { .. } => DecisionKind::LookUpDevice,
             Self::IssueCertificate { .. } => DecisionKind::IssueCertificate,
             Self::RecordPendingCertificate { .. } => DecisionKind::RecordPendingCertificate,
+            Self::RecordOutcome { .. } => DecisionKind::RecordOutcome,
         }
     }
-}
-
-/// The kinds of [`ServerDecision`], for misuse reports.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DecisionKind {
-    /// [`ServerDecision::LookUpDevice`].
-    LookUpDevice,
-    /// [`ServerDecision::IssueCertificate`].
-    IssueCertificate,
-    /// [`ServerDecision::RecordPendingCertificate`].
-    RecordPendingCertificate,
 }
 
 /// Where a session stood (reported with timeouts and closed connections).
@@ -93,6 +94,8 @@ pub enum SessionState {
     IssuingCertificate,
     /// Waiting for the host to record the pending certificate.
     RecordingPendingCertificate,
+    /// Waiting for the host to record the outcome, before the last frame.
+    RecordingOutcome,
     /// STORE_CERT_REQUEST sent, waiting for STORE_CERT_RESPONSE.
     AwaitingStoreResponse,
     /// FETCH_CERT_REQUEST sent, waiting for FETCH_CERT_RESPONSE.
@@ -145,6 +148,12 @@ pub struct ServerOutcome {
     pub authenticated: bool,
     /// For certificate authentication: what was presented.
     pub certificate_authentication: Option<CertificateAuthentication>,
+    /// True when the host answered
+    /// [`ServerDecision::RecordOutcome`] with
+    /// [`answer_outcome_recorded`](super::ServerSession::answer_outcome_recorded);
+    /// false in the outcome carried by that decision (not recorded yet) and
+    /// after [`refuse_outcome_record`](super::ServerSession::refuse_outcome_record).
+    pub recorded: bool,
 }
 
 impl ServerOutcome {
@@ -233,7 +242,7 @@ pub enum SessionResult {
     /// Authentication failed. END_SESSION 7. The host must count it.
     AuthenticationFailed(AuthFailure),
     /// The phone broke the protocol. END_SESSION 7.
-    ProtocolError(ProtocolViolation),
+    ProtocolError(ServerProtocolViolation),
     /// A wait expired. END_SESSION 7 is sent first.
     TimedOut {
         /// What the session was waiting for.
@@ -241,6 +250,12 @@ pub enum SessionResult {
     },
     /// The phone closed the connection. Nothing is sent.
     PeerClosed {
+        /// What the session was doing.
+        state: SessionState,
+    },
+    /// The transport failed under the session (TLS error, reset, failed
+    /// write), as the host reported. Nothing is sent.
+    TransportFailed {
         /// What the session was doing.
         state: SessionState,
     },
@@ -295,10 +310,10 @@ pub enum AuthFailure {
     SudiProofInvalid,
 }
 
-/// How the phone broke the protocol.
+/// How the phone broke the protocol (seen by the server).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProtocolViolation {
+pub enum ServerProtocolViolation {
     /// The bytes are not a valid frame.
     #[error("malformed frame: {0}")]
     Malformed(WireError),
@@ -331,8 +346,9 @@ pub enum ProtocolViolation {
     /// AUTH_RESPONSE without DEVICE_NAME.
     #[error("DEVICE_NAME missing")]
     MissingDeviceName,
-    /// A DEVICE_NAME that is empty, longer than 64 bytes, not UTF-8 or holds
-    /// control characters.
+    /// A DEVICE_NAME that breaks the one device-name rule
+    /// ([`DeviceName`](crate::device_name::DeviceName): SEP + 12 upper-case
+    /// hex digits, or 1-64 ASCII letters and digits).
     #[error("DEVICE_NAME invalid")]
     InvalidDeviceName,
     /// PUBLIC_KEY does not parse as an RSA or EC SubjectPublicKeyInfo.
@@ -347,35 +363,4 @@ pub enum ProtocolViolation {
     /// FETCH_CERT_RESPONSE carried a CERTIFICATE that is not DER X.509.
     #[error("fetched certificate does not parse")]
     InvalidFetchedCertificate,
-}
-
-/// The caller used the session API wrongly (an answer to a decision that is
-/// not pending, an inconsistent answer). The session is unchanged.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SessionMisuse {
-    /// The answer does not match the pending decision (or none is pending,
-    /// e.g. answered twice, or the session is over).
-    #[error("answer to {answered:?} but {pending:?} is pending")]
-    NotPending {
-        /// The decision answered.
-        answered: DecisionKind,
-        /// The decision actually pending, if any.
-        pending: Option<DecisionKind>,
-    },
-    /// The device record is for another device than the one asked for.
-    #[error("device record is for another device")]
-    WrongDevice,
-    /// The record schedules an install with a key CAPF cannot ask for.
-    #[error("record asks for an invalid key {0}")]
-    InvalidKeyRequest(KeyRequest),
-    /// The issued certificate does not parse as X.509.
-    #[error("issued certificate does not parse")]
-    InvalidCertificate,
-    /// The issued certificate's key is not the phone's key.
-    #[error("issued certificate does not carry the phone's public key")]
-    CertificateKeyMismatch,
-    /// The issued certificate is too large for a frame.
-    #[error("issued certificate of {0} bytes does not fit in a frame")]
-    CertificateTooLarge(usize),
 }

@@ -18,13 +18,13 @@ use super::certificate_check::{
 };
 use super::device::{AuthMode, DeviceRecord, Operation};
 use super::outcome::{
-    AuthFailure, CertificateAuthentication, DecisionKind, DeviceRefusal, IssueRefusal,
-    ProtocolViolation, ServerDecision, ServerOutcome, ServerOutput, SessionMisuse, SessionResult,
-    SessionState,
+    AuthFailure, CertificateAuthentication, DeviceRefusal, IssueRefusal, ServerDecision,
+    ServerOutcome, ServerOutput, ServerProtocolViolation, SessionResult, SessionState,
 };
+use crate::session::{DecisionKind, Session, SessionMisuse, not_pending};
 
-/// Longest device name accepted, in bytes.
-pub const MAX_DEVICE_NAME_LEN: usize = 64;
+use crate::device_name::DeviceName;
+pub use crate::device_name::MAX_DEVICE_NAME_LEN;
 
 /// Bytes a STORE_CERT_REQUEST body needs besides the certificate DER
 /// (CERT_TYPE element, CERTIFICATE element header and wrapper).
@@ -113,6 +113,11 @@ enum State {
     AwaitDeleteResponse {
         deadline: Timestamp,
     },
+    /// The session's end is decided; the host records it before the last
+    /// frame (if any) goes out.
+    RecordingOutcome {
+        outcome: Box<ServerOutcome>,
+    },
     Done,
 }
 
@@ -127,6 +132,7 @@ impl State {
             State::AwaitStoreResponse { .. } => SessionState::AwaitingStoreResponse,
             State::AwaitFetchResponse { .. } => SessionState::AwaitingFetchResponse,
             State::AwaitDeleteResponse { .. } => SessionState::AwaitingDeleteResponse,
+            State::RecordingOutcome { .. } => SessionState::RecordingOutcome,
             State::Done => SessionState::Done,
         }
     }
@@ -141,6 +147,7 @@ impl State {
             State::LookingUpDevice { .. }
             | State::IssuingCertificate { .. }
             | State::RecordingPendingCertificate { .. }
+            | State::RecordingOutcome { .. }
             | State::Done => None,
         }
     }
@@ -152,6 +159,7 @@ impl State {
             State::RecordingPendingCertificate { .. } => {
                 Some(DecisionKind::RecordPendingCertificate)
             }
+            State::RecordingOutcome { .. } => Some(DecisionKind::RecordOutcome),
             _ => None,
         }
     }
@@ -165,19 +173,26 @@ enum Event {
     DeviceRefused(DeviceRefusal),
     Certificate(Result<Vec<u8>, IssueRefusal>),
     PendingRecorded,
+    OutcomeRecorded(bool),
     Timeout,
     PeerClosed,
+    TransportError,
 }
 
 /// The server side of one CAPF session (one TLS connection), sans-IO.
 ///
-/// Feed the phone's plaintext bytes with [`handle_input`](Self::handle_input),
-/// drain [`poll_output`](Self::poll_output) after every call, answer each
-/// [`ServerOutput::Need`] with the matching `answer_*` method (now or later),
-/// honour [`poll_timeout`](Self::poll_timeout) with
+/// Driven through the crate's one [`Session`] contract (see
+/// [`crate::manual`]): feed the phone's plaintext bytes with
+/// [`handle_input`](Self::handle_input), drain
+/// [`poll_output`](Self::poll_output) after every call, answer each
+/// [`ServerOutput::Need`] with the matching `answer_*` / `refuse_*` method
+/// (now or later), honour [`poll_timeout`](Self::poll_timeout) with
 /// [`handle_timeout`](Self::handle_timeout), report EOF with
-/// [`handle_peer_closed`](Self::handle_peer_closed). The last output is
-/// always [`ServerOutput::Done`].
+/// [`handle_peer_closed`](Self::handle_peer_closed) and a failed transport
+/// with [`handle_transport_error`](Self::handle_transport_error). Every
+/// session ends with [`ServerDecision::RecordOutcome`] (the host records
+/// the outcome), then its last END_SESSION (if any), then
+/// [`ServerOutput::Done`]. A host may write every `Transmit` at once.
 ///
 /// Time: the session knows only the latest time given to
 /// [`new`](Self::new) or [`handle_timeout`](Self::handle_timeout). Deadlines
@@ -189,15 +204,16 @@ enum Event {
 ///     AuthMode, DeviceRecord, Operation, ServerConfig, ServerDecision, ServerOutput,
 ///     ServerSession, SessionResult,
 /// };
+/// use capf_core::session::Session;
 /// use capf_core::time::Timestamp;
-/// use capf_core::wire::{AuthResponseFields, DeviceName, Frame, Password, Reason};
+/// use capf_core::wire::{AuthResponseFields, WireDeviceName, Frame, Password, Reason};
 ///
 /// let now = Timestamp::from_unix_seconds(1_800_000_000);
 /// let mut session = ServerSession::new(ServerConfig::new(0x1234_5678), now);
 /// let Some(ServerOutput::Transmit(_auth_request)) = session.poll_output() else { panic!() };
 ///
 /// // The phone answers (here: null string, nothing scheduled).
-/// let fields = AuthResponseFields::new(DeviceName::new("SEP001122334455"), Password::empty());
+/// let fields = AuthResponseFields::new(WireDeviceName::new("SEP001122334455"), Password::empty());
 /// session.handle_input(&Frame::auth_response(0x1234_5678, fields).encode().unwrap());
 /// let Some(ServerOutput::Need(ServerDecision::LookUpDevice { device_name })) =
 ///     session.poll_output() else { panic!() };
@@ -205,10 +221,16 @@ enum Event {
 /// session
 ///     .answer_device(Some(DeviceRecord::new(device_name, Operation::None, AuthMode::NullString)))
 ///     .unwrap();
+/// // The end is decided: the host records it before the phone is told.
+/// let Some(ServerOutput::Need(ServerDecision::RecordOutcome { outcome })) =
+///     session.poll_output() else { panic!() };
+/// assert_eq!(outcome.result, SessionResult::NothingToDo);
+/// assert_eq!(session.poll_output(), None);
+/// session.answer_outcome_recorded().unwrap();
 /// let end = Frame::end_session(0x1234_5678, Reason::NoAction).encode().unwrap();
 /// assert_eq!(session.poll_output(), Some(ServerOutput::Transmit(end)));
 /// let Some(ServerOutput::Done(outcome)) = session.poll_output() else { panic!() };
-/// assert_eq!(outcome.result, SessionResult::NothingToDo);
+/// assert!(outcome.recorded);
 /// assert!(session.is_done());
 /// ```
 #[derive(Debug)]
@@ -269,14 +291,14 @@ impl ServerSession {
         matches!(self.state, State::Done)
     }
 
-    /// Bytes from the phone, in any chunking. Ignored once the session is
-    /// over.
+    /// Bytes from the phone, in any chunking. Ignored once the session's
+    /// end is decided (while the outcome is recorded, and after).
     pub fn handle_input(&mut self, bytes: &[u8]) {
-        if self.is_done() {
+        if !self.reads_input() {
             return;
         }
         self.decoder.push(bytes);
-        while !self.is_done() {
+        while self.reads_input() {
             match self.decoder.next_frame() {
                 Ok(Some(frame)) => self.step(Event::Frame(frame)),
                 Ok(None) => break,
@@ -312,15 +334,40 @@ impl ServerSession {
     }
 
     /// The phone closed the connection (TCP EOF): the session ends with
-    /// [`SessionResult::PeerClosed`] and sends nothing.
+    /// [`SessionResult::PeerClosed`] (through
+    /// [`ServerDecision::RecordOutcome`]) and sends nothing more. Once the
+    /// end is decided it changes nothing: the outcome being recorded stays
+    /// the truth.
     pub fn handle_peer_closed(&mut self) {
-        if !self.is_done() {
+        if self.reads_input() {
             self.step(Event::PeerClosed);
         }
     }
 
+    /// The transport failed (TLS error, reset, failed write): the session
+    /// ends with [`SessionResult::TransportFailed`] (through
+    /// [`ServerDecision::RecordOutcome`]). Once the end is decided it
+    /// changes nothing.
+    pub fn handle_transport_error(&mut self) {
+        if self.reads_input() {
+            self.step(Event::TransportError);
+        }
+    }
+
+    /// True until the session's end is decided.
+    fn reads_input(&self) -> bool {
+        !matches!(self.state, State::Done | State::RecordingOutcome { .. })
+    }
+
     /// Answers [`ServerDecision::LookUpDevice`]: the record, or `None` for an
     /// unknown device (END_SESSION 9).
+    ///
+    /// **Blocking:** this checks the phone's credentials against the record
+    /// at once: an authentication string costs its PBKDF2 rounds (600,000
+    /// by default, tens of milliseconds), certificate authentication a chain
+    /// check and up to four signature verifications. An async host calls it
+    /// off its event loop (tokio: `spawn_blocking`; asyncio:
+    /// `run_in_executor`).
     pub fn answer_device(&mut self, record: Option<DeviceRecord>) -> Result<(), SessionMisuse> {
         self.expect_pending(DecisionKind::LookUpDevice)?;
         if let Some(record) = &record {
@@ -348,26 +395,21 @@ impl ServerSession {
         Ok(())
     }
 
-    /// Answers [`ServerDecision::IssueCertificate`] with the LSC (DER), or a
-    /// refusal (END_SESSION 7). The certificate must carry exactly the
-    /// phone's SubjectPublicKeyInfo.
-    pub fn answer_certificate(
-        &mut self,
-        certificate: Result<Vec<u8>, IssueRefusal>,
-    ) -> Result<(), SessionMisuse> {
+    /// Answers [`ServerDecision::IssueCertificate`] with the LSC (DER). The
+    /// certificate must carry exactly the phone's SubjectPublicKeyInfo; the
+    /// session then asks to record it as pending
+    /// ([`ServerDecision::RecordPendingCertificate`]).
+    pub fn answer_certificate(&mut self, certificate_der: Vec<u8>) -> Result<(), SessionMisuse> {
         self.expect_pending(DecisionKind::IssueCertificate)?;
-        if let (
-            Ok(certificate_der),
-            State::IssuingCertificate {
-                subject_public_key_info_der,
-                ..
-            },
-        ) = (&certificate, &self.state)
+        if let State::IssuingCertificate {
+            subject_public_key_info_der,
+            ..
+        } = &self.state
         {
             if certificate_der.len().saturating_add(STORE_OVERHEAD) > usize::from(u16::MAX) {
                 return Err(SessionMisuse::CertificateTooLarge(certificate_der.len()));
             }
-            let parsed = x509_cert::Certificate::from_der(certificate_der)
+            let parsed = x509_cert::Certificate::from_der(&certificate_der)
                 .map_err(|_| SessionMisuse::InvalidCertificate)?;
             let spki = parsed
                 .tbs_certificate
@@ -378,7 +420,15 @@ impl ServerSession {
                 return Err(SessionMisuse::CertificateKeyMismatch);
             }
         }
-        self.step(Event::Certificate(certificate));
+        self.step(Event::Certificate(Ok(certificate_der)));
+        Ok(())
+    }
+
+    /// Refuses [`ServerDecision::IssueCertificate`]: the session ends with
+    /// [`SessionResult::IssueRefused`] (END_SESSION 7).
+    pub fn refuse_certificate(&mut self, refusal: IssueRefusal) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::IssueCertificate)?;
+        self.step(Event::Certificate(Err(refusal)));
         Ok(())
     }
 
@@ -390,12 +440,32 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Answers [`ServerDecision::RecordOutcome`]: the host has durably
+    /// recorded the outcome; the session transmits its last END_SESSION
+    /// (if any) and ends with the outcome (`recorded` set).
+    pub fn answer_outcome_recorded(&mut self) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::RecordOutcome)?;
+        self.step(Event::OutcomeRecorded(true));
+        Ok(())
+    }
+
+    /// Refuses [`ServerDecision::RecordOutcome`]: the host could not record
+    /// the outcome. The session tells the phone END_SESSION 7 (a failure)
+    /// instead of the planned reason, so the phone never believes an
+    /// operation finished that the host has no record of, and ends with the
+    /// outcome, `recorded` false and `end_reason` 7.
+    pub fn refuse_outcome_record(&mut self) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::RecordOutcome)?;
+        self.step(Event::OutcomeRecorded(false));
+        Ok(())
+    }
+
     fn expect_pending(&self, answered: DecisionKind) -> Result<(), SessionMisuse> {
         let pending = self.state.pending_decision();
         if pending == Some(answered) {
             Ok(())
         } else {
-            Err(SessionMisuse::NotPending { answered, pending })
+            Err(not_pending(answered, pending, self.is_done()))
         }
     }
 
@@ -405,10 +475,22 @@ impl ServerSession {
         self.state = match (state, event) {
             (State::Done, _) => State::Done,
 
+            // The end is decided: only the host's record answer moves it.
+            (State::RecordingOutcome { outcome }, Event::OutcomeRecorded(recorded)) => {
+                self.conclude(*outcome, recorded)
+            }
+            (state @ State::RecordingOutcome { .. }, _) => state,
+
             // Transport-level events, whatever the state.
             (state, Event::PeerClosed) => self.finish(
                 None,
                 SessionResult::PeerClosed {
+                    state: state.public(),
+                },
+            ),
+            (state, Event::TransportError) => self.finish(
+                None,
+                SessionResult::TransportFailed {
                     state: state.public(),
                 },
             ),
@@ -418,7 +500,9 @@ impl ServerSession {
                     state: state.public(),
                 },
             ),
-            (_, Event::Malformed(error)) => self.violation(ProtocolViolation::Malformed(error)),
+            (_, Event::Malformed(error)) => {
+                self.violation(ServerProtocolViolation::Malformed(error))
+            }
             (state, Event::Frame(frame)) => match self.check_frame(&frame) {
                 Err(violation) => self.violation(violation),
                 Ok(()) => self.on_frame(state, frame),
@@ -460,7 +544,8 @@ impl ServerSession {
                 Event::Device(_)
                 | Event::DeviceRefused(_)
                 | Event::Certificate(_)
-                | Event::PendingRecorded,
+                | Event::PendingRecorded
+                | Event::OutcomeRecorded(_),
             ) => state,
         };
     }
@@ -516,7 +601,7 @@ impl ServerSession {
                                 },
                             )
                         } else {
-                            self.violation(ProtocolViolation::InvalidFetchedCertificate)
+                            self.violation(ServerProtocolViolation::InvalidFetchedCertificate)
                         }
                     }
                     (Some(Reason::Success), None) => self.finish(
@@ -544,7 +629,7 @@ impl ServerSession {
             }
             // Anything else in any state, including any frame while a
             // decision is pending: the phone speaks out of turn.
-            (state, command) => self.violation(ProtocolViolation::UnexpectedCommand {
+            (state, command) => self.violation(ServerProtocolViolation::UnexpectedCommand {
                 command,
                 state: state.public(),
             }),
@@ -553,9 +638,9 @@ impl ServerSession {
 
     /// Checks every phone frame: this session's id, no repeated known
     /// element. Unknown tags are accepted (and ignored).
-    fn check_frame(&self, frame: &Frame) -> Result<(), ProtocolViolation> {
+    fn check_frame(&self, frame: &Frame) -> Result<(), ServerProtocolViolation> {
         if frame.session_id != self.config.session_id {
-            return Err(ProtocolViolation::WrongSessionId {
+            return Err(ServerProtocolViolation::WrongSessionId {
                 expected: self.config.session_id,
                 found: frame.session_id,
             });
@@ -568,7 +653,7 @@ impl ServerSession {
             }
             if let Some(slot) = seen.get_mut(usize::from(tag.code())) {
                 if *slot {
-                    return Err(ProtocolViolation::DuplicateElement(tag));
+                    return Err(ServerProtocolViolation::DuplicateElement(tag));
                 }
                 *slot = true;
             }
@@ -578,19 +663,21 @@ impl ServerSession {
 
     fn on_auth_response(&mut self, frame: Frame) -> State {
         match frame.version() {
-            None => return self.violation(ProtocolViolation::MissingVersion),
+            None => return self.violation(ServerProtocolViolation::MissingVersion),
             Some(version) if !matches!(version.0, 2 | 3) => {
-                return self.violation(ProtocolViolation::UnsupportedVersion(version.0));
+                return self.violation(ServerProtocolViolation::UnsupportedVersion(version.0));
             }
             Some(_) => {}
         }
         let Some(name) = frame.device_name() else {
-            return self.violation(ProtocolViolation::MissingDeviceName);
+            return self.violation(ServerProtocolViolation::MissingDeviceName);
         };
-        let Some(name) = name.to_str().filter(|name| valid_device_name(name)) else {
-            return self.violation(ProtocolViolation::InvalidDeviceName);
+        // The one device-name rule: a name issuance would refuse after the
+        // phone spent minutes on its key is refused here.
+        let Some(name) = name.to_str().and_then(|name| DeviceName::parse(name).ok()) else {
+            return self.violation(ServerProtocolViolation::InvalidDeviceName);
         };
-        let device_name = name.to_owned();
+        let device_name = name.into_string();
         self.device_name = Some(device_name.clone());
         self.outputs
             .push_back(ServerOutput::Need(ServerDecision::LookUpDevice {
@@ -760,7 +847,7 @@ impl ServerSession {
             );
         };
         let matches_request = match (ProofPublicKey::from_spki_der(spki), key_request) {
-            (Err(_), _) => return self.violation(ProtocolViolation::InvalidPublicKey),
+            (Err(_), _) => return self.violation(ServerProtocolViolation::InvalidPublicKey),
             (Ok(ProofPublicKey::Rsa(key)), KeyRequest::Rsa { bits }) => {
                 key.n().bits() == usize::from(bits)
             }
@@ -770,7 +857,7 @@ impl ServerSession {
             _ => false,
         };
         if !matches_request {
-            return self.violation(ProtocolViolation::PublicKeyMismatch {
+            return self.violation(ServerProtocolViolation::PublicKeyMismatch {
                 requested: key_request,
             });
         }
@@ -792,25 +879,43 @@ impl ServerSession {
         )
     }
 
-    fn violation(&mut self, violation: ProtocolViolation) -> State {
+    fn violation(&mut self, violation: ServerProtocolViolation) -> State {
         self.finish(
             Some(Reason::Failure),
             SessionResult::ProtocolError(violation),
         )
     }
 
-    /// Ends the session: END_SESSION with `end_reason` (if any), then Done.
+    /// Decides the end: asks the host to record the outcome; END_SESSION
+    /// with `end_reason` (if any) and Done follow its answer
+    /// ([`conclude`](Self::conclude)).
     fn finish(&mut self, end_reason: Option<Reason>, result: SessionResult) -> State {
-        if let Some(reason) = end_reason {
-            self.transmit(Frame::end_session(self.config.session_id, reason));
-        }
-        self.outputs.push_back(ServerOutput::Done(ServerOutcome {
+        let outcome = Box::new(ServerOutcome {
             device_name: self.device_name.clone(),
             result,
             end_reason,
             authenticated: self.authenticated,
             certificate_authentication: self.certificate_authentication,
-        }));
+            recorded: false,
+        });
+        self.outputs
+            .push_back(ServerOutput::Need(ServerDecision::RecordOutcome {
+                outcome: outcome.clone(),
+            }));
+        State::RecordingOutcome { outcome }
+    }
+
+    /// Ends the session once the host answered the record decision: the
+    /// planned END_SESSION (7 instead when the record failed), then Done.
+    fn conclude(&mut self, mut outcome: ServerOutcome, recorded: bool) -> State {
+        outcome.recorded = recorded;
+        if !recorded && outcome.end_reason.is_some() {
+            outcome.end_reason = Some(Reason::Failure);
+        }
+        if let Some(reason) = outcome.end_reason {
+            self.transmit(Frame::end_session(self.config.session_id, reason));
+        }
+        self.outputs.push_back(ServerOutput::Done(outcome));
         State::Done
     }
 
@@ -831,9 +936,39 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// 1-64 bytes of UTF-8 without control characters or spaces.
-fn valid_device_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_DEVICE_NAME_LEN
-        && !name.chars().any(|c| c.is_control() || c.is_whitespace())
+impl Session for ServerSession {
+    type Decision = ServerDecision;
+    type Outcome = ServerOutcome;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        ServerSession::handle_input(self, bytes);
+    }
+
+    fn poll_output(&mut self) -> Option<ServerOutput> {
+        ServerSession::poll_output(self)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        ServerSession::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        ServerSession::poll_timeout(self)
+    }
+
+    fn handle_peer_closed(&mut self) {
+        ServerSession::handle_peer_closed(self);
+    }
+
+    fn handle_transport_error(&mut self) {
+        ServerSession::handle_transport_error(self);
+    }
+
+    fn is_done(&self) -> bool {
+        ServerSession::is_done(self)
+    }
+
+    fn pending_decision(&self) -> Option<DecisionKind> {
+        ServerSession::pending_decision(self)
+    }
 }

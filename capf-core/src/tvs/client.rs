@@ -5,10 +5,11 @@ use std::collections::VecDeque;
 
 use ctl_format::trust_list::Role;
 
+use crate::session::{DecisionKind, Output, Session};
 use crate::time::Timestamp;
 
 use super::decoder::TvsFrameDecoder;
-use super::device_name::{DeviceNameError, TvsDeviceName};
+use super::device_name::{TvsDeviceName, TvsDeviceNameError};
 use super::error::{TvsEncodeError, TvsWireError};
 use super::frame::{TvsCommand, TvsElementTag, TvsFrame, TvsStatus};
 use super::server::millis;
@@ -63,21 +64,22 @@ impl TvsClientConfig {
 pub enum TvsClientSetupError {
     /// The device name is not `CP-<model>-SEP<MAC>`.
     #[error("invalid device name: {0}")]
-    InvalidDeviceName(#[from] DeviceNameError),
+    InvalidDeviceName(#[from] TvsDeviceNameError),
     /// The request does not fit in a frame.
     #[error("request cannot be encoded: {0}")]
     Encode(#[from] TvsEncodeError),
 }
 
-/// One item from [`TvsClientSession::poll_output`].
+/// The TVS client asks its host nothing: one request out, one response in.
+/// This enum has no value; it makes [`TvsClientOutput`] the crate's one
+/// [`Output`] like the other sessions' (a `Need` never comes).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TvsClientOutput {
-    /// The VERIFY_REQUEST: write it in ONE (TLS) write.
-    Transmit(Vec<u8>),
-    /// The session is over (always last).
-    Done(TvsClientOutcome),
-}
+pub enum TvsClientDecision {}
+
+/// One item from [`TvsClientSession::poll_output`]: the crate's one
+/// [`Output`]; only `Transmit` (the request) and `Done` occur.
+pub type TvsClientOutput = Output<TvsClientDecision, TvsClientOutcome>;
 
 /// How a TVS client session ended.
 #[non_exhaustive]
@@ -180,9 +182,24 @@ pub enum TvsClientState {
 #[derive(Debug)]
 pub struct TvsClientSession {
     session_id: u32,
-    deadline: Option<Timestamp>,
+    state: State,
     decoder: TvsFrameDecoder,
     outputs: VecDeque<TvsClientOutput>,
+}
+
+/// One variant per state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitingResponse { deadline: Timestamp },
+    Done,
+}
+
+/// Everything that moves the session.
+enum Event {
+    Response(TvsClientResult),
+    Timeout,
+    PeerClosed { received: usize },
+    TransportError,
 }
 
 impl TvsClientSession {
@@ -197,7 +214,9 @@ impl TvsClientSession {
         .encode()?;
         Ok(Self {
             session_id: config.session_id,
-            deadline: Some(now.plus_millis(millis(config.response_timeout))),
+            state: State::AwaitingResponse {
+                deadline: now.plus_millis(millis(config.response_timeout)),
+            },
             decoder: TvsFrameDecoder::new(config.max_body_length),
             outputs: VecDeque::from([TvsClientOutput::Transmit(request)]),
         })
@@ -210,16 +229,20 @@ impl TvsClientSession {
 
     /// Where the session stands.
     pub fn state(&self) -> TvsClientState {
-        if self.is_done() {
-            TvsClientState::Done
-        } else {
-            TvsClientState::AwaitingResponse
+        match self.state {
+            State::AwaitingResponse { .. } => TvsClientState::AwaitingResponse,
+            State::Done => TvsClientState::Done,
         }
     }
 
     /// True once the session is over.
     pub fn is_done(&self) -> bool {
-        self.deadline.is_none()
+        matches!(self.state, State::Done)
+    }
+
+    /// Always `None`: the TVS client asks its host nothing.
+    pub fn pending_decision(&self) -> Option<DecisionKind> {
+        None
     }
 
     /// Bytes from the server, in any chunking. Ignored once over (bytes
@@ -236,10 +259,10 @@ impl TvsClientSession {
                     Ok(result) => result,
                     Err(error) => TvsClientResult::ProtocolError(error),
                 };
-                self.finish(result);
+                self.step(Event::Response(result));
             }
-            Err(error) => self.finish(TvsClientResult::ProtocolError(TvsResponseError::Malformed(
-                error,
+            Err(error) => self.step(Event::Response(TvsClientResult::ProtocolError(
+                TvsResponseError::Malformed(error),
             ))),
         }
     }
@@ -252,36 +275,52 @@ impl TvsClientSession {
     /// Past the response deadline the session ends with
     /// [`TvsClientResult::TimedOut`]. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        if self.deadline.is_some_and(|deadline| now >= deadline) {
-            self.finish(TvsClientResult::TimedOut);
+        if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
+            self.step(Event::Timeout);
         }
     }
 
     /// The response deadline, until the session is over.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.deadline
+        match self.state {
+            State::AwaitingResponse { deadline } => Some(deadline),
+            State::Done => None,
+        }
     }
 
     /// The server closed the connection: [`TvsClientResult::NoAnswer`] if
     /// nothing arrived, a truncation error if part of a response did.
     pub fn handle_peer_closed(&mut self) {
-        if self.is_done() {
-            return;
-        }
         let received = self.decoder.buffered_len();
-        self.finish(if received == 0 {
-            TvsClientResult::NoAnswer
-        } else {
-            TvsClientResult::ProtocolError(TvsResponseError::Truncated { received })
-        });
+        self.step(Event::PeerClosed { received });
     }
 
     /// The connection failed (TLS error, failed write): the session ends
     /// with [`TvsClientResult::TransportFailed`] unless it is already over.
     pub fn handle_transport_error(&mut self) {
-        if !self.is_done() {
-            self.finish(TvsClientResult::TransportFailed);
+        self.step(Event::TransportError);
+    }
+
+    /// Every transition, in one place.
+    fn step(&mut self, event: Event) {
+        if self.is_done() {
+            return;
         }
+        let result = match event {
+            Event::Response(result) => result,
+            Event::Timeout => TvsClientResult::TimedOut,
+            Event::PeerClosed { received: 0 } => TvsClientResult::NoAnswer,
+            Event::PeerClosed { received } => {
+                TvsClientResult::ProtocolError(TvsResponseError::Truncated { received })
+            }
+            Event::TransportError => TvsClientResult::TransportFailed,
+        };
+        self.state = State::Done;
+        self.outputs
+            .push_back(TvsClientOutput::Done(TvsClientOutcome {
+                session_id: self.session_id,
+                result,
+            }));
     }
 
     /// The reference client's checks, then ours (no repeated elements).
@@ -308,13 +347,41 @@ impl TvsClientSession {
             Some(other) => Err(TvsResponseError::UnknownStatus(other.code())),
         }
     }
+}
 
-    fn finish(&mut self, result: TvsClientResult) {
-        self.deadline = None;
-        self.outputs
-            .push_back(TvsClientOutput::Done(TvsClientOutcome {
-                session_id: self.session_id,
-                result,
-            }));
+impl Session for TvsClientSession {
+    type Decision = TvsClientDecision;
+    type Outcome = TvsClientOutcome;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        TvsClientSession::handle_input(self, bytes);
+    }
+
+    fn poll_output(&mut self) -> Option<TvsClientOutput> {
+        TvsClientSession::poll_output(self)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        TvsClientSession::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        TvsClientSession::poll_timeout(self)
+    }
+
+    fn handle_peer_closed(&mut self) {
+        TvsClientSession::handle_peer_closed(self);
+    }
+
+    fn handle_transport_error(&mut self) {
+        TvsClientSession::handle_transport_error(self);
+    }
+
+    fn is_done(&self) -> bool {
+        TvsClientSession::is_done(self)
+    }
+
+    fn pending_decision(&self) -> Option<DecisionKind> {
+        TvsClientSession::pending_decision(self)
     }
 }

@@ -11,7 +11,7 @@ pub const MAX_MODEL_LEN: usize = 16;
 /// digits, `-SEP`, 12 hex digits (either case). The reference server accepts
 /// only 4 decimal digits and upper-case hex ([`is_reference_form`]); Cisco
 /// model names may hold letters (7975G), so ours is wider, and anything else
-/// is a [`DeviceNameError`] the host can log.
+/// is a [`TvsDeviceNameError`] the host can log.
 ///
 /// ```
 /// use capf_core::tvs::TvsDeviceName;
@@ -33,7 +33,7 @@ pub struct TvsDeviceName {
 /// Why a device name is refused.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeviceNameError {
+pub enum TvsDeviceNameError {
     /// The name holds a byte that is not printable ASCII, at this index.
     #[error("device name byte {index} is not printable ASCII")]
     NotPrintableAscii {
@@ -56,24 +56,26 @@ pub enum DeviceNameError {
 
 impl TvsDeviceName {
     /// Checks a name as received (without the lead byte).
-    pub fn parse(bytes: &[u8]) -> Result<Self, DeviceNameError> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, TvsDeviceNameError> {
         if let Some(index) = bytes.iter().position(|byte| !byte.is_ascii_graphic()) {
-            return Err(DeviceNameError::NotPrintableAscii { index });
+            return Err(TvsDeviceNameError::NotPrintableAscii { index });
         }
         let text = core::str::from_utf8(bytes)
-            .map_err(|_| DeviceNameError::NotPrintableAscii { index: 0 })?;
+            .map_err(|_| TvsDeviceNameError::NotPrintableAscii { index: 0 })?;
         let rest = text
             .strip_prefix("CP-")
-            .ok_or(DeviceNameError::MissingPrefix)?;
-        let (model, mac) = rest.split_once("-SEP").ok_or(DeviceNameError::MissingSep)?;
+            .ok_or(TvsDeviceNameError::MissingPrefix)?;
+        let (model, mac) = rest
+            .split_once("-SEP")
+            .ok_or(TvsDeviceNameError::MissingSep)?;
         if model.is_empty()
             || model.len() > MAX_MODEL_LEN
             || !model.bytes().all(|byte| byte.is_ascii_alphanumeric())
         {
-            return Err(DeviceNameError::BadModel);
+            return Err(TvsDeviceNameError::BadModel);
         }
         if mac.len() != 12 || !mac.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-            return Err(DeviceNameError::BadMac);
+            return Err(TvsDeviceNameError::BadMac);
         }
         Ok(Self {
             text: text.to_owned(),
@@ -133,17 +135,17 @@ mod tests {
         ] {
             assert!(TvsDeviceName::parse(good.as_bytes()).is_ok(), "{good}");
         }
-        let cases: [(&[u8], DeviceNameError); 8] = [
-            (b"SEP001122334455", DeviceNameError::MissingPrefix),
-            (b"CP-8845-001122334455", DeviceNameError::MissingSep),
-            (b"CP--SEP001122334455", DeviceNameError::BadModel),
-            (b"CP-88_45-SEP001122334455", DeviceNameError::BadModel),
-            (b"CP-8845-SEP00112233445", DeviceNameError::BadMac),
-            (b"CP-8845-SEP0011223344556", DeviceNameError::BadMac),
-            (b"CP-8845-SEP00112233445G", DeviceNameError::BadMac),
+        let cases: [(&[u8], TvsDeviceNameError); 8] = [
+            (b"SEP001122334455", TvsDeviceNameError::MissingPrefix),
+            (b"CP-8845-001122334455", TvsDeviceNameError::MissingSep),
+            (b"CP--SEP001122334455", TvsDeviceNameError::BadModel),
+            (b"CP-88_45-SEP001122334455", TvsDeviceNameError::BadModel),
+            (b"CP-8845-SEP00112233445", TvsDeviceNameError::BadMac),
+            (b"CP-8845-SEP0011223344556", TvsDeviceNameError::BadMac),
+            (b"CP-8845-SEP00112233445G", TvsDeviceNameError::BadMac),
             (
                 b"CP-8845 SEP001122334455",
-                DeviceNameError::NotPrintableAscii { index: 7 },
+                TvsDeviceNameError::NotPrintableAscii { index: 7 },
             ),
         ];
         for (bad, error) in cases {
@@ -151,15 +153,15 @@ mod tests {
         }
         assert_eq!(
             TvsDeviceName::parse(b""),
-            Err(DeviceNameError::MissingPrefix)
+            Err(TvsDeviceNameError::MissingPrefix)
         );
         assert_eq!(
             TvsDeviceName::parse(&[b'C', 0xff]),
-            Err(DeviceNameError::NotPrintableAscii { index: 1 })
+            Err(TvsDeviceNameError::NotPrintableAscii { index: 1 })
         );
         assert_eq!(
             TvsDeviceName::parse(b"CP-12345678901234567-SEP001122334455"),
-            Err(DeviceNameError::BadModel)
+            Err(TvsDeviceNameError::BadModel)
         );
     }
 

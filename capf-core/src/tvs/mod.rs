@@ -11,8 +11,9 @@
 //!   ([`TvsWireError`]) carry the offset of the byte at fault; unknown
 //!   commands and tags are kept, never produced.
 //! * [`TvsServerSession`] and [`TvsClientSession`]: sans-IO sessions in the
-//!   crate's idiom (`handle_input` / `poll_output` → Transmit | Need | Done /
-//!   `handle_timeout` / `poll_timeout`).
+//!   crate's one [`Session`](crate::session::Session) contract
+//!   (`handle_input` / `poll_output` → Transmit | Need | Done /
+//!   `handle_timeout` / `poll_timeout` …).
 //! * [`TvsDeviceName`]: the `CP-<model>-SEP<MAC>` check.
 //!
 //! Where we differ from the reference: unknown tags are skipped instead of
@@ -29,11 +30,11 @@ mod frame;
 mod server;
 
 pub use client::{
-    DEFAULT_DEVICE_NAME, TvsClientConfig, TvsClientOutcome, TvsClientOutput, TvsClientResult,
-    TvsClientSession, TvsClientSetupError, TvsClientState, TvsResponseError,
+    DEFAULT_DEVICE_NAME, TvsClientConfig, TvsClientDecision, TvsClientOutcome, TvsClientOutput,
+    TvsClientResult, TvsClientSession, TvsClientSetupError, TvsClientState, TvsResponseError,
 };
 pub use decoder::TvsFrameDecoder;
-pub use device_name::{DeviceNameError, MAX_MODEL_LEN, TvsDeviceName};
+pub use device_name::{MAX_MODEL_LEN, TvsDeviceName, TvsDeviceNameError};
 pub use error::{TvsEncodeError, TvsWireError};
 pub use frame::{
     DEVICE_NAME_LEAD_BYTE, DeviceNameValue, TVS_ELEMENT_HEADER_LEN, TVS_HEADER_LEN,
@@ -43,7 +44,6 @@ pub use frame::{
 pub use server::{
     KnownCertificate, TvsCloseReason, TvsInvalidReason, TvsServerConfig, TvsServerDecision,
     TvsServerOutcome, TvsServerOutput, TvsServerResult, TvsServerSession, TvsServerState,
-    TvsSessionMisuse,
 };
 
 /// The TCP port TVS listens on.

@@ -7,10 +7,11 @@ use ctl_format::trust_list::Role;
 use der::Decode;
 use sha2::{Digest, Sha256};
 
+use crate::session::{DecisionKind, Output, Session, SessionMisuse, not_pending};
 use crate::time::Timestamp;
 
 use super::decoder::TvsFrameDecoder;
-use super::device_name::{DeviceNameError, TvsDeviceName};
+use super::device_name::{TvsDeviceName, TvsDeviceNameError};
 use super::error::TvsWireError;
 use super::frame::{TvsCommand, TvsElementTag, TvsFrame};
 
@@ -45,18 +46,9 @@ impl Default for TvsServerConfig {
     }
 }
 
-/// One item from [`TvsServerSession::poll_output`].
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TvsServerOutput {
-    /// The VERIFY_RESPONSE: write it in ONE (TLS) write.
-    Transmit(Vec<u8>),
-    /// The host must answer this decision.
-    Need(TvsServerDecision),
-    /// The session is over (always last): close the connection once every
-    /// frame before it is written.
-    Done(TvsServerOutcome),
-}
+/// One item from [`TvsServerSession::poll_output`]: the crate's one
+/// [`Output`] with the TVS server's decision and outcome.
+pub type TvsServerOutput = Output<TvsServerDecision, TvsServerOutcome>;
 
 /// A question only the host can answer.
 #[non_exhaustive]
@@ -190,7 +182,7 @@ pub enum TvsCloseReason {
     MissingDeviceName,
     /// DEVICE_NAME is not `CP-<model>-SEP<MAC>`.
     #[error("invalid device name: {0}")]
-    InvalidDeviceName(DeviceNameError),
+    InvalidDeviceName(TvsDeviceNameError),
     /// No CERTIFICATE.
     #[error("no CERTIFICATE")]
     MissingCertificate,
@@ -204,18 +196,10 @@ pub enum TvsCloseReason {
     /// the answer was ready).
     #[error("peer closed the connection")]
     PeerClosed,
-}
-
-/// Host misuse of the session API.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TvsSessionMisuse {
-    /// No lookup is pending (answered twice, too early, or after the end).
-    #[error("no certificate lookup is pending")]
-    NotPending,
-    /// A role code above 255 cannot be sent.
-    #[error("role code {0} does not fit in one byte")]
-    RoleCodeTooLarge(u16),
+    /// The transport failed (TLS error, reset, failed write), as the host
+    /// reported.
+    #[error("the connection failed")]
+    TransportFailed,
 }
 
 /// Where a [`TvsServerSession`] stands.
@@ -228,6 +212,19 @@ pub enum TvsServerState {
     LookingUpCertificate,
     /// Over.
     Done,
+}
+
+/// Everything that moves the session.
+enum Event {
+    Request(TvsFrame),
+    Malformed(TvsWireError),
+    Answered {
+        response: Option<Vec<u8>>,
+        result: TvsServerResult,
+    },
+    Timeout,
+    PeerClosed,
+    TransportError,
 }
 
 #[derive(Debug)]
@@ -312,6 +309,14 @@ impl TvsServerSession {
         matches!(self.state, State::Done)
     }
 
+    /// The decision the host still has to answer, if any.
+    pub fn pending_decision(&self) -> Option<DecisionKind> {
+        match self.state {
+            State::LookingUp { .. } => Some(DecisionKind::LookUpCertificate),
+            _ => None,
+        }
+    }
+
     /// Bytes from the client, in any chunking. Ignored once the request is
     /// read.
     pub fn handle_input(&mut self, bytes: &[u8]) {
@@ -321,8 +326,8 @@ impl TvsServerSession {
         self.decoder.push(bytes);
         match self.decoder.next_frame() {
             Ok(None) => {}
-            Ok(Some(frame)) => self.on_request(&frame),
-            Err(error) => self.close(TvsCloseReason::Malformed(error)),
+            Ok(Some(frame)) => self.step(Event::Request(frame)),
+            Err(error) => self.step(Event::Malformed(error)),
         }
     }
 
@@ -335,11 +340,7 @@ impl TvsServerSession {
     /// silently ([`TvsCloseReason::TimedOut`]). Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
-        if let State::AwaitRequest { deadline } = self.state
-            && self.now >= deadline
-        {
-            self.close(TvsCloseReason::TimedOut);
-        }
+        self.step(Event::Timeout);
     }
 
     /// The request deadline while one is awaited. None while the lookup is
@@ -354,23 +355,28 @@ impl TvsServerSession {
     /// The client closed the connection: the session ends without answering
     /// ([`TvsCloseReason::PeerClosed`]) unless it is already over.
     pub fn handle_peer_closed(&mut self) {
-        if !self.is_done() {
-            self.close(TvsCloseReason::PeerClosed);
-        }
+        self.step(Event::PeerClosed);
+    }
+
+    /// The transport failed: the session ends without answering
+    /// ([`TvsCloseReason::TransportFailed`]) unless it is already over.
+    pub fn handle_transport_error(&mut self) {
+        self.step(Event::TransportError);
     }
 
     /// Answers [`TvsServerDecision::LookUpCertificate`]: the record, or `None`
     /// for an unregistered digest. Queues the VERIFY_RESPONSE and the outcome.
-    pub fn answer_lookup(
-        &mut self,
-        known: Option<KnownCertificate>,
-    ) -> Result<(), TvsSessionMisuse> {
+    pub fn answer_lookup(&mut self, known: Option<KnownCertificate>) -> Result<(), SessionMisuse> {
         let State::LookingUp {
             not_before,
             not_after,
         } = self.state
         else {
-            return Err(TvsSessionMisuse::NotPending);
+            return Err(not_pending(
+                DecisionKind::LookUpCertificate,
+                None,
+                self.is_done(),
+            ));
         };
         let session_id = self.session_id.unwrap_or_default();
         let verdict = match known {
@@ -384,7 +390,7 @@ impl TvsServerSession {
             }
             Some(known) => {
                 if let Some(role) = known.roles.iter().find(|role| role.code() > 255) {
-                    return Err(TvsSessionMisuse::RoleCodeTooLarge(role.code()));
+                    return Err(SessionMisuse::RoleCodeTooLarge(role.code()));
                 }
                 let mut roles = known.roles;
                 roles.sort_by_key(|role| role.code());
@@ -403,24 +409,44 @@ impl TvsServerSession {
             ),
         };
         // At most 256 one-byte roles: the response always encodes.
-        if let Ok(bytes) = frame.encode() {
-            self.outputs.push_back(TvsServerOutput::Transmit(bytes));
-        }
-        self.finish(result);
+        let response = frame.encode().ok();
+        self.step(Event::Answered { response, result });
         Ok(())
     }
 
-    fn on_request(&mut self, frame: &TvsFrame) {
+    /// Every transition, in one place.
+    fn step(&mut self, event: Event) {
+        let state = core::mem::replace(&mut self.state, State::Done);
+        self.state = match (state, event) {
+            (State::Done, _) => State::Done,
+            (State::AwaitRequest { .. }, Event::Request(frame)) => self.on_request(&frame),
+            (State::AwaitRequest { .. }, Event::Malformed(error)) => {
+                self.close(TvsCloseReason::Malformed(error))
+            }
+            (State::AwaitRequest { deadline }, Event::Timeout) if self.now >= deadline => {
+                self.close(TvsCloseReason::TimedOut)
+            }
+            (State::LookingUp { .. }, Event::Answered { response, result }) => {
+                if let Some(bytes) = response {
+                    self.outputs.push_back(TvsServerOutput::Transmit(bytes));
+                }
+                self.finish(result)
+            }
+            (_, Event::PeerClosed) => self.close(TvsCloseReason::PeerClosed),
+            (_, Event::TransportError) => self.close(TvsCloseReason::TransportFailed),
+            // Input after the request, time while the host looks up, an
+            // early timeout: nothing changes.
+            (state, _) => state,
+        };
+    }
+
+    fn on_request(&mut self, frame: &TvsFrame) -> State {
         self.session_id = Some(frame.session_id);
         match self.check_request(frame) {
             Ok((device_name, certificate_der, not_before, not_after)) => {
                 let certificate_sha256: [u8; 32] = Sha256::digest(&certificate_der).into();
                 self.device_name = Some(device_name.clone());
                 self.certificate_sha256 = Some(certificate_sha256);
-                self.state = State::LookingUp {
-                    not_before,
-                    not_after,
-                };
                 self.outputs.push_back(TvsServerOutput::Need(
                     TvsServerDecision::LookUpCertificate {
                         certificate_sha256,
@@ -428,6 +454,10 @@ impl TvsServerSession {
                         certificate_der,
                     },
                 ));
+                State::LookingUp {
+                    not_before,
+                    not_after,
+                }
             }
             Err(reason) => self.close(reason),
         }
@@ -464,12 +494,11 @@ impl TvsServerSession {
         ))
     }
 
-    fn close(&mut self, reason: TvsCloseReason) {
-        self.finish(TvsServerResult::SilentClose(reason));
+    fn close(&mut self, reason: TvsCloseReason) -> State {
+        self.finish(TvsServerResult::SilentClose(reason))
     }
 
-    fn finish(&mut self, result: TvsServerResult) {
-        self.state = State::Done;
+    fn finish(&mut self, result: TvsServerResult) -> State {
         self.outputs
             .push_back(TvsServerOutput::Done(TvsServerOutcome {
                 session_id: self.session_id,
@@ -477,9 +506,47 @@ impl TvsServerSession {
                 certificate_sha256: self.certificate_sha256,
                 result,
             }));
+        State::Done
     }
 }
 
 pub(super) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Session for TvsServerSession {
+    type Decision = TvsServerDecision;
+    type Outcome = TvsServerOutcome;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        TvsServerSession::handle_input(self, bytes);
+    }
+
+    fn poll_output(&mut self) -> Option<TvsServerOutput> {
+        TvsServerSession::poll_output(self)
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        TvsServerSession::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        TvsServerSession::poll_timeout(self)
+    }
+
+    fn handle_peer_closed(&mut self) {
+        TvsServerSession::handle_peer_closed(self);
+    }
+
+    fn handle_transport_error(&mut self) {
+        TvsServerSession::handle_transport_error(self);
+    }
+
+    fn is_done(&self) -> bool {
+        TvsServerSession::is_done(self)
+    }
+
+    fn pending_decision(&self) -> Option<DecisionKind> {
+        TvsServerSession::pending_decision(self)
+    }
 }

@@ -94,7 +94,7 @@ code_enum! {
         Password = 11,
         /// 12, RETRY_DELAY: format unknown, never seen.
         RetryDelay = 12,
-        /// 13, DEVICE_NAME: device name plus NUL, [`DeviceName`].
+        /// 13, DEVICE_NAME: device name plus NUL, [`WireDeviceName`].
         DeviceName = 13,
         /// 16, SUDI_DATA: three inner blocks, [`SudiData`].
         SudiData = 16,
@@ -372,12 +372,12 @@ impl SudiData {
 /// length. A value without a final NUL is accepted (and re-encoded without
 /// one); only one trailing NUL is stripped.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct DeviceName {
+pub struct WireDeviceName {
     bytes: Vec<u8>,
     nul_terminated: bool,
 }
 
-impl DeviceName {
+impl WireDeviceName {
     /// A device name (e.g. `SEP001122334455`), sent with a NUL terminator.
     /// Give it without the terminator.
     pub fn new(name: impl Into<Vec<u8>>) -> Self {
@@ -398,7 +398,7 @@ impl DeviceName {
     }
 
     /// Whether the received value ended with a NUL (always true for names
-    /// built with [`DeviceName::new`]).
+    /// built with [`WireDeviceName::new`]).
     pub const fn is_nul_terminated(&self) -> bool {
         self.nul_terminated
     }
@@ -412,7 +412,7 @@ impl DeviceName {
     }
 }
 
-impl fmt::Debug for DeviceName {
+impl fmt::Debug for WireDeviceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("DeviceName")
             .field(&String::from_utf8_lossy(&self.bytes))
@@ -420,7 +420,7 @@ impl fmt::Debug for DeviceName {
     }
 }
 
-impl fmt::Display for DeviceName {
+impl fmt::Display for WireDeviceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.bytes))
     }
@@ -428,7 +428,7 @@ impl fmt::Display for DeviceName {
 
 /// PASSWORD (element 11): the authentication string, a secret.
 ///
-/// Same NUL rules as [`DeviceName`]; the empty string is the one-byte value
+/// Same NUL rules as [`WireDeviceName`]; the empty string is the one-byte value
 /// `00`. `Debug` never shows the value, equality is constant-time in the
 /// content, and the bytes are overwritten (best effort) when dropped.
 #[derive(Clone)]
@@ -542,7 +542,7 @@ pub enum Element {
     /// Tag 12, RETRY_DELAY, raw (width and unit unknown).
     RetryDelay(Vec<u8>),
     /// Tag 13, DEVICE_NAME.
-    DeviceName(DeviceName),
+    DeviceName(WireDeviceName),
     /// Tag 16, SUDI_DATA.
     SudiData(SudiData),
     /// Tag 17, KEY_TYPE.
@@ -613,7 +613,7 @@ impl Element {
             },
             ElementTag::Password => Self::Password(Password::from_wire(value)),
             ElementTag::RetryDelay => Self::RetryDelay(value.to_vec()),
-            ElementTag::DeviceName => Self::DeviceName(DeviceName::from_wire(value)),
+            ElementTag::DeviceName => Self::DeviceName(WireDeviceName::from_wire(value)),
             ElementTag::SudiData => Self::SudiData(decode_sudi(value, value_offset)?),
             ElementTag::KeyType => Self::KeyType(KeyType::from_code(one_byte(tag, value, offset)?)),
             ElementTag::Curve => Self::Curve(Curve::from_code(one_byte(tag, value, offset)?)),

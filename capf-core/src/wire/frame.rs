@@ -2,8 +2,8 @@
 
 use super::command::Command;
 use super::element::{
-    AuthType, CertificateType, Curve, DeviceName, Element, ElementTag, KeyType, Password, Reason,
-    Sha2SignedData, SudiData, Version, WrappedCertificate,
+    AuthType, CertificateType, Curve, Element, ElementTag, KeyType, Password, Reason,
+    Sha2SignedData, SudiData, Version, WireDeviceName, WrappedCertificate,
 };
 use super::error::{EncodeError, WireError};
 use crate::framing::walk_elements;
@@ -326,7 +326,7 @@ impl Frame {
     }
 
     /// DEVICE_NAME, if present.
-    pub fn device_name(&self) -> Option<&DeviceName> {
+    pub fn device_name(&self) -> Option<&WireDeviceName> {
         self.elements.iter().find_map(|element| match element {
             Element::DeviceName(name) => Some(name),
             _ => None,

@@ -3,8 +3,8 @@
 
 use super::command::Command;
 use super::element::{
-    AuthType, CertificateType, Curve, DeviceName, Element, KeyType, Password, Reason,
-    Sha2SignedData, SudiData, Version, WrappedCertificate,
+    AuthType, CertificateType, Curve, Element, KeyType, Password, Reason, Sha2SignedData, SudiData,
+    Version, WireDeviceName, WrappedCertificate,
 };
 use super::frame::Frame;
 
@@ -26,7 +26,7 @@ pub struct AuthResponseFields {
     /// VERSION; [`Version::CURRENT`] (3) unless imitating another client.
     pub version: Version,
     /// DEVICE_NAME, e.g. `SEP001122334455`.
-    pub device_name: DeviceName,
+    pub device_name: WireDeviceName,
     /// PASSWORD; the reference client always sends one, empty
     /// ([`Password::empty`]) in null-string and certificate modes.
     pub password: Password,
@@ -38,7 +38,7 @@ pub struct AuthResponseFields {
 
 impl AuthResponseFields {
     /// Version 3, the given name and password, no certificate proof.
-    pub fn new(device_name: DeviceName, password: Password) -> Self {
+    pub fn new(device_name: WireDeviceName, password: Password) -> Self {
         Self {
             version: Version::CURRENT,
             device_name,
@@ -220,7 +220,7 @@ mod tests {
             Frame::auth_response(
                 1,
                 AuthResponseFields::new(
-                    DeviceName::new("SEP001122334455"),
+                    WireDeviceName::new("SEP001122334455"),
                     Password::new("123456")
                 )
             )
@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn certificate_auth_response_order() {
         let mut fields =
-            AuthResponseFields::new(DeviceName::new("SEP001122334455"), Password::empty());
+            AuthResponseFields::new(WireDeviceName::new("SEP001122334455"), Password::empty());
         fields.certificate_proof = Some(CertificateProof {
             certificate: WrappedCertificate::lsc(vec![0x30, 0x00]),
             sha1_signature: vec![1; 4],

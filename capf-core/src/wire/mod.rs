@@ -32,8 +32,9 @@ mod message;
 pub use command::Command;
 pub use decoder::FrameDecoder;
 pub use element::{
-    AuthType, CertificateType, Curve, DeviceName, ELEMENT_HEADER_LEN, Element, ElementTag, HashId,
-    KeyType, Password, Reason, Sha2SignedData, SudiBlock, SudiData, Version, WrappedCertificate,
+    AuthType, CertificateType, Curve, ELEMENT_HEADER_LEN, Element, ElementTag, HashId, KeyType,
+    Password, Reason, Sha2SignedData, SudiBlock, SudiData, Version, WireDeviceName,
+    WrappedCertificate,
 };
 pub use error::{EncodeError, WireError};
 pub use frame::{Frame, FrameHeader, HEADER_LEN, MAX_BODY_LEN, PROTOCOL_ID};

@@ -5,8 +5,8 @@
 #![allow(dead_code)]
 
 use capf_core::phone::{
-    AuthResponseLayout, AuthString, CertificateCredential, CertificateCredentials,
-    CertificatePrecedence, PhoneConfig, PhoneCredentials,
+    AuthResponseLayout, AuthString, CertificateCredentials, CertificatePrecedence, PhoneConfig,
+    PhoneCredentials, ProofCredential, SoftwareSigner,
 };
 use capf_core::proof::ProofPrivateKey;
 use capf_core::time::Timestamp;
@@ -141,31 +141,21 @@ impl Vector {
             },
             "null-string" => PhoneCredentials::NullString,
             mode @ ("lsc" | "mic") => {
-                let auth = CertificateCredential::new(
-                    self.pem_der("auth_certificate"),
-                    Box::new(self.key("auth_private_key")),
-                )
-                .expect("auth credential");
-                let sudi = CertificateCredential::new(
-                    self.pem_der("sudi_certificate"),
-                    Box::new(self.key("sudi_private_key")),
-                )
-                .expect("sudi credential");
-                let rng = Box::new(rand::rngs::StdRng::seed_from_u64(7));
+                let auth = self.pem_der("auth_certificate");
                 let credentials = if mode == "lsc" {
                     // The LSC is preferred; the MIC is there as the fallback.
-                    let mic = CertificateCredential::new(
-                        self.pem_der("sudi_certificate"),
-                        Box::new(self.key("sudi_private_key")),
-                    )
-                    .expect("mic credential");
-                    CertificateCredentials::new(CertificatePrecedence::LscFirst, rng)
+                    CertificateCredentials::new(CertificatePrecedence::LscFirst)
                         .with_lsc(auth)
-                        .with_mic(mic)
+                        .and_then(|set| set.with_mic(self.pem_der("sudi_certificate")))
                 } else {
-                    CertificateCredentials::new(CertificatePrecedence::MicFirst, rng).with_mic(auth)
-                };
-                PhoneCredentials::Certificate(credentials.with_sudi(sudi).expect("RSA SUDI"))
+                    CertificateCredentials::new(CertificatePrecedence::MicFirst).with_mic(auth)
+                }
+                .expect("certificates");
+                PhoneCredentials::Certificate(
+                    credentials
+                        .with_sudi(self.pem_der("sudi_certificate"))
+                        .expect("RSA SUDI"),
+                )
             }
             other => panic!("unknown auth {other}"),
         };
@@ -179,6 +169,48 @@ impl Vector {
         } else {
             config
         }
+    }
+}
+
+impl Vector {
+    /// The host's signer for the recorded phone's keys (certificate
+    /// authentication): the authentication key for the LSC (or MIC) sent,
+    /// the SUDI key for the MIC and the SUDI proofs.
+    pub fn signer(&self) -> SoftwareSigner {
+        let rng = Box::new(rand::rngs::StdRng::seed_from_u64(7));
+        let mut signer = SoftwareSigner::new(rng);
+        if !self.has_pem("auth_private_key") {
+            return signer;
+        }
+        let auth = if self.str("auth") == "lsc" {
+            ProofCredential::Lsc
+        } else {
+            ProofCredential::Mic
+        };
+        signer = signer
+            .with_key(
+                auth,
+                &self.pem_der("auth_certificate"),
+                Box::new(self.key("auth_private_key")),
+            )
+            .expect("auth key");
+        let sudi = self.pem_der("sudi_certificate");
+        if auth == ProofCredential::Lsc {
+            signer = signer
+                .with_key(
+                    ProofCredential::Mic,
+                    &sudi,
+                    Box::new(self.key("sudi_private_key")),
+                )
+                .expect("mic key");
+        }
+        signer
+            .with_key(
+                ProofCredential::Sudi,
+                &sudi,
+                Box::new(self.key("sudi_private_key")),
+            )
+            .expect("sudi key")
     }
 }
 

@@ -152,13 +152,16 @@ impl ServerHost<'_> {
                 };
                 let issued = self.issuer.issue(&request, NOW, &mut self.rng).unwrap();
                 self.issued.push(issued.der.clone());
-                server.answer_certificate(Ok(issued.der)).unwrap();
+                server.answer_certificate(issued.der).unwrap();
             }
             ServerDecision::RecordPendingCertificate {
                 certificate_der, ..
             } => {
                 self.recorded.push(certificate_der);
                 server.answer_pending_recorded().unwrap();
+            }
+            ServerDecision::RecordOutcome { .. } => {
+                server.answer_outcome_recorded().unwrap();
             }
             other => panic!("unexpected server decision {other:?}"),
         }
