@@ -57,14 +57,14 @@
 //! other processes taking the machine do not hide an idle server.
 
 use capf_benches::SpeedRates;
-use capf_core::key_request::KeyRequest;
-use capf_core::phone::{
+use capf_core::capf::codec::Curve;
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{
     AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
     PhoneSession,
 };
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, rustls};
-use capf_core::wire::Curve;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -485,7 +485,7 @@ fn floor(speed: &Speed, kind: CertKind, auth: Auth, group: &str) -> Floor {
     }
     missing.extend(untimed.map(str::to_owned));
     if auth == Auth::AuthString {
-        let iterations = f64::from(capf_core::server::AuthStringHash::RECOMMENDED_ITERATIONS);
+        let iterations = f64::from(capf_core::capf::server::AuthStringHash::RECOMMENDED_ITERATIONS);
         match speed.sha256_bytes {
             Some(rate) => {
                 seconds += 2.0 * iterations * 64.0 / rate;

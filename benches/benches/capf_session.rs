@@ -5,17 +5,17 @@
 //! one bare signature of each kind, to see how much of a session is the
 //! CA's signature.
 
-use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-use capf_core::key_request::KeyRequest;
-use capf_core::phone::{
+use capf_core::capf::codec::{Curve, Frame, FrameDecoder};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{
     PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession,
 };
-use capf_core::server::{
+use capf_core::capf::server::{
     AuthMode, DeviceRecord, Operation, ServerConfig, ServerDecision, ServerOutput, ServerSession,
     SessionResult,
 };
+use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::time::Timestamp;
-use capf_core::wire::{Curve, Frame, FrameDecoder};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;

@@ -5,8 +5,8 @@
 //! `check_certificate` for an LSC. Certificates are generated once in the
 //! setup (rcgen, the real `LscIssuer`; RSA keys from the vector key files).
 
+use capf_core::capf::server::{CertificatePolicy, CertificatePurpose, check_certificate};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-use capf_core::server::{CertificatePolicy, CertificatePurpose, check_certificate};
 use capf_core::time::Timestamp;
 use capf_core::trust::{CapfCredential, Purpose, ServerRole, StoreKind, TrustStore, evaluate};
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -3,7 +3,7 @@
 //!
 //! TVS names (`CP-<model>-SEP<MAC>`) are another thing:
 //! [`TvsDeviceName`](crate::tvs::TvsDeviceName). The DEVICE_NAME element as
-//! it travels is [`WireDeviceName`](crate::wire::WireDeviceName).
+//! it travels is [`WireDeviceName`](crate::capf::codec::WireDeviceName).
 
 use core::fmt;
 use core::str::FromStr;

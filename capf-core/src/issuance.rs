@@ -60,10 +60,10 @@ use der::asn1::{AnyRef, GeneralizedTime, ObjectIdentifier, UtcTime};
 use der::{Decode, Encode, Reader, SliceReader, Tag, Tagged};
 use rand_core::CryptoRngCore;
 
+use crate::capf::codec::Curve;
+use crate::capf::proof::{ProofKeyKind, ProofPublicKey};
 use crate::crypto_provider::{IssuerAlgorithm, IssuerKey};
-use crate::proof::{ProofKeyKind, ProofPublicKey};
 use crate::time::Timestamp;
-use crate::wire::Curve;
 
 /// Shortest validity accepted, in days.
 pub const MIN_VALIDITY_DAYS: u32 = 1;

@@ -23,20 +23,16 @@
 )]
 
 pub mod address_selection;
+pub mod capf;
 pub mod crypto_provider;
 pub mod device_name;
 mod framing;
 pub mod issuance;
-pub mod key_request;
 pub mod manual;
-pub mod phone;
-pub mod proof;
 pub mod rollover;
-pub mod server;
 pub mod session;
 pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod trust;
 pub mod tvs;
-pub mod wire;

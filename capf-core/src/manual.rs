@@ -2,8 +2,8 @@
 //! language (documentation only; nothing to call here).
 //!
 //! Every session of this crate — the CAPF server
-//! ([`ServerSession`](crate::server::ServerSession)), the CAPF phone
-//! ([`PhoneSession`](crate::phone::PhoneSession)), the TVS server
+//! ([`ServerSession`](crate::capf::server::ServerSession)), the CAPF phone
+//! ([`PhoneSession`](crate::capf::phone::PhoneSession)), the TVS server
 //! ([`TvsServerSession`](crate::tvs::TvsServerSession)) and the TVS client
 //! ([`TvsClientSession`](crate::tvs::TvsClientSession)) — implements the
 //! one [`Session`](crate::session::Session) trait and hands out the one
@@ -65,7 +65,7 @@
 //!
 //! # 3. Blocking answers
 //!
-//! Some answers do real work at once. [`ServerSession::answer_device`](crate::server::ServerSession::answer_device)
+//! Some answers do real work at once. [`ServerSession::answer_device`](crate::capf::server::ServerSession::answer_device)
 //! checks the phone's credentials: an authentication string costs its
 //! PBKDF2 rounds (600,000 by default), certificate authentication a chain
 //! check and RSA/ECDSA verifications. An async host runs that call off its
@@ -77,9 +77,9 @@
 //! What must survive a crash is a decision, asked *before* the frame that
 //! depends on it:
 //!
-//! * [`ServerDecision::RecordPendingCertificate`](crate::server::ServerDecision::RecordPendingCertificate):
+//! * [`ServerDecision::RecordPendingCertificate`](crate::capf::server::ServerDecision::RecordPendingCertificate):
 //!   record an issued LSC as pending before STORE_CERT_REQUEST carries it;
-//! * [`ServerDecision::RecordOutcome`](crate::server::ServerDecision::RecordOutcome):
+//! * [`ServerDecision::RecordOutcome`](crate::capf::server::ServerDecision::RecordOutcome):
 //!   every CAPF server session ends through it. Apply the registry rules
 //!   (operation completed, failed attempt counted, certificate installed,
 //!   one-time string consumed) and commit them, then answer
@@ -95,10 +95,10 @@
 //!
 //! The phone session never holds a private key. Certificate authentication
 //! asks for each proof as
-//! [`PhoneDecision::SignProof`](crate::phone::PhoneDecision::SignProof):
+//! [`PhoneDecision::SignProof`](crate::capf::phone::PhoneDecision::SignProof):
 //! the host signs the given digest with the named credential's key (a
 //! platform keystore, a smart card, or the in-memory
-//! [`SoftwareSigner`](crate::phone::SoftwareSigner)) and answers
+//! [`SoftwareSigner`](crate::capf::phone::SoftwareSigner)) and answers
 //! `answer_signature(bytes)`, or `refuse_signature()`.
 //!
 //! # 6. Errors, by who is at fault

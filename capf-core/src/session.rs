@@ -1,6 +1,6 @@
 //! The one contract every sans-IO session of this crate keeps: the CAPF
-//! server ([`ServerSession`](crate::server::ServerSession)), the CAPF phone
-//! ([`PhoneSession`](crate::phone::PhoneSession)), the TVS server
+//! server ([`ServerSession`](crate::capf::server::ServerSession)), the CAPF phone
+//! ([`PhoneSession`](crate::capf::phone::PhoneSession)), the TVS server
 //! ([`TvsServerSession`](crate::tvs::TvsServerSession)) and the TVS client
 //! ([`TvsClientSession`](crate::tvs::TvsClientSession)).
 //!
@@ -10,7 +10,7 @@
 
 use core::fmt;
 
-use crate::key_request::KeyRequest;
+use crate::capf::key_request::KeyRequest;
 use crate::time::Timestamp;
 
 /// One item from [`Session::poll_output`]: the same three kinds for every
@@ -127,23 +127,23 @@ pub trait Session {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DecisionKind {
-    /// CAPF server: [`ServerDecision::LookUpDevice`](crate::server::ServerDecision::LookUpDevice).
+    /// CAPF server: [`ServerDecision::LookUpDevice`](crate::capf::server::ServerDecision::LookUpDevice).
     LookUpDevice,
-    /// CAPF server: [`ServerDecision::IssueCertificate`](crate::server::ServerDecision::IssueCertificate).
+    /// CAPF server: [`ServerDecision::IssueCertificate`](crate::capf::server::ServerDecision::IssueCertificate).
     IssueCertificate,
-    /// CAPF server: [`ServerDecision::RecordPendingCertificate`](crate::server::ServerDecision::RecordPendingCertificate).
+    /// CAPF server: [`ServerDecision::RecordPendingCertificate`](crate::capf::server::ServerDecision::RecordPendingCertificate).
     RecordPendingCertificate,
-    /// CAPF server: [`ServerDecision::RecordOutcome`](crate::server::ServerDecision::RecordOutcome).
+    /// CAPF server: [`ServerDecision::RecordOutcome`](crate::capf::server::ServerDecision::RecordOutcome).
     RecordOutcome,
-    /// CAPF phone: [`PhoneDecision::SignProof`](crate::phone::PhoneDecision::SignProof).
+    /// CAPF phone: [`PhoneDecision::SignProof`](crate::capf::phone::PhoneDecision::SignProof).
     SignProof,
-    /// CAPF phone: [`PhoneDecision::GenerateKey`](crate::phone::PhoneDecision::GenerateKey).
+    /// CAPF phone: [`PhoneDecision::GenerateKey`](crate::capf::phone::PhoneDecision::GenerateKey).
     GenerateKey,
-    /// CAPF phone: [`PhoneDecision::StoreCertificate`](crate::phone::PhoneDecision::StoreCertificate).
+    /// CAPF phone: [`PhoneDecision::StoreCertificate`](crate::capf::phone::PhoneDecision::StoreCertificate).
     StoreCertificate,
-    /// CAPF phone: [`PhoneDecision::FetchCertificate`](crate::phone::PhoneDecision::FetchCertificate).
+    /// CAPF phone: [`PhoneDecision::FetchCertificate`](crate::capf::phone::PhoneDecision::FetchCertificate).
     FetchCertificate,
-    /// CAPF phone: [`PhoneDecision::DeleteCertificate`](crate::phone::PhoneDecision::DeleteCertificate).
+    /// CAPF phone: [`PhoneDecision::DeleteCertificate`](crate::capf::phone::PhoneDecision::DeleteCertificate).
     DeleteCertificate,
     /// TVS server: [`TvsServerDecision::LookUpCertificate`](crate::tvs::TvsServerDecision::LookUpCertificate).
     LookUpCertificate,

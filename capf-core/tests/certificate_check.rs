@@ -11,12 +11,13 @@
 
 mod seeded;
 
-use capf_core::phone::{
+use capf_core::capf::codec::Reason;
+use capf_core::capf::phone::{
     CertificateCredentials, CertificatePrecedence, PhoneConfig, PhoneCredentials, PhoneDecision,
     PhoneOutcome, PhoneOutput, PhoneSession, ProofCredential, SoftwareSigner,
 };
-use capf_core::proof::ProofPrivateKey;
-use capf_core::server::{
+use capf_core::capf::proof::ProofPrivateKey;
+use capf_core::capf::server::{
     AuthFailure, AuthMode, CertificateCheckError, CertificateKind, CertificatePolicy,
     CertificatePreference, CertificatePurpose, CertificateVerdict, DeviceRecord, Operation,
     ServerConfig, ServerDecision, ServerOutcome, ServerOutput, ServerSession, SessionResult,
@@ -24,7 +25,6 @@ use capf_core::server::{
 };
 use capf_core::time::Timestamp;
 use capf_core::trust::Revocations;
-use capf_core::wire::Reason;
 use der::{Decode, Encode};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,

@@ -9,10 +9,10 @@
 //! crates (neither provider). Keys are fixtures made with OpenSSL
 //! (`tests/fixtures/README.md`).
 
+use capf_core::capf::codec::Curve;
+use capf_core::capf::key_request::KeyRequest;
 use capf_core::issuance::{CertificateAuthority, IssuanceError, LscIssuer, LscRequest};
-use capf_core::key_request::KeyRequest;
 use capf_core::time::Timestamp;
-use capf_core::wire::Curve;
 use rand::SeedableRng;
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 

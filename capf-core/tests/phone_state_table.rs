@@ -7,8 +7,9 @@ mod phone_support;
 
 use core::time::Duration;
 
-use capf_core::key_request::KeyRequest;
-use capf_core::phone::{
+use capf_core::capf::codec::{AuthType, Command, Curve, Element, Frame, KeyType, Reason, Version};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{
     AuthString, CertificateCredentials, CertificatePrecedence, CommunicationFailure,
     CredentialError, EnrollmentAttempts, LocalFailure, PhoneConfig, PhoneCredentials,
     PhoneDecision, PhoneOutcome, PhoneOutput, PhoneProtocolViolation as ProtocolViolation,
@@ -17,7 +18,6 @@ use capf_core::phone::{
 };
 use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
-use capf_core::wire::{AuthType, Command, Curve, Element, Frame, KeyType, Reason, Version};
 use phone_support::{T0, Vector};
 use proptest::prelude::*;
 
@@ -815,7 +815,7 @@ fn a_refused_or_wrong_signature() {
     let forged = wrong
         .sign(
             ProofCredential::Mic,
-            capf_core::proof::ProofHash::Sha1,
+            capf_core::capf::proof::ProofHash::Sha1,
             &digest,
         )
         .unwrap();
@@ -853,7 +853,7 @@ fn a_refused_or_wrong_signature() {
     ));
     let decision = PhoneDecision::SignProof {
         credential: ProofCredential::Mic,
-        hash: capf_core::proof::ProofHash::Sha1,
+        hash: capf_core::capf::proof::ProofHash::Sha1,
         certificate_der: vec![],
         message: vec![],
         digest: vec![0; 20],

@@ -14,12 +14,12 @@
 
 mod phone_support;
 
-use capf_core::phone::{
+use capf_core::capf::codec::{Command, Frame, Reason};
+use capf_core::capf::phone::{
     PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession, PhoneSessionState as PhoneState,
     StoreFailure,
 };
 use capf_core::session::{DecisionKind, SessionMisuse};
-use capf_core::wire::{Command, Frame, Reason};
 use phone_support::{T0, Vector};
 
 /// The outcome each recorded session must end with.

@@ -7,7 +7,7 @@
 
 mod seeded;
 
-use capf_core::proof::{
+use capf_core::capf::proof::{
     ProofError, ProofHash, ProofKey, ProofPrivateKey, ProofPublicKey, sign_certificate_proof,
     sign_sudi_proof, signed_data_message, sudi_message, verify_certificate_proof,
     verify_sudi_proof,
@@ -407,7 +407,7 @@ fn ec_proof_verifies_against_the_issued_ec_certificate() {
     let key = ProofPrivateKey::from_pkcs8_pem(v.pem("client_generated_private_key")).unwrap();
     assert!(matches!(
         key.kind(),
-        capf_core::proof::ProofKeyKind::Ec(capf_core::wire::Curve::P256)
+        capf_core::capf::proof::ProofKeyKind::Ec(capf_core::capf::codec::Curve::P256)
     ));
     let cert = v.pem_der("issued_certificate");
     let device = v.str("device_name");

@@ -2,12 +2,12 @@
 //! session now (its operation is held by another session) ends it with
 //! END_SESSION 7 before anything is checked.
 
-use capf_core::server::{
+use capf_core::capf::codec::{AuthResponseFields, Frame, Password, Reason, WireDeviceName};
+use capf_core::capf::server::{
     DeviceRefusal, ServerConfig, ServerDecision, ServerOutput, ServerSession, SessionResult,
 };
 use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
-use capf_core::wire::{AuthResponseFields, Frame, Password, Reason, WireDeviceName};
 
 const ID: u32 = 0x0102_0304;
 

@@ -2,17 +2,17 @@
 //! table; then timeouts, a closed connection, lockout, API misuse and
 //! arbitrary input.
 
-use capf_core::key_request::KeyRequest;
-use capf_core::server::{
+use capf_core::capf::codec::{
+    AuthResponseFields, Command, Element, Frame, Password, Reason, Version, WireDeviceName,
+};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server::{
     AuthFailure, AuthMode, AuthStringHash, DeviceRecord, IssueRefusal, Operation, ServerConfig,
     ServerDecision, ServerOutcome, ServerOutput, ServerProtocolViolation, ServerSession,
     SessionResult, SessionState,
 };
 use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
-use capf_core::wire::{
-    AuthResponseFields, Command, Element, Frame, Password, Reason, Version, WireDeviceName,
-};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -360,7 +360,9 @@ fn auth_response_checks() {
         ),
         (
             vec![Element::Version(Version(3)), name(), name()],
-            ServerProtocolViolation::DuplicateElement(capf_core::wire::ElementTag::DeviceName),
+            ServerProtocolViolation::DuplicateElement(
+                capf_core::capf::codec::ElementTag::DeviceName,
+            ),
         ),
     ];
     for (elements, violation) in cases {
@@ -760,7 +762,9 @@ fn fetch_outcomes() {
         (
             vec![
                 Element::Reason(Reason::Success),
-                Element::Certificate(capf_core::wire::WrappedCertificate::lsc(cert.clone())),
+                Element::Certificate(capf_core::capf::codec::WrappedCertificate::lsc(
+                    cert.clone(),
+                )),
             ],
             Reason::NoAction,
             SessionResult::Fetched {
@@ -784,7 +788,9 @@ fn fetch_outcomes() {
         (
             vec![
                 Element::Reason(Reason::Success),
-                Element::Certificate(capf_core::wire::WrappedCertificate::lsc(vec![0x30, 0])),
+                Element::Certificate(capf_core::capf::codec::WrappedCertificate::lsc(vec![
+                    0x30, 0,
+                ])),
             ],
             Reason::Failure,
             SessionResult::ProtocolError(ServerProtocolViolation::InvalidFetchedCertificate),
@@ -806,7 +812,7 @@ fn fetch_outcomes() {
 #[test]
 fn session_ids_do_not_repeat_in_a_long_run() {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(11);
-    let mut ids = capf_core::server::SessionIdAllocator::new(&mut rng);
+    let mut ids = capf_core::capf::server::SessionIdAllocator::new(&mut rng);
     let mut seen = std::collections::HashSet::new();
     for _ in 0..100_000 {
         assert!(seen.insert(ids.next_id().unwrap()));

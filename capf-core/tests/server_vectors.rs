@@ -9,16 +9,16 @@
 
 mod seeded;
 
-use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-use capf_core::key_request::KeyRequest;
-use capf_core::server::{
+use capf_core::capf::codec::{Command, Curve, Element, Frame, HashId, Reason, WireDeviceName};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server::{
     AuthFailure, AuthMode, AuthStringHash, CertificateCheckError, CertificateKind,
     CertificatePolicy, CertificatePreference, CertificatePurpose, DeviceRecord, Operation,
     ServerConfig, ServerDecision, ServerOutcome, ServerOutput, ServerProtocolViolation,
     ServerSession, SessionResult, SessionState, check_certificate,
 };
+use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::time::Timestamp;
-use capf_core::wire::{Command, Curve, Element, Frame, HashId, Reason, WireDeviceName};
 use serde_json::Value;
 
 /// 2027-01-01T00:00:00Z: inside the validity of every certificate of the

@@ -13,9 +13,12 @@
 
 mod phone_support;
 
-use capf_core::key_request::KeyRequest;
-use capf_core::phone::{PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession};
-use capf_core::server::{
+use capf_core::capf::codec::{Command, Curve, Frame, Reason};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{
+    PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession,
+};
+use capf_core::capf::server::{
     AuthMode, DeviceRecord, Operation, ServerConfig, ServerDecision, ServerOutcome, ServerOutput,
     ServerSession, SessionResult,
 };
@@ -24,7 +27,6 @@ use capf_core::tvs::{
     KnownCertificate, TvsClientConfig, TvsClientResult, TvsClientSession, TvsServerConfig,
     TvsServerDecision, TvsServerResult, TvsServerSession,
 };
-use capf_core::wire::{Command, Curve, Frame, Reason};
 use ctl_format::trust_list::Role;
 use phone_support::{T0, Vector};
 
@@ -565,10 +567,10 @@ fn the_server_records_a_transport_failure_too() {
 
 #[test]
 fn the_server_refuses_at_auth_response_a_name_issuance_would_refuse() {
+    use capf_core::capf::codec::{AuthResponseFields, Password, WireDeviceName};
+    use capf_core::capf::server::ServerProtocolViolation;
     use capf_core::device_name::DeviceName;
     use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-    use capf_core::server::ServerProtocolViolation;
-    use capf_core::wire::{AuthResponseFields, Password, WireDeviceName};
     let vector = Vector::load("install-nullstring-ec-p256");
     let issuer = LscIssuer::from_pem(
         vector.pem("capf_certificate"),

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use capf_core::wire::{
+use capf_core::capf::codec::{
     AuthResponseFields, CertificateProof, Command, Element, Frame, FrameDecoder, KeyType, Reason,
     WireError,
 };
@@ -250,7 +250,7 @@ fn rebuild(frame: &Frame) -> Frame {
                 frame
                     .password()
                     .cloned()
-                    .unwrap_or_else(capf_core::wire::Password::empty),
+                    .unwrap_or_else(capf_core::capf::codec::Password::empty),
             );
             fields.version = frame.version().expect("version");
             fields.certificate_proof = frame.certificate().map(|certificate| CertificateProof {
@@ -357,7 +357,7 @@ fn vector_accessors_read_the_recorded_values() {
     let sudi = reply.sudi_data().unwrap();
     assert_eq!(
         sudi.sha512_signature.hash_id(),
-        capf_core::wire::HashId::Sha512
+        capf_core::capf::codec::HashId::Sha512
     );
     assert_eq!(sudi.certificate.data.first(), Some(&0x30));
     assert!(reply.password().unwrap().is_empty());

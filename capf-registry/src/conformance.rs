@@ -9,9 +9,9 @@
 
 use std::sync::{Arc, Barrier};
 
-use capf_core::key_request::KeyRequest;
-use capf_core::server;
-use capf_core::wire::Curve;
+use capf_core::capf::codec::Curve;
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server;
 use ctl_format::trust_list::Role;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -734,13 +734,13 @@ pub fn tvs_allow_list<B: Backend>(backend: &B) {
     );
 }
 
-/// A whole session through the real [`ServerSession`](capf_core::server::ServerSession)
+/// A whole session through the real [`ServerSession`](capf_core::capf::server::ServerSession)
 /// with the library's host helpers: a wrong string is counted, the right
 /// one installs, and the outcome's write consumes the string.
 pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
-    use capf_core::server::{ServerConfig, ServerOutput, ServerSession};
+    use capf_core::capf::codec::{AuthResponseFields, Frame, Password, WireDeviceName};
+    use capf_core::capf::server::{ServerConfig, ServerOutput, ServerSession};
     use capf_core::time::Timestamp;
-    use capf_core::wire::{AuthResponseFields, Frame, Password, WireDeviceName};
     let registry = backend.create("session");
     registry
         .put_device(

@@ -66,7 +66,7 @@
 //!
 //! # A host's session, step by step
 //!
-//! 1. On [`ServerDecision::LookUpDevice`](capf_core::server::ServerDecision::LookUpDevice):
+//! 1. On [`ServerDecision::LookUpDevice`](capf_core::capf::server::ServerDecision::LookUpDevice):
 //!    [`look_up_device`] (claims the operation, applies the rules), then
 //!    answer the session with the record or the refusal. Both steps are
 //!    blocking and the answer runs the authentication checks: run them off
@@ -98,8 +98,8 @@ pub use rules::LookUp;
 pub use sqlite::SqliteRegistry;
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};
 
-use capf_core::key_request::KeyRequest;
-use capf_core::server::ServerOutcome;
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server::ServerOutcome;
 use ctl_format::trust_list::Role;
 
 /// The device registry, certificate ledger and event log of a CAPF service.
@@ -219,9 +219,9 @@ pub trait TvsAllowList: Send + Sync {
 /// Step 1 of a session: claims the device's operation for `token` and
 /// applies the rules ([`rules::lookup_answer`]). Blocking (a registry
 /// write). The answer's record then goes to
-/// [`ServerSession::answer_device`](capf_core::server::ServerSession::answer_device),
+/// [`ServerSession::answer_device`](capf_core::capf::server::ServerSession::answer_device),
 /// which runs the authentication checks (expensive: PBKDF2, chains), or the
-/// refusal to [`ServerSession::refuse_device`](capf_core::server::ServerSession::refuse_device).
+/// refusal to [`ServerSession::refuse_device`](capf_core::capf::server::ServerSession::refuse_device).
 pub fn look_up_device<R: Registry + ?Sized>(
     registry: &R,
     name: &str,

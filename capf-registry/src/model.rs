@@ -2,8 +2,8 @@
 //! schedule, the certificate ledger, events, claims and the writes that
 //! finish a session. Backend-independent.
 
-use capf_core::key_request::KeyRequest;
-use capf_core::server;
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server;
 use std::fmt;
 use std::str::FromStr;
 
@@ -121,7 +121,7 @@ impl fmt::Debug for StoredAuthHash {
 }
 
 /// Hashes a well-formed 4-10 digit authentication string with a fresh
-/// 16-byte salt from `rng` ([`capf_core::server::AuthStringHash`], salted
+/// 16-byte salt from `rng` ([`capf_core::capf::server::AuthStringHash`], salted
 /// PBKDF2-HMAC-SHA256): the only hashing scheme of the registry. Expensive
 /// by design (`iterations` rounds): call it off an async runtime.
 pub fn hash_auth_string<R: rand_core::RngCore + rand_core::CryptoRng>(

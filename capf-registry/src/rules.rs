@@ -12,7 +12,7 @@
 //! | which write each outcome makes | [`outcome_write`] (completions consume the one-time string) |
 //! | how long a claim's lease is | [`lease_until`] |
 
-use capf_core::server::{self, DeviceRefusal, ServerOutcome, SessionResult};
+use capf_core::capf::server::{self, DeviceRefusal, ServerOutcome, SessionResult};
 use core::time::Duration;
 
 use crate::error::RegistryResult;
@@ -93,7 +93,7 @@ pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::Dev
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookUp {
-    /// Answer with [`ServerSession::answer_device`](capf_core::server::ServerSession::answer_device)
+    /// Answer with [`ServerSession::answer_device`](capf_core::capf::server::ServerSession::answer_device)
     /// (`None`: unknown device). When `claim` is set the session holds the
     /// operation: pass it to its writes and release it when it ends,
     /// whatever the outcome.
@@ -103,7 +103,7 @@ pub enum LookUp {
         /// This session's claim, if it took one.
         claim: Option<Claim>,
     },
-    /// Answer with [`ServerSession::refuse_device`](capf_core::server::ServerSession::refuse_device).
+    /// Answer with [`ServerSession::refuse_device`](capf_core::capf::server::ServerSession::refuse_device).
     Refuse(DeviceRefusal),
 }
 
@@ -186,9 +186,9 @@ pub fn outcome_write(
 mod tests {
     use super::*;
     use crate::model::{Device, Status, StoredAuthHash, hash_auth_string};
-    use capf_core::key_request::KeyRequest;
-    use capf_core::server::{AuthFailure, SessionState};
-    use capf_core::wire::{Curve, Reason};
+    use capf_core::capf::codec::{Curve, Reason};
+    use capf_core::capf::key_request::KeyRequest;
+    use capf_core::capf::server::{AuthFailure, SessionState};
     use rand::SeedableRng;
 
     fn stored(operation: Operation, mode: AuthMode, hash: Option<StoredAuthHash>) -> StoredDevice {
@@ -228,9 +228,9 @@ mod tests {
     /// A real outcome from a real session (nothing scheduled), used as a
     /// template whose result the tests replace.
     fn template_outcome() -> ServerOutcome {
-        use capf_core::server::{ServerConfig, ServerOutput, ServerSession};
+        use capf_core::capf::codec::{AuthResponseFields, Frame, Password, WireDeviceName};
+        use capf_core::capf::server::{ServerConfig, ServerOutput, ServerSession};
         use capf_core::time::Timestamp;
-        use capf_core::wire::{AuthResponseFields, Frame, Password, WireDeviceName};
         let mut session = ServerSession::new(
             ServerConfig::new(7),
             Timestamp::from_unix_seconds(1_800_000_000),

@@ -12,7 +12,7 @@
 //!   (a claim) reads and writes inside one IMMEDIATE transaction, so two
 //!   processes racing for one operation cannot both win.
 
-use capf_core::key_request::KeyRequest;
+use capf_core::capf::key_request::KeyRequest;
 use ctl_format::trust_list::Role;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -1067,7 +1067,7 @@ mod tests {
     //! [`crate::conformance`] (tests/sqlite.rs).
     use super::*;
     use crate::model::AuthMode;
-    use capf_core::wire::Curve;
+    use capf_core::capf::codec::Curve;
 
     fn temp_path(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(

@@ -4,7 +4,7 @@
 //! its Done.
 #![no_main]
 
-use capf_core::phone::{PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutput, PhoneSession};
+use capf_core::capf::phone::{PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutput, PhoneSession};
 use capf_core::time::Timestamp;
 use libfuzzer_sys::fuzz_target;
 

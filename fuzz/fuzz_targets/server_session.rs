@@ -5,13 +5,13 @@
 //! carry its own session id.
 #![no_main]
 
-use capf_core::key_request::KeyRequest;
-use capf_core::server::{
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server::{
     AuthMode, AuthStringHash, CertificatePreference, DeviceRecord, IssueRefusal, Operation,
     ServerConfig, ServerDecision, ServerOutput, ServerSession,
 };
 use capf_core::time::Timestamp;
-use capf_core::wire::{Curve, Frame};
+use capf_core::capf::codec::{Curve, Frame};
 use libfuzzer_sys::fuzz_target;
 
 const SESSION_ID: u32 = 1;

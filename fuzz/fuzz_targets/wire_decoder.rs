@@ -5,7 +5,7 @@
 //! on a stream holding one whole frame; a failed decoder stays failed.
 #![no_main]
 
-use capf_core::wire::{Frame, FrameDecoder};
+use capf_core::capf::codec::{Frame, FrameDecoder};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,17 +9,18 @@
 
 mod common;
 
-use capf_core::issuance::LscIssuer;
-use capf_core::key_request::KeyRequest;
-use capf_core::phone::{
+use capf_core::capf::codec::{Curve, Reason};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{
     AuthString, CertificateCredentials, CertificatePrecedence, PhoneConfig, PhoneCredentials,
     PhoneDecision, PhoneOutcome, PhoneSession, ProofCredential, SoftwareSigner,
 };
-use capf_core::proof::ProofPrivateKey;
-use capf_core::server::{
+use capf_core::capf::proof::ProofPrivateKey;
+use capf_core::capf::server::{
     AuthFailure, AuthMode, AuthStringHash, CertificatePreference, DeviceRecord, Operation,
     ServerConfig, ServerSession, SessionResult,
 };
+use capf_core::issuance::LscIssuer;
 use capf_core::tls::{
     TlsClientTransport, TlsServerTransport, TlsVersions, client_config, server_config,
 };
@@ -27,7 +28,6 @@ use capf_core::trust::verifiers::TrustListServerVerifier;
 use capf_core::trust::{
     CapfCredential, Purpose, Revocations, ServerRole, StoreKind, TrustStore, evaluate,
 };
-use capf_core::wire::{Curve, Reason};
 use common::{NOW, ServerHost, certificate_der, key_pem, private_key_der};
 use ctl_format::trust_list::{RecordEntry, Role, TrustList, TrustListBuilder, TrustListKind};
 use ctl_format::{Certificate, HashPolicy, RsaFileSigner};
@@ -346,7 +346,7 @@ fn auth_string_install_over_tls_then_lsc_re_enrolment_until_revoked() {
             .server
             .certificate_authentication
             .as_ref()
-            .is_some_and(|auth| auth.kind == capf_core::server::CertificateKind::Lsc),
+            .is_some_and(|auth| auth.kind == capf_core::capf::server::CertificateKind::Lsc),
         "{:?}",
         renewed.ended.server
     );

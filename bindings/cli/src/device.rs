@@ -9,8 +9,8 @@
 
 use crate::output::{now_unix, outln, rfc3339_utc};
 use crate::{CliError, CliResult};
-use capf_core::key_request::KeyRequest;
-use capf_core::server::{AuthStringHash, generate_auth_string, validate_auth_string};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server::{AuthStringHash, generate_auth_string, validate_auth_string};
 use capf_registry::{
     AuthMode, CertificateEntry, Device, Operation, Registry, RegistryError, Schedule,
     SqliteRegistry, Status, StoredAuthHash, hash_auth_string,

@@ -19,16 +19,16 @@ use crate::output::{errln, outln, read_text};
 use crate::pump::{self, PumpOptions, now};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
-use capf_core::key_request::KeyRequest;
-use capf_core::phone::{
+use capf_core::capf::codec::Curve;
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{
     AuthString, CertificateCredentials, CertificatePrecedence, CommunicationFailure,
     EnrollmentAttempts, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession,
     ProofCredential, RetryDecision, RetryPolicy, SoftwareSigner,
 };
-use capf_core::proof::ProofPrivateKey;
+use capf_core::capf::proof::ProofPrivateKey;
 use capf_core::tls::{TlsClientTransport, rustls};
 use capf_core::trust::{DirectCertificates, ServerRole};
-use capf_core::wire::Curve;
 use clap::Args;
 use der::pem::LineEnding;
 use std::path::{Path, PathBuf};
@@ -312,7 +312,7 @@ fn credentials(auth: &Auth) -> Result<(PhoneCredentials, SoftwareSigner), CliErr
             ] {
                 let Some(path) = path else { continue };
                 let (certificate, key) = credential(path)?;
-                let bad = |error: capf_core::phone::CredentialError| {
+                let bad = |error: capf_core::capf::phone::CredentialError| {
                     CliError::input(format!("{}: {error}", path.display()))
                 };
                 signer = signer

@@ -22,11 +22,11 @@ use crate::output::now_unix;
 use crate::pump::{self, PumpOptions, now};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
-use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-use capf_core::server::{
+use capf_core::capf::server::{
     CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome,
     ServerSession, SessionIdAllocator, SessionResult,
 };
+use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::tls::{TlsServerTransport, rustls};
 use capf_core::trust::Revocations;
 use capf_registry::{Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry, rules};

@@ -18,13 +18,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use capf_core::key_request::KeyRequest;
-use capf_core::phone::{
+use capf_core::capf::codec::{Command as CapfCommand, Curve, FrameDecoder, Reason};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{
     PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession,
 };
 use capf_core::time::Timestamp;
 use capf_core::tls::TlsClientTransport;
-use capf_core::wire::{Command as CapfCommand, Curve, FrameDecoder, Reason};
 use std::io::{Read, Write};
 
 const CAPF: &str = env!("CARGO_BIN_EXE_capf");

@@ -8,10 +8,10 @@ use ctl_format::trust_list::Role;
 use crate::session::{DecisionKind, Output, Session};
 use crate::time::Timestamp;
 
-use super::decoder::TvsFrameDecoder;
-use super::device_name::{TvsDeviceName, TvsDeviceNameError};
-use super::error::{TvsEncodeError, TvsWireError};
-use super::frame::{TvsCommand, TvsElementTag, TvsFrame, TvsStatus};
+use super::codec::decoder::TvsFrameDecoder;
+use super::codec::device_name::{TvsDeviceName, TvsDeviceNameError};
+use super::codec::error::{TvsEncodeError, TvsWireError};
+use super::codec::frame::{TvsCommand, TvsElementTag, TvsFrame, TvsStatus};
 use super::server::millis;
 
 /// The device name the reference client sends when none is given.

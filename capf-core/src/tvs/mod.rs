@@ -23,20 +23,17 @@
 //! in the outcome for the host's log.
 
 mod client;
-mod decoder;
-mod device_name;
-mod error;
-mod frame;
+pub mod codec;
 mod server;
 
 pub use client::{
     DEFAULT_DEVICE_NAME, TvsClientConfig, TvsClientDecision, TvsClientOutcome, TvsClientOutput,
     TvsClientResult, TvsClientSession, TvsClientSetupError, TvsClientState, TvsResponseError,
 };
-pub use decoder::TvsFrameDecoder;
-pub use device_name::{MAX_MODEL_LEN, TvsDeviceName, TvsDeviceNameError};
-pub use error::{TvsEncodeError, TvsWireError};
-pub use frame::{
+pub use codec::decoder::TvsFrameDecoder;
+pub use codec::device_name::{MAX_MODEL_LEN, TvsDeviceName, TvsDeviceNameError};
+pub use codec::error::{TvsEncodeError, TvsWireError};
+pub use codec::frame::{
     DEVICE_NAME_LEAD_BYTE, DeviceNameValue, TVS_ELEMENT_HEADER_LEN, TVS_HEADER_LEN,
     TVS_PROTOCOL_ID, TVS_PROTOCOL_VERSION, TvsCommand, TvsElement, TvsElementTag, TvsFrame,
     TvsFrameHeader, TvsStatus,

@@ -10,10 +10,10 @@ use sha2::{Digest, Sha256};
 use crate::session::{DecisionKind, Output, Session, SessionMisuse, not_pending};
 use crate::time::Timestamp;
 
-use super::decoder::TvsFrameDecoder;
-use super::device_name::{TvsDeviceName, TvsDeviceNameError};
-use super::error::TvsWireError;
-use super::frame::{TvsCommand, TvsElementTag, TvsFrame};
+use super::codec::decoder::TvsFrameDecoder;
+use super::codec::device_name::{TvsDeviceName, TvsDeviceNameError};
+use super::codec::error::TvsWireError;
+use super::codec::frame::{TvsCommand, TvsElementTag, TvsFrame};
 
 /// Settings of a TVS server session.
 ///

@@ -4,13 +4,13 @@
 
 #![allow(dead_code)]
 
-use capf_core::phone::{
+use capf_core::capf::codec::{Command, Frame, Version};
+use capf_core::capf::phone::{
     AuthResponseLayout, AuthString, CertificateCredentials, CertificatePrecedence, PhoneConfig,
     PhoneCredentials, ProofCredential, SoftwareSigner,
 };
-use capf_core::proof::ProofPrivateKey;
+use capf_core::capf::proof::ProofPrivateKey;
 use capf_core::time::Timestamp;
-use capf_core::wire::{Command, Frame, Version};
 use rand::SeedableRng;
 use rsa::pkcs8::EncodePublicKey;
 use serde_json::Value;

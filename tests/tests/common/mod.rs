@@ -3,9 +3,11 @@
 //! capf-core's TLS transports.
 #![allow(dead_code)]
 
+use capf_core::capf::phone::{PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession};
+use capf_core::capf::server::{
+    DeviceRecord, ServerDecision, ServerOutcome, ServerOutput, ServerSession,
+};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-use capf_core::phone::{PhoneDecision, PhoneOutcome, PhoneOutput, PhoneSession};
-use capf_core::server::{DeviceRecord, ServerDecision, ServerOutcome, ServerOutput, ServerSession};
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, TlsError, TlsServerTransport};
 use std::path::{Path, PathBuf};

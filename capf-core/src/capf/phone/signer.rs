@@ -8,7 +8,7 @@ use rand_core::CryptoRngCore;
 use super::credentials::{CredentialError, ProofCredential};
 use super::outcome::PhoneDecision;
 use super::session::PhoneSession;
-use crate::proof::{ProofError, ProofHash, ProofKey, ProofKeyKind, ProofPublicKey};
+use crate::capf::proof::{ProofError, ProofHash, ProofKey, ProofKeyKind, ProofPublicKey};
 
 /// An in-memory signer for the phone's proofs: private keys held in this
 /// process, for tests, the CLI and hosts without a keystore. It answers

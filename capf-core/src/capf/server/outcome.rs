@@ -1,9 +1,9 @@
 //! What a [`ServerSession`](super::ServerSession) hands out: outputs,
 //! decisions for the host, the final outcome, and the errors.
 
-use crate::key_request::KeyRequest;
+use crate::capf::codec::{Command, ElementTag, Reason, WireError};
+use crate::capf::key_request::KeyRequest;
 use crate::session::{DecisionKind, Output};
-use crate::wire::{Command, ElementTag, Reason, WireError};
 
 use super::certificate_check::{CertificateCheckError, CertificateKind};
 

@@ -27,7 +27,7 @@
 //! messages, digests and signature values.
 //!
 //! ```
-//! use capf_core::proof::{signed_data_message, sudi_message};
+//! use capf_core::capf::proof::{signed_data_message, sudi_message};
 //!
 //! let m1 = signed_data_message("SEP001122334455", &[0x30, 0x00]);
 //! assert_eq!(m1, b"SEP001122334455\x00\x30\x00");
@@ -35,7 +35,7 @@
 //! assert_eq!(m2, [0x01, 0x01, 0x00, 0x00, 0x30, 0x00]);
 //! ```
 
-use crate::wire::Curve;
+use crate::capf::codec::Curve;
 use der::{Decode, Encode};
 use rand_core::CryptoRngCore;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
@@ -146,7 +146,7 @@ impl ProofHash {
     /// SHA-256 is defined by the table but never used for proofs).
     ///
     /// ```
-    /// use capf_core::proof::ProofHash;
+    /// use capf_core::capf::proof::ProofHash;
     /// assert_eq!(ProofHash::from_hash_id(3), Some(ProofHash::Sha512));
     /// assert_eq!(ProofHash::from_hash_id(2), None);
     /// ```
@@ -224,7 +224,7 @@ pub fn sudi_message(session_id: u32, sudi_certificate_der: &[u8]) -> Vec<u8> {
 /// bytes, with at least [`MIN_PADDING_BYTES`] `FF` bytes.
 ///
 /// ```
-/// use capf_core::proof::type1_block;
+/// use capf_core::capf::proof::type1_block;
 /// let block = type1_block(&[0xAB; 20], 128).unwrap();
 /// assert_eq!(&block[..2], &[0x00, 0x01]);
 /// assert_eq!(block.iter().filter(|b| **b == 0xFF).count(), 105);

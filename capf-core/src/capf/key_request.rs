@@ -1,13 +1,13 @@
 //! What kind of key the server asks the phone to generate (KEY_GEN_REQUEST).
 
-use crate::wire::Curve;
+use crate::capf::codec::Curve;
 use core::fmt;
 use core::str::FromStr;
 
 /// The key a phone is asked to generate for its LSC.
 ///
 /// ```
-/// use capf_core::key_request::KeyRequest;
+/// use capf_core::capf::key_request::KeyRequest;
 /// let key: KeyRequest = "ec:p256".parse().unwrap();
 /// assert_eq!(key.to_string(), "ec:p256");
 /// assert_eq!("rsa:2048".parse::<KeyRequest>().unwrap(), KeyRequest::Rsa { bits: 2048 });

@@ -52,7 +52,7 @@ pub enum AuthStringError {
 /// ASCII digits, nothing else.
 ///
 /// ```
-/// use capf_core::server::validate_auth_string;
+/// use capf_core::capf::server::validate_auth_string;
 /// assert!(validate_auth_string("123456").is_ok());
 /// assert!(validate_auth_string("123").is_err());
 /// assert!(validate_auth_string("12345678901").is_err());
@@ -104,7 +104,7 @@ impl Drop for GeneratedAuthString {
 /// (4..=10) from an injected cryptographic RNG.
 ///
 /// ```
-/// use capf_core::server::{generate_auth_string, validate_auth_string};
+/// use capf_core::capf::server::{generate_auth_string, validate_auth_string};
 /// use rand_core::OsRng;
 /// let code = generate_auth_string(&mut OsRng, 8).unwrap();
 /// assert!(validate_auth_string(code.expose()).is_ok());
@@ -135,7 +135,7 @@ pub fn generate_auth_string<R: RngCore + CryptoRng + ?Sized>(
 /// form in which a host stores it.
 ///
 /// ```
-/// use capf_core::server::AuthStringHash;
+/// use capf_core::capf::server::AuthStringHash;
 /// let stored = AuthStringHash::new("123456", b"per-device-salt", 1_000).unwrap();
 /// assert!(stored.verify(b"123456"));
 /// assert!(!stored.verify(b"654321"));

@@ -12,7 +12,7 @@ use crate::time::Timestamp;
 /// long to wait before each.
 ///
 /// ```
-/// use capf_core::phone::RetryPolicy;
+/// use capf_core::capf::phone::RetryPolicy;
 /// let cisco = RetryPolicy::default();
 /// assert_eq!(cisco.retries, 3);
 /// assert_eq!(cisco.interval.as_secs(), 30);
@@ -57,7 +57,7 @@ pub enum RetryDecision {
 /// failure counts.
 ///
 /// ```
-/// use capf_core::phone::{CommunicationFailure, EnrollmentAttempts, PhoneOutcome, RetryDecision, RetryPolicy};
+/// use capf_core::capf::phone::{CommunicationFailure, EnrollmentAttempts, PhoneOutcome, RetryDecision, RetryPolicy};
 /// use capf_core::time::Timestamp;
 ///
 /// let mut attempts = EnrollmentAttempts::new(RetryPolicy::default());

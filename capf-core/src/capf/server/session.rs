@@ -6,12 +6,12 @@ use std::collections::VecDeque;
 use der::{Decode, Encode};
 use rsa::traits::PublicKeyParts;
 
-use crate::key_request::KeyRequest;
-use crate::proof::{ProofHash, ProofPublicKey, verify_certificate_proof, verify_sudi_proof};
-use crate::time::Timestamp;
-use crate::wire::{
+use crate::capf::codec::{
     AuthType, Command, Curve, ElementTag, Frame, FrameDecoder, HashId, Reason, WireError,
 };
+use crate::capf::key_request::KeyRequest;
+use crate::capf::proof::{ProofHash, ProofPublicKey, verify_certificate_proof, verify_sudi_proof};
+use crate::time::Timestamp;
 
 use super::certificate_check::{
     CertificateCheckError, CertificatePolicy, CertificatePurpose, check_certificate,
@@ -33,7 +33,7 @@ const STORE_OVERHEAD: usize = 4 + 3 + 5;
 /// Settings of one server session.
 ///
 /// ```
-/// use capf_core::server::ServerConfig;
+/// use capf_core::capf::server::ServerConfig;
 /// let config = ServerConfig::new(0x0000_0101);
 /// assert_eq!(config.key_generation_timeout.as_secs(), 3600);
 /// assert_eq!(config.response_timeout.as_secs(), 60);
@@ -200,13 +200,13 @@ enum Event {
 /// pass (a slow lookup) should call `handle_timeout(now)` before answering.
 ///
 /// ```
-/// use capf_core::server::{
+/// use capf_core::capf::server::{
 ///     AuthMode, DeviceRecord, Operation, ServerConfig, ServerDecision, ServerOutput,
 ///     ServerSession, SessionResult,
 /// };
 /// use capf_core::session::Session;
 /// use capf_core::time::Timestamp;
-/// use capf_core::wire::{AuthResponseFields, WireDeviceName, Frame, Password, Reason};
+/// use capf_core::capf::codec::{AuthResponseFields, WireDeviceName, Frame, Password, Reason};
 ///
 /// let now = Timestamp::from_unix_seconds(1_800_000_000);
 /// let mut session = ServerSession::new(ServerConfig::new(0x1234_5678), now);

@@ -113,7 +113,7 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Reason;
+    use crate::capf::codec::Reason;
 
     #[test]
     fn frames_come_out_one_by_one() {

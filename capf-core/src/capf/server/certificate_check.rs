@@ -73,7 +73,7 @@ pub const MIN_RSA_ISSUER_BITS: usize = 2048;
 /// What the server trusts for certificate authentication, strict by default.
 ///
 /// ```
-/// use capf_core::server::CertificatePolicy;
+/// use capf_core::capf::server::CertificatePolicy;
 /// let policy = CertificatePolicy::default();
 /// assert!(!policy.allow_expired_mic && !policy.skip_name_binding && !policy.skip_validity);
 /// assert_eq!(policy.max_chain_depth, 4);

@@ -4,8 +4,10 @@
 
 use core::fmt;
 
-use crate::proof::{ProofHash, ProofKeyKind, ProofPublicKey, signed_data_message, sudi_message};
-use crate::wire::{AuthResponseFields, Password, WireDeviceName};
+use crate::capf::codec::{AuthResponseFields, Password, WireDeviceName};
+use crate::capf::proof::{
+    ProofHash, ProofKeyKind, ProofPublicKey, signed_data_message, sudi_message,
+};
 
 /// A credential given to [`PhoneConfig`](super::PhoneConfig) is unusable.
 /// Never carries the secret itself.
@@ -48,7 +50,7 @@ impl AuthString {
     /// Validates and wraps the digits the user typed.
     ///
     /// ```
-    /// use capf_core::phone::AuthString;
+    /// use capf_core::capf::phone::AuthString;
     /// assert!(AuthString::new("123456").is_ok());
     /// assert!(AuthString::new("123").is_err());
     /// assert!(AuthString::new("12345678901").is_err());

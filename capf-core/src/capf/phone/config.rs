@@ -3,8 +3,8 @@
 use core::time::Duration;
 
 use super::credentials::{CredentialError, PhoneCredentials};
+use crate::capf::codec::Version;
 use crate::device_name::DeviceName;
-use crate::wire::Version;
 
 /// The element order of AUTH_RESPONSE (spec 8).
 #[non_exhaustive]
@@ -28,7 +28,7 @@ pub enum AuthResponseLayout {
 /// the server speaks.
 ///
 /// ```
-/// use capf_core::phone::{AuthString, PhoneConfig, PhoneCredentials};
+/// use capf_core::capf::phone::{AuthString, PhoneConfig, PhoneCredentials};
 /// use core::time::Duration;
 ///
 /// let config = PhoneConfig::new(

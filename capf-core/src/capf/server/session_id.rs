@@ -27,7 +27,7 @@ use rand_core::{CryptoRng, RngCore};
 /// random start with a random odd stride.
 ///
 /// ```
-/// use capf_core::server::SessionIdAllocator;
+/// use capf_core::capf::server::SessionIdAllocator;
 /// use rand_core::OsRng;
 /// let mut ids = SessionIdAllocator::new(&mut OsRng);
 /// let first = ids.next_id().unwrap();

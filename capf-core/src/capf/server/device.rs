@@ -2,7 +2,7 @@
 //! hands it to a session in answer to
 //! [`ServerDecision::LookUpDevice`](super::ServerDecision::LookUpDevice).
 
-use crate::key_request::KeyRequest;
+use crate::capf::key_request::KeyRequest;
 
 use super::auth_string::AuthStringHash;
 
@@ -57,8 +57,8 @@ pub enum AuthMode {
 /// ([`AuthStringHash`] is redacted).
 ///
 /// ```
-/// use capf_core::key_request::KeyRequest;
-/// use capf_core::server::{AuthMode, DeviceRecord, Operation};
+/// use capf_core::capf::key_request::KeyRequest;
+/// use capf_core::capf::server::{AuthMode, DeviceRecord, Operation};
 /// let record = DeviceRecord::new(
 ///     "SEP001122334455",
 ///     Operation::Install(KeyRequest::Rsa { bits: 2048 }),

@@ -5,10 +5,10 @@
 use core::fmt;
 
 use super::credentials::ProofCredential;
-use crate::key_request::KeyRequest;
-use crate::proof::ProofHash;
+use crate::capf::codec::{Command, Reason, WireError};
+use crate::capf::key_request::KeyRequest;
+use crate::capf::proof::ProofHash;
 use crate::session::{DecisionKind, Output};
-use crate::wire::{Command, Reason, WireError};
 
 /// One thing the host must do, from
 /// [`PhoneSession::poll_output`](super::PhoneSession::poll_output): the

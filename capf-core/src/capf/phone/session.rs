@@ -12,14 +12,14 @@ use super::outcome::{
     CommunicationFailure, LocalFailure, PhoneDecision, PhoneOutcome, PhoneOutput,
     PhoneProtocolViolation, PhoneSessionState, StoreFailure,
 };
-use crate::key_request::KeyRequest;
-use crate::proof::{ProofKeyKind, ProofPublicKey};
-use crate::session::{DecisionKind, Session, SessionMisuse, not_pending};
-use crate::time::Timestamp;
-use crate::wire::{
+use crate::capf::codec::{
     AuthResponseFields, CertificateProof, Command, Element, Frame, FrameDecoder, KeyType, Reason,
     Sha2SignedData, SudiData, WireError, WrappedCertificate,
 };
+use crate::capf::key_request::KeyRequest;
+use crate::capf::proof::{ProofKeyKind, ProofPublicKey};
+use crate::session::{DecisionKind, Session, SessionMisuse, not_pending};
+use crate::time::Timestamp;
 
 /// What the phone completed before END_SESSION.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,13 +191,13 @@ enum Event {
 /// nothing.
 ///
 /// ```
-/// use capf_core::phone::{
+/// use capf_core::capf::phone::{
 ///     AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
 ///     PhoneSession,
 /// };
-/// use capf_core::key_request::KeyRequest;
+/// use capf_core::capf::key_request::KeyRequest;
 /// use capf_core::time::Timestamp;
-/// use capf_core::wire::{Frame, Reason};
+/// use capf_core::capf::codec::{Frame, Reason};
 ///
 /// let config = PhoneConfig::new(
 ///     "SEP001122334455",
@@ -897,8 +897,8 @@ fn jabber_auth_response(session_id: u32, fields: AuthResponseFields) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::phone::PhoneCredentials;
-    use crate::wire::{Curve, Password, WireDeviceName};
+    use crate::capf::codec::{Curve, Password, WireDeviceName};
+    use crate::capf::phone::PhoneCredentials;
 
     #[test]
     fn key_kinds_match_requests() {
