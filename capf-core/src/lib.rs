@@ -24,6 +24,8 @@
 
 pub mod address_selection;
 pub mod capf;
+#[cfg(feature = "tls")]
+pub mod connection;
 pub mod crypto_provider;
 pub mod device_name;
 mod framing;

@@ -110,3 +110,32 @@
 //!   says for that refusal;
 //! * the host misused the API: [`SessionMisuse`](crate::session::SessionMisuse),
 //!   the session unchanged.
+//!
+//! # 7. Over TLS: one object per connection (feature `tls`)
+//!
+//! [`TlsConnection`](crate::connection::TlsConnection) joins any session
+//! with rustls and keeps the rules of a network host, so a tokio, asyncio or
+//! JVM host only moves TCP bytes and answers decisions:
+//!
+//! ```text
+//! connection = TlsConnection::server(tls_config, session, options, now)
+//!           (or TlsConnection::client(tls_config, server_name, session, options, now))
+//! loop:
+//!     while let Some(output) = connection.poll_output():
+//!         Transmit(bytes) -> write to TCP whole (failed: handle_transport_error())
+//!         Need(decision)  -> answer through connection.session_mut()
+//!         TlsFailed(err)  -> log err (readable cause); keep polling
+//!         Done(outcome) | Abandoned(why) -> shut TCP down, stop
+//!     wait for the first of:
+//!         TCP bytes         -> connection.handle_tcp_input(bytes)
+//!         EOF / reset       -> connection.handle_tcp_closed()
+//!         poll_timeout()    -> connection.handle_timeout(now)
+//! ```
+//!
+//! The connection carries: one frame per TLS record (and per `Transmit`),
+//! the session's order (so `RecordOutcome` is answered before the final
+//! END_SESSION leaves), the handshake deadline
+//! ([`ConnectionOptions`](crate::connection::ConnectionOptions), part of
+//! `poll_timeout`), close_notify / EOF as `handle_peer_closed`, TLS failures
+//! and failed writes as `handle_transport_error`, and close_notify once the
+//! session is done.

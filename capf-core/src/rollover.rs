@@ -155,7 +155,7 @@ pub fn kind_from_filename(list: &TrustList<'_>) -> Option<TrustListKind> {
 
 /// What TVS would answer about one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TvsEntry {
+pub struct PredictedTvsEntry {
     /// The roles TVS gives the certificate.
     pub roles: Vec<Role>,
     /// Revoked certificates are answered INVALID, as if unknown.
@@ -166,7 +166,7 @@ pub struct TvsEntry {
 /// by the SHA-256 digest of the certificate's DER (`tvs-protocol.md` 7).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TvsKnowledge {
-    entries: BTreeMap<[u8; 32], TvsEntry>,
+    entries: BTreeMap<[u8; 32], PredictedTvsEntry>,
 }
 
 impl TvsKnowledge {
@@ -178,16 +178,16 @@ impl TvsKnowledge {
     /// Records what TVS holds for the certificate `der` (replacing any
     /// earlier entry for the same certificate).
     pub fn insert(&mut self, der: &[u8], roles: Vec<Role>, revoked: bool) {
-        self.insert_digest(sha256(der), TvsEntry { roles, revoked });
+        self.insert_digest(sha256(der), PredictedTvsEntry { roles, revoked });
     }
 
     /// Records an entry by its SHA-256 digest.
-    pub fn insert_digest(&mut self, digest: [u8; 32], entry: TvsEntry) {
+    pub fn insert_digest(&mut self, digest: [u8; 32], entry: PredictedTvsEntry) {
         self.entries.insert(digest, entry);
     }
 
     /// What TVS holds for the certificate `der`, revoked or not.
-    pub fn lookup(&self, der: &[u8]) -> Option<&TvsEntry> {
+    pub fn lookup(&self, der: &[u8]) -> Option<&PredictedTvsEntry> {
         self.entries.get(&sha256(der))
     }
 

@@ -1,10 +1,14 @@
 //! `ServerSession::refuse_device`: a host that will not let a device run a
-//! session now (its operation is held by another session) ends it with
-//! END_SESSION 7 before anything is checked.
+//! session now ends it before anything is checked. Busy (its operation is
+//! held by another session): the connection closes without END_SESSION, so
+//! the phone sees a communication failure and retries by its policy
+//! (END_SESSION 7 would read as an authentication failure, never retried).
+//! Registry unavailable: END_SESSION 7.
 
 use capf_core::capf::codec::{AuthResponseFields, Frame, Password, Reason, WireDeviceName};
 use capf_core::capf::server::{
-    DeviceRefusal, ServerConfig, ServerDecision, ServerOutput, ServerSession, SessionResult,
+    DeviceRefusal, ServerConfig, ServerDecision, ServerOutcome, ServerOutput, ServerSession,
+    SessionResult,
 };
 use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
@@ -29,40 +33,83 @@ fn session_at_lookup() -> ServerSession {
     session
 }
 
-#[test]
-fn a_refused_device_gets_end_session_7_and_a_refused_outcome() {
+/// Refuses at lookup with `refusal`, records the outcome, and returns what
+/// the session transmitted after the record and its outcome.
+fn refuse(refusal: DeviceRefusal) -> (Vec<Vec<u8>>, ServerOutcome, ServerSession) {
     let mut session = session_at_lookup();
-    session
-        .refuse_device(DeviceRefusal::OperationClaimed)
-        .unwrap();
-    // The refusal is recorded before the phone is told.
+    session.refuse_device(refusal).unwrap();
+    // The refusal is recorded before the phone is told anything.
     let Some(ServerOutput::Need(ServerDecision::RecordOutcome { outcome })) = session.poll_output()
     else {
         panic!("the refusal was not offered for recording")
     };
-    assert_eq!(
-        outcome.result,
-        SessionResult::DeviceRefused(DeviceRefusal::OperationClaimed)
-    );
+    assert_eq!(outcome.result, SessionResult::DeviceRefused(refusal));
+    assert_eq!(session.poll_output(), None, "nothing before the record");
     session.answer_outcome_recorded().unwrap();
-    // END_SESSION whose REASON element ends in 7 (failure).
-    let end = Frame::end_session(ID, Reason::Failure).encode().unwrap();
-    assert_eq!(end.last(), Some(&7));
-    assert_eq!(session.poll_output(), Some(ServerOutput::Transmit(end)));
-    let Some(ServerOutput::Done(outcome)) = session.poll_output() else {
-        panic!("no outcome")
-    };
+    let mut frames = Vec::new();
+    loop {
+        match session.poll_output() {
+            Some(ServerOutput::Transmit(frame)) => frames.push(frame),
+            Some(ServerOutput::Done(outcome)) => {
+                assert_eq!(session.poll_output(), None);
+                assert!(session.is_done());
+                return (frames, outcome, session);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_busy_device_is_closed_on_without_end_session() {
+    let (frames, outcome, _) = refuse(DeviceRefusal::OperationClaimed);
+    assert!(
+        frames.is_empty(),
+        "no END_SESSION (a phone reads 7 as an authentication failure and never retries): {frames:?}"
+    );
     assert_eq!(
         outcome.result,
         SessionResult::DeviceRefused(DeviceRefusal::OperationClaimed)
     );
-    assert_eq!(outcome.end_reason, Some(Reason::Failure));
+    assert_eq!(outcome.end_reason, None);
     assert_eq!(outcome.device_name.as_deref(), Some("SEP001122334455"));
     assert!(!outcome.authenticated);
     assert!(!outcome.is_authentication_failure());
     assert!(!outcome.operation_completed());
-    assert_eq!(session.poll_output(), None);
-    assert!(session.is_done());
+    assert_eq!(DeviceRefusal::OperationClaimed.end_reason(), None);
+}
+
+#[test]
+fn a_busy_device_whose_record_failed_still_gets_no_end_session() {
+    let mut session = session_at_lookup();
+    session
+        .refuse_device(DeviceRefusal::OperationClaimed)
+        .unwrap();
+    assert!(matches!(
+        session.poll_output(),
+        Some(ServerOutput::Need(ServerDecision::RecordOutcome { .. }))
+    ));
+    session.refuse_outcome_record().unwrap();
+    let Some(ServerOutput::Done(outcome)) = session.poll_output() else {
+        panic!("no outcome")
+    };
+    assert!(!outcome.recorded);
+    assert_eq!(outcome.end_reason, None);
+}
+
+#[test]
+fn an_unavailable_registry_gets_end_session_7() {
+    let (frames, outcome, _) = refuse(DeviceRefusal::RegistryUnavailable);
+    // END_SESSION whose REASON element ends in 7 (failure).
+    let end = Frame::end_session(ID, Reason::Failure).encode().unwrap();
+    assert_eq!(end.last(), Some(&7));
+    assert_eq!(frames, [end]);
+    assert_eq!(
+        outcome.result,
+        SessionResult::DeviceRefused(DeviceRefusal::RegistryUnavailable)
+    );
+    assert_eq!(outcome.end_reason, Some(Reason::Failure));
+    assert!(!outcome.is_authentication_failure());
 }
 
 #[test]

@@ -173,7 +173,7 @@ mod over_tls {
         TimeSource, TlsClientTransport, TlsError, TlsServerTransport, server_config,
     };
     use capf_core::trust::verifiers::failure_of;
-    use capf_core::trust::{DirectCertificates, Reason};
+    use capf_core::trust::{DirectCertificates, TrustFailureReason};
     use std::sync::Arc;
 
     /// The certificate and PKCS#8 key of a key file, decoded here.
@@ -217,7 +217,7 @@ mod over_tls {
         Ok(())
     }
 
-    fn reason_of(error: &TlsError) -> Reason {
+    fn reason_of(error: &TlsError) -> TrustFailureReason {
         match error {
             TlsError::Protocol(inner) => failure_of(inner).expect("an evaluator failure").reason,
             other => panic!("unexpected error {other:?}"),
@@ -232,10 +232,10 @@ mod over_tls {
         // The CCM+TFTP server is in the CTL, but not as CAPF.
         let error =
             handshake("tlv/keys/ccm-tftp.pem", &trust, DirectCertificates::Pinned).unwrap_err();
-        assert_eq!(reason_of(&error), Reason::WrongRole, "{error}");
+        assert_eq!(reason_of(&error), TrustFailureReason::WrongRole, "{error}");
         // A certificate the CTL does not list at all.
         let error = handshake("tlv/keys/tvs.pem", &trust, DirectCertificates::Pinned).unwrap_err();
-        assert_eq!(reason_of(&error), Reason::NotListed, "{error}");
+        assert_eq!(reason_of(&error), TrustFailureReason::NotListed, "{error}");
     }
 
     #[test]

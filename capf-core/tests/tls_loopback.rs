@@ -9,7 +9,7 @@ use capf_core::tls::{
     client_config, client_config_pinned, client_config_with_roots_at, server_config,
 };
 use capf_core::trust::verifiers::failure_of;
-use capf_core::trust::{Reason, ServerRole};
+use capf_core::trust::{ServerRole, TrustFailureReason};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::{CertificateError, ProtocolVersion};
 
@@ -293,13 +293,13 @@ fn roots_verifier_refuses_an_unknown_ca() {
     let error = pump(&mut server, &mut client).unwrap_err();
     assert_eq!(
         evaluator_reason(&error),
-        Some(Reason::UnknownIssuer),
+        Some(TrustFailureReason::UnknownIssuer),
         "{error:?}"
     );
 }
 
 /// The trust evaluator's reason inside a refusal of the roots verifier.
-fn evaluator_reason(error: &TlsError) -> Option<Reason> {
+fn evaluator_reason(error: &TlsError) -> Option<TrustFailureReason> {
     match error {
         TlsError::Protocol(inner) => failure_of(inner).map(|failure| failure.reason),
         _ => None,
@@ -334,7 +334,7 @@ fn ca_true_capf_certificate_needs_pinning_or_to_be_an_anchor_itself() {
     // The evaluator's words for webpki's CaUsedAsEndEntity.
     assert_eq!(
         evaluator_reason(&error),
-        Some(Reason::WrongKeyUsage),
+        Some(TrustFailureReason::WrongKeyUsage),
         "{error:?}"
     );
     assert!(error.to_string().contains("CA:TRUE"), "{error}");

@@ -7,8 +7,8 @@ mod trust_support;
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::time::Timestamp;
 use capf_core::trust::{
-    CapfCredential, EvaluationOptions, Purpose, Reason, Revocations, ServerRole, SignedFileKind,
-    StoreKind, TrustStore, Verdict, evaluate, evaluate_with,
+    CapfCredential, EvaluationOptions, Purpose, Revocations, ServerRole, SignedFileKind, StoreKind,
+    TrustFailureReason, TrustStore, Verdict, evaluate, evaluate_with,
 };
 use ctl_format::TrustList;
 use ctl_format::trust_list::Role;
@@ -54,7 +54,7 @@ fn server(role: ServerRole) -> Purpose {
     Purpose::TlsServer { role, host: None }
 }
 
-fn failure_words(verdict: &Verdict) -> (Reason, String) {
+fn failure_words(verdict: &Verdict) -> (TrustFailureReason, String) {
     assert!(!verdict.trusted, "expected a refusal, got {verdict}");
     let failure = verdict.failure.as_ref().expect("a failure");
     (failure.reason, failure.fix.clone())
@@ -115,7 +115,7 @@ fn lsc_of_another_device_is_a_name_mismatch() {
     let stores = capf_trust(&[&setup.capf.der]);
     let verdict = evaluate(&[&setup.lsc], &lsc_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::NameMismatch);
+    assert_eq!(reason, TrustFailureReason::NameMismatch);
     assert!(fix.contains(DEVICE), "{fix}");
     // The path was found: the verdict still says through what.
     assert!(verdict.anchor.is_some());
@@ -128,7 +128,7 @@ fn lsc_signed_by_an_unknown_capf_names_its_issuer_in_the_fix() {
     let stores = capf_trust(&[&other.der]);
     let verdict = evaluate(&[&setup.lsc], &lsc_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::UnknownIssuer);
+    assert_eq!(reason, TrustFailureReason::UnknownIssuer);
     assert!(fix.contains("CN=CAPF-2076a1a2"), "{fix}");
     assert!(fix.contains("CAPF-trust"), "{fix}");
 }
@@ -155,7 +155,7 @@ fn mic_through_an_intermediate_is_trusted_for_capf_authentication() {
     // Without the intermediate the root alone does not reach the MIC.
     let verdict = evaluate(&[&chain.mic.der], &mic_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::UnknownIssuer);
+    assert_eq!(reason, TrustFailureReason::UnknownIssuer);
     assert!(fix.contains("Cisco Manufacturing CA SHA2"), "{fix}");
 }
 
@@ -165,7 +165,7 @@ fn mic_name_binding_takes_the_model_prefix_but_not_another_device() {
     let stores = capf_trust(&[&chain.manufacturing.der]);
     let purpose = capf_auth(CapfCredential::Mic, Some("SEP001122334466"));
     let verdict = evaluate(&[&chain.mic.der], &purpose, &stores, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::NameMismatch));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::NameMismatch));
     assert!(
         verdict
             .failure
@@ -191,7 +191,7 @@ fn mic_for_the_phone_web_page_says_cisco_advises_against_the_manufacturing_ca() 
         NOW,
     );
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::UnknownIssuer);
+    assert_eq!(reason, TrustFailureReason::UnknownIssuer);
     assert!(fix.starts_with("this is a MIC"), "{fix}");
     assert!(fix.contains("Cisco advises against"), "{fix}");
     assert!(fix.contains("issue an LSC instead"), "{fix}");
@@ -217,7 +217,7 @@ fn phone_web_page_with_an_enterprise_lsc_checks_the_host_name() {
     };
     let verdict = evaluate(&[&lsc.der, &issuing.der], &bad, &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::NameMismatch);
+    assert_eq!(reason, TrustFailureReason::NameMismatch);
     assert!(fix.contains("subjectAltName DNS:10.1.2.3"), "{fix}");
 }
 
@@ -246,7 +246,7 @@ fn enterprise_lsc_as_a_tls_client_with_root_and_issuing_ca() {
     )];
     let verdict = evaluate(&[&lsc.der], &tls_client(Some(DEVICE)), &root_only, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::UnknownIssuer);
+    assert_eq!(reason, TrustFailureReason::UnknownIssuer);
     assert!(fix.contains("CN=Example Issuing CA"), "{fix}");
     assert!(fix.contains("CallManager-trust"), "{fix}");
 }
@@ -264,7 +264,7 @@ fn tls_client_needs_client_auth_in_the_extended_key_usage() {
     )];
     let verdict = evaluate(&[&lsc.der], &tls_client(None), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::WrongKeyUsage);
+    assert_eq!(reason, TrustFailureReason::WrongKeyUsage);
     assert!(fix.contains("clientAuth"), "{fix}");
 
     // The same certificate is fine as a TLS server.
@@ -286,7 +286,7 @@ fn key_usage_without_digital_signature_is_refused() {
         NOW,
     );
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::WrongKeyUsage);
+    assert_eq!(reason, TrustFailureReason::WrongKeyUsage);
     assert!(fix.contains("digitalSignature"), "{fix}");
 }
 
@@ -296,7 +296,7 @@ fn a_ca_certificate_presented_as_the_leaf_is_wrong_key_usage() {
     let issuing = intermediate("Example Issuing CA", &root);
     let stores = [store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der])];
     let verdict = evaluate(&[&issuing.der], &server(ServerRole::Tftp), &stores, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::WrongKeyUsage));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::WrongKeyUsage));
     assert!(verdict.failure.unwrap().detail.contains("CA:TRUE"));
 }
 
@@ -319,7 +319,7 @@ fn expired_lsc_fix_says_renew_through_capf() {
     let stores = capf_trust(&[&root.der]);
     let verdict = evaluate(&[&lsc.der], &lsc_auth(), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::Expired);
+    assert_eq!(reason, TrustFailureReason::Expired);
     assert!(fix.contains("CAPF install"), "{fix}");
     assert!(
         verdict
@@ -347,7 +347,7 @@ fn expired_mic_is_refused_unless_the_policy_allows_it() {
     let purpose = mic_auth();
     let verdict = evaluate(&chain, &purpose, &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::Expired);
+    assert_eq!(reason, TrustFailureReason::Expired);
     assert!(fix.contains("MICs cannot be renewed"), "{fix}");
 
     let mut options = EvaluationOptions::default();
@@ -363,7 +363,7 @@ fn expired_mic_is_refused_unless_the_policy_allows_it() {
 
     // The allowance is for CAPF authentication only.
     let verdict = evaluate_with(&chain, &tls_client(None), &stores, NOW, &options);
-    assert_eq!(verdict.reason(), Some(Reason::Expired));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::Expired));
 }
 
 #[test]
@@ -376,7 +376,7 @@ fn not_yet_valid_certificate() {
     let stores = [store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der])];
     let verdict = evaluate(&[&lsc.der], &tls_client(None), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::NotYetValid);
+    assert_eq!(reason, TrustFailureReason::NotYetValid);
     assert!(fix.contains("clock"), "{fix}");
 }
 
@@ -399,7 +399,7 @@ fn revoked_by_digest_by_serial_and_by_crl() {
         NOW,
     );
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::Revoked);
+    assert_eq!(reason, TrustFailureReason::Revoked);
     assert!(fix.contains("issue a new one"), "{fix}");
 
     // Issuer name DER of the leaf = subject name DER of the root.
@@ -410,7 +410,7 @@ fn revoked_by_digest_by_serial_and_by_crl() {
     // Revocation data in another store applies as well.
     let other = TrustStore::new(StoreKind::PemBundle, "revoked.txt").with_revocations(&by_serial);
     let verdict = evaluate(&[&lsc.der], &purpose, &[base.clone(), other], NOW);
-    assert_eq!(verdict.reason(), Some(Reason::Revoked));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::Revoked));
 
     let crl = rcgen::CertificateRevocationListParams {
         this_update: rcgen::date_time_ymd(2024, 12, 1),
@@ -434,7 +434,11 @@ fn revoked_by_digest_by_serial_and_by_crl() {
         &[base.with_revocations(&by_crl)],
         NOW,
     );
-    assert_eq!(verdict.reason(), Some(Reason::Revoked), "{verdict}");
+    assert_eq!(
+        verdict.reason(),
+        Some(TrustFailureReason::Revoked),
+        "{verdict}"
+    );
 }
 
 #[test]
@@ -449,7 +453,7 @@ fn tampered_signature_is_signature_invalid() {
     let stores = [store(StoreKind::EnterpriseRoots, "roots.pem", &[&root.der])];
     let verdict = evaluate(&[&tampered], &tls_client(None), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::SignatureInvalid);
+    assert_eq!(reason, TrustFailureReason::SignatureInvalid);
     assert!(fix.contains("genuine"), "{fix}");
 }
 
@@ -464,7 +468,7 @@ fn chain_longer_than_the_limit_is_chain_too_long() {
     let chain = [&lsc.der, &third.der, &second.der, &first.der];
     let verdict = evaluate(&chain, &tls_client(None), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::ChainTooLong);
+    assert_eq!(reason, TrustFailureReason::ChainTooLong);
     assert!(fix.contains("trust the issuing CA directly"), "{fix}");
 
     let mut options = EvaluationOptions::default();
@@ -490,7 +494,7 @@ fn pinned_server_roles_ccm_tftp_grants_both_and_nothing_else() {
     }
     let verdict = evaluate(&[&ccm.der], &server(ServerRole::Capf), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::WrongRole);
+    assert_eq!(reason, TrustFailureReason::WrongRole);
     assert!(
         fix.contains("in the CTL but with role CCM+TFTP, not CAPF"),
         "{fix}"
@@ -500,7 +504,7 @@ fn pinned_server_roles_ccm_tftp_grants_both_and_nothing_else() {
     let capf = root("CAPF-5b8e7c01");
     let verdict = evaluate(&[&capf.der], &server(ServerRole::Capf), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::NotListed);
+    assert_eq!(reason, TrustFailureReason::NotListed);
     assert!(
         fix.contains("add the CAPF certificate (CN=CAPF-5b8e7c01"),
         "{fix}"
@@ -538,7 +542,7 @@ fn pinned_tvs_in_an_itl_and_dates_are_notes_unless_asked() {
         NOW,
         &options,
     );
-    assert_eq!(verdict.reason(), Some(Reason::Expired));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::Expired));
 }
 
 #[test]
@@ -560,10 +564,10 @@ fn file_signers_config_needs_tftp_and_trust_lists_need_sast() {
     assert!(evaluate(&[&sast.der], &list, &stores, NOW).trusted);
     let verdict = evaluate(&[&sast.der], &config, &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::WrongRole);
+    assert_eq!(reason, TrustFailureReason::WrongRole);
     assert!(fix.contains("role SAST, not TFTP"), "{fix}");
     let verdict = evaluate(&[&tftp.der], &list, &stores, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::WrongRole));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::WrongRole));
 
     // Phone-SAST-trust implies role SAST.
     let sast_trust = store(StoreKind::PhoneSastTrust, "Phone-SAST-trust", &[&sast.der]);
@@ -581,7 +585,7 @@ fn a_store_that_does_not_answer_the_purpose_is_reported() {
     };
     let verdict = evaluate(&[&root.der], &purpose, &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::NoApplicableStore);
+    assert_eq!(reason, TrustFailureReason::NoApplicableStore);
     assert!(fix.contains("ctl or itl"), "{fix}");
 }
 
@@ -595,10 +599,10 @@ fn malformed_and_empty_chains() {
         &stores,
         NOW,
     );
-    assert_eq!(verdict.reason(), Some(Reason::Malformed));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::Malformed));
     let empty: [&[u8]; 0] = [];
     let verdict = evaluate(&empty, &tls_client(None), &stores, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::Malformed));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::Malformed));
     // A truncated certificate must not panic either.
     let verdict = evaluate(
         &[&root.der[..root.der.len() / 2]],
@@ -606,7 +610,7 @@ fn malformed_and_empty_chains() {
         &stores,
         NOW,
     );
-    assert_eq!(verdict.reason(), Some(Reason::Malformed));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::Malformed));
 }
 
 /// SHA-1 MIC hierarchy: an RSA-2048 root signs the manufacturing CA with
@@ -648,12 +652,15 @@ fn sha1_mic_chain_is_accepted_only_for_capf_authentication_with_a_mic() {
     // The same chain for TLS client authentication: SHA-1 is not accepted.
     let verdict = evaluate(&chain, &tls_client(Some(DEVICE)), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::UnsupportedAlgorithm);
+    assert_eq!(reason, TrustFailureReason::UnsupportedAlgorithm);
     assert!(fix.contains("SHA-1"), "{fix}");
 
     // Nor as an LSC, nor with a tampered SHA-1 signature.
     let verdict = evaluate(&chain, &capf_auth(CapfCredential::Lsc, None), &stores, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::UnsupportedAlgorithm));
+    assert_eq!(
+        verdict.reason(),
+        Some(TrustFailureReason::UnsupportedAlgorithm)
+    );
     let mut tampered = manufacturing_sha1.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
@@ -665,7 +672,7 @@ fn sha1_mic_chain_is_accepted_only_for_capf_authentication_with_a_mic() {
     );
     assert_eq!(
         verdict.reason(),
-        Some(Reason::SignatureInvalid),
+        Some(TrustFailureReason::SignatureInvalid),
         "{verdict}"
     );
 }
@@ -707,12 +714,12 @@ fn real_cisco_ctl_grants_its_roles_and_refuses_others() {
 
     let verdict = evaluate(&[capf], &server(ServerRole::CallManager), &stores, then);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::WrongRole);
+    assert_eq!(reason, TrustFailureReason::WrongRole);
     assert!(fix.contains("role CAPF, not CCM"), "{fix}");
     let verdict = evaluate(&[ccm], &server(ServerRole::Capf), &stores, then);
-    assert_eq!(verdict.reason(), Some(Reason::WrongRole));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::WrongRole));
     let verdict = evaluate(&[capf], &config, &stores, then);
-    assert_eq!(verdict.reason(), Some(Reason::WrongRole));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::WrongRole));
 }
 
 #[test]
@@ -777,7 +784,7 @@ fn store_held_self_signed_server_certificate_still_needs_the_host_name() {
 
     let verdict = evaluate(&[&der], &purpose("other.example.net"), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::NameMismatch);
+    assert_eq!(reason, TrustFailureReason::NameMismatch);
     assert!(
         fix.contains("subjectAltName DNS:other.example.net"),
         "{fix}"
@@ -794,7 +801,7 @@ fn store_held_self_signed_server_certificate_still_needs_the_host_name() {
     };
     assert_eq!(
         evaluate(&[&der], &web, &stores, NOW).reason(),
-        Some(Reason::NameMismatch)
+        Some(TrustFailureReason::NameMismatch)
     );
 }
 
@@ -819,7 +826,7 @@ fn store_held_phone_certificate_must_name_the_device() {
         NOW,
     );
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::NameMismatch);
+    assert_eq!(reason, TrustFailureReason::NameMismatch);
     assert!(fix.contains("SEP00AABBCCDDEE"), "{fix}");
 
     // CAPF re-enrolment with a store-held LSC: the same name binding.
@@ -827,7 +834,7 @@ fn store_held_phone_certificate_must_name_the_device() {
     let other = capf_auth(CapfCredential::Lsc, Some("SEP00AABBCCDDEE"));
     assert_eq!(
         evaluate(&[&lsc.der], &other, &capf_trust, NOW).reason(),
-        Some(Reason::NameMismatch)
+        Some(TrustFailureReason::NameMismatch)
     );
     let own = lsc_auth();
     assert!(evaluate(&[&lsc.der], &own, &capf_trust, NOW).trusted);
@@ -841,7 +848,7 @@ fn store_held_certificate_needs_the_purpose_extended_key_usage() {
     let stores = [store(StoreKind::EnterpriseRoots, "nac-cas.pem", &[&der])];
     let verdict = evaluate(&[&der], &tls_client(Some(DEVICE)), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::WrongKeyUsage);
+    assert_eq!(reason, TrustFailureReason::WrongKeyUsage);
     assert!(fix.contains("clientAuth"), "{fix}");
     // Fine as a server: serverAuth is there.
     assert!(evaluate(&[&der], &server(ServerRole::CallManager), &stores, NOW).trusted);
@@ -852,7 +859,7 @@ fn store_held_certificate_needs_the_purpose_extended_key_usage() {
     let der = self_signed_leaf(&spec);
     let stores = [store(StoreKind::EnterpriseRoots, "nac-cas.pem", &[&der])];
     let verdict = evaluate(&[&der], &tls_client(Some(DEVICE)), &stores, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::WrongKeyUsage));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::WrongKeyUsage));
 }
 
 #[test]
@@ -862,7 +869,7 @@ fn store_held_leaf_dates_are_judged_but_pinned_records_are_not() {
     let der = self_signed_leaf(&spec);
     let stores = [store(StoreKind::PemBundle, "browser.pem", &[&der])];
     let verdict = evaluate(&[&der], &server(ServerRole::CallManager), &stores, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::Expired));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::Expired));
 
     let mut ctl = TrustStore::new(StoreKind::Ctl, "CTLFile.tlv");
     ctl.add_certificate(&der, &[Role::CallManager]).unwrap();
@@ -883,12 +890,12 @@ fn store_held_ca_certificate_is_no_phone_certificate() {
         &capf_trust,
         NOW,
     );
-    assert_eq!(verdict.reason(), Some(Reason::WrongKeyUsage));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::WrongKeyUsage));
     assert!(verdict.failure.unwrap().detail.contains("CA:TRUE"));
     let bundle = [store(StoreKind::PemBundle, "nac.pem", &[&setup.capf.der])];
     assert_eq!(
         evaluate(&[&setup.capf.der], &tls_client(None), &bundle, NOW).reason(),
-        Some(Reason::WrongKeyUsage)
+        Some(TrustFailureReason::WrongKeyUsage)
     );
     // As a server it is still its own anchor, and its LSC is trusted.
     assert!(evaluate(&[&setup.capf.der], &server(ServerRole::Capf), &bundle, NOW).trusted);
@@ -1010,7 +1017,7 @@ fn v1_leaf_is_trusted_for_capf_authentication_directly_under_a_store_ca() {
     assert!(evaluate(&[&sha1], &mic_auth(), &roots, NOW).trusted);
     let verdict = evaluate(&[&sha1], &lsc_auth(), &capf_trust(&[&ca]), NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::UnsupportedAlgorithm);
+    assert_eq!(reason, TrustFailureReason::UnsupportedAlgorithm);
     assert!(fix.contains("SHA-1"), "{fix}");
     assert_eq!(
         verdict.failure.as_ref().unwrap().detail,
@@ -1024,12 +1031,16 @@ fn v1_leaf_is_trusted_for_capf_authentication_directly_under_a_store_ca() {
         &capf_trust(&[&ca]),
         NOW,
     );
-    assert_eq!(verdict.reason(), Some(Reason::NameMismatch), "{verdict}");
+    assert_eq!(
+        verdict.reason(),
+        Some(TrustFailureReason::NameMismatch),
+        "{verdict}"
+    );
     let mut tampered = lsc.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
     let verdict = evaluate(&[&tampered], &lsc_auth(), &capf_trust(&[&ca]), NOW);
-    assert_eq!(verdict.reason(), Some(Reason::SignatureInvalid));
+    assert_eq!(verdict.reason(), Some(TrustFailureReason::SignatureInvalid));
     assert_eq!(
         verdict.failure.as_ref().unwrap().detail,
         "signature of CN=SEP001122334455 does not verify under issuer CN=Lab Phone CA"
@@ -1043,7 +1054,7 @@ fn v1_leaf_is_refused_for_other_purposes_by_its_version() {
     let stores = [store(StoreKind::CallManagerTrust, "cm-trust.pem", &[&ca])];
     let verdict = evaluate(&[&lsc], &tls_client(Some(DEVICE)), &stores, NOW);
     let (reason, fix) = failure_words(&verdict);
-    assert_eq!(reason, Reason::Version1);
+    assert_eq!(reason, TrustFailureReason::Version1);
     assert!(fix.contains("version 3"), "{fix}");
     assert_eq!(
         verdict.failure.as_ref().unwrap().detail,
@@ -1068,7 +1079,7 @@ fn v1_certificate_is_no_issuer_for_any_purpose() {
         let stores = [store(kind, "lab.pem", &[&v1_ca])];
         let verdict = evaluate(&[v1_fixture(leaf)], &purpose, &stores, NOW);
         let (reason, fix) = failure_words(&verdict);
-        assert_eq!(reason, Reason::Version1, "{leaf}: {verdict}");
+        assert_eq!(reason, TrustFailureReason::Version1, "{leaf}: {verdict}");
         assert!(fix.contains("as a version 3 CA certificate"), "{fix}");
         assert_eq!(verdict.failure.as_ref().unwrap().detail, refusal);
     }
@@ -1083,7 +1094,11 @@ fn v1_certificate_is_no_issuer_for_any_purpose() {
         v1_fixture("v1-intermediate.pem"),
     ];
     let verdict = evaluate(&chain, &mic_auth(), &roots, NOW);
-    assert_eq!(verdict.reason(), Some(Reason::Version1), "{verdict}");
+    assert_eq!(
+        verdict.reason(),
+        Some(TrustFailureReason::Version1),
+        "{verdict}"
+    );
     assert!(verdict.failure.as_ref().unwrap().detail.starts_with(
         "X.509 version 1 certificate CN=Lab v1 Manufacturing CA cannot act as an issuer"
     ));

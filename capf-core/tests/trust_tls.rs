@@ -12,7 +12,7 @@ use capf_core::tls::{
     server_config_with_client_verifier,
 };
 use capf_core::trust::verifiers::{DeviceClientVerifier, TrustListServerVerifier, failure_of};
-use capf_core::trust::{Reason, ServerRole, StoreKind, TrustStore};
+use capf_core::trust::{ServerRole, StoreKind, TrustFailureReason, TrustStore};
 use ctl_format::trust_list::Role;
 use std::sync::Arc;
 use trust_support::*;
@@ -38,7 +38,7 @@ fn handshake(
     panic!("the handshake does not settle");
 }
 
-fn reason_of(error: &TlsError) -> Reason {
+fn reason_of(error: &TlsError) -> TrustFailureReason {
     match error {
         TlsError::Protocol(inner) => failure_of(inner).expect("an evaluator failure").reason,
         other => panic!("unexpected error {other:?}"),
@@ -71,7 +71,7 @@ fn phone_view_accepts_a_server_listed_with_the_role_and_refuses_another_role() {
     let mut server = TlsServerTransport::new(server_tls).unwrap();
     let mut client = TlsClientTransport::new(config, "10.0.0.1").unwrap();
     let error = handshake(&mut server, &mut client).unwrap_err();
-    assert_eq!(reason_of(&error), Reason::WrongRole);
+    assert_eq!(reason_of(&error), TrustFailureReason::WrongRole);
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn phone_view_refuses_a_server_not_in_the_ctl() {
     let mut server = TlsServerTransport::new(server_tls).unwrap();
     let mut client = TlsClientTransport::new(config, "cucm.example.net").unwrap();
     let error = handshake(&mut server, &mut client).unwrap_err();
-    assert_eq!(reason_of(&error), Reason::NotListed);
+    assert_eq!(reason_of(&error), TrustFailureReason::NotListed);
 }
 
 fn serve_with_client_check(
@@ -158,7 +158,7 @@ fn server_refuses_a_mic_when_only_lsc_issuers_are_trusted() {
         .unwrap(),
     ];
     let error = serve_with_client_check(stores, true, Some(&chain.mic)).unwrap_err();
-    assert_eq!(reason_of(&error), Reason::UnknownIssuer);
+    assert_eq!(reason_of(&error), TrustFailureReason::UnknownIssuer);
 }
 
 #[test]
@@ -224,7 +224,7 @@ fn roots_verifier_judges_dates_at_the_host_time_not_the_handshake_time() {
         .verify_server_cert(&end_entity, &[], &name, &[], rustls_time(inside))
         .unwrap_err();
     let failure = failure_of(&error).expect("an evaluator failure");
-    assert_eq!(failure.reason, Reason::Expired);
+    assert_eq!(failure.reason, TrustFailureReason::Expired);
     assert!(failure.detail.contains("2030-01-01"), "{}", failure.detail);
 
     // And the other way round: the host's time inside, rustls' after.
@@ -266,7 +266,7 @@ fn client_verifier_judges_an_lsc_at_the_host_time_not_the_handshake_time() {
         .unwrap_err();
     assert_eq!(
         failure_of(&error).expect("an evaluator failure").reason,
-        Reason::Expired
+        TrustFailureReason::Expired
     );
 
     let verifier = DeviceClientVerifier::new(store(), true, fixed(inside));
@@ -292,10 +292,10 @@ fn roots_config_over_tls_accepts_inside_validity_and_refuses_after_with_the_reas
     let roots = [ca.der.clone()];
     connect(NOW, &roots).unwrap();
     let error = connect(Timestamp::from_unix_seconds(LEAF_NOT_AFTER + 1), &roots).unwrap_err();
-    assert_eq!(reason_of(&error), Reason::Expired);
+    assert_eq!(reason_of(&error), TrustFailureReason::Expired);
     let other = root("Another CA");
     let error = connect(NOW, &[other.der]).unwrap_err();
-    assert_eq!(reason_of(&error), Reason::UnknownIssuer);
+    assert_eq!(reason_of(&error), TrustFailureReason::UnknownIssuer);
 }
 
 #[test]

@@ -42,8 +42,9 @@
 //! ([`Registry::record_pending_certificate`]) or complete the operation
 //! ([`Registry::record_outcome`]), so the one-time authentication string is
 //! consumed once and at most one certificate is installed per scheduled
-//! operation. A second session for the same device is refused (END_SESSION 7,
-//! [`rules::lookup_answer`]). The claim is released when the session ends,
+//! operation. A second session for the same device is refused
+//! ([`rules::lookup_answer`]): the server closes it without END_SESSION, so
+//! the phone sees a communication failure and retries by its policy. The claim is released when the session ends,
 //! whatever the outcome ([`Registry::record_outcome`],
 //! [`Registry::release_claim`]); the lease ([`rules::lease_until`]) outlives
 //! the key-generation limit, so a live session never loses it, and a claim

@@ -7,7 +7,7 @@
 //! | what a device's record for the session is | [`device_record`] |
 //! | what a locked device answers | failed attempts `u32::MAX`: the session refuses it (END_SESSION 7, `LockedOut`) whatever its limit, nothing counted |
 //! | what an auth-string device whose string is used up answers | nothing scheduled: "nothing to do" (END_SESSION 0); something scheduled: unknown (END_SESSION 9) until a new string is set |
-//! | what a lookup answers, given the claim | [`lookup_answer`] (held by another session: refused, END_SESSION 7) |
+//! | what a lookup answers, given the claim | [`lookup_answer`] (held by another session: refused, closed without END_SESSION so the phone retries) |
 //! | how failures count and lock | [`count_failure`] |
 //! | which write each outcome makes | [`outcome_write`] (completions consume the one-time string) |
 //! | how long a claim's lease is | [`lease_until`] |
@@ -109,8 +109,10 @@ pub enum LookUp {
 
 /// The answer to a lookup, from what [`Registry::claim_operation`](crate::Registry::claim_operation)
 /// found (`None`: no such device). A second session for a device whose
-/// operation another session holds is refused (END_SESSION 7): one
-/// operation, one certificate.
+/// operation another session holds is refused (closed without
+/// END_SESSION, which a phone retries as a communication failure; see
+/// [`DeviceRefusal::end_reason`](capf_core::capf::server::DeviceRefusal::end_reason)):
+/// one operation, one certificate.
 pub fn lookup_answer(found: Option<ClaimAnswer>) -> RegistryResult<LookUp> {
     Ok(match found {
         None => LookUp::Answer {

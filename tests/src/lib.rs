@@ -4,9 +4,11 @@
 //! evaluator; trust lists built by `ctl-format` and read by `capf-core`'s
 //! trust stores, TLS verifiers and rollover predictor; the recorded
 //! vectors in `tests/vectors/`. This library holds what they share: the workspace
-//! module graph for the import-cycle check (tested itself).
+//! module graph for the import-cycle check and the public type names for
+//! the unique-name check (both tested themselves).
 
 pub mod module_graph;
+pub mod public_names;
 
 use std::path::{Path, PathBuf};
 

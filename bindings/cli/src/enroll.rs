@@ -1,7 +1,7 @@
 //! `capf enroll`: the phone side of CAPF over real TLS.
 //!
 //! The host around the sans-IO [`PhoneSession`]: tokio moves TCP bytes,
-//! [`TlsClientTransport`] (pinned to the CAPF certificates given with
+//! a [`TlsConnection`] (pinned to the CAPF certificates given with
 //! `--ca`) turns them into plaintext, and the host answers the session's
 //! decisions: it generates the requested key in memory, writes the issued
 //! LSC with its PKCS#8 key to `--out`, returns `--out` for a fetch and
@@ -16,7 +16,7 @@
 use crate::anchors::{describe_tls_failure, server_tls_config};
 use crate::files::pem_blocks;
 use crate::output::{errln, outln, read_text};
-use crate::pump::{self, PumpOptions, now};
+use crate::pump::{self, now, usable_server_name};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::capf::codec::Curve;
@@ -27,7 +27,8 @@ use capf_core::capf::phone::{
     ProofCredential, RetryDecision, RetryPolicy, SoftwareSigner,
 };
 use capf_core::capf::proof::ProofPrivateKey;
-use capf_core::tls::{TlsClientTransport, rustls};
+use capf_core::connection::{ConnectionOptions, TlsConnection};
+use capf_core::tls::rustls;
 use capf_core::trust::{DirectCertificates, ServerRole};
 use clap::Args;
 use der::pem::LineEnding;
@@ -331,18 +332,6 @@ fn credentials(auth: &Auth) -> Result<(PhoneCredentials, SoftwareSigner), CliErr
     Ok((credentials, signer))
 }
 
-/// The host part of HOST:PORT, as a TLS server name (names are not
-/// checked by the pinned verifier; SNI is off).
-fn server_name(server: &str) -> String {
-    if let Ok(address) = server.parse::<std::net::SocketAddr>() {
-        return address.ip().to_string();
-    }
-    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned()
-}
-
 /// Runs one enrollment session and returns its outcome. Errors are for bad
 /// input or an unreachable server (exit 2) and a server whose certificate
 /// is not trusted (exit 1); everything else the server or network does is
@@ -374,10 +363,15 @@ async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
         .map_err(|error| CliError::input(format!("--device / credentials: {error}")))?
         .with_response_timeout(enrollment.timeout);
     let tls_config = enrollment.server_trust.clone();
-    let mut tls = TlsClientTransport::new(tls_config.clone(), &server_name(&enrollment.server))
-        .or_else(|_| TlsClientTransport::new(tls_config, "capf.invalid"))
-        .map_err(|error| CliError::input(format!("TLS: {error}")))?;
-    let mut session = PhoneSession::new(config, now());
+    let session = PhoneSession::new(config, now());
+    let mut connection = TlsConnection::client(
+        tls_config,
+        &usable_server_name(&enrollment.server, "capf.invalid"),
+        session,
+        ConnectionOptions::default(),
+        now(),
+    )
+    .map_err(|error| CliError::input(format!("TLS: {error}")))?;
     let connect = tokio::time::timeout(enrollment.timeout, TcpStream::connect(&enrollment.server));
     let mut stream = match connect.await {
         Ok(Ok(stream)) => stream,
@@ -394,14 +388,7 @@ async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
         tls_failure: None,
         signer,
     };
-    let outcome = pump::run(
-        &mut stream,
-        &mut tls,
-        &mut session,
-        &mut host,
-        PumpOptions::default(),
-    )
-    .await?;
+    let outcome = pump::run(&mut stream, &mut connection, &mut host).await?;
     // A TLS failure ends the session as a communication failure; say why.
     if let (Some(reason), None | Some(PhoneOutcome::CommunicationFailure(_))) =
         (host.tls_failure, &outcome)

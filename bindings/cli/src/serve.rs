@@ -1,7 +1,7 @@
 //! `capf serve`: the CAPF server host (spec section 2, 10, 11).
 //!
 //! The host around the sans-IO [`ServerSession`]: tokio moves TCP bytes,
-//! [`TlsServerTransport`] turns them into plaintext, the session decides.
+//! a [`TlsConnection`] runs TLS and the session's rules, the session decides.
 //! One task and one session per connection; session ids come from one
 //! [`SessionIdAllocator`] seeded from the OS RNG. Decisions are answered
 //! from the registry ([`capf_registry`], SQLite, group commit) and the local
@@ -19,15 +19,16 @@
 use crate::files::{read_certificates, read_private_key};
 use crate::listener::{self, Stop, stop_on_signal};
 use crate::output::now_unix;
-use crate::pump::{self, PumpOptions, now};
+use crate::pump::{self, now};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::capf::server::{
     CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome,
     ServerSession, SessionIdAllocator, SessionResult,
 };
+use capf_core::connection::{ConnectionOptions, TlsConnection};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-use capf_core::tls::{TlsServerTransport, rustls};
+use capf_core::tls::rustls;
 use capf_core::trust::Revocations;
 use capf_registry::{Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry, rules};
 use clap::Args;
@@ -430,8 +431,10 @@ impl Server {
         config.certificate_policy = shared.policy.clone();
         config.response_timeout = shared.timeouts.response;
         config.key_generation_timeout = shared.timeouts.key_generation;
-        let mut tls = TlsServerTransport::new(shared.tls.clone()).map_err(|e| e.to_string())?;
-        let mut session = ServerSession::new(config, now());
+        let session = ServerSession::new(config, now());
+        let options = ConnectionOptions::with_handshake_timeout(Some(shared.timeouts.handshake));
+        let mut connection = TlsConnection::server(shared.tls.clone(), session, options, now())
+            .map_err(|e| e.to_string())?;
         let mut host = ServerHost {
             server: self,
             token: ClaimToken::random(&mut rand_core::OsRng),
@@ -439,10 +442,7 @@ impl Server {
             pending: None,
             ledger_id: None,
         };
-        let options = PumpOptions {
-            handshake_timeout: Some(shared.timeouts.handshake),
-        };
-        let result = pump::run(stream, &mut tls, &mut session, &mut host, options).await;
+        let result = pump::run(stream, &mut connection, &mut host).await;
         // A connection that failed without an outcome still holds its
         // claim: free it now rather than at the end of the lease.
         if let Some(claim) = host.claim.take() {

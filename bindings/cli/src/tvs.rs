@@ -13,9 +13,10 @@ use crate::anchors::{describe_tls_failure, server_tls_config};
 use crate::files::{read_certificates, read_private_key};
 use crate::listener;
 use crate::output::{errln, now_unix, outln, rfc3339_utc};
-use crate::pump::{self, Host, PumpOptions, now};
+use crate::pump::{self, Host, now, usable_server_name};
 use crate::{CliError, CliResult};
-use capf_core::tls::{TlsClientTransport, TlsServerTransport, rustls};
+use capf_core::connection::{ConnectionOptions, TlsConnection};
+use capf_core::tls::rustls;
 use capf_core::trust::{DirectCertificates, ServerRole};
 use capf_core::tvs::{
     DEFAULT_DEVICE_NAME, KnownCertificate, TVS_PORT, TvsClientConfig, TvsClientDecision,
@@ -370,21 +371,23 @@ pub(crate) async fn ask(
         certificate,
     );
     config.response_timeout = limit;
-    let mut session = TvsClientSession::new(config, now())
+    let session = TvsClientSession::new(config, now())
         .map_err(|error| CliError::input(format!("--device: {error}")))?;
     let mut stream = tokio::time::timeout(limit, TcpStream::connect(server))
         .await
         .map_err(|_| CliError::input(format!("{server}: connection timed out")))?
         .map_err(|error| CliError::input(format!("cannot connect to {server}: {error}")))?;
     let _ = stream.set_nodelay(true);
-    let mut tls = TlsClientTransport::new(tls_config.clone(), &server_name(server))
-        .or_else(|_| TlsClientTransport::new(tls_config, "tvs.invalid"))
-        .map_err(|error| CliError::input(format!("TLS: {error}")))?;
-    let options = PumpOptions {
-        handshake_timeout: Some(limit),
-    };
+    let mut connection = TlsConnection::client(
+        tls_config,
+        &usable_server_name(server, "tvs.invalid"),
+        session,
+        ConnectionOptions::with_handshake_timeout(Some(limit)),
+        now(),
+    )
+    .map_err(|error| CliError::input(format!("TLS: {error}")))?;
     let mut host = ClientHost::default();
-    let outcome = pump::run(&mut stream, &mut tls, &mut session, &mut host, options)
+    let outcome = pump::run(&mut stream, &mut connection, &mut host)
         .await
         .unwrap_or_else(|never| match never {});
     if let Some(reason) = host.tls_failure {
@@ -470,17 +473,6 @@ fn with_default_port(server: &str) -> String {
         return format!("{server}:{TVS_PORT}");
     }
     server.to_owned()
-}
-
-/// The host part of HOST:PORT, as a TLS server name (not checked; SNI off).
-fn server_name(server: &str) -> String {
-    if let Ok(address) = server.parse::<SocketAddr>() {
-        return address.ip().to_string();
-    }
-    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned()
 }
 
 // ---------------------------------------------------------------------------
@@ -590,21 +582,21 @@ impl TvsServer {
         let _ = stream.set_nodelay(true);
         let span = tracing::info_span!("tvs", %peer);
         async {
-            let mut tls = match TlsServerTransport::new(self.shared.tls.clone()) {
-                Ok(tls) => tls,
-                Err(error) => {
-                    tracing::error!(%error, "TLS setup failed");
-                    return;
-                }
-            };
-            let mut session = TvsServerSession::new(self.shared.config.clone(), now());
+            let session = TvsServerSession::new(self.shared.config.clone(), now());
+            let options =
+                ConnectionOptions::with_handshake_timeout(Some(self.shared.handshake_timeout));
+            let mut connection =
+                match TlsConnection::server(self.shared.tls.clone(), session, options, now()) {
+                    Ok(connection) => connection,
+                    Err(error) => {
+                        tracing::error!(%error, "TLS setup failed");
+                        return;
+                    }
+                };
             let mut host = TvsHost {
                 store: self.shared.store.clone(),
             };
-            let options = PumpOptions {
-                handshake_timeout: Some(self.shared.handshake_timeout),
-            };
-            match pump::run(&mut stream, &mut tls, &mut session, &mut host, options).await {
+            match pump::run(&mut stream, &mut connection, &mut host).await {
                 Ok(Some(outcome)) => log_outcome(&outcome),
                 Ok(None) => tracing::info!("TVS connection ended before a request"),
                 Err(error) => tracing::error!(%error, "TVS lookup failed: connection closed"),
@@ -708,8 +700,15 @@ mod tests {
         assert_eq!(with_default_port("::1"), "[::1]:2445");
         assert_eq!(with_default_port("[::1]"), "[::1]:2445");
         assert_eq!(with_default_port("[::1]:2446"), "[::1]:2446");
-        assert_eq!(server_name("[::1]:2446"), "::1");
-        assert_eq!(server_name("tvs.example.test:2445"), "tvs.example.test");
+        assert_eq!(usable_server_name("[::1]:2446", "x.invalid"), "::1");
+        assert_eq!(
+            usable_server_name("tvs.example.test:2445", "x.invalid"),
+            "tvs.example.test"
+        );
+        assert_eq!(
+            usable_server_name("bad name!:2445", "x.invalid"),
+            "x.invalid"
+        );
     }
 
     #[test]

@@ -1203,8 +1203,10 @@ fn racing_phones_get_one_certificate_per_scheduled_operation() {
             );
             assert_eq!(installed.len(), 1, "{context}");
             assert!(installed[0].status.success(), "{context}");
-            // The other phone was refused (END_SESSION 7, exit 1) or came
-            // after the install and heard "nothing to do" (exit 0).
+            // The other phone was refused (the connection closed without
+            // END_SESSION: a communication failure, exit 1 without
+            // --retries) or came after the install and heard "nothing to
+            // do" (exit 0).
             let other = outputs
                 .iter()
                 .find(|output| !String::from_utf8_lossy(&output.stdout).contains("LSC installed"))
@@ -1251,8 +1253,9 @@ fn a_phone_holding_the_operation_refuses_a_second_one_until_it_dies() {
     let halt = phone.run_until(is_key_request);
     assert!(matches!(halt, Halt::Paused(_)), "{halt:?}");
     assert!(!server.show(device)["claimed_until"].is_null());
-    // A second phone for the same device is refused meanwhile (END_SESSION
-    // 7), without a certificate and without a failure counted.
+    // A second phone for the same device is refused meanwhile (closed
+    // without END_SESSION, a communication failure: exit 1 without
+    // --retries), without a certificate and without a failure counted.
     let output = server.enroll(device, &out, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(!out.exists());
@@ -1271,6 +1274,47 @@ fn a_phone_holding_the_operation_refuses_a_second_one_until_it_dies() {
         vec![(installed, "installed".to_owned())]
     );
     assert!(server.show(device)["claimed_until"].is_null());
+}
+
+#[test]
+fn a_busy_device_retries_and_enrolls_once_the_other_session_ends() {
+    let server = Server::start("busy-retry", &[]);
+    let device = "SEP0000000000D2";
+    let out = server.dir.join("lsc.pem");
+    server.add(device, "install", "null", "ec:p256");
+
+    // A phone holds the operation while it "generates its key".
+    let mut phone = TestPhone::connect(&server, device);
+    let halt = phone.run_until(is_key_request);
+    assert!(matches!(halt, Halt::Paused(_)), "{halt:?}");
+    let output = std::thread::scope(|scope| {
+        let enroll = scope
+            .spawn(|| server.enroll(device, &out, &["--retries", "60", "--retry-interval", "1"]));
+        // The retrying phone was refused at least once (busy: the server
+        // closed without END_SESSION, which the phone retries)...
+        let mut waited = 0;
+        while !server.log().contains("another session holds") {
+            waited += 1;
+            assert!(waited < 3_000, "never refused:\n{}", server.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // ...then the holder goes away and the retry gets the operation.
+        drop(phone);
+        enroll.join().unwrap()
+    });
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("LSC installed"),
+        "{}",
+        text(&output)
+    );
+    assert!(retries_announced(&output) >= 1, "{}", text(&output));
+    let installed = serial_hex(&certificate_in(&out));
+    assert_eq!(
+        ledger(&server, device),
+        vec![(installed, "installed".to_owned())]
+    );
+    assert_eq!(server.show(device)["failed_attempts"], 0);
 }
 
 #[test]

@@ -27,7 +27,9 @@ use super::purpose::{CapfCredential, Purpose, SignedFileKind};
 use super::sha1_rsa::RSA_PKCS1_SHA1;
 use super::store::{Revocations, StoreEntry, StoreKind, TrustStore};
 use super::v1_leaf::{self, SignatureProblem};
-use super::verdict::{Anchor, ChainCertificate, Failure, Reason, StoreRef, Verdict, format_unix};
+use super::verdict::{
+    Anchor, ChainCertificate, Failure, StoreRef, TrustFailureReason, Verdict, format_unix,
+};
 use crate::time::Timestamp;
 
 const OID_SERVER_AUTH: der::oid::ObjectIdentifier =
@@ -117,7 +119,7 @@ pub fn evaluate_with<C: AsRef<[u8]>>(
             Ok(certificate) => parsed.push(certificate),
             Err(error) => {
                 verdict.failure = Some(Failure {
-                    reason: Reason::Malformed,
+                    reason: TrustFailureReason::Malformed,
                     detail: format!("certificate {index} of the chain does not parse: {error}"),
                     fix: "export the certificate again as PEM or DER X.509 (leaf first)".to_owned(),
                     store: None,
@@ -128,7 +130,7 @@ pub fn evaluate_with<C: AsRef<[u8]>>(
     }
     let Some(leaf) = parsed.first() else {
         verdict.failure = Some(Failure {
-            reason: Reason::Malformed,
+            reason: TrustFailureReason::Malformed,
             detail: "no certificate was given".to_owned(),
             fix: "give the certificate to check (PEM or DER), leaf first".to_owned(),
             store: None,
@@ -154,7 +156,7 @@ pub fn evaluate_with<C: AsRef<[u8]>>(
             .map(StoreKind::cli_name)
             .collect();
         verdict.failure = Some(Failure {
-            reason: Reason::NoApplicableStore,
+            reason: TrustFailureReason::NoApplicableStore,
             detail: format!(
                 "none of the stores given ({}) answers for {purpose}",
                 if given.is_empty() {
@@ -305,12 +307,12 @@ fn pinned_validity(context: &Context<'_>, found: &mut Found) -> Option<Failure> 
     let now = context.now.unix_seconds();
     let problem = if now > not_after {
         Some((
-            Reason::Expired,
+            TrustFailureReason::Expired,
             format!("expired on {}", format_unix(not_after)),
         ))
     } else if now < not_before {
         Some((
-            Reason::NotYetValid,
+            TrustFailureReason::NotYetValid,
             format!("is valid only from {}", format_unix(not_before)),
         ))
     } else {
@@ -384,7 +386,7 @@ fn evaluate_pinned(context: &Context<'_>, store: &TrustStore) -> Result<Found, M
         };
         return Err(Miss {
             failure: Failure {
-                reason: Reason::NotListed,
+                reason: TrustFailureReason::NotListed,
                 detail,
                 fix,
                 store: Some(store_ref(store)),
@@ -427,7 +429,7 @@ fn evaluate_pinned(context: &Context<'_>, store: &TrustStore) -> Result<Found, M
     if !entry.roles().iter().any(|role| wanted.contains(role)) {
         let have = role_list(entry.roles());
         let failure = Failure {
-            reason: Reason::WrongRole,
+            reason: TrustFailureReason::WrongRole,
             detail: format!(
                 "{leaf_subject} is in the {} {} with role {have}, which does not grant {}",
                 store.kind(),
@@ -454,7 +456,7 @@ fn evaluate_pinned(context: &Context<'_>, store: &TrustStore) -> Result<Found, M
 
 fn revoked_failure(certificate: &Certificate) -> Failure {
     Failure {
-        reason: Reason::Revoked,
+        reason: TrustFailureReason::Revoked,
         detail: format!(
             "{} (serial {}) is revoked",
             subject(certificate),
@@ -532,7 +534,7 @@ fn evaluate_chain(context: &Context<'_>, store: &TrustStore) -> Result<Found, Mi
     if version1 && !matches!(context.purpose, Purpose::CapfAuthentication { .. }) {
         return Err(Miss {
             failure: Failure {
-                reason: Reason::Version1,
+                reason: TrustFailureReason::Version1,
                 detail: format!(
                     "{} is an X.509 version 1 certificate; a version 1 leaf is accepted only for CAPF authentication, not for {}",
                     context.leaf_subject(),
@@ -732,7 +734,7 @@ fn device_ca_leaf(context: &Context<'_>) -> Option<Failure> {
         Ok(Some((_, BasicConstraints { ca: true, .. })))
     );
     (device_purpose && ca).then(|| Failure {
-        reason: Reason::WrongKeyUsage,
+        reason: TrustFailureReason::WrongKeyUsage,
         detail: format!(
             "{} is a CA certificate (CA:TRUE) presented as a phone's own certificate",
             context.leaf_subject()
@@ -794,7 +796,7 @@ fn expired_failure(context: &Context<'_>, certificate: &Certificate) -> Failure 
         )
     };
     Failure {
-        reason: Reason::Expired,
+        reason: TrustFailureReason::Expired,
         detail: format!(
             "{} expired on {} (checked at {})",
             subject(certificate),
@@ -809,7 +811,7 @@ fn expired_failure(context: &Context<'_>, certificate: &Certificate) -> Failure 
 fn not_yet_valid_failure(certificate: &Certificate) -> Failure {
     let (not_before, _) = certificate.validity();
     Failure {
-        reason: Reason::NotYetValid,
+        reason: TrustFailureReason::NotYetValid,
         detail: format!(
             "{} is valid only from {}",
             subject(certificate),
@@ -962,7 +964,7 @@ fn build_path(
     let Some(entry) = entry else {
         return Err(Miss {
             failure: Failure {
-                reason: Reason::Malformed,
+                reason: TrustFailureReason::Malformed,
                 detail: "the anchor of the built path is not in the store".to_owned(),
                 fix: "report this as a bug".to_owned(),
                 store: Some(store_ref(store)),
@@ -1023,7 +1025,7 @@ fn version1_issuer_in_the_way(context: &Context<'_>, store: &TrustStore) -> Opti
 fn version1_issuer_failure(issuer: &Certificate, issued: &Certificate) -> Failure {
     let issuer = subject(issuer);
     Failure {
-        reason: Reason::Version1,
+        reason: TrustFailureReason::Version1,
         detail: format!(
             "X.509 version 1 certificate {issuer} cannot act as an issuer (version 1 has no basicConstraints, so it is never a CA); it is the issuer named by {}",
             subject(issued)
@@ -1089,7 +1091,7 @@ fn version1_leaf_path(context: &Context<'_>, store: &TrustStore) -> Result<Found
                 .any(|certificate| v1_leaf::names_issuer(certificate, leaf));
             if presented_issuer {
                 Failure {
-                    reason: Reason::Version1,
+                    reason: TrustFailureReason::Version1,
                     detail: format!(
                         "{leaf_subject} is an X.509 version 1 certificate, accepted only when signed directly by a certificate of the {}; its issuer {issuer_name} is only an intermediate",
                         store_words(store)
@@ -1102,7 +1104,7 @@ fn version1_leaf_path(context: &Context<'_>, store: &TrustStore) -> Result<Found
                 }
             } else {
                 Failure {
-                    reason: Reason::UnknownIssuer,
+                    reason: TrustFailureReason::UnknownIssuer,
                     detail: format!(
                         "no certificate of the {} issued {leaf_subject} (issuer {issuer_name}; an X.509 version 1 certificate must be signed directly by one)",
                         store_words(store)
@@ -1133,7 +1135,7 @@ fn version1_leaf_path(context: &Context<'_>, store: &TrustStore) -> Result<Found
     };
     if context.options.max_chain_length < 2 {
         let failure = Failure {
-            reason: Reason::ChainTooLong,
+            reason: TrustFailureReason::ChainTooLong,
             detail: format!(
                 "the path from {leaf_subject} to its issuer has 2 certificates (at most {} allowed)",
                 context.options.max_chain_length
@@ -1178,7 +1180,7 @@ fn version1_signature_failure(
     let issuer = subject(issuer);
     match problem {
         SignatureProblem::Invalid => Failure {
-            reason: Reason::SignatureInvalid,
+            reason: TrustFailureReason::SignatureInvalid,
             detail: format!("signature of {leaf_subject} does not verify under issuer {issuer}"),
             fix: "the certificate was altered, or the store holds a different CA with the same name: get the genuine certificate and the CA that really issued it".to_owned(),
             store: None,
@@ -1187,14 +1189,14 @@ fn version1_signature_failure(
             if context.leaf.x509().signature_algorithm.oid == OID_SHA1_RSA =>
         {
             Failure {
-                reason: Reason::UnsupportedAlgorithm,
+                reason: TrustFailureReason::UnsupportedAlgorithm,
                 detail: format!("{leaf_subject} is signed by {issuer} with SHA-1"),
                 fix: "SHA-1 is accepted only for CAPF authentication with a MIC through manufacturing roots or CAPF-trust: reissue the certificate with SHA-256 (or enroll an LSC)".to_owned(),
                 store: None,
             }
         }
         SignatureProblem::UnsupportedAlgorithm => Failure {
-            reason: Reason::UnsupportedAlgorithm,
+            reason: TrustFailureReason::UnsupportedAlgorithm,
             detail: format!(
                 "the signature algorithm of {leaf_subject} ({}) does not fit or is not accepted for the key of its issuer {issuer}",
                 context.leaf.x509().signature_algorithm.oid
@@ -1236,7 +1238,7 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
             (failure.reason, failure.detail, failure.fix)
         }
         E::UnknownIssuer => (
-            Reason::UnknownIssuer,
+            TrustFailureReason::UnknownIssuer,
             format!(
                 "no certificate of the {} {} issued {leaf_subject} or its chain (issuer {issuer})",
                 store.kind(),
@@ -1245,12 +1247,12 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
             unknown_issuer_fix(context, issuer),
         ),
         E::CertRevoked => (
-            Reason::Revoked,
+            TrustFailureReason::Revoked,
             format!("a certificate of the chain of {leaf_subject} is revoked"),
             revoked_failure(context.leaf).fix,
         ),
         E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch => (
-            Reason::SignatureInvalid,
+            TrustFailureReason::SignatureInvalid,
             if context.presented.len() == 1 {
                 format!("signature of {leaf_subject} does not verify under issuer {issuer}")
             } else {
@@ -1266,13 +1268,13 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
                 .any(|certificate| certificate.x509().signature_algorithm.oid == OID_SHA1_RSA);
             if sha1 {
                 (
-                    Reason::UnsupportedAlgorithm,
+                    TrustFailureReason::UnsupportedAlgorithm,
                     format!("the chain of {leaf_subject} is signed with SHA-1"),
                     "SHA-1 is accepted only for CAPF authentication with a MIC through manufacturing roots or CAPF-trust: reissue the certificate with SHA-256 (or enroll an LSC)".to_owned(),
                 )
             } else {
                 (
-                    Reason::UnsupportedAlgorithm,
+                    TrustFailureReason::UnsupportedAlgorithm,
                     format!("a signature algorithm or issuer key in the chain of {leaf_subject} is not accepted ({error:?})"),
                     "reissue with ECDSA P-256/P-384 or RSA (2048 bits or more) with SHA-256/384/512".to_owned(),
                 )
@@ -1281,18 +1283,18 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
         E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
             let eku = EkuPolicy::of(context.purpose).name();
             (
-                Reason::WrongKeyUsage,
+                TrustFailureReason::WrongKeyUsage,
                 format!("{leaf_subject} has an extendedKeyUsage without {eku}"),
                 format!("reissue the certificate with extended key usage {eku}"),
             )
         }
         E::CaUsedAsEndEntity => (
-            Reason::WrongKeyUsage,
+            TrustFailureReason::WrongKeyUsage,
             format!("{leaf_subject} is a CA certificate (CA:TRUE) presented as the end entity"),
             "present an end-entity certificate issued by this CA, or trust this exact certificate (put it in the store itself, or pin it in the CTL/ITL)".to_owned(),
         ),
         E::EndEntityUsedAsCa => (
-            Reason::WrongKeyUsage,
+            TrustFailureReason::WrongKeyUsage,
             format!("an end-entity certificate (CA:FALSE) issued a certificate in the chain of {leaf_subject}"),
             "issue the certificate from a real CA certificate (basicConstraints CA:TRUE)".to_owned(),
         ),
@@ -1300,7 +1302,7 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
         | E::PathLenConstraintViolated
         | E::MaximumPathBuildCallsExceeded
         | E::MaximumSignatureChecksExceeded => (
-            Reason::ChainTooLong,
+            TrustFailureReason::ChainTooLong,
             format!(
                 "the path from {leaf_subject} to the {} {} is longer than allowed ({error:?}; at most {} certificates, leaf and anchor included)",
                 store.kind(),
@@ -1310,28 +1312,28 @@ fn webpki_failure(context: &Context<'_>, store: &TrustStore, error: &webpki::Err
             "trust the issuing CA directly (add it to the store) or shorten the hierarchy".to_owned(),
         ),
         E::CertNotValidForName(_) | E::NameConstraintViolation => (
-            Reason::NameMismatch,
+            TrustFailureReason::NameMismatch,
             format!("{leaf_subject}: {error:?}"),
             "reissue the certificate with the right names".to_owned(),
         ),
         E::UnsupportedCriticalExtension => (
-            Reason::Malformed,
+            TrustFailureReason::Malformed,
             format!("{leaf_subject} or a certificate of its chain has a critical extension that is not supported"),
             "reissue the certificate without the unsupported critical extension (or mark it non-critical)".to_owned(),
         ),
         E::BadDer | E::BadDerTime | E::TrailingData(_) | E::MalformedExtensions
         | E::ExtensionValueInvalid | E::InvalidSerialNumber | E::InvalidCertValidity => (
-            Reason::Malformed,
+            TrustFailureReason::Malformed,
             format!("{leaf_subject} or a certificate of its chain is badly encoded ({error:?})"),
             "export the certificates again; a certificate whose encoding is wrong must be reissued".to_owned(),
         ),
         E::UnsupportedCertVersion => (
-            Reason::Version1,
+            TrustFailureReason::Version1,
             format!("a certificate of the chain of {leaf_subject} is not X.509 version 3"),
             "reissue it as version 3 (with extensions)".to_owned(),
         ),
         other => (
-            Reason::Malformed,
+            TrustFailureReason::Malformed,
             format!("{leaf_subject}: the chain cannot be used ({other:?})"),
             "export the certificates again; a certificate with unsupported critical extensions or bad encoding must be reissued".to_owned(),
         ),
@@ -1391,7 +1393,7 @@ fn leaf_checks(context: &Context<'_>, end_entity: Option<&EndEntityCert<'_>>) ->
         let allowed = usage.digital_signature() || (tls_server && usage.key_encipherment());
         if !allowed {
             return Some(Failure {
-                reason: Reason::WrongKeyUsage,
+                reason: TrustFailureReason::WrongKeyUsage,
                 detail: format!("{leaf_subject} has a keyUsage without digitalSignature"),
                 fix: "reissue the certificate with key usage digitalSignature (the LSC profile has digitalSignature and keyEncipherment)".to_owned(),
                 store: None,
@@ -1409,7 +1411,7 @@ fn leaf_checks(context: &Context<'_>, end_entity: Option<&EndEntityCert<'_>>) ->
         && !purposes.contains(&oid)
     {
         return Some(Failure {
-            reason: Reason::WrongKeyUsage,
+            reason: TrustFailureReason::WrongKeyUsage,
             detail: format!("{leaf_subject} has an extendedKeyUsage without {name}"),
             fix: format!("reissue the certificate with extended key usage {name}"),
             store: None,
@@ -1428,7 +1430,7 @@ fn leaf_checks(context: &Context<'_>, end_entity: Option<&EndEntityCert<'_>>) ->
             if !matches {
                 let cn = context.leaf.common_name().unwrap_or_default();
                 return Some(Failure {
-                    reason: Reason::NameMismatch,
+                    reason: TrustFailureReason::NameMismatch,
                     detail: format!(
                         "{leaf_subject} has no subjectAltName for {host:?} (CN {cn:?}; TLS clients such as browsers check only the subjectAltName)"
                     ),
@@ -1453,7 +1455,7 @@ fn leaf_checks(context: &Context<'_>, end_entity: Option<&EndEntityCert<'_>>) ->
                 "an LSC's CN or a subjectAltName URI must be the device name"
             };
             return Some(Failure {
-                reason: Reason::NameMismatch,
+                reason: TrustFailureReason::NameMismatch,
                 detail: format!(
                     "{leaf_subject} (CN {cn:?}) does not name the device {device} ({rule})"
                 ),

@@ -10,7 +10,7 @@
 //!   [`Revocations`] (serials per issuer, SHA-256 digests, CRLs).
 //! * [`evaluate`]`(chain, purpose, stores, now)` returns a [`Verdict`]:
 //!   trusted or not, the [`Anchor`] and its store, the roles, the chain as
-//!   built, and a [`Failure`] with a precise [`Reason`] and a fix sentence.
+//!   built, and a [`Failure`] with a precise [`TrustFailureReason`] and a fix sentence.
 //! * [`ServerTrust`]: what a phone-side host trusts a CAPF or TVS server
 //!   by, read from one file as a phone holds it (a verifying CTL/ITL's
 //!   records with the role, or certificates named directly), with the TLS
@@ -46,7 +46,7 @@
 //!   CA:TRUE CAPF and TVS certificates); for the purposes that take a
 //!   phone's own certificate (TLS client, phone web server, CAPF
 //!   authentication) a store-held CA:TRUE certificate is refused
-//!   ([`Reason::WrongKeyUsage`]): a CA is no phone's LSC or MIC. Either
+//!   ([`TrustFailureReason::WrongKeyUsage`]): a CA is no phone's LSC or MIC. Either
 //!   way it is still judged as a leaf: validity dates (subject to
 //!   [`EvaluationOptions::skip_validity`] and
 //!   [`EvaluationOptions::allow_expired_mic`]), keyUsage, EKU and the
@@ -59,7 +59,7 @@
 //! * **X.509 version 1.** A version 1 certificate is never an issuer (it
 //!   has no basicConstraints): as a store certificate it is no anchor, as
 //!   a presented intermediate it is not used, and a leaf it would issue is
-//!   refused with [`Reason::Version1`] naming it. A version 1 *leaf* is
+//!   refused with [`TrustFailureReason::Version1`] naming it. A version 1 *leaf* is
 //!   accepted for CAPF authentication only (lab PKIs make MICs and LSCs
 //!   that way), and only when its signature verifies directly under a
 //!   version 3 certificate of the store; its dates, revocation and the
@@ -72,7 +72,7 @@
 //!
 //! ```
 //! use capf_core::time::Timestamp;
-//! use capf_core::trust::{Purpose, Reason, ServerRole, StoreKind, TrustStore, evaluate};
+//! use capf_core::trust::{Purpose, TrustFailureReason, ServerRole, StoreKind, TrustStore, evaluate};
 //! use ctl_format::TrustList;
 //! let file = include_bytes!("../../../tests/vectors/real/cucm/CTLFile.tlv");
 //! let list = TrustList::parse(file)?;
@@ -83,7 +83,7 @@
 //! assert!(evaluate(&[capf], &as_capf, &[ctl.clone()], now).trusted);
 //! let as_ccm = Purpose::TlsServer { role: ServerRole::CallManager, host: None };
 //! let verdict = evaluate(&[capf], &as_ccm, &[ctl], now);
-//! assert_eq!(verdict.reason(), Some(Reason::WrongRole));
+//! assert_eq!(verdict.reason(), Some(TrustFailureReason::WrongRole));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -103,4 +103,6 @@ pub use evaluate::{EvaluationOptions, evaluate, evaluate_with};
 pub use purpose::{CapfCredential, Purpose, ServerRole, SignedFileKind};
 pub use server_trust::{DirectCertificates, ServerAnchors, ServerTrust, ServerTrustError};
 pub use store::{Revocations, StoreEntry, StoreError, StoreKind, TrustStore, UnknownStoreKind};
-pub use verdict::{Anchor, ChainCertificate, Failure, Reason, StoreRef, Verdict, format_unix};
+pub use verdict::{
+    Anchor, ChainCertificate, Failure, StoreRef, TrustFailureReason, Verdict, format_unix,
+};

@@ -15,7 +15,7 @@ use rustls::{CertificateError, OtherError};
 use super::evaluate::{EvaluationOptions, evaluate_with};
 use super::purpose::Purpose;
 use super::store::TrustStore;
-use super::verdict::{Failure, Reason, Verdict};
+use super::verdict::{Failure, TrustFailureReason, Verdict};
 use crate::time::Timestamp;
 
 /// The certificate half of every verifier of this crate: evaluates the
@@ -44,7 +44,7 @@ pub(crate) fn judge(
 /// wrapping the [`Failure`] (see [`failure_of`]).
 fn refusal(verdict: Verdict) -> rustls::Error {
     let failure = verdict.failure.unwrap_or_else(|| Failure {
-        reason: Reason::Malformed,
+        reason: TrustFailureReason::Malformed,
         detail: "not trusted".to_owned(),
         fix: String::new(),
         store: None,

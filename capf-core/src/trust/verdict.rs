@@ -11,7 +11,7 @@ use super::store::StoreKind;
 /// Why a chain is not trusted.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
+pub enum TrustFailureReason {
     /// A certificate of the chain is past its notAfter.
     Expired,
     /// A certificate of the chain is before its notBefore.
@@ -50,7 +50,7 @@ pub enum Reason {
     Version1,
 }
 
-impl Reason {
+impl TrustFailureReason {
     /// A short machine name (`expired`, `wrong-role`, ...).
     pub const fn name(self) -> &'static str {
         match self {
@@ -92,7 +92,7 @@ impl Reason {
     }
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for TrustFailureReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -102,7 +102,7 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// The reason.
-    pub reason: Reason,
+    pub reason: TrustFailureReason,
     /// What exactly failed, naming the certificate.
     pub detail: String,
     /// One sentence for the administrator.
@@ -204,7 +204,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// The reason when not trusted.
-    pub fn reason(&self) -> Option<Reason> {
+    pub fn reason(&self) -> Option<TrustFailureReason> {
         self.failure.as_ref().map(|failure| failure.reason)
     }
 }

@@ -62,8 +62,8 @@ use x509_cert::ext::pkix::BasicConstraints;
 
 use crate::time::Timestamp;
 use crate::trust::{
-    CapfCredential, EvaluationOptions, Failure, Purpose, Reason, Revocations, StoreKind,
-    TrustStore, Verdict, evaluate_with,
+    CapfCredential, EvaluationOptions, Failure, Purpose, Revocations, StoreKind,
+    TrustFailureReason, TrustStore, Verdict, evaluate_with,
 };
 
 /// Smallest RSA issuer key accepted in a chain, in bits (what the
@@ -222,22 +222,22 @@ impl CertificateCheckError {
     /// what cannot be used).
     fn from_failure(failure: &Failure) -> Self {
         match failure.reason {
-            Reason::Expired => Self::Expired,
-            Reason::NotYetValid => Self::NotYetValid,
-            Reason::NameMismatch => Self::NameMismatch,
-            Reason::WrongKeyUsage => Self::WrongKeyUsage,
-            Reason::ChainTooLong => Self::ChainTooLong,
-            Reason::UnsupportedAlgorithm => Self::UnsupportedAlgorithm,
-            Reason::Revoked => Self::Revoked,
-            Reason::Malformed => Self::Unusable(failure.detail.clone()),
-            Reason::SignatureInvalid => Self::SignatureInvalid(failure.detail.clone()),
-            Reason::Version1 => Self::Version1(failure.detail.clone()),
+            TrustFailureReason::Expired => Self::Expired,
+            TrustFailureReason::NotYetValid => Self::NotYetValid,
+            TrustFailureReason::NameMismatch => Self::NameMismatch,
+            TrustFailureReason::WrongKeyUsage => Self::WrongKeyUsage,
+            TrustFailureReason::ChainTooLong => Self::ChainTooLong,
+            TrustFailureReason::UnsupportedAlgorithm => Self::UnsupportedAlgorithm,
+            TrustFailureReason::Revoked => Self::Revoked,
+            TrustFailureReason::Malformed => Self::Unusable(failure.detail.clone()),
+            TrustFailureReason::SignatureInvalid => Self::SignatureInvalid(failure.detail.clone()),
+            TrustFailureReason::Version1 => Self::Version1(failure.detail.clone()),
             // Pins and store selection do not occur with the stores built
             // here.
-            Reason::UnknownIssuer
-            | Reason::NotListed
-            | Reason::WrongRole
-            | Reason::NoApplicableStore => Self::Untrusted,
+            TrustFailureReason::UnknownIssuer
+            | TrustFailureReason::NotListed
+            | TrustFailureReason::WrongRole
+            | TrustFailureReason::NoApplicableStore => Self::Untrusted,
         }
     }
 }

@@ -133,6 +133,20 @@ pub enum DeviceRefusal {
     RegistryUnavailable,
 }
 
+impl DeviceRefusal {
+    /// The END_SESSION reason the server sends for this refusal: none for
+    /// [`OperationClaimed`](Self::OperationClaimed) (the connection closes,
+    /// which a phone retries as a communication failure; END_SESSION 7
+    /// would read as an authentication failure, never retried), 7
+    /// ([`Reason::Failure`]) otherwise.
+    pub const fn end_reason(self) -> Option<Reason> {
+        match self {
+            Self::OperationClaimed => None,
+            Self::RegistryUnavailable => Some(Reason::Failure),
+        }
+    }
+}
+
 /// How a session ended.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,7 +250,8 @@ pub enum SessionResult {
     UnknownDevice,
     /// The host refused the device before authentication
     /// ([`refuse_device`](super::ServerSession::refuse_device)), e.g. because
-    /// another session holds its scheduled operation. END_SESSION 7;
+    /// another session holds its scheduled operation. No END_SESSION when
+    /// busy, END_SESSION 7 otherwise ([`DeviceRefusal::end_reason`]);
     /// nothing was checked, nothing is to be counted.
     DeviceRefused(DeviceRefusal),
     /// Authentication failed. END_SESSION 7. The host must count it.

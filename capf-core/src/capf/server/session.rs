@@ -387,8 +387,16 @@ impl ServerSession {
     /// Answers [`ServerDecision::LookUpDevice`] with a refusal: the host will
     /// not let this device run a session now (e.g. another session holds
     /// its scheduled operation). Nothing is checked or counted; the session
-    /// ends with END_SESSION 7 and [`SessionResult::DeviceRefused`], and the
-    /// phone may retry later.
+    /// ends with [`SessionResult::DeviceRefused`] (recorded through
+    /// [`ServerDecision::RecordOutcome`] like every end) and:
+    ///
+    /// * [`DeviceRefusal::OperationClaimed`] (busy): **no END_SESSION**, the
+    ///   connection just closes. A phone reads END_SESSION 7 as an
+    ///   authentication failure and does not retry; a connection closed
+    ///   without one is a communication failure, which it retries by its
+    ///   policy (Cisco's phones: 3 times, 30 s apart), so it succeeds once
+    ///   the other session has ended;
+    /// * [`DeviceRefusal::RegistryUnavailable`]: END_SESSION 7.
     pub fn refuse_device(&mut self, refusal: DeviceRefusal) -> Result<(), SessionMisuse> {
         self.expect_pending(DecisionKind::LookUpDevice)?;
         self.step(Event::DeviceRefused(refusal));
@@ -513,7 +521,7 @@ impl ServerSession {
                 self.on_device(&auth_response, record)
             }
             (State::LookingUpDevice { .. }, Event::DeviceRefused(refusal)) => {
-                self.finish(Some(Reason::Failure), SessionResult::DeviceRefused(refusal))
+                self.finish(refusal.end_reason(), SessionResult::DeviceRefused(refusal))
             }
             (State::IssuingCertificate { .. }, Event::Certificate(Err(refusal))) => {
                 self.finish(Some(Reason::Failure), SessionResult::IssueRefused(refusal))
