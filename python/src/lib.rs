@@ -6,6 +6,7 @@
 
 mod errors;
 mod files;
+mod sessions;
 
 use pyo3::prelude::*;
 
@@ -16,5 +17,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<files::PyTrustList>()?;
     m.add_class::<files::PySignedFile>()?;
     m.add_class::<files::PyEncryptedConfig>()?;
+    m.add_class::<sessions::Transmit>()?;
+    m.add_class::<sessions::Need>()?;
+    m.add_class::<sessions::Done>()?;
+    m.add_class::<sessions::Decision>()?;
+    m.add_class::<sessions::ServerOutcomeInfo>()?;
+    m.add_class::<sessions::PhoneOutcomeInfo>()?;
+    m.add_class::<sessions::PyDeviceRecord>()?;
+    m.add_class::<sessions::PyServerSession>()?;
+    m.add_class::<sessions::PyPhoneSession>()?;
+    m.add_class::<sessions::PyLscIssuer>()?;
+    m.add_function(wrap_pyfunction!(sessions::subject_public_key_info, m)?)?;
     Ok(())
 }
