@@ -20,6 +20,11 @@ use crate::errors::{FileResultExt, Kind, new_error};
 
 static ROLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
+/// The `capf.Role` enum class.
+pub(crate) fn role_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    ROLE.import(py, "capf._types", "Role")
+}
+
 /// Reads a whole file with the GIL released; an I/O failure is an `OSError`
 /// (`FileNotFoundError` …) naming the path, as `open()` would raise.
 fn read_file(py: Python<'_>, path: PathBuf) -> PyResult<Vec<u8>> {
@@ -197,7 +202,7 @@ impl PyRecord {
     fn role<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         match self.inner.role() {
             Some(role) => {
-                let cls = ROLE.import(py, "capf._types", "Role")?;
+                let cls = role_class(py)?;
                 cls.call1((role.code(),)).map(Some)
             }
             None => Ok(None),

@@ -27,6 +27,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sessions::PyServerSession>()?;
     m.add_class::<sessions::PyPhoneSession>()?;
     m.add_class::<sessions::PyLscIssuer>()?;
+    m.add_class::<sessions::TvsOutcomeInfo>()?;
+    m.add_class::<sessions::PyTvsServerSession>()?;
+    m.add_class::<sessions::PyTvsClientSession>()?;
     m.add_function(wrap_pyfunction!(sessions::subject_public_key_info, m)?)?;
     Ok(())
 }

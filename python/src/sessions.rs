@@ -16,6 +16,12 @@ use capf_core::capf::server::{
 use capf_core::issuance::{CertificateAuthority, LscIssuer as CoreIssuer, LscRequest};
 use capf_core::session::{DecisionKind, Output, SessionMisuse};
 use capf_core::time::Timestamp;
+use capf_core::tvs::{
+    KnownCertificate, TvsClientConfig, TvsClientDecision, TvsClientOutcome, TvsClientResult,
+    TvsClientSession, TvsServerConfig, TvsServerDecision, TvsServerOutcome, TvsServerResult,
+    TvsServerSession,
+};
+use ctl_format::trust_list::Role;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
@@ -766,4 +772,257 @@ pub fn subject_public_key_info<'py>(
     let cert = crate::files::certificate(certificate)?;
     let spki = crate::errors::FileResultExt::py_err(cert.subject_public_key_info_der())?;
     Ok(PyBytes::new(py, &spki))
+}
+
+// ---- TVS --------------------------------------------------------------------
+
+/// How a TVS session (server or client) ended.
+#[pyclass(module = "capf._native", frozen, name = "TvsOutcome")]
+pub struct TvsOutcomeInfo {
+    /// The request's session id, when known.
+    #[pyo3(get)]
+    session_id: Option<u32>,
+    /// The device that asked (server side), when it passed the check.
+    #[pyo3(get)]
+    device_name: Option<String>,
+    /// ``"valid"``, ``"invalid"``, ``"silent_close"`` (server), ``"no_answer"``,
+    /// ``"timed_out"``, ``"transport_failed"``, ``"protocol_error"`` (client).
+    #[pyo3(get)]
+    result: String,
+    roles: Vec<u16>,
+    /// Seconds the verdict may be cached (``"valid"``), when sent.
+    #[pyo3(get)]
+    ttl: Option<u32>,
+    /// Why (``"unknown"``, ``"revoked"``… for ``"invalid"`` on the server;
+    /// the close or protocol error otherwise), when there is one.
+    #[pyo3(get)]
+    reason: Option<String>,
+}
+
+#[pymethods]
+impl TvsOutcomeInfo {
+    /// The roles granted (``"valid"``) as `capf.Role`, ascending on the
+    /// server side.
+    #[getter]
+    fn roles<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let cls = crate::files::role_class(py)?;
+        self.roles.iter().map(|code| cls.call1((*code,))).collect()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "TvsOutcome(result={:?}, roles={:?}, ttl={:?})",
+            self.result, self.roles, self.ttl
+        )
+    }
+}
+
+fn tvs_server_outcome(py: Python<'_>, outcome: TvsServerOutcome) -> PyResult<Bound<'_, PyAny>> {
+    let (roles, ttl, reason) = match &outcome.result {
+        TvsServerResult::Valid { roles, ttl } => (
+            roles.iter().map(|role| role.code()).collect(),
+            Some(*ttl),
+            None,
+        ),
+        TvsServerResult::Invalid(why) => {
+            (Vec::new(), None, Some(variant_name(&format!("{why:?}"))))
+        }
+        TvsServerResult::SilentClose(why) => (Vec::new(), None, Some(why.to_string())),
+        _ => (Vec::new(), None, None),
+    };
+    Ok(Bound::new(
+        py,
+        TvsOutcomeInfo {
+            session_id: outcome.session_id,
+            device_name: outcome.device_name.clone(),
+            result: variant_name(&format!("{:?}", outcome.result)),
+            roles,
+            ttl,
+            reason,
+        },
+    )?
+    .into_any())
+}
+
+fn tvs_client_outcome(py: Python<'_>, outcome: TvsClientOutcome) -> PyResult<Bound<'_, PyAny>> {
+    let (roles, ttl, reason) = match &outcome.result {
+        TvsClientResult::Valid { roles, ttl } => {
+            (roles.iter().map(|role| role.code()).collect(), *ttl, None)
+        }
+        TvsClientResult::ProtocolError(why) => (Vec::new(), None, Some(why.to_string())),
+        _ => (Vec::new(), None, None),
+    };
+    Ok(Bound::new(
+        py,
+        TvsOutcomeInfo {
+            session_id: Some(outcome.session_id),
+            device_name: None,
+            result: variant_name(&format!("{:?}", outcome.result)),
+            roles,
+            ttl,
+            reason,
+        },
+    )?
+    .into_any())
+}
+
+fn tvs_server_decision(py: Python<'_>, d: TvsServerDecision) -> PyResult<Bound<'_, PyAny>> {
+    let mut out = decision(DecisionKind::LookUpCertificate);
+    if let TvsServerDecision::LookUpCertificate {
+        certificate_sha256,
+        device_name,
+        certificate_der,
+    } = d
+    {
+        out.device_name = Some(device_name);
+        out.certificate = Some(bytes(py, &certificate_der));
+        out.digest = Some(bytes(py, &certificate_sha256));
+    }
+    Ok(Bound::new(py, out)?.into_any())
+}
+
+/// The TVS server side of one connection: one VERIFY_REQUEST, one answer.
+#[pyclass(module = "capf._native", name = "TvsServerSession")]
+pub struct PyTvsServerSession {
+    inner: TvsServerSession,
+}
+
+#[pymethods]
+impl PyTvsServerSession {
+    #[new]
+    #[pyo3(signature = (now, *, refuse_expired = false))]
+    fn new(now: &Bound<'_, PyAny>, refuse_expired: bool) -> PyResult<Self> {
+        let mut config = TvsServerConfig::default();
+        config.refuse_expired = refuse_expired;
+        Ok(Self {
+            inner: TvsServerSession::new(config, timestamp(now)?),
+        })
+    }
+    /// Bytes from the phone (TLS plaintext), in any chunking.
+    fn handle_input(&mut self, data: &[u8]) {
+        self.inner.handle_input(data);
+    }
+    /// The next output (`Transmit`, `Need` or `Done`), or `None`.
+    fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.inner.poll_output() {
+            Some(item) => output(py, item, tvs_server_decision, tvs_server_outcome).map(Some),
+            None => Ok(None),
+        }
+    }
+    /// Time goes in here.
+    fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.handle_timeout(timestamp(now)?);
+        Ok(())
+    }
+    /// The next deadline (aware UTC datetime), or `None`.
+    fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner
+            .poll_timeout()
+            .map(|at| datetime(py, at))
+            .transpose()
+    }
+    /// The phone closed its side.
+    fn handle_peer_closed(&mut self) {
+        self.inner.handle_peer_closed();
+    }
+    /// The transport failed.
+    fn handle_transport_error(&mut self) {
+        self.inner.handle_transport_error();
+    }
+    /// True once the session is over.
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+    /// The kind of the decision the host owes, if any.
+    fn pending_decision(&self) -> Option<String> {
+        self.inner.pending_decision().map(kind_name)
+    }
+    /// Answers `look_up_certificate`: `roles` (role codes or `capf.Role`)
+    /// and `ttl` for a registered certificate, `None` roles for an unknown
+    /// one; `revoked` answers STATUS 1.
+    #[pyo3(signature = (roles, ttl = 3600, *, revoked = false))]
+    fn answer_lookup(&mut self, roles: Option<Vec<u16>>, ttl: u32, revoked: bool) -> PyResult<()> {
+        let known = roles.map(|codes| {
+            let roles = codes.into_iter().map(Role::from_code).collect();
+            if revoked {
+                KnownCertificate::revoked(roles, ttl)
+            } else {
+                KnownCertificate::new(roles, ttl)
+            }
+        });
+        self.inner.answer_lookup(known).map_err(misuse)
+    }
+}
+
+/// The phone side of a TVS query: asks whether `certificate` (DER) is
+/// trusted; `device_name` is `CP-<model>-SEP<MAC>`.
+#[pyclass(module = "capf._native", name = "TvsClientSession")]
+pub struct PyTvsClientSession {
+    inner: TvsClientSession,
+}
+
+#[pymethods]
+impl PyTvsClientSession {
+    #[new]
+    fn new(
+        session_id: u32,
+        device_name: String,
+        certificate: Vec<u8>,
+        now: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let config = TvsClientConfig::new(session_id, device_name, certificate);
+        TvsClientSession::new(config, timestamp(now)?)
+            .map(|inner| Self { inner })
+            .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))
+    }
+    /// Bytes from the server (TLS plaintext), in any chunking.
+    fn handle_input(&mut self, data: &[u8]) {
+        self.inner.handle_input(data);
+    }
+    /// The next output (`Transmit` or `Done`), or `None`.
+    fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.inner.poll_output() {
+            Some(item) => output(
+                py,
+                item,
+                |_, _: TvsClientDecision| {
+                    Err(new_error(
+                        Kind::Protocol,
+                        "the TVS client has no decisions".to_owned(),
+                        None,
+                    ))
+                },
+                tvs_client_outcome,
+            )
+            .map(Some),
+            None => Ok(None),
+        }
+    }
+    /// Time goes in here.
+    fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.handle_timeout(timestamp(now)?);
+        Ok(())
+    }
+    /// The next deadline (aware UTC datetime), or `None`.
+    fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner
+            .poll_timeout()
+            .map(|at| datetime(py, at))
+            .transpose()
+    }
+    /// The server closed its side.
+    fn handle_peer_closed(&mut self) {
+        self.inner.handle_peer_closed();
+    }
+    /// The transport failed.
+    fn handle_transport_error(&mut self) {
+        self.inner.handle_transport_error();
+    }
+    /// True once the session is over.
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+    /// Always `None`: the TVS client asks its host nothing.
+    fn pending_decision(&self) -> Option<String> {
+        self.inner.pending_decision().map(kind_name)
+    }
 }

@@ -210,6 +210,7 @@ def test_timeouts_are_datetimes_and_end_the_session() -> None:
     while (item := session.poll_output()) is not None:
         last = item
     assert isinstance(last, capf.Done)
+    assert isinstance(last.outcome, capf.ServerOutcome)
     assert last.outcome.recorded is False
     assert last.outcome.end_reason == 7
 

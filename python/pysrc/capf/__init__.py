@@ -35,6 +35,9 @@ from ._native import (
     SignedHeader,
     Transmit,
     TrustList,
+    TvsClientSession,
+    TvsOutcome,
+    TvsServerSession,
     subject_public_key_info,
 )
 from ._types import Role
@@ -61,6 +64,9 @@ __all__ = [
     "SignedHeader",
     "Transmit",
     "TrustList",
+    "TvsClientSession",
+    "TvsOutcome",
+    "TvsServerSession",
     "VerificationError",
     "subject_public_key_info",
 ]
