@@ -36,7 +36,7 @@ VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
 
 # From outside the source tree, so `import capf` is the installed wheel.
 root=$PWD
-(cd target && "$root/$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests")
+(cd target && "$root/$venv/bin/python" -m pytest -q -rs -p no:cacheprovider "$root/python/tests")
 "$venv/bin/python" -m mypy.stubtest capf
 # The tests and examples type-check against the installed stubs (a stub
 # that disagrees with how the API is used fails here).

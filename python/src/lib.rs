@@ -31,5 +31,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sessions::PyTvsServerSession>()?;
     m.add_class::<sessions::PyTvsClientSession>()?;
     m.add_function(wrap_pyfunction!(sessions::subject_public_key_info, m)?)?;
+    m.add_function(wrap_pyfunction!(sessions::generate_key, m)?)?;
     Ok(())
 }

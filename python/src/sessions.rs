@@ -5,6 +5,7 @@
 //! `handle_peer_closed`, `handle_transport_error`, `is_done`,
 //! `pending_decision`, and each session's `answer_*` / `refuse_*` pair.
 
+use capf_core::capf::codec::Curve;
 use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::phone::{
     AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession,
@@ -1025,4 +1026,55 @@ impl PyTvsClientSession {
     fn pending_decision(&self) -> Option<String> {
         self.inner.pending_decision().map(kind_name)
     }
+}
+
+/// Generates a key of the kind a CAPF server asks for (``"rsa:2048"``,
+/// ``"ec:p256"`` …), as a phone does when it answers `generate_key`:
+/// returns (DER SubjectPublicKeyInfo, PKCS #8 private key PEM). The key
+/// comes from the operating system's random generator; the GIL is released.
+#[pyfunction]
+pub fn generate_key<'py>(
+    py: Python<'py>,
+    key_request: &str,
+) -> PyResult<(Bound<'py, PyBytes>, String)> {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let request = self::key_request(key_request)?;
+    let made = py.detach(|| -> Option<(Vec<u8>, String)> {
+        let mut rng = rand_core::OsRng;
+        match request {
+            KeyRequest::Rsa { bits } => {
+                let key = rsa::RsaPrivateKey::new(&mut rng, usize::from(bits)).ok()?;
+                let spki = key.to_public_key().to_public_key_der().ok()?;
+                let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+                Some((spki.as_bytes().to_vec(), pem.to_string()))
+            }
+            KeyRequest::Ec(Curve::P256) => {
+                let key = p256::SecretKey::random(&mut rng);
+                let spki = key.public_key().to_public_key_der().ok()?;
+                let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+                Some((spki.as_bytes().to_vec(), pem.to_string()))
+            }
+            KeyRequest::Ec(Curve::P384) => {
+                let key = p384::SecretKey::random(&mut rng);
+                let spki = key.public_key().to_public_key_der().ok()?;
+                let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+                Some((spki.as_bytes().to_vec(), pem.to_string()))
+            }
+            KeyRequest::Ec(Curve::P521) => {
+                let key = p521::SecretKey::random(&mut rng);
+                let spki = key.public_key().to_public_key_der().ok()?;
+                let pem = key.to_pkcs8_pem(LineEnding::LF).ok()?;
+                Some((spki.as_bytes().to_vec(), pem.to_string()))
+            }
+            _ => None,
+        }
+    });
+    let (spki, pem) = made.ok_or_else(|| {
+        new_error(
+            Kind::Misuse,
+            format!("cannot generate a {request} key"),
+            None,
+        )
+    })?;
+    Ok((PyBytes::new(py, &spki), pem))
 }

@@ -38,6 +38,7 @@ from ._native import (
     TvsClientSession,
     TvsOutcome,
     TvsServerSession,
+    generate_key,
     subject_public_key_info,
 )
 from ._types import Role
@@ -68,5 +69,6 @@ __all__ = [
     "TvsOutcome",
     "TvsServerSession",
     "VerificationError",
+    "generate_key",
     "subject_public_key_info",
 ]

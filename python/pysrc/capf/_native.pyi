@@ -26,6 +26,7 @@ __all__ = [
     "TvsClientSession",
     "TvsOutcome",
     "TvsServerSession",
+    "generate_key",
     "subject_public_key_info",
 ]
 
@@ -382,3 +383,6 @@ class TvsClientSession:
 
 def subject_public_key_info(certificate: bytes) -> bytes:
     """The DER SubjectPublicKeyInfo of a certificate (PEM or DER)."""
+
+def generate_key(key_request: str) -> tuple[bytes, str]:
+    """A new key of the kind asked for: (DER SubjectPublicKeyInfo, PKCS #8 PEM)."""
