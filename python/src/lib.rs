@@ -1,0 +1,36 @@
+//! Python bindings of capf: the private native module `capf._native` of
+//! the pure-Python package `capf` (see `pysrc/capf/`).
+//!
+//! Errors become the exceptions of `capf/_errors.py`; no call panics on
+//! input (a panic would surface as `PanicException`, a defect).
+
+mod errors;
+mod files;
+mod sessions;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<files::PySignedHeader>()?;
+    m.add_class::<files::PyRecord>()?;
+    m.add_class::<files::PyTrustList>()?;
+    m.add_class::<files::PySignedFile>()?;
+    m.add_class::<files::PyEncryptedConfig>()?;
+    m.add_class::<sessions::Transmit>()?;
+    m.add_class::<sessions::Need>()?;
+    m.add_class::<sessions::Done>()?;
+    m.add_class::<sessions::Decision>()?;
+    m.add_class::<sessions::ServerOutcomeInfo>()?;
+    m.add_class::<sessions::PhoneOutcomeInfo>()?;
+    m.add_class::<sessions::PyDeviceRecord>()?;
+    m.add_class::<sessions::PyServerSession>()?;
+    m.add_class::<sessions::PyPhoneSession>()?;
+    m.add_class::<sessions::PyLscIssuer>()?;
+    m.add_class::<sessions::TvsOutcomeInfo>()?;
+    m.add_class::<sessions::PyTvsServerSession>()?;
+    m.add_class::<sessions::PyTvsClientSession>()?;
+    m.add_function(wrap_pyfunction!(sessions::subject_public_key_info, m)?)?;
+    m.add_function(wrap_pyfunction!(sessions::generate_key, m)?)?;
+    Ok(())
+}
