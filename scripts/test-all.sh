@@ -28,6 +28,10 @@ cargo test -p capf-core --no-default-features --features ring,tls --quiet --lib 
   --test server_state_table --test server_vectors --test tls_loopback \
   --test trust_evaluate --test trust_properties --test trust_tls \
   --test tvs_sessions --test tvs_vectors 2>&1 | tee -a "$log"
+# The uniffi bindings on the JVM (installs kotlinc and JNA when missing;
+# generates Kotlin and Swift bindings; a failing Kotlin test fails the run).
+echo "== Kotlin bindings (capf-ffi) on the JVM"
+bash scripts/test-kotlin.sh 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
