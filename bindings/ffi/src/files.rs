@@ -130,7 +130,7 @@ pub enum TrustRole {
 }
 
 impl TrustRole {
-    fn from_core(role: Role) -> Self {
+    pub(crate) fn from_core(role: Role) -> Self {
         match role {
             Role::Sast => Self::Sast,
             Role::CallManager => Self::CallManager,
@@ -230,6 +230,13 @@ impl TrustList {
     /// The file's bytes.
     pub fn bytes(&self) -> Vec<u8> {
         self.inner.bytes().to_vec()
+    }
+}
+
+impl TrustList {
+    /// The owned core list (for the trust stores).
+    pub(crate) fn owned(&self) -> &OwnedTrustList {
+        &self.inner
     }
 }
 

@@ -11,7 +11,8 @@
 //! * [`keystore`]: the [`keystore::PhoneKeystore`] the app implements over
 //!   its platform keystore (keys never enter Rust), and the in-memory
 //!   [`keystore::SoftwareKeystore`] for tests and desktops;
-//! * [`server`]: the CAPF server session and the local LSC issuer.
+//! * [`server`]: the CAPF server session and the local LSC issuer;
+//! * [`trust`]: trust stores and trust evaluation with its explanation.
 //!
 //! Time crosses the boundary as milliseconds since the Unix epoch (`u64`).
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod files;
 pub mod keystore;
 pub mod phone;
 pub mod server;
+pub mod trust;
 mod types;
 
 pub use types::{EcCurve, KeySpec, ProofCredential, ProofHash};

@@ -241,3 +241,39 @@ fn misuse_and_bad_values_are_errors() {
         Err(KeystoreError::NoSuchKey { .. })
     ));
 }
+
+#[test]
+fn trust_evaluation_explains_both_ways() {
+    use capf_ffi::trust::{
+        ServerRole, StoreKind, TrustError, TrustPurpose, TrustStore, evaluate_trust,
+    };
+    let list = TrustList::parse(read("real/cucm/CTLFile.tlv")).unwrap();
+    let records = list.records();
+    let store =
+        TrustStore::from_trust_list(StoreKind::Ctl, "CTLFile.tlv".to_owned(), list).unwrap();
+    let purpose = TrustPurpose::TlsServer {
+        role: ServerRole::Capf,
+        host: None,
+    };
+    let capf = evaluate_trust(
+        vec![records[3].certificate_der.clone().unwrap()],
+        purpose.clone(),
+        vec![store.clone()],
+        NOW,
+    );
+    assert!(capf.trusted, "{}", capf.explanation);
+    assert!(capf.pinned);
+    assert!(capf.roles.contains(&TrustRole::Capf));
+    let sast = evaluate_trust(
+        vec![records[0].certificate_der.clone().unwrap()],
+        purpose,
+        vec![store],
+        NOW,
+    );
+    assert!(!sast.trusted);
+    assert!(sast.failure.is_some_and(|failure| !failure.fix.is_empty()));
+    assert!(matches!(
+        TrustStore::from_file_bytes(StoreKind::Ctl, "x".to_owned(), b"junk".to_vec()),
+        Err(TrustError::InvalidStore(_))
+    ));
+}

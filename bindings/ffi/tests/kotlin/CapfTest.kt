@@ -423,6 +423,28 @@ fun testSoftwareKeystoreEnrolls() {
         "the exported key is the LSC's key")
 }
 
+fun testTrustEvaluationExplains() {
+    val list = TrustList.parse(File(vectors, "real/cucm/CTLFile.tlv").readBytes())
+    val records = list.records()
+    val store = TrustStore.fromTrustList(StoreKind.CTL, "CTLFile.tlv", list)
+    // The CTL's CAPF record is trusted as the CAPF server, pinned, with the CAPF role.
+    val capf = evaluateTrust(listOf(records[3].certificateDer!!), TrustPurpose.TlsServer(ServerRole.CAPF, null), listOf(store), NOW)
+    check(capf.trusted, "CAPF record trusted for CAPF: ${capf.explanation}")
+    check(capf.pinned, "pinned by the CTL")
+    check(capf.roles.contains(TrustRole.Capf), "CAPF role: ${capf.roles}")
+    checkEquals(null, capf.failure, "no failure")
+    check(capf.explanation.startsWith("TRUSTED"), "explanation: ${capf.explanation}")
+    // The SAST certificate is not a CAPF server: refused, with a reason and a fix.
+    val sast = evaluateTrust(listOf(records[0].certificateDer!!), TrustPurpose.TlsServer(ServerRole.CAPF, null), listOf(store), NOW)
+    check(!sast.trusted, "SAST not trusted for CAPF")
+    val failure = sast.failure ?: throw Failure("a failure is explained")
+    check(failure.detail.isNotEmpty() && failure.fix.isNotEmpty(), "detail and fix: $failure")
+    check(sast.explanation.startsWith("NOT TRUSTED"), "explanation: ${sast.explanation}")
+    // Junk is a verdict, not a crash; a junk store is an exception.
+    check(!evaluateTrust(listOf(byteArrayOf(1, 2, 3)), TrustPurpose.TlsServer(ServerRole.CAPF, null), listOf(store), NOW).trusted, "junk untrusted")
+    expectThrows<TrustException.InvalidStore>("junk CTL store") { TrustStore.fromFileBytes(StoreKind.CTL, "x", "junk".toByteArray()) }
+}
+
 fun main(args: Array<String>) {
     vectors = File(args.getOrElse(0) { "tests/vectors" })
     var failed = 0
@@ -449,6 +471,7 @@ fun main(args: Array<String>) {
     run("rsa_proof_format_is_raw_pkcs1") { testRsaProofFormatIsRawPkcs1() }
     run("bad_input_raises_exceptions") { testBadInputRaisesExceptions() }
     run("software_keystore_enrolls") { testSoftwareKeystoreEnrolls() }
+    run("trust_evaluation_explains") { testTrustEvaluationExplains() }
     println("kotlin tests: $passed passed, $failed failed")
     if (failed != 0) kotlin.system.exitProcess(1)
 }
