@@ -130,6 +130,20 @@ pub enum TrustRole {
 }
 
 impl TrustRole {
+    pub(crate) fn to_core(self) -> Role {
+        match self {
+            Self::Sast => Role::Sast,
+            Self::CallManager => Role::CallManager,
+            Self::CallManagerTftp => Role::CallManagerTftp,
+            Self::Tftp => Role::Tftp,
+            Self::Capf => Role::Capf,
+            Self::Srst => Role::Srst,
+            Self::ApplicationServer => Role::ApplicationServer,
+            Self::Tvs => Role::Tvs,
+            Self::Unknown { code } => Role::from_code(code),
+        }
+    }
+
     pub(crate) fn from_core(role: Role) -> Self {
         match role {
             Role::Sast => Self::Sast,

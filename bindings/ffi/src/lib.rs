@@ -12,7 +12,8 @@
 //!   its platform keystore (keys never enter Rust), and the in-memory
 //!   [`keystore::SoftwareKeystore`] for tests and desktops;
 //! * [`server`]: the CAPF server session and the local LSC issuer;
-//! * [`trust`]: trust stores and trust evaluation with its explanation.
+//! * [`trust`]: trust stores and trust evaluation with its explanation;
+//! * [`tvs`]: the TVS client (phone) and server sessions.
 //!
 //! Time crosses the boundary as milliseconds since the Unix epoch (`u64`).
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod keystore;
 pub mod phone;
 pub mod server;
 pub mod trust;
+pub mod tvs;
 mod types;
 
 pub use types::{EcCurve, KeySpec, ProofCredential, ProofHash};

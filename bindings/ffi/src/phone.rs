@@ -219,6 +219,8 @@ pub enum DecisionKind {
     RecordPendingCertificate,
     /// CAPF server: record the outcome.
     RecordOutcome,
+    /// TVS server: look the certificate up.
+    LookUpCertificate,
     /// Another decision of a later version of the core.
     Other,
 }
@@ -236,6 +238,7 @@ impl DecisionKind {
             K::IssueCertificate => Self::IssueCertificate,
             K::RecordPendingCertificate => Self::RecordPendingCertificate,
             K::RecordOutcome => Self::RecordOutcome,
+            K::LookUpCertificate => Self::LookUpCertificate,
             _ => Self::Other,
         }
     }

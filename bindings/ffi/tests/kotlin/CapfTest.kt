@@ -445,6 +445,55 @@ fun testTrustEvaluationExplains() {
     expectThrows<TrustException.InvalidStore>("junk CTL store") { TrustStore.fromFileBytes(StoreKind.CTL, "x", "junk".toByteArray()) }
 }
 
+// TVS device names carry the model: CP-<model>-SEP<MAC>.
+const val TVS_DEVICE = "CP-8841-SEP001122334455"
+
+/** One TVS question answered by an in-memory TVS server with `known`. */
+fun askTvs(certificate: ByteArray, known: KnownCertificate?): Pair<TvsClientResult, ByteArray> {
+    val client = TvsClientSession(0x77u, TVS_DEVICE, certificate, NOW)
+    val server = TvsServerSession(false, NOW)
+    var asked = ByteArray(0)
+    repeat(100) {
+        while (true) {
+            when (val out = client.pollOutput() ?: break) {
+                is TvsClientOutput.Transmit -> server.handleInput(out.bytes)
+                is TvsClientOutput.Done -> return out.result to asked
+            }
+        }
+        while (true) {
+            when (val out = server.pollOutput() ?: break) {
+                is TvsServerOutput.Transmit -> client.handleInput(out.bytes)
+                is TvsServerOutput.LookUpCertificate -> {
+                    checkEquals(TVS_DEVICE, out.deviceName, "TVS device name")
+                    asked = out.certificateDer
+                    server.answerLookup(known)
+                }
+                is TvsServerOutput.Done -> client.handlePeerClosed()
+            }
+        }
+    }
+    throw Failure("TVS sessions did not finish")
+}
+
+fun testTvsClientAndServer() {
+    val cert = pemBlock(File(vectors, "tlv/keys/ccm-tftp.pem").readText(), "CERTIFICATE")
+    val (valid, asked) = askTvs(cert, KnownCertificate(listOf(TrustRole.CallManagerTftp), 3600u, false))
+    check(asked.contentEquals(cert), "the server was asked about the certificate sent")
+    checkEquals(TvsClientResult.Valid(listOf(TrustRole.CallManagerTftp), 3600u), valid, "TVS valid answer")
+    val (unknown, _) = askTvs(cert, null)
+    checkEquals(TvsClientResult.Invalid, unknown, "TVS unknown certificate")
+    val (revoked, _) = askTvs(cert, KnownCertificate(listOf(TrustRole.CallManagerTftp), 3600u, true))
+    checkEquals(TvsClientResult.Invalid, revoked, "TVS revoked certificate")
+    expectThrows<TvsException.InvalidRequest>("bad TVS device name") { TvsClientSession(1u, DEVICE, cert, NOW) }
+    // Garbage from the "server" is a protocol error, not a crash.
+    val client = TvsClientSession(2u, TVS_DEVICE, cert, NOW)
+    while (client.pollOutput() != null) {}
+    client.handleInput(ByteArray(40) { 0x2a })
+    client.handlePeerClosed()
+    val end = client.pollOutput()
+    check(end is TvsClientOutput.Done && end.result !is TvsClientResult.Valid, "garbage is no valid answer: $end")
+}
+
 fun main(args: Array<String>) {
     vectors = File(args.getOrElse(0) { "tests/vectors" })
     var failed = 0
@@ -472,6 +521,7 @@ fun main(args: Array<String>) {
     run("bad_input_raises_exceptions") { testBadInputRaisesExceptions() }
     run("software_keystore_enrolls") { testSoftwareKeystoreEnrolls() }
     run("trust_evaluation_explains") { testTrustEvaluationExplains() }
+    run("tvs_client_and_server") { testTvsClientAndServer() }
     println("kotlin tests: $passed passed, $failed failed")
     if (failed != 0) kotlin.system.exitProcess(1)
 }
