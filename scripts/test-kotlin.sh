@@ -38,10 +38,29 @@ cargo build -p capf-ffi --features cli --bin uniffi-bindgen --quiet
 lib="$target/debug/libcapf_ffi.so"
 bindgen="$target/debug/uniffi-bindgen"
 
-echo "== generate Kotlin and Swift bindings"
-rm -rf "$out/kotlin" "$out/swift"
+echo "== generate Kotlin, Swift and Python bindings"
+rm -rf "$out/kotlin" "$out/swift" "$out/python"
 "$bindgen" generate --library "$lib" --language kotlin --no-format --out-dir "$out/kotlin" >/dev/null
 "$bindgen" generate --library "$lib" --language swift --no-format --out-dir "$out/swift" >/dev/null
+"$bindgen" generate --library "$lib" --language python --no-format --out-dir "$out/python" >/dev/null
+[ -s "$out/python/capf_ffi.py" ] || { echo "Python bindings were not generated" >&2; exit 1; }
+# A smoke check of the uniffi Python bindings (the project's Python package
+# is the pyo3 one in python/; this only proves the generated module loads).
+cp "$lib" "$out/python/"
+( cd "$out/python" && python3 - "$OLDPWD/tests/vectors/real/cucm/CTLFile.tlv" <<'PY'
+import sys
+import capf_ffi as c
+ctl = c.TrustList.parse(open(sys.argv[1], "rb").read())
+assert ctl.header().version == "1.2", ctl.header().version
+assert ctl.verify(c.HashPolicy.CISCO).record_index == 0
+try:
+    c.TrustList.parse(b"junk")
+    raise SystemExit("junk parsed")
+except c.FileError.Malformed:
+    pass
+print("uniffi Python bindings: CTL parsed and verified, junk raised FileError.Malformed")
+PY
+)
 kt=$(find "$out/kotlin" -name '*.kt' | head -1)
 [ -n "$kt" ] || { echo "no Kotlin bindings generated" >&2; exit 1; }
 for f in Capf.swift CapfFFI.h CapfFFI.modulemap; do

@@ -277,3 +277,43 @@ fn trust_evaluation_explains_both_ways() {
         Err(TrustError::InvalidStore(_))
     ));
 }
+
+/// The same flow as the Kotlin `measure_in_memory_enrollment`, from Rust:
+/// the difference is the cost of the boundary. Reported, not asserted.
+#[test]
+fn measure_in_memory_enrollment() {
+    let issuer = capf_issuer();
+    let record = DeviceRecord {
+        device_name: DEVICE.to_owned(),
+        operation: Operation::Install {
+            key: KeySpec::Ec {
+                curve: EcCurve::P256,
+            },
+        },
+        authentication: ServerAuthMode::NullString,
+        failed_attempts: 0,
+    };
+    let enroll = |id: u32| {
+        let keystore = SoftwareKeystore::new().as_keystore();
+        let server = ServerSession::new(default_server_options(id), NOW);
+        let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap();
+        let (phone_outcome, server_outcome) = pump(&phone, &server, &keystore, &record, &issuer);
+        assert!(matches!(phone_outcome, PhoneOutcome::Installed { .. }));
+        assert!(matches!(
+            server_outcome.result,
+            ServerResult::Installed { .. }
+        ));
+    };
+    for id in 0..3 {
+        enroll(100 + id);
+    }
+    let rounds: u32 = 20;
+    let start = std::time::Instant::now();
+    for id in 0..rounds {
+        enroll(200 + id);
+    }
+    let micros = start.elapsed().as_micros() / u128::from(rounds);
+    eprintln!(
+        "measure: one in-memory enrollment from Rust: {micros} µs (mean of {rounds}, debug capf-ffi)"
+    );
+}

@@ -494,6 +494,31 @@ fun testTvsClientAndServer() {
     check(end is TvsClientOutput.Done && end.result !is TvsClientResult.Valid, "garbage is no valid answer: $end")
 }
 
+/** One in-memory enrollment, EC P-256 by null string, key in the software keystore. */
+fun enrollOnce(issuer: LscIssuer, id: UInt): Boolean {
+    val keystore = SoftwareKeystore().asKeystore()
+    val record = DeviceRecord(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), ServerAuthMode.NullString, 0u)
+    val server = ServerSession(defaultServerOptions(id), NOW)
+    val host = ServerHost(server, record, issuer)
+    val phone = PhoneSession.withNullString(DEVICE, NOW)
+    val (p, s) = pump(phone, server, { d ->
+        if (!phone.answerWithKeystore(d, keystore)) phone.answerStore()
+    }, host::decide)
+    return p is PhoneOutcome.Installed && s.result is ServerResult.Installed
+}
+
+fun testMeasureInMemoryEnrollment() {
+    // Reported, not asserted (no timing assertions): compare with the Rust
+    // test `api::measure_in_memory_enrollment` (same flow, same build).
+    val issuer = capfIssuer()
+    repeat(3) { check(enrollOnce(issuer, 100u + it.toUInt()), "warm-up enrollment") }
+    val rounds = 20
+    val start = System.nanoTime()
+    repeat(rounds) { check(enrollOnce(issuer, 200u + it.toUInt()), "enrollment $it installed") }
+    val micros = (System.nanoTime() - start) / 1000 / rounds
+    println("measure: one in-memory enrollment from Kotlin: $micros µs (mean of $rounds, debug capf-ffi)")
+}
+
 fun main(args: Array<String>) {
     vectors = File(args.getOrElse(0) { "tests/vectors" })
     var failed = 0
@@ -522,6 +547,7 @@ fun main(args: Array<String>) {
     run("software_keystore_enrolls") { testSoftwareKeystoreEnrolls() }
     run("trust_evaluation_explains") { testTrustEvaluationExplains() }
     run("tvs_client_and_server") { testTvsClientAndServer() }
+    run("measure_in_memory_enrollment") { testMeasureInMemoryEnrollment() }
     println("kotlin tests: $passed passed, $failed failed")
     if (failed != 0) kotlin.system.exitProcess(1)
 }
