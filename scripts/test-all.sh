@@ -30,6 +30,10 @@ cargo test -p capf-core --no-default-features --features ring,tls --quiet --lib 
   --test tvs_sessions --test tvs_vectors 2>&1 | tee -a "$log"
 echo "== Python package (wheel in a fresh virtual environment, pytest, stubtest, mypy --strict)"
 bash scripts/test-python.sh 2>&1 | tee -a "$log"
+# The uniffi bindings on the JVM (installs kotlinc and JNA when missing;
+# generates Kotlin and Swift bindings; a failing Kotlin test fails the run).
+echo "== Kotlin bindings (capf-ffi) on the JVM"
+bash scripts/test-kotlin.sh 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary).
 # pytest's summary ("1 failed, 17 passed in 0.3s") counts too.
 awk '/^test result:/ || /^(=+ )?[0-9]+ (passed|failed)/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed[;,]?$/) f += $(i-1) } }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The Kotlin/JVM tests of the uniffi bindings (bindings/ffi), run by
+# scripts/test-all.sh. Idempotent: installs the Kotlin compiler (npm, into
+# a cache folder) and JNA (Debian's libjna-java) only when missing, builds
+# the debug cdylib, generates the Kotlin and Swift bindings (build output
+# under target/, never committed), compiles the Kotlin tests against them
+# and runs them on the JVM. Exits non-zero when any Kotlin test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools=${CAPF_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/capf}
+kotlin_home="$tools/kotlin/node_modules/kotlin-compiler"
+kotlinc="$kotlin_home/bin/kotlinc"
+if [ ! -x "$kotlinc" ]; then
+  echo "installing kotlin-compiler@2.4.20 into $tools/kotlin"
+  mkdir -p "$tools/kotlin"
+  npm install --no-audit --no-fund --silent --prefix "$tools/kotlin" kotlin-compiler@2.4.20
+fi
+jna_jar=$(dpkg -L libjna-java 2>/dev/null | grep '/jna.jar$' || true)
+if [ -z "$jna_jar" ] || [ ! -f "$jna_jar" ]; then
+  echo "installing libjna-java"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get install -y -qq --no-install-recommends libjna-java \
+    || { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq --no-install-recommends libjna-java; }
+  jna_jar=$(dpkg -L libjna-java | grep '/jna.jar$')
+fi
+command -v java >/dev/null || { echo "capf: java (17+) is required for the Kotlin tests" >&2; exit 2; }
+
+target=${CARGO_TARGET_DIR:-target}
+out="$target/kotlin-tests"
+mkdir -p "$out"
+
+echo "== capf-ffi: debug cdylib and uniffi-bindgen"
+cargo build -p capf-ffi --lib --quiet
+cargo build -p capf-ffi --features cli --bin uniffi-bindgen --quiet
+lib="$target/debug/libcapf_ffi.so"
+bindgen="$target/debug/uniffi-bindgen"
+
+echo "== generate Kotlin, Swift and Python bindings"
+rm -rf "$out/kotlin" "$out/swift" "$out/python"
+"$bindgen" generate --library "$lib" --language kotlin --no-format --out-dir "$out/kotlin" >/dev/null
+"$bindgen" generate --library "$lib" --language swift --no-format --out-dir "$out/swift" >/dev/null
+"$bindgen" generate --library "$lib" --language python --no-format --out-dir "$out/python" >/dev/null
+[ -s "$out/python/capf_ffi.py" ] || { echo "Python bindings were not generated" >&2; exit 1; }
+# A smoke check of the uniffi Python bindings (the project's Python package
+# is the pyo3 one in python/; this only proves the generated module loads).
+cp "$lib" "$out/python/"
+( cd "$out/python" && python3 - "$OLDPWD/tests/vectors/real/cucm/CTLFile.tlv" <<'PY'
+import sys
+import capf_ffi as c
+ctl = c.TrustList.parse(open(sys.argv[1], "rb").read())
+assert ctl.header().version == "1.2", ctl.header().version
+assert ctl.verify(c.HashPolicy.CISCO).record_index == 0
+try:
+    c.TrustList.parse(b"junk")
+    raise SystemExit("junk parsed")
+except c.FileError.Malformed:
+    pass
+print("uniffi Python bindings: CTL parsed and verified, junk raised FileError.Malformed")
+PY
+)
+kt=$(find "$out/kotlin" -name '*.kt' | head -1)
+[ -n "$kt" ] || { echo "no Kotlin bindings generated" >&2; exit 1; }
+for f in Capf.swift CapfFFI.h CapfFFI.modulemap; do
+  [ -s "$out/swift/$f" ] || { echo "Swift binding $f was not generated" >&2; exit 1; }
+done
+echo "Swift bindings generated in $out/swift (not compiled: no Swift compiler on this machine)"
+
+echo "== compile the Kotlin tests"
+rm -f "$out/capf-test.jar"
+"$kotlinc" -nowarn -cp "$jna_jar" "$kt" bindings/ffi/tests/kotlin/CapfTest.kt \
+  -d "$out/capf-test.jar"
+
+echo "== run the Kotlin tests on the JVM"
+java -Djna.library.path="$(dirname "$lib")" \
+  -cp "$out/capf-test.jar:$jna_jar:$kotlin_home/lib/kotlin-stdlib.jar" \
+  CapfTestKt tests/vectors
