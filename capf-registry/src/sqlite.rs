@@ -2,6 +2,14 @@
 //! certificate ledger, the event log and the TVS allow-list.
 //!
 //! - WAL journal, `synchronous = FULL`: a write that returned is on disk.
+//!   The one exception is a claim's lease and its release (`Durability`):
+//!   they commit without an fsync of their own, and the next durable commit
+//!   (the pending certificate, the outcome) carries them to disk. Losing a
+//!   lease in a power loss is harmless (the session ended too, and a lease
+//!   ends by itself), and one fsync per enrollment fewer is a third of the
+//!   registry's disk flushes.
+//! - Statements go through each connection's prepared-statement cache: a
+//!   session's statements are compiled once per connection, not per call.
 //! - Group commit: one writer thread owns the write connection. It takes
 //!   every queued write, runs them in one IMMEDIATE transaction, each in its
 //!   own savepoint (a failed write is undone alone), commits once, and only
@@ -112,6 +120,21 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
 
+/// Most prepared statements kept per connection (rusqlite's default is
+/// 16; the session path alone uses about 15 distinct statements).
+const STATEMENT_CACHE: usize = 64;
+
+/// Runs one statement through the connection's prepared-statement cache:
+/// the hot statements of a session are compiled once per connection, not
+/// once per call as `Connection::execute` does.
+fn execute<P: rusqlite::Params>(
+    connection: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    connection.prepare_cached(sql)?.execute(params)
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -125,9 +148,23 @@ fn parse<T: FromStr>(what: &str, text: &str) -> RegistryResult<T> {
         .map_err(|_| RegistryError::Corrupt(format!("{what} ({text:?})")))
 }
 
-const DEVICE_COLUMNS: &str = "name, operation, key_request, auth_mode, auth_hash IS NOT NULL, \
-     failed_attempts, locked, status, status_operation, status_detail, created_at, updated_at, \
-     claim_expires, auth_salt, auth_hash, auth_iterations, claim_token";
+/// The device columns [`DeviceRow::read`] reads, in its order (a macro so
+/// that the statements using them are `&'static str`s, prepared once per
+/// connection through its statement cache).
+macro_rules! device_columns {
+    () => {
+        "name, operation, key_request, auth_mode, auth_hash IS NOT NULL, \
+         failed_attempts, locked, status, status_operation, status_detail, created_at, \
+         updated_at, claim_expires, auth_salt, auth_hash, auth_iterations, claim_token"
+    };
+}
+
+/// One device that is not removed, by name (the hot read of every session).
+const SELECT_DEVICE: &str = concat!(
+    "SELECT ",
+    device_columns!(),
+    " FROM devices WHERE name = ?1 AND removed = 0"
+);
 
 const CERTIFICATE_COLUMNS: &str =
     "id, device, serial_hex, der, state, issued_at, not_after, updated_at";
@@ -251,6 +288,9 @@ fn certificate_entry(row: CertificateRow) -> RegistryResult<CertificateEntry> {
 /// One queued write: runs inside the batch's transaction, then learns
 /// whether the batch committed.
 trait WriteJob: Send {
+    /// Whether the caller relies on the write surviving a power loss once
+    /// answered (see [`Durability`]).
+    fn durability(&self) -> Durability;
     /// Runs the write in its own savepoint and returns how to answer the
     /// caller once the commit's result is known.
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send>;
@@ -261,6 +301,7 @@ trait WriteJob: Send {
 /// A write and the channel its caller waits on.
 struct Job<T, F> {
     work: F,
+    durability: Durability,
     reply: mpsc::SyncSender<RegistryResult<T>>,
 }
 
@@ -269,8 +310,12 @@ where
     T: Send + 'static,
     F: FnOnce(&Connection) -> RegistryResult<T> + Send,
 {
+    fn durability(&self) -> Durability {
+        self.durability
+    }
+
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
-        let Job { work, reply } = *self;
+        let Job { work, reply, .. } = *self;
         let result = in_savepoint(connection, work);
         Box::new(move |committed| {
             // The caller may have gone (nobody waits): nothing to do.
@@ -288,14 +333,15 @@ fn in_savepoint<T>(
     connection: &Connection,
     work: impl FnOnce(&Connection) -> RegistryResult<T>,
 ) -> RegistryResult<T> {
-    connection.execute_batch("SAVEPOINT capf_write")?;
+    execute(connection, "SAVEPOINT capf_write", [])?;
     match work(connection) {
         Ok(value) => {
-            connection.execute_batch("RELEASE capf_write")?;
+            execute(connection, "RELEASE capf_write", [])?;
             Ok(value)
         }
         Err(error) => {
-            connection.execute_batch("ROLLBACK TO capf_write; RELEASE capf_write")?;
+            execute(connection, "ROLLBACK TO capf_write", [])?;
+            execute(connection, "RELEASE capf_write", [])?;
             Err(error)
         }
     }
@@ -304,7 +350,7 @@ fn in_savepoint<T>(
 /// Runs a batch of writes as one IMMEDIATE transaction and answers each
 /// once the commit's result is known (group commit).
 fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
-    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(error) = execute(connection, "BEGIN IMMEDIATE", []) {
         let error = RegistryError::from(error);
         for job in batch {
             job.fail(error.clone());
@@ -312,10 +358,12 @@ fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
         return;
     }
     let answers: Vec<_> = batch.into_iter().map(|job| job.run(connection)).collect();
-    let committed = connection.execute_batch("COMMIT").map_err(|error| {
-        let _ = connection.execute_batch("ROLLBACK");
-        RegistryError::from(error)
-    });
+    let committed = execute(connection, "COMMIT", [])
+        .map(drop)
+        .map_err(|error| {
+            let _ = connection.execute_batch("ROLLBACK");
+            RegistryError::from(error)
+        });
     for answer in answers {
         answer(committed.clone());
     }
@@ -324,6 +372,8 @@ fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
 /// The writer thread's loop: batches every queued write until every sender
 /// is gone.
 fn writer_loop(connection: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>) {
+    // `connect` left the connection at synchronous = FULL.
+    let mut current = Durability::Durable;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -332,14 +382,63 @@ fn writer_loop(connection: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>) 
                 Err(_) => break,
             }
         }
+        // A batch of leases only commits without its own fsync; any other
+        // write makes the batch durable (FULL), and with it every earlier
+        // lease (the WAL is one append-only file: its fsync covers them).
+        let wanted = if batch
+            .iter()
+            .any(|job| job.durability() == Durability::Durable)
+        {
+            Durability::Durable
+        } else {
+            Durability::Lease
+        };
+        if wanted != current {
+            let pragma = match wanted {
+                Durability::Durable => "PRAGMA synchronous = FULL",
+                Durability::Lease => "PRAGMA synchronous = NORMAL",
+            };
+            if let Err(error) = connection.execute_batch(pragma) {
+                // Never commit a durable write under NORMAL: refuse the
+                // batch and try again with the next one.
+                let error = RegistryError::from(error);
+                for job in batch {
+                    job.fail(error.clone());
+                }
+                continue;
+            }
+            current = wanted;
+        }
         run_batch(&connection, batch);
     }
+}
+
+/// What a write's caller relies on once it is answered.
+///
+/// SQLite in WAL mode with `synchronous = FULL` fsyncs the WAL at every
+/// commit; with `NORMAL` a commit is visible at once (to this process and
+/// to others) and survives a crash of the process, but a power loss before
+/// the next fsync may undo it. The next durable commit fsyncs the same
+/// append-only WAL, so it makes every earlier commit durable too, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Must be on disk before the caller hears of it (a pending
+    /// certificate before it is sent, an outcome before END_SESSION, every
+    /// administrative change).
+    Durable,
+    /// A claim's lease or its release: losing it in a power loss leaves
+    /// the device as if the session (which the power loss ended too) had
+    /// never claimed or released it, and a lease ends by itself. Claims
+    /// stay atomic across processes: that is the IMMEDIATE transaction's
+    /// lock, not the fsync.
+    Lease,
 }
 
 /// Opens a connection with the registry's settings.
 fn connect(path: &Path) -> RegistryResult<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // journal_mode returns the mode as a row.
     let _mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
@@ -452,10 +551,33 @@ impl SqliteRegistry {
         T: Send + 'static,
         F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
     {
+        self.write_with(Durability::Durable, work)
+    }
+
+    /// [`write`](Self::write) for a claim's lease or its release: answered
+    /// once committed, without waiting for an fsync of its own (see
+    /// [`Durability::Lease`]).
+    fn write_lease<T, F>(&self, work: F) -> RegistryResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
+        self.write_with(Durability::Lease, work)
+    }
+
+    fn write_with<T, F>(&self, durability: Durability, work: F) -> RegistryResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
         let (reply, answer) = mpsc::sync_channel(1);
         let sender = self.writer.as_ref().ok_or(RegistryError::WriterStopped)?;
         sender
-            .send(Box::new(Job { work, reply }))
+            .send(Box::new(Job {
+                work,
+                durability,
+                reply,
+            }))
             .map_err(|_| RegistryError::WriterStopped)?;
         answer.recv().map_err(|_| RegistryError::WriterStopped)?
     }
@@ -464,7 +586,8 @@ impl SqliteRegistry {
 // ---- statements used inside write transactions ----
 
 fn event(connection: &Connection, device: &str, now: u64, what: &str) -> RegistryResult<()> {
-    connection.execute(
+    execute(
+        connection,
         "INSERT INTO events (time, device, what) VALUES (?1, ?2, ?3)",
         params![to_i64(now), device, what],
     )?;
@@ -473,11 +596,8 @@ fn event(connection: &Connection, device: &str, now: u64, what: &str) -> Registr
 
 fn stored_device(connection: &Connection, name: &str) -> RegistryResult<Option<DeviceRow>> {
     Ok(connection
-        .query_row(
-            &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE name = ?1 AND removed = 0"),
-            [name],
-            DeviceRow::read,
-        )
+        .prepare_cached(SELECT_DEVICE)?
+        .query_row([name], DeviceRow::read)
         .optional()?)
 }
 
@@ -507,18 +627,16 @@ fn put_device_in(
     now: u64,
 ) -> RegistryResult<bool> {
     let existed: Option<bool> = connection
-        .query_row(
-            "SELECT removed = 0 FROM devices WHERE name = ?1",
-            [name],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT removed = 0 FROM devices WHERE name = ?1")?
+        .query_row([name], |row| row.get(0))
         .optional()?;
     let hash = match schedule.auth_mode {
         crate::model::AuthMode::AuthString => schedule.auth_hash.as_ref(),
         _ => None,
     };
     let status = status_of(schedule.operation);
-    connection.execute(
+    execute(
+        connection,
         "INSERT INTO devices (name, operation, key_request, auth_mode, auth_salt, auth_hash,
              auth_iterations, failed_attempts, locked, status, status_operation,
              status_detail, removed, created_at, updated_at)
@@ -568,7 +686,8 @@ fn insert_certificate(
     state: CertificateState,
     now: u64,
 ) -> RegistryResult<i64> {
-    connection.execute(
+    execute(
+        connection,
         "INSERT INTO certificates (device, serial_hex, der, state, issued_at, not_after,
              updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -606,7 +725,8 @@ fn complete(
     match &completion.ledger {
         LedgerChange::None => {}
         LedgerChange::MarkInstalled(id) => {
-            let changed = connection.execute(
+            let changed = execute(
+                connection,
                 "UPDATE certificates SET state = 'installed', updated_at = ?3
                  WHERE id = ?2 AND device = ?1 AND state = 'pending'",
                 params![name, id, to_i64(now)],
@@ -628,14 +748,16 @@ fn complete(
             )?;
         }
         LedgerChange::MarkAllDeleted => {
-            connection.execute(
+            execute(
+                connection,
                 "UPDATE certificates SET state = 'deleted', updated_at = ?2
                  WHERE device = ?1 AND state <> 'deleted'",
                 params![name, to_i64(now)],
             )?;
         }
     }
-    connection.execute(
+    execute(
+        connection,
         "UPDATE devices SET operation = 'none', status = 'successful',
              status_operation = ?2, status_detail = NULL, failed_attempts = 0, locked = 0,
              claim_token = NULL, claim_expires = NULL, updated_at = ?3
@@ -643,7 +765,8 @@ fn complete(
         params![name, completion.operation.as_str(), to_i64(now)],
     )?;
     if completion.consume_auth_string {
-        connection.execute(
+        execute(
+            connection,
             "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL
              WHERE name = ?1",
             [name],
@@ -669,7 +792,8 @@ fn count_failure(
         row.locked,
         lock_after,
     );
-    connection.execute(
+    execute(
+        connection,
         "UPDATE devices SET failed_attempts = ?2, locked = ?3,
              status = CASE WHEN operation = 'none' THEN status ELSE 'failed' END,
              status_detail = 'authentication failed', updated_at = ?4
@@ -687,7 +811,8 @@ fn count_failure(
 }
 
 fn release(connection: &Connection, name: &str, token: ClaimToken) -> RegistryResult<bool> {
-    let changed = connection.execute(
+    let changed = execute(
+        connection,
         "UPDATE devices SET claim_token = NULL, claim_expires = NULL
          WHERE name = ?1 AND claim_token = ?2",
         params![name, token.0.as_slice()],
@@ -726,7 +851,8 @@ impl Registry for SqliteRegistry {
         self.write(move |connection| {
             require_device(connection, &name)?;
             let status = status_of(operation);
-            connection.execute(
+            execute(
+                connection,
                 "UPDATE devices SET operation = ?2, key_request = COALESCE(?3, key_request),
                      failed_attempts = 0, locked = 0, status = ?4, status_operation = ?5,
                      status_detail = NULL, claim_token = NULL, claim_expires = NULL,
@@ -742,7 +868,8 @@ impl Registry for SqliteRegistry {
                 ],
             )?;
             if let Some(hash) = &auth_hash {
-                connection.execute(
+                execute(
+                    connection,
                     "UPDATE devices SET auth_salt = ?2, auth_hash = ?3, auth_iterations = ?4
                      WHERE name = ?1 AND auth_mode = 'auth-string'",
                     params![name, hash.salt, hash.hash, hash.iterations],
@@ -760,7 +887,8 @@ impl Registry for SqliteRegistry {
         let name = name.to_owned();
         self.write(move |connection| {
             require_device(connection, &name)?;
-            connection.execute(
+            execute(
+                connection,
                 "UPDATE devices SET removed = 1, operation = 'none', auth_salt = NULL,
                      auth_hash = NULL, auth_iterations = NULL, claim_token = NULL,
                      claim_expires = NULL, updated_at = ?2
@@ -779,8 +907,10 @@ impl Registry for SqliteRegistry {
 
     fn list(&self) -> RegistryResult<Vec<Device>> {
         self.read(|connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE removed = 0 ORDER BY name"
+            let mut statement = connection.prepare(concat!(
+                "SELECT ",
+                device_columns!(),
+                " FROM devices WHERE removed = 0 ORDER BY name"
             ))?;
             let rows = statement
                 .query_map([], DeviceRow::read)?
@@ -839,7 +969,7 @@ impl Registry for SqliteRegistry {
             return Ok(ClaimAnswer::NothingScheduled { device: seen });
         }
         let name = name.to_owned();
-        self.write(move |connection| {
+        self.write_lease(move |connection| {
             let row = require_device(connection, &name)?;
             let current = row.claim_token();
             let expires = row.claim_expires.map(to_u64);
@@ -853,7 +983,8 @@ impl Registry for SqliteRegistry {
                 });
             }
             // The condition again, in the write itself.
-            let changed = connection.execute(
+            let changed = execute(
+                connection,
                 "UPDATE devices SET claim_token = ?2, claim_expires = ?3
                  WHERE name = ?1 AND removed = 0 AND operation <> 'none'
                    AND (claim_token IS NULL OR claim_token = ?2 OR claim_expires <= ?4)",
@@ -935,7 +1066,7 @@ impl Registry for SqliteRegistry {
 
     fn release_claim(&self, claim: &Claim, _now: u64) -> RegistryResult<bool> {
         let claim = claim.clone();
-        self.write(move |connection| release(connection, &claim.device, claim.token))
+        self.write_lease(move |connection| release(connection, &claim.device, claim.token))
     }
 }
 
@@ -1000,7 +1131,8 @@ impl TvsAllowList for SqliteRegistry {
         let registration = TvsRegistration::new(der, roles, ttl)?;
         let der = der.to_vec();
         self.write(move |connection| {
-            connection.execute(
+            execute(
+                connection,
                 "INSERT INTO tvs_certificates (sha256, der, subject, roles, ttl, added_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (sha256) DO UPDATE SET
@@ -1022,7 +1154,8 @@ impl TvsAllowList for SqliteRegistry {
     fn tvs_remove(&self, sha256: &[u8; 32]) -> RegistryResult<bool> {
         let sha256 = *sha256;
         self.write(move |connection| {
-            let removed = connection.execute(
+            let removed = execute(
+                connection,
                 "DELETE FROM tvs_certificates WHERE sha256 = ?1",
                 [sha256.as_slice()],
             )?;
@@ -1033,7 +1166,8 @@ impl TvsAllowList for SqliteRegistry {
     fn tvs_revoke(&self, sha256: &[u8; 32]) -> RegistryResult<bool> {
         let sha256 = *sha256;
         self.write(move |connection| {
-            let changed = connection.execute(
+            let changed = execute(
+                connection,
                 "UPDATE tvs_certificates SET revoked = 1 WHERE sha256 = ?1",
                 [sha256.as_slice()],
             )?;
@@ -1104,7 +1238,14 @@ mod tests {
         work: impl FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
     ) -> (Box<dyn WriteJob>, mpsc::Receiver<RegistryResult<T>>) {
         let (reply, answer) = mpsc::sync_channel(1);
-        (Box::new(Job { work, reply }), answer)
+        (
+            Box::new(Job {
+                work,
+                durability: Durability::Durable,
+                reply,
+            }),
+            answer,
+        )
     }
 
     #[test]
