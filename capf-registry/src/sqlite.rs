@@ -23,10 +23,13 @@
 use capf_core::capf::key_request::KeyRequest;
 use ctl_format::trust_list::Role;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::{RegistryError, RegistryResult};
@@ -298,11 +301,122 @@ trait WriteJob: Send {
     fn fail(self: Box<Self>, error: RegistryError);
 }
 
-/// A write and the channel its caller waits on.
+/// A write and how its caller hears the answer.
 struct Job<T, F> {
     work: F,
     durability: Durability,
-    reply: mpsc::SyncSender<RegistryResult<T>>,
+    reply: Reply<T>,
+}
+
+/// Where a write's answer goes.
+enum Reply<T> {
+    /// A thread blocked in [`SqliteRegistry::write`].
+    Blocking(mpsc::SyncSender<RegistryResult<T>>),
+    /// A task awaiting a [`PendingWrite`].
+    Waiting(Completer<T>),
+}
+
+impl<T> Reply<T> {
+    fn send(self, value: RegistryResult<T>) {
+        match self {
+            // The caller may have gone (nobody waits): nothing to do.
+            Reply::Blocking(sender) => drop(sender.send(value)),
+            Reply::Waiting(completer) => completer.complete(value),
+        }
+    }
+}
+
+/// The answer slot a [`PendingWrite`] and its [`Completer`] share.
+struct Slot<T> {
+    value: Option<RegistryResult<T>>,
+    /// The completer is gone (answered, or dropped without an answer).
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+/// The writer's end of a [`PendingWrite`]: dropped without an answer (the
+/// writer stopped), the future resolves to [`RegistryError::WriterStopped`].
+struct Completer<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Completer<T> {
+    fn complete(self, value: RegistryResult<T>) {
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.value = Some(value);
+        }
+        // Drop closes the slot and wakes the task.
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        let waker = match self.slot.lock() {
+            Ok(mut slot) => {
+                slot.closed = true;
+                slot.waker.take()
+            }
+            Err(_) => None,
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A registry write in flight, as a future: the answer of one of the
+/// `*_async` methods of [`SqliteRegistry`], ready once the write's batch is
+/// committed (durably, as the blocking method would return).
+///
+/// Awaiting it blocks no thread: the writer thread wakes the task, so an
+/// async host needs no blocking-pool thread (and its two thread switches)
+/// per registry write. Dropping it does not cancel the write.
+#[must_use = "a write's answer says whether it was committed"]
+pub struct PendingWrite<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> std::fmt::Debug for PendingWrite<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingWrite").finish_non_exhaustive()
+    }
+}
+
+impl<T> PendingWrite<T> {
+    /// A future and the completer that answers it.
+    fn new() -> (Self, Completer<T>) {
+        let slot = Arc::new(Mutex::new(Slot {
+            value: None,
+            closed: false,
+            waker: None,
+        }));
+        (Self { slot: slot.clone() }, Completer { slot })
+    }
+
+    /// A future already answered (no write was needed, or it failed early).
+    fn ready(value: RegistryResult<T>) -> Self {
+        let (pending, completer) = Self::new();
+        completer.complete(value);
+        pending
+    }
+}
+
+impl<T> Future for PendingWrite<T> {
+    type Output = RegistryResult<T>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let Ok(mut slot) = self.slot.lock() else {
+            return Poll::Ready(Err(RegistryError::WriterStopped));
+        };
+        if let Some(value) = slot.value.take() {
+            return Poll::Ready(value);
+        }
+        if slot.closed {
+            return Poll::Ready(Err(RegistryError::WriterStopped));
+        }
+        slot.waker = Some(context.waker().clone());
+        Poll::Pending
+    }
 }
 
 impl<T, F> WriteJob for Job<T, F>
@@ -317,14 +431,11 @@ where
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
         let Job { work, reply, .. } = *self;
         let result = in_savepoint(connection, work);
-        Box::new(move |committed| {
-            // The caller may have gone (nobody waits): nothing to do.
-            let _ = reply.send(committed.and(result));
-        })
+        Box::new(move |committed| reply.send(committed.and(result)))
     }
 
     fn fail(self: Box<Self>, error: RegistryError) {
-        let _ = self.reply.send(Err(error));
+        self.reply.send(Err(error));
     }
 }
 
@@ -571,6 +682,30 @@ impl SqliteRegistry {
         F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
+        self.submit(durability, work, Reply::Blocking(reply))?;
+        answer.recv().map_err(|_| RegistryError::WriterStopped)?
+    }
+
+    /// [`write_with`](Self::write_with) without blocking: the answer comes
+    /// through the returned future.
+    fn write_async<T, F>(&self, durability: Durability, work: F) -> PendingWrite<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
+        let (pending, completer) = PendingWrite::new();
+        // On failure the job, and with it the completer, is dropped: the
+        // future resolves to WriterStopped.
+        let _ = self.submit(durability, work, Reply::Waiting(completer));
+        pending
+    }
+
+    /// Queues one write for the writer thread.
+    fn submit<T, F>(&self, durability: Durability, work: F, reply: Reply<T>) -> RegistryResult<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
         let sender = self.writer.as_ref().ok_or(RegistryError::WriterStopped)?;
         sender
             .send(Box::new(Job {
@@ -578,8 +713,7 @@ impl SqliteRegistry {
                 durability,
                 reply,
             }))
-            .map_err(|_| RegistryError::WriterStopped)?;
-        answer.recv().map_err(|_| RegistryError::WriterStopped)?
+            .map_err(|_| RegistryError::WriterStopped)
     }
 }
 
@@ -961,51 +1095,10 @@ impl Registry for SqliteRegistry {
         lease_until: u64,
         now: u64,
     ) -> RegistryResult<ClaimAnswer> {
-        // Unknown, or nothing scheduled: answered from a read, without a
-        // turn on the writer (most lookups of a busy server with nothing to
-        // do). Anything else is decided again inside the write.
-        let seen = self.read(|connection| require_device(connection, name)?.stored())?;
-        if seen.device.operation == Operation::None {
-            return Ok(ClaimAnswer::NothingScheduled { device: seen });
+        match self.claim_seen(name)? {
+            Some(answer) => Ok(answer),
+            None => self.write_lease(claim_work(name, token, lease_until, now)),
         }
-        let name = name.to_owned();
-        self.write_lease(move |connection| {
-            let row = require_device(connection, &name)?;
-            let current = row.claim_token();
-            let expires = row.claim_expires.map(to_u64);
-            let device = row.stored()?;
-            if device.device.operation == Operation::None {
-                return Ok(ClaimAnswer::NothingScheduled { device });
-            }
-            if current.is_some_and(|holder| holder != token) && rules::lease_held(expires, now) {
-                return Ok(ClaimAnswer::Held {
-                    until: expires.unwrap_or(0),
-                });
-            }
-            // The condition again, in the write itself.
-            let changed = execute(
-                connection,
-                "UPDATE devices SET claim_token = ?2, claim_expires = ?3
-                 WHERE name = ?1 AND removed = 0 AND operation <> 'none'
-                   AND (claim_token IS NULL OR claim_token = ?2 OR claim_expires <= ?4)",
-                params![name, token.0.as_slice(), to_i64(lease_until), to_i64(now)],
-            )?;
-            if changed == 0 {
-                return Ok(ClaimAnswer::Held {
-                    until: expires.unwrap_or(0),
-                });
-            }
-            let mut device = device;
-            device.device.claimed_until = Some(lease_until);
-            Ok(ClaimAnswer::Claimed {
-                claim: Claim {
-                    device: name,
-                    token,
-                    lease_until,
-                },
-                device,
-            })
-        })
     }
 
     fn record_pending_certificate(
@@ -1014,20 +1107,7 @@ impl Registry for SqliteRegistry {
         certificate: &NewCertificate,
         now: u64,
     ) -> RegistryResult<i64> {
-        let (claim, certificate) = (claim.clone(), certificate.clone());
-        self.write(move |connection| {
-            let row = require_device(connection, &claim.device)?;
-            if !holds(&row, &claim) {
-                return Err(RegistryError::ClaimLost(claim.device.clone()));
-            }
-            insert_certificate(
-                connection,
-                &claim.device,
-                &certificate,
-                CertificateState::Pending,
-                now,
-            )
-        })
+        self.write(pending_work(claim, certificate, now))
     }
 
     fn record_outcome(
@@ -1037,37 +1117,180 @@ impl Registry for SqliteRegistry {
         write: &OutcomeWrite,
         now: u64,
     ) -> RegistryResult<Recorded> {
-        let (name, claim, write) = (name.to_owned(), claim.cloned(), write.clone());
-        self.write(move |connection| {
-            let row = require_device(connection, &name)?;
-            let held = claim.as_ref().is_some_and(|claim| holds(&row, claim));
-            let mut recorded = Recorded::default();
-            match &write {
-                OutcomeWrite::Completed(completion) => {
-                    if !held {
-                        return Err(RegistryError::ClaimLost(name.clone()));
-                    }
-                    complete(connection, &name, completion, now)?;
-                    // complete() clears the claim with the operation.
-                    recorded.released = true;
-                    return Ok(recorded);
-                }
-                OutcomeWrite::AuthenticationFailed { lock_after } => {
-                    recorded.failure = Some(count_failure(connection, &row, *lock_after, now)?);
-                }
-                OutcomeWrite::Nothing => {}
-            }
-            if let Some(claim) = claim.as_ref().filter(|claim| claim.device == name) {
-                recorded.released = release(connection, &name, claim.token)?;
-            }
-            Ok(recorded)
-        })
+        self.write(outcome_work(name, claim, write, now))
     }
 
     fn release_claim(&self, claim: &Claim, _now: u64) -> RegistryResult<bool> {
-        let claim = claim.clone();
-        self.write_lease(move |connection| release(connection, &claim.device, claim.token))
+        self.write_lease(release_work(claim))
     }
+}
+
+/// The session path of [`Registry`] for async hosts: the same writes in
+/// the same batches, answered through a [`PendingWrite`] future instead of
+/// a blocked thread. Only the claim's first read (one row, no write, no
+/// fsync) runs on the caller's thread.
+impl SqliteRegistry {
+    /// [`Registry::claim_operation`], answered through a future.
+    pub fn claim_operation_async(
+        &self,
+        name: &str,
+        token: ClaimToken,
+        lease_until: u64,
+        now: u64,
+    ) -> PendingWrite<ClaimAnswer> {
+        match self.claim_seen(name) {
+            Ok(Some(answer)) => PendingWrite::ready(Ok(answer)),
+            Ok(None) => {
+                self.write_async(Durability::Lease, claim_work(name, token, lease_until, now))
+            }
+            Err(error) => PendingWrite::ready(Err(error)),
+        }
+    }
+
+    /// [`Registry::record_pending_certificate`], answered through a future.
+    pub fn record_pending_certificate_async(
+        &self,
+        claim: &Claim,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> PendingWrite<i64> {
+        self.write_async(Durability::Durable, pending_work(claim, certificate, now))
+    }
+
+    /// [`Registry::record_outcome`], answered through a future.
+    pub fn record_outcome_async(
+        &self,
+        name: &str,
+        claim: Option<&Claim>,
+        write: &OutcomeWrite,
+        now: u64,
+    ) -> PendingWrite<Recorded> {
+        self.write_async(Durability::Durable, outcome_work(name, claim, write, now))
+    }
+
+    /// [`Registry::release_claim`], answered through a future.
+    pub fn release_claim_async(&self, claim: &Claim, _now: u64) -> PendingWrite<bool> {
+        self.write_async(Durability::Lease, release_work(claim))
+    }
+
+    /// The claim's first step, a read: unknown, or nothing scheduled, is
+    /// answered from it without a turn on the writer (most lookups of a
+    /// busy server with nothing to do); `None`: the write decides.
+    fn claim_seen(&self, name: &str) -> RegistryResult<Option<ClaimAnswer>> {
+        let seen = self.read(|connection| require_device(connection, name)?.stored())?;
+        Ok((seen.device.operation == Operation::None)
+            .then_some(ClaimAnswer::NothingScheduled { device: seen }))
+    }
+}
+
+/// The claim's write: everything decided again inside the transaction.
+fn claim_work(
+    name: &str,
+    token: ClaimToken,
+    lease_until: u64,
+    now: u64,
+) -> impl FnOnce(&Connection) -> RegistryResult<ClaimAnswer> + Send + 'static {
+    let name = name.to_owned();
+    move |connection| {
+        let row = require_device(connection, &name)?;
+        let current = row.claim_token();
+        let expires = row.claim_expires.map(to_u64);
+        let device = row.stored()?;
+        if device.device.operation == Operation::None {
+            return Ok(ClaimAnswer::NothingScheduled { device });
+        }
+        if current.is_some_and(|holder| holder != token) && rules::lease_held(expires, now) {
+            return Ok(ClaimAnswer::Held {
+                until: expires.unwrap_or(0),
+            });
+        }
+        // The condition again, in the write itself.
+        let changed = execute(
+            connection,
+            "UPDATE devices SET claim_token = ?2, claim_expires = ?3
+             WHERE name = ?1 AND removed = 0 AND operation <> 'none'
+               AND (claim_token IS NULL OR claim_token = ?2 OR claim_expires <= ?4)",
+            params![name, token.0.as_slice(), to_i64(lease_until), to_i64(now)],
+        )?;
+        if changed == 0 {
+            return Ok(ClaimAnswer::Held {
+                until: expires.unwrap_or(0),
+            });
+        }
+        let mut device = device;
+        device.device.claimed_until = Some(lease_until);
+        Ok(ClaimAnswer::Claimed {
+            claim: Claim {
+                device: name,
+                token,
+                lease_until,
+            },
+            device,
+        })
+    }
+}
+
+/// The pending certificate's write.
+fn pending_work(
+    claim: &Claim,
+    certificate: &NewCertificate,
+    now: u64,
+) -> impl FnOnce(&Connection) -> RegistryResult<i64> + Send + 'static {
+    let (claim, certificate) = (claim.clone(), certificate.clone());
+    move |connection| {
+        let row = require_device(connection, &claim.device)?;
+        if !holds(&row, &claim) {
+            return Err(RegistryError::ClaimLost(claim.device.clone()));
+        }
+        insert_certificate(
+            connection,
+            &claim.device,
+            &certificate,
+            CertificateState::Pending,
+            now,
+        )
+    }
+}
+
+/// The outcome's write and the claim's release.
+fn outcome_work(
+    name: &str,
+    claim: Option<&Claim>,
+    write: &OutcomeWrite,
+    now: u64,
+) -> impl FnOnce(&Connection) -> RegistryResult<Recorded> + Send + 'static {
+    let (name, claim, write) = (name.to_owned(), claim.cloned(), write.clone());
+    move |connection| {
+        let row = require_device(connection, &name)?;
+        let held = claim.as_ref().is_some_and(|claim| holds(&row, claim));
+        let mut recorded = Recorded::default();
+        match &write {
+            OutcomeWrite::Completed(completion) => {
+                if !held {
+                    return Err(RegistryError::ClaimLost(name.clone()));
+                }
+                complete(connection, &name, completion, now)?;
+                recorded.released = true;
+                return Ok(recorded);
+            }
+            OutcomeWrite::AuthenticationFailed { lock_after } => {
+                recorded.failure = Some(count_failure(connection, &row, *lock_after, now)?);
+            }
+            OutcomeWrite::Nothing => {}
+        }
+        if let Some(claim) = claim.as_ref().filter(|claim| claim.device == name) {
+            recorded.released = release(connection, &name, claim.token)?;
+        }
+        Ok(recorded)
+    }
+}
+
+/// A claim's release.
+fn release_work(
+    claim: &Claim,
+) -> impl FnOnce(&Connection) -> RegistryResult<bool> + Send + 'static {
+    let claim = claim.clone();
+    move |connection| release(connection, &claim.device, claim.token)
 }
 
 /// A TVS row as SQLite gives it, checked by [`TvsRow::entry`].
@@ -1242,7 +1465,7 @@ mod tests {
             Box::new(Job {
                 work,
                 durability: Durability::Durable,
-                reply,
+                reply: Reply::Blocking(reply),
             }),
             answer,
         )
