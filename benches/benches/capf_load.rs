@@ -626,6 +626,31 @@ async fn enroll(
     }
 }
 
+/// The phones' TLS: TLS 1.3 with one key-exchange group, X25519, as a
+/// phone offers it. The provider's default list starts with
+/// X25519MLKEM768 under aws-lc-rs, which costs the server an ML-KEM
+/// encapsulation a phone never asks for; the floor prices X25519.
+fn phone_tls_config(pinned: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut provider = capf_core::crypto_provider::rustls_provider();
+    provider
+        .kx_groups
+        .retain(|group| group.name() == rustls::NamedGroup::X25519);
+    if provider.kx_groups.is_empty() {
+        return Err("the crypto provider offers no X25519".into());
+    }
+    let verifier = capf_core::tls::PinnedVerifier::new(pinned).map_err(|e| e.to_string())?;
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    // As capf_core::tls's client configurations: no SNI, no resumption.
+    config.enable_sni = false;
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(Arc::new(config))
+}
+
 /// What the load's TLS handshakes negotiate: one handshake with the same
 /// client configuration, before the measured window (the server then sees
 /// a connection that says nothing and closes).
@@ -866,7 +891,7 @@ fn run(
     }
 
     let pinned = vec![certificate.der().to_vec()];
-    let tls_config = capf_core::tls::client_config_pinned(&pinned).map_err(|e| e.to_string())?;
+    let tls_config = phone_tls_config(&pinned)?;
     let (version, suite, group) = probe_handshake(address, tls_config.clone())?;
     println!("TLS negotiated by the load: {version}, {suite}, key exchange {group}");
     let floor = (speed.rsa2048_sign.is_some()

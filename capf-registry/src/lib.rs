@@ -96,7 +96,7 @@ pub use model::{
     Schedule, Status, StoredAuthHash, StoredDevice, auth_string_verifier, hash_auth_string,
 };
 pub use rules::LookUp;
-pub use sqlite::SqliteRegistry;
+pub use sqlite::{PendingWrite, SqliteRegistry};
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};
 
 use capf_core::capf::key_request::KeyRequest;
@@ -230,7 +230,29 @@ pub fn look_up_device<R: Registry + ?Sized>(
     lease_until: u64,
     now: u64,
 ) -> RegistryResult<LookUp> {
-    let found = match registry.claim_operation(name, token, lease_until, now) {
+    lookup_of(registry.claim_operation(name, token, lease_until, now))
+}
+
+/// [`look_up_device`] for an async host on a [`SqliteRegistry`]: the claim
+/// is awaited ([`SqliteRegistry::claim_operation_async`]), not blocked on.
+pub async fn look_up_device_async(
+    registry: &SqliteRegistry,
+    name: &str,
+    token: ClaimToken,
+    lease_until: u64,
+    now: u64,
+) -> RegistryResult<LookUp> {
+    lookup_of(
+        registry
+            .claim_operation_async(name, token, lease_until, now)
+            .await,
+    )
+}
+
+/// The rules' answer to a claim's result (an unknown device is an answer,
+/// not an error).
+fn lookup_of(claimed: RegistryResult<model::ClaimAnswer>) -> RegistryResult<LookUp> {
+    let found = match claimed {
         Ok(answer) => Some(answer),
         Err(RegistryError::UnknownDevice(_)) => None,
         Err(error) => return Err(error),
@@ -251,24 +273,79 @@ pub fn finish_session<R: Registry + ?Sized>(
     lock_after: u32,
     now: u64,
 ) -> RegistryResult<Recorded> {
+    match finish_step(outcome, claim, ledger_id, lock_after) {
+        FinishStep::Nothing => Ok(Recorded::default()),
+        FinishStep::Record { name, write } => registry.record_outcome(name, claim, &write, now),
+        FinishStep::Release(claim) => registry.release_claim(claim, now).map(|released| Recorded {
+            failure: None,
+            released,
+        }),
+    }
+}
+
+/// [`finish_session`] for an async host on a [`SqliteRegistry`]: the write
+/// is awaited ([`SqliteRegistry::record_outcome_async`]), not blocked on.
+pub async fn finish_session_async(
+    registry: &SqliteRegistry,
+    outcome: &ServerOutcome,
+    claim: Option<&Claim>,
+    ledger_id: Option<i64>,
+    lock_after: u32,
+    now: u64,
+) -> RegistryResult<Recorded> {
+    match finish_step(outcome, claim, ledger_id, lock_after) {
+        FinishStep::Nothing => Ok(Recorded::default()),
+        FinishStep::Record { name, write } => {
+            registry
+                .record_outcome_async(name, claim, &write, now)
+                .await
+        }
+        FinishStep::Release(claim) => {
+            registry
+                .release_claim_async(claim, now)
+                .await
+                .map(|released| Recorded {
+                    failure: None,
+                    released,
+                })
+        }
+    }
+}
+
+/// What ends a session in the registry.
+enum FinishStep<'a> {
+    /// Nothing to write and nothing held (an unknown device, a refusal
+    /// before any claim): the registry is not asked, so an outcome about a
+    /// device it does not hold still counts as recorded and the phone hears
+    /// the session's own END_SESSION.
+    Nothing,
+    /// The outcome's write (with the claim's release) for this device.
+    Record {
+        name: &'a str,
+        write: model::OutcomeWrite,
+    },
+    /// No device name (the phone never sent a valid one): the claim is
+    /// released.
+    Release(&'a Claim),
+}
+
+fn finish_step<'a>(
+    outcome: &'a ServerOutcome,
+    claim: Option<&'a Claim>,
+    ledger_id: Option<i64>,
+    lock_after: u32,
+) -> FinishStep<'a> {
     match &outcome.device_name {
         Some(name) => {
             let write = rules::outcome_write(outcome, ledger_id, lock_after);
-            // Nothing to write and nothing held (an unknown device, a
-            // refusal before any claim): the registry is not asked, so an
-            // outcome about a device it does not hold still counts as
-            // recorded and the phone hears the session's own END_SESSION.
             if write == model::OutcomeWrite::Nothing && claim.is_none() {
-                return Ok(Recorded::default());
+                return FinishStep::Nothing;
             }
-            registry.record_outcome(name, claim, &write, now)
+            FinishStep::Record { name, write }
         }
         None => match claim {
-            Some(claim) => registry.release_claim(claim, now).map(|released| Recorded {
-                failure: None,
-                released,
-            }),
-            None => Ok(Recorded::default()),
+            Some(claim) => FinishStep::Release(claim),
+            None => FinishStep::Nothing,
         },
     }
 }

@@ -2,6 +2,14 @@
 //! certificate ledger, the event log and the TVS allow-list.
 //!
 //! - WAL journal, `synchronous = FULL`: a write that returned is on disk.
+//!   The one exception is a claim's lease and its release (`Durability`):
+//!   they commit without an fsync of their own, and the next durable commit
+//!   (the pending certificate, the outcome) carries them to disk. Losing a
+//!   lease in a power loss is harmless (the session ended too, and a lease
+//!   ends by itself), and one fsync per enrollment fewer is a third of the
+//!   registry's disk flushes.
+//! - Statements go through each connection's prepared-statement cache: a
+//!   session's statements are compiled once per connection, not per call.
 //! - Group commit: one writer thread owns the write connection. It takes
 //!   every queued write, runs them in one IMMEDIATE transaction, each in its
 //!   own savepoint (a failed write is undone alone), commits once, and only
@@ -15,10 +23,13 @@
 use capf_core::capf::key_request::KeyRequest;
 use ctl_format::trust_list::Role;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::{RegistryError, RegistryResult};
@@ -112,6 +123,21 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
 
+/// Most prepared statements kept per connection (rusqlite's default is
+/// 16; the session path alone uses about 15 distinct statements).
+const STATEMENT_CACHE: usize = 64;
+
+/// Runs one statement through the connection's prepared-statement cache:
+/// the hot statements of a session are compiled once per connection, not
+/// once per call as `Connection::execute` does.
+fn execute<P: rusqlite::Params>(
+    connection: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    connection.prepare_cached(sql)?.execute(params)
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -125,9 +151,23 @@ fn parse<T: FromStr>(what: &str, text: &str) -> RegistryResult<T> {
         .map_err(|_| RegistryError::Corrupt(format!("{what} ({text:?})")))
 }
 
-const DEVICE_COLUMNS: &str = "name, operation, key_request, auth_mode, auth_hash IS NOT NULL, \
-     failed_attempts, locked, status, status_operation, status_detail, created_at, updated_at, \
-     claim_expires, auth_salt, auth_hash, auth_iterations, claim_token";
+/// The device columns [`DeviceRow::read`] reads, in its order (a macro so
+/// that the statements using them are `&'static str`s, prepared once per
+/// connection through its statement cache).
+macro_rules! device_columns {
+    () => {
+        "name, operation, key_request, auth_mode, auth_hash IS NOT NULL, \
+         failed_attempts, locked, status, status_operation, status_detail, created_at, \
+         updated_at, claim_expires, auth_salt, auth_hash, auth_iterations, claim_token"
+    };
+}
+
+/// One device that is not removed, by name (the hot read of every session).
+const SELECT_DEVICE: &str = concat!(
+    "SELECT ",
+    device_columns!(),
+    " FROM devices WHERE name = ?1 AND removed = 0"
+);
 
 const CERTIFICATE_COLUMNS: &str =
     "id, device, serial_hex, der, state, issued_at, not_after, updated_at";
@@ -251,6 +291,9 @@ fn certificate_entry(row: CertificateRow) -> RegistryResult<CertificateEntry> {
 /// One queued write: runs inside the batch's transaction, then learns
 /// whether the batch committed.
 trait WriteJob: Send {
+    /// Whether the caller relies on the write surviving a power loss once
+    /// answered (see [`Durability`]).
+    fn durability(&self) -> Durability;
     /// Runs the write in its own savepoint and returns how to answer the
     /// caller once the commit's result is known.
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send>;
@@ -258,10 +301,122 @@ trait WriteJob: Send {
     fn fail(self: Box<Self>, error: RegistryError);
 }
 
-/// A write and the channel its caller waits on.
+/// A write and how its caller hears the answer.
 struct Job<T, F> {
     work: F,
-    reply: mpsc::SyncSender<RegistryResult<T>>,
+    durability: Durability,
+    reply: Reply<T>,
+}
+
+/// Where a write's answer goes.
+enum Reply<T> {
+    /// A thread blocked in [`SqliteRegistry::write`].
+    Blocking(mpsc::SyncSender<RegistryResult<T>>),
+    /// A task awaiting a [`PendingWrite`].
+    Waiting(Completer<T>),
+}
+
+impl<T> Reply<T> {
+    fn send(self, value: RegistryResult<T>) {
+        match self {
+            // The caller may have gone (nobody waits): nothing to do.
+            Reply::Blocking(sender) => drop(sender.send(value)),
+            Reply::Waiting(completer) => completer.complete(value),
+        }
+    }
+}
+
+/// The answer slot a [`PendingWrite`] and its [`Completer`] share.
+struct Slot<T> {
+    value: Option<RegistryResult<T>>,
+    /// The completer is gone (answered, or dropped without an answer).
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+/// The writer's end of a [`PendingWrite`]: dropped without an answer (the
+/// writer stopped), the future resolves to [`RegistryError::WriterStopped`].
+struct Completer<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Completer<T> {
+    fn complete(self, value: RegistryResult<T>) {
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.value = Some(value);
+        }
+        // Drop closes the slot and wakes the task.
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        let waker = match self.slot.lock() {
+            Ok(mut slot) => {
+                slot.closed = true;
+                slot.waker.take()
+            }
+            Err(_) => None,
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A registry write in flight, as a future: the answer of one of the
+/// `*_async` methods of [`SqliteRegistry`], ready once the write's batch is
+/// committed (durably, as the blocking method would return).
+///
+/// Awaiting it blocks no thread: the writer thread wakes the task, so an
+/// async host needs no blocking-pool thread (and its two thread switches)
+/// per registry write. Dropping it does not cancel the write.
+#[must_use = "a write's answer says whether it was committed"]
+pub struct PendingWrite<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> std::fmt::Debug for PendingWrite<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingWrite").finish_non_exhaustive()
+    }
+}
+
+impl<T> PendingWrite<T> {
+    /// A future and the completer that answers it.
+    fn new() -> (Self, Completer<T>) {
+        let slot = Arc::new(Mutex::new(Slot {
+            value: None,
+            closed: false,
+            waker: None,
+        }));
+        (Self { slot: slot.clone() }, Completer { slot })
+    }
+
+    /// A future already answered (no write was needed, or it failed early).
+    fn ready(value: RegistryResult<T>) -> Self {
+        let (pending, completer) = Self::new();
+        completer.complete(value);
+        pending
+    }
+}
+
+impl<T> Future for PendingWrite<T> {
+    type Output = RegistryResult<T>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let Ok(mut slot) = self.slot.lock() else {
+            return Poll::Ready(Err(RegistryError::WriterStopped));
+        };
+        if let Some(value) = slot.value.take() {
+            return Poll::Ready(value);
+        }
+        if slot.closed {
+            return Poll::Ready(Err(RegistryError::WriterStopped));
+        }
+        slot.waker = Some(context.waker().clone());
+        Poll::Pending
+    }
 }
 
 impl<T, F> WriteJob for Job<T, F>
@@ -269,17 +424,18 @@ where
     T: Send + 'static,
     F: FnOnce(&Connection) -> RegistryResult<T> + Send,
 {
+    fn durability(&self) -> Durability {
+        self.durability
+    }
+
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
-        let Job { work, reply } = *self;
+        let Job { work, reply, .. } = *self;
         let result = in_savepoint(connection, work);
-        Box::new(move |committed| {
-            // The caller may have gone (nobody waits): nothing to do.
-            let _ = reply.send(committed.and(result));
-        })
+        Box::new(move |committed| reply.send(committed.and(result)))
     }
 
     fn fail(self: Box<Self>, error: RegistryError) {
-        let _ = self.reply.send(Err(error));
+        self.reply.send(Err(error));
     }
 }
 
@@ -288,14 +444,15 @@ fn in_savepoint<T>(
     connection: &Connection,
     work: impl FnOnce(&Connection) -> RegistryResult<T>,
 ) -> RegistryResult<T> {
-    connection.execute_batch("SAVEPOINT capf_write")?;
+    execute(connection, "SAVEPOINT capf_write", [])?;
     match work(connection) {
         Ok(value) => {
-            connection.execute_batch("RELEASE capf_write")?;
+            execute(connection, "RELEASE capf_write", [])?;
             Ok(value)
         }
         Err(error) => {
-            connection.execute_batch("ROLLBACK TO capf_write; RELEASE capf_write")?;
+            execute(connection, "ROLLBACK TO capf_write", [])?;
+            execute(connection, "RELEASE capf_write", [])?;
             Err(error)
         }
     }
@@ -304,7 +461,7 @@ fn in_savepoint<T>(
 /// Runs a batch of writes as one IMMEDIATE transaction and answers each
 /// once the commit's result is known (group commit).
 fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
-    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(error) = execute(connection, "BEGIN IMMEDIATE", []) {
         let error = RegistryError::from(error);
         for job in batch {
             job.fail(error.clone());
@@ -312,10 +469,12 @@ fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
         return;
     }
     let answers: Vec<_> = batch.into_iter().map(|job| job.run(connection)).collect();
-    let committed = connection.execute_batch("COMMIT").map_err(|error| {
-        let _ = connection.execute_batch("ROLLBACK");
-        RegistryError::from(error)
-    });
+    let committed = execute(connection, "COMMIT", [])
+        .map(drop)
+        .map_err(|error| {
+            let _ = connection.execute_batch("ROLLBACK");
+            RegistryError::from(error)
+        });
     for answer in answers {
         answer(committed.clone());
     }
@@ -324,6 +483,8 @@ fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
 /// The writer thread's loop: batches every queued write until every sender
 /// is gone.
 fn writer_loop(connection: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>) {
+    // `connect` left the connection at synchronous = FULL.
+    let mut current = Durability::Durable;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -332,14 +493,63 @@ fn writer_loop(connection: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>) 
                 Err(_) => break,
             }
         }
+        // A batch of leases only commits without its own fsync; any other
+        // write makes the batch durable (FULL), and with it every earlier
+        // lease (the WAL is one append-only file: its fsync covers them).
+        let wanted = if batch
+            .iter()
+            .any(|job| job.durability() == Durability::Durable)
+        {
+            Durability::Durable
+        } else {
+            Durability::Lease
+        };
+        if wanted != current {
+            let pragma = match wanted {
+                Durability::Durable => "PRAGMA synchronous = FULL",
+                Durability::Lease => "PRAGMA synchronous = NORMAL",
+            };
+            if let Err(error) = connection.execute_batch(pragma) {
+                // Never commit a durable write under NORMAL: refuse the
+                // batch and try again with the next one.
+                let error = RegistryError::from(error);
+                for job in batch {
+                    job.fail(error.clone());
+                }
+                continue;
+            }
+            current = wanted;
+        }
         run_batch(&connection, batch);
     }
+}
+
+/// What a write's caller relies on once it is answered.
+///
+/// SQLite in WAL mode with `synchronous = FULL` fsyncs the WAL at every
+/// commit; with `NORMAL` a commit is visible at once (to this process and
+/// to others) and survives a crash of the process, but a power loss before
+/// the next fsync may undo it. The next durable commit fsyncs the same
+/// append-only WAL, so it makes every earlier commit durable too, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Must be on disk before the caller hears of it (a pending
+    /// certificate before it is sent, an outcome before END_SESSION, every
+    /// administrative change).
+    Durable,
+    /// A claim's lease or its release: losing it in a power loss leaves
+    /// the device as if the session (which the power loss ended too) had
+    /// never claimed or released it, and a lease ends by itself. Claims
+    /// stay atomic across processes: that is the IMMEDIATE transaction's
+    /// lock, not the fsync.
+    Lease,
 }
 
 /// Opens a connection with the registry's settings.
 fn connect(path: &Path) -> RegistryResult<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // journal_mode returns the mode as a row.
     let _mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
@@ -452,19 +662,66 @@ impl SqliteRegistry {
         T: Send + 'static,
         F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
     {
+        self.write_with(Durability::Durable, work)
+    }
+
+    /// [`write`](Self::write) for a claim's lease or its release: answered
+    /// once committed, without waiting for an fsync of its own (see
+    /// [`Durability::Lease`]).
+    fn write_lease<T, F>(&self, work: F) -> RegistryResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
+        self.write_with(Durability::Lease, work)
+    }
+
+    fn write_with<T, F>(&self, durability: Durability, work: F) -> RegistryResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
         let (reply, answer) = mpsc::sync_channel(1);
+        self.submit(durability, work, Reply::Blocking(reply))?;
+        answer.recv().map_err(|_| RegistryError::WriterStopped)?
+    }
+
+    /// [`write_with`](Self::write_with) without blocking: the answer comes
+    /// through the returned future.
+    fn write_async<T, F>(&self, durability: Durability, work: F) -> PendingWrite<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
+        let (pending, completer) = PendingWrite::new();
+        // On failure the job, and with it the completer, is dropped: the
+        // future resolves to WriterStopped.
+        let _ = self.submit(durability, work, Reply::Waiting(completer));
+        pending
+    }
+
+    /// Queues one write for the writer thread.
+    fn submit<T, F>(&self, durability: Durability, work: F, reply: Reply<T>) -> RegistryResult<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+    {
         let sender = self.writer.as_ref().ok_or(RegistryError::WriterStopped)?;
         sender
-            .send(Box::new(Job { work, reply }))
-            .map_err(|_| RegistryError::WriterStopped)?;
-        answer.recv().map_err(|_| RegistryError::WriterStopped)?
+            .send(Box::new(Job {
+                work,
+                durability,
+                reply,
+            }))
+            .map_err(|_| RegistryError::WriterStopped)
     }
 }
 
 // ---- statements used inside write transactions ----
 
 fn event(connection: &Connection, device: &str, now: u64, what: &str) -> RegistryResult<()> {
-    connection.execute(
+    execute(
+        connection,
         "INSERT INTO events (time, device, what) VALUES (?1, ?2, ?3)",
         params![to_i64(now), device, what],
     )?;
@@ -473,11 +730,8 @@ fn event(connection: &Connection, device: &str, now: u64, what: &str) -> Registr
 
 fn stored_device(connection: &Connection, name: &str) -> RegistryResult<Option<DeviceRow>> {
     Ok(connection
-        .query_row(
-            &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE name = ?1 AND removed = 0"),
-            [name],
-            DeviceRow::read,
-        )
+        .prepare_cached(SELECT_DEVICE)?
+        .query_row([name], DeviceRow::read)
         .optional()?)
 }
 
@@ -507,18 +761,16 @@ fn put_device_in(
     now: u64,
 ) -> RegistryResult<bool> {
     let existed: Option<bool> = connection
-        .query_row(
-            "SELECT removed = 0 FROM devices WHERE name = ?1",
-            [name],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT removed = 0 FROM devices WHERE name = ?1")?
+        .query_row([name], |row| row.get(0))
         .optional()?;
     let hash = match schedule.auth_mode {
         crate::model::AuthMode::AuthString => schedule.auth_hash.as_ref(),
         _ => None,
     };
     let status = status_of(schedule.operation);
-    connection.execute(
+    execute(
+        connection,
         "INSERT INTO devices (name, operation, key_request, auth_mode, auth_salt, auth_hash,
              auth_iterations, failed_attempts, locked, status, status_operation,
              status_detail, removed, created_at, updated_at)
@@ -568,7 +820,8 @@ fn insert_certificate(
     state: CertificateState,
     now: u64,
 ) -> RegistryResult<i64> {
-    connection.execute(
+    execute(
+        connection,
         "INSERT INTO certificates (device, serial_hex, der, state, issued_at, not_after,
              updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -606,7 +859,8 @@ fn complete(
     match &completion.ledger {
         LedgerChange::None => {}
         LedgerChange::MarkInstalled(id) => {
-            let changed = connection.execute(
+            let changed = execute(
+                connection,
                 "UPDATE certificates SET state = 'installed', updated_at = ?3
                  WHERE id = ?2 AND device = ?1 AND state = 'pending'",
                 params![name, id, to_i64(now)],
@@ -628,14 +882,16 @@ fn complete(
             )?;
         }
         LedgerChange::MarkAllDeleted => {
-            connection.execute(
+            execute(
+                connection,
                 "UPDATE certificates SET state = 'deleted', updated_at = ?2
                  WHERE device = ?1 AND state <> 'deleted'",
                 params![name, to_i64(now)],
             )?;
         }
     }
-    connection.execute(
+    execute(
+        connection,
         "UPDATE devices SET operation = 'none', status = 'successful',
              status_operation = ?2, status_detail = NULL, failed_attempts = 0, locked = 0,
              claim_token = NULL, claim_expires = NULL, updated_at = ?3
@@ -643,7 +899,8 @@ fn complete(
         params![name, completion.operation.as_str(), to_i64(now)],
     )?;
     if completion.consume_auth_string {
-        connection.execute(
+        execute(
+            connection,
             "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL
              WHERE name = ?1",
             [name],
@@ -669,7 +926,8 @@ fn count_failure(
         row.locked,
         lock_after,
     );
-    connection.execute(
+    execute(
+        connection,
         "UPDATE devices SET failed_attempts = ?2, locked = ?3,
              status = CASE WHEN operation = 'none' THEN status ELSE 'failed' END,
              status_detail = 'authentication failed', updated_at = ?4
@@ -687,7 +945,8 @@ fn count_failure(
 }
 
 fn release(connection: &Connection, name: &str, token: ClaimToken) -> RegistryResult<bool> {
-    let changed = connection.execute(
+    let changed = execute(
+        connection,
         "UPDATE devices SET claim_token = NULL, claim_expires = NULL
          WHERE name = ?1 AND claim_token = ?2",
         params![name, token.0.as_slice()],
@@ -726,7 +985,8 @@ impl Registry for SqliteRegistry {
         self.write(move |connection| {
             require_device(connection, &name)?;
             let status = status_of(operation);
-            connection.execute(
+            execute(
+                connection,
                 "UPDATE devices SET operation = ?2, key_request = COALESCE(?3, key_request),
                      failed_attempts = 0, locked = 0, status = ?4, status_operation = ?5,
                      status_detail = NULL, claim_token = NULL, claim_expires = NULL,
@@ -742,7 +1002,8 @@ impl Registry for SqliteRegistry {
                 ],
             )?;
             if let Some(hash) = &auth_hash {
-                connection.execute(
+                execute(
+                    connection,
                     "UPDATE devices SET auth_salt = ?2, auth_hash = ?3, auth_iterations = ?4
                      WHERE name = ?1 AND auth_mode = 'auth-string'",
                     params![name, hash.salt, hash.hash, hash.iterations],
@@ -760,7 +1021,8 @@ impl Registry for SqliteRegistry {
         let name = name.to_owned();
         self.write(move |connection| {
             require_device(connection, &name)?;
-            connection.execute(
+            execute(
+                connection,
                 "UPDATE devices SET removed = 1, operation = 'none', auth_salt = NULL,
                      auth_hash = NULL, auth_iterations = NULL, claim_token = NULL,
                      claim_expires = NULL, updated_at = ?2
@@ -779,8 +1041,10 @@ impl Registry for SqliteRegistry {
 
     fn list(&self) -> RegistryResult<Vec<Device>> {
         self.read(|connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE removed = 0 ORDER BY name"
+            let mut statement = connection.prepare(concat!(
+                "SELECT ",
+                device_columns!(),
+                " FROM devices WHERE removed = 0 ORDER BY name"
             ))?;
             let rows = statement
                 .query_map([], DeviceRow::read)?
@@ -831,50 +1095,10 @@ impl Registry for SqliteRegistry {
         lease_until: u64,
         now: u64,
     ) -> RegistryResult<ClaimAnswer> {
-        // Unknown, or nothing scheduled: answered from a read, without a
-        // turn on the writer (most lookups of a busy server with nothing to
-        // do). Anything else is decided again inside the write.
-        let seen = self.read(|connection| require_device(connection, name)?.stored())?;
-        if seen.device.operation == Operation::None {
-            return Ok(ClaimAnswer::NothingScheduled { device: seen });
+        match self.claim_seen(name)? {
+            Some(answer) => Ok(answer),
+            None => self.write_lease(claim_work(name, token, lease_until, now)),
         }
-        let name = name.to_owned();
-        self.write(move |connection| {
-            let row = require_device(connection, &name)?;
-            let current = row.claim_token();
-            let expires = row.claim_expires.map(to_u64);
-            let device = row.stored()?;
-            if device.device.operation == Operation::None {
-                return Ok(ClaimAnswer::NothingScheduled { device });
-            }
-            if current.is_some_and(|holder| holder != token) && rules::lease_held(expires, now) {
-                return Ok(ClaimAnswer::Held {
-                    until: expires.unwrap_or(0),
-                });
-            }
-            // The condition again, in the write itself.
-            let changed = connection.execute(
-                "UPDATE devices SET claim_token = ?2, claim_expires = ?3
-                 WHERE name = ?1 AND removed = 0 AND operation <> 'none'
-                   AND (claim_token IS NULL OR claim_token = ?2 OR claim_expires <= ?4)",
-                params![name, token.0.as_slice(), to_i64(lease_until), to_i64(now)],
-            )?;
-            if changed == 0 {
-                return Ok(ClaimAnswer::Held {
-                    until: expires.unwrap_or(0),
-                });
-            }
-            let mut device = device;
-            device.device.claimed_until = Some(lease_until);
-            Ok(ClaimAnswer::Claimed {
-                claim: Claim {
-                    device: name,
-                    token,
-                    lease_until,
-                },
-                device,
-            })
-        })
     }
 
     fn record_pending_certificate(
@@ -883,20 +1107,7 @@ impl Registry for SqliteRegistry {
         certificate: &NewCertificate,
         now: u64,
     ) -> RegistryResult<i64> {
-        let (claim, certificate) = (claim.clone(), certificate.clone());
-        self.write(move |connection| {
-            let row = require_device(connection, &claim.device)?;
-            if !holds(&row, &claim) {
-                return Err(RegistryError::ClaimLost(claim.device.clone()));
-            }
-            insert_certificate(
-                connection,
-                &claim.device,
-                &certificate,
-                CertificateState::Pending,
-                now,
-            )
-        })
+        self.write(pending_work(claim, certificate, now))
     }
 
     fn record_outcome(
@@ -906,37 +1117,180 @@ impl Registry for SqliteRegistry {
         write: &OutcomeWrite,
         now: u64,
     ) -> RegistryResult<Recorded> {
-        let (name, claim, write) = (name.to_owned(), claim.cloned(), write.clone());
-        self.write(move |connection| {
-            let row = require_device(connection, &name)?;
-            let held = claim.as_ref().is_some_and(|claim| holds(&row, claim));
-            let mut recorded = Recorded::default();
-            match &write {
-                OutcomeWrite::Completed(completion) => {
-                    if !held {
-                        return Err(RegistryError::ClaimLost(name.clone()));
-                    }
-                    complete(connection, &name, completion, now)?;
-                    // complete() clears the claim with the operation.
-                    recorded.released = true;
-                    return Ok(recorded);
-                }
-                OutcomeWrite::AuthenticationFailed { lock_after } => {
-                    recorded.failure = Some(count_failure(connection, &row, *lock_after, now)?);
-                }
-                OutcomeWrite::Nothing => {}
-            }
-            if let Some(claim) = claim.as_ref().filter(|claim| claim.device == name) {
-                recorded.released = release(connection, &name, claim.token)?;
-            }
-            Ok(recorded)
-        })
+        self.write(outcome_work(name, claim, write, now))
     }
 
     fn release_claim(&self, claim: &Claim, _now: u64) -> RegistryResult<bool> {
-        let claim = claim.clone();
-        self.write(move |connection| release(connection, &claim.device, claim.token))
+        self.write_lease(release_work(claim))
     }
+}
+
+/// The session path of [`Registry`] for async hosts: the same writes in
+/// the same batches, answered through a [`PendingWrite`] future instead of
+/// a blocked thread. Only the claim's first read (one row, no write, no
+/// fsync) runs on the caller's thread.
+impl SqliteRegistry {
+    /// [`Registry::claim_operation`], answered through a future.
+    pub fn claim_operation_async(
+        &self,
+        name: &str,
+        token: ClaimToken,
+        lease_until: u64,
+        now: u64,
+    ) -> PendingWrite<ClaimAnswer> {
+        match self.claim_seen(name) {
+            Ok(Some(answer)) => PendingWrite::ready(Ok(answer)),
+            Ok(None) => {
+                self.write_async(Durability::Lease, claim_work(name, token, lease_until, now))
+            }
+            Err(error) => PendingWrite::ready(Err(error)),
+        }
+    }
+
+    /// [`Registry::record_pending_certificate`], answered through a future.
+    pub fn record_pending_certificate_async(
+        &self,
+        claim: &Claim,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> PendingWrite<i64> {
+        self.write_async(Durability::Durable, pending_work(claim, certificate, now))
+    }
+
+    /// [`Registry::record_outcome`], answered through a future.
+    pub fn record_outcome_async(
+        &self,
+        name: &str,
+        claim: Option<&Claim>,
+        write: &OutcomeWrite,
+        now: u64,
+    ) -> PendingWrite<Recorded> {
+        self.write_async(Durability::Durable, outcome_work(name, claim, write, now))
+    }
+
+    /// [`Registry::release_claim`], answered through a future.
+    pub fn release_claim_async(&self, claim: &Claim, _now: u64) -> PendingWrite<bool> {
+        self.write_async(Durability::Lease, release_work(claim))
+    }
+
+    /// The claim's first step, a read: unknown, or nothing scheduled, is
+    /// answered from it without a turn on the writer (most lookups of a
+    /// busy server with nothing to do); `None`: the write decides.
+    fn claim_seen(&self, name: &str) -> RegistryResult<Option<ClaimAnswer>> {
+        let seen = self.read(|connection| require_device(connection, name)?.stored())?;
+        Ok((seen.device.operation == Operation::None)
+            .then_some(ClaimAnswer::NothingScheduled { device: seen }))
+    }
+}
+
+/// The claim's write: everything decided again inside the transaction.
+fn claim_work(
+    name: &str,
+    token: ClaimToken,
+    lease_until: u64,
+    now: u64,
+) -> impl FnOnce(&Connection) -> RegistryResult<ClaimAnswer> + Send + 'static {
+    let name = name.to_owned();
+    move |connection| {
+        let row = require_device(connection, &name)?;
+        let current = row.claim_token();
+        let expires = row.claim_expires.map(to_u64);
+        let device = row.stored()?;
+        if device.device.operation == Operation::None {
+            return Ok(ClaimAnswer::NothingScheduled { device });
+        }
+        if current.is_some_and(|holder| holder != token) && rules::lease_held(expires, now) {
+            return Ok(ClaimAnswer::Held {
+                until: expires.unwrap_or(0),
+            });
+        }
+        // The condition again, in the write itself.
+        let changed = execute(
+            connection,
+            "UPDATE devices SET claim_token = ?2, claim_expires = ?3
+             WHERE name = ?1 AND removed = 0 AND operation <> 'none'
+               AND (claim_token IS NULL OR claim_token = ?2 OR claim_expires <= ?4)",
+            params![name, token.0.as_slice(), to_i64(lease_until), to_i64(now)],
+        )?;
+        if changed == 0 {
+            return Ok(ClaimAnswer::Held {
+                until: expires.unwrap_or(0),
+            });
+        }
+        let mut device = device;
+        device.device.claimed_until = Some(lease_until);
+        Ok(ClaimAnswer::Claimed {
+            claim: Claim {
+                device: name,
+                token,
+                lease_until,
+            },
+            device,
+        })
+    }
+}
+
+/// The pending certificate's write.
+fn pending_work(
+    claim: &Claim,
+    certificate: &NewCertificate,
+    now: u64,
+) -> impl FnOnce(&Connection) -> RegistryResult<i64> + Send + 'static {
+    let (claim, certificate) = (claim.clone(), certificate.clone());
+    move |connection| {
+        let row = require_device(connection, &claim.device)?;
+        if !holds(&row, &claim) {
+            return Err(RegistryError::ClaimLost(claim.device.clone()));
+        }
+        insert_certificate(
+            connection,
+            &claim.device,
+            &certificate,
+            CertificateState::Pending,
+            now,
+        )
+    }
+}
+
+/// The outcome's write and the claim's release.
+fn outcome_work(
+    name: &str,
+    claim: Option<&Claim>,
+    write: &OutcomeWrite,
+    now: u64,
+) -> impl FnOnce(&Connection) -> RegistryResult<Recorded> + Send + 'static {
+    let (name, claim, write) = (name.to_owned(), claim.cloned(), write.clone());
+    move |connection| {
+        let row = require_device(connection, &name)?;
+        let held = claim.as_ref().is_some_and(|claim| holds(&row, claim));
+        let mut recorded = Recorded::default();
+        match &write {
+            OutcomeWrite::Completed(completion) => {
+                if !held {
+                    return Err(RegistryError::ClaimLost(name.clone()));
+                }
+                complete(connection, &name, completion, now)?;
+                recorded.released = true;
+                return Ok(recorded);
+            }
+            OutcomeWrite::AuthenticationFailed { lock_after } => {
+                recorded.failure = Some(count_failure(connection, &row, *lock_after, now)?);
+            }
+            OutcomeWrite::Nothing => {}
+        }
+        if let Some(claim) = claim.as_ref().filter(|claim| claim.device == name) {
+            recorded.released = release(connection, &name, claim.token)?;
+        }
+        Ok(recorded)
+    }
+}
+
+/// A claim's release.
+fn release_work(
+    claim: &Claim,
+) -> impl FnOnce(&Connection) -> RegistryResult<bool> + Send + 'static {
+    let claim = claim.clone();
+    move |connection| release(connection, &claim.device, claim.token)
 }
 
 /// A TVS row as SQLite gives it, checked by [`TvsRow::entry`].
@@ -1000,7 +1354,8 @@ impl TvsAllowList for SqliteRegistry {
         let registration = TvsRegistration::new(der, roles, ttl)?;
         let der = der.to_vec();
         self.write(move |connection| {
-            connection.execute(
+            execute(
+                connection,
                 "INSERT INTO tvs_certificates (sha256, der, subject, roles, ttl, added_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (sha256) DO UPDATE SET
@@ -1022,7 +1377,8 @@ impl TvsAllowList for SqliteRegistry {
     fn tvs_remove(&self, sha256: &[u8; 32]) -> RegistryResult<bool> {
         let sha256 = *sha256;
         self.write(move |connection| {
-            let removed = connection.execute(
+            let removed = execute(
+                connection,
                 "DELETE FROM tvs_certificates WHERE sha256 = ?1",
                 [sha256.as_slice()],
             )?;
@@ -1033,7 +1389,8 @@ impl TvsAllowList for SqliteRegistry {
     fn tvs_revoke(&self, sha256: &[u8; 32]) -> RegistryResult<bool> {
         let sha256 = *sha256;
         self.write(move |connection| {
-            let changed = connection.execute(
+            let changed = execute(
+                connection,
                 "UPDATE tvs_certificates SET revoked = 1 WHERE sha256 = ?1",
                 [sha256.as_slice()],
             )?;
@@ -1104,7 +1461,14 @@ mod tests {
         work: impl FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
     ) -> (Box<dyn WriteJob>, mpsc::Receiver<RegistryResult<T>>) {
         let (reply, answer) = mpsc::sync_channel(1);
-        (Box::new(Job { work, reply }), answer)
+        (
+            Box::new(Job {
+                work,
+                durability: Durability::Durable,
+                reply: Reply::Blocking(reply),
+            }),
+            answer,
+        )
     }
 
     #[test]

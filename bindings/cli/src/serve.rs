@@ -7,11 +7,16 @@
 //! from the registry ([`capf_registry`], SQLite, group commit) and the local
 //! [`LscIssuer`]; the host rules (lockout, the one-time string, what each
 //! outcome writes, one operation per session) are the library's
-//! ([`capf_registry::rules`]), not this file's. Registry calls are blocking
-//! and run on tokio's blocking pool, and so does the session's answer to the
-//! lookup, which runs the authentication checks (PBKDF2 of the one-time
-//! string, certificate chains). A pending certificate is committed to the
-//! registry before its frame is written.
+//! ([`capf_registry::rules`]), not this file's. The session's registry
+//! writes (claim, pending certificate, outcome) are awaited through the
+//! registry's `*_async` methods: the writer thread wakes the task, no
+//! thread blocks on them (a blocking-pool hop per write cost two thread
+//! switches, the largest cost after the signatures in a profile under
+//! load). The session's answer to the lookup runs on tokio's blocking pool
+//! when it runs authentication checks (PBKDF2 of the one-time string,
+//! certificate chains), and at once for null-string and unknown devices.
+//! A pending certificate is committed to the registry before its frame is
+//! written.
 //!
 //! Logs (`tracing`) carry the device, the session id and the outcome, never
 //! an authentication string or key material.
@@ -23,8 +28,8 @@ use crate::pump::{self, now};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::capf::server::{
-    CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome,
-    ServerSession, SessionIdAllocator, SessionResult,
+    AuthMode as ServerAuthMode, CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig,
+    ServerDecision, ServerOutcome, ServerSession, SessionIdAllocator, SessionResult,
 };
 use capf_core::connection::{ConnectionOptions, TlsConnection};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
@@ -146,8 +151,9 @@ pub(crate) struct ServerSetup {
 struct Shared {
     tls: Arc<rustls::ServerConfig>,
     issuer: LscIssuer,
-    /// The registry (its writer thread does the group commit).
-    registry: Arc<dyn Registry>,
+    /// The registry (its writer thread does the group commit; the session
+    /// path awaits its writes instead of blocking a thread on them).
+    registry: Arc<SqliteRegistry>,
     ids: Mutex<SessionIdAllocator>,
     policy: CertificatePolicy,
     validity_days: u32,
@@ -459,22 +465,16 @@ impl Server {
         claim: Option<Claim>,
         ledger_id: Option<i64>,
     ) -> Result<(), String> {
-        let registry = self.shared.registry.clone();
-        let lock_after = self.shared.max_failed_attempts;
-        let outcome_copy = outcome.clone();
-        let written = blocking(move || {
-            capf_registry::finish_session(
-                &*registry,
-                &outcome_copy,
-                claim.as_ref(),
-                ledger_id,
-                lock_after,
-                now_unix(),
-            )
-            .map_err(|error| error.to_string())
-        })
-        .await;
-        let recorded = written?;
+        let recorded = capf_registry::finish_session_async(
+            &self.shared.registry,
+            outcome,
+            claim.as_ref(),
+            ledger_id,
+            self.shared.max_failed_attempts,
+            now_unix(),
+        )
+        .await
+        .map_err(|error| error.to_string())?;
         if let Some(count) = recorded.failure {
             tracing::warn!(
                 device = outcome.device_name.as_deref().unwrap_or("-"),
@@ -488,13 +488,11 @@ impl Server {
 
     /// Releases a claim whose session ended without an outcome.
     async fn release(&self, claim: Claim) {
-        let registry = self.shared.registry.clone();
-        let released = blocking(move || {
-            registry
-                .release_claim(&claim, now_unix())
-                .map_err(|error| error.to_string())
-        })
-        .await;
+        let released = self
+            .shared
+            .registry
+            .release_claim_async(&claim, now_unix())
+            .await;
         if let Err(error) = released {
             tracing::error!(%error, "releasing the operation failed (its lease will expire)");
         }
@@ -525,27 +523,40 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
         let shared = &self.server.shared;
         match decision {
             ServerDecision::LookUpDevice { device_name } => {
-                let registry = shared.registry.clone();
-                let token = self.token;
                 let lease_until = rules::lease_until(
                     now_unix(),
                     shared.timeouts.key_generation,
                     shared.timeouts.response,
                 );
-                // The lookup (a registry write: the claim) and the session's
-                // answer (the authentication checks) both block: the session
-                // goes to the blocking pool and comes back.
-                let placeholder = ServerSession::new(ServerConfig::new(0), now());
-                let mut moved = std::mem::replace(session, placeholder);
-                let name = device_name.clone();
-                let (moved, claim, answered) = tokio::task::spawn_blocking(move || {
-                    let (claim, answered) =
-                        look_up_and_answer(&*registry, &mut moved, &name, token, lease_until);
-                    (moved, claim, answered)
-                })
-                .await
-                .map_err(|_| "registry task failed".to_owned())?;
-                *session = moved;
+                // The claim is a registry write: awaited, no thread blocks.
+                let looked_up = capf_registry::look_up_device_async(
+                    &shared.registry,
+                    &device_name,
+                    self.token,
+                    lease_until,
+                    now_unix(),
+                )
+                .await;
+                // The session's answer runs the authentication checks:
+                // PBKDF2 of the one-time string and certificate chains go
+                // to the blocking pool (and the session with them) so they
+                // never stall this worker's other sessions; a null-string
+                // or unknown device has no such work and is answered here.
+                let (claim, answered) = if needs_checks(&looked_up) {
+                    let placeholder = ServerSession::new(ServerConfig::new(0), now());
+                    let mut moved = std::mem::replace(session, placeholder);
+                    let name = device_name.clone();
+                    let (moved, claim, answered) = tokio::task::spawn_blocking(move || {
+                        let (claim, answered) = answer_lookup(&mut moved, &name, looked_up);
+                        (moved, claim, answered)
+                    })
+                    .await
+                    .map_err(|_| "authentication task failed".to_owned())?;
+                    *session = moved;
+                    (claim, answered)
+                } else {
+                    answer_lookup(session, &device_name, looked_up)
+                };
                 self.claim = claim;
                 let answer = answered?;
                 tracing::debug!(device = %device_name, answer, "device looked up");
@@ -593,14 +604,12 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     .claim
                     .clone()
                     .ok_or_else(|| "pending certificate without a claim".to_owned())?;
-                let registry = shared.registry.clone();
                 let certificate = facts.with_der(certificate_der);
-                let id = blocking(move || {
-                    registry
-                        .record_pending_certificate(&claim, &certificate, now_unix())
-                        .map_err(|e| e.to_string())
-                })
-                .await?;
+                let id = shared
+                    .registry
+                    .record_pending_certificate_async(&claim, &certificate, now_unix())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 self.ledger_id = Some(id);
                 tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
                 session.answer_pending_recorded().map_err(|e| e.to_string())
@@ -646,18 +655,31 @@ impl PendingCertificate {
     }
 }
 
-/// Step 1 of the library's session steps ([`capf_registry::look_up_device`]):
-/// claims the device's operation and answers the session, on a blocking
-/// thread. Returns the claim (even when answering failed, so it is
-/// released) and what was answered, for the log.
-fn look_up_and_answer(
-    registry: &dyn Registry,
+/// Whether answering this lookup runs authentication checks worth a
+/// blocking-pool thread: a one-time string (PBKDF2) or a certificate
+/// (chain checks). Null-string and unknown devices, refusals and registry
+/// errors are answered at once.
+fn needs_checks(looked_up: &Result<LookUp, capf_registry::RegistryError>) -> bool {
+    match looked_up {
+        Ok(LookUp::Answer {
+            record: Some(record),
+            ..
+        }) => !matches!(record.authentication, ServerAuthMode::NullString),
+        _ => false,
+    }
+}
+
+/// Step 1 of the library's session steps ([`capf_registry::look_up_device`]),
+/// its second half: answers the session from the lookup (the claim was
+/// made by [`capf_registry::look_up_device_async`]). Returns the claim
+/// (even when answering failed, so it is released) and what was answered,
+/// for the log.
+fn answer_lookup(
     session: &mut ServerSession,
     name: &str,
-    token: ClaimToken,
-    lease_until: u64,
+    looked_up: Result<LookUp, capf_registry::RegistryError>,
 ) -> (Option<Claim>, Result<&'static str, String>) {
-    match capf_registry::look_up_device(registry, name, token, lease_until, now_unix()) {
+    match looked_up {
         Ok(LookUp::Answer { record, claim }) => {
             let known = if record.is_some() {
                 "record"
@@ -689,15 +711,6 @@ fn look_up_and_answer(
             (None, answered)
         }
     }
-}
-
-/// Runs registry work on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| "registry task failed".to_owned())?
 }
 
 /// One log line per finished session: device, result, END_SESSION reason.
