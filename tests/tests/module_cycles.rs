@@ -128,7 +128,13 @@ fn the_real_crates_are_read_whole() {
     let graph =
         ModuleGraph::read_crate(&workspace_root().join("capf-core/src/lib.rs")).expect("capf-core");
     let names: Vec<String> = graph.modules().map(|path| display(path)).collect();
-    for expected in ["capf::server::session", "capf::phone", "trust::evaluate", "capf::codec::frame", "tvs::codec::frame"] {
+    for expected in [
+        "capf::server::session",
+        "capf::phone",
+        "trust::evaluate",
+        "capf::codec::frame",
+        "tvs::codec::frame",
+    ] {
         assert!(
             names.iter().any(|name| name == expected),
             "{expected} missing: {names:?}"
