@@ -23,10 +23,12 @@
 //!   an async trait would force a Rust async runtime (and its choice) into
 //!   every one of them, and `async fn` in traits is not object-safe, while
 //!   `&dyn Registry` is what a binding holds;
-//! - a tokio host (the CLI) calls the registry through
-//!   `tokio::task::spawn_blocking`, which it must do anyway for the
+//! - a tokio host can still avoid blocking its workers: the SQLite backend
+//!   also offers awaitable forms of the session's writes
+//!   ([`SqliteRegistry::claim_operation_async`], [`look_up_device_async`],
+//!   [`finish_session_async`]) answered by its writer thread, and the
 //!   expensive authentication checks that go with a lookup (PBKDF2 of the
-//!   one-time string, certificate chains);
+//!   one-time string, certificate chains) belong on a blocking pool anyway;
 //! - the networked backend planned next (PostgreSQL) can be blocking too,
 //!   with the `postgres` crate, one connection per call from a pool.
 //!
@@ -44,8 +46,8 @@
 //! consumed once and at most one certificate is installed per scheduled
 //! operation. A second session for the same device is refused
 //! ([`rules::lookup_answer`]): the server closes it without END_SESSION, so
-//! the phone sees a communication failure and retries by its policy. The claim is released when the session ends,
-//! whatever the outcome ([`Registry::record_outcome`],
+//! the phone sees a communication failure and retries by its policy. The
+//! claim is released when the session ends, whatever the outcome ([`Registry::record_outcome`],
 //! [`Registry::release_claim`]); the lease ([`rules::lease_until`]) outlives
 //! the key-generation limit, so a live session never loses it, and a claim
 //! left by a crashed session expires so the phone can retry. Because the
@@ -55,7 +57,8 @@
 //! # Durability
 //!
 //! A write returns once committed. The SQLite backend uses a WAL journal
-//! with `synchronous = FULL` and group commit (one writer thread; one
+//! with `synchronous = FULL` (a claim's lease alone commits without its own
+//! fsync; the next durable write carries it, see its module) and group commit (one writer thread; one
 //! IMMEDIATE transaction per batch of queued writes, a savepoint per write
 //! so a failed write is undone alone; each caller is answered after the
 //! commit). A certificate is recorded as pending before it is sent to the
@@ -69,9 +72,8 @@
 //!
 //! 1. On [`ServerDecision::LookUpDevice`](capf_core::capf::server::ServerDecision::LookUpDevice):
 //!    [`look_up_device`] (claims the operation, applies the rules), then
-//!    answer the session with the record or the refusal. Both steps are
-//!    blocking and the answer runs the authentication checks: run them off
-//!    an async runtime.
+//!    answer the session with the record or the refusal. The answer runs
+//!    the authentication checks: run it off an async runtime's workers.
 //! 2. On `RecordPendingCertificate`: [`Registry::record_pending_certificate`]
 //!    with the claim.
 //! 3. When the session ends: [`finish_session`] (the outcome's write and the
