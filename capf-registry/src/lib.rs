@@ -262,6 +262,50 @@ fn lookup_of(claimed: RegistryResult<model::ClaimAnswer>) -> RegistryResult<Look
     rules::lookup_answer(found)
 }
 
+/// Step 1, second half: answers the session's
+/// [`LookUpDevice`](capf_core::capf::server::ServerDecision::LookUpDevice)
+/// from a lookup's result, the same way for every host: the record (or
+/// "unknown device"), the rules' refusal, or, when the registry could not
+/// answer, [`DeviceRefusal::RegistryUnavailable`](capf_core::capf::server::DeviceRefusal::RegistryUnavailable)
+/// (END_SESSION 7: the phone may retry). Returns the claim the session
+/// holds from now on (release it when the session ends, even when
+/// answering failed) and the session's verdict on the answer.
+///
+/// Answering with a record runs the authentication checks
+/// ([`lookup_runs_checks`]): on an async host, call this off the
+/// runtime's workers then.
+pub fn answer_lookup(
+    session: &mut capf_core::capf::server::ServerSession,
+    looked_up: RegistryResult<LookUp>,
+) -> (Option<Claim>, Result<(), capf_core::session::SessionMisuse>) {
+    use capf_core::capf::server::DeviceRefusal;
+    match looked_up {
+        Ok(LookUp::Answer { record, claim }) => (claim, session.answer_device(record)),
+        Ok(LookUp::Refuse(refusal)) => (None, session.refuse_device(refusal)),
+        Err(_) => (
+            None,
+            session.refuse_device(DeviceRefusal::RegistryUnavailable),
+        ),
+    }
+}
+
+/// Whether [`answer_lookup`] with this result runs authentication checks
+/// worth a blocking thread: a one-time string (PBKDF2) or a certificate
+/// (chains). Null-string and unknown devices, refusals and registry errors
+/// are answered at once.
+pub fn lookup_runs_checks(looked_up: &RegistryResult<LookUp>) -> bool {
+    match looked_up {
+        Ok(LookUp::Answer {
+            record: Some(record),
+            ..
+        }) => !matches!(
+            record.authentication,
+            capf_core::capf::server::AuthMode::NullString
+        ),
+        _ => false,
+    }
+}
+
 /// Step 3 of a session: the outcome's write ([`rules::outcome_write`]) and
 /// the release of the session's claim, in one transaction. `ledger_id` is
 /// the id [`Registry::record_pending_certificate`] returned, if any;

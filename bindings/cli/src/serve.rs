@@ -28,8 +28,8 @@ use crate::pump::{self, now};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::capf::server::{
-    AuthMode as ServerAuthMode, CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig,
-    ServerDecision, ServerOutcome, ServerSession, SessionIdAllocator, SessionResult,
+    CertificatePolicy, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome, ServerSession,
+    SessionIdAllocator, SessionResult,
 };
 use capf_core::connection::{ConnectionOptions, TlsConnection};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
@@ -542,12 +542,12 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 // to the blocking pool (and the session with them) so they
                 // never stall this worker's other sessions; a null-string
                 // or unknown device has no such work and is answered here.
-                let (claim, answered) = if needs_checks(&looked_up) {
+                let answer = describe_lookup(&device_name, &looked_up);
+                let (claim, answered) = if capf_registry::lookup_runs_checks(&looked_up) {
                     let placeholder = ServerSession::new(ServerConfig::new(0), now());
                     let mut moved = std::mem::replace(session, placeholder);
-                    let name = device_name.clone();
                     let (moved, claim, answered) = tokio::task::spawn_blocking(move || {
-                        let (claim, answered) = answer_lookup(&mut moved, &name, looked_up);
+                        let (claim, answered) = capf_registry::answer_lookup(&mut moved, looked_up);
                         (moved, claim, answered)
                     })
                     .await
@@ -555,10 +555,10 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     *session = moved;
                     (claim, answered)
                 } else {
-                    answer_lookup(session, &device_name, looked_up)
+                    capf_registry::answer_lookup(session, looked_up)
                 };
                 self.claim = claim;
-                let answer = answered?;
+                answered.map_err(|e| e.to_string())?;
                 tracing::debug!(device = %device_name, answer, "device looked up");
                 Ok(())
             }
@@ -655,60 +655,22 @@ impl PendingCertificate {
     }
 }
 
-/// Whether answering this lookup runs authentication checks worth a
-/// blocking-pool thread: a one-time string (PBKDF2) or a certificate
-/// (chain checks). Null-string and unknown devices, refusals and registry
-/// errors are answered at once.
-fn needs_checks(looked_up: &Result<LookUp, capf_registry::RegistryError>) -> bool {
+/// What a lookup answers, for the log (the registry's error is logged
+/// here too: the session is refused with END_SESSION 7 by the library).
+fn describe_lookup(
+    name: &str,
+    looked_up: &Result<LookUp, capf_registry::RegistryError>,
+) -> &'static str {
     match looked_up {
         Ok(LookUp::Answer {
-            record: Some(record),
-            ..
-        }) => !matches!(record.authentication, ServerAuthMode::NullString),
-        _ => false,
-    }
-}
-
-/// Step 1 of the library's session steps ([`capf_registry::look_up_device`]),
-/// its second half: answers the session from the lookup (the claim was
-/// made by [`capf_registry::look_up_device_async`]). Returns the claim
-/// (even when answering failed, so it is released) and what was answered,
-/// for the log.
-fn answer_lookup(
-    session: &mut ServerSession,
-    name: &str,
-    looked_up: Result<LookUp, capf_registry::RegistryError>,
-) -> (Option<Claim>, Result<&'static str, String>) {
-    match looked_up {
-        Ok(LookUp::Answer { record, claim }) => {
-            let known = if record.is_some() {
-                "record"
-            } else {
-                "unknown"
-            };
-            let answered = session
-                .answer_device(record)
-                .map(|()| known)
-                .map_err(|e| e.to_string());
-            (claim, answered)
-        }
-        Ok(LookUp::Refuse(refusal)) => {
-            let answered = session
-                .refuse_device(refusal)
-                .map(|()| "refused: operation held by another session")
-                .map_err(|e| e.to_string());
-            (None, answered)
-        }
-        Ok(_) => (None, Err("unknown lookup answer".to_owned())),
+            record: Some(_), ..
+        }) => "record",
+        Ok(LookUp::Answer { record: None, .. }) => "unknown",
+        Ok(LookUp::Refuse(_)) => "refused: operation held by another session",
+        Ok(_) => "refused",
         Err(error) => {
-            // The registry cannot answer: the phone hears END_SESSION 7 and
-            // may retry, rather than a dropped connection.
             tracing::error!(device = %name, %error, "device lookup failed: refused");
-            let answered = session
-                .refuse_device(DeviceRefusal::RegistryUnavailable)
-                .map(|()| "refused: registry unavailable")
-                .map_err(|e| e.to_string());
-            (None, answered)
+            "refused: registry unavailable"
         }
     }
 }
