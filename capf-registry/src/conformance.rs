@@ -91,7 +91,14 @@ fn take_claim<R: Registry + ?Sized>(
 /// device through a claim answer of a registry that has nothing scheduled,
 /// or the claimed device).
 fn record_of<R: Registry + ?Sized>(registry: &R, name: &str, token: u8, now: u64) -> LookUp {
-    match look_up_device(registry, name, ClaimToken([token; 16]), now + 1_000, now) {
+    match look_up_device(
+        registry,
+        name,
+        ClaimToken([token; 16]),
+        now + 1_000,
+        now,
+        None,
+    ) {
         Ok(answer) => answer,
         Err(error) => panic!("lookup of {name}: {error}"),
     }
@@ -567,7 +574,7 @@ fn session<R: Registry + ?Sized>(
 ) -> Race {
     // Racers 0 and 1 race; the retry and the late phone come as 2 and 3.
     let token = ClaimToken([u8::try_from(racer).unwrap_or(u8::MAX); 16]);
-    let lookup = match look_up_device(registry, name, token, now + 100, now) {
+    let lookup = match look_up_device(registry, name, token, now + 100, now, None) {
         Ok(lookup) => lookup,
         Err(error) => panic!("lookup failed: {error}"),
     };
@@ -765,10 +772,11 @@ pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
         let fields = AuthResponseFields::new(WireDeviceName::new(NAME), Password::new(typed));
         session.handle_input(&Frame::auth_response(id, fields).encode().unwrap());
         assert!(matches!(session.poll_output(), Some(ServerOutput::Need(_))));
-        let (record, claim) = match look_up_device(&registry, NAME, ClaimToken([7; 16]), 100, 10) {
-            Ok(LookUp::Answer { record, claim }) => (record, claim),
-            other => panic!("{other:?}"),
-        };
+        let (record, claim) =
+            match look_up_device(&registry, NAME, ClaimToken([7; 16]), 100, 10, None) {
+                Ok(LookUp::Answer { record, claim }) => (record, claim),
+                other => panic!("{other:?}"),
+            };
         session.answer_device(record).unwrap();
         let outcome = loop {
             match session.poll_output() {
@@ -789,4 +797,137 @@ pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
     // Nothing was scheduled: "nothing to do" is not a completion, the
     // string stays.
     assert!(device.has_auth_string);
+}
+
+/// Keyed strings: verified with the key (and refused without it), found by
+/// string (every match), gone from the look-up once consumed; an old
+/// PBKDF2 row still verifies; generated strings are unique among scheduled
+/// devices.
+pub fn keyed_auth_strings_are_found_verified_and_unique<B: Backend>(backend: &B) {
+    use crate::auth_key::{AuthKey, generate_unique_auth_string};
+    let registry = backend.create("keyed");
+    let key = AuthKey::from_bytes([0x5a; 32]);
+    let keyed = |text: &str| match StoredAuthHash::keyed(&key, text) {
+        Ok(hash) => hash,
+        Err(error) => panic!("keyed hash: {error}"),
+    };
+    let (first, second, old) = ("SEP0000000000A1", "SEP0000000000A2", "SEP0000000000A3");
+    for name in [first, second] {
+        registry
+            .put_device(
+                name,
+                &schedule(
+                    Operation::Install,
+                    AuthMode::AuthString,
+                    Some(keyed("246810")),
+                ),
+                10,
+            )
+            .unwrap();
+    }
+    registry
+        .put_device(
+            old,
+            &schedule(
+                Operation::Install,
+                AuthMode::AuthString,
+                Some(test_hash("135790", 4)),
+            ),
+            10,
+        )
+        .unwrap();
+    assert_eq!(registry.keyed_auth_string_count().unwrap(), 2);
+    // The look-up lists every match, and only matches.
+    let hash = match key.hash("246810") {
+        Ok(hash) => hash,
+        Err(error) => panic!("{error}"),
+    };
+    let found: Vec<String> = registry
+        .devices_by_auth_hash(&hash)
+        .unwrap()
+        .into_iter()
+        .map(|device| device.name)
+        .collect();
+    assert_eq!(found, vec![first.to_owned(), second.to_owned()]);
+    let other = match key.hash("246811") {
+        Ok(hash) => hash,
+        Err(error) => panic!("{error}"),
+    };
+    assert!(registry.devices_by_auth_hash(&other).unwrap().is_empty());
+
+    // With the key the session verifies the string; without it, an error.
+    let lookup = look_up_device(&registry, first, ClaimToken([1; 16]), 500, 11, Some(&key));
+    let Ok(LookUp::Answer {
+        record: Some(record),
+        claim: Some(claim),
+    }) = lookup
+    else {
+        panic!("keyed device not answered: {lookup:?}")
+    };
+    match &record.authentication {
+        server::AuthMode::AuthString(verifier) => {
+            assert!(verifier.verify(b"246810"));
+            assert!(!verifier.verify(b"246811"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        look_up_device(&registry, second, ClaimToken([2; 16]), 500, 11, None),
+        Err(RegistryError::AuthKey(_))
+    ));
+    // The old row verifies without the key.
+    match look_up_device(&registry, old, ClaimToken([3; 16]), 500, 11, None) {
+        Ok(LookUp::Answer {
+            record: Some(record),
+            ..
+        }) => match &record.authentication {
+            server::AuthMode::AuthString(verifier) => assert!(verifier.verify(b"135790")),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("old row: {other:?}"),
+    }
+    // Consumed: no longer found.
+    registry
+        .record_outcome(
+            first,
+            Some(&claim),
+            &completed(Operation::Install, LedgerChange::None),
+            12,
+        )
+        .unwrap();
+    let left: Vec<String> = registry
+        .devices_by_auth_hash(&hash)
+        .unwrap()
+        .into_iter()
+        .map(|device| device.name)
+        .collect();
+    assert_eq!(left, vec![second.to_owned()]);
+
+    // Generated strings: 4 digits, 300 of them among 10,000 values, all
+    // distinct from each other and from a scheduled device's string.
+    registry
+        .put_device(
+            "SEP0000000000A4",
+            &schedule(
+                Operation::Install,
+                AuthMode::AuthString,
+                Some(keyed("1234")),
+            ),
+            12,
+        )
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut taken = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..300 {
+        let (text, stored) =
+            match generate_unique_auth_string(&registry, &key, 4, &mut taken, &mut rng) {
+                Ok(pair) => pair,
+                Err(error) => panic!("{error}"),
+            };
+        assert_eq!(text.expose().len(), 4);
+        assert!(seen.insert(text.expose().to_owned()), "drawn twice");
+        assert_ne!(text.expose(), "1234");
+        assert_eq!(stored, keyed(text.expose()));
+    }
 }

@@ -61,8 +61,11 @@
 //! phone, and the ledger refuses deletes and rewrites, so an issued
 //! certificate is never lost. Devices are removed softly: their ledger stays.
 //!
-//! The plain authentication string is never stored: only the salt, the
-//! iteration count and the PBKDF2 output ([`hash_auth_string`]).
+//! The plain authentication string is never stored: only its HMAC-SHA256
+//! under a key kept outside the database ([`auth_key`],
+//! [`StoredAuthHash::Keyed`]), or, for rows written by earlier releases,
+//! the salt, iteration count and PBKDF2 output ([`hash_auth_string`]),
+//! which keep working until used or replaced.
 //!
 //! # A host's session, step by step
 //!
@@ -79,6 +82,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth_key;
 pub mod error;
 pub mod model;
 pub mod rules;
@@ -88,6 +92,10 @@ pub mod tvs;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use auth_key::{
+    AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
+    require_auth_key, resolve_auth_key_path,
+};
 pub use error::{RegistryError, RegistryResult};
 pub use model::{
     AuthMode, CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion,
@@ -192,6 +200,16 @@ pub trait Registry: Send + Sync {
     /// Releases `claim` if its token still holds it (a session that ends
     /// without an outcome). Returns whether it did.
     fn release_claim(&self, claim: &Claim, now: u64) -> RegistryResult<bool>;
+
+    /// Every (non-removed) device whose one-time string has this keyed hash
+    /// ([`StoredAuthHash::Keyed`]), by name: a look-up by string lists every
+    /// match. Indexed: immediate among many devices. Devices whose string
+    /// is still hashed the old way (PBKDF2) cannot be found by string.
+    fn devices_by_auth_hash(&self, hash: &[u8; 32]) -> RegistryResult<Vec<Device>>;
+
+    /// How many (non-removed) devices hold a keyed string: a program that
+    /// would create a new key must not when this is not zero.
+    fn keyed_auth_string_count(&self) -> RegistryResult<usize>;
 }
 
 /// The TVS allow-list: certificates TVS vouches for, by SHA-256.
@@ -222,19 +240,34 @@ pub trait TvsAllowList: Send + Sync {
 /// [`ServerSession::answer_device`](capf_core::capf::server::ServerSession::answer_device),
 /// which runs the authentication checks (expensive: PBKDF2, chains), or the
 /// refusal to [`ServerSession::refuse_device`](capf_core::capf::server::ServerSession::refuse_device).
+///
+/// `auth_key` verifies keyed strings ([`auth_key`]); a device with a keyed
+/// string and no key is an error ([`RegistryError::AuthKey`]).
 pub fn look_up_device<R: Registry + ?Sized>(
     registry: &R,
     name: &str,
     token: ClaimToken,
     lease_until: u64,
     now: u64,
+    auth_key: Option<&AuthKey>,
 ) -> RegistryResult<LookUp> {
     let found = match registry.claim_operation(name, token, lease_until, now) {
         Ok(answer) => Some(answer),
         Err(RegistryError::UnknownDevice(_)) => None,
         Err(error) => return Err(error),
     };
-    rules::lookup_answer(found)
+    // A claim taken for an answer the rules cannot give (no key for a keyed
+    // string, a corrupt row) is released at once, so the phone can retry.
+    let taken = match &found {
+        Some(ClaimAnswer::Claimed { claim, .. }) => Some(claim.clone()),
+        _ => None,
+    };
+    let answer = rules::lookup_answer(found, auth_key);
+    if let (Err(_), Some(claim)) = (&answer, &taken) {
+        // The rules' error is the one to report.
+        let _released = registry.release_claim(claim, now);
+    }
+    answer
 }
 
 /// Step 3 of a session: the outcome's write ([`rules::outcome_write`]) and

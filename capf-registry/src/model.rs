@@ -7,6 +7,7 @@ use capf_core::capf::server;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::auth_key::AuthKey;
 use crate::error::{RegistryError, RegistryResult};
 
 macro_rules! text_enum {
@@ -102,16 +103,26 @@ text_enum!(
     }
 );
 
-/// The stored form of an authentication string: PBKDF2-HMAC-SHA256 salt,
-/// iteration count and output. `Debug` is redacted.
+/// The stored form of an authentication string. `Debug` is redacted.
+#[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
-pub struct StoredAuthHash {
-    /// The salt.
-    pub salt: Vec<u8>,
-    /// PBKDF2 rounds.
-    pub iterations: u32,
-    /// The PBKDF2 output.
-    pub hash: Vec<u8>,
+pub enum StoredAuthHash {
+    /// The old form: salted PBKDF2-HMAC-SHA256. Rows hashed this way keep
+    /// working until they are used or replaced; nothing new is written so.
+    Pbkdf2 {
+        /// The salt.
+        salt: Vec<u8>,
+        /// PBKDF2 rounds.
+        iterations: u32,
+        /// The PBKDF2 output.
+        hash: Vec<u8>,
+    },
+    /// HMAC-SHA256 under the key kept outside the database
+    /// ([`crate::auth_key`]); indexed, so a string is found among many.
+    Keyed {
+        /// The HMAC.
+        hash: [u8; 32],
+    },
 }
 
 impl fmt::Debug for StoredAuthHash {
@@ -120,10 +131,25 @@ impl fmt::Debug for StoredAuthHash {
     }
 }
 
-/// Hashes a well-formed 4-10 digit authentication string with a fresh
-/// 16-byte salt from `rng` ([`capf_core::capf::server::AuthStringHash`], salted
-/// PBKDF2-HMAC-SHA256): the only hashing scheme of the registry. Expensive
-/// by design (`iterations` rounds): call it off an async runtime.
+impl StoredAuthHash {
+    /// The keyed hash of `auth_string` under `key` (one HMAC; fast).
+    pub fn keyed(key: &AuthKey, auth_string: &str) -> RegistryResult<Self> {
+        Ok(Self::Keyed {
+            hash: key.hash(auth_string)?,
+        })
+    }
+
+    /// Whether it is a keyed hash (needs the key to verify).
+    pub const fn is_keyed(&self) -> bool {
+        matches!(self, Self::Keyed { .. })
+    }
+}
+
+/// Hashes a well-formed 4-10 digit authentication string the old way, with a
+/// fresh 16-byte salt from `rng` (salted PBKDF2-HMAC-SHA256,
+/// [`capf_core::capf::server::AuthStringHash`]). Kept for hosts and tests
+/// that have no key; new strings should use [`StoredAuthHash::keyed`].
+/// Expensive by design (`iterations` rounds): call it off an async runtime.
 pub fn hash_auth_string<R: rand_core::RngCore + rand_core::CryptoRng>(
     auth_string: &str,
     iterations: u32,
@@ -133,25 +159,43 @@ pub fn hash_auth_string<R: rand_core::RngCore + rand_core::CryptoRng>(
     rng.fill_bytes(&mut salt);
     let hashed = server::AuthStringHash::new(auth_string, &salt, iterations)
         .map_err(|error| RegistryError::AuthString(error.to_string()))?;
-    Ok(StoredAuthHash {
+    Ok(StoredAuthHash::Pbkdf2 {
         salt: hashed.salt().to_vec(),
         iterations: hashed.iterations(),
         hash: hashed.hash().to_vec(),
     })
 }
 
-/// Turns a stored hash back into the verifier the server session uses.
-pub fn auth_string_verifier(stored: &StoredAuthHash) -> RegistryResult<server::AuthStringHash> {
-    let hash = stored
-        .hash
-        .as_slice()
-        .try_into()
-        .map_err(|_| RegistryError::Corrupt("authentication hash length".into()))?;
-    Ok(server::AuthStringHash::from_parts(
-        stored.salt.clone(),
-        stored.iterations,
-        hash,
-    ))
+/// Turns a stored hash back into the verifier the server session uses. A
+/// keyed hash needs the key ([`RegistryError::AuthKey`] without it).
+pub fn auth_string_verifier(
+    stored: &StoredAuthHash,
+    key: Option<&AuthKey>,
+) -> RegistryResult<server::AuthStringHash> {
+    match stored {
+        StoredAuthHash::Pbkdf2 {
+            salt,
+            iterations,
+            hash,
+        } => {
+            let hash = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| RegistryError::Corrupt("authentication hash length".into()))?;
+            Ok(server::AuthStringHash::from_parts(
+                salt.clone(),
+                *iterations,
+                hash,
+            ))
+        }
+        StoredAuthHash::Keyed { hash } => match key {
+            Some(key) => Ok(server::AuthStringHash::keyed(key.bytes(), *hash)),
+            None => Err(RegistryError::AuthKey(
+                "a device's authentication string is hashed with a key, and this program has                  no key (--auth-key-file / CAPF_AUTH_KEY_FILE)"
+                    .into(),
+            )),
+        },
+    }
 }
 
 /// What an administrator schedules for a device.

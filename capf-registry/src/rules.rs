@@ -15,6 +15,7 @@
 use capf_core::capf::server::{self, DeviceRefusal, ServerOutcome, SessionResult};
 use core::time::Duration;
 
+use crate::auth_key::AuthKey;
 use crate::error::RegistryResult;
 use crate::model::{
     AuthMode, Claim, ClaimAnswer, Completion, FailureCount, LedgerChange, NewCertificate,
@@ -49,7 +50,13 @@ pub fn lease_held(lease_until: Option<u64>, now: u64) -> bool {
 ///   scheduled, null string" when nothing is scheduled (so it hears
 ///   "nothing to do"), and `None` (unknown) when something is scheduled: it
 ///   cannot authenticate until an administrator sets a new string.
-pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::DeviceRecord>> {
+///
+/// `auth_key` verifies keyed strings ([`crate::auth_key`]); a keyed string
+/// without it is an error ([`RegistryError::AuthKey`](crate::RegistryError::AuthKey)).
+pub fn device_record(
+    stored: &StoredDevice,
+    auth_key: Option<&AuthKey>,
+) -> RegistryResult<Option<server::DeviceRecord>> {
     let device = &stored.device;
     let operation = match device.operation {
         Operation::None => server::Operation::None,
@@ -59,7 +66,7 @@ pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::Dev
     };
     let authentication = match (device.auth_mode, &stored.auth_hash) {
         (AuthMode::AuthString, Some(hash)) => {
-            server::AuthMode::AuthString(auth_string_verifier(hash)?)
+            server::AuthMode::AuthString(auth_string_verifier(hash, auth_key)?)
         }
         (AuthMode::AuthString, None) => {
             return Ok((device.operation == Operation::None).then(|| {
@@ -111,7 +118,10 @@ pub enum LookUp {
 /// found (`None`: no such device). A second session for a device whose
 /// operation another session holds is refused (END_SESSION 7): one
 /// operation, one certificate.
-pub fn lookup_answer(found: Option<ClaimAnswer>) -> RegistryResult<LookUp> {
+pub fn lookup_answer(
+    found: Option<ClaimAnswer>,
+    auth_key: Option<&AuthKey>,
+) -> RegistryResult<LookUp> {
     Ok(match found {
         None => LookUp::Answer {
             record: None,
@@ -119,11 +129,11 @@ pub fn lookup_answer(found: Option<ClaimAnswer>) -> RegistryResult<LookUp> {
         },
         Some(ClaimAnswer::Held { .. }) => LookUp::Refuse(DeviceRefusal::OperationClaimed),
         Some(ClaimAnswer::NothingScheduled { device }) => LookUp::Answer {
-            record: device_record(&device)?,
+            record: device_record(&device, auth_key)?,
             claim: None,
         },
         Some(ClaimAnswer::Claimed { claim, device }) => LookUp::Answer {
-            record: device_record(&device)?,
+            record: device_record(&device, auth_key)?,
             claim: Some(claim),
         },
     })
@@ -212,6 +222,10 @@ mod tests {
         }
     }
 
+    fn device_record_of(stored: &StoredDevice) -> RegistryResult<Option<server::DeviceRecord>> {
+        device_record(stored, None)
+    }
+
     fn hash(text: &str) -> StoredAuthHash {
         let mut rng = rand::rngs::StdRng::seed_from_u64(9);
         hash_auth_string(text, 10, &mut rng).unwrap()
@@ -280,9 +294,15 @@ mod tests {
     #[test]
     fn a_locked_device_is_refused_whatever_the_limit() {
         let mut device = stored(Operation::Install, AuthMode::Null, None);
-        assert_eq!(device_record(&device).unwrap().unwrap().failed_attempts, 2);
+        assert_eq!(
+            device_record(&device, None)
+                .unwrap()
+                .unwrap()
+                .failed_attempts,
+            2
+        );
         device.device.locked = true;
-        let record = device_record(&device).unwrap().unwrap();
+        let record = device_record(&device, None).unwrap().unwrap();
         assert_eq!(record.failed_attempts, u32::MAX);
         assert_eq!(
             record.operation,
@@ -293,18 +313,18 @@ mod tests {
     #[test]
     fn a_used_up_string_means_nothing_to_do_or_unknown() {
         // Used up, nothing scheduled: nothing to do, null string.
-        let record = device_record(&stored(Operation::None, AuthMode::AuthString, None))
+        let record = device_record_of(&stored(Operation::None, AuthMode::AuthString, None))
             .unwrap()
             .unwrap();
         assert_eq!(record.operation, server::Operation::None);
         assert_eq!(record.authentication, server::AuthMode::NullString);
         // Used up, something scheduled: unknown until a new string is set.
         assert_eq!(
-            device_record(&stored(Operation::Install, AuthMode::AuthString, None)).unwrap(),
+            device_record_of(&stored(Operation::Install, AuthMode::AuthString, None)).unwrap(),
             None
         );
         // With a string: verified against it.
-        let record = device_record(&stored(
+        let record = device_record_of(&stored(
             Operation::Install,
             AuthMode::AuthString,
             Some(hash("123456")),
@@ -323,11 +343,11 @@ mod tests {
     #[test]
     fn a_held_operation_is_refused_and_a_claim_is_passed_on() {
         assert_eq!(
-            lookup_answer(Some(ClaimAnswer::Held { until: 10 })).unwrap(),
+            lookup_answer(Some(ClaimAnswer::Held { until: 10 }), None).unwrap(),
             LookUp::Refuse(DeviceRefusal::OperationClaimed)
         );
         assert_eq!(
-            lookup_answer(None).unwrap(),
+            lookup_answer(None, None).unwrap(),
             LookUp::Answer {
                 record: None,
                 claim: None
@@ -339,10 +359,13 @@ mod tests {
             lease_until: 99,
         };
         let device = stored(Operation::Fetch, AuthMode::Lsc, None);
-        let LookUp::Answer { record, claim: got } = lookup_answer(Some(ClaimAnswer::Claimed {
-            claim: claim.clone(),
-            device,
-        }))
+        let LookUp::Answer { record, claim: got } = lookup_answer(
+            Some(ClaimAnswer::Claimed {
+                claim: claim.clone(),
+                device,
+            }),
+            None,
+        )
         .unwrap() else {
             panic!("refused")
         };

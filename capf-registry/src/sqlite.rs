@@ -90,6 +90,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         CHECK (claim_token IS NULL OR length(claim_token) = 16);
     ALTER TABLE devices ADD COLUMN claim_expires INTEGER;
     ",
+    // 3: keyed authentication-string hashes (HMAC-SHA256 under a key kept
+    // outside the database), indexed so a string is found among many. Rows
+    // with the PBKDF2 columns keep working until used or replaced.
+    r"
+    ALTER TABLE devices ADD COLUMN auth_hmac BLOB
+        CHECK (auth_hmac IS NULL OR length(auth_hmac) = 32);
+    CREATE INDEX IF NOT EXISTS devices_auth_hmac ON devices(auth_hmac)
+        WHERE auth_hmac IS NOT NULL;
+    ",
 ];
 
 /// The TVS table, created idempotently beside the CAPF schema (files made
@@ -125,9 +134,10 @@ fn parse<T: FromStr>(what: &str, text: &str) -> RegistryResult<T> {
         .map_err(|_| RegistryError::Corrupt(format!("{what} ({text:?})")))
 }
 
-const DEVICE_COLUMNS: &str = "name, operation, key_request, auth_mode, auth_hash IS NOT NULL, \
+const DEVICE_COLUMNS: &str = "name, operation, key_request, auth_mode, \
+     (auth_hash IS NOT NULL OR auth_hmac IS NOT NULL), \
      failed_attempts, locked, status, status_operation, status_detail, created_at, updated_at, \
-     claim_expires, auth_salt, auth_hash, auth_iterations, claim_token";
+     claim_expires, auth_salt, auth_hash, auth_iterations, claim_token, auth_hmac";
 
 const CERTIFICATE_COLUMNS: &str =
     "id, device, serial_hex, der, state, issued_at, not_after, updated_at";
@@ -151,6 +161,7 @@ struct DeviceRow {
     auth_hash: Option<Vec<u8>>,
     auth_iterations: Option<u32>,
     claim_token: Option<Vec<u8>>,
+    auth_hmac: Option<Vec<u8>>,
 }
 
 impl DeviceRow {
@@ -173,6 +184,7 @@ impl DeviceRow {
             auth_hash: row.get(14)?,
             auth_iterations: row.get(15)?,
             claim_token: row.get(16)?,
+            auth_hmac: row.get(17)?,
         })
     }
 
@@ -207,8 +219,18 @@ impl DeviceRow {
             updated_at: to_u64(self.updated_at),
             name: self.name,
         };
-        let auth_hash = match (self.auth_salt, self.auth_hash, self.auth_iterations) {
-            (Some(salt), Some(hash), Some(iterations)) => Some(StoredAuthHash {
+        let auth_hash = match (
+            self.auth_hmac,
+            self.auth_salt,
+            self.auth_hash,
+            self.auth_iterations,
+        ) {
+            (Some(hmac), ..) => Some(StoredAuthHash::Keyed {
+                hash: hmac
+                    .try_into()
+                    .map_err(|_| RegistryError::Corrupt("authentication HMAC length".into()))?,
+            }),
+            (None, Some(salt), Some(hash), Some(iterations)) => Some(StoredAuthHash::Pbkdf2 {
                 salt,
                 iterations,
                 hash,
@@ -518,15 +540,17 @@ fn put_device_in(
         _ => None,
     };
     let status = status_of(schedule.operation);
+    let columns = AuthColumns::of(hash);
     connection.execute(
         "INSERT INTO devices (name, operation, key_request, auth_mode, auth_salt, auth_hash,
              auth_iterations, failed_attempts, locked, status, status_operation,
-             status_detail, removed, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?9, NULL, 0, ?10, ?10)
+             status_detail, removed, created_at, updated_at, auth_hmac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?9, NULL, 0, ?10, ?10, ?11)
          ON CONFLICT (name) DO UPDATE SET
              operation = excluded.operation, key_request = excluded.key_request,
              auth_mode = excluded.auth_mode, auth_salt = excluded.auth_salt,
              auth_hash = excluded.auth_hash, auth_iterations = excluded.auth_iterations,
+             auth_hmac = excluded.auth_hmac,
              failed_attempts = 0, locked = 0, status = excluded.status,
              status_operation = excluded.status_operation, status_detail = NULL,
              removed = 0, claim_token = NULL, claim_expires = NULL,
@@ -536,12 +560,13 @@ fn put_device_in(
             schedule.operation.as_str(),
             schedule.key_request.to_string(),
             schedule.auth_mode.as_str(),
-            hash.map(|h| h.salt.as_slice()),
-            hash.map(|h| h.hash.as_slice()),
-            hash.map(|h| h.iterations),
+            columns.salt,
+            columns.hash,
+            columns.iterations,
             status.as_str(),
             (status != Status::None).then_some(schedule.operation.as_str()),
             to_i64(now),
+            columns.hmac,
         ],
     )?;
     let verb = if existed == Some(true) {
@@ -559,6 +584,44 @@ fn put_device_in(
         ),
     )?;
     Ok(existed == Some(true))
+}
+
+/// A stored hash as the device columns hold it: the PBKDF2 triple, or the
+/// HMAC; the other form's columns NULL.
+struct AuthColumns<'a> {
+    salt: Option<&'a [u8]>,
+    hash: Option<&'a [u8]>,
+    iterations: Option<u32>,
+    hmac: Option<&'a [u8]>,
+}
+
+impl<'a> AuthColumns<'a> {
+    fn of(hash: Option<&'a StoredAuthHash>) -> Self {
+        match hash {
+            Some(StoredAuthHash::Pbkdf2 {
+                salt,
+                iterations,
+                hash,
+            }) => Self {
+                salt: Some(salt),
+                hash: Some(hash),
+                iterations: Some(*iterations),
+                hmac: None,
+            },
+            Some(StoredAuthHash::Keyed { hash }) => Self {
+                salt: None,
+                hash: None,
+                iterations: None,
+                hmac: Some(hash),
+            },
+            None => Self {
+                salt: None,
+                hash: None,
+                iterations: None,
+                hmac: None,
+            },
+        }
+    }
 }
 
 fn insert_certificate(
@@ -644,7 +707,8 @@ fn complete(
     )?;
     if completion.consume_auth_string {
         connection.execute(
-            "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL
+            "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL,
+                 auth_hmac = NULL
              WHERE name = ?1",
             [name],
         )?;
@@ -742,10 +806,18 @@ impl Registry for SqliteRegistry {
                 ],
             )?;
             if let Some(hash) = &auth_hash {
+                let columns = AuthColumns::of(Some(hash));
                 connection.execute(
-                    "UPDATE devices SET auth_salt = ?2, auth_hash = ?3, auth_iterations = ?4
+                    "UPDATE devices SET auth_salt = ?2, auth_hash = ?3, auth_iterations = ?4,
+                         auth_hmac = ?5
                      WHERE name = ?1 AND auth_mode = 'auth-string'",
-                    params![name, hash.salt, hash.hash, hash.iterations],
+                    params![
+                        name,
+                        columns.salt,
+                        columns.hash,
+                        columns.iterations,
+                        columns.hmac
+                    ],
                 )?;
             }
             let what = match key_request {
@@ -762,7 +834,7 @@ impl Registry for SqliteRegistry {
             require_device(connection, &name)?;
             connection.execute(
                 "UPDATE devices SET removed = 1, operation = 'none', auth_salt = NULL,
-                     auth_hash = NULL, auth_iterations = NULL, claim_token = NULL,
+                     auth_hash = NULL, auth_iterations = NULL, auth_hmac = NULL, claim_token = NULL,
                      claim_expires = NULL, updated_at = ?2
                  WHERE name = ?1",
                 params![name, to_i64(now)],
@@ -930,6 +1002,32 @@ impl Registry for SqliteRegistry {
                 recorded.released = release(connection, &name, claim.token)?;
             }
             Ok(recorded)
+        })
+    }
+
+    fn devices_by_auth_hash(&self, hash: &[u8; 32]) -> RegistryResult<Vec<Device>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices
+                 WHERE auth_hmac = ?1 AND removed = 0 ORDER BY name"
+            ))?;
+            let rows = statement
+                .query_map([hash.as_slice()], DeviceRow::read)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|row| row.stored().map(|stored| stored.device))
+                .collect()
+        })
+    }
+
+    fn keyed_auth_string_count(&self) -> RegistryResult<usize> {
+        self.read(|connection| {
+            let count: i64 = connection.query_row(
+                "SELECT COUNT(*) FROM devices WHERE auth_hmac IS NOT NULL AND removed = 0",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(usize::try_from(count).unwrap_or(0))
         })
     }
 
@@ -1201,7 +1299,7 @@ mod tests {
         let path = temp_path("migrate");
         {
             let registry = SqliteRegistry::open(&path).unwrap();
-            assert_eq!(registry.schema_version().unwrap(), 2);
+            assert_eq!(registry.schema_version().unwrap(), 3);
             registry
                 .put_device("SEP001122334455", &install(), 1)
                 .unwrap();
@@ -1214,7 +1312,7 @@ mod tests {
             connection.execute_batch(MIGRATIONS[0]).unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 2);
+        assert_eq!(registry.schema_version().unwrap(), 3);
         assert_eq!(registry.list().unwrap().len(), 1);
         drop(registry);
         // A file from a newer capf is refused rather than misread.
@@ -1226,7 +1324,7 @@ mod tests {
             SqliteRegistry::open(&path),
             Err(RegistryError::SchemaTooNew {
                 found: 99,
-                known: 2
+                known: 3
             })
         ));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -1248,7 +1346,7 @@ mod tests {
                 .unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 2);
+        assert_eq!(registry.schema_version().unwrap(), 3);
         let device = registry.device("SEP001122334455").unwrap();
         assert_eq!(device.operation, Operation::Install);
         assert_eq!(device.claimed_until, None);

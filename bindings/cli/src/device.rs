@@ -2,18 +2,25 @@
 //! install/fetch/delete operations, set how each phone authenticates, and
 //! look at the certificate ledger.
 //!
-//! Authentication strings are one-time 4-10 digit codes. Only their salted
-//! hash is stored; a generated string is printed once, on stdout, and
-//! nowhere else. A string given with `--auth-string` is visible to other
+//! Authentication strings are one-time 4-10 digit codes. Only their keyed
+//! hash (HMAC-SHA256) is stored; the key lives outside the database
+//! (`--auth-key-file` / `CAPF_AUTH_KEY_FILE`, default: the database's path +
+//! `.auth-key`, created owner-only on first use; see
+//! [`capf_registry::auth_key`]). A generated string is unique among
+//! scheduled devices and printed once, on stdout, and nowhere else. A string given with `--auth-string` is visible to other
 //! users of this machine in the process list: prefer `--generate-auth-string`.
 
 use crate::output::{now_unix, outln, rfc3339_utc};
 use crate::{CliError, CliResult};
 use capf_core::capf::key_request::KeyRequest;
-use capf_core::capf::server::{AuthStringHash, generate_auth_string, validate_auth_string};
+use capf_core::capf::server::{
+    GeneratedAuthString, MAX_AUTH_STRING_DIGITS, MIN_AUTH_STRING_DIGITS, validate_auth_string,
+};
+use capf_registry::auth_key::generate_unique_auth_string;
 use capf_registry::{
-    AuthMode, CertificateEntry, Device, Operation, Registry, RegistryError, Schedule,
-    SqliteRegistry, Status, StoredAuthHash, hash_auth_string,
+    AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, Operation, Registry, RegistryError,
+    Schedule, SqliteRegistry, Status, StoredAuthHash, auth_key_path_from_env, open_auth_key,
+    require_auth_key,
 };
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -43,6 +50,10 @@ pub(crate) enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only the devices whose one-time string is DIGITS (every match;
+        /// strings stored the old way, before keyed hashes, are not found).
+        #[arg(long, value_name = "DIGITS")]
+        auth_string: Option<String>,
     },
     /// Show one device: status, schedule, certificate ledger, events.
     Show {
@@ -69,6 +80,18 @@ pub(crate) struct DbArg {
     /// Device database (SQLite), e.g. capf.db.
     #[arg(long, value_name = "FILE")]
     db: PathBuf,
+    /// Key of the authentication-string hashes, kept outside the database;
+    /// default: $CAPF_AUTH_KEY_FILE, else the database's path + `.auth-key`.
+    /// Created (owner-only) the first time a string is written.
+    #[arg(long, value_name = "FILE")]
+    auth_key_file: Option<PathBuf>,
+}
+
+impl DbArg {
+    /// Where the key file is (the library's rule).
+    fn key_path(&self) -> PathBuf {
+        auth_key_path_from_env(self.auth_key_file.as_deref(), &self.db)
+    }
 }
 
 /// How the authentication string is given.
@@ -148,9 +171,13 @@ impl From<RegistryError> for CliError {
 pub(crate) fn run(command: Command) -> CliResult {
     match command {
         Command::Add(args) => add(args),
-        Command::Import { db, file } => import(&db.db, &file),
+        Command::Import { db, file } => import(&db, &file),
         Command::Schedule(args) => schedule(args),
-        Command::List { db, json } => list(&open_existing(&db.db)?, json),
+        Command::List {
+            db,
+            json,
+            auth_string,
+        } => list(&db, json, auth_string.as_deref()),
         Command::Show { db, name, json } => show(&open_existing(&db.db)?, &name, json),
         Command::Remove { db, name } => {
             let name = validate_device_name(&name)?;
@@ -213,38 +240,74 @@ fn open_store(path: &Path) -> Result<SqliteRegistry, CliError> {
         .map_err(|error| CliError::input(format!("--db {}: {error}", path.display())))
 }
 
-/// The string to hash, and whether it was generated (to print it once).
-/// Never put the string in an error.
-fn take_auth_string(args: &AuthStringArgs) -> Result<Option<(String, bool)>, CliError> {
+/// What to do about a device's one-time string. Never put the string in an
+/// error.
+#[derive(Clone)]
+enum AuthPlan {
+    /// No string given.
+    None,
+    /// A string given with --auth-string (checked).
+    Given(String),
+    /// Generate one of this many digits.
+    Generate(usize),
+}
+
+fn take_auth_string(args: &AuthStringArgs) -> Result<AuthPlan, CliError> {
     if args.generate_auth_string {
-        let generated = generate_auth_string(&mut rand_core::OsRng, args.auth_string_digits)
-            .map_err(|error| CliError::input(format!("--auth-string-digits: {error}")))?;
-        return Ok(Some((generated.expose().to_owned(), true)));
+        if !(MIN_AUTH_STRING_DIGITS..=MAX_AUTH_STRING_DIGITS).contains(&args.auth_string_digits) {
+            return Err(CliError::input(format!(
+                "--auth-string-digits: {} digits asked for; 4 to 10 are allowed",
+                args.auth_string_digits
+            )));
+        }
+        return Ok(AuthPlan::Generate(args.auth_string_digits));
     }
     match &args.auth_string {
         Some(given) => {
             validate_auth_string(given).map_err(|_| {
                 CliError::input("--auth-string: an authentication string is 4 to 10 digits")
             })?;
-            Ok(Some((given.clone(), false)))
+            Ok(AuthPlan::Given(given.clone()))
         }
-        None => Ok(None),
+        None => Ok(AuthPlan::None),
     }
 }
 
-fn hash(auth_string: &str) -> Result<StoredAuthHash, CliError> {
-    Ok(hash_auth_string(
-        auth_string,
-        AuthStringHash::RECOMMENDED_ITERATIONS,
+/// The key for a program that writes strings: created on first use, unless
+/// the database already holds keyed strings without it.
+fn writer_key(db: &DbArg, store: &SqliteRegistry) -> Result<AuthKey, CliError> {
+    Ok(require_auth_key(
+        &db.key_path(),
+        store.keyed_auth_string_count()?,
         &mut rand_core::OsRng,
     )?)
 }
 
-/// A checked device: name, schedule, and the authentication string (and
-/// whether it was generated, to print it once).
-type Prepared = (String, Schedule, Option<(String, bool)>);
+/// Turns a plan into the stored hash, and the generated string to show
+/// once. Generated strings avoid every scheduled device's string and the
+/// batch's own (`taken`).
+fn resolve_auth(
+    plan: &AuthPlan,
+    store: &SqliteRegistry,
+    key: &AuthKey,
+    taken: &mut std::collections::HashSet<[u8; 32]>,
+) -> Result<(Option<StoredAuthHash>, Option<GeneratedAuthString>), CliError> {
+    match plan {
+        AuthPlan::None => Ok((None, None)),
+        AuthPlan::Given(text) => Ok((Some(StoredAuthHash::keyed(key, text)?), None)),
+        AuthPlan::Generate(digits) => {
+            let (generated, hash) =
+                generate_unique_auth_string(store, key, *digits, taken, &mut rand_core::OsRng)?;
+            Ok((Some(hash), Some(generated)))
+        }
+    }
+}
 
-/// Checks one device specification and hashes its authentication string.
+/// A checked device: name, schedule (without its string's hash yet), and
+/// what to do about its string.
+type Prepared = (String, Schedule, AuthPlan);
+
+/// Checks one device specification.
 fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
     let name = validate_device_name(&spec.name)?;
     let operation = parse_operation(&spec.operation)?;
@@ -252,34 +315,36 @@ fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
     let key_request = parse_key(&spec.key)?;
     let auth_string = take_auth_string(&spec.auth_string)?;
     match (auth_mode, &auth_string) {
-        (AuthMode::AuthString, None) => {
+        (AuthMode::AuthString, AuthPlan::None) => {
             return Err(CliError::input(
                 "--auth auth-string needs --auth-string DIGITS or --generate-auth-string",
             ));
         }
-        (AuthMode::AuthString, Some(_)) | (_, None) => {}
-        (_, Some(_)) => {
+        (AuthMode::AuthString, _) | (_, AuthPlan::None) => {}
+        (_, _) => {
             return Err(CliError::input(format!(
                 "an authentication string only applies to --auth auth-string, not {auth_mode}"
             )));
         }
     }
-    let auth_hash = auth_string
-        .as_ref()
-        .map(|(text, _)| hash(text))
-        .transpose()?;
     let schedule = Schedule {
         operation,
         key_request,
         auth_mode,
-        auth_hash,
+        auth_hash: None,
     };
     Ok((name, schedule, auth_string))
 }
 
 fn add(args: AddArgs) -> CliResult {
-    let (name, schedule, auth_string) = prepare(&args.device)?;
+    let (name, mut schedule, plan) = prepare(&args.device)?;
     let store = open_store(&args.db.db)?;
+    let mut generated = None;
+    if !matches!(plan, AuthPlan::None) {
+        let key = writer_key(&args.db, &store)?;
+        let mut taken = std::collections::HashSet::new();
+        (schedule.auth_hash, generated) = resolve_auth(&plan, &store, &key, &mut taken)?;
+    }
     let replaced = store.put_device(&name, &schedule, now_unix())?;
     outln!(
         "{name}: {} (operation {}, auth {}, key {})",
@@ -292,9 +357,9 @@ fn add(args: AddArgs) -> CliResult {
         schedule.auth_mode,
         schedule.key_request
     );
-    if let Some((text, true)) = &auth_string {
-        outln!("authentication string: {text}");
-        outln!("(shown once; it is stored only as a salted hash)");
+    if let Some(text) = &generated {
+        outln!("authentication string: {}", text.expose());
+        outln!("(shown once; it is stored only as a keyed hash)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -308,7 +373,7 @@ struct ImportLine {
 }
 
 /// `capf device import`: every line is checked before anything is written.
-fn import(db: &Path, file: &Path) -> CliResult {
+fn import(db: &DbArg, file: &Path) -> CliResult {
     use clap::Parser;
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())
@@ -316,8 +381,7 @@ fn import(db: &Path, file: &Path) -> CliResult {
     } else {
         crate::output::read_text(file)?
     };
-    let mut devices = Vec::new();
-    let mut generated = Vec::new();
+    let mut prepared = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
@@ -329,17 +393,14 @@ fn import(db: &Path, file: &Path) -> CliResult {
             |message: String| CliError::input(format!("{}:{number}: {message}", file.display()));
         let parsed = ImportLine::try_parse_from(line.split_whitespace())
             .map_err(|error| at(error.render().to_string().trim().to_owned()))?;
-        let (name, schedule, auth_string) =
-            prepare(&parsed.device).map_err(|error| at(error.message))?;
+        let (name, schedule, plan) = prepare(&parsed.device).map_err(|error| at(error.message))?;
         if !seen.insert(name.clone()) {
             return Err(at(format!("{name} is listed twice")));
         }
-        if let Some((text, true)) = auth_string {
-            generated.push((name.clone(), text));
-        }
-        devices.push((name, schedule));
+        prepared.push((name, schedule, plan));
     }
-    let store = open_store(db)?;
+    let store = open_store(&db.db)?;
+    let (devices, generated) = hash_all(db, &store, prepared)?;
     let replaced = store.put_devices(&devices, now_unix())?;
     outln!(
         "{} device(s) imported: {} added, {replaced} schedule(s) replaced",
@@ -347,12 +408,40 @@ fn import(db: &Path, file: &Path) -> CliResult {
         devices.len() - replaced
     );
     for (name, text) in &generated {
-        outln!("{name}: authentication string: {text}");
+        outln!("{name}: authentication string: {}", text.expose());
     }
     if !generated.is_empty() {
-        outln!("(shown once; they are stored only as salted hashes)");
+        outln!("(shown once; they are stored only as keyed hashes)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The devices' schedules with their strings hashed (generated ones unique
+/// among scheduled devices and the batch), and the generated strings.
+#[allow(clippy::type_complexity)]
+fn hash_all(
+    db: &DbArg,
+    store: &SqliteRegistry,
+    prepared: Vec<Prepared>,
+) -> Result<(Vec<(String, Schedule)>, Vec<(String, GeneratedAuthString)>), CliError> {
+    let needs_key = prepared
+        .iter()
+        .any(|(_, _, plan)| !matches!(plan, AuthPlan::None));
+    let key = needs_key.then(|| writer_key(db, store)).transpose()?;
+    let mut taken = std::collections::HashSet::new();
+    let mut devices = Vec::with_capacity(prepared.len());
+    let mut generated = Vec::new();
+    for (name, mut schedule, plan) in prepared {
+        if let Some(key) = &key {
+            let (hash, text) = resolve_auth(&plan, store, key, &mut taken)?;
+            schedule.auth_hash = hash;
+            if let Some(text) = text {
+                generated.push((name.clone(), text));
+            }
+        }
+        devices.push((name, schedule));
+    }
+    Ok((devices, generated))
 }
 
 fn schedule(args: ScheduleArgs) -> CliResult {
@@ -361,8 +450,9 @@ fn schedule(args: ScheduleArgs) -> CliResult {
     let key_request = args.key.as_deref().map(parse_key).transpose()?;
     let store = open_existing(&args.db.db)?;
     let device = store.device(&name)?;
-    let auth_string = take_auth_string(&args.auth_string)?;
-    if auth_string.is_some() && device.auth_mode != AuthMode::AuthString {
+    let plan = take_auth_string(&args.auth_string)?;
+    let has_plan = !matches!(plan, AuthPlan::None);
+    if has_plan && device.auth_mode != AuthMode::AuthString {
         return Err(CliError::input(format!(
             "{name} authenticates by {}; an authentication string does not apply (use `capf \
              device add` to change the mode)",
@@ -372,17 +462,19 @@ fn schedule(args: ScheduleArgs) -> CliResult {
     if device.auth_mode == AuthMode::AuthString
         && operation != Operation::None
         && !device.has_auth_string
-        && auth_string.is_none()
+        && !has_plan
     {
         return Err(CliError::input(format!(
             "{name} needs a new one-time authentication string (the last one was used): pass \
              --auth-string DIGITS or --generate-auth-string"
         )));
     }
-    let auth_hash = auth_string
-        .as_ref()
-        .map(|(text, _)| hash(text))
-        .transpose()?;
+    let (auth_hash, generated) = if has_plan {
+        let key = writer_key(&args.db, &store)?;
+        resolve_auth(&plan, &store, &key, &mut std::collections::HashSet::new())?
+    } else {
+        (None, None)
+    };
     store.set_operation(
         &name,
         operation,
@@ -391,9 +483,9 @@ fn schedule(args: ScheduleArgs) -> CliResult {
         now_unix(),
     )?;
     outln!("{name}: operation {operation} scheduled");
-    if let Some((text, true)) = &auth_string {
-        outln!("authentication string: {text}");
-        outln!("(shown once; it is stored only as a salted hash)");
+    if let Some(text) = &generated {
+        outln!("authentication string: {}", text.expose());
+        outln!("(shown once; it is stored only as a keyed hash)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -456,8 +548,23 @@ fn print_json(value: &serde_json::Value) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(store: &SqliteRegistry, json: bool) -> CliResult {
-    let devices = store.list()?;
+fn list(db: &DbArg, json: bool, auth_string: Option<&str>) -> CliResult {
+    let store = &open_existing(&db.db)?;
+    let devices = match auth_string {
+        None => store.list()?,
+        Some(text) => {
+            validate_auth_string(text).map_err(|_| {
+                CliError::input("--auth-string: an authentication string is 4 to 10 digits")
+            })?;
+            let path = db.key_path();
+            match open_auth_key(&path, AuthKeyUse::MustExist, &mut rand_core::OsRng)? {
+                Some(key) => store.devices_by_auth_hash(&key.hash(text)?)?,
+                // No key and no keyed string: nothing can match.
+                None if store.keyed_auth_string_count()? == 0 => Vec::new(),
+                None => return Err(capf_registry::auth_key::missing_key_error(&path).into()),
+            }
+        }
+    };
     if json {
         let mut values = Vec::with_capacity(devices.len());
         for device in &devices {

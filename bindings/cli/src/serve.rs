@@ -29,7 +29,10 @@ use capf_core::capf::server::{
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::tls::{TlsServerTransport, rustls};
 use capf_core::trust::Revocations;
-use capf_registry::{Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry, rules};
+use capf_registry::{
+    AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry,
+    auth_key_path_from_env, open_auth_key, rules,
+};
 use clap::Args;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +60,11 @@ pub(crate) struct ServeArgs {
     /// Device database (SQLite), as managed by `capf device`.
     #[arg(long, value_name = "FILE")]
     db: PathBuf,
+    /// Key of the authentication-string hashes (kept outside the database),
+    /// as `capf device` created it; default: CAPF_AUTH_KEY_FILE, else the
+    /// database's path + `.auth-key`. The server never creates it.
+    #[arg(long, value_name = "FILE")]
+    auth_key_file: Option<PathBuf>,
     /// Certificate that issues LSCs (PEM); default: the CAPF certificate.
     #[arg(long, value_name = "ISSUER.pem", requires = "issuer_key")]
     issuer: Option<PathBuf>,
@@ -139,6 +147,10 @@ pub(crate) struct ServerSetup {
     pub(crate) max_failed_attempts: u32,
     /// Waits for the phone.
     pub(crate) timeouts: Timeouts,
+    /// The key of keyed authentication strings, if there is one.
+    pub(crate) auth_key: Option<AuthKey>,
+    /// Where it was looked for (for the error when it is needed).
+    pub(crate) auth_key_path: PathBuf,
 }
 
 /// State shared by every connection task.
@@ -152,6 +164,28 @@ struct Shared {
     validity_days: u32,
     max_failed_attempts: u32,
     timeouts: Timeouts,
+    /// The key, once found (a server started before the first string was
+    /// written looks again at each lookup until the key exists).
+    auth_key: Mutex<Option<AuthKey>>,
+    auth_key_path: PathBuf,
+}
+
+impl Shared {
+    /// The key, read now if it was not there before.
+    fn auth_key(&self) -> Option<AuthKey> {
+        let mut key = self.auth_key.lock().ok()?;
+        if key.is_none() {
+            match open_auth_key(
+                &self.auth_key_path,
+                AuthKeyUse::MustExist,
+                &mut rand_core::OsRng,
+            ) {
+                Ok(found) => *key = found,
+                Err(error) => tracing::error!(%error, "authentication key unreadable"),
+            }
+        }
+        key.clone()
+    }
 }
 
 impl ServerSetup {
@@ -192,7 +226,13 @@ impl ServerSetup {
         if !(1..=3650).contains(&args.validity_days) {
             return Err(CliError::input("--validity-days must be 1-3650"));
         }
+        // The server checks strings, it never creates the key.
+        let auth_key_path = auth_key_path_from_env(args.auth_key_file.as_deref(), &args.db);
+        let auth_key = open_auth_key(&auth_key_path, AuthKeyUse::MustExist, &mut rand_core::OsRng)
+            .map_err(|error| CliError::input(error.to_string()))?;
         Ok(Self {
+            auth_key,
+            auth_key_path,
             tls,
             issuer,
             db: args.db.clone(),
@@ -350,6 +390,11 @@ impl Server {
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
         let registry = SqliteRegistry::open(&setup.db)
             .map_err(|error| CliError::input(format!("--db {}: {error}", setup.db.display())))?;
+        if setup.auth_key.is_none() && registry.keyed_auth_string_count()? > 0 {
+            return Err(CliError::input(
+                capf_registry::auth_key::missing_key_error(&setup.auth_key_path).to_string(),
+            ));
+        }
         Ok(Self {
             shared: Arc::new(Shared {
                 tls: setup.tls,
@@ -360,6 +405,8 @@ impl Server {
                 validity_days: setup.validity_days,
                 max_failed_attempts: setup.max_failed_attempts,
                 timeouts: setup.timeouts,
+                auth_key: Mutex::new(setup.auth_key),
+                auth_key_path: setup.auth_key_path,
             }),
         })
     }
@@ -526,6 +573,7 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
         match decision {
             ServerDecision::LookUpDevice { device_name } => {
                 let registry = shared.registry.clone();
+                let keys = self.server.shared.clone();
                 let token = self.token;
                 let lease_until = rules::lease_until(
                     now_unix(),
@@ -539,8 +587,15 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 let mut moved = std::mem::replace(session, placeholder);
                 let name = device_name.clone();
                 let (moved, claim, answered) = tokio::task::spawn_blocking(move || {
-                    let (claim, answered) =
-                        look_up_and_answer(&*registry, &mut moved, &name, token, lease_until);
+                    let auth_key = keys.auth_key();
+                    let (claim, answered) = look_up_and_answer(
+                        &*registry,
+                        &mut moved,
+                        &name,
+                        token,
+                        lease_until,
+                        auth_key.as_ref(),
+                    );
                     (moved, claim, answered)
                 })
                 .await
@@ -656,8 +711,9 @@ fn look_up_and_answer(
     name: &str,
     token: ClaimToken,
     lease_until: u64,
+    auth_key: Option<&AuthKey>,
 ) -> (Option<Claim>, Result<&'static str, String>) {
-    match capf_registry::look_up_device(registry, name, token, lease_until, now_unix()) {
+    match capf_registry::look_up_device(registry, name, token, lease_until, now_unix(), auth_key) {
         Ok(LookUp::Answer { record, claim }) => {
             let known = if record.is_some() {
                 "record"
