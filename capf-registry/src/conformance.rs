@@ -54,6 +54,8 @@ fn schedule(operation: Operation, mode: AuthMode, hash: Option<StoredAuthHash>) 
         key_request: KeyRequest::Ec(Curve::P256),
         auth_mode: mode,
         auth_hash: hash,
+        complete_by: None,
+        description: None,
     }
 }
 
@@ -230,7 +232,10 @@ pub fn auth_failures_lock_and_rescheduling_unlocks<B: Backend>(backend: &B) {
             1,
         )
         .unwrap();
-    let fail = OutcomeWrite::AuthenticationFailed { lock_after: 3 };
+    let fail = OutcomeWrite::AuthenticationFailed {
+        lock_after: 3,
+        reason: crate::model::FailureReason::InvalidAuthenticationString,
+    };
     let mut counts = Vec::new();
     for now in 2..=4 {
         let claim = take_claim(&registry, NAME, 9, now + 100, now);
@@ -634,7 +639,10 @@ pub fn concurrent_failures_count_exactly<B: Backend>(backend: &B) {
                 Arc::new(backend.connect("failures"))
             };
             std::thread::spawn(move || {
-                let fail = OutcomeWrite::AuthenticationFailed { lock_after: 0 };
+                let fail = OutcomeWrite::AuthenticationFailed {
+                    lock_after: 0,
+                    reason: crate::model::FailureReason::InvalidAuthenticationString,
+                };
                 for now in 0..EACH {
                     if let Err(error) = registry.record_outcome(NAME, None, &fail, u64::from(now)) {
                         panic!("counting: {error}");
@@ -929,5 +937,146 @@ pub fn keyed_auth_strings_are_found_verified_and_unique<B: Backend>(backend: &B)
         assert!(seen.insert(text.expose().to_owned()), "drawn twice");
         assert_ne!(text.expose(), "1234");
         assert_eq!(stored, keyed(text.expose()));
+    }
+}
+
+/// Deadlines refuse late sessions and void the string; every write leaves
+/// its Unified CM status, with the time it changed and an event.
+pub fn deadlines_and_statuses<B: Backend>(backend: &B) {
+    use crate::model::{FailureReason as R, OperationStatus as S, StatusOperation as O};
+    use capf_core::capf::server::DeviceRefusal;
+    let registry = backend.create("deadlines");
+    let mut late = schedule(
+        Operation::Install,
+        AuthMode::AuthString,
+        Some(test_hash("123456", 6)),
+    );
+    late.complete_by = Some(100);
+    late.description = Some("lobby phone".into());
+    registry.put_device(NAME, &late, 10).unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation_status, S::Pending);
+    assert_eq!(device.complete_by, Some(100));
+    assert_eq!(device.description.as_deref(), Some("lobby phone"));
+
+    // Before the deadline: a wrong string counts and says so.
+    let claim = match record_of(&registry, NAME, 1, 50) {
+        LookUp::Answer {
+            claim: Some(claim), ..
+        } => claim,
+        other => panic!("{other:?}"),
+    };
+    registry
+        .record_outcome(
+            NAME,
+            Some(&claim),
+            &OutcomeWrite::AuthenticationFailed {
+                lock_after: 5,
+                reason: R::InvalidAuthenticationString,
+            },
+            51,
+        )
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(
+        device.operation_status,
+        S::Failed(O::Upgrade, Some(R::InvalidAuthenticationString))
+    );
+    assert_eq!(device.status_changed_at, 51);
+
+    // At the deadline: refused, string void, claim released, status late.
+    assert_eq!(
+        record_of(&registry, NAME, 2, 100),
+        LookUp::Refuse(DeviceRefusal::DeadlinePassed)
+    );
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(
+        device.operation_status,
+        S::Failed(O::Upgrade, Some(R::LateTimedOut))
+    );
+    assert_eq!(
+        device.operation_status.to_string(),
+        "Upgrade Failed: User Initiated Request Late/Timedout"
+    );
+    assert!(!device.has_auth_string);
+    assert_eq!(device.claimed_until, None);
+    assert_eq!(device.status_changed_at, 100);
+    let events = registry.events(NAME).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|event| event.what.contains("deadline passed"))
+    );
+    // Rescheduling clears the deadline and the status; annotate sets a new one.
+    registry
+        .set_operation(NAME, Operation::Delete, None, None, 110)
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation_status, S::Pending);
+    assert_eq!(device.complete_by, None);
+    registry.annotate(NAME, Some(500), Some(""), 111).unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.complete_by, Some(500));
+    assert_eq!(device.description, None);
+
+    // Statuses of the other writes.
+    let cases = [
+        (
+            Operation::Install,
+            OutcomeWrite::Failed(Some(R::KeyGenerationFailedTimeout)),
+            S::Failed(O::Upgrade, Some(R::KeyGenerationFailedTimeout)),
+        ),
+        (
+            Operation::Install,
+            OutcomeWrite::Failed(Some(R::CaRejectedConnection)),
+            S::Failed(O::Upgrade, Some(R::CaRejectedConnection)),
+        ),
+        (
+            Operation::Delete,
+            OutcomeWrite::Failed(None),
+            S::Failed(O::Delete, None),
+        ),
+        (
+            Operation::Fetch,
+            OutcomeWrite::Failed(Some(R::PhoneCommunicationFailure)),
+            S::Failed(O::Troubleshoot, Some(R::PhoneCommunicationFailure)),
+        ),
+        (
+            Operation::Fetch,
+            completed(Operation::Fetch, LedgerChange::None),
+            S::Success(O::Troubleshoot),
+        ),
+        (
+            Operation::Delete,
+            completed(Operation::Delete, LedgerChange::MarkAllDeleted),
+            S::Success(O::Delete),
+        ),
+        (
+            Operation::Install,
+            completed(Operation::Install, LedgerChange::None),
+            S::Success(O::Upgrade),
+        ),
+    ];
+    for (index, (operation, write, expected)) in cases.into_iter().enumerate() {
+        let name = format!("SEP00000000C{index:03}");
+        registry
+            .put_device(&name, &schedule(operation, AuthMode::Null, None), 200)
+            .unwrap();
+        let claim = take_claim(&registry, &name, 9, 1_000, 201);
+        registry
+            .record_outcome(&name, Some(&claim), &write, 202)
+            .unwrap();
+        let device = registry.device(&name).unwrap();
+        assert_eq!(device.operation_status, expected, "{write:?}");
+        assert_eq!(device.status_changed_at, 202);
+        let said = format!("status: {expected}");
+        assert!(
+            registry
+                .events(&name)
+                .unwrap()
+                .iter()
+                .any(|e| e.what == said),
+            "no event {said:?}"
+        );
     }
 }

@@ -83,6 +83,7 @@
 #![warn(missing_docs)]
 
 pub mod auth_key;
+pub mod dates;
 pub mod error;
 pub mod model;
 pub mod rules;
@@ -96,12 +97,14 @@ pub use auth_key::{
     AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
     require_auth_key, resolve_auth_key_path,
 };
+pub use dates::parse_date;
 pub use error::{RegistryError, RegistryResult};
 pub use model::{
     AuthMode, CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion,
     Device, Event, FailureCount, LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded,
     Schedule, Status, StoredAuthHash, StoredDevice, auth_string_verifier, hash_auth_string,
 };
+pub use model::{FailureReason, OperationStatus, StatusOperation};
 pub use rules::LookUp;
 pub use sqlite::SqliteRegistry;
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};
@@ -127,7 +130,8 @@ pub trait Registry: Send + Sync {
     /// Changes the scheduled operation (and optionally the key request and
     /// the authentication string hash) of an existing device; resets
     /// failures, the lock and any claim (a session holding the old
-    /// operation can no longer complete it).
+    /// operation can no longer complete it), and clears the old operation's
+    /// deadline (set a new one with [`annotate`](Self::annotate)).
     fn set_operation(
         &self,
         name: &str,
@@ -210,6 +214,17 @@ pub trait Registry: Send + Sync {
     /// How many (non-removed) devices hold a keyed string: a program that
     /// would create a new key must not when this is not zero.
     fn keyed_auth_string_count(&self) -> RegistryResult<usize>;
+
+    /// Sets the scheduled operation's deadline (`Some`: replaced; `None`:
+    /// unchanged) and the description (`Some`: replaced, empty clears it;
+    /// `None`: unchanged) of an existing device.
+    fn annotate(
+        &self,
+        name: &str,
+        complete_by: Option<u64>,
+        description: Option<&str>,
+        now: u64,
+    ) -> RegistryResult<()>;
 }
 
 /// The TVS allow-list: certificates TVS vouches for, by SHA-256.
@@ -256,6 +271,15 @@ pub fn look_up_device<R: Registry + ?Sized>(
         Err(RegistryError::UnknownDevice(_)) => None,
         Err(error) => return Err(error),
     };
+    // Past the deadline: refused, the string void, the status says so.
+    if let Some(ClaimAnswer::Claimed { claim, device }) = &found
+        && rules::is_late(&device.device, now)
+    {
+        registry.record_outcome(name, Some(claim), &model::OutcomeWrite::Late, now)?;
+        return Ok(LookUp::Refuse(
+            capf_core::capf::server::DeviceRefusal::DeadlinePassed,
+        ));
+    }
     // A claim taken for an answer the rules cannot give (no key for a keyed
     // string, a corrupt row) is released at once, so the phone can retry.
     let taken = match &found {
@@ -290,7 +314,14 @@ pub fn finish_session<R: Registry + ?Sized>(
             // refusal before any claim): the registry is not asked, so an
             // outcome about a device it does not hold still counts as
             // recorded and the phone hears the session's own END_SESSION.
-            if write == model::OutcomeWrite::Nothing && claim.is_none() {
+            // A failure of a session that held no operation (nothing
+            // scheduled) changes no status either.
+            if claim.is_none()
+                && matches!(
+                    write,
+                    model::OutcomeWrite::Nothing | model::OutcomeWrite::Failed(_)
+                )
+            {
                 return Ok(Recorded::default());
             }
             registry.record_outcome(name, claim, &write, now)

@@ -255,6 +255,8 @@ async fn demo(dir: &Path) -> CliResult {
                     key_request: key,
                     auth_mode: auth,
                     auth_hash,
+                    complete_by: None,
+                    description: None,
                 },
                 now,
             )

@@ -20,7 +20,7 @@ use capf_registry::auth_key::generate_unique_auth_string;
 use capf_registry::{
     AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, Operation, Registry, RegistryError,
     Schedule, SqliteRegistry, Status, StoredAuthHash, auth_key_path_from_env, open_auth_key,
-    require_auth_key,
+    parse_date, require_auth_key,
 };
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -140,6 +140,33 @@ pub(crate) struct DeviceSpec {
     /// Key the phone generates: rsa:512|1024|2048|3072|4096 or ec:p256|p384|p521.
     #[arg(long, value_name = "KEY", default_value = "rsa:2048")]
     key: String,
+    #[command(flatten)]
+    details: Details,
+}
+
+/// A scheduled operation's deadline and the device's description.
+#[derive(Debug, Args)]
+pub(crate) struct Details {
+    /// Deadline of the operation: RFC 3339 (2027-01-31T18:00:00Z) or a
+    /// plain date (2027-01-31, midnight UTC). Past it the server refuses the
+    /// operation ("User Initiated Request Late/Timedout") and its one-time
+    /// string is void.
+    #[arg(long, value_name = "DATE")]
+    complete_by: Option<String>,
+    /// Free text about the device (an empty text clears it).
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+}
+
+impl Details {
+    fn complete_by(&self) -> Result<Option<u64>, CliError> {
+        self.complete_by
+            .as_deref()
+            .map(|text| {
+                parse_date(text).map_err(|error| CliError::input(format!("--complete-by: {error}")))
+            })
+            .transpose()
+    }
 }
 
 /// `capf device schedule`.
@@ -159,6 +186,8 @@ pub(crate) struct ScheduleArgs {
     /// previous one was used).
     #[command(flatten)]
     auth_string: AuthStringArgs,
+    #[command(flatten)]
+    details: Details,
 }
 
 impl From<RegistryError> for CliError {
@@ -332,6 +361,8 @@ fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
         key_request,
         auth_mode,
         auth_hash: None,
+        complete_by: spec.details.complete_by()?,
+        description: spec.details.description.clone(),
     };
     Ok((name, schedule, auth_string))
 }
@@ -448,6 +479,7 @@ fn schedule(args: ScheduleArgs) -> CliResult {
     let name = validate_device_name(&args.name)?;
     let operation = parse_operation(&args.operation)?;
     let key_request = args.key.as_deref().map(parse_key).transpose()?;
+    let complete_by = args.details.complete_by()?;
     let store = open_existing(&args.db.db)?;
     let device = store.device(&name)?;
     let plan = take_auth_string(&args.auth_string)?;
@@ -482,6 +514,14 @@ fn schedule(args: ScheduleArgs) -> CliResult {
         auth_hash.as_ref(),
         now_unix(),
     )?;
+    if complete_by.is_some() || args.details.description.is_some() {
+        store.annotate(
+            &name,
+            complete_by,
+            args.details.description.as_deref(),
+            now_unix(),
+        )?;
+    }
     outln!("{name}: operation {operation} scheduled");
     if let Some(text) = &generated {
         outln!("authentication string: {}", text.expose());
@@ -524,6 +564,11 @@ fn device_json(device: &Device) -> serde_json::Value {
         "failed_attempts": device.failed_attempts,
         "locked": device.locked,
         "claimed_until": device.claimed_until.map(rfc3339_utc),
+        "operation_status": device.operation_status.slug(),
+        "operation_status_text": device.operation_status.to_string(),
+        "status_changed_at": rfc3339_utc(device.status_changed_at),
+        "complete_by": device.complete_by.map(rfc3339_utc),
+        "description": device.description,
         "created_at": rfc3339_utc(device.created_at),
         "updated_at": rfc3339_utc(device.updated_at),
     })
@@ -579,7 +624,7 @@ fn list(db: &DbArg, json: bool, auth_string: Option<&str>) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{:<20} {:<9} {:<36} {:<12} {:<9} CERTS",
+        "{:<20} {:<9} {:<44} {:<12} {:<9} CERTS",
         "NAME",
         "OPERATION",
         "STATUS",
@@ -588,10 +633,14 @@ fn list(db: &DbArg, json: bool, auth_string: Option<&str>) -> CliResult {
     );
     for device in &devices {
         outln!(
-            "{:<20} {:<9} {:<36} {:<12} {:<9} {}",
+            "{:<20} {:<9} {:<44} {:<12} {:<9} {}",
             device.name,
             device.operation.as_str(),
-            status_text(device),
+            format!(
+                "{}{}",
+                device.operation_status,
+                if device.locked { " (locked)" } else { "" }
+            ),
             device.auth_mode.as_str(),
             device.key_request.to_string(),
             store.certificates(&device.name)?.len()
@@ -615,7 +664,18 @@ fn show(store: &SqliteRegistry, name: &str, json: bool) -> CliResult {
         return print_json(&value);
     }
     outln!("device:          {}", device.name);
-    outln!("status:          {}", status_text(&device));
+    outln!(
+        "status:          {}{}",
+        device.operation_status,
+        if device.locked { " (locked)" } else { "" }
+    );
+    outln!("status since:    {}", rfc3339_utc(device.status_changed_at));
+    if let Some(by) = device.complete_by {
+        outln!("complete by:     {}", rfc3339_utc(by));
+    }
+    if let Some(text) = &device.description {
+        outln!("description:     {text}");
+    }
     outln!("operation:       {}", device.operation);
     let string_state = match (device.auth_mode, device.has_auth_string) {
         (AuthMode::AuthString, true) => " (string set)",

@@ -727,9 +727,13 @@ fn look_up_and_answer(
             (claim, answered)
         }
         Ok(LookUp::Refuse(refusal)) => {
+            let said = match refusal {
+                DeviceRefusal::DeadlinePassed => "refused: the operation's deadline passed",
+                _ => "refused: operation held by another session",
+            };
             let answered = session
                 .refuse_device(refusal)
-                .map(|()| "refused: operation held by another session")
+                .map(|()| said)
                 .map_err(|e| e.to_string());
             (None, answered)
         }

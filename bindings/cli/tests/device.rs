@@ -111,7 +111,7 @@ fn add_list_show_replace_remove() {
 
     let out = ok(capf(&db, &["list"]));
     assert!(out.contains("SEP001122334455"), "{out}");
-    assert!(out.contains("install pending"), "{out}");
+    assert!(out.contains("Operation Pending"), "{out}");
     assert!(out.contains("CSFALICE"), "{out}");
 
     let json: serde_json::Value =
@@ -157,7 +157,7 @@ fn add_list_show_replace_remove() {
         ],
     ));
     let out = ok(capf(&db, &["show", "SEP001122334455"]));
-    assert!(out.contains("install pending"), "{out}");
+    assert!(out.contains("Operation Pending"), "{out}");
     assert!(out.contains("ec:p384"), "{out}");
     assert!(out.contains("mic"), "{out}");
 

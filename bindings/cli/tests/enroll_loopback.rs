@@ -1489,3 +1489,87 @@ fn a_refused_phone_is_not_retried() {
     assert_eq!(retries_announced(&output), 0, "{}", text(&output));
     assert_eq!(ledger(&server, device).len(), 1);
 }
+
+#[test]
+fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
+    let server = Server::start("deadline", &[]);
+    let out = server.dir.join("lsc.pem");
+    let output = capf(&[
+        "device",
+        "add",
+        "--db",
+        server.db(),
+        "SEP0000000000D1",
+        "--operation",
+        "install",
+        "--auth",
+        "auth-string",
+        "--auth-string",
+        "123456",
+        "--key",
+        "ec:p256",
+        "--complete-by",
+        "2020-01-31T18:00:00Z",
+        "--description",
+        "front desk",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let shown = server.show("SEP0000000000D1");
+    assert_eq!(shown["complete_by"], "2020-01-31T18:00:00Z", "{shown}");
+    assert_eq!(shown["description"], "front desk", "{shown}");
+    assert_eq!(shown["operation_status"], "operation-pending", "{shown}");
+
+    // The right string, but late: refused, nothing issued.
+    let output = server.enroll("SEP0000000000D1", &out, &["--auth-string", "123456"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!out.exists());
+    let shown = server.show("SEP0000000000D1");
+    assert_eq!(
+        shown["operation_status"], "upgrade-failed-user-initiated-request-late-timedout",
+        "{shown}"
+    );
+    assert_eq!(
+        shown["operation_status_text"],
+        "Upgrade Failed: User Initiated Request Late/Timedout"
+    );
+    assert_eq!(shown["auth_string_set"], false, "{shown}");
+    // `show` in Cisco's words.
+    let output = capf(&["device", "show", "--db", server.db(), "SEP0000000000D1"]);
+    assert!(
+        text(&output)
+            .contains("status:          Upgrade Failed: User Initiated Request Late/Timedout"),
+        "{}",
+        text(&output)
+    );
+
+    // Rescheduled with a new string and a deadline in the future: installs.
+    let output = capf(&[
+        "device",
+        "schedule",
+        "--db",
+        server.db(),
+        "SEP0000000000D1",
+        "--operation",
+        "install",
+        "--auth-string",
+        "246810",
+        "--complete-by",
+        "2099-01-01",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        server.show("SEP0000000000D1")["complete_by"],
+        "2099-01-01T00:00:00Z"
+    );
+    let output = server.enroll("SEP0000000000D1", &out, &["--auth-string", "246810"]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        server.log()
+    );
+    assert_eq!(
+        server.show("SEP0000000000D1")["operation_status"],
+        "upgrade-success"
+    );
+}

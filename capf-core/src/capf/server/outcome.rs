@@ -131,6 +131,10 @@ pub enum DeviceRefusal {
     /// The host's registry cannot answer now.
     #[error("device registry unavailable")]
     RegistryUnavailable,
+    /// The scheduled operation's deadline passed (Unified CM's "User
+    /// Initiated Request Late/Timedout"); its one-time string is void.
+    #[error("the operation's deadline passed")]
+    DeadlinePassed,
 }
 
 /// How a session ended.
