@@ -86,6 +86,7 @@ pub mod auth_key;
 pub mod dates;
 pub mod error;
 pub mod model;
+pub mod report;
 pub mod rules;
 pub mod sqlite;
 pub mod tvs;
@@ -105,6 +106,7 @@ pub use model::{
     Schedule, Status, StoredAuthHash, StoredDevice, auth_string_verifier, hash_auth_string,
 };
 pub use model::{FailureReason, OperationStatus, StatusOperation};
+pub use report::{DeviceFilter, ReportRow};
 pub use rules::LookUp;
 pub use sqlite::SqliteRegistry;
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};

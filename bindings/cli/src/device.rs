@@ -18,9 +18,9 @@ use capf_core::capf::server::{
 };
 use capf_registry::auth_key::generate_unique_auth_string;
 use capf_registry::{
-    AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, Operation, Registry, RegistryError,
-    Schedule, SqliteRegistry, Status, StoredAuthHash, auth_key_path_from_env, open_auth_key,
-    parse_date, require_auth_key,
+    AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, DeviceFilter, Operation, Registry,
+    RegistryError, Schedule, SqliteRegistry, Status, StoredAuthHash, auth_key_path_from_env,
+    open_auth_key, parse_date, require_auth_key,
 };
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -40,6 +40,12 @@ pub(crate) enum Command {
         db: DbArg,
         /// The device file.
         file: PathBuf,
+        /// The file is CSV with a header row naming the options of `add`
+        /// (name, operation, auth, auth-string, generate-auth-string,
+        /// auth-string-digits, key, complete-by, description), as exported
+        /// from an inventory.
+        #[arg(long)]
+        csv: bool,
     },
     /// Change the scheduled operation (and key) of an existing device.
     Schedule(ScheduleArgs),
@@ -50,10 +56,8 @@ pub(crate) enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Only the devices whose one-time string is DIGITS (every match;
-        /// strings stored the old way, before keyed hashes, are not found).
-        #[arg(long, value_name = "DIGITS")]
-        auth_string: Option<String>,
+        #[command(flatten)]
+        filters: Filters,
     },
     /// Show one device: status, schedule, certificate ledger, events.
     Show {
@@ -74,12 +78,94 @@ pub(crate) enum Command {
     },
 }
 
+/// Which devices (`capf device list`, `capf report`): every filter given
+/// must match.
+#[derive(Debug, Args)]
+pub(crate) struct Filters {
+    /// Operation status, by slug (e.g. operation-pending, upgrade-success,
+    /// upgrade-failed-invalid-mic) or in Cisco's words.
+    #[arg(long, value_name = "STATUS")]
+    status: Option<String>,
+    /// Scheduled operation: install, fetch, delete or none.
+    #[arg(long, value_name = "OPERATION")]
+    operation: Option<String>,
+    /// How the device authenticates: auth-string, null, lsc or mic.
+    #[arg(long, value_name = "MODE")]
+    auth_mode: Option<String>,
+    /// Devices whose LSC expires before DATE (RFC 3339 or a plain date).
+    #[arg(long, value_name = "DATE")]
+    expiring_before: Option<String>,
+    /// Devices whose LSC's issuer name contains NAME (case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    issuer: Option<String>,
+    /// Devices whose one-time string is DIGITS (every match; strings stored
+    /// the old way, before keyed hashes, are not found).
+    #[arg(long, value_name = "DIGITS")]
+    auth_string: Option<String>,
+}
+
+impl Filters {
+    /// The library's filter; the key (for --auth-string) is found the
+    /// library's way.
+    pub(crate) fn build(
+        &self,
+        db: &DbArg,
+        store: &SqliteRegistry,
+    ) -> Result<DeviceFilter, CliError> {
+        let mut filter = DeviceFilter::default();
+        filter.status = self
+            .status
+            .as_deref()
+            .map(|text| {
+                text.parse()
+                    .map_err(|error| CliError::input(format!("--status: {error}")))
+            })
+            .transpose()?;
+        filter.operation = self.operation.as_deref().map(parse_operation).transpose()?;
+        filter.auth_mode = self
+            .auth_mode
+            .as_deref()
+            .map(|text| {
+                text.parse()
+                    .map_err(|error| CliError::input(format!("--auth-mode: {error}")))
+            })
+            .transpose()?;
+        filter.expiring_before = self
+            .expiring_before
+            .as_deref()
+            .map(|text| {
+                parse_date(text)
+                    .map_err(|error| CliError::input(format!("--expiring-before: {error}")))
+            })
+            .transpose()?;
+        filter.issuer.clone_from(&self.issuer);
+        if let Some(text) = &self.auth_string {
+            validate_auth_string(text).map_err(|_| {
+                CliError::input("--auth-string: an authentication string is 4 to 10 digits")
+            })?;
+            let path = db.key_path();
+            filter.auth_hash = Some(
+                match open_auth_key(&path, AuthKeyUse::MustExist, &mut rand_core::OsRng)? {
+                    Some(key) => key.hash(text)?,
+                    // No key and no keyed string: nothing can match; a
+                    // hash under a throw-away key finds nothing.
+                    None if store.keyed_auth_string_count()? == 0 => {
+                        AuthKey::generate(&mut rand_core::OsRng).hash(text)?
+                    }
+                    None => return Err(capf_registry::auth_key::missing_key_error(&path).into()),
+                },
+            );
+        }
+        Ok(filter)
+    }
+}
+
 /// The registry file.
 #[derive(Debug, Args)]
 pub(crate) struct DbArg {
     /// Device database (SQLite), e.g. capf.db.
     #[arg(long, value_name = "FILE")]
-    db: PathBuf,
+    pub(crate) db: PathBuf,
     /// Key of the authentication-string hashes, kept outside the database;
     /// default: $CAPF_AUTH_KEY_FILE, else the database's path + `.auth-key`.
     /// Created (owner-only) the first time a string is written.
@@ -200,13 +286,9 @@ impl From<RegistryError> for CliError {
 pub(crate) fn run(command: Command) -> CliResult {
     match command {
         Command::Add(args) => add(args),
-        Command::Import { db, file } => import(&db, &file),
+        Command::Import { db, file, csv } => import(&db, &file, csv),
         Command::Schedule(args) => schedule(args),
-        Command::List {
-            db,
-            json,
-            auth_string,
-        } => list(&db, json, auth_string.as_deref()),
+        Command::List { db, json, filters } => list(&db, json, &filters),
         Command::Show { db, name, json } => show(&open_existing(&db.db)?, &name, json),
         Command::Remove { db, name } => {
             let name = validate_device_name(&name)?;
@@ -253,7 +335,7 @@ fn parse_key(text: &str) -> Result<KeyRequest, CliError> {
 }
 
 /// Opens a registry that must already exist (all commands but `add`).
-fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
+pub(crate) fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
     if !path.is_file() {
         return Err(CliError::input(format!(
             "no device database at {} (create it with `capf device add`)",
@@ -404,7 +486,72 @@ struct ImportLine {
 }
 
 /// `capf device import`: every line is checked before anything is written.
-fn import(db: &DbArg, file: &Path) -> CliResult {
+/// The devices of a CSV file (RFC 4180, header row): columns named after
+/// the options of `add` (`name`, `operation`, `auth`, `auth-string`,
+/// `generate-auth-string` (yes/no), `auth-string-digits`, `key`,
+/// `complete-by`, `description`); an empty cell is an option not given.
+fn csv_entries(text: &str, file: &Path) -> Result<Vec<(String, Vec<String>)>, CliError> {
+    let records = capf_registry::report::parse_csv(text)
+        .map_err(|error| CliError::input(format!("{}: {error}", file.display())))?;
+    let Some((header, rows)) = records.split_first() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<String> = header
+        .iter()
+        .map(|column| column.trim().trim_start_matches("--").to_ascii_lowercase())
+        .collect();
+    if !header.iter().any(|column| column == "name") {
+        return Err(CliError::input(format!(
+            "{}: the header has no `name` column",
+            file.display()
+        )));
+    }
+    let mut entries = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        // Record 1 is the header.
+        let place = format!("{} record {}", file.display(), index + 2);
+        if row.len() != header.len() {
+            return Err(CliError::input(format!(
+                "{place}: {} fields, the header has {}",
+                row.len(),
+                header.len()
+            )));
+        }
+        let mut name = String::new();
+        let mut args = Vec::new();
+        for (column, value) in header.iter().zip(row) {
+            let value = value.trim();
+            match column.as_str() {
+                "name" => name = value.to_owned(),
+                _ if value.is_empty() => {}
+                "generate-auth-string" => match value.to_ascii_lowercase().as_str() {
+                    "yes" | "true" | "1" | "x" => args.push(format!("--{column}")),
+                    "no" | "false" | "0" => {}
+                    _ => {
+                        return Err(CliError::input(format!(
+                            "{place}: generate-auth-string is yes or no"
+                        )));
+                    }
+                },
+                _ => {
+                    args.push(format!("--{column}"));
+                    args.push(value.to_owned());
+                }
+            }
+        }
+        args.insert(0, name);
+        entries.push((place, args));
+    }
+    Ok(entries)
+}
+
+/// Whether to show progress (only on a terminal).
+fn progress_wanted() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal()
+}
+
+fn import(db: &DbArg, file: &Path, csv: bool) -> CliResult {
     use clap::Parser;
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())
@@ -412,17 +559,27 @@ fn import(db: &DbArg, file: &Path) -> CliResult {
     } else {
         crate::output::read_text(file)?
     };
+    // (where, the arguments of `add`) per device.
+    let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+    if csv {
+        entries = csv_entries(&text, file)?;
+    } else {
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            entries.push((
+                format!("{}:{}", file.display(), index + 1),
+                line.split_whitespace().map(str::to_owned).collect(),
+            ));
+        }
+    }
     let mut prepared = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let at =
-            |message: String| CliError::input(format!("{}:{number}: {message}", file.display()));
-        let parsed = ImportLine::try_parse_from(line.split_whitespace())
+    for (place, args) in entries {
+        let at = |message: String| CliError::input(format!("{place}: {message}"));
+        let parsed = ImportLine::try_parse_from(&args)
             .map_err(|error| at(error.render().to_string().trim().to_owned()))?;
         let (name, schedule, plan) = prepare(&parsed.device).map_err(|error| at(error.message))?;
         if !seen.insert(name.clone()) {
@@ -462,7 +619,14 @@ fn hash_all(
     let mut taken = std::collections::HashSet::new();
     let mut devices = Vec::with_capacity(prepared.len());
     let mut generated = Vec::new();
-    for (name, mut schedule, plan) in prepared {
+    let (total, progress) = (prepared.len(), progress_wanted());
+    for (index, (name, mut schedule, plan)) in prepared.into_iter().enumerate() {
+        if progress && (index % 500 == 0 || index + 1 == total) {
+            crate::output::print_stderr(format_args!("\rpreparing {}/{total}", index + 1));
+            if index + 1 == total {
+                crate::output::print_stderr(format_args!("\n"));
+            }
+        }
         if let Some(key) = &key {
             let (hash, text) = resolve_auth(&plan, store, key, &mut taken)?;
             schedule.auth_hash = hash;
@@ -593,23 +757,13 @@ fn print_json(value: &serde_json::Value) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(db: &DbArg, json: bool, auth_string: Option<&str>) -> CliResult {
+fn list(db: &DbArg, json: bool, filters: &Filters) -> CliResult {
     let store = &open_existing(&db.db)?;
-    let devices = match auth_string {
-        None => store.list()?,
-        Some(text) => {
-            validate_auth_string(text).map_err(|_| {
-                CliError::input("--auth-string: an authentication string is 4 to 10 digits")
-            })?;
-            let path = db.key_path();
-            match open_auth_key(&path, AuthKeyUse::MustExist, &mut rand_core::OsRng)? {
-                Some(key) => store.devices_by_auth_hash(&key.hash(text)?)?,
-                // No key and no keyed string: nothing can match.
-                None if store.keyed_auth_string_count()? == 0 => Vec::new(),
-                None => return Err(capf_registry::auth_key::missing_key_error(&path).into()),
-            }
-        }
-    };
+    let filter = filters.build(db, store)?;
+    let devices: Vec<Device> = capf_registry::report::report(store, &filter)?
+        .into_iter()
+        .map(|row| row.device)
+        .collect();
     if json {
         let mut values = Vec::with_capacity(devices.len());
         for device in &devices {
