@@ -36,6 +36,8 @@ fn install() -> Schedule {
         key_request: KeyRequest::Ec(Curve::P256),
         auth_mode: AuthMode::Null,
         auth_hash: None,
+        complete_by: None,
+        description: None,
     }
 }
 

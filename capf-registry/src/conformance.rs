@@ -54,6 +54,8 @@ fn schedule(operation: Operation, mode: AuthMode, hash: Option<StoredAuthHash>) 
         key_request: KeyRequest::Ec(Curve::P256),
         auth_mode: mode,
         auth_hash: hash,
+        complete_by: None,
+        description: None,
     }
 }
 
@@ -91,7 +93,14 @@ fn take_claim<R: Registry + ?Sized>(
 /// device through a claim answer of a registry that has nothing scheduled,
 /// or the claimed device).
 fn record_of<R: Registry + ?Sized>(registry: &R, name: &str, token: u8, now: u64) -> LookUp {
-    match look_up_device(registry, name, ClaimToken([token; 16]), now + 1_000, now) {
+    match look_up_device(
+        registry,
+        name,
+        ClaimToken([token; 16]),
+        now + 1_000,
+        now,
+        None,
+    ) {
         Ok(answer) => answer,
         Err(error) => panic!("lookup of {name}: {error}"),
     }
@@ -223,7 +232,10 @@ pub fn auth_failures_lock_and_rescheduling_unlocks<B: Backend>(backend: &B) {
             1,
         )
         .unwrap();
-    let fail = OutcomeWrite::AuthenticationFailed { lock_after: 3 };
+    let fail = OutcomeWrite::AuthenticationFailed {
+        lock_after: 3,
+        reason: crate::model::FailureReason::InvalidAuthenticationString,
+    };
     let mut counts = Vec::new();
     for now in 2..=4 {
         let claim = take_claim(&registry, NAME, 9, now + 100, now);
@@ -567,7 +579,7 @@ fn session<R: Registry + ?Sized>(
 ) -> Race {
     // Racers 0 and 1 race; the retry and the late phone come as 2 and 3.
     let token = ClaimToken([u8::try_from(racer).unwrap_or(u8::MAX); 16]);
-    let lookup = match look_up_device(registry, name, token, now + 100, now) {
+    let lookup = match look_up_device(registry, name, token, now + 100, now, None) {
         Ok(lookup) => lookup,
         Err(error) => panic!("lookup failed: {error}"),
     };
@@ -627,7 +639,10 @@ pub fn concurrent_failures_count_exactly<B: Backend>(backend: &B) {
                 Arc::new(backend.connect("failures"))
             };
             std::thread::spawn(move || {
-                let fail = OutcomeWrite::AuthenticationFailed { lock_after: 0 };
+                let fail = OutcomeWrite::AuthenticationFailed {
+                    lock_after: 0,
+                    reason: crate::model::FailureReason::InvalidAuthenticationString,
+                };
                 for now in 0..EACH {
                     if let Err(error) = registry.record_outcome(NAME, None, &fail, u64::from(now)) {
                         panic!("counting: {error}");
@@ -765,10 +780,11 @@ pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
         let fields = AuthResponseFields::new(WireDeviceName::new(NAME), Password::new(typed));
         session.handle_input(&Frame::auth_response(id, fields).encode().unwrap());
         assert!(matches!(session.poll_output(), Some(ServerOutput::Need(_))));
-        let (record, claim) = match look_up_device(&registry, NAME, ClaimToken([7; 16]), 100, 10) {
-            Ok(LookUp::Answer { record, claim }) => (record, claim),
-            other => panic!("{other:?}"),
-        };
+        let (record, claim) =
+            match look_up_device(&registry, NAME, ClaimToken([7; 16]), 100, 10, None) {
+                Ok(LookUp::Answer { record, claim }) => (record, claim),
+                other => panic!("{other:?}"),
+            };
         session.answer_device(record).unwrap();
         let outcome = loop {
             match session.poll_output() {
@@ -789,4 +805,278 @@ pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
     // Nothing was scheduled: "nothing to do" is not a completion, the
     // string stays.
     assert!(device.has_auth_string);
+}
+
+/// Keyed strings: verified with the key (and refused without it), found by
+/// string (every match), gone from the look-up once consumed; an old
+/// PBKDF2 row still verifies; generated strings are unique among scheduled
+/// devices.
+pub fn keyed_auth_strings_are_found_verified_and_unique<B: Backend>(backend: &B) {
+    use crate::auth_key::{AuthKey, generate_unique_auth_string};
+    let registry = backend.create("keyed");
+    let key = AuthKey::from_bytes([0x5a; 32]);
+    let keyed = |text: &str| match StoredAuthHash::keyed(&key, text) {
+        Ok(hash) => hash,
+        Err(error) => panic!("keyed hash: {error}"),
+    };
+    let (first, second, old) = ("SEP0000000000A1", "SEP0000000000A2", "SEP0000000000A3");
+    for name in [first, second] {
+        registry
+            .put_device(
+                name,
+                &schedule(
+                    Operation::Install,
+                    AuthMode::AuthString,
+                    Some(keyed("246810")),
+                ),
+                10,
+            )
+            .unwrap();
+    }
+    registry
+        .put_device(
+            old,
+            &schedule(
+                Operation::Install,
+                AuthMode::AuthString,
+                Some(test_hash("135790", 4)),
+            ),
+            10,
+        )
+        .unwrap();
+    assert_eq!(registry.keyed_auth_string_count().unwrap(), 2);
+    // The look-up lists every match, and only matches.
+    let hash = match key.hash("246810") {
+        Ok(hash) => hash,
+        Err(error) => panic!("{error}"),
+    };
+    let found: Vec<String> = registry
+        .devices_by_auth_hash(&hash)
+        .unwrap()
+        .into_iter()
+        .map(|device| device.name)
+        .collect();
+    assert_eq!(found, vec![first.to_owned(), second.to_owned()]);
+    let other = match key.hash("246811") {
+        Ok(hash) => hash,
+        Err(error) => panic!("{error}"),
+    };
+    assert!(registry.devices_by_auth_hash(&other).unwrap().is_empty());
+
+    // With the key the session verifies the string; without it, an error.
+    let lookup = look_up_device(&registry, first, ClaimToken([1; 16]), 500, 11, Some(&key));
+    let Ok(LookUp::Answer {
+        record: Some(record),
+        claim: Some(claim),
+    }) = lookup
+    else {
+        panic!("keyed device not answered: {lookup:?}")
+    };
+    match &record.authentication {
+        server::AuthMode::AuthString(verifier) => {
+            assert!(verifier.verify(b"246810"));
+            assert!(!verifier.verify(b"246811"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        look_up_device(&registry, second, ClaimToken([2; 16]), 500, 11, None),
+        Err(RegistryError::AuthKey(_))
+    ));
+    // The old row verifies without the key.
+    match look_up_device(&registry, old, ClaimToken([3; 16]), 500, 11, None) {
+        Ok(LookUp::Answer {
+            record: Some(record),
+            ..
+        }) => match &record.authentication {
+            server::AuthMode::AuthString(verifier) => assert!(verifier.verify(b"135790")),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("old row: {other:?}"),
+    }
+    // Consumed: no longer found.
+    registry
+        .record_outcome(
+            first,
+            Some(&claim),
+            &completed(Operation::Install, LedgerChange::None),
+            12,
+        )
+        .unwrap();
+    let left: Vec<String> = registry
+        .devices_by_auth_hash(&hash)
+        .unwrap()
+        .into_iter()
+        .map(|device| device.name)
+        .collect();
+    assert_eq!(left, vec![second.to_owned()]);
+
+    // Generated strings: 4 digits, 300 of them among 10,000 values, all
+    // distinct from each other and from a scheduled device's string.
+    registry
+        .put_device(
+            "SEP0000000000A4",
+            &schedule(
+                Operation::Install,
+                AuthMode::AuthString,
+                Some(keyed("1234")),
+            ),
+            12,
+        )
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut taken = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..300 {
+        let (text, stored) =
+            match generate_unique_auth_string(&registry, &key, 4, &mut taken, &mut rng) {
+                Ok(pair) => pair,
+                Err(error) => panic!("{error}"),
+            };
+        assert_eq!(text.expose().len(), 4);
+        assert!(seen.insert(text.expose().to_owned()), "drawn twice");
+        assert_ne!(text.expose(), "1234");
+        assert_eq!(stored, keyed(text.expose()));
+    }
+}
+
+/// Deadlines refuse late sessions and void the string; every write leaves
+/// its Unified CM status, with the time it changed and an event.
+pub fn deadlines_and_statuses<B: Backend>(backend: &B) {
+    use crate::model::{FailureReason as R, OperationStatus as S, StatusOperation as O};
+    use capf_core::capf::server::DeviceRefusal;
+    let registry = backend.create("deadlines");
+    let mut late = schedule(
+        Operation::Install,
+        AuthMode::AuthString,
+        Some(test_hash("123456", 6)),
+    );
+    late.complete_by = Some(100);
+    late.description = Some("lobby phone".into());
+    registry.put_device(NAME, &late, 10).unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation_status, S::Pending);
+    assert_eq!(device.complete_by, Some(100));
+    assert_eq!(device.description.as_deref(), Some("lobby phone"));
+
+    // Before the deadline: a wrong string counts and says so.
+    let claim = match record_of(&registry, NAME, 1, 50) {
+        LookUp::Answer {
+            claim: Some(claim), ..
+        } => claim,
+        other => panic!("{other:?}"),
+    };
+    registry
+        .record_outcome(
+            NAME,
+            Some(&claim),
+            &OutcomeWrite::AuthenticationFailed {
+                lock_after: 5,
+                reason: R::InvalidAuthenticationString,
+            },
+            51,
+        )
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(
+        device.operation_status,
+        S::Failed(O::Upgrade, Some(R::InvalidAuthenticationString))
+    );
+    assert_eq!(device.status_changed_at, 51);
+
+    // At the deadline: refused, string void, claim released, status late.
+    assert_eq!(
+        record_of(&registry, NAME, 2, 100),
+        LookUp::Refuse(DeviceRefusal::DeadlinePassed)
+    );
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(
+        device.operation_status,
+        S::Failed(O::Upgrade, Some(R::LateTimedOut))
+    );
+    assert_eq!(
+        device.operation_status.to_string(),
+        "Upgrade Failed: User Initiated Request Late/Timedout"
+    );
+    assert!(!device.has_auth_string);
+    assert_eq!(device.claimed_until, None);
+    assert_eq!(device.status_changed_at, 100);
+    let events = registry.events(NAME).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|event| event.what.contains("deadline passed"))
+    );
+    // Rescheduling clears the deadline and the status; annotate sets a new one.
+    registry
+        .set_operation(NAME, Operation::Delete, None, None, 110)
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation_status, S::Pending);
+    assert_eq!(device.complete_by, None);
+    registry.annotate(NAME, Some(500), Some(""), 111).unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.complete_by, Some(500));
+    assert_eq!(device.description, None);
+
+    // Statuses of the other writes.
+    let cases = [
+        (
+            Operation::Install,
+            OutcomeWrite::Failed(Some(R::KeyGenerationFailedTimeout)),
+            S::Failed(O::Upgrade, Some(R::KeyGenerationFailedTimeout)),
+        ),
+        (
+            Operation::Install,
+            OutcomeWrite::Failed(Some(R::CaRejectedConnection)),
+            S::Failed(O::Upgrade, Some(R::CaRejectedConnection)),
+        ),
+        (
+            Operation::Delete,
+            OutcomeWrite::Failed(None),
+            S::Failed(O::Delete, None),
+        ),
+        (
+            Operation::Fetch,
+            OutcomeWrite::Failed(Some(R::PhoneCommunicationFailure)),
+            S::Failed(O::Troubleshoot, Some(R::PhoneCommunicationFailure)),
+        ),
+        (
+            Operation::Fetch,
+            completed(Operation::Fetch, LedgerChange::None),
+            S::Success(O::Troubleshoot),
+        ),
+        (
+            Operation::Delete,
+            completed(Operation::Delete, LedgerChange::MarkAllDeleted),
+            S::Success(O::Delete),
+        ),
+        (
+            Operation::Install,
+            completed(Operation::Install, LedgerChange::None),
+            S::Success(O::Upgrade),
+        ),
+    ];
+    for (index, (operation, write, expected)) in cases.into_iter().enumerate() {
+        let name = format!("SEP00000000C{index:03}");
+        registry
+            .put_device(&name, &schedule(operation, AuthMode::Null, None), 200)
+            .unwrap();
+        let claim = take_claim(&registry, &name, 9, 1_000, 201);
+        registry
+            .record_outcome(&name, Some(&claim), &write, 202)
+            .unwrap();
+        let device = registry.device(&name).unwrap();
+        assert_eq!(device.operation_status, expected, "{write:?}");
+        assert_eq!(device.status_changed_at, 202);
+        let said = format!("status: {expected}");
+        assert!(
+            registry
+                .events(&name)
+                .unwrap()
+                .iter()
+                .any(|e| e.what == said),
+            "no event {said:?}"
+        );
+    }
 }

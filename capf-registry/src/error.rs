@@ -53,6 +53,11 @@ pub enum RegistryError {
     /// A TVS TTL outside 1..=[`MAX_TTL`](crate::tvs::MAX_TTL).
     #[error("TTL {0} is outside 1-{max} seconds", max = crate::tvs::MAX_TTL)]
     BadTtl(u32),
+    /// The key of the keyed authentication-string hash is missing, not
+    /// readable, not owner-only, or not a key. Names the file, never the
+    /// key.
+    #[error("authentication key: {0}")]
+    AuthKey(String),
     /// The backend's writer (thread, pool) stopped; the write may not have
     /// happened.
     #[error("device database writer stopped")]

@@ -65,8 +65,11 @@
 //! phone, and the ledger refuses deletes and rewrites, so an issued
 //! certificate is never lost. Devices are removed softly: their ledger stays.
 //!
-//! The plain authentication string is never stored: only the salt, the
-//! iteration count and the PBKDF2 output ([`hash_auth_string`]).
+//! The plain authentication string is never stored: only its HMAC-SHA256
+//! under a key kept outside the database ([`auth_key`],
+//! [`StoredAuthHash::Keyed`]), or, for rows written by earlier releases,
+//! the salt, iteration count and PBKDF2 output ([`hash_auth_string`]),
+//! which keep working until used or replaced.
 //!
 //! # A host's session, step by step
 //!
@@ -82,8 +85,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth_key;
+pub mod dates;
 pub mod error;
 pub mod model;
+pub mod report;
 pub mod rules;
 pub mod sqlite;
 pub mod tvs;
@@ -91,12 +97,19 @@ pub mod tvs;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use auth_key::{
+    AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
+    require_auth_key, resolve_auth_key_path,
+};
+pub use dates::parse_date;
 pub use error::{RegistryError, RegistryResult};
 pub use model::{
     AuthMode, CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion,
     Device, Event, FailureCount, LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded,
     Schedule, Status, StoredAuthHash, StoredDevice, auth_string_verifier, hash_auth_string,
 };
+pub use model::{FailureReason, OperationStatus, StatusOperation};
+pub use report::{DeviceFilter, ReportRow};
 pub use rules::LookUp;
 pub use sqlite::{PendingWrite, SqliteRegistry};
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};
@@ -122,7 +135,8 @@ pub trait Registry: Send + Sync {
     /// Changes the scheduled operation (and optionally the key request and
     /// the authentication string hash) of an existing device; resets
     /// failures, the lock and any claim (a session holding the old
-    /// operation can no longer complete it).
+    /// operation can no longer complete it), and clears the old operation's
+    /// deadline (set a new one with [`annotate`](Self::annotate)).
     fn set_operation(
         &self,
         name: &str,
@@ -195,6 +209,27 @@ pub trait Registry: Send + Sync {
     /// Releases `claim` if its token still holds it (a session that ends
     /// without an outcome). Returns whether it did.
     fn release_claim(&self, claim: &Claim, now: u64) -> RegistryResult<bool>;
+
+    /// Every (non-removed) device whose one-time string has this keyed hash
+    /// ([`StoredAuthHash::Keyed`]), by name: a look-up by string lists every
+    /// match. Indexed: immediate among many devices. Devices whose string
+    /// is still hashed the old way (PBKDF2) cannot be found by string.
+    fn devices_by_auth_hash(&self, hash: &[u8; 32]) -> RegistryResult<Vec<Device>>;
+
+    /// How many (non-removed) devices hold a keyed string: a program that
+    /// would create a new key must not when this is not zero.
+    fn keyed_auth_string_count(&self) -> RegistryResult<usize>;
+
+    /// Sets the scheduled operation's deadline (`Some`: replaced; `None`:
+    /// unchanged) and the description (`Some`: replaced, empty clears it;
+    /// `None`: unchanged) of an existing device.
+    fn annotate(
+        &self,
+        name: &str,
+        complete_by: Option<u64>,
+        description: Option<&str>,
+        now: u64,
+    ) -> RegistryResult<()>;
 }
 
 /// The TVS allow-list: certificates TVS vouches for, by SHA-256.
@@ -225,41 +260,112 @@ pub trait TvsAllowList: Send + Sync {
 /// [`ServerSession::answer_device`](capf_core::capf::server::ServerSession::answer_device),
 /// which runs the authentication checks (expensive: PBKDF2, chains), or the
 /// refusal to [`ServerSession::refuse_device`](capf_core::capf::server::ServerSession::refuse_device).
+///
+/// `auth_key` verifies keyed strings ([`auth_key`]); a device with a keyed
+/// string and no key is an error ([`RegistryError::AuthKey`]).
 pub fn look_up_device<R: Registry + ?Sized>(
     registry: &R,
     name: &str,
     token: ClaimToken,
     lease_until: u64,
     now: u64,
+    auth_key: Option<&AuthKey>,
 ) -> RegistryResult<LookUp> {
-    lookup_of(registry.claim_operation(name, token, lease_until, now))
+    let (answer, follow_up) = lookup_of(
+        registry.claim_operation(name, token, lease_until, now),
+        now,
+        auth_key,
+    );
+    match follow_up {
+        Some(LookupFollowUp::RecordLate(claim)) => {
+            registry.record_outcome(name, Some(&claim), &model::OutcomeWrite::Late, now)?;
+        }
+        Some(LookupFollowUp::Release(claim)) => {
+            // The rules' error is the one to report.
+            let _released = registry.release_claim(&claim, now);
+        }
+        None => {}
+    }
+    answer
 }
 
 /// [`look_up_device`] for an async host on a [`SqliteRegistry`]: the claim
-/// is awaited ([`SqliteRegistry::claim_operation_async`]), not blocked on.
+/// and the writes that follow it are awaited
+/// ([`SqliteRegistry::claim_operation_async`]), not blocked on.
 pub async fn look_up_device_async(
     registry: &SqliteRegistry,
     name: &str,
     token: ClaimToken,
     lease_until: u64,
     now: u64,
+    auth_key: Option<&AuthKey>,
 ) -> RegistryResult<LookUp> {
-    lookup_of(
+    let (answer, follow_up) = lookup_of(
         registry
             .claim_operation_async(name, token, lease_until, now)
             .await,
-    )
+        now,
+        auth_key,
+    );
+    match follow_up {
+        Some(LookupFollowUp::RecordLate(claim)) => {
+            registry
+                .record_outcome_async(name, Some(&claim), &model::OutcomeWrite::Late, now)
+                .await?;
+        }
+        Some(LookupFollowUp::Release(claim)) => {
+            // The rules' error is the one to report.
+            let _released = registry.release_claim_async(&claim, now).await;
+        }
+        None => {}
+    }
+    answer
+}
+
+/// The write a lookup's answer needs before it is given.
+enum LookupFollowUp {
+    /// Past the deadline: the outcome
+    /// [`Late`](model::OutcomeWrite::Late) (the string void, the status
+    /// says so) is written with the claim's release.
+    RecordLate(Claim),
+    /// A claim taken for an answer the rules cannot give (no key for a
+    /// keyed string, a corrupt row) is released at once, so the phone can
+    /// retry.
+    Release(Claim),
 }
 
 /// The rules' answer to a claim's result (an unknown device is an answer,
-/// not an error).
-fn lookup_of(claimed: RegistryResult<model::ClaimAnswer>) -> RegistryResult<LookUp> {
+/// not an error), and the write it needs first.
+fn lookup_of(
+    claimed: RegistryResult<model::ClaimAnswer>,
+    now: u64,
+    auth_key: Option<&AuthKey>,
+) -> (RegistryResult<LookUp>, Option<LookupFollowUp>) {
     let found = match claimed {
         Ok(answer) => Some(answer),
         Err(RegistryError::UnknownDevice(_)) => None,
-        Err(error) => return Err(error),
+        Err(error) => return (Err(error), None),
     };
-    rules::lookup_answer(found)
+    if let Some(ClaimAnswer::Claimed { claim, device }) = &found
+        && rules::is_late(&device.device, now)
+    {
+        return (
+            Ok(LookUp::Refuse(
+                capf_core::capf::server::DeviceRefusal::DeadlinePassed,
+            )),
+            Some(LookupFollowUp::RecordLate(claim.clone())),
+        );
+    }
+    let taken = match &found {
+        Some(ClaimAnswer::Claimed { claim, .. }) => Some(claim.clone()),
+        _ => None,
+    };
+    let answer = rules::lookup_answer(found, auth_key);
+    let follow_up = match (&answer, taken) {
+        (Err(_), Some(claim)) => Some(LookupFollowUp::Release(claim)),
+        _ => None,
+    };
+    (answer, follow_up)
 }
 
 /// Step 1, second half: answers the session's
@@ -384,7 +490,18 @@ fn finish_step<'a>(
     match &outcome.device_name {
         Some(name) => {
             let write = rules::outcome_write(outcome, ledger_id, lock_after);
-            if write == model::OutcomeWrite::Nothing && claim.is_none() {
+            // Nothing to write and nothing held (an unknown device, a
+            // refusal before any claim): the registry is not asked, so an
+            // outcome about a device it does not hold still counts as
+            // recorded and the phone hears the session's own END_SESSION.
+            // A failure of a session that held no operation (nothing
+            // scheduled) changes no status either.
+            if claim.is_none()
+                && matches!(
+                    write,
+                    model::OutcomeWrite::Nothing | model::OutcomeWrite::Failed(_)
+                )
+            {
                 return FinishStep::Nothing;
             }
             FinishStep::Record { name, write }

@@ -7,6 +7,7 @@ use capf_core::capf::server;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::auth_key::AuthKey;
 use crate::error::{RegistryError, RegistryResult};
 
 macro_rules! text_enum {
@@ -102,16 +103,26 @@ text_enum!(
     }
 );
 
-/// The stored form of an authentication string: PBKDF2-HMAC-SHA256 salt,
-/// iteration count and output. `Debug` is redacted.
+/// The stored form of an authentication string. `Debug` is redacted.
+#[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
-pub struct StoredAuthHash {
-    /// The salt.
-    pub salt: Vec<u8>,
-    /// PBKDF2 rounds.
-    pub iterations: u32,
-    /// The PBKDF2 output.
-    pub hash: Vec<u8>,
+pub enum StoredAuthHash {
+    /// The old form: salted PBKDF2-HMAC-SHA256. Rows hashed this way keep
+    /// working until they are used or replaced; nothing new is written so.
+    Pbkdf2 {
+        /// The salt.
+        salt: Vec<u8>,
+        /// PBKDF2 rounds.
+        iterations: u32,
+        /// The PBKDF2 output.
+        hash: Vec<u8>,
+    },
+    /// HMAC-SHA256 under the key kept outside the database
+    /// ([`crate::auth_key`]); indexed, so a string is found among many.
+    Keyed {
+        /// The HMAC.
+        hash: [u8; 32],
+    },
 }
 
 impl fmt::Debug for StoredAuthHash {
@@ -120,10 +131,25 @@ impl fmt::Debug for StoredAuthHash {
     }
 }
 
-/// Hashes a well-formed 4-10 digit authentication string with a fresh
-/// 16-byte salt from `rng` ([`capf_core::capf::server::AuthStringHash`], salted
-/// PBKDF2-HMAC-SHA256): the only hashing scheme of the registry. Expensive
-/// by design (`iterations` rounds): call it off an async runtime.
+impl StoredAuthHash {
+    /// The keyed hash of `auth_string` under `key` (one HMAC; fast).
+    pub fn keyed(key: &AuthKey, auth_string: &str) -> RegistryResult<Self> {
+        Ok(Self::Keyed {
+            hash: key.hash(auth_string)?,
+        })
+    }
+
+    /// Whether it is a keyed hash (needs the key to verify).
+    pub const fn is_keyed(&self) -> bool {
+        matches!(self, Self::Keyed { .. })
+    }
+}
+
+/// Hashes a well-formed 4-10 digit authentication string the old way, with a
+/// fresh 16-byte salt from `rng` (salted PBKDF2-HMAC-SHA256,
+/// [`capf_core::capf::server::AuthStringHash`]). Kept for hosts and tests
+/// that have no key; new strings should use [`StoredAuthHash::keyed`].
+/// Expensive by design (`iterations` rounds): call it off an async runtime.
 pub fn hash_auth_string<R: rand_core::RngCore + rand_core::CryptoRng>(
     auth_string: &str,
     iterations: u32,
@@ -133,25 +159,43 @@ pub fn hash_auth_string<R: rand_core::RngCore + rand_core::CryptoRng>(
     rng.fill_bytes(&mut salt);
     let hashed = server::AuthStringHash::new(auth_string, &salt, iterations)
         .map_err(|error| RegistryError::AuthString(error.to_string()))?;
-    Ok(StoredAuthHash {
+    Ok(StoredAuthHash::Pbkdf2 {
         salt: hashed.salt().to_vec(),
         iterations: hashed.iterations(),
         hash: hashed.hash().to_vec(),
     })
 }
 
-/// Turns a stored hash back into the verifier the server session uses.
-pub fn auth_string_verifier(stored: &StoredAuthHash) -> RegistryResult<server::AuthStringHash> {
-    let hash = stored
-        .hash
-        .as_slice()
-        .try_into()
-        .map_err(|_| RegistryError::Corrupt("authentication hash length".into()))?;
-    Ok(server::AuthStringHash::from_parts(
-        stored.salt.clone(),
-        stored.iterations,
-        hash,
-    ))
+/// Turns a stored hash back into the verifier the server session uses. A
+/// keyed hash needs the key ([`RegistryError::AuthKey`] without it).
+pub fn auth_string_verifier(
+    stored: &StoredAuthHash,
+    key: Option<&AuthKey>,
+) -> RegistryResult<server::AuthStringHash> {
+    match stored {
+        StoredAuthHash::Pbkdf2 {
+            salt,
+            iterations,
+            hash,
+        } => {
+            let hash = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| RegistryError::Corrupt("authentication hash length".into()))?;
+            Ok(server::AuthStringHash::from_parts(
+                salt.clone(),
+                *iterations,
+                hash,
+            ))
+        }
+        StoredAuthHash::Keyed { hash } => match key {
+            Some(key) => Ok(server::AuthStringHash::keyed(key.bytes(), *hash)),
+            None => Err(RegistryError::AuthKey(
+                "a device's authentication string is hashed with a key, and this program has                  no key (--auth-key-file / CAPF_AUTH_KEY_FILE)"
+                    .into(),
+            )),
+        },
+    }
 }
 
 /// What an administrator schedules for a device.
@@ -165,6 +209,11 @@ pub struct Schedule {
     pub auth_mode: AuthMode,
     /// Required for [`AuthMode::AuthString`], ignored otherwise.
     pub auth_hash: Option<StoredAuthHash>,
+    /// The operation's deadline, Unix seconds: past it a session for the
+    /// operation is refused and the one-time string is void.
+    pub complete_by: Option<u64>,
+    /// Free text about the device (kept when `None` replaces a device).
+    pub description: Option<String>,
 }
 
 /// One device as stored (without the authentication hash itself).
@@ -198,6 +247,14 @@ pub struct Device {
     pub created_at: u64,
     /// When it last changed, Unix seconds.
     pub updated_at: u64,
+    /// The operation status in Unified CM's terms.
+    pub operation_status: OperationStatus,
+    /// When `operation_status` last changed, Unix seconds.
+    pub status_changed_at: u64,
+    /// The scheduled operation's deadline, Unix seconds.
+    pub complete_by: Option<u64>,
+    /// Free text about the device.
+    pub description: Option<String>,
 }
 
 /// A device with its authentication hash, as a session's lookup reads it.
@@ -395,7 +452,17 @@ pub enum OutcomeWrite {
     AuthenticationFailed {
         /// The lock-out threshold.
         lock_after: u32,
+        /// Why, for the status.
+        reason: FailureReason,
     },
+    /// The operation failed without counting against the device (the phone
+    /// failed to store, generate, answer…): the status records it, the
+    /// operation stays scheduled.
+    Failed(Option<FailureReason>),
+    /// The operation's deadline passed: the one-time string is void, the
+    /// status says "User Initiated Request Late/Timedout", the claim (if
+    /// any) is released. Needs no claim.
+    Late,
 }
 
 /// What [`Registry::record_outcome`](crate::Registry::record_outcome) did.
@@ -406,4 +473,193 @@ pub struct Recorded {
     pub failure: Option<FailureCount>,
     /// Whether the session's claim was released (false when it held none).
     pub released: bool,
+}
+
+/// The operation an [`OperationStatus`] is about, in Unified CM's words.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusOperation {
+    /// Install or upgrade the LSC ([`Operation::Install`]).
+    Upgrade,
+    /// Delete the LSC ([`Operation::Delete`]).
+    Delete,
+    /// Fetch the phone's certificate ([`Operation::Fetch`]).
+    Troubleshoot,
+}
+
+impl StatusOperation {
+    /// The status operation of a scheduled operation (`None` for none).
+    pub const fn of(operation: Operation) -> Option<Self> {
+        match operation {
+            Operation::Install => Some(Self::Upgrade),
+            Operation::Delete => Some(Self::Delete),
+            Operation::Fetch => Some(Self::Troubleshoot),
+            Operation::None => None,
+        }
+    }
+
+    /// Unified CM's word.
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::Upgrade => "Upgrade",
+            Self::Delete => "Delete",
+            Self::Troubleshoot => "Troubleshoot",
+        }
+    }
+
+    const ALL: [Self; 3] = [Self::Upgrade, Self::Delete, Self::Troubleshoot];
+}
+
+/// Why an operation failed, in Unified CM's words (AXL `XCertificateStatus`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    /// The LSC the phone authenticated with was refused.
+    InvalidLsc,
+    /// Wrong (or missing) one-time authentication string.
+    InvalidAuthenticationString,
+    /// The MIC the phone authenticated with was refused.
+    InvalidMic,
+    /// Other credentials refused (proofs, SUDI, a locked device).
+    InvalidCredentials,
+    /// The phone stopped answering or the connection broke.
+    PhoneCommunicationFailure,
+    /// The phone failed or took too long to generate its key.
+    KeyGenerationFailedTimeout,
+    /// The certificate authority did not answer (not for Troubleshoot).
+    CaCommunicationFailure,
+    /// The certificate authority refused (not for Troubleshoot).
+    CaRejectedConnection,
+    /// The operation's deadline (`--complete-by`) passed.
+    LateTimedOut,
+}
+
+impl FailureReason {
+    /// Unified CM's words.
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::InvalidLsc => "Invalid LSC",
+            Self::InvalidAuthenticationString => "Invalid Authentication String",
+            Self::InvalidMic => "Invalid MIC",
+            Self::InvalidCredentials => "Invalid Credentials",
+            Self::PhoneCommunicationFailure => "Phone Communication Failure",
+            Self::KeyGenerationFailedTimeout => "Key Generation Failed/Timeout",
+            Self::CaCommunicationFailure => "CA Communication Failure",
+            Self::CaRejectedConnection => "CA Rejected Connection",
+            Self::LateTimedOut => "User Initiated Request Late/Timedout",
+        }
+    }
+
+    /// Whether it applies to the operation (the CA reasons do not apply to
+    /// Troubleshoot, which issues nothing).
+    pub const fn applies_to(self, operation: StatusOperation) -> bool {
+        !matches!(
+            (self, operation),
+            (
+                Self::CaCommunicationFailure | Self::CaRejectedConnection,
+                StatusOperation::Troubleshoot
+            )
+        )
+    }
+
+    const ALL: [Self; 9] = [
+        Self::InvalidLsc,
+        Self::InvalidAuthenticationString,
+        Self::InvalidMic,
+        Self::InvalidCredentials,
+        Self::PhoneCommunicationFailure,
+        Self::KeyGenerationFailedTimeout,
+        Self::CaCommunicationFailure,
+        Self::CaRejectedConnection,
+        Self::LateTimedOut,
+    ];
+}
+
+/// A device's operation status, modelled on Unified CM's (AXL
+/// `XCertificateStatus`). `Display` gives Cisco's words ("Upgrade Failed:
+/// Invalid MIC"); [`slug`](Self::slug) a stable identifier for filters,
+/// JSON and the database (`upgrade-failed-invalid-mic`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationStatus {
+    /// Nothing scheduled and nothing done yet.
+    None,
+    /// Scheduled, not yet done.
+    Pending,
+    /// The operation succeeded.
+    Success(StatusOperation),
+    /// The operation failed, with a reason when one is known.
+    Failed(StatusOperation, Option<FailureReason>),
+    /// An EC-only key was asked of a phone that speaks CAPF version 3 only.
+    NoEcOnlySupport,
+}
+
+impl OperationStatus {
+    /// Every status, in a fixed order.
+    pub fn all() -> Vec<Self> {
+        let mut all = vec![Self::None, Self::Pending];
+        for operation in StatusOperation::ALL {
+            all.push(Self::Success(operation));
+            all.push(Self::Failed(operation, None));
+            for reason in FailureReason::ALL {
+                if reason.applies_to(operation) {
+                    all.push(Self::Failed(operation, Some(reason)));
+                }
+            }
+        }
+        all.push(Self::NoEcOnlySupport);
+        all
+    }
+
+    /// The stable identifier: Cisco's words in lower case, every run of
+    /// other characters a `-` (`upgrade-failed-invalid-mic`).
+    pub fn slug(self) -> String {
+        let words = self.to_string().to_ascii_lowercase();
+        let mut slug = String::with_capacity(words.len());
+        for character in words.chars() {
+            if character.is_ascii_alphanumeric() {
+                slug.push(character);
+            } else if !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        slug.trim_end_matches('-').to_owned()
+    }
+
+    /// Whether it is a failure.
+    pub const fn is_failure(self) -> bool {
+        matches!(self, Self::Failed(..) | Self::NoEcOnlySupport)
+    }
+}
+
+impl fmt::Display for OperationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Pending => f.write_str("Operation Pending"),
+            Self::Success(operation) => write!(f, "{} Success", operation.words()),
+            Self::Failed(operation, None) => write!(f, "{} Failed", operation.words()),
+            Self::Failed(operation, Some(reason)) => {
+                write!(f, "{} Failed: {}", operation.words(), reason.words())
+            }
+            Self::NoEcOnlySupport => {
+                f.write_str("Upgrade Failed: No Support for EC only in CAPF version 3")
+            }
+        }
+    }
+}
+
+impl FromStr for OperationStatus {
+    type Err = String;
+    /// Parses a slug (or Cisco's words, case-insensitively).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let all = Self::all();
+        all.iter()
+            .copied()
+            .find(|status| status.slug() == text || status.to_string().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                let slugs: Vec<String> = all.iter().map(|status| status.slug()).collect();
+                format!("{text:?} is not a status; use one of {}", slugs.join(", "))
+            })
+    }
 }

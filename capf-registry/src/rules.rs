@@ -11,15 +11,20 @@
 //! | how failures count and lock | [`count_failure`] |
 //! | which write each outcome makes | [`outcome_write`] (completions consume the one-time string) |
 //! | how long a claim's lease is | [`lease_until`] |
+//! | whether an operation is past its deadline | [`is_late`] (then the lookup refuses it and the string is void) |
+//! | which status a failure leaves | [`failure_status`], reasons from [`outcome_write`] |
 
 use capf_core::capf::server::{self, DeviceRefusal, ServerOutcome, SessionResult};
 use core::time::Duration;
 
+use crate::auth_key::AuthKey;
 use crate::error::RegistryResult;
 use crate::model::{
-    AuthMode, Claim, ClaimAnswer, Completion, FailureCount, LedgerChange, NewCertificate,
-    Operation, OutcomeWrite, StoredDevice, auth_string_verifier,
+    AuthMode, Claim, ClaimAnswer, Completion, Device, FailureCount, FailureReason, LedgerChange,
+    NewCertificate, Operation, OperationStatus, OutcomeWrite, StatusOperation, StoredDevice,
+    auth_string_verifier,
 };
+use capf_core::capf::server::{AuthFailure, CertificateKind};
 
 /// Slack added to a lease beyond the session's own waits: the host's
 /// issuing and recording, and clock differences between nodes.
@@ -49,7 +54,13 @@ pub fn lease_held(lease_until: Option<u64>, now: u64) -> bool {
 ///   scheduled, null string" when nothing is scheduled (so it hears
 ///   "nothing to do"), and `None` (unknown) when something is scheduled: it
 ///   cannot authenticate until an administrator sets a new string.
-pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::DeviceRecord>> {
+///
+/// `auth_key` verifies keyed strings ([`crate::auth_key`]); a keyed string
+/// without it is an error ([`RegistryError::AuthKey`](crate::RegistryError::AuthKey)).
+pub fn device_record(
+    stored: &StoredDevice,
+    auth_key: Option<&AuthKey>,
+) -> RegistryResult<Option<server::DeviceRecord>> {
     let device = &stored.device;
     let operation = match device.operation {
         Operation::None => server::Operation::None,
@@ -59,7 +70,7 @@ pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::Dev
     };
     let authentication = match (device.auth_mode, &stored.auth_hash) {
         (AuthMode::AuthString, Some(hash)) => {
-            server::AuthMode::AuthString(auth_string_verifier(hash)?)
+            server::AuthMode::AuthString(auth_string_verifier(hash, auth_key)?)
         }
         (AuthMode::AuthString, None) => {
             return Ok((device.operation == Operation::None).then(|| {
@@ -89,6 +100,48 @@ pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::Dev
     ))
 }
 
+/// Whether the device's scheduled operation is past its deadline at `now`
+/// (deadline reached counts as past).
+pub fn is_late(device: &Device, now: u64) -> bool {
+    device.operation != Operation::None && device.complete_by.is_some_and(|by| now >= by)
+}
+
+/// The status a failure of the scheduled `operation` leaves (`None` when
+/// nothing is scheduled: there is no operation to fail). A CA reason does
+/// not apply to Troubleshoot: it is recorded as a plain failure.
+pub fn failure_status(
+    operation: Operation,
+    reason: Option<FailureReason>,
+) -> Option<OperationStatus> {
+    let operation = StatusOperation::of(operation)?;
+    let reason = reason.filter(|reason| reason.applies_to(operation));
+    Some(OperationStatus::Failed(operation, reason))
+}
+
+/// Why an authentication failed, as a status reason: the string; the LSC or
+/// the MIC presented (by the kind the phone presented); other credentials.
+pub fn authentication_reason(outcome: &ServerOutcome, failure: &AuthFailure) -> FailureReason {
+    match failure {
+        AuthFailure::WrongAuthString | AuthFailure::AuthStringMissing => {
+            FailureReason::InvalidAuthenticationString
+        }
+        AuthFailure::LockedOut { .. } => FailureReason::InvalidCredentials,
+        AuthFailure::SudiMissing
+        | AuthFailure::SudiNotRsa
+        | AuthFailure::SudiCertificate(_)
+        | AuthFailure::SudiHashId(_) => FailureReason::InvalidMic,
+        _ => match outcome
+            .certificate_authentication
+            .as_ref()
+            .map(|presented| presented.kind)
+        {
+            Some(CertificateKind::Lsc) => FailureReason::InvalidLsc,
+            Some(CertificateKind::Mic) => FailureReason::InvalidMic,
+            _ => FailureReason::InvalidCredentials,
+        },
+    }
+}
+
 /// How a session's lookup is answered.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +166,10 @@ pub enum LookUp {
 /// END_SESSION, which a phone retries as a communication failure; see
 /// [`DeviceRefusal::end_reason`](capf_core::capf::server::DeviceRefusal::end_reason)):
 /// one operation, one certificate.
-pub fn lookup_answer(found: Option<ClaimAnswer>) -> RegistryResult<LookUp> {
+pub fn lookup_answer(
+    found: Option<ClaimAnswer>,
+    auth_key: Option<&AuthKey>,
+) -> RegistryResult<LookUp> {
     Ok(match found {
         None => LookUp::Answer {
             record: None,
@@ -121,11 +177,11 @@ pub fn lookup_answer(found: Option<ClaimAnswer>) -> RegistryResult<LookUp> {
         },
         Some(ClaimAnswer::Held { .. }) => LookUp::Refuse(DeviceRefusal::OperationClaimed),
         Some(ClaimAnswer::NothingScheduled { device }) => LookUp::Answer {
-            record: device_record(&device)?,
+            record: device_record(&device, auth_key)?,
             claim: None,
         },
         Some(ClaimAnswer::Claimed { claim, device }) => LookUp::Answer {
-            record: device_record(&device)?,
+            record: device_record(&device, auth_key)?,
             claim: Some(claim),
         },
     })
@@ -149,9 +205,16 @@ pub fn count_failure(failed_attempts: u32, locked: bool, lock_after: u32) -> Fai
 /// | installed | complete the install: the pending certificate `ledger_id` installed (nothing in the ledger without one), string consumed |
 /// | fetched | complete the fetch: the certificate added as fetched, string consumed |
 /// | deleted | complete the delete: every live certificate deleted, string consumed |
-/// | authentication failed (not locked out) | count a failure, lock at `lock_after` |
-/// | locked out | nothing (a locked device is not counted again) |
-/// | store failed, key generation failed, issue refused, fetch failed, delete refused, nothing to do, unknown device, refused, protocol error, timed out, peer closed | nothing: the operation stays scheduled, a pending certificate stays pending |
+/// | authentication failed (not locked out) | count a failure, lock at `lock_after`; status Invalid Authentication String / LSC / MIC / Credentials ([`authentication_reason`]) |
+/// | locked out | status Invalid Credentials (a locked device is not counted again) |
+/// | key generation failed, timed out waiting for the key | status Key Generation Failed/Timeout |
+/// | other time-outs, peer closed, transport failed, protocol error | status Phone Communication Failure |
+/// | issue refused (CA unavailable / declined) | status CA Communication Failure / CA Rejected Connection |
+/// | store failed, fetch failed, delete refused | status `<Op> Failed` |
+/// | nothing to do, unknown device, refused | nothing |
+///
+/// Every failure leaves the operation scheduled and a pending certificate
+/// pending.
 ///
 /// Whatever the write, the session's claim is released with it.
 pub fn outcome_write(
@@ -177,9 +240,31 @@ pub fn outcome_write(
         ),
         SessionResult::Deleted => completed(Operation::Delete, LedgerChange::MarkAllDeleted),
         SessionResult::AuthenticationFailed(server::AuthFailure::LockedOut { .. }) => {
-            OutcomeWrite::Nothing
+            OutcomeWrite::Failed(Some(FailureReason::InvalidCredentials))
         }
-        SessionResult::AuthenticationFailed(_) => OutcomeWrite::AuthenticationFailed { lock_after },
+        SessionResult::AuthenticationFailed(failure) => OutcomeWrite::AuthenticationFailed {
+            lock_after,
+            reason: authentication_reason(outcome, failure),
+        },
+        SessionResult::KeyGenerationFailed { .. }
+        | SessionResult::TimedOut {
+            state: server::SessionState::AwaitingKeyGeneration,
+        } => OutcomeWrite::Failed(Some(FailureReason::KeyGenerationFailedTimeout)),
+        SessionResult::TimedOut { .. }
+        | SessionResult::PeerClosed { .. }
+        | SessionResult::TransportFailed { .. }
+        | SessionResult::ProtocolError(_) => {
+            OutcomeWrite::Failed(Some(FailureReason::PhoneCommunicationFailure))
+        }
+        SessionResult::IssueRefused(server::IssueRefusal::Unavailable(_)) => {
+            OutcomeWrite::Failed(Some(FailureReason::CaCommunicationFailure))
+        }
+        SessionResult::IssueRefused(_) => {
+            OutcomeWrite::Failed(Some(FailureReason::CaRejectedConnection))
+        }
+        SessionResult::StoreFailed { .. }
+        | SessionResult::FetchFailed { .. }
+        | SessionResult::DeleteRefused { .. } => OutcomeWrite::Failed(None),
         _ => OutcomeWrite::Nothing,
     }
 }
@@ -209,9 +294,17 @@ mod tests {
                 claimed_until: None,
                 created_at: 1,
                 updated_at: 1,
+                operation_status: crate::model::OperationStatus::Pending,
+                status_changed_at: 1,
+                complete_by: None,
+                description: None,
             },
             auth_hash: hash,
         }
+    }
+
+    fn device_record_of(stored: &StoredDevice) -> RegistryResult<Option<server::DeviceRecord>> {
+        device_record(stored, None)
     }
 
     fn hash(text: &str) -> StoredAuthHash {
@@ -282,9 +375,15 @@ mod tests {
     #[test]
     fn a_locked_device_is_refused_whatever_the_limit() {
         let mut device = stored(Operation::Install, AuthMode::Null, None);
-        assert_eq!(device_record(&device).unwrap().unwrap().failed_attempts, 2);
+        assert_eq!(
+            device_record(&device, None)
+                .unwrap()
+                .unwrap()
+                .failed_attempts,
+            2
+        );
         device.device.locked = true;
-        let record = device_record(&device).unwrap().unwrap();
+        let record = device_record(&device, None).unwrap().unwrap();
         assert_eq!(record.failed_attempts, u32::MAX);
         assert_eq!(
             record.operation,
@@ -295,18 +394,18 @@ mod tests {
     #[test]
     fn a_used_up_string_means_nothing_to_do_or_unknown() {
         // Used up, nothing scheduled: nothing to do, null string.
-        let record = device_record(&stored(Operation::None, AuthMode::AuthString, None))
+        let record = device_record_of(&stored(Operation::None, AuthMode::AuthString, None))
             .unwrap()
             .unwrap();
         assert_eq!(record.operation, server::Operation::None);
         assert_eq!(record.authentication, server::AuthMode::NullString);
         // Used up, something scheduled: unknown until a new string is set.
         assert_eq!(
-            device_record(&stored(Operation::Install, AuthMode::AuthString, None)).unwrap(),
+            device_record_of(&stored(Operation::Install, AuthMode::AuthString, None)).unwrap(),
             None
         );
         // With a string: verified against it.
-        let record = device_record(&stored(
+        let record = device_record_of(&stored(
             Operation::Install,
             AuthMode::AuthString,
             Some(hash("123456")),
@@ -325,11 +424,11 @@ mod tests {
     #[test]
     fn a_held_operation_is_refused_and_a_claim_is_passed_on() {
         assert_eq!(
-            lookup_answer(Some(ClaimAnswer::Held { until: 10 })).unwrap(),
+            lookup_answer(Some(ClaimAnswer::Held { until: 10 }), None).unwrap(),
             LookUp::Refuse(DeviceRefusal::OperationClaimed)
         );
         assert_eq!(
-            lookup_answer(None).unwrap(),
+            lookup_answer(None, None).unwrap(),
             LookUp::Answer {
                 record: None,
                 claim: None
@@ -341,10 +440,13 @@ mod tests {
             lease_until: 99,
         };
         let device = stored(Operation::Fetch, AuthMode::Lsc, None);
-        let LookUp::Answer { record, claim: got } = lookup_answer(Some(ClaimAnswer::Claimed {
-            claim: claim.clone(),
-            device,
-        }))
+        let LookUp::Answer { record, claim: got } = lookup_answer(
+            Some(ClaimAnswer::Claimed {
+                claim: claim.clone(),
+                device,
+            }),
+            None,
+        )
         .unwrap() else {
             panic!("refused")
         };
@@ -403,26 +505,61 @@ mod tests {
                 None,
                 4
             ),
-            OutcomeWrite::AuthenticationFailed { lock_after: 4 }
+            OutcomeWrite::AuthenticationFailed {
+                lock_after: 4,
+                reason: FailureReason::InvalidAuthenticationString
+            }
         );
+        use FailureReason as R;
+        for (result, reason) in [
+            (
+                SessionResult::AuthenticationFailed(AuthFailure::LockedOut { failed_attempts: 9 }),
+                Some(R::InvalidCredentials),
+            ),
+            (
+                SessionResult::StoreFailed {
+                    certificate_der: vec![0x30],
+                    phone_reason: Some(Reason::Failure),
+                },
+                None,
+            ),
+            (
+                SessionResult::KeyGenerationFailed { phone_reason: None },
+                Some(R::KeyGenerationFailedTimeout),
+            ),
+            (SessionResult::DeleteRefused { phone_reason: None }, None),
+            (SessionResult::FetchFailed { phone_reason: None }, None),
+            (
+                SessionResult::TimedOut {
+                    state: SessionState::AwaitingKeyGeneration,
+                },
+                Some(R::KeyGenerationFailedTimeout),
+            ),
+            (
+                SessionResult::PeerClosed {
+                    state: SessionState::AwaitingStoreResponse,
+                },
+                Some(R::PhoneCommunicationFailure),
+            ),
+            (
+                SessionResult::IssueRefused(server::IssueRefusal::Unavailable("down".into())),
+                Some(R::CaCommunicationFailure),
+            ),
+            (
+                SessionResult::IssueRefused(server::IssueRefusal::Declined("no".into())),
+                Some(R::CaRejectedConnection),
+            ),
+        ] {
+            assert_eq!(
+                outcome_write(&outcome(result.clone()), Some(1), 3),
+                OutcomeWrite::Failed(reason),
+                "{result:?}"
+            );
+        }
         for nothing in [
-            SessionResult::AuthenticationFailed(AuthFailure::LockedOut { failed_attempts: 9 }),
-            SessionResult::StoreFailed {
-                certificate_der: vec![0x30],
-                phone_reason: Some(Reason::Failure),
-            },
-            SessionResult::KeyGenerationFailed { phone_reason: None },
             SessionResult::NothingToDo,
             SessionResult::UnknownDevice,
             SessionResult::DeviceRefused(DeviceRefusal::OperationClaimed),
-            SessionResult::DeleteRefused { phone_reason: None },
-            SessionResult::FetchFailed { phone_reason: None },
-            SessionResult::TimedOut {
-                state: SessionState::AwaitingKeyGeneration,
-            },
-            SessionResult::PeerClosed {
-                state: SessionState::AwaitingStoreResponse,
-            },
         ] {
             assert_eq!(
                 outcome_write(&outcome(nothing.clone()), Some(1), 3),
@@ -430,6 +567,65 @@ mod tests {
                 "{nothing:?}"
             );
         }
+    }
+
+    #[test]
+    fn statuses_have_ciscos_words_stable_slugs_and_the_deadline_rule() {
+        use crate::model::{OperationStatus as S, StatusOperation as O};
+        let cases = [
+            (S::None, "None", "none"),
+            (S::Pending, "Operation Pending", "operation-pending"),
+            (S::Success(O::Upgrade), "Upgrade Success", "upgrade-success"),
+            (S::Failed(O::Delete, None), "Delete Failed", "delete-failed"),
+            (
+                S::Failed(O::Upgrade, Some(FailureReason::InvalidMic)),
+                "Upgrade Failed: Invalid MIC",
+                "upgrade-failed-invalid-mic",
+            ),
+            (
+                S::Failed(
+                    O::Troubleshoot,
+                    Some(FailureReason::KeyGenerationFailedTimeout),
+                ),
+                "Troubleshoot Failed: Key Generation Failed/Timeout",
+                "troubleshoot-failed-key-generation-failed-timeout",
+            ),
+            (
+                S::Failed(O::Upgrade, Some(FailureReason::LateTimedOut)),
+                "Upgrade Failed: User Initiated Request Late/Timedout",
+                "upgrade-failed-user-initiated-request-late-timedout",
+            ),
+            (
+                S::NoEcOnlySupport,
+                "Upgrade Failed: No Support for EC only in CAPF version 3",
+                "upgrade-failed-no-support-for-ec-only-in-capf-version-3",
+            ),
+        ];
+        for (status, words, slug) in cases {
+            assert_eq!(status.to_string(), words);
+            assert_eq!(status.slug(), slug);
+            assert_eq!(slug.parse::<S>(), Ok(status));
+        }
+        // 2 + 3 operations x (success, failed, 9 reasons) - 2 CA reasons
+        // for Troubleshoot + the EC one; every slug distinct.
+        let all = S::all();
+        assert_eq!(all.len(), 2 + 3 * 11 - 2 + 1);
+        let slugs: std::collections::HashSet<String> = all.iter().map(|s| s.slug()).collect();
+        assert_eq!(slugs.len(), all.len());
+        assert!(!slugs.contains("troubleshoot-failed-ca-rejected-connection"));
+        assert_eq!(
+            failure_status(Operation::Fetch, Some(FailureReason::CaRejectedConnection)),
+            Some(S::Failed(O::Troubleshoot, None))
+        );
+        assert_eq!(failure_status(Operation::None, None), None);
+        // The deadline: reached is late; nothing scheduled is never late.
+        let mut device = stored(Operation::Install, AuthMode::Null, None).device;
+        assert!(!is_late(&device, 100));
+        device.complete_by = Some(100);
+        assert!(!is_late(&device, 99));
+        assert!(is_late(&device, 100));
+        device.operation = Operation::None;
+        assert!(!is_late(&device, 1_000));
     }
 
     #[test]

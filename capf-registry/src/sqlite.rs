@@ -35,8 +35,8 @@ use std::time::Duration;
 use crate::error::{RegistryError, RegistryResult};
 use crate::model::{
     CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion, Device, Event,
-    LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded, Schedule, Status,
-    StoredAuthHash, StoredDevice,
+    FailureReason, LedgerChange, NewCertificate, Operation, OperationStatus, OutcomeWrite,
+    Recorded, Schedule, Status, StatusOperation, StoredAuthHash, StoredDevice,
 };
 use crate::tvs::{TvsEntry, TvsRegistration, parse_roles, roles_text};
 use crate::{Registry, TvsAllowList, rules};
@@ -101,6 +101,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         CHECK (claim_token IS NULL OR length(claim_token) = 16);
     ALTER TABLE devices ADD COLUMN claim_expires INTEGER;
     ",
+    // 3: keyed authentication-string hashes (HMAC-SHA256 under a key kept
+    // outside the database), indexed so a string is found among many. Rows
+    // with the PBKDF2 columns keep working until used or replaced.
+    r"
+    ALTER TABLE devices ADD COLUMN auth_hmac BLOB
+        CHECK (auth_hmac IS NULL OR length(auth_hmac) = 32);
+    CREATE INDEX IF NOT EXISTS devices_auth_hmac ON devices(auth_hmac)
+        WHERE auth_hmac IS NOT NULL;
+    ",
+    // 4: deadlines, descriptions and Unified CM's operation statuses (by
+    // slug, `OperationStatus::slug`) with when they changed; existing rows
+    // get the status their old one means.
+    r"
+    ALTER TABLE devices ADD COLUMN complete_by INTEGER;
+    ALTER TABLE devices ADD COLUMN description TEXT;
+    ALTER TABLE devices ADD COLUMN op_status TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE devices ADD COLUMN op_status_at INTEGER;
+    UPDATE devices SET op_status_at = updated_at, op_status = COALESCE(CASE
+        WHEN status = 'pending' THEN 'operation-pending'
+        WHEN status IN ('successful', 'failed') THEN
+            (CASE status_operation WHEN 'install' THEN 'upgrade' WHEN 'fetch' THEN 'troubleshoot'
+                 WHEN 'delete' THEN 'delete' ELSE NULL END)
+            || (CASE status WHEN 'successful' THEN '-success' ELSE '-failed' END)
+        END, 'none');
+    CREATE INDEX IF NOT EXISTS devices_op_status ON devices(op_status);
+    ",
 ];
 
 /// The TVS table, created idempotently beside the CAPF schema (files made
@@ -156,11 +182,16 @@ fn parse<T: FromStr>(what: &str, text: &str) -> RegistryResult<T> {
 /// connection through its statement cache).
 macro_rules! device_columns {
     () => {
-        "name, operation, key_request, auth_mode, auth_hash IS NOT NULL, \
+        "name, operation, key_request, auth_mode, \
+         (auth_hash IS NOT NULL OR auth_hmac IS NOT NULL), \
          failed_attempts, locked, status, status_operation, status_detail, created_at, \
-         updated_at, claim_expires, auth_salt, auth_hash, auth_iterations, claim_token"
+         updated_at, claim_expires, auth_salt, auth_hash, auth_iterations, claim_token, \
+         auth_hmac, op_status, op_status_at, complete_by, description"
     };
 }
+
+/// [`device_columns!`] as a constant, for statements built at run time.
+const DEVICE_COLUMNS: &str = device_columns!();
 
 /// One device that is not removed, by name (the hot read of every session).
 const SELECT_DEVICE: &str = concat!(
@@ -191,6 +222,11 @@ struct DeviceRow {
     auth_hash: Option<Vec<u8>>,
     auth_iterations: Option<u32>,
     claim_token: Option<Vec<u8>>,
+    auth_hmac: Option<Vec<u8>>,
+    op_status: String,
+    op_status_at: Option<i64>,
+    complete_by: Option<i64>,
+    description: Option<String>,
 }
 
 impl DeviceRow {
@@ -213,6 +249,11 @@ impl DeviceRow {
             auth_hash: row.get(14)?,
             auth_iterations: row.get(15)?,
             claim_token: row.get(16)?,
+            auth_hmac: row.get(17)?,
+            op_status: row.get(18)?,
+            op_status_at: row.get(19)?,
+            complete_by: row.get(20)?,
+            description: row.get(21)?,
         })
     }
 
@@ -245,10 +286,24 @@ impl DeviceRow {
             claimed_until,
             created_at: to_u64(self.created_at),
             updated_at: to_u64(self.updated_at),
+            operation_status: parse("operation status", &self.op_status)?,
+            status_changed_at: to_u64(self.op_status_at.unwrap_or(self.updated_at)),
+            complete_by: self.complete_by.map(to_u64),
+            description: self.description,
             name: self.name,
         };
-        let auth_hash = match (self.auth_salt, self.auth_hash, self.auth_iterations) {
-            (Some(salt), Some(hash), Some(iterations)) => Some(StoredAuthHash {
+        let auth_hash = match (
+            self.auth_hmac,
+            self.auth_salt,
+            self.auth_hash,
+            self.auth_iterations,
+        ) {
+            (Some(hmac), ..) => Some(StoredAuthHash::Keyed {
+                hash: hmac
+                    .try_into()
+                    .map_err(|_| RegistryError::Corrupt("authentication HMAC length".into()))?,
+            }),
+            (None, Some(salt), Some(hash), Some(iterations)) => Some(StoredAuthHash::Pbkdf2 {
                 salt,
                 iterations,
                 hash,
@@ -746,6 +801,29 @@ fn holds(row: &DeviceRow, claim: &Claim) -> bool {
     row.claim_token() == Some(claim.token)
 }
 
+/// The operation status of a freshly scheduled operation.
+fn scheduled_status(operation: Operation) -> OperationStatus {
+    if operation == Operation::None {
+        OperationStatus::None
+    } else {
+        OperationStatus::Pending
+    }
+}
+
+/// Records a new operation status, with an event in Cisco's words.
+fn set_status(
+    connection: &Connection,
+    name: &str,
+    status: OperationStatus,
+    now: u64,
+) -> RegistryResult<()> {
+    connection.execute(
+        "UPDATE devices SET op_status = ?2, op_status_at = ?3 WHERE name = ?1",
+        params![name, status.slug(), to_i64(now)],
+    )?;
+    event(connection, name, now, &format!("status: {status}"))
+}
+
 fn status_of(operation: Operation) -> Status {
     if operation == Operation::None {
         Status::None
@@ -769,16 +847,23 @@ fn put_device_in(
         _ => None,
     };
     let status = status_of(schedule.operation);
+    let columns = AuthColumns::of(hash);
     execute(
         connection,
         "INSERT INTO devices (name, operation, key_request, auth_mode, auth_salt, auth_hash,
              auth_iterations, failed_attempts, locked, status, status_operation,
-             status_detail, removed, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?9, NULL, 0, ?10, ?10)
+             status_detail, removed, created_at, updated_at, auth_hmac, op_status, op_status_at,
+             complete_by, description)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?9, NULL, 0, ?10, ?10, ?11, ?12, ?10,
+             ?13, ?14)
          ON CONFLICT (name) DO UPDATE SET
+             op_status = excluded.op_status, op_status_at = excluded.op_status_at,
+             complete_by = excluded.complete_by,
+             description = COALESCE(excluded.description, description),
              operation = excluded.operation, key_request = excluded.key_request,
              auth_mode = excluded.auth_mode, auth_salt = excluded.auth_salt,
              auth_hash = excluded.auth_hash, auth_iterations = excluded.auth_iterations,
+             auth_hmac = excluded.auth_hmac,
              failed_attempts = 0, locked = 0, status = excluded.status,
              status_operation = excluded.status_operation, status_detail = NULL,
              removed = 0, claim_token = NULL, claim_expires = NULL,
@@ -788,12 +873,16 @@ fn put_device_in(
             schedule.operation.as_str(),
             schedule.key_request.to_string(),
             schedule.auth_mode.as_str(),
-            hash.map(|h| h.salt.as_slice()),
-            hash.map(|h| h.hash.as_slice()),
-            hash.map(|h| h.iterations),
+            columns.salt,
+            columns.hash,
+            columns.iterations,
             status.as_str(),
             (status != Status::None).then_some(schedule.operation.as_str()),
             to_i64(now),
+            columns.hmac,
+            scheduled_status(schedule.operation).slug(),
+            schedule.complete_by.map(to_i64),
+            schedule.description,
         ],
     )?;
     let verb = if existed == Some(true) {
@@ -811,6 +900,44 @@ fn put_device_in(
         ),
     )?;
     Ok(existed == Some(true))
+}
+
+/// A stored hash as the device columns hold it: the PBKDF2 triple, or the
+/// HMAC; the other form's columns NULL.
+struct AuthColumns<'a> {
+    salt: Option<&'a [u8]>,
+    hash: Option<&'a [u8]>,
+    iterations: Option<u32>,
+    hmac: Option<&'a [u8]>,
+}
+
+impl<'a> AuthColumns<'a> {
+    fn of(hash: Option<&'a StoredAuthHash>) -> Self {
+        match hash {
+            Some(StoredAuthHash::Pbkdf2 {
+                salt,
+                iterations,
+                hash,
+            }) => Self {
+                salt: Some(salt),
+                hash: Some(hash),
+                iterations: Some(*iterations),
+                hmac: None,
+            },
+            Some(StoredAuthHash::Keyed { hash }) => Self {
+                salt: None,
+                hash: None,
+                iterations: None,
+                hmac: Some(hash),
+            },
+            None => Self {
+                salt: None,
+                hash: None,
+                iterations: None,
+                hmac: None,
+            },
+        }
+    }
 }
 
 fn insert_certificate(
@@ -901,7 +1028,8 @@ fn complete(
     if completion.consume_auth_string {
         execute(
             connection,
-            "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL
+            "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL,
+                 auth_hmac = NULL
              WHERE name = ?1",
             [name],
         )?;
@@ -911,7 +1039,11 @@ fn complete(
         name,
         now,
         &format!("{} successful", completion.operation),
-    )
+    )?;
+    match StatusOperation::of(completion.operation) {
+        Some(operation) => set_status(connection, name, OperationStatus::Success(operation), now),
+        None => Ok(()),
+    }
 }
 
 /// Counts a failed authentication with [`rules::count_failure`].
@@ -919,6 +1051,7 @@ fn count_failure(
     connection: &Connection,
     row: &DeviceRow,
     lock_after: u32,
+    reason: FailureReason,
     now: u64,
 ) -> RegistryResult<crate::model::FailureCount> {
     let count = rules::count_failure(
@@ -941,7 +1074,23 @@ fn count_failure(
         format!("authentication failed ({failed})")
     };
     event(connection, &row.name, now, &what)?;
+    record_failure(connection, row, Some(reason), now)?;
     Ok(count)
+}
+
+/// Records the status a failure of the row's scheduled operation leaves
+/// ([`rules::failure_status`]); nothing when nothing is scheduled.
+fn record_failure(
+    connection: &Connection,
+    row: &DeviceRow,
+    reason: Option<FailureReason>,
+    now: u64,
+) -> RegistryResult<()> {
+    let operation: Operation = parse("operation", &row.operation)?;
+    match rules::failure_status(operation, reason) {
+        Some(status) => set_status(connection, &row.name, status, now),
+        None => Ok(()),
+    }
 }
 
 fn release(connection: &Connection, name: &str, token: ClaimToken) -> RegistryResult<bool> {
@@ -990,7 +1139,7 @@ impl Registry for SqliteRegistry {
                 "UPDATE devices SET operation = ?2, key_request = COALESCE(?3, key_request),
                      failed_attempts = 0, locked = 0, status = ?4, status_operation = ?5,
                      status_detail = NULL, claim_token = NULL, claim_expires = NULL,
-                     updated_at = ?6
+                     updated_at = ?6, op_status = ?7, op_status_at = ?6, complete_by = NULL
                  WHERE name = ?1",
                 params![
                     name,
@@ -999,14 +1148,23 @@ impl Registry for SqliteRegistry {
                     status.as_str(),
                     (status != Status::None).then_some(operation.as_str()),
                     to_i64(now),
+                    scheduled_status(operation).slug(),
                 ],
             )?;
             if let Some(hash) = &auth_hash {
+                let columns = AuthColumns::of(Some(hash));
                 execute(
                     connection,
-                    "UPDATE devices SET auth_salt = ?2, auth_hash = ?3, auth_iterations = ?4
+                    "UPDATE devices SET auth_salt = ?2, auth_hash = ?3, auth_iterations = ?4,
+                         auth_hmac = ?5
                      WHERE name = ?1 AND auth_mode = 'auth-string'",
-                    params![name, hash.salt, hash.hash, hash.iterations],
+                    params![
+                        name,
+                        columns.salt,
+                        columns.hash,
+                        columns.iterations,
+                        columns.hmac
+                    ],
                 )?;
             }
             let what = match key_request {
@@ -1024,7 +1182,7 @@ impl Registry for SqliteRegistry {
             execute(
                 connection,
                 "UPDATE devices SET removed = 1, operation = 'none', auth_salt = NULL,
-                     auth_hash = NULL, auth_iterations = NULL, claim_token = NULL,
+                     auth_hash = NULL, auth_iterations = NULL, auth_hmac = NULL, claim_token = NULL,
                      claim_expires = NULL, updated_at = ?2
                  WHERE name = ?1",
                 params![name, to_i64(now)],
@@ -1118,6 +1276,60 @@ impl Registry for SqliteRegistry {
         now: u64,
     ) -> RegistryResult<Recorded> {
         self.write(outcome_work(name, claim, write, now))
+    }
+
+    fn devices_by_auth_hash(&self, hash: &[u8; 32]) -> RegistryResult<Vec<Device>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices
+                 WHERE auth_hmac = ?1 AND removed = 0 ORDER BY name"
+            ))?;
+            let rows = statement
+                .query_map([hash.as_slice()], DeviceRow::read)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|row| row.stored().map(|stored| stored.device))
+                .collect()
+        })
+    }
+
+    fn keyed_auth_string_count(&self) -> RegistryResult<usize> {
+        self.read(|connection| {
+            let count: i64 = connection.query_row(
+                "SELECT COUNT(*) FROM devices WHERE auth_hmac IS NOT NULL AND removed = 0",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+    }
+
+    fn annotate(
+        &self,
+        name: &str,
+        complete_by: Option<u64>,
+        description: Option<&str>,
+        now: u64,
+    ) -> RegistryResult<()> {
+        let (name, description) = (name.to_owned(), description.map(str::to_owned));
+        self.write(move |connection| {
+            require_device(connection, &name)?;
+            if let Some(by) = complete_by {
+                connection.execute(
+                    "UPDATE devices SET complete_by = ?2, updated_at = ?3 WHERE name = ?1",
+                    params![name, to_i64(by), to_i64(now)],
+                )?;
+                event(connection, &name, now, &format!("deadline set: {by}"))?;
+            }
+            if let Some(text) = &description {
+                connection.execute(
+                    "UPDATE devices SET description = NULLIF(?2, ''), updated_at = ?3
+                     WHERE name = ?1",
+                    params![name, text, to_i64(now)],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     fn release_claim(&self, claim: &Claim, _now: u64) -> RegistryResult<bool> {
@@ -1273,8 +1485,26 @@ fn outcome_work(
                 recorded.released = true;
                 return Ok(recorded);
             }
-            OutcomeWrite::AuthenticationFailed { lock_after } => {
-                recorded.failure = Some(count_failure(connection, &row, *lock_after, now)?);
+            OutcomeWrite::AuthenticationFailed { lock_after, reason } => {
+                recorded.failure =
+                    Some(count_failure(connection, &row, *lock_after, *reason, now)?);
+            }
+            OutcomeWrite::Failed(reason) => record_failure(connection, &row, *reason, now)?,
+            OutcomeWrite::Late => {
+                execute(
+                    connection,
+                    "UPDATE devices SET auth_salt = NULL, auth_hash = NULL,
+                         auth_iterations = NULL, auth_hmac = NULL, updated_at = ?2
+                     WHERE name = ?1",
+                    params![name, to_i64(now)],
+                )?;
+                event(
+                    connection,
+                    &name,
+                    now,
+                    "deadline passed: session refused, one-time string void",
+                )?;
+                record_failure(connection, &row, Some(FailureReason::LateTimedOut), now)?;
             }
             OutcomeWrite::Nothing => {}
         }
@@ -1453,6 +1683,8 @@ mod tests {
             key_request: KeyRequest::Ec(Curve::P256),
             auth_mode: AuthMode::Null,
             auth_hash: None,
+            complete_by: None,
+            description: None,
         }
     }
 
@@ -1565,7 +1797,7 @@ mod tests {
         let path = temp_path("migrate");
         {
             let registry = SqliteRegistry::open(&path).unwrap();
-            assert_eq!(registry.schema_version().unwrap(), 2);
+            assert_eq!(registry.schema_version().unwrap(), 4);
             registry
                 .put_device("SEP001122334455", &install(), 1)
                 .unwrap();
@@ -1578,7 +1810,7 @@ mod tests {
             connection.execute_batch(MIGRATIONS[0]).unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 2);
+        assert_eq!(registry.schema_version().unwrap(), 4);
         assert_eq!(registry.list().unwrap().len(), 1);
         drop(registry);
         // A file from a newer capf is refused rather than misread.
@@ -1590,7 +1822,7 @@ mod tests {
             SqliteRegistry::open(&path),
             Err(RegistryError::SchemaTooNew {
                 found: 99,
-                known: 2
+                known: 4
             })
         ));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -1612,10 +1844,12 @@ mod tests {
                 .unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 2);
+        assert_eq!(registry.schema_version().unwrap(), 4);
         let device = registry.device("SEP001122334455").unwrap();
         assert_eq!(device.operation, Operation::Install);
         assert_eq!(device.claimed_until, None);
+        assert_eq!(device.operation_status, OperationStatus::Pending);
+        assert_eq!(device.complete_by, None);
         drop(registry);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }

@@ -56,6 +56,8 @@ macro_rules! suite {
 }
 
 suite!(
+    deadlines_and_statuses,
+    keyed_auth_strings_are_found_verified_and_unique,
     install_flow_consumes_the_auth_string_once,
     auth_failures_lock_and_rescheduling_unlocks,
     ledger_survives_fetch_delete_and_removal,

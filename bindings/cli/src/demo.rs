@@ -40,7 +40,7 @@ use capf_core::issuance::LscIssuer;
 use capf_core::rollover::{self, CandidateList, InstalledLists};
 use capf_core::trust::{self, CapfCredential, Purpose, StoreKind, TrustStore};
 use capf_core::tvs::{TvsClientResult, TvsServerConfig};
-use capf_registry::{AuthMode, Operation, Schedule, TvsAllowList as _, hash_auth_string};
+use capf_registry::{AuthKey, AuthMode, Operation, Schedule, StoredAuthHash, TvsAllowList as _};
 use clap::Args;
 use ctl_format::trust_list::{RecordEntry, Role, TrustListKind};
 use ctl_format::{HashPolicy, RsaFileSigner, TrustList, TrustListBuilder};
@@ -55,9 +55,6 @@ pub(crate) struct DemoArgs {
     #[arg(long)]
     keep: bool,
 }
-
-/// PBKDF2 rounds for the demo's throw-away registry.
-const DEMO_ROUNDS: u32 = 10_000;
 
 /// How long TVS lets a phone cache the demo's answer, in seconds.
 const DEMO_TVS_TTL: u32 = 3600;
@@ -188,6 +185,8 @@ async fn demo(dir: &Path) -> CliResult {
     let mut policy = CertificatePolicy::default();
     policy.lsc_issuers = vec![capf_der.clone()];
     policy.manufacturing_roots = vec![mfg_cert.der().to_vec()];
+    // The demo's strings are keyed under a key that lives in memory only.
+    let auth_key = AuthKey::generate(&mut rand_core::OsRng);
     let server = Server::new(ServerSetup {
         tls,
         issuer,
@@ -196,6 +195,8 @@ async fn demo(dir: &Path) -> CliResult {
         validity_days: 365,
         max_failed_attempts: 5,
         timeouts: Timeouts::default(),
+        auth_key: Some(auth_key.clone()),
+        auth_key_path: PathBuf::from("(in memory)"),
     })?;
     let (listener, address) = listen().await?;
     // One stop for both listeners, as in `capf serve`.
@@ -241,10 +242,9 @@ async fn demo(dir: &Path) -> CliResult {
                     string: Option<&str>|
      -> Result<(), CliError> {
         let auth_hash = match string {
-            Some(s) => Some(
-                hash_auth_string(s, DEMO_ROUNDS, &mut rand_core::OsRng)
-                    .map_err(|e| fail("auth string", e))?,
-            ),
+            Some(s) => {
+                Some(StoredAuthHash::keyed(&auth_key, s).map_err(|e| fail("auth string", e))?)
+            }
             None => None,
         };
         store
@@ -255,6 +255,8 @@ async fn demo(dir: &Path) -> CliResult {
                     key_request: key,
                     auth_mode: auth,
                     auth_hash,
+                    complete_by: None,
+                    description: None,
                 },
                 now,
             )

@@ -2,18 +2,25 @@
 //! install/fetch/delete operations, set how each phone authenticates, and
 //! look at the certificate ledger.
 //!
-//! Authentication strings are one-time 4-10 digit codes. Only their salted
-//! hash is stored; a generated string is printed once, on stdout, and
-//! nowhere else. A string given with `--auth-string` is visible to other
+//! Authentication strings are one-time 4-10 digit codes. Only their keyed
+//! hash (HMAC-SHA256) is stored; the key lives outside the database
+//! (`--auth-key-file` / `CAPF_AUTH_KEY_FILE`, default: the database's path +
+//! `.auth-key`, created owner-only on first use; see
+//! [`capf_registry::auth_key`]). A generated string is unique among
+//! scheduled devices and printed once, on stdout, and nowhere else. A string given with `--auth-string` is visible to other
 //! users of this machine in the process list: prefer `--generate-auth-string`.
 
 use crate::output::{now_unix, outln, rfc3339_utc};
 use crate::{CliError, CliResult};
 use capf_core::capf::key_request::KeyRequest;
-use capf_core::capf::server::{AuthStringHash, generate_auth_string, validate_auth_string};
+use capf_core::capf::server::{
+    GeneratedAuthString, MAX_AUTH_STRING_DIGITS, MIN_AUTH_STRING_DIGITS, validate_auth_string,
+};
+use capf_registry::auth_key::generate_unique_auth_string;
 use capf_registry::{
-    AuthMode, CertificateEntry, Device, Operation, Registry, RegistryError, Schedule,
-    SqliteRegistry, Status, StoredAuthHash, hash_auth_string,
+    AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, DeviceFilter, Operation, Registry,
+    RegistryError, Schedule, SqliteRegistry, Status, StoredAuthHash, auth_key_path_from_env,
+    open_auth_key, parse_date, require_auth_key,
 };
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -33,6 +40,12 @@ pub(crate) enum Command {
         db: DbArg,
         /// The device file.
         file: PathBuf,
+        /// The file is CSV with a header row naming the options of `add`
+        /// (name, operation, auth, auth-string, generate-auth-string,
+        /// auth-string-digits, key, complete-by, description), as exported
+        /// from an inventory.
+        #[arg(long)]
+        csv: bool,
     },
     /// Change the scheduled operation (and key) of an existing device.
     Schedule(ScheduleArgs),
@@ -43,6 +56,8 @@ pub(crate) enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        filters: Filters,
     },
     /// Show one device: status, schedule, certificate ledger, events.
     Show {
@@ -63,12 +78,106 @@ pub(crate) enum Command {
     },
 }
 
+/// Which devices (`capf device list`, `capf report`): every filter given
+/// must match.
+#[derive(Debug, Args)]
+pub(crate) struct Filters {
+    /// Operation status, by slug (e.g. operation-pending, upgrade-success,
+    /// upgrade-failed-invalid-mic) or in Cisco's words.
+    #[arg(long, value_name = "STATUS")]
+    status: Option<String>,
+    /// Scheduled operation: install, fetch, delete or none.
+    #[arg(long, value_name = "OPERATION")]
+    operation: Option<String>,
+    /// How the device authenticates: auth-string, null, lsc or mic.
+    #[arg(long, value_name = "MODE")]
+    auth_mode: Option<String>,
+    /// Devices whose LSC expires before DATE (RFC 3339 or a plain date).
+    #[arg(long, value_name = "DATE")]
+    expiring_before: Option<String>,
+    /// Devices whose LSC's issuer name contains NAME (case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    issuer: Option<String>,
+    /// Devices whose one-time string is DIGITS (every match; strings stored
+    /// the old way, before keyed hashes, are not found).
+    #[arg(long, value_name = "DIGITS")]
+    auth_string: Option<String>,
+}
+
+impl Filters {
+    /// The library's filter; the key (for --auth-string) is found the
+    /// library's way.
+    pub(crate) fn build(
+        &self,
+        db: &DbArg,
+        store: &SqliteRegistry,
+    ) -> Result<DeviceFilter, CliError> {
+        let mut filter = DeviceFilter::default();
+        filter.status = self
+            .status
+            .as_deref()
+            .map(|text| {
+                text.parse()
+                    .map_err(|error| CliError::input(format!("--status: {error}")))
+            })
+            .transpose()?;
+        filter.operation = self.operation.as_deref().map(parse_operation).transpose()?;
+        filter.auth_mode = self
+            .auth_mode
+            .as_deref()
+            .map(|text| {
+                text.parse()
+                    .map_err(|error| CliError::input(format!("--auth-mode: {error}")))
+            })
+            .transpose()?;
+        filter.expiring_before = self
+            .expiring_before
+            .as_deref()
+            .map(|text| {
+                parse_date(text)
+                    .map_err(|error| CliError::input(format!("--expiring-before: {error}")))
+            })
+            .transpose()?;
+        filter.issuer.clone_from(&self.issuer);
+        if let Some(text) = &self.auth_string {
+            validate_auth_string(text).map_err(|_| {
+                CliError::input("--auth-string: an authentication string is 4 to 10 digits")
+            })?;
+            let path = db.key_path();
+            filter.auth_hash = Some(
+                match open_auth_key(&path, AuthKeyUse::MustExist, &mut rand_core::OsRng)? {
+                    Some(key) => key.hash(text)?,
+                    // No key and no keyed string: nothing can match; a
+                    // hash under a throw-away key finds nothing.
+                    None if store.keyed_auth_string_count()? == 0 => {
+                        AuthKey::generate(&mut rand_core::OsRng).hash(text)?
+                    }
+                    None => return Err(capf_registry::auth_key::missing_key_error(&path).into()),
+                },
+            );
+        }
+        Ok(filter)
+    }
+}
+
 /// The registry file.
 #[derive(Debug, Args)]
 pub(crate) struct DbArg {
     /// Device database (SQLite), e.g. capf.db.
     #[arg(long, value_name = "FILE")]
-    db: PathBuf,
+    pub(crate) db: PathBuf,
+    /// Key of the authentication-string hashes, kept outside the database;
+    /// default: $CAPF_AUTH_KEY_FILE, else the database's path + `.auth-key`.
+    /// Created (owner-only) the first time a string is written.
+    #[arg(long, value_name = "FILE")]
+    auth_key_file: Option<PathBuf>,
+}
+
+impl DbArg {
+    /// Where the key file is (the library's rule).
+    fn key_path(&self) -> PathBuf {
+        auth_key_path_from_env(self.auth_key_file.as_deref(), &self.db)
+    }
 }
 
 /// How the authentication string is given.
@@ -117,6 +226,33 @@ pub(crate) struct DeviceSpec {
     /// Key the phone generates: rsa:512|1024|2048|3072|4096 or ec:p256|p384|p521.
     #[arg(long, value_name = "KEY", default_value = "rsa:2048")]
     key: String,
+    #[command(flatten)]
+    details: Details,
+}
+
+/// A scheduled operation's deadline and the device's description.
+#[derive(Debug, Args)]
+pub(crate) struct Details {
+    /// Deadline of the operation: RFC 3339 (2027-01-31T18:00:00Z) or a
+    /// plain date (2027-01-31, midnight UTC). Past it the server refuses the
+    /// operation ("User Initiated Request Late/Timedout") and its one-time
+    /// string is void.
+    #[arg(long, value_name = "DATE")]
+    complete_by: Option<String>,
+    /// Free text about the device (an empty text clears it).
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+}
+
+impl Details {
+    fn complete_by(&self) -> Result<Option<u64>, CliError> {
+        self.complete_by
+            .as_deref()
+            .map(|text| {
+                parse_date(text).map_err(|error| CliError::input(format!("--complete-by: {error}")))
+            })
+            .transpose()
+    }
 }
 
 /// `capf device schedule`.
@@ -136,6 +272,8 @@ pub(crate) struct ScheduleArgs {
     /// previous one was used).
     #[command(flatten)]
     auth_string: AuthStringArgs,
+    #[command(flatten)]
+    details: Details,
 }
 
 impl From<RegistryError> for CliError {
@@ -148,9 +286,9 @@ impl From<RegistryError> for CliError {
 pub(crate) fn run(command: Command) -> CliResult {
     match command {
         Command::Add(args) => add(args),
-        Command::Import { db, file } => import(&db.db, &file),
+        Command::Import { db, file, csv } => import(&db, &file, csv),
         Command::Schedule(args) => schedule(args),
-        Command::List { db, json } => list(&open_existing(&db.db)?, json),
+        Command::List { db, json, filters } => list(&db, json, &filters),
         Command::Show { db, name, json } => show(&open_existing(&db.db)?, &name, json),
         Command::Remove { db, name } => {
             let name = validate_device_name(&name)?;
@@ -197,7 +335,7 @@ fn parse_key(text: &str) -> Result<KeyRequest, CliError> {
 }
 
 /// Opens a registry that must already exist (all commands but `add`).
-fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
+pub(crate) fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
     if !path.is_file() {
         return Err(CliError::input(format!(
             "no device database at {} (create it with `capf device add`)",
@@ -213,38 +351,74 @@ fn open_store(path: &Path) -> Result<SqliteRegistry, CliError> {
         .map_err(|error| CliError::input(format!("--db {}: {error}", path.display())))
 }
 
-/// The string to hash, and whether it was generated (to print it once).
-/// Never put the string in an error.
-fn take_auth_string(args: &AuthStringArgs) -> Result<Option<(String, bool)>, CliError> {
+/// What to do about a device's one-time string. Never put the string in an
+/// error.
+#[derive(Clone)]
+enum AuthPlan {
+    /// No string given.
+    None,
+    /// A string given with --auth-string (checked).
+    Given(String),
+    /// Generate one of this many digits.
+    Generate(usize),
+}
+
+fn take_auth_string(args: &AuthStringArgs) -> Result<AuthPlan, CliError> {
     if args.generate_auth_string {
-        let generated = generate_auth_string(&mut rand_core::OsRng, args.auth_string_digits)
-            .map_err(|error| CliError::input(format!("--auth-string-digits: {error}")))?;
-        return Ok(Some((generated.expose().to_owned(), true)));
+        if !(MIN_AUTH_STRING_DIGITS..=MAX_AUTH_STRING_DIGITS).contains(&args.auth_string_digits) {
+            return Err(CliError::input(format!(
+                "--auth-string-digits: {} digits asked for; 4 to 10 are allowed",
+                args.auth_string_digits
+            )));
+        }
+        return Ok(AuthPlan::Generate(args.auth_string_digits));
     }
     match &args.auth_string {
         Some(given) => {
             validate_auth_string(given).map_err(|_| {
                 CliError::input("--auth-string: an authentication string is 4 to 10 digits")
             })?;
-            Ok(Some((given.clone(), false)))
+            Ok(AuthPlan::Given(given.clone()))
         }
-        None => Ok(None),
+        None => Ok(AuthPlan::None),
     }
 }
 
-fn hash(auth_string: &str) -> Result<StoredAuthHash, CliError> {
-    Ok(hash_auth_string(
-        auth_string,
-        AuthStringHash::RECOMMENDED_ITERATIONS,
+/// The key for a program that writes strings: created on first use, unless
+/// the database already holds keyed strings without it.
+fn writer_key(db: &DbArg, store: &SqliteRegistry) -> Result<AuthKey, CliError> {
+    Ok(require_auth_key(
+        &db.key_path(),
+        store.keyed_auth_string_count()?,
         &mut rand_core::OsRng,
     )?)
 }
 
-/// A checked device: name, schedule, and the authentication string (and
-/// whether it was generated, to print it once).
-type Prepared = (String, Schedule, Option<(String, bool)>);
+/// Turns a plan into the stored hash, and the generated string to show
+/// once. Generated strings avoid every scheduled device's string and the
+/// batch's own (`taken`).
+fn resolve_auth(
+    plan: &AuthPlan,
+    store: &SqliteRegistry,
+    key: &AuthKey,
+    taken: &mut std::collections::HashSet<[u8; 32]>,
+) -> Result<(Option<StoredAuthHash>, Option<GeneratedAuthString>), CliError> {
+    match plan {
+        AuthPlan::None => Ok((None, None)),
+        AuthPlan::Given(text) => Ok((Some(StoredAuthHash::keyed(key, text)?), None)),
+        AuthPlan::Generate(digits) => {
+            let (generated, hash) =
+                generate_unique_auth_string(store, key, *digits, taken, &mut rand_core::OsRng)?;
+            Ok((Some(hash), Some(generated)))
+        }
+    }
+}
 
-/// Checks one device specification and hashes its authentication string.
+/// A checked device: name, schedule (without its string's hash yet), and
+/// what to do about its string.
+type Prepared = (String, Schedule, AuthPlan);
+
+/// Checks one device specification.
 fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
     let name = validate_device_name(&spec.name)?;
     let operation = parse_operation(&spec.operation)?;
@@ -252,34 +426,38 @@ fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
     let key_request = parse_key(&spec.key)?;
     let auth_string = take_auth_string(&spec.auth_string)?;
     match (auth_mode, &auth_string) {
-        (AuthMode::AuthString, None) => {
+        (AuthMode::AuthString, AuthPlan::None) => {
             return Err(CliError::input(
                 "--auth auth-string needs --auth-string DIGITS or --generate-auth-string",
             ));
         }
-        (AuthMode::AuthString, Some(_)) | (_, None) => {}
-        (_, Some(_)) => {
+        (AuthMode::AuthString, _) | (_, AuthPlan::None) => {}
+        (_, _) => {
             return Err(CliError::input(format!(
                 "an authentication string only applies to --auth auth-string, not {auth_mode}"
             )));
         }
     }
-    let auth_hash = auth_string
-        .as_ref()
-        .map(|(text, _)| hash(text))
-        .transpose()?;
     let schedule = Schedule {
         operation,
         key_request,
         auth_mode,
-        auth_hash,
+        auth_hash: None,
+        complete_by: spec.details.complete_by()?,
+        description: spec.details.description.clone(),
     };
     Ok((name, schedule, auth_string))
 }
 
 fn add(args: AddArgs) -> CliResult {
-    let (name, schedule, auth_string) = prepare(&args.device)?;
+    let (name, mut schedule, plan) = prepare(&args.device)?;
     let store = open_store(&args.db.db)?;
+    let mut generated = None;
+    if !matches!(plan, AuthPlan::None) {
+        let key = writer_key(&args.db, &store)?;
+        let mut taken = std::collections::HashSet::new();
+        (schedule.auth_hash, generated) = resolve_auth(&plan, &store, &key, &mut taken)?;
+    }
     let replaced = store.put_device(&name, &schedule, now_unix())?;
     outln!(
         "{name}: {} (operation {}, auth {}, key {})",
@@ -292,9 +470,9 @@ fn add(args: AddArgs) -> CliResult {
         schedule.auth_mode,
         schedule.key_request
     );
-    if let Some((text, true)) = &auth_string {
-        outln!("authentication string: {text}");
-        outln!("(shown once; it is stored only as a salted hash)");
+    if let Some(text) = &generated {
+        outln!("authentication string: {}", text.expose());
+        outln!("(shown once; it is stored only as a keyed hash)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -308,7 +486,72 @@ struct ImportLine {
 }
 
 /// `capf device import`: every line is checked before anything is written.
-fn import(db: &Path, file: &Path) -> CliResult {
+/// The devices of a CSV file (RFC 4180, header row): columns named after
+/// the options of `add` (`name`, `operation`, `auth`, `auth-string`,
+/// `generate-auth-string` (yes/no), `auth-string-digits`, `key`,
+/// `complete-by`, `description`); an empty cell is an option not given.
+fn csv_entries(text: &str, file: &Path) -> Result<Vec<(String, Vec<String>)>, CliError> {
+    let records = capf_registry::report::parse_csv(text)
+        .map_err(|error| CliError::input(format!("{}: {error}", file.display())))?;
+    let Some((header, rows)) = records.split_first() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<String> = header
+        .iter()
+        .map(|column| column.trim().trim_start_matches("--").to_ascii_lowercase())
+        .collect();
+    if !header.iter().any(|column| column == "name") {
+        return Err(CliError::input(format!(
+            "{}: the header has no `name` column",
+            file.display()
+        )));
+    }
+    let mut entries = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        // Record 1 is the header.
+        let place = format!("{} record {}", file.display(), index + 2);
+        if row.len() != header.len() {
+            return Err(CliError::input(format!(
+                "{place}: {} fields, the header has {}",
+                row.len(),
+                header.len()
+            )));
+        }
+        let mut name = String::new();
+        let mut args = Vec::new();
+        for (column, value) in header.iter().zip(row) {
+            let value = value.trim();
+            match column.as_str() {
+                "name" => name = value.to_owned(),
+                _ if value.is_empty() => {}
+                "generate-auth-string" => match value.to_ascii_lowercase().as_str() {
+                    "yes" | "true" | "1" | "x" => args.push(format!("--{column}")),
+                    "no" | "false" | "0" => {}
+                    _ => {
+                        return Err(CliError::input(format!(
+                            "{place}: generate-auth-string is yes or no"
+                        )));
+                    }
+                },
+                _ => {
+                    args.push(format!("--{column}"));
+                    args.push(value.to_owned());
+                }
+            }
+        }
+        args.insert(0, name);
+        entries.push((place, args));
+    }
+    Ok(entries)
+}
+
+/// Whether to show progress (only on a terminal).
+fn progress_wanted() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal()
+}
+
+fn import(db: &DbArg, file: &Path, csv: bool) -> CliResult {
     use clap::Parser;
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())
@@ -316,30 +559,36 @@ fn import(db: &Path, file: &Path) -> CliResult {
     } else {
         crate::output::read_text(file)?
     };
-    let mut devices = Vec::new();
-    let mut generated = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    // (where, the arguments of `add`) per device.
+    let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+    if csv {
+        entries = csv_entries(&text, file)?;
+    } else {
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            entries.push((
+                format!("{}:{}", file.display(), index + 1),
+                line.split_whitespace().map(str::to_owned).collect(),
+            ));
         }
-        let at =
-            |message: String| CliError::input(format!("{}:{number}: {message}", file.display()));
-        let parsed = ImportLine::try_parse_from(line.split_whitespace())
+    }
+    let mut prepared = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (place, args) in entries {
+        let at = |message: String| CliError::input(format!("{place}: {message}"));
+        let parsed = ImportLine::try_parse_from(&args)
             .map_err(|error| at(error.render().to_string().trim().to_owned()))?;
-        let (name, schedule, auth_string) =
-            prepare(&parsed.device).map_err(|error| at(error.message))?;
+        let (name, schedule, plan) = prepare(&parsed.device).map_err(|error| at(error.message))?;
         if !seen.insert(name.clone()) {
             return Err(at(format!("{name} is listed twice")));
         }
-        if let Some((text, true)) = auth_string {
-            generated.push((name.clone(), text));
-        }
-        devices.push((name, schedule));
+        prepared.push((name, schedule, plan));
     }
-    let store = open_store(db)?;
+    let store = open_store(&db.db)?;
+    let (devices, generated) = hash_all(db, &store, prepared)?;
     let replaced = store.put_devices(&devices, now_unix())?;
     outln!(
         "{} device(s) imported: {} added, {replaced} schedule(s) replaced",
@@ -347,22 +596,59 @@ fn import(db: &Path, file: &Path) -> CliResult {
         devices.len() - replaced
     );
     for (name, text) in &generated {
-        outln!("{name}: authentication string: {text}");
+        outln!("{name}: authentication string: {}", text.expose());
     }
     if !generated.is_empty() {
-        outln!("(shown once; they are stored only as salted hashes)");
+        outln!("(shown once; they are stored only as keyed hashes)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The devices' schedules with their strings hashed (generated ones unique
+/// among scheduled devices and the batch), and the generated strings.
+#[allow(clippy::type_complexity)]
+fn hash_all(
+    db: &DbArg,
+    store: &SqliteRegistry,
+    prepared: Vec<Prepared>,
+) -> Result<(Vec<(String, Schedule)>, Vec<(String, GeneratedAuthString)>), CliError> {
+    let needs_key = prepared
+        .iter()
+        .any(|(_, _, plan)| !matches!(plan, AuthPlan::None));
+    let key = needs_key.then(|| writer_key(db, store)).transpose()?;
+    let mut taken = std::collections::HashSet::new();
+    let mut devices = Vec::with_capacity(prepared.len());
+    let mut generated = Vec::new();
+    let (total, progress) = (prepared.len(), progress_wanted());
+    for (index, (name, mut schedule, plan)) in prepared.into_iter().enumerate() {
+        if progress && (index % 500 == 0 || index + 1 == total) {
+            crate::output::print_stderr(format_args!("\rpreparing {}/{total}", index + 1));
+            if index + 1 == total {
+                crate::output::print_stderr(format_args!("\n"));
+            }
+        }
+        if let Some(key) = &key {
+            let (hash, text) = resolve_auth(&plan, store, key, &mut taken)?;
+            schedule.auth_hash = hash;
+            if let Some(text) = text {
+                generated.push((name.clone(), text));
+            }
+        }
+        devices.push((name, schedule));
+    }
+    Ok((devices, generated))
 }
 
 fn schedule(args: ScheduleArgs) -> CliResult {
     let name = validate_device_name(&args.name)?;
     let operation = parse_operation(&args.operation)?;
     let key_request = args.key.as_deref().map(parse_key).transpose()?;
+    let complete_by = args.details.complete_by()?;
     let store = open_existing(&args.db.db)?;
     let device = store.device(&name)?;
-    let auth_string = take_auth_string(&args.auth_string)?;
-    if auth_string.is_some() && device.auth_mode != AuthMode::AuthString {
+    let plan = take_auth_string(&args.auth_string)?;
+    let has_plan = !matches!(plan, AuthPlan::None);
+    if has_plan && device.auth_mode != AuthMode::AuthString {
         return Err(CliError::input(format!(
             "{name} authenticates by {}; an authentication string does not apply (use `capf \
              device add` to change the mode)",
@@ -372,17 +658,19 @@ fn schedule(args: ScheduleArgs) -> CliResult {
     if device.auth_mode == AuthMode::AuthString
         && operation != Operation::None
         && !device.has_auth_string
-        && auth_string.is_none()
+        && !has_plan
     {
         return Err(CliError::input(format!(
             "{name} needs a new one-time authentication string (the last one was used): pass \
              --auth-string DIGITS or --generate-auth-string"
         )));
     }
-    let auth_hash = auth_string
-        .as_ref()
-        .map(|(text, _)| hash(text))
-        .transpose()?;
+    let (auth_hash, generated) = if has_plan {
+        let key = writer_key(&args.db, &store)?;
+        resolve_auth(&plan, &store, &key, &mut std::collections::HashSet::new())?
+    } else {
+        (None, None)
+    };
     store.set_operation(
         &name,
         operation,
@@ -390,10 +678,18 @@ fn schedule(args: ScheduleArgs) -> CliResult {
         auth_hash.as_ref(),
         now_unix(),
     )?;
+    if complete_by.is_some() || args.details.description.is_some() {
+        store.annotate(
+            &name,
+            complete_by,
+            args.details.description.as_deref(),
+            now_unix(),
+        )?;
+    }
     outln!("{name}: operation {operation} scheduled");
-    if let Some((text, true)) = &auth_string {
-        outln!("authentication string: {text}");
-        outln!("(shown once; it is stored only as a salted hash)");
+    if let Some(text) = &generated {
+        outln!("authentication string: {}", text.expose());
+        outln!("(shown once; it is stored only as a keyed hash)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -432,6 +728,11 @@ fn device_json(device: &Device) -> serde_json::Value {
         "failed_attempts": device.failed_attempts,
         "locked": device.locked,
         "claimed_until": device.claimed_until.map(rfc3339_utc),
+        "operation_status": device.operation_status.slug(),
+        "operation_status_text": device.operation_status.to_string(),
+        "status_changed_at": rfc3339_utc(device.status_changed_at),
+        "complete_by": device.complete_by.map(rfc3339_utc),
+        "description": device.description,
         "created_at": rfc3339_utc(device.created_at),
         "updated_at": rfc3339_utc(device.updated_at),
     })
@@ -456,8 +757,13 @@ fn print_json(value: &serde_json::Value) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(store: &SqliteRegistry, json: bool) -> CliResult {
-    let devices = store.list()?;
+fn list(db: &DbArg, json: bool, filters: &Filters) -> CliResult {
+    let store = &open_existing(&db.db)?;
+    let filter = filters.build(db, store)?;
+    let devices: Vec<Device> = capf_registry::report::report(store, &filter)?
+        .into_iter()
+        .map(|row| row.device)
+        .collect();
     if json {
         let mut values = Vec::with_capacity(devices.len());
         for device in &devices {
@@ -472,7 +778,7 @@ fn list(store: &SqliteRegistry, json: bool) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{:<20} {:<9} {:<36} {:<12} {:<9} CERTS",
+        "{:<20} {:<9} {:<44} {:<12} {:<9} CERTS",
         "NAME",
         "OPERATION",
         "STATUS",
@@ -481,10 +787,14 @@ fn list(store: &SqliteRegistry, json: bool) -> CliResult {
     );
     for device in &devices {
         outln!(
-            "{:<20} {:<9} {:<36} {:<12} {:<9} {}",
+            "{:<20} {:<9} {:<44} {:<12} {:<9} {}",
             device.name,
             device.operation.as_str(),
-            status_text(device),
+            format!(
+                "{}{}",
+                device.operation_status,
+                if device.locked { " (locked)" } else { "" }
+            ),
             device.auth_mode.as_str(),
             device.key_request.to_string(),
             store.certificates(&device.name)?.len()
@@ -508,7 +818,18 @@ fn show(store: &SqliteRegistry, name: &str, json: bool) -> CliResult {
         return print_json(&value);
     }
     outln!("device:          {}", device.name);
-    outln!("status:          {}", status_text(&device));
+    outln!(
+        "status:          {}{}",
+        device.operation_status,
+        if device.locked { " (locked)" } else { "" }
+    );
+    outln!("status since:    {}", rfc3339_utc(device.status_changed_at));
+    if let Some(by) = device.complete_by {
+        outln!("complete by:     {}", rfc3339_utc(by));
+    }
+    if let Some(text) = &device.description {
+        outln!("description:     {text}");
+    }
     outln!("operation:       {}", device.operation);
     let string_state = match (device.auth_mode, device.has_auth_string) {
         (AuthMode::AuthString, true) => " (string set)",

@@ -12,6 +12,7 @@ mod files;
 mod listener;
 mod output;
 mod pump;
+mod report;
 mod runtime;
 mod serve;
 mod signed;
@@ -46,6 +47,8 @@ enum Command {
     /// CAPF device registry (SQLite): schedule operations, authentication, certificate ledger.
     #[command(subcommand)]
     Device(device::Command),
+    /// The CAPF report: every device's schedule, status and LSC (table, --csv or --json).
+    Report(report::ReportArgs),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Command::Signed(command) => signed::run(command),
         Command::EncryptedConfig(command) => encrypted_config::run(command),
         Command::Device(command) => device::run(command),
+        Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),

@@ -28,14 +28,17 @@ use crate::pump::{self, now};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
 use capf_core::capf::server::{
-    CertificatePolicy, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome, ServerSession,
-    SessionIdAllocator, SessionResult,
+    CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome,
+    ServerSession, SessionIdAllocator, SessionResult,
 };
 use capf_core::connection::{ConnectionOptions, TlsConnection};
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::tls::rustls;
 use capf_core::trust::Revocations;
-use capf_registry::{Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry, rules};
+use capf_registry::{
+    AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry,
+    auth_key_path_from_env, open_auth_key, rules,
+};
 use clap::Args;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +66,11 @@ pub(crate) struct ServeArgs {
     /// Device database (SQLite), as managed by `capf device`.
     #[arg(long, value_name = "FILE")]
     db: PathBuf,
+    /// Key of the authentication-string hashes (kept outside the database),
+    /// as `capf device` created it; default: CAPF_AUTH_KEY_FILE, else the
+    /// database's path + `.auth-key`. The server never creates it.
+    #[arg(long, value_name = "FILE")]
+    auth_key_file: Option<PathBuf>,
     /// Certificate that issues LSCs (PEM); default: the CAPF certificate.
     #[arg(long, value_name = "ISSUER.pem", requires = "issuer_key")]
     issuer: Option<PathBuf>,
@@ -145,6 +153,10 @@ pub(crate) struct ServerSetup {
     pub(crate) max_failed_attempts: u32,
     /// Waits for the phone.
     pub(crate) timeouts: Timeouts,
+    /// The key of keyed authentication strings, if there is one.
+    pub(crate) auth_key: Option<AuthKey>,
+    /// Where it was looked for (for the error when it is needed).
+    pub(crate) auth_key_path: PathBuf,
 }
 
 /// State shared by every connection task.
@@ -159,6 +171,28 @@ struct Shared {
     validity_days: u32,
     max_failed_attempts: u32,
     timeouts: Timeouts,
+    /// The key, once found (a server started before the first string was
+    /// written looks again at each lookup until the key exists).
+    auth_key: Mutex<Option<AuthKey>>,
+    auth_key_path: PathBuf,
+}
+
+impl Shared {
+    /// The key, read now if it was not there before.
+    fn auth_key(&self) -> Option<AuthKey> {
+        let mut key = self.auth_key.lock().ok()?;
+        if key.is_none() {
+            match open_auth_key(
+                &self.auth_key_path,
+                AuthKeyUse::MustExist,
+                &mut rand_core::OsRng,
+            ) {
+                Ok(found) => *key = found,
+                Err(error) => tracing::error!(%error, "authentication key unreadable"),
+            }
+        }
+        key.clone()
+    }
 }
 
 impl ServerSetup {
@@ -199,7 +233,13 @@ impl ServerSetup {
         if !(1..=3650).contains(&args.validity_days) {
             return Err(CliError::input("--validity-days must be 1-3650"));
         }
+        // The server checks strings, it never creates the key.
+        let auth_key_path = auth_key_path_from_env(args.auth_key_file.as_deref(), &args.db);
+        let auth_key = open_auth_key(&auth_key_path, AuthKeyUse::MustExist, &mut rand_core::OsRng)
+            .map_err(|error| CliError::input(error.to_string()))?;
         Ok(Self {
+            auth_key,
+            auth_key_path,
             tls,
             issuer,
             db: args.db.clone(),
@@ -357,6 +397,11 @@ impl Server {
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
         let registry = SqliteRegistry::open(&setup.db)
             .map_err(|error| CliError::input(format!("--db {}: {error}", setup.db.display())))?;
+        if setup.auth_key.is_none() && registry.keyed_auth_string_count()? > 0 {
+            return Err(CliError::input(
+                capf_registry::auth_key::missing_key_error(&setup.auth_key_path).to_string(),
+            ));
+        }
         Ok(Self {
             shared: Arc::new(Shared {
                 tls: setup.tls,
@@ -367,6 +412,8 @@ impl Server {
                 validity_days: setup.validity_days,
                 max_failed_attempts: setup.max_failed_attempts,
                 timeouts: setup.timeouts,
+                auth_key: Mutex::new(setup.auth_key),
+                auth_key_path: setup.auth_key_path,
             }),
         })
     }
@@ -529,12 +576,14 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     shared.timeouts.response,
                 );
                 // The claim is a registry write: awaited, no thread blocks.
+                let auth_key = shared.auth_key();
                 let looked_up = capf_registry::look_up_device_async(
                     &shared.registry,
                     &device_name,
                     self.token,
                     lease_until,
                     now_unix(),
+                    auth_key.as_ref(),
                 )
                 .await;
                 // The session's answer runs the authentication checks:
@@ -666,6 +715,9 @@ fn describe_lookup(
             record: Some(_), ..
         }) => "record",
         Ok(LookUp::Answer { record: None, .. }) => "unknown",
+        Ok(LookUp::Refuse(DeviceRefusal::DeadlinePassed)) => {
+            "refused: the operation's deadline passed"
+        }
         Ok(LookUp::Refuse(_)) => "refused: operation held by another session",
         Ok(_) => "refused",
         Err(error) => {

@@ -111,7 +111,7 @@ fn add_list_show_replace_remove() {
 
     let out = ok(capf(&db, &["list"]));
     assert!(out.contains("SEP001122334455"), "{out}");
-    assert!(out.contains("install pending"), "{out}");
+    assert!(out.contains("Operation Pending"), "{out}");
     assert!(out.contains("CSFALICE"), "{out}");
 
     let json: serde_json::Value =
@@ -157,7 +157,7 @@ fn add_list_show_replace_remove() {
         ],
     ));
     let out = ok(capf(&db, &["show", "SEP001122334455"]));
-    assert!(out.contains("install pending"), "{out}");
+    assert!(out.contains("Operation Pending"), "{out}");
     assert!(out.contains("ec:p384"), "{out}");
     assert!(out.contains("mic"), "{out}");
 
@@ -386,4 +386,109 @@ fn a_used_up_auth_string_must_be_renewed_to_reschedule() {
         ],
     ));
     assert!(err.contains("--key"), "{err}");
+}
+
+fn names(json: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|device| device["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn auth_strings_are_keyed_found_by_string_and_need_their_key() {
+    let dir = TempDir::new("keyed");
+    let db = dir.db();
+    let string = |name: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec![
+            "add",
+            name,
+            "--operation",
+            "install",
+            "--auth",
+            "auth-string",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    ok(capf(
+        &db,
+        &string("SEP0000000000B1", &["--auth-string", "864200"]),
+    ));
+    ok(capf(
+        &db,
+        &string("SEP0000000000B2", &["--auth-string", "864200"]),
+    ));
+    let out = ok(capf(
+        &db,
+        &string("SEP0000000000B3", &["--generate-auth-string"]),
+    ));
+    let generated = out
+        .lines()
+        .find_map(|line| line.strip_prefix("authentication string: "))
+        .unwrap()
+        .to_owned();
+    // The key was created beside the database, owner-only.
+    let mut key_path = db.as_os_str().to_owned();
+    key_path.push(".auth-key");
+    let key_path = PathBuf::from(key_path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Every match, and only matches.
+    let found = ok(capf(&db, &["list", "--json", "--auth-string", "864200"]));
+    assert_eq!(names(&found), ["SEP0000000000B1", "SEP0000000000B2"]);
+    let found = ok(capf(&db, &["list", "--json", "--auth-string", &generated]));
+    assert_eq!(names(&found), ["SEP0000000000B3"]);
+    let none = ok(capf(&db, &["list", "--json", "--auth-string", "111111"]));
+    assert!(names(&none).is_empty() || generated == "111111");
+    // Neither the string nor the key shows anywhere in what `show` prints.
+    let shown = ok(capf(&db, &["show", "SEP0000000000B3", "--json"]));
+    assert!(!shown.contains(&generated), "{shown}");
+
+    // Without the key, a program that meets keyed strings says so; no new
+    // key is made (it would void every string).
+    let moved = dir.0.join("elsewhere.key");
+    std::fs::rename(&key_path, &moved).unwrap();
+    let err = bad_input(capf(
+        &db,
+        &string("SEP0000000000B4", &["--auth-string", "975310"]),
+    ));
+    assert!(err.contains("--auth-key-file"), "{err}");
+    assert!(err.contains("CAPF_AUTH_KEY_FILE"), "{err}");
+    assert!(!key_path.exists());
+    let err = bad_input(capf(&db, &["list", "--auth-string", "864200"]));
+    assert!(err.contains("no key at"), "{err}");
+    // The option and the environment variable both find it.
+    let found = ok(capf(
+        &db,
+        &[
+            "list",
+            "--json",
+            "--auth-string",
+            "864200",
+            "--auth-key-file",
+            moved.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(names(&found).len(), 2);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_capf"));
+    command
+        .args([
+            "device",
+            "list",
+            "--json",
+            "--auth-string",
+            "864200",
+            "--db",
+        ])
+        .arg(&db)
+        .env("CAPF_AUTH_KEY_FILE", &moved);
+    assert_eq!(names(&ok(command.output().unwrap())).len(), 2);
 }

@@ -165,3 +165,92 @@ fn a_bad_line_imports_nothing_and_names_the_line() {
     let output = import(&db, &dir.join("missing.txt"));
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_csv_inventory_is_imported_all_or_none() {
+    let dir = std::env::temp_dir().join(format!(
+        "capf-import-csv-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("capf.db");
+    let csv = dir.join("inventory.csv");
+    std::fs::write(
+        &csv,
+        "name,operation,auth,generate-auth-string,key,complete-by,description\r\n\
+         SEP0011223344C1,install,auth-string,yes,ec:p256,2099-01-31,\"Lobby, east\"\r\n\
+         SEP0011223344C2,fetch,lsc,no,,,\r\n",
+    )
+    .unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_capf"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&[
+        "device".as_ref(),
+        "import".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+    ]);
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.contains("2 device(s) imported"), "{out}");
+    // Generated string shown once, here; progress only on a terminal.
+    assert!(
+        out.contains("SEP0011223344C1: authentication string: "),
+        "{out}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("preparing"));
+    let shown = run(&[
+        "device".as_ref(),
+        "show".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "SEP0011223344C1".as_ref(),
+        "--json".as_ref(),
+    ]);
+    let value: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(value["description"], "Lobby, east");
+    assert_eq!(value["complete_by"], "2099-01-31T00:00:00Z");
+    assert_eq!(value["key"], "ec:p256");
+    assert_eq!(value["auth_string_set"], true);
+
+    // One bad record: nothing of the file is written.
+    std::fs::write(
+        &csv,
+        "name,operation,auth\nSEP0011223344C3,install,null\nSEP0011223344C4,explode,null\n",
+    )
+    .unwrap();
+    let output = run(&[
+        "device".as_ref(),
+        "import".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(err.contains("record 3"), "{err}");
+    let listed = run(&[
+        "device".as_ref(),
+        "list".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    let value: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 2, "{value}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -114,26 +114,36 @@ fn auth_string_path_end_to_end_with_the_production_hash_and_no_secret_in_the_log
     assert!(added.status.success(), "{}", show(&added));
     assert!(!show(&added).contains(good), "{}", show(&added));
 
-    // What the registry stores: the production scheme, never the string.
-    let (salt, hash, iterations) = {
+    // What the registry stores: HMAC-SHA256 of the string under a key kept
+    // outside the database (created beside it, owner-only), never the
+    // string; the old PBKDF2 columns stay empty for new strings.
+    let (hash, old_columns_empty) = {
         let connection = rusqlite::Connection::open(&db).unwrap();
         connection
             .query_row(
-                "SELECT auth_salt, auth_hash, auth_iterations FROM devices WHERE name = ?1",
+                "SELECT auth_hmac, auth_salt IS NULL AND auth_hash IS NULL FROM devices \
+                 WHERE name = ?1",
                 [device],
-                |row| {
-                    Ok((
-                        row.get::<_, Vec<u8>>(0)?,
-                        row.get::<_, Vec<u8>>(1)?,
-                        row.get::<_, u32>(2)?,
-                    ))
-                },
+                |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, bool>(1)?)),
             )
             .unwrap()
     };
-    assert_eq!(iterations, 600_000, "the production PBKDF2 round count");
-    assert_eq!(hash.len(), 32, "PBKDF2-HMAC-SHA256 output");
-    assert!(salt.len() >= 16, "salt of {} bytes", salt.len());
+    assert!(old_columns_empty);
+    let mut key_path = db.as_os_str().to_owned();
+    key_path.push(".auth-key");
+    let key = std::fs::read(&key_path).unwrap();
+    assert_eq!(key.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "key file mode {mode:o}");
+    }
+    assert_eq!(
+        hash,
+        hmac_sha256(&key, good.as_bytes()),
+        "HMAC-SHA256(key, string)"
+    );
     let raw = std::fs::read(&db).unwrap();
     assert!(
         !raw.windows(good.len()).any(|w| w == good.as_bytes()),
@@ -250,7 +260,7 @@ fn auth_string_path_end_to_end_with_the_production_hash_and_no_secret_in_the_log
         ("the wrong string", wrong.to_owned()),
     ];
     secrets.extend(forms(&hash).into_iter().map(|f| ("the stored hash", f)));
-    secrets.extend(forms(&salt).into_iter().map(|f| ("the stored salt", f)));
+    secrets.extend(forms(&key).into_iter().map(|f| ("the key", f)));
     // The PKCS#8 key holds the public modulus too: windows that are also
     // in the (public) certificate's encoding are not evidence of a leak.
     let public = {
@@ -473,4 +483,23 @@ fn help_works_on_every_subcommand() {
             "{known:?} not in {found:?}"
         );
     }
+}
+
+/// HMAC-SHA256 (RFC 2104) built from SHA-256 here, independently of the
+/// code under test.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let mut block = [0_u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let inner_pad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    let outer_pad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    let inner = sha2::Sha256::new()
+        .chain_update(&inner_pad)
+        .chain_update(message)
+        .finalize();
+    sha2::Sha256::new()
+        .chain_update(&outer_pad)
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
 }

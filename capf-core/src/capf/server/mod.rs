@@ -60,9 +60,9 @@ mod session;
 mod session_id;
 
 pub use auth_string::{
-    AUTH_STRING_HASH_LEN, AuthStringError, AuthStringHash, GeneratedAuthString,
+    AUTH_KEY_LEN, AUTH_STRING_HASH_LEN, AuthStringError, AuthStringHash, GeneratedAuthString,
     MAX_AUTH_STRING_DIGITS, MIN_AUTH_STRING_DIGITS, MIN_SALT_LEN, generate_auth_string,
-    validate_auth_string,
+    keyed_auth_string_hash, validate_auth_string,
 };
 pub use certificate_check::{
     CertificateCheckError, CertificateKind, CertificatePolicy, CertificatePurpose,

@@ -131,6 +131,10 @@ pub enum DeviceRefusal {
     /// The host's registry cannot answer now.
     #[error("device registry unavailable")]
     RegistryUnavailable,
+    /// The scheduled operation's deadline passed (Unified CM's "User
+    /// Initiated Request Late/Timedout"); its one-time string is void.
+    #[error("the operation's deadline passed")]
+    DeadlinePassed,
 }
 
 impl DeviceRefusal {
@@ -142,7 +146,7 @@ impl DeviceRefusal {
     pub const fn end_reason(self) -> Option<Reason> {
         match self {
             Self::OperationClaimed => None,
-            Self::RegistryUnavailable => Some(Reason::Failure),
+            Self::RegistryUnavailable | Self::DeadlinePassed => Some(Reason::Failure),
         }
     }
 }
