@@ -53,6 +53,13 @@ pub enum RegistryError {
     /// A TVS TTL outside 1..=[`MAX_TTL`](crate::tvs::MAX_TTL).
     #[error("TTL {0} is outside 1-{max} seconds", max = crate::tvs::MAX_TTL)]
     BadTtl(u32),
+    /// A revocation found nothing to revoke (no such device or serial in
+    /// the ledger, or every match already revoked or deleted).
+    #[error("nothing to revoke: {0}")]
+    NothingToRevoke(String),
+    /// A serial number that is not hex.
+    #[error("{0:?} is not a serial number in hex")]
+    BadSerial(String),
     /// The backend's writer (thread, pool) stopped; the write may not have
     /// happened.
     #[error("device database writer stopped")]

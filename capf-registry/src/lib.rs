@@ -92,7 +92,8 @@ pub use error::{RegistryError, RegistryResult};
 pub use model::{
     AuthMode, CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion,
     Device, Event, FailureCount, LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded,
-    Schedule, Status, StoredAuthHash, StoredDevice, auth_string_verifier, hash_auth_string,
+    Revocation, RevocationReason, RevocationTarget, Schedule, Status, StoredAuthHash, StoredDevice,
+    auth_string_verifier, hash_auth_string, normalize_serial_hex,
 };
 pub use rules::LookUp;
 pub use sqlite::SqliteRegistry;
@@ -192,6 +193,29 @@ pub trait Registry: Send + Sync {
     /// Releases `claim` if its token still holds it (a session that ends
     /// without an outcome). Returns whether it did.
     fn release_claim(&self, claim: &Claim, now: u64) -> RegistryResult<bool>;
+
+    /// Records the revocation of `target`'s certificates with `reason` at
+    /// `now`, in one transaction, and returns them as revoked (oldest
+    /// first). A revocation is final. [`RegistryError::NothingToRevoke`]
+    /// when nothing matches (unknown device or serial, or everything
+    /// already revoked or deleted); [`RegistryError::BadSerial`] for a
+    /// serial that is not hex. Sessions consult the revocations by
+    /// themselves ([`look_up_device`]), and so does TVS
+    /// ([`ledger_revocation`]).
+    fn revoke(
+        &self,
+        target: &RevocationTarget,
+        reason: RevocationReason,
+        now: u64,
+    ) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// Every certificate of the ledger with this serial (hex, compared as
+    /// [`normalize_serial_hex`] says), oldest first, of any device.
+    fn certificates_with_serial(&self, serial_hex: &str) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// Every revoked certificate of the ledger, oldest first (what a CRL
+    /// lists).
+    fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>>;
 }
 
 /// The TVS allow-list: certificates TVS vouches for, by SHA-256.
@@ -234,7 +258,70 @@ pub fn look_up_device<R: Registry + ?Sized>(
         Err(RegistryError::UnknownDevice(_)) => None,
         Err(error) => return Err(error),
     };
-    rules::lookup_answer(found)
+    let answer = rules::lookup_answer(found)?;
+    // Certificate authentication: the device's revoked certificates in the
+    // ledger are refused (rules::ledger_revocations).
+    match answer {
+        LookUp::Answer {
+            record: Some(record),
+            claim,
+        } if matches!(
+            record.authentication,
+            capf_core::capf::server::AuthMode::ExistingCertificate { .. }
+        ) =>
+        {
+            let revocations = match registry.certificates(name) {
+                Ok(entries) => rules::ledger_revocations(&entries),
+                Err(error) => {
+                    // The claim was taken: give it back before failing.
+                    if let Some(claim) = &claim {
+                        let _ = registry.release_claim(claim, now);
+                    }
+                    return Err(error);
+                }
+            };
+            Ok(LookUp::Answer {
+                record: Some(record.with_revocations(&revocations)),
+                claim,
+            })
+        }
+        other => Ok(other),
+    }
+}
+
+/// Whether the ledger revokes this certificate (DER): a ledger entry with
+/// its serial and its issuer (or its exact bytes) is revoked. What TVS
+/// asks before vouching for a certificate of its allow-list. `None` also
+/// for a certificate that does not parse or that the ledger does not hold.
+pub fn ledger_revocation<R: Registry + ?Sized>(
+    registry: &R,
+    der: &[u8],
+) -> RegistryResult<Option<Revocation>> {
+    use ::der::{Decode, Encode};
+    let Ok(certificate) = x509_cert::Certificate::from_der(der) else {
+        return Ok(None);
+    };
+    let tbs = &certificate.tbs_certificate;
+    let serial = model::hex_lower(tbs.serial_number.as_bytes());
+    if model::normalize_serial_hex(&serial).is_none() {
+        return Ok(None);
+    }
+    let issuer = tbs.issuer.to_der().ok();
+    for entry in registry.certificates_with_serial(&serial)? {
+        let Some(revocation) = entry.revocation else {
+            continue;
+        };
+        let same_issuer = || {
+            x509_cert::Certificate::from_der(&entry.der)
+                .ok()
+                .and_then(|held| held.tbs_certificate.issuer.to_der().ok())
+                .is_some_and(|held| Some(held) == issuer)
+        };
+        if entry.der == der || same_issuer() {
+            return Ok(Some(revocation));
+        }
+    }
+    Ok(None)
 }
 
 /// Step 3 of a session: the outcome's write ([`rules::outcome_write`]) and

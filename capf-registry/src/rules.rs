@@ -11,14 +11,16 @@
 //! | how failures count and lock | [`count_failure`] |
 //! | which write each outcome makes | [`outcome_write`] (completions consume the one-time string) |
 //! | how long a claim's lease is | [`lease_until`] |
+//! | which ledger certificates certificate authentication refuses | [`ledger_revocations`] (every revoked one, by digest and by issuer and serial) |
 
 use capf_core::capf::server::{self, DeviceRefusal, ServerOutcome, SessionResult};
+use capf_core::trust::Revocations;
 use core::time::Duration;
 
 use crate::error::RegistryResult;
 use crate::model::{
-    AuthMode, Claim, ClaimAnswer, Completion, FailureCount, LedgerChange, NewCertificate,
-    Operation, OutcomeWrite, StoredDevice, auth_string_verifier,
+    AuthMode, CertificateEntry, Claim, ClaimAnswer, Completion, FailureCount, LedgerChange,
+    NewCertificate, Operation, OutcomeWrite, StoredDevice, auth_string_verifier,
 };
 
 /// Slack added to a lease beyond the session's own waits: the host's
@@ -89,7 +91,24 @@ pub fn device_record(stored: &StoredDevice) -> RegistryResult<Option<server::Dev
     ))
 }
 
+/// The revocation data of a device's ledger entries: every revoked
+/// certificate, by its SHA-256 and by its issuer and serial (so a
+/// re-encoded copy is refused too). An entry whose DER does not parse is
+/// revoked by digest alone.
+pub fn ledger_revocations(entries: &[CertificateEntry]) -> Revocations {
+    let mut revocations = Revocations::new();
+    for entry in entries.iter().filter(|entry| entry.revocation.is_some()) {
+        if revocations.revoke_certificate(&entry.der).is_err() {
+            revocations.revoke_sha256(crate::tvs::certificate_sha256(&entry.der));
+        }
+    }
+    revocations
+}
+
 /// How a session's lookup is answered.
+// One value per session lookup, moved once: boxing the record would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookUp {

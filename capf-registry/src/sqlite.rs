@@ -24,11 +24,12 @@ use std::time::Duration;
 use crate::error::{RegistryError, RegistryResult};
 use crate::model::{
     CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion, Device, Event,
-    LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded, Schedule, Status,
-    StoredAuthHash, StoredDevice,
+    LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded, Revocation, RevocationTarget,
+    Schedule, Status, StoredAuthHash, StoredDevice,
 };
 use crate::tvs::{TvsEntry, TvsRegistration, parse_roles, roles_text};
 use crate::{Registry, TvsAllowList, rules};
+use capf_core::revocation::RevocationReason;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records the
 /// last one applied. Each runs in one transaction with its version bump.
@@ -90,6 +91,23 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         CHECK (claim_token IS NULL OR length(claim_token) = 16);
     ALTER TABLE devices ADD COLUMN claim_expires INTEGER;
     ",
+    // 3: revocation and renewal in the ledger. A revocation (RFC 5280
+    // reason name and time) is final; `replaced_by` is the ledger id of the
+    // certificate that renewed this one. Serials are looked up (TVS, `capf
+    // cert revoke --serial`).
+    r"
+    ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;
+    ALTER TABLE certificates ADD COLUMN revocation_reason TEXT
+        CHECK ((revocation_reason IS NULL) = (revoked_at IS NULL));
+    ALTER TABLE certificates ADD COLUMN replaced_by INTEGER REFERENCES certificates(id);
+    CREATE INDEX IF NOT EXISTS certificates_serial ON certificates(ltrim(serial_hex, '0'));
+    CREATE INDEX IF NOT EXISTS certificates_revoked ON certificates(revoked_at)
+        WHERE revoked_at IS NOT NULL;
+    CREATE TRIGGER IF NOT EXISTS certificates_revocation_is_final
+        BEFORE UPDATE OF revoked_at, revocation_reason ON certificates
+        WHEN OLD.revoked_at IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'a revocation is final'); END;
+    ",
 ];
 
 /// The TVS table, created idempotently beside the CAPF schema (files made
@@ -129,8 +147,8 @@ const DEVICE_COLUMNS: &str = "name, operation, key_request, auth_mode, auth_hash
      failed_attempts, locked, status, status_operation, status_detail, created_at, updated_at, \
      claim_expires, auth_salt, auth_hash, auth_iterations, claim_token";
 
-const CERTIFICATE_COLUMNS: &str =
-    "id, device, serial_hex, der, state, issued_at, not_after, updated_at";
+const CERTIFICATE_COLUMNS: &str = "id, device, serial_hex, der, state, issued_at, not_after, \
+     updated_at, revoked_at, revocation_reason, replaced_by";
 
 /// A device row as SQLite gives it, checked by [`DeviceRow::stored`].
 struct DeviceRow {
@@ -229,14 +247,35 @@ fn certificate_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Certificate
         row.get(5)?,
         row.get(6)?,
         row.get(7)?,
+        (row.get(8)?, row.get(9)?, row.get(10)?),
     ))
 }
 
-type CertificateRow = (i64, String, String, Vec<u8>, String, i64, i64, i64);
+type CertificateRow = (
+    i64,
+    String,
+    String,
+    Vec<u8>,
+    String,
+    i64,
+    i64,
+    i64,
+    (Option<i64>, Option<String>, Option<i64>),
+);
 
 fn certificate_entry(row: CertificateRow) -> RegistryResult<CertificateEntry> {
-    let (id, device, serial_hex, der, state, issued_at, not_after, updated_at) = row;
+    let (id, device, serial_hex, der, state, issued_at, not_after, updated_at, later) = row;
+    let (revoked_at, reason, replaced_by) = later;
+    let revocation = match (revoked_at, reason) {
+        (Some(at), Some(reason)) => Some(Revocation {
+            reason: parse("revocation reason", &reason)?,
+            revoked_at: to_u64(at),
+        }),
+        _ => None,
+    };
     Ok(CertificateEntry {
+        revocation,
+        replaced_by,
         id,
         device,
         serial_hex,
@@ -937,6 +976,97 @@ impl Registry for SqliteRegistry {
         let claim = claim.clone();
         self.write(move |connection| release(connection, &claim.device, claim.token))
     }
+
+    fn revoke(
+        &self,
+        target: &RevocationTarget,
+        reason: RevocationReason,
+        now: u64,
+    ) -> RegistryResult<Vec<CertificateEntry>> {
+        let target = target.clone();
+        self.write(move |connection| {
+            let (condition, key, what) = match &target {
+                RevocationTarget::Device(name) => (
+                    "device = ?1 AND state <> 'deleted'",
+                    name.clone(),
+                    format!("device {name} has no certificate to revoke"),
+                ),
+                RevocationTarget::Serial(text) => {
+                    let serial = crate::model::normalize_serial_hex(text)
+                        .ok_or_else(|| RegistryError::BadSerial(text.clone()))?;
+                    (
+                        "ltrim(serial_hex, '0') = ?1",
+                        serial,
+                        format!("no certificate with serial {text} to revoke"),
+                    )
+                }
+            };
+            let ids: Vec<i64> = {
+                let mut statement = connection.prepare(&format!(
+                    "SELECT id FROM certificates WHERE {condition} AND revoked_at IS NULL
+                     ORDER BY id"
+                ))?;
+                statement
+                    .query_map([&key], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            if ids.is_empty() {
+                return Err(RegistryError::NothingToRevoke(what));
+            }
+            let mut revoked = Vec::with_capacity(ids.len());
+            for id in ids {
+                connection.execute(
+                    "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3
+                     WHERE id = ?1",
+                    params![id, to_i64(now), reason.as_str()],
+                )?;
+                let entry = certificate_entry(connection.query_row(
+                    &format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = ?1"),
+                    [id],
+                    certificate_from_row,
+                )?)?;
+                event(
+                    connection,
+                    &entry.device,
+                    now,
+                    &format!(
+                        "certificate {id} revoked, {reason} (serial {})",
+                        entry.serial_hex
+                    ),
+                )?;
+                revoked.push(entry);
+            }
+            Ok(revoked)
+        })
+    }
+
+    fn certificates_with_serial(&self, serial_hex: &str) -> RegistryResult<Vec<CertificateEntry>> {
+        let serial = crate::model::normalize_serial_hex(serial_hex)
+            .ok_or_else(|| RegistryError::BadSerial(serial_hex.to_owned()))?;
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                 WHERE ltrim(serial_hex, '0') = ?1 ORDER BY id"
+            ))?;
+            let rows = statement
+                .query_map([&serial], certificate_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(certificate_entry).collect()
+        })
+    }
+
+    fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                 WHERE revoked_at IS NOT NULL ORDER BY id"
+            ))?;
+            let rows = statement
+                .query_map([], certificate_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(certificate_entry).collect()
+        })
+    }
 }
 
 /// A TVS row as SQLite gives it, checked by [`TvsRow::entry`].
@@ -1201,7 +1331,7 @@ mod tests {
         let path = temp_path("migrate");
         {
             let registry = SqliteRegistry::open(&path).unwrap();
-            assert_eq!(registry.schema_version().unwrap(), 2);
+            assert_eq!(registry.schema_version().unwrap(), 3);
             registry
                 .put_device("SEP001122334455", &install(), 1)
                 .unwrap();
@@ -1214,7 +1344,7 @@ mod tests {
             connection.execute_batch(MIGRATIONS[0]).unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 2);
+        assert_eq!(registry.schema_version().unwrap(), 3);
         assert_eq!(registry.list().unwrap().len(), 1);
         drop(registry);
         // A file from a newer capf is refused rather than misread.
@@ -1226,7 +1356,7 @@ mod tests {
             SqliteRegistry::open(&path),
             Err(RegistryError::SchemaTooNew {
                 found: 99,
-                known: 2
+                known: 3
             })
         ));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -1248,7 +1378,7 @@ mod tests {
                 .unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 2);
+        assert_eq!(registry.schema_version().unwrap(), 3);
         let device = registry.device("SEP001122334455").unwrap();
         assert_eq!(device.operation, Operation::Install);
         assert_eq!(device.claimed_until, None);

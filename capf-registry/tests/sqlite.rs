@@ -65,4 +65,5 @@ suite!(
     concurrent_failures_count_exactly,
     tvs_allow_list,
     a_real_session_through_the_host_helpers,
+    revocations_are_final_found_by_serial_and_consulted,
 );

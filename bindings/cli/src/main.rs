@@ -4,6 +4,7 @@
 //! trust check failed); 2 bad usage or unreadable input.
 
 mod anchors;
+mod cert;
 mod demo;
 mod device;
 mod encrypted_config;
@@ -46,6 +47,9 @@ enum Command {
     /// CAPF device registry (SQLite): schedule operations, authentication, certificate ledger.
     #[command(subcommand)]
     Device(device::Command),
+    /// Certificates of the ledger: revoke an LSC.
+    #[command(subcommand)]
+    Cert(cert::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Signed(command) => signed::run(command),
         Command::EncryptedConfig(command) => encrypted_config::run(command),
         Command::Device(command) => device::run(command),
+        Command::Cert(command) => cert::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),

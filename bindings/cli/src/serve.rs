@@ -67,10 +67,12 @@ pub(crate) struct ServeArgs {
     /// repeat the option for several files.
     #[arg(long, value_name = "MIC_CA.pem")]
     verify: Vec<PathBuf>,
-    /// Revocation data for certificate (LSC/MIC) authentication: PEM
-    /// certificates (each revoked), a DER or PEM CRL, or SHA-256 digests in
-    /// hex, one per line (`#` starts a comment); repeat the option for
-    /// several files. A revoked LSC or MIC is refused.
+    /// Outside revocation data for certificate (LSC/MIC) authentication,
+    /// such as a MIC maker's CRL: PEM certificates (each revoked), a DER or
+    /// PEM CRL, or SHA-256 digests in hex, one per line (`#` starts a
+    /// comment); repeat the option for several files. A revoked LSC or MIC
+    /// is refused. LSCs revoked with `capf cert revoke` need no file: the
+    /// server reads the ledger's revocations by itself.
     #[arg(long, value_name = "PATH")]
     revoked: Vec<PathBuf>,
     /// Validity of issued LSCs, in days (1-3650).

@@ -1,0 +1,398 @@
+//! Revocation in the certificate ledger (`capf cert revoke`), consulted by
+//! `capf serve` by itself: a phone authenticating with a revoked LSC is
+//! refused, and TVS answers INVALID for it. Real server, real TLS on
+//! loopback, real SQLite file, real certificates.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use support::{scratch, text};
+
+fn capf<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    let args: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
+    support::capf(&args)
+}
+
+fn report(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+fn ok(output: Output) -> Output {
+    assert!(output.status.success(), "{}", report(&output));
+    output
+}
+
+/// A CAPF CA certificate (EC P-256, seeded key) that may sign CRLs when
+/// `crl_sign`, as PEM files `NAME.pem` / `NAME.key`.
+fn ca_files(dir: &Path, name: &str, seed: u64, crl_sign: bool) -> (PathBuf, PathBuf) {
+    let key = support::seeded_p256(seed);
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("CAPF-{name}"));
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "capf");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyCertSign,
+    ];
+    if crl_sign {
+        params.key_usages.push(rcgen::KeyUsagePurpose::CrlSign);
+    }
+    let certificate = params.self_signed(&key).unwrap();
+    let cert_path = dir.join(format!("{name}.pem"));
+    let key_path = dir.join(format!("{name}.key"));
+    std::fs::write(&cert_path, certificate.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+/// The DER of the first certificate of a PEM file.
+fn certificate_in(path: &Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(path).unwrap();
+    let end = pem.find("-----END CERTIFICATE-----").unwrap() + 25;
+    let (label, der) = der::pem::decode_vec(&pem.as_bytes()[..end]).unwrap();
+    assert_eq!(label, "CERTIFICATE");
+    der
+}
+
+/// The serial number of a DER certificate, lower-case hex, read with
+/// x509-cert (not with the code under test).
+fn serial_hex(der: &[u8]) -> String {
+    use der::Decode;
+    let certificate = x509_cert::Certificate::from_der(der).unwrap();
+    hex::encode(certificate.tbs_certificate.serial_number.as_bytes())
+}
+
+/// A CAPF + TVS server on loopback over one registry file.
+struct Site {
+    dir: PathBuf,
+    db: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    server: Option<support::ServeProcess>,
+}
+
+impl Site {
+    fn new(test: &str) -> Self {
+        let dir = scratch("revocation", test);
+        let (cert, key) = ca_files(&dir, "capf", 0xC0FFEE, true);
+        Self {
+            db: dir.join("capf.db"),
+            dir,
+            cert,
+            key,
+            server: None,
+        }
+    }
+
+    fn start(&mut self, extra: &[&str]) {
+        self.server = None;
+        let mut args: Vec<&OsStr> = vec![
+            "serve".as_ref(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--tvs-listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--cert".as_ref(),
+            self.cert.as_os_str(),
+            "--key".as_ref(),
+            self.key.as_os_str(),
+            "--db".as_ref(),
+            self.db.as_os_str(),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        self.server = Some(support::ServeProcess::start(
+            &args,
+            &self.dir.join("serve.log"),
+        ));
+    }
+
+    fn server(&self) -> &support::ServeProcess {
+        self.server.as_ref().expect("server started")
+    }
+
+    fn db(&self) -> &OsStr {
+        self.db.as_os_str()
+    }
+
+    /// `capf device add` (replaces the whole schedule of an existing one).
+    fn add(&self, device: &str, auth: &str) {
+        ok(capf(&[
+            "device".as_ref(),
+            "add".as_ref(),
+            "--db".as_ref(),
+            self.db(),
+            device.as_ref(),
+            "--operation".as_ref(),
+            "install".as_ref(),
+            "--auth".as_ref(),
+            OsStr::new(auth),
+            "--key".as_ref(),
+            "ec:p256".as_ref(),
+        ]));
+    }
+
+    fn enroll(&self, device: &str, out: &Path, lsc: Option<&Path>) -> Output {
+        let mut args: Vec<&OsStr> = vec![
+            "enroll".as_ref(),
+            "--server".as_ref(),
+            self.server().capf_address().as_ref(),
+            "--ca".as_ref(),
+            self.cert.as_os_str(),
+            "--device".as_ref(),
+            device.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--timeout".as_ref(),
+            "20".as_ref(),
+        ];
+        if let Some(lsc) = lsc {
+            args.extend(["--lsc".as_ref(), lsc.as_os_str()]);
+        }
+        capf(&args)
+    }
+
+    fn tvs_verify(&self, certificate: &Path) -> Output {
+        capf(&[
+            "tvs".as_ref(),
+            "verify".as_ref(),
+            "--server".as_ref(),
+            self.server().tvs_address().as_ref(),
+            "--ca".as_ref(),
+            self.cert.as_os_str(),
+            "--timeout".as_ref(),
+            "20".as_ref(),
+            certificate.as_os_str(),
+        ])
+    }
+
+    fn show(&self, device: &str) -> serde_json::Value {
+        let output = ok(capf(&[
+            "device".as_ref(),
+            "show".as_ref(),
+            "--db".as_ref(),
+            self.db(),
+            device.as_ref(),
+            "--json".as_ref(),
+        ]));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    fn log(&self) -> String {
+        self.server().log()
+    }
+}
+
+#[test]
+fn a_revoked_lsc_is_refused_by_capf_and_answered_invalid_by_tvs() {
+    let device = "SEP0000000000A1";
+    let mut site = Site::new("refused");
+    site.start(&[]);
+    let first = site.dir.join("first.pem");
+    let second = site.dir.join("second.pem");
+    let third = site.dir.join("third.pem");
+
+    // A first LSC (null string), then a second one authenticated by the
+    // first: LSC authentication works on this server before any revocation.
+    site.add(device, "null");
+    ok(site.enroll(device, &first, None));
+    site.add(device, "lsc");
+    let renewed = site.enroll(device, &second, Some(&first));
+    assert!(
+        renewed.status.success(),
+        "{}\n{}",
+        report(&renewed),
+        site.log()
+    );
+    let second_der = certificate_in(&second);
+    let second_serial = serial_hex(&second_der);
+
+    // TVS vouches for the second LSC once it is on the allow-list.
+    ok(capf(&[
+        "tvs".as_ref(),
+        "add".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        second.as_os_str(),
+        "--role".as_ref(),
+        "app-server".as_ref(),
+    ]));
+    let valid = site.tvs_verify(&second);
+    assert_eq!(
+        valid.status.code(),
+        Some(0),
+        "{}\n{}",
+        report(&valid),
+        site.log()
+    );
+
+    // Revoke it by serial (upper case, with colons: the ledger normalises).
+    let pretty_serial = second_serial
+        .to_ascii_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    let revoked = ok(capf(&[
+        "cert".as_ref(),
+        "revoke".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--serial".as_ref(),
+        pretty_serial.as_ref(),
+        "--reason".as_ref(),
+        "keyCompromise".as_ref(),
+    ]));
+    assert!(
+        text(&revoked.stdout).contains(&second_serial),
+        "{}",
+        report(&revoked)
+    );
+
+    let shown = site.show(device);
+    let ledger = shown["certificates"].as_array().unwrap();
+    assert_eq!(ledger.len(), 2, "{shown}");
+    assert_eq!(ledger[0]["revoked"], false);
+    assert_eq!(ledger[1]["serial"], second_serial.as_str());
+    assert_eq!(ledger[1]["revoked"], true);
+    assert_eq!(ledger[1]["revocation_reason"], "keyCompromise");
+
+    // The same running server, no restart and no --revoked file: TVS now
+    // answers INVALID (exit 1) ...
+    let invalid = site.tvs_verify(&second);
+    assert_eq!(
+        invalid.status.code(),
+        Some(1),
+        "{}\n{}",
+        report(&invalid),
+        site.log()
+    );
+
+    // ... and CAPF refuses the revoked LSC: nothing issued, nothing new in
+    // the ledger, the refusal logged as a revocation.
+    site.add(device, "lsc");
+    let refused = site.enroll(device, &third, Some(&second));
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}\n{}",
+        report(&refused),
+        site.log()
+    );
+    assert!(!third.exists());
+    assert_eq!(
+        site.show(device)["certificates"].as_array().unwrap().len(),
+        2
+    );
+    assert!(
+        site.log().to_ascii_lowercase().contains("revoked"),
+        "{}",
+        site.log()
+    );
+
+    // The first LSC, not revoked, still authenticates: the refusal was the
+    // revocation of the second and nothing else.
+    let again = site.enroll(device, &third, Some(&first));
+    assert!(again.status.success(), "{}\n{}", report(&again), site.log());
+
+    // Revoking the device revokes what is left (first and third); a second
+    // revocation of the same device finds nothing: exit 2 with a message.
+    let by_device = ok(capf(&[
+        "cert".as_ref(),
+        "revoke".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        device.as_ref(),
+        "--reason".as_ref(),
+        "cessation-of-operation".as_ref(),
+        "--json".as_ref(),
+    ]));
+    let listed: serde_json::Value = serde_json::from_slice(&by_device.stdout).unwrap();
+    let serials: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        serials,
+        [
+            serial_hex(&certificate_in(&first)),
+            serial_hex(&certificate_in(&third))
+        ]
+    );
+    let nothing = capf(&[
+        "cert".as_ref(),
+        "revoke".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        device.as_ref(),
+        "--reason".as_ref(),
+        "superseded".as_ref(),
+    ]);
+    assert_eq!(nothing.status.code(), Some(2), "{}", report(&nothing));
+    assert!(
+        text(&nothing.stderr).contains("nothing to revoke"),
+        "{}",
+        report(&nothing)
+    );
+}
+
+#[test]
+fn revoke_refuses_bad_reasons_and_serials_with_exit_2() {
+    let site = Site::new("bad-input");
+    site.add("SEP0000000000A2", "null");
+    let bad_reason = capf(&[
+        "cert".as_ref(),
+        "revoke".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "SEP0000000000A2".as_ref(),
+        "--reason".as_ref(),
+        "removeFromCRL".as_ref(),
+    ]);
+    assert_eq!(bad_reason.status.code(), Some(2), "{}", report(&bad_reason));
+    assert!(
+        text(&bad_reason.stderr).contains("keyCompromise"),
+        "{}",
+        report(&bad_reason)
+    );
+    let bad_serial = capf(&[
+        "cert".as_ref(),
+        "revoke".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--serial".as_ref(),
+        "xyz".as_ref(),
+        "--reason".as_ref(),
+        "superseded".as_ref(),
+    ]);
+    assert_eq!(bad_serial.status.code(), Some(2), "{}", report(&bad_serial));
+    assert!(
+        text(&bad_serial.stderr).contains("not a serial number"),
+        "{}",
+        report(&bad_serial)
+    );
+    // A device without certificates: nothing to revoke.
+    let none = capf(&[
+        "cert".as_ref(),
+        "revoke".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "SEP0000000000A2".as_ref(),
+        "--reason".as_ref(),
+        "superseded".as_ref(),
+    ]);
+    assert_eq!(none.status.code(), Some(2), "{}", report(&none));
+}
