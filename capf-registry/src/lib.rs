@@ -289,6 +289,53 @@ pub fn look_up_device<R: Registry + ?Sized>(
     }
 }
 
+/// What a CRL of `issuer_certificate_der` lists: every revoked ledger
+/// certificate whose issuer is that certificate's subject (others, such as
+/// fetched MICs or LSCs of another issuer, belong to another CRL), each
+/// serial once (its first revocation), oldest revocation first. A ledger
+/// certificate that does not parse is skipped (its issuer is unknown).
+pub fn crl_entries<R: Registry + ?Sized>(
+    registry: &R,
+    issuer_certificate_der: &[u8],
+) -> RegistryResult<Vec<capf_core::revocation::RevokedEntry>> {
+    use ::der::{Decode, Encode};
+    use capf_core::revocation::RevokedEntry;
+    use capf_core::time::Timestamp;
+    let issuer = x509_cert::Certificate::from_der(issuer_certificate_der)
+        .ok()
+        .and_then(|certificate| certificate.tbs_certificate.subject.to_der().ok())
+        .ok_or_else(|| RegistryError::NotACertificate("the CRL issuer".into()))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut entries = Vec::new();
+    for entry in registry.revoked_certificates()? {
+        let Some(revocation) = entry.revocation else {
+            continue;
+        };
+        let Ok(certificate) = x509_cert::Certificate::from_der(&entry.der) else {
+            continue;
+        };
+        let tbs = &certificate.tbs_certificate;
+        if tbs.issuer.to_der().ok().as_deref() != Some(issuer.as_slice()) {
+            continue;
+        }
+        let serial = tbs.serial_number.as_bytes();
+        let start = serial
+            .iter()
+            .position(|byte| *byte != 0)
+            .unwrap_or(serial.len());
+        let serial = serial.get(start..).unwrap_or_default().to_vec();
+        if seen.insert(serial.clone()) {
+            entries.push(RevokedEntry {
+                serial,
+                revoked_at: Timestamp::from_unix_seconds(revocation.revoked_at),
+                reason: revocation.reason,
+            });
+        }
+    }
+    entries.sort_by_key(|entry| entry.revoked_at.unix_seconds());
+    Ok(entries)
+}
+
 /// Whether the ledger revokes this certificate (DER): a ledger entry with
 /// its serial and its issuer (or its exact bytes) is revoked. What TVS
 /// asks before vouching for a certificate of its allow-list. `None` also

@@ -4,6 +4,7 @@
 //! trust check failed); 2 bad usage or unreadable input.
 
 mod anchors;
+mod ca;
 mod cert;
 mod demo;
 mod device;
@@ -50,6 +51,9 @@ enum Command {
     /// Certificates of the ledger: revoke an LSC.
     #[command(subcommand)]
     Cert(cert::Command),
+    /// The issuing CA: a CRL of the ledger's revocations.
+    #[command(subcommand)]
+    Ca(ca::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
         Command::EncryptedConfig(command) => encrypted_config::run(command),
         Command::Device(command) => device::run(command),
         Command::Cert(command) => cert::run(command),
+        Command::Ca(command) => ca::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),

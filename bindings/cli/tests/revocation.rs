@@ -396,3 +396,129 @@ fn revoke_refuses_bad_reasons_and_serials_with_exit_2() {
     ]);
     assert_eq!(none.status.code(), Some(2), "{}", report(&none));
 }
+
+/// Runs `openssl` (on this machine's PATH); a missing openssl fails the
+/// test with a message, never a silent pass.
+fn openssl(args: &[&OsStr]) -> Output {
+    std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("openssl is needed to check the CRL and could not run: {error}")
+        })
+}
+
+#[test]
+fn the_crl_lists_the_ledger_revocations_and_openssl_verifies_it() {
+    let mut site = Site::new("crl");
+    site.start(&[]);
+    let (revoked_a, revoked_b, kept) = ("SEP0000000000B1", "SEP0000000000B2", "SEP0000000000B3");
+    let mut serials = std::collections::BTreeMap::new();
+    for device in [revoked_a, revoked_b, kept] {
+        site.add(device, "null");
+        let out = site.dir.join(format!("{device}.pem"));
+        let enrolled = site.enroll(device, &out, None);
+        assert!(
+            enrolled.status.success(),
+            "{}\n{}",
+            report(&enrolled),
+            site.log()
+        );
+        serials.insert(device, serial_hex(&certificate_in(&out)));
+    }
+    for (device, reason) in [(revoked_a, "keyCompromise"), (revoked_b, "unspecified")] {
+        ok(capf(&[
+            "cert".as_ref(),
+            "revoke".as_ref(),
+            "--db".as_ref(),
+            site.db(),
+            device.as_ref(),
+            "--reason".as_ref(),
+            reason.as_ref(),
+        ]));
+    }
+
+    let crl = site.dir.join("crl.pem");
+    let issued = ok(capf(&[
+        "ca".as_ref(),
+        "crl".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--cert".as_ref(),
+        site.cert.as_os_str(),
+        "--key".as_ref(),
+        site.key.as_os_str(),
+        "--out".as_ref(),
+        crl.as_os_str(),
+        "--next-update-days".as_ref(),
+        "3".as_ref(),
+    ]));
+    assert!(
+        text(&issued.stdout).contains("2 revoked"),
+        "{}",
+        report(&issued)
+    );
+
+    let verified = openssl(&[
+        "crl".as_ref(),
+        "-in".as_ref(),
+        crl.as_os_str(),
+        "-CAfile".as_ref(),
+        site.cert.as_os_str(),
+        "-verify".as_ref(),
+        "-noout".as_ref(),
+    ]);
+    assert!(verified.status.success(), "{}", report(&verified));
+    let said = format!("{}{}", text(&verified.stdout), text(&verified.stderr));
+    assert!(said.contains("verify OK"), "{said}");
+
+    // The serials listed, read back by openssl: exactly the two revoked.
+    let shown = openssl(&[
+        "crl".as_ref(),
+        "-in".as_ref(),
+        crl.as_os_str(),
+        "-noout".as_ref(),
+        "-text".as_ref(),
+    ]);
+    assert!(shown.status.success(), "{}", report(&shown));
+    let listing = text(&shown.stdout);
+    let mut listed: Vec<String> = listing
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Serial Number: "))
+        .map(|serial| serial.trim().to_ascii_lowercase())
+        .collect();
+    listed.sort();
+    let mut expected = vec![serials[revoked_a].clone(), serials[revoked_b].clone()];
+    expected.sort();
+    assert_eq!(listed, expected, "{listing}");
+    assert!(
+        !listing.to_ascii_lowercase().contains(&serials[kept]),
+        "{listing}"
+    );
+    assert!(listing.contains("Key Compromise"), "{listing}");
+    assert!(listing.contains("CRL Number"), "{listing}");
+
+    // An issuer without cRLSign (given as --issuer/--issuer-key) is refused
+    // with a message that says so; nothing is written.
+    let (plain_cert, plain_key) = ca_files(&site.dir, "no-crl-sign", 0xB0B, false);
+    let refused_out = site.dir.join("refused.pem");
+    let refused = capf(&[
+        "ca".as_ref(),
+        "crl".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--issuer".as_ref(),
+        plain_cert.as_os_str(),
+        "--issuer-key".as_ref(),
+        plain_key.as_os_str(),
+        "--out".as_ref(),
+        refused_out.as_os_str(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", report(&refused));
+    assert!(
+        text(&refused.stderr).contains("cRLSign"),
+        "{}",
+        report(&refused)
+    );
+    assert!(!refused_out.exists());
+}
