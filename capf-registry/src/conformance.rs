@@ -791,12 +791,12 @@ pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
     assert!(device.has_auth_string);
 }
 
-/// Installs `der` for `name` (scheduled install, claimed, recorded pending,
+/// Installs `certificate` for `name` (scheduled install, claimed, recorded pending,
 /// completed) and returns its ledger id.
 fn install_certificate<R: Registry + ?Sized>(
     registry: &R,
     name: &str,
-    der: &[u8],
+    certificate: &NewCertificate,
     token: u8,
     now: u64,
 ) -> i64 {
@@ -804,8 +804,7 @@ fn install_certificate<R: Registry + ?Sized>(
         panic!("scheduling {name}: {error}");
     }
     let claim = take_claim(registry, name, token, now + 1_000, now);
-    let id = match registry.record_pending_certificate(&claim, &NewCertificate::from_der(der), now)
-    {
+    let id = match registry.record_pending_certificate(&claim, certificate, now) {
         Ok(id) => id,
         Err(error) => panic!("recording: {error}"),
     };
@@ -832,8 +831,8 @@ pub fn revocations_are_final_found_by_serial_and_consulted<B: Backend>(backend: 
         .unwrap();
     let first = tvs_certificate("first.example.test");
     let second = tvs_certificate("second.example.test");
-    let first_id = install_certificate(&registry, name, &first, 1, 10);
-    let second_id = install_certificate(&registry, name, &second, 2, 20);
+    let first_id = install_certificate(&registry, name, &NewCertificate::from_der(&first), 1, 10);
+    let second_id = install_certificate(&registry, name, &NewCertificate::from_der(&second), 2, 20);
     let serial_of = |der: &[u8]| match x509_cert::Certificate::from_der(der) {
         Ok(certificate) => certificate
             .tbs_certificate
@@ -972,4 +971,95 @@ pub fn revocations_are_final_found_by_serial_and_consulted<B: Backend>(backend: 
     // Seen from another handle (another process or node).
     let other = backend.connect("revocation");
     assert_eq!(other.revoked_certificates().unwrap(), all);
+}
+
+/// The renewal planner: the current LSC past its share is scheduled (an
+/// install authenticated by the LSC), not before; a dry run writes
+/// nothing; completing it marks the old certificate replaced, and the new
+/// one is not due again.
+pub fn renewal_is_planned_at_the_threshold_and_replaces_the_old_lsc<B: Backend>(backend: &B) {
+    use crate::rules::RenewalPolicy;
+    let registry = backend.create("renewal");
+    let name = "SEP0011223344DD";
+    let hash = test_hash("2468", 5);
+    registry
+        .put_device(
+            name,
+            &schedule(Operation::None, AuthMode::AuthString, Some(hash)),
+            1,
+        )
+        .unwrap();
+    // Installed LSC valid 1_700_000_000 .. 1_731_536_000 (certificate()).
+    let old_id = install_certificate(&registry, name, &certificate("0a"), 1, 10);
+    let lifetime = 1_731_536_000 - 1_700_000_000;
+    let threshold = 1_700_000_000 + lifetime / 2; // an even lifetime: exact
+    let share = RenewalPolicy::used_share("0.5").unwrap();
+
+    assert!(
+        crate::plan_renewals(&registry, share, threshold - 1, false)
+            .unwrap()
+            .is_empty()
+    );
+    let dry = crate::plan_renewals(&registry, share, threshold, true).unwrap();
+    assert_eq!(dry.len(), 1);
+    assert_eq!(registry.device(name).unwrap().operation, Operation::None);
+
+    let planned = crate::plan_renewals(&registry, share, threshold, false).unwrap();
+    assert_eq!(planned.len(), 1);
+    assert_eq!(planned[0].device, name);
+    assert_eq!(planned[0].certificate_id, old_id);
+    let device = registry.device(name).unwrap();
+    assert_eq!(device.operation, Operation::Install);
+    assert_eq!(device.auth_mode, AuthMode::Lsc);
+    assert_eq!(device.status, Status::Pending);
+    // Already scheduled: planned once only.
+    assert!(
+        crate::plan_renewals(&registry, share, threshold + 1, false)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !registry
+            .schedule_renewal(name, old_id, threshold + 1)
+            .unwrap()
+    );
+
+    // The phone completes it: a new LSC, the old one replaced.
+    let claim = take_claim(&registry, name, 9, threshold + 1_000, threshold + 2);
+    let mut renewed = certificate("0b");
+    renewed.issued_at = threshold + 2;
+    renewed.not_after = threshold + 2 + lifetime;
+    let new_id = registry
+        .record_pending_certificate(&claim, &renewed, threshold + 2)
+        .unwrap();
+    registry
+        .record_outcome(
+            name,
+            Some(&claim),
+            &completed(Operation::Install, LedgerChange::MarkInstalled(new_id)),
+            threshold + 3,
+        )
+        .unwrap();
+    let ledger = registry.certificates(name).unwrap();
+    assert_eq!(ledger.len(), 2);
+    assert_eq!(ledger[0].id, old_id);
+    assert_eq!(ledger[0].replaced_by, Some(new_id));
+    assert_eq!(ledger[0].state, CertificateState::Installed);
+    assert_eq!(ledger[1].replaced_by, None);
+    let current = registry.current_certificates().unwrap();
+    assert_eq!(
+        current.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+        [new_id]
+    );
+    // The new LSC is not due at the old one's threshold.
+    assert!(
+        crate::plan_renewals(&registry, share, threshold + 4, false)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !registry
+            .schedule_renewal(name, old_id, threshold + 4)
+            .unwrap()
+    );
 }

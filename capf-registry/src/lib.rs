@@ -95,7 +95,7 @@ pub use model::{
     Revocation, RevocationReason, RevocationTarget, Schedule, Status, StoredAuthHash, StoredDevice,
     auth_string_verifier, hash_auth_string, normalize_serial_hex,
 };
-pub use rules::LookUp;
+pub use rules::{LookUp, Renewal, RenewalPolicy};
 pub use sqlite::SqliteRegistry;
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};
 
@@ -216,6 +216,45 @@ pub trait Registry: Send + Sync {
     /// Every revoked certificate of the ledger, oldest first (what a CRL
     /// lists).
     fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// The renewal candidates: every installed ledger certificate that is
+    /// neither revoked nor replaced, of a device that is not removed,
+    /// oldest first ([`rules::plan_renewals`] picks each device's newest).
+    fn current_certificates(&self) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// Schedules the renewal of `certificate_id` (the device's current
+    /// LSC): an install authenticated by that LSC (auth mode lsc, the
+    /// device's key request kept), in one transaction, only if the device
+    /// still has nothing scheduled and the certificate is still current.
+    /// Returns false (nothing written) otherwise. When the phone completes
+    /// it, the new certificate replaces the old one in the ledger
+    /// ([`CertificateEntry::replaced_by`]; every install does so).
+    fn schedule_renewal(&self, name: &str, certificate_id: i64, now: u64) -> RegistryResult<bool>;
+}
+
+/// The renewal planner: schedules ([`Registry::schedule_renewal`]) every
+/// renewal [`rules::plan_renewals`] finds due at `now`, or only lists them
+/// when `dry_run`. Returns what it scheduled (or would schedule); a device
+/// whose state changed meanwhile (scheduled by someone else) is left out.
+pub fn plan_renewals<R: Registry + ?Sized>(
+    registry: &R,
+    policy: rules::RenewalPolicy,
+    now: u64,
+    dry_run: bool,
+) -> RegistryResult<Vec<rules::Renewal>> {
+    let devices = registry.list()?;
+    let current = registry.current_certificates()?;
+    let plan = rules::plan_renewals(&devices, &current, policy, now);
+    if dry_run {
+        return Ok(plan);
+    }
+    let mut scheduled = Vec::with_capacity(plan.len());
+    for renewal in plan {
+        if registry.schedule_renewal(&renewal.device, renewal.certificate_id, now)? {
+            scheduled.push(renewal);
+        }
+    }
+    Ok(scheduled)
 }
 
 /// The TVS allow-list: certificates TVS vouches for, by SHA-256.

@@ -656,6 +656,22 @@ fn complete(
                     id: *id,
                 });
             }
+            // The phone holds one LSC: the new one replaces every earlier
+            // installed one (they stay in the ledger, marked replaced).
+            let replaced = connection.execute(
+                "UPDATE certificates SET replaced_by = ?2, updated_at = ?3
+                 WHERE device = ?1 AND id <> ?2 AND state = 'installed'
+                   AND replaced_by IS NULL",
+                params![name, id, to_i64(now)],
+            )?;
+            if replaced > 0 {
+                event(
+                    connection,
+                    name,
+                    now,
+                    &format!("{replaced} earlier certificate(s) replaced by certificate {id}"),
+                )?;
+            }
         }
         LedgerChange::AddFetched(certificate) => {
             insert_certificate(
@@ -1052,6 +1068,50 @@ impl Registry for SqliteRegistry {
                 .query_map([&serial], certificate_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().map(certificate_entry).collect()
+        })
+    }
+
+    fn current_certificates(&self) -> RegistryResult<Vec<CertificateEntry>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                 WHERE state = 'installed' AND revoked_at IS NULL AND replaced_by IS NULL
+                   AND device IN (SELECT name FROM devices WHERE removed = 0)
+                 ORDER BY id"
+            ))?;
+            let rows = statement
+                .query_map([], certificate_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(certificate_entry).collect()
+        })
+    }
+
+    fn schedule_renewal(&self, name: &str, certificate_id: i64, now: u64) -> RegistryResult<bool> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let changed = connection.execute(
+                "UPDATE devices SET operation = 'install', auth_mode = 'lsc',
+                     auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL,
+                     failed_attempts = 0, locked = 0, status = 'pending',
+                     status_operation = 'install', status_detail = NULL,
+                     claim_token = NULL, claim_expires = NULL, updated_at = ?3
+                 WHERE name = ?1 AND removed = 0 AND operation = 'none'
+                   AND EXISTS (SELECT 1 FROM certificates WHERE id = ?2 AND device = ?1
+                       AND state = 'installed' AND revoked_at IS NULL AND replaced_by IS NULL)",
+                params![name, certificate_id, to_i64(now)],
+            )?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            event(
+                connection,
+                &name,
+                now,
+                &format!(
+                    "renewal scheduled: install authenticated by certificate {certificate_id}"
+                ),
+            )?;
+            Ok(true)
         })
     }
 

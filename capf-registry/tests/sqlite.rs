@@ -66,4 +66,5 @@ suite!(
     tvs_allow_list,
     a_real_session_through_the_host_helpers,
     revocations_are_final_found_by_serial_and_consulted,
+    renewal_is_planned_at_the_threshold_and_replaces_the_old_lsc,
 );
