@@ -14,6 +14,7 @@ mod files;
 mod listener;
 mod output;
 mod pump;
+mod renew;
 mod runtime;
 mod serve;
 mod signed;
@@ -54,6 +55,9 @@ enum Command {
     /// The issuing CA: a CRL of the ledger's revocations.
     #[command(subcommand)]
     Ca(ca::Command),
+    /// Renewal: schedule every LSC that is due for renewal.
+    #[command(subcommand)]
+    Renew(renew::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
         Command::Device(command) => device::run(command),
         Command::Cert(command) => cert::run(command),
         Command::Ca(command) => ca::run(command),
+        Command::Renew(command) => renew::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),

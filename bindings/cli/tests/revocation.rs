@@ -522,3 +522,135 @@ fn the_crl_lists_the_ledger_revocations_and_openssl_verifies_it() {
     );
     assert!(!refused_out.exists());
 }
+
+fn renew_plan(site: &Site, extra: &[&str]) -> serde_json::Value {
+    let mut args: Vec<&OsStr> = vec![
+        "renew".as_ref(),
+        "plan".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--json".as_ref(),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let output = ok(capf(&args));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn planned_devices(plan: &serde_json::Value) -> Vec<(String, i64)> {
+    plan["scheduled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|renewal| {
+            (
+                renewal["device"].as_str().unwrap().to_owned(),
+                renewal["certificate_id"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_planned_renewal_is_authenticated_by_the_old_lsc_and_replaces_it() {
+    let device = "SEP0000000000C1";
+    let mut site = Site::new("renew");
+    site.start(&[]);
+    let first = site.dir.join("first.pem");
+    let second = site.dir.join("second.pem");
+    site.add(device, "null");
+    ok(site.enroll(device, &first, None));
+    let first_id = site.show(device)["certificates"][0]["id"].as_i64().unwrap();
+
+    // Not due: nothing expires before 2000.
+    let none = renew_plan(&site, &["--expiring-before", "2000-01-01"]);
+    assert!(planned_devices(&none).is_empty(), "{none}");
+    // A dry run lists it and writes nothing.
+    let dry = renew_plan(&site, &["--expiring-before", "9999-12-31", "--dry-run"]);
+    assert_eq!(planned_devices(&dry), [(device.to_owned(), first_id)]);
+    assert_eq!(site.show(device)["operation"], "none");
+    // The plan schedules an install authenticated by the LSC.
+    let plan = renew_plan(&site, &["--expiring-before", "9999-12-31T00:00:00Z"]);
+    assert_eq!(planned_devices(&plan), [(device.to_owned(), first_id)]);
+    let shown = site.show(device);
+    assert_eq!(shown["operation"], "install", "{shown}");
+    assert_eq!(shown["auth_mode"], "lsc", "{shown}");
+
+    // The phone authenticates with its old LSC and receives a new one.
+    let renewed = site.enroll(device, &second, Some(&first));
+    assert!(
+        renewed.status.success(),
+        "{}\n{}",
+        report(&renewed),
+        site.log()
+    );
+    assert_ne!(certificate_in(&second), certificate_in(&first));
+    let shown = site.show(device);
+    let ledger = shown["certificates"].as_array().unwrap();
+    assert_eq!(ledger.len(), 2, "{shown}");
+    let second_id = ledger[1]["id"].as_i64().unwrap();
+    assert_eq!(ledger[1]["serial"], serial_hex(&certificate_in(&second)));
+    assert_eq!(ledger[0]["replaced_by"], second_id, "{shown}");
+    assert_eq!(ledger[1]["replaced_by"], serde_json::Value::Null);
+    assert_eq!(shown["operation"], "none");
+    // The planner now judges the new LSC only.
+    let next = renew_plan(&site, &["--expiring-before", "9999-12-31", "--dry-run"]);
+    assert_eq!(planned_devices(&next), [(device.to_owned(), second_id)]);
+
+    // Bad input: exit 2.
+    for bad in [
+        &["--used-share", "1.5"][..],
+        &["--used-share", "0"][..],
+        &["--expiring-before", "2027-02-30"][..],
+    ] {
+        let mut args: Vec<&OsStr> = vec![
+            "renew".as_ref(),
+            "plan".as_ref(),
+            "--db".as_ref(),
+            site.db(),
+        ];
+        args.extend(bad.iter().map(OsStr::new));
+        let output = capf(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            report(&output)
+        );
+    }
+}
+
+#[test]
+fn serve_with_renew_used_share_schedules_due_renewals_by_itself() {
+    let device = "SEP0000000000C2";
+    let mut site = Site::new("serve-renew");
+    // One-day LSCs: a share of 0.000001 is one second (rounded up).
+    site.start(&["--validity-days", "1"]);
+    let first = site.dir.join("first.pem");
+    site.add(device, "null");
+    ok(site.enroll(device, &first, None));
+    // Wait (polling, no timing assertion) until the library says the LSC
+    // is past that share, so the server's own pass must find it.
+    let started = std::time::Instant::now();
+    loop {
+        let dry = renew_plan(&site, &["--used-share", "0.000001", "--dry-run"]);
+        if !planned_devices(&dry).is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "never due"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(site.show(device)["operation"], "none");
+    // Without the option, a restarted server schedules nothing ...
+    site.start(&[]);
+    assert_eq!(site.show(device)["operation"], "none");
+    // ... with it, its start-up pass (done before it announces it is
+    // ready) schedules the renewal.
+    site.start(&["--renew-used-share", "0.000001"]);
+    let shown = site.show(device);
+    assert_eq!(shown["operation"], "install", "{shown}\n{}", site.log());
+    assert_eq!(shown["auth_mode"], "lsc");
+    assert!(site.log().contains("renewal scheduled"), "{}", site.log());
+}
