@@ -1063,3 +1063,37 @@ pub fn renewal_is_planned_at_the_threshold_and_replaces_the_old_lsc<B: Backend>(
             .unwrap()
     );
 }
+
+/// A directly issued certificate (`capf cert issue`): the device is added
+/// (or revived) with nothing scheduled, the certificate installed, and a
+/// second one replaces the first.
+pub fn directly_issued_certificates_add_the_device_and_replace_earlier_ones<B: Backend>(
+    backend: &B,
+) {
+    let registry = backend.create("issued");
+    let name = "CSFCLIENT";
+    let key = KeyRequest::Ec(Curve::P256);
+    let first = registry
+        .record_issued_certificate(name, key, &certificate("01"), 5)
+        .unwrap();
+    let device = registry.device(name).unwrap();
+    assert_eq!(device.operation, Operation::None);
+    assert_eq!(device.auth_mode, AuthMode::Null);
+    assert_eq!(device.key_request, key);
+    registry.remove(name, 6).unwrap();
+    let second = registry
+        .record_issued_certificate(name, key, &certificate("02"), 7)
+        .unwrap();
+    assert_eq!(registry.device(name).unwrap().operation, Operation::None);
+    let ledger = registry.certificates(name).unwrap();
+    assert_eq!(
+        ledger
+            .iter()
+            .map(|entry| (entry.id, entry.state, entry.replaced_by))
+            .collect::<Vec<_>>(),
+        [
+            (first, CertificateState::Installed, Some(second)),
+            (second, CertificateState::Installed, None)
+        ]
+    );
+}

@@ -230,6 +230,21 @@ pub trait Registry: Send + Sync {
     /// it, the new certificate replaces the old one in the ledger
     /// ([`CertificateEntry::replaced_by`]; every install does so).
     fn schedule_renewal(&self, name: &str, certificate_id: i64, now: u64) -> RegistryResult<bool>;
+
+    /// Records a certificate issued outside a CAPF session (`capf cert
+    /// issue`: a third-party client's certificate from its CSR) as
+    /// installed, in one transaction: the device is added when absent
+    /// (nothing scheduled, null string, `key_request` as its key) or
+    /// revived when removed, and the new certificate replaces the device's
+    /// earlier installed ones, as a CAPF install does. Returns the ledger
+    /// id.
+    fn record_issued_certificate(
+        &self,
+        name: &str,
+        key_request: KeyRequest,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64>;
 }
 
 /// The renewal planner: schedules ([`Registry::schedule_renewal`]) every

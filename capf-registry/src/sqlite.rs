@@ -656,22 +656,7 @@ fn complete(
                     id: *id,
                 });
             }
-            // The phone holds one LSC: the new one replaces every earlier
-            // installed one (they stay in the ledger, marked replaced).
-            let replaced = connection.execute(
-                "UPDATE certificates SET replaced_by = ?2, updated_at = ?3
-                 WHERE device = ?1 AND id <> ?2 AND state = 'installed'
-                   AND replaced_by IS NULL",
-                params![name, id, to_i64(now)],
-            )?;
-            if replaced > 0 {
-                event(
-                    connection,
-                    name,
-                    now,
-                    &format!("{replaced} earlier certificate(s) replaced by certificate {id}"),
-                )?;
-            }
+            replace_earlier(connection, name, *id, now)?;
         }
         LedgerChange::AddFetched(certificate) => {
             insert_certificate(
@@ -710,6 +695,25 @@ fn complete(
         now,
         &format!("{} successful", completion.operation),
     )
+}
+
+/// The phone holds one LSC: certificate `id` replaces every earlier
+/// installed one of the device (they stay in the ledger, marked replaced).
+fn replace_earlier(connection: &Connection, name: &str, id: i64, now: u64) -> RegistryResult<()> {
+    let replaced = connection.execute(
+        "UPDATE certificates SET replaced_by = ?2, updated_at = ?3
+         WHERE device = ?1 AND id <> ?2 AND state = 'installed' AND replaced_by IS NULL",
+        params![name, id, to_i64(now)],
+    )?;
+    if replaced > 0 {
+        event(
+            connection,
+            name,
+            now,
+            &format!("{replaced} earlier certificate(s) replaced by certificate {id}"),
+        )?;
+    }
+    Ok(())
 }
 
 /// Counts a failed authentication with [`rules::count_failure`].
@@ -1068,6 +1072,65 @@ impl Registry for SqliteRegistry {
                 .query_map([&serial], certificate_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().map(certificate_entry).collect()
+        })
+    }
+
+    fn record_issued_certificate(
+        &self,
+        name: &str,
+        key_request: KeyRequest,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64> {
+        let (name, certificate) = (name.to_owned(), certificate.clone());
+        self.write(move |connection| {
+            let existed: Option<bool> = connection
+                .query_row(
+                    "SELECT removed = 0 FROM devices WHERE name = ?1",
+                    [&name],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match existed {
+                Some(true) => {}
+                Some(false) => {
+                    connection.execute(
+                        "UPDATE devices SET removed = 0, operation = 'none', status = 'none',
+                             status_operation = NULL, status_detail = NULL, updated_at = ?2
+                         WHERE name = ?1",
+                        params![name, to_i64(now)],
+                    )?;
+                    event(
+                        connection,
+                        &name,
+                        now,
+                        "revived by a directly issued certificate",
+                    )?;
+                }
+                None => {
+                    connection.execute(
+                        "INSERT INTO devices (name, operation, key_request, auth_mode, status,
+                             created_at, updated_at)
+                         VALUES (?1, 'none', ?2, 'null', 'none', ?3, ?3)",
+                        params![name, key_request.to_string(), to_i64(now)],
+                    )?;
+                    event(
+                        connection,
+                        &name,
+                        now,
+                        "added for a directly issued certificate",
+                    )?;
+                }
+            }
+            let id = insert_certificate(
+                connection,
+                &name,
+                &certificate,
+                CertificateState::Installed,
+                now,
+            )?;
+            replace_earlier(connection, &name, id, now)?;
+            Ok(id)
         })
     }
 

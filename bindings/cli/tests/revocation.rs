@@ -654,3 +654,262 @@ fn serve_with_renew_used_share_schedules_due_renewals_by_itself() {
     assert_eq!(shown["auth_mode"], "lsc");
     assert!(site.log().contains("renewal scheduled"), "{}", site.log());
 }
+
+/// `openssl req`: a key (PKCS#8 PEM) and a CSR for it, with `key_args`.
+fn openssl_csr(dir: &Path, name: &str, key_args: &[&str]) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let mut args: Vec<&OsStr> = vec!["req".as_ref(), "-new".as_ref(), "-nodes".as_ref()];
+    args.extend(key_args.iter().map(OsStr::new));
+    args.extend([
+        "-keyout".as_ref(),
+        key.as_os_str(),
+        "-out".as_ref(),
+        csr.as_os_str(),
+        "-subj".as_ref(),
+        "/CN=ignored-by-capf".as_ref(),
+    ]);
+    ok(openssl(&args));
+    (key, csr)
+}
+
+/// The SPKI DER of a CSR, as openssl reads it (`openssl req -pubkey`).
+fn openssl_csr_spki(csr: &Path) -> Vec<u8> {
+    let output = ok(openssl(&[
+        "req".as_ref(),
+        "-in".as_ref(),
+        csr.as_os_str(),
+        "-pubkey".as_ref(),
+        "-noout".as_ref(),
+    ]));
+    let (label, der) = der::pem::decode_vec(&output.stdout).unwrap();
+    assert_eq!(label, "PUBLIC KEY");
+    der
+}
+
+fn cert_issue(site: &Site, extra: &[&OsStr]) -> Output {
+    let mut args: Vec<&OsStr> = vec![
+        "cert".as_ref(),
+        "issue".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--cert".as_ref(),
+        site.cert.as_os_str(),
+        "--key".as_ref(),
+        site.key.as_os_str(),
+    ];
+    args.extend(extra);
+    capf(&args)
+}
+
+#[test]
+fn a_client_certificate_from_an_openssl_csr_and_its_pkcs12_open_in_openssl() {
+    use der::{Decode, Encode};
+    let site = Site::new("issue");
+    for (name, key_args) in [
+        (
+            "CSFALICE",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+        ),
+        ("CSFBOB", &["-newkey", "rsa:2048"][..]),
+    ] {
+        let (key, csr) = openssl_csr(&site.dir, name, key_args);
+        let out = site.dir.join(format!("{name}.pem"));
+        let p12 = site.dir.join(format!("{name}.p12"));
+        let issued = cert_issue(
+            &site,
+            &[
+                "--csr".as_ref(),
+                csr.as_os_str(),
+                "--device".as_ref(),
+                name.as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+                "--p12".as_ref(),
+                p12.as_os_str(),
+                "--client-key".as_ref(),
+                key.as_os_str(),
+            ],
+        );
+        assert!(issued.status.success(), "{name}: {}", report(&issued));
+
+        // Read with x509-cert (the issuer assembles DER by hand): the
+        // CSR's key byte for byte, CN and SAN URI = the device name.
+        let der = certificate_in(&out);
+        let certificate = x509_cert::Certificate::from_der(&der).unwrap();
+        let tbs = &certificate.tbs_certificate;
+        assert_eq!(
+            tbs.subject_public_key_info.to_der().unwrap(),
+            openssl_csr_spki(&csr),
+            "{name}"
+        );
+        assert!(
+            tbs.subject.to_string().contains(&format!("CN={name}")),
+            "{}",
+            tbs.subject
+        );
+        let san = tbs
+            .extensions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|extension| extension.extn_id.to_string() == "2.5.29.17")
+            .unwrap();
+        assert!(
+            san.extn_value
+                .as_bytes()
+                .windows(name.len())
+                .any(|window| window == name.as_bytes())
+        );
+        // openssl: the certificate chains to the CAPF CA.
+        let verified = ok(openssl(&[
+            "verify".as_ref(),
+            "-CAfile".as_ref(),
+            site.cert.as_os_str(),
+            out.as_os_str(),
+        ]));
+        assert!(
+            text(&verified.stdout).contains(": OK"),
+            "{}",
+            report(&verified)
+        );
+
+        // The PKCS#12 opens with the empty password and holds the
+        // certificate and a key.
+        let opened = ok(openssl(&[
+            "pkcs12".as_ref(),
+            "-in".as_ref(),
+            p12.as_os_str(),
+            "-passin".as_ref(),
+            "pass:".as_ref(),
+            "-nodes".as_ref(),
+        ]));
+        let pem = text(&opened.stdout);
+        assert!(pem.contains("-----BEGIN PRIVATE KEY-----"), "{pem}");
+        let blocks: Vec<Vec<u8>> = pem
+            .split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .map(|rest| {
+                let block = format!(
+                    "-----BEGIN CERTIFICATE-----{}-----END CERTIFICATE-----\n",
+                    rest.split("-----END CERTIFICATE-----").next().unwrap()
+                );
+                der::pem::decode_vec(block.as_bytes()).unwrap().1
+            })
+            .collect();
+        assert!(
+            blocks.contains(&der),
+            "{name}: certificate not in the PKCS#12"
+        );
+
+        // In the ledger, installed, for a device added on the way.
+        let shown = site.show(name);
+        assert_eq!(shown["certificates"][0]["serial"], serial_hex(&der));
+        assert_eq!(shown["certificates"][0]["state"], "installed");
+    }
+
+    // With a password file: that password opens it, another does not.
+    let (key, csr) = openssl_csr(
+        &site.dir,
+        "CSFCAROL",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let password = site.dir.join("p12-password");
+    std::fs::write(&password, "s3cret-phrase\n").unwrap();
+    let p12 = site.dir.join("carol.p12");
+    ok(cert_issue(
+        &site,
+        &[
+            "--csr".as_ref(),
+            csr.as_os_str(),
+            "--device".as_ref(),
+            "CSFCAROL".as_ref(),
+            "--out".as_ref(),
+            site.dir.join("carol.pem").as_os_str(),
+            "--p12".as_ref(),
+            p12.as_os_str(),
+            "--client-key".as_ref(),
+            key.as_os_str(),
+            "--p12-password-file".as_ref(),
+            password.as_os_str(),
+        ],
+    ));
+    let right = openssl(&[
+        "pkcs12".as_ref(),
+        "-in".as_ref(),
+        p12.as_os_str(),
+        "-passin".as_ref(),
+        "pass:s3cret-phrase".as_ref(),
+        "-nodes".as_ref(),
+    ]);
+    assert!(right.status.success(), "{}", report(&right));
+    let wrong = openssl(&[
+        "pkcs12".as_ref(),
+        "-in".as_ref(),
+        p12.as_os_str(),
+        "-passin".as_ref(),
+        "pass:".as_ref(),
+        "-nodes".as_ref(),
+    ]);
+    assert!(!wrong.status.success(), "{}", report(&wrong));
+
+    // A key that is not the CSR's, and a CSR whose signature is broken:
+    // exit 2, nothing written, nothing in the ledger.
+    let (other_key, _) = openssl_csr(
+        &site.dir,
+        "other",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let mismatch_out = site.dir.join("mismatch.pem");
+    let mismatch = cert_issue(
+        &site,
+        &[
+            "--csr".as_ref(),
+            csr.as_os_str(),
+            "--device".as_ref(),
+            "CSFDAVE".as_ref(),
+            "--out".as_ref(),
+            mismatch_out.as_os_str(),
+            "--p12".as_ref(),
+            site.dir.join("mismatch.p12").as_os_str(),
+            "--client-key".as_ref(),
+            other_key.as_os_str(),
+        ],
+    );
+    assert_eq!(mismatch.status.code(), Some(2), "{}", report(&mismatch));
+    assert!(
+        text(&mismatch.stderr).contains("does not match"),
+        "{}",
+        report(&mismatch)
+    );
+    assert!(!mismatch_out.exists());
+    let mut tampered = {
+        let pem = std::fs::read_to_string(&csr).unwrap();
+        der::pem::decode_vec(pem.as_bytes()).unwrap().1
+    };
+    let last = tampered.len() - 3;
+    tampered[last] ^= 0x01;
+    let tampered_csr = site.dir.join("tampered.csr");
+    std::fs::write(&tampered_csr, &tampered).unwrap();
+    let refused = cert_issue(
+        &site,
+        &[
+            "--csr".as_ref(),
+            tampered_csr.as_os_str(),
+            "--device".as_ref(),
+            "CSFDAVE".as_ref(),
+            "--out".as_ref(),
+            mismatch_out.as_os_str(),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", report(&refused));
+    assert!(!mismatch_out.exists());
+    let shown = capf(&[
+        "device".as_ref(),
+        "show".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "CSFDAVE".as_ref(),
+    ]);
+    assert_eq!(shown.status.code(), Some(2), "{}", report(&shown));
+}
