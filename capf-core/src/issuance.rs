@@ -374,7 +374,21 @@ impl LscIssuer {
         Ok(out)
     }
 
-    fn algorithm_identifier(&self) -> &'static [u8] {
+    /// The issuer's subject as encoded in its certificate (the issuer
+    /// field of what it signs).
+    pub(crate) fn subject_der(&self) -> &[u8] {
+        &self.subject_der
+    }
+
+    /// Signs `tbs` with the issuing key; the DER AlgorithmIdentifier of the
+    /// signature goes with it.
+    pub(crate) fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, IssuanceError> {
+        self.key
+            .sign(tbs)
+            .map_err(|_| IssuanceError::Generation("the crypto provider did not sign".into()))
+    }
+
+    pub(crate) fn algorithm_identifier(&self) -> &'static [u8] {
         match self.algorithm {
             IssuerAlgorithm::RsaSha256 => ALG_SHA256_WITH_RSA,
             IssuerAlgorithm::EcdsaP256Sha256 | IssuerAlgorithm::EcdsaP384Sha256 => {
@@ -453,7 +467,7 @@ fn check_phone_key(spki_der: &[u8]) -> Result<(), IssuanceError> {
 }
 
 /// Append the DER TLV `tag ‖ length ‖ content`.
-fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+pub(crate) fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
     out.push(tag);
     let len = content.len();
     if let Ok(short @ 0..=0x7f) = u8::try_from(len) {
@@ -470,7 +484,7 @@ fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
 }
 
 /// An X.509 Time, DER: UTCTime before 2050, GeneralizedTime from 2050 on.
-fn x509_time(unix_seconds: u64) -> Result<Vec<u8>, IssuanceError> {
+pub(crate) fn x509_time(unix_seconds: u64) -> Result<Vec<u8>, IssuanceError> {
     let since_epoch = std::time::Duration::from_secs(unix_seconds);
     let encoded = if unix_seconds < FIRST_GENERALIZED_TIME_SECOND {
         UtcTime::from_unix_duration(since_epoch).and_then(|t| t.to_der())

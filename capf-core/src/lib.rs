@@ -31,6 +31,7 @@ pub mod device_name;
 mod framing;
 pub mod issuance;
 pub mod manual;
+pub mod revocation;
 pub mod rollover;
 pub mod session;
 pub mod time;

@@ -1080,3 +1080,310 @@ pub fn deadlines_and_statuses<B: Backend>(backend: &B) {
         );
     }
 }
+
+/// Installs `certificate` for `name` (scheduled install, claimed, recorded pending,
+/// completed) and returns its ledger id.
+fn install_certificate<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    certificate: &NewCertificate,
+    token: u8,
+    now: u64,
+) -> i64 {
+    if let Err(error) = registry.set_operation(name, Operation::Install, None, None, now) {
+        panic!("scheduling {name}: {error}");
+    }
+    let claim = take_claim(registry, name, token, now + 1_000, now);
+    let id = match registry.record_pending_certificate(&claim, certificate, now) {
+        Ok(id) => id,
+        Err(error) => panic!("recording: {error}"),
+    };
+    if let Err(error) = registry.record_outcome(
+        name,
+        Some(&claim),
+        &completed(Operation::Install, LedgerChange::MarkInstalled(id)),
+        now,
+    ) {
+        panic!("completing: {error}");
+    }
+    id
+}
+
+/// Revocation: by serial (any spelling) and by device, final, listed,
+/// consulted by a session's lookup and by TVS's question.
+pub fn revocations_are_final_found_by_serial_and_consulted<B: Backend>(backend: &B) {
+    use crate::model::{RevocationReason, RevocationTarget, normalize_serial_hex};
+    use der::Decode;
+    let registry = backend.create("revocation");
+    let name = "SEP0011223344CC";
+    registry
+        .put_device(name, &schedule(Operation::None, AuthMode::Lsc, None), 1)
+        .unwrap();
+    let first = tvs_certificate("first.example.test");
+    let second = tvs_certificate("second.example.test");
+    let first_id = install_certificate(&registry, name, &NewCertificate::from_der(&first), 1, 10);
+    let second_id = install_certificate(&registry, name, &NewCertificate::from_der(&second), 2, 20);
+    let serial_of = |der: &[u8]| match x509_cert::Certificate::from_der(der) {
+        Ok(certificate) => certificate
+            .tbs_certificate
+            .serial_number
+            .as_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>(),
+        Err(error) => panic!("{error}"),
+    };
+    let first_serial = serial_of(&first);
+
+    // Nothing revoked yet: the lookup carries no revocation data.
+    registry
+        .set_operation(name, Operation::Install, None, None, 25)
+        .unwrap();
+    match record_of(&registry, name, 3, 25) {
+        LookUp::Answer {
+            record: Some(record),
+            claim: Some(claim),
+        } => {
+            assert!(record.revocations.is_empty());
+            registry.release_claim(&claim, 25).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(crate::ledger_revocation(&registry, &first).unwrap(), None);
+
+    // Found by serial in upper case with colons and a leading zero byte.
+    let spelled = format!(
+        "00:{}",
+        first_serial
+            .to_ascii_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).into_owned())
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    let found = registry.certificates_with_serial(&spelled).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, first_id);
+    assert_eq!(normalize_serial_hex("0x00"), Some("0".to_owned()));
+    assert_eq!(normalize_serial_hex("g1"), None);
+
+    let revoked = registry
+        .revoke(
+            &RevocationTarget::Serial(spelled.clone()),
+            RevocationReason::KeyCompromise,
+            30,
+        )
+        .unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].id, first_id);
+    let revocation = revoked[0].revocation.unwrap();
+    assert_eq!(revocation.reason, RevocationReason::KeyCompromise);
+    assert_eq!(revocation.revoked_at, 30);
+    // Final: revoking it again finds nothing, and the first reason stays.
+    assert!(matches!(
+        registry.revoke(
+            &RevocationTarget::Serial(first_serial.clone()),
+            RevocationReason::Superseded,
+            31
+        ),
+        Err(RegistryError::NothingToRevoke(_))
+    ));
+    assert!(matches!(
+        registry.revoke(
+            &RevocationTarget::Serial("not hex".into()),
+            RevocationReason::Superseded,
+            31
+        ),
+        Err(RegistryError::BadSerial(_))
+    ));
+    assert_eq!(
+        crate::ledger_revocation(&registry, &first).unwrap(),
+        Some(revocation)
+    );
+    assert_eq!(crate::ledger_revocation(&registry, &second).unwrap(), None);
+
+    // A session's lookup now carries the revocation of the first only.
+    match record_of(&registry, name, 4, 32) {
+        LookUp::Answer {
+            record: Some(record),
+            claim: Some(claim),
+        } => {
+            assert!(!record.revocations.is_empty());
+            let mut expected = capf_core::trust::Revocations::new();
+            if let Err(error) = expected.revoke_certificate(&first) {
+                panic!("{error}");
+            }
+            assert_eq!(record.revocations, expected);
+            registry.release_claim(&claim, 32).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // By device: what is left (the second); then nothing.
+    let by_device = registry
+        .revoke(
+            &RevocationTarget::Device(name.into()),
+            RevocationReason::CessationOfOperation,
+            40,
+        )
+        .unwrap();
+    assert_eq!(
+        by_device.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+        [second_id]
+    );
+    assert!(matches!(
+        registry.revoke(
+            &RevocationTarget::Device(name.into()),
+            RevocationReason::Superseded,
+            41
+        ),
+        Err(RegistryError::NothingToRevoke(_))
+    ));
+    assert!(matches!(
+        registry.revoke(
+            &RevocationTarget::Device("SEP00112233FFFF".into()),
+            RevocationReason::Superseded,
+            41
+        ),
+        Err(RegistryError::NothingToRevoke(_))
+    ));
+    let all = registry.revoked_certificates().unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|entry| (entry.id, entry.revocation.map(|r| r.reason)))
+            .collect::<Vec<_>>(),
+        [
+            (first_id, Some(RevocationReason::KeyCompromise)),
+            (second_id, Some(RevocationReason::CessationOfOperation))
+        ]
+    );
+    // Seen from another handle (another process or node).
+    let other = backend.connect("revocation");
+    assert_eq!(other.revoked_certificates().unwrap(), all);
+}
+
+/// The renewal planner: the current LSC past its share is scheduled (an
+/// install authenticated by the LSC), not before; a dry run writes
+/// nothing; completing it marks the old certificate replaced, and the new
+/// one is not due again.
+pub fn renewal_is_planned_at_the_threshold_and_replaces_the_old_lsc<B: Backend>(backend: &B) {
+    use crate::rules::RenewalPolicy;
+    let registry = backend.create("renewal");
+    let name = "SEP0011223344DD";
+    let hash = test_hash("2468", 5);
+    registry
+        .put_device(
+            name,
+            &schedule(Operation::None, AuthMode::AuthString, Some(hash)),
+            1,
+        )
+        .unwrap();
+    // Installed LSC valid 1_700_000_000 .. 1_731_536_000 (certificate()).
+    let old_id = install_certificate(&registry, name, &certificate("0a"), 1, 10);
+    let lifetime = 1_731_536_000 - 1_700_000_000;
+    let threshold = 1_700_000_000 + lifetime / 2; // an even lifetime: exact
+    let share = RenewalPolicy::used_share("0.5").unwrap();
+
+    assert!(
+        crate::plan_renewals(&registry, share, threshold - 1, false)
+            .unwrap()
+            .is_empty()
+    );
+    let dry = crate::plan_renewals(&registry, share, threshold, true).unwrap();
+    assert_eq!(dry.len(), 1);
+    assert_eq!(registry.device(name).unwrap().operation, Operation::None);
+
+    let planned = crate::plan_renewals(&registry, share, threshold, false).unwrap();
+    assert_eq!(planned.len(), 1);
+    assert_eq!(planned[0].device, name);
+    assert_eq!(planned[0].certificate_id, old_id);
+    let device = registry.device(name).unwrap();
+    assert_eq!(device.operation, Operation::Install);
+    assert_eq!(device.auth_mode, AuthMode::Lsc);
+    assert_eq!(device.status, Status::Pending);
+    // Already scheduled: planned once only.
+    assert!(
+        crate::plan_renewals(&registry, share, threshold + 1, false)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !registry
+            .schedule_renewal(name, old_id, threshold + 1)
+            .unwrap()
+    );
+
+    // The phone completes it: a new LSC, the old one replaced.
+    let claim = take_claim(&registry, name, 9, threshold + 1_000, threshold + 2);
+    let mut renewed = certificate("0b");
+    renewed.issued_at = threshold + 2;
+    renewed.not_after = threshold + 2 + lifetime;
+    let new_id = registry
+        .record_pending_certificate(&claim, &renewed, threshold + 2)
+        .unwrap();
+    registry
+        .record_outcome(
+            name,
+            Some(&claim),
+            &completed(Operation::Install, LedgerChange::MarkInstalled(new_id)),
+            threshold + 3,
+        )
+        .unwrap();
+    let ledger = registry.certificates(name).unwrap();
+    assert_eq!(ledger.len(), 2);
+    assert_eq!(ledger[0].id, old_id);
+    assert_eq!(ledger[0].replaced_by, Some(new_id));
+    assert_eq!(ledger[0].state, CertificateState::Installed);
+    assert_eq!(ledger[1].replaced_by, None);
+    let current = registry.current_certificates().unwrap();
+    assert_eq!(
+        current.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+        [new_id]
+    );
+    // The new LSC is not due at the old one's threshold.
+    assert!(
+        crate::plan_renewals(&registry, share, threshold + 4, false)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !registry
+            .schedule_renewal(name, old_id, threshold + 4)
+            .unwrap()
+    );
+}
+
+/// A directly issued certificate (`capf cert issue`): the device is added
+/// (or revived) with nothing scheduled, the certificate installed, and a
+/// second one replaces the first.
+pub fn directly_issued_certificates_add_the_device_and_replace_earlier_ones<B: Backend>(
+    backend: &B,
+) {
+    let registry = backend.create("issued");
+    let name = "CSFCLIENT";
+    let key = KeyRequest::Ec(Curve::P256);
+    let first = registry
+        .record_issued_certificate(name, key, &certificate("01"), 5)
+        .unwrap();
+    let device = registry.device(name).unwrap();
+    assert_eq!(device.operation, Operation::None);
+    assert_eq!(device.auth_mode, AuthMode::Null);
+    assert_eq!(device.key_request, key);
+    registry.remove(name, 6).unwrap();
+    let second = registry
+        .record_issued_certificate(name, key, &certificate("02"), 7)
+        .unwrap();
+    assert_eq!(registry.device(name).unwrap().operation, Operation::None);
+    let ledger = registry.certificates(name).unwrap();
+    assert_eq!(
+        ledger
+            .iter()
+            .map(|entry| (entry.id, entry.state, entry.replaced_by))
+            .collect::<Vec<_>>(),
+        [
+            (first, CertificateState::Installed, Some(second)),
+            (second, CertificateState::Installed, None)
+        ]
+    );
+}

@@ -58,6 +58,13 @@ pub enum RegistryError {
     /// key.
     #[error("authentication key: {0}")]
     AuthKey(String),
+    /// A revocation found nothing to revoke (no such device or serial in
+    /// the ledger, or every match already revoked or deleted).
+    #[error("nothing to revoke: {0}")]
+    NothingToRevoke(String),
+    /// A serial number that is not hex.
+    #[error("{0:?} is not a serial number in hex")]
+    BadSerial(String),
     /// The backend's writer (thread, pool) stopped; the write may not have
     /// happened.
     #[error("device database writer stopped")]

@@ -106,11 +106,12 @@ pub use error::{RegistryError, RegistryResult};
 pub use model::{
     AuthMode, CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion,
     Device, Event, FailureCount, LedgerChange, NewCertificate, Operation, OutcomeWrite, Recorded,
-    Schedule, Status, StoredAuthHash, StoredDevice, auth_string_verifier, hash_auth_string,
+    Revocation, RevocationReason, RevocationTarget, Schedule, Status, StoredAuthHash, StoredDevice,
+    auth_string_verifier, hash_auth_string, normalize_serial_hex,
 };
 pub use model::{FailureReason, OperationStatus, StatusOperation};
 pub use report::{DeviceFilter, ReportRow};
-pub use rules::LookUp;
+pub use rules::{LookUp, Renewal, RenewalPolicy};
 pub use sqlite::{PendingWrite, SqliteRegistry};
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};
 
@@ -230,6 +231,83 @@ pub trait Registry: Send + Sync {
         description: Option<&str>,
         now: u64,
     ) -> RegistryResult<()>;
+
+    /// Records the revocation of `target`'s certificates with `reason` at
+    /// `now`, in one transaction, and returns them as revoked (oldest
+    /// first). A revocation is final. [`RegistryError::NothingToRevoke`]
+    /// when nothing matches (unknown device or serial, or everything
+    /// already revoked or deleted); [`RegistryError::BadSerial`] for a
+    /// serial that is not hex. Sessions consult the revocations by
+    /// themselves ([`look_up_device`]), and so does TVS
+    /// ([`ledger_revocation`]).
+    fn revoke(
+        &self,
+        target: &RevocationTarget,
+        reason: RevocationReason,
+        now: u64,
+    ) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// Every certificate of the ledger with this serial (hex, compared as
+    /// [`normalize_serial_hex`] says), oldest first, of any device.
+    fn certificates_with_serial(&self, serial_hex: &str) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// Every revoked certificate of the ledger, oldest first (what a CRL
+    /// lists).
+    fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// The renewal candidates: every installed ledger certificate that is
+    /// neither revoked nor replaced, of a device that is not removed,
+    /// oldest first ([`rules::plan_renewals`] picks each device's newest).
+    fn current_certificates(&self) -> RegistryResult<Vec<CertificateEntry>>;
+
+    /// Schedules the renewal of `certificate_id` (the device's current
+    /// LSC): an install authenticated by that LSC (auth mode lsc, the
+    /// device's key request kept), in one transaction, only if the device
+    /// still has nothing scheduled and the certificate is still current.
+    /// Returns false (nothing written) otherwise. When the phone completes
+    /// it, the new certificate replaces the old one in the ledger
+    /// ([`CertificateEntry::replaced_by`]; every install does so).
+    fn schedule_renewal(&self, name: &str, certificate_id: i64, now: u64) -> RegistryResult<bool>;
+
+    /// Records a certificate issued outside a CAPF session (`capf cert
+    /// issue`: a third-party client's certificate from its CSR) as
+    /// installed, in one transaction: the device is added when absent
+    /// (nothing scheduled, null string, `key_request` as its key) or
+    /// revived when removed, and the new certificate replaces the device's
+    /// earlier installed ones, as a CAPF install does. Returns the ledger
+    /// id.
+    fn record_issued_certificate(
+        &self,
+        name: &str,
+        key_request: KeyRequest,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64>;
+}
+
+/// The renewal planner: schedules ([`Registry::schedule_renewal`]) every
+/// renewal [`rules::plan_renewals`] finds due at `now`, or only lists them
+/// when `dry_run`. Returns what it scheduled (or would schedule); a device
+/// whose state changed meanwhile (scheduled by someone else) is left out.
+pub fn plan_renewals<R: Registry + ?Sized>(
+    registry: &R,
+    policy: rules::RenewalPolicy,
+    now: u64,
+    dry_run: bool,
+) -> RegistryResult<Vec<rules::Renewal>> {
+    let devices = registry.list()?;
+    let current = registry.current_certificates()?;
+    let plan = rules::plan_renewals(&devices, &current, policy, now);
+    if dry_run {
+        return Ok(plan);
+    }
+    let mut scheduled = Vec::with_capacity(plan.len());
+    for renewal in plan {
+        if registry.schedule_renewal(&renewal.device, renewal.certificate_id, now)? {
+            scheduled.push(renewal);
+        }
+    }
+    Ok(scheduled)
 }
 
 /// The TVS allow-list: certificates TVS vouches for, by SHA-256.
@@ -286,7 +364,16 @@ pub fn look_up_device<R: Registry + ?Sized>(
         }
         None => {}
     }
-    answer
+    match with_ledger_revocations(registry, name, answer?) {
+        Ok(answer) => Ok(answer),
+        Err((error, claim)) => {
+            // The claim was taken: give it back before failing.
+            if let Some(claim) = claim {
+                let _released = registry.release_claim(&claim, now);
+            }
+            Err(error)
+        }
+    }
 }
 
 /// [`look_up_device`] for an async host on a [`SqliteRegistry`]: the claim
@@ -319,7 +406,46 @@ pub async fn look_up_device_async(
         }
         None => {}
     }
-    answer
+    // The ledger's revocations are a read: answered here, as the claim's
+    // first read is.
+    match with_ledger_revocations(registry, name, answer?) {
+        Ok(answer) => Ok(answer),
+        Err((error, claim)) => {
+            if let Some(claim) = claim {
+                let _released = registry.release_claim_async(&claim, now).await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Certificate authentication: the device's revoked certificates in the
+/// ledger are refused ([`rules::ledger_revocations`]), so the record
+/// carries them. On a registry error, the error and the claim to give back.
+fn with_ledger_revocations<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    answer: LookUp,
+) -> Result<LookUp, (RegistryError, Option<Claim>)> {
+    match answer {
+        LookUp::Answer {
+            record: Some(record),
+            claim,
+        } if matches!(
+            record.authentication,
+            capf_core::capf::server::AuthMode::ExistingCertificate { .. }
+        ) =>
+        {
+            match registry.certificates(name) {
+                Ok(entries) => Ok(LookUp::Answer {
+                    record: Some(record.with_revocations(&rules::ledger_revocations(&entries))),
+                    claim,
+                }),
+                Err(error) => Err((error, claim)),
+            }
+        }
+        other => Ok(other),
+    }
 }
 
 /// The write a lookup's answer needs before it is given.
@@ -410,6 +536,88 @@ pub fn lookup_runs_checks(looked_up: &RegistryResult<LookUp>) -> bool {
         ),
         _ => false,
     }
+}
+
+/// What a CRL of `issuer_certificate_der` lists: every revoked ledger
+/// certificate whose issuer is that certificate's subject (others, such as
+/// fetched MICs or LSCs of another issuer, belong to another CRL), each
+/// serial once (its first revocation), oldest revocation first. A ledger
+/// certificate that does not parse is skipped (its issuer is unknown).
+pub fn crl_entries<R: Registry + ?Sized>(
+    registry: &R,
+    issuer_certificate_der: &[u8],
+) -> RegistryResult<Vec<capf_core::revocation::RevokedEntry>> {
+    use ::der::{Decode, Encode};
+    use capf_core::revocation::RevokedEntry;
+    use capf_core::time::Timestamp;
+    let issuer = x509_cert::Certificate::from_der(issuer_certificate_der)
+        .ok()
+        .and_then(|certificate| certificate.tbs_certificate.subject.to_der().ok())
+        .ok_or_else(|| RegistryError::NotACertificate("the CRL issuer".into()))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut entries = Vec::new();
+    for entry in registry.revoked_certificates()? {
+        let Some(revocation) = entry.revocation else {
+            continue;
+        };
+        let Ok(certificate) = x509_cert::Certificate::from_der(&entry.der) else {
+            continue;
+        };
+        let tbs = &certificate.tbs_certificate;
+        if tbs.issuer.to_der().ok().as_deref() != Some(issuer.as_slice()) {
+            continue;
+        }
+        let serial = tbs.serial_number.as_bytes();
+        let start = serial
+            .iter()
+            .position(|byte| *byte != 0)
+            .unwrap_or(serial.len());
+        let serial = serial.get(start..).unwrap_or_default().to_vec();
+        if seen.insert(serial.clone()) {
+            entries.push(RevokedEntry {
+                serial,
+                revoked_at: Timestamp::from_unix_seconds(revocation.revoked_at),
+                reason: revocation.reason,
+            });
+        }
+    }
+    entries.sort_by_key(|entry| entry.revoked_at.unix_seconds());
+    Ok(entries)
+}
+
+/// Whether the ledger revokes this certificate (DER): a ledger entry with
+/// its serial and its issuer (or its exact bytes) is revoked. What TVS
+/// asks before vouching for a certificate of its allow-list. `None` also
+/// for a certificate that does not parse or that the ledger does not hold.
+pub fn ledger_revocation<R: Registry + ?Sized>(
+    registry: &R,
+    der: &[u8],
+) -> RegistryResult<Option<Revocation>> {
+    use ::der::{Decode, Encode};
+    let Ok(certificate) = x509_cert::Certificate::from_der(der) else {
+        return Ok(None);
+    };
+    let tbs = &certificate.tbs_certificate;
+    let serial = model::hex_lower(tbs.serial_number.as_bytes());
+    if model::normalize_serial_hex(&serial).is_none() {
+        return Ok(None);
+    }
+    let issuer = tbs.issuer.to_der().ok();
+    for entry in registry.certificates_with_serial(&serial)? {
+        let Some(revocation) = entry.revocation else {
+            continue;
+        };
+        let same_issuer = || {
+            x509_cert::Certificate::from_der(&entry.der)
+                .ok()
+                .and_then(|held| held.tbs_certificate.issuer.to_der().ok())
+                .is_some_and(|held| Some(held) == issuer)
+        };
+        if entry.der == der || same_issuer() {
+            return Ok(Some(revocation));
+        }
+    }
+    Ok(None)
 }
 
 /// Step 3 of a session: the outcome's write ([`rules::outcome_write`]) and

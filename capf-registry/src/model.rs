@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use crate::auth_key::AuthKey;
 use crate::error::{RegistryError, RegistryResult};
+pub use capf_core::revocation::RevocationReason;
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
@@ -287,6 +288,59 @@ pub struct CertificateEntry {
     pub not_after: u64,
     /// When its state last changed, Unix seconds.
     pub updated_at: u64,
+    /// Its revocation, if revoked (final).
+    pub revocation: Option<Revocation>,
+    /// The ledger id of the certificate that renewed it, if one did (the
+    /// phone then holds that one: this one is "replaced").
+    pub replaced_by: Option<i64>,
+}
+
+/// A revocation recorded in the ledger.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    /// Why (RFC 5280 reason).
+    pub reason: RevocationReason,
+    /// When it was recorded, Unix seconds (the CRL's revocationDate).
+    pub revoked_at: u64,
+}
+
+/// Which certificates [`Registry::revoke`](crate::Registry::revoke) revokes.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationTarget {
+    /// Every certificate of the device's ledger that is neither deleted
+    /// nor already revoked (its LSC, one still pending, one fetched). The
+    /// device may have been removed: its ledger stays.
+    Device(String),
+    /// Every not yet revoked certificate of the ledger with this serial
+    /// number (hex; case, `:` separators and leading zeros do not matter).
+    Serial(String),
+}
+
+/// A serial number in hex as the ledger compares it: lower case, without
+/// `0x`, `:` or spaces, without leading zeros (`"0"` for zero). `None`
+/// when it is not hex.
+pub fn normalize_serial_hex(text: &str) -> Option<String> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    let digits: String = text
+        .chars()
+        .filter(|c| *c != ':' && *c != ' ')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let trimmed = digits.trim_start_matches('0');
+    Some(if trimmed.is_empty() {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    })
 }
 
 /// One event of the log.

@@ -13,16 +13,19 @@
 //! | how long a claim's lease is | [`lease_until`] |
 //! | whether an operation is past its deadline | [`is_late`] (then the lookup refuses it and the string is void) |
 //! | which status a failure leaves | [`failure_status`], reasons from [`outcome_write`] |
+//! | which LSCs are due for renewal | [`renewal_due`], [`plan_renewals`] |
+//! | which ledger certificates certificate authentication refuses | [`ledger_revocations`] (every revoked one, by digest and by issuer and serial) |
 
 use capf_core::capf::server::{self, DeviceRefusal, ServerOutcome, SessionResult};
+use capf_core::trust::Revocations;
 use core::time::Duration;
 
 use crate::auth_key::AuthKey;
 use crate::error::RegistryResult;
 use crate::model::{
-    AuthMode, Claim, ClaimAnswer, Completion, Device, FailureCount, FailureReason, LedgerChange,
-    NewCertificate, Operation, OperationStatus, OutcomeWrite, StatusOperation, StoredDevice,
-    auth_string_verifier,
+    AuthMode, CertificateEntry, Claim, ClaimAnswer, Completion, Device, FailureCount,
+    FailureReason, LedgerChange, NewCertificate, Operation, OperationStatus, OutcomeWrite,
+    StatusOperation, StoredDevice, auth_string_verifier,
 };
 use capf_core::capf::server::{AuthFailure, CertificateKind};
 
@@ -142,7 +145,145 @@ pub fn authentication_reason(outcome: &ServerOutcome, failure: &AuthFailure) -> 
     }
 }
 
+/// The revocation data of a device's ledger entries: every revoked
+/// certificate, by its SHA-256 and by its issuer and serial (so a
+/// re-encoded copy is refused too). An entry whose DER does not parse is
+/// revoked by digest alone.
+pub fn ledger_revocations(entries: &[CertificateEntry]) -> Revocations {
+    let mut revocations = Revocations::new();
+    for entry in entries.iter().filter(|entry| entry.revocation.is_some()) {
+        if revocations.revoke_certificate(&entry.der).is_err() {
+            revocations.revoke_sha256(crate::tvs::certificate_sha256(&entry.der));
+        }
+    }
+    revocations
+}
+
+/// When an LSC is due for renewal.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewalPolicy {
+    /// Its notAfter is before this instant (Unix seconds).
+    ExpiringBefore(u64),
+    /// This share of its lifetime (notBefore to notAfter) has passed, in
+    /// millionths (660_000: 0.66), 1..=1_000_000.
+    UsedShare {
+        /// The share, in millionths.
+        millionths: u32,
+    },
+}
+
+impl RenewalPolicy {
+    /// A used-share policy from a decimal share in (0, 1] (`"0.66"`); at
+    /// most six decimals are used. `None` outside that range or not a
+    /// decimal number.
+    pub fn used_share(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        if whole.is_empty() && fraction.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let whole: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut digits: String = fraction.chars().take(6).collect();
+        while digits.len() < 6 {
+            digits.push('0');
+        }
+        let millionths = whole
+            .checked_mul(1_000_000)?
+            .checked_add(digits.parse::<u64>().ok()?)?;
+        let millionths = u32::try_from(millionths).ok()?;
+        (1..=1_000_000)
+            .contains(&millionths)
+            .then_some(Self::UsedShare { millionths })
+    }
+}
+
+/// Whether an LSC valid from `not_before` to `not_after` is due for
+/// renewal at `now`:
+/// - [`RenewalPolicy::ExpiringBefore`]: `not_after` is before that instant;
+/// - [`RenewalPolicy::UsedShare`]: `now` is at or past `not_before` + the
+///   share of the lifetime (rounded up to the second).
+///
+/// An LSC already expired at `now` is never due: it can no longer
+/// authenticate the renewal (the administrator schedules such a phone by
+/// hand, with another authentication).
+pub fn renewal_due(not_before: u64, not_after: u64, now: u64, policy: RenewalPolicy) -> bool {
+    if not_after <= now {
+        return false;
+    }
+    match policy {
+        RenewalPolicy::ExpiringBefore(limit) => not_after < limit,
+        RenewalPolicy::UsedShare { millionths } => {
+            let lifetime = u128::from(not_after.saturating_sub(not_before));
+            let used = (lifetime * u128::from(millionths)).div_ceil(1_000_000);
+            let threshold = u128::from(not_before).saturating_add(used);
+            u128::from(now) >= threshold
+        }
+    }
+}
+
+/// A renewal the planner schedules: the device, and the LSC it renews.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    /// The device.
+    pub device: String,
+    /// Ledger id of its current LSC.
+    pub certificate_id: i64,
+    /// That LSC's serial.
+    pub serial_hex: String,
+    /// That LSC's notAfter, Unix seconds.
+    pub not_after: u64,
+}
+
+/// The renewals due at `now`: for every device with nothing scheduled, its
+/// current LSC (the newest installed ledger certificate that is neither
+/// revoked nor replaced) if [`renewal_due`]. `devices` are the registry's
+/// devices, `current` the candidate certificates (any order; others are
+/// ignored). Sorted by device name.
+pub fn plan_renewals(
+    devices: &[crate::model::Device],
+    current: &[CertificateEntry],
+    policy: RenewalPolicy,
+    now: u64,
+) -> Vec<Renewal> {
+    use std::collections::BTreeMap;
+    let mut newest: BTreeMap<&str, &CertificateEntry> = BTreeMap::new();
+    for entry in current.iter().filter(|entry| {
+        entry.state == crate::model::CertificateState::Installed
+            && entry.revocation.is_none()
+            && entry.replaced_by.is_none()
+    }) {
+        let slot = newest.entry(entry.device.as_str()).or_insert(entry);
+        if entry.id > slot.id {
+            *slot = entry;
+        }
+    }
+    devices
+        .iter()
+        .filter(|device| device.operation == Operation::None)
+        .filter_map(|device| newest.get(device.name.as_str()))
+        .filter(|entry| renewal_due(entry.issued_at, entry.not_after, now, policy))
+        .map(|entry| Renewal {
+            device: entry.device.clone(),
+            certificate_id: entry.id,
+            serial_hex: entry.serial_hex.clone(),
+            not_after: entry.not_after,
+        })
+        .collect()
+}
+
 /// How a session's lookup is answered.
+// One value per session lookup, moved once: boxing the record would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookUp {
@@ -626,6 +767,99 @@ mod tests {
         assert!(is_late(&device, 100));
         device.operation = Operation::None;
         assert!(!is_late(&device, 1_000));
+    }
+
+    #[test]
+    fn renewal_is_due_at_the_share_threshold_and_not_a_second_before() {
+        // 1000 s of lifetime, 0.66 used: due from 1000 + 660.
+        let share = RenewalPolicy::used_share("0.66").unwrap();
+        assert_eq!(
+            share,
+            RenewalPolicy::UsedShare {
+                millionths: 660_000
+            }
+        );
+        assert!(!renewal_due(1_000, 2_000, 1_659, share));
+        assert!(renewal_due(1_000, 2_000, 1_660, share));
+        assert!(renewal_due(1_000, 2_000, 1_999, share));
+        // Expired: no longer renewable by its own authentication.
+        assert!(!renewal_due(1_000, 2_000, 2_000, share));
+        // Rounded up: 0.5 of 3 s is due at 2 s, not 1.
+        let half = RenewalPolicy::used_share(".5").unwrap();
+        assert!(!renewal_due(0, 3, 1, half));
+        assert!(renewal_due(0, 3, 2, half));
+        // Before a date: strictly before.
+        let before = RenewalPolicy::ExpiringBefore(2_000);
+        assert!(!renewal_due(1_000, 2_000, 1_500, before));
+        assert!(renewal_due(1_000, 1_999, 1_500, before));
+        for bad in ["0", "1.5", "", ".", "x", "-0.5", "0.0000001"] {
+            assert_eq!(RenewalPolicy::used_share(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            RenewalPolicy::used_share("1"),
+            Some(RenewalPolicy::UsedShare {
+                millionths: 1_000_000
+            })
+        );
+    }
+
+    #[test]
+    fn the_plan_takes_each_device_current_lsc_and_skips_scheduled_devices() {
+        use crate::model::{CertificateState, Revocation, RevocationReason};
+        let device = |name: &str, operation| {
+            let mut stored = stored(operation, AuthMode::Lsc, None);
+            stored.device.name = name.into();
+            stored.device
+        };
+        let entry = |id, name: &str, not_after, state| CertificateEntry {
+            id,
+            device: name.into(),
+            serial_hex: format!("{id:02x}"),
+            der: Vec::new(),
+            state,
+            issued_at: 0,
+            not_after,
+            updated_at: 0,
+            revocation: None,
+            replaced_by: None,
+        };
+        let devices = [
+            device("SEP0000000000A1", Operation::None),
+            device("SEP0000000000A2", Operation::None),
+            device("SEP0000000000A3", Operation::Install),
+            device("SEP0000000000A4", Operation::None),
+        ];
+        let mut replaced = entry(5, "SEP0000000000A4", 100, CertificateState::Installed);
+        replaced.replaced_by = Some(6);
+        let mut revoked = entry(6, "SEP0000000000A4", 100, CertificateState::Installed);
+        revoked.revocation = Some(Revocation {
+            reason: RevocationReason::Superseded,
+            revoked_at: 1,
+        });
+        let current = [
+            // A1: an old one and the newest; the newest (id 2) is judged.
+            entry(1, "SEP0000000000A1", 100, CertificateState::Installed),
+            entry(2, "SEP0000000000A1", 1_000, CertificateState::Installed),
+            // A2: due, but only pending (never confirmed installed).
+            entry(3, "SEP0000000000A2", 100, CertificateState::Pending),
+            // A3: due, but something is already scheduled.
+            entry(4, "SEP0000000000A3", 100, CertificateState::Installed),
+            replaced,
+            revoked,
+        ];
+        let plan = plan_renewals(&devices, &current, RenewalPolicy::ExpiringBefore(2_000), 50);
+        assert_eq!(
+            plan.iter()
+                .map(|r| (r.device.as_str(), r.certificate_id))
+                .collect::<Vec<_>>(),
+            [("SEP0000000000A1", 2)]
+        );
+        // Not before its threshold: 0.66 of 1000 s is 660.
+        let share = RenewalPolicy::UsedShare {
+            millionths: 660_000,
+        };
+        assert!(plan_renewals(&devices, &current, share, 659).is_empty());
+        assert_eq!(plan_renewals(&devices, &current, share, 660).len(), 1);
     }
 
     #[test]

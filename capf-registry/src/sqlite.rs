@@ -36,10 +36,12 @@ use crate::error::{RegistryError, RegistryResult};
 use crate::model::{
     CertificateEntry, CertificateState, Claim, ClaimAnswer, ClaimToken, Completion, Device, Event,
     FailureReason, LedgerChange, NewCertificate, Operation, OperationStatus, OutcomeWrite,
-    Recorded, Schedule, Status, StatusOperation, StoredAuthHash, StoredDevice,
+    Recorded, Revocation, RevocationTarget, Schedule, Status, StatusOperation, StoredAuthHash,
+    StoredDevice,
 };
 use crate::tvs::{TvsEntry, TvsRegistration, parse_roles, roles_text};
 use crate::{Registry, TvsAllowList, rules};
+use capf_core::revocation::RevocationReason;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records the
 /// last one applied. Each runs in one transaction with its version bump.
@@ -127,6 +129,23 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         END, 'none');
     CREATE INDEX IF NOT EXISTS devices_op_status ON devices(op_status);
     ",
+    // 5: revocation and renewal in the ledger. A revocation (RFC 5280
+    // reason name and time) is final; `replaced_by` is the ledger id of the
+    // certificate that renewed this one. Serials are looked up (TVS, `capf
+    // cert revoke --serial`).
+    r"
+    ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;
+    ALTER TABLE certificates ADD COLUMN revocation_reason TEXT
+        CHECK ((revocation_reason IS NULL) = (revoked_at IS NULL));
+    ALTER TABLE certificates ADD COLUMN replaced_by INTEGER REFERENCES certificates(id);
+    CREATE INDEX IF NOT EXISTS certificates_serial ON certificates(ltrim(serial_hex, '0'));
+    CREATE INDEX IF NOT EXISTS certificates_revoked ON certificates(revoked_at)
+        WHERE revoked_at IS NOT NULL;
+    CREATE TRIGGER IF NOT EXISTS certificates_revocation_is_final
+        BEFORE UPDATE OF revoked_at, revocation_reason ON certificates
+        WHEN OLD.revoked_at IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'a revocation is final'); END;
+    ",
 ];
 
 /// The TVS table, created idempotently beside the CAPF schema (files made
@@ -200,8 +219,8 @@ const SELECT_DEVICE: &str = concat!(
     " FROM devices WHERE name = ?1 AND removed = 0"
 );
 
-const CERTIFICATE_COLUMNS: &str =
-    "id, device, serial_hex, der, state, issued_at, not_after, updated_at";
+const CERTIFICATE_COLUMNS: &str = "id, device, serial_hex, der, state, issued_at, not_after, \
+     updated_at, revoked_at, revocation_reason, replaced_by";
 
 /// A device row as SQLite gives it, checked by [`DeviceRow::stored`].
 struct DeviceRow {
@@ -324,14 +343,35 @@ fn certificate_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Certificate
         row.get(5)?,
         row.get(6)?,
         row.get(7)?,
+        (row.get(8)?, row.get(9)?, row.get(10)?),
     ))
 }
 
-type CertificateRow = (i64, String, String, Vec<u8>, String, i64, i64, i64);
+type CertificateRow = (
+    i64,
+    String,
+    String,
+    Vec<u8>,
+    String,
+    i64,
+    i64,
+    i64,
+    (Option<i64>, Option<String>, Option<i64>),
+);
 
 fn certificate_entry(row: CertificateRow) -> RegistryResult<CertificateEntry> {
-    let (id, device, serial_hex, der, state, issued_at, not_after, updated_at) = row;
+    let (id, device, serial_hex, der, state, issued_at, not_after, updated_at, later) = row;
+    let (revoked_at, reason, replaced_by) = later;
+    let revocation = match (revoked_at, reason) {
+        (Some(at), Some(reason)) => Some(Revocation {
+            reason: parse("revocation reason", &reason)?,
+            revoked_at: to_u64(at),
+        }),
+        _ => None,
+    };
     Ok(CertificateEntry {
+        revocation,
+        replaced_by,
         id,
         device,
         serial_hex,
@@ -998,6 +1038,7 @@ fn complete(
                     id: *id,
                 });
             }
+            replace_earlier(connection, name, *id, now)?;
         }
         LedgerChange::AddFetched(certificate) => {
             insert_certificate(
@@ -1044,6 +1085,25 @@ fn complete(
         Some(operation) => set_status(connection, name, OperationStatus::Success(operation), now),
         None => Ok(()),
     }
+}
+
+/// The phone holds one LSC: certificate `id` replaces every earlier
+/// installed one of the device (they stay in the ledger, marked replaced).
+fn replace_earlier(connection: &Connection, name: &str, id: i64, now: u64) -> RegistryResult<()> {
+    let replaced = connection.execute(
+        "UPDATE certificates SET replaced_by = ?2, updated_at = ?3
+         WHERE device = ?1 AND id <> ?2 AND state = 'installed' AND replaced_by IS NULL",
+        params![name, id, to_i64(now)],
+    )?;
+    if replaced > 0 {
+        event(
+            connection,
+            name,
+            now,
+            &format!("{replaced} earlier certificate(s) replaced by certificate {id}"),
+        )?;
+    }
+    Ok(())
 }
 
 /// Counts a failed authentication with [`rules::count_failure`].
@@ -1334,6 +1394,200 @@ impl Registry for SqliteRegistry {
 
     fn release_claim(&self, claim: &Claim, _now: u64) -> RegistryResult<bool> {
         self.write_lease(release_work(claim))
+    }
+
+    fn revoke(
+        &self,
+        target: &RevocationTarget,
+        reason: RevocationReason,
+        now: u64,
+    ) -> RegistryResult<Vec<CertificateEntry>> {
+        let target = target.clone();
+        self.write(move |connection| {
+            let (condition, key, what) = match &target {
+                RevocationTarget::Device(name) => (
+                    "device = ?1 AND state <> 'deleted'",
+                    name.clone(),
+                    format!("device {name} has no certificate to revoke"),
+                ),
+                RevocationTarget::Serial(text) => {
+                    let serial = crate::model::normalize_serial_hex(text)
+                        .ok_or_else(|| RegistryError::BadSerial(text.clone()))?;
+                    (
+                        "ltrim(serial_hex, '0') = ?1",
+                        serial,
+                        format!("no certificate with serial {text} to revoke"),
+                    )
+                }
+            };
+            let ids: Vec<i64> = {
+                let mut statement = connection.prepare(&format!(
+                    "SELECT id FROM certificates WHERE {condition} AND revoked_at IS NULL
+                     ORDER BY id"
+                ))?;
+                statement
+                    .query_map([&key], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            if ids.is_empty() {
+                return Err(RegistryError::NothingToRevoke(what));
+            }
+            let mut revoked = Vec::with_capacity(ids.len());
+            for id in ids {
+                connection.execute(
+                    "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3
+                     WHERE id = ?1",
+                    params![id, to_i64(now), reason.as_str()],
+                )?;
+                let entry = certificate_entry(connection.query_row(
+                    &format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = ?1"),
+                    [id],
+                    certificate_from_row,
+                )?)?;
+                event(
+                    connection,
+                    &entry.device,
+                    now,
+                    &format!(
+                        "certificate {id} revoked, {reason} (serial {})",
+                        entry.serial_hex
+                    ),
+                )?;
+                revoked.push(entry);
+            }
+            Ok(revoked)
+        })
+    }
+
+    fn certificates_with_serial(&self, serial_hex: &str) -> RegistryResult<Vec<CertificateEntry>> {
+        let serial = crate::model::normalize_serial_hex(serial_hex)
+            .ok_or_else(|| RegistryError::BadSerial(serial_hex.to_owned()))?;
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                 WHERE ltrim(serial_hex, '0') = ?1 ORDER BY id"
+            ))?;
+            let rows = statement
+                .query_map([&serial], certificate_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(certificate_entry).collect()
+        })
+    }
+
+    fn record_issued_certificate(
+        &self,
+        name: &str,
+        key_request: KeyRequest,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64> {
+        let (name, certificate) = (name.to_owned(), certificate.clone());
+        self.write(move |connection| {
+            let existed: Option<bool> = connection
+                .query_row(
+                    "SELECT removed = 0 FROM devices WHERE name = ?1",
+                    [&name],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match existed {
+                Some(true) => {}
+                Some(false) => {
+                    connection.execute(
+                        "UPDATE devices SET removed = 0, operation = 'none', status = 'none',
+                             status_operation = NULL, status_detail = NULL, updated_at = ?2
+                         WHERE name = ?1",
+                        params![name, to_i64(now)],
+                    )?;
+                    event(
+                        connection,
+                        &name,
+                        now,
+                        "revived by a directly issued certificate",
+                    )?;
+                }
+                None => {
+                    connection.execute(
+                        "INSERT INTO devices (name, operation, key_request, auth_mode, status,
+                             created_at, updated_at)
+                         VALUES (?1, 'none', ?2, 'null', 'none', ?3, ?3)",
+                        params![name, key_request.to_string(), to_i64(now)],
+                    )?;
+                    event(
+                        connection,
+                        &name,
+                        now,
+                        "added for a directly issued certificate",
+                    )?;
+                }
+            }
+            let id = insert_certificate(
+                connection,
+                &name,
+                &certificate,
+                CertificateState::Installed,
+                now,
+            )?;
+            replace_earlier(connection, &name, id, now)?;
+            Ok(id)
+        })
+    }
+
+    fn current_certificates(&self) -> RegistryResult<Vec<CertificateEntry>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                 WHERE state = 'installed' AND revoked_at IS NULL AND replaced_by IS NULL
+                   AND device IN (SELECT name FROM devices WHERE removed = 0)
+                 ORDER BY id"
+            ))?;
+            let rows = statement
+                .query_map([], certificate_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(certificate_entry).collect()
+        })
+    }
+
+    fn schedule_renewal(&self, name: &str, certificate_id: i64, now: u64) -> RegistryResult<bool> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let changed = connection.execute(
+                "UPDATE devices SET operation = 'install', auth_mode = 'lsc',
+                     auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL,
+                     failed_attempts = 0, locked = 0, status = 'pending',
+                     status_operation = 'install', status_detail = NULL,
+                     claim_token = NULL, claim_expires = NULL, updated_at = ?3
+                 WHERE name = ?1 AND removed = 0 AND operation = 'none'
+                   AND EXISTS (SELECT 1 FROM certificates WHERE id = ?2 AND device = ?1
+                       AND state = 'installed' AND revoked_at IS NULL AND replaced_by IS NULL)",
+                params![name, certificate_id, to_i64(now)],
+            )?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            event(
+                connection,
+                &name,
+                now,
+                &format!(
+                    "renewal scheduled: install authenticated by certificate {certificate_id}"
+                ),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                 WHERE revoked_at IS NOT NULL ORDER BY id"
+            ))?;
+            let rows = statement
+                .query_map([], certificate_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(certificate_entry).collect()
+        })
     }
 }
 
@@ -1797,7 +2051,7 @@ mod tests {
         let path = temp_path("migrate");
         {
             let registry = SqliteRegistry::open(&path).unwrap();
-            assert_eq!(registry.schema_version().unwrap(), 4);
+            assert_eq!(registry.schema_version().unwrap(), 5);
             registry
                 .put_device("SEP001122334455", &install(), 1)
                 .unwrap();
@@ -1810,7 +2064,7 @@ mod tests {
             connection.execute_batch(MIGRATIONS[0]).unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 4);
+        assert_eq!(registry.schema_version().unwrap(), 5);
         assert_eq!(registry.list().unwrap().len(), 1);
         drop(registry);
         // A file from a newer capf is refused rather than misread.
@@ -1822,7 +2076,7 @@ mod tests {
             SqliteRegistry::open(&path),
             Err(RegistryError::SchemaTooNew {
                 found: 99,
-                known: 4
+                known: 5
             })
         ));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -1844,7 +2098,7 @@ mod tests {
                 .unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 4);
+        assert_eq!(registry.schema_version().unwrap(), 5);
         let device = registry.device("SEP001122334455").unwrap();
         assert_eq!(device.operation, Operation::Install);
         assert_eq!(device.claimed_until, None);

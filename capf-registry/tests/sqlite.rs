@@ -67,4 +67,7 @@ suite!(
     concurrent_failures_count_exactly,
     tvs_allow_list,
     a_real_session_through_the_host_helpers,
+    revocations_are_final_found_by_serial_and_consulted,
+    renewal_is_planned_at_the_threshold_and_replaces_the_old_lsc,
+    directly_issued_certificates_add_the_device_and_replace_earlier_ones,
 );

@@ -738,7 +738,7 @@ fn device_json(device: &Device) -> serde_json::Value {
     })
 }
 
-fn certificate_json(entry: &CertificateEntry) -> serde_json::Value {
+pub(crate) fn certificate_json(entry: &CertificateEntry) -> serde_json::Value {
     serde_json::json!({
         "id": entry.id,
         "serial": entry.serial_hex,
@@ -747,10 +747,14 @@ fn certificate_json(entry: &CertificateEntry) -> serde_json::Value {
         "not_after": rfc3339_utc(entry.not_after),
         "updated_at": rfc3339_utc(entry.updated_at),
         "der_length": entry.der.len(),
+        "revoked": entry.revocation.is_some(),
+        "revocation_reason": entry.revocation.map(|r| r.reason.as_str()),
+        "revoked_at": entry.revocation.map(|r| rfc3339_utc(r.revoked_at)),
+        "replaced_by": entry.replaced_by,
     })
 }
 
-fn print_json(value: &serde_json::Value) -> CliResult {
+pub(crate) fn print_json(value: &serde_json::Value) -> CliResult {
     let text = serde_json::to_string_pretty(value)
         .map_err(|error| CliError::input(format!("JSON: {error}")))?;
     outln!("{text}");
@@ -853,8 +857,19 @@ fn show(store: &SqliteRegistry, name: &str, json: bool) -> CliResult {
     } else {
         outln!("certificates:");
         for entry in &certificates {
+            let mut notes = String::new();
+            if let Some(revocation) = entry.revocation {
+                notes.push_str(&format!(
+                    ", REVOKED {} ({})",
+                    rfc3339_utc(revocation.revoked_at),
+                    revocation.reason
+                ));
+            }
+            if let Some(by) = entry.replaced_by {
+                notes.push_str(&format!(", replaced by #{by}"));
+            }
             outln!(
-                "  #{} serial {} {} issued {} not after {}",
+                "  #{} serial {} {} issued {} not after {}{notes}",
                 entry.id,
                 entry.serial_hex,
                 entry.state,

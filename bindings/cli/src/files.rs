@@ -43,3 +43,45 @@ pub(crate) fn pem_blocks(text: &str, wanted: &str) -> Result<Vec<Vec<u8>>, Strin
         .map(|block| block.der)
         .collect())
 }
+
+/// The issuing CA of the commands that sign (`capf cert issue`, `capf ca
+/// crl`), named the way `capf serve` names it: `--issuer`/`--issuer-key`,
+/// else the CAPF certificate `--cert`/`--key` itself.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IssuerArgs {
+    /// The CAPF certificate (PEM), the issuer when --issuer is not given.
+    #[arg(long, value_name = "CAPF.pem", requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// The CAPF private key (PKCS#8 PEM).
+    #[arg(long, value_name = "CAPF.key", requires = "cert")]
+    key: Option<std::path::PathBuf>,
+    /// Certificate that issues LSCs (PEM); default: the CAPF certificate.
+    #[arg(long, value_name = "ISSUER.pem", requires = "issuer_key")]
+    issuer: Option<std::path::PathBuf>,
+    /// Private key of --issuer (PKCS#8 PEM).
+    #[arg(long, value_name = "ISSUER.key", requires = "issuer")]
+    issuer_key: Option<std::path::PathBuf>,
+}
+
+impl IssuerArgs {
+    /// Loads the issuer (`--issuer` first, as `capf serve`).
+    pub(crate) fn load(&self) -> Result<capf_core::issuance::LscIssuer, CliError> {
+        let (cert, key, what) = match (&self.issuer, &self.issuer_key, &self.cert, &self.key) {
+            (Some(cert), Some(key), _, _) => (cert, key, "issuer"),
+            (None, None, Some(cert), Some(key)) => (cert, key, "CAPF certificate as issuer"),
+            _ => {
+                return Err(CliError::input(
+                    "the issuer is needed: --issuer and --issuer-key, or --cert and --key",
+                ));
+            }
+        };
+        let certificates = read_certificates(cert)?;
+        let key = read_private_key(key)?;
+        // read_certificates refuses a file without certificates.
+        let first = certificates
+            .first()
+            .ok_or_else(|| CliError::input(format!("{}: no certificate", cert.display())))?;
+        capf_core::issuance::LscIssuer::new(first, &key)
+            .map_err(|error| CliError::input(format!("{what}: {error}")))
+    }
+}

@@ -4,6 +4,8 @@
 //! trust check failed); 2 bad usage or unreadable input.
 
 mod anchors;
+mod ca;
+mod cert;
 mod demo;
 mod device;
 mod encrypted_config;
@@ -12,6 +14,7 @@ mod files;
 mod listener;
 mod output;
 mod pump;
+mod renew;
 mod report;
 mod runtime;
 mod serve;
@@ -49,6 +52,15 @@ enum Command {
     Device(device::Command),
     /// The CAPF report: every device's schedule, status and LSC (table, --csv or --json).
     Report(report::ReportArgs),
+    /// Certificates of the ledger: revoke an LSC.
+    #[command(subcommand)]
+    Cert(cert::Command),
+    /// The issuing CA: a CRL of the ledger's revocations.
+    #[command(subcommand)]
+    Ca(ca::Command),
+    /// Renewal: schedule every LSC that is due for renewal.
+    #[command(subcommand)]
+    Renew(renew::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
@@ -124,6 +136,9 @@ fn main() -> ExitCode {
         Command::EncryptedConfig(command) => encrypted_config::run(command),
         Command::Device(command) => device::run(command),
         Command::Report(args) => report::run(args),
+        Command::Cert(command) => cert::run(command),
+        Command::Ca(command) => ca::run(command),
+        Command::Renew(command) => renew::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),

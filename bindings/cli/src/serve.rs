@@ -81,10 +81,12 @@ pub(crate) struct ServeArgs {
     /// repeat the option for several files.
     #[arg(long, value_name = "MIC_CA.pem")]
     verify: Vec<PathBuf>,
-    /// Revocation data for certificate (LSC/MIC) authentication: PEM
-    /// certificates (each revoked), a DER or PEM CRL, or SHA-256 digests in
-    /// hex, one per line (`#` starts a comment); repeat the option for
-    /// several files. A revoked LSC or MIC is refused.
+    /// Outside revocation data for certificate (LSC/MIC) authentication,
+    /// such as a MIC maker's CRL: PEM certificates (each revoked), a DER or
+    /// PEM CRL, or SHA-256 digests in hex, one per line (`#` starts a
+    /// comment); repeat the option for several files. A revoked LSC or MIC
+    /// is refused. LSCs revoked with `capf cert revoke` need no file: the
+    /// server reads the ledger's revocations by itself.
     #[arg(long, value_name = "PATH")]
     revoked: Vec<PathBuf>,
     /// Validity of issued LSCs, in days (1-3650).
@@ -112,8 +114,46 @@ pub(crate) struct ServeArgs {
     /// served), so a script or test can use `--listen 127.0.0.1:0`.
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
+    /// Run the renewal planner (`capf renew plan --used-share SHARE`) by
+    /// itself: once at start-up, before listening is announced, then every
+    /// --renew-interval seconds, so every installed LSC past this share of
+    /// its lifetime gets a renewal scheduled (an install authenticated by
+    /// that LSC). Off by default.
+    #[arg(long, value_name = "SHARE")]
+    renew_used_share: Option<String>,
+    /// Seconds between two runs of the renewal planner.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        requires = "renew_used_share"
+    )]
+    renew_interval: u64,
     #[command(flatten)]
     tvs: crate::tvs::TvsServeArgs,
+}
+
+/// One pass of the renewal planner over `registry`, logged.
+async fn renew_pass(registry: Arc<dyn Registry>, policy: capf_registry::RenewalPolicy) {
+    let planned = tokio::task::spawn_blocking(move || {
+        capf_registry::plan_renewals(&*registry, policy, now_unix(), false)
+            .map_err(|error| error.to_string())
+    })
+    .await
+    .unwrap_or_else(|_| Err("renewal task failed".to_owned()));
+    match planned {
+        Ok(renewals) => {
+            for renewal in &renewals {
+                tracing::info!(
+                    device = %renewal.device,
+                    certificate = renewal.certificate_id,
+                    "LSC renewal scheduled"
+                );
+            }
+            tracing::info!(scheduled = renewals.len(), "renewal planner ran");
+        }
+        Err(error) => tracing::error!(%error, "renewal planner failed"),
+    }
 }
 
 /// How long the server waits for a connecting or silent phone.
@@ -297,6 +337,12 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
     let setup = capf_listen
         .map(|listen| ServerSetup::load(&args).map(|setup| (setup, listen)))
         .transpose()?;
+    let renew_policy = args
+        .renew_used_share
+        .as_deref()
+        .map(|share| crate::renew::parse_used_share("--renew-used-share", share))
+        .transpose()?;
+    let renew_interval = Duration::from_secs(args.renew_interval.max(1));
     let grace = Duration::from_secs(args.grace_seconds);
     runtime()?.block_on(async move {
         let mut bound = ReadyAddresses::default();
@@ -323,6 +369,23 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
             }
             None => None,
         };
+        // The renewal planner: a first pass before listening is announced,
+        // then one per interval until the server stops.
+        let planner = match (&capf, renew_policy) {
+            (Some((server, _)), Some(policy)) => {
+                let registry = server.registry();
+                renew_pass(registry.clone(), policy).await;
+                Some(tokio::spawn(async move {
+                    let mut ticks = tokio::time::interval(renew_interval);
+                    ticks.tick().await; // the first tick is immediate
+                    loop {
+                        ticks.tick().await;
+                        renew_pass(registry.clone(), policy).await;
+                    }
+                }))
+            }
+            _ => None,
+        };
         // One signal stops both listeners.
         let stop = Stop::new();
         let (capf_stopped, tvs_stopped) = (stop.stopped(), stop.stopped());
@@ -344,6 +407,9 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
                 }
             },
         );
+        if let Some(planner) = planner {
+            planner.abort();
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -24,7 +24,8 @@ use capf_core::tvs::{
     TvsServerResult, TvsServerSession,
 };
 use capf_registry::{
-    DEFAULT_TTL, MAX_TTL, RegistryError, SqliteRegistry, TvsAllowList, TvsEntry, certificate_sha256,
+    DEFAULT_TTL, MAX_TTL, Registry, RegistryError, SqliteRegistry, TvsAllowList, TvsEntry,
+    certificate_sha256,
 };
 use clap::{Args, Subcommand};
 use ctl_format::trust_list::Role;
@@ -45,7 +46,9 @@ pub(crate) enum Command {
     Add(AddArgs),
     /// Unregister certificates: TVS then answers "unknown".
     Remove(TargetArgs),
-    /// Keep certificates registered but answer them INVALID.
+    /// Keep allow-list entries registered but answer them INVALID. (An LSC
+    /// revoked in the certificate ledger with `capf cert revoke` is
+    /// answered INVALID without this.)
     Revoke(TargetArgs),
     /// Show the registered certificates.
     List(ListArgs),
@@ -506,6 +509,8 @@ pub(crate) struct TvsServer {
 struct TvsShared {
     tls: Arc<rustls::ServerConfig>,
     store: Arc<dyn TvsAllowList>,
+    /// The certificate ledger of the same file: a revoked LSC is INVALID.
+    ledger: Arc<dyn Registry>,
     config: TvsServerConfig,
     handshake_timeout: Duration,
 }
@@ -553,10 +558,12 @@ impl TvsServer {
         config: TvsServerConfig,
         handshake_timeout: Duration,
     ) -> Result<Self, CliError> {
+        let registry = Arc::new(open(db)?);
         Ok(Self {
             shared: Arc::new(TvsShared {
                 tls,
-                store: Arc::new(open(db)?),
+                store: registry.clone(),
+                ledger: registry,
                 config,
                 handshake_timeout,
             }),
@@ -595,6 +602,7 @@ impl TvsServer {
                 };
             let mut host = TvsHost {
                 store: self.shared.store.clone(),
+                ledger: self.shared.ledger.clone(),
             };
             match pump::run(&mut stream, &mut connection, &mut host).await {
                 Ok(Some(outcome)) => log_outcome(&outcome),
@@ -607,9 +615,11 @@ impl TvsServer {
     }
 }
 
-/// Answers the lookup from the table.
+/// Answers the lookup from the table, and INVALID for a certificate the
+/// ledger revokes ([`capf_registry::ledger_revocation`]).
 struct TvsHost {
     store: Arc<dyn TvsAllowList>,
+    ledger: Arc<dyn Registry>,
 }
 
 impl Host<TvsServerSession> for TvsHost {
@@ -620,25 +630,38 @@ impl Host<TvsServerSession> for TvsHost {
         decision: TvsServerDecision,
     ) -> Result<(), String> {
         let TvsServerDecision::LookUpCertificate {
-            certificate_sha256, ..
+            certificate_sha256,
+            certificate_der,
+            ..
         } = decision
         else {
             return Err("unknown TVS decision".to_owned());
         };
-        let store = self.store.clone();
-        let entry = tokio::task::spawn_blocking(move || {
-            store
+        let (store, ledger) = (self.store.clone(), self.ledger.clone());
+        let (entry, ledger_revoked) = tokio::task::spawn_blocking(move || {
+            let entry = store
                 .tvs_look_up(&certificate_sha256)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            // Only a registered certificate needs the ledger's word.
+            let revoked = match &entry {
+                Some(_) => capf_registry::ledger_revocation(&*ledger, &certificate_der)
+                    .map_err(|e| e.to_string())?
+                    .is_some(),
+                None => false,
+            };
+            Ok::<_, String>((entry, revoked))
         })
         .await
         .map_err(|_| "TVS store task failed".to_owned())??;
+        if ledger_revoked {
+            tracing::info!("certificate revoked in the ledger: INVALID");
+        }
         // The lookup may have taken a while: the session judges expiry at
         // the time of the answer.
         session.handle_timeout(now());
         let known = entry.map(|entry| {
             let mut known = KnownCertificate::new(entry.roles, entry.ttl);
-            known.revoked = entry.revoked;
+            known.revoked = entry.revoked || ledger_revoked;
             known
         });
         session.answer_lookup(known).map_err(|e| e.to_string())

@@ -3,6 +3,7 @@
 //! [`ServerDecision::LookUpDevice`](super::ServerDecision::LookUpDevice).
 
 use crate::capf::key_request::KeyRequest;
+use crate::trust::Revocations;
 
 use super::auth_string::AuthStringHash;
 
@@ -80,6 +81,12 @@ pub struct DeviceRecord {
     /// above [`ServerConfig::max_failed_attempts`](super::ServerConfig::max_failed_attempts)
     /// is refused without looking at its credentials.
     pub failed_attempts: u32,
+    /// Revocation data about this device's own certificates (the host's
+    /// certificate ledger: an LSC revoked there), applied to certificate
+    /// authentication on top of
+    /// [`CertificatePolicy::revocations`](super::CertificatePolicy::revocations).
+    /// Empty by default.
+    pub revocations: Revocations,
 }
 
 impl DeviceRecord {
@@ -94,7 +101,14 @@ impl DeviceRecord {
             operation,
             authentication,
             failed_attempts: 0,
+            revocations: Revocations::new(),
         }
+    }
+
+    /// The same record with `revocations` added to its revocation data.
+    pub fn with_revocations(mut self, revocations: &Revocations) -> Self {
+        self.revocations.extend(revocations);
+        self
     }
 
     /// The same record with `failed_attempts` set.

@@ -760,9 +760,9 @@ impl ServerSession {
                     Err(AuthFailure::WrongAuthString)
                 }
             }
-            AuthMode::ExistingCertificate { .. } => self
-                .authenticate_certificate(&record.device_name, frame)
-                .map(Some),
+            AuthMode::ExistingCertificate { .. } => {
+                self.authenticate_certificate(record, frame).map(Some)
+            }
         }
     }
 
@@ -770,9 +770,10 @@ impl ServerSession {
     /// RSA-only SUDI over this session's id).
     fn authenticate_certificate(
         &self,
-        device_name: &str,
+        record: &DeviceRecord,
         frame: &Frame,
     ) -> Result<CertificateAuthentication, AuthFailure> {
+        let device_name = record.device_name.as_str();
         let (Some(certificate), Some(sha1_proof), Some(sha512_proof)) = (
             frame.certificate(),
             frame.signed_data(),
@@ -783,7 +784,17 @@ impl ServerSession {
         if sha512_proof.hash != HashId::Sha512 {
             return Err(AuthFailure::UnsupportedProofHash(sha512_proof.hash.code()));
         }
-        let policy = &self.config.certificate_policy;
+        // The record's own revocation data (the host's ledger) joins the
+        // policy's; the policy is copied only when there is some.
+        let with_record;
+        let policy = if record.revocations.is_empty() {
+            &self.config.certificate_policy
+        } else {
+            let mut policy = self.config.certificate_policy.clone();
+            policy.revocations.extend(&record.revocations);
+            with_record = policy;
+            &with_record
+        };
         let verdict = check_certificate(
             policy,
             &certificate.der,
