@@ -857,7 +857,8 @@ fn set_status(
     status: OperationStatus,
     now: u64,
 ) -> RegistryResult<()> {
-    connection.execute(
+    execute(
+        connection,
         "UPDATE devices SET op_status = ?2, op_status_at = ?3 WHERE name = ?1",
         params![name, status.slug(), to_i64(now)],
     )?;
@@ -1090,7 +1091,8 @@ fn complete(
 /// The phone holds one LSC: certificate `id` replaces every earlier
 /// installed one of the device (they stay in the ledger, marked replaced).
 fn replace_earlier(connection: &Connection, name: &str, id: i64, now: u64) -> RegistryResult<()> {
-    let replaced = connection.execute(
+    let replaced = execute(
+        connection,
         "UPDATE certificates SET replaced_by = ?2, updated_at = ?3
          WHERE device = ?1 AND id <> ?2 AND state = 'installed' AND replaced_by IS NULL",
         params![name, id, to_i64(now)],
