@@ -4,9 +4,11 @@
 //! Errors become the exceptions of `capf/_errors.py`; no call panics on
 //! input (a panic would surface as `PanicException`, a defect).
 
+mod convert;
 mod errors;
 mod files;
 mod sessions;
+mod trust;
 
 use pyo3::prelude::*;
 
@@ -30,6 +32,19 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sessions::TvsOutcomeInfo>()?;
     m.add_class::<sessions::PyTvsServerSession>()?;
     m.add_class::<sessions::PyTvsClientSession>()?;
+    m.add_class::<trust::PyStoreEntry>()?;
+    m.add_class::<trust::PyTrustStore>()?;
+    m.add_class::<trust::PyPurpose>()?;
+    m.add_class::<trust::PyChainCertificate>()?;
+    m.add_class::<trust::PyAnchor>()?;
+    m.add_class::<trust::PyFailure>()?;
+    m.add_class::<trust::PyVerdict>()?;
+    m.add_class::<trust::PyTvsKnowledge>()?;
+    m.add_class::<trust::PyInstalledRecord>()?;
+    m.add_class::<trust::PyRolloverPrediction>()?;
+    m.add_class::<trust::PyTrustListBuilder>()?;
+    m.add_function(wrap_pyfunction!(trust::evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(trust::predict_rollover, m)?)?;
     m.add_function(wrap_pyfunction!(sessions::subject_public_key_info, m)?)?;
     m.add_function(wrap_pyfunction!(sessions::generate_key, m)?)?;
     Ok(())

@@ -768,9 +768,9 @@ impl PyPhoneSession {
 #[pyfunction]
 pub fn subject_public_key_info<'py>(
     py: Python<'py>,
-    certificate: &[u8],
+    certificate: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let cert = crate::files::certificate(certificate)?;
+    let cert = crate::files::certificate(&crate::convert::certificate_bytes(certificate)?)?;
     let spki = crate::errors::FileResultExt::py_err(cert.subject_public_key_info_der())?;
     Ok(PyBytes::new(py, &spki))
 }

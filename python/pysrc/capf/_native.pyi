@@ -1,37 +1,65 @@
 # Stubs of the native module (checked by `python -m mypy.stubtest capf`).
 import os
 from datetime import datetime
-from typing import Optional, Sequence, Union, final
+from typing import Any, Optional, Protocol, Sequence, Union, final
 
 from typing_extensions import Self
 
 from ._types import Role
 
 __all__ = [
+    "Anchor",
+    "ChainCertificate",
     "Decision",
     "DeviceRecord",
     "Done",
     "EncryptedConfig",
+    "Failure",
+    "InstalledRecord",
     "LscIssuer",
     "Need",
     "PhoneOutcome",
     "PhoneSession",
+    "Purpose",
     "Record",
+    "RolloverPrediction",
     "ServerOutcome",
     "ServerSession",
     "SignedFile",
     "SignedHeader",
+    "StoreEntry",
     "Transmit",
     "TrustList",
+    "TrustListBuilder",
+    "TrustStore",
     "TvsClientSession",
+    "TvsKnowledge",
     "TvsOutcome",
     "TvsServerSession",
+    "Verdict",
+    "evaluate",
     "generate_key",
+    "predict_rollover",
     "subject_public_key_info",
 ]
 
 _Bytes = Union[bytes, bytearray]
 _Path = Union[str, os.PathLike[str]]
+
+class _CertificateObject(Protocol):
+    """A ``cryptography.x509.Certificate`` (or anything with ``public_bytes``)."""
+
+    def public_bytes(self, encoding: Any, /) -> bytes: ...
+
+class _PrivateKeyObject(Protocol):
+    """A ``cryptography`` private key (or anything with ``private_bytes``)."""
+
+    def private_bytes(
+        self, encoding: Any, format: Any, encryption_algorithm: Any, /
+    ) -> bytes: ...
+
+_Certificate = Union[bytes, bytearray, str, _CertificateObject]
+_Key = Union[bytes, bytearray, str, _PrivateKeyObject]
 
 @final
 class SignedHeader:
@@ -119,8 +147,8 @@ class SignedFile:
     @staticmethod
     def sign(
         payload: _Bytes,
-        certificate: _Bytes,
-        key: _Bytes,
+        certificate: _Certificate,
+        key: _Key,
         *,
         hash: str = "sha512",
         filename: str,
@@ -136,7 +164,7 @@ class SignedFile:
     def is_cisco_firmware(self) -> bool: ...
     @property
     def is_encrypted(self) -> bool: ...
-    def verify(self, certificate: _Bytes, *, hash_policy: str = "cisco") -> None: ...
+    def verify(self, certificate: _Certificate, *, hash_policy: str = "cisco") -> None: ...
 
 @final
 class EncryptedConfig:
@@ -149,9 +177,9 @@ class EncryptedConfig:
     @staticmethod
     def encrypt(
         plaintext: _Bytes,
-        phone_certificate: _Bytes,
-        signer_certificate: _Bytes,
-        signer_key: _Bytes,
+        phone_certificate: _Certificate,
+        signer_certificate: _Certificate,
+        signer_key: _Key,
         *,
         hash: str = "sha1",
         filename: Optional[str] = None,
@@ -162,9 +190,9 @@ class EncryptedConfig:
     @property
     def data(self) -> bytes: ...
     def decrypt(
-        self, signer_certificate: _Bytes, phone_key: _Bytes, *, hash_policy: str = "cisco"
+        self, signer_certificate: _Certificate, phone_key: _Key, *, hash_policy: str = "cisco"
     ) -> bytes: ...
-    def decrypt_unverified(self, phone_key: _Bytes) -> bytes: ...
+    def decrypt_unverified(self, phone_key: _Key) -> bytes: ...
 
 # ---- sessions -------------------------------------------------------------
 
@@ -381,8 +409,239 @@ class TvsClientSession:
     def is_done(self) -> bool: ...
     def pending_decision(self) -> Optional[str]: ...
 
-def subject_public_key_info(certificate: bytes) -> bytes:
+def subject_public_key_info(certificate: _Certificate) -> bytes:
     """The DER SubjectPublicKeyInfo of a certificate (PEM or DER)."""
 
 def generate_key(key_request: str) -> tuple[bytes, str]:
     """A new key of the kind asked for: (DER SubjectPublicKeyInfo, PKCS #8 PEM)."""
+
+# ---- trust ----------------------------------------------------------------
+
+@final
+class StoreEntry:
+    """One certificate of a trust store, with its roles."""
+
+    @property
+    def certificate(self) -> bytes: ...
+    @property
+    def roles(self) -> list[Role]: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def sha256(self) -> bytes: ...
+
+@final
+class TrustStore:
+    """A trust store: a kind, a name, certificates with roles, revocations."""
+
+    def __new__(cls, kind: str, name: str) -> TrustStore: ...
+    @classmethod
+    def from_bytes(cls, kind: str, name: str, data: bytes) -> Self: ...
+    @classmethod
+    def from_file(cls, kind: str, path: _Path) -> Self: ...
+    @classmethod
+    def from_trust_list(
+        cls, trust_list: TrustList, *, kind: str = "ctl", name: Optional[str] = None
+    ) -> Self: ...
+    def add_certificate(self, certificate: _Certificate, roles: Sequence[int] = ...) -> None: ...
+    def revoke_certificate(self, certificate: _Certificate) -> None: ...
+    def add_crl(self, crl: bytes) -> None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def entries(self) -> list[StoreEntry]: ...
+    def __len__(self) -> int: ...
+
+@final
+class Purpose:
+    """What a chain is evaluated for."""
+
+    @staticmethod
+    def tls_server(role: str, host: Optional[str] = None) -> Purpose: ...
+    @staticmethod
+    def phone_web_server(host: Optional[str] = None) -> Purpose: ...
+    @staticmethod
+    def tls_client(device: Optional[str] = None) -> Purpose: ...
+    @staticmethod
+    def file_signer(file: str) -> Purpose: ...
+    @staticmethod
+    def capf_authentication(credential: str, device: Optional[str] = None) -> Purpose: ...
+    def store_kinds(self) -> list[str]: ...
+
+@final
+class ChainCertificate:
+    """One certificate of a chain, described."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def sha256(self) -> bytes: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def not_after(self) -> datetime: ...
+
+@final
+class Anchor:
+    """The anchor a trusted chain ends at."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def sha256(self) -> bytes: ...
+    @property
+    def store_kind(self) -> str: ...
+    @property
+    def store_name(self) -> str: ...
+    @property
+    def pinned(self) -> bool: ...
+
+@final
+class Failure:
+    """Why a chain is not trusted: reason, detail, fix."""
+
+    @property
+    def reason(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+    @property
+    def store_kind(self) -> Optional[str]: ...
+    @property
+    def store_name(self) -> Optional[str]: ...
+
+@final
+class Verdict:
+    """The evaluator's explained answer."""
+
+    @property
+    def trusted(self) -> bool: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def anchor(self) -> Optional[Anchor]: ...
+    @property
+    def roles(self) -> list[Role]: ...
+    @property
+    def chain(self) -> list[ChainCertificate]: ...
+    @property
+    def failure(self) -> Optional[Failure]: ...
+    @property
+    def reason(self) -> Optional[str]: ...
+    @property
+    def fix(self) -> Optional[str]: ...
+    @property
+    def notes(self) -> list[str]: ...
+
+def evaluate(
+    chain: Union[_Certificate, Sequence[_Certificate]],
+    purpose: Purpose,
+    stores: Sequence[TrustStore],
+    now: datetime,
+    *,
+    max_chain_length: int = 4,
+    allow_expired_mic: bool = False,
+    check_pinned_validity: bool = False,
+    skip_validity: bool = False,
+) -> Verdict:
+    """Evaluates a chain for a purpose against stores; the explained verdict."""
+
+@final
+class TvsKnowledge:
+    """What a TVS server would answer about certificates."""
+
+    def __new__(cls) -> TvsKnowledge: ...
+    def insert(
+        self, certificate: _Certificate, roles: Sequence[int], *, revoked: bool = False
+    ) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class InstalledRecord:
+    """A record of an installed list that a rollover decision went through."""
+
+    @property
+    def list(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def subject(self) -> Optional[str]: ...
+
+@final
+class RolloverPrediction:
+    """Whether a phone installs a new CTL/ITL, why, and the fix."""
+
+    @property
+    def candidate_kind(self) -> str: ...
+    @property
+    def authority(self) -> str: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def acceptance(self) -> Optional[str]: ...
+    @property
+    def rejection_reason(self) -> Optional[str]: ...
+    @property
+    def rejection_detail(self) -> Optional[str]: ...
+    @property
+    def installed_record(self) -> Optional[InstalledRecord]: ...
+    @property
+    def tvs_roles(self) -> list[Role]: ...
+    @property
+    def signer_subject(self) -> Optional[str]: ...
+    @property
+    def signer_sha256(self) -> Optional[bytes]: ...
+    @property
+    def explanation(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def fix(self) -> Optional[str]: ...
+    @property
+    def warnings(self) -> list[str]: ...
+
+def predict_rollover(
+    candidate: bytes,
+    *,
+    kind: Optional[str] = None,
+    installed_ctl: Optional[bytes] = None,
+    installed_itl: Optional[bytes] = None,
+    tvs: Optional[TvsKnowledge] = None,
+    hash_policy: str = "cisco",
+) -> RolloverPrediction:
+    """Predicts whether a phone holding the installed lists installs the candidate."""
+
+@final
+class TrustListBuilder:
+    """Builds and signs a CTL or ITL."""
+
+    def __new__(
+        cls,
+        kind: str,
+        signer_certificate: _Certificate,
+        signer_key: _Key,
+        *,
+        timestamp: int,
+        hash: str = "sha1",
+        filename: Optional[str] = None,
+        layout: str = "cisco",
+    ) -> TrustListBuilder: ...
+    def record(
+        self,
+        certificate: _Certificate,
+        role: int,
+        *,
+        dns_name: Optional[str] = None,
+        ip_address: Optional[str] = None,
+    ) -> Self: ...
+    def build(self) -> bytes: ...
+    def __len__(self) -> int: ...
