@@ -121,7 +121,6 @@ pub(crate) fn rsa_private_key(bytes: &[u8]) -> PyResult<rsa::RsaPrivateKey> {
 
 /// A private key (RSA or EC) as PKCS #8 DER, from PEM (`PRIVATE KEY`) or
 /// DER bytes. The error never quotes the key.
-#[allow(dead_code)] // used by the TLS connection (next step)
 pub(crate) fn pkcs8_der(bytes: &[u8]) -> PyResult<Vec<u8>> {
     use rsa::pkcs8::EncodePrivateKey;
     let bad = || {

@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sessions::PyServerSession>()?;
     m.add_class::<sessions::PyPhoneSession>()?;
     m.add_class::<sessions::PyLscIssuer>()?;
+    m.add_class::<sessions::PySoftwareSigner>()?;
     m.add_class::<sessions::TvsOutcomeInfo>()?;
     m.add_class::<sessions::PyTvsServerSession>()?;
     m.add_class::<sessions::PyTvsClientSession>()?;

@@ -8,8 +8,10 @@
 use capf_core::capf::codec::Curve;
 use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::phone::{
-    AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession,
+    AuthString, CertificateCredentials, CertificatePrecedence, PhoneConfig, PhoneCredentials,
+    PhoneDecision, PhoneOutcome, PhoneSession, ProofCredential, SoftwareSigner,
 };
+use capf_core::capf::proof::{ProofHash, ProofPrivateKey};
 use capf_core::capf::server::{
     AuthMode, AuthStringHash, CertificatePreference, DeviceRecord, DeviceRefusal, IssueRefusal,
     Operation, ServerConfig, ServerDecision, ServerOutcome, ServerSession, SessionResult,
@@ -212,9 +214,19 @@ pub struct Decision {
     /// The outcome to record (``record_outcome``).
     #[pyo3(get)]
     outcome: Option<Py<PyAny>>,
-    /// The digest to sign (``sign_proof``).
+    /// The digest to sign (``sign_proof``; TVS ``look_up_certificate``:
+    /// the certificate's SHA-256).
     #[pyo3(get)]
     digest: Option<Py<PyBytes>>,
+    /// Whose key signs (``sign_proof``): ``"lsc"``, ``"mic"`` or
+    /// ``"sudi"``.
+    #[pyo3(get)]
+    credential: Option<&'static str>,
+    /// The proof's hash (``sign_proof``): ``"sha1"`` or ``"sha512"``. RSA
+    /// keys sign the bare digest with PKCS #1 v1.5 type-1 padding (no
+    /// DigestInfo); EC keys give a DER ECDSA signature over the digest.
+    #[pyo3(get)]
+    hash: Option<&'static str>,
 }
 
 #[pymethods]
@@ -236,6 +248,8 @@ fn decision(kind: DecisionKind) -> Decision {
         certificate: None,
         outcome: None,
         digest: None,
+        credential: None,
+        hash: None,
     }
 }
 
@@ -437,16 +451,36 @@ pub struct PyServerSession {
 #[pymethods]
 impl PyServerSession {
     #[new]
-    #[pyo3(signature = (session_id, now, *, announce_auth_type = true, max_failed_attempts = 5))]
+    #[pyo3(signature = (session_id, now, *, announce_auth_type = true, max_failed_attempts = 5, lsc_issuers = None, manufacturing_roots = None, intermediates = None, allow_expired_mic = false, require_sudi = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         session_id: u32,
         now: &Bound<'_, PyAny>,
         announce_auth_type: bool,
         max_failed_attempts: u32,
+        lsc_issuers: Option<&Bound<'_, PyAny>>,
+        manufacturing_roots: Option<&Bound<'_, PyAny>>,
+        intermediates: Option<&Bound<'_, PyAny>>,
+        allow_expired_mic: bool,
+        require_sudi: bool,
     ) -> PyResult<Self> {
+        let ders = |value: Option<&Bound<'_, PyAny>>| -> PyResult<Vec<Vec<u8>>> {
+            match value {
+                None => Ok(Vec::new()),
+                Some(value) => crate::convert::certificate_list(value)?
+                    .iter()
+                    .map(|bytes| crate::convert::certificate_der(bytes))
+                    .collect(),
+            }
+        };
         let mut config = ServerConfig::new(session_id);
         config.announce_auth_type = announce_auth_type;
         config.max_failed_attempts = max_failed_attempts;
+        config.certificate_policy.lsc_issuers = ders(lsc_issuers)?;
+        config.certificate_policy.manufacturing_roots = ders(manufacturing_roots)?;
+        config.certificate_policy.intermediates = ders(intermediates)?;
+        config.certificate_policy.allow_expired_mic = allow_expired_mic;
+        config.require_sudi = require_sudi;
         Ok(Self {
             inner: ServerSession::new(config, timestamp(now)?),
         })
@@ -640,12 +674,16 @@ fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound<'_, PyAny>
     let mut out = decision(d.kind());
     match d {
         PhoneDecision::SignProof {
+            credential,
+            hash,
             certificate_der,
             digest,
             ..
         } => {
             out.certificate = Some(bytes(py, &certificate_der));
             out.digest = Some(bytes(py, &digest));
+            out.credential = Some(credential_name(credential));
+            out.hash = Some(hash_name(hash));
         }
         PhoneDecision::GenerateKey(request) => out.key_request = Some(request.to_string()),
         PhoneDecision::StoreCertificate { certificate_der } => {
@@ -666,21 +704,71 @@ pub struct PyPhoneSession {
 #[pymethods]
 impl PyPhoneSession {
     #[new]
-    #[pyo3(signature = (device_name, now, *, auth_string = None))]
+    #[pyo3(signature = (device_name, now, *, auth_string = None, lsc = None, mic = None, sudi = None, prefer = "lsc"))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         device_name: String,
         now: &Bound<'_, PyAny>,
         auth_string: Option<&str>,
+        lsc: Option<&Bound<'_, PyAny>>,
+        mic: Option<&Bound<'_, PyAny>>,
+        sudi: Option<&Bound<'_, PyAny>>,
+        prefer: &str,
     ) -> PyResult<Self> {
-        let credentials = match auth_string {
-            None => PhoneCredentials::NullString,
-            Some(digits) => PhoneCredentials::AuthString(
-                AuthString::new(digits)
-                    .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))?,
-            ),
+        let credential_error = |error: capf_core::capf::phone::CredentialError| {
+            new_error(Kind::Misuse, error.to_string(), None)
         };
-        let config = PhoneConfig::new(device_name, credentials)
-            .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))?;
+        let der = |value: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Vec<u8>>> {
+            value
+                .map(|v| crate::convert::certificate_der(&crate::convert::certificate_bytes(v)?))
+                .transpose()
+        };
+        let (lsc, mic, sudi) = (der(lsc)?, der(mic)?, der(sudi)?);
+        let credentials = match (auth_string, lsc.is_some() || mic.is_some()) {
+            (Some(_), true) => {
+                return Err(new_error(
+                    Kind::Misuse,
+                    "give an auth_string or certificates (lsc, mic), not both".to_owned(),
+                    None,
+                ));
+            }
+            (Some(digits), false) => {
+                PhoneCredentials::AuthString(AuthString::new(digits).map_err(credential_error)?)
+            }
+            (None, true) => {
+                let precedence = match prefer {
+                    "lsc" => CertificatePrecedence::LscFirst,
+                    "mic" => CertificatePrecedence::MicFirst,
+                    _ => {
+                        return Err(new_error(
+                            Kind::Misuse,
+                            "prefer must be \"lsc\" or \"mic\"".to_owned(),
+                            None,
+                        ));
+                    }
+                };
+                let mut certificates = CertificateCredentials::new(precedence);
+                if let Some(der) = lsc {
+                    certificates = certificates.with_lsc(der).map_err(credential_error)?;
+                }
+                if let Some(der) = mic {
+                    certificates = certificates.with_mic(der).map_err(credential_error)?;
+                }
+                if let Some(der) = sudi {
+                    certificates = certificates.with_sudi(der).map_err(credential_error)?;
+                }
+                PhoneCredentials::Certificate(certificates)
+            }
+            (None, false) if sudi.is_some() => {
+                return Err(new_error(
+                    Kind::Misuse,
+                    "a SUDI certificate goes with an lsc or a mic".to_owned(),
+                    None,
+                ));
+            }
+            (None, false) => PhoneCredentials::NullString,
+        };
+        let config = PhoneConfig::new(device_name, credentials).map_err(credential_error)?;
         Ok(Self {
             inner: PhoneSession::new(config, timestamp(now)?),
         })
@@ -761,6 +849,165 @@ impl PyPhoneSession {
     /// Answers `delete_certificate`.
     fn answer_delete(&mut self, deleted: bool) -> PyResult<()> {
         self.inner.answer_delete(deleted).map_err(misuse)
+    }
+}
+
+fn credential_name(credential: ProofCredential) -> &'static str {
+    match credential {
+        ProofCredential::Lsc => "lsc",
+        ProofCredential::Mic => "mic",
+        _ => "sudi",
+    }
+}
+
+fn hash_name(hash: ProofHash) -> &'static str {
+    match hash {
+        ProofHash::Sha1 => "sha1",
+        _ => "sha512",
+    }
+}
+
+fn proof_credential(name: &str) -> PyResult<ProofCredential> {
+    match name {
+        "lsc" => Ok(ProofCredential::Lsc),
+        "mic" => Ok(ProofCredential::Mic),
+        "sudi" => Ok(ProofCredential::Sudi),
+        _ => Err(new_error(
+            Kind::Misuse,
+            "credential must be \"lsc\", \"mic\" or \"sudi\"".to_owned(),
+            None,
+        )),
+    }
+}
+
+fn proof_hash(name: &str) -> PyResult<ProofHash> {
+    match name {
+        "sha1" => Ok(ProofHash::Sha1),
+        "sha512" => Ok(ProofHash::Sha512),
+        _ => Err(new_error(
+            Kind::Misuse,
+            "hash must be \"sha1\" or \"sha512\"".to_owned(),
+            None,
+        )),
+    }
+}
+
+/// The in-process signer of a phone's proofs (capf-core's
+/// `SoftwareSigner`): private keys held in this process. A host with a
+/// keystore answers ``sign_proof`` itself instead (any callable that signs
+/// the decision's `digest` as its `hash` and `credential` say, then
+/// `answer_signature`).
+#[pyclass(module = "capf._native", name = "SoftwareSigner")]
+pub struct PySoftwareSigner {
+    inner: std::sync::Mutex<Option<SoftwareSigner>>,
+}
+
+impl PySoftwareSigner {
+    fn with<T>(&self, f: impl FnOnce(&mut SoftwareSigner) -> T) -> PyResult<T> {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard
+            .as_mut()
+            .map(f)
+            .ok_or_else(|| new_error(Kind::Misuse, "the signer is unusable".to_owned(), None))
+    }
+}
+
+#[pymethods]
+impl PySoftwareSigner {
+    #[new]
+    fn new() -> Self {
+        Self {
+            inner: std::sync::Mutex::new(Some(SoftwareSigner::new(Box::new(rand_core::OsRng)))),
+        }
+    }
+    /// Adds the private key of `credential` (``"lsc"``, ``"mic"``,
+    /// ``"sudi"``) for `certificate`: PKCS #8 PEM or DER, PKCS #1 RSA PEM,
+    /// or a `cryptography` key. Checked against the certificate's key
+    /// kind. Returns the signer.
+    fn add_key<'py>(
+        slf: PyRef<'py, Self>,
+        credential: &str,
+        certificate: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let credential = proof_credential(credential)?;
+        let certificate =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)?;
+        let pkcs8 = crate::convert::pkcs8_der(&crate::convert::private_key_bytes(key)?)?;
+        let key = ProofPrivateKey::from_pkcs8_der(&pkcs8).map_err(|_| {
+            new_error(
+                Kind::Misuse,
+                "the private key is not an RSA or EC (P-256/384/521) PKCS #8 key".to_owned(),
+                None,
+            )
+        })?;
+        {
+            let mut guard = slf
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let signer = guard.take().ok_or_else(|| {
+                new_error(Kind::Misuse, "the signer is unusable".to_owned(), None)
+            })?;
+            match signer.with_key(credential, &certificate, Box::new(key)) {
+                Ok(signer) => *guard = Some(signer),
+                Err(error) => {
+                    // with_key consumed the signer: start again empty
+                    // rather than leave it unusable.
+                    *guard = Some(SoftwareSigner::new(Box::new(rand_core::OsRng)));
+                    return Err(new_error(Kind::Misuse, error.to_string(), None));
+                }
+            }
+        }
+        Ok(slf)
+    }
+    /// Signs `digest` (of a proof hashed with `hash`: ``"sha1"`` or
+    /// ``"sha512"``) with the key of `credential`. The GIL is released.
+    fn sign<'py>(
+        &self,
+        py: Python<'py>,
+        credential: &str,
+        hash: &str,
+        digest: Vec<u8>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let credential = proof_credential(credential)?;
+        let hash = proof_hash(hash)?;
+        let signed = py.detach(|| self.with(|signer| signer.sign(credential, hash, &digest)))?;
+        let signature = signed.map_err(|error| new_error(Kind::Misuse, error.to_string(), None))?;
+        Ok(PyBytes::new(py, &signature))
+    }
+    /// Answers `decision` on `session` when it is ``sign_proof``: the
+    /// signature, or a refusal when this signer holds no usable key for
+    /// it. Returns False (and does nothing) for any other decision.
+    fn answer(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, PyPhoneSession>,
+        decision: &Bound<'_, Decision>,
+    ) -> PyResult<bool> {
+        let d = decision.get();
+        let (Some(credential), Some(hash), Some(digest)) = (d.credential, d.hash, &d.digest) else {
+            return Ok(false);
+        };
+        if d.kind != "sign_proof" {
+            return Ok(false);
+        }
+        let credential = proof_credential(credential)?;
+        let hash = proof_hash(hash)?;
+        let digest = digest.bind(py).as_bytes().to_vec();
+        let signed = py.detach(|| self.with(|signer| signer.sign(credential, hash, &digest)))?;
+        let mut session = session.borrow_mut();
+        match signed {
+            Ok(signature) => session.answer_signature(signature)?,
+            Err(_) => session.refuse_signature()?,
+        }
+        Ok(true)
+    }
+    fn __repr__(&self) -> PyResult<String> {
+        self.with(|signer| format!("{signer:?}"))
     }
 }
 

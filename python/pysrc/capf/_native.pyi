@@ -27,6 +27,7 @@ __all__ = [
     "ServerSession",
     "SignedFile",
     "SignedHeader",
+    "SoftwareSigner",
     "StoreEntry",
     "Transmit",
     "TrustList",
@@ -235,6 +236,10 @@ class Decision:
     def outcome(self) -> Optional[ServerOutcome]: ...
     @property
     def digest(self) -> Optional[bytes]: ...
+    @property
+    def credential(self) -> Optional[str]: ...
+    @property
+    def hash(self) -> Optional[str]: ...
 
 @final
 class ServerOutcome:
@@ -315,6 +320,11 @@ class ServerSession:
         *,
         announce_auth_type: bool = True,
         max_failed_attempts: int = 5,
+        lsc_issuers: Union[_Certificate, Sequence[_Certificate], None] = None,
+        manufacturing_roots: Union[_Certificate, Sequence[_Certificate], None] = None,
+        intermediates: Union[_Certificate, Sequence[_Certificate], None] = None,
+        allow_expired_mic: bool = False,
+        require_sudi: bool = False,
     ) -> ServerSession: ...
     @property
     def session_id(self) -> int: ...
@@ -339,7 +349,15 @@ class PhoneSession:
     """The phone side of a CAPF session."""
 
     def __new__(
-        cls, device_name: str, now: datetime, *, auth_string: Optional[str] = None
+        cls,
+        device_name: str,
+        now: datetime,
+        *,
+        auth_string: Optional[str] = None,
+        lsc: Optional[_Certificate] = None,
+        mic: Optional[_Certificate] = None,
+        sudi: Optional[_Certificate] = None,
+        prefer: str = "lsc",
     ) -> PhoneSession: ...
     def handle_input(self, data: bytes) -> None: ...
     def poll_output(self) -> Optional[_Output]: ...
@@ -358,6 +376,15 @@ class PhoneSession:
     def refuse_store(self) -> None: ...
     def answer_fetch(self, certificate: Optional[bytes]) -> None: ...
     def answer_delete(self, deleted: bool) -> None: ...
+
+@final
+class SoftwareSigner:
+    """The in-process signer of a phone's proofs."""
+
+    def __new__(cls) -> SoftwareSigner: ...
+    def add_key(self, credential: str, certificate: _Certificate, key: _Key) -> Self: ...
+    def sign(self, credential: str, hash: str, digest: bytes) -> bytes: ...
+    def answer(self, session: PhoneSession, decision: Decision) -> bool: ...
 
 @final
 class TvsOutcome:
