@@ -4,6 +4,7 @@
 //! Errors become the exceptions of `capf/_errors.py`; no call panics on
 //! input (a panic would surface as `PanicException`, a defect).
 
+mod connection;
 mod convert;
 mod errors;
 mod files;
@@ -33,6 +34,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sessions::TvsOutcomeInfo>()?;
     m.add_class::<sessions::PyTvsServerSession>()?;
     m.add_class::<sessions::PyTvsClientSession>()?;
+    m.add_class::<connection::PyTlsConnection>()?;
+    m.add_class::<connection::TlsFailed>()?;
+    m.add_class::<connection::Abandoned>()?;
     m.add_class::<trust::PyStoreEntry>()?;
     m.add_class::<trust::PyTrustStore>()?;
     m.add_class::<trust::PyPurpose>()?;

@@ -17,7 +17,9 @@ use capf_core::capf::server::{
     Operation, ServerConfig, ServerDecision, ServerOutcome, ServerSession, SessionResult,
 };
 use capf_core::issuance::{CertificateAuthority, LscIssuer as CoreIssuer, LscRequest};
-use capf_core::session::{DecisionKind, Output, SessionMisuse};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use capf_core::session::{DecisionKind, Output, Session, SessionMisuse};
 use capf_core::time::Timestamp;
 use capf_core::tvs::{
     KnownCertificate, TvsClientConfig, TvsClientDecision, TvsClientOutcome, TvsClientResult,
@@ -69,6 +71,74 @@ pub(crate) fn datetime(py: Python<'_>, at: Timestamp) -> PyResult<Bound<'_, PyAn
     #[allow(clippy::cast_precision_loss)]
     let seconds = at.unix_millis() as f64 / 1000.0;
     cls.call_method1("fromtimestamp", (seconds, utc))
+}
+
+/// A session shared between its Python object (which answers decisions)
+/// and, once it is given to one, a `TlsConnection` (which drives it): one
+/// session, two handles. Locking never blocks while holding the GIL.
+pub(crate) struct Shared<S>(Arc<Mutex<S>>);
+
+impl<S> Shared<S> {
+    fn new(session: S) -> Self {
+        Self(Arc::new(Mutex::new(session)))
+    }
+
+    /// Another handle on the same session.
+    pub(crate) fn handle(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+
+    /// True when a connection holds this session too.
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
+    }
+
+    /// The session. A thread that finds it held by another (which may run
+    /// with the GIL released) waits with the GIL released, so the holder
+    /// can finish.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, S>
+    where
+        S: Send,
+    {
+        loop {
+            match self.0.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => Python::attach(|py| {
+                    py.detach(|| drop(self.0.lock()));
+                }),
+            }
+        }
+    }
+}
+
+impl<S: Session + Send> Session for Shared<S> {
+    type Decision = S::Decision;
+    type Outcome = S::Outcome;
+    fn handle_input(&mut self, bytes: &[u8]) {
+        self.lock().handle_input(bytes);
+    }
+    fn poll_output(&mut self) -> Option<Output<Self::Decision, Self::Outcome>> {
+        self.lock().poll_output()
+    }
+    fn handle_timeout(&mut self, now: Timestamp) {
+        self.lock().handle_timeout(now);
+    }
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        self.lock().poll_timeout()
+    }
+    fn handle_peer_closed(&mut self) {
+        self.lock().handle_peer_closed();
+    }
+    fn handle_transport_error(&mut self) {
+        self.lock().handle_transport_error();
+    }
+    fn is_done(&self) -> bool {
+        self.lock().is_done()
+    }
+    fn pending_decision(&self) -> Option<DecisionKind> {
+        self.lock().pending_decision()
+    }
 }
 
 fn misuse(error: SessionMisuse) -> PyErr {
@@ -148,7 +218,7 @@ impl Done {
     }
 }
 
-fn output<'py, D, O>(
+pub(crate) fn output<'py, D, O>(
     py: Python<'py>,
     item: Output<D, O>,
     decision: impl FnOnce(Python<'py>, D) -> PyResult<Bound<'py, PyAny>>,
@@ -297,7 +367,10 @@ impl ServerOutcomeInfo {
     }
 }
 
-fn server_outcome<'py>(py: Python<'py>, outcome: &ServerOutcome) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn server_outcome<'py>(
+    py: Python<'py>,
+    outcome: &ServerOutcome,
+) -> PyResult<Bound<'py, PyAny>> {
     let certificate = match &outcome.result {
         SessionResult::Installed { certificate_der }
         | SessionResult::Fetched { certificate_der } => Some(bytes(py, certificate_der)),
@@ -319,7 +392,10 @@ fn server_outcome<'py>(py: Python<'py>, outcome: &ServerOutcome) -> PyResult<Bou
     .into_any())
 }
 
-fn server_decision<'py>(py: Python<'py>, d: ServerDecision) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn server_decision<'py>(
+    py: Python<'py>,
+    d: ServerDecision,
+) -> PyResult<Bound<'py, PyAny>> {
     let mut out = decision(d.kind());
     match d {
         ServerDecision::LookUpDevice { device_name } => out.device_name = Some(device_name),
@@ -445,7 +521,7 @@ impl PyDeviceRecord {
 /// once).
 #[pyclass(module = "capf._native", name = "ServerSession")]
 pub struct PyServerSession {
-    inner: ServerSession,
+    pub(crate) shared: Shared<ServerSession>,
 }
 
 #[pymethods]
@@ -482,21 +558,21 @@ impl PyServerSession {
         config.certificate_policy.allow_expired_mic = allow_expired_mic;
         config.require_sudi = require_sudi;
         Ok(Self {
-            inner: ServerSession::new(config, timestamp(now)?),
+            shared: Shared::new(ServerSession::new(config, timestamp(now)?)),
         })
     }
     /// The session id chosen by the host.
     #[getter]
     fn session_id(&self) -> u32 {
-        self.inner.session_id()
+        self.shared.lock().session_id()
     }
     /// Bytes from the phone (TLS plaintext), in any chunking.
     fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+        self.shared.lock().handle_input(data);
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        match self.shared.lock().poll_output() {
             Some(item) => {
                 output(py, item, server_decision, |py, o| server_outcome(py, &o)).map(Some)
             }
@@ -505,31 +581,32 @@ impl PyServerSession {
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The phone closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        self.inner.is_done()
+        self.shared.lock().is_done()
     }
     /// The kind of the decision the host owes, if any.
     fn pending_decision(&self) -> Option<String> {
-        self.inner.pending_decision().map(kind_name)
+        self.shared.lock().pending_decision().map(kind_name)
     }
     /// Answers `look_up_device` (`None`: unknown device). Checks the
     /// phone's credentials (PBKDF2, chains) with the GIL released.
@@ -539,7 +616,8 @@ impl PyServerSession {
         record: Option<&Bound<'_, PyDeviceRecord>>,
     ) -> PyResult<()> {
         let record = record.map(|r| r.get().inner.clone());
-        let inner = &mut self.inner;
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
         py.detach(|| inner.answer_device(record)).map_err(misuse)
     }
     /// Refuses `look_up_device`: ``"operation_claimed"`` or
@@ -556,11 +634,14 @@ impl PyServerSession {
                 ));
             }
         };
-        self.inner.refuse_device(refusal).map_err(misuse)
+        self.shared.lock().refuse_device(refusal).map_err(misuse)
     }
     /// Answers `issue_certificate` with the issued LSC (DER).
     fn answer_certificate(&mut self, certificate: Vec<u8>) -> PyResult<()> {
-        self.inner.answer_certificate(certificate).map_err(misuse)
+        self.shared
+            .lock()
+            .answer_certificate(certificate)
+            .map_err(misuse)
     }
     /// Refuses `issue_certificate`; `unavailable`: the CA failed (else
     /// policy declined).
@@ -571,19 +652,22 @@ impl PyServerSession {
         } else {
             IssueRefusal::Declined(reason)
         };
-        self.inner.refuse_certificate(refusal).map_err(misuse)
+        self.shared
+            .lock()
+            .refuse_certificate(refusal)
+            .map_err(misuse)
     }
     /// Answers `record_pending_certificate` once the ledger holds it.
     fn answer_pending_recorded(&mut self) -> PyResult<()> {
-        self.inner.answer_pending_recorded().map_err(misuse)
+        self.shared.lock().answer_pending_recorded().map_err(misuse)
     }
     /// Answers `record_outcome` once it is written.
     fn answer_outcome_recorded(&mut self) -> PyResult<()> {
-        self.inner.answer_outcome_recorded().map_err(misuse)
+        self.shared.lock().answer_outcome_recorded().map_err(misuse)
     }
     /// Refuses `record_outcome` (the write failed): the phone is told 7.
     fn refuse_outcome_record(&mut self) -> PyResult<()> {
-        self.inner.refuse_outcome_record().map_err(misuse)
+        self.shared.lock().refuse_outcome_record().map_err(misuse)
     }
 }
 
@@ -654,7 +738,7 @@ impl PhoneOutcomeInfo {
     }
 }
 
-fn phone_outcome(py: Python<'_>, outcome: PhoneOutcome) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn phone_outcome(py: Python<'_>, outcome: PhoneOutcome) -> PyResult<Bound<'_, PyAny>> {
     let certificate = match &outcome {
         PhoneOutcome::Installed { certificate_der } => Some(bytes(py, certificate_der)),
         _ => None,
@@ -670,7 +754,7 @@ fn phone_outcome(py: Python<'_>, outcome: PhoneOutcome) -> PyResult<Bound<'_, Py
     .into_any())
 }
 
-fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound<'_, PyAny>> {
     let mut out = decision(d.kind());
     match d {
         PhoneDecision::SignProof {
@@ -698,7 +782,7 @@ fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound<'_, PyAny>
 /// authenticates by null string.
 #[pyclass(module = "capf._native", name = "PhoneSession")]
 pub struct PyPhoneSession {
-    inner: PhoneSession,
+    pub(crate) shared: Shared<PhoneSession>,
 }
 
 #[pymethods]
@@ -770,85 +854,90 @@ impl PyPhoneSession {
         };
         let config = PhoneConfig::new(device_name, credentials).map_err(credential_error)?;
         Ok(Self {
-            inner: PhoneSession::new(config, timestamp(now)?),
+            shared: Shared::new(PhoneSession::new(config, timestamp(now)?)),
         })
     }
     /// Bytes from the server (TLS plaintext), in any chunking.
     fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+        self.shared.lock().handle_input(data);
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        match self.shared.lock().poll_output() {
             Some(item) => output(py, item, phone_decision, phone_outcome).map(Some),
             None => Ok(None),
         }
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The server closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        capf_core::session::Session::is_done(&self.inner)
+        capf_core::session::Session::is_done(&*self.shared.lock())
     }
     /// The kind of the decision the host owes, if any.
     fn pending_decision(&self) -> Option<String> {
-        capf_core::session::Session::pending_decision(&self.inner).map(kind_name)
+        capf_core::session::Session::pending_decision(&*self.shared.lock()).map(kind_name)
     }
     /// Answers `sign_proof` with the signature.
     fn answer_signature(&mut self, signature: Vec<u8>) -> PyResult<()> {
-        self.inner.answer_signature(signature).map_err(misuse)
+        self.shared
+            .lock()
+            .answer_signature(signature)
+            .map_err(misuse)
     }
     /// Refuses `sign_proof`.
     fn refuse_signature(&mut self) -> PyResult<()> {
-        self.inner.refuse_signature().map_err(misuse)
+        self.shared.lock().refuse_signature().map_err(misuse)
     }
     /// Answers `generate_key` with the new key's DER SubjectPublicKeyInfo.
     fn answer_key(&mut self, subject_public_key_info: Vec<u8>) -> PyResult<()> {
-        self.inner
+        self.shared
+            .lock()
             .answer_key(subject_public_key_info)
             .map_err(misuse)
     }
     /// Refuses `generate_key` (key generation failed).
     fn refuse_key(&mut self) -> PyResult<()> {
-        self.inner.refuse_key().map_err(misuse)
+        self.shared.lock().refuse_key().map_err(misuse)
     }
     /// Tells the server the key is still being generated.
     fn repeat_in_progress(&mut self) -> PyResult<()> {
-        self.inner.repeat_in_progress().map_err(misuse)
+        self.shared.lock().repeat_in_progress().map_err(misuse)
     }
     /// Answers `store_certificate`: stored.
     fn answer_store(&mut self) -> PyResult<()> {
-        self.inner.answer_store().map_err(misuse)
+        self.shared.lock().answer_store().map_err(misuse)
     }
     /// Refuses `store_certificate`: not stored.
     fn refuse_store(&mut self) -> PyResult<()> {
-        self.inner.refuse_store().map_err(misuse)
+        self.shared.lock().refuse_store().map_err(misuse)
     }
     /// Answers `fetch_certificate` with the LSC (DER), or `None`.
     fn answer_fetch(&mut self, certificate: Option<Vec<u8>>) -> PyResult<()> {
-        self.inner.answer_fetch(certificate).map_err(misuse)
+        self.shared.lock().answer_fetch(certificate).map_err(misuse)
     }
     /// Answers `delete_certificate`.
     fn answer_delete(&mut self, deleted: bool) -> PyResult<()> {
-        self.inner.answer_delete(deleted).map_err(misuse)
+        self.shared.lock().answer_delete(deleted).map_err(misuse)
     }
 }
 
@@ -1064,7 +1153,10 @@ impl TvsOutcomeInfo {
     }
 }
 
-fn tvs_server_outcome(py: Python<'_>, outcome: TvsServerOutcome) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn tvs_server_outcome(
+    py: Python<'_>,
+    outcome: TvsServerOutcome,
+) -> PyResult<Bound<'_, PyAny>> {
     let (roles, ttl, reason) = match &outcome.result {
         TvsServerResult::Valid { roles, ttl } => (
             roles.iter().map(|role| role.code()).collect(),
@@ -1091,7 +1183,10 @@ fn tvs_server_outcome(py: Python<'_>, outcome: TvsServerOutcome) -> PyResult<Bou
     .into_any())
 }
 
-fn tvs_client_outcome(py: Python<'_>, outcome: TvsClientOutcome) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn tvs_client_outcome(
+    py: Python<'_>,
+    outcome: TvsClientOutcome,
+) -> PyResult<Bound<'_, PyAny>> {
     let (roles, ttl, reason) = match &outcome.result {
         TvsClientResult::Valid { roles, ttl } => {
             (roles.iter().map(|role| role.code()).collect(), *ttl, None)
@@ -1113,7 +1208,10 @@ fn tvs_client_outcome(py: Python<'_>, outcome: TvsClientOutcome) -> PyResult<Bou
     .into_any())
 }
 
-fn tvs_server_decision(py: Python<'_>, d: TvsServerDecision) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn tvs_server_decision(
+    py: Python<'_>,
+    d: TvsServerDecision,
+) -> PyResult<Bound<'_, PyAny>> {
     let mut out = decision(DecisionKind::LookUpCertificate);
     if let TvsServerDecision::LookUpCertificate {
         certificate_sha256,
@@ -1131,7 +1229,7 @@ fn tvs_server_decision(py: Python<'_>, d: TvsServerDecision) -> PyResult<Bound<'
 /// The TVS server side of one connection: one VERIFY_REQUEST, one answer.
 #[pyclass(module = "capf._native", name = "TvsServerSession")]
 pub struct PyTvsServerSession {
-    inner: TvsServerSession,
+    pub(crate) shared: Shared<TvsServerSession>,
 }
 
 #[pymethods]
@@ -1142,47 +1240,48 @@ impl PyTvsServerSession {
         let mut config = TvsServerConfig::default();
         config.refuse_expired = refuse_expired;
         Ok(Self {
-            inner: TvsServerSession::new(config, timestamp(now)?),
+            shared: Shared::new(TvsServerSession::new(config, timestamp(now)?)),
         })
     }
     /// Bytes from the phone (TLS plaintext), in any chunking.
     fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+        self.shared.lock().handle_input(data);
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        match self.shared.lock().poll_output() {
             Some(item) => output(py, item, tvs_server_decision, tvs_server_outcome).map(Some),
             None => Ok(None),
         }
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The phone closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        self.inner.is_done()
+        self.shared.lock().is_done()
     }
     /// The kind of the decision the host owes, if any.
     fn pending_decision(&self) -> Option<String> {
-        self.inner.pending_decision().map(kind_name)
+        self.shared.lock().pending_decision().map(kind_name)
     }
     /// Answers `look_up_certificate`: `roles` (role codes or `capf.Role`)
     /// and `ttl` for a registered certificate, `None` roles for an unknown
@@ -1197,7 +1296,7 @@ impl PyTvsServerSession {
                 KnownCertificate::new(roles, ttl)
             }
         });
-        self.inner.answer_lookup(known).map_err(misuse)
+        self.shared.lock().answer_lookup(known).map_err(misuse)
     }
 }
 
@@ -1205,7 +1304,7 @@ impl PyTvsServerSession {
 /// trusted; `device_name` is `CP-<model>-SEP<MAC>`.
 #[pyclass(module = "capf._native", name = "TvsClientSession")]
 pub struct PyTvsClientSession {
-    inner: TvsClientSession,
+    pub(crate) shared: Shared<TvsClientSession>,
 }
 
 #[pymethods]
@@ -1219,16 +1318,18 @@ impl PyTvsClientSession {
     ) -> PyResult<Self> {
         let config = TvsClientConfig::new(session_id, device_name, certificate);
         TvsClientSession::new(config, timestamp(now)?)
-            .map(|inner| Self { inner })
+            .map(|session| Self {
+                shared: Shared::new(session),
+            })
             .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))
     }
     /// Bytes from the server (TLS plaintext), in any chunking.
     fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+        self.shared.lock().handle_input(data);
     }
     /// The next output (`Transmit` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        match self.shared.lock().poll_output() {
             Some(item) => output(
                 py,
                 item,
@@ -1247,31 +1348,32 @@ impl PyTvsClientSession {
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The server closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        self.inner.is_done()
+        self.shared.lock().is_done()
     }
     /// Always `None`: the TVS client asks its host nothing.
     fn pending_decision(&self) -> Option<String> {
-        self.inner.pending_decision().map(kind_name)
+        self.shared.lock().pending_decision().map(kind_name)
     }
 }
 

@@ -20,6 +20,7 @@ from ._errors import (
     VerificationError,
 )
 from ._native import (
+    Abandoned,
     Anchor,
     ChainCertificate,
     Decision,
@@ -40,6 +41,8 @@ from ._native import (
     SignedFile,
     SignedHeader,
     SoftwareSigner,
+    TlsConnection,
+    TlsFailed,
     StoreEntry,
     Transmit,
     TrustList,
@@ -58,6 +61,7 @@ from ._native import (
 from ._types import Role
 
 __all__ = [
+    "Abandoned",
     "Anchor",
     "CapfError",
     "ChainCertificate",
@@ -84,6 +88,8 @@ __all__ = [
     "SignedFile",
     "SignedHeader",
     "SoftwareSigner",
+    "TlsConnection",
+    "TlsFailed",
     "StoreEntry",
     "Transmit",
     "TrustList",

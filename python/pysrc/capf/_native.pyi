@@ -8,6 +8,7 @@ from typing_extensions import Self
 from ._types import Role
 
 __all__ = [
+    "Abandoned",
     "Anchor",
     "ChainCertificate",
     "Decision",
@@ -28,6 +29,8 @@ __all__ = [
     "SignedFile",
     "SignedHeader",
     "SoftwareSigner",
+    "TlsConnection",
+    "TlsFailed",
     "StoreEntry",
     "Transmit",
     "TrustList",
@@ -672,3 +675,60 @@ class TrustListBuilder:
     ) -> Self: ...
     def build(self) -> bytes: ...
     def __len__(self) -> int: ...
+
+# ---- TLS connection (rustls) ---------------------------------------------
+
+@final
+class TlsFailed:
+    """TLS failed; the session was told and ends with its own outcome."""
+
+    @property
+    def message(self) -> str: ...
+
+@final
+class Abandoned:
+    """The connection ended without an outcome from its session."""
+
+    @property
+    def reason(self) -> str: ...
+
+_ConnectionOutput = Union[Transmit, Need, Done, TlsFailed, Abandoned]
+
+@final
+class TlsConnection:
+    """One TLS connection (rustls) carrying one session."""
+
+    @classmethod
+    def server(
+        cls,
+        session: Union[ServerSession, TvsServerSession],
+        certificate: Union[_Certificate, Sequence[_Certificate]],
+        key: _Key,
+        now: datetime,
+        *,
+        handshake_timeout: Optional[float] = None,
+    ) -> Self: ...
+    @classmethod
+    def client(
+        cls,
+        session: Union[PhoneSession, TvsClientSession],
+        server_name: str,
+        pinned: Union[_Certificate, Sequence[_Certificate]],
+        now: datetime,
+        *,
+        handshake_timeout: Optional[float] = None,
+    ) -> Self: ...
+    @property
+    def session(
+        self,
+    ) -> Union[ServerSession, PhoneSession, TvsServerSession, TvsClientSession]: ...
+    def handle_tcp_input(self, data: bytes) -> None: ...
+    def handle_tcp_closed(self) -> None: ...
+    def handle_transport_error(self) -> None: ...
+    def handle_timeout(self, now: datetime) -> None: ...
+    def poll_timeout(self) -> Optional[datetime]: ...
+    def poll_output(self) -> Optional[_ConnectionOutput]: ...
+    def is_done(self) -> bool: ...
+    def is_handshaking(self) -> bool: ...
+    def protocol_version(self) -> Optional[str]: ...
+    def peer_certificates(self) -> Optional[list[bytes]]: ...
