@@ -8,6 +8,7 @@ mod connection;
 mod convert;
 mod errors;
 mod files;
+mod registry;
 mod sessions;
 mod trust;
 
@@ -37,6 +38,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<connection::PyTlsConnection>()?;
     m.add_class::<connection::TlsFailed>()?;
     m.add_class::<connection::Abandoned>()?;
+    m.add_class::<registry::PyRegistry>()?;
+    m.add_class::<registry::PyRegistryHost>()?;
+    m.add_class::<registry::PyRegistryDevice>()?;
+    m.add_class::<registry::PyLedgerCertificate>()?;
     m.add_class::<trust::PyStoreEntry>()?;
     m.add_class::<trust::PyTrustStore>()?;
     m.add_class::<trust::PyPurpose>()?;

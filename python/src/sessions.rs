@@ -266,13 +266,13 @@ pub(crate) fn output<'py, D, O>(
 pub struct Decision {
     /// Which decision this is.
     #[pyo3(get)]
-    kind: String,
+    pub(crate) kind: String,
     /// The device name (CAPF server decisions).
     #[pyo3(get)]
-    device_name: Option<String>,
+    pub(crate) device_name: Option<String>,
     /// The phone's DER SubjectPublicKeyInfo (``issue_certificate``).
     #[pyo3(get)]
-    subject_public_key_info: Option<Py<PyBytes>>,
+    pub(crate) subject_public_key_info: Option<Py<PyBytes>>,
     /// The key asked for, e.g. ``"rsa:2048"`` (``issue_certificate``,
     /// ``generate_key``).
     #[pyo3(get)]
@@ -280,10 +280,10 @@ pub struct Decision {
     /// A DER certificate (``record_pending_certificate``,
     /// ``store_certificate``, ``sign_proof``, ``look_up_certificate``).
     #[pyo3(get)]
-    certificate: Option<Py<PyBytes>>,
+    pub(crate) certificate: Option<Py<PyBytes>>,
     /// The outcome to record (``record_outcome``).
     #[pyo3(get)]
-    outcome: Option<Py<PyAny>>,
+    pub(crate) outcome: Option<Py<PyAny>>,
     /// The digest to sign (``sign_proof``; TVS ``look_up_certificate``:
     /// the certificate's SHA-256).
     #[pyo3(get)]
@@ -355,6 +355,8 @@ pub struct ServerOutcomeInfo {
     /// True when the host must count a failed attempt.
     #[pyo3(get)]
     is_authentication_failure: bool,
+    /// The outcome itself, for the registry's rules.
+    pub(crate) raw: ServerOutcome,
 }
 
 #[pymethods]
@@ -387,6 +389,7 @@ pub(crate) fn server_outcome<'py>(
             recorded: outcome.recorded,
             operation_completed: outcome.operation_completed(),
             is_authentication_failure: outcome.is_authentication_failure(),
+            raw: outcome.clone(),
         },
     )?
     .into_any())
@@ -424,7 +427,7 @@ pub(crate) fn server_decision<'py>(
     Ok(Bound::new(py, out)?.into_any())
 }
 
-fn key_request(text: &str) -> PyResult<KeyRequest> {
+pub(crate) fn key_request(text: &str) -> PyResult<KeyRequest> {
     text.parse::<KeyRequest>()
         .ok()
         .filter(|key| key.is_valid())
@@ -675,7 +678,7 @@ impl PyServerSession {
 /// key, both PEM.
 #[pyclass(module = "capf._native", frozen, name = "LscIssuer")]
 pub struct PyLscIssuer {
-    inner: CoreIssuer,
+    pub(crate) inner: CoreIssuer,
 }
 
 #[pymethods]

@@ -17,12 +17,16 @@ __all__ = [
     "EncryptedConfig",
     "Failure",
     "InstalledRecord",
+    "LedgerCertificate",
     "LscIssuer",
     "Need",
     "PhoneOutcome",
     "PhoneSession",
     "Purpose",
     "Record",
+    "Registry",
+    "RegistryDevice",
+    "RegistryHost",
     "RolloverPrediction",
     "ServerOutcome",
     "ServerSession",
@@ -732,3 +736,79 @@ class TlsConnection:
     def is_handshaking(self) -> bool: ...
     def protocol_version(self) -> Optional[str]: ...
     def peer_certificates(self) -> Optional[list[bytes]]: ...
+
+# ---- registry ---------------------------------------------------------------
+
+@final
+class RegistryDevice:
+    """One device as the registry holds it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def auth(self) -> str: ...
+    @property
+    def has_auth_string(self) -> bool: ...
+    @property
+    def failed_attempts(self) -> int: ...
+    @property
+    def locked(self) -> bool: ...
+    @property
+    def status(self) -> str: ...
+
+@final
+class LedgerCertificate:
+    """One certificate of the registry's ledger."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def serial_hex(self) -> str: ...
+    @property
+    def certificate(self) -> bytes: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def issued_at(self) -> datetime: ...
+
+@final
+class RegistryHost:
+    """One connection's side of a CAPF server's decisions."""
+
+    def decide(
+        self, session: ServerSession, decision: Decision, now: Optional[datetime] = None
+    ) -> None: ...
+    def release(self, now: Optional[datetime] = None) -> bool: ...
+
+@final
+class Registry:
+    """The device registry, ledger and event log (SQLite)."""
+
+    def __new__(cls, path: _Path, *, auth_key_file: Optional[_Path] = None) -> Registry: ...
+    def add_device(
+        self,
+        name: str,
+        *,
+        operation: str = "install",
+        key: str = "rsa:2048",
+        auth: str = "null",
+        auth_string: Optional[str] = None,
+        complete_by: Optional[datetime] = None,
+        description: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> bool: ...
+    def device(self, name: str) -> RegistryDevice: ...
+    def certificates(self, name: str) -> list[LedgerCertificate]: ...
+    def host(
+        self,
+        issuer: LscIssuer,
+        *,
+        max_failed_attempts: int = 5,
+        key_generation_timeout: float = 3600.0,
+        response_timeout: float = 60.0,
+        validity_days: int = 3650,
+    ) -> RegistryHost: ...

@@ -1,0 +1,246 @@
+"""The registry from Python (`capf.Registry` over capf-registry's SQLite
+file) and the example server `examples/capf_server.py` (asyncio, Python's
+``ssl``, registry-backed) enrolling the Rust phone `capf enroll` on
+loopback, with the same registry file `capf device` manages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+
+import capf
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 12, 5, 12, 0, 0, tzinfo=timezone.utc)
+DEVICE = "SEP0011223344EE"
+KEYED = "SEP0011223344EF"
+
+
+@pytest.fixture
+def issuer(data: Path) -> capf.LscIssuer:
+    return capf.LscIssuer(
+        (data / "issuer-ec-p256.cert.pem").read_text(),
+        (data / "issuer-ec-p256.key.pem").read_text(),
+    )
+
+
+def enroll_in_memory(
+    registry: capf.Registry, issuer: capf.LscIssuer, device: str, auth_string: Optional[str]
+) -> tuple[capf.ServerOutcome, capf.PhoneOutcome]:
+    host = registry.host(issuer)
+    server = capf.ServerSession(0x1357, NOW)
+    phone = capf.PhoneSession(device, NOW, auth_string=auth_string)
+    server_outcome: Optional[capf.ServerOutcome] = None
+    phone_outcome: Optional[capf.PhoneOutcome] = None
+    for _ in range(50):
+        to_phone = []
+        while (item := server.poll_output()) is not None:
+            if isinstance(item, capf.Transmit):
+                to_phone.append(item.data)
+            elif isinstance(item, capf.Need):
+                host.decide(server, item.decision, NOW)
+            elif isinstance(item.outcome, capf.ServerOutcome):
+                server_outcome = item.outcome
+        for frame in to_phone:
+            phone.handle_input(frame)
+        to_server = []
+        while (item := phone.poll_output()) is not None:
+            if isinstance(item, capf.Transmit):
+                to_server.append(item.data)
+            elif isinstance(item, capf.Need):
+                d = item.decision
+                if d.kind == "generate_key":
+                    assert d.key_request is not None
+                    phone.answer_key(capf.generate_key(d.key_request)[0])
+                else:
+                    assert d.kind == "store_certificate"
+                    phone.answer_store()
+            elif isinstance(item.outcome, capf.PhoneOutcome):
+                phone_outcome = item.outcome
+        for frame in to_server:
+            server.handle_input(frame)
+        if not to_phone and not to_server:
+            break
+    if not phone.is_done():
+        phone.handle_peer_closed()
+        while (item := phone.poll_output()) is not None:
+            if isinstance(item, capf.Done) and isinstance(item.outcome, capf.PhoneOutcome):
+                phone_outcome = item.outcome
+    host.release(NOW)
+    assert server_outcome is not None and phone_outcome is not None
+    return server_outcome, phone_outcome
+
+
+def test_registry_drives_a_session_as_capf_serve(
+    tmp_path: Path, issuer: capf.LscIssuer
+) -> None:
+    registry = capf.Registry(tmp_path / "capf.db")
+    assert registry.add_device(DEVICE, key="ec:p256", now=NOW) is True
+    assert registry.add_device(KEYED, auth="auth-string", auth_string="4812", now=NOW) is True
+    # The string is kept as its keyed hash; the key file is owner-only.
+    key_file = tmp_path / "capf.db.auth-key"
+    assert key_file.stat().st_mode & 0o077 == 0
+    assert b"4812" not in (tmp_path / "capf.db").read_bytes()
+    device = registry.device(KEYED)
+    assert device.has_auth_string and device.auth == "auth-string"
+    assert device.status == "pending" and device.operation == "install"
+
+    server, phone = enroll_in_memory(registry, issuer, DEVICE, None)
+    assert server.result == "installed" and phone.result == "installed"
+    assert registry.device(DEVICE).status == "successful"
+    ledger = registry.certificates(DEVICE)
+    assert [entry.state for entry in ledger] == ["installed"]
+    assert ledger[0].certificate == phone.certificate == server.certificate
+
+    wrong, _ = enroll_in_memory(registry, issuer, KEYED, "9999")
+    assert wrong.result == "authentication_failed"
+    assert registry.device(KEYED).failed_attempts == 1
+    assert registry.certificates(KEYED) == []
+    right, phone = enroll_in_memory(registry, issuer, KEYED, "4812")
+    assert right.result == "installed" and phone.is_success
+    # One operation, one certificate: the string was consumed.
+    again, _ = enroll_in_memory(registry, issuer, KEYED, "4812")
+    assert again.result != "installed"
+    assert len(registry.certificates(KEYED)) == 1
+
+    unknown, phone = enroll_in_memory(registry, issuer, "SEP0011223344FF", None)
+    assert unknown.result == "unknown_device" and phone.result == "unknown_device"
+
+
+def test_registry_deadline_and_misuse(tmp_path: Path, issuer: capf.LscIssuer) -> None:
+    registry = capf.Registry(tmp_path / "capf.db")
+    registry.add_device(DEVICE, complete_by=NOW - timedelta(days=1), now=NOW - timedelta(days=2))
+    late, _ = enroll_in_memory(registry, issuer, DEVICE, None)
+    assert late.result != "installed"
+    assert registry.certificates(DEVICE) == []
+    with pytest.raises(capf.MisuseError):
+        registry.add_device(DEVICE, auth="auth-string")
+    with pytest.raises(capf.MisuseError):
+        registry.add_device(DEVICE, auth="null", auth_string="1234")
+    with pytest.raises(capf.MisuseError):
+        registry.add_device(DEVICE, operation="reboot")
+    with pytest.raises(capf.RegistryError):
+        registry.add_device(DEVICE, auth="auth-string", auth_string="12")
+    with pytest.raises(capf.RegistryError):
+        registry.device("SEP000000000000")
+    with pytest.raises(capf.RegistryError):
+        capf.Registry(tmp_path / "missing-dir" / "capf.db")
+    # A keyed string without its key file: the host refuses to start.
+    registry.add_device(KEYED, auth="auth-string", auth_string="4812")
+    (tmp_path / "capf.db.auth-key").unlink()
+    with pytest.raises(capf.RegistryError):
+        registry.host(issuer)
+
+
+# ---- the example server against the Rust phone -----------------------------
+
+
+def capf_binary() -> Path:
+    found = Path(os.environ.get("CAPF_BIN", ROOT / "target" / "debug" / "capf"))
+    if not found.is_file():
+        print(f"SKIPPED: the capf binary is not built ({found})", file=sys.stderr)
+        pytest.skip(f"SKIPPED: the capf binary is not built ({found}); cargo build -p capf-cli")
+    return found
+
+
+def run_capf(binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binary), *args], capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+@pytest.fixture
+def python_server(tmp_path: Path, data: Path) -> Iterator[tuple[str, Path, Path]]:
+    binary = capf_binary()
+    db = tmp_path / "capf.db"
+    for args in (
+        ["--operation", "install", "--auth", "null", "--key", "ec:p256", DEVICE],
+        ["--operation", "install", "--auth", "auth-string", "--auth-string", "4812",
+         "--key", "ec:p256", KEYED],
+    ):
+        added = run_capf(binary, "device", "add", "--db", str(db), *args)
+        assert added.returncode == 0, added.stderr
+    ready = tmp_path / "ready.json"
+    process = subprocess.Popen(
+        [
+            sys.executable, str(ROOT / "python/examples/capf_server.py"),
+            "--listen", "127.0.0.1:0",
+            "--cert", str(data / "issuer-ec-p256.cert.pem"),
+            "--key", str(data / "issuer-ec-p256.key.pem"),
+            "--db", str(db), "--ready-file", str(ready),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(600):
+            if ready.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert ready.exists(), f"capf_server.py did not start: {process.stderr}"
+        yield str(json.loads(ready.read_text())["capf"]), db, binary
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            status = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        assert status == 0, process.stderr.read() if process.stderr else status
+
+
+def test_rust_phone_enrolls_against_the_python_server(
+    python_server: tuple[str, Path, Path], data: Path, tmp_path: Path
+) -> None:
+    address, db, binary = python_server
+    ca = str(data / "issuer-ec-p256.cert.pem")
+    out = tmp_path / "lsc.pem"
+    enrolled = run_capf(
+        binary, "enroll", "--server", address, "--ca", ca, "--device", DEVICE, "--out", str(out)
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    text = out.read_text()
+    stored = capf.TrustStore.from_bytes("pem", "lsc.pem", text.encode()).entries[0].certificate
+    # The registry (read by the Rust CLI and from Python) holds the very
+    # certificate the Rust phone stored, as capf serve would have left it.
+    shown = run_capf(binary, "device", "show", "--db", str(db), DEVICE)
+    assert shown.returncode == 0, shown.stderr
+    assert "install successful" in shown.stdout
+    ledger = capf.Registry(db).certificates(DEVICE)
+    assert [entry.certificate for entry in ledger] == [stored]
+    assert ledger[0].state == "installed"
+
+    common = ["--server", address, "--ca", ca, "--device", KEYED]
+    wrong = run_capf(binary, "enroll", *common, "--out", str(tmp_path / "a.pem"),
+                     "--auth-string", "9999")
+    assert wrong.returncode == 1, wrong.stderr
+    assert capf.Registry(db).device(KEYED).failed_attempts == 1
+    right = run_capf(binary, "enroll", *common, "--out", str(tmp_path / "b.pem"),
+                     "--auth-string", "4812")
+    assert right.returncode == 0, right.stderr
+    assert capf.Registry(db).device(KEYED).status == "successful"
+    unknown = run_capf(binary, "enroll", "--server", address, "--ca", ca,
+                       "--device", "SEP0011223344FF", "--out", str(tmp_path / "c.pem"))
+    assert unknown.returncode == 1
+
+
+def test_example_bad_usage_exits_2(tmp_path: Path, data: Path) -> None:
+    example = str(ROOT / "python/examples/capf_server.py")
+    base = [sys.executable, example, "--cert", str(data / "issuer-ec-p256.cert.pem"),
+            "--key", str(data / "issuer-ec-p256.key.pem"), "--db", str(tmp_path / "x.db")]
+    for extra in (["--listen", "nonsense"], ["--listen", "127.0.0.1:0", "--issuer", "x.pem"]):
+        run = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, run.stderr
+    missing = subprocess.run([sys.executable, example], capture_output=True, timeout=60)
+    assert missing.returncode == 2
