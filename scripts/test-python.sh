@@ -47,4 +47,7 @@ typed=(python/tests)
 if compgen -G "python/examples/*.py" >/dev/null; then
   typed+=(python/examples)
 fi
+if compgen -G "python/benches/*.py" >/dev/null; then
+  typed+=(python/benches)
+fi
 "$venv/bin/python" -m mypy --strict --cache-dir target/mypy-cache "${typed[@]}"

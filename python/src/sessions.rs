@@ -570,12 +570,14 @@ impl PyServerSession {
         self.shared.lock().session_id()
     }
     /// Bytes from the phone (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.shared.lock().handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.shared.lock().poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => {
                 output(py, item, server_decision, |py, o| server_outcome(py, &o)).map(Some)
             }
@@ -861,12 +863,14 @@ impl PyPhoneSession {
         })
     }
     /// Bytes from the server (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.shared.lock().handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.shared.lock().poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => output(py, item, phone_decision, phone_outcome).map(Some),
             None => Ok(None),
         }
@@ -901,10 +905,10 @@ impl PyPhoneSession {
         capf_core::session::Session::pending_decision(&*self.shared.lock()).map(kind_name)
     }
     /// Answers `sign_proof` with the signature.
-    fn answer_signature(&mut self, signature: Vec<u8>) -> PyResult<()> {
-        self.shared
-            .lock()
-            .answer_signature(signature)
+    fn answer_signature(&mut self, py: Python<'_>, signature: Vec<u8>) -> PyResult<()> {
+        // The session verifies the signature with the certificate's key.
+        let shared = &self.shared;
+        py.detach(|| shared.lock().answer_signature(signature))
             .map_err(misuse)
     }
     /// Refuses `sign_proof`.
@@ -1093,7 +1097,7 @@ impl PySoftwareSigner {
         let signed = py.detach(|| self.with(|signer| signer.sign(credential, hash, &digest)))?;
         let mut session = session.borrow_mut();
         match signed {
-            Ok(signature) => session.answer_signature(signature)?,
+            Ok(signature) => session.answer_signature(py, signature)?,
             Err(_) => session.refuse_signature()?,
         }
         Ok(true)
@@ -1247,12 +1251,14 @@ impl PyTvsServerSession {
         })
     }
     /// Bytes from the phone (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.shared.lock().handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.shared.lock().poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => output(py, item, tvs_server_decision, tvs_server_outcome).map(Some),
             None => Ok(None),
         }
@@ -1327,12 +1333,14 @@ impl PyTvsClientSession {
             .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))
     }
     /// Bytes from the server (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.shared.lock().handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.shared.lock().poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => output(
                 py,
                 item,

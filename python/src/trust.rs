@@ -158,21 +158,24 @@ impl PyTrustStore {
     #[pyo3(signature = (trust_list, *, kind = "ctl", name = None))]
     fn from_trust_list(
         _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
         trust_list: &Bound<'_, PyTrustList>,
         kind: &str,
         name: Option<String>,
     ) -> PyResult<Self> {
         let kind = store_kind(kind)?;
         let owned = &trust_list.get().inner;
-        let list = TrustList::parse(owned.bytes()).py_err()?;
-        let name = name.unwrap_or_else(|| {
-            list.header()
-                .filename
-                .map_or_else(|| kind.cli_name().to_owned(), |f| f.to_string())
-        });
-        TrustStore::from_trust_list(kind, name, &list)
-            .map(|inner| Self { inner })
-            .map_err(store_error)
+        py.detach(|| {
+            let list = TrustList::parse(owned.bytes()).py_err()?;
+            let name = name.unwrap_or_else(|| {
+                list.header()
+                    .filename
+                    .map_or_else(|| kind.cli_name().to_owned(), |f| f.to_string())
+            });
+            TrustStore::from_trust_list(kind, name, &list)
+                .map(|inner| Self { inner })
+                .map_err(store_error)
+        })
     }
     /// Adds a certificate (PEM, DER or `cryptography`) with roles.
     #[pyo3(signature = (certificate, roles = Vec::new()))]
