@@ -177,6 +177,8 @@ def python_server(tmp_path: Path, data: Path) -> Iterator[tuple[str, Path, Path]
             "--cert", str(data / "issuer-ec-p256.cert.pem"),
             "--key", str(data / "issuer-ec-p256.key.pem"),
             "--db", str(db), "--ready-file", str(ready),
+            # The test's manufacturer: the SAST test key acts as MIC root.
+            "--verify", str(data / "keys" / "sast.pem"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -233,6 +235,67 @@ def test_rust_phone_enrolls_against_the_python_server(
     unknown = run_capf(binary, "enroll", "--server", address, "--ca", ca,
                        "--device", "SEP0011223344FF", "--out", str(tmp_path / "c.pem"))
     assert unknown.returncode == 1
+
+
+def pem_block(text: str, label: str) -> str:
+    begin, end = f"-----BEGIN {label}-----", f"-----END {label}-----"
+    start = text.index(begin)
+    return text[start : text.index(end, start) + len(end)] + "\n"
+
+
+def pem_certificate(der: bytes) -> str:
+    import base64
+    import textwrap
+
+    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
+def test_lsc_and_mic_modes_against_the_python_server(
+    python_server: tuple[str, Path, Path], data: Path, tmp_path: Path
+) -> None:
+    address, db, binary = python_server
+    common = ["--server", address, "--ca", str(data / "issuer-ec-p256.cert.pem"),
+              "--device", DEVICE]
+    registry = capf.Registry(db)
+    first = run_capf(binary, "enroll", *common, "--out", str(tmp_path / "lsc.pem"))
+    assert first.returncode == 0, first.stderr
+
+    # LSC mode: the phone proves itself with the LSC it got (certificate
+    # and key in the file capf enroll wrote).
+    registry.add_device(DEVICE, auth="lsc", key="ec:p256")
+    second = run_capf(binary, "enroll", *common, "--lsc", str(tmp_path / "lsc.pem"),
+                      "--out", str(tmp_path / "lsc2.pem"))
+    assert second.returncode == 0, second.stderr
+    assert registry.device(DEVICE).status == "successful"
+
+    # MIC mode: a MIC made by the manufacturer the server trusts (--verify).
+    sast = (data / "keys" / "sast.pem").read_text()
+    maker = capf.LscIssuer(pem_block(sast, "CERTIFICATE"), pem_block(sast, "PRIVATE KEY"))
+    spki, key = capf.generate_key("ec:p256")
+    mic = maker.issue(DEVICE, spki, datetime.now(timezone.utc) - timedelta(days=1))
+    (tmp_path / "mic.pem").write_text(pem_certificate(mic) + key)
+    registry.add_device(DEVICE, auth="mic", key="ec:p256")
+    third = run_capf(binary, "enroll", *common, "--mic", str(tmp_path / "mic.pem"),
+                     "--out", str(tmp_path / "lsc3.pem"))
+    assert third.returncode == 0, third.stderr
+
+    # A MIC from a maker the server does not trust is refused.
+    stranger = capf.LscIssuer(
+        pem_block((data / "keys" / "sast2.pem").read_text(), "CERTIFICATE"),
+        pem_block((data / "keys" / "sast2.pem").read_text(), "PRIVATE KEY"),
+    )
+    fake = stranger.issue(DEVICE, spki, datetime.now(timezone.utc) - timedelta(days=1))
+    (tmp_path / "fake.pem").write_text(pem_certificate(fake) + key)
+    registry.add_device(DEVICE, auth="mic", key="ec:p256")
+    refused = run_capf(binary, "enroll", *common, "--mic", str(tmp_path / "fake.pem"),
+                       "--out", str(tmp_path / "lsc4.pem"))
+    assert refused.returncode == 1, refused.stderr
+    assert not (tmp_path / "lsc4.pem").exists()
+
+    # Three sessions installed a certificate; each is in the ledger.
+    ledger = registry.certificates(DEVICE)
+    assert len(ledger) == 3 and len({entry.serial_hex for entry in ledger}) == 3
 
 
 def test_example_bad_usage_exits_2(tmp_path: Path, data: Path) -> None:
