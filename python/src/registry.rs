@@ -111,6 +111,20 @@ pub struct PyLedgerCertificate {
     #[pyo3(get)]
     state: String,
     issued_at: u64,
+    /// True once revoked (final).
+    #[pyo3(get)]
+    revoked: bool,
+}
+
+fn ledger_certificate(entry: capf_registry::model::CertificateEntry) -> PyLedgerCertificate {
+    PyLedgerCertificate {
+        id: entry.id,
+        serial_hex: entry.serial_hex,
+        der: entry.der,
+        state: entry.state.to_string(),
+        issued_at: entry.issued_at,
+        revoked: entry.revocation.is_some(),
+    }
 }
 
 #[pymethods]
@@ -241,15 +255,124 @@ impl PyRegistry {
         let entries = py
             .detach(|| self.inner.certificates(name))
             .map_err(registry_error)?;
-        Ok(entries
+        Ok(entries.into_iter().map(ledger_certificate).collect())
+    }
+
+    /// Schedules `name` with a fresh one-time authentication string of
+    /// `digits` digits that no scheduled device holds, as
+    /// `capf device add --generate-auth-string` does, and returns it (show
+    /// it once: only its keyed hash is stored).
+    #[pyo3(signature = (name, *, digits = 6, operation = "install", key = "rsa:2048", complete_by = None, description = None, now = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn schedule_with_generated_auth_string(
+        &self,
+        py: Python<'_>,
+        name: String,
+        digits: usize,
+        operation: &str,
+        key: &str,
+        complete_by: Option<&Bound<'_, PyAny>>,
+        description: Option<String>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let operation = Operation::from_str(operation).map_err(misuse)?;
+        let key_request = crate::sessions::key_request(key)?;
+        let complete_by = complete_by.map(|at| unix_now(Some(at))).transpose()?;
+        let now = unix_now(now)?;
+        let registry = &self.inner;
+        let key_path = &self.key_path;
+        py.detach(|| -> Result<String, RegistryError> {
+            let keyed = registry.keyed_auth_string_count()?;
+            let key = require_auth_key(key_path, keyed, &mut rand_core::OsRng)?;
+            let mut taken = std::collections::HashSet::new();
+            let (generated, hash) = capf_registry::auth_key::generate_unique_auth_string(
+                &**registry,
+                &key,
+                digits,
+                &mut taken,
+                &mut rand_core::OsRng,
+            )?;
+            let schedule = Schedule {
+                operation,
+                key_request,
+                auth_mode: AuthMode::AuthString,
+                auth_hash: Some(hash),
+                complete_by,
+                description,
+            };
+            registry.put_device(&name, &schedule, now)?;
+            Ok(generated.expose().to_owned())
+        })
+        .map_err(registry_error)
+    }
+
+    /// Revokes the certificates of `device`, or those with `serial` (hex),
+    /// with `reason` (``"unspecified"``, ``"keyCompromise"``,
+    /// ``"superseded"`` …), as `capf cert revoke` does; returns them.
+    /// Sessions and TVS consult the revocations by themselves.
+    #[pyo3(signature = (*, device = None, serial = None, reason = "unspecified", now = None))]
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        device: Option<String>,
+        serial: Option<String>,
+        reason: &str,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<PyLedgerCertificate>> {
+        use capf_registry::model::RevocationTarget;
+        let target = match (device, serial) {
+            (Some(name), None) => RevocationTarget::Device(name),
+            (None, Some(serial)) => RevocationTarget::Serial(serial),
+            _ => return Err(misuse("give either device or serial")),
+        };
+        let reason = capf_core::revocation::RevocationReason::from_str(reason)
+            .map_err(|error| misuse(error.to_string()))?;
+        let now = unix_now(now)?;
+        let revoked = py
+            .detach(|| self.inner.revoke(&target, reason, now))
+            .map_err(registry_error)?;
+        Ok(revoked.into_iter().map(ledger_certificate).collect())
+    }
+
+    /// The devices report as CSV, as `capf device report` writes it (times
+    /// as RFC 3339 UTC).
+    fn report_csv(&self, py: Python<'_>) -> PyResult<String> {
+        let filter = capf_registry::DeviceFilter::default();
+        let rows = py
+            .detach(|| capf_registry::report::report(&*self.inner, &filter))
+            .map_err(registry_error)?;
+        Ok(capf_registry::report::to_csv(
+            &rows,
+            capf_core::trust::format_unix,
+        ))
+    }
+
+    /// Schedules the renewal of every LSC due at `now` (notAfter before
+    /// `expiring_before`, or `used_share` of its lifetime passed, e.g.
+    /// ``"0.66"``), as `capf cert renew` does; with `dry_run` only lists
+    /// them. Returns (device, ledger id, serial hex) of each.
+    #[pyo3(signature = (*, expiring_before = None, used_share = None, dry_run = false, now = None))]
+    fn plan_renewals(
+        &self,
+        py: Python<'_>,
+        expiring_before: Option<&Bound<'_, PyAny>>,
+        used_share: Option<&str>,
+        dry_run: bool,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<(String, i64, String)>> {
+        let policy = match (expiring_before, used_share) {
+            (Some(at), None) => rules::RenewalPolicy::ExpiringBefore(unix_now(Some(at))?),
+            (None, Some(share)) => rules::RenewalPolicy::used_share(share)
+                .ok_or_else(|| misuse("used_share must be a decimal in (0, 1], e.g. \"0.66\""))?,
+            _ => return Err(misuse("give either expiring_before or used_share")),
+        };
+        let now = unix_now(now)?;
+        let planned = py
+            .detach(|| capf_registry::plan_renewals(&*self.inner, policy, now, dry_run))
+            .map_err(registry_error)?;
+        Ok(planned
             .into_iter()
-            .map(|entry| PyLedgerCertificate {
-                id: entry.id,
-                serial_hex: entry.serial_hex,
-                der: entry.der,
-                state: entry.state.to_string(),
-                issued_at: entry.issued_at,
-            })
+            .map(|renewal| (renewal.device, renewal.certificate_id, renewal.serial_hex))
             .collect())
     }
 

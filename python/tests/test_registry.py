@@ -141,6 +141,44 @@ def test_registry_deadline_and_misuse(tmp_path: Path, issuer: capf.LscIssuer) ->
         registry.host(issuer)
 
 
+def test_lifecycle_from_python(tmp_path: Path, issuer: capf.LscIssuer) -> None:
+    registry = capf.Registry(tmp_path / "capf.db")
+    digits = registry.schedule_with_generated_auth_string(KEYED, digits=8, key="ec:p256", now=NOW)
+    assert len(digits) == 8 and digits.isdigit()
+    assert registry.device(KEYED).has_auth_string
+    server, phone = enroll_in_memory(registry, issuer, KEYED, digits)
+    assert server.result == "installed" and phone.is_success
+    [lsc] = registry.certificates(KEYED)
+    assert not lsc.revoked
+
+    # Renewal: the LSC (valid ten years) is due before a date past its end.
+    assert registry.plan_renewals(used_share="0.5", dry_run=True, now=NOW) == []
+    later = NOW + timedelta(days=365 * 20)
+    due = registry.plan_renewals(expiring_before=later, dry_run=True, now=NOW)
+    assert due == [(KEYED, lsc.id, lsc.serial_hex)]
+    assert registry.device(KEYED).operation == "none"  # a dry run writes nothing
+    assert registry.plan_renewals(expiring_before=later, now=NOW) == due
+    renewal = registry.device(KEYED)
+    assert renewal.operation == "install" and renewal.auth == "lsc"
+
+    report = registry.report_csv()
+    header = report.splitlines()[0].split(",")
+    assert header[0] == "name" and "lsc_serial" in header
+    assert KEYED in report and lsc.serial_hex in report
+
+    revoked = registry.revoke(device=KEYED, reason="keyCompromise", now=NOW)
+    assert [entry.serial_hex for entry in revoked] == [lsc.serial_hex]
+    assert registry.certificates(KEYED)[0].revoked
+    with pytest.raises(capf.RegistryError):
+        registry.revoke(device=KEYED, now=NOW)  # nothing left to revoke
+    with pytest.raises(capf.MisuseError):
+        registry.revoke(device=KEYED, serial="01")
+    with pytest.raises(capf.MisuseError):
+        registry.revoke(device=KEYED, reason="bored")
+    with pytest.raises(capf.MisuseError):
+        registry.plan_renewals(used_share="2")
+
+
 # ---- the example server against the Rust phone -----------------------------
 
 

@@ -774,6 +774,8 @@ class LedgerCertificate:
     def state(self) -> str: ...
     @property
     def issued_at(self) -> datetime: ...
+    @property
+    def revoked(self) -> bool: ...
 
 @final
 class RegistryHost:
@@ -803,6 +805,34 @@ class Registry:
     ) -> bool: ...
     def device(self, name: str) -> RegistryDevice: ...
     def certificates(self, name: str) -> list[LedgerCertificate]: ...
+    def schedule_with_generated_auth_string(
+        self,
+        name: str,
+        *,
+        digits: int = 6,
+        operation: str = "install",
+        key: str = "rsa:2048",
+        complete_by: Optional[datetime] = None,
+        description: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> str: ...
+    def revoke(
+        self,
+        *,
+        device: Optional[str] = None,
+        serial: Optional[str] = None,
+        reason: str = "unspecified",
+        now: Optional[datetime] = None,
+    ) -> list[LedgerCertificate]: ...
+    def report_csv(self) -> str: ...
+    def plan_renewals(
+        self,
+        *,
+        expiring_before: Optional[datetime] = None,
+        used_share: Optional[str] = None,
+        dry_run: bool = False,
+        now: Optional[datetime] = None,
+    ) -> list[tuple[str, int, str]]: ...
     def host(
         self,
         issuer: LscIssuer,
