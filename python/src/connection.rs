@@ -7,11 +7,13 @@
 //! (handshake, decryption, encryption) runs with the GIL released.
 
 use core::time::Duration;
+use std::sync::Arc;
 
 use capf_core::capf::phone::PhoneSession;
 use capf_core::capf::server::ServerSession;
 use capf_core::connection::{Abandonment, ConnectionOptions, ConnectionOutput, TlsConnection};
 use capf_core::session::Output;
+use capf_core::trust::{DirectCertificates, ServerRole, ServerTrust};
 use capf_core::tvs::{TvsClientDecision, TvsClientSession, TvsServerSession};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyType};
@@ -23,6 +25,17 @@ use crate::sessions::{
     output, phone_decision, phone_outcome, server_decision, server_outcome, timestamp,
     tvs_client_outcome, tvs_server_decision, tvs_server_outcome,
 };
+
+/// The host's clock, for the trust-list verifier's date checks (the core
+/// reads no clock; this binding is a host).
+fn system_clock() -> capf_core::time::Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        });
+    capf_core::time::Timestamp::from_unix_millis(millis)
+}
 
 fn misuse(message: impl Into<String>) -> PyErr {
     new_error(Kind::Misuse, message.into(), None)
@@ -196,28 +209,53 @@ impl PyTlsConnection {
 
     /// The client side of one outgoing TCP connection to `server_name` (a
     /// DNS name or an IP address) carrying `session` (a `PhoneSession` or
-    /// `TvsClientSession`). The server must present one of `pinned` (its
-    /// certificate: PEM, DER or `cryptography`; one or a list).
+    /// `TvsClientSession`). `trust` is what the server is trusted by, read
+    /// as `capf enroll --ca` reads it: a CTL/ITL file's bytes (it must
+    /// verify; its records with the server's role are pinned, as a phone
+    /// does; `role` ``"capf"`` or ``"tvs"``), or the server's certificate(s)
+    /// to pin (PEM, DER or `cryptography`; one or a list).
     #[classmethod]
-    #[pyo3(signature = (session, server_name, pinned, now, *, handshake_timeout = None))]
+    #[pyo3(signature = (session, server_name, trust, now, *, role = "capf", handshake_timeout = None))]
+    #[allow(clippy::too_many_arguments)]
     fn client(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         session: &Bound<'_, pyo3::PyAny>,
         server_name: &str,
-        pinned: &Bound<'_, pyo3::PyAny>,
+        trust: &Bound<'_, pyo3::PyAny>,
         now: &Bound<'_, pyo3::PyAny>,
+        role: &str,
         handshake_timeout: Option<f64>,
     ) -> PyResult<Self> {
-        let pins = certificate_list(pinned)?
-            .iter()
-            .map(|bytes| certificate_der(bytes))
-            .collect::<PyResult<Vec<_>>>()?;
+        let role = match role {
+            "capf" => ServerRole::Capf,
+            "tvs" => ServerRole::Tvs,
+            _ => return Err(misuse("role must be \"capf\" or \"tvs\"")),
+        };
         let options = options(handshake_timeout)?;
         let now = timestamp(now)?;
-        let config = py
-            .detach(|| capf_core::tls::client_config_pinned(&pins))
-            .map_err(tls_error)?;
+        let list = certificate_list(trust)?;
+        let config = match list.as_slice() {
+            // One file's bytes: a trust list or PEM/DER certificates, by
+            // the one rule every host uses.
+            [bytes] => py
+                .detach(|| -> Result<_, String> {
+                    let trust = ServerTrust::from_file(bytes, "trust", role)
+                        .map_err(|error| error.to_string())?;
+                    trust
+                        .client_config(DirectCertificates::Pinned, Arc::new(system_clock))
+                        .map_err(|error| error.to_string())
+                })
+                .map_err(misuse)?,
+            _ => {
+                let pins = list
+                    .iter()
+                    .map(|bytes| certificate_der(bytes))
+                    .collect::<PyResult<Vec<_>>>()?;
+                py.detach(|| capf_core::tls::client_config_pinned(&pins))
+                    .map_err(tls_error)?
+            }
+        };
         let inner = if let Ok(s) = session.cast::<PyPhoneSession>() {
             let shared = take(&s.borrow().shared)?;
             Any::CapfPhone(

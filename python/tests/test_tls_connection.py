@@ -169,6 +169,74 @@ def test_a_server_not_pinned_fails_tls_and_ends_the_session(data: Path) -> None:
     assert last.outcome.is_success is False
 
 
+def handshake(
+    server: capf.TlsConnection, phone: capf.TlsConnection
+) -> tuple[list[Item], list[Item]]:
+    """Moves TCP bytes until neither side has any; no decision is answered."""
+    server_seen: list[Item] = []
+    phone_seen: list[Item] = []
+    for _ in range(20):
+        to_server = b""
+        while (item := phone.poll_output()) is not None:
+            phone_seen.append(item)
+            if isinstance(item, capf.Transmit):
+                to_server += item.data
+        if to_server:
+            server.handle_tcp_input(to_server)
+        to_phone = b""
+        while (item := server.poll_output()) is not None:
+            server_seen.append(item)
+            if isinstance(item, capf.Transmit):
+                to_phone += item.data
+        if to_phone:
+            phone.handle_tcp_input(to_phone)
+        if not to_server and not to_phone:
+            break
+    return server_seen, phone_seen
+
+
+@pytest.mark.parametrize("role,trusted", [(capf.Role.CAPF, True), (capf.Role.CCM, False)])
+def test_the_phone_trusts_the_server_through_a_ctl(
+    data: Path, role: capf.Role, trusted: bool
+) -> None:
+    server_cert = (data / "issuer-ec-p256.cert.pem").read_bytes()
+    sast = (data / "keys" / "sast.pem").read_bytes()
+    ctl = (
+        capf.TrustListBuilder("ctl", sast, sast, timestamp=1_796_000_000)
+        .record(sast, capf.Role.SAST)
+        .record(server_cert, role)
+        .record((data / "keys" / "capf.pem").read_bytes(), capf.Role.CAPF)  # another CAPF
+        .build()
+    )
+    server = capf.TlsConnection.server(
+        capf.ServerSession(1, NOW), server_cert, (data / "issuer-ec-p256.key.pem").read_bytes(), NOW
+    )
+    phone = capf.TlsConnection.client(capf.PhoneSession(DEVICE, NOW), "192.0.2.1", ctl, NOW)
+    _, phone_seen = handshake(server, phone)
+    failed = [item for item in phone_seen if isinstance(item, capf.TlsFailed)]
+    if trusted:
+        assert failed == [] and not phone.is_handshaking()
+        assert phone.protocol_version() is not None
+    else:
+        assert len(failed) == 1
+    # A list without any CAPF record, or damaged, is refused before any
+    # byte is sent.
+    no_capf = (
+        capf.TrustListBuilder("ctl", sast, sast, timestamp=1_796_000_000)
+        .record(sast, capf.Role.SAST)
+        .build()
+    )
+    with pytest.raises(capf.MisuseError) as caught:
+        capf.TlsConnection.client(capf.PhoneSession(DEVICE, NOW), "192.0.2.1", no_capf, NOW)
+    assert "CAPF" in str(caught.value)
+    damaged = bytearray(ctl)
+    damaged[-2] ^= 0x01
+    with pytest.raises(capf.MisuseError):
+        capf.TlsConnection.client(
+            capf.PhoneSession(DEVICE, NOW), "192.0.2.1", bytes(damaged), NOW
+        )
+
+
 def test_handshake_deadline_abandons(data: Path) -> None:
     server = capf.TlsConnection.server(
         capf.ServerSession(1, NOW),

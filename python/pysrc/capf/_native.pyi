@@ -717,9 +717,10 @@ class TlsConnection:
         cls,
         session: Union[PhoneSession, TvsClientSession],
         server_name: str,
-        pinned: Union[_Certificate, Sequence[_Certificate]],
+        trust: Union[_Certificate, Sequence[_Certificate]],
         now: datetime,
         *,
+        role: str = "capf",
         handshake_timeout: Optional[float] = None,
     ) -> Self: ...
     @property
