@@ -23,6 +23,8 @@ import capf
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 5, 12, 0, 0, tzinfo=timezone.utc)
 DEVICE = "SEP00112233CCDD"
+LSC_DEVICE = "SEP00112233CCDE"
+MIC_DEVICE = "SEP00112233CCDF"
 
 Item = Union[capf.Transmit, capf.Need, capf.Done, capf.TlsFailed, capf.Abandoned]
 
@@ -30,13 +32,20 @@ Item = Union[capf.Transmit, capf.Need, capf.Done, capf.TlsFailed, capf.Abandoned
 class PhoneHost:
     """Answers a phone session's decisions; remembers what it saw."""
 
-    def __init__(self, session: capf.PhoneSession) -> None:
+    def __init__(
+        self, session: capf.PhoneSession, signer: Optional[capf.SoftwareSigner] = None
+    ) -> None:
         self.session = session
+        self.signer = signer
         self.key: Optional[bytes] = None
         self.stored: list[bytes] = []
+        self.proofs = 0
 
     def answer(self, decision: capf.Decision) -> None:
-        if decision.kind == "generate_key":
+        if decision.kind == "sign_proof" and self.signer is not None:
+            assert self.signer.answer(self.session, decision)
+            self.proofs += 1
+        elif decision.kind == "generate_key":
             assert decision.key_request is not None
             self.key, _ = capf.generate_key(decision.key_request)
             self.session.answer_key(self.key)
@@ -292,12 +301,13 @@ def capf_binary() -> Path:
 def capf_serve(tmp_path: Path, data: Path) -> Iterator[str]:
     binary = capf_binary()
     db = tmp_path / "capf.db"
-    added = subprocess.run(
-        [str(binary), "device", "add", "--db", str(db), "--operation", "install",
-         "--auth", "null", "--key", "ec:p256", DEVICE],
-        capture_output=True, text=True, check=False,
-    )
-    assert added.returncode == 0, added.stderr
+    for auth, device in (("null", DEVICE), ("lsc", LSC_DEVICE), ("mic", MIC_DEVICE)):
+        added = subprocess.run(
+            [str(binary), "device", "add", "--db", str(db), "--operation", "install",
+             "--auth", auth, "--key", "ec:p256", device],
+            capture_output=True, text=True, check=False,
+        )
+        assert added.returncode == 0, added.stderr
     ready = tmp_path / "ready.json"
     process = subprocess.Popen(
         [
@@ -305,6 +315,8 @@ def capf_serve(tmp_path: Path, data: Path) -> Iterator[str]:
             "--cert", str(data / "issuer-ec-p256.cert.pem"),
             "--key", str(data / "issuer-ec-p256.key.pem"),
             "--db", str(db), "--ready-file", str(ready),
+            # The test's manufacturer: the SAST test key acts as MIC root.
+            "--verify", str(data / "keys" / "sast.pem"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -325,14 +337,14 @@ def capf_serve(tmp_path: Path, data: Path) -> Iterator[str]:
             process.wait()
 
 
-def test_phone_over_rustls_against_capf_serve(capf_serve: str, data: Path) -> None:
-    host, port = capf_serve.rsplit(":", 1)
-    now = datetime.now(timezone.utc)
-    session = capf.PhoneSession(DEVICE, now)
+def enroll_over_socket(
+    address: str, data: Path, phone: PhoneHost, now: datetime
+) -> capf.PhoneOutcome:
+    """Plain blocking sockets around a client TlsConnection."""
+    host, port = address.rsplit(":", 1)
     connection = capf.TlsConnection.client(
-        session, host, (data / "issuer-ec-p256.cert.pem").read_bytes(), now
+        phone.session, host, (data / "issuer-ec-p256.cert.pem").read_bytes(), now
     )
-    phone = PhoneHost(session)
     outcome: Optional[capf.PhoneOutcome] = None
     with socket.create_connection((host, int(port)), timeout=60) as sock:
         while outcome is None:
@@ -362,7 +374,49 @@ def test_phone_over_rustls_against_capf_serve(capf_serve: str, data: Path) -> No
                 connection.handle_tcp_input(data_in)
             else:
                 connection.handle_tcp_closed()
+    assert connection.is_done()
+    return outcome
+
+
+def test_phone_over_rustls_against_capf_serve(capf_serve: str, data: Path) -> None:
+    now = datetime.now(timezone.utc)
+    phone = PhoneHost(capf.PhoneSession(DEVICE, now))
+    outcome = enroll_over_socket(capf_serve, data, phone, now)
     assert outcome.result == "installed", outcome
     assert len(phone.stored) == 1 and phone.key is not None
     assert capf.subject_public_key_info(phone.stored[0]) == phone.key
-    assert connection.is_done()
+
+
+def pem_block(text: str, label: str) -> str:
+    begin, end = f"-----BEGIN {label}-----", f"-----END {label}-----"
+    start = text.index(begin)
+    return text[start : text.index(end, start) + len(end)] + "\n"
+
+
+def test_lsc_and_mic_phones_over_rustls_against_capf_serve(
+    capf_serve: str, data: Path, issuer: capf.LscIssuer
+) -> None:
+    now = datetime.now(timezone.utc)
+    # An LSC from capf serve's own issuer, proved by the software signer.
+    spki, key = capf.generate_key("ec:p256")
+    lsc = issuer.issue(LSC_DEVICE, spki, now - timedelta(days=1))
+    phone = PhoneHost(
+        capf.PhoneSession(LSC_DEVICE, now, lsc=lsc),
+        capf.SoftwareSigner().add_key("lsc", lsc, key),
+    )
+    outcome = enroll_over_socket(capf_serve, data, phone, now)
+    assert outcome.result == "installed", outcome
+    assert phone.proofs == 2 and len(phone.stored) == 1
+
+    # A MIC from the manufacturer capf serve trusts (--verify).
+    sast = (data / "keys" / "sast.pem").read_text()
+    maker = capf.LscIssuer(pem_block(sast, "CERTIFICATE"), pem_block(sast, "PRIVATE KEY"))
+    spki, key = capf.generate_key("ec:p256")
+    mic = maker.issue(MIC_DEVICE, spki, now - timedelta(days=1))
+    phone = PhoneHost(
+        capf.PhoneSession(MIC_DEVICE, now, mic=mic, prefer="mic"),
+        capf.SoftwareSigner().add_key("mic", mic, key),
+    )
+    outcome = enroll_over_socket(capf_serve, data, phone, now)
+    assert outcome.result == "installed", outcome
+    assert phone.proofs == 2 and len(phone.stored) == 1
