@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import signal
 import ssl
@@ -163,6 +164,12 @@ async def run(args: argparse.Namespace) -> int:
         print(f"capf_server: {error}", file=sys.stderr)
         return USAGE
     server = Server(tls, registry, issuer, roots, args.max_failed_attempts)
+    # Stop handlers first: a signal from the moment the address is known
+    # stops the server gracefully.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
         listener = await asyncio.start_server(
             server.serve_connection, host_name, port, ssl=tls
@@ -174,11 +181,11 @@ async def run(args: argparse.Namespace) -> int:
     address = f"{bound[0]}:{bound[1]}"
     print(f"capf_server: listening on {address}", file=sys.stderr)
     if args.ready_file:
-        Path(args.ready_file).write_text(json.dumps({"capf": address}))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        # Written whole, then renamed: a reader never sees it half written.
+        ready = Path(args.ready_file)
+        partial = ready.with_name(ready.name + ".partial")
+        partial.write_text(json.dumps({"capf": address}))
+        os.replace(partial, ready)
     async with listener:
         await stop.wait()
         listener.close()
