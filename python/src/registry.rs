@@ -97,6 +97,19 @@ impl PyRegistryDevice {
     }
 }
 
+fn registry_device(device: capf_registry::model::Device) -> PyRegistryDevice {
+    PyRegistryDevice {
+        name: device.name,
+        operation: device.operation.to_string(),
+        key: device.key_request.to_string(),
+        auth: device.auth_mode.to_string(),
+        has_auth_string: device.has_auth_string,
+        failed_attempts: device.failed_attempts,
+        locked: device.locked,
+        status: device.status.to_string(),
+    }
+}
+
 /// One certificate of the registry's ledger.
 #[pyclass(module = "capf._native", frozen, name = "LedgerCertificate")]
 pub struct PyLedgerCertificate {
@@ -235,19 +248,16 @@ impl PyRegistry {
 
     /// The device `name` (raises `capf.RegistryError` when unknown).
     fn device(&self, py: Python<'_>, name: &str) -> PyResult<PyRegistryDevice> {
-        let device = py
-            .detach(|| self.inner.device(name))
-            .map_err(registry_error)?;
-        Ok(PyRegistryDevice {
-            name: device.name,
-            operation: device.operation.to_string(),
-            key: device.key_request.to_string(),
-            auth: device.auth_mode.to_string(),
-            has_auth_string: device.has_auth_string,
-            failed_attempts: device.failed_attempts,
-            locked: device.locked,
-            status: device.status.to_string(),
-        })
+        py.detach(|| self.inner.device(name))
+            .map(registry_device)
+            .map_err(registry_error)
+    }
+
+    /// Every device (not removed), by name.
+    fn devices(&self, py: Python<'_>) -> PyResult<Vec<PyRegistryDevice>> {
+        py.detach(|| self.inner.list())
+            .map(|devices| devices.into_iter().map(registry_device).collect())
+            .map_err(registry_error)
     }
 
     /// The ledger's certificates of device `name`, oldest first.

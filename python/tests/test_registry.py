@@ -90,6 +90,7 @@ def test_registry_drives_a_session_as_capf_serve(
     key_file = tmp_path / "capf.db.auth-key"
     assert key_file.stat().st_mode & 0o077 == 0
     assert b"4812" not in (tmp_path / "capf.db").read_bytes()
+    assert [d.name for d in registry.devices()] == sorted([DEVICE, KEYED])
     device = registry.device(KEYED)
     assert device.has_auth_string and device.auth == "auth-string"
     assert device.status == "pending" and device.operation == "install"
