@@ -32,6 +32,10 @@ use crate::sessions::{
     Decision, PyLscIssuer, PyServerSession, ServerOutcomeInfo, datetime, timestamp,
 };
 
+// The signature of `tvs_add` spells the default TTL as a literal (the
+// stubs read it): it must stay the library's.
+const _: () = assert!(capf_registry::DEFAULT_TTL == 86_400);
+
 fn registry_error(error: RegistryError) -> PyErr {
     new_error(Kind::Registry, error.to_string(), None)
 }
@@ -384,6 +388,92 @@ impl PyRegistry {
             .into_iter()
             .map(|renewal| (renewal.device, renewal.certificate_id, renewal.serial_hex))
             .collect())
+    }
+
+    /// Registers a certificate with TVS (the allow-list `capf tvs add`
+    /// manages): `roles` (`capf.Role` or codes) and the TTL phones may
+    /// cache the answer (default `capf_registry::DEFAULT_TTL`, one day).
+    /// Replaces the roles and TTL of a registered one.
+    #[pyo3(signature = (certificate, roles, *, ttl = 86_400, now = None))]
+    fn tvs_add(
+        &self,
+        py: Python<'_>,
+        certificate: &Bound<'_, PyAny>,
+        roles: Vec<u16>,
+        ttl: u32,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        use capf_registry::TvsAllowList;
+        let der =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)?;
+        let roles: Vec<ctl_format::Role> =
+            roles.into_iter().map(ctl_format::Role::from_code).collect();
+        let now = unix_now(now)?;
+        py.detach(|| self.inner.tvs_add(&der, &roles, ttl, now))
+            .map(|_| ())
+            .map_err(registry_error)
+    }
+
+    /// Marks a registered certificate revoked for TVS; False when it is
+    /// not registered.
+    fn tvs_revoke(&self, py: Python<'_>, certificate: &Bound<'_, PyAny>) -> PyResult<bool> {
+        use capf_registry::TvsAllowList;
+        let der =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)?;
+        let digest = capf_registry::certificate_sha256(&der);
+        py.detach(|| self.inner.tvs_revoke(&digest))
+            .map_err(registry_error)
+    }
+
+    /// Answers a `TvsServerSession`'s ``look_up_certificate`` decision as
+    /// `capf serve` does: the allow-list's entry, INVALID when the entry or
+    /// the ledger revokes the certificate, unknown otherwise.
+    #[pyo3(signature = (session, decision, now = None))]
+    fn tvs_answer(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, crate::sessions::PyTvsServerSession>,
+        decision: &Bound<'_, Decision>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        use capf_registry::TvsAllowList;
+        let d = decision.get();
+        if d.kind != "look_up_certificate" {
+            return Err(misuse(format!("{} is not a TVS server decision", d.kind)));
+        }
+        let der = d
+            .certificate
+            .as_ref()
+            .map(|c| c.bind(py).as_bytes().to_vec())
+            .unwrap_or_default();
+        let digest = capf_registry::certificate_sha256(&der);
+        let now = match now {
+            Some(now) => timestamp(now)?,
+            None => Timestamp::from_unix_seconds(unix_now(None)?),
+        };
+        let registry = &self.inner;
+        let shared = session.borrow().shared.handle();
+        py.detach(|| -> PyResult<()> {
+            let entry = registry.tvs_look_up(&digest).map_err(registry_error)?;
+            // Only a registered certificate needs the ledger's word.
+            let ledger_revoked = match &entry {
+                Some(_) => capf_registry::ledger_revocation(&**registry, &der)
+                    .map_err(registry_error)?
+                    .is_some(),
+                None => false,
+            };
+            let known = entry.map(|entry| {
+                let mut known = capf_core::tvs::KnownCertificate::new(entry.roles, entry.ttl);
+                known.revoked = entry.revoked || ledger_revoked;
+                known
+            });
+            let mut session = shared.lock();
+            // The lookup may have taken a while: expiry is judged now.
+            session.handle_timeout(now);
+            session
+                .answer_lookup(known)
+                .map_err(|error| misuse(error.to_string()))
+        })
     }
 
     /// One connection's host of a CAPF server over this registry, issuing

@@ -180,6 +180,57 @@ def test_lifecycle_from_python(tmp_path: Path, issuer: capf.LscIssuer) -> None:
         registry.plan_renewals(used_share="2")
 
 
+def tvs_query(registry: capf.Registry, certificate: bytes) -> capf.TvsOutcome:
+    server = capf.TvsServerSession(NOW)
+    client = capf.TvsClientSession(7, "CP-8845-" + DEVICE, certificate, NOW)
+    for _ in range(10):
+        to_server = []
+        while (item := client.poll_output()) is not None:
+            if isinstance(item, capf.Transmit):
+                to_server.append(item.data)
+            elif isinstance(item, capf.Done):
+                assert isinstance(item.outcome, capf.TvsOutcome)
+                return item.outcome
+        for frame in to_server:
+            server.handle_input(frame)
+        to_client = []
+        while (item := server.poll_output()) is not None:
+            if isinstance(item, capf.Transmit):
+                to_client.append(item.data)
+            elif isinstance(item, capf.Need):
+                registry.tvs_answer(server, item.decision, NOW)
+        for frame in to_client:
+            client.handle_input(frame)
+        if not to_server and not to_client:
+            client.handle_peer_closed()
+    raise AssertionError("the TVS query did not end")
+
+
+def test_tvs_answers_from_the_allow_list_and_the_ledger(
+    tmp_path: Path, issuer: capf.LscIssuer, data: Path
+) -> None:
+    registry = capf.Registry(tmp_path / "capf.db")
+    ccm = (data / "keys" / "ccm-tftp.pem").read_bytes()
+    ccm_der = capf.TrustStore.from_bytes("pem", "ccm", ccm).entries[0].certificate
+    assert tvs_query(registry, ccm_der).result == "invalid"  # not registered
+    registry.tvs_add(ccm, [capf.Role.CCM_TFTP], ttl=600, now=NOW)
+    valid = tvs_query(registry, ccm_der)
+    assert valid.result == "valid"
+    assert valid.roles == [capf.Role.CCM_TFTP] and valid.ttl == 600
+    assert registry.tvs_revoke(ccm) is True
+    assert tvs_query(registry, ccm_der).result == "invalid"
+    assert registry.tvs_revoke((data / "keys" / "tvs.pem").read_bytes()) is False
+
+    # A registered LSC that the ledger revokes is INVALID too.
+    registry.add_device(DEVICE, key="ec:p256", now=NOW)
+    server, _ = enroll_in_memory(registry, issuer, DEVICE, None)
+    assert server.certificate is not None
+    registry.tvs_add(server.certificate, [capf.Role.CCM], now=NOW)
+    assert tvs_query(registry, server.certificate).result == "valid"
+    registry.revoke(device=DEVICE, now=NOW)
+    assert tvs_query(registry, server.certificate).result == "invalid"
+
+
 # ---- the example server against the Rust phone -----------------------------
 
 

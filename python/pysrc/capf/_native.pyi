@@ -827,6 +827,18 @@ class Registry:
         now: Optional[datetime] = None,
     ) -> list[LedgerCertificate]: ...
     def report_csv(self) -> str: ...
+    def tvs_add(
+        self,
+        certificate: _Certificate,
+        roles: Sequence[int],
+        *,
+        ttl: int = 86400,
+        now: Optional[datetime] = None,
+    ) -> None: ...
+    def tvs_revoke(self, certificate: _Certificate) -> bool: ...
+    def tvs_answer(
+        self, session: TvsServerSession, decision: Decision, now: Optional[datetime] = None
+    ) -> None: ...
     def plan_renewals(
         self,
         *,
