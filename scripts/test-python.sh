@@ -17,7 +17,10 @@ if ! command -v "$python" >/dev/null 2>&1; then
 fi
 venv=target/python-venv
 # Tool versions verified together (TOOLCHAIN.md); bump them together.
-tools=(maturin==1.16.0 pytest==9.2.0 mypy)
+# `cryptography` is optional for the package: installed here so that the
+# tests of its objects as certificates and keys run (one test checks the
+# package without it).
+tools=(maturin==1.16.0 pytest==9.2.0 mypy cryptography)
 stamp="$venv/.tools-$(printf '%s ' "${tools[@]}" | sha256sum | cut -c1-12)"
 if [ ! -e "$stamp" ]; then
   "$python" -m venv "$venv"
@@ -43,5 +46,8 @@ root=$PWD
 typed=(python/tests)
 if compgen -G "python/examples/*.py" >/dev/null; then
   typed+=(python/examples)
+fi
+if compgen -G "python/benches/*.py" >/dev/null; then
+  typed+=(python/benches)
 fi
 "$venv/bin/python" -m mypy --strict --cache-dir target/mypy-cache "${typed[@]}"

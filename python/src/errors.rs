@@ -11,6 +11,7 @@ static MALFORMED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static VERIFICATION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static MISUSE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PROTOCOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static REGISTRY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Which Python exception class an error becomes.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +25,8 @@ pub(crate) enum Kind {
     /// `capf.ProtocolError`.
     #[allow(dead_code)]
     Protocol,
+    /// `capf.RegistryError`.
+    Registry,
 }
 
 fn class<'py>(py: Python<'py>, kind: Kind) -> PyResult<&'py Bound<'py, PyType>> {
@@ -32,6 +35,7 @@ fn class<'py>(py: Python<'py>, kind: Kind) -> PyResult<&'py Bound<'py, PyType>> 
         Kind::Verification => (&VERIFICATION, "VerificationError"),
         Kind::Misuse => (&MISUSE, "MisuseError"),
         Kind::Protocol => (&PROTOCOL, "ProtocolError"),
+        Kind::Registry => (&REGISTRY, "RegistryError"),
     };
     cell.import(py, "capf._errors", name)
 }

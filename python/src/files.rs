@@ -16,6 +16,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
 
+use crate::convert::{certificate_bytes, private_key_bytes, rsa_private_key as private_key};
 use crate::errors::{FileResultExt, Kind, new_error};
 
 static ROLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -27,7 +28,7 @@ pub(crate) fn role_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
 
 /// Reads a whole file with the GIL released; an I/O failure is an `OSError`
 /// (`FileNotFoundError` …) naming the path, as `open()` would raise.
-fn read_file(py: Python<'_>, path: PathBuf) -> PyResult<Vec<u8>> {
+pub(crate) fn read_file(py: Python<'_>, path: PathBuf) -> PyResult<Vec<u8>> {
     py.detach(|| std::fs::read(&path).map_err(|error| (path, error)))
         .map_err(|(path, error)| {
             let err = PyErr::from(error);
@@ -42,7 +43,7 @@ fn read_file(py: Python<'_>, path: PathBuf) -> PyResult<Vec<u8>> {
 }
 
 /// The policy named by `hash_policy`.
-fn policy(name: &str) -> PyResult<HashPolicy> {
+pub(crate) fn policy(name: &str) -> PyResult<HashPolicy> {
     match name {
         "cisco" => Ok(HashPolicy::CISCO),
         "any" => Ok(HashPolicy::ANY),
@@ -56,7 +57,7 @@ fn policy(name: &str) -> PyResult<HashPolicy> {
 }
 
 /// The digest named by `hash`.
-fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
+pub(crate) fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
     match name.to_ascii_lowercase().as_str() {
         "sha1" | "sha-1" => Ok(HashAlgorithm::Sha1),
         "sha256" | "sha-256" => Ok(HashAlgorithm::Sha256),
@@ -76,19 +77,6 @@ pub(crate) fn certificate(bytes: &[u8]) -> PyResult<Certificate> {
         .into_iter()
         .next()
         .ok_or_else(|| new_error(Kind::Malformed, "no certificate found".to_owned(), None))
-}
-
-/// The RSA private key of PEM text (PKCS #8 or PKCS #1). The error never
-/// quotes the key.
-fn private_key(bytes: &[u8]) -> PyResult<rsa::RsaPrivateKey> {
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        new_error(
-            Kind::Misuse,
-            "the private key must be PEM text".to_owned(),
-            None,
-        )
-    })?;
-    ctl_format::pem::rsa_private_key(text).py_err()
 }
 
 /// The signed header of a file: every field of ctl-format's
@@ -260,7 +248,7 @@ impl PyRecord {
 /// A CTL or ITL file.
 #[pyclass(module = "capf._native", frozen, name = "TrustList")]
 pub struct PyTrustList {
-    inner: OwnedTrustList,
+    pub(crate) inner: OwnedTrustList,
 }
 
 #[pymethods]
@@ -359,19 +347,22 @@ impl PySignedFile {
             .py_err()
             .map(|inner| Self { inner })
     }
-    /// Signs `payload` with `key` (RSA private key, PEM) for `certificate`
-    /// (PEM or DER), in the certutils layout; returns the file's bytes.
+    /// Signs `payload` with `key` (RSA private key: PEM, DER or a
+    /// `cryptography` key) for `certificate` (PEM, DER or a `cryptography`
+    /// certificate), in the certutils layout; returns the file's bytes.
     #[staticmethod]
     #[pyo3(signature = (payload, certificate, key, *, hash = "sha512", filename, timestamp))]
     fn sign<'py>(
         py: Python<'py>,
         payload: PyBackedBytes,
-        certificate: PyBackedBytes,
-        key: PyBackedBytes,
+        certificate: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
         hash: &str,
         filename: &str,
         timestamp: u32,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        let certificate = certificate_bytes(certificate)?;
+        let key = private_key_bytes(key)?;
         let options = SignOptions::certutils(hash_algorithm(hash)?, filename, timestamp);
         let file = py.detach(|| -> PyResult<Vec<u8>> {
             let cert = self::certificate(&certificate)?;
@@ -414,10 +405,11 @@ impl PySignedFile {
     fn verify(
         &self,
         py: Python<'_>,
-        certificate: PyBackedBytes,
+        certificate: &Bound<'_, PyAny>,
         hash_policy: &str,
     ) -> PyResult<()> {
         let policy = policy(hash_policy)?;
+        let certificate = certificate_bytes(certificate)?;
         py.detach(|| {
             let cert = self::certificate(&certificate)?;
             self.inner.verify(&cert, policy).map(|_| ()).py_err()
@@ -465,13 +457,16 @@ impl PyEncryptedConfig {
     fn encrypt<'py>(
         py: Python<'py>,
         plaintext: PyBackedBytes,
-        phone_certificate: PyBackedBytes,
-        signer_certificate: PyBackedBytes,
-        signer_key: PyBackedBytes,
+        phone_certificate: &Bound<'py, PyAny>,
+        signer_certificate: &Bound<'py, PyAny>,
+        signer_key: &Bound<'py, PyAny>,
         hash: &str,
         filename: Option<String>,
         timestamp: Option<u32>,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        let phone_certificate = certificate_bytes(phone_certificate)?;
+        let signer_certificate = certificate_bytes(signer_certificate)?;
+        let signer_key = private_key_bytes(signer_key)?;
         let options = EncryptOptions {
             hash_algorithm: hash_algorithm(hash)?,
             filename,
@@ -512,11 +507,13 @@ impl PyEncryptedConfig {
     fn decrypt<'py>(
         &self,
         py: Python<'py>,
-        signer_certificate: PyBackedBytes,
-        phone_key: PyBackedBytes,
+        signer_certificate: &Bound<'py, PyAny>,
+        phone_key: &Bound<'py, PyAny>,
         hash_policy: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let policy = policy(hash_policy)?;
+        let signer_certificate = certificate_bytes(signer_certificate)?;
+        let phone_key = private_key_bytes(phone_key)?;
         let plain = py.detach(|| -> PyResult<Vec<u8>> {
             let cert = certificate(&signer_certificate)?;
             let key = private_key(&phone_key)?;
@@ -528,8 +525,9 @@ impl PyEncryptedConfig {
     fn decrypt_unverified<'py>(
         &self,
         py: Python<'py>,
-        phone_key: PyBackedBytes,
+        phone_key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        let phone_key = private_key_bytes(phone_key)?;
         let plain = py.detach(|| -> PyResult<Vec<u8>> {
             let key = private_key(&phone_key)?;
             self.inner.decrypt_unverified(&key).py_err()

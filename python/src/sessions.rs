@@ -8,14 +8,18 @@
 use capf_core::capf::codec::Curve;
 use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::phone::{
-    AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneSession,
+    AuthString, CertificateCredentials, CertificatePrecedence, PhoneConfig, PhoneCredentials,
+    PhoneDecision, PhoneOutcome, PhoneSession, ProofCredential, SoftwareSigner,
 };
+use capf_core::capf::proof::{ProofHash, ProofPrivateKey};
 use capf_core::capf::server::{
     AuthMode, AuthStringHash, CertificatePreference, DeviceRecord, DeviceRefusal, IssueRefusal,
     Operation, ServerConfig, ServerDecision, ServerOutcome, ServerSession, SessionResult,
 };
 use capf_core::issuance::{CertificateAuthority, LscIssuer as CoreIssuer, LscRequest};
-use capf_core::session::{DecisionKind, Output, SessionMisuse};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use capf_core::session::{DecisionKind, Output, Session, SessionMisuse};
 use capf_core::time::Timestamp;
 use capf_core::tvs::{
     KnownCertificate, TvsClientConfig, TvsClientDecision, TvsClientOutcome, TvsClientResult,
@@ -67,6 +71,74 @@ pub(crate) fn datetime(py: Python<'_>, at: Timestamp) -> PyResult<Bound<'_, PyAn
     #[allow(clippy::cast_precision_loss)]
     let seconds = at.unix_millis() as f64 / 1000.0;
     cls.call_method1("fromtimestamp", (seconds, utc))
+}
+
+/// A session shared between its Python object (which answers decisions)
+/// and, once it is given to one, a `TlsConnection` (which drives it): one
+/// session, two handles. Locking never blocks while holding the GIL.
+pub(crate) struct Shared<S>(Arc<Mutex<S>>);
+
+impl<S> Shared<S> {
+    fn new(session: S) -> Self {
+        Self(Arc::new(Mutex::new(session)))
+    }
+
+    /// Another handle on the same session.
+    pub(crate) fn handle(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+
+    /// True when a connection holds this session too.
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
+    }
+
+    /// The session. A thread that finds it held by another (which may run
+    /// with the GIL released) waits with the GIL released, so the holder
+    /// can finish.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, S>
+    where
+        S: Send,
+    {
+        loop {
+            match self.0.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => Python::attach(|py| {
+                    py.detach(|| drop(self.0.lock()));
+                }),
+            }
+        }
+    }
+}
+
+impl<S: Session + Send> Session for Shared<S> {
+    type Decision = S::Decision;
+    type Outcome = S::Outcome;
+    fn handle_input(&mut self, bytes: &[u8]) {
+        self.lock().handle_input(bytes);
+    }
+    fn poll_output(&mut self) -> Option<Output<Self::Decision, Self::Outcome>> {
+        self.lock().poll_output()
+    }
+    fn handle_timeout(&mut self, now: Timestamp) {
+        self.lock().handle_timeout(now);
+    }
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        self.lock().poll_timeout()
+    }
+    fn handle_peer_closed(&mut self) {
+        self.lock().handle_peer_closed();
+    }
+    fn handle_transport_error(&mut self) {
+        self.lock().handle_transport_error();
+    }
+    fn is_done(&self) -> bool {
+        self.lock().is_done()
+    }
+    fn pending_decision(&self) -> Option<DecisionKind> {
+        self.lock().pending_decision()
+    }
 }
 
 fn misuse(error: SessionMisuse) -> PyErr {
@@ -146,7 +218,7 @@ impl Done {
     }
 }
 
-fn output<'py, D, O>(
+pub(crate) fn output<'py, D, O>(
     py: Python<'py>,
     item: Output<D, O>,
     decision: impl FnOnce(Python<'py>, D) -> PyResult<Bound<'py, PyAny>>,
@@ -194,13 +266,13 @@ fn output<'py, D, O>(
 pub struct Decision {
     /// Which decision this is.
     #[pyo3(get)]
-    kind: String,
+    pub(crate) kind: String,
     /// The device name (CAPF server decisions).
     #[pyo3(get)]
-    device_name: Option<String>,
+    pub(crate) device_name: Option<String>,
     /// The phone's DER SubjectPublicKeyInfo (``issue_certificate``).
     #[pyo3(get)]
-    subject_public_key_info: Option<Py<PyBytes>>,
+    pub(crate) subject_public_key_info: Option<Py<PyBytes>>,
     /// The key asked for, e.g. ``"rsa:2048"`` (``issue_certificate``,
     /// ``generate_key``).
     #[pyo3(get)]
@@ -208,13 +280,23 @@ pub struct Decision {
     /// A DER certificate (``record_pending_certificate``,
     /// ``store_certificate``, ``sign_proof``, ``look_up_certificate``).
     #[pyo3(get)]
-    certificate: Option<Py<PyBytes>>,
+    pub(crate) certificate: Option<Py<PyBytes>>,
     /// The outcome to record (``record_outcome``).
     #[pyo3(get)]
-    outcome: Option<Py<PyAny>>,
-    /// The digest to sign (``sign_proof``).
+    pub(crate) outcome: Option<Py<PyAny>>,
+    /// The digest to sign (``sign_proof``; TVS ``look_up_certificate``:
+    /// the certificate's SHA-256).
     #[pyo3(get)]
     digest: Option<Py<PyBytes>>,
+    /// Whose key signs (``sign_proof``): ``"lsc"``, ``"mic"`` or
+    /// ``"sudi"``.
+    #[pyo3(get)]
+    credential: Option<&'static str>,
+    /// The proof's hash (``sign_proof``): ``"sha1"`` or ``"sha512"``. RSA
+    /// keys sign the bare digest with PKCS #1 v1.5 type-1 padding (no
+    /// DigestInfo); EC keys give a DER ECDSA signature over the digest.
+    #[pyo3(get)]
+    hash: Option<&'static str>,
 }
 
 #[pymethods]
@@ -236,6 +318,8 @@ fn decision(kind: DecisionKind) -> Decision {
         certificate: None,
         outcome: None,
         digest: None,
+        credential: None,
+        hash: None,
     }
 }
 
@@ -271,6 +355,8 @@ pub struct ServerOutcomeInfo {
     /// True when the host must count a failed attempt.
     #[pyo3(get)]
     is_authentication_failure: bool,
+    /// The outcome itself, for the registry's rules.
+    pub(crate) raw: ServerOutcome,
 }
 
 #[pymethods]
@@ -283,7 +369,10 @@ impl ServerOutcomeInfo {
     }
 }
 
-fn server_outcome<'py>(py: Python<'py>, outcome: &ServerOutcome) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn server_outcome<'py>(
+    py: Python<'py>,
+    outcome: &ServerOutcome,
+) -> PyResult<Bound<'py, PyAny>> {
     let certificate = match &outcome.result {
         SessionResult::Installed { certificate_der }
         | SessionResult::Fetched { certificate_der } => Some(bytes(py, certificate_der)),
@@ -300,12 +389,16 @@ fn server_outcome<'py>(py: Python<'py>, outcome: &ServerOutcome) -> PyResult<Bou
             recorded: outcome.recorded,
             operation_completed: outcome.operation_completed(),
             is_authentication_failure: outcome.is_authentication_failure(),
+            raw: outcome.clone(),
         },
     )?
     .into_any())
 }
 
-fn server_decision<'py>(py: Python<'py>, d: ServerDecision) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn server_decision<'py>(
+    py: Python<'py>,
+    d: ServerDecision,
+) -> PyResult<Bound<'py, PyAny>> {
     let mut out = decision(d.kind());
     match d {
         ServerDecision::LookUpDevice { device_name } => out.device_name = Some(device_name),
@@ -334,7 +427,7 @@ fn server_decision<'py>(py: Python<'py>, d: ServerDecision) -> PyResult<Bound<'p
     Ok(Bound::new(py, out)?.into_any())
 }
 
-fn key_request(text: &str) -> PyResult<KeyRequest> {
+pub(crate) fn key_request(text: &str) -> PyResult<KeyRequest> {
     text.parse::<KeyRequest>()
         .ok()
         .filter(|key| key.is_valid())
@@ -431,38 +524,60 @@ impl PyDeviceRecord {
 /// once).
 #[pyclass(module = "capf._native", name = "ServerSession")]
 pub struct PyServerSession {
-    inner: ServerSession,
+    pub(crate) shared: Shared<ServerSession>,
 }
 
 #[pymethods]
 impl PyServerSession {
     #[new]
-    #[pyo3(signature = (session_id, now, *, announce_auth_type = true, max_failed_attempts = 5))]
+    #[pyo3(signature = (session_id, now, *, announce_auth_type = true, max_failed_attempts = 5, lsc_issuers = None, manufacturing_roots = None, intermediates = None, allow_expired_mic = false, require_sudi = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         session_id: u32,
         now: &Bound<'_, PyAny>,
         announce_auth_type: bool,
         max_failed_attempts: u32,
+        lsc_issuers: Option<&Bound<'_, PyAny>>,
+        manufacturing_roots: Option<&Bound<'_, PyAny>>,
+        intermediates: Option<&Bound<'_, PyAny>>,
+        allow_expired_mic: bool,
+        require_sudi: bool,
     ) -> PyResult<Self> {
+        let ders = |value: Option<&Bound<'_, PyAny>>| -> PyResult<Vec<Vec<u8>>> {
+            match value {
+                None => Ok(Vec::new()),
+                Some(value) => crate::convert::certificate_list(value)?
+                    .iter()
+                    .map(|bytes| crate::convert::certificate_der(bytes))
+                    .collect(),
+            }
+        };
         let mut config = ServerConfig::new(session_id);
         config.announce_auth_type = announce_auth_type;
         config.max_failed_attempts = max_failed_attempts;
+        config.certificate_policy.lsc_issuers = ders(lsc_issuers)?;
+        config.certificate_policy.manufacturing_roots = ders(manufacturing_roots)?;
+        config.certificate_policy.intermediates = ders(intermediates)?;
+        config.certificate_policy.allow_expired_mic = allow_expired_mic;
+        config.require_sudi = require_sudi;
         Ok(Self {
-            inner: ServerSession::new(config, timestamp(now)?),
+            shared: Shared::new(ServerSession::new(config, timestamp(now)?)),
         })
     }
     /// The session id chosen by the host.
     #[getter]
     fn session_id(&self) -> u32 {
-        self.inner.session_id()
+        self.shared.lock().session_id()
     }
     /// Bytes from the phone (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => {
                 output(py, item, server_decision, |py, o| server_outcome(py, &o)).map(Some)
             }
@@ -471,31 +586,32 @@ impl PyServerSession {
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The phone closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        self.inner.is_done()
+        self.shared.lock().is_done()
     }
     /// The kind of the decision the host owes, if any.
     fn pending_decision(&self) -> Option<String> {
-        self.inner.pending_decision().map(kind_name)
+        self.shared.lock().pending_decision().map(kind_name)
     }
     /// Answers `look_up_device` (`None`: unknown device). Checks the
     /// phone's credentials (PBKDF2, chains) with the GIL released.
@@ -505,7 +621,8 @@ impl PyServerSession {
         record: Option<&Bound<'_, PyDeviceRecord>>,
     ) -> PyResult<()> {
         let record = record.map(|r| r.get().inner.clone());
-        let inner = &mut self.inner;
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
         py.detach(|| inner.answer_device(record)).map_err(misuse)
     }
     /// Refuses `look_up_device`: ``"operation_claimed"`` or
@@ -522,11 +639,14 @@ impl PyServerSession {
                 ));
             }
         };
-        self.inner.refuse_device(refusal).map_err(misuse)
+        self.shared.lock().refuse_device(refusal).map_err(misuse)
     }
     /// Answers `issue_certificate` with the issued LSC (DER).
     fn answer_certificate(&mut self, certificate: Vec<u8>) -> PyResult<()> {
-        self.inner.answer_certificate(certificate).map_err(misuse)
+        self.shared
+            .lock()
+            .answer_certificate(certificate)
+            .map_err(misuse)
     }
     /// Refuses `issue_certificate`; `unavailable`: the CA failed (else
     /// policy declined).
@@ -537,19 +657,22 @@ impl PyServerSession {
         } else {
             IssueRefusal::Declined(reason)
         };
-        self.inner.refuse_certificate(refusal).map_err(misuse)
+        self.shared
+            .lock()
+            .refuse_certificate(refusal)
+            .map_err(misuse)
     }
     /// Answers `record_pending_certificate` once the ledger holds it.
     fn answer_pending_recorded(&mut self) -> PyResult<()> {
-        self.inner.answer_pending_recorded().map_err(misuse)
+        self.shared.lock().answer_pending_recorded().map_err(misuse)
     }
     /// Answers `record_outcome` once it is written.
     fn answer_outcome_recorded(&mut self) -> PyResult<()> {
-        self.inner.answer_outcome_recorded().map_err(misuse)
+        self.shared.lock().answer_outcome_recorded().map_err(misuse)
     }
     /// Refuses `record_outcome` (the write failed): the phone is told 7.
     fn refuse_outcome_record(&mut self) -> PyResult<()> {
-        self.inner.refuse_outcome_record().map_err(misuse)
+        self.shared.lock().refuse_outcome_record().map_err(misuse)
     }
 }
 
@@ -557,7 +680,7 @@ impl PyServerSession {
 /// key, both PEM.
 #[pyclass(module = "capf._native", frozen, name = "LscIssuer")]
 pub struct PyLscIssuer {
-    inner: CoreIssuer,
+    pub(crate) inner: CoreIssuer,
 }
 
 #[pymethods]
@@ -620,7 +743,7 @@ impl PhoneOutcomeInfo {
     }
 }
 
-fn phone_outcome(py: Python<'_>, outcome: PhoneOutcome) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn phone_outcome(py: Python<'_>, outcome: PhoneOutcome) -> PyResult<Bound<'_, PyAny>> {
     let certificate = match &outcome {
         PhoneOutcome::Installed { certificate_der } => Some(bytes(py, certificate_der)),
         _ => None,
@@ -636,16 +759,20 @@ fn phone_outcome(py: Python<'_>, outcome: PhoneOutcome) -> PyResult<Bound<'_, Py
     .into_any())
 }
 
-fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound<'_, PyAny>> {
     let mut out = decision(d.kind());
     match d {
         PhoneDecision::SignProof {
+            credential,
+            hash,
             certificate_der,
             digest,
             ..
         } => {
             out.certificate = Some(bytes(py, &certificate_der));
             out.digest = Some(bytes(py, &digest));
+            out.credential = Some(credential_name(credential));
+            out.hash = Some(hash_name(hash));
         }
         PhoneDecision::GenerateKey(request) => out.key_request = Some(request.to_string()),
         PhoneDecision::StoreCertificate { certificate_der } => {
@@ -660,107 +787,323 @@ fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound<'_, PyAny>
 /// authenticates by null string.
 #[pyclass(module = "capf._native", name = "PhoneSession")]
 pub struct PyPhoneSession {
-    inner: PhoneSession,
+    pub(crate) shared: Shared<PhoneSession>,
 }
 
 #[pymethods]
 impl PyPhoneSession {
     #[new]
-    #[pyo3(signature = (device_name, now, *, auth_string = None))]
+    #[pyo3(signature = (device_name, now, *, auth_string = None, lsc = None, mic = None, sudi = None, prefer = "lsc"))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         device_name: String,
         now: &Bound<'_, PyAny>,
         auth_string: Option<&str>,
+        lsc: Option<&Bound<'_, PyAny>>,
+        mic: Option<&Bound<'_, PyAny>>,
+        sudi: Option<&Bound<'_, PyAny>>,
+        prefer: &str,
     ) -> PyResult<Self> {
-        let credentials = match auth_string {
-            None => PhoneCredentials::NullString,
-            Some(digits) => PhoneCredentials::AuthString(
-                AuthString::new(digits)
-                    .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))?,
-            ),
+        let credential_error = |error: capf_core::capf::phone::CredentialError| {
+            new_error(Kind::Misuse, error.to_string(), None)
         };
-        let config = PhoneConfig::new(device_name, credentials)
-            .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))?;
+        let der = |value: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Vec<u8>>> {
+            value
+                .map(|v| crate::convert::certificate_der(&crate::convert::certificate_bytes(v)?))
+                .transpose()
+        };
+        let (lsc, mic, sudi) = (der(lsc)?, der(mic)?, der(sudi)?);
+        let credentials = match (auth_string, lsc.is_some() || mic.is_some()) {
+            (Some(_), true) => {
+                return Err(new_error(
+                    Kind::Misuse,
+                    "give an auth_string or certificates (lsc, mic), not both".to_owned(),
+                    None,
+                ));
+            }
+            (Some(digits), false) => {
+                PhoneCredentials::AuthString(AuthString::new(digits).map_err(credential_error)?)
+            }
+            (None, true) => {
+                let precedence = match prefer {
+                    "lsc" => CertificatePrecedence::LscFirst,
+                    "mic" => CertificatePrecedence::MicFirst,
+                    _ => {
+                        return Err(new_error(
+                            Kind::Misuse,
+                            "prefer must be \"lsc\" or \"mic\"".to_owned(),
+                            None,
+                        ));
+                    }
+                };
+                let mut certificates = CertificateCredentials::new(precedence);
+                if let Some(der) = lsc {
+                    certificates = certificates.with_lsc(der).map_err(credential_error)?;
+                }
+                if let Some(der) = mic {
+                    certificates = certificates.with_mic(der).map_err(credential_error)?;
+                }
+                if let Some(der) = sudi {
+                    certificates = certificates.with_sudi(der).map_err(credential_error)?;
+                }
+                PhoneCredentials::Certificate(certificates)
+            }
+            (None, false) if sudi.is_some() => {
+                return Err(new_error(
+                    Kind::Misuse,
+                    "a SUDI certificate goes with an lsc or a mic".to_owned(),
+                    None,
+                ));
+            }
+            (None, false) => PhoneCredentials::NullString,
+        };
+        let config = PhoneConfig::new(device_name, credentials).map_err(credential_error)?;
         Ok(Self {
-            inner: PhoneSession::new(config, timestamp(now)?),
+            shared: Shared::new(PhoneSession::new(config, timestamp(now)?)),
         })
     }
     /// Bytes from the server (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => output(py, item, phone_decision, phone_outcome).map(Some),
             None => Ok(None),
         }
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The server closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        capf_core::session::Session::is_done(&self.inner)
+        capf_core::session::Session::is_done(&*self.shared.lock())
     }
     /// The kind of the decision the host owes, if any.
     fn pending_decision(&self) -> Option<String> {
-        capf_core::session::Session::pending_decision(&self.inner).map(kind_name)
+        capf_core::session::Session::pending_decision(&*self.shared.lock()).map(kind_name)
     }
     /// Answers `sign_proof` with the signature.
-    fn answer_signature(&mut self, signature: Vec<u8>) -> PyResult<()> {
-        self.inner.answer_signature(signature).map_err(misuse)
+    fn answer_signature(&mut self, py: Python<'_>, signature: Vec<u8>) -> PyResult<()> {
+        // The session verifies the signature with the certificate's key.
+        let shared = &self.shared;
+        py.detach(|| shared.lock().answer_signature(signature))
+            .map_err(misuse)
     }
     /// Refuses `sign_proof`.
     fn refuse_signature(&mut self) -> PyResult<()> {
-        self.inner.refuse_signature().map_err(misuse)
+        self.shared.lock().refuse_signature().map_err(misuse)
     }
     /// Answers `generate_key` with the new key's DER SubjectPublicKeyInfo.
     fn answer_key(&mut self, subject_public_key_info: Vec<u8>) -> PyResult<()> {
-        self.inner
+        self.shared
+            .lock()
             .answer_key(subject_public_key_info)
             .map_err(misuse)
     }
     /// Refuses `generate_key` (key generation failed).
     fn refuse_key(&mut self) -> PyResult<()> {
-        self.inner.refuse_key().map_err(misuse)
+        self.shared.lock().refuse_key().map_err(misuse)
     }
     /// Tells the server the key is still being generated.
     fn repeat_in_progress(&mut self) -> PyResult<()> {
-        self.inner.repeat_in_progress().map_err(misuse)
+        self.shared.lock().repeat_in_progress().map_err(misuse)
     }
     /// Answers `store_certificate`: stored.
     fn answer_store(&mut self) -> PyResult<()> {
-        self.inner.answer_store().map_err(misuse)
+        self.shared.lock().answer_store().map_err(misuse)
     }
     /// Refuses `store_certificate`: not stored.
     fn refuse_store(&mut self) -> PyResult<()> {
-        self.inner.refuse_store().map_err(misuse)
+        self.shared.lock().refuse_store().map_err(misuse)
     }
     /// Answers `fetch_certificate` with the LSC (DER), or `None`.
     fn answer_fetch(&mut self, certificate: Option<Vec<u8>>) -> PyResult<()> {
-        self.inner.answer_fetch(certificate).map_err(misuse)
+        self.shared.lock().answer_fetch(certificate).map_err(misuse)
     }
     /// Answers `delete_certificate`.
     fn answer_delete(&mut self, deleted: bool) -> PyResult<()> {
-        self.inner.answer_delete(deleted).map_err(misuse)
+        self.shared.lock().answer_delete(deleted).map_err(misuse)
+    }
+}
+
+fn credential_name(credential: ProofCredential) -> &'static str {
+    match credential {
+        ProofCredential::Lsc => "lsc",
+        ProofCredential::Mic => "mic",
+        _ => "sudi",
+    }
+}
+
+fn hash_name(hash: ProofHash) -> &'static str {
+    match hash {
+        ProofHash::Sha1 => "sha1",
+        _ => "sha512",
+    }
+}
+
+fn proof_credential(name: &str) -> PyResult<ProofCredential> {
+    match name {
+        "lsc" => Ok(ProofCredential::Lsc),
+        "mic" => Ok(ProofCredential::Mic),
+        "sudi" => Ok(ProofCredential::Sudi),
+        _ => Err(new_error(
+            Kind::Misuse,
+            "credential must be \"lsc\", \"mic\" or \"sudi\"".to_owned(),
+            None,
+        )),
+    }
+}
+
+fn proof_hash(name: &str) -> PyResult<ProofHash> {
+    match name {
+        "sha1" => Ok(ProofHash::Sha1),
+        "sha512" => Ok(ProofHash::Sha512),
+        _ => Err(new_error(
+            Kind::Misuse,
+            "hash must be \"sha1\" or \"sha512\"".to_owned(),
+            None,
+        )),
+    }
+}
+
+/// The in-process signer of a phone's proofs (capf-core's
+/// `SoftwareSigner`): private keys held in this process. A host with a
+/// keystore answers ``sign_proof`` itself instead (any callable that signs
+/// the decision's `digest` as its `hash` and `credential` say, then
+/// `answer_signature`).
+#[pyclass(module = "capf._native", name = "SoftwareSigner")]
+pub struct PySoftwareSigner {
+    inner: std::sync::Mutex<Option<SoftwareSigner>>,
+}
+
+impl PySoftwareSigner {
+    fn with<T>(&self, f: impl FnOnce(&mut SoftwareSigner) -> T) -> PyResult<T> {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard
+            .as_mut()
+            .map(f)
+            .ok_or_else(|| new_error(Kind::Misuse, "the signer is unusable".to_owned(), None))
+    }
+}
+
+#[pymethods]
+impl PySoftwareSigner {
+    #[new]
+    fn new() -> Self {
+        Self {
+            inner: std::sync::Mutex::new(Some(SoftwareSigner::new(Box::new(rand_core::OsRng)))),
+        }
+    }
+    /// Adds the private key of `credential` (``"lsc"``, ``"mic"``,
+    /// ``"sudi"``) for `certificate`: PKCS #8 PEM or DER, PKCS #1 RSA PEM,
+    /// or a `cryptography` key. Checked against the certificate's key
+    /// kind. Returns the signer.
+    fn add_key<'py>(
+        slf: PyRef<'py, Self>,
+        credential: &str,
+        certificate: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let credential = proof_credential(credential)?;
+        let certificate =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)?;
+        let pkcs8 = crate::convert::pkcs8_der(&crate::convert::private_key_bytes(key)?)?;
+        let key = ProofPrivateKey::from_pkcs8_der(&pkcs8).map_err(|_| {
+            new_error(
+                Kind::Misuse,
+                "the private key is not an RSA or EC (P-256/384/521) PKCS #8 key".to_owned(),
+                None,
+            )
+        })?;
+        {
+            let mut guard = slf
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let signer = guard.take().ok_or_else(|| {
+                new_error(Kind::Misuse, "the signer is unusable".to_owned(), None)
+            })?;
+            match signer.with_key(credential, &certificate, Box::new(key)) {
+                Ok(signer) => *guard = Some(signer),
+                Err(error) => {
+                    // with_key consumed the signer: start again empty
+                    // rather than leave it unusable.
+                    *guard = Some(SoftwareSigner::new(Box::new(rand_core::OsRng)));
+                    return Err(new_error(Kind::Misuse, error.to_string(), None));
+                }
+            }
+        }
+        Ok(slf)
+    }
+    /// Signs `digest` (of a proof hashed with `hash`: ``"sha1"`` or
+    /// ``"sha512"``) with the key of `credential`. The GIL is released.
+    fn sign<'py>(
+        &self,
+        py: Python<'py>,
+        credential: &str,
+        hash: &str,
+        digest: Vec<u8>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let credential = proof_credential(credential)?;
+        let hash = proof_hash(hash)?;
+        let signed = py.detach(|| self.with(|signer| signer.sign(credential, hash, &digest)))?;
+        let signature = signed.map_err(|error| new_error(Kind::Misuse, error.to_string(), None))?;
+        Ok(PyBytes::new(py, &signature))
+    }
+    /// Answers `decision` on `session` when it is ``sign_proof``: the
+    /// signature, or a refusal when this signer holds no usable key for
+    /// it. Returns False (and does nothing) for any other decision.
+    fn answer(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, PyPhoneSession>,
+        decision: &Bound<'_, Decision>,
+    ) -> PyResult<bool> {
+        let d = decision.get();
+        let (Some(credential), Some(hash), Some(digest)) = (d.credential, d.hash, &d.digest) else {
+            return Ok(false);
+        };
+        if d.kind != "sign_proof" {
+            return Ok(false);
+        }
+        let credential = proof_credential(credential)?;
+        let hash = proof_hash(hash)?;
+        let digest = digest.bind(py).as_bytes().to_vec();
+        let signed = py.detach(|| self.with(|signer| signer.sign(credential, hash, &digest)))?;
+        let mut session = session.borrow_mut();
+        match signed {
+            Ok(signature) => session.answer_signature(py, signature)?,
+            Err(_) => session.refuse_signature()?,
+        }
+        Ok(true)
+    }
+    fn __repr__(&self) -> PyResult<String> {
+        self.with(|signer| format!("{signer:?}"))
     }
 }
 
@@ -768,9 +1111,9 @@ impl PyPhoneSession {
 #[pyfunction]
 pub fn subject_public_key_info<'py>(
     py: Python<'py>,
-    certificate: &[u8],
+    certificate: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let cert = crate::files::certificate(certificate)?;
+    let cert = crate::files::certificate(&crate::convert::certificate_bytes(certificate)?)?;
     let spki = crate::errors::FileResultExt::py_err(cert.subject_public_key_info_der())?;
     Ok(PyBytes::new(py, &spki))
 }
@@ -817,7 +1160,10 @@ impl TvsOutcomeInfo {
     }
 }
 
-fn tvs_server_outcome(py: Python<'_>, outcome: TvsServerOutcome) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn tvs_server_outcome(
+    py: Python<'_>,
+    outcome: TvsServerOutcome,
+) -> PyResult<Bound<'_, PyAny>> {
     let (roles, ttl, reason) = match &outcome.result {
         TvsServerResult::Valid { roles, ttl } => (
             roles.iter().map(|role| role.code()).collect(),
@@ -844,7 +1190,10 @@ fn tvs_server_outcome(py: Python<'_>, outcome: TvsServerOutcome) -> PyResult<Bou
     .into_any())
 }
 
-fn tvs_client_outcome(py: Python<'_>, outcome: TvsClientOutcome) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn tvs_client_outcome(
+    py: Python<'_>,
+    outcome: TvsClientOutcome,
+) -> PyResult<Bound<'_, PyAny>> {
     let (roles, ttl, reason) = match &outcome.result {
         TvsClientResult::Valid { roles, ttl } => {
             (roles.iter().map(|role| role.code()).collect(), *ttl, None)
@@ -866,7 +1215,10 @@ fn tvs_client_outcome(py: Python<'_>, outcome: TvsClientOutcome) -> PyResult<Bou
     .into_any())
 }
 
-fn tvs_server_decision(py: Python<'_>, d: TvsServerDecision) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn tvs_server_decision(
+    py: Python<'_>,
+    d: TvsServerDecision,
+) -> PyResult<Bound<'_, PyAny>> {
     let mut out = decision(DecisionKind::LookUpCertificate);
     if let TvsServerDecision::LookUpCertificate {
         certificate_sha256,
@@ -884,7 +1236,7 @@ fn tvs_server_decision(py: Python<'_>, d: TvsServerDecision) -> PyResult<Bound<'
 /// The TVS server side of one connection: one VERIFY_REQUEST, one answer.
 #[pyclass(module = "capf._native", name = "TvsServerSession")]
 pub struct PyTvsServerSession {
-    inner: TvsServerSession,
+    pub(crate) shared: Shared<TvsServerSession>,
 }
 
 #[pymethods]
@@ -895,47 +1247,50 @@ impl PyTvsServerSession {
         let mut config = TvsServerConfig::default();
         config.refuse_expired = refuse_expired;
         Ok(Self {
-            inner: TvsServerSession::new(config, timestamp(now)?),
+            shared: Shared::new(TvsServerSession::new(config, timestamp(now)?)),
         })
     }
     /// Bytes from the phone (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => output(py, item, tvs_server_decision, tvs_server_outcome).map(Some),
             None => Ok(None),
         }
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The phone closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        self.inner.is_done()
+        self.shared.lock().is_done()
     }
     /// The kind of the decision the host owes, if any.
     fn pending_decision(&self) -> Option<String> {
-        self.inner.pending_decision().map(kind_name)
+        self.shared.lock().pending_decision().map(kind_name)
     }
     /// Answers `look_up_certificate`: `roles` (role codes or `capf.Role`)
     /// and `ttl` for a registered certificate, `None` roles for an unknown
@@ -950,7 +1305,7 @@ impl PyTvsServerSession {
                 KnownCertificate::new(roles, ttl)
             }
         });
-        self.inner.answer_lookup(known).map_err(misuse)
+        self.shared.lock().answer_lookup(known).map_err(misuse)
     }
 }
 
@@ -958,7 +1313,7 @@ impl PyTvsServerSession {
 /// trusted; `device_name` is `CP-<model>-SEP<MAC>`.
 #[pyclass(module = "capf._native", name = "TvsClientSession")]
 pub struct PyTvsClientSession {
-    inner: TvsClientSession,
+    pub(crate) shared: Shared<TvsClientSession>,
 }
 
 #[pymethods]
@@ -972,16 +1327,20 @@ impl PyTvsClientSession {
     ) -> PyResult<Self> {
         let config = TvsClientConfig::new(session_id, device_name, certificate);
         TvsClientSession::new(config, timestamp(now)?)
-            .map(|inner| Self { inner })
+            .map(|session| Self {
+                shared: Shared::new(session),
+            })
             .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))
     }
     /// Bytes from the server (TLS plaintext), in any chunking.
-    fn handle_input(&mut self, data: &[u8]) {
-        self.inner.handle_input(data);
+    fn handle_input(&mut self, py: Python<'_>, data: &[u8]) {
+        let shared = &self.shared;
+        py.detach(|| shared.lock().handle_input(data));
     }
     /// The next output (`Transmit` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.poll_output() {
+        let shared = &self.shared;
+        match py.detach(|| shared.lock().poll_output()) {
             Some(item) => output(
                 py,
                 item,
@@ -1000,31 +1359,32 @@ impl PyTvsClientSession {
     }
     /// Time goes in here.
     fn handle_timeout(&mut self, now: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.handle_timeout(timestamp(now)?);
+        self.shared.lock().handle_timeout(timestamp(now)?);
         Ok(())
     }
     /// The next deadline (aware UTC datetime), or `None`.
     fn poll_timeout<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.inner
+        self.shared
+            .lock()
             .poll_timeout()
             .map(|at| datetime(py, at))
             .transpose()
     }
     /// The server closed its side.
     fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
+        self.shared.lock().handle_peer_closed();
     }
     /// The transport failed.
     fn handle_transport_error(&mut self) {
-        self.inner.handle_transport_error();
+        self.shared.lock().handle_transport_error();
     }
     /// True once the session is over.
     fn is_done(&self) -> bool {
-        self.inner.is_done()
+        self.shared.lock().is_done()
     }
     /// Always `None`: the TVS client asks its host nothing.
     fn pending_decision(&self) -> Option<String> {
-        self.inner.pending_decision().map(kind_name)
+        self.shared.lock().pending_decision().map(kind_name)
     }
 }
 

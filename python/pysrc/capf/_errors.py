@@ -17,6 +17,7 @@ __all__ = [
     "ProtocolError",
     "PolicyError",
     "MisuseError",
+    "RegistryError",
 ]
 
 
@@ -55,3 +56,8 @@ class PolicyError(CapfError):
 class MisuseError(CapfError):
     """The caller used the API wrongly: an unusable key or value, or an
     answer to a session decision that is not pending."""
+
+
+class RegistryError(CapfError):
+    """The device registry failed or refused: the database could not be
+    read or written, an unknown device, a missing auth-string key file."""

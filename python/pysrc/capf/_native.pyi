@@ -1,37 +1,73 @@
 # Stubs of the native module (checked by `python -m mypy.stubtest capf`).
 import os
 from datetime import datetime
-from typing import Optional, Sequence, Union, final
+from typing import Any, Optional, Protocol, Sequence, Union, final
 
 from typing_extensions import Self
 
 from ._types import Role
 
 __all__ = [
+    "Abandoned",
+    "Anchor",
+    "ChainCertificate",
     "Decision",
     "DeviceRecord",
     "Done",
     "EncryptedConfig",
+    "Failure",
+    "InstalledRecord",
+    "LedgerCertificate",
     "LscIssuer",
     "Need",
     "PhoneOutcome",
     "PhoneSession",
+    "Purpose",
     "Record",
+    "Registry",
+    "RegistryDevice",
+    "RegistryHost",
+    "RolloverPrediction",
     "ServerOutcome",
     "ServerSession",
     "SignedFile",
     "SignedHeader",
+    "SoftwareSigner",
+    "TlsConnection",
+    "TlsFailed",
+    "StoreEntry",
     "Transmit",
     "TrustList",
+    "TrustListBuilder",
+    "TrustStore",
     "TvsClientSession",
+    "TvsKnowledge",
     "TvsOutcome",
     "TvsServerSession",
+    "Verdict",
+    "evaluate",
     "generate_key",
+    "predict_rollover",
     "subject_public_key_info",
 ]
 
 _Bytes = Union[bytes, bytearray]
 _Path = Union[str, os.PathLike[str]]
+
+class _CertificateObject(Protocol):
+    """A ``cryptography.x509.Certificate`` (or anything with ``public_bytes``)."""
+
+    def public_bytes(self, encoding: Any, /) -> bytes: ...
+
+class _PrivateKeyObject(Protocol):
+    """A ``cryptography`` private key (or anything with ``private_bytes``)."""
+
+    def private_bytes(
+        self, encoding: Any, format: Any, encryption_algorithm: Any, /
+    ) -> bytes: ...
+
+_Certificate = Union[bytes, bytearray, str, _CertificateObject]
+_Key = Union[bytes, bytearray, str, _PrivateKeyObject]
 
 @final
 class SignedHeader:
@@ -119,8 +155,8 @@ class SignedFile:
     @staticmethod
     def sign(
         payload: _Bytes,
-        certificate: _Bytes,
-        key: _Bytes,
+        certificate: _Certificate,
+        key: _Key,
         *,
         hash: str = "sha512",
         filename: str,
@@ -136,7 +172,7 @@ class SignedFile:
     def is_cisco_firmware(self) -> bool: ...
     @property
     def is_encrypted(self) -> bool: ...
-    def verify(self, certificate: _Bytes, *, hash_policy: str = "cisco") -> None: ...
+    def verify(self, certificate: _Certificate, *, hash_policy: str = "cisco") -> None: ...
 
 @final
 class EncryptedConfig:
@@ -149,9 +185,9 @@ class EncryptedConfig:
     @staticmethod
     def encrypt(
         plaintext: _Bytes,
-        phone_certificate: _Bytes,
-        signer_certificate: _Bytes,
-        signer_key: _Bytes,
+        phone_certificate: _Certificate,
+        signer_certificate: _Certificate,
+        signer_key: _Key,
         *,
         hash: str = "sha1",
         filename: Optional[str] = None,
@@ -162,9 +198,9 @@ class EncryptedConfig:
     @property
     def data(self) -> bytes: ...
     def decrypt(
-        self, signer_certificate: _Bytes, phone_key: _Bytes, *, hash_policy: str = "cisco"
+        self, signer_certificate: _Certificate, phone_key: _Key, *, hash_policy: str = "cisco"
     ) -> bytes: ...
-    def decrypt_unverified(self, phone_key: _Bytes) -> bytes: ...
+    def decrypt_unverified(self, phone_key: _Key) -> bytes: ...
 
 # ---- sessions -------------------------------------------------------------
 
@@ -207,6 +243,10 @@ class Decision:
     def outcome(self) -> Optional[ServerOutcome]: ...
     @property
     def digest(self) -> Optional[bytes]: ...
+    @property
+    def credential(self) -> Optional[str]: ...
+    @property
+    def hash(self) -> Optional[str]: ...
 
 @final
 class ServerOutcome:
@@ -287,6 +327,11 @@ class ServerSession:
         *,
         announce_auth_type: bool = True,
         max_failed_attempts: int = 5,
+        lsc_issuers: Union[_Certificate, Sequence[_Certificate], None] = None,
+        manufacturing_roots: Union[_Certificate, Sequence[_Certificate], None] = None,
+        intermediates: Union[_Certificate, Sequence[_Certificate], None] = None,
+        allow_expired_mic: bool = False,
+        require_sudi: bool = False,
     ) -> ServerSession: ...
     @property
     def session_id(self) -> int: ...
@@ -311,7 +356,15 @@ class PhoneSession:
     """The phone side of a CAPF session."""
 
     def __new__(
-        cls, device_name: str, now: datetime, *, auth_string: Optional[str] = None
+        cls,
+        device_name: str,
+        now: datetime,
+        *,
+        auth_string: Optional[str] = None,
+        lsc: Optional[_Certificate] = None,
+        mic: Optional[_Certificate] = None,
+        sudi: Optional[_Certificate] = None,
+        prefer: str = "lsc",
     ) -> PhoneSession: ...
     def handle_input(self, data: bytes) -> None: ...
     def poll_output(self) -> Optional[_Output]: ...
@@ -330,6 +383,15 @@ class PhoneSession:
     def refuse_store(self) -> None: ...
     def answer_fetch(self, certificate: Optional[bytes]) -> None: ...
     def answer_delete(self, deleted: bool) -> None: ...
+
+@final
+class SoftwareSigner:
+    """The in-process signer of a phone's proofs."""
+
+    def __new__(cls) -> SoftwareSigner: ...
+    def add_key(self, credential: str, certificate: _Certificate, key: _Key) -> Self: ...
+    def sign(self, credential: str, hash: str, digest: bytes) -> bytes: ...
+    def answer(self, session: PhoneSession, decision: Decision) -> bool: ...
 
 @final
 class TvsOutcome:
@@ -381,8 +443,416 @@ class TvsClientSession:
     def is_done(self) -> bool: ...
     def pending_decision(self) -> Optional[str]: ...
 
-def subject_public_key_info(certificate: bytes) -> bytes:
+def subject_public_key_info(certificate: _Certificate) -> bytes:
     """The DER SubjectPublicKeyInfo of a certificate (PEM or DER)."""
 
 def generate_key(key_request: str) -> tuple[bytes, str]:
     """A new key of the kind asked for: (DER SubjectPublicKeyInfo, PKCS #8 PEM)."""
+
+# ---- trust ----------------------------------------------------------------
+
+@final
+class StoreEntry:
+    """One certificate of a trust store, with its roles."""
+
+    @property
+    def certificate(self) -> bytes: ...
+    @property
+    def roles(self) -> list[Role]: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def sha256(self) -> bytes: ...
+
+@final
+class TrustStore:
+    """A trust store: a kind, a name, certificates with roles, revocations."""
+
+    def __new__(cls, kind: str, name: str) -> TrustStore: ...
+    @classmethod
+    def from_bytes(cls, kind: str, name: str, data: bytes) -> Self: ...
+    @classmethod
+    def from_file(cls, kind: str, path: _Path) -> Self: ...
+    @classmethod
+    def from_trust_list(
+        cls, trust_list: TrustList, *, kind: str = "ctl", name: Optional[str] = None
+    ) -> Self: ...
+    def add_certificate(self, certificate: _Certificate, roles: Sequence[int] = ...) -> None: ...
+    def revoke_certificate(self, certificate: _Certificate) -> None: ...
+    def add_crl(self, crl: bytes) -> None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def entries(self) -> list[StoreEntry]: ...
+    def __len__(self) -> int: ...
+
+@final
+class Purpose:
+    """What a chain is evaluated for."""
+
+    @staticmethod
+    def tls_server(role: str, host: Optional[str] = None) -> Purpose: ...
+    @staticmethod
+    def phone_web_server(host: Optional[str] = None) -> Purpose: ...
+    @staticmethod
+    def tls_client(device: Optional[str] = None) -> Purpose: ...
+    @staticmethod
+    def file_signer(file: str) -> Purpose: ...
+    @staticmethod
+    def capf_authentication(credential: str, device: Optional[str] = None) -> Purpose: ...
+    def store_kinds(self) -> list[str]: ...
+
+@final
+class ChainCertificate:
+    """One certificate of a chain, described."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def sha256(self) -> bytes: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def not_after(self) -> datetime: ...
+
+@final
+class Anchor:
+    """The anchor a trusted chain ends at."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def sha256(self) -> bytes: ...
+    @property
+    def store_kind(self) -> str: ...
+    @property
+    def store_name(self) -> str: ...
+    @property
+    def pinned(self) -> bool: ...
+
+@final
+class Failure:
+    """Why a chain is not trusted: reason, detail, fix."""
+
+    @property
+    def reason(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+    @property
+    def store_kind(self) -> Optional[str]: ...
+    @property
+    def store_name(self) -> Optional[str]: ...
+
+@final
+class Verdict:
+    """The evaluator's explained answer."""
+
+    @property
+    def trusted(self) -> bool: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def anchor(self) -> Optional[Anchor]: ...
+    @property
+    def roles(self) -> list[Role]: ...
+    @property
+    def chain(self) -> list[ChainCertificate]: ...
+    @property
+    def failure(self) -> Optional[Failure]: ...
+    @property
+    def reason(self) -> Optional[str]: ...
+    @property
+    def fix(self) -> Optional[str]: ...
+    @property
+    def notes(self) -> list[str]: ...
+
+def evaluate(
+    chain: Union[_Certificate, Sequence[_Certificate]],
+    purpose: Purpose,
+    stores: Sequence[TrustStore],
+    now: datetime,
+    *,
+    max_chain_length: int = 4,
+    allow_expired_mic: bool = False,
+    check_pinned_validity: bool = False,
+    skip_validity: bool = False,
+) -> Verdict:
+    """Evaluates a chain for a purpose against stores; the explained verdict."""
+
+@final
+class TvsKnowledge:
+    """What a TVS server would answer about certificates."""
+
+    def __new__(cls) -> TvsKnowledge: ...
+    def insert(
+        self, certificate: _Certificate, roles: Sequence[int], *, revoked: bool = False
+    ) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class InstalledRecord:
+    """A record of an installed list that a rollover decision went through."""
+
+    @property
+    def list(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def subject(self) -> Optional[str]: ...
+
+@final
+class RolloverPrediction:
+    """Whether a phone installs a new CTL/ITL, why, and the fix."""
+
+    @property
+    def candidate_kind(self) -> str: ...
+    @property
+    def authority(self) -> str: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def acceptance(self) -> Optional[str]: ...
+    @property
+    def rejection_reason(self) -> Optional[str]: ...
+    @property
+    def rejection_detail(self) -> Optional[str]: ...
+    @property
+    def installed_record(self) -> Optional[InstalledRecord]: ...
+    @property
+    def tvs_roles(self) -> list[Role]: ...
+    @property
+    def signer_subject(self) -> Optional[str]: ...
+    @property
+    def signer_sha256(self) -> Optional[bytes]: ...
+    @property
+    def explanation(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def fix(self) -> Optional[str]: ...
+    @property
+    def warnings(self) -> list[str]: ...
+
+def predict_rollover(
+    candidate: bytes,
+    *,
+    kind: Optional[str] = None,
+    installed_ctl: Optional[bytes] = None,
+    installed_itl: Optional[bytes] = None,
+    tvs: Optional[TvsKnowledge] = None,
+    hash_policy: str = "cisco",
+) -> RolloverPrediction:
+    """Predicts whether a phone holding the installed lists installs the candidate."""
+
+@final
+class TrustListBuilder:
+    """Builds and signs a CTL or ITL."""
+
+    def __new__(
+        cls,
+        kind: str,
+        signer_certificate: _Certificate,
+        signer_key: _Key,
+        *,
+        timestamp: int,
+        hash: str = "sha1",
+        filename: Optional[str] = None,
+        layout: str = "cisco",
+    ) -> TrustListBuilder: ...
+    def record(
+        self,
+        certificate: _Certificate,
+        role: int,
+        *,
+        dns_name: Optional[str] = None,
+        ip_address: Optional[str] = None,
+    ) -> Self: ...
+    def build(self) -> bytes: ...
+    def __len__(self) -> int: ...
+
+# ---- TLS connection (rustls) ---------------------------------------------
+
+@final
+class TlsFailed:
+    """TLS failed; the session was told and ends with its own outcome."""
+
+    @property
+    def message(self) -> str: ...
+
+@final
+class Abandoned:
+    """The connection ended without an outcome from its session."""
+
+    @property
+    def reason(self) -> str: ...
+
+_ConnectionOutput = Union[Transmit, Need, Done, TlsFailed, Abandoned]
+
+@final
+class TlsConnection:
+    """One TLS connection (rustls) carrying one session."""
+
+    @classmethod
+    def server(
+        cls,
+        session: Union[ServerSession, TvsServerSession],
+        certificate: Union[_Certificate, Sequence[_Certificate]],
+        key: _Key,
+        now: datetime,
+        *,
+        handshake_timeout: Optional[float] = None,
+    ) -> Self: ...
+    @classmethod
+    def client(
+        cls,
+        session: Union[PhoneSession, TvsClientSession],
+        server_name: str,
+        trust: Union[_Certificate, Sequence[_Certificate]],
+        now: datetime,
+        *,
+        role: str = "capf",
+        handshake_timeout: Optional[float] = None,
+    ) -> Self: ...
+    @property
+    def session(
+        self,
+    ) -> Union[ServerSession, PhoneSession, TvsServerSession, TvsClientSession]: ...
+    def handle_tcp_input(self, data: bytes) -> None: ...
+    def handle_tcp_closed(self) -> None: ...
+    def handle_transport_error(self) -> None: ...
+    def handle_timeout(self, now: datetime) -> None: ...
+    def poll_timeout(self) -> Optional[datetime]: ...
+    def poll_output(self) -> Optional[_ConnectionOutput]: ...
+    def is_done(self) -> bool: ...
+    def is_handshaking(self) -> bool: ...
+    def protocol_version(self) -> Optional[str]: ...
+    def peer_certificates(self) -> Optional[list[bytes]]: ...
+
+# ---- registry ---------------------------------------------------------------
+
+@final
+class RegistryDevice:
+    """One device as the registry holds it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def auth(self) -> str: ...
+    @property
+    def has_auth_string(self) -> bool: ...
+    @property
+    def failed_attempts(self) -> int: ...
+    @property
+    def locked(self) -> bool: ...
+    @property
+    def status(self) -> str: ...
+
+@final
+class LedgerCertificate:
+    """One certificate of the registry's ledger."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def serial_hex(self) -> str: ...
+    @property
+    def certificate(self) -> bytes: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def issued_at(self) -> datetime: ...
+    @property
+    def revoked(self) -> bool: ...
+
+@final
+class RegistryHost:
+    """One connection's side of a CAPF server's decisions."""
+
+    def decide(
+        self, session: ServerSession, decision: Decision, now: Optional[datetime] = None
+    ) -> None: ...
+    def release(self, now: Optional[datetime] = None) -> bool: ...
+
+@final
+class Registry:
+    """The device registry, ledger and event log (SQLite)."""
+
+    def __new__(cls, path: _Path, *, auth_key_file: Optional[_Path] = None) -> Registry: ...
+    def add_device(
+        self,
+        name: str,
+        *,
+        operation: str = "install",
+        key: str = "rsa:2048",
+        auth: str = "null",
+        auth_string: Optional[str] = None,
+        complete_by: Optional[datetime] = None,
+        description: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> bool: ...
+    def device(self, name: str) -> RegistryDevice: ...
+    def devices(self) -> list[RegistryDevice]: ...
+    def certificates(self, name: str) -> list[LedgerCertificate]: ...
+    def schedule_with_generated_auth_string(
+        self,
+        name: str,
+        *,
+        digits: int = 6,
+        operation: str = "install",
+        key: str = "rsa:2048",
+        complete_by: Optional[datetime] = None,
+        description: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> str: ...
+    def revoke(
+        self,
+        *,
+        device: Optional[str] = None,
+        serial: Optional[str] = None,
+        reason: str = "unspecified",
+        now: Optional[datetime] = None,
+    ) -> list[LedgerCertificate]: ...
+    def report_csv(self) -> str: ...
+    def tvs_add(
+        self,
+        certificate: _Certificate,
+        roles: Sequence[int],
+        *,
+        ttl: int = 86400,
+        now: Optional[datetime] = None,
+    ) -> None: ...
+    def tvs_revoke(self, certificate: _Certificate) -> bool: ...
+    def tvs_answer(
+        self, session: TvsServerSession, decision: Decision, now: Optional[datetime] = None
+    ) -> None: ...
+    def plan_renewals(
+        self,
+        *,
+        expiring_before: Optional[datetime] = None,
+        used_share: Optional[str] = None,
+        dry_run: bool = False,
+        now: Optional[datetime] = None,
+    ) -> list[tuple[str, int, str]]: ...
+    def host(
+        self,
+        issuer: LscIssuer,
+        *,
+        max_failed_attempts: int = 5,
+        key_generation_timeout: float = 3600.0,
+        response_timeout: float = 60.0,
+        validity_days: int = 3650,
+    ) -> RegistryHost: ...

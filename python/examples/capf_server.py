@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""A complete CAPF server in Python: asyncio, Python's own ``ssl``, and the
+same registry file, rules and durability promise as ``capf serve``.
+
+    python capf_server.py --listen 0.0.0.0:3804 --cert CAPF.pem --key CAPF.key \\
+        --db capf.db [--issuer ISSUER.pem --issuer-key ISSUER.key] \\
+        [--verify MIC_CA.pem] [--auth-key-file FILE]
+
+Devices are scheduled with ``capf device add --db capf.db …`` (or
+``capf.Registry.add_device``). Every decision goes through
+``capf.RegistryHost``, which makes it with capf-registry's functions as
+``capf serve`` does: a certificate is in the ledger before it is sent, and
+the outcome is recorded before the final END_SESSION, so the registry is
+never behind what a phone was told. SIGINT/SIGTERM stop it gracefully.
+
+Exit status as ``capf``: 0 stopped cleanly, 2 bad usage or cannot start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import ssl
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import capf
+
+SUCCESS, USAGE = 0, 2
+READ_SIZE = 65536
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Server:
+    """What every connection shares: TLS, the registry, the issuer."""
+
+    def __init__(
+        self,
+        tls: ssl.SSLContext,
+        registry: capf.Registry,
+        issuer: capf.LscIssuer,
+        manufacturing_roots: list[bytes],
+        max_failed_attempts: int,
+    ) -> None:
+        self.tls = tls
+        self.registry = registry
+        self.issuer = issuer
+        self.manufacturing_roots = manufacturing_roots
+        self.max_failed_attempts = max_failed_attempts
+        self.connections: set[asyncio.Task[None]] = set()
+
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.connections.add(task)
+        host = self.registry.host(self.issuer, max_failed_attempts=self.max_failed_attempts)
+        session = capf.ServerSession(
+            secrets.randbits(32),
+            now(),
+            max_failed_attempts=self.max_failed_attempts,
+            lsc_issuers=[self.issuer.certificate],
+            manufacturing_roots=self.manufacturing_roots,
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                done = await self.drain(session, host, writer, loop)
+                if done:
+                    break
+                deadline = session.poll_timeout()
+                timeout = None
+                if deadline is not None:
+                    timeout = max(0.0, (deadline - now()).total_seconds())
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+                except asyncio.TimeoutError:
+                    session.handle_timeout(now())
+                    continue
+                except (ConnectionError, ssl.SSLError):
+                    session.handle_transport_error()
+                    continue
+                if data:
+                    session.handle_input(data)
+                else:
+                    session.handle_peer_closed()
+        except (ConnectionError, ssl.SSLError, capf.CapfError) as error:
+            print(f"capf_server: connection ended: {error}", file=sys.stderr)
+        finally:
+            # A session that ended without recording its outcome still
+            # holds its operation: free it now rather than at lease end.
+            await loop.run_in_executor(None, host.release)
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, ssl.SSLError):
+                pass
+            if task is not None:
+                self.connections.discard(task)
+
+    async def drain(
+        self,
+        session: capf.ServerSession,
+        host: capf.RegistryHost,
+        writer: asyncio.StreamWriter,
+        loop: asyncio.AbstractEventLoop,
+    ) -> bool:
+        """Runs the session's outputs; True once it is over."""
+        while (item := session.poll_output()) is not None:
+            if isinstance(item, capf.Transmit):
+                # One frame, one write (one TLS record), at once.
+                writer.write(item.data)
+                try:
+                    await writer.drain()
+                except (ConnectionError, ssl.SSLError):
+                    session.handle_transport_error()
+            elif isinstance(item, capf.Need):
+                # Registry writes, PBKDF2 and chain checks release the GIL:
+                # a thread keeps the event loop free meanwhile.
+                await loop.run_in_executor(None, host.decide, session, item.decision)
+            else:
+                outcome = item.outcome
+                if isinstance(outcome, capf.ServerOutcome):
+                    print(
+                        f"capf_server: {outcome.device_name or '-'}: {outcome.result}"
+                        f" (END_SESSION {outcome.end_reason})",
+                        file=sys.stderr,
+                    )
+                return True
+        return False
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--listen: expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+async def run(args: argparse.Namespace) -> int:
+    try:
+        host_name, port = parse_listen(args.listen)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.cert, args.key)
+        issuer = capf.LscIssuer(
+            Path(args.issuer or args.cert).read_text(),
+            Path(args.issuer_key or args.key).read_text(),
+        )
+        roots = [Path(args.verify).read_bytes()] if args.verify else []
+        registry = capf.Registry(args.db, auth_key_file=args.auth_key_file)
+        # Fails now, not at the first phone, when the key file is missing.
+        registry.host(issuer)
+    except (OSError, ValueError, ssl.SSLError, capf.CapfError) as error:
+        print(f"capf_server: {error}", file=sys.stderr)
+        return USAGE
+    server = Server(tls, registry, issuer, roots, args.max_failed_attempts)
+    # Stop handlers first: a signal from the moment the address is known
+    # stops the server gracefully.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        listener = await asyncio.start_server(
+            server.serve_connection, host_name, port, ssl=tls
+        )
+    except OSError as error:
+        print(f"capf_server: cannot listen on {args.listen}: {error}", file=sys.stderr)
+        return USAGE
+    bound = listener.sockets[0].getsockname()
+    address = f"{bound[0]}:{bound[1]}"
+    print(f"capf_server: listening on {address}", file=sys.stderr)
+    if args.ready_file:
+        # Written whole, then renamed: a reader never sees it half written.
+        ready = Path(args.ready_file)
+        partial = ready.with_name(ready.name + ".partial")
+        partial.write_text(json.dumps({"capf": address}))
+        os.replace(partial, ready)
+    async with listener:
+        await stop.wait()
+        listener.close()
+        # Sessions in progress finish (or time out) before the exit.
+        pending = list(server.connections)
+        if pending:
+            await asyncio.wait(pending, timeout=args.grace)
+    print("capf_server: stopped", file=sys.stderr)
+    return SUCCESS
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="A CAPF server (asyncio, ssl, registry-backed)")
+    parser.add_argument("--listen", required=True, metavar="HOST:PORT")
+    parser.add_argument("--cert", required=True, metavar="CAPF.pem")
+    parser.add_argument("--key", required=True, metavar="CAPF.key")
+    parser.add_argument("--db", required=True, metavar="capf.db")
+    parser.add_argument("--issuer", metavar="ISSUER.pem", help="LSC issuer (default: --cert)")
+    parser.add_argument("--issuer-key", metavar="ISSUER.key", help="its key (default: --key)")
+    parser.add_argument("--verify", metavar="MIC_CA.pem", help="manufacturing roots (MIC auth)")
+    parser.add_argument("--auth-key-file", metavar="FILE")
+    parser.add_argument("--max-failed-attempts", type=int, default=5, metavar="N")
+    parser.add_argument("--grace", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--ready-file", metavar="FILE", help="write the bound address here")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return SUCCESS if exit_.code == 0 else USAGE
+    if (args.issuer is None) != (args.issuer_key is None):
+        print("capf_server: --issuer and --issuer-key go together", file=sys.stderr)
+        return USAGE
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

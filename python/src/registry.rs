@@ -1,0 +1,703 @@
+//! The registry from Python: `capf.Registry` over capf-registry's
+//! `SqliteRegistry` (the same file `capf device` manages) and
+//! `capf.RegistryHost`, one connection's side of a CAPF server's decisions
+//! made exactly as `capf serve` makes them, through capf-registry's
+//! functions (`look_up_device`, `answer_lookup`,
+//! `record_pending_certificate`, `finish_session`, `release_claim`): no
+//! rule is re-implemented here.
+//!
+//! Registry writes, the lookup's authentication checks and issuance run
+//! with the GIL released.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use capf_core::capf::server::IssueRefusal;
+use capf_core::issuance::{CertificateAuthority, LscRequest};
+use capf_core::time::Timestamp;
+use capf_registry::auth_key::{
+    AuthKeyUse, auth_key_path_from_env, open_auth_key, require_auth_key,
+};
+use capf_registry::model::{AuthMode, Operation, Schedule, StoredAuthHash};
+use capf_registry::{
+    AuthKey, Claim, ClaimToken, NewCertificate, Registry, RegistryError, SqliteRegistry, rules,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::errors::{Kind, new_error};
+use crate::sessions::{
+    Decision, PyLscIssuer, PyServerSession, ServerOutcomeInfo, datetime, timestamp,
+};
+
+// The signature of `tvs_add` spells the default TTL as a literal (the
+// stubs read it): it must stay the library's.
+const _: () = assert!(capf_registry::DEFAULT_TTL == 86_400);
+
+fn registry_error(error: RegistryError) -> PyErr {
+    new_error(Kind::Registry, error.to_string(), None)
+}
+
+fn misuse(message: impl Into<String>) -> PyErr {
+    new_error(Kind::Misuse, message.into(), None)
+}
+
+/// `now` as Unix seconds: the `datetime` given, else this machine's clock.
+fn unix_now(now: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+    match now {
+        Some(now) => Ok(timestamp(now)?.unix_seconds()),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs())),
+    }
+}
+
+fn seconds(value: f64, what: &str) -> PyResult<Duration> {
+    if value.is_finite() && value > 0.0 && value < 1.0e9 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(misuse(format!("{what} must be positive seconds")))
+    }
+}
+
+/// One device as the registry holds it (never its authentication hash).
+#[pyclass(module = "capf._native", frozen, name = "RegistryDevice")]
+pub struct PyRegistryDevice {
+    /// Its name.
+    #[pyo3(get)]
+    name: String,
+    /// ``"none"``, ``"install"``, ``"fetch"`` or ``"delete"``.
+    #[pyo3(get)]
+    operation: String,
+    /// The key requested for an install (``"rsa:2048"`` …).
+    #[pyo3(get)]
+    key: String,
+    /// ``"auth-string"``, ``"null"``, ``"lsc"`` or ``"mic"``.
+    #[pyo3(get)]
+    auth: String,
+    /// Whether a (hashed) one-time string is set.
+    #[pyo3(get)]
+    has_auth_string: bool,
+    /// Authentication failures since the last schedule or success.
+    #[pyo3(get)]
+    failed_attempts: u32,
+    /// Locked after too many failures, until rescheduled.
+    #[pyo3(get)]
+    locked: bool,
+    /// ``"none"``, ``"pending"``, ``"failed"`` or ``"successful"``.
+    #[pyo3(get)]
+    status: String,
+}
+
+#[pymethods]
+impl PyRegistryDevice {
+    fn __repr__(&self) -> String {
+        format!(
+            "RegistryDevice(name={:?}, operation={:?}, status={:?})",
+            self.name, self.operation, self.status
+        )
+    }
+}
+
+fn registry_device(device: capf_registry::model::Device) -> PyRegistryDevice {
+    PyRegistryDevice {
+        name: device.name,
+        operation: device.operation.to_string(),
+        key: device.key_request.to_string(),
+        auth: device.auth_mode.to_string(),
+        has_auth_string: device.has_auth_string,
+        failed_attempts: device.failed_attempts,
+        locked: device.locked,
+        status: device.status.to_string(),
+    }
+}
+
+/// One certificate of the registry's ledger.
+#[pyclass(module = "capf._native", frozen, name = "LedgerCertificate")]
+pub struct PyLedgerCertificate {
+    /// Ledger id.
+    #[pyo3(get)]
+    id: i64,
+    /// Serial number, hex.
+    #[pyo3(get)]
+    serial_hex: String,
+    der: Vec<u8>,
+    /// ``"pending"``, ``"installed"``, ``"fetched"`` or ``"deleted"``.
+    #[pyo3(get)]
+    state: String,
+    issued_at: u64,
+    /// True once revoked (final).
+    #[pyo3(get)]
+    revoked: bool,
+}
+
+fn ledger_certificate(entry: capf_registry::model::CertificateEntry) -> PyLedgerCertificate {
+    PyLedgerCertificate {
+        id: entry.id,
+        serial_hex: entry.serial_hex,
+        der: entry.der,
+        state: entry.state.to_string(),
+        issued_at: entry.issued_at,
+        revoked: entry.revocation.is_some(),
+    }
+}
+
+#[pymethods]
+impl PyLedgerCertificate {
+    /// The certificate, DER.
+    #[getter]
+    fn certificate<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.der)
+    }
+    /// When it was issued (aware UTC datetime).
+    #[getter]
+    fn issued_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, Timestamp::from_unix_seconds(self.issued_at))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "LedgerCertificate(serial_hex={:?}, state={:?})",
+            self.serial_hex, self.state
+        )
+    }
+}
+
+/// The device registry, certificate ledger and event log in one SQLite
+/// file (the same file `capf device` and `capf serve` use). The
+/// authentication-string key file is found as `capf` finds it:
+/// `auth_key_file`, else ``$CAPF_AUTH_KEY_FILE``, else the database path +
+/// ``.auth-key``.
+#[pyclass(module = "capf._native", frozen, name = "Registry")]
+pub struct PyRegistry {
+    inner: Arc<SqliteRegistry>,
+    key_path: PathBuf,
+}
+
+#[pymethods]
+impl PyRegistry {
+    #[new]
+    #[pyo3(signature = (path, *, auth_key_file = None))]
+    fn new(py: Python<'_>, path: PathBuf, auth_key_file: Option<PathBuf>) -> PyResult<Self> {
+        let key_path = auth_key_path_from_env(auth_key_file.as_deref(), &path);
+        let inner = py
+            .detach(|| SqliteRegistry::open(&path))
+            .map_err(registry_error)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            key_path,
+        })
+    }
+
+    /// Adds or replaces a device's schedule, as `capf device add` does:
+    /// `operation` (``"install"``, ``"fetch"``, ``"delete"``, ``"none"``),
+    /// `key` for an install, `auth` (``"null"``, ``"auth-string"`` with
+    /// `auth_string`, ``"lsc"``, ``"mic"``), an optional deadline. The
+    /// string is stored only as its keyed hash (the key file is created on
+    /// first use). Returns True when the device is new.
+    #[pyo3(signature = (name, *, operation = "install", key = "rsa:2048", auth = "null", auth_string = None, complete_by = None, description = None, now = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_device(
+        &self,
+        py: Python<'_>,
+        name: String,
+        operation: &str,
+        key: &str,
+        auth: &str,
+        auth_string: Option<String>,
+        complete_by: Option<&Bound<'_, PyAny>>,
+        description: Option<String>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let operation = Operation::from_str(operation).map_err(misuse)?;
+        let auth_mode = AuthMode::from_str(auth).map_err(misuse)?;
+        let key_request = crate::sessions::key_request(key)?;
+        let complete_by = complete_by.map(|at| unix_now(Some(at))).transpose()?;
+        let now = unix_now(now)?;
+        let registry = &self.inner;
+        let key_path = &self.key_path;
+        py.detach(|| -> PyResult<bool> {
+            let auth_hash = match (auth_mode, auth_string) {
+                (AuthMode::AuthString, Some(text)) => {
+                    let keyed = registry.keyed_auth_string_count().map_err(registry_error)?;
+                    let key = require_auth_key(key_path, keyed, &mut rand_core::OsRng)
+                        .map_err(registry_error)?;
+                    // The error names the rule broken, never the string.
+                    Some(StoredAuthHash::keyed(&key, &text).map_err(registry_error)?)
+                }
+                (AuthMode::AuthString, None) => {
+                    return Err(misuse("auth \"auth-string\" needs auth_string"));
+                }
+                (_, Some(_)) => {
+                    return Err(misuse("auth_string goes with auth \"auth-string\""));
+                }
+                (_, None) => None,
+            };
+            let schedule = Schedule {
+                operation,
+                key_request,
+                auth_mode,
+                auth_hash,
+                complete_by,
+                description,
+            };
+            // put_device answers whether it existed.
+            registry
+                .put_device(&name, &schedule, now)
+                .map(|existed| !existed)
+                .map_err(registry_error)
+        })
+    }
+
+    /// The device `name` (raises `capf.RegistryError` when unknown).
+    fn device(&self, py: Python<'_>, name: &str) -> PyResult<PyRegistryDevice> {
+        py.detach(|| self.inner.device(name))
+            .map(registry_device)
+            .map_err(registry_error)
+    }
+
+    /// Every device (not removed), by name.
+    fn devices(&self, py: Python<'_>) -> PyResult<Vec<PyRegistryDevice>> {
+        py.detach(|| self.inner.list())
+            .map(|devices| devices.into_iter().map(registry_device).collect())
+            .map_err(registry_error)
+    }
+
+    /// The ledger's certificates of device `name`, oldest first.
+    fn certificates(&self, py: Python<'_>, name: &str) -> PyResult<Vec<PyLedgerCertificate>> {
+        let entries = py
+            .detach(|| self.inner.certificates(name))
+            .map_err(registry_error)?;
+        Ok(entries.into_iter().map(ledger_certificate).collect())
+    }
+
+    /// Schedules `name` with a fresh one-time authentication string of
+    /// `digits` digits that no scheduled device holds, as
+    /// `capf device add --generate-auth-string` does, and returns it (show
+    /// it once: only its keyed hash is stored).
+    #[pyo3(signature = (name, *, digits = 6, operation = "install", key = "rsa:2048", complete_by = None, description = None, now = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn schedule_with_generated_auth_string(
+        &self,
+        py: Python<'_>,
+        name: String,
+        digits: usize,
+        operation: &str,
+        key: &str,
+        complete_by: Option<&Bound<'_, PyAny>>,
+        description: Option<String>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let operation = Operation::from_str(operation).map_err(misuse)?;
+        let key_request = crate::sessions::key_request(key)?;
+        let complete_by = complete_by.map(|at| unix_now(Some(at))).transpose()?;
+        let now = unix_now(now)?;
+        let registry = &self.inner;
+        let key_path = &self.key_path;
+        py.detach(|| -> Result<String, RegistryError> {
+            let keyed = registry.keyed_auth_string_count()?;
+            let key = require_auth_key(key_path, keyed, &mut rand_core::OsRng)?;
+            let mut taken = std::collections::HashSet::new();
+            let (generated, hash) = capf_registry::auth_key::generate_unique_auth_string(
+                &**registry,
+                &key,
+                digits,
+                &mut taken,
+                &mut rand_core::OsRng,
+            )?;
+            let schedule = Schedule {
+                operation,
+                key_request,
+                auth_mode: AuthMode::AuthString,
+                auth_hash: Some(hash),
+                complete_by,
+                description,
+            };
+            registry.put_device(&name, &schedule, now)?;
+            Ok(generated.expose().to_owned())
+        })
+        .map_err(registry_error)
+    }
+
+    /// Revokes the certificates of `device`, or those with `serial` (hex),
+    /// with `reason` (``"unspecified"``, ``"keyCompromise"``,
+    /// ``"superseded"`` …), as `capf cert revoke` does; returns them.
+    /// Sessions and TVS consult the revocations by themselves.
+    #[pyo3(signature = (*, device = None, serial = None, reason = "unspecified", now = None))]
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        device: Option<String>,
+        serial: Option<String>,
+        reason: &str,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<PyLedgerCertificate>> {
+        use capf_registry::model::RevocationTarget;
+        let target = match (device, serial) {
+            (Some(name), None) => RevocationTarget::Device(name),
+            (None, Some(serial)) => RevocationTarget::Serial(serial),
+            _ => return Err(misuse("give either device or serial")),
+        };
+        let reason = capf_core::revocation::RevocationReason::from_str(reason)
+            .map_err(|error| misuse(error.to_string()))?;
+        let now = unix_now(now)?;
+        let revoked = py
+            .detach(|| self.inner.revoke(&target, reason, now))
+            .map_err(registry_error)?;
+        Ok(revoked.into_iter().map(ledger_certificate).collect())
+    }
+
+    /// The devices report as CSV, as `capf device report` writes it (times
+    /// as RFC 3339 UTC).
+    fn report_csv(&self, py: Python<'_>) -> PyResult<String> {
+        let filter = capf_registry::DeviceFilter::default();
+        let rows = py
+            .detach(|| capf_registry::report::report(&*self.inner, &filter))
+            .map_err(registry_error)?;
+        Ok(capf_registry::report::to_csv(
+            &rows,
+            capf_core::trust::format_unix,
+        ))
+    }
+
+    /// Schedules the renewal of every LSC due at `now` (notAfter before
+    /// `expiring_before`, or `used_share` of its lifetime passed, e.g.
+    /// ``"0.66"``), as `capf cert renew` does; with `dry_run` only lists
+    /// them. Returns (device, ledger id, serial hex) of each.
+    #[pyo3(signature = (*, expiring_before = None, used_share = None, dry_run = false, now = None))]
+    fn plan_renewals(
+        &self,
+        py: Python<'_>,
+        expiring_before: Option<&Bound<'_, PyAny>>,
+        used_share: Option<&str>,
+        dry_run: bool,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<(String, i64, String)>> {
+        let policy = match (expiring_before, used_share) {
+            (Some(at), None) => rules::RenewalPolicy::ExpiringBefore(unix_now(Some(at))?),
+            (None, Some(share)) => rules::RenewalPolicy::used_share(share)
+                .ok_or_else(|| misuse("used_share must be a decimal in (0, 1], e.g. \"0.66\""))?,
+            _ => return Err(misuse("give either expiring_before or used_share")),
+        };
+        let now = unix_now(now)?;
+        let planned = py
+            .detach(|| capf_registry::plan_renewals(&*self.inner, policy, now, dry_run))
+            .map_err(registry_error)?;
+        Ok(planned
+            .into_iter()
+            .map(|renewal| (renewal.device, renewal.certificate_id, renewal.serial_hex))
+            .collect())
+    }
+
+    /// Registers a certificate with TVS (the allow-list `capf tvs add`
+    /// manages): `roles` (`capf.Role` or codes) and the TTL phones may
+    /// cache the answer (default `capf_registry::DEFAULT_TTL`, one day).
+    /// Replaces the roles and TTL of a registered one.
+    #[pyo3(signature = (certificate, roles, *, ttl = 86_400, now = None))]
+    fn tvs_add(
+        &self,
+        py: Python<'_>,
+        certificate: &Bound<'_, PyAny>,
+        roles: Vec<u16>,
+        ttl: u32,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        use capf_registry::TvsAllowList;
+        let der =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)?;
+        let roles: Vec<ctl_format::Role> =
+            roles.into_iter().map(ctl_format::Role::from_code).collect();
+        let now = unix_now(now)?;
+        py.detach(|| self.inner.tvs_add(&der, &roles, ttl, now))
+            .map(|_| ())
+            .map_err(registry_error)
+    }
+
+    /// Marks a registered certificate revoked for TVS; False when it is
+    /// not registered.
+    fn tvs_revoke(&self, py: Python<'_>, certificate: &Bound<'_, PyAny>) -> PyResult<bool> {
+        use capf_registry::TvsAllowList;
+        let der =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)?;
+        let digest = capf_registry::certificate_sha256(&der);
+        py.detach(|| self.inner.tvs_revoke(&digest))
+            .map_err(registry_error)
+    }
+
+    /// Answers a `TvsServerSession`'s ``look_up_certificate`` decision as
+    /// `capf serve` does: the allow-list's entry, INVALID when the entry or
+    /// the ledger revokes the certificate, unknown otherwise.
+    #[pyo3(signature = (session, decision, now = None))]
+    fn tvs_answer(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, crate::sessions::PyTvsServerSession>,
+        decision: &Bound<'_, Decision>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        use capf_registry::TvsAllowList;
+        let d = decision.get();
+        if d.kind != "look_up_certificate" {
+            return Err(misuse(format!("{} is not a TVS server decision", d.kind)));
+        }
+        let der = d
+            .certificate
+            .as_ref()
+            .map(|c| c.bind(py).as_bytes().to_vec())
+            .unwrap_or_default();
+        let digest = capf_registry::certificate_sha256(&der);
+        let now = match now {
+            Some(now) => timestamp(now)?,
+            None => Timestamp::from_unix_seconds(unix_now(None)?),
+        };
+        let registry = &self.inner;
+        let shared = session.borrow().shared.handle();
+        py.detach(|| -> PyResult<()> {
+            let entry = registry.tvs_look_up(&digest).map_err(registry_error)?;
+            // Only a registered certificate needs the ledger's word.
+            let ledger_revoked = match &entry {
+                Some(_) => capf_registry::ledger_revocation(&**registry, &der)
+                    .map_err(registry_error)?
+                    .is_some(),
+                None => false,
+            };
+            let known = entry.map(|entry| {
+                let mut known = capf_core::tvs::KnownCertificate::new(entry.roles, entry.ttl);
+                known.revoked = entry.revoked || ledger_revoked;
+                known
+            });
+            let mut session = shared.lock();
+            // The lookup may have taken a while: expiry is judged now.
+            session.handle_timeout(now);
+            session
+                .answer_lookup(known)
+                .map_err(|error| misuse(error.to_string()))
+        })
+    }
+
+    /// One connection's host of a CAPF server over this registry, issuing
+    /// with `issuer`. `max_failed_attempts` must be the ServerSession's
+    /// (0: never lock); the timeouts size the operation's lease as
+    /// `capf serve` does. The auth-string key must exist if the registry
+    /// holds keyed strings (else `capf.RegistryError`).
+    #[pyo3(signature = (issuer, *, max_failed_attempts = 5, key_generation_timeout = 3600.0, response_timeout = 60.0, validity_days = 3650))]
+    fn host(
+        &self,
+        py: Python<'_>,
+        issuer: Py<PyLscIssuer>,
+        max_failed_attempts: u32,
+        key_generation_timeout: f64,
+        response_timeout: f64,
+        validity_days: u32,
+    ) -> PyResult<PyRegistryHost> {
+        let key_generation_timeout = seconds(key_generation_timeout, "key_generation_timeout")?;
+        let response_timeout = seconds(response_timeout, "response_timeout")?;
+        let key_path = &self.key_path;
+        let registry = &self.inner;
+        let auth_key = py.detach(|| -> Result<Option<AuthKey>, RegistryError> {
+            let key = open_auth_key(key_path, AuthKeyUse::MustExist, &mut rand_core::OsRng)?;
+            if key.is_none() && registry.keyed_auth_string_count()? > 0 {
+                return Err(capf_registry::auth_key::missing_key_error(key_path));
+            }
+            Ok(key)
+        });
+        Ok(PyRegistryHost {
+            registry: Arc::clone(&self.inner),
+            issuer,
+            auth_key: auth_key.map_err(registry_error)?,
+            max_failed_attempts,
+            key_generation_timeout,
+            response_timeout,
+            validity_days,
+            state: Mutex::new(HostState {
+                token: ClaimToken::random(&mut rand_core::OsRng),
+                claim: None,
+                pending: None,
+                ledger_id: None,
+            }),
+        })
+    }
+}
+
+/// What one connection has claimed, issued and recorded so far.
+struct HostState {
+    token: ClaimToken,
+    claim: Option<Claim>,
+    pending: Option<NewCertificate>,
+    ledger_id: Option<i64>,
+}
+
+/// One connection's side of a CAPF server's decisions, made through
+/// capf-registry exactly as `capf serve` makes them. Call `decide` for
+/// every `Need` of the session, and `release` when the connection ends
+/// (a session that ended without its outcome still holds its claim).
+#[pyclass(module = "capf._native", frozen, name = "RegistryHost")]
+pub struct PyRegistryHost {
+    registry: Arc<SqliteRegistry>,
+    issuer: Py<PyLscIssuer>,
+    auth_key: Option<AuthKey>,
+    max_failed_attempts: u32,
+    key_generation_timeout: Duration,
+    response_timeout: Duration,
+    validity_days: u32,
+    state: Mutex<HostState>,
+}
+
+#[pymethods]
+impl PyRegistryHost {
+    /// Answers `decision` (a `Need`'s decision of `session`): looks the
+    /// device up and claims its operation, issues the LSC, records it in
+    /// the ledger before it is sent, records the outcome before the final
+    /// END_SESSION. Raises `capf.RegistryError` when a registry write that
+    /// must succeed fails (drop the connection then, and `release`).
+    #[pyo3(signature = (session, decision, now = None))]
+    fn decide(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, PyServerSession>,
+        decision: &Bound<'_, Decision>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let now = unix_now(now)?;
+        let d = decision.get();
+        let shared = session.borrow().shared.handle();
+        let name = d.device_name.clone().unwrap_or_default();
+        match d.kind.as_str() {
+            "look_up_device" => {
+                let lease_until =
+                    rules::lease_until(now, self.key_generation_timeout, self.response_timeout);
+                let token = self.lock().token;
+                let (claim, answered) = py.detach(|| {
+                    let looked_up = capf_registry::look_up_device(
+                        &*self.registry,
+                        &name,
+                        token,
+                        lease_until,
+                        now,
+                        self.auth_key.as_ref(),
+                    );
+                    let mut session = shared.lock();
+                    capf_registry::answer_lookup(&mut session, looked_up)
+                });
+                self.lock().claim = claim;
+                answered.map_err(|error| misuse(error.to_string()))
+            }
+            "issue_certificate" => {
+                let spki = d
+                    .subject_public_key_info
+                    .as_ref()
+                    .map(|spki| spki.bind(py).as_bytes().to_vec())
+                    .unwrap_or_default();
+                let issuer = self.issuer.get();
+                let request = LscRequest {
+                    device_name: &name,
+                    subject_public_key_info_der: &spki,
+                    validity_days: self.validity_days,
+                };
+                let at = Timestamp::from_unix_seconds(now);
+                let issued = py.detach(|| issuer.inner.issue(&request, at, &mut rand_core::OsRng));
+                let answered = match issued {
+                    Ok(issued) => {
+                        self.lock().pending = Some(NewCertificate {
+                            serial_hex: hex(&issued.serial),
+                            der: issued.der.clone(),
+                            issued_at: issued.not_before.unix_seconds(),
+                            not_after: issued.not_after.unix_seconds(),
+                        });
+                        shared.lock().answer_certificate(issued.der)
+                    }
+                    Err(error) => shared
+                        .lock()
+                        .refuse_certificate(IssueRefusal::Unavailable(error.to_string())),
+                };
+                answered.map_err(|error| misuse(error.to_string()))
+            }
+            "record_pending_certificate" => {
+                let (pending, claim) = {
+                    let mut state = self.lock();
+                    (state.pending.take(), state.claim.clone())
+                };
+                let mut certificate =
+                    pending.ok_or_else(|| misuse("a pending certificate without issuance"))?;
+                let claim = claim.ok_or_else(|| misuse("a pending certificate without a claim"))?;
+                if let Some(der) = &d.certificate {
+                    certificate.der = der.bind(py).as_bytes().to_vec();
+                }
+                let id = py
+                    .detach(|| {
+                        self.registry
+                            .record_pending_certificate(&claim, &certificate, now)
+                    })
+                    .map_err(registry_error)?;
+                self.lock().ledger_id = Some(id);
+                shared
+                    .lock()
+                    .answer_pending_recorded()
+                    .map_err(|error| misuse(error.to_string()))
+            }
+            "record_outcome" => {
+                let outcome = d
+                    .outcome
+                    .as_ref()
+                    .and_then(|o| {
+                        o.bind(py)
+                            .cast::<ServerOutcomeInfo>()
+                            .ok()
+                            .map(|o| o.get().raw.clone())
+                    })
+                    .ok_or_else(|| misuse("record_outcome without an outcome"))?;
+                let (claim, ledger_id) = {
+                    let mut state = self.lock();
+                    (state.claim.take(), state.ledger_id)
+                };
+                let recorded = py.detach(|| {
+                    capf_registry::finish_session(
+                        &*self.registry,
+                        &outcome,
+                        claim.as_ref(),
+                        ledger_id,
+                        self.max_failed_attempts,
+                        now,
+                    )
+                });
+                let mut session = shared.lock();
+                match recorded {
+                    Ok(_) => session.answer_outcome_recorded(),
+                    // A failed write tells the phone END_SESSION 7.
+                    Err(_) => session.refuse_outcome_record(),
+                }
+                .map_err(|error| misuse(error.to_string()))
+            }
+            other => Err(misuse(format!("{other} is not a CAPF server decision"))),
+        }
+    }
+
+    /// Releases the operation this connection still holds (a session that
+    /// ended without recording its outcome). Does nothing otherwise.
+    #[pyo3(signature = (now = None))]
+    fn release(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let now = unix_now(now)?;
+        let claim = self.lock().claim.take();
+        match claim {
+            Some(claim) => py
+                .detach(|| self.registry.release_claim(&claim, now))
+                .map_err(registry_error),
+            None => Ok(false),
+        }
+    }
+}
+
+impl PyRegistryHost {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HostState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _infallible = write!(out, "{byte:02x}");
+        out
+    })
+}
