@@ -218,48 +218,6 @@ fn create_key<R: rand_core::RngCore + rand_core::CryptoRng>(
     Ok(Some(key))
 }
 
-/// Draws a fresh string of `digits` digits whose keyed hash no scheduled
-/// device holds and that is not in `taken` (the strings of the same batch,
-/// by hash; the new one is added). Returns the string, to show once, and
-/// its stored hash. Gives up after many draws (the space of strings of that
-/// length is nearly used up among scheduled devices).
-pub fn generate_unique_auth_string<R, G>(
-    registry: &R,
-    key: &AuthKey,
-    digits: usize,
-    taken: &mut std::collections::HashSet<[u8; AUTH_STRING_HASH_LEN]>,
-    rng: &mut G,
-) -> RegistryResult<(
-    capf_core::capf::server::GeneratedAuthString,
-    crate::model::StoredAuthHash,
-)>
-where
-    R: crate::Registry + ?Sized,
-    G: rand_core::RngCore + rand_core::CryptoRng,
-{
-    const MAX_DRAWS: usize = 1_000;
-    for _ in 0..MAX_DRAWS {
-        let generated = capf_core::capf::server::generate_auth_string(rng, digits)
-            .map_err(|error| RegistryError::AuthString(error.to_string()))?;
-        let hash = key.hash(generated.expose())?;
-        if taken.contains(&hash) {
-            continue;
-        }
-        let in_use = registry
-            .devices_by_auth_hash(&hash)?
-            .iter()
-            .any(|device| device.operation != crate::model::Operation::None);
-        if in_use {
-            continue;
-        }
-        taken.insert(hash);
-        return Ok((generated, crate::model::StoredAuthHash::Keyed { hash }));
-    }
-    Err(RegistryError::AuthString(format!(
-        "no unused {digits}-digit string found in {MAX_DRAWS} draws: use more digits"
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

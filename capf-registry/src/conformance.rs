@@ -812,7 +812,8 @@ pub fn a_real_session_through_the_host_helpers<B: Backend>(backend: &B) {
 /// PBKDF2 row still verifies; generated strings are unique among scheduled
 /// devices.
 pub fn keyed_auth_strings_are_found_verified_and_unique<B: Backend>(backend: &B) {
-    use crate::auth_key::{AuthKey, generate_unique_auth_string};
+    use crate::auth_key::AuthKey;
+    use crate::auth_string::generate_unique_auth_string;
     let registry = backend.create("keyed");
     let key = AuthKey::from_bytes([0x5a; 32]);
     let keyed = |text: &str| match StoredAuthHash::keyed(&key, text) {

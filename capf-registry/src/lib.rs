@@ -86,6 +86,7 @@
 #![warn(missing_docs)]
 
 pub mod auth_key;
+pub mod auth_string;
 pub mod dates;
 pub mod error;
 pub mod model;

@@ -7,7 +7,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use crate::errors::{Kind, new_error};
+use crate::errors::{FileResultExt, Kind, new_error};
 
 /// The bytes of a `bytes`, `bytearray` or `str` value, if it is one.
 fn plain_bytes(value: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
@@ -88,7 +88,7 @@ pub(crate) fn private_key_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 
 /// The DER of the first certificate of PEM or DER bytes.
 pub(crate) fn certificate_der(bytes: &[u8]) -> PyResult<Vec<u8>> {
-    crate::files::certificate(bytes).map(|certificate| certificate.der().to_vec())
+    certificate(bytes).map(|certificate| certificate.der().to_vec())
 }
 
 /// An RSA private key from PEM text (PKCS #8 or PKCS #1) or DER (PKCS #8,
@@ -104,7 +104,7 @@ pub(crate) fn rsa_private_key(bytes: &[u8]) -> PyResult<rsa::RsaPrivateKey> {
                 None,
             )
         })?;
-        return crate::errors::FileResultExt::py_err(ctl_format::pem::rsa_private_key(text));
+        return ctl_format::pem::rsa_private_key(text).py_err();
     }
     rsa::RsaPrivateKey::from_pkcs8_der(bytes)
         .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_der(bytes))
@@ -148,4 +148,13 @@ pub(crate) fn pkcs8_der(bytes: &[u8]) -> PyResult<Vec<u8>> {
         }
     }
     Err(bad())
+}
+
+/// The first certificate of PEM or DER bytes.
+pub(crate) fn certificate(bytes: &[u8]) -> PyResult<ctl_format::Certificate> {
+    ctl_format::Certificate::all_from_pem_or_der(bytes)
+        .py_err()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| new_error(Kind::Malformed, "no certificate found".to_owned(), None))
 }

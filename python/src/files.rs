@@ -7,16 +7,17 @@
 use std::path::PathBuf;
 
 use ctl_format::{
-    Certificate, EncryptOptions, HashAlgorithm, HashPolicy, OwnedEncryptedConfig, OwnedRecord,
-    OwnedSignedFile, OwnedSignedHeader, OwnedTrustList, RsaFileSigner, SignOptions,
-    SignatureStatus,
+    EncryptOptions, HashAlgorithm, HashPolicy, OwnedEncryptedConfig, OwnedRecord, OwnedSignedFile,
+    OwnedSignedHeader, OwnedTrustList, RsaFileSigner, SignOptions, SignatureStatus,
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
 
-use crate::convert::{certificate_bytes, private_key_bytes, rsa_private_key as private_key};
+use crate::convert::{
+    certificate, certificate_bytes, private_key_bytes, rsa_private_key as private_key,
+};
 use crate::errors::{FileResultExt, Kind, new_error};
 
 static ROLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -68,15 +69,6 @@ pub(crate) fn hash_algorithm(name: &str) -> PyResult<HashAlgorithm> {
             None,
         )),
     }
-}
-
-/// The first certificate of PEM or DER bytes.
-pub(crate) fn certificate(bytes: &[u8]) -> PyResult<Certificate> {
-    Certificate::all_from_pem_or_der(bytes)
-        .py_err()?
-        .into_iter()
-        .next()
-        .ok_or_else(|| new_error(Kind::Malformed, "no certificate found".to_owned(), None))
 }
 
 /// The signed header of a file: every field of ctl-format's

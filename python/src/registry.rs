@@ -299,7 +299,7 @@ impl PyRegistry {
             let keyed = registry.keyed_auth_string_count()?;
             let key = require_auth_key(key_path, keyed, &mut rand_core::OsRng)?;
             let mut taken = std::collections::HashSet::new();
-            let (generated, hash) = capf_registry::auth_key::generate_unique_auth_string(
+            let (generated, hash) = capf_registry::auth_string::generate_unique_auth_string(
                 &**registry,
                 &key,
                 digits,

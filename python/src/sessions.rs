@@ -1113,7 +1113,7 @@ pub fn subject_public_key_info<'py>(
     py: Python<'py>,
     certificate: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let cert = crate::files::certificate(&crate::convert::certificate_bytes(certificate)?)?;
+    let cert = crate::convert::certificate(&crate::convert::certificate_bytes(certificate)?)?;
     let spki = crate::errors::FileResultExt::py_err(cert.subject_public_key_info_der())?;
     Ok(PyBytes::new(py, &spki))
 }

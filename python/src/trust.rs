@@ -892,7 +892,7 @@ impl PyTrustListBuilder {
         let key = private_key_bytes(signer_key)?;
         let (signer_certificate, signer_key) = py.detach(|| -> PyResult<_> {
             Ok((
-                crate::files::certificate(&certificate)?,
+                crate::convert::certificate(&certificate)?,
                 rsa_private_key(&key)?,
             ))
         })?;
@@ -917,7 +917,7 @@ impl PyTrustListBuilder {
         dns_name: Option<String>,
         ip_address: Option<&str>,
     ) -> PyResult<PyRefMut<'py, Self>> {
-        let certificate = crate::files::certificate(&certificate_bytes(certificate)?)?;
+        let certificate = crate::convert::certificate(&certificate_bytes(certificate)?)?;
         let mut entry = RecordEntry::new(certificate, Role::from_code(role));
         if let Some(name) = dns_name {
             entry = entry.with_dns_name(name);

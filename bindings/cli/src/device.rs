@@ -16,7 +16,7 @@ use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::server::{
     GeneratedAuthString, MAX_AUTH_STRING_DIGITS, MIN_AUTH_STRING_DIGITS, validate_auth_string,
 };
-use capf_registry::auth_key::generate_unique_auth_string;
+use capf_registry::auth_string::generate_unique_auth_string;
 use capf_registry::{
     AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, DeviceFilter, Operation, Registry,
     RegistryError, Schedule, SqliteRegistry, Status, StoredAuthHash, auth_key_path_from_env,
