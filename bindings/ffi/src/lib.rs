@@ -8,6 +8,8 @@
 //!
 //! * [`files`]: trust lists (CTL/ITL), signed files, encrypted configs;
 //! * [`phone`]: the CAPF phone session ([`phone::PhoneSession`]);
+//! * [`connection`]: the core's TLS connection over a phone or TVS client
+//!   session, for apps that move the TCP bytes themselves;
 //! * [`keystore`]: the [`keystore::PhoneKeystore`] the app implements over
 //!   its platform keystore (keys never enter Rust), and the in-memory
 //!   [`keystore::SoftwareKeystore`] for tests and desktops;
@@ -21,6 +23,7 @@
 
 uniffi::setup_scaffolding!();
 
+pub mod connection;
 pub mod files;
 pub mod keystore;
 pub mod phone;
