@@ -10,6 +10,7 @@
 //! * [`phone`]: the CAPF phone session ([`phone::PhoneSession`]);
 //! * [`connection`]: the core's TLS connection over a phone or TVS client
 //!   session, for apps that move the TCP bytes themselves;
+//! * [`enroll`]: a blocking enrollment doing its own TCP;
 //! * [`keystore`]: the [`keystore::PhoneKeystore`] the app implements over
 //!   its platform keystore (keys never enter Rust), and the in-memory
 //!   [`keystore::SoftwareKeystore`] for tests and desktops;
@@ -24,6 +25,7 @@
 uniffi::setup_scaffolding!();
 
 pub mod connection;
+pub mod enroll;
 pub mod files;
 pub mod keystore;
 pub mod phone;
