@@ -74,7 +74,7 @@ echo "Swift bindings generated in $out/swift (not compiled: no Swift compiler on
 echo "== compile the Kotlin tests"
 rm -f "$out/capf-test.jar"
 "$kotlinc" -nowarn -cp "$jna_jar" "$kt" bindings/ffi/tests/kotlin/CapfTest.kt \
-  bindings/ffi/tests/kotlin/LoopbackTest.kt -d "$out/capf-test.jar"
+  bindings/ffi/tests/kotlin/LoopbackTest.kt bindings/ffi/tests/kotlin/RegistryTest.kt -d "$out/capf-test.jar"
 
 echo "== run the Kotlin tests on the JVM"
 run_kotlin() {

@@ -15,6 +15,8 @@
 //!   its platform keystore (keys never enter Rust), and the in-memory
 //!   [`keystore::SoftwareKeystore`] for tests and desktops;
 //! * [`server`]: the CAPF server session and the local LSC issuer;
+//! * [`registry`]: the SQLite device registry and a server session
+//!   answered from it (the rules stay in `capf-registry`);
 //! * [`trust`]: trust stores and trust evaluation with its explanation;
 //! * [`tvs`]: the TVS client (phone) and server sessions.
 //!
@@ -29,6 +31,7 @@ pub mod enroll;
 pub mod files;
 pub mod keystore;
 pub mod phone;
+pub mod registry;
 pub mod server;
 pub mod trust;
 pub mod tvs;
