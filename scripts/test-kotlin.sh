@@ -112,7 +112,7 @@ for f in capf.pem capf.key manufacturing.pem mic.pem mic.key; do
 done
 "$capf_bin" serve --listen 127.0.0.1:0 --cert "$pki/capf.pem" --key "$pki/capf.key" \
   --db "$pki/capf.db" --verify "$pki/manufacturing.pem" --handshake-timeout 10 \
-  --response-timeout 20 --ready-file "$pki/ready.json" 2>"$pki/serve.log" &
+  --response-timeout 20 --tvs-listen 127.0.0.1:0 --ready-file "$pki/ready.json" 2>"$pki/serve.log" &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
@@ -121,9 +121,11 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/ready.json")
-[ -n "$address" ] || { echo "capf serve did not become ready:" >&2; cat "$pki/serve.log" >&2; exit 1; }
-echo "capf serve listening on $address"
-if ! run_kotlin LoopbackTestKt "$capf_bin" "$pki" "$address"; then
+tvs_address=$(sed -n 's/.*"tvs":"\([^"]*\)".*/\1/p' "$pki/ready.json")
+[ -n "$address" ] && [ -n "$tvs_address" ] \
+  || { echo "capf serve did not become ready:" >&2; cat "$pki/ready.json" "$pki/serve.log" >&2; exit 1; }
+echo "capf serve listening on $address (CAPF) and $tvs_address (TVS)"
+if ! run_kotlin LoopbackTestKt "$capf_bin" "$pki" "$address" "$tvs_address"; then
   echo "--- capf serve log" >&2
   cat "$pki/serve.log" >&2
   exit 1

@@ -20,6 +20,8 @@ lateinit var capfBinary: String
 lateinit var pki: File
 lateinit var serverHost: String
 var serverPort: Int = 0
+lateinit var tvsHost: String
+var tvsPort: Int = 0
 
 /** The app's LSC storage, in Kotlin. */
 class KotlinCertificateStore : CertificateStore {
@@ -254,12 +256,63 @@ fun testUntrustedUnreachableAndBadInputRaise() {
     check(!ledgerStates(device).contains("\"installed\""), "the registry did not record an install")
 }
 
+/** Asks `capf serve`'s TVS about `certificate` through a TvsClientConnection over a java.net.Socket. */
+fun askTvsOverTls(certificate: ByteArray, trust: ByteArray): TvsClientResult {
+    val session = TvsClientSession(0x2445u, "CP-8865-SEP0000000000C4", certificate, nowMillis())
+    val connection = TvsClientConnection(session, trust, tvsHost, 10_000uL, nowMillis())
+    val socket = Socket().apply { connect(InetSocketAddress(tvsHost, tvsPort), 10_000) }
+    socket.use { tcp ->
+        val buffer = ByteArray(16 * 1024)
+        var tlsFailure: String? = null
+        repeat(100_000) {
+            while (true) {
+                when (val out = connection.pollOutput() ?: break) {
+                    is TvsConnectionOutput.Transmit -> try {
+                        tcp.outputStream.write(out.bytes)
+                    } catch (e: java.io.IOException) {
+                        connection.handleTransportError()
+                    }
+                    is TvsConnectionOutput.TlsFailed -> tlsFailure = out.message
+                    is TvsConnectionOutput.Done -> return out.result
+                    is TvsConnectionOutput.Abandoned -> throw Failure("abandoned (${out.reason}); TLS: $tlsFailure")
+                }
+            }
+            val wait = connection.pollTimeout()?.let { d -> (d.toLong() - System.currentTimeMillis()).coerceIn(1, 60_000) } ?: 60_000
+            tcp.soTimeout = wait.toInt()
+            try {
+                val n = tcp.inputStream.read(buffer)
+                if (n < 0) connection.handleTcpClosed() else connection.handleTcpInput(buffer.copyOf(n))
+            } catch (e: SocketTimeoutException) {
+                connection.handleTimeout(nowMillis())
+            } catch (e: java.io.IOException) {
+                connection.handleTcpClosed()
+            }
+        }
+    }
+    throw Failure("the TVS connection did not finish")
+}
+
+fun testTvsThroughConnectionObject() {
+    val mic = pemBlock(File(pki, "mic.pem").readText(), "CERTIFICATE")
+    capf("tvs", "add", "--db", File(pki, "capf.db").path, "--role", "ccm", "--ttl", "600", File(pki, "mic.pem").path)
+    // The TVS certificate is --cert (capf.pem), named directly: a trust anchor.
+    val valid = askTvsOverTls(mic, capfCertificatePem())
+    checkEquals(TvsClientResult.Valid(listOf(TrustRole.CallManager), 600u), valid, "a registered certificate")
+    val unknown = askTvsOverTls(pemBlock(File(pki, "manufacturing.pem").readText(), "CERTIFICATE"), capfCertificatePem())
+    checkEquals(TvsClientResult.Invalid, unknown, "an unregistered certificate")
+    // Trusting another certificate: TLS fails, the session says so.
+    val untrusted = askTvsOverTls(mic, File(pki, "manufacturing.pem").readBytes())
+    check(untrusted is TvsClientResult.TransportFailed, "an untrusted TVS server: $untrusted")
+}
+
 fun main(args: Array<String>) {
     capfBinary = args[0]
     pki = File(args[1])
     val address = args[2]
     serverHost = address.substringBeforeLast(':')
     serverPort = address.substringAfterLast(':').toInt()
+    tvsHost = args[3].substringBeforeLast(':')
+    tvsPort = args[3].substringAfterLast(':').toInt()
     var failed = 0
     var passed = 0
     fun run(name: String, body: () -> Unit) {
@@ -281,6 +334,7 @@ fun main(args: Array<String>) {
     }
     run("mic_through_connection_object_and_blocking_enroll") { testMicThroughConnectionObjectAndBlockingEnroll() }
     run("untrusted_unreachable_and_bad_input_raise") { testUntrustedUnreachableAndBadInputRaise() }
+    run("tvs_through_connection_object") { testTvsThroughConnectionObject() }
     println("kotlin loopback tests: $passed passed, $failed failed")
     if (failed != 0) kotlin.system.exitProcess(1)
 }
