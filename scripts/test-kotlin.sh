@@ -130,3 +130,34 @@ if ! run_kotlin LoopbackTestKt "$capf_bin" "$pki" "$address" "$tvs_address"; the
   cat "$pki/serve.log" >&2
   exit 1
 fi
+
+echo "== the Kotlin example (bindings/ffi/examples/kotlin) against capf serve"
+example=bindings/ffi/examples/kotlin/run.sh
+expect_status() { # STATUS WHAT COMMAND…
+  local want=$1 what=$2 status=0
+  shift 2
+  "$@" >"$pki/example.out" 2>&1 || status=$?
+  if [ "$status" != "$want" ]; then
+    echo "example: $what: exit $status, expected $want" >&2
+    cat "$pki/example.out" "$pki/serve.log" >&2
+    exit 1
+  fi
+  echo "test example_$what ... ok"
+}
+"$capf_bin" device add --db "$pki/capf.db" SEP0000000000E1 --operation install \
+  --auth auth-string --auth-string 192837 --key ec:p256 >/dev/null
+lsc="$pki/example-lsc.pem"
+expect_status 0 installs bash "$example" --server "$address" --ca "$pki/capf.pem" \
+  --device SEP0000000000E1 --out "$lsc" --auth-string 192837
+# The file holds the LSC, issued by the CAPF certificate, and its own key
+# (checked with openssl, not with the code under test).
+openssl verify -partial_chain -CAfile "$pki/capf.pem" "$lsc" >/dev/null \
+  || { echo "example: the LSC does not verify against the CAPF certificate" >&2; exit 1; }
+[ "$(openssl x509 -in "$lsc" -pubkey -noout)" = "$(openssl pkey -in "$lsc" -pubout)" ] \
+  || { echo "example: the key in $lsc is not the LSC's" >&2; exit 1; }
+expect_status 1 refuses_an_unknown_device bash "$example" --server "$address" \
+  --ca "$pki/capf.pem" --device SEP0000000000E9 --out "$pki/unknown.pem"
+[ ! -e "$pki/unknown.pem" ] || { echo "example: a refused device got an LSC file" >&2; exit 1; }
+expect_status 2 bad_usage bash "$example" --server "$address" --ca "$pki/capf.pem"
+expect_status 2 unreachable bash "$example" --server 127.0.0.1:1 --ca "$pki/capf.pem" \
+  --device SEP0000000000E1 --out "$pki/unreachable.pem"
