@@ -18,9 +18,9 @@ import kotlin.system.exitProcess
 
 const val USAGE = "usage: run.sh --server HOST:PORT --ca CAPF.pem|CTLFile.tlv --device NAME --out LSC.pem [--auth-string DIGITS]"
 
-fun fail(status: Int, message: String): Nothing {
+fun fail(status: Int, message: String, usage: Boolean = status == 2): Nothing {
     System.err.println("Enroll: $message")
-    if (status == 2) System.err.println(USAGE)
+    if (usage) System.err.println(USAGE)
     exitProcess(status)
 }
 
@@ -85,7 +85,7 @@ fun main(args: Array<String>) {
     } catch (e: EnrollException.TlsFailed) {
         fail(1, "$server: ${e.message}")
     } catch (e: EnrollException) {
-        fail(2, e.message ?: "cannot enroll")
+        fail(2, e.message ?: "cannot enroll", usage = false)
     }
     when (outcome) {
         is PhoneOutcome.Installed -> println("$device: LSC installed; LSC written to ${out.path}")
