@@ -62,7 +62,7 @@ pub enum ConnectionAbandonment {
 }
 
 impl ConnectionAbandonment {
-    fn from_core(reason: core_connection::Abandonment) -> Self {
+    pub(crate) fn from_core(reason: core_connection::Abandonment) -> Self {
         match reason {
             core_connection::Abandonment::HandshakeTimeout => Self::HandshakeTimeout,
             _ => Self::PeerGone,
@@ -141,6 +141,13 @@ pub(crate) trait SharedCore: Send + Sync {
 
 impl SharedCore for PhoneSession {
     type Core = core_phone::PhoneSession;
+    fn core(&self) -> &Mutex<Self::Core> {
+        &self.inner
+    }
+}
+
+impl SharedCore for crate::server::ServerSession {
+    type Core = capf_core::capf::server::ServerSession;
     fn core(&self) -> &Mutex<Self::Core> {
         &self.inner
     }
@@ -237,7 +244,7 @@ pub(crate) fn describe_tls_failure(error: &TlsError) -> String {
     }
 }
 
-fn options(handshake_timeout_millis: Option<u64>) -> ConnectionOptions {
+pub(crate) fn options(handshake_timeout_millis: Option<u64>) -> ConnectionOptions {
     ConnectionOptions::with_handshake_timeout(
         handshake_timeout_millis.map(core::time::Duration::from_millis),
     )

@@ -21,8 +21,12 @@ use capf_core::time::Timestamp;
 use capf_registry::{self as registry, Registry as _};
 use rand_core::OsRng;
 
+use crate::connection::{
+    ConnectionAbandonment, ConnectionError, Shared, describe_tls_failure, options,
+};
 use crate::server::{
-    LscIssuer, Operation, ServerError, ServerOptions, ServerOutput, ServerSession, output_from_core,
+    LscIssuer, Operation, ServerDecision, ServerError, ServerOptions, ServerOutcome, ServerOutput,
+    ServerSession, decision_from_core, output_from_core,
 };
 
 /// Errors of the registry API. Never carries a secret (no authentication
@@ -417,5 +421,157 @@ impl RegistryServerSession {
     /// True once the session is over.
     pub fn is_done(&self) -> bool {
         self.session.is_done()
+    }
+}
+
+impl RegistryServerSession {
+    /// Keeps the decision a connection handed out, for `answer_from_registry`.
+    fn stash(&self, decision: core_server::ServerDecision) {
+        crate::lock(&self.state).pending = Some(decision);
+    }
+}
+
+/// One thing for the server's host to do, from
+/// `RegistryServerConnection.poll_output`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ServerConnectionOutput {
+    /// TCP bytes for the phone: write them whole, in order.
+    Transmit {
+        /// The ciphertext.
+        bytes: Vec<u8>,
+    },
+    /// The session waits for this decision: call the server's
+    /// `answer_from_registry(now)`, then poll again.
+    Need {
+        /// The decision (for logging; the server keeps it).
+        decision: ServerDecision,
+    },
+    /// TLS failed; the session was told: keep polling.
+    TlsFailed {
+        /// The readable cause.
+        message: String,
+    },
+    /// The session is over (close_notify went out before): close TCP.
+    Done {
+        /// How it ended.
+        outcome: ServerOutcome,
+    },
+    /// The connection ended without an outcome: close TCP and call the
+    /// server's `release(now)`.
+    Abandoned {
+        /// Why.
+        reason: ConnectionAbandonment,
+    },
+}
+
+/// The server side of one accepted CAPF connection over TLS: the core's
+/// `TlsConnection` over a [`RegistryServerSession`], for an app that moves
+/// the TCP bytes itself (as `PhoneConnection` on the phone side). Every
+/// TLS rule is the core's, every registry rule `capf_registry`'s.
+#[derive(Debug, uniffi::Object)]
+pub struct RegistryServerConnection {
+    server: Arc<RegistryServerSession>,
+    inner: Mutex<capf_core::connection::TlsConnection<Shared<ServerSession>>>,
+}
+
+#[uniffi::export]
+impl RegistryServerConnection {
+    /// A connection carrying `server` (new, not driven yet), presenting
+    /// `certificate_chain_der` (the CAPF certificate first) with its
+    /// private key (PKCS#8, PKCS#1 or SEC1 DER). `handshake_timeout_millis`:
+    /// end the connection if the handshake takes longer (a server should
+    /// set it).
+    #[uniffi::constructor]
+    pub fn new(
+        server: Arc<RegistryServerSession>,
+        certificate_chain_der: Vec<Vec<u8>>,
+        private_key_der: Vec<u8>,
+        handshake_timeout_millis: Option<u64>,
+        now_millis: u64,
+    ) -> Result<Arc<Self>, ConnectionError> {
+        let config = capf_core::tls::server_config(&certificate_chain_der, &private_key_der)
+            .map_err(|error| ConnectionError::Tls(error.to_string()))?;
+        let connection = capf_core::connection::TlsConnection::server(
+            config,
+            Shared(Arc::clone(&server.session)),
+            options(handshake_timeout_millis),
+            Timestamp::from_unix_millis(now_millis),
+        )
+        .map_err(|error| ConnectionError::Tls(error.to_string()))?;
+        Ok(Arc::new(Self {
+            server,
+            inner: Mutex::new(connection),
+        }))
+    }
+
+    /// The server session (answer its decisions with
+    /// `answer_from_registry`).
+    pub fn server(&self) -> Arc<RegistryServerSession> {
+        Arc::clone(&self.server)
+    }
+
+    /// Bytes received from TCP, in any chunking.
+    pub fn handle_tcp_input(&self, bytes: Vec<u8>) {
+        crate::lock(&self.inner).handle_tcp_input(&bytes);
+    }
+
+    /// The TCP stream ended (EOF) or was reset while reading.
+    pub fn handle_tcp_closed(&self) {
+        crate::lock(&self.inner).handle_tcp_closed();
+    }
+
+    /// Writing to TCP failed.
+    pub fn handle_transport_error(&self) {
+        crate::lock(&self.inner).handle_transport_error();
+    }
+
+    /// Time goes in here (milliseconds since the Unix epoch).
+    pub fn handle_timeout(&self, now_millis: u64) {
+        crate::lock(&self.inner).handle_timeout(Timestamp::from_unix_millis(now_millis));
+    }
+
+    /// When to call `handle_timeout` next; `None` while a decision is owed
+    /// and once over.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        crate::lock(&self.inner)
+            .poll_timeout()
+            .map(Timestamp::unix_millis)
+    }
+
+    /// The next thing to do, in order; `None` when waiting.
+    pub fn poll_output(&self) -> Option<ServerConnectionOutput> {
+        use capf_core::connection::ConnectionOutput as O;
+        let output = crate::lock(&self.inner).poll_output()?;
+        Some(match output {
+            O::Transmit(bytes) => ServerConnectionOutput::Transmit { bytes },
+            O::Need(decision) => {
+                self.server.stash(decision.clone());
+                ServerConnectionOutput::Need {
+                    decision: decision_from_core(decision),
+                }
+            }
+            O::TlsFailed(error) => ServerConnectionOutput::TlsFailed {
+                message: describe_tls_failure(&error),
+            },
+            O::Done(outcome) => ServerConnectionOutput::Done {
+                outcome: ServerOutcome::from_core(&outcome),
+            },
+            O::Abandoned(reason) => ServerConnectionOutput::Abandoned {
+                reason: ConnectionAbandonment::from_core(reason),
+            },
+            _ => ServerConnectionOutput::Abandoned {
+                reason: ConnectionAbandonment::PeerGone,
+            },
+        })
+    }
+
+    /// True once the last item was handed out or is the next one.
+    pub fn is_done(&self) -> bool {
+        crate::lock(&self.inner).is_done()
+    }
+
+    /// Whether the TLS handshake is still running.
+    pub fn is_handshaking(&self) -> bool {
+        crate::lock(&self.inner).is_handshaking()
     }
 }

@@ -309,7 +309,7 @@ pub struct ServerOutcome {
 }
 
 impl ServerOutcome {
-    fn from_core(outcome: &core_server::ServerOutcome) -> Self {
+    pub(crate) fn from_core(outcome: &core_server::ServerOutcome) -> Self {
         use core_server::SessionResult as R;
         let result = match &outcome.result {
             R::Installed { certificate_der } => ServerResult::Installed {

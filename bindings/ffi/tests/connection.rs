@@ -12,7 +12,10 @@ use capf_ffi::connection::{ConnectionError, PhoneConnection, PhoneConnectionOutp
 use capf_ffi::enroll::{EnrollError, enroll};
 use capf_ffi::keystore::{CertificateStore, PhoneKeystore, SoftwareKeystore};
 use capf_ffi::phone::{PhoneDecision, PhoneOutcome, PhoneSession};
-use capf_ffi::registry::{CapfRegistry, DeviceAuth, RegistryServerSession};
+use capf_ffi::registry::{
+    CapfRegistry, DeviceAuth, RegistryServerConnection, RegistryServerSession,
+    ServerConnectionOutput,
+};
 use capf_ffi::server::{LscIssuer, Operation, ServerOutput, ServerResult, default_server_options};
 use capf_ffi::{EcCurve, KeySpec};
 
@@ -278,4 +281,87 @@ fn bad_trust_and_no_server_are_errors_not_panics() {
         matches!(result, Err(EnrollError::Unreachable(_))),
         "{result:?}"
     );
+}
+
+#[test]
+fn phone_and_server_connections_enroll_over_tls_in_memory() {
+    let registry = fresh_registry();
+    registry
+        .put_device(
+            DEVICE.to_owned(),
+            Operation::Install {
+                key: KeySpec::Ec {
+                    curve: EcCurve::P256,
+                },
+            },
+            DeviceAuth::NullString,
+            NOW,
+        )
+        .unwrap();
+    let pem = capf_pem();
+    let server = RegistryServerConnection::new(
+        registry_server(&registry),
+        vec![der_of(&pem, "CERTIFICATE")],
+        der_of(&pem, "PRIVATE KEY"),
+        Some(10_000),
+        NOW,
+    )
+    .unwrap();
+    let phone = PhoneConnection::new(
+        PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap(),
+        pem_block(&pem, "CERTIFICATE").into_bytes(),
+        "capf.example".to_owned(),
+        Some(10_000),
+        NOW,
+    )
+    .unwrap();
+    let keystore = SoftwareKeystore::new().as_keystore();
+    let session = phone.session();
+    let (mut phone_done, mut server_done) = (None, None);
+    for _ in 0..1000 {
+        while let Some(output) = phone.poll_output() {
+            match output {
+                PhoneConnectionOutput::Transmit { bytes } => server.handle_tcp_input(bytes),
+                PhoneConnectionOutput::Need { decision } => match decision {
+                    PhoneDecision::StoreCertificate { .. } => session.answer_store().unwrap(),
+                    other => assert!(
+                        session
+                            .answer_with_keystore(other, keystore.clone())
+                            .unwrap()
+                    ),
+                },
+                PhoneConnectionOutput::Done { outcome } => phone_done = Some(outcome),
+                other => panic!("phone: {other:?}"),
+            }
+        }
+        while let Some(output) = server.poll_output() {
+            match output {
+                ServerConnectionOutput::Transmit { bytes } => phone.handle_tcp_input(bytes),
+                ServerConnectionOutput::Need { .. } => {
+                    server.server().answer_from_registry(NOW).unwrap();
+                }
+                ServerConnectionOutput::Done { outcome } => server_done = Some(outcome),
+                other => panic!("server: {other:?}"),
+            }
+        }
+        if phone_done.is_some() && server_done.is_some() {
+            break;
+        }
+    }
+    let Some(PhoneOutcome::Installed { certificate_der }) = phone_done else {
+        panic!("phone: {phone_done:?}");
+    };
+    let server_done = server_done.unwrap();
+    assert!(server_done.recorded);
+    assert_eq!(
+        server_done.result,
+        ServerResult::Installed {
+            certificate_der: certificate_der.clone()
+        }
+    );
+    let ledger = registry.certificates(DEVICE.to_owned()).unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].der, certificate_der);
+    assert_eq!(ledger[0].state, "installed");
+    assert!(server.is_done() && phone.is_done());
 }

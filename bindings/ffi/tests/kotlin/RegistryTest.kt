@@ -118,3 +118,42 @@ fun testRegistryKeyedAuthStringAndBadInput() {
     expectThrows<RegistryException.Registry>("a folder as the database") { CapfRegistry.open("/", null) }
     expectThrows<ServerException.Misuse>("no decision pending") { registryServer(registry).answerFromRegistry(NOW) }
 }
+
+/** A PhoneConnection and a RegistryServerConnection, TLS bytes moved in memory by Kotlin. */
+fun testRegistryServerConnectionOverTls() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.NullString, NOW)
+    val server = RegistryServerConnection(registryServer(registry), listOf(pemBlock(capfPem(), "CERTIFICATE")),
+        pemBlock(capfPem(), "PRIVATE KEY"), 10_000uL, NOW)
+    val phone = PhoneConnection(PhoneSession.withNullString(DEVICE, NOW), pemText(capfPem(), "CERTIFICATE").toByteArray(),
+        "capf.example", 10_000uL, NOW)
+    val keystore = KotlinKeystore()
+    var phoneOutcome: PhoneOutcome? = null
+    var serverOutcome: ServerOutcome? = null
+    repeat(1000) {
+        while (true) {
+            when (val out = phone.pollOutput() ?: break) {
+                is PhoneConnectionOutput.Transmit -> server.handleTcpInput(out.bytes)
+                is PhoneConnectionOutput.Need -> if (!phone.session().answerWithKeystore(out.decision, keystore)) phone.session().answerStore()
+                is PhoneConnectionOutput.Done -> phoneOutcome = out.outcome
+                else -> throw Failure("phone: $out")
+            }
+        }
+        while (true) {
+            when (val out = server.pollOutput() ?: break) {
+                is ServerConnectionOutput.Transmit -> phone.handleTcpInput(out.bytes)
+                is ServerConnectionOutput.Need -> server.server().answerFromRegistry(NOW)
+                is ServerConnectionOutput.Done -> serverOutcome = out.outcome
+                else -> throw Failure("server: $out")
+            }
+        }
+        if (phoneOutcome != null && serverOutcome != null) return@repeat
+    }
+    val p = phoneOutcome
+    check(p is PhoneOutcome.Installed, "phone installed: $p")
+    check(serverOutcome?.recorded == true, "the server recorded the outcome: $serverOutcome")
+    val ledger = registry.certificates(DEVICE)
+    check(ledger.single().der.contentEquals((p as PhoneOutcome.Installed).certificateDer), "the ledger holds the LSC")
+    checkEquals("installed", ledger.single().state, "ledger state")
+    check(phone.isDone() && server.isDone(), "both connections are over")
+}
