@@ -48,8 +48,9 @@ impl From<registry::RegistryError> for RegistryError {
     }
 }
 
-/// How a device authenticates, as an administrator schedules it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// How a device authenticates, as an administrator schedules it. `Debug`
+/// never shows the authentication string.
+#[derive(Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum DeviceAuth {
     /// The null string (no check).
     NullString,
@@ -64,6 +65,17 @@ pub enum DeviceAuth {
     Lsc,
     /// The phone's MIC.
     Mic,
+}
+
+impl std::fmt::Debug for DeviceAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NullString => "NullString",
+            Self::AuthString { .. } => "AuthString(<redacted>)",
+            Self::Lsc => "Lsc",
+            Self::Mic => "Mic",
+        })
+    }
 }
 
 /// One certificate of a device's ledger.

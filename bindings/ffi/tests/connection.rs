@@ -365,3 +365,13 @@ fn phone_and_server_connections_enroll_over_tls_in_memory() {
     assert_eq!(ledger[0].state, "installed");
     assert!(server.is_done() && phone.is_done());
 }
+
+#[test]
+fn device_auth_debug_hides_the_string() {
+    let auth = DeviceAuth::AuthString {
+        auth_string: "860417".to_owned(),
+    };
+    let shown = format!("{auth:?}");
+    assert!(!shown.contains("860417"), "{shown}");
+    assert_eq!(shown, "AuthString(<redacted>)");
+}
