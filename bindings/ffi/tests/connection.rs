@@ -375,3 +375,80 @@ fn device_auth_debug_hides_the_string() {
     assert!(!shown.contains("860417"), "{shown}");
     assert_eq!(shown, "AuthString(<redacted>)");
 }
+
+/// Moves plaintext between a phone and a registry server session until
+/// the server asks its first decision (the lookup) and answers it.
+fn until_looked_up(phone: &PhoneSession, server: &RegistryServerSession) {
+    for _ in 0..100 {
+        while let Some(output) = server.poll_output() {
+            match output {
+                ServerOutput::Transmit { bytes } => phone.handle_input(bytes),
+                ServerOutput::Need { .. } => {
+                    server.answer_from_registry(NOW).unwrap();
+                    return;
+                }
+                ServerOutput::Done { outcome } => panic!("{outcome:?}"),
+            }
+        }
+        while let Some(output) = phone.poll_output() {
+            match output {
+                capf_ffi::phone::PhoneOutput::Transmit { bytes } => server.handle_input(bytes),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    panic!("no lookup");
+}
+
+#[test]
+fn release_gives_a_dropped_sessions_operation_back() {
+    let registry = fresh_registry();
+    registry
+        .put_device(
+            DEVICE.to_owned(),
+            Operation::Install {
+                key: KeySpec::Ec {
+                    curve: EcCurve::P256,
+                },
+            },
+            DeviceAuth::NullString,
+            NOW,
+        )
+        .unwrap();
+    // A session claims the operation, then its connection dies.
+    let dropped = registry_server(&registry);
+    until_looked_up(
+        &PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap(),
+        &dropped,
+    );
+    // While it holds the claim, another session is refused at lookup.
+    let blocked = registry_server(&registry);
+    let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap();
+    until_looked_up(&phone, &blocked);
+    let mut refused = false;
+    while let Some(output) = blocked.poll_output() {
+        match output {
+            // The refusal is recorded (nothing to write: no claim) first.
+            ServerOutput::Need { .. } => blocked.answer_from_registry(NOW).unwrap(),
+            ServerOutput::Done { outcome } => {
+                refused = matches!(outcome.result, ServerResult::DeviceRefused { .. });
+            }
+            ServerOutput::Transmit { .. } => {}
+        }
+    }
+    assert!(refused, "a held operation is refused to another session");
+    // Released: the next session gets it.
+    assert!(dropped.release(NOW).unwrap());
+    assert!(!dropped.release(NOW).unwrap(), "released once");
+    let next = registry_server(&registry);
+    until_looked_up(
+        &PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap(),
+        &next,
+    );
+    let mut key_requested = false;
+    while let Some(output) = next.poll_output() {
+        key_requested |= matches!(output, ServerOutput::Transmit { .. });
+        assert!(!matches!(output, ServerOutput::Done { .. }), "{output:?}");
+    }
+    assert!(key_requested, "the next session goes on (KEY_GEN_REQUEST)");
+}
