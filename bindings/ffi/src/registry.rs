@@ -180,12 +180,7 @@ impl CapfRegistry {
             .inner
             .certificates(&name)?
             .into_iter()
-            .map(|entry| LedgerEntry {
-                serial_hex: entry.serial_hex,
-                der: entry.der,
-                state: entry.state.as_str().to_owned(),
-                revoked: entry.revocation.is_some(),
-            })
+            .map(ledger_entry)
             .collect())
     }
 
@@ -203,10 +198,112 @@ impl CapfRegistry {
         })
     }
 
+    /// Revokes every certificate of device `name` in the ledger with
+    /// `reason` (`unspecified`, `keyCompromise`, `superseded` …), as
+    /// `capf cert revoke --device` does; returns them. Sessions (certificate
+    /// authentication) and TVS then refuse them by themselves.
+    pub fn revoke_device(
+        &self,
+        name: String,
+        reason: String,
+        now_millis: u64,
+    ) -> Result<Vec<LedgerEntry>, RegistryError> {
+        self.revoke(
+            registry::RevocationTarget::Device(name),
+            &reason,
+            now_millis,
+        )
+    }
+
+    /// Revokes the ledger certificate(s) with serial `serial_hex`, as
+    /// `capf cert revoke --serial` does; returns them.
+    pub fn revoke_serial(
+        &self,
+        serial_hex: String,
+        reason: String,
+        now_millis: u64,
+    ) -> Result<Vec<LedgerEntry>, RegistryError> {
+        self.revoke(
+            registry::RevocationTarget::Serial(serial_hex),
+            &reason,
+            now_millis,
+        )
+    }
+
+    /// Schedules the renewal of every LSC that has used `used_share` of
+    /// its lifetime at `now_millis` (a decimal in (0, 1], e.g. `"0.66"`),
+    /// as `capf cert renew --used` does; with `dry_run` only lists them.
+    pub fn plan_renewals(
+        &self,
+        used_share: String,
+        dry_run: bool,
+        now_millis: u64,
+    ) -> Result<Vec<PlannedRenewal>, RegistryError> {
+        let policy = registry::RenewalPolicy::used_share(&used_share).ok_or_else(|| {
+            RegistryError::InvalidInput(
+                "used_share must be a decimal in (0, 1], e.g. \"0.66\"".into(),
+            )
+        })?;
+        let planned = registry::plan_renewals(&self.inner, policy, now_millis / 1000, dry_run)?;
+        Ok(planned
+            .into_iter()
+            .map(|renewal| PlannedRenewal {
+                device_name: renewal.device,
+                serial_hex: renewal.serial_hex,
+            })
+            .collect())
+    }
+
+    /// The devices report as CSV, as `capf device report` writes it.
+    pub fn report_csv(&self) -> Result<String, RegistryError> {
+        let rows = registry::report::report(&self.inner, &registry::DeviceFilter::default())?;
+        Ok(registry::report::to_csv(
+            &rows,
+            capf_core::trust::format_unix,
+        ))
+    }
+
     /// The device's failed authentication attempts so far.
     pub fn failed_attempts(&self, name: String) -> Result<u32, RegistryError> {
         Ok(self.inner.device(&name)?.failed_attempts)
     }
+}
+
+impl CapfRegistry {
+    fn revoke(
+        &self,
+        target: registry::RevocationTarget,
+        reason: &str,
+        now_millis: u64,
+    ) -> Result<Vec<LedgerEntry>, RegistryError> {
+        let reason = reason
+            .parse::<registry::RevocationReason>()
+            .map_err(|error| RegistryError::InvalidInput(error.to_string()))?;
+        Ok(self
+            .inner
+            .revoke(&target, reason, now_millis / 1000)?
+            .into_iter()
+            .map(ledger_entry)
+            .collect())
+    }
+}
+
+fn ledger_entry(entry: registry::CertificateEntry) -> LedgerEntry {
+    LedgerEntry {
+        serial_hex: entry.serial_hex,
+        der: entry.der,
+        state: entry.state.as_str().to_owned(),
+        revoked: entry.revocation.is_some(),
+    }
+}
+
+/// A renewal `plan_renewals` scheduled (or would schedule).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PlannedRenewal {
+    /// The device.
+    pub device_name: String,
+    /// The serial (hex) of the LSC being renewed.
+    pub serial_hex: String,
 }
 
 /// What the session holds between its registry steps.

@@ -157,3 +157,32 @@ fun testRegistryServerConnectionOverTls() {
     checkEquals("installed", ledger.single().state, "ledger state")
     check(phone.isDone() && server.isDone(), "both connections are over")
 }
+
+/** Lifecycle through the registry: report, renewal planning, revocation refusing the revoked LSC. */
+fun testRegistryLifecycle() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.NullString, NOW)
+    val keystore = KotlinKeystore()
+    val (p, _) = pumpRegistry(PhoneSession.withNullString(DEVICE, NOW), registryServer(registry), keystore)
+    val lsc = (p as? PhoneOutcome.Installed)?.certificateDer ?: throw Failure("installed: $p")
+    val serial = x509(lsc).serialNumber.toString(16)
+    check(registry.reportCsv().contains(DEVICE), "the report lists the device")
+    // 200 of the LSC's 365 days: more than half its life is used.
+    val later = NOW + 200uL * 86_400_000uL
+    val planned = registry.planRenewals("0.5", true, later)
+    checkEquals(listOf(DEVICE), planned.map { it.deviceName }, "renewals due")
+    checkEquals(serial, planned.single().serialHex.trimStart('0'), "the LSC to renew")
+    checkEquals(Operation.None, registry.scheduledOperation(DEVICE), "a dry run schedules nothing")
+    checkEquals(0, registry.planRenewals("0.9", true, later).size, "not due at 90 %")
+    registry.planRenewals("0.5", false, later)
+    check(registry.scheduledOperation(DEVICE) is Operation.Install, "the renewal is scheduled")
+    // The LSC is revoked: the renewal it would authenticate is refused.
+    val revoked = registry.revokeDevice(DEVICE, "keyCompromise", later)
+    check(revoked.single().revoked, "revoked in the ledger")
+    val session = PhoneSession.withCertificate(DEVICE, CertificatePrecedence.LSC_FIRST, lsc, null, null, later)
+    val renewalServer = RegistryServerSession(registry, capfIssuer(), serverOptions(), 365u, later)
+    val (renewal, _) = pumpRegistry(session, renewalServer, keystore)
+    check(renewal !is PhoneOutcome.Installed, "a revoked LSC does not renew: $renewal")
+    expectThrows<RegistryException.InvalidInput>("an unknown reason") { registry.revokeDevice(DEVICE, "bogus", later) }
+    expectThrows<RegistryException.InvalidInput>("a share above 1") { registry.planRenewals("2", true, later) }
+}
