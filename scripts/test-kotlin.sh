@@ -4,7 +4,10 @@
 # a cache folder) and JNA (Debian's libjna-java) only when missing, builds
 # the debug cdylib, generates the Kotlin and Swift bindings (build output
 # under target/, never committed), compiles the Kotlin tests against them
-# and runs them on the JVM. Exits non-zero when any Kotlin test fails.
+# and runs them on the JVM; then starts `capf serve` on loopback (the debug
+# binary, a fresh openssl-made PKI and registry under target/ each run) and
+# runs the Kotlin enrollment tests against it, one per auth mode. Exits
+# non-zero when any Kotlin test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,9 +74,90 @@ echo "Swift bindings generated in $out/swift (not compiled: no Swift compiler on
 echo "== compile the Kotlin tests"
 rm -f "$out/capf-test.jar"
 "$kotlinc" -nowarn -cp "$jna_jar" "$kt" bindings/ffi/tests/kotlin/CapfTest.kt \
-  -d "$out/capf-test.jar"
+  bindings/ffi/tests/kotlin/LoopbackTest.kt bindings/ffi/tests/kotlin/RegistryTest.kt -d "$out/capf-test.jar"
 
 echo "== run the Kotlin tests on the JVM"
-java -Djna.library.path="$(dirname "$lib")" \
-  -cp "$out/capf-test.jar:$jna_jar:$kotlin_home/lib/kotlin-stdlib.jar" \
-  CapfTestKt tests/vectors
+run_kotlin() {
+  java -Djna.library.path="$(dirname "$lib")" \
+    -cp "$out/capf-test.jar:$jna_jar:$kotlin_home/lib/kotlin-stdlib.jar" "$@"
+}
+run_kotlin CapfTestKt tests/vectors
+
+echo "== capf serve on loopback for the Kotlin enrollment tests"
+cargo build -p capf-cli --bin capf --quiet
+capf_bin="$target/debug/capf"
+# A fresh PKI and registry each run (idempotent): real certificates made
+# with openssl, a real SQLite registry managed with `capf device`.
+pki="$out/loopback"
+rm -rf "$pki"
+mkdir -p "$pki"
+command -v openssl >/dev/null || { echo "capf: openssl is required for the loopback tests" >&2; exit 2; }
+ossl() { openssl "$@" 2>/dev/null; }
+# The CAPF certificate (EC P-256, a CA: it issues the LSCs).
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/capf.key"
+ossl req -new -x509 -key "$pki/capf.key" -out "$pki/capf.pem" -days 30 -subj "/O=capf/CN=CAPF-kotlin" \
+  -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,digitalSignature,keyCertSign"
+# A manufacturing CA and a MIC (RSA 2048, as real phones have) it issued.
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/manufacturing.key"
+ossl req -new -x509 -key "$pki/manufacturing.key" -out "$pki/manufacturing.pem" -days 30 \
+  -subj "/CN=Manufacturing CA" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,digitalSignature,keyCertSign"
+ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/mic.key"
+ossl req -new -key "$pki/mic.key" -subj "/CN=CP-8865-SEP0000000000C4" -out "$pki/mic.csr"
+printf 'keyUsage=critical,digitalSignature\n' > "$pki/mic.ext"
+ossl x509 -req -in "$pki/mic.csr" -CA "$pki/manufacturing.pem" -CAkey "$pki/manufacturing.key" \
+  -CAcreateserial -days 30 -extfile "$pki/mic.ext" -out "$pki/mic.pem"
+for f in capf.pem capf.key manufacturing.pem mic.pem mic.key; do
+  [ -s "$pki/$f" ] || { echo "openssl did not make $pki/$f" >&2; exit 1; }
+done
+"$capf_bin" serve --listen 127.0.0.1:0 --cert "$pki/capf.pem" --key "$pki/capf.key" \
+  --db "$pki/capf.db" --verify "$pki/manufacturing.pem" --handshake-timeout 10 \
+  --response-timeout 20 --tvs-listen 127.0.0.1:0 --ready-file "$pki/ready.json" 2>"$pki/serve.log" &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  [ -s "$pki/ready.json" ] && break
+  kill -0 "$serve_pid" 2>/dev/null || { echo "capf serve exited:" >&2; cat "$pki/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/ready.json")
+tvs_address=$(sed -n 's/.*"tvs":"\([^"]*\)".*/\1/p' "$pki/ready.json")
+[ -n "$address" ] && [ -n "$tvs_address" ] \
+  || { echo "capf serve did not become ready:" >&2; cat "$pki/ready.json" "$pki/serve.log" >&2; exit 1; }
+echo "capf serve listening on $address (CAPF) and $tvs_address (TVS)"
+if ! run_kotlin LoopbackTestKt "$capf_bin" "$pki" "$address" "$tvs_address"; then
+  echo "--- capf serve log" >&2
+  cat "$pki/serve.log" >&2
+  exit 1
+fi
+
+echo "== the Kotlin example (bindings/ffi/examples/kotlin) against capf serve"
+example=bindings/ffi/examples/kotlin/run.sh
+expect_status() { # STATUS WHAT COMMAND…
+  local want=$1 what=$2 status=0
+  shift 2
+  "$@" >"$pki/example.out" 2>&1 || status=$?
+  if [ "$status" != "$want" ]; then
+    echo "example: $what: exit $status, expected $want" >&2
+    cat "$pki/example.out" "$pki/serve.log" >&2
+    exit 1
+  fi
+  echo "test example_$what ... ok"
+}
+"$capf_bin" device add --db "$pki/capf.db" SEP0000000000E1 --operation install \
+  --auth auth-string --auth-string 192837 --key ec:p256 >/dev/null
+lsc="$pki/example-lsc.pem"
+expect_status 0 installs bash "$example" --server "$address" --ca "$pki/capf.pem" \
+  --device SEP0000000000E1 --out "$lsc" --auth-string 192837
+# The file holds the LSC, issued by the CAPF certificate, and its own key
+# (checked with openssl, not with the code under test).
+openssl verify -partial_chain -CAfile "$pki/capf.pem" "$lsc" >/dev/null \
+  || { echo "example: the LSC does not verify against the CAPF certificate" >&2; exit 1; }
+[ "$(openssl x509 -in "$lsc" -pubkey -noout)" = "$(openssl pkey -in "$lsc" -pubout)" ] \
+  || { echo "example: the key in $lsc is not the LSC's" >&2; exit 1; }
+expect_status 1 refuses_an_unknown_device bash "$example" --server "$address" \
+  --ca "$pki/capf.pem" --device SEP0000000000E9 --out "$pki/unknown.pem"
+[ ! -e "$pki/unknown.pem" ] || { echo "example: a refused device got an LSC file" >&2; exit 1; }
+expect_status 2 bad_usage bash "$example" --server "$address" --ca "$pki/capf.pem"
+expect_status 2 unreachable bash "$example" --server 127.0.0.1:1 --ca "$pki/capf.pem" \
+  --device SEP0000000000E1 --out "$pki/unreachable.pem"

@@ -133,6 +133,31 @@ pub trait PhoneKeystore: Send + Sync {
     fn sign_proof(&self, request: ProofRequest) -> Result<Vec<u8>, KeystoreError>;
 }
 
+/// Where the phone keeps its LSC, for the blocking [`crate::enroll::enroll`]
+/// (an app driving a [`crate::phone::PhoneSession`] itself answers these
+/// decisions itself). On Android the LSC goes next to its key
+/// (`KeyStore.setKeyEntry` / `setCertificateEntry`), on iOS in the
+/// Keychain. A thrown exception is a failure: storing then answers the
+/// server with a failure, fetching sends no certificate, deleting reports
+/// that nothing was deleted.
+#[uniffi::export(with_foreign)]
+pub trait CertificateStore: Send + Sync {
+    /// Keeps `certificate_der`, the LSC just issued to `device_name`, as
+    /// that device's LSC (its key is the one `generate_key` made last for
+    /// it).
+    fn store_certificate(
+        &self,
+        device_name: String,
+        certificate_der: Vec<u8>,
+    ) -> Result<(), KeystoreError>;
+
+    /// The device's current LSC (DER), or `None`.
+    fn fetch_certificate(&self, device_name: String) -> Result<Option<Vec<u8>>, KeystoreError>;
+
+    /// Deletes the device's LSC; returns whether there was one.
+    fn delete_certificate(&self, device_name: String) -> Result<bool, KeystoreError>;
+}
+
 /// One key held by the software keystore.
 struct HeldKey {
     spki_der: Vec<u8>,
@@ -147,6 +172,8 @@ struct HeldKey {
 #[derive(uniffi::Object)]
 pub struct SoftwareKeystore {
     keys: Mutex<Vec<HeldKey>>,
+    /// Stored LSCs: (device name, certificate DER).
+    certificates: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 impl std::fmt::Debug for SoftwareKeystore {
@@ -162,6 +189,7 @@ impl Default for SoftwareKeystore {
     fn default() -> Self {
         Self {
             keys: Mutex::new(Vec::new()),
+            certificates: Mutex::new(Vec::new()),
         }
     }
 }
@@ -200,6 +228,20 @@ impl SoftwareKeystore {
             .map_err(|_| failed("cannot encode the key as PEM"))
     }
 
+    /// This keystore as the [`CertificateStore`] the blocking `enroll`
+    /// uses (LSCs kept in memory, per device name).
+    pub fn as_certificate_store(self: Arc<Self>) -> Arc<dyn CertificateStore> {
+        self
+    }
+
+    /// The LSC (DER) stored for `device_name`, if any.
+    pub fn certificate(&self, device_name: String) -> Option<Vec<u8>> {
+        crate::lock(&self.certificates)
+            .iter()
+            .find(|(name, _)| *name == device_name)
+            .map(|(_, der)| der.clone())
+    }
+
     /// How many keys are held.
     pub fn key_count(&self) -> u32 {
         u32::try_from(crate::lock(&self.keys).len()).unwrap_or(u32::MAX)
@@ -223,6 +265,38 @@ impl PhoneKeystore for SoftwareKeystore {
         held.key
             .sign_digest(request.hash.to_core(), &request.digest, &mut rng)
             .map_err(|error| failed(&error.to_string()))
+    }
+}
+
+impl CertificateStore for SoftwareKeystore {
+    fn store_certificate(
+        &self,
+        device_name: String,
+        certificate_der: Vec<u8>,
+    ) -> Result<(), KeystoreError> {
+        // Only a certificate whose key this keystore holds is an LSC it can use.
+        let spki_der = certificate_spki(&certificate_der)?;
+        if !crate::lock(&self.keys)
+            .iter()
+            .any(|held| held.spki_der == spki_der)
+        {
+            return Err(no_such_key("no key for the certificate's public key"));
+        }
+        let mut certificates = crate::lock(&self.certificates);
+        certificates.retain(|(name, _)| *name != device_name);
+        certificates.push((device_name, certificate_der));
+        Ok(())
+    }
+
+    fn fetch_certificate(&self, device_name: String) -> Result<Option<Vec<u8>>, KeystoreError> {
+        Ok(self.certificate(device_name))
+    }
+
+    fn delete_certificate(&self, device_name: String) -> Result<bool, KeystoreError> {
+        let mut certificates = crate::lock(&self.certificates);
+        let before = certificates.len();
+        certificates.retain(|(name, _)| *name != device_name);
+        Ok(certificates.len() != before)
     }
 }
 

@@ -8,10 +8,15 @@
 //!
 //! * [`files`]: trust lists (CTL/ITL), signed files, encrypted configs;
 //! * [`phone`]: the CAPF phone session ([`phone::PhoneSession`]);
+//! * [`connection`]: the core's TLS connection over a phone or TVS client
+//!   session, for apps that move the TCP bytes themselves;
+//! * [`enroll`]: a blocking enrollment doing its own TCP;
 //! * [`keystore`]: the [`keystore::PhoneKeystore`] the app implements over
 //!   its platform keystore (keys never enter Rust), and the in-memory
 //!   [`keystore::SoftwareKeystore`] for tests and desktops;
 //! * [`server`]: the CAPF server session and the local LSC issuer;
+//! * [`registry`]: the SQLite device registry and a server session
+//!   answered from it (the rules stay in `capf-registry`);
 //! * [`trust`]: trust stores and trust evaluation with its explanation;
 //! * [`tvs`]: the TVS client (phone) and server sessions.
 //!
@@ -21,9 +26,12 @@
 
 uniffi::setup_scaffolding!();
 
+pub mod connection;
+pub mod enroll;
 pub mod files;
 pub mod keystore;
 pub mod phone;
+pub mod registry;
 pub mod server;
 pub mod trust;
 pub mod tvs;

@@ -135,7 +135,7 @@ pub enum PhoneOutcome {
 }
 
 impl PhoneOutcome {
-    fn from_core(outcome: core_phone::PhoneOutcome) -> Self {
+    pub(crate) fn from_core(outcome: core_phone::PhoneOutcome) -> Self {
         use core_phone::PhoneOutcome as O;
         match outcome {
             O::NothingToDo { reason } => Self::NothingToDo {
@@ -256,7 +256,7 @@ impl DecisionKind {
 #[derive(Debug, uniffi::Object)]
 pub struct PhoneSession {
     device_name: String,
-    inner: Mutex<core_phone::PhoneSession>,
+    pub(crate) inner: Mutex<core_phone::PhoneSession>,
 }
 
 impl PhoneSession {
@@ -491,7 +491,7 @@ impl PhoneSession {
     }
 }
 
-fn decision_from_core(decision: core_phone::PhoneDecision) -> PhoneDecision {
+pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> PhoneDecision {
     use core_phone::PhoneDecision as D;
     match decision {
         D::SignProof {

@@ -309,7 +309,7 @@ pub struct ServerOutcome {
 }
 
 impl ServerOutcome {
-    fn from_core(outcome: &core_server::ServerOutcome) -> Self {
+    pub(crate) fn from_core(outcome: &core_server::ServerOutcome) -> Self {
         use core_server::SessionResult as R;
         let result = match &outcome.result {
             R::Installed { certificate_der } => ServerResult::Installed {
@@ -393,7 +393,7 @@ pub enum DeviceRefusal {
 /// the UI thread.
 #[derive(Debug, uniffi::Object)]
 pub struct ServerSession {
-    inner: Mutex<core_server::ServerSession>,
+    pub(crate) inner: Mutex<core_server::ServerSession>,
 }
 
 #[uniffi::export]
@@ -427,26 +427,7 @@ impl ServerSession {
     /// The next thing to do; `None` when waiting.
     pub fn poll_output(&self) -> Option<ServerOutput> {
         let output = crate::lock(&self.inner).poll_output()?;
-        Some(match output {
-            Output::Transmit(bytes) => ServerOutput::Transmit { bytes },
-            Output::Need(decision) => ServerOutput::Need {
-                decision: decision_from_core(decision),
-            },
-            Output::Done(outcome) => ServerOutput::Done {
-                outcome: ServerOutcome::from_core(&outcome),
-            },
-            other => ServerOutput::Done {
-                outcome: ServerOutcome {
-                    device_name: None,
-                    result: ServerResult::Other {
-                        message: format!("unknown output of the core: {other:?}"),
-                    },
-                    end_reason: None,
-                    authenticated: false,
-                    recorded: false,
-                },
-            },
-        })
+        Some(output_from_core(output))
     }
 
     /// Time goes in only here (milliseconds since the Unix epoch).
@@ -532,7 +513,31 @@ impl ServerSession {
     }
 }
 
-fn decision_from_core(decision: core_server::ServerDecision) -> ServerDecision {
+/// The FFI form of one core server output.
+pub(crate) fn output_from_core(output: capf_core::capf::server::ServerOutput) -> ServerOutput {
+    match output {
+        Output::Transmit(bytes) => ServerOutput::Transmit { bytes },
+        Output::Need(decision) => ServerOutput::Need {
+            decision: decision_from_core(decision),
+        },
+        Output::Done(outcome) => ServerOutput::Done {
+            outcome: ServerOutcome::from_core(&outcome),
+        },
+        other => ServerOutput::Done {
+            outcome: ServerOutcome {
+                device_name: None,
+                result: ServerResult::Other {
+                    message: format!("unknown output of the core: {other:?}"),
+                },
+                end_reason: None,
+                authenticated: false,
+                recorded: false,
+            },
+        },
+    }
+}
+
+pub(crate) fn decision_from_core(decision: core_server::ServerDecision) -> ServerDecision {
     use core_server::ServerDecision as D;
     match decision {
         D::LookUpDevice { device_name } => ServerDecision::LookUpDevice { device_name },
@@ -587,7 +592,7 @@ pub struct IssuedCertificate {
 /// The local CA that issues LSCs (the CAPF certificate and its key).
 #[derive(Debug, uniffi::Object)]
 pub struct LscIssuer {
-    inner: CoreIssuer,
+    pub(crate) inner: CoreIssuer,
 }
 
 #[uniffi::export]

@@ -66,7 +66,7 @@ pub enum TvsClientOutput {
 /// request at once, then waits for the answer.
 #[derive(Debug, uniffi::Object)]
 pub struct TvsClientSession {
-    inner: Mutex<core_tvs::TvsClientSession>,
+    pub(crate) inner: Mutex<core_tvs::TvsClientSession>,
 }
 
 #[uniffi::export]
@@ -138,7 +138,7 @@ impl TvsClientSession {
     }
 }
 
-fn client_result(result: core_tvs::TvsClientResult) -> TvsClientResult {
+pub(crate) fn client_result(result: core_tvs::TvsClientResult) -> TvsClientResult {
     use core_tvs::TvsClientResult as R;
     match result {
         R::Valid { roles, ttl } => TvsClientResult::Valid {

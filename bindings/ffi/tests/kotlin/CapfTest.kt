@@ -547,6 +547,11 @@ fun main(args: Array<String>) {
     run("software_keystore_enrolls") { testSoftwareKeystoreEnrolls() }
     run("trust_evaluation_explains") { testTrustEvaluationExplains() }
     run("tvs_client_and_server") { testTvsClientAndServer() }
+    run("registry_server_installs_and_records") { testRegistryServerInstallsAndRecords() }
+    run("registry_counts_failures_and_locks") { testRegistryCountsFailuresAndLocks() }
+    run("registry_keyed_auth_string_and_bad_input") { testRegistryKeyedAuthStringAndBadInput() }
+    run("registry_server_connection_over_tls") { testRegistryServerConnectionOverTls() }
+    run("registry_lifecycle") { testRegistryLifecycle() }
     run("measure_in_memory_enrollment") { testMeasureInMemoryEnrollment() }
     println("kotlin tests: $passed passed, $failed failed")
     if (failed != 0) kotlin.system.exitProcess(1)

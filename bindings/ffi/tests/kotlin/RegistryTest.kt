@@ -1,0 +1,188 @@
+// JVM tests of the CAPF server session answered from the SQLite registry
+// (CapfRegistry + RegistryServerSession), with a phone session, in memory
+// (no TCP): a real registry file in a fresh temporary folder. Called from
+// CapfTest.kt's main.
+
+import org.capf.*
+import java.io.File
+import java.nio.file.Files
+
+fun freshRegistryPath(): String {
+    val dir = Files.createTempDirectory("capf-ffi-registry").toFile()
+    dir.deleteOnExit()
+    return File(dir, "capf.db").path
+}
+
+/** Runs `phone` against `server` in memory, answering the server from its registry. */
+fun pumpRegistry(phone: PhoneSession, server: RegistryServerSession, keystore: PhoneKeystore): Pair<PhoneOutcome, ServerOutcome> {
+    var phoneOutcome: PhoneOutcome? = null
+    var serverOutcome: ServerOutcome? = null
+    repeat(10_000) {
+        var moved = false
+        while (true) {
+            val out = server.pollOutput() ?: break
+            moved = true
+            when (out) {
+                is ServerOutput.Transmit -> phone.handleInput(out.bytes)
+                is ServerOutput.Need -> server.answerFromRegistry(NOW)
+                is ServerOutput.Done -> serverOutcome = out.outcome
+            }
+        }
+        while (true) {
+            val out = phone.pollOutput() ?: break
+            moved = true
+            when (out) {
+                is PhoneOutput.Transmit -> server.handleInput(out.bytes)
+                is PhoneOutput.Need -> if (!phone.answerWithKeystore(out.decision, keystore)) {
+                    when (out.decision) {
+                        is PhoneDecision.StoreCertificate -> phone.answerStore()
+                        else -> throw Failure("unexpected phone decision ${out.decision}")
+                    }
+                }
+                is PhoneOutput.Done -> phoneOutcome = out.outcome
+            }
+        }
+        val p = phoneOutcome
+        val s = serverOutcome
+        if (p != null && s != null) return p to s
+        if (!moved) {
+            if (p != null) server.handlePeerClosed() else if (s != null) phone.handlePeerClosed()
+            else throw Failure("the sessions stalled")
+        }
+    }
+    throw Failure("the sessions did not finish")
+}
+
+fun registryServer(registry: CapfRegistry, maxFailedAttempts: UInt = 5u): RegistryServerSession =
+    RegistryServerSession(registry, capfIssuer(), serverOptions().copy(maxFailedAttempts = maxFailedAttempts), 365u, NOW)
+
+fun testRegistryServerInstallsAndRecords() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    check(!registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.AuthString("975310"), NOW),
+        "a new device")
+    val keystore = KotlinKeystore()
+    val (p, s) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "975310", NOW), registryServer(registry), keystore)
+    check(p is PhoneOutcome.Installed, "phone installed: $p")
+    check(s.result is ServerResult.Installed, "server installed: ${s.result}")
+    val der = (p as PhoneOutcome.Installed).certificateDer
+    // The ledger holds exactly the phone's certificate, installed; the operation is done.
+    val ledger = registry.certificates(DEVICE)
+    checkEquals(1, ledger.size, "ledger entries")
+    check(ledger[0].der.contentEquals(der), "the ledger holds the phone's LSC")
+    checkEquals("installed", ledger[0].state, "ledger state")
+    checkEquals(Operation.None, registry.scheduledOperation(DEVICE), "the operation is done")
+    // Issued by the CAPF key, for the key made in Kotlin.
+    val lsc = x509(der)
+    lsc.verify(x509(pemBlock(capfPem(), "CERTIFICATE")).publicKey)
+    check(lsc.publicKey.encoded.contentEquals(keystore.keys.single().public.encoded), "the Kotlin key")
+    // Nothing scheduled any more: a second session has nothing to do.
+    val (again, _) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "975310", NOW), registryServer(registry), keystore)
+    check(again is PhoneOutcome.NothingToDo, "nothing to do after the install: $again")
+}
+
+fun testRegistryCountsFailuresAndLocks() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.AuthString("4455"), NOW)
+    repeat(2) {
+        val (p, s) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "5544", NOW), registryServer(registry, 2u), KotlinKeystore())
+        check(p is PhoneOutcome.Refused, "wrong string refused: $p")
+        check(s.result is ServerResult.AuthenticationFailed, "server: ${s.result}")
+    }
+    checkEquals(2u, registry.failedAttempts(DEVICE), "failures counted in the registry")
+    // Locked after 2: even the right string is refused now, and nothing is issued.
+    val (p, _) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "4455", NOW), registryServer(registry, 2u), KotlinKeystore())
+    check(p !is PhoneOutcome.Installed, "a locked device is not installed: $p")
+    checkEquals(0, registry.certificates(DEVICE).size, "no certificate issued")
+    // Unknown devices are told so.
+    val (unknown, _) = pumpRegistry(PhoneSession.withNullString("SEP00000000BEEF", NOW), registryServer(registry), KotlinKeystore())
+    check(unknown is PhoneOutcome.UnknownDevice, "unknown device: $unknown")
+}
+
+fun testRegistryKeyedAuthStringAndBadInput() {
+    val key = ByteArray(32) { (it * 7 + 3).toByte() }
+    val path = freshRegistryPath()
+    val registry = CapfRegistry.open(path, key)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Rsa(1024u)), DeviceAuth.AuthString("8080"), NOW)
+    val (p, _) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "8080", NOW), registryServer(registry), SoftwareKeystore().asKeystore())
+    check(p is PhoneOutcome.Installed, "keyed string installs: $p")
+    // A program without the key cannot verify a keyed string: the phone hears "registry unavailable", nothing is issued.
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.AuthString("8081"), NOW)
+    val keyless = CapfRegistry.open(path, null)
+    val (refused, _) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "8081", NOW), registryServer(keyless), KotlinKeystore())
+    check(refused is PhoneOutcome.Refused, "no key: refused: $refused")
+    checkEquals(1, keyless.certificates(DEVICE).size, "only the first certificate")
+    expectThrows<RegistryException.InvalidInput>("a 31-byte key") { CapfRegistry.open(freshRegistryPath(), ByteArray(31)) }
+    expectThrows<RegistryException.InvalidInput>("letters as a string") {
+        registry.putDevice(DEVICE, Operation.None, DeviceAuth.AuthString("12ab"), NOW)
+    }
+    expectThrows<RegistryException.Registry>("a folder as the database") { CapfRegistry.open("/", null) }
+    expectThrows<ServerException.Misuse>("no decision pending") { registryServer(registry).answerFromRegistry(NOW) }
+}
+
+/** A PhoneConnection and a RegistryServerConnection, TLS bytes moved in memory by Kotlin. */
+fun testRegistryServerConnectionOverTls() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.NullString, NOW)
+    val server = RegistryServerConnection(registryServer(registry), listOf(pemBlock(capfPem(), "CERTIFICATE")),
+        pemBlock(capfPem(), "PRIVATE KEY"), 10_000uL, NOW)
+    val phone = PhoneConnection(PhoneSession.withNullString(DEVICE, NOW), pemText(capfPem(), "CERTIFICATE").toByteArray(),
+        "capf.example", 10_000uL, NOW)
+    val keystore = KotlinKeystore()
+    var phoneOutcome: PhoneOutcome? = null
+    var serverOutcome: ServerOutcome? = null
+    repeat(1000) {
+        while (true) {
+            when (val out = phone.pollOutput() ?: break) {
+                is PhoneConnectionOutput.Transmit -> server.handleTcpInput(out.bytes)
+                is PhoneConnectionOutput.Need -> if (!phone.session().answerWithKeystore(out.decision, keystore)) phone.session().answerStore()
+                is PhoneConnectionOutput.Done -> phoneOutcome = out.outcome
+                else -> throw Failure("phone: $out")
+            }
+        }
+        while (true) {
+            when (val out = server.pollOutput() ?: break) {
+                is ServerConnectionOutput.Transmit -> phone.handleTcpInput(out.bytes)
+                is ServerConnectionOutput.Need -> server.server().answerFromRegistry(NOW)
+                is ServerConnectionOutput.Done -> serverOutcome = out.outcome
+                else -> throw Failure("server: $out")
+            }
+        }
+        if (phoneOutcome != null && serverOutcome != null) return@repeat
+    }
+    val p = phoneOutcome
+    check(p is PhoneOutcome.Installed, "phone installed: $p")
+    check(serverOutcome?.recorded == true, "the server recorded the outcome: $serverOutcome")
+    val ledger = registry.certificates(DEVICE)
+    check(ledger.single().der.contentEquals((p as PhoneOutcome.Installed).certificateDer), "the ledger holds the LSC")
+    checkEquals("installed", ledger.single().state, "ledger state")
+    check(phone.isDone() && server.isDone(), "both connections are over")
+}
+
+/** Lifecycle through the registry: report, renewal planning, revocation refusing the revoked LSC. */
+fun testRegistryLifecycle() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.NullString, NOW)
+    val keystore = KotlinKeystore()
+    val (p, _) = pumpRegistry(PhoneSession.withNullString(DEVICE, NOW), registryServer(registry), keystore)
+    val lsc = (p as? PhoneOutcome.Installed)?.certificateDer ?: throw Failure("installed: $p")
+    val serial = x509(lsc).serialNumber.toString(16)
+    check(registry.reportCsv().contains(DEVICE), "the report lists the device")
+    // 200 of the LSC's 365 days: more than half its life is used.
+    val later = NOW + 200uL * 86_400_000uL
+    val planned = registry.planRenewals("0.5", true, later)
+    checkEquals(listOf(DEVICE), planned.map { it.deviceName }, "renewals due")
+    checkEquals(serial, planned.single().serialHex.trimStart('0'), "the LSC to renew")
+    checkEquals(Operation.None, registry.scheduledOperation(DEVICE), "a dry run schedules nothing")
+    checkEquals(0, registry.planRenewals("0.9", true, later).size, "not due at 90 %")
+    registry.planRenewals("0.5", false, later)
+    check(registry.scheduledOperation(DEVICE) is Operation.Install, "the renewal is scheduled")
+    // The LSC is revoked: the renewal it would authenticate is refused.
+    val revoked = registry.revokeDevice(DEVICE, "keyCompromise", later)
+    check(revoked.single().revoked, "revoked in the ledger")
+    val session = PhoneSession.withCertificate(DEVICE, CertificatePrecedence.LSC_FIRST, lsc, null, null, later)
+    val renewalServer = RegistryServerSession(registry, capfIssuer(), serverOptions(), 365u, later)
+    val (renewal, _) = pumpRegistry(session, renewalServer, keystore)
+    check(renewal !is PhoneOutcome.Installed, "a revoked LSC does not renew: $renewal")
+    expectThrows<RegistryException.InvalidInput>("an unknown reason") { registry.revokeDevice(DEVICE, "bogus", later) }
+    expectThrows<RegistryException.InvalidInput>("a share above 1") { registry.planRenewals("2", true, later) }
+}
