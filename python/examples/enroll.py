@@ -37,7 +37,8 @@ class UsageError(Exception):
 
 
 class Untrusted(Exception):
-    """The server's certificate is not trusted (exit 1, as ``capf``)."""
+    """TLS failed: the server's certificate is not trusted, or no common
+    protocol (exit 1 once the retries are spent, as ``capf``)."""
 
 
 class Credentials:
@@ -224,6 +225,8 @@ async def enroll(
     except ssl.SSLCertVerificationError as error:
         raise Untrusted(f"{host}:{port}: the server's certificate is not trusted: "
                         f"{error.verify_message}") from None
+    except ssl.SSLError as error:
+        raise Untrusted(f"{host}:{port}: TLS failed: {error.reason or error}") from None
     key_pem: Optional[str] = None
     outcome: Optional[capf.PhoneOutcome] = None
     loop = asyncio.get_running_loop()
@@ -334,7 +337,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     attempts = 0
     while True:
         attempts += 1
-        unreachable: Optional[str] = None
+        failure: Optional[str] = None
+        status = UNREACHABLE
         try:
             outcome: Optional[capf.PhoneOutcome] = asyncio.run(
                 enroll(
@@ -349,16 +353,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                 )
             )
         except Untrusted as error:
-            print(f"capf: {error}", file=sys.stderr)
-            return REFUSED
+            outcome, failure, status = None, str(error), REFUSED
         except capf.CapfError as error:
             print(f"capf: {error}", file=sys.stderr)
             return UNREACHABLE
-        except (OSError, asyncio.TimeoutError, ssl.SSLError) as error:
-            outcome, unreachable = None, f"cannot reach {args.server}: {error}"
+        except (OSError, asyncio.TimeoutError) as error:
+            outcome, failure = None, f"cannot reach {args.server}: {error}"
         failed = outcome is None or outcome.result == "communication_failure"
         if failed and attempts <= args.retries:
-            why = unreachable if outcome is None else outcome.result
+            why = failure if outcome is None else outcome.result
             print(
                 f"capf: {args.device}: attempt {attempts} of {args.retries + 1}: {why}; "
                 f"trying again in {args.retry_interval} s",
@@ -368,14 +371,13 @@ def main(argv: Optional[list[str]] = None) -> int:
             continue
         break
     if outcome is None:
-        print(f"capf: {unreachable}", file=sys.stderr)
-        return UNREACHABLE
+        # Nobody to ask: 2; a TLS failure is the server's "no": 1.
+        print(f"capf: {failure}", file=sys.stderr)
+        return status
     print(outcome.result)
-    if outcome.is_success:
-        return SUCCESS
-    if outcome.result == "communication_failure":
-        return UNREACHABLE
-    return REFUSED
+    # A session that started and ended without success (a refusal, or the
+    # connection lost or silent) is 1, as `capf enroll`.
+    return SUCCESS if outcome.is_success else REFUSED
 
 
 if __name__ == "__main__":

@@ -374,6 +374,22 @@ def test_retries_count_the_attempts(
     assert "attempt 3 of 3" not in err
 
 
+def test_untrusted_server_certificate_exits_1(
+    server: tuple[str, Path, Path], data: Path, tmp_path: Path
+) -> None:
+    address, _, _ = server
+    example = load_example()
+    out = tmp_path / "lsc.pem"
+    # Pinned to another certificate than the server's: refused (1), as
+    # capf enroll does, and nothing stored.
+    status = example.main(
+        ["--server", address, "--ca", str(data / "keys/capf.pem"), "--device", DEVICE,
+         "--out", str(out)]
+    )
+    assert status == 1
+    assert not out.exists()
+
+
 def test_ca_from_a_ctl_pins_its_capf_records(data: Path, tmp_path: Path) -> None:
     example = load_example()
     ctl = capf.TrustList.from_file(data / "cucm-CTLFile.tlv")
