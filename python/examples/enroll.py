@@ -142,12 +142,20 @@ def pem_certificate(der: bytes) -> str:
 def store_lsc(path: Path, certificate: bytes, key_pem: str) -> None:
     """Certificate + key, owner-only, replaced atomically."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as out:
-        out.write(pem_certificate(certificate))
-        out.write(key_pem)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(pem_certificate(certificate))
+            out.write(key_pem)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        # No half-written key left behind.
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 def trusted_capf_certificates(ca: Path) -> list[bytes]:
@@ -258,8 +266,15 @@ async def enroll(
                         if key_pem is None:
                             session.refuse_store()
                         else:
-                            store_lsc(out, decision.certificate, key_pem)
-                            session.answer_store()
+                            try:
+                                store_lsc(out, decision.certificate, key_pem)
+                            except OSError as error:
+                                # The server hears it was not stored.
+                                print(f"capf: cannot store the LSC in {out}: {error}",
+                                      file=sys.stderr)
+                                session.refuse_store()
+                            else:
+                                session.answer_store()
                     elif decision.kind == "fetch_certificate":
                         session.answer_fetch(stored_certificate(out))
                     elif decision.kind == "delete_certificate":
