@@ -27,6 +27,18 @@
 #   --seconds N                     measured seconds per configuration
 #                                   [CAPF_LOAD_SECONDS], default 10
 #   --capf PATH                     [CAPF_BIN], default target/release/capf
+#   --server rust|python|both       the server loaded: `capf serve`, the
+#                                   Python example server
+#                                   (python/examples/capf_server.py, same
+#                                   certificates and registry), or each in
+#                                   turn with the Python/Rust ratios
+#                                   [CAPF_LOAD_SERVER], default rust
+#   --python PATH                   the Python that runs it
+#                                   [CAPF_LOAD_PYTHON], default
+#                                   target/python-venv/bin/python, into which
+#                                   this script installs a release wheel
+#                                   (scripts/test-python.sh puts its debug
+#                                   wheel back)
 #   --openssl PATH                  [OPENSSL_BIN], default openssl
 #
 # Printed per configuration: enrollments/s, p50/p90/p99 latency, errors,
@@ -44,5 +56,30 @@
 set -eu
 cd "$(dirname "$0")/.."
 cargo build --release -p capf-cli
+# The Python server needs the package, built with optimisations (a debug
+# wheel would measure the debug build): a release wheel into the test venv.
+server="${CAPF_LOAD_SERVER:-rust}"
+python=""
+previous=""
+for arg in "$@"; do
+    [ "$previous" = "--server" ] && server="$arg"
+    [ "$previous" = "--python" ] && python="$arg"
+    previous="$arg"
+done
+case "$server" in
+*python* | both | all)
+    if [ -z "$python" ] && [ -z "${CAPF_LOAD_PYTHON:-}" ]; then
+        venv=target/python-venv
+        [ -x "$venv/bin/python" ] || { "${PYTHON:-python3}" -m venv "$venv" && "$venv/bin/python" -m pip install --quiet maturin==1.16.0; }
+        [ -x "$venv/bin/maturin" ] || "$venv/bin/python" -m pip install --quiet maturin==1.16.0
+        rm -rf target/python-wheels-release
+        VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
+            "$venv/bin/maturin" build --release --quiet -m python/Cargo.toml \
+            --out target/python-wheels-release --interpreter "$venv/bin/python"
+        "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps \
+            target/python-wheels-release/capf-*.whl
+    fi
+    ;;
+esac
 CAPF_BIN="${CAPF_BIN:-$PWD/target/release/capf}" \
     exec cargo bench -p capf-benches --bench capf_load -- "$@"

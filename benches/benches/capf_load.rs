@@ -32,6 +32,14 @@
 //!   Default 10.
 //! - `--capf PATH` (CAPF_BIN, default `target/release/capf`), `--openssl
 //!   PATH` (OPENSSL_BIN, default `openssl`).
+//! - `--server rust|python|both` (CAPF_LOAD_SERVER): which server is
+//!   loaded: `capf serve`, or the Python example server
+//!   `python/examples/capf_server.py` run by `--python PATH`
+//!   (CAPF_LOAD_PYTHON, default `target/python-venv/bin/python`, where
+//!   `benches/load.sh` installs a release wheel), on the same certificates
+//!   and the same kind of registry (a fresh `capf device import` each).
+//!   `both` runs each configuration against both servers, one after the
+//!   other, and the summary gives the Python/Rust ratios. Default `rust`.
 //!
 //! For each configuration: `--devices` phones registered with `capf device
 //! import` (install, ec:p256), `capf serve` on 127.0.0.1, one probe TLS
@@ -113,11 +121,32 @@ impl Auth {
     }
 }
 
+/// Which server is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerKind {
+    /// `capf serve`.
+    Rust,
+    /// `python/examples/capf_server.py`.
+    Python,
+}
+
+impl ServerKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rust => "rust",
+            Self::Python => "python",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 struct Settings {
     capf: PathBuf,
     openssl: PathBuf,
+    servers: Vec<ServerKind>,
+    python: PathBuf,
+    python_server: PathBuf,
     cert_kinds: Vec<CertKind>,
     auths: Vec<Auth>,
     devices: usize,
@@ -159,6 +188,7 @@ fn parse_list<T: Copy>(
 
 const CERT_KINDS: [CertKind; 2] = [CertKind::Rsa2048, CertKind::P256];
 const AUTHS: [Auth; 2] = [Auth::Null, Auth::AuthString];
+const SERVERS: [ServerKind; 2] = [ServerKind::Rust, ServerKind::Python];
 
 impl Settings {
     fn from_env_and_args() -> Result<Self, String> {
@@ -177,6 +207,17 @@ impl Settings {
                 .map_or_else(|| workspace.join("target/release/capf"), PathBuf::from),
             openssl: std::env::var_os("OPENSSL_BIN")
                 .map_or_else(|| PathBuf::from("openssl"), PathBuf::from),
+            servers: parse_list(
+                "CAPF_LOAD_SERVER",
+                &std::env::var("CAPF_LOAD_SERVER").unwrap_or_else(|_| "rust".into()),
+                &SERVERS,
+                ServerKind::name,
+            )?,
+            python: std::env::var_os("CAPF_LOAD_PYTHON").map_or_else(
+                || workspace.join("target/python-venv/bin/python"),
+                PathBuf::from,
+            ),
+            python_server: workspace.join("python/examples/capf_server.py"),
             cert_kinds: parse_list(
                 "CAPF_LOAD_CERT_KIND",
                 &std::env::var("CAPF_LOAD_CERT_KIND").unwrap_or_else(|_| "both".into()),
@@ -217,6 +258,10 @@ impl Settings {
                     settings.cert_kinds = parse_list(option, text()?, &CERT_KINDS, CertKind::name)?
                 }
                 "--auth" => settings.auths = parse_list(option, text()?, &AUTHS, Auth::name)?,
+                "--server" => {
+                    settings.servers = parse_list(option, text()?, &SERVERS, ServerKind::name)?
+                }
+                "--python" => settings.python = PathBuf::from(text()?),
                 "--capf" => settings.capf = PathBuf::from(text()?),
                 "--openssl" => settings.openssl = PathBuf::from(text()?),
                 // `cargo bench` adds `--bench`.
@@ -697,6 +742,9 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 #[derive(Debug)]
 struct Outcome {
     label: String,
+    /// The configuration without the server's name (pairs Rust and Python).
+    configuration: String,
+    server: ServerKind,
     enrollments: usize,
     errors: usize,
     elapsed: Duration,
@@ -727,7 +775,7 @@ fn main() -> Result<(), String> {
         println!(
             "options: --cert-kind rsa2048|p256|both --auth null|auth-string|both --devices N \
              --auth-string-devices N --concurrency N --seconds N --capf PATH --openssl PATH \
-             (described at the top of benches/load.sh)"
+             --server rust|python|both --python PATH (described at the top of benches/load.sh)"
         );
         return Ok(());
     }
@@ -737,6 +785,13 @@ fn main() -> Result<(), String> {
             "no capf binary at {}: run benches/load.sh, or `cargo build --release -p capf-cli` \
              (or set CAPF_BIN)",
             settings.capf.display()
+        ));
+    }
+    if settings.servers.contains(&ServerKind::Python) && !settings.python.is_file() {
+        return Err(format!(
+            "no Python at {}: run benches/load.sh --server python (it installs a release wheel \
+             into target/python-venv), or set CAPF_LOAD_PYTHON",
+            settings.python.display()
         ));
     }
     let load_start = loadavg();
@@ -760,22 +815,29 @@ fn main() -> Result<(), String> {
     let mut outcomes = Vec::new();
     for &kind in &settings.cert_kinds {
         for &auth in &settings.auths {
-            let label = format!("{} {}", kind.name(), auth.name());
-            println!();
-            println!("=== {label} ===");
-            let dir = std::env::temp_dir().join(format!(
-                "capf-load-{}-{}-{}",
-                std::process::id(),
-                kind.name(),
-                auth.name()
-            ));
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            let result = run(&settings, &speed, kind, auth, label.clone(), &dir);
-            // Best effort: a leftover temporary directory is harmless.
-            let _ = std::fs::remove_dir_all(&dir);
-            match result {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(error) => println!("{label}: FAILED: {error}"),
+            for &server in &settings.servers {
+                let label = if settings.servers.len() > 1 || server != ServerKind::Rust {
+                    format!("{} {} {}", kind.name(), auth.name(), server.name())
+                } else {
+                    format!("{} {}", kind.name(), auth.name())
+                };
+                println!();
+                println!("=== {label} ===");
+                let dir = std::env::temp_dir().join(format!(
+                    "capf-load-{}-{}-{}-{}",
+                    std::process::id(),
+                    kind.name(),
+                    auth.name(),
+                    server.name()
+                ));
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let result = run(&settings, &speed, kind, auth, server, label.clone(), &dir);
+                // Best effort: a leftover temporary directory is harmless.
+                let _ = std::fs::remove_dir_all(&dir);
+                match result {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(error) => println!("{label}: FAILED: {error}"),
+                }
             }
         }
     }
@@ -788,6 +850,7 @@ fn run(
     speed: &Speed,
     kind: CertKind,
     auth: Auth,
+    server_kind: ServerKind,
     label: String,
     dir: &Path,
 ) -> Result<Outcome, String> {
@@ -862,8 +925,21 @@ fn run(
         .map_err(|e| e.to_string())?;
     let log_path = dir.join("serve.log");
     let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let child = Command::new(&settings.capf)
-        .args(["serve", "--listen", &address.to_string()])
+    // The same certificate, key and registry for either server.
+    let mut command = match server_kind {
+        ServerKind::Rust => {
+            let mut command = Command::new(&settings.capf);
+            command.arg("serve");
+            command
+        }
+        ServerKind::Python => {
+            let mut command = Command::new(&settings.python);
+            command.arg(&settings.python_server);
+            command
+        }
+    };
+    let child = command
+        .args(["--listen", &address.to_string()])
         .arg("--cert")
         .arg(&cert_path)
         .arg("--key")
@@ -873,19 +949,23 @@ fn run(
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .map_err(|e| format!("cannot start capf serve: {e}"))?;
+        .map_err(|e| format!("cannot start the {} server: {e}", server_kind.name()))?;
     let mut server = ServerProcess(child);
     let pid = server.0.id();
     let started = Instant::now();
     while std::net::TcpStream::connect(address).is_err() {
         if let Ok(Some(status)) = server.0.try_wait() {
             return Err(format!(
-                "capf serve exited during start-up ({status}): {}",
+                "the {} server exited during start-up ({status}): {}",
+                server_kind.name(),
                 log_tail(&log_path)
             ));
         }
         if started.elapsed() > Duration::from_secs(20) {
-            return Err("capf serve did not start within 20 s".into());
+            return Err(format!(
+                "the {} server did not start within 20 s",
+                server_kind.name()
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -1011,6 +1091,8 @@ fn run(
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let outcome = Outcome {
         label,
+        configuration: format!("{} {}", kind.name(), auth.name()),
+        server: server_kind,
         enrollments: latencies.len(),
         errors: errors.len(),
         elapsed,
@@ -1249,6 +1331,43 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
             1e6 / r
         ))
     );
+    // Python beside Rust, per configuration run against both.
+    for python in outcomes.iter().filter(|o| o.server == ServerKind::Python) {
+        let Some(rust) = outcomes
+            .iter()
+            .find(|o| o.server == ServerKind::Rust && o.configuration == python.configuration)
+        else {
+            continue;
+        };
+        let ratio = |a: f64, b: f64| {
+            if b > 0.0 {
+                format!("{:.2}", a / b)
+            } else {
+                "?".to_owned()
+            }
+        };
+        let cpu = python
+            .cpu_per_enrollment()
+            .zip(rust.cpu_per_enrollment())
+            .map_or("?".to_owned(), |(p, r)| ratio(p, r));
+        println!(
+            "python/rust {}: enrollments/s {:.1}/{:.1} = {} (issue 10 aim: >= 0.40); p99 \
+             {:.1}/{:.1} ms = {}; server CPU per enrollment {}/{} ms = {}",
+            python.configuration,
+            python.rate(),
+            rust.rate(),
+            ratio(python.rate(), rust.rate()),
+            python.p99.as_secs_f64() * 1e3,
+            rust.p99.as_secs_f64() * 1e3,
+            ratio(python.p99.as_secs_f64(), rust.p99.as_secs_f64()),
+            python
+                .cpu_per_enrollment()
+                .map_or("?".to_owned(), |c| format!("{:.3}", c * 1e3)),
+            rust.cpu_per_enrollment()
+                .map_or("?".to_owned(), |c| format!("{:.3}", c * 1e3)),
+            cpu
+        );
+    }
     println!(
         "/proc/loadavg at start: {load_start}  at end: {}",
         loadavg()

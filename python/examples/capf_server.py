@@ -4,7 +4,7 @@ same registry file, rules and durability promise as ``capf serve``.
 
     python capf_server.py --listen 0.0.0.0:3804 --cert CAPF.pem --key CAPF.key \\
         --db capf.db [--issuer ISSUER.pem --issuer-key ISSUER.key] \\
-        [--verify MIC_CA.pem] [--auth-key-file FILE]
+        [--verify MIC_CA.pem] [--auth-key-file FILE] [--legacy-tls]
 
 Devices are scheduled with ``capf device add --db capf.db …`` (or
 ``capf.Registry.add_device``). Every decision goes through
@@ -12,6 +12,12 @@ Devices are scheduled with ``capf device add --db capf.db …`` (or
 ``capf serve`` does: a certificate is in the ledger before it is sent, and
 the outcome is recorded before the final END_SESSION, so the registry is
 never behind what a phone was told. SIGINT/SIGTERM stop it gracefully.
+
+``--legacy-tls`` (as ``capf serve --legacy-tls``) also accepts the older
+phones (7940/7960 and old firmware): TLS 1.0 and 1.1 besides 1.2, and the
+CBC and RSA key-exchange suites such as ``AES128-SHA`` at OpenSSL security
+level 0 (an RSA certificate is needed for those suites). Off by default;
+a warning at start says what it enables.
 
 Exit status as ``capf``: 0 stopped cleanly, 2 bad usage or cannot start.
 """
@@ -26,6 +32,7 @@ import secrets
 import signal
 import ssl
 import sys
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -34,6 +41,35 @@ import capf
 
 SUCCESS, USAGE = 0, 2
 READ_SIZE = 65536
+
+
+# What --legacy-tls adds to the modern defaults: the CBC suites with RSA
+# key exchange (AES128-SHA, AES256-SHA, DES-CBC3-SHA…) that TLS 1.0
+# phones offer, next to the ECDHE suites; @SECLEVEL=0 lets OpenSSL use
+# SHA-1 MACs and the old protocol versions at all.
+LEGACY_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:AES128-SHA:AES256-SHA:DES-CBC3-SHA:@SECLEVEL=0"
+LEGACY_WARNING = (
+    "capf_server: WARNING: --legacy-tls: accepting TLS 1.0 and 1.1 and the CBC suites "
+    "with RSA key exchange (AES128-SHA, AES256-SHA, DES-CBC3-SHA) at OpenSSL security "
+    "level 0, for phones that speak nothing newer. These are weaker: no forward secrecy "
+    "(a stolen CAPF key decrypts recorded sessions), SHA-1 MACs and CBC padding attacks "
+    "(BEAST, Lucky Thirteen). Use it only while such phones are in service."
+)
+
+
+def tls_context(cert: str, key: str, legacy: bool) -> ssl.SSLContext:
+    """The server's TLS: Python's defaults (TLS 1.2+), or with `legacy`
+    TLS 1.0-1.2 and the legacy suites."""
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if legacy:
+        with warnings.catch_warnings():
+            # TLS 1.0 is deprecated; the warning at start says so.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tls.minimum_version = ssl.TLSVersion.TLSv1
+        tls.maximum_version = ssl.TLSVersion.TLSv1_2
+        tls.set_ciphers(LEGACY_CIPHERS)
+    tls.load_cert_chain(cert, key)
+    return tls
 
 
 def now() -> datetime:
@@ -150,8 +186,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 async def run(args: argparse.Namespace) -> int:
     try:
         host_name, port = parse_listen(args.listen)
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.load_cert_chain(args.cert, args.key)
+        tls = tls_context(args.cert, args.key, args.legacy_tls)
         issuer = capf.LscIssuer(
             Path(args.issuer or args.cert).read_text(),
             Path(args.issuer_key or args.key).read_text(),
@@ -163,6 +198,8 @@ async def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, ssl.SSLError, capf.CapfError) as error:
         print(f"capf_server: {error}", file=sys.stderr)
         return USAGE
+    if args.legacy_tls:
+        print(LEGACY_WARNING, file=sys.stderr)
     server = Server(tls, registry, issuer, roots, args.max_failed_attempts)
     # Stop handlers first: a signal from the moment the address is known
     # stops the server gracefully.
@@ -210,6 +247,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--max-failed-attempts", type=int, default=5, metavar="N")
     parser.add_argument("--grace", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--ready-file", metavar="FILE", help="write the bound address here")
+    parser.add_argument(
+        "--legacy-tls",
+        action="store_true",
+        help="also accept TLS 1.0/1.1 and AES128-SHA-style suites (older phones; weaker)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:

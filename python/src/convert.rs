@@ -86,6 +86,44 @@ pub(crate) fn private_key_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     ))
 }
 
+/// A public key as DER SubjectPublicKeyInfo: DER bytes as given, PEM
+/// (`PUBLIC KEY`) decoded, a `cryptography` public key (anything with
+/// `public_bytes`) exported as DER SubjectPublicKeyInfo.
+pub(crate) fn public_key_spki(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let bad = || {
+        new_error(
+            Kind::Misuse,
+            "a public key must be DER SubjectPublicKeyInfo, PEM PUBLIC KEY, or a cryptography \
+             public key"
+                .to_owned(),
+            None,
+        )
+    };
+    let bytes = match plain_bytes(value) {
+        Some(bytes) => bytes,
+        None if value.hasattr("public_bytes")? => {
+            let module = serialization(value.py())?;
+            let encoding = module.getattr("Encoding")?.getattr("DER")?;
+            let format = module
+                .getattr("PublicFormat")?
+                .getattr("SubjectPublicKeyInfo")?;
+            let der = value.call_method1("public_bytes", (encoding, format))?;
+            return plain_bytes(&der).ok_or_else(bad);
+        }
+        None => return Err(bad()),
+    };
+    if !ctl_format::pem::is_pem(&bytes) {
+        return Ok(bytes);
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+    let blocks = ctl_format::pem::pem_blocks(text).map_err(|_| bad())?;
+    blocks
+        .into_iter()
+        .find(|block| block.label == "PUBLIC KEY")
+        .map(|block| block.der)
+        .ok_or_else(bad)
+}
+
 /// The DER of the first certificate of PEM or DER bytes.
 pub(crate) fn certificate_der(bytes: &[u8]) -> PyResult<Vec<u8>> {
     certificate(bytes).map(|certificate| certificate.der().to_vec())

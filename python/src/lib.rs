@@ -57,5 +57,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trust::predict_rollover, m)?)?;
     m.add_function(wrap_pyfunction!(sessions::subject_public_key_info, m)?)?;
     m.add_function(wrap_pyfunction!(sessions::generate_key, m)?)?;
+    m.add_function(wrap_pyfunction!(sessions::generate_auth_string, m)?)?;
     Ok(())
 }

@@ -676,8 +676,9 @@ impl PyServerSession {
     }
 }
 
-/// The local CA that issues LSCs: an issuing certificate and its PKCS #8
-/// key, both PEM.
+/// The local CA that issues LSCs (`capf_core::issuance::LscIssuer`): an
+/// issuing CA certificate and its private key, each as PEM or DER bytes
+/// (or `str` PEM) or as a `cryptography` object.
 #[pyclass(module = "capf._native", frozen, name = "LscIssuer")]
 pub struct PyLscIssuer {
     pub(crate) inner: CoreIssuer,
@@ -686,8 +687,25 @@ pub struct PyLscIssuer {
 #[pymethods]
 impl PyLscIssuer {
     #[new]
-    fn new(py: Python<'_>, certificate_pem: &str, key_pem: &str) -> PyResult<Self> {
-        py.detach(|| CoreIssuer::from_pem(certificate_pem, key_pem))
+    fn new(
+        py: Python<'_>,
+        certificate: &Bound<'_, PyAny>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        // An unusable issuer is the caller's misuse (as before), not
+        // malformed peer input.
+        let certificate =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)
+                .map_err(|_| {
+                    new_error(
+                        Kind::Misuse,
+                        "the issuer certificate is neither a PEM nor a DER X.509 certificate"
+                            .to_owned(),
+                        None,
+                    )
+                })?;
+        let key = crate::convert::pkcs8_der(&crate::convert::private_key_bytes(key)?)?;
+        py.detach(|| CoreIssuer::new(&certificate, &key))
             .map(|inner| Self { inner })
             .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))
     }
@@ -697,14 +715,15 @@ impl PyLscIssuer {
         &self,
         py: Python<'py>,
         device_name: &str,
-        subject_public_key_info: &[u8],
+        subject_public_key_info: &Bound<'_, PyAny>,
         now: &Bound<'_, PyAny>,
         validity_days: u32,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let now = timestamp(now)?;
+        let spki = crate::convert::public_key_spki(subject_public_key_info)?;
         let request = LscRequest {
             device_name,
-            subject_public_key_info_der: subject_public_key_info,
+            subject_public_key_info_der: &spki,
             validity_days,
         };
         let issued = py
@@ -1105,6 +1124,17 @@ impl PySoftwareSigner {
     fn __repr__(&self) -> PyResult<String> {
         self.with(|signer| format!("{signer:?}"))
     }
+}
+
+/// A new authentication string of `digits` digits (4 to 10), drawn
+/// uniformly from the operating system's random generator by the library's
+/// generator (`capf_core::capf::server::generate_auth_string`).
+#[pyfunction]
+#[pyo3(signature = (digits = 6))]
+pub fn generate_auth_string(digits: usize) -> PyResult<String> {
+    capf_core::capf::server::generate_auth_string(&mut rand_core::OsRng, digits)
+        .map(|generated| generated.expose().to_owned())
+        .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))
 }
 
 /// The DER SubjectPublicKeyInfo of a certificate (PEM or DER).

@@ -46,6 +46,7 @@ __all__ = [
     "TvsServerSession",
     "Verdict",
     "evaluate",
+    "generate_auth_string",
     "generate_key",
     "predict_rollover",
     "subject_public_key_info",
@@ -66,8 +67,15 @@ class _PrivateKeyObject(Protocol):
         self, encoding: Any, format: Any, encryption_algorithm: Any, /
     ) -> bytes: ...
 
+class _PublicKeyObject(Protocol):
+    """A ``cryptography`` public key (or anything with ``public_bytes``
+    taking an encoding and a format)."""
+
+    def public_bytes(self, encoding: Any, format: Any, /) -> bytes: ...
+
 _Certificate = Union[bytes, bytearray, str, _CertificateObject]
 _Key = Union[bytes, bytearray, str, _PrivateKeyObject]
+_PublicKey = Union[bytes, bytearray, str, _PublicKeyObject]
 
 @final
 class SignedHeader:
@@ -302,11 +310,11 @@ class DeviceRecord:
 class LscIssuer:
     """The local CA that issues LSCs."""
 
-    def __new__(cls, certificate_pem: str, key_pem: str) -> LscIssuer: ...
+    def __new__(cls, certificate: _Certificate, key: _Key) -> LscIssuer: ...
     def issue(
         self,
         device_name: str,
-        subject_public_key_info: bytes,
+        subject_public_key_info: _PublicKey,
         now: datetime,
         *,
         validity_days: int = 3650,
@@ -448,6 +456,9 @@ def subject_public_key_info(certificate: _Certificate) -> bytes:
 
 def generate_key(key_request: str) -> tuple[bytes, str]:
     """A new key of the kind asked for: (DER SubjectPublicKeyInfo, PKCS #8 PEM)."""
+
+def generate_auth_string(digits: int = 6) -> str:
+    """A new random authentication string of `digits` digits (4 to 10)."""
 
 # ---- trust ----------------------------------------------------------------
 
