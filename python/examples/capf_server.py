@@ -48,6 +48,8 @@ READ_SIZE = 65536
 # phones offer, next to the ECDHE suites; @SECLEVEL=0 lets OpenSSL use
 # SHA-1 MACs and the old protocol versions at all.
 LEGACY_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:AES128-SHA:AES256-SHA:DES-CBC3-SHA:@SECLEVEL=0"
+# OpenSSL's option value; the ssl module names no constant for it.
+SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS = 0x800
 LEGACY_WARNING = (
     "capf_server: WARNING: --legacy-tls: accepting TLS 1.0 and 1.1 and the CBC suites "
     "with RSA key exchange (AES128-SHA, AES256-SHA, DES-CBC3-SHA) at OpenSSL security "
@@ -68,6 +70,11 @@ def tls_context(cert: str, key: str, legacy: bool) -> ssl.SSLContext:
             tls.minimum_version = ssl.TLSVersion.TLSv1
         tls.maximum_version = ssl.TLSVersion.TLSv1_2
         tls.set_ciphers(LEGACY_CIPHERS)
+        # CPython clears SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS from OpenSSL's
+        # defaults, so in TLS 1.0 CBC every frame would be split 1/n-1 into
+        # two records (the BEAST countermeasure); phones older than that
+        # countermeasure read one record per CAPF frame and stall on a split.
+        tls.options |= SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS
     tls.load_cert_chain(cert, key)
     return tls
 
