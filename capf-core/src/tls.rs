@@ -108,6 +108,11 @@ pub enum TlsError {
     /// Plaintext was offered after close_notify was sent.
     #[error("cannot send after close_notify")]
     Closed,
+    /// Another [`TlsEngine`](crate::connection::TlsEngine) than rustls
+    /// failed (handshake refused, bad record, alert); its readable cause,
+    /// without key material.
+    #[error("TLS: {0}")]
+    Engine(String),
 }
 
 /// Which TLS protocol versions a configuration enables.
