@@ -189,7 +189,7 @@ async fn demo(dir: &Path) -> CliResult {
     policy.lsc_issuers = vec![capf_der.clone()];
     policy.manufacturing_roots = vec![mfg_cert.der().to_vec()];
     let server = Server::new(ServerSetup {
-        tls,
+        tls: tls.into(),
         issuer,
         db: db.clone(),
         policy,
@@ -218,7 +218,7 @@ async fn demo(dir: &Path) -> CliResult {
         capf_core::tls::server_config(std::slice::from_ref(&tvs_der), &tvs_key.serialize_der())
             .map_err(|e| fail("TVS TLS", e))?;
     let tvs = TvsServer::new(
-        tvs_tls,
+        tvs_tls.into(),
         &db,
         TvsServerConfig::default(),
         Duration::from_secs(10),

@@ -7,6 +7,7 @@ mod anchors;
 mod demo;
 mod device;
 mod encrypted_config;
+mod engine;
 mod enroll;
 mod files;
 mod listener;

@@ -8,8 +8,10 @@
 //! capf-core's [`TlsConnection`], where a Python or JVM host finds it too.
 //! This loop only moves TCP bytes, honours
 //! [`TlsConnection::poll_timeout`] and hands each decision to a [`Host`].
+//! It drives a connection over any [`TlsEngine`] (rustls, or OpenSSL for
+//! `capf serve --legacy-tls`) the same way.
 
-use capf_core::connection::{Abandonment, ConnectionOutput, TlsConnection};
+use capf_core::connection::{Abandonment, ConnectionOutput, TlsConnection, TlsEngine};
 use capf_core::session::Session;
 use capf_core::time::Timestamp;
 use capf_core::tls::TlsError;
@@ -33,13 +35,14 @@ pub(crate) trait Host<S: Session> {
 /// `None` when the connection ended without one (handshake deadline passed,
 /// or a session that neither ended nor has a deadline after the peer left).
 /// The stream is shut down on return.
-pub(crate) async fn run<S, H>(
+pub(crate) async fn run<S, E, H>(
     stream: &mut TcpStream,
-    connection: &mut TlsConnection<S>,
+    connection: &mut TlsConnection<S, E>,
     host: &mut H,
 ) -> Result<Option<S::Outcome>, H::Error>
 where
     S: Session,
+    E: TlsEngine,
     H: Host<S>,
 {
     let mut buffer = vec![0_u8; 16 * 1024];
@@ -59,6 +62,13 @@ where
                 }
                 ConnectionOutput::TlsFailed(error) => {
                     tracing::info!(%error, "TLS failed");
+                    if peer_too_old(&error) {
+                        tracing::warn!(
+                            "TLS handshake refused: the peer offers only what rustls refuses \
+                             (TLS 1.0/1.1, CBC or RSA key-exchange suites); a phone that speaks \
+                             nothing newer needs `capf serve --legacy-tls`"
+                        );
+                    }
                     host.tls_failed(&error);
                 }
                 ConnectionOutput::Done(outcome) => {
@@ -97,6 +107,16 @@ where
             }
         }
     }
+}
+
+/// Whether rustls refused the peer for offering only old TLS (versions,
+/// suites or extensions rustls does not implement): the case
+/// `--legacy-tls` exists for.
+fn peer_too_old(error: &TlsError) -> bool {
+    matches!(
+        error,
+        TlsError::Protocol(capf_core::tls::rustls::Error::PeerIncompatible(_))
+    )
 }
 
 /// The TLS server name for `server` (`host:port`): its host part if that is
