@@ -84,6 +84,10 @@ struct Server {
 
 impl Server {
     fn start(test: &str, legacy: bool) -> Self {
+        Self::start_with(test, legacy, &[])
+    }
+
+    fn start_with(test: &str, legacy: bool, extra: &[&str]) -> Self {
         let dir = support::scratch("legacy_tls", test);
         let db = dir.join("capf.db");
         let mut args = vec![
@@ -102,6 +106,7 @@ impl Server {
         if legacy {
             args.push("--legacy-tls".into());
         }
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         let process = support::ServeProcess::start(&args, &dir.join("serve.log"));
         Self { process, dir, db }
     }
@@ -575,4 +580,42 @@ fn a_tls12_modern_client_and_capf_enroll_still_enroll_against_a_legacy_server() 
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
     assert!(server.show("SEP00000000C002").contains("installed"));
+}
+
+/// Reads until the server closes; true if it did (EOF or reset), false if
+/// the read timed out.
+fn server_closes(stream: &mut TcpStream) -> bool {
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn the_handshake_deadline_holds_on_the_legacy_engine() {
+    let server = Server::start_with("deadline", true, &["--handshake-timeout", "1"]);
+    for address in [server.process.capf_address(), server.process.tvs_address()] {
+        // A whole TLS 1.0 ClientHello; the server answers with its hello
+        // and certificate, then the phone goes silent mid-handshake.
+        let mut engine = tls10_aes128_sha().engine().unwrap();
+        let hello = engine.take_tcp_output();
+        let mut stalled = TcpStream::connect(address).unwrap();
+        stalled.write_all(&hello).unwrap();
+        assert!(
+            server_closes(&mut stalled),
+            "{address}: stalled handshake kept open"
+        );
+    }
+    let log = server.log();
+    assert_eq!(
+        log.matches("TLS handshake not completed in time").count(),
+        2,
+        "{log}"
+    );
 }
