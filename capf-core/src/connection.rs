@@ -214,6 +214,10 @@ pub trait TlsEngine: core::fmt::Debug {
     fn protocol_version(&self) -> Option<rustls::ProtocolVersion>;
     /// The certificates the peer presented (leaf first), once known.
     fn peer_certificates(&self) -> Option<Vec<Vec<u8>>>;
+    /// The negotiated cipher suite's name in the engine's own spelling
+    /// (rustls `TLS13_AES_128_GCM_SHA256`, OpenSSL `AES128-SHA`), once
+    /// known: for logs, so an operator sees which phones need old suites.
+    fn cipher_suite_name(&self) -> Option<String>;
 }
 
 impl<E: TlsEngine + ?Sized> TlsEngine for Box<E> {
@@ -246,6 +250,9 @@ impl<E: TlsEngine + ?Sized> TlsEngine for Box<E> {
     }
     fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
         (**self).peer_certificates()
+    }
+    fn cipher_suite_name(&self) -> Option<String> {
+        (**self).cipher_suite_name()
     }
 }
 
@@ -281,6 +288,9 @@ macro_rules! rustls_engine {
             }
             fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
                 $name::peer_certificates(self)
+            }
+            fn cipher_suite_name(&self) -> Option<String> {
+                $name::cipher_suite_name(self)
             }
         }
     };
@@ -339,6 +349,9 @@ impl TlsEngine for RustlsEngine {
     }
     fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
         dispatch!(self, t => t.peer_certificates())
+    }
+    fn cipher_suite_name(&self) -> Option<String> {
+        dispatch!(self, t => t.cipher_suite_name())
     }
 }
 
@@ -608,6 +621,12 @@ impl<S: Session, E: TlsEngine> TlsConnection<S, E> {
     /// (see [`TlsClientTransport::peer_certificates`]).
     pub fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
         self.transport.peer_certificates()
+    }
+
+    /// The negotiated cipher suite's name, once known (see
+    /// [`TlsEngine::cipher_suite_name`]).
+    pub fn cipher_suite_name(&self) -> Option<String> {
+        self.transport.cipher_suite_name()
     }
 
     fn is_over(&self) -> bool {

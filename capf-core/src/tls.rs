@@ -697,6 +697,15 @@ macro_rules! transport_api {
                 self.engine.connection.protocol_version()
             }
 
+            /// The negotiated cipher suite's name (`TLS13_AES_128_GCM_SHA256`),
+            /// once known: for logs.
+            pub fn cipher_suite_name(&self) -> Option<String> {
+                self.engine
+                    .connection
+                    .negotiated_cipher_suite()
+                    .map(|suite| format!("{:?}", suite.suite()))
+            }
+
             /// The certificates the peer presented, once the handshake got
             /// that far (the server's chain on the client side; on the server
             /// side only with [`server_config_with_client_verifier`], the

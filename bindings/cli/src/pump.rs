@@ -15,6 +15,7 @@ use capf_core::connection::{Abandonment, ConnectionOutput, TlsConnection, TlsEng
 use capf_core::session::Session;
 use capf_core::time::Timestamp;
 use capf_core::tls::TlsError;
+use capf_core::tls::rustls::ProtocolVersion;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -47,7 +48,12 @@ where
 {
     let mut buffer = vec![0_u8; 16 * 1024];
     let mut read_ended = false;
+    let mut established = false;
     loop {
+        if !established && !connection.is_handshaking() {
+            established = true;
+            log_established(connection);
+        }
         while let Some(output) = connection.poll_output() {
             match output {
                 ConnectionOutput::Transmit(bytes) => {
@@ -106,6 +112,27 @@ where
                 return Ok(None);
             }
         }
+    }
+}
+
+/// One line per connection once TLS is up: at info for a legacy
+/// connection (TLS 1.0/1.1, or a suite without AEAD), so an operator sees
+/// which phones still need `--legacy-tls`; at debug otherwise.
+fn log_established<S: Session, E: TlsEngine>(connection: &TlsConnection<S, E>) {
+    let version = connection.protocol_version();
+    let suite = connection.cipher_suite_name().unwrap_or_default();
+    let old_version = matches!(
+        version,
+        Some(ProtocolVersion::TLSv1_0 | ProtocolVersion::TLSv1_1 | ProtocolVersion::SSLv3)
+    );
+    let aead = ["GCM", "CHACHA20", "CCM"]
+        .iter()
+        .any(|mode| suite.contains(mode));
+    let version = version.map(|v| format!("{v:?}")).unwrap_or_default();
+    if old_version || !aead {
+        tracing::info!(%version, %suite, "legacy TLS established");
+    } else {
+        tracing::debug!(%version, %suite, "TLS established");
     }
 }
 

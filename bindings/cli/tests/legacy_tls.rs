@@ -331,6 +331,12 @@ fn a_tls10_aes128_sha_phone_installs_fetches_deletes_and_asks_tvs() {
         );
     };
     assert!(server.show("SEP00000000A001").contains("installed"));
+    // The server names the old protocol and suite, for the operator.
+    let log = server.log();
+    assert!(
+        log.contains("legacy TLS established version=TLSv1_0 suite=AES128-SHA"),
+        "{log}"
+    );
 
     // One frame per TLS record on the legacy engine: every
     // application-data record the server sent carries one frame, so the

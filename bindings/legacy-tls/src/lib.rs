@@ -566,6 +566,10 @@ impl TlsEngine for OpensslEngine {
         })
     }
 
+    fn cipher_suite_name(&self) -> Option<String> {
+        self.cipher_name().map(str::to_owned)
+    }
+
     fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
         let ssl = self.stream.ssl();
         let leaf = ssl.peer_certificate()?.to_der().ok()?;
