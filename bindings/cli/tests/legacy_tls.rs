@@ -552,6 +552,47 @@ fn a_tls12_modern_client_and_capf_enroll_still_enroll_against_a_legacy_server() 
         server.log()
     );
 
+    // TLS 1.2 with a CBC suite and RSA key exchange (AES256-SHA), as older
+    // firmware of later series speaks.
+    server.device(&[
+        "add",
+        "SEP00000000C003",
+        "--operation",
+        "install",
+        "--auth",
+        "null",
+        "--key",
+        "ec:p256",
+    ]);
+    let tls12_cbc = LegacyClientConfig::new(
+        &[certificate_in(&cert_path())],
+        LegacyVersion::Tls12,
+        LegacyVersion::Tls12,
+        "AES256-SHA",
+    )
+    .unwrap();
+    let run = phone(
+        &server,
+        tls12_cbc.engine().unwrap(),
+        "SEP00000000C003",
+        PhoneCredentials::NullString,
+        None,
+    );
+    assert_eq!(run.version, Some(ProtocolVersion::TLSv1_2));
+    assert!(
+        matches!(run.outcome, Some(PhoneOutcome::Installed { .. })),
+        "{:?}\n{}",
+        run.outcome,
+        server.log()
+    );
+    let log = server.log();
+    assert!(
+        log.contains("legacy TLS established version=TLSv1_2 suite=AES256-SHA"),
+        "{log}"
+    );
+    // The modern client's connection is not called legacy.
+    assert_eq!(log.matches("legacy TLS established").count(), 1, "{log}");
+
     // `capf enroll` is rustls (TLS 1.3): unchanged against the OpenSSL
     // listener.
     server.device(&[
@@ -624,4 +665,64 @@ fn the_handshake_deadline_holds_on_the_legacy_engine() {
         2,
         "{log}"
     );
+}
+
+#[test]
+fn sigterm_lets_a_running_legacy_session_finish() {
+    let mut server = Server::start("sigterm", true);
+    server.device(&[
+        "add",
+        "SEP00000000D001",
+        "--operation",
+        "install",
+        "--auth",
+        "null",
+        "--key",
+        "ec:p256",
+    ]);
+    let config = PhoneConfig::new("SEP00000000D001", PhoneCredentials::NullString)
+        .unwrap()
+        .with_response_timeout(HANG);
+    let connection = TlsConnection::with_engine(
+        tls10_aes128_sha().engine().unwrap(),
+        PhoneSession::new(config, now()),
+        ConnectionOptions::default(),
+        now(),
+    );
+    let process = &server.process;
+    let mut rng = support::SeededRng::new(support::seed_of("SEP00000000D001"));
+    let run = run(
+        process.capf_address(),
+        connection,
+        |session: &mut PhoneSession, decision| {
+            use p256::pkcs8::EncodePublicKey;
+            match decision {
+                PhoneDecision::GenerateKey(KeyRequest::Ec(Curve::P256)) => {
+                    // Mid-session: stop the server, wait until it says it
+                    // waits for this connection, then go on.
+                    process.signal("TERM");
+                    let started = std::time::Instant::now();
+                    while !process.log().contains("waiting for running connections") {
+                        assert!(started.elapsed() < HANG, "{}", process.log());
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    let key = p256::SecretKey::random(&mut rng);
+                    let spki = key.public_key().to_public_key_der().unwrap();
+                    session.answer_key(spki.as_bytes().to_vec()).unwrap();
+                }
+                PhoneDecision::StoreCertificate { .. } => session.answer_store().unwrap(),
+                other => panic!("the test phone does not expect {other:?}"),
+            }
+        },
+    );
+    assert!(
+        matches!(run.outcome, Some(PhoneOutcome::Installed { .. })),
+        "{:?}\n{}",
+        run.outcome,
+        server.log()
+    );
+    let status = server.process.wait_exit();
+    assert!(status.success(), "{status}\n{}", server.log());
+    assert!(server.log().contains("CAPF server stopped"));
+    assert!(server.show("SEP00000000D001").contains("installed"));
 }
