@@ -102,8 +102,8 @@ use capf_core::tls::rustls::ProtocolVersion;
 use openssl::error::ErrorStack;
 use openssl::pkey::PKey;
 use openssl::ssl::{
-    ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslStream, SslVerifyMode,
-    SslVersion,
+    ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslSessionCacheMode,
+    SslStream, SslVerifyMode, SslVersion,
 };
 use openssl::x509::X509;
 use openssl::x509::store::X509StoreBuilder;
@@ -205,7 +205,11 @@ impl LegacyServerConfig {
         builder.set_min_proto_version(Some(SslVersion::TLS1))?;
         builder.set_max_proto_version(None)?;
         builder.set_cipher_list(LEGACY_CIPHERS)?;
-        builder.set_options(SslOptions::CIPHER_SERVER_PREFERENCE);
+        builder.set_options(SslOptions::CIPHER_SERVER_PREFERENCE | SslOptions::NO_TICKET);
+        // A CAPF or TVS exchange is one connection: no resumption, so no
+        // session cache growing with every phone and no tickets to encrypt.
+        builder.set_session_cache_mode(SslSessionCacheMode::OFF);
+        builder.set_num_tickets(0)?;
         let mut certificates = certificate_chain_der
             .iter()
             .enumerate()
