@@ -28,7 +28,8 @@
 //!   typed [`ConnectionOutput::TlsFailed`] with a readable cause;
 //! * **close_notify after the session is done**: the final
 //!   [`ConnectionOutput::Transmit`] before [`ConnectionOutput::Done`] carries
-//!   it.
+//!   it (not after a TLS failure: the engine's fatal alert ended the
+//!   connection).
 //!
 //! # Driving it
 //!
@@ -449,6 +450,12 @@ impl<S: Session, E: TlsEngine> TlsConnection<S, E> {
         &mut self.session
     }
 
+    /// The TLS engine, to read what it negotiated (see [`TlsEngine`]).
+    /// Feeding it bytes directly bypasses the connection's rules.
+    pub fn engine(&self) -> &E {
+        &self.transport
+    }
+
     /// The session back, once the connection is no longer needed.
     pub fn into_session(self) -> S {
         self.session
@@ -579,7 +586,13 @@ impl<S: Session, E: TlsEngine> TlsConnection<S, E> {
                 }
                 Some(Output::Need(decision)) => return Some(ConnectionOutput::Need(decision)),
                 Some(Output::Done(outcome)) => {
-                    self.transport.send_close_notify();
+                    // After a fatal alert (or with TCP gone) the connection
+                    // is over: no close_notify follows the alert. rustls
+                    // queues none then; the rule is the connection's so
+                    // that no engine has to know it.
+                    if !self.tls_failed && !self.tcp_gone {
+                        self.transport.send_close_notify();
+                    }
                     self.done = Some(outcome);
                     return self.poll_output();
                 }
