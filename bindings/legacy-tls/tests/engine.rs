@@ -296,3 +296,25 @@ fn bad_input_is_an_error_not_a_panic() {
     let mut server = legacy_server().engine().unwrap();
     assert!(matches!(server.tcp_closed(), Err(TlsError::Truncated)));
 }
+
+#[test]
+fn every_old_version_with_each_old_suite_handshakes() {
+    let cases = [
+        (LegacyVersion::Tls10, ProtocolVersion::TLSv1_0),
+        (LegacyVersion::Tls11, ProtocolVersion::TLSv1_1),
+        (LegacyVersion::Tls12, ProtocolVersion::TLSv1_2),
+    ];
+    for (version, expected) in cases {
+        for suite in ["AES128-SHA", "AES256-SHA"] {
+            let client =
+                LegacyClientConfig::new(&[certificate()], version, version, suite).unwrap();
+            let mut server = legacy_server().engine().unwrap();
+            let mut phone = client.engine().unwrap();
+            phone.send_plaintext(b"frame").unwrap();
+            let (_, to_server) = pump(&mut phone, &mut server);
+            assert_eq!(to_server, b"frame", "{version:?} {suite}");
+            assert_eq!(server.protocol_version(), Some(expected), "{suite}");
+            assert_eq!(server.cipher_name(), Some(suite), "{version:?}");
+        }
+    }
+}
