@@ -26,6 +26,11 @@
 #                                   [CAPF_LOAD_CONCURRENCY], default 16
 #   --seconds N                     measured seconds per configuration
 #                                   [CAPF_LOAD_SECONDS], default 10
+#   --tls rustls|legacy|both        rustls: the default listener, TLS 1.3
+#                                   phones; legacy: `capf serve --legacy-tls`
+#                                   (OpenSSL) with TLS 1.0 AES128-SHA phones
+#                                   (RSA certificates only) [CAPF_LOAD_TLS],
+#                                   default rustls
 #   --capf PATH                     [CAPF_BIN], default target/release/capf
 #   --server rust|python|both       the server loaded: `capf serve`, the
 #                                   Python example server

@@ -30,6 +30,11 @@
 //!   Default 16.
 //! - `--seconds N` (CAPF_LOAD_SECONDS): measured duration per configuration.
 //!   Default 10.
+//! - `--tls rustls|legacy` (CAPF_LOAD_TLS): `rustls` (default) is the
+//!   default listener with TLS 1.3 phones (rustls); `legacy` starts `capf
+//!   serve --legacy-tls` (the OpenSSL engine) with phones limited to TLS 1.0
+//!   and `AES128-SHA` (RSA key exchange, OpenSSL client), as a 7940G
+//!   speaks: RSA certificates only. A comma list or `both` runs each.
 //! - `--capf PATH` (CAPF_BIN, default `target/release/capf`), `--openssl
 //!   PATH` (OPENSSL_BIN, default `openssl`).
 //! - `--server rust|python|both` (CAPF_LOAD_SERVER): which server is
@@ -71,8 +76,10 @@ use capf_core::capf::phone::{
     AuthString, PhoneConfig, PhoneCredentials, PhoneDecision, PhoneOutcome, PhoneOutput,
     PhoneSession,
 };
+use capf_core::connection::TlsEngine;
 use capf_core::time::Timestamp;
 use capf_core::tls::{TlsClientTransport, rustls};
+use capf_legacy_tls::{LegacyClientConfig, LegacyVersion};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -139,9 +146,61 @@ impl ServerKind {
     }
 }
 
+/// Which TLS engine the server runs, and what the phones speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsKind {
+    /// The default listener (rustls); TLS 1.3 phones.
+    Rustls,
+    /// `capf serve --legacy-tls` (OpenSSL); TLS 1.0 `AES128-SHA` phones.
+    Legacy,
+}
+
+impl TlsKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rustls => "rustls",
+            Self::Legacy => "legacy",
+        }
+    }
+}
+
+const TLS_KINDS: [TlsKind; 2] = [TlsKind::Rustls, TlsKind::Legacy];
+
+/// The phones' TLS configuration.
+#[derive(Debug, Clone)]
+enum PhoneTls {
+    Rustls(Arc<rustls::ClientConfig>),
+    Legacy(LegacyClientConfig),
+}
+
+impl PhoneTls {
+    fn engine(&self) -> Result<Box<dyn TlsEngine + Send>, String> {
+        match self {
+            Self::Rustls(config) => TlsClientTransport::new(config.clone(), "127.0.0.1")
+                .map(|t| Box::new(t) as Box<dyn TlsEngine + Send>)
+                .map_err(|e| format!("TLS: {e}")),
+            Self::Legacy(config) => config
+                .engine()
+                .map(|t| Box::new(t) as Box<dyn TlsEngine + Send>)
+                .map_err(|e| format!("TLS: {e}")),
+        }
+    }
+}
+
+/// One configuration of a run: the server's certificate, how phones
+/// authenticate, the TLS engine and which server.
+#[derive(Debug, Clone, Copy)]
+struct Configuration {
+    kind: CertKind,
+    auth: Auth,
+    tls: TlsKind,
+    server: ServerKind,
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 struct Settings {
+    tls: Vec<TlsKind>,
     capf: PathBuf,
     openssl: PathBuf,
     servers: Vec<ServerKind>,
@@ -203,6 +262,12 @@ impl Settings {
         let count = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut settings = Self {
+            tls: parse_list(
+                "CAPF_LOAD_TLS",
+                &std::env::var("CAPF_LOAD_TLS").unwrap_or_else(|_| "rustls".into()),
+                &TLS_KINDS,
+                TlsKind::name,
+            )?,
             capf: std::env::var_os("CAPF_BIN")
                 .map_or_else(|| workspace.join("target/release/capf"), PathBuf::from),
             openssl: std::env::var_os("OPENSSL_BIN")
@@ -262,6 +327,7 @@ impl Settings {
                     settings.servers = parse_list(option, text()?, &SERVERS, ServerKind::name)?
                 }
                 "--python" => settings.python = PathBuf::from(text()?),
+                "--tls" => settings.tls = parse_list(option, text()?, &TLS_KINDS, TlsKind::name)?,
                 "--capf" => settings.capf = PathBuf::from(text()?),
                 "--openssl" => settings.openssl = PathBuf::from(text()?),
                 // `cargo bench` adds `--bench`.
@@ -508,7 +574,14 @@ fn floor(speed: &Speed, kind: CertKind, auth: Auth, group: &str) -> Floor {
         }
         None => missing.push(format!("2 x {sign_name}")),
     }
+    if group == "RSA" {
+        // RSA key exchange: the server decrypts the premaster secret (one
+        // RSA private operation, costed as a signature, in place of the
+        // CertificateVerify signature) and does no ECDHE.
+        parts.push("RSA key exchange: the premaster decryption is one of the two".into());
+    }
     let (kex, kex_name, untimed) = match group {
+        "RSA" => (None, group, None),
         "X25519" => (speed.ecdh_x25519, "X25519", None),
         "secp256r1" => (speed.ecdh_p256, "P-256", None),
         "X25519MLKEM768" => (
@@ -526,6 +599,7 @@ fn floor(speed: &Speed, kind: CertKind, auth: Auth, group: &str) -> Floor {
                 1e6 / rate
             ));
         }
+        None if group == "RSA" => {}
         None => missing.push(format!("ECDHE {kex_name}")),
     }
     missing.extend(untimed.map(str::to_owned));
@@ -607,7 +681,7 @@ fn capf_certificate(
 /// One enrollment, start to END_SESSION: Ok when the LSC was installed.
 async fn enroll(
     address: std::net::SocketAddr,
-    tls_config: Arc<rustls::ClientConfig>,
+    phone_tls: &PhoneTls,
     device: String,
     auth_string: Option<&str>,
 ) -> Result<(), String> {
@@ -622,7 +696,7 @@ async fn enroll(
         .await
         .map_err(|e| fail("connect", &e))?;
     stream.set_nodelay(true).map_err(|e| fail("nodelay", &e))?;
-    let mut tls = TlsClientTransport::new(tls_config, "127.0.0.1").map_err(|e| fail("TLS", &e))?;
+    let mut tls = phone_tls.engine()?;
     let config = PhoneConfig::new(device, credentials).map_err(|e| fail("phone config", &e))?;
     let mut session = PhoneSession::new(config, now());
     let mut buffer = vec![0_u8; 16 * 1024];
@@ -726,6 +800,38 @@ fn probe_handshake(
     Ok((version, suite, group))
 }
 
+/// [`probe_handshake`] for the legacy phones (OpenSSL, TLS 1.0,
+/// AES128-SHA): the key exchange is RSA (the premaster secret encrypted to
+/// the server's key).
+fn probe_legacy_handshake(
+    address: std::net::SocketAddr,
+    config: &LegacyClientConfig,
+) -> Result<(String, String, String), String> {
+    use std::io::{Read, Write};
+    let mut engine = config.engine().map_err(|e| e.to_string())?;
+    let mut socket = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    let mut buffer = vec![0_u8; 16 * 1024];
+    while engine.is_handshaking() {
+        let bytes = engine.take_tcp_output();
+        socket.write_all(&bytes).map_err(|e| e.to_string())?;
+        let read = socket.read(&mut buffer).map_err(|e| e.to_string())?;
+        if read == 0 {
+            return Err("probe handshake: the server closed".into());
+        }
+        engine
+            .receive_tcp(buffer.get(..read).unwrap_or_default())
+            .map_err(|e| format!("probe handshake: {e}"))?;
+    }
+    let version = engine
+        .protocol_version()
+        .map_or("?".into(), |v| format!("{v:?}"));
+    let suite = engine.cipher_name().unwrap_or("?").to_owned();
+    Ok((version, suite, "RSA".into()))
+}
+
 /// The `q` quantile of sorted latencies.
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
@@ -774,8 +880,9 @@ fn main() -> Result<(), String> {
     if std::env::args().any(|arg| arg == "--help" || arg == "-h") {
         println!(
             "options: --cert-kind rsa2048|p256|both --auth null|auth-string|both --devices N \
-             --auth-string-devices N --concurrency N --seconds N --capf PATH --openssl PATH \
-             --server rust|python|both --python PATH (described at the top of benches/load.sh)"
+             --auth-string-devices N --concurrency N --seconds N --tls rustls|legacy|both \
+             --server rust|python|both --python PATH --capf PATH --openssl PATH \
+             (described at the top of benches/load.sh)"
         );
         return Ok(());
     }
@@ -814,24 +921,45 @@ fn main() -> Result<(), String> {
     };
     let mut outcomes = Vec::new();
     for &kind in &settings.cert_kinds {
-        for &auth in &settings.auths {
+        for (auth, tls) in settings
+            .auths
+            .iter()
+            .flat_map(|&auth| settings.tls.iter().map(move |&tls| (auth, tls)))
+        {
             for &server in &settings.servers {
-                let label = if settings.servers.len() > 1 || server != ServerKind::Rust {
-                    format!("{} {} {}", kind.name(), auth.name(), server.name())
-                } else {
-                    format!("{} {}", kind.name(), auth.name())
-                };
+                let mut label = format!("{} {}", kind.name(), auth.name());
+                if tls == TlsKind::Legacy {
+                    label.push_str(" legacy");
+                }
+                if settings.servers.len() > 1 || server != ServerKind::Rust {
+                    label.push(' ');
+                    label.push_str(server.name());
+                }
+                if tls == TlsKind::Legacy && kind != CertKind::Rsa2048 {
+                    println!();
+                    println!(
+                        "=== {label}: skipped (TLS 1.0 AES128-SHA needs an RSA certificate) ==="
+                    );
+                    continue;
+                }
                 println!();
                 println!("=== {label} ===");
                 let dir = std::env::temp_dir().join(format!(
-                    "capf-load-{}-{}-{}-{}",
+                    "capf-load-{}-{}-{}-{}-{}",
                     std::process::id(),
                     kind.name(),
                     auth.name(),
+                    tls.name(),
                     server.name()
                 ));
                 std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                let result = run(&settings, &speed, kind, auth, server, label.clone(), &dir);
+                let configuration = Configuration {
+                    kind,
+                    auth,
+                    tls,
+                    server,
+                };
+                let result = run(&settings, &speed, configuration, label.clone(), &dir);
                 // Best effort: a leftover temporary directory is harmless.
                 let _ = std::fs::remove_dir_all(&dir);
                 match result {
@@ -848,9 +976,12 @@ fn main() -> Result<(), String> {
 fn run(
     settings: &Settings,
     speed: &Speed,
-    kind: CertKind,
-    auth: Auth,
-    server_kind: ServerKind,
+    Configuration {
+        kind,
+        auth,
+        tls,
+        server: server_kind,
+    }: Configuration,
     label: String,
     dir: &Path,
 ) -> Result<Outcome, String> {
@@ -946,6 +1077,7 @@ fn run(
         .arg(&key_path)
         .arg("--db")
         .arg(&db)
+        .args((tls == TlsKind::Legacy).then_some("--legacy-tls"))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -971,8 +1103,24 @@ fn run(
     }
 
     let pinned = vec![certificate.der().to_vec()];
-    let tls_config = phone_tls_config(&pinned)?;
-    let (version, suite, group) = probe_handshake(address, tls_config.clone())?;
+    let (tls_config, (version, suite, group)) = match tls {
+        TlsKind::Rustls => {
+            let config = phone_tls_config(&pinned)?;
+            let probed = probe_handshake(address, config.clone())?;
+            (PhoneTls::Rustls(config), probed)
+        }
+        TlsKind::Legacy => {
+            let config = LegacyClientConfig::new(
+                &pinned,
+                LegacyVersion::Tls10,
+                LegacyVersion::Tls10,
+                "AES128-SHA",
+            )
+            .map_err(|e| e.to_string())?;
+            let probed = probe_legacy_handshake(address, &config)?;
+            (PhoneTls::Legacy(config), probed)
+        }
+    };
     println!("TLS negotiated by the load: {version}, {suite}, key exchange {group}");
     let floor = (speed.rsa2048_sign.is_some()
         || speed.ecdsa_p256_sign.is_some()
@@ -1022,7 +1170,7 @@ fn run(
                     }
                     let start = Instant::now();
                     let digits = strings.get(index).map(String::as_str);
-                    match enroll(address, tls_config.clone(), device_name(index), digits).await {
+                    match enroll(address, &tls_config, device_name(index), digits).await {
                         Ok(()) => latencies.push(start.elapsed()),
                         Err(error) => errors.push(error),
                     }
@@ -1091,7 +1239,7 @@ fn run(
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let outcome = Outcome {
         label,
-        configuration: format!("{} {}", kind.name(), auth.name()),
+        configuration: format!("{} {} {}", kind.name(), auth.name(), tls.name()),
         server: server_kind,
         enrollments: latencies.len(),
         errors: errors.len(),

@@ -1,8 +1,10 @@
 //! One sans-IO TLS connection carrying one session (feature `tls`).
 //!
 //! [`TlsConnection`] joins any [`Session`] of this crate (CAPF server or
-//! phone, TVS server or client) with a rustls transport
-//! ([`TlsServerTransport`] or [`TlsClientTransport`]) and keeps every rule a
+//! phone, TVS server or client) with a TLS engine ([`TlsEngine`]: by
+//! default rustls, [`RustlsEngine`] over [`TlsServerTransport`] or
+//! [`TlsClientTransport`]; crate `capf-legacy-tls` adds an OpenSSL engine
+//! for phones that speak only TLS 1.0 or CBC suites) and keeps every rule a
 //! host needs to drive them over a real network, so that a tokio, asyncio or
 //! JVM host only moves TCP bytes and answers decisions:
 //!
@@ -26,7 +28,8 @@
 //!   typed [`ConnectionOutput::TlsFailed`] with a readable cause;
 //! * **close_notify after the session is done**: the final
 //!   [`ConnectionOutput::Transmit`] before [`ConnectionOutput::Done`] carries
-//!   it.
+//!   it (not after a TLS failure: the engine's fatal alert ended the
+//!   connection).
 //!
 //! # Driving it
 //!
@@ -173,23 +176,151 @@ pub enum ConnectionOutput<Decision, Outcome> {
     Abandoned(Abandonment),
 }
 
-/// The rustls side of a connection.
+/// The engine-specific part of a [`TlsConnection`]: one TLS endpoint, sans
+/// IO (ciphertext in and out as bytes, plaintext in and out as frames).
+///
+/// [`TlsConnection`] keeps every host rule on top of it (one frame per
+/// record, order, handshake deadline, peer close and failures told to the
+/// session, close_notify at the end), so another TLS library only has to
+/// provide these operations to carry the same sessions: the crate's own
+/// [`RustlsEngine`] (rustls), or an OpenSSL engine for legacy phones (crate
+/// `capf-legacy-tls` of this workspace, which keeps OpenSSL out of this
+/// crate). An engine never blocks, reads clocks or does I/O.
+pub trait TlsEngine: core::fmt::Debug {
+    /// Feeds bytes received from TCP (any chunking) and returns the
+    /// plaintext they completed (possibly empty). Handshake replies and
+    /// alerts become available from [`take_tcp_output`](Self::take_tcp_output).
+    /// An error is fatal: the engine fails every later call.
+    fn receive_tcp(&mut self, bytes: &[u8]) -> Result<Vec<u8>, TlsError>;
+    /// Encrypts one whole frame as **one** TLS write, hence one
+    /// application-data record (frames are at most 16 384 bytes). Before
+    /// the handshake completes the frame is held and sent, still as its own
+    /// record, once it does.
+    fn send_plaintext(&mut self, frame: &[u8]) -> Result<(), TlsError>;
+    /// Everything that must now go to the peer over TCP.
+    fn take_tcp_output(&mut self) -> Vec<u8>;
+    /// Whether [`take_tcp_output`](Self::take_tcp_output) has bytes.
+    fn has_tcp_output(&self) -> bool;
+    /// Queues a close_notify alert; no plaintext may follow.
+    fn send_close_notify(&mut self);
+    /// Whether the peer sent close_notify.
+    fn peer_closed(&self) -> bool;
+    /// The TCP stream ended: `Ok` if the peer had sent close_notify,
+    /// [`TlsError::Truncated`] otherwise.
+    fn tcp_closed(&mut self) -> Result<(), TlsError>;
+    /// Whether the TLS handshake is still running.
+    fn is_handshaking(&self) -> bool;
+    /// The negotiated protocol version, once known (rustls' names are used
+    /// for every engine: `TLSv1_0` … `TLSv1_3`).
+    fn protocol_version(&self) -> Option<rustls::ProtocolVersion>;
+    /// The certificates the peer presented (leaf first), once known.
+    fn peer_certificates(&self) -> Option<Vec<Vec<u8>>>;
+    /// The negotiated cipher suite's name in the engine's own spelling
+    /// (rustls `TLS13_AES_128_GCM_SHA256`, OpenSSL `AES128-SHA`), once
+    /// known: for logs, so an operator sees which phones need old suites.
+    fn cipher_suite_name(&self) -> Option<String>;
+}
+
+impl<E: TlsEngine + ?Sized> TlsEngine for Box<E> {
+    fn receive_tcp(&mut self, bytes: &[u8]) -> Result<Vec<u8>, TlsError> {
+        (**self).receive_tcp(bytes)
+    }
+    fn send_plaintext(&mut self, frame: &[u8]) -> Result<(), TlsError> {
+        (**self).send_plaintext(frame)
+    }
+    fn take_tcp_output(&mut self) -> Vec<u8> {
+        (**self).take_tcp_output()
+    }
+    fn has_tcp_output(&self) -> bool {
+        (**self).has_tcp_output()
+    }
+    fn send_close_notify(&mut self) {
+        (**self).send_close_notify();
+    }
+    fn peer_closed(&self) -> bool {
+        (**self).peer_closed()
+    }
+    fn tcp_closed(&mut self) -> Result<(), TlsError> {
+        (**self).tcp_closed()
+    }
+    fn is_handshaking(&self) -> bool {
+        (**self).is_handshaking()
+    }
+    fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
+        (**self).protocol_version()
+    }
+    fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
+        (**self).peer_certificates()
+    }
+    fn cipher_suite_name(&self) -> Option<String> {
+        (**self).cipher_suite_name()
+    }
+}
+
+macro_rules! rustls_engine {
+    ($name:ident) => {
+        impl TlsEngine for $name {
+            fn receive_tcp(&mut self, bytes: &[u8]) -> Result<Vec<u8>, TlsError> {
+                $name::receive_tcp(self, bytes)
+            }
+            fn send_plaintext(&mut self, frame: &[u8]) -> Result<(), TlsError> {
+                $name::send_plaintext(self, frame)
+            }
+            fn take_tcp_output(&mut self) -> Vec<u8> {
+                $name::take_tcp_output(self)
+            }
+            fn has_tcp_output(&self) -> bool {
+                $name::has_tcp_output(self)
+            }
+            fn send_close_notify(&mut self) {
+                $name::send_close_notify(self);
+            }
+            fn peer_closed(&self) -> bool {
+                $name::peer_closed(self)
+            }
+            fn tcp_closed(&mut self) -> Result<(), TlsError> {
+                $name::tcp_closed(self)
+            }
+            fn is_handshaking(&self) -> bool {
+                $name::is_handshaking(self)
+            }
+            fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
+                $name::protocol_version(self)
+            }
+            fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
+                $name::peer_certificates(self)
+            }
+            fn cipher_suite_name(&self) -> Option<String> {
+                $name::cipher_suite_name(self)
+            }
+        }
+    };
+}
+
+rustls_engine!(TlsServerTransport);
+rustls_engine!(TlsClientTransport);
+
+/// The rustls side of a connection, server or client: the default engine
+/// of [`TlsConnection`].
+#[non_exhaustive]
 #[derive(Debug)]
-enum Transport {
+pub enum RustlsEngine {
+    /// A rustls server (CAPF, TVS).
     Server(TlsServerTransport),
+    /// A rustls client (phone, TVS client).
     Client(TlsClientTransport),
 }
 
 macro_rules! dispatch {
     ($self:expr, $transport:ident => $body:expr) => {
         match $self {
-            Transport::Server($transport) => $body,
-            Transport::Client($transport) => $body,
+            RustlsEngine::Server($transport) => $body,
+            RustlsEngine::Client($transport) => $body,
         }
     };
 }
 
-impl Transport {
+impl TlsEngine for RustlsEngine {
     fn receive_tcp(&mut self, bytes: &[u8]) -> Result<Vec<u8>, TlsError> {
         dispatch!(self, t => t.receive_tcp(bytes))
     }
@@ -220,15 +351,18 @@ impl Transport {
     fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
         dispatch!(self, t => t.peer_certificates())
     }
+    fn cipher_suite_name(&self) -> Option<String> {
+        dispatch!(self, t => t.cipher_suite_name())
+    }
 }
 
 /// One TLS connection carrying one session: TCP bytes in, TCP bytes out,
 /// decisions surfaced. See the [module documentation](self) for the rules
 /// it keeps and a complete example, and [`crate::manual`] section 7.
 #[derive(Debug)]
-pub struct TlsConnection<S: Session> {
+pub struct TlsConnection<S: Session, E: TlsEngine = RustlsEngine> {
     session: S,
-    transport: Transport,
+    transport: E,
     /// When the handshake must have completed, if limited.
     handshake_deadline: Option<Timestamp>,
     /// The TCP stream can neither be read nor written any more.
@@ -247,7 +381,7 @@ pub struct TlsConnection<S: Session> {
     finished: bool,
 }
 
-impl<S: Session> TlsConnection<S> {
+impl<S: Session> TlsConnection<S, RustlsEngine> {
     /// The server side of one accepted TCP connection (CAPF, TVS), created
     /// at `now` (the handshake deadline counts from it).
     pub fn server(
@@ -256,8 +390,8 @@ impl<S: Session> TlsConnection<S> {
         options: ConnectionOptions,
         now: Timestamp,
     ) -> Result<Self, TlsError> {
-        let transport = Transport::Server(TlsServerTransport::new(config)?);
-        Ok(Self::new(transport, session, options, now))
+        let transport = RustlsEngine::Server(TlsServerTransport::new(config)?);
+        Ok(Self::with_engine(transport, session, options, now))
     }
 
     /// The client side (phone, TVS client) of one outgoing TCP connection to
@@ -271,11 +405,22 @@ impl<S: Session> TlsConnection<S> {
         options: ConnectionOptions,
         now: Timestamp,
     ) -> Result<Self, TlsError> {
-        let transport = Transport::Client(TlsClientTransport::new(config, server)?);
-        Ok(Self::new(transport, session, options, now))
+        let transport = RustlsEngine::Client(TlsClientTransport::new(config, server)?);
+        Ok(Self::with_engine(transport, session, options, now))
     }
+}
 
-    fn new(transport: Transport, session: S, options: ConnectionOptions, now: Timestamp) -> Self {
+impl<S: Session, E: TlsEngine> TlsConnection<S, E> {
+    /// A connection over any [`TlsEngine`] (server or client side, as the
+    /// engine was made), created at `now` (the handshake deadline counts
+    /// from it). [`server`](TlsConnection::server) and
+    /// [`client`](TlsConnection::client) are this with rustls.
+    pub fn with_engine(
+        transport: E,
+        session: S,
+        options: ConnectionOptions,
+        now: Timestamp,
+    ) -> Self {
         let handshake_deadline = options
             .handshake_timeout
             .map(|limit| now.plus_millis(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)));
@@ -303,6 +448,12 @@ impl<S: Session> TlsConnection<S> {
     /// connection's methods for those.
     pub fn session_mut(&mut self) -> &mut S {
         &mut self.session
+    }
+
+    /// The TLS engine, to read what it negotiated (see [`TlsEngine`]).
+    /// Feeding it bytes directly bypasses the connection's rules.
+    pub fn engine(&self) -> &E {
+        &self.transport
     }
 
     /// The session back, once the connection is no longer needed.
@@ -435,7 +586,13 @@ impl<S: Session> TlsConnection<S> {
                 }
                 Some(Output::Need(decision)) => return Some(ConnectionOutput::Need(decision)),
                 Some(Output::Done(outcome)) => {
-                    self.transport.send_close_notify();
+                    // After a fatal alert (or with TCP gone) the connection
+                    // is over: no close_notify follows the alert. rustls
+                    // queues none then; the rule is the connection's so
+                    // that no engine has to know it.
+                    if !self.tls_failed && !self.tcp_gone {
+                        self.transport.send_close_notify();
+                    }
                     self.done = Some(outcome);
                     return self.poll_output();
                 }
@@ -477,6 +634,12 @@ impl<S: Session> TlsConnection<S> {
     /// (see [`TlsClientTransport::peer_certificates`]).
     pub fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
         self.transport.peer_certificates()
+    }
+
+    /// The negotiated cipher suite's name, once known (see
+    /// [`TlsEngine::cipher_suite_name`]).
+    pub fn cipher_suite_name(&self) -> Option<String> {
+        self.transport.cipher_suite_name()
     }
 
     fn is_over(&self) -> bool {

@@ -115,11 +115,16 @@
 //!
 //! [`TlsConnection`](crate::connection::TlsConnection) joins any session
 //! with rustls and keeps the rules of a network host, so a tokio, asyncio or
-//! JVM host only moves TCP bytes and answers decisions:
+//! JVM host only moves TCP bytes and answers decisions. Another TLS library
+//! plugs in through [`TlsEngine`](crate::connection::TlsEngine) and
+//! `TlsConnection::with_engine` with every rule kept (crate
+//! `capf-legacy-tls`: OpenSSL for phones that speak only TLS 1.0 or CBC
+//! suites):
 //!
 //! ```text
 //! connection = TlsConnection::server(tls_config, session, options, now)
 //!           (or TlsConnection::client(tls_config, server_name, session, options, now))
+//!           (or TlsConnection::with_engine(engine, session, options, now))
 //! loop:
 //!     while let Some(output) = connection.poll_output():
 //!         Transmit(bytes) -> write to TCP whole (failed: handle_transport_error())

@@ -108,6 +108,11 @@ pub enum TlsError {
     /// Plaintext was offered after close_notify was sent.
     #[error("cannot send after close_notify")]
     Closed,
+    /// Another [`TlsEngine`](crate::connection::TlsEngine) than rustls
+    /// failed (handshake refused, bad record, alert); its readable cause,
+    /// without key material.
+    #[error("TLS: {0}")]
+    Engine(String),
 }
 
 /// Which TLS protocol versions a configuration enables.
@@ -690,6 +695,15 @@ macro_rules! transport_api {
             /// The negotiated protocol version, once known.
             pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
                 self.engine.connection.protocol_version()
+            }
+
+            /// The negotiated cipher suite's name (`TLS13_AES_128_GCM_SHA256`),
+            /// once known: for logs.
+            pub fn cipher_suite_name(&self) -> Option<String> {
+                self.engine
+                    .connection
+                    .negotiated_cipher_suite()
+                    .map(|suite| format!("{:?}", suite.suite()))
             }
 
             /// The certificates the peer presented, once the handshake got

@@ -789,6 +789,45 @@ fn garbage_tcp_bytes_give_a_tls_error_and_no_panic() {
     );
 }
 
+/// After rustls' fatal alert the connection is over: the session ends,
+/// and no close_notify follows the alert (tls_engine.rs checks the same
+/// rule with an engine that would send one).
+#[test]
+fn no_close_notify_follows_a_fatal_alert() {
+    let (server_tls, _) = tls_configs(TlsVersions::default());
+    let mut server = TlsConnection::server(
+        server_tls,
+        ServerSession::new(ServerConfig::new(SERVER_ID), T0),
+        ConnectionOptions::default(),
+        T0,
+    )
+    .unwrap();
+    // A handshake record whose body is no ClientHello.
+    server.handle_tcp_input(&[22, 3, 1, 0, 4, 0xFF, 0, 0, 0]);
+    let mut side = Side::default();
+    drain(
+        &mut server,
+        &mut |server: &mut ServerSession, decision| match decision {
+            ServerDecision::RecordOutcome { .. } => server.answer_outcome_recorded().unwrap(),
+            other => panic!("{other:?}"),
+        },
+        &mut side,
+    );
+    assert_eq!(side.tls_failures.len(), 1);
+    assert!(matches!(
+        side.outcome.unwrap().result,
+        SessionResult::TransportFailed { .. }
+    ));
+    let sent: Vec<(u8, usize)> = side
+        .transmits
+        .iter()
+        .flat_map(|bytes| records(bytes))
+        .collect();
+    // One plaintext alert record (level, description): the fatal one.
+    assert_eq!(sent, vec![(21, 2)], "{:?}", side.transmits);
+    assert_eq!(side.transmits[0][5], 2, "a fatal alert");
+}
+
 #[test]
 fn tls_errors_read_well() {
     // The typed error keeps rustls' cause readable.

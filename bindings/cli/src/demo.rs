@@ -188,7 +188,7 @@ async fn demo(dir: &Path) -> CliResult {
     // The demo's strings are keyed under a key that lives in memory only.
     let auth_key = AuthKey::generate(&mut rand_core::OsRng);
     let server = Server::new(ServerSetup {
-        tls,
+        tls: tls.into(),
         issuer,
         db: db.clone(),
         policy,
@@ -219,7 +219,7 @@ async fn demo(dir: &Path) -> CliResult {
         capf_core::tls::server_config(std::slice::from_ref(&tvs_der), &tvs_key.serialize_der())
             .map_err(|e| fail("TVS TLS", e))?;
     let tvs = TvsServer::new(
-        tvs_tls,
+        tvs_tls.into(),
         &db,
         TvsServerConfig::default(),
         Duration::from_secs(10),

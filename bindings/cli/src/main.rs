@@ -9,6 +9,7 @@ mod cert;
 mod demo;
 mod device;
 mod encrypted_config;
+mod engine;
 mod enroll;
 mod files;
 mod listener;

@@ -8,11 +8,14 @@
 //! capf-core's [`TlsConnection`], where a Python or JVM host finds it too.
 //! This loop only moves TCP bytes, honours
 //! [`TlsConnection::poll_timeout`] and hands each decision to a [`Host`].
+//! It drives a connection over any [`TlsEngine`] (rustls, or OpenSSL for
+//! `capf serve --legacy-tls`) the same way.
 
-use capf_core::connection::{Abandonment, ConnectionOutput, TlsConnection};
+use capf_core::connection::{Abandonment, ConnectionOutput, TlsConnection, TlsEngine};
 use capf_core::session::Session;
 use capf_core::time::Timestamp;
 use capf_core::tls::TlsError;
+use capf_core::tls::rustls::ProtocolVersion;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,18 +36,24 @@ pub(crate) trait Host<S: Session> {
 /// `None` when the connection ended without one (handshake deadline passed,
 /// or a session that neither ended nor has a deadline after the peer left).
 /// The stream is shut down on return.
-pub(crate) async fn run<S, H>(
+pub(crate) async fn run<S, E, H>(
     stream: &mut TcpStream,
-    connection: &mut TlsConnection<S>,
+    connection: &mut TlsConnection<S, E>,
     host: &mut H,
 ) -> Result<Option<S::Outcome>, H::Error>
 where
     S: Session,
+    E: TlsEngine,
     H: Host<S>,
 {
     let mut buffer = vec![0_u8; 16 * 1024];
     let mut read_ended = false;
+    let mut established = false;
     loop {
+        if !established && !connection.is_handshaking() {
+            established = true;
+            log_established(connection);
+        }
         while let Some(output) = connection.poll_output() {
             match output {
                 ConnectionOutput::Transmit(bytes) => {
@@ -59,6 +68,13 @@ where
                 }
                 ConnectionOutput::TlsFailed(error) => {
                     tracing::info!(%error, "TLS failed");
+                    if peer_too_old(&error) {
+                        tracing::warn!(
+                            "TLS handshake refused: the peer offers only what rustls refuses \
+                             (TLS 1.0/1.1, CBC or RSA key-exchange suites); a phone that speaks \
+                             nothing newer needs `capf serve --legacy-tls`"
+                        );
+                    }
                     host.tls_failed(&error);
                 }
                 ConnectionOutput::Done(outcome) => {
@@ -97,6 +113,37 @@ where
             }
         }
     }
+}
+
+/// One line per connection once TLS is up: at info for a legacy
+/// connection (TLS 1.0/1.1, or a suite without AEAD), so an operator sees
+/// which phones still need `--legacy-tls`; at debug otherwise.
+fn log_established<S: Session, E: TlsEngine>(connection: &TlsConnection<S, E>) {
+    let version = connection.protocol_version();
+    let suite = connection.cipher_suite_name().unwrap_or_default();
+    let old_version = matches!(
+        version,
+        Some(ProtocolVersion::TLSv1_0 | ProtocolVersion::TLSv1_1 | ProtocolVersion::SSLv3)
+    );
+    let aead = ["GCM", "CHACHA20", "CCM"]
+        .iter()
+        .any(|mode| suite.contains(mode));
+    let version = version.map(|v| format!("{v:?}")).unwrap_or_default();
+    if old_version || !aead {
+        tracing::info!(%version, %suite, "legacy TLS established");
+    } else {
+        tracing::debug!(%version, %suite, "TLS established");
+    }
+}
+
+/// Whether rustls refused the peer for offering only old TLS (versions,
+/// suites or extensions rustls does not implement): the case
+/// `--legacy-tls` exists for.
+fn peer_too_old(error: &TlsError) -> bool {
+    matches!(
+        error,
+        TlsError::Protocol(capf_core::tls::rustls::Error::PeerIncompatible(_))
+    )
 }
 
 /// The TLS server name for `server` (`host:port`): its host part if that is

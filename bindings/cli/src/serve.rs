@@ -21,6 +21,7 @@
 //! Logs (`tracing`) carry the device, the session id and the outcome, never
 //! an authentication string or key material.
 
+use crate::engine::{self, ServerTls};
 use crate::files::{read_certificates, read_private_key};
 use crate::listener::{self, Stop, stop_on_signal};
 use crate::output::now_unix;
@@ -31,9 +32,8 @@ use capf_core::capf::server::{
     CertificatePolicy, DeviceRefusal, IssueRefusal, ServerConfig, ServerDecision, ServerOutcome,
     ServerSession, SessionIdAllocator, SessionResult,
 };
-use capf_core::connection::{ConnectionOptions, TlsConnection};
+use capf_core::connection::ConnectionOptions;
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
-use capf_core::tls::rustls;
 use capf_core::trust::Revocations;
 use capf_registry::{
     AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry,
@@ -129,6 +129,12 @@ pub(crate) struct ServeArgs {
         requires = "renew_used_share"
     )]
     renew_interval: u64,
+    /// Also accept phones that speak only TLS 1.0-1.2 with CBC and RSA
+    /// key-exchange suites (AES128-SHA, ...), on the CAPF and TVS
+    /// listeners, through OpenSSL at security level 0. Weaker; off by
+    /// default; a warning at start says what it enables.
+    #[arg(long)]
+    legacy_tls: bool,
     #[command(flatten)]
     tvs: crate::tvs::TvsServeArgs,
 }
@@ -180,7 +186,7 @@ impl Default for Timeouts {
 /// Everything the server needs, loaded and checked once.
 pub(crate) struct ServerSetup {
     /// TLS configuration presenting the CAPF certificate.
-    pub(crate) tls: Arc<rustls::ServerConfig>,
+    pub(crate) tls: ServerTls,
     /// The local CA for LSCs.
     pub(crate) issuer: LscIssuer,
     /// The registry path.
@@ -201,7 +207,7 @@ pub(crate) struct ServerSetup {
 
 /// State shared by every connection task.
 struct Shared {
-    tls: Arc<rustls::ServerConfig>,
+    tls: ServerTls,
     issuer: LscIssuer,
     /// The registry (its writer thread does the group commit; the session
     /// path awaits its writes instead of blocking a thread on them).
@@ -243,8 +249,7 @@ impl ServerSetup {
         };
         let chain = read_certificates(cert)?;
         let key = read_private_key(key)?;
-        let tls = capf_core::tls::server_config(&chain, &key)
-            .map_err(|error| CliError::input(format!("CAPF certificate/key: {error}")))?;
+        let tls = ServerTls::load(&chain, &key, args.legacy_tls, "CAPF")?;
         let issuer = match (&args.issuer, &args.issuer_key) {
             (Some(cert), Some(key)) => {
                 let certificate = read_certificates(cert)?;
@@ -298,6 +303,10 @@ impl ServerSetup {
 /// Runs `capf serve`.
 pub(crate) fn run(args: ServeArgs) -> CliResult {
     init_logging("info");
+    engine::check_available(args.legacy_tls)?;
+    if args.legacy_tls {
+        tracing::warn!("{}", engine::LEGACY_WARNING);
+    }
     if let Some(path) = &args.ready_file {
         // Written once listening: a folder that is not there is found now.
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -327,6 +336,7 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
         args.key.as_deref(),
         &args.db,
         Duration::from_secs(args.handshake_timeout.max(1)),
+        args.legacy_tls,
     )?;
     // CAPF unless only --tvs-listen was asked for.
     let capf_listen = match (args.listen, &tvs) {
@@ -552,7 +562,9 @@ impl Server {
         config.key_generation_timeout = shared.timeouts.key_generation;
         let session = ServerSession::new(config, now());
         let options = ConnectionOptions::with_handshake_timeout(Some(shared.timeouts.handshake));
-        let mut connection = TlsConnection::server(shared.tls.clone(), session, options, now())
+        let mut connection = shared
+            .tls
+            .connection(session, options, now())
             .map_err(|e| e.to_string())?;
         let mut host = ServerHost {
             server: self,

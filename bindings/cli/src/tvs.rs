@@ -10,6 +10,7 @@
 //! reference does, and logged with its reason.
 
 use crate::anchors::{describe_tls_failure, server_tls_config};
+use crate::engine::ServerTls;
 use crate::files::{read_certificates, read_private_key};
 use crate::listener;
 use crate::output::{errln, now_unix, outln, rfc3339_utc};
@@ -507,7 +508,7 @@ pub(crate) struct TvsServer {
 }
 
 struct TvsShared {
-    tls: Arc<rustls::ServerConfig>,
+    tls: ServerTls,
     store: Arc<dyn TvsAllowList>,
     /// The certificate ledger of the same file: a revoked LSC is INVALID.
     ledger: Arc<dyn Registry>,
@@ -525,6 +526,7 @@ impl TvsServer {
         key: Option<&Path>,
         db: &Path,
         handshake_timeout: Duration,
+        legacy_tls: bool,
     ) -> Result<Option<(Self, SocketAddr)>, CliError> {
         let Some(listen) = args.tvs_listen else {
             return Ok(None);
@@ -540,8 +542,7 @@ impl TvsServer {
         };
         let chain = read_certificates(cert)?;
         let key = read_private_key(key)?;
-        let tls = capf_core::tls::server_config(&chain, &key)
-            .map_err(|error| CliError::input(format!("TVS certificate/key: {error}")))?;
+        let tls = ServerTls::load(&chain, &key, legacy_tls, "TVS")?;
         let mut config = TvsServerConfig::default();
         config.refuse_expired = args.tvs_refuse_expired;
         Ok(Some((
@@ -553,7 +554,7 @@ impl TvsServer {
     /// A TVS server with its TLS configuration, answering from the TVS
     /// table of the registry file `db`.
     pub(crate) fn new(
-        tls: Arc<rustls::ServerConfig>,
+        tls: ServerTls,
         db: &Path,
         config: TvsServerConfig,
         handshake_timeout: Duration,
@@ -592,14 +593,13 @@ impl TvsServer {
             let session = TvsServerSession::new(self.shared.config.clone(), now());
             let options =
                 ConnectionOptions::with_handshake_timeout(Some(self.shared.handshake_timeout));
-            let mut connection =
-                match TlsConnection::server(self.shared.tls.clone(), session, options, now()) {
-                    Ok(connection) => connection,
-                    Err(error) => {
-                        tracing::error!(%error, "TLS setup failed");
-                        return;
-                    }
-                };
+            let mut connection = match self.shared.tls.connection(session, options, now()) {
+                Ok(connection) => connection,
+                Err(error) => {
+                    tracing::error!(%error, "TLS setup failed");
+                    return;
+                }
+            };
             let mut host = TvsHost {
                 store: self.shared.store.clone(),
                 ledger: self.shared.ledger.clone(),
