@@ -913,3 +913,87 @@ fn a_client_certificate_from_an_openssl_csr_and_its_pkcs12_open_in_openssl() {
     ]);
     assert_eq!(shown.status.code(), Some(2), "{}", report(&shown));
 }
+
+/// The validity (notAfter - notBefore, seconds) of the first certificate of
+/// a PEM file, read with x509-cert.
+fn validity_seconds(path: &Path) -> u64 {
+    use der::Decode;
+    let der = certificate_in(path);
+    let certificate = x509_cert::Certificate::from_der(&der).unwrap();
+    let validity = certificate.tbs_certificate.validity;
+    let start = validity.not_before.to_unix_duration().as_secs();
+    let end = validity.not_after.to_unix_duration().as_secs();
+    end - start
+}
+
+fn settings(site: &Site, args: &[&str]) -> Output {
+    let mut all: Vec<&OsStr> = vec!["settings".as_ref()];
+    all.extend(args.iter().take(1).map(OsStr::new));
+    all.extend(["--db".as_ref(), site.db()]);
+    all.extend(args.iter().skip(1).map(OsStr::new));
+    capf(&all)
+}
+
+#[test]
+fn registry_settings_are_validated_shown_and_used_by_serve_unless_a_flag_overrides_them() {
+    let mut site = Site::new("settings");
+    site.add("SEP0000000000D1", "null");
+    site.add("SEP0000000000D2", "null");
+    // Defaults until set.
+    let shown: serde_json::Value =
+        serde_json::from_slice(&ok(settings(&site, &["show", "--json"])).stdout).unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({
+            "validity-days": "1825",
+            "key-generation-timeout": "3600",
+            "max-failed-attempts": "5",
+            "renew-used-share": "off",
+        })
+    );
+    ok(settings(&site, &["set", "validity-days", "2"]));
+    ok(settings(&site, &["set", "renew-used-share", "0.5"]));
+    // Refusals: exit 2, a clear reason, nothing changed.
+    for (args, expected) in [
+        (
+            &["set", "validity", "2"][..],
+            "unknown setting \"validity\"",
+        ),
+        (&["set", "validity-days", "0"][..], "from 1 to 3650"),
+        (&["set", "renew-used-share", "2"][..], "at most 1"),
+        (
+            &["set", "max-failed-attempts", "many"][..],
+            "0 (never lock)",
+        ),
+    ] {
+        let output = settings(&site, args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            report(&output)
+        );
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{args:?}: {}",
+            report(&output)
+        );
+    }
+    let table = text(&ok(settings(&site, &["show"])).stdout);
+    assert!(table.contains("validity-days           2"), "{table}");
+    assert!(table.contains("renew-used-share        0.5"), "{table}");
+    // A server without flags issues two-day LSCs, the registry's setting ...
+    site.start(&[]);
+    let first = site.dir.join("first.pem");
+    ok(site.enroll("SEP0000000000D1", &first, None));
+    assert_eq!(validity_seconds(&first), 2 * 86_400);
+    // ... and its flag overrides the setting for that server only.
+    site.start(&["--validity-days", "3", "--renew-used-share", "off"]);
+    let second = site.dir.join("second.pem");
+    ok(site.enroll("SEP0000000000D2", &second, None));
+    assert_eq!(validity_seconds(&second), 3 * 86_400);
+    let after: serde_json::Value =
+        serde_json::from_slice(&ok(settings(&site, &["show", "--json"])).stdout).unwrap();
+    assert_eq!(after["validity-days"], "2");
+    assert_eq!(after["renew-used-share"], "0.5");
+}
