@@ -997,3 +997,111 @@ fn registry_settings_are_validated_shown_and_used_by_serve_unless_a_flag_overrid
     assert_eq!(after["validity-days"], "2");
     assert_eq!(after["renew-used-share"], "0.5");
 }
+
+/// The key algorithm of the first certificate of a PEM file, read with
+/// x509-cert: "rsa" or "ec".
+fn key_family(path: &Path) -> &'static str {
+    use der::Decode;
+    let der = certificate_in(path);
+    let certificate = x509_cert::Certificate::from_der(&der).unwrap();
+    match certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .algorithm
+        .oid
+        .to_string()
+        .as_str()
+    {
+        "1.2.840.113549.1.1.1" => "rsa",
+        "1.2.840.10045.2.1" => "ec",
+        other => panic!("unexpected key algorithm {other}"),
+    }
+}
+
+#[test]
+fn key_order_falls_back_to_rsa_only_when_ec_is_preferred_and_fails_ec_only_on_a_v3_phone() {
+    let mut site = Site::new("key-order");
+    let add = |device: &str, order: &str, key: Option<&str>| {
+        let mut args: Vec<&OsStr> = vec![
+            "device".as_ref(),
+            "add".as_ref(),
+            "--db".as_ref(),
+            site.db(),
+            device.as_ref(),
+            "--operation".as_ref(),
+            "install".as_ref(),
+            "--auth".as_ref(),
+            "null".as_ref(),
+            "--key-order".as_ref(),
+            order.as_ref(),
+        ];
+        if let Some(key) = key {
+            args.extend(["--key".as_ref(), OsStr::new(key)]);
+        }
+        capf(&args)
+    };
+    ok(add("SEP0000000000E1", "ec-preferred", Some("rsa:3072")));
+    ok(add("SEP0000000000E2", "ec-preferred", None));
+    ok(add("SEP0000000000E3", "ec-only", Some("ec:p384")));
+    // An RSA key does not fit EC only: refused, exit 2.
+    let refused = add("SEP0000000000E4", "ec-only", Some("rsa:2048"));
+    assert_eq!(refused.status.code(), Some(2), "{}", report(&refused));
+    assert!(text(&refused.stderr).contains("does not fit --key-order ec-only"));
+    let shown = site.show("SEP0000000000E1");
+    assert_eq!(shown["key"], "ec:p256+rsa:3072");
+    assert_eq!(shown["key_order"], "ec-preferred");
+    site.start(&[]);
+    // A phone that generates RSA only (`--key rsa` refuses EC requests):
+    // EC preferred falls back to RSA in the same session ...
+    let enroll_rsa_only = |device: &str, out: &Path| {
+        capf(&[
+            "enroll".as_ref(),
+            "--server".as_ref(),
+            site.server().capf_address().as_ref(),
+            "--ca".as_ref(),
+            site.cert.as_os_str(),
+            "--device".as_ref(),
+            device.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--key".as_ref(),
+            "rsa".as_ref(),
+            "--timeout".as_ref(),
+            "20".as_ref(),
+        ])
+    };
+    let fallback = site.dir.join("fallback.pem");
+    ok(enroll_rsa_only("SEP0000000000E1", &fallback));
+    assert_eq!(key_family(&fallback), "rsa");
+    assert_eq!(site.show("SEP0000000000E1")["operation"], "none");
+    // ... a phone that can do EC gets EC ...
+    let preferred = site.dir.join("preferred.pem");
+    ok(site.enroll("SEP0000000000E2", &preferred, None));
+    assert_eq!(key_family(&preferred), "ec");
+    // ... and EC only on a phone without EC (CAPF version 3) fails with
+    // Unified CM's status; the operation stays scheduled.
+    let failed = enroll_rsa_only("SEP0000000000E3", &site.dir.join("never.pem"));
+    assert!(!failed.status.success(), "{}", report(&failed));
+    let shown = site.show("SEP0000000000E3");
+    assert_eq!(
+        shown["operation_status_text"], "Upgrade Failed: No Support for EC only in CAPF version 3",
+        "{shown}"
+    );
+    assert_eq!(
+        shown["operation_status"],
+        "upgrade-failed-no-support-for-ec-only-in-capf-version-3"
+    );
+    assert_eq!(shown["operation"], "install");
+    let csv = ok(capf(&[
+        "report".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--csv".as_ref(),
+    ]));
+    let csv = text(&csv.stdout);
+    assert!(
+        csv.lines().any(|line| line.starts_with("SEP0000000000E1,")
+            && line.contains("\"EC Preferred, RSA Backup\"")),
+        "{csv}"
+    );
+}

@@ -241,6 +241,8 @@ pub struct ServerSession {
     outputs: VecDeque<ServerOutput>,
     now: Timestamp,
     device_name: Option<String>,
+    /// The VERSION the phone announced in AUTH_RESPONSE.
+    phone_version: Option<u8>,
     authenticated: bool,
     certificate_authentication: Option<CertificateAuthentication>,
 }
@@ -258,6 +260,7 @@ impl ServerSession {
             outputs: VecDeque::new(),
             now,
             device_name: None,
+            phone_version: None,
             authenticated: false,
             certificate_authentication: None,
             config,
@@ -675,7 +678,7 @@ impl ServerSession {
             Some(version) if !matches!(version.0, 2 | 3) => {
                 return self.violation(ServerProtocolViolation::UnsupportedVersion(version.0));
             }
-            Some(_) => {}
+            Some(version) => self.phone_version = Some(version.0),
         }
         let Some(name) = frame.device_name() else {
             return self.violation(ServerProtocolViolation::MissingDeviceName);
@@ -716,16 +719,7 @@ impl ServerSession {
         let id = self.config.session_id;
         match record.operation {
             Operation::None => self.finish(Some(Reason::NoAction), SessionResult::NothingToDo),
-            Operation::Install(key_request) => {
-                self.transmit(match key_request {
-                    KeyRequest::Rsa { bits } => Frame::key_gen_request_rsa(id, bits),
-                    KeyRequest::Ec(curve) => Frame::key_gen_request_ec(id, curve),
-                });
-                State::AwaitKeyGeneration {
-                    key_request,
-                    deadline: self.deadline(self.config.key_generation_timeout),
-                }
-            }
+            Operation::Install(key_request) => self.request_key(key_request),
             Operation::Fetch => {
                 self.transmit(Frame::fetch_cert_request(id));
                 State::AwaitFetchResponse {
@@ -851,20 +845,56 @@ impl ServerSession {
         })
     }
 
+    /// Sends KEY_GEN_REQUEST for `key_request` (its first request, see
+    /// [`KeyRequest::first`]) and waits for the key.
+    fn request_key(&mut self, key_request: KeyRequest) -> State {
+        let id = self.config.session_id;
+        let asked = key_request.first();
+        self.transmit(match asked {
+            KeyRequest::Ec(curve) => Frame::key_gen_request_ec(id, curve),
+            KeyRequest::Rsa { bits } => Frame::key_gen_request_rsa(id, bits),
+            // `first` never answers EcPreferred; RSA 2048 is the default.
+            _ => Frame::key_gen_request_rsa(id, 2048),
+        });
+        State::AwaitKeyGeneration {
+            key_request,
+            deadline: self.deadline(self.config.key_generation_timeout),
+        }
+    }
+
+    /// The key-order rule (our reading, see [`KeyRequest::EcPreferred`]):
+    /// a phone that answers an EC KEY_GEN_REQUEST without PUBLIC_KEY has
+    /// refused (or failed) EC. EC preferred: the server asks for RSA in the
+    /// same session, once, with a new key-generation wait. EC only, from a
+    /// phone that announced CAPF version 3 (or 2) in AUTH_RESPONSE:
+    /// [`SessionResult::EcOnlyNotSupported`]. Anything else (an RSA
+    /// request refused, a time-out at either step): key generation failed.
     fn on_key_gen_response(&mut self, key_request: KeyRequest, frame: &Frame) -> State {
         let reason = frame.reason();
         let Some(spki) = frame
             .public_key()
             .filter(|_| matches!(reason, None | Some(Reason::Success)))
         else {
+            if let Some(fallback) = key_request.fallback() {
+                return self.request_key(fallback);
+            }
             // Failure: END 7, the operation stays scheduled.
+            let ec_only = matches!(key_request, KeyRequest::Ec(_))
+                && self.phone_version.is_some_and(|version| version <= 3);
             return self.finish(
                 Some(Reason::Failure),
-                SessionResult::KeyGenerationFailed {
-                    phone_reason: reason,
+                if ec_only {
+                    SessionResult::EcOnlyNotSupported {
+                        phone_reason: reason,
+                    }
+                } else {
+                    SessionResult::KeyGenerationFailed {
+                        phone_reason: reason,
+                    }
                 },
             );
         };
+        let key_request = key_request.first();
         let matches_request = match (ProofPublicKey::from_spki_der(spki), key_request) {
             (Err(_), _) => return self.violation(ServerProtocolViolation::InvalidPublicKey),
             (Ok(ProofPublicKey::Rsa(key)), KeyRequest::Rsa { bits }) => {
