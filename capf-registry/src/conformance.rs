@@ -1397,6 +1397,7 @@ pub fn settings_are_stored_and_shared<B: Backend>(backend: &B) {
     settings.set("validity-days", "397").unwrap();
     settings.set("key-generation-timeout", "600").unwrap();
     settings.set("max-failed-attempts", "0").unwrap();
+    settings.set("key-generation-retries", "2").unwrap();
     settings.set("renew-used-share", "0.75").unwrap();
     registry.put_settings(&settings, 10).unwrap();
     let other = backend.connect("settings");
@@ -1404,6 +1405,7 @@ pub fn settings_are_stored_and_shared<B: Backend>(backend: &B) {
     assert_eq!(read.validity_days, 397);
     assert_eq!(read.key_generation_timeout, 600);
     assert_eq!(read.max_failed_attempts, 0);
+    assert_eq!(read.key_generation_retries, 2);
     assert_eq!(read.get("renew-used-share").unwrap(), "0.75");
     settings.set("renew-used-share", "off").unwrap();
     other.put_settings(&settings, 11).unwrap();

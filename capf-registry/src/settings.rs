@@ -8,6 +8,7 @@
 //! | --- | --- | --- | --- |
 //! | `validity-days` | LSC validity, in days | 1825 | 1-3650 |
 //! | `key-generation-timeout` | maximum key-generation time: seconds a phone gets to generate its key (KEY_GEN_RESPONSE) | 3600 | 1-86400 |
+//! | `key-generation-retries` | maximum key-generation attempts: how many times the server asks again, in the same session, when the phone answers without a key (each with its own key-generation time; the RSA request of an EC-preferred key order is not counted) | 0 | 0-10 |
 //! | `max-failed-attempts` | maximum attempts: a device is locked after this many failed authentications (0: never) | 5 | 0-1000 |
 //! | `renew-used-share` | the renewal share: the server schedules the renewal of every LSC past this share of its lifetime (`off`: no automatic renewal) | off | (0, 1] |
 //!
@@ -49,6 +50,8 @@ pub struct Settings {
     pub validity_days: u32,
     /// Maximum key-generation time, in seconds (1-86400).
     pub key_generation_timeout: u64,
+    /// Key-generation requests repeated after a refusal, per session.
+    pub key_generation_retries: u32,
     /// Failed authentications before a device is locked (0: never).
     pub max_failed_attempts: u32,
     /// The automatic renewal share (`None`: off).
@@ -60,6 +63,7 @@ impl Default for Settings {
         Self {
             validity_days: 1825,
             key_generation_timeout: 3600,
+            key_generation_retries: 0,
             max_failed_attempts: 5,
             renew_used_share: None,
         }
@@ -68,9 +72,10 @@ impl Default for Settings {
 
 impl Settings {
     /// Every setting's name, in display order.
-    pub const NAMES: [&'static str; 4] = [
+    pub const NAMES: [&'static str; 5] = [
         "validity-days",
         "key-generation-timeout",
+        "key-generation-retries",
         "max-failed-attempts",
         "renew-used-share",
     ];
@@ -103,6 +108,13 @@ impl Settings {
                             "a number of seconds from 1 to 86400",
                         )
                     })?;
+            }
+            "key-generation-retries" => {
+                self.key_generation_retries = value
+                    .parse()
+                    .ok()
+                    .filter(|count| *count <= 10)
+                    .ok_or_else(|| bad("key-generation-retries", "a count from 0 to 10"))?;
             }
             "max-failed-attempts" => {
                 self.max_failed_attempts = value
@@ -139,6 +151,7 @@ impl Settings {
         Ok(match name {
             "validity-days" => self.validity_days.to_string(),
             "key-generation-timeout" => self.key_generation_timeout.to_string(),
+            "key-generation-retries" => self.key_generation_retries.to_string(),
             "max-failed-attempts" => self.max_failed_attempts.to_string(),
             "renew-used-share" => match self.renew_used_share {
                 Some(RenewalPolicy::UsedShare { millionths }) => share_text(millionths),
@@ -201,6 +214,7 @@ mod tests {
             vec![
                 ("validity-days", "1825".to_owned()),
                 ("key-generation-timeout", "3600".to_owned()),
+                ("key-generation-retries", "0".to_owned()),
                 ("max-failed-attempts", "5".to_owned()),
                 ("renew-used-share", "off".to_owned()),
             ]
@@ -232,6 +246,7 @@ mod tests {
             ("validity-days", "ten"),
             ("key-generation-timeout", "0"),
             ("max-failed-attempts", "-1"),
+            ("key-generation-retries", "11"),
             ("renew-used-share", "1.5"),
             ("renew-used-share", "0"),
         ] {
@@ -246,7 +261,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains("validity-days, key-generation-timeout")
+                .contains("validity-days, key-generation-timeout, key-generation-retries")
         );
         settings.set("renew-used-share", "OFF").expect("off");
         assert_eq!(settings.renew_used_share, None);

@@ -107,6 +107,11 @@ pub(crate) struct ServeArgs {
     /// also bounds a connection that never says anything.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     response_timeout: u64,
+    /// Times the server asks again, in one session, when the phone answers
+    /// KEY_GEN_REQUEST without a key (0-10); default: the registry setting
+    /// `key-generation-retries` (0 unless set).
+    #[arg(long, value_name = "N")]
+    key_generation_retries: Option<u32>,
     /// Seconds a phone gets to generate its key (KEY_GEN_RESPONSE);
     /// default: the registry setting `key-generation-timeout` (3600 unless
     /// set).
@@ -151,6 +156,10 @@ fn effective_settings(args: &ServeArgs, registry: &Settings) -> Result<Settings,
         (
             "key-generation-timeout",
             args.key_generation_timeout.map(|v| v.to_string()),
+        ),
+        (
+            "key-generation-retries",
+            args.key_generation_retries.map(|v| v.to_string()),
         ),
         (
             "max-failed-attempts",
@@ -200,6 +209,18 @@ pub(crate) struct Timeouts {
     pub(crate) response: Duration,
     /// KEY_GEN_RESPONSE.
     pub(crate) key_generation: Duration,
+    /// Key-generation requests repeated after a refusal.
+    pub(crate) key_generation_retries: u32,
+}
+
+impl Timeouts {
+    /// The longest a session may wait for keys: one key-generation wait
+    /// per request (the first, the RSA backup of an EC-preferred order, and
+    /// each retry), which a claim's lease must outlive.
+    pub(crate) fn key_generation_total(&self) -> Duration {
+        self.key_generation
+            .saturating_mul(self.key_generation_retries.saturating_add(2))
+    }
 }
 
 impl Default for Timeouts {
@@ -208,6 +229,7 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(10),
             response: Duration::from_secs(60),
             key_generation: Duration::from_secs(3600),
+            key_generation_retries: 0,
         }
     }
 }
@@ -324,6 +346,7 @@ impl ServerSetup {
                 handshake: Duration::from_secs(args.handshake_timeout.max(1)),
                 response: Duration::from_secs(args.response_timeout.max(1)),
                 key_generation: Duration::from_secs(effective.key_generation_timeout.max(1)),
+                key_generation_retries: effective.key_generation_retries,
             },
         })
     }
@@ -584,6 +607,7 @@ impl Server {
         config.certificate_policy = shared.policy.clone();
         config.response_timeout = shared.timeouts.response;
         config.key_generation_timeout = shared.timeouts.key_generation;
+        config.key_generation_retries = shared.timeouts.key_generation_retries;
         let session = ServerSession::new(config, now());
         let options = ConnectionOptions::with_handshake_timeout(Some(shared.timeouts.handshake));
         let mut connection = TlsConnection::server(shared.tls.clone(), session, options, now())
@@ -672,7 +696,7 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
             ServerDecision::LookUpDevice { device_name } => {
                 let lease_until = rules::lease_until(
                     now_unix(),
-                    shared.timeouts.key_generation,
+                    shared.timeouts.key_generation_total(),
                     shared.timeouts.response,
                 );
                 // The claim is a registry write: awaited, no thread blocks.

@@ -1,6 +1,6 @@
 //! `capf settings`: the registry's service parameters, shared by every
 //! server on that registry (Unified CM's CAPF service parameters): LSC
-//! validity, maximum key-generation time, maximum failed attempts, renewal
+//! validity, maximum key-generation time, key-generation retries, maximum failed attempts, renewal
 //! share. `capf serve` reads them at start; its flags of the same names
 //! override them for that one server. The names, defaults and ranges are
 //! the library's ([`capf_registry::Settings`]).
@@ -19,8 +19,10 @@ pub(crate) enum Command {
     /// Show every setting and its value (defaults included).
     Show(ShowArgs),
     /// Set one setting: validity-days (1-3650), key-generation-timeout
-    /// (seconds, 1-86400), max-failed-attempts (0: never lock, up to 1000),
-    /// renew-used-share (a share in (0, 1], or off).
+    /// (seconds, 1-86400), key-generation-retries (0-10: requests repeated
+    /// in a session after the phone answers without a key),
+    /// max-failed-attempts (0: never lock, up to 1000), renew-used-share (a
+    /// share in (0, 1], or off).
     Set(SetArgs),
 }
 

@@ -947,6 +947,7 @@ fn registry_settings_are_validated_shown_and_used_by_serve_unless_a_flag_overrid
         serde_json::json!({
             "validity-days": "1825",
             "key-generation-timeout": "3600",
+            "key-generation-retries": "0",
             "max-failed-attempts": "5",
             "renew-used-share": "off",
         })
@@ -1053,7 +1054,7 @@ fn key_order_falls_back_to_rsa_only_when_ec_is_preferred_and_fails_ec_only_on_a_
     site.start(&[]);
     // A phone that generates RSA only (`--key rsa` refuses EC requests):
     // EC preferred falls back to RSA in the same session ...
-    let enroll_rsa_only = |device: &str, out: &Path| {
+    fn enroll_rsa_only(site: &Site, device: &str, out: &Path) -> Output {
         capf(&[
             "enroll".as_ref(),
             "--server".as_ref(),
@@ -1069,9 +1070,9 @@ fn key_order_falls_back_to_rsa_only_when_ec_is_preferred_and_fails_ec_only_on_a_
             "--timeout".as_ref(),
             "20".as_ref(),
         ])
-    };
+    }
     let fallback = site.dir.join("fallback.pem");
-    ok(enroll_rsa_only("SEP0000000000E1", &fallback));
+    ok(enroll_rsa_only(&site, "SEP0000000000E1", &fallback));
     assert_eq!(key_family(&fallback), "rsa");
     assert_eq!(site.show("SEP0000000000E1")["operation"], "none");
     // ... a phone that can do EC gets EC ...
@@ -1080,7 +1081,7 @@ fn key_order_falls_back_to_rsa_only_when_ec_is_preferred_and_fails_ec_only_on_a_
     assert_eq!(key_family(&preferred), "ec");
     // ... and EC only on a phone without EC (CAPF version 3) fails with
     // Unified CM's status; the operation stays scheduled.
-    let failed = enroll_rsa_only("SEP0000000000E3", &site.dir.join("never.pem"));
+    let failed = enroll_rsa_only(&site, "SEP0000000000E3", &site.dir.join("never.pem"));
     assert!(!failed.status.success(), "{}", report(&failed));
     let shown = site.show("SEP0000000000E3");
     assert_eq!(
@@ -1092,6 +1093,22 @@ fn key_order_falls_back_to_rsa_only_when_ec_is_preferred_and_fails_ec_only_on_a_
         "upgrade-failed-no-support-for-ec-only-in-capf-version-3"
     );
     assert_eq!(shown["operation"], "install");
+    // The phone was asked once; with two key-generation retries (a flag
+    // over the registry setting) it is asked three times in one session.
+    let asked = |output: &Output| {
+        text(&output.stderr)
+            .matches("the server asked for a key family --key excludes")
+            .count()
+    };
+    assert_eq!(asked(&failed), 1, "{}", report(&failed));
+    site.start(&["--key-generation-retries", "2"]);
+    let retried = enroll_rsa_only(&site, "SEP0000000000E3", &site.dir.join("never.pem"));
+    assert!(!retried.status.success(), "{}", report(&retried));
+    assert_eq!(asked(&retried), 3, "{}", report(&retried));
+    assert_eq!(
+        site.show("SEP0000000000E3")["operation_status"],
+        "upgrade-failed-no-support-for-ec-only-in-capf-version-3"
+    );
     let csv = ok(capf(&[
         "report".as_ref(),
         "--db".as_ref(),

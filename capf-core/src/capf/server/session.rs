@@ -63,6 +63,13 @@ pub struct ServerConfig {
     pub key_generation_timeout: Duration,
     /// How long to wait for any other phone frame. Default 60 seconds.
     pub response_timeout: Duration,
+    /// How many times the server asks again, in the same session, when the
+    /// phone answers KEY_GEN_REQUEST without a key (Unified CM's "number of
+    /// key-generation retries"); each request gets its own
+    /// `key_generation_timeout`, and a time-out is never retried. The RSA
+    /// request of an EC-preferred key order is not a retry. Default 0 (the
+    /// reference: the first refusal ends the session).
+    pub key_generation_retries: u32,
     /// Largest frame body accepted from the phone (the largest seen is
     /// about 2.9 KB). Default 16 KiB.
     pub max_body_length: u16,
@@ -79,6 +86,7 @@ impl ServerConfig {
             require_sudi: false,
             key_generation_timeout: Duration::from_secs(3600),
             response_timeout: Duration::from_secs(60),
+            key_generation_retries: 0,
             max_body_length: 16 * 1024,
         }
     }
@@ -243,6 +251,8 @@ pub struct ServerSession {
     device_name: Option<String>,
     /// The VERSION the phone announced in AUTH_RESPONSE.
     phone_version: Option<u8>,
+    /// Key-generation requests sent after a refusal so far (retries).
+    key_generation_retries: u32,
     authenticated: bool,
     certificate_authentication: Option<CertificateAuthentication>,
 }
@@ -261,6 +271,7 @@ impl ServerSession {
             now,
             device_name: None,
             phone_version: None,
+            key_generation_retries: 0,
             authenticated: false,
             certificate_authentication: None,
             config,
@@ -865,7 +876,9 @@ impl ServerSession {
     /// The key-order rule (our reading, see [`KeyRequest::EcPreferred`]):
     /// a phone that answers an EC KEY_GEN_REQUEST without PUBLIC_KEY has
     /// refused (or failed) EC. EC preferred: the server asks for RSA in the
-    /// same session, once, with a new key-generation wait. EC only, from a
+    /// same session, once, with a new key-generation wait. Then, up to
+    /// [`ServerConfig::key_generation_retries`] times, the same request
+    /// again. EC only, from a
     /// phone that announced CAPF version 3 (or 2) in AUTH_RESPONSE:
     /// [`SessionResult::EcOnlyNotSupported`]. Anything else (an RSA
     /// request refused, a time-out at either step): key generation failed.
@@ -877,6 +890,10 @@ impl ServerSession {
         else {
             if let Some(fallback) = key_request.fallback() {
                 return self.request_key(fallback);
+            }
+            if self.key_generation_retries < self.config.key_generation_retries {
+                self.key_generation_retries += 1;
+                return self.request_key(key_request);
             }
             // Failure: END 7, the operation stays scheduled.
             let ec_only = matches!(key_request, KeyRequest::Ec(_))
