@@ -157,6 +157,9 @@ fn expected(state: PhoneState, command: Command) -> Reaction {
         (S::Finished, _) => outputs(&[]),
         (S::AwaitingAuthRequest, Command::AuthRequest) => outputs(&["T"]),
         (S::AwaitingRequest, Command::KeyGenRequest) => outputs(&["T", "N:GenerateKey"]),
+        // This table reaches the state by a refused key: a second request
+        // (the RSA backup of an EC-preferred key order) is answered.
+        (S::AwaitingEndAfterFailure, Command::KeyGenRequest) => outputs(&["T", "N:GenerateKey"]),
         (S::AwaitingRequest, Command::FetchCertRequest) => outputs(&["N:FetchCertificate"]),
         (S::AwaitingRequest, Command::DeleteCertRequest) => outputs(&["N:DeleteCertificate"]),
         (S::AwaitingStoreRequest, Command::StoreCertRequest) => outputs(&["N:StoreCertificate"]),

@@ -1388,3 +1388,28 @@ pub fn directly_issued_certificates_add_the_device_and_replace_earlier_ones<B: B
         ]
     );
 }
+
+/// Registry settings: defaults until set, every value stored and read back,
+/// shared by a second handle (another server on the same registry).
+pub fn settings_are_stored_and_shared<B: Backend>(backend: &B) {
+    let registry = backend.create("settings");
+    assert_eq!(registry.settings().unwrap(), crate::Settings::default());
+    let mut settings = crate::Settings::default();
+    settings.set("validity-days", "397").unwrap();
+    settings.set("key-generation-timeout", "600").unwrap();
+    settings.set("max-failed-attempts", "0").unwrap();
+    settings.set("key-generation-retries", "2").unwrap();
+    settings.set("renew-used-share", "0.75").unwrap();
+    registry.put_settings(&settings, 10).unwrap();
+    let other = backend.connect("settings");
+    let read = other.settings().unwrap();
+    assert_eq!(read.validity_days, 397);
+    assert_eq!(read.key_generation_timeout, 600);
+    assert_eq!(read.max_failed_attempts, 0);
+    assert_eq!(read.key_generation_retries, 2);
+    assert_eq!(read.get("renew-used-share").unwrap(), "0.75");
+    settings.set("renew-used-share", "off").unwrap();
+    other.put_settings(&settings, 11).unwrap();
+    assert_eq!(registry.settings().unwrap().renew_used_share, None);
+    assert_eq!(registry.settings().unwrap().validity_days, 397);
+}

@@ -65,6 +65,9 @@ pub enum RegistryError {
     /// A serial number that is not hex.
     #[error("{0:?} is not a serial number in hex")]
     BadSerial(String),
+    /// A registry setting that does not exist or a value out of its range.
+    #[error(transparent)]
+    Setting(#[from] crate::settings::SettingError),
     /// The backend's writer (thread, pool) stopped; the write may not have
     /// happened.
     #[error("device database writer stopped")]

@@ -92,6 +92,7 @@ pub mod error;
 pub mod model;
 pub mod report;
 pub mod rules;
+pub mod settings;
 pub mod sqlite;
 pub mod tvs;
 
@@ -113,6 +114,7 @@ pub use model::{
 pub use model::{FailureReason, OperationStatus, StatusOperation};
 pub use report::{DeviceFilter, ReportRow};
 pub use rules::{LookUp, Renewal, RenewalPolicy};
+pub use settings::{SettingError, Settings};
 pub use sqlite::{PendingWrite, SqliteRegistry};
 pub use tvs::{DEFAULT_TTL, MAX_TTL, TvsEntry, TvsRegistration, certificate_sha256};
 
@@ -284,6 +286,15 @@ pub trait Registry: Send + Sync {
         certificate: &NewCertificate,
         now: u64,
     ) -> RegistryResult<i64>;
+
+    /// The registry's settings (service parameters shared by every server
+    /// on it): the stored ones over [`Settings::default`]. A stored value
+    /// out of range is [`RegistryError::Setting`].
+    fn settings(&self) -> RegistryResult<Settings>;
+
+    /// Stores every setting of `settings` (as [`Settings::pairs`]), in one
+    /// transaction, replacing the stored ones.
+    fn put_settings(&self, settings: &Settings, now: u64) -> RegistryResult<()>;
 }
 
 /// The renewal planner: schedules ([`Registry::schedule_renewal`]) every

@@ -586,6 +586,10 @@ pub enum FailureReason {
     CaRejectedConnection,
     /// The operation's deadline (`--complete-by`) passed.
     LateTimedOut,
+    /// A CAPF version 3 phone refused an EC-only install: the status is
+    /// [`OperationStatus::NoEcOnlySupport`] ([`rules::failure_status`](crate::rules::failure_status)).
+    /// Upgrade only.
+    NoEcOnlySupport,
 }
 
 impl FailureReason {
@@ -601,12 +605,16 @@ impl FailureReason {
             Self::CaCommunicationFailure => "CA Communication Failure",
             Self::CaRejectedConnection => "CA Rejected Connection",
             Self::LateTimedOut => "User Initiated Request Late/Timedout",
+            Self::NoEcOnlySupport => "No Support for EC only in CAPF version 3",
         }
     }
 
     /// Whether it applies to the operation (the CA reasons do not apply to
     /// Troubleshoot, which issues nothing).
     pub const fn applies_to(self, operation: StatusOperation) -> bool {
+        if matches!(self, Self::NoEcOnlySupport) {
+            return matches!(operation, StatusOperation::Upgrade);
+        }
         !matches!(
             (self, operation),
             (

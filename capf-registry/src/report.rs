@@ -155,10 +155,10 @@ pub const COLUMNS: [&str; 13] = [
 /// A row's cells in [`COLUMNS`] order; times through `time` (e.g. RFC 3339).
 pub fn cells(row: &ReportRow, time: impl Fn(u64) -> String) -> [String; 13] {
     let device = &row.device;
+    // The key order in Unified CM's words; the size: "2048", "p256", or
+    // "p256+rsa:2048" for EC preferred with its RSA backup.
     let key = device.key_request.to_string();
-    // "rsa:2048" → order "rsa", size "2048" (the key order Unified CM names
-    // RSA only / EC only).
-    let (order, size) = key.split_once(':').unwrap_or((key.as_str(), ""));
+    let size = key.split_once(':').map_or("", |(_, size)| size).to_owned();
     let lsc = row.lsc.as_ref();
     [
         device.name.clone(),
@@ -167,12 +167,8 @@ pub fn cells(row: &ReportRow, time: impl Fn(u64) -> String) -> [String; 13] {
         device.complete_by.map(&time).unwrap_or_default(),
         device.operation_status.to_string(),
         device.auth_mode.to_string(),
-        match order {
-            "rsa" => "RSA Only".to_owned(),
-            "ec" => "EC Only".to_owned(),
-            other => other.to_owned(),
-        },
-        size.to_owned(),
+        device.key_request.order().words().to_owned(),
+        size,
         lsc.map(|lsc| lsc.serial_hex.clone()).unwrap_or_default(),
         lsc.map(|lsc| lsc.issuer.clone()).unwrap_or_default(),
         lsc.map(|lsc| time(lsc.not_before)).unwrap_or_default(),

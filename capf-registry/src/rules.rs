@@ -118,6 +118,9 @@ pub fn failure_status(
 ) -> Option<OperationStatus> {
     let operation = StatusOperation::of(operation)?;
     let reason = reason.filter(|reason| reason.applies_to(operation));
+    if reason == Some(FailureReason::NoEcOnlySupport) {
+        return Some(OperationStatus::NoEcOnlySupport);
+    }
     Some(OperationStatus::Failed(operation, reason))
 }
 
@@ -349,6 +352,7 @@ pub fn count_failure(failed_attempts: u32, locked: bool, lock_after: u32) -> Fai
 /// | authentication failed (not locked out) | count a failure, lock at `lock_after`; status Invalid Authentication String / LSC / MIC / Credentials ([`authentication_reason`]) |
 /// | locked out | status Invalid Credentials (a locked device is not counted again) |
 /// | key generation failed, timed out waiting for the key | status Key Generation Failed/Timeout |
+/// | a CAPF v3 phone refused an EC-only install | status Upgrade Failed: No Support for EC only in CAPF version 3 |
 /// | other time-outs, peer closed, transport failed, protocol error | status Phone Communication Failure |
 /// | issue refused (CA unavailable / declined) | status CA Communication Failure / CA Rejected Connection |
 /// | store failed, fetch failed, delete refused | status `<Op> Failed` |
@@ -387,6 +391,9 @@ pub fn outcome_write(
             lock_after,
             reason: authentication_reason(outcome, failure),
         },
+        SessionResult::EcOnlyNotSupported { .. } => {
+            OutcomeWrite::Failed(Some(FailureReason::NoEcOnlySupport))
+        }
         SessionResult::KeyGenerationFailed { .. }
         | SessionResult::TimedOut {
             state: server::SessionState::AwaitingKeyGeneration,

@@ -39,6 +39,7 @@ use crate::model::{
     Recorded, Revocation, RevocationTarget, Schedule, Status, StatusOperation, StoredAuthHash,
     StoredDevice,
 };
+use crate::settings::Settings;
 use crate::tvs::{TvsEntry, TvsRegistration, parse_roles, roles_text};
 use crate::{Registry, TvsAllowList, rules};
 use capf_core::revocation::RevocationReason;
@@ -145,6 +146,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         BEFORE UPDATE OF revoked_at, revocation_reason ON certificates
         WHEN OLD.revoked_at IS NOT NULL
         BEGIN SELECT RAISE(ABORT, 'a revocation is final'); END;
+    ",
+    // 6: registry settings (service parameters shared by every server on
+    // the registry), by name as `Settings::NAMES` says; absent: default.
+    r"
+    CREATE TABLE IF NOT EXISTS settings (
+        name TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
     ",
 ];
 
@@ -1579,6 +1589,38 @@ impl Registry for SqliteRegistry {
         })
     }
 
+    fn settings(&self) -> RegistryResult<Settings> {
+        self.read(|connection| {
+            let mut statement = connection.prepare("SELECT name, value FROM settings")?;
+            let pairs = statement
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Settings::from_pairs(
+                pairs
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+            )?)
+        })
+    }
+
+    fn put_settings(&self, settings: &Settings, now: u64) -> RegistryResult<()> {
+        let pairs = settings.pairs();
+        self.write(move |connection| {
+            for (name, value) in &pairs {
+                connection.execute(
+                    "INSERT INTO settings (name, value, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value,
+                         updated_at = excluded.updated_at
+                     WHERE value IS NOT excluded.value",
+                    params![name, value, to_i64(now)],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>> {
         self.read(|connection| {
             let mut statement = connection.prepare(&format!(
@@ -2053,7 +2095,7 @@ mod tests {
         let path = temp_path("migrate");
         {
             let registry = SqliteRegistry::open(&path).unwrap();
-            assert_eq!(registry.schema_version().unwrap(), 5);
+            assert_eq!(registry.schema_version().unwrap(), 6);
             registry
                 .put_device("SEP001122334455", &install(), 1)
                 .unwrap();
@@ -2066,7 +2108,7 @@ mod tests {
             connection.execute_batch(MIGRATIONS[0]).unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 5);
+        assert_eq!(registry.schema_version().unwrap(), 6);
         assert_eq!(registry.list().unwrap().len(), 1);
         drop(registry);
         // A file from a newer capf is refused rather than misread.
@@ -2078,7 +2120,7 @@ mod tests {
             SqliteRegistry::open(&path),
             Err(RegistryError::SchemaTooNew {
                 found: 99,
-                known: 5
+                known: 6
             })
         ));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -2100,7 +2142,7 @@ mod tests {
                 .unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 5);
+        assert_eq!(registry.schema_version().unwrap(), 6);
         let device = registry.device("SEP001122334455").unwrap();
         assert_eq!(device.operation, Operation::Install);
         assert_eq!(device.claimed_until, None);

@@ -56,6 +56,7 @@ macro_rules! suite {
 }
 
 suite!(
+    settings_are_stored_and_shared,
     deadlines_and_statuses,
     keyed_auth_strings_are_found_verified_and_unique,
     install_flow_consumes_the_auth_string_once,

@@ -12,7 +12,8 @@
 
 use crate::output::{now_unix, outln, rfc3339_utc};
 use crate::{CliError, CliResult};
-use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::codec::Curve;
+use capf_core::capf::key_request::{KeyOrder, KeyRequest};
 use capf_core::capf::server::{
     GeneratedAuthString, MAX_AUTH_STRING_DIGITS, MIN_AUTH_STRING_DIGITS, validate_auth_string,
 };
@@ -223,11 +224,61 @@ pub(crate) struct DeviceSpec {
     auth: String,
     #[command(flatten)]
     auth_string: AuthStringArgs,
-    /// Key the phone generates: rsa:512|1024|2048|3072|4096 or ec:p256|p384|p521.
-    #[arg(long, value_name = "KEY", default_value = "rsa:2048")]
-    key: String,
+    /// Key the phone generates: rsa:512|1024|2048|3072|4096, ec:p256|p384|p521,
+    /// or ec:CURVE+rsa:BITS (EC preferred, RSA backup); default rsa:2048.
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+    #[command(flatten)]
+    order: KeyOrderArg,
     #[command(flatten)]
     details: Details,
+}
+
+/// `--key-order`, Unified CM's key order.
+#[derive(Debug, Args)]
+pub(crate) struct KeyOrderArg {
+    /// Key order as Unified CM offers it: rsa-only, ec-only or ec-preferred
+    /// (EC preferred, RSA backup). --key then gives the size of each family
+    /// (default RSA 2048, EC P-256; ec-preferred takes ec:CURVE, rsa:BITS
+    /// or ec:CURVE+rsa:BITS). EC preferred: the server asks for EC first
+    /// and, only when the phone answers that request without a key (it
+    /// refused or failed EC), asks for RSA in the same session, once; a
+    /// time-out is not a refusal and does not fall back. EC only: a CAPF
+    /// version 3 phone that refuses EC fails with "Upgrade Failed: No
+    /// Support for EC only in CAPF version 3".
+    #[arg(long, value_name = "ORDER")]
+    key_order: Option<String>,
+}
+
+impl KeyOrderArg {
+    /// The key request of `--key` (`None`: not given) in this order.
+    fn apply(&self, key: Option<KeyRequest>) -> Result<Option<KeyRequest>, CliError> {
+        let Some(order) = &self.key_order else {
+            return Ok(key);
+        };
+        let order: KeyOrder = order.parse().map_err(|_| {
+            CliError::input(format!(
+                "--key-order {order:?}: expected rsa-only, ec-only or ec-preferred"
+            ))
+        })?;
+        let (mut rsa_bits, mut curve) = (2048, Curve::P256);
+        match key {
+            Some(KeyRequest::Rsa { bits }) if order != KeyOrder::EcOnly => rsa_bits = bits,
+            Some(KeyRequest::Ec(ec)) if order != KeyOrder::RsaOnly => curve = ec,
+            Some(KeyRequest::EcPreferred {
+                curve: ec,
+                rsa_bits: bits,
+            }) if order == KeyOrder::EcPreferred => (rsa_bits, curve) = (bits, ec),
+            None => {}
+            Some(other) => {
+                return Err(CliError::input(format!(
+                    "--key {other} does not fit --key-order {}",
+                    order.slug()
+                )));
+            }
+        }
+        Ok(Some(order.request(rsa_bits, curve)))
+    }
 }
 
 /// A scheduled operation's deadline and the device's description.
@@ -265,9 +316,11 @@ pub(crate) struct ScheduleArgs {
     /// Scheduled operation: install, fetch, delete or none.
     #[arg(long, value_name = "OPERATION")]
     operation: String,
-    /// Key the phone generates (unchanged if omitted).
+    /// Key the phone generates (unchanged if omitted; see `add`).
     #[arg(long, value_name = "KEY")]
     key: Option<String>,
+    #[command(flatten)]
+    order: KeyOrderArg,
     /// A new one-time string (auth-string devices; needed again once the
     /// previous one was used).
     #[command(flatten)]
@@ -423,7 +476,11 @@ fn prepare(spec: &DeviceSpec) -> Result<Prepared, CliError> {
     let name = validate_device_name(&spec.name)?;
     let operation = parse_operation(&spec.operation)?;
     let auth_mode = parse_auth_mode(&spec.auth)?;
-    let key_request = parse_key(&spec.key)?;
+    let key = spec.key.as_deref().map(parse_key).transpose()?;
+    let key_request = spec
+        .order
+        .apply(key)?
+        .unwrap_or(KeyRequest::Rsa { bits: 2048 });
     let auth_string = take_auth_string(&spec.auth_string)?;
     match (auth_mode, &auth_string) {
         (AuthMode::AuthString, AuthPlan::None) => {
@@ -642,7 +699,9 @@ fn hash_all(
 fn schedule(args: ScheduleArgs) -> CliResult {
     let name = validate_device_name(&args.name)?;
     let operation = parse_operation(&args.operation)?;
-    let key_request = args.key.as_deref().map(parse_key).transpose()?;
+    let key_request = args
+        .order
+        .apply(args.key.as_deref().map(parse_key).transpose()?)?;
     let complete_by = args.details.complete_by()?;
     let store = open_existing(&args.db.db)?;
     let device = store.device(&name)?;
@@ -725,6 +784,7 @@ fn device_json(device: &Device) -> serde_json::Value {
         "auth_mode": device.auth_mode.as_str(),
         "auth_string_set": device.has_auth_string,
         "key": device.key_request.to_string(),
+        "key_order": device.key_request.order().slug(),
         "failed_attempts": device.failed_attempts,
         "locked": device.locked,
         "claimed_until": device.claimed_until.map(rfc3339_utc),

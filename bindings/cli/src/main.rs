@@ -19,6 +19,7 @@ mod renew;
 mod report;
 mod runtime;
 mod serve;
+mod settings;
 mod signed;
 mod trust;
 mod trustlist;
@@ -62,6 +63,9 @@ enum Command {
     /// Renewal: schedule every LSC that is due for renewal.
     #[command(subcommand)]
     Renew(renew::Command),
+    /// Registry settings shared by every server on the registry: show, set.
+    #[command(subcommand)]
+    Settings(settings::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
         Command::Cert(command) => cert::run(command),
         Command::Ca(command) => ca::run(command),
         Command::Renew(command) => renew::run(command),
+        Command::Settings(command) => settings::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),

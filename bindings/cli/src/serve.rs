@@ -36,8 +36,8 @@ use capf_core::connection::ConnectionOptions;
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::trust::Revocations;
 use capf_registry::{
-    AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry,
-    auth_key_path_from_env, open_auth_key, rules,
+    AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry, Settings,
+    SqliteRegistry, auth_key_path_from_env, open_auth_key, rules,
 };
 use clap::Args;
 use std::future::Future;
@@ -89,12 +89,14 @@ pub(crate) struct ServeArgs {
     /// server reads the ledger's revocations by itself.
     #[arg(long, value_name = "PATH")]
     revoked: Vec<PathBuf>,
-    /// Validity of issued LSCs, in days (1-3650).
-    #[arg(long, value_name = "N", default_value_t = 1825)]
-    validity_days: u32,
-    /// Lock a device after this many failed authentications (0: never).
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    max_failed_attempts: u32,
+    /// Validity of issued LSCs, in days (1-3650); default: the registry
+    /// setting `validity-days` (`capf settings`, 1825 unless set).
+    #[arg(long, value_name = "N")]
+    validity_days: Option<u32>,
+    /// Lock a device after this many failed authentications (0: never);
+    /// default: the registry setting `max-failed-attempts` (5 unless set).
+    #[arg(long, value_name = "N")]
+    max_failed_attempts: Option<u32>,
     /// Seconds running sessions get to finish after Ctrl-C / SIGTERM.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     grace_seconds: u64,
@@ -105,9 +107,16 @@ pub(crate) struct ServeArgs {
     /// also bounds a connection that never says anything.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     response_timeout: u64,
-    /// Seconds a phone gets to generate its key (KEY_GEN_RESPONSE).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-    key_generation_timeout: u64,
+    /// Times the server asks again, in one session, when the phone answers
+    /// KEY_GEN_REQUEST without a key (0-10); default: the registry setting
+    /// `key-generation-retries` (0 unless set).
+    #[arg(long, value_name = "N")]
+    key_generation_retries: Option<u32>,
+    /// Seconds a phone gets to generate its key (KEY_GEN_RESPONSE);
+    /// default: the registry setting `key-generation-timeout` (3600 unless
+    /// set).
+    #[arg(long, value_name = "SECONDS")]
+    key_generation_timeout: Option<u64>,
     /// Once every listener is bound, write this file (atomically: a
     /// temporary file renamed into place) with the bound addresses as JSON,
     /// `{"capf":"127.0.0.1:40123","tvs":null}` (`null` for a service not
@@ -118,16 +127,12 @@ pub(crate) struct ServeArgs {
     /// itself: once at start-up, before listening is announced, then every
     /// --renew-interval seconds, so every installed LSC past this share of
     /// its lifetime gets a renewal scheduled (an install authenticated by
-    /// that LSC). Off by default.
+    /// that LSC). Default: the registry setting `renew-used-share` (off
+    /// unless set); `off` turns it off for this server.
     #[arg(long, value_name = "SHARE")]
     renew_used_share: Option<String>,
     /// Seconds between two runs of the renewal planner.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 3600,
-        requires = "renew_used_share"
-    )]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     renew_interval: u64,
     /// Also accept phones that speak only TLS 1.0-1.2 with CBC and RSA
     /// key-exchange suites (AES128-SHA, ...), on the CAPF and TVS
@@ -137,6 +142,45 @@ pub(crate) struct ServeArgs {
     legacy_tls: bool,
     #[command(flatten)]
     tvs: crate::tvs::TvsServeArgs,
+}
+
+/// The registry's settings (`capf settings`), read once at start-up.
+fn registry_settings(db: &Path) -> Result<Settings, CliError> {
+    let registry = SqliteRegistry::open(db)
+        .map_err(|error| CliError::input(format!("--db {}: {error}", db.display())))?;
+    registry
+        .settings()
+        .map_err(|error| CliError::input(format!("--db {}: {error}", db.display())))
+}
+
+/// The settings this server runs with: the registry's, each overridden by
+/// its flag when given, validated by the one parser ([`Settings::set`]).
+fn effective_settings(args: &ServeArgs, registry: &Settings) -> Result<Settings, CliError> {
+    let mut settings = *registry;
+    let overrides = [
+        ("validity-days", args.validity_days.map(|v| v.to_string())),
+        (
+            "key-generation-timeout",
+            args.key_generation_timeout.map(|v| v.to_string()),
+        ),
+        (
+            "key-generation-retries",
+            args.key_generation_retries.map(|v| v.to_string()),
+        ),
+        (
+            "max-failed-attempts",
+            args.max_failed_attempts.map(|v| v.to_string()),
+        ),
+        ("renew-used-share", args.renew_used_share.clone()),
+    ];
+    for (name, value) in overrides {
+        if let Some(value) = value {
+            settings
+                .set(name, &value)
+                .map_err(|error| CliError::input(format!("--{name}: {error}")))?;
+        }
+    }
+    Ok(settings)
 }
 
 /// One pass of the renewal planner over `registry`, logged.
@@ -171,6 +215,18 @@ pub(crate) struct Timeouts {
     pub(crate) response: Duration,
     /// KEY_GEN_RESPONSE.
     pub(crate) key_generation: Duration,
+    /// Key-generation requests repeated after a refusal.
+    pub(crate) key_generation_retries: u32,
+}
+
+impl Timeouts {
+    /// The longest a session may wait for keys: one key-generation wait
+    /// per request (the first, the RSA backup of an EC-preferred order, and
+    /// each retry), which a claim's lease must outlive.
+    pub(crate) fn key_generation_total(&self) -> Duration {
+        self.key_generation
+            .saturating_mul(self.key_generation_retries.saturating_add(2))
+    }
 }
 
 impl Default for Timeouts {
@@ -179,6 +235,7 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(10),
             response: Duration::from_secs(60),
             key_generation: Duration::from_secs(3600),
+            key_generation_retries: 0,
         }
     }
 }
@@ -242,8 +299,9 @@ impl Shared {
 }
 
 impl ServerSetup {
-    /// Loads the files named by `capf serve`.
-    fn load(args: &ServeArgs) -> Result<Self, CliError> {
+    /// Loads the files named by `capf serve`; `settings` are the
+    /// registry's, which the flags override.
+    fn load(args: &ServeArgs, settings: &Settings) -> Result<Self, CliError> {
         let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
             return Err(CliError::input("CAPF needs --cert and --key"));
         };
@@ -275,9 +333,7 @@ impl ServerSetup {
                 .map_err(|error| CliError::input(format!("--revoked: {error}")))?;
             policy.revocations.extend(&revocations);
         }
-        if !(1..=3650).contains(&args.validity_days) {
-            return Err(CliError::input("--validity-days must be 1-3650"));
-        }
+        let effective = effective_settings(args, settings)?;
         // The server checks strings, it never creates the key.
         let auth_key_path = auth_key_path_from_env(args.auth_key_file.as_deref(), &args.db);
         let auth_key = open_auth_key(&auth_key_path, AuthKeyUse::MustExist, &mut rand_core::OsRng)
@@ -289,12 +345,13 @@ impl ServerSetup {
             issuer,
             db: args.db.clone(),
             policy,
-            validity_days: args.validity_days,
-            max_failed_attempts: args.max_failed_attempts,
+            validity_days: effective.validity_days,
+            max_failed_attempts: effective.max_failed_attempts,
             timeouts: Timeouts {
                 handshake: Duration::from_secs(args.handshake_timeout.max(1)),
                 response: Duration::from_secs(args.response_timeout.max(1)),
-                key_generation: Duration::from_secs(args.key_generation_timeout.max(1)),
+                key_generation: Duration::from_secs(effective.key_generation_timeout.max(1)),
+                key_generation_retries: effective.key_generation_retries,
             },
         })
     }
@@ -344,14 +401,14 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
         (None, None) => Some(SocketAddr::from(([0, 0, 0, 0], 3804))),
         (None, Some(_)) => None,
     };
+    let settings = match capf_listen {
+        Some(_) => registry_settings(&args.db)?,
+        None => Settings::default(),
+    };
     let setup = capf_listen
-        .map(|listen| ServerSetup::load(&args).map(|setup| (setup, listen)))
+        .map(|listen| ServerSetup::load(&args, &settings).map(|setup| (setup, listen)))
         .transpose()?;
-    let renew_policy = args
-        .renew_used_share
-        .as_deref()
-        .map(|share| crate::renew::parse_used_share("--renew-used-share", share))
-        .transpose()?;
+    let renew_policy = effective_settings(&args, &settings)?.renew_used_share;
     let renew_interval = Duration::from_secs(args.renew_interval.max(1));
     let grace = Duration::from_secs(args.grace_seconds);
     runtime()?.block_on(async move {
@@ -560,6 +617,7 @@ impl Server {
         config.certificate_policy = shared.policy.clone();
         config.response_timeout = shared.timeouts.response;
         config.key_generation_timeout = shared.timeouts.key_generation;
+        config.key_generation_retries = shared.timeouts.key_generation_retries;
         let session = ServerSession::new(config, now());
         let options = ConnectionOptions::with_handshake_timeout(Some(shared.timeouts.handshake));
         let mut connection = shared
@@ -650,7 +708,7 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
             ServerDecision::LookUpDevice { device_name } => {
                 let lease_until = rules::lease_until(
                     now_unix(),
-                    shared.timeouts.key_generation,
+                    shared.timeouts.key_generation_total(),
                     shared.timeouts.response,
                 );
                 // The claim is a registry write: awaited, no thread blocks.

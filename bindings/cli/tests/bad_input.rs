@@ -623,7 +623,7 @@ fn serve_startup() {
             ),
             (
                 "serve --db db --listen 127.0.0.1:0 --cert capf.pem --key capf.pem --validity-days 0",
-                &["--validity-days must be 1-3650"],
+                &["--validity-days", "from 1 to 3650"],
             ),
             (
                 "serve --db db --listen 127.0.0.1:0 --cert capf.pem --key capf.pem --validity-days 99999999999",

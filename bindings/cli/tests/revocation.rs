@@ -913,3 +913,212 @@ fn a_client_certificate_from_an_openssl_csr_and_its_pkcs12_open_in_openssl() {
     ]);
     assert_eq!(shown.status.code(), Some(2), "{}", report(&shown));
 }
+
+/// The validity (notAfter - notBefore, seconds) of the first certificate of
+/// a PEM file, read with x509-cert.
+fn validity_seconds(path: &Path) -> u64 {
+    use der::Decode;
+    let der = certificate_in(path);
+    let certificate = x509_cert::Certificate::from_der(&der).unwrap();
+    let validity = certificate.tbs_certificate.validity;
+    let start = validity.not_before.to_unix_duration().as_secs();
+    let end = validity.not_after.to_unix_duration().as_secs();
+    end - start
+}
+
+fn settings(site: &Site, args: &[&str]) -> Output {
+    let mut all: Vec<&OsStr> = vec!["settings".as_ref()];
+    all.extend(args.iter().take(1).map(OsStr::new));
+    all.extend(["--db".as_ref(), site.db()]);
+    all.extend(args.iter().skip(1).map(OsStr::new));
+    capf(&all)
+}
+
+#[test]
+fn registry_settings_are_validated_shown_and_used_by_serve_unless_a_flag_overrides_them() {
+    let mut site = Site::new("settings");
+    site.add("SEP0000000000D1", "null");
+    site.add("SEP0000000000D2", "null");
+    // Defaults until set.
+    let shown: serde_json::Value =
+        serde_json::from_slice(&ok(settings(&site, &["show", "--json"])).stdout).unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({
+            "validity-days": "1825",
+            "key-generation-timeout": "3600",
+            "key-generation-retries": "0",
+            "max-failed-attempts": "5",
+            "renew-used-share": "off",
+        })
+    );
+    ok(settings(&site, &["set", "validity-days", "2"]));
+    ok(settings(&site, &["set", "renew-used-share", "0.5"]));
+    // Refusals: exit 2, a clear reason, nothing changed.
+    for (args, expected) in [
+        (
+            &["set", "validity", "2"][..],
+            "unknown setting \"validity\"",
+        ),
+        (&["set", "validity-days", "0"][..], "from 1 to 3650"),
+        (&["set", "renew-used-share", "2"][..], "at most 1"),
+        (
+            &["set", "max-failed-attempts", "many"][..],
+            "0 (never lock)",
+        ),
+    ] {
+        let output = settings(&site, args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            report(&output)
+        );
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{args:?}: {}",
+            report(&output)
+        );
+    }
+    let table = text(&ok(settings(&site, &["show"])).stdout);
+    assert!(table.contains("validity-days           2"), "{table}");
+    assert!(table.contains("renew-used-share        0.5"), "{table}");
+    // A server without flags issues two-day LSCs, the registry's setting ...
+    site.start(&[]);
+    let first = site.dir.join("first.pem");
+    ok(site.enroll("SEP0000000000D1", &first, None));
+    assert_eq!(validity_seconds(&first), 2 * 86_400);
+    // ... and its flag overrides the setting for that server only.
+    site.start(&["--validity-days", "3", "--renew-used-share", "off"]);
+    let second = site.dir.join("second.pem");
+    ok(site.enroll("SEP0000000000D2", &second, None));
+    assert_eq!(validity_seconds(&second), 3 * 86_400);
+    let after: serde_json::Value =
+        serde_json::from_slice(&ok(settings(&site, &["show", "--json"])).stdout).unwrap();
+    assert_eq!(after["validity-days"], "2");
+    assert_eq!(after["renew-used-share"], "0.5");
+}
+
+/// The key algorithm of the first certificate of a PEM file, read with
+/// x509-cert: "rsa" or "ec".
+fn key_family(path: &Path) -> &'static str {
+    use der::Decode;
+    let der = certificate_in(path);
+    let certificate = x509_cert::Certificate::from_der(&der).unwrap();
+    match certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .algorithm
+        .oid
+        .to_string()
+        .as_str()
+    {
+        "1.2.840.113549.1.1.1" => "rsa",
+        "1.2.840.10045.2.1" => "ec",
+        other => panic!("unexpected key algorithm {other}"),
+    }
+}
+
+#[test]
+fn key_order_falls_back_to_rsa_only_when_ec_is_preferred_and_fails_ec_only_on_a_v3_phone() {
+    let mut site = Site::new("key-order");
+    let add = |device: &str, order: &str, key: Option<&str>| {
+        let mut args: Vec<&OsStr> = vec![
+            "device".as_ref(),
+            "add".as_ref(),
+            "--db".as_ref(),
+            site.db(),
+            device.as_ref(),
+            "--operation".as_ref(),
+            "install".as_ref(),
+            "--auth".as_ref(),
+            "null".as_ref(),
+            "--key-order".as_ref(),
+            order.as_ref(),
+        ];
+        if let Some(key) = key {
+            args.extend(["--key".as_ref(), OsStr::new(key)]);
+        }
+        capf(&args)
+    };
+    ok(add("SEP0000000000E1", "ec-preferred", Some("rsa:3072")));
+    ok(add("SEP0000000000E2", "ec-preferred", None));
+    ok(add("SEP0000000000E3", "ec-only", Some("ec:p384")));
+    // An RSA key does not fit EC only: refused, exit 2.
+    let refused = add("SEP0000000000E4", "ec-only", Some("rsa:2048"));
+    assert_eq!(refused.status.code(), Some(2), "{}", report(&refused));
+    assert!(text(&refused.stderr).contains("does not fit --key-order ec-only"));
+    let shown = site.show("SEP0000000000E1");
+    assert_eq!(shown["key"], "ec:p256+rsa:3072");
+    assert_eq!(shown["key_order"], "ec-preferred");
+    site.start(&[]);
+    // A phone that generates RSA only (`--key rsa` refuses EC requests):
+    // EC preferred falls back to RSA in the same session ...
+    fn enroll_rsa_only(site: &Site, device: &str, out: &Path) -> Output {
+        capf(&[
+            "enroll".as_ref(),
+            "--server".as_ref(),
+            site.server().capf_address().as_ref(),
+            "--ca".as_ref(),
+            site.cert.as_os_str(),
+            "--device".as_ref(),
+            device.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--key".as_ref(),
+            "rsa".as_ref(),
+            "--timeout".as_ref(),
+            "20".as_ref(),
+        ])
+    }
+    let fallback = site.dir.join("fallback.pem");
+    ok(enroll_rsa_only(&site, "SEP0000000000E1", &fallback));
+    assert_eq!(key_family(&fallback), "rsa");
+    assert_eq!(site.show("SEP0000000000E1")["operation"], "none");
+    // ... a phone that can do EC gets EC ...
+    let preferred = site.dir.join("preferred.pem");
+    ok(site.enroll("SEP0000000000E2", &preferred, None));
+    assert_eq!(key_family(&preferred), "ec");
+    // ... and EC only on a phone without EC (CAPF version 3) fails with
+    // Unified CM's status; the operation stays scheduled.
+    let failed = enroll_rsa_only(&site, "SEP0000000000E3", &site.dir.join("never.pem"));
+    assert!(!failed.status.success(), "{}", report(&failed));
+    let shown = site.show("SEP0000000000E3");
+    assert_eq!(
+        shown["operation_status_text"], "Upgrade Failed: No Support for EC only in CAPF version 3",
+        "{shown}"
+    );
+    assert_eq!(
+        shown["operation_status"],
+        "upgrade-failed-no-support-for-ec-only-in-capf-version-3"
+    );
+    assert_eq!(shown["operation"], "install");
+    // The phone was asked once; with two key-generation retries (a flag
+    // over the registry setting) it is asked three times in one session.
+    let asked = |output: &Output| {
+        text(&output.stderr)
+            .matches("the server asked for a key family --key excludes")
+            .count()
+    };
+    assert_eq!(asked(&failed), 1, "{}", report(&failed));
+    site.start(&["--key-generation-retries", "2"]);
+    let retried = enroll_rsa_only(&site, "SEP0000000000E3", &site.dir.join("never.pem"));
+    assert!(!retried.status.success(), "{}", report(&retried));
+    assert_eq!(asked(&retried), 3, "{}", report(&retried));
+    assert_eq!(
+        site.show("SEP0000000000E3")["operation_status"],
+        "upgrade-failed-no-support-for-ec-only-in-capf-version-3"
+    );
+    let csv = ok(capf(&[
+        "report".as_ref(),
+        "--db".as_ref(),
+        site.db(),
+        "--csv".as_ref(),
+    ]));
+    let csv = text(&csv.stdout);
+    assert!(
+        csv.lines().any(|line| line.starts_with("SEP0000000000E1,")
+            && line.contains("\"EC Preferred, RSA Backup\"")),
+        "{csv}"
+    );
+}

@@ -593,6 +593,17 @@ impl PhoneSession {
             (State::AwaitingRequest { .. }, Command::KeyGenRequest) => {
                 self.on_key_gen_request(frame)
             }
+            // After refusing a key, a server with an EC-preferred key order
+            // asks again, for RSA (our reading; see
+            // `KeyRequest::EcPreferred`): the phone answers it as a first
+            // request.
+            (
+                State::AwaitingEndAfterFailure {
+                    failure: ReportedFailure::KeyGeneration,
+                    ..
+                },
+                Command::KeyGenRequest,
+            ) => self.on_key_gen_request(frame),
             (State::AwaitingRequest { .. }, Command::FetchCertRequest) => {
                 self.outputs
                     .push_back(PhoneOutput::Need(PhoneDecision::FetchCertificate));

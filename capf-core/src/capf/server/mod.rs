@@ -21,6 +21,8 @@
 //! | install: phone stored the LSC (STORE_CERT_RESPONSE 1) | 1 | [`SessionResult::Installed`] |
 //! | install: phone did not confirm storing | 7 | [`SessionResult::StoreFailed`] (certificate stays pending) |
 //! | install: key generation failed | 7 | [`SessionResult::KeyGenerationFailed`] (operation stays) |
+//! | install, EC preferred: phone refused EC | - | asks for RSA in the same session, once ([`KeyRequest::EcPreferred`](crate::capf::key_request::KeyRequest::EcPreferred)) |
+//! | install, EC only: a CAPF v3 phone refused EC | 7 | [`SessionResult::EcOnlyNotSupported`] (operation stays) |
 //! | install: host refused to issue | 7 | [`SessionResult::IssueRefused`] |
 //! | fetch: certificate returned | 0 | [`SessionResult::Fetched`] |
 //! | fetch: nothing returned | 0 (7 if "success" without certificate) | [`SessionResult::FetchFailed`] |

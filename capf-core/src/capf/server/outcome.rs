@@ -227,6 +227,14 @@ pub enum SessionResult {
         /// The phone's REASON, if it sent one.
         phone_reason: Option<Reason>,
     },
+    /// The phone refused an EC-only install (KEY_GEN_RESPONSE without
+    /// PUBLIC_KEY to the EC request) after announcing CAPF version 3 (or
+    /// 2) in AUTH_RESPONSE: Unified CM's "Upgrade Failed: No Support for
+    /// EC only in CAPF version 3". The operation stays. END_SESSION 7.
+    EcOnlyNotSupported {
+        /// The phone's REASON, if it sent one.
+        phone_reason: Option<Reason>,
+    },
     /// The host refused to issue. END_SESSION 7.
     IssueRefused(IssueRefusal),
     /// The phone returned its LSC. END_SESSION 0.

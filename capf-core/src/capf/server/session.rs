@@ -63,6 +63,13 @@ pub struct ServerConfig {
     pub key_generation_timeout: Duration,
     /// How long to wait for any other phone frame. Default 60 seconds.
     pub response_timeout: Duration,
+    /// How many times the server asks again, in the same session, when the
+    /// phone answers KEY_GEN_REQUEST without a key (Unified CM's "number of
+    /// key-generation retries"); each request gets its own
+    /// `key_generation_timeout`, and a time-out is never retried. The RSA
+    /// request of an EC-preferred key order is not a retry. Default 0 (the
+    /// reference: the first refusal ends the session).
+    pub key_generation_retries: u32,
     /// Largest frame body accepted from the phone (the largest seen is
     /// about 2.9 KB). Default 16 KiB.
     pub max_body_length: u16,
@@ -79,6 +86,7 @@ impl ServerConfig {
             require_sudi: false,
             key_generation_timeout: Duration::from_secs(3600),
             response_timeout: Duration::from_secs(60),
+            key_generation_retries: 0,
             max_body_length: 16 * 1024,
         }
     }
@@ -241,6 +249,10 @@ pub struct ServerSession {
     outputs: VecDeque<ServerOutput>,
     now: Timestamp,
     device_name: Option<String>,
+    /// The VERSION the phone announced in AUTH_RESPONSE.
+    phone_version: Option<u8>,
+    /// Key-generation requests sent after a refusal so far (retries).
+    key_generation_retries: u32,
     authenticated: bool,
     certificate_authentication: Option<CertificateAuthentication>,
 }
@@ -258,6 +270,8 @@ impl ServerSession {
             outputs: VecDeque::new(),
             now,
             device_name: None,
+            phone_version: None,
+            key_generation_retries: 0,
             authenticated: false,
             certificate_authentication: None,
             config,
@@ -675,7 +689,7 @@ impl ServerSession {
             Some(version) if !matches!(version.0, 2 | 3) => {
                 return self.violation(ServerProtocolViolation::UnsupportedVersion(version.0));
             }
-            Some(_) => {}
+            Some(version) => self.phone_version = Some(version.0),
         }
         let Some(name) = frame.device_name() else {
             return self.violation(ServerProtocolViolation::MissingDeviceName);
@@ -716,16 +730,7 @@ impl ServerSession {
         let id = self.config.session_id;
         match record.operation {
             Operation::None => self.finish(Some(Reason::NoAction), SessionResult::NothingToDo),
-            Operation::Install(key_request) => {
-                self.transmit(match key_request {
-                    KeyRequest::Rsa { bits } => Frame::key_gen_request_rsa(id, bits),
-                    KeyRequest::Ec(curve) => Frame::key_gen_request_ec(id, curve),
-                });
-                State::AwaitKeyGeneration {
-                    key_request,
-                    deadline: self.deadline(self.config.key_generation_timeout),
-                }
-            }
+            Operation::Install(key_request) => self.request_key(key_request),
             Operation::Fetch => {
                 self.transmit(Frame::fetch_cert_request(id));
                 State::AwaitFetchResponse {
@@ -851,20 +856,62 @@ impl ServerSession {
         })
     }
 
+    /// Sends KEY_GEN_REQUEST for `key_request` (its first request, see
+    /// [`KeyRequest::first`]) and waits for the key.
+    fn request_key(&mut self, key_request: KeyRequest) -> State {
+        let id = self.config.session_id;
+        let asked = key_request.first();
+        self.transmit(match asked {
+            KeyRequest::Ec(curve) => Frame::key_gen_request_ec(id, curve),
+            KeyRequest::Rsa { bits } => Frame::key_gen_request_rsa(id, bits),
+            // `first` never answers EcPreferred; RSA 2048 is the default.
+            _ => Frame::key_gen_request_rsa(id, 2048),
+        });
+        State::AwaitKeyGeneration {
+            key_request,
+            deadline: self.deadline(self.config.key_generation_timeout),
+        }
+    }
+
+    /// The key-order rule (our reading, see [`KeyRequest::EcPreferred`]):
+    /// a phone that answers an EC KEY_GEN_REQUEST without PUBLIC_KEY has
+    /// refused (or failed) EC. EC preferred: the server asks for RSA in the
+    /// same session, once, with a new key-generation wait. Then, up to
+    /// [`ServerConfig::key_generation_retries`] times, the same request
+    /// again. EC only, from a
+    /// phone that announced CAPF version 3 (or 2) in AUTH_RESPONSE:
+    /// [`SessionResult::EcOnlyNotSupported`]. Anything else (an RSA
+    /// request refused, a time-out at either step): key generation failed.
     fn on_key_gen_response(&mut self, key_request: KeyRequest, frame: &Frame) -> State {
         let reason = frame.reason();
         let Some(spki) = frame
             .public_key()
             .filter(|_| matches!(reason, None | Some(Reason::Success)))
         else {
+            if let Some(fallback) = key_request.fallback() {
+                return self.request_key(fallback);
+            }
+            if self.key_generation_retries < self.config.key_generation_retries {
+                self.key_generation_retries += 1;
+                return self.request_key(key_request);
+            }
             // Failure: END 7, the operation stays scheduled.
+            let ec_only = matches!(key_request, KeyRequest::Ec(_))
+                && self.phone_version.is_some_and(|version| version <= 3);
             return self.finish(
                 Some(Reason::Failure),
-                SessionResult::KeyGenerationFailed {
-                    phone_reason: reason,
+                if ec_only {
+                    SessionResult::EcOnlyNotSupported {
+                        phone_reason: reason,
+                    }
+                } else {
+                    SessionResult::KeyGenerationFailed {
+                        phone_reason: reason,
+                    }
                 },
             );
         };
+        let key_request = key_request.first();
         let matches_request = match (ProofPublicKey::from_spki_der(spki), key_request) {
             (Err(_), _) => return self.violation(ServerProtocolViolation::InvalidPublicKey),
             (Ok(ProofPublicKey::Rsa(key)), KeyRequest::Rsa { bits }) => {
