@@ -11,7 +11,7 @@
 
 use capf_core::capf::codec::Curve;
 use capf_core::capf::key_request::KeyRequest;
-use capf_registry::auth_key::generate_unique_auth_string;
+use capf_registry::auth_string::generate_unique_auth_string;
 use capf_registry::report::{DeviceFilter, report, to_csv};
 use capf_registry::{AuthKey, AuthMode, Operation, Registry, Schedule, SqliteRegistry};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
