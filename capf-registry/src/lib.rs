@@ -87,12 +87,18 @@
 
 pub mod auth_key;
 pub mod dates;
+pub mod db_url;
 pub mod error;
 pub mod model;
 pub mod report;
 pub mod rules;
 pub mod sqlite;
 pub mod tvs;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresRegistry};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
