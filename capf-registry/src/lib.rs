@@ -85,6 +85,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod any;
 pub mod auth_key;
 pub mod dates;
 pub mod db_url;
@@ -103,6 +104,7 @@ pub use postgres::{PostgresOptions, PostgresRegistry};
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use any::{AnyRegistry, OpenOptions, open};
 pub use auth_key::{
     AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
     require_auth_key, resolve_auth_key_path,
@@ -338,6 +340,79 @@ pub trait TvsAllowList: Send + Sync {
     fn tvs_look_up(&self, sha256: &[u8; 32]) -> RegistryResult<Option<TvsEntry>>;
 }
 
+/// The session's writes answered through futures ([`PendingWrite`]), for
+/// async hosts: each backend's writer thread answers them, so awaiting
+/// blocks no runtime worker. [`look_up_device_async`] and
+/// [`finish_session_async`] are written against it.
+pub trait SessionWritesAsync: Registry {
+    /// [`Registry::claim_operation`], answered through a future.
+    fn claim_operation_async(
+        &self,
+        name: &str,
+        token: ClaimToken,
+        lease_until: u64,
+        now: u64,
+    ) -> PendingWrite<ClaimAnswer>;
+    /// [`Registry::record_pending_certificate`], answered through a future.
+    fn record_pending_certificate_async(
+        &self,
+        claim: &Claim,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> PendingWrite<i64>;
+    /// [`Registry::record_outcome`], answered through a future.
+    fn record_outcome_async(
+        &self,
+        name: &str,
+        claim: Option<&Claim>,
+        write: &OutcomeWrite,
+        now: u64,
+    ) -> PendingWrite<Recorded>;
+    /// [`Registry::release_claim`], answered through a future.
+    fn release_claim_async(&self, claim: &Claim, now: u64) -> PendingWrite<bool>;
+}
+
+/// Delegates to the inherent `*_async` methods of a backend.
+macro_rules! session_writes_async {
+    ($backend:ty) => {
+        impl SessionWritesAsync for $backend {
+            fn claim_operation_async(
+                &self,
+                name: &str,
+                token: ClaimToken,
+                lease_until: u64,
+                now: u64,
+            ) -> PendingWrite<ClaimAnswer> {
+                <$backend>::claim_operation_async(self, name, token, lease_until, now)
+            }
+            fn record_pending_certificate_async(
+                &self,
+                claim: &Claim,
+                certificate: &NewCertificate,
+                now: u64,
+            ) -> PendingWrite<i64> {
+                <$backend>::record_pending_certificate_async(self, claim, certificate, now)
+            }
+            fn record_outcome_async(
+                &self,
+                name: &str,
+                claim: Option<&Claim>,
+                write: &OutcomeWrite,
+                now: u64,
+            ) -> PendingWrite<Recorded> {
+                <$backend>::record_outcome_async(self, name, claim, write, now)
+            }
+            fn release_claim_async(&self, claim: &Claim, now: u64) -> PendingWrite<bool> {
+                <$backend>::release_claim_async(self, claim, now)
+            }
+        }
+    };
+}
+
+session_writes_async!(SqliteRegistry);
+#[cfg(feature = "postgres")]
+session_writes_async!(PostgresRegistry);
+
 /// Step 1 of a session: claims the device's operation for `token` and
 /// applies the rules ([`rules::lookup_answer`]). Blocking (a registry
 /// write). The answer's record then goes to
@@ -382,11 +457,12 @@ pub fn look_up_device<R: Registry + ?Sized>(
     }
 }
 
-/// [`look_up_device`] for an async host on a [`SqliteRegistry`]: the claim
-/// and the writes that follow it are awaited
-/// ([`SqliteRegistry::claim_operation_async`]), not blocked on.
-pub async fn look_up_device_async(
-    registry: &SqliteRegistry,
+/// [`look_up_device`] for an async host ([`SessionWritesAsync`]: SQLite,
+/// PostgreSQL, [`AnyRegistry`]): the claim and the writes that follow it
+/// are awaited ([`SessionWritesAsync::claim_operation_async`]), not
+/// blocked on.
+pub async fn look_up_device_async<R: SessionWritesAsync + ?Sized>(
+    registry: &R,
     name: &str,
     token: ClaimToken,
     lease_until: u64,
@@ -649,10 +725,11 @@ pub fn finish_session<R: Registry + ?Sized>(
     }
 }
 
-/// [`finish_session`] for an async host on a [`SqliteRegistry`]: the write
-/// is awaited ([`SqliteRegistry::record_outcome_async`]), not blocked on.
-pub async fn finish_session_async(
-    registry: &SqliteRegistry,
+/// [`finish_session`] for an async host ([`SessionWritesAsync`]): the
+/// write is awaited ([`SessionWritesAsync::record_outcome_async`]), not
+/// blocked on.
+pub async fn finish_session_async<R: SessionWritesAsync + ?Sized>(
+    registry: &R,
     outcome: &ServerOutcome,
     claim: Option<&Claim>,
     ledger_id: Option<i64>,
