@@ -309,7 +309,16 @@ impl Target {
 
     fn connect(&self) -> RegistryResult<Client> {
         let mut client = self.config.connect(NoTls).map_err(|error| {
-            RegistryError::Database(format!("cannot reach {}: {}", self.shown, pg(error)))
+            let mut message = match error.as_db_error() {
+                Some(db) => db.message().to_owned(),
+                None => error.to_string(),
+            };
+            if let Some(cause) = std::error::Error::source(&error)
+                && error.as_db_error().is_none()
+            {
+                message = format!("{message}: {cause}");
+            }
+            RegistryError::Database(format!("cannot reach {}: {message}", self.shown))
         })?;
         if let Some(schema) = &self.schema {
             client

@@ -6,6 +6,7 @@
 mod anchors;
 mod ca;
 mod cert;
+mod db;
 mod demo;
 mod device;
 mod encrypted_config;
@@ -32,6 +33,10 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "capf", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// The PostgreSQL password of a `--db postgres://` URL without one, in
+    /// a file (else PGPASSWORD, then PGPASSFILE or ~/.pgpass).
+    #[arg(long, global = true, value_name = "FILE")]
+    db_password_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -130,6 +135,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    db::set_password_file(cli.db_password_file);
     let result = match cli.command {
         Command::Trustlist(command) => trustlist::run(command),
         Command::Signed(command) => signed::run(command),

@@ -36,8 +36,8 @@ use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::tls::rustls;
 use capf_core::trust::Revocations;
 use capf_registry::{
-    AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry, SqliteRegistry,
-    auth_key_path_from_env, open_auth_key, rules,
+    AnyRegistry, AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry,
+    SessionWritesAsync, auth_key_path_from_env, open_auth_key, rules,
 };
 use clap::Args;
 use std::future::Future;
@@ -205,7 +205,7 @@ struct Shared {
     issuer: LscIssuer,
     /// The registry (its writer thread does the group commit; the session
     /// path awaits its writes instead of blocking a thread on them).
-    registry: Arc<SqliteRegistry>,
+    registry: Arc<AnyRegistry>,
     ids: Mutex<SessionIdAllocator>,
     policy: CertificatePolicy,
     validity_days: u32,
@@ -461,8 +461,7 @@ pub(crate) struct Server {
 impl Server {
     /// Opens the registry and seeds the session-id allocator.
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
-        let registry = SqliteRegistry::open(&setup.db)
-            .map_err(|error| CliError::input(format!("--db {}: {error}", setup.db.display())))?;
+        let registry = crate::db::open(&setup.db)?;
         if setup.auth_key.is_none() && registry.keyed_auth_string_count()? > 0 {
             return Err(CliError::input(
                 capf_registry::auth_key::missing_key_error(&setup.auth_key_path).to_string(),
@@ -579,7 +578,7 @@ impl Server {
         ledger_id: Option<i64>,
     ) -> Result<(), String> {
         let recorded = capf_registry::finish_session_async(
-            &self.shared.registry,
+            &*self.shared.registry,
             outcome,
             claim.as_ref(),
             ledger_id,
@@ -644,7 +643,7 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 // The claim is a registry write: awaited, no thread blocks.
                 let auth_key = shared.auth_key();
                 let looked_up = capf_registry::look_up_device_async(
-                    &shared.registry,
+                    &*shared.registry,
                     &device_name,
                     self.token,
                     lease_until,

@@ -840,11 +840,11 @@ fn tvs_store_knowledge(
         CliError::input(format!("--tvs-store {}: {error}", path.display()))
     };
     // Opening creates a missing database; a prediction must not.
-    if !path.is_file() {
+    if crate::db::missing(path) {
         return Err(bad(&"no such database file"));
     }
     use capf_registry::TvsAllowList as _;
-    let store = capf_registry::SqliteRegistry::open(path).map_err(|error| bad(&error))?;
+    let store = crate::db::open(path)?;
     for entry in store.tvs_list().map_err(|error| bad(&error))? {
         tvs.insert(&entry.der, entry.roles, entry.revoked);
     }
