@@ -323,7 +323,11 @@ impl Target {
         if let Some(schema) = &self.schema {
             client
                 .batch_execute(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+                    // Concurrent starts would race on the schema's name:
+                    // created under the migration lock, released at commit.
+                    "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK});
+                     CREATE SCHEMA IF NOT EXISTS {schema}; COMMIT;
+                     SET search_path TO {schema}"
                 ))
                 .map_err(pg)?;
         }
@@ -527,25 +531,30 @@ impl Link {
             .ok_or_else(|| RegistryError::Database("no connection".into()))
     }
 
-    /// Drops the connection after an error that may have broken it (the
-    /// next call reconnects).
+    /// After an error: drops the connection if it is broken (closed, or
+    /// not answering a ping), so the next call reconnects. A server that
+    /// restarted is noticed by the call that failed, not the one after.
     fn check(&mut self) {
-        if self
-            .conn
-            .as_ref()
-            .is_some_and(|conn| conn.client.is_closed())
-        {
+        let broken = self.conn.as_mut().is_some_and(|conn| {
+            conn.client.is_closed() || conn.client.is_valid(PING_TIMEOUT).is_err()
+        });
+        if broken {
             self.conn = None;
         }
     }
 }
 
-type ReadJob = Box<dyn FnOnce(&mut Link) + Send>;
+/// How long a connection may take to answer the ping after an error.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A read; returns whether it failed.
+type ReadJob = Box<dyn FnOnce(&mut Link) -> bool + Send>;
 
 fn reader_loop(mut link: Link, jobs: mpsc::Receiver<ReadJob>) {
     while let Ok(job) = jobs.recv() {
-        job(&mut link);
-        link.check();
+        if job(&mut link) {
+            link.check();
+        }
     }
 }
 
@@ -670,7 +679,9 @@ fn run_batch(link: &mut Link, batch: Vec<Box<dyn WriteJob>>) -> Vec<Box<dyn Writ
     let committed = conn.batch("COMMIT").inspect_err(|_| {
         let _rolled_back = conn.batch("ROLLBACK");
     });
-    link.check();
+    if committed.is_err() {
+        link.check();
+    }
     for answer in answers {
         answer(committed.clone());
     }
@@ -832,7 +843,10 @@ impl PostgresRegistry {
     {
         let (reply, answer) = mpsc::sync_channel(1);
         let job: ReadJob = Box::new(move |link: &mut Link| {
-            let _sent = reply.send(link.conn().and_then(work));
+            let result = link.conn().and_then(work);
+            let failed = matches!(result, Err(RegistryError::Database(_)));
+            let _sent = reply.send(result);
+            failed
         });
         self.reader
             .as_ref()

@@ -106,3 +106,211 @@ suite!(
     renewal_is_planned_at_the_threshold_and_replaces_the_old_lsc,
     directly_issued_certificates_add_the_device_and_replace_earlier_ones,
 );
+
+// ---- what only this backend has ----
+
+/// A plain client on the test schema, behind the registry's back.
+fn raw_client(backend: &Postgres, tag: &str) -> postgres::Client {
+    let mut client = postgres::Client::connect(&backend.url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("SET search_path TO {}", backend.schema(tag)))
+        .unwrap();
+    client
+}
+
+fn install() -> capf_registry::Schedule {
+    use capf_core::capf::codec::Curve;
+    use capf_core::capf::key_request::KeyRequest;
+    capf_registry::Schedule {
+        operation: capf_registry::Operation::Install,
+        key_request: KeyRequest::Ec(Curve::P256),
+        auth_mode: capf_registry::AuthMode::Null,
+        auth_hash: None,
+        complete_by: None,
+        description: None,
+    }
+}
+
+/// A DER certificate with this issuer name and serial (its key is
+/// irrelevant: only the issuer and serial are looked at; `_variant` tells
+/// the calls apart).
+fn issued(issuer: &str, serial: u64, _variant: u64) -> Vec<u8> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, issuer);
+    params.serial_number = Some(rcgen::SerialNumber::from(serial));
+    params.self_signed(&key).unwrap().der().to_vec()
+}
+
+#[test]
+fn concurrent_node_starts_migrate_once() {
+    let Some(backend) = Postgres::new("concurrent_node_starts_migrate_once") else {
+        return;
+    };
+    let barrier = std::sync::Barrier::new(4);
+    let versions: Vec<i64> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    backend.open("starts").schema_version().unwrap()
+                })
+            })
+            .collect();
+        starts
+            .into_iter()
+            .map(|start| start.join().unwrap())
+            .collect()
+    });
+    assert_eq!(versions, vec![5; 4]);
+    let mut client = raw_client(&backend, "starts");
+    let rows: i64 = client
+        .query_one("SELECT COUNT(*) FROM capf_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+    // A database written by a newer capf is refused, not misread.
+    client
+        .batch_execute("UPDATE capf_schema SET version = 99")
+        .unwrap();
+    let options = PostgresOptions::new().with_schema(backend.schema("starts"));
+    assert!(matches!(
+        PostgresRegistry::open_with(&backend.url, &options),
+        Err(capf_registry::RegistryError::SchemaTooNew {
+            found: 99,
+            known: 5
+        })
+    ));
+}
+
+#[test]
+fn the_ledger_refuses_deletes_rewrites_truncation_and_unrevoking() {
+    let Some(backend) = Postgres::new("ledger_triggers") else {
+        return;
+    };
+    let registry = backend.create("ledger");
+    registry
+        .put_device("SEP001122334455", &install(), 1)
+        .unwrap();
+    let der = issued("Ledger CA", 7, 1);
+    let certificate = capf_registry::NewCertificate {
+        serial_hex: "07".into(),
+        der,
+        issued_at: 1,
+        not_after: 2,
+    };
+    let key = capf_core::capf::key_request::KeyRequest::Ec(capf_core::capf::codec::Curve::P256);
+    registry
+        .record_issued_certificate("SEP001122334455", key, &certificate, 2)
+        .unwrap();
+    registry
+        .revoke(
+            &capf_registry::RevocationTarget::Serial("07".into()),
+            capf_registry::RevocationReason::KeyCompromise,
+            3,
+        )
+        .unwrap();
+    let mut client = raw_client(&backend, "ledger");
+    for sql in [
+        "DELETE FROM certificates",
+        "UPDATE certificates SET der = '\\x00'",
+        "UPDATE certificates SET serial_hex = '08'",
+        "TRUNCATE certificates CASCADE",
+        "UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL",
+    ] {
+        assert!(client.batch_execute(sql).is_err(), "{sql} was allowed");
+    }
+    let entries = registry.certificates("SEP001122334455").unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].der, certificate.der);
+    assert!(entries[0].revocation.is_some());
+}
+
+#[test]
+fn a_serial_is_recorded_once_per_issuer() {
+    let Some(backend) = Postgres::new("serial_per_issuer") else {
+        return;
+    };
+    let registry = backend.create("serials");
+    let key = capf_core::capf::key_request::KeyRequest::Ec(capf_core::capf::codec::Curve::P256);
+    let record = |device: &str, der: Vec<u8>, serial: &str| {
+        registry.record_issued_certificate(
+            device,
+            key,
+            &capf_registry::NewCertificate {
+                serial_hex: serial.into(),
+                der,
+                issued_at: 1,
+                not_after: 2,
+            },
+            5,
+        )
+    };
+    record("SEP00000000AAAA", issued("Node CA", 0x1234, 1), "1234").unwrap();
+    // Another node issuing the same serial under the same CA: refused, and
+    // nothing of it is kept.
+    let duplicate = record("SEP00000000BBBB", issued("Node CA", 0x1234, 2), "001234");
+    assert!(
+        matches!(duplicate, Err(capf_registry::RegistryError::Database(_))),
+        "{duplicate:?}"
+    );
+    assert!(registry.certificates("SEP00000000BBBB").unwrap().is_empty());
+    // The same serial from another issuer is another certificate.
+    record("SEP00000000BBBB", issued("Other CA", 0x1234, 3), "1234").unwrap();
+    assert_eq!(registry.certificates_with_serial("1234").unwrap().len(), 2);
+}
+
+#[test]
+fn a_lost_connection_fails_one_call_and_the_registry_reconnects() {
+    let Some(backend) = Postgres::new("reconnect") else {
+        return;
+    };
+    // The registry's connections are told apart by their application name.
+    let application = format!("capf_{}", backend.prefix);
+    let separator = if backend.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}application_name={application}", backend.url);
+    let options = PostgresOptions::new().with_schema(backend.schema("reconnect"));
+    let registry = PostgresRegistry::open_with(&url, &options).unwrap();
+    registry
+        .put_device("SEP001122334455", &install(), 1)
+        .unwrap();
+    // The server drops every connection of this registry (as a restart of
+    // the database does).
+    let mut client = postgres::Client::connect(&backend.url, postgres::NoTls).unwrap();
+    let terminated: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1) AS t",
+            &[&application],
+        )
+        .unwrap()
+        .get(0);
+    assert!(terminated >= 2, "terminated {terminated}");
+    // Each connection may fail the one call that finds it gone (a clean
+    // error), then the next call reconnects.
+    let mut failures = 0;
+    let mut written = false;
+    for now in 2..6 {
+        match registry.put_device("SEP00112233AAAA", &install(), now) {
+            Ok(_) => {
+                written = true;
+                break;
+            }
+            Err(error) => {
+                assert!(matches!(error, capf_registry::RegistryError::Database(_)));
+                failures += 1;
+            }
+        }
+    }
+    assert!(written && failures <= 1, "failures {failures}");
+    let mut listed = None;
+    for _ in 0..2 {
+        if let Ok(devices) = registry.list() {
+            listed = Some(devices.len());
+            break;
+        }
+    }
+    assert_eq!(listed, Some(2));
+}
