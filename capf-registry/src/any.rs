@@ -33,12 +33,17 @@ pub struct OpenOptions {
     /// `--db-password-file`); else `PGPASSWORD`, then `PGPASSFILE`. Ignored
     /// for a SQLite file.
     pub password: Option<String>,
+    /// This node's name (`capf serve --node-name`), written into every
+    /// event of a PostgreSQL registry (several nodes write one; a SQLite
+    /// file has one writer host).
+    pub node_name: Option<String>,
 }
 
 impl std::fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenOptions")
             .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("node_name", &self.node_name)
             .finish()
     }
 }
@@ -67,6 +72,7 @@ pub fn open(spec: &str, options: &OpenOptions) -> RegistryResult<AnyRegistry> {
         {
             let mut pg = crate::PostgresOptions::new();
             pg.password = options.password.clone();
+            pg.node_name = options.node_name.clone();
             return crate::PostgresRegistry::open_with(spec, &pg).map(AnyRegistry::Postgres);
         }
         #[cfg(not(feature = "postgres"))]
@@ -79,6 +85,76 @@ pub fn open(spec: &str, options: &OpenOptions) -> RegistryResult<AnyRegistry> {
         }
     }
     SqliteRegistry::open(std::path::Path::new(spec)).map(AnyRegistry::Sqlite)
+}
+
+/// What `capf health` found.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Reachable, and the schema is the one this build writes.
+    Healthy {
+        /// The schema version.
+        version: i64,
+    },
+    /// Reachable, but the schema is older (a node will migrate it when it
+    /// starts) or newer (written by a newer capf: this one refuses it).
+    SchemaNotCurrent {
+        /// The database's version (0: no registry yet).
+        found: i64,
+        /// This build's.
+        known: i64,
+    },
+    /// Not reachable (or not a registry): the reason, URL redacted.
+    Unreachable(String),
+}
+
+/// Whether the registry `spec` names is reachable and its schema current,
+/// without changing anything (no file created, nothing migrated).
+pub fn health(spec: &str, options: &OpenOptions) -> Health {
+    let (found, known) = if crate::db_url::is_postgres_url(spec) {
+        #[cfg(feature = "postgres")]
+        {
+            let mut pg = crate::PostgresOptions::new();
+            pg.password = options.password.clone();
+            match crate::PostgresRegistry::probe(spec, &pg) {
+                Ok(found) => (found, crate::PostgresRegistry::known_schema_version()),
+                Err(error) => return Health::Unreachable(error.to_string()),
+            }
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _unused = options;
+            return Health::Unreachable(format!(
+                "{}: this capf was built without PostgreSQL support",
+                crate::db_url::redact(spec)
+            ));
+        }
+    } else {
+        let path = std::path::Path::new(spec);
+        if !path.is_file() {
+            return Health::Unreachable(format!("no registry file at {spec}"));
+        }
+        let probed = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|connection| {
+            connection.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
+            connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))
+        });
+        match probed {
+            Ok(found) => (
+                found,
+                i64::try_from(crate::sqlite::MIGRATIONS.len()).unwrap_or(i64::MAX),
+            ),
+            Err(error) => return Health::Unreachable(format!("{spec}: {error}")),
+        }
+    };
+    if found == known {
+        Health::Healthy { version: found }
+    } else {
+        Health::SchemaNotCurrent { found, known }
+    }
 }
 
 /// Calls the same method on whichever backend.
@@ -306,6 +382,25 @@ mod tests {
         assert!(error.contains("127.0.0.1:1"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
         assert!(!std::path::Path::new("postgres:").exists());
+        // Health: the file's schema is current; a missing file and an
+        // unreachable server are not healthy, and nothing is created.
+        assert_eq!(
+            health(path.to_str().unwrap(), &OpenOptions::new()),
+            Health::Healthy { version: 5 }
+        );
+        let missing = dir.join("missing.db");
+        assert!(matches!(
+            health(missing.to_str().unwrap(), &OpenOptions::new()),
+            Health::Unreachable(_)
+        ));
+        assert!(!missing.exists());
+        match health(
+            "postgres://capf:s3cret@127.0.0.1:1/capf",
+            &OpenOptions::new(),
+        ) {
+            Health::Unreachable(why) => assert!(!why.contains("s3cret"), "{why}"),
+            other => panic!("{other:?}"),
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -104,7 +104,7 @@ pub use postgres::{PostgresOptions, PostgresRegistry};
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use any::{AnyRegistry, OpenOptions, open};
+pub use any::{AnyRegistry, Health, OpenOptions, health, open};
 pub use auth_key::{
     AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
     require_auth_key, resolve_auth_key_path,

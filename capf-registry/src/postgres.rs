@@ -224,6 +224,7 @@ struct Target {
     config: ::postgres::Config,
     shown: String,
     schema: Option<String>,
+    node: Option<String>,
 }
 
 /// Options of [`PostgresRegistry::open_with`].
@@ -237,6 +238,9 @@ pub struct PostgresOptions {
     /// letters, digits and `_`): several registries in one database (the
     /// tests use one per test). `None`: the connection's default.
     pub schema: Option<String>,
+    /// This node's name (`capf serve --node-name`): every event it writes
+    /// says which node wrote it.
+    pub node_name: Option<String>,
 }
 
 impl std::fmt::Debug for PostgresOptions {
@@ -244,6 +248,7 @@ impl std::fmt::Debug for PostgresOptions {
         f.debug_struct("PostgresOptions")
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("schema", &self.schema)
+            .field("node_name", &self.node_name)
             .finish()
     }
 }
@@ -304,6 +309,7 @@ impl Target {
             config,
             shown,
             schema: options.schema.clone(),
+            node: options.node_name.clone(),
         })
     }
 
@@ -320,6 +326,10 @@ impl Target {
             }
             RegistryError::Database(format!("cannot reach {}: {message}", self.shown))
         })?;
+        // The server's notices ("already exists, skipping") are not news.
+        client
+            .batch_execute("SET client_min_messages TO warning")
+            .map_err(pg)?;
         if let Some(schema) = &self.schema {
             client
                 .batch_execute(&format!(
@@ -403,15 +413,18 @@ fn split_pgpass(line: &str) -> Vec<String> {
 struct Conn {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// The node named in the events this connection writes.
+    node: Option<String>,
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl Conn {
-    fn new(client: Client) -> Self {
+    fn new(client: Client, node: Option<String>) -> Self {
         Self {
             client,
             statements: HashMap::new(),
+            node,
         }
     }
 
@@ -524,7 +537,7 @@ impl Link {
             self.conn = None;
         }
         if self.conn.is_none() {
-            self.conn = Some(Conn::new(self.target.connect()?));
+            self.conn = Some(Conn::new(self.target.connect()?, self.target.node.clone()));
         }
         self.conn
             .as_mut()
@@ -818,6 +831,31 @@ impl PostgresRegistry {
             .recv()
             .unwrap_or(Err(RegistryError::WriterStopped))?;
         Ok(registry)
+    }
+
+    /// The schema version of the database at `url`, without migrating
+    /// anything (0: no capf schema yet): what `capf health` asks.
+    /// Connects on a thread of its own (the driver must not run on an
+    /// async caller's).
+    pub fn probe(url: &str, options: &PostgresOptions) -> RegistryResult<i64> {
+        let target = Target::new(url, options)?;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let mut conn = Conn::new(target.connect()?, None);
+                    let exists: bool = get(
+                        &conn.query_one("SELECT to_regclass('capf_schema') IS NOT NULL", &[])?,
+                        0,
+                    )?;
+                    if exists {
+                        schema_version(&mut conn)
+                    } else {
+                        Ok(0)
+                    }
+                })
+                .join()
+                .unwrap_or(Err(RegistryError::WriterStopped))
+        })
     }
 
     /// The URL, password redacted.
@@ -1138,6 +1176,10 @@ fn devices_where(
 // ---- statements used inside write transactions ----
 
 fn event(conn: &mut Conn, device: &str, now: u64, what: &str) -> RegistryResult<()> {
+    let what = match &conn.node {
+        Some(node) => format!("{what} [node {node}]"),
+        None => what.to_owned(),
+    };
     conn.execute(
         r#"INSERT INTO events ("time", device, what) VALUES ($1, $2, $3)"#,
         &[&to_i64(now), &device, &what],

@@ -31,7 +31,8 @@ pub(crate) fn is_url(db: &Path) -> bool {
     db_url::is_postgres_url(&db.to_string_lossy())
 }
 
-fn options() -> Result<OpenOptions, CliError> {
+/// The open options from `--db-password-file`.
+pub(crate) fn options() -> Result<OpenOptions, CliError> {
     let mut options = OpenOptions::new();
     if let Some(path) = PASSWORD_FILE.get() {
         let text = std::fs::read_to_string(path).map_err(|error| {
@@ -52,8 +53,15 @@ fn options() -> Result<OpenOptions, CliError> {
 /// Opens (or creates) the registry `--db` names; a failure names it
 /// (redacted).
 pub(crate) fn open(db: &Path) -> Result<AnyRegistry, CliError> {
+    open_as(db, None)
+}
+
+/// [`open`] for a node with a name (`capf serve --node-name`).
+pub(crate) fn open_as(db: &Path, node_name: Option<&str>) -> Result<AnyRegistry, CliError> {
     let spec = db.to_string_lossy();
-    capf_registry::open(&spec, &options()?)
+    let mut options = options()?;
+    options.node_name = node_name.map(str::to_owned);
+    capf_registry::open(&spec, &options)
         .map_err(|error| CliError::input(format!("--db {}: {error}", shown(db))))
 }
 

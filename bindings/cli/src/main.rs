@@ -12,6 +12,7 @@ mod device;
 mod encrypted_config;
 mod enroll;
 mod files;
+mod health;
 mod listener;
 mod output;
 mod pump;
@@ -68,6 +69,8 @@ enum Command {
     Renew(renew::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
+    /// Whether a registry (--db FILE or postgres:// URL) is reachable and its schema current (exit 0 healthy, 1 unhealthy).
+    Health(health::HealthArgs),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
     Enroll(enroll::EnrollArgs),
     /// Show the whole PKI working on loopback: CAPF CA, server, phones, CTL.
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
         Command::Ca(command) => ca::run(command),
         Command::Renew(command) => renew::run(command),
         Command::Serve(args) => serve::run(args),
+        Command::Health(args) => health::run(args),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Tvs(command) => tvs::run(command),

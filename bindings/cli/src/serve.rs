@@ -63,9 +63,14 @@ pub(crate) struct ServeArgs {
     /// The CAPF private key (PKCS#8 PEM).
     #[arg(long, value_name = "CAPF.key")]
     key: Option<PathBuf>,
-    /// Device database (SQLite), as managed by `capf device`.
-    #[arg(long, value_name = "FILE")]
+    /// Device database, as managed by `capf device`: a SQLite file, or a
+    /// postgres:// URL shared by several nodes.
+    #[arg(long, value_name = "FILE|URL")]
     db: PathBuf,
+    /// This node's name, in its log lines and in the registry events it
+    /// writes (several nodes on one PostgreSQL registry).
+    #[arg(long, value_name = "NAME")]
+    node_name: Option<String>,
     /// Key of the authentication-string hashes (kept outside the database),
     /// as `capf device` created it; default: CAPF_AUTH_KEY_FILE, else the
     /// database's path + `.auth-key`. The server never creates it.
@@ -197,6 +202,8 @@ pub(crate) struct ServerSetup {
     pub(crate) auth_key: Option<AuthKey>,
     /// Where it was looked for (for the error when it is needed).
     pub(crate) auth_key_path: PathBuf,
+    /// This node's name (`--node-name`), if any.
+    pub(crate) node_name: Option<String>,
 }
 
 /// State shared by every connection task.
@@ -206,6 +213,8 @@ struct Shared {
     /// The registry (its writer thread does the group commit; the session
     /// path awaits its writes instead of blocking a thread on them).
     registry: Arc<AnyRegistry>,
+    /// `--node-name`, in every session's log lines.
+    node_name: Option<String>,
     ids: Mutex<SessionIdAllocator>,
     policy: CertificatePolicy,
     validity_days: u32,
@@ -283,6 +292,7 @@ impl ServerSetup {
             tls,
             issuer,
             db: args.db.clone(),
+            node_name: args.node_name.clone(),
             policy,
             validity_days: args.validity_days,
             max_failed_attempts: args.max_failed_attempts,
@@ -353,7 +363,10 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
                 let server = Server::new(setup)?;
                 let listener = bind(listen).await?;
                 let address = local(&listener)?;
-                tracing::info!(%address, "CAPF server listening");
+                match &server.shared.node_name {
+                    Some(node) => tracing::info!(%address, %node, "CAPF server listening"),
+                    None => tracing::info!(%address, "CAPF server listening"),
+                }
                 bound.capf = Some(address);
                 Some((server, listener))
             }
@@ -461,7 +474,7 @@ pub(crate) struct Server {
 impl Server {
     /// Opens the registry and seeds the session-id allocator.
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
-        let registry = crate::db::open(&setup.db)?;
+        let registry = crate::db::open_as(&setup.db, setup.node_name.as_deref())?;
         if setup.auth_key.is_none() && registry.keyed_auth_string_count()? > 0 {
             return Err(CliError::input(
                 capf_registry::auth_key::missing_key_error(&setup.auth_key_path).to_string(),
@@ -479,6 +492,7 @@ impl Server {
                 timeouts: setup.timeouts,
                 auth_key: Mutex::new(setup.auth_key),
                 auth_key_path: setup.auth_key_path,
+                node_name: setup.node_name,
             }),
         })
     }
@@ -520,7 +534,15 @@ impl Server {
                 return;
             }
         };
-        let span = tracing::info_span!("session", id = %format_args!("{session_id:08x}"), %peer);
+        let span = tracing::info_span!(
+            "session",
+            id = %format_args!("{session_id:08x}"),
+            %peer,
+            node = tracing::field::Empty
+        );
+        if let Some(node) = &self.shared.node_name {
+            span.record("node", tracing::field::display(node));
+        }
         async {
             match self.drive(&mut stream, session_id).await {
                 Ok(Some(outcome)) => log_outcome(&outcome),

@@ -114,6 +114,8 @@ impl Cluster {
             &self.url,
             "--auth-key-file",
             self.auth_key.to_str().unwrap(),
+            "--node-name",
+            name,
         ];
         support::ServeProcess::start(&args, &self.dir.join(format!("{name}.log")))
     }
@@ -282,9 +284,57 @@ fn two_nodes_on_one_postgres_enroll_spread_phones_and_race_one_certificate_per_d
         serials.push(serial);
     }
 
+    // Each node says who it is in its log and in the events it wrote.
+    assert!(nodes[0].log().contains("node=a"), "{}", logs());
+    assert!(nodes[1].log().contains("node=b"), "{}", logs());
+    let written_by = |device: &str| -> Vec<String> {
+        let output = capf(&["device", "show", "--db", &cluster.url, device]);
+        let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+        ["a", "b"]
+            .iter()
+            .filter(|node| shown.contains(&format!("[node {node}]")))
+            .map(|node| (*node).to_owned())
+            .collect()
+    };
+    assert_eq!(written_by(&devices[0]), vec!["a"]);
+    assert_eq!(written_by(&devices[1]), vec!["b"]);
+
     // No serial twice, across both nodes.
     let mut unique = serials.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), serials.len(), "{serials:?}");
+}
+
+#[test]
+fn health_says_whether_the_registry_is_reachable_and_current() {
+    // Without a server: an unreachable URL is unhealthy (exit 1), its
+    // password never shown; a missing file too, and it is not created.
+    let dir = temp_dir("health");
+    let output = capf(&["health", "--db", "postgres://capf:s3cret@127.0.0.1:1/capf"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!text(&output).contains("s3cret"), "{}", text(&output));
+    let missing = dir.join("missing.db");
+    let output = capf(&["health", "--db", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!missing.exists());
+    let output = capf(&["health"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let Some(url) = database("health") else {
+        return;
+    };
+    // A database without a registry yet: reachable, schema not current.
+    let output = capf(&["health", "--db", &url]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("schema 0"), "{}", text(&output));
+    // Once a node (or `capf device`) created it: healthy.
+    let output = capf(&["device", "list", "--db", &url]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = capf(&["health", "--db", &url]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("healthy:"),
+        "{}",
+        text(&output)
+    );
 }
