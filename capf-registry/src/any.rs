@@ -196,6 +196,46 @@ impl AnyRegistry {
     }
 }
 
+impl AnyRegistry {
+    /// Every row of the registry (devices, ledger, events, TVS).
+    pub fn dump(&self) -> RegistryResult<crate::copy::Dump> {
+        match self {
+            AnyRegistry::Sqlite(registry) => crate::copy::dump_sqlite(registry.path()),
+            #[cfg(feature = "postgres")]
+            AnyRegistry::Postgres(registry) => registry.dump(),
+        }
+    }
+
+    /// Writes a [`dump`](Self::dump) into this registry in one transaction:
+    /// all or nothing. A registry that holds anything is refused unless
+    /// `force` (then a row that collides, such as a device of the same
+    /// name or a ledger id already taken, fails the whole copy).
+    pub fn load(&self, dump: crate::copy::Dump, force: bool) -> RegistryResult<()> {
+        match self {
+            AnyRegistry::Sqlite(registry) => {
+                crate::copy::load_sqlite(registry.path(), &dump, force)
+            }
+            #[cfg(feature = "postgres")]
+            AnyRegistry::Postgres(registry) => registry.load(dump, force),
+        }
+    }
+}
+
+/// Copies the whole registry `from` into `to` (`capf registry copy`):
+/// devices, ledger, events and TVS allow-list, in one transaction on the
+/// target; refuses a non-empty target unless `force`. Returns what it
+/// copied.
+pub fn copy_registry(
+    from: &AnyRegistry,
+    to: &AnyRegistry,
+    force: bool,
+) -> RegistryResult<crate::copy::CopyReport> {
+    let dump = from.dump()?;
+    let report = dump.report();
+    to.load(dump, force)?;
+    Ok(report)
+}
+
 impl Registry for AnyRegistry {
     fn put_device(&self, name: &str, schedule: &Schedule, now: u64) -> RegistryResult<bool> {
         each!(self, r => r.put_device(name, schedule, now))

@@ -87,6 +87,7 @@
 
 pub mod any;
 pub mod auth_key;
+pub mod copy;
 pub mod dates;
 pub mod db_url;
 pub mod error;
@@ -104,11 +105,12 @@ pub use postgres::{PostgresOptions, PostgresRegistry};
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use any::{AnyRegistry, Health, OpenOptions, health, open};
+pub use any::{AnyRegistry, Health, OpenOptions, copy_registry, health, open};
 pub use auth_key::{
     AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
     require_auth_key, resolve_auth_key_path,
 };
+pub use copy::{CopyReport, Dump};
 pub use dates::parse_date;
 pub use error::{RegistryError, RegistryResult};
 pub use model::{

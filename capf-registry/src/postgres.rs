@@ -2125,6 +2125,158 @@ impl TvsAllowList for PostgresRegistry {
     }
 }
 
+// ---- a whole registry, copied ----
+
+fn pg_value(
+    row: &Row,
+    index: usize,
+    kind: crate::copy::Kind,
+) -> RegistryResult<crate::copy::Value> {
+    use crate::copy::{Kind, Value};
+    Ok(match kind {
+        Kind::Int => get::<Option<i64>>(row, index)?.map_or(Value::Null, Value::Int),
+        Kind::Text => get::<Option<String>>(row, index)?.map_or(Value::Null, Value::Text),
+        Kind::Blob => get::<Option<Vec<u8>>>(row, index)?.map_or(Value::Null, Value::Blob),
+    })
+}
+
+fn to_pg(value: &crate::copy::Value, kind: crate::copy::Kind) -> Box<dyn ToSql + Sync + Send> {
+    use crate::copy::{Kind, Value};
+    match (value, kind) {
+        (Value::Int(number), _) => Box::new(Some(*number)),
+        (Value::Text(text), _) => Box::new(Some(text.clone())),
+        (Value::Blob(bytes), _) => Box::new(Some(bytes.clone())),
+        (Value::Null, Kind::Int) => Box::new(None::<i64>),
+        (Value::Null, Kind::Text) => Box::new(None::<String>),
+        (Value::Null, Kind::Blob) => Box::new(None::<Vec<u8>>),
+    }
+}
+
+impl PostgresRegistry {
+    /// Every row of the registry, in one snapshot.
+    pub(crate) fn dump(&self) -> RegistryResult<crate::copy::Dump> {
+        use crate::copy::{Dump, TABLES, column_list};
+        self.read(|conn| {
+            conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            let mut dump = Dump::default();
+            for table in TABLES {
+                let rows = match conn.query(
+                    &format!(
+                        "SELECT {} FROM {} ORDER BY {}",
+                        column_list(table),
+                        table.name,
+                        table.order
+                    ),
+                    &[],
+                ) {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        let _rolled_back = conn.batch("ROLLBACK");
+                        return Err(error);
+                    }
+                };
+                let mut read = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let mut values = Vec::with_capacity(table.columns.len());
+                    for (index, (_, kind)) in table.columns.iter().enumerate() {
+                        values.push(pg_value(row, index, *kind)?);
+                    }
+                    read.push(values);
+                }
+                dump.tables.push(read);
+            }
+            conn.batch("COMMIT")?;
+            Ok(dump)
+        })
+    }
+
+    /// Writes `dump` in one transaction (refusing a non-empty registry
+    /// unless `force`); identities continue after the copied ids.
+    pub(crate) fn load(&self, dump: crate::copy::Dump, force: bool) -> RegistryResult<()> {
+        use crate::copy::{CopyReport, REPLACED_BY, TABLES, Value, column_list, not_empty};
+        self.write(move |conn| {
+            if !force {
+                let mut counts = [0_usize; 4];
+                for (index, table) in TABLES.iter().enumerate() {
+                    let count: i64 = get(
+                        &conn.query_one(&format!("SELECT COUNT(*) FROM {}", table.name), &[])?,
+                        0,
+                    )?;
+                    counts[index] = usize::try_from(count).unwrap_or(usize::MAX);
+                }
+                if counts.iter().any(|count| *count > 0) {
+                    return Err(not_empty(&CopyReport {
+                        devices: counts[0],
+                        certificates: counts[1],
+                        events: counts[2],
+                        tvs: counts[3],
+                    }));
+                }
+            }
+            for (index, table) in TABLES.iter().enumerate() {
+                let certificates = table.name == "certificates";
+                let mut columns = column_list(table);
+                let mut placeholders = (1..=table.columns.len())
+                    .map(|n| format!("${n}"))
+                    .collect::<Vec<_>>();
+                if certificates {
+                    columns.push_str(", issuer_der");
+                    placeholders.push(format!("${}", table.columns.len() + 1));
+                }
+                let sql = format!(
+                    "INSERT INTO {} ({columns}) VALUES ({})",
+                    table.name,
+                    placeholders.join(", ")
+                );
+                for row in dump.tables.get(index).map_or(&[][..], Vec::as_slice) {
+                    let mut values: Vec<Box<dyn ToSql + Sync + Send>> = row
+                        .iter()
+                        .zip(table.columns)
+                        .map(|(value, (_, kind))| to_pg(value, *kind))
+                        .collect();
+                    if certificates {
+                        if let Some(slot) = values.get_mut(REPLACED_BY) {
+                            *slot = Box::new(None::<i64>);
+                        }
+                        // The per-issuer serial key of what this service issued.
+                        let issuer = match (row.get(3), row.get(4)) {
+                            (Some(Value::Blob(der)), Some(Value::Text(state)))
+                                if state != "fetched" =>
+                            {
+                                issuer_der(der)
+                            }
+                            _ => None,
+                        };
+                        values.push(Box::new(issuer));
+                    }
+                    let params: Vec<&(dyn ToSql + Sync)> = values
+                        .iter()
+                        .map(|value| &**value as &(dyn ToSql + Sync))
+                        .collect();
+                    conn.execute(&sql, &params)?;
+                }
+            }
+            for row in dump.tables.get(1).map_or(&[][..], Vec::as_slice) {
+                if let (Some(Value::Int(id)), Some(Value::Int(by))) =
+                    (row.first(), row.get(REPLACED_BY))
+                {
+                    conn.execute(
+                        "UPDATE certificates SET replaced_by = $2 WHERE id = $1",
+                        &[id, by],
+                    )?;
+                }
+            }
+            conn.batch(
+                "SELECT setval(pg_get_serial_sequence('certificates', 'id'),
+                     GREATEST((SELECT MAX(id) FROM certificates), 1));
+                 SELECT setval(pg_get_serial_sequence('events', 'id'),
+                     GREATEST((SELECT MAX(id) FROM events), 1))",
+            )?;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -314,3 +314,108 @@ fn a_lost_connection_fails_one_call_and_the_registry_reconnects() {
     }
     assert_eq!(listed, Some(2));
 }
+
+/// Everything a registry shows of itself, to compare two of them.
+fn snapshot<R: Registry + capf_registry::TvsAllowList>(registry: &R) -> String {
+    let devices = registry.list().unwrap();
+    let mut shown = format!("{devices:?}\n");
+    for device in &devices {
+        shown.push_str(&format!(
+            "{:?}\n{:?}\n",
+            registry.certificates(&device.name).unwrap(),
+            registry.events(&device.name).unwrap()
+        ));
+    }
+    shown.push_str(&format!("{:?}", registry.tvs_list().unwrap()));
+    shown
+}
+
+#[test]
+fn a_registry_is_copied_whole_from_sqlite_to_postgres_and_back() {
+    use capf_registry::{AnyRegistry, OpenOptions, TvsAllowList};
+    let Some(backend) = Postgres::new("copy") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("capf-copy-{}", backend.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source_path = dir.join("source.db");
+    let source = capf_registry::open(source_path.to_str().unwrap(), &OpenOptions::new()).unwrap();
+    // Devices with a stored hash, a ledger with a replacement and a
+    // revocation, events, a TVS entry.
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+    let hash = capf_registry::hash_auth_string("246810", 10, &mut rng).unwrap();
+    let mut with_string = install();
+    with_string.auth_mode = capf_registry::AuthMode::AuthString;
+    with_string.auth_hash = Some(hash);
+    source
+        .put_device("SEP0000000000A1", &with_string, 10)
+        .unwrap();
+    let key = capf_core::capf::key_request::KeyRequest::Ec(capf_core::capf::codec::Curve::P256);
+    for (serial, now) in [(0x51_u64, 11), (0x52, 12)] {
+        source
+            .record_issued_certificate(
+                "SEP0000000000B2",
+                key,
+                &capf_registry::NewCertificate {
+                    serial_hex: format!("{serial:02x}"),
+                    der: issued("Copy CA", serial, serial),
+                    issued_at: now,
+                    not_after: now + 100,
+                },
+                now,
+            )
+            .unwrap();
+    }
+    source
+        .revoke(
+            &capf_registry::RevocationTarget::Serial("51".into()),
+            capf_registry::RevocationReason::Superseded,
+            13,
+        )
+        .unwrap();
+    source
+        .tvs_add(
+            &issued("TVS Peer", 9, 9),
+            &[ctl_format::trust_list::Role::Tvs],
+            600,
+            14,
+        )
+        .unwrap();
+
+    let postgres = AnyRegistry::Postgres(backend.create("copy_target"));
+    let copied = capf_registry::copy_registry(&source, &postgres, false).unwrap();
+    assert_eq!(copied.devices, 2);
+    assert_eq!(copied.certificates, 2);
+    assert_eq!(copied.tvs, 1);
+    assert!(copied.events >= 5, "{copied:?}");
+    assert_eq!(snapshot(&postgres), snapshot(&source));
+    // The copied string still verifies on the target (the hash came along).
+    assert!(postgres.device("SEP0000000000A1").unwrap().has_auth_string);
+    // A non-empty target is refused, and nothing changes.
+    let before = snapshot(&postgres);
+    assert!(capf_registry::copy_registry(&source, &postgres, false).is_err());
+    assert_eq!(snapshot(&postgres), before);
+    // The target's ledger ids go on after the copied ones.
+    let next = postgres
+        .record_issued_certificate(
+            "SEP0000000000B2",
+            key,
+            &capf_registry::NewCertificate {
+                serial_hex: "53".into(),
+                der: issued("Copy CA", 0x53, 0x53),
+                issued_at: 15,
+                not_after: 115,
+            },
+            15,
+        )
+        .unwrap();
+    assert_eq!(next, 3);
+
+    // And back, into a new SQLite file.
+    let back_path = dir.join("back.db");
+    let back = capf_registry::open(back_path.to_str().unwrap(), &OpenOptions::new()).unwrap();
+    capf_registry::copy_registry(&postgres, &back, false).unwrap();
+    assert_eq!(snapshot(&back), snapshot(&postgres));
+    drop((source, back));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,6 +16,7 @@ mod health;
 mod listener;
 mod output;
 mod pump;
+mod registry;
 mod renew;
 mod report;
 mod runtime;
@@ -71,6 +72,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Whether a registry (--db FILE or postgres:// URL) is reachable and its schema current (exit 0 healthy, 1 unhealthy).
     Health(health::HealthArgs),
+    /// Whole registries: copy one between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Registry(registry::Command),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
     Enroll(enroll::EnrollArgs),
     /// Show the whole PKI working on loopback: CAPF CA, server, phones, CTL.
@@ -105,6 +109,13 @@ impl CliError {
             message: message.into(),
             status: 1,
         }
+    }
+}
+
+impl CliError {
+    /// The message, without the `capf:` prefix.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -150,6 +161,7 @@ fn main() -> ExitCode {
         Command::Renew(command) => renew::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Health(args) => health::run(args),
+        Command::Registry(command) => registry::run(command),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Tvs(command) => tvs::run(command),

@@ -338,3 +338,70 @@ fn health_says_whether_the_registry_is_reachable_and_current() {
         text(&output)
     );
 }
+
+#[test]
+fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_target() {
+    let dir = temp_dir("copy");
+    let file = dir.join("capf.db");
+    let output = capf(&[
+        "device",
+        "add",
+        "--db",
+        file.to_str().unwrap(),
+        "SEP0000000000C1",
+        "--operation",
+        "install",
+        "--auth",
+        "null",
+        "--key",
+        "ec:p256",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    // A missing source is bad usage (exit 2), and creates nothing.
+    let missing = dir.join("missing.db");
+    let output = capf(&[
+        "registry",
+        "copy",
+        "--from",
+        missing.to_str().unwrap(),
+        "--to",
+        dir.join("other.db").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(!missing.exists());
+    let Some(url) = database("copy") else {
+        return;
+    };
+    let copy = |force: bool| {
+        let mut args = vec![
+            "registry",
+            "copy",
+            "--from",
+            file.to_str().unwrap(),
+            "--to",
+            &url,
+        ];
+        if force {
+            args.push("--force");
+        }
+        capf(&args)
+    };
+    let output = copy(false);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("copied 1 devices"),
+        "{}",
+        text(&output)
+    );
+    let output = capf(&["device", "show", "--db", &url, "SEP0000000000C1", "--json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["operation"], "install");
+    // Again: the target is not empty (exit 1); with --force the same
+    // device collides and nothing is written either.
+    let output = copy(false);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("--force"), "{}", text(&output));
+    let output = copy(true);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+}
