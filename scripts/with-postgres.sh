@@ -63,6 +63,27 @@ trap 'exit 130' INT TERM
 
 as_owner "$bin/initdb" -D "$dir/data" -A trust -U capf --no-sync >/dev/null
 
+# TLS: a throw-away CA and a server certificate for 127.0.0.1, when
+# openssl is there (the TLS test says SKIPPED otherwise).
+tls_options=""
+if command -v openssl >/dev/null 2>&1; then
+  (
+    cd "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=capf test database CA" -keyout ca.key -out ca.crt >/dev/null 2>&1
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=127.0.0.1" -keyout server.key -out server.csr >/dev/null 2>&1
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile server.ext -out server.crt >/dev/null 2>&1
+    chmod 600 server.key
+  ) && {
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir/server.key" "$dir/server.crt"; fi
+    tls_options="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+    export CAPF_TEST_POSTGRES_CA="$dir/ca.crt"
+  }
+fi
+
 # A free loopback port: ask the kernel, then let the server confirm it.
 free_port() {
   if command -v python3 >/dev/null 2>&1; then
@@ -74,7 +95,7 @@ free_port() {
 for _attempt in 1 2 3 4 5; do
   port=$(free_port)
   if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 $tls_options" \
       >/dev/null 2>&1; then
     started=1
     break

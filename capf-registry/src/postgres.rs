@@ -225,6 +225,8 @@ struct Target {
     shown: String,
     schema: Option<String>,
     node: Option<String>,
+    /// TLS to the server, when configured.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 /// Options of [`PostgresRegistry::open_with`].
@@ -241,6 +243,11 @@ pub struct PostgresOptions {
     /// This node's name (`capf serve --node-name`): every event it writes
     /// says which node wrote it.
     pub node_name: Option<String>,
+    /// The CA certificates (PEM file) the server's TLS certificate must
+    /// chain to; default `PGSSLROOTCERT`. With them, TLS is used unless
+    /// the URL says `sslmode=disable`; `sslmode=require` without them is
+    /// refused. The certificate and its host name are always verified.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for PostgresOptions {
@@ -249,6 +256,7 @@ impl std::fmt::Debug for PostgresOptions {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("schema", &self.schema)
             .field("node_name", &self.node_name)
+            .field("tls_ca_file", &self.tls_ca_file)
             .finish()
     }
 }
@@ -305,16 +313,37 @@ impl Target {
                 )));
             }
         }
+        let ca_file = options.tls_ca_file.clone().or_else(|| {
+            std::env::var_os("PGSSLROOTCERT")
+                .filter(|value| !value.is_empty())
+                .map(std::path::PathBuf::from)
+        });
+        let tls = match (config.get_ssl_mode(), ca_file) {
+            (::postgres::config::SslMode::Disable, _) => None,
+            (_, Some(path)) => Some(tls_connector(&path)?),
+            (::postgres::config::SslMode::Require, None) => {
+                return Err(RegistryError::Database(format!(
+                    "{shown}: sslmode=require needs the server's CA certificates \
+                     (PGSSLROOTCERT, a PEM file)"
+                )));
+            }
+            (_, None) => None,
+        };
         Ok(Self {
             config,
             shown,
             schema: options.schema.clone(),
             node: options.node_name.clone(),
+            tls,
         })
     }
 
     fn connect(&self) -> RegistryResult<Client> {
-        let mut client = self.config.connect(NoTls).map_err(|error| {
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        let mut client = connected.map_err(|error| {
             let mut message = match error.as_db_error() {
                 Some(db) => db.message().to_owned(),
                 None => error.to_string(),
@@ -343,6 +372,39 @@ impl Target {
         }
         Ok(client)
     }
+}
+
+/// A TLS connector trusting the CA certificates of a PEM file (rustls,
+/// aws-lc-rs), verifying the server's certificate and host name.
+fn tls_connector(
+    path: &std::path::Path,
+) -> RegistryResult<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let bad = |why: String| {
+        RegistryError::Database(format!("TLS CA certificates {}: {why}", path.display()))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certificates = CertificateDer::pem_file_iter(path)
+        .map_err(|error| bad(error.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| bad(error.to_string()))?;
+    for certificate in certificates {
+        roots
+            .add(certificate)
+            .map_err(|error| bad(error.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificate in the file".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| bad(error.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// The password `PGPASSFILE` (else `~/.pgpass`) gives for the URL's host,

@@ -419,3 +419,64 @@ fn a_registry_is_copied_whole_from_sqlite_to_postgres_and_back() {
     drop((source, back));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tls_to_the_database_is_used_and_its_certificate_verified() {
+    let Some(backend) = Postgres::new("tls") else {
+        return;
+    };
+    let Some(ca) = std::env::var_os("CAPF_TEST_POSTGRES_CA") else {
+        eprintln!("SKIPPED: CAPF_TEST_POSTGRES_CA not set (no TLS on the test server)");
+        return;
+    };
+    let application = format!("capf_tls_{}", backend.prefix);
+    let separator = if backend.url.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{}{separator}sslmode=require&application_name={application}",
+        backend.url
+    );
+    let mut options = PostgresOptions::new().with_schema(backend.schema("tls"));
+    options.tls_ca_file = Some(std::path::PathBuf::from(&ca));
+    let registry = PostgresRegistry::open_with(&url, &options).unwrap();
+    registry
+        .put_device("SEP001122334455", &install(), 1)
+        .unwrap();
+    // The server says the registry's connections are encrypted.
+    let mut client = postgres::Client::connect(&backend.url, postgres::NoTls).unwrap();
+    let encrypted: Vec<bool> = client
+        .query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid
+             WHERE a.application_name = $1",
+            &[&application],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(encrypted, vec![true, true]);
+    drop(registry);
+    // A server whose certificate does not chain to the given CA is refused.
+    let dir = std::env::temp_dir().join(format!("capf-tls-{}", backend.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let other_ca = dir.join("other-ca.pem");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    std::fs::write(&other_ca, params.self_signed(&key).unwrap().pem()).unwrap();
+    options.tls_ca_file = Some(other_ca);
+    let refused = PostgresRegistry::open_with(&url, &options);
+    assert!(
+        matches!(refused, Err(capf_registry::RegistryError::Database(_))),
+        "{refused:?}"
+    );
+    // sslmode=require without any CA is refused before connecting.
+    if std::env::var_os("PGSSLROOTCERT").is_none() {
+        options.tls_ca_file = None;
+        let error = PostgresRegistry::open_with(&url, &options)
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("PGSSLROOTCERT"), "{error}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
