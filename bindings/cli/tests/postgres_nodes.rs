@@ -405,3 +405,59 @@ fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_tar
     let output = copy(true);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
 }
+
+#[test]
+fn a_database_outage_refuses_phones_cleanly_and_the_node_recovers_by_itself() {
+    let Some(cluster) = Cluster::new("outage") else {
+        return;
+    };
+    let node = cluster.node("n");
+    cluster.add("SEP0000000000A0");
+    cluster.add("SEP0000000000A1");
+    let database = cluster.url.rsplit_once('/').unwrap().1.to_owned();
+    let server_url = std::env::var(URL_VARIABLE).unwrap();
+    let mut admin = postgres::Client::connect(&server_url, postgres::NoTls).unwrap();
+    // A phone enrolls before the outage.
+    let before = cluster.dir.join("before.pem");
+    let output = cluster.enroll(node.capf_address(), "SEP0000000000A0", &before);
+    assert!(installed(&output), "{}\n{}", text(&output), node.log());
+
+    // The database goes away: every connection to it dropped, none allowed.
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ))
+        .unwrap();
+    let during = cluster.dir.join("during.pem");
+    for _ in 0..2 {
+        let output = cluster.enroll(node.capf_address(), "SEP0000000000A1", &during);
+        assert!(!installed(&output), "{}\n{}", text(&output), node.log());
+        assert!(!output.status.success(), "{}", text(&output));
+        assert!(!during.exists(), "a certificate was sent during the outage");
+    }
+    assert!(
+        node.log().contains("device lookup failed: refused"),
+        "{}",
+        node.log()
+    );
+
+    // It comes back: the same node serves again without a restart, and
+    // nothing was lost or half-written.
+    admin
+        .batch_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .unwrap();
+    let output = cluster.enroll(node.capf_address(), "SEP0000000000A1", &during);
+    assert!(installed(&output), "{}\n{}", text(&output), node.log());
+    assert_eq!(
+        cluster.ledger("SEP0000000000A1"),
+        vec![(serial_in(&during), "installed".to_owned())]
+    );
+    assert_eq!(
+        cluster.ledger("SEP0000000000A0"),
+        vec![(serial_in(&before), "installed".to_owned())]
+    );
+    let shown = cluster.show("SEP0000000000A1");
+    assert_eq!(shown["failed_attempts"], 0, "{shown}");
+    assert_eq!(shown["operation"], "none", "{shown}");
+}
