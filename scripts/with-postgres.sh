@@ -7,7 +7,8 @@
 # free loopback port as the unprivileged `postgres` user (when run as root)
 # or as the calling user, runs CMD, and stops and deletes the cluster on
 # exit, whether CMD passed or failed. Idempotent: every run makes its own
-# cluster. Exits with CMD's status.
+# cluster. Exits with CMD's status. The cluster runs with fsync=off (tests
+# need no durability across power loss); CAPF_PG_FSYNC=on for benchmarks.
 set -euo pipefail
 if [ $# -eq 0 ]; then
   echo "usage: $0 CMD [ARG...]" >&2
@@ -95,7 +96,7 @@ free_port() {
 for _attempt in 1 2 3 4 5; do
   port=$(free_port)
   if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 $tls_options" \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${CAPF_PG_FSYNC:-off} -c max_connections=200 $tls_options" \
       >/dev/null 2>&1; then
     started=1
     break

@@ -2,7 +2,17 @@
 //! registry (what CAPF should do with each phone and how the phone
 //! authenticates), the append-only certificate ledger, the event log and the
 //! TVS allow-list, behind two traits; the host rules of a CAPF service as
-//! pure functions ([`rules`]); and the SQLite backend ([`SqliteRegistry`]).
+//! pure functions ([`rules`]); the SQLite backend ([`SqliteRegistry`]) and,
+//! with the feature `postgres`, the PostgreSQL backend
+//! (`PostgresRegistry`) that several `capf serve` nodes share.
+//!
+//! # Choosing a backend
+//!
+//! Hosts call [`open`] with what `--db` names (a file path, or a
+//! `postgres://` URL; [`db_url`] tells them apart and redacts passwords)
+//! and hold the [`AnyRegistry`] it returns; [`health`] probes one without
+//! changing it, and [`copy_registry`] moves a whole registry between
+//! backends.
 //!
 //! Dependencies flow one way: `ctl-format` ← `capf-core` ← `capf-registry`
 //! ← hosts (the `capf` CLI, the Python and Kotlin bindings).
@@ -25,12 +35,13 @@
 //!   `&dyn Registry` is what a binding holds;
 //! - a tokio host can still avoid blocking its workers: the SQLite backend
 //!   also offers awaitable forms of the session's writes
-//!   ([`SqliteRegistry::claim_operation_async`], [`look_up_device_async`],
+//!   ([`SessionWritesAsync`], [`look_up_device_async`],
 //!   [`finish_session_async`]) answered by its writer thread, and the
 //!   expensive authentication checks that go with a lookup (PBKDF2 of the
 //!   one-time string, certificate chains) belong on a blocking pool anyway;
-//! - the networked backend planned next (PostgreSQL) can be blocking too,
-//!   with the `postgres` crate, one connection per call from a pool.
+//! - the PostgreSQL backend is blocking too (the `postgres` crate), its
+//!   connections on a writer and a reader thread of its own, with the same
+//!   group commit and the same awaitable session writes.
 //!
 //! The methods take `&self` and the traits require `Send + Sync`: one
 //! registry value is shared by every session of a server.
