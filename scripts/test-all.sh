@@ -12,10 +12,12 @@ cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 echo "== fuzz targets compile (their own workspace, sharing this target folder)"
 cargo check --manifest-path fuzz/Cargo.toml --bins --target-dir target --quiet
 
-echo "== Rust tests (unit, integration, doc)"
+echo "== Rust tests (unit, integration, doc), PostgreSQL tests on a throw-away cluster"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --all-features --quiet 2>&1 | tee "$log"
+# with-postgres.sh installs PostgreSQL when missing, starts a cluster on a
+# free loopback port, sets CAPF_TEST_POSTGRES_URL and stops it afterwards.
+bash scripts/with-postgres.sh cargo test --workspace --all-features --quiet 2>&1 | tee "$log"
 # With both provider features on, aws-lc-rs is used. Test again with ring
 # alone what the provider changes: LSC signing (issuance, server sessions),
 # TLS, and chain signatures (trust, certificate checks, TVS). The phone, wire,

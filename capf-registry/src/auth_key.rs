@@ -100,6 +100,12 @@ pub fn resolve_auth_key_path(option: Option<&Path>, env: Option<OsString>, db: &
     if let Some(value) = env.filter(|value| !value.is_empty()) {
         return PathBuf::from(value);
     }
+    // A PostgreSQL URL is not a place for a file (and may hold a
+    // password): the key file is then `capf.auth-key` in the current
+    // folder, unless named. Every node needs the same key.
+    if crate::db_url::is_postgres_url(&db.to_string_lossy()) {
+        return PathBuf::from(format!("capf{DEFAULT_SUFFIX}"));
+    }
     let mut default = db.as_os_str().to_owned();
     default.push(DEFAULT_SUFFIX);
     PathBuf::from(default)

@@ -2,7 +2,17 @@
 //! registry (what CAPF should do with each phone and how the phone
 //! authenticates), the append-only certificate ledger, the event log and the
 //! TVS allow-list, behind two traits; the host rules of a CAPF service as
-//! pure functions ([`rules`]); and the SQLite backend ([`SqliteRegistry`]).
+//! pure functions ([`rules`]); the SQLite backend ([`SqliteRegistry`]) and,
+//! with the feature `postgres`, the PostgreSQL backend
+//! (`PostgresRegistry`) that several `capf serve` nodes share.
+//!
+//! # Choosing a backend
+//!
+//! Hosts call [`open`] with what `--db` names (a file path, or a
+//! `postgres://` URL; [`db_url`] tells them apart and redacts passwords)
+//! and hold the [`AnyRegistry`] it returns; [`health`] probes one without
+//! changing it, and [`copy_registry`] moves a whole registry between
+//! backends.
 //!
 //! Dependencies flow one way: `ctl-format` ← `capf-core` ← `capf-registry`
 //! ← hosts (the `capf` CLI, the Python and Kotlin bindings).
@@ -25,12 +35,13 @@
 //!   `&dyn Registry` is what a binding holds;
 //! - a tokio host can still avoid blocking its workers: the SQLite backend
 //!   also offers awaitable forms of the session's writes
-//!   ([`SqliteRegistry::claim_operation_async`], [`look_up_device_async`],
+//!   ([`SessionWritesAsync`], [`look_up_device_async`],
 //!   [`finish_session_async`]) answered by its writer thread, and the
 //!   expensive authentication checks that go with a lookup (PBKDF2 of the
 //!   one-time string, certificate chains) belong on a blocking pool anyway;
-//! - the networked backend planned next (PostgreSQL) can be blocking too,
-//!   with the `postgres` crate, one connection per call from a pool.
+//! - the PostgreSQL backend is blocking too (the `postgres` crate), its
+//!   connections on a writer and a reader thread of its own, with the same
+//!   group commit and the same awaitable session writes.
 //!
 //! The methods take `&self` and the traits require `Send + Sync`: one
 //! registry value is shared by every session of a server.
@@ -85,9 +96,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod any;
 pub mod auth_key;
 pub mod auth_string;
+pub mod copy;
 pub mod dates;
+pub mod db_url;
 pub mod error;
 pub mod model;
 pub mod report;
@@ -96,13 +110,20 @@ pub mod settings;
 pub mod sqlite;
 pub mod tvs;
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresRegistry};
+
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use any::{AnyRegistry, Health, OpenOptions, copy_registry, health, open};
 pub use auth_key::{
     AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
     require_auth_key, resolve_auth_key_path,
 };
+pub use copy::{CopyReport, Dump};
 pub use dates::parse_date;
 pub use error::{RegistryError, RegistryResult};
 pub use model::{
@@ -344,6 +365,79 @@ pub trait TvsAllowList: Send + Sync {
     fn tvs_look_up(&self, sha256: &[u8; 32]) -> RegistryResult<Option<TvsEntry>>;
 }
 
+/// The session's writes answered through futures ([`PendingWrite`]), for
+/// async hosts: each backend's writer thread answers them, so awaiting
+/// blocks no runtime worker. [`look_up_device_async`] and
+/// [`finish_session_async`] are written against it.
+pub trait SessionWritesAsync: Registry {
+    /// [`Registry::claim_operation`], answered through a future.
+    fn claim_operation_async(
+        &self,
+        name: &str,
+        token: ClaimToken,
+        lease_until: u64,
+        now: u64,
+    ) -> PendingWrite<ClaimAnswer>;
+    /// [`Registry::record_pending_certificate`], answered through a future.
+    fn record_pending_certificate_async(
+        &self,
+        claim: &Claim,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> PendingWrite<i64>;
+    /// [`Registry::record_outcome`], answered through a future.
+    fn record_outcome_async(
+        &self,
+        name: &str,
+        claim: Option<&Claim>,
+        write: &OutcomeWrite,
+        now: u64,
+    ) -> PendingWrite<Recorded>;
+    /// [`Registry::release_claim`], answered through a future.
+    fn release_claim_async(&self, claim: &Claim, now: u64) -> PendingWrite<bool>;
+}
+
+/// Delegates to the inherent `*_async` methods of a backend.
+macro_rules! session_writes_async {
+    ($backend:ty) => {
+        impl SessionWritesAsync for $backend {
+            fn claim_operation_async(
+                &self,
+                name: &str,
+                token: ClaimToken,
+                lease_until: u64,
+                now: u64,
+            ) -> PendingWrite<ClaimAnswer> {
+                <$backend>::claim_operation_async(self, name, token, lease_until, now)
+            }
+            fn record_pending_certificate_async(
+                &self,
+                claim: &Claim,
+                certificate: &NewCertificate,
+                now: u64,
+            ) -> PendingWrite<i64> {
+                <$backend>::record_pending_certificate_async(self, claim, certificate, now)
+            }
+            fn record_outcome_async(
+                &self,
+                name: &str,
+                claim: Option<&Claim>,
+                write: &OutcomeWrite,
+                now: u64,
+            ) -> PendingWrite<Recorded> {
+                <$backend>::record_outcome_async(self, name, claim, write, now)
+            }
+            fn release_claim_async(&self, claim: &Claim, now: u64) -> PendingWrite<bool> {
+                <$backend>::release_claim_async(self, claim, now)
+            }
+        }
+    };
+}
+
+session_writes_async!(SqliteRegistry);
+#[cfg(feature = "postgres")]
+session_writes_async!(PostgresRegistry);
+
 /// Step 1 of a session: claims the device's operation for `token` and
 /// applies the rules ([`rules::lookup_answer`]). Blocking (a registry
 /// write). The answer's record then goes to
@@ -388,11 +482,12 @@ pub fn look_up_device<R: Registry + ?Sized>(
     }
 }
 
-/// [`look_up_device`] for an async host on a [`SqliteRegistry`]: the claim
-/// and the writes that follow it are awaited
-/// ([`SqliteRegistry::claim_operation_async`]), not blocked on.
-pub async fn look_up_device_async(
-    registry: &SqliteRegistry,
+/// [`look_up_device`] for an async host ([`SessionWritesAsync`]: SQLite,
+/// PostgreSQL, [`AnyRegistry`]): the claim and the writes that follow it
+/// are awaited ([`SessionWritesAsync::claim_operation_async`]), not
+/// blocked on.
+pub async fn look_up_device_async<R: SessionWritesAsync + ?Sized>(
+    registry: &R,
     name: &str,
     token: ClaimToken,
     lease_until: u64,
@@ -655,10 +750,11 @@ pub fn finish_session<R: Registry + ?Sized>(
     }
 }
 
-/// [`finish_session`] for an async host on a [`SqliteRegistry`]: the write
-/// is awaited ([`SqliteRegistry::record_outcome_async`]), not blocked on.
-pub async fn finish_session_async(
-    registry: &SqliteRegistry,
+/// [`finish_session`] for an async host ([`SessionWritesAsync`]): the
+/// write is awaited ([`SessionWritesAsync::record_outcome_async`]), not
+/// blocked on.
+pub async fn finish_session_async<R: SessionWritesAsync + ?Sized>(
+    registry: &R,
     outcome: &ServerOutcome,
     claim: Option<&Claim>,
     ledger_id: Option<i64>,

@@ -441,12 +441,12 @@ struct Slot<T> {
 
 /// The writer's end of a [`PendingWrite`]: dropped without an answer (the
 /// writer stopped), the future resolves to [`RegistryError::WriterStopped`].
-struct Completer<T> {
+pub(crate) struct Completer<T> {
     slot: Arc<Mutex<Slot<T>>>,
 }
 
 impl<T> Completer<T> {
-    fn complete(self, value: RegistryResult<T>) {
+    pub(crate) fn complete(self, value: RegistryResult<T>) {
         if let Ok(mut slot) = self.slot.lock() {
             slot.value = Some(value);
         }
@@ -489,7 +489,7 @@ impl<T> std::fmt::Debug for PendingWrite<T> {
 
 impl<T> PendingWrite<T> {
     /// A future and the completer that answers it.
-    fn new() -> (Self, Completer<T>) {
+    pub(crate) fn new() -> (Self, Completer<T>) {
         let slot = Arc::new(Mutex::new(Slot {
             value: None,
             closed: false,
@@ -499,7 +499,7 @@ impl<T> PendingWrite<T> {
     }
 
     /// A future already answered (no write was needed, or it failed early).
-    fn ready(value: RegistryResult<T>) -> Self {
+    pub(crate) fn ready(value: RegistryResult<T>) -> Self {
         let (pending, completer) = Self::new();
         completer.complete(value);
         pending

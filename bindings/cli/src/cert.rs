@@ -285,7 +285,6 @@ fn pkcs12(
 
 /// The registry, created when the file does not exist yet (a site that
 /// only issues client certificates).
-fn open_existing_or_new(path: &std::path::Path) -> Result<capf_registry::SqliteRegistry, CliError> {
-    capf_registry::SqliteRegistry::open(path)
-        .map_err(|error| CliError::input(format!("--db {}: {error}", path.display())))
+fn open_existing_or_new(path: &std::path::Path) -> Result<capf_registry::AnyRegistry, CliError> {
+    crate::db::open(path)
 }

@@ -197,6 +197,7 @@ async fn demo(dir: &Path) -> CliResult {
         timeouts: Timeouts::default(),
         auth_key: Some(auth_key.clone()),
         auth_key_path: PathBuf::from("(in memory)"),
+        node_name: None,
     })?;
     let (listener, address) = listen().await?;
     // One stop for both listeners, as in `capf serve`.

@@ -19,8 +19,8 @@ use capf_core::capf::server::{
 };
 use capf_registry::auth_string::generate_unique_auth_string;
 use capf_registry::{
-    AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, DeviceFilter, Operation, Registry,
-    RegistryError, Schedule, SqliteRegistry, Status, StoredAuthHash, auth_key_path_from_env,
+    AnyRegistry, AuthKey, AuthKeyUse, AuthMode, CertificateEntry, Device, DeviceFilter, Operation,
+    Registry, RegistryError, Schedule, Status, StoredAuthHash, auth_key_path_from_env,
     open_auth_key, parse_date, require_auth_key,
 };
 use clap::{Args, Subcommand};
@@ -108,11 +108,7 @@ pub(crate) struct Filters {
 impl Filters {
     /// The library's filter; the key (for --auth-string) is found the
     /// library's way.
-    pub(crate) fn build(
-        &self,
-        db: &DbArg,
-        store: &SqliteRegistry,
-    ) -> Result<DeviceFilter, CliError> {
+    pub(crate) fn build(&self, db: &DbArg, store: &AnyRegistry) -> Result<DeviceFilter, CliError> {
         let mut filter = DeviceFilter::default();
         filter.status = self
             .status
@@ -164,7 +160,7 @@ impl Filters {
 /// The registry file.
 #[derive(Debug, Args)]
 pub(crate) struct DbArg {
-    /// Device database (SQLite), e.g. capf.db.
+    /// Device database: a SQLite file (e.g. capf.db) or a postgres:// URL.
     #[arg(long, value_name = "FILE")]
     pub(crate) db: PathBuf,
     /// Key of the authentication-string hashes, kept outside the database;
@@ -388,8 +384,8 @@ fn parse_key(text: &str) -> Result<KeyRequest, CliError> {
 }
 
 /// Opens a registry that must already exist (all commands but `add`).
-pub(crate) fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
-    if !path.is_file() {
+pub(crate) fn open_existing(path: &Path) -> Result<AnyRegistry, CliError> {
+    if crate::db::missing(path) {
         return Err(CliError::input(format!(
             "no device database at {} (create it with `capf device add`)",
             path.display()
@@ -399,9 +395,8 @@ pub(crate) fn open_existing(path: &Path) -> Result<SqliteRegistry, CliError> {
 }
 
 /// Opens (or creates) the registry; a failure names the file.
-fn open_store(path: &Path) -> Result<SqliteRegistry, CliError> {
-    SqliteRegistry::open(path)
-        .map_err(|error| CliError::input(format!("--db {}: {error}", path.display())))
+fn open_store(path: &Path) -> Result<AnyRegistry, CliError> {
+    crate::db::open(path)
 }
 
 /// What to do about a device's one-time string. Never put the string in an
@@ -439,7 +434,7 @@ fn take_auth_string(args: &AuthStringArgs) -> Result<AuthPlan, CliError> {
 
 /// The key for a program that writes strings: created on first use, unless
 /// the database already holds keyed strings without it.
-fn writer_key(db: &DbArg, store: &SqliteRegistry) -> Result<AuthKey, CliError> {
+fn writer_key(db: &DbArg, store: &AnyRegistry) -> Result<AuthKey, CliError> {
     Ok(require_auth_key(
         &db.key_path(),
         store.keyed_auth_string_count()?,
@@ -452,7 +447,7 @@ fn writer_key(db: &DbArg, store: &SqliteRegistry) -> Result<AuthKey, CliError> {
 /// batch's own (`taken`).
 fn resolve_auth(
     plan: &AuthPlan,
-    store: &SqliteRegistry,
+    store: &AnyRegistry,
     key: &AuthKey,
     taken: &mut std::collections::HashSet<[u8; 32]>,
 ) -> Result<(Option<StoredAuthHash>, Option<GeneratedAuthString>), CliError> {
@@ -666,7 +661,7 @@ fn import(db: &DbArg, file: &Path, csv: bool) -> CliResult {
 #[allow(clippy::type_complexity)]
 fn hash_all(
     db: &DbArg,
-    store: &SqliteRegistry,
+    store: &AnyRegistry,
     prepared: Vec<Prepared>,
 ) -> Result<(Vec<(String, Schedule)>, Vec<(String, GeneratedAuthString)>), CliError> {
     let needs_key = prepared
@@ -867,7 +862,7 @@ fn list(db: &DbArg, json: bool, filters: &Filters) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(store: &SqliteRegistry, name: &str, json: bool) -> CliResult {
+fn show(store: &AnyRegistry, name: &str, json: bool) -> CliResult {
     let name = validate_device_name(name)?;
     let device = store.device(&name)?;
     let certificates = store.certificates(&name)?;

@@ -6,15 +6,18 @@
 mod anchors;
 mod ca;
 mod cert;
+mod db;
 mod demo;
 mod device;
 mod encrypted_config;
 mod engine;
 mod enroll;
 mod files;
+mod health;
 mod listener;
 mod output;
 mod pump;
+mod registry;
 mod renew;
 mod report;
 mod runtime;
@@ -34,6 +37,10 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "capf", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// The PostgreSQL password of a `--db postgres://` URL without one, in
+    /// a file (else PGPASSWORD, then PGPASSFILE or ~/.pgpass).
+    #[arg(long, global = true, value_name = "FILE")]
+    db_password_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +75,11 @@ enum Command {
     Settings(settings::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
     Serve(serve::ServeArgs),
+    /// Whether a registry (--db FILE or postgres:// URL) is reachable and its schema current (exit 0 healthy, 1 unhealthy).
+    Health(health::HealthArgs),
+    /// Whole registries: copy one between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Registry(registry::Command),
     /// Enroll as a phone: get, fetch or delete an LSC from a CAPF server.
     Enroll(enroll::EnrollArgs),
     /// Show the whole PKI working on loopback: CAPF CA, server, phones, CTL.
@@ -105,6 +117,13 @@ impl CliError {
     }
 }
 
+impl CliError {
+    /// The message, without the `capf:` prefix.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl From<ctl_format::Error> for CliError {
     fn from(error: ctl_format::Error) -> Self {
         Self::input(error.to_string())
@@ -135,6 +154,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    db::set_password_file(cli.db_password_file);
     let result = match cli.command {
         Command::Trustlist(command) => trustlist::run(command),
         Command::Signed(command) => signed::run(command),
@@ -146,6 +166,8 @@ fn main() -> ExitCode {
         Command::Renew(command) => renew::run(command),
         Command::Settings(command) => settings::run(command),
         Command::Serve(args) => serve::run(args),
+        Command::Health(args) => health::run(args),
+        Command::Registry(command) => registry::run(command),
         Command::Enroll(args) => enroll::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Tvs(command) => tvs::run(command),

@@ -36,8 +36,8 @@ use capf_core::connection::ConnectionOptions;
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::trust::Revocations;
 use capf_registry::{
-    AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry, Settings,
-    SqliteRegistry, auth_key_path_from_env, open_auth_key, rules,
+    AnyRegistry, AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry,
+    SessionWritesAsync, Settings, SqliteRegistry, auth_key_path_from_env, open_auth_key, rules,
 };
 use clap::Args;
 use std::future::Future;
@@ -63,9 +63,14 @@ pub(crate) struct ServeArgs {
     /// The CAPF private key (PKCS#8 PEM).
     #[arg(long, value_name = "CAPF.key")]
     key: Option<PathBuf>,
-    /// Device database (SQLite), as managed by `capf device`.
-    #[arg(long, value_name = "FILE")]
+    /// Device database, as managed by `capf device`: a SQLite file, or a
+    /// postgres:// URL shared by several nodes.
+    #[arg(long, value_name = "FILE|URL")]
     db: PathBuf,
+    /// This node's name, in its log lines and in the registry events it
+    /// writes (several nodes on one PostgreSQL registry).
+    #[arg(long, value_name = "NAME")]
+    node_name: Option<String>,
     /// Key of the authentication-string hashes (kept outside the database),
     /// as `capf device` created it; default: CAPF_AUTH_KEY_FILE, else the
     /// database's path + `.auth-key`. The server never creates it.
@@ -260,6 +265,8 @@ pub(crate) struct ServerSetup {
     pub(crate) auth_key: Option<AuthKey>,
     /// Where it was looked for (for the error when it is needed).
     pub(crate) auth_key_path: PathBuf,
+    /// This node's name (`--node-name`), if any.
+    pub(crate) node_name: Option<String>,
 }
 
 /// State shared by every connection task.
@@ -268,7 +275,9 @@ struct Shared {
     issuer: LscIssuer,
     /// The registry (its writer thread does the group commit; the session
     /// path awaits its writes instead of blocking a thread on them).
-    registry: Arc<SqliteRegistry>,
+    registry: Arc<AnyRegistry>,
+    /// `--node-name`, in every session's log lines.
+    node_name: Option<String>,
     ids: Mutex<SessionIdAllocator>,
     policy: CertificatePolicy,
     validity_days: u32,
@@ -344,6 +353,7 @@ impl ServerSetup {
             tls,
             issuer,
             db: args.db.clone(),
+            node_name: args.node_name.clone(),
             policy,
             validity_days: effective.validity_days,
             max_failed_attempts: effective.max_failed_attempts,
@@ -420,7 +430,10 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
                 let server = Server::new(setup)?;
                 let listener = bind(listen).await?;
                 let address = local(&listener)?;
-                tracing::info!(%address, "CAPF server listening");
+                match &server.shared.node_name {
+                    Some(node) => tracing::info!(%address, %node, "CAPF server listening"),
+                    None => tracing::info!(%address, "CAPF server listening"),
+                }
                 bound.capf = Some(address);
                 Some((server, listener))
             }
@@ -528,8 +541,7 @@ pub(crate) struct Server {
 impl Server {
     /// Opens the registry and seeds the session-id allocator.
     pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
-        let registry = SqliteRegistry::open(&setup.db)
-            .map_err(|error| CliError::input(format!("--db {}: {error}", setup.db.display())))?;
+        let registry = crate::db::open_as(&setup.db, setup.node_name.as_deref())?;
         if setup.auth_key.is_none() && registry.keyed_auth_string_count()? > 0 {
             return Err(CliError::input(
                 capf_registry::auth_key::missing_key_error(&setup.auth_key_path).to_string(),
@@ -547,6 +559,7 @@ impl Server {
                 timeouts: setup.timeouts,
                 auth_key: Mutex::new(setup.auth_key),
                 auth_key_path: setup.auth_key_path,
+                node_name: setup.node_name,
             }),
         })
     }
@@ -588,7 +601,15 @@ impl Server {
                 return;
             }
         };
-        let span = tracing::info_span!("session", id = %format_args!("{session_id:08x}"), %peer);
+        let span = tracing::info_span!(
+            "session",
+            id = %format_args!("{session_id:08x}"),
+            %peer,
+            node = tracing::field::Empty
+        );
+        if let Some(node) = &self.shared.node_name {
+            span.record("node", tracing::field::display(node));
+        }
         async {
             match self.drive(&mut stream, session_id).await {
                 Ok(Some(outcome)) => log_outcome(&outcome),
@@ -649,7 +670,7 @@ impl Server {
         ledger_id: Option<i64>,
     ) -> Result<(), String> {
         let recorded = capf_registry::finish_session_async(
-            &self.shared.registry,
+            &*self.shared.registry,
             outcome,
             claim.as_ref(),
             ledger_id,
@@ -714,7 +735,7 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 // The claim is a registry write: awaited, no thread blocks.
                 let auth_key = shared.auth_key();
                 let looked_up = capf_registry::look_up_device_async(
-                    &shared.registry,
+                    &*shared.registry,
                     &device_name,
                     self.token,
                     lease_until,

@@ -837,14 +837,15 @@ fn tvs_store_knowledge(
     tvs: &mut capf_core::rollover::TvsKnowledge,
 ) -> Result<(), CliError> {
     let bad = |error: &dyn std::fmt::Display| {
-        CliError::input(format!("--tvs-store {}: {error}", path.display()))
+        CliError::input(format!("--tvs-store {}: {error}", crate::db::shown(path)))
     };
     // Opening creates a missing database; a prediction must not.
-    if !path.is_file() {
+    if crate::db::missing(path) {
         return Err(bad(&"no such database file"));
     }
     use capf_registry::TvsAllowList as _;
-    let store = capf_registry::SqliteRegistry::open(path).map_err(|error| bad(&error))?;
+    let store = capf_registry::open(&path.to_string_lossy(), &crate::db::options()?)
+        .map_err(|error| bad(&error))?;
     for entry in store.tvs_list().map_err(|error| bad(&error))? {
         tvs.insert(&entry.der, entry.roles, entry.revoked);
     }

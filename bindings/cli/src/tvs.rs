@@ -25,7 +25,7 @@ use capf_core::tvs::{
     TvsServerResult, TvsServerSession,
 };
 use capf_registry::{
-    DEFAULT_TTL, MAX_TTL, Registry, RegistryError, SqliteRegistry, TvsAllowList, TvsEntry,
+    AnyRegistry, DEFAULT_TTL, MAX_TTL, Registry, RegistryError, TvsAllowList, TvsEntry,
     certificate_sha256,
 };
 use clap::{Args, Subcommand};
@@ -139,15 +139,14 @@ fn store_error(error: RegistryError) -> CliError {
 }
 
 /// Opens (or creates) the registry; a failure names the file.
-fn open(db: &Path) -> Result<SqliteRegistry, CliError> {
-    SqliteRegistry::open(db)
-        .map_err(|error| CliError::input(format!("--db {}: {error}", db.display())))
+fn open(db: &Path) -> Result<AnyRegistry, CliError> {
+    crate::db::open(db)
 }
 
 /// Opens a registry that must already exist (`list`, `remove`, `revoke`):
 /// a mistyped path is an error, not a new empty database.
-fn open_existing(db: &Path) -> Result<SqliteRegistry, CliError> {
-    if !db.is_file() {
+fn open_existing(db: &Path) -> Result<AnyRegistry, CliError> {
+    if crate::db::missing(db) {
         return Err(CliError::input(format!(
             "no database at {} (register a certificate with `capf tvs add` first)",
             db.display()

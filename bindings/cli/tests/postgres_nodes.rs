@@ -1,0 +1,463 @@
+//! Several `capf serve` nodes on one PostgreSQL registry, with the built
+//! binary over real TLS on loopback: phones spread over two nodes enroll;
+//! the same device raced on both nodes ends with one installed certificate;
+//! no serial appears twice in the ledger, and every certificate a phone
+//! received is in the ledger. The server comes from `CAPF_TEST_POSTGRES_URL`
+//! (`scripts/with-postgres.sh`); each test makes a database of its own.
+//! Without the variable every test says SKIPPED.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CAPF: &str = env!("CARGO_BIN_EXE_capf");
+const URL_VARIABLE: &str = "CAPF_TEST_POSTGRES_URL";
+
+/// A fresh database on the test server, and its URL; `None` (after saying
+/// SKIPPED) without a server.
+fn database(test: &str) -> Option<String> {
+    let Some(url) = std::env::var(URL_VARIABLE)
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        eprintln!("SKIPPED: {URL_VARIABLE} not set ({test})");
+        return None;
+    };
+    let name = format!(
+        "capf_{test}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (server, _database) = url.rsplit_once('/').unwrap();
+    Some(format!("{server}/{name}"))
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    support::scratch("postgres-nodes", tag)
+}
+
+fn capf(args: &[&str]) -> Output {
+    Command::new(CAPF).args(args).output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The CAPF identity every node shares (one issuer: its serials must never
+/// collide across nodes), as PEM files.
+fn capf_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = support::seeded_p256(0xCAF1);
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "CAPF-nodes");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyCertSign,
+    ];
+    let certificate = params.self_signed(&key).unwrap();
+    let cert_path = dir.join("capf.pem");
+    let key_path = dir.join("capf.key");
+    std::fs::write(&cert_path, certificate.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+/// Nodes sharing one database, one CAPF identity and one auth-string key.
+struct Cluster {
+    dir: PathBuf,
+    url: String,
+    cert: PathBuf,
+    key: PathBuf,
+    auth_key: PathBuf,
+}
+
+impl Cluster {
+    fn new(test: &str) -> Option<Self> {
+        let url = database(test)?;
+        let dir = temp_dir(test);
+        let (cert, key) = capf_certificate(&dir);
+        let auth_key = dir.join("shared.auth-key");
+        Some(Self {
+            dir,
+            url,
+            cert,
+            key,
+            auth_key,
+        })
+    }
+
+    fn node(&self, name: &str) -> support::ServeProcess {
+        let args = [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            self.cert.to_str().unwrap(),
+            "--key",
+            self.key.to_str().unwrap(),
+            "--db",
+            &self.url,
+            "--auth-key-file",
+            self.auth_key.to_str().unwrap(),
+            "--node-name",
+            name,
+        ];
+        support::ServeProcess::start(&args, &self.dir.join(format!("{name}.log")))
+    }
+
+    fn add(&self, device: &str) {
+        let output = capf(&[
+            "device",
+            "add",
+            "--db",
+            &self.url,
+            "--auth-key-file",
+            self.auth_key.to_str().unwrap(),
+            device,
+            "--operation",
+            "install",
+            "--auth",
+            "auth-string",
+            "--auth-string",
+            "97531",
+            "--key",
+            "ec:p256",
+        ]);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+
+    fn enroll(&self, address: &str, device: &str, out: &Path) -> Output {
+        capf(&[
+            "enroll",
+            "--server",
+            address,
+            "--ca",
+            self.cert.to_str().unwrap(),
+            "--device",
+            device,
+            "--out",
+            out.to_str().unwrap(),
+            "--auth-string",
+            "97531",
+            "--timeout",
+            "20",
+        ])
+    }
+
+    fn show(&self, device: &str) -> serde_json::Value {
+        let output = capf(&["device", "show", "--db", &self.url, device, "--json"]);
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// The device's ledger: (serial, state) oldest first.
+    fn ledger(&self, device: &str) -> Vec<(String, String)> {
+        self.show(device)["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                (
+                    entry["serial"].as_str().unwrap().to_owned(),
+                    entry["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn installed(output: &Output) -> bool {
+    output.status.success() && String::from_utf8_lossy(&output.stdout).contains("LSC installed")
+}
+
+/// The serial of the LSC in a `capf enroll --out` file, lower-case hex.
+fn serial_in(path: &Path) -> String {
+    use der::Decode;
+    let pem = std::fs::read_to_string(path).unwrap();
+    let end = pem.find("-----END CERTIFICATE-----").unwrap() + 25;
+    let (_label, der) = der::pem::decode_vec(&pem.as_bytes()[..end]).unwrap();
+    let certificate = x509_cert::Certificate::from_der(&der).unwrap();
+    hex::encode(certificate.tbs_certificate.serial_number.as_bytes())
+}
+
+#[test]
+fn two_nodes_on_one_postgres_enroll_spread_phones_and_race_one_certificate_per_device() {
+    const SPREAD: usize = 6;
+    const RACED: usize = 4;
+    let Some(cluster) = Cluster::new("two_nodes") else {
+        return;
+    };
+    let nodes = [cluster.node("a"), cluster.node("b")];
+    let logs = || format!("A:\n{}\nB:\n{}", nodes[0].log(), nodes[1].log());
+    let mut serials = Vec::new();
+
+    // Phones spread over both nodes, in parallel.
+    let devices: Vec<String> = (0..SPREAD)
+        .map(|i| format!("SEP00000000E{i:03X}"))
+        .collect();
+    for device in &devices {
+        cluster.add(device);
+    }
+    let outputs: Vec<(String, PathBuf, Output)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = devices
+            .iter()
+            .enumerate()
+            .map(|(index, device)| {
+                let node = &nodes[index % 2];
+                let cluster = &cluster;
+                scope.spawn(move || {
+                    let out = cluster.dir.join(format!("{device}.pem"));
+                    let output = cluster.enroll(node.capf_address(), device, &out);
+                    (device.clone(), out, output)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    for (device, out, output) in &outputs {
+        assert!(installed(output), "{device}: {}\n{}", text(output), logs());
+        let serial = serial_in(out);
+        assert_eq!(
+            cluster.ledger(device),
+            vec![(serial.clone(), "installed".to_owned())],
+            "{device}"
+        );
+        serials.push(serial);
+    }
+
+    // The same device raced on both nodes at once: one certificate.
+    for round in 0..RACED {
+        let device = format!("SEP00000000F{round:03X}");
+        cluster.add(&device);
+        let start = std::sync::Barrier::new(2);
+        let outputs: Vec<(PathBuf, Output)> = std::thread::scope(|scope| {
+            let runs: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .map(|(index, node)| {
+                    let (start, cluster, device) = (&start, &cluster, &device);
+                    scope.spawn(move || {
+                        let out = cluster.dir.join(format!("{device}-{index}.pem"));
+                        start.wait();
+                        let output = cluster.enroll(node.capf_address(), device, &out);
+                        (out, output)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|run| run.join().unwrap()).collect()
+        });
+        let context = format!(
+            "{device}:\n{}\n{}\n{}",
+            text(&outputs[0].1),
+            text(&outputs[1].1),
+            logs()
+        );
+        let winners: Vec<_> = outputs
+            .iter()
+            .filter(|(_, output)| installed(output))
+            .collect();
+        assert_eq!(winners.len(), 1, "{context}");
+        let serial = serial_in(&winners[0].0);
+        assert_eq!(
+            cluster.ledger(&device),
+            vec![(serial.clone(), "installed".to_owned())],
+            "{context}"
+        );
+        let shown = cluster.show(&device);
+        assert_eq!(shown["auth_string_set"], false, "{shown}");
+        assert_eq!(shown["failed_attempts"], 0, "{shown}");
+        serials.push(serial);
+    }
+
+    // Each node says who it is in its log and in the events it wrote.
+    assert!(nodes[0].log().contains("node=a"), "{}", logs());
+    assert!(nodes[1].log().contains("node=b"), "{}", logs());
+    let written_by = |device: &str| -> Vec<String> {
+        let output = capf(&["device", "show", "--db", &cluster.url, device]);
+        let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+        ["a", "b"]
+            .iter()
+            .filter(|node| shown.contains(&format!("[node {node}]")))
+            .map(|node| (*node).to_owned())
+            .collect()
+    };
+    assert_eq!(written_by(&devices[0]), vec!["a"]);
+    assert_eq!(written_by(&devices[1]), vec!["b"]);
+
+    // No serial twice, across both nodes.
+    let mut unique = serials.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), serials.len(), "{serials:?}");
+}
+
+#[test]
+fn health_says_whether_the_registry_is_reachable_and_current() {
+    // Without a server: an unreachable URL is unhealthy (exit 1), its
+    // password never shown; a missing file too, and it is not created.
+    let dir = temp_dir("health");
+    let output = capf(&["health", "--db", "postgres://capf:s3cret@127.0.0.1:1/capf"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!text(&output).contains("s3cret"), "{}", text(&output));
+    let missing = dir.join("missing.db");
+    let output = capf(&["health", "--db", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(!missing.exists());
+    let output = capf(&["health"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let Some(url) = database("health") else {
+        return;
+    };
+    // A database without a registry yet: reachable, schema not current.
+    let output = capf(&["health", "--db", &url]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("schema 0"), "{}", text(&output));
+    // Once a node (or `capf device`) created it: healthy.
+    let output = capf(&["device", "list", "--db", &url]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = capf(&["health", "--db", &url]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("healthy:"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_target() {
+    let dir = temp_dir("copy");
+    let file = dir.join("capf.db");
+    let output = capf(&[
+        "device",
+        "add",
+        "--db",
+        file.to_str().unwrap(),
+        "SEP0000000000C1",
+        "--operation",
+        "install",
+        "--auth",
+        "null",
+        "--key",
+        "ec:p256",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    // A missing source is bad usage (exit 2), and creates nothing.
+    let missing = dir.join("missing.db");
+    let output = capf(&[
+        "registry",
+        "copy",
+        "--from",
+        missing.to_str().unwrap(),
+        "--to",
+        dir.join("other.db").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(!missing.exists());
+    let Some(url) = database("copy") else {
+        return;
+    };
+    let copy = |force: bool| {
+        let mut args = vec![
+            "registry",
+            "copy",
+            "--from",
+            file.to_str().unwrap(),
+            "--to",
+            &url,
+        ];
+        if force {
+            args.push("--force");
+        }
+        capf(&args)
+    };
+    let output = copy(false);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("copied 1 devices"),
+        "{}",
+        text(&output)
+    );
+    let output = capf(&["device", "show", "--db", &url, "SEP0000000000C1", "--json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["operation"], "install");
+    // Again: the target is not empty (exit 1); with --force the same
+    // device collides and nothing is written either.
+    let output = copy(false);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("--force"), "{}", text(&output));
+    let output = copy(true);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+}
+
+#[test]
+fn a_database_outage_refuses_phones_cleanly_and_the_node_recovers_by_itself() {
+    let Some(cluster) = Cluster::new("outage") else {
+        return;
+    };
+    let node = cluster.node("n");
+    cluster.add("SEP0000000000A0");
+    cluster.add("SEP0000000000A1");
+    let database = cluster.url.rsplit_once('/').unwrap().1.to_owned();
+    let server_url = std::env::var(URL_VARIABLE).unwrap();
+    let mut admin = postgres::Client::connect(&server_url, postgres::NoTls).unwrap();
+    // A phone enrolls before the outage.
+    let before = cluster.dir.join("before.pem");
+    let output = cluster.enroll(node.capf_address(), "SEP0000000000A0", &before);
+    assert!(installed(&output), "{}\n{}", text(&output), node.log());
+
+    // The database goes away: every connection to it dropped, none allowed.
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ))
+        .unwrap();
+    let during = cluster.dir.join("during.pem");
+    for _ in 0..2 {
+        let output = cluster.enroll(node.capf_address(), "SEP0000000000A1", &during);
+        assert!(!installed(&output), "{}\n{}", text(&output), node.log());
+        assert!(!output.status.success(), "{}", text(&output));
+        assert!(!during.exists(), "a certificate was sent during the outage");
+    }
+    assert!(
+        node.log().contains("device lookup failed: refused"),
+        "{}",
+        node.log()
+    );
+
+    // It comes back: the same node serves again without a restart, and
+    // nothing was lost or half-written.
+    admin
+        .batch_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .unwrap();
+    let output = cluster.enroll(node.capf_address(), "SEP0000000000A1", &during);
+    assert!(installed(&output), "{}\n{}", text(&output), node.log());
+    assert_eq!(
+        cluster.ledger("SEP0000000000A1"),
+        vec![(serial_in(&during), "installed".to_owned())]
+    );
+    assert_eq!(
+        cluster.ledger("SEP0000000000A0"),
+        vec![(serial_in(&before), "installed".to_owned())]
+    );
+    let shown = cluster.show("SEP0000000000A1");
+    assert_eq!(shown["failed_attempts"], 0, "{shown}");
+    assert_eq!(shown["operation"], "none", "{shown}");
+}
