@@ -37,7 +37,7 @@ use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::trust::Revocations;
 use capf_registry::{
     AnyRegistry, AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry,
-    SessionWritesAsync, Settings, SqliteRegistry, auth_key_path_from_env, open_auth_key, rules,
+    SessionWritesAsync, Settings, auth_key_path_from_env, open_auth_key, rules,
 };
 use clap::Args;
 use std::future::Future;
@@ -149,13 +149,12 @@ pub(crate) struct ServeArgs {
     tvs: crate::tvs::TvsServeArgs,
 }
 
-/// The registry's settings (`capf settings`), read once at start-up.
+/// The registry's settings (`capf settings`), read once at start-up, from
+/// SQLite or PostgreSQL as `--db` says.
 fn registry_settings(db: &Path) -> Result<Settings, CliError> {
-    let registry = SqliteRegistry::open(db)
-        .map_err(|error| CliError::input(format!("--db {}: {error}", db.display())))?;
-    registry
+    crate::db::open(db)?
         .settings()
-        .map_err(|error| CliError::input(format!("--db {}: {error}", db.display())))
+        .map_err(|error| CliError::input(format!("--db {}: {error}", crate::db::shown(db))))
 }
 
 /// The settings this server runs with: the registry's, each overridden by

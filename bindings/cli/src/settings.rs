@@ -29,7 +29,7 @@ pub(crate) enum Command {
 /// `capf settings show`.
 #[derive(Debug, Args)]
 pub(crate) struct ShowArgs {
-    /// Registry file (SQLite), as managed by `capf device`.
+    /// Device database: a SQLite file (e.g. capf.db) or a postgres:// URL.
     #[arg(long, value_name = "FILE")]
     db: PathBuf,
     /// JSON output: an object, setting name to value (text, as `set` takes it).
@@ -40,7 +40,7 @@ pub(crate) struct ShowArgs {
 /// `capf settings set`.
 #[derive(Debug, Args)]
 pub(crate) struct SetArgs {
-    /// Registry file (SQLite), as managed by `capf device`.
+    /// Device database: a SQLite file (e.g. capf.db) or a postgres:// URL.
     #[arg(long, value_name = "FILE")]
     db: PathBuf,
     /// The setting's name.

@@ -340,6 +340,24 @@ fn health_says_whether_the_registry_is_reachable_and_current() {
 }
 
 #[test]
+fn settings_live_in_the_postgres_registry_every_node_reads() {
+    let Some(url) = database("settings") else {
+        return;
+    };
+    let output = capf(&["device", "list", "--db", &url]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = capf(&["settings", "set", "--db", &url, "validity-days", "30"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = capf(&["settings", "set", "--db", &url, "validity-days", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let output = capf(&["settings", "show", "--db", &url, "--json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["validity-days"], "30", "{}", text(&output));
+    assert_eq!(shown["max-failed-attempts"], "5", "{}", text(&output));
+}
+
+#[test]
 fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_target() {
     let dir = temp_dir("copy");
     let file = dir.join("capf.db");
