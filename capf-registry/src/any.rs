@@ -433,7 +433,7 @@ mod tests {
         // unreachable server are not healthy, and nothing is created.
         assert_eq!(
             health(path.to_str().unwrap(), &OpenOptions::new()),
-            Health::Healthy { version: 5 }
+            Health::Healthy { version: 6 }
         );
         let missing = dir.join("missing.db");
         assert!(matches!(
