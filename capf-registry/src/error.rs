@@ -67,7 +67,7 @@ pub enum RegistryError {
     BadSerial(String),
     /// A registry setting that does not exist or a value out of its range.
     #[error(transparent)]
-    Setting(#[from] crate::settings::SettingError),
+    Setting(#[from] SettingError),
     /// The backend's writer (thread, pool) stopped; the write may not have
     /// happened.
     #[error("device database writer stopped")]
@@ -81,4 +81,27 @@ impl From<rusqlite::Error> for RegistryError {
     fn from(error: rusqlite::Error) -> Self {
         Self::Database(error.to_string())
     }
+}
+
+/// A setting name that is not one of [`Settings::NAMES`](crate::Settings::NAMES), or a value out of
+/// its range. The message names the setting and the accepted values.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// No setting of that name.
+    #[error("unknown setting {name:?}; the settings are: {known}", known = crate::settings::Settings::NAMES.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// A value the setting does not accept.
+    #[error("setting {name}: {value:?} is not {expected}")]
+    BadValue {
+        /// The setting.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What the setting accepts.
+        expected: &'static str,
+    },
 }

@@ -16,30 +16,8 @@
 //! [`Settings::set`], the one place that parses a setting: the CLI, the
 //! bindings and every backend go through it.
 
+pub use crate::error::SettingError;
 use crate::rules::RenewalPolicy;
-
-/// A setting name that is not one of [`Settings::NAMES`], or a value out of
-/// its range. The message names the setting and the accepted values.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SettingError {
-    /// No setting of that name.
-    #[error("unknown setting {name:?}; the settings are: {known}", known = Settings::NAMES.join(", "))]
-    Unknown {
-        /// The name asked for.
-        name: String,
-    },
-    /// A value the setting does not accept.
-    #[error("setting {name}: {value:?} is not {expected}")]
-    BadValue {
-        /// The setting.
-        name: &'static str,
-        /// The value given.
-        value: String,
-        /// What the setting accepts.
-        expected: &'static str,
-    },
-}
 
 /// The service parameters of one registry, with Unified CM-like defaults
 /// ([`Settings::default`]).
