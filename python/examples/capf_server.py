@@ -93,12 +93,14 @@ class Server:
         issuer: capf.LscIssuer,
         manufacturing_roots: list[bytes],
         max_failed_attempts: int,
+        validity_days: Optional[int],
     ) -> None:
         self.tls = tls
         self.registry = registry
         self.issuer = issuer
         self.manufacturing_roots = manufacturing_roots
         self.max_failed_attempts = max_failed_attempts
+        self.validity_days = validity_days
         self.connections: set[asyncio.Task[None]] = set()
 
     async def serve_connection(
@@ -107,7 +109,11 @@ class Server:
         task = asyncio.current_task()
         if task is not None:
             self.connections.add(task)
-        host = self.registry.host(self.issuer, max_failed_attempts=self.max_failed_attempts)
+        host = self.registry.host(
+            self.issuer,
+            max_failed_attempts=self.max_failed_attempts,
+            validity_days=self.validity_days,
+        )
         session = capf.ServerSession(
             secrets.randbits(32),
             now(),
@@ -207,7 +213,12 @@ async def run(args: argparse.Namespace) -> int:
         return USAGE
     if args.legacy_tls:
         print(LEGACY_WARNING, file=sys.stderr)
-    server = Server(tls, registry, issuer, roots, args.max_failed_attempts)
+    # The registry's settings (`capf settings`), each overridden by its flag,
+    # as capf serve takes them.
+    max_failed_attempts = args.max_failed_attempts
+    if max_failed_attempts is None:
+        max_failed_attempts = int(registry.settings()["max-failed-attempts"])
+    server = Server(tls, registry, issuer, roots, max_failed_attempts, args.validity_days)
     # Stop handlers first: a signal from the moment the address is known
     # stops the server gracefully.
     stop = asyncio.Event()
@@ -251,7 +262,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--issuer-key", metavar="ISSUER.key", help="its key (default: --key)")
     parser.add_argument("--verify", metavar="MIC_CA.pem", help="manufacturing roots (MIC auth)")
     parser.add_argument("--auth-key-file", metavar="FILE")
-    parser.add_argument("--max-failed-attempts", type=int, default=5, metavar="N")
+    parser.add_argument(
+        "--max-failed-attempts",
+        type=int,
+        metavar="N",
+        help="lock a device after N failed authentications (default: the registry setting)",
+    )
+    parser.add_argument(
+        "--validity-days",
+        type=int,
+        metavar="DAYS",
+        help="validity of issued LSCs (default: the registry setting)",
+    )
     parser.add_argument("--grace", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--ready-file", metavar="FILE", help="write the bound address here")
     parser.add_argument(

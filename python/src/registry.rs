@@ -361,6 +361,43 @@ impl PyRegistry {
         ))
     }
 
+    /// The registry's settings (`capf settings show`): every setting name
+    /// to its value as text, defaults included, e.g.
+    /// ``{"validity-days": "1825", "max-failed-attempts": "5", …}``.
+    fn settings(&self, py: Python<'_>) -> PyResult<std::collections::BTreeMap<String, String>> {
+        let settings = py
+            .detach(|| self.inner.settings())
+            .map_err(registry_error)?;
+        Ok(settings
+            .pairs()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect())
+    }
+
+    /// Sets one setting (`capf settings set NAME VALUE`), validated by the
+    /// library's one parser; every server on the registry reads it at
+    /// start. Raises `capf.MisuseError` for an unknown name or a value out
+    /// of range (the message says what is accepted).
+    #[pyo3(signature = (name, value, *, now = None))]
+    fn set_setting(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        value: &str,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let now = unix_now(now)?;
+        let mut settings = py
+            .detach(|| self.inner.settings())
+            .map_err(registry_error)?;
+        settings
+            .set(name, value)
+            .map_err(|error| misuse(error.to_string()))?;
+        py.detach(|| self.inner.put_settings(&settings, now))
+            .map_err(registry_error)
+    }
+
     /// Schedules the renewal of every LSC due at `now` (notAfter before
     /// `expiring_before`, or `used_share` of its lifetime passed, e.g.
     /// ``"0.66"``), as `capf cert renew` does; with `dry_run` only lists
@@ -479,18 +516,30 @@ impl PyRegistry {
     /// One connection's host of a CAPF server over this registry, issuing
     /// with `issuer`. `max_failed_attempts` must be the ServerSession's
     /// (0: never lock); the timeouts size the operation's lease as
-    /// `capf serve` does. The auth-string key must exist if the registry
-    /// holds keyed strings (else `capf.RegistryError`).
-    #[pyo3(signature = (issuer, *, max_failed_attempts = 5, key_generation_timeout = 3600.0, response_timeout = 60.0, validity_days = 3650))]
+    /// `capf serve` does. What is not given comes from the registry's
+    /// settings (`settings()`), as `capf serve` takes it: validity,
+    /// key-generation time and failed-attempt limit. The auth-string key
+    /// must exist if the registry holds keyed strings (else
+    /// `capf.RegistryError`).
+    #[pyo3(signature = (issuer, *, max_failed_attempts = None, key_generation_timeout = None, response_timeout = 60.0, validity_days = None))]
     fn host(
         &self,
         py: Python<'_>,
         issuer: Py<PyLscIssuer>,
-        max_failed_attempts: u32,
-        key_generation_timeout: f64,
+        max_failed_attempts: Option<u32>,
+        key_generation_timeout: Option<f64>,
         response_timeout: f64,
-        validity_days: u32,
+        validity_days: Option<u32>,
     ) -> PyResult<PyRegistryHost> {
+        let settings = py
+            .detach(|| self.inner.settings())
+            .map_err(registry_error)?;
+        let max_failed_attempts = max_failed_attempts.unwrap_or(settings.max_failed_attempts);
+        let validity_days = validity_days.unwrap_or(settings.validity_days);
+        let key_generation_timeout = match key_generation_timeout {
+            Some(value) => value,
+            None => Duration::from_secs(settings.key_generation_timeout).as_secs_f64(),
+        };
         let key_generation_timeout = seconds(key_generation_timeout, "key_generation_timeout")?;
         let response_timeout = seconds(response_timeout, "response_timeout")?;
         let key_path = &self.key_path;

@@ -397,3 +397,34 @@ def test_example_bad_usage_exits_2(tmp_path: Path, data: Path) -> None:
         assert run.returncode == 2, run.stderr
     missing = subprocess.run([sys.executable, example], capture_output=True, timeout=60)
     assert missing.returncode == 2
+
+
+def test_settings_are_the_registrys_and_the_host_issues_with_them(
+    tmp_path: Path, issuer: capf.LscIssuer
+) -> None:
+    x509 = pytest.importorskip("cryptography.x509")
+    registry = capf.Registry(tmp_path / "capf.db")
+    settings = registry.settings()
+    assert set(settings) == {
+        "validity-days",
+        "key-generation-timeout",
+        "key-generation-retries",
+        "max-failed-attempts",
+        "renew-used-share",
+    }
+    assert settings["renew-used-share"] == "off"
+    registry.set_setting("validity-days", "30", now=NOW)
+    assert registry.settings()["validity-days"] == "30"
+    # The library's one parser refuses what capf settings set refuses.
+    with pytest.raises(capf.MisuseError, match="validity-days"):
+        registry.set_setting("validity-days", "0")
+    with pytest.raises(capf.MisuseError, match="unknown setting"):
+        registry.set_setting("lsc-lifetime", "30")
+    assert registry.settings()["validity-days"] == "30"
+    # A host made without a validity issues for the registry's 30 days.
+    assert registry.add_device(DEVICE, key="ec:p256", now=NOW) is True
+    server, phone = enroll_in_memory(registry, issuer, DEVICE, None)
+    assert server.result == "installed" and phone.certificate is not None
+    lsc = x509.load_der_x509_certificate(phone.certificate)
+    lifetime = lsc.not_valid_after_utc - lsc.not_valid_before_utc
+    assert timedelta(days=29) < lifetime <= timedelta(days=31), lifetime

@@ -858,12 +858,14 @@ class Registry:
         dry_run: bool = False,
         now: Optional[datetime] = None,
     ) -> list[tuple[str, int, str]]: ...
+    def settings(self) -> dict[str, str]: ...
+    def set_setting(self, name: str, value: str, *, now: Optional[datetime] = None) -> None: ...
     def host(
         self,
         issuer: LscIssuer,
         *,
-        max_failed_attempts: int = 5,
-        key_generation_timeout: float = 3600.0,
+        max_failed_attempts: Optional[int] = None,
+        key_generation_timeout: Optional[float] = None,
         response_timeout: float = 60.0,
-        validity_days: int = 3650,
+        validity_days: Optional[int] = None,
     ) -> RegistryHost: ...
