@@ -33,6 +33,7 @@ import signal
 import ssl
 import sys
 import warnings
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -83,6 +84,15 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@dataclass(frozen=True)
+class HostLimits:
+    """The registry settings every connection's host uses."""
+
+    max_failed_attempts: int
+    validity_days: int
+    key_generation_timeout: float
+
+
 class Server:
     """What every connection shares: TLS, the registry, the issuer."""
 
@@ -92,15 +102,13 @@ class Server:
         registry: capf.Registry,
         issuer: capf.LscIssuer,
         manufacturing_roots: list[bytes],
-        max_failed_attempts: int,
-        validity_days: Optional[int],
+        limits: HostLimits,
     ) -> None:
         self.tls = tls
         self.registry = registry
         self.issuer = issuer
         self.manufacturing_roots = manufacturing_roots
-        self.max_failed_attempts = max_failed_attempts
-        self.validity_days = validity_days
+        self.limits = limits
         self.connections: set[asyncio.Task[None]] = set()
 
     async def serve_connection(
@@ -111,13 +119,14 @@ class Server:
             self.connections.add(task)
         host = self.registry.host(
             self.issuer,
-            max_failed_attempts=self.max_failed_attempts,
-            validity_days=self.validity_days,
+            max_failed_attempts=self.limits.max_failed_attempts,
+            validity_days=self.limits.validity_days,
+            key_generation_timeout=self.limits.key_generation_timeout,
         )
         session = capf.ServerSession(
             secrets.randbits(32),
             now(),
-            max_failed_attempts=self.max_failed_attempts,
+            max_failed_attempts=self.limits.max_failed_attempts,
             lsc_issuers=[self.issuer.certificate],
             manufacturing_roots=self.manufacturing_roots,
         )
@@ -213,12 +222,22 @@ async def run(args: argparse.Namespace) -> int:
         return USAGE
     if args.legacy_tls:
         print(LEGACY_WARNING, file=sys.stderr)
-    # The registry's settings (`capf settings`), each overridden by its flag,
-    # as capf serve takes them.
-    max_failed_attempts = args.max_failed_attempts
-    if max_failed_attempts is None:
-        max_failed_attempts = int(registry.settings()["max-failed-attempts"])
-    server = Server(tls, registry, issuer, roots, max_failed_attempts, args.validity_days)
+    # The registry's settings (`capf settings`), read once at start as
+    # capf serve reads them, each overridden by its flag; passed to every
+    # connection's host so that it does not read them again.
+    settings = registry.settings()
+    limits = HostLimits(
+        max_failed_attempts=(
+            int(settings["max-failed-attempts"])
+            if args.max_failed_attempts is None
+            else args.max_failed_attempts
+        ),
+        validity_days=(
+            int(settings["validity-days"]) if args.validity_days is None else args.validity_days
+        ),
+        key_generation_timeout=float(settings["key-generation-timeout"]),
+    )
+    server = Server(tls, registry, issuer, roots, limits)
     # Stop handlers first: a signal from the moment the address is known
     # stops the server gracefully.
     stop = asyncio.Event()

@@ -173,6 +173,18 @@ impl PyLedgerCertificate {
 pub struct PyRegistry {
     inner: Arc<SqliteRegistry>,
     key_path: PathBuf,
+    /// The auth-string key once read (it never changes: every stored hash
+    /// depends on it), and whether a registry without a key file was
+    /// already checked for keyed strings; so a server's host per
+    /// connection costs no file read and no query.
+    auth_key: Mutex<KnownAuthKey>,
+}
+
+/// What [`PyRegistry`] knows of its auth-string key.
+#[derive(Default)]
+struct KnownAuthKey {
+    key: Option<AuthKey>,
+    checked_without_key: bool,
 }
 
 #[pymethods]
@@ -187,6 +199,7 @@ impl PyRegistry {
         Ok(Self {
             inner: Arc::new(inner),
             key_path,
+            auth_key: Mutex::new(KnownAuthKey::default()),
         })
     }
 
@@ -520,7 +533,8 @@ impl PyRegistry {
     /// settings (`settings()`), as `capf serve` takes it: validity,
     /// key-generation time and failed-attempt limit. The auth-string key
     /// must exist if the registry holds keyed strings (else
-    /// `capf.RegistryError`).
+    /// `capf.RegistryError`; checked at this Registry's first host, as
+    /// `capf serve` checks at start). The key is read once and kept.
     #[pyo3(signature = (issuer, *, max_failed_attempts = None, key_generation_timeout = None, response_timeout = 60.0, validity_days = None))]
     fn host(
         &self,
@@ -531,9 +545,17 @@ impl PyRegistry {
         response_timeout: f64,
         validity_days: Option<u32>,
     ) -> PyResult<PyRegistryHost> {
-        let settings = py
-            .detach(|| self.inner.settings())
-            .map_err(registry_error)?;
+        // Read only when something is left to the registry (a server that
+        // passes every value makes a host per connection without a read).
+        let settings = if max_failed_attempts.is_none()
+            || key_generation_timeout.is_none()
+            || validity_days.is_none()
+        {
+            py.detach(|| self.inner.settings())
+                .map_err(registry_error)?
+        } else {
+            capf_registry::Settings::default()
+        };
         let max_failed_attempts = max_failed_attempts.unwrap_or(settings.max_failed_attempts);
         let validity_days = validity_days.unwrap_or(settings.validity_days);
         let key_generation_timeout = match key_generation_timeout {
@@ -542,19 +564,13 @@ impl PyRegistry {
         };
         let key_generation_timeout = seconds(key_generation_timeout, "key_generation_timeout")?;
         let response_timeout = seconds(response_timeout, "response_timeout")?;
-        let key_path = &self.key_path;
-        let registry = &self.inner;
-        let auth_key = py.detach(|| -> Result<Option<AuthKey>, RegistryError> {
-            let key = open_auth_key(key_path, AuthKeyUse::MustExist, &mut rand_core::OsRng)?;
-            if key.is_none() && registry.keyed_auth_string_count()? > 0 {
-                return Err(capf_registry::auth_key::missing_key_error(key_path));
-            }
-            Ok(key)
-        });
+        let auth_key = py
+            .detach(|| self.known_auth_key())
+            .map_err(registry_error)?;
         Ok(PyRegistryHost {
             registry: Arc::clone(&self.inner),
             issuer,
-            auth_key: auth_key.map_err(registry_error)?,
+            auth_key,
             max_failed_attempts,
             key_generation_timeout,
             response_timeout,
@@ -566,6 +582,34 @@ impl PyRegistry {
                 ledger_id: None,
             }),
         })
+    }
+}
+
+impl PyRegistry {
+    /// The auth-string key for a host: read once and kept; without a key
+    /// file, a registry that holds keyed strings is an error (checked once;
+    /// a key file created later, with the first keyed string, is found by
+    /// the next call).
+    fn known_auth_key(&self) -> Result<Option<AuthKey>, RegistryError> {
+        let mut known = self.auth_key.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = &known.key {
+            return Ok(Some(key.clone()));
+        }
+        let key = open_auth_key(&self.key_path, AuthKeyUse::MustExist, &mut rand_core::OsRng)?;
+        match key {
+            Some(key) => {
+                known.key = Some(key.clone());
+                Ok(Some(key))
+            }
+            None if known.checked_without_key => Ok(None),
+            None => {
+                if self.inner.keyed_auth_string_count()? > 0 {
+                    return Err(capf_registry::auth_key::missing_key_error(&self.key_path));
+                }
+                known.checked_without_key = true;
+                Ok(None)
+            }
+        }
     }
 }
 
