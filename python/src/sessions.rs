@@ -576,8 +576,12 @@ impl PyServerSession {
     }
     /// The next output (`Transmit`, `Need` or `Done`), or `None`.
     fn poll_output<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let shared = &self.shared;
-        match py.detach(|| shared.lock().poll_output()) {
+        // The server's outputs are encoded frames and queued decisions: no
+        // signature or chain check runs here, so the GIL is kept (releasing
+        // it per call is a GIL hand-off a dozen times per enrollment). A session
+        // held by another thread is still waited for without the GIL.
+        let item = self.shared.lock().poll_output();
+        match item {
             Some(item) => {
                 output(py, item, server_decision, |py, o| server_outcome(py, &o)).map(Some)
             }
