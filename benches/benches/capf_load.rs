@@ -45,6 +45,11 @@
 //!   and the same kind of registry (a fresh `capf device import` each).
 //!   `both` runs each configuration against both servers, one after the
 //!   other, and the summary gives the Python/Rust ratios. Default `rust`.
+//! - `--python-workers N` (CAPF_LOAD_PYTHON_WORKERS): the Python server's
+//!   `--workers`, processes sharing its listening socket (one asyncio loop
+//!   uses one core; `capf serve` uses every core in one process). Default:
+//!   the number of cores. The server's CPU and memory are those of all its
+//!   processes.
 //!
 //! For each configuration: `--devices` phones registered with `capf device
 //! import` (install, ec:p256), `capf serve` on 127.0.0.1, one probe TLS
@@ -206,6 +211,9 @@ struct Settings {
     servers: Vec<ServerKind>,
     python: PathBuf,
     python_server: PathBuf,
+    /// `--workers` of the Python server: its processes (one event loop uses
+    /// one core; `capf serve` uses every core with one process).
+    python_workers: usize,
     cert_kinds: Vec<CertKind>,
     auths: Vec<Auth>,
     devices: usize,
@@ -283,6 +291,11 @@ impl Settings {
                 PathBuf::from,
             ),
             python_server: workspace.join("python/examples/capf_server.py"),
+            python_workers: count(number(
+                "CAPF_LOAD_PYTHON_WORKERS",
+                std::thread::available_parallelism()
+                    .map_or(1, |cores| u64::try_from(cores.get()).unwrap_or(1)),
+            )?),
             cert_kinds: parse_list(
                 "CAPF_LOAD_CERT_KIND",
                 &std::env::var("CAPF_LOAD_CERT_KIND").unwrap_or_else(|_| "both".into()),
@@ -327,6 +340,7 @@ impl Settings {
                     settings.servers = parse_list(option, text()?, &SERVERS, ServerKind::name)?
                 }
                 "--python" => settings.python = PathBuf::from(text()?),
+                "--python-workers" => settings.python_workers = count(parse()?),
                 "--tls" => settings.tls = parse_list(option, text()?, &TLS_KINDS, TlsKind::name)?,
                 "--capf" => settings.capf = PathBuf::from(text()?),
                 "--openssl" => settings.openssl = PathBuf::from(text()?),
@@ -404,10 +418,71 @@ fn run_capf(capf: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
 // What /proc says
 
 /// The server's resident set size in KiB.
+/// The server process and its descendants (the Python server's
+/// `--workers` processes), found through /proc's parent pids.
+fn process_tree(pid: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // Field 4 (ppid) comes after the command name's last ')'.
+            let parent = stat
+                .rfind(')')
+                .and_then(|end| stat.get(end + 1..))
+                .and_then(|rest| rest.split_whitespace().nth(1))
+                .and_then(|ppid| ppid.parse::<u32>().ok());
+            if let Some(parent) = parent {
+                parents.push((child, parent));
+            }
+        }
+    }
+    let mut tree = vec![pid];
+    let mut index = 0;
+    while let Some(&member) = tree.get(index) {
+        for &(child, parent) in &parents {
+            if parent == member && !tree.contains(&child) {
+                tree.push(child);
+            }
+        }
+        index += 1;
+    }
+    tree
+}
+
+/// Resident memory of the server's processes together.
 fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    let mut total = None;
+    for member in process_tree(pid) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{member}/status")) else {
+            continue;
+        };
+        let kib = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|value| value.parse::<u64>().ok());
+        if let Some(kib) = kib {
+            total = Some(total.unwrap_or(0) + kib);
+        }
+    }
+    total
+}
+
+/// utime + stime of the server's processes together, in ticks.
+fn server_cpu_ticks(pid: u32) -> Option<u64> {
+    process_tree(pid)
+        .into_iter()
+        .map(|member| process_cpu_ticks(&member.to_string()))
+        .try_fold(0, |total, ticks| ticks.map(|ticks| total + ticks))
 }
 
 /// Clock ticks per second of /proc's CPU times.
@@ -454,7 +529,11 @@ fn machine_ticks() -> Option<(u64, u64)> {
 /// queue (the first two fields of /proc/PID/task/TID/schedstat).
 fn thread_demand(pid: u32) -> Option<std::collections::HashMap<String, u64>> {
     let mut threads = std::collections::HashMap::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+    let tasks = process_tree(pid)
+        .into_iter()
+        .filter_map(|member| std::fs::read_dir(format!("/proc/{member}/task")).ok())
+        .flatten();
+    for entry in tasks {
         let Ok(entry) = entry else { continue };
         let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
             continue;
@@ -881,7 +960,7 @@ fn main() -> Result<(), String> {
         println!(
             "options: --cert-kind rsa2048|p256|both --auth null|auth-string|both --devices N \
              --auth-string-devices N --concurrency N --seconds N --tls rustls|legacy|both \
-             --server rust|python|both --python PATH --capf PATH --openssl PATH \
+             --server rust|python|both --python PATH --python-workers N --capf PATH --openssl PATH \
              (described at the top of benches/load.sh)"
         );
         return Ok(());
@@ -1066,6 +1145,7 @@ fn run(
         ServerKind::Python => {
             let mut command = Command::new(&settings.python);
             command.arg(&settings.python_server);
+            command.args(["--workers", &settings.python_workers.to_string()]);
             command
         }
     };
@@ -1138,7 +1218,7 @@ fn run(
     let load_before = loadavg();
     let machine_before = machine_ticks();
     let generator_before = process_cpu_ticks("self");
-    let server_before = process_cpu_ticks(&pid.to_string());
+    let server_before = server_cpu_ticks(pid);
     let demand_before = thread_demand(pid);
     let began = Instant::now();
     let (latencies, errors, rss_samples, elapsed) = runtime.block_on(async {
@@ -1200,7 +1280,7 @@ fn run(
     // Let the server finish what the last sessions left (the final registry
     // commit) before reading its CPU time; it is idle otherwise.
     std::thread::sleep(Duration::from_millis(250));
-    let server_after = process_cpu_ticks(&pid.to_string());
+    let server_after = server_cpu_ticks(pid);
     let demand_after = thread_demand(pid);
     let rss_end = rss_kib(pid);
     let exhausted = next.load(Ordering::Relaxed) >= devices && elapsed < duration;

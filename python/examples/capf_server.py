@@ -4,7 +4,7 @@ same registry file, rules and durability promise as ``capf serve``.
 
     python capf_server.py --listen 0.0.0.0:3804 --cert CAPF.pem --key CAPF.key \\
         --db capf.db [--issuer ISSUER.pem --issuer-key ISSUER.key] \\
-        [--verify MIC_CA.pem] [--auth-key-file FILE] [--legacy-tls]
+        [--verify MIC_CA.pem] [--auth-key-file FILE] [--legacy-tls] [--workers N]
 
 Devices are scheduled with ``capf device add --db capf.db …`` (or
 ``capf.Registry.add_device``). Every decision goes through
@@ -19,6 +19,10 @@ CBC and RSA key-exchange suites such as ``AES128-SHA`` at OpenSSL security
 level 0 (an RSA certificate is needed for those suites). Off by default;
 a warning at start says what it enables.
 
+``--workers N`` runs N processes on one listening socket (the event loop
+of one process uses one core); the registry's claims keep one operation
+per device across them.
+
 Exit status as ``capf``: 0 stopped cleanly, 2 bad usage or cannot start.
 """
 
@@ -30,8 +34,11 @@ import json
 import os
 import secrets
 import signal
+import socket
 import ssl
+import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -205,22 +212,31 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def load(
+    args: argparse.Namespace,
+) -> tuple[ssl.SSLContext, capf.LscIssuer, list[bytes], capf.Registry]:
+    """What the flags name: TLS, the issuer, the manufacturing roots and the
+    registry; raises what a bad flag causes."""
+    tls = tls_context(args.cert, args.key, args.legacy_tls)
+    issuer = capf.LscIssuer(
+        Path(args.issuer or args.cert).read_text(),
+        Path(args.issuer_key or args.key).read_text(),
+    )
+    roots = [Path(args.verify).read_bytes()] if args.verify else []
+    registry = capf.Registry(args.db, auth_key_file=args.auth_key_file)
+    # Fails now, not at the first phone, when the key file is missing.
+    registry.host(issuer)
+    return tls, issuer, roots, registry
+
+
 async def run(args: argparse.Namespace) -> int:
     try:
         host_name, port = parse_listen(args.listen)
-        tls = tls_context(args.cert, args.key, args.legacy_tls)
-        issuer = capf.LscIssuer(
-            Path(args.issuer or args.cert).read_text(),
-            Path(args.issuer_key or args.key).read_text(),
-        )
-        roots = [Path(args.verify).read_bytes()] if args.verify else []
-        registry = capf.Registry(args.db, auth_key_file=args.auth_key_file)
-        # Fails now, not at the first phone, when the key file is missing.
-        registry.host(issuer)
+        tls, issuer, roots, registry = load(args)
     except (OSError, ValueError, ssl.SSLError, capf.CapfError) as error:
         print(f"capf_server: {error}", file=sys.stderr)
         return USAGE
-    if args.legacy_tls:
+    if args.legacy_tls and args.listen_fd is None:
         print(LEGACY_WARNING, file=sys.stderr)
     # The registry's settings (`capf settings`), read once at start as
     # capf serve reads them, each overridden by its flag; passed to every
@@ -245,9 +261,15 @@ async def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        listener = await asyncio.start_server(
-            server.serve_connection, host_name, port, ssl=tls
-        )
+        if args.listen_fd is not None:
+            # A worker of --workers: the supervisor's listening socket.
+            listener = await asyncio.start_server(
+                server.serve_connection, sock=socket.socket(fileno=args.listen_fd), ssl=tls
+            )
+        else:
+            listener = await asyncio.start_server(
+                server.serve_connection, host_name, port, ssl=tls
+            )
     except OSError as error:
         print(f"capf_server: cannot listen on {args.listen}: {error}", file=sys.stderr)
         return USAGE
@@ -255,11 +277,7 @@ async def run(args: argparse.Namespace) -> int:
     address = f"{bound[0]}:{bound[1]}"
     print(f"capf_server: listening on {address}", file=sys.stderr)
     if args.ready_file:
-        # Written whole, then renamed: a reader never sees it half written.
-        ready = Path(args.ready_file)
-        partial = ready.with_name(ready.name + ".partial")
-        partial.write_text(json.dumps({"capf": address}))
-        os.replace(partial, ready)
+        write_ready_file(args.ready_file, address)
     async with listener:
         await stop.wait()
         listener.close()
@@ -269,6 +287,66 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.wait(pending, timeout=args.grace)
     print("capf_server: stopped", file=sys.stderr)
     return SUCCESS
+
+
+def supervise(args: argparse.Namespace, argv: list[str]) -> int:
+    """--workers N: one listening socket shared by N worker processes (each
+    this program with its own event loop and Registry; the registry's
+    claims keep one operation per device across them), so the server uses
+    every core instead of one. SIGINT/SIGTERM stop the workers gracefully;
+    the exit status is 0 only when every worker stopped cleanly."""
+    try:
+        host_name, port = parse_listen(args.listen)
+        # Bad settings fail here, once, before any worker starts.
+        load(args)
+        family = socket.AF_INET6 if ":" in host_name else socket.AF_INET
+        listening = socket.create_server((host_name, port), family=family, backlog=1024)
+    except (OSError, ValueError, ssl.SSLError, capf.CapfError) as error:
+        print(f"capf_server: {error}", file=sys.stderr)
+        return USAGE
+    if args.legacy_tls:
+        print(LEGACY_WARNING, file=sys.stderr)
+    fd = listening.fileno()
+    worker_argv = [*argv, "--workers", "1", "--ready-file", "", "--listen-fd", str(fd)]
+    workers = [
+        subprocess.Popen([sys.executable, os.path.abspath(__file__), *worker_argv], pass_fds=[fd])
+        for _ in range(args.workers)
+    ]
+    bound = listening.getsockname()
+    address = f"{bound[0]}:{bound[1]}" if family == socket.AF_INET else f"[{bound[0]}]:{bound[1]}"
+    print(f"capf_server: listening on {address} ({args.workers} workers)", file=sys.stderr)
+    if args.ready_file:
+        write_ready_file(args.ready_file, address)
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    # A worker that dies on its own stops the others: a half-running server
+    # would look healthy to a monitor.
+    while not stopping and all(worker.poll() is None for worker in workers):
+        time.sleep(0.2)
+    if not stopping:
+        stop(signal.SIGTERM, None)
+    statuses = [worker.wait() for worker in workers]
+    listening.close()
+    print("capf_server: stopped", file=sys.stderr)
+    return SUCCESS if not any(statuses) else 1
+
+
+def write_ready_file(path: str, address: str) -> None:
+    """Writes {"capf": address} whole, then renames: a reader never sees it
+    half written."""
+    ready = Path(path)
+    partial = ready.with_name(ready.name + ".partial")
+    partial.write_text(json.dumps({"capf": address}))
+    os.replace(partial, ready)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -294,6 +372,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="validity of issued LSCs (default: the registry setting)",
     )
     parser.add_argument("--grace", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the listening socket (default 1; the number of cores "
+        "uses them all)",
+    )
+    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ready-file", metavar="FILE", help="write the bound address here")
     parser.add_argument(
         "--legacy-tls",
@@ -307,6 +394,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     if (args.issuer is None) != (args.issuer_key is None):
         print("capf_server: --issuer and --issuer-key go together", file=sys.stderr)
         return USAGE
+    if args.workers < 1:
+        print("capf_server: --workers: at least 1", file=sys.stderr)
+        return USAGE
+    if args.workers > 1:
+        return supervise(args, list(sys.argv[1:] if argv is None else argv))
     return asyncio.run(run(args))
 
 

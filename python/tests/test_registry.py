@@ -250,8 +250,13 @@ def run_capf(binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def python_server(tmp_path: Path, data: Path) -> Iterator[tuple[str, Path, Path]]:
+@pytest.fixture(params=[1, 2], ids=["one-process", "two-workers"])
+def python_server(
+    tmp_path: Path, data: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Path, Path]]:
+    """capf_server.py on loopback, as one process and with --workers 2 (one
+    socket shared by two worker processes on one registry)."""
+    workers: int = request.param
     binary = capf_binary()
     db = tmp_path / "capf.db"
     for args in (
@@ -268,7 +273,7 @@ def python_server(tmp_path: Path, data: Path) -> Iterator[tuple[str, Path, Path]
             "--listen", "127.0.0.1:0",
             "--cert", str(data / "issuer-ec-p256.cert.pem"),
             "--key", str(data / "issuer-ec-p256.key.pem"),
-            "--db", str(db), "--ready-file", str(ready),
+            "--db", str(db), "--ready-file", str(ready), "--workers", str(workers),
             # The test's manufacturer: the SAST test key acts as MIC root.
             "--verify", str(data / "keys" / "sast.pem"),
         ],
@@ -394,7 +399,14 @@ def test_example_bad_usage_exits_2(tmp_path: Path, data: Path) -> None:
     example = str(ROOT / "python/examples/capf_server.py")
     base = [sys.executable, example, "--cert", str(data / "issuer-ec-p256.cert.pem"),
             "--key", str(data / "issuer-ec-p256.key.pem"), "--db", str(tmp_path / "x.db")]
-    for extra in (["--listen", "nonsense"], ["--listen", "127.0.0.1:0", "--issuer", "x.pem"]):
+    for extra in (
+        ["--listen", "nonsense"],
+        ["--listen", "127.0.0.1:0", "--issuer", "x.pem"],
+        ["--listen", "127.0.0.1:0", "--workers", "0"],
+        # The supervisor checks the flags before any worker starts.
+        ["--listen", "nonsense", "--workers", "2"],
+        ["--listen", "127.0.0.1:0", "--workers", "2", "--verify", str(tmp_path / "none.pem")],
+    ):
         run = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=60)
         assert run.returncode == 2, run.stderr
     missing = subprocess.run([sys.executable, example], capture_output=True, timeout=60)
