@@ -99,6 +99,34 @@ pub struct CapfRegistry {
     auth_key: Option<registry::AuthKey>,
 }
 
+/// A device's operation status, modelled on Unified CM's.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceStatus {
+    /// Cisco's words ("Upgrade Failed: Invalid Authentication String").
+    pub status: String,
+    /// Its stable identifier (`upgrade-failed-invalid-authentication-string`).
+    pub slug: String,
+    /// When it last changed, milliseconds since the epoch.
+    pub changed_at_millis: u64,
+    /// Authentication failures since the last schedule or success.
+    pub failed_attempts: u32,
+    /// Locked after too many failures, until rescheduled.
+    pub locked: bool,
+    /// The scheduled operation's deadline, milliseconds since the epoch.
+    pub complete_by_millis: Option<u64>,
+    /// Free text about the device.
+    pub description: Option<String>,
+}
+
+/// One registry setting and its value as text.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RegistrySetting {
+    /// Its name (`validity-days`, `max-failed-attempts` …).
+    pub name: String,
+    /// Its value, as `capf settings set` takes it.
+    pub value: String,
+}
+
 impl std::fmt::Debug for CapfRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the key.
@@ -135,6 +163,23 @@ impl CapfRegistry {
         auth: DeviceAuth,
         now_millis: u64,
     ) -> Result<bool, RegistryError> {
+        self.schedule(name, operation, auth, None, None, now_millis)
+    }
+
+    /// [`put_device`](Self::put_device) with Unified CM's "Operation
+    /// Completes By" deadline (milliseconds since the epoch; past it a
+    /// session for the operation is refused with "User Initiated Request
+    /// Late/Timedout" and its one-time string is void) and a description
+    /// (as `capf device add --complete-by … --description …`).
+    pub fn schedule(
+        &self,
+        name: String,
+        operation: Operation,
+        auth: DeviceAuth,
+        complete_by_millis: Option<u64>,
+        description: Option<String>,
+        now_millis: u64,
+    ) -> Result<bool, RegistryError> {
         let (operation, key_request) = match operation {
             Operation::None => (registry::Operation::None, None),
             Operation::Install { key } => (
@@ -168,10 +213,55 @@ impl CapfRegistry {
             key_request: key_request.unwrap_or(KeyRequest::Rsa { bits: 2048 }),
             auth_mode,
             auth_hash,
-            complete_by: None,
-            description: None,
+            complete_by: complete_by_millis.map(|millis| millis / 1000),
+            description,
         };
         Ok(self.inner.put_device(&name, &schedule, now_millis / 1000)?)
+    }
+
+    /// The device's operation status and what goes with it (as `capf
+    /// device show`).
+    pub fn device_status(&self, name: String) -> Result<DeviceStatus, RegistryError> {
+        let device = self.inner.device(&name)?;
+        Ok(DeviceStatus {
+            status: device.operation_status.to_string(),
+            slug: device.operation_status.slug(),
+            changed_at_millis: device.status_changed_at.saturating_mul(1000),
+            failed_attempts: device.failed_attempts,
+            locked: device.locked,
+            complete_by_millis: device.complete_by.map(|at| at.saturating_mul(1000)),
+            description: device.description,
+        })
+    }
+
+    /// The registry's settings (as `capf settings show`): every setting,
+    /// defaults included, its value as text.
+    pub fn settings(&self) -> Result<Vec<RegistrySetting>, RegistryError> {
+        Ok(self
+            .inner
+            .settings()?
+            .pairs()
+            .into_iter()
+            .map(|(name, value)| RegistrySetting {
+                name: name.to_owned(),
+                value,
+            })
+            .collect())
+    }
+
+    /// Sets one setting (as `capf settings set NAME VALUE`), validated by
+    /// the library's one parser; `InvalidInput` names what is accepted.
+    pub fn set_setting(
+        &self,
+        name: String,
+        value: String,
+        now_millis: u64,
+    ) -> Result<(), RegistryError> {
+        let mut settings = self.inner.settings()?;
+        settings
+            .set(&name, &value)
+            .map_err(|error| RegistryError::InvalidInput(error.to_string()))?;
+        Ok(self.inner.put_settings(&settings, now_millis / 1000)?)
     }
 
     /// The device's certificate ledger, oldest first.

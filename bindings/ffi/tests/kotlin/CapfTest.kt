@@ -552,6 +552,7 @@ fun main(args: Array<String>) {
     run("registry_keyed_auth_string_and_bad_input") { testRegistryKeyedAuthStringAndBadInput() }
     run("registry_server_connection_over_tls") { testRegistryServerConnectionOverTls() }
     run("registry_lifecycle") { testRegistryLifecycle() }
+    run("registry_deadlines_statuses_settings") { testRegistryDeadlinesStatusesAndSettings() }
     run("measure_in_memory_enrollment") { testMeasureInMemoryEnrollment() }
     println("kotlin tests: $passed passed, $failed failed")
     if (failed != 0) kotlin.system.exitProcess(1)

@@ -186,3 +186,43 @@ fun testRegistryLifecycle() {
     expectThrows<RegistryException.InvalidInput>("an unknown reason") { registry.revokeDevice(DEVICE, "bogus", later) }
     expectThrows<RegistryException.InvalidInput>("a share above 1") { registry.planRenewals("2", true, later) }
 }
+
+fun testRegistryDeadlinesStatusesAndSettings() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    val day = 86_400_000uL
+    // A deadline already passed: the session is refused, in Cisco's words.
+    registry.schedule(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.NullString,
+        NOW - day, "lobby phone", NOW - 2uL * day)
+    val pending = registry.deviceStatus(DEVICE)
+    checkEquals("Operation Pending", pending.status, "status once scheduled")
+    checkEquals(NOW - day, pending.completeByMillis, "the deadline")
+    checkEquals("lobby phone", pending.description, "the description")
+    val (late, _) = pumpRegistry(PhoneSession.withNullString(DEVICE, NOW), registryServer(registry), KotlinKeystore())
+    check(late !is PhoneOutcome.Installed, "a late session is not installed: $late")
+    checkEquals(0, registry.certificates(DEVICE).size, "nothing issued past the deadline")
+    val failed = registry.deviceStatus(DEVICE)
+    checkEquals("Upgrade Failed: User Initiated Request Late/Timedout", failed.status, "late status")
+    checkEquals("upgrade-failed-user-initiated-request-late-timedout", failed.slug, "late slug")
+    // Rescheduled with a deadline ahead: installed, and the status says so.
+    registry.schedule(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.NullString,
+        NOW + day, null, NOW)
+    val (installed, _) = pumpRegistry(PhoneSession.withNullString(DEVICE, NOW), registryServer(registry), KotlinKeystore())
+    check(installed is PhoneOutcome.Installed, "installed before the deadline: $installed")
+    checkEquals("upgrade-success", registry.deviceStatus(DEVICE).slug, "success slug")
+
+    // Settings: the library's defaults, set through its one parser.
+    fun setting(name: String) = registry.settings().single { it.name == name }.value
+    checkEquals("1825", setting("validity-days"), "default validity")
+    registry.setSetting("validity-days", "30", NOW)
+    checkEquals("30", setting("validity-days"), "validity set")
+    expectThrows<RegistryException.InvalidInput>("validity of 0 days") {
+        registry.setSetting("validity-days", "0", NOW)
+    }
+    expectThrows<RegistryException.InvalidInput>("unknown setting") {
+        registry.setSetting("lsc-lifetime", "30", NOW)
+    }
+    checkEquals("30", setting("validity-days"), "a refused value changes nothing")
+    expectThrows<RegistryException.Registry>("status of an unknown device") {
+        registry.deviceStatus("SEP00000000BEEF")
+    }
+}
