@@ -42,42 +42,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn capf(args: &[&str]) -> Output {
-    Command::new(CAPF).args(args).output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// A CAPF certificate (EC P-256, CA:TRUE pathlen 0) and key, as PEM files.
-fn capf_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let key = support::seeded_p256(0xCAF0);
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "CAPF-test");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "capf");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyCertSign,
-    ];
-    let certificate = params.self_signed(&key).unwrap();
-    let cert_path = dir.join("capf.pem");
-    let key_path = dir.join("capf.key");
-    std::fs::write(&cert_path, certificate.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (cert_path, key_path)
-}
-
 /// A running `capf serve`; killed on drop.
 struct Server {
     process: support::ServeProcess,
@@ -102,7 +66,7 @@ impl Server {
     /// server's registry file), or on a new registry.
     fn start_with_db(host: &str, tag: &str, extra: &[&str], db: Option<&Path>) -> Self {
         let dir = temp_dir(tag);
-        let (cert, key) = capf_certificate(&dir);
+        let (cert, key) = support::capf_ca_files(&dir, "CAPF-test", 0xCAF0);
         let db = db.map_or_else(|| dir.join("capf.db"), Path::to_path_buf);
         let mut args = vec![
             "serve".to_owned(),
@@ -132,7 +96,7 @@ impl Server {
     }
 
     fn add(&self, device: &str, operation: &str, auth: &str, key: &str) {
-        let output = capf(&[
+        let output = support::run_capf(&[
             "device",
             "add",
             "--db",
@@ -145,13 +109,13 @@ impl Server {
             "--key",
             key,
         ]);
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", support::describe(&output));
     }
 
     /// Adds an auth-string device the way an administrator does: `capf
     /// device add --auth auth-string`, which stores the production hash.
     fn add_with_auth_string(&self, device: &str, operation: &str, key: &str, digits: &str) {
-        let output = capf(&[
+        let output = support::run_capf(&[
             "device",
             "add",
             "--db",
@@ -166,11 +130,11 @@ impl Server {
             "--key",
             key,
         ]);
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", support::describe(&output));
     }
 
     fn schedule(&self, device: &str, operation: &str) {
-        let output = capf(&[
+        let output = support::run_capf(&[
             "device",
             "schedule",
             "--db",
@@ -179,7 +143,7 @@ impl Server {
             "--operation",
             operation,
         ]);
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", support::describe(&output));
     }
 
     fn enroll(&self, device: &str, out: &Path, extra: &[&str]) -> Output {
@@ -203,12 +167,12 @@ impl Server {
             "20",
         ];
         args.extend_from_slice(extra);
-        capf(&args)
+        support::run_capf(&args)
     }
 
     fn show(&self, device: &str) -> serde_json::Value {
-        let output = capf(&["device", "show", "--db", self.db(), device, "--json"]);
-        assert!(output.status.success(), "{}", text(&output));
+        let output = support::run_capf(&["device", "show", "--db", self.db(), device, "--json"]);
+        assert!(output.status.success(), "{}", support::describe(&output));
         serde_json::from_slice(&output.stdout).unwrap()
     }
 }
@@ -255,7 +219,11 @@ fn installs_fetches_and_deletes_over_tls() {
             extra.extend(["--auth-string", auth]);
         }
         let output = server.enroll(device, &out(device), &extra);
-        assert!(output.status.success(), "{device}: {}", text(&output));
+        assert!(
+            output.status.success(),
+            "{device}: {}",
+            support::describe(&output)
+        );
         assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
         assert_eq!(
             lsc_key(&out(device)),
@@ -273,13 +241,13 @@ fn installs_fetches_and_deletes_over_tls() {
         &out("SEP000000000001"),
         &["--auth-string", "123456"],
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("nothing to do"));
 
     // Fetch: the server records the phone's certificate.
     server.schedule("SEP000000000004", "fetch");
     let output = server.enroll("SEP000000000004", &out("SEP000000000004"), &[]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("fetched"));
     assert!(
         server
@@ -291,7 +259,7 @@ fn installs_fetches_and_deletes_over_tls() {
     // Delete: the phone's file goes, the ledger marks it deleted.
     server.schedule("SEP000000000004", "delete");
     let output = server.enroll("SEP000000000004", &out("SEP000000000004"), &[]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("LSC deleted"));
     assert!(!out("SEP000000000004").exists());
     assert!(
@@ -319,7 +287,7 @@ fn installs_an_lsc_for_an_ec_p521_key_over_tls() {
     let out = server.dir.join("p521.pem");
     server.add(device, "install", "null", "ec:p521");
     let output = server.enroll(device, &out, &[]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
     // id-ecPublicKey; 158 bytes is the SPKI of a P-521 point.
     assert_eq!(lsc_key(&out), ("1.2.840.10045.2.1".to_owned(), 158));
@@ -350,7 +318,12 @@ fn wrong_auth_string_locks_out_and_unknown_device_fails() {
 
     for _ in 0..2 {
         let output = server.enroll("SEP0000000000A1", &out, &["--auth-string", "654321"]);
-        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            support::describe(&output)
+        );
         assert!(String::from_utf8_lossy(&output.stderr).contains("refused"));
         assert!(!String::from_utf8_lossy(&output.stderr).contains("654321"));
     }
@@ -358,16 +331,31 @@ fn wrong_auth_string_locks_out_and_unknown_device_fails() {
     assert!(shown.contains("\"locked\":true"), "{shown}");
     // Locked: even the right string is refused now.
     let output = server.enroll("SEP0000000000A1", &out, &["--auth-string", "123456"]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     assert!(!out.exists());
 
     let output = server.enroll("SEP0000000000FF", &out, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not know"));
 
     // Bad input: exit 2.
     let output = server.enroll("SEP0000000000A1", &out, &["--auth-string", "12"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        support::describe(&output)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -540,7 +528,12 @@ impl Server {
     /// `capf enroll` (null string) that must succeed.
     fn enroll_ok(&self, device: &str, out: &Path) -> Output {
         let output = self.enroll(device, out, &[]);
-        assert!(output.status.success(), "{}\n{}", text(&output), self.log());
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            support::describe(&output),
+            self.log()
+        );
         output
     }
 
@@ -832,7 +825,7 @@ fn listen_on_the_ipv6_wildcard_takes_ipv4_and_ipv6_phones() {
         assert!(
             output.status.success(),
             "{address}: {}\n{}",
-            text(&output),
+            support::describe(&output),
             server.log()
         );
         let installed = serial_hex(&certificate_in(&out));
@@ -912,7 +905,12 @@ fn mic_with_sudi_enrolls_over_tls_and_a_sudi_from_another_ca_is_refused() {
         &out,
         &["--mic", mic_arg, "--sudi", foreign.to_str().unwrap()],
     );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     assert!(!out.exists());
     assert_eq!(ledger(&server, device), vec![]);
 
@@ -921,7 +919,7 @@ fn mic_with_sudi_enrolls_over_tls_and_a_sudi_from_another_ca_is_refused() {
     assert!(
         output.status.success(),
         "{}\n{}",
-        text(&output),
+        support::describe(&output),
         server.log()
     );
     let installed = serial_hex(&certificate_in(&out));
@@ -984,7 +982,7 @@ fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
     assert!(
         output.status.success(),
         "{}\n{}",
-        text(&output),
+        support::describe(&output),
         server.log()
     );
     let second_der = certificate_in(&second);
@@ -996,7 +994,7 @@ fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
     // Bad revocation data: exit 2 before listening.
     let bad = server.dir.join("bad-revoked.txt");
     std::fs::write(&bad, "not a digest\n").unwrap();
-    let refused = capf(&[
+    let refused = support::run_capf(&[
         "serve",
         "--listen",
         "127.0.0.1:0",
@@ -1009,7 +1007,12 @@ fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
         "--revoked",
         bad.to_str().unwrap(),
     ]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        support::describe(&refused)
+    );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("line 1"));
 
     // The second LSC's SHA-256 (computed here) in a --revoked file: the
@@ -1027,7 +1030,12 @@ fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
     server.restart(&["--revoked", revoked.to_str().unwrap()]);
     server.schedule_lsc_install(device);
     let output = server.enroll(device, &third, &["--lsc", second.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     assert!(!third.exists());
     assert_eq!(ledger(&server, device), before);
     let log = std::fs::read_to_string(server.dir.join("serve2.log")).unwrap();
@@ -1040,7 +1048,7 @@ fn lsc_re_enrolment_is_refused_once_the_lsc_is_revoked() {
     assert!(
         output.status.success(),
         "{}\n{}",
-        text(&output),
+        support::describe(&output),
         server.log()
     );
     assert_eq!(ledger(&server, device).len(), 3);
@@ -1071,8 +1079,8 @@ fn enroll_trusts_the_capf_record_of_a_ctl() {
             args.extend(["--record".to_owned(), record.clone()]);
         }
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let output = capf(&argv);
-        assert!(output.status.success(), "{}", text(&output));
+        let output = support::run_capf(&argv);
+        assert!(output.status.success(), "{}", support::describe(&output));
         path
     };
     let own_capf = format!("capf={}", server.dir.join("capf.pem").display());
@@ -1090,7 +1098,7 @@ fn enroll_trusts_the_capf_record_of_a_ctl() {
 
     let out = server.dir.join("c1.pem");
     let with_ca = |ctl: &Path| {
-        capf(&[
+        support::run_capf(&[
             "enroll",
             "--server",
             &server.address,
@@ -1109,14 +1117,28 @@ fn enroll_trusts_the_capf_record_of_a_ctl() {
         (&tampered, "does not verify"),
     ] {
         let output = with_ca(ctl);
-        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-        assert!(text(&output).contains(expected), "{}", text(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}",
+            support::describe(&output)
+        );
+        assert!(
+            support::describe(&output).contains(expected),
+            "{}",
+            support::describe(&output)
+        );
     }
     // A CTL naming another CAPF certificate: the TLS handshake fails, and
     // the phone says why in the evaluator's words.
     let output = with_ca(&wrong_capf);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let said = text(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    let said = support::describe(&output);
     assert!(
         said.contains("not trusted")
             && said.contains("is not in the CTL")
@@ -1127,7 +1149,7 @@ fn enroll_trusts_the_capf_record_of_a_ctl() {
     assert!(ledger(&server, "SEP0000000000C1").is_empty());
     // The cluster's own CTL: installed.
     let output = with_ca(&good);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));
     assert_eq!(ledger(&server, "SEP0000000000C1").len(), 1);
 }
@@ -1197,8 +1219,8 @@ fn racing_phones_get_one_certificate_per_scheduled_operation() {
                 .collect();
             let context = format!(
                 "{device}:\n{}\n{}\n{}",
-                text(&outputs[0]),
-                text(&outputs[1]),
+                support::describe(&outputs[0]),
+                support::describe(&outputs[1]),
                 server.log()
             );
             assert_eq!(installed.len(), 1, "{context}");
@@ -1257,7 +1279,12 @@ fn a_phone_holding_the_operation_refuses_a_second_one_until_it_dies() {
     // without END_SESSION, a communication failure: exit 1 without
     // --retries), without a certificate and without a failure counted.
     let output = server.enroll(device, &out, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     assert!(!out.exists());
     assert_eq!(ledger(&server, device), vec![]);
     assert_eq!(server.show(device)["failed_attempts"], 0);
@@ -1302,13 +1329,17 @@ fn a_busy_device_retries_and_enrolls_once_the_other_session_ends() {
         drop(phone);
         enroll.join().unwrap()
     });
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("LSC installed"),
         "{}",
-        text(&output)
+        support::describe(&output)
     );
-    assert!(retries_announced(&output) >= 1, "{}", text(&output));
+    assert!(
+        retries_announced(&output) >= 1,
+        "{}",
+        support::describe(&output)
+    );
     let installed = serial_hex(&certificate_in(&out));
     assert_eq!(
         ledger(&server, device),
@@ -1344,8 +1375,8 @@ fn two_servers_on_one_registry_file_install_one_certificate_per_operation() {
         });
         let context = format!(
             "{device}:\n{}\n{}\nA:\n{}\nB:\n{}",
-            text(&outputs[0]),
-            text(&outputs[1]),
+            support::describe(&outputs[0]),
+            support::describe(&outputs[1]),
             first.log(),
             second.log()
         );
@@ -1379,10 +1410,10 @@ fn retries_announced(output: &Output) -> usize {
 #[test]
 fn a_phone_started_before_the_server_listens_enrolls_with_retries() {
     let dir = temp_dir("retry-late-server");
-    let (cert, key) = capf_certificate(&dir);
+    let (cert, key) = support::capf_ca_files(&dir, "CAPF-test", 0xCAF0);
     let db = dir.join("capf.db");
     let device = "SEP0000000000E1";
-    let added = capf(&[
+    let added = support::run_capf(&[
         "device",
         "add",
         "--db",
@@ -1395,7 +1426,7 @@ fn a_phone_started_before_the_server_listens_enrolls_with_retries() {
         "--key",
         "ec:p256",
     ]);
-    assert!(added.status.success(), "{}", text(&added));
+    assert!(added.status.success(), "{}", support::describe(&added));
     let address = format!("127.0.0.1:{}", support::unused_port("127.0.0.1"));
     let out = dir.join("lsc.pem");
     let phone_log = dir.join("enroll.log");
@@ -1467,7 +1498,7 @@ fn a_phone_started_before_the_server_listens_enrolls_with_retries() {
 #[test]
 fn an_unreachable_server_is_exit_2_at_once_without_retries_and_after_the_last_with() {
     let dir = temp_dir("retry-unreachable");
-    let (cert, _) = capf_certificate(&dir);
+    let (cert, _) = support::capf_ca_files(&dir, "CAPF-test", 0xCAF0);
     let address = format!("127.0.0.1:{}", support::unused_port("127.0.0.1"));
     let out = dir.join("lsc.pem");
     let enroll = |extra: &[&str]| {
@@ -1483,22 +1514,42 @@ fn an_unreachable_server_is_exit_2_at_once_without_retries_and_after_the_last_wi
             out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        capf(&args)
+        support::run_capf(&args)
     };
     // The default: one session, its answer at once.
     let output = enroll(&[]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains("cannot connect"),
+    assert_eq!(
+        output.status.code(),
+        Some(2),
         "{}",
-        text(&output)
+        support::describe(&output)
     );
-    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+    assert!(
+        support::describe(&output).contains("cannot connect"),
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(
+        retries_announced(&output),
+        0,
+        "{}",
+        support::describe(&output)
+    );
     // Two retries: three sessions, then the same answer.
     let output = enroll(&["--retries", "2", "--retry-interval", "0"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert_eq!(retries_announced(&output), 2, "{}", text(&output));
-    assert!(text(&output).contains("attempt 2 of 3: cannot connect"));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(
+        retries_announced(&output),
+        2,
+        "{}",
+        support::describe(&output)
+    );
+    assert!(support::describe(&output).contains("attempt 2 of 3: cannot connect"));
     assert!(!out.exists());
 }
 
@@ -1514,23 +1565,57 @@ fn a_refused_phone_is_not_retried() {
     let mut args = vec!["--auth-string", "97531"];
     args.extend_from_slice(&retrying);
     let output = server.enroll(device, &out, &args);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(
+        retries_announced(&output),
+        0,
+        "{}",
+        support::describe(&output)
+    );
     assert_eq!(server.show(device)["failed_attempts"], 1);
     assert!(!out.exists());
 
     // A device the server does not know.
     let output = server.enroll("SEP0000000000EF", &out, &retrying);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("does not know"), "{}", text(&output));
-    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        support::describe(&output).contains("does not know"),
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(
+        retries_announced(&output),
+        0,
+        "{}",
+        support::describe(&output)
+    );
 
     // The right string still works: the refusals spent one attempt only.
     let mut args = vec!["--auth-string", "13579"];
     args.extend_from_slice(&retrying);
     let output = server.enroll(device, &out, &args);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_eq!(retries_announced(&output), 0, "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(
+        retries_announced(&output),
+        0,
+        "{}",
+        support::describe(&output)
+    );
     assert_eq!(ledger(&server, device).len(), 1);
 }
 
@@ -1538,7 +1623,7 @@ fn a_refused_phone_is_not_retried() {
 fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
     let server = Server::start("deadline", &[]);
     let out = server.dir.join("lsc.pem");
-    let output = capf(&[
+    let output = support::run_capf(&[
         "device",
         "add",
         "--db",
@@ -1557,7 +1642,7 @@ fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
         "--description",
         "front desk",
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     let shown = server.show("SEP0000000000D1");
     assert_eq!(shown["complete_by"], "2020-01-31T18:00:00Z", "{shown}");
     assert_eq!(shown["description"], "front desk", "{shown}");
@@ -1565,7 +1650,12 @@ fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
 
     // The right string, but late: refused, nothing issued.
     let output = server.enroll("SEP0000000000D1", &out, &["--auth-string", "123456"]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     assert!(!out.exists());
     let shown = server.show("SEP0000000000D1");
     assert_eq!(
@@ -1578,16 +1668,16 @@ fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
     );
     assert_eq!(shown["auth_string_set"], false, "{shown}");
     // `show` in Cisco's words.
-    let output = capf(&["device", "show", "--db", server.db(), "SEP0000000000D1"]);
+    let output = support::run_capf(&["device", "show", "--db", server.db(), "SEP0000000000D1"]);
     assert!(
-        text(&output)
+        support::describe(&output)
             .contains("status:          Upgrade Failed: User Initiated Request Late/Timedout"),
         "{}",
-        text(&output)
+        support::describe(&output)
     );
 
     // Rescheduled with a new string and a deadline in the future: installs.
-    let output = capf(&[
+    let output = support::run_capf(&[
         "device",
         "schedule",
         "--db",
@@ -1600,7 +1690,7 @@ fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
         "--complete-by",
         "2099-01-01",
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert_eq!(
         server.show("SEP0000000000D1")["complete_by"],
         "2099-01-01T00:00:00Z"
@@ -1609,7 +1699,7 @@ fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
     assert!(
         output.status.success(),
         "{}\n{}",
-        text(&output),
+        support::describe(&output),
         server.log()
     );
     assert_eq!(
@@ -1620,8 +1710,8 @@ fn past_its_deadline_an_operation_is_refused_and_its_string_void() {
 
 /// Names of a `--json` device list.
 fn listed(args: &[&str]) -> Vec<String> {
-    let output = capf(args);
-    assert!(output.status.success(), "{}", text(&output));
+    let output = support::run_capf(args);
+    assert!(output.status.success(), "{}", support::describe(&output));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     value
         .as_array()
@@ -1638,7 +1728,7 @@ fn report_and_filters_find_devices_by_status_expiry_issuer_and_mode() {
     server.add("SEP0000000000E1", "install", "null", "ec:p256");
     server.enroll_ok("SEP0000000000E1", &out);
     let serial = serial_hex(&certificate_in(&out));
-    let output = capf(&[
+    let output = support::run_capf(&[
         "device",
         "add",
         "--db",
@@ -1653,7 +1743,7 @@ fn report_and_filters_find_devices_by_status_expiry_issuer_and_mode() {
         "--complete-by",
         "2099-06-30T12:00:00Z",
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
 
     let db = server.db();
     let list = |extra: &[&str]| {
@@ -1675,13 +1765,13 @@ fn report_and_filters_find_devices_by_status_expiry_issuer_and_mode() {
     assert!(list(&["--expiring-before", "2000-01-01"]).is_empty());
     assert_eq!(list(&["--issuer", "capf-TEST"]), ["SEP0000000000E1"]);
     assert!(list(&["--issuer", "someone else"]).is_empty());
-    let bad = capf(&["device", "list", "--db", db, "--status", "fine"]);
-    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let bad = support::run_capf(&["device", "list", "--db", db, "--status", "fine"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", support::describe(&bad));
 
     // The CSV, parsed back by Python's csv module (an independent RFC 4180
     // reader), as JSON: header and cells.
-    let csv = capf(&["report", "--db", db, "--csv"]);
-    assert!(csv.status.success(), "{}", text(&csv));
+    let csv = support::run_capf(&["report", "--db", db, "--csv"]);
+    assert!(csv.status.success(), "{}", support::describe(&csv));
     let parsed = Command::new("python3")
         .args([
             "-c",
@@ -1700,7 +1790,7 @@ fn report_and_filters_find_devices_by_status_expiry_issuer_and_mode() {
         eprintln!("SKIPPED: CSV read-back needs python3, which is not available");
         return;
     };
-    assert!(parsed.status.success(), "{}", text(&parsed));
+    assert!(parsed.status.success(), "{}", support::describe(&parsed));
     let rows: Vec<Vec<String>> = serde_json::from_slice(&parsed.stdout).unwrap();
     assert_eq!(
         rows[0],
@@ -1741,7 +1831,7 @@ fn report_and_filters_find_devices_by_status_expiry_issuer_and_mode() {
     assert_eq!(pending[8], "");
 
     // JSON carries slugs; the table has a header and a row per device.
-    let json = capf(&[
+    let json = support::run_capf(&[
         "report",
         "--db",
         db,
@@ -1752,7 +1842,7 @@ fn report_and_filters_find_devices_by_status_expiry_issuer_and_mode() {
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value[0]["status"], "upgrade-success", "{value}");
     assert_eq!(value[0]["lsc_serial"], serial.as_str());
-    let table = capf(&["report", "--db", db]);
+    let table = support::run_capf(&["report", "--db", db]);
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     assert!(table.starts_with("NAME"), "{table}");
     assert_eq!(table.lines().count(), 3, "{table}");

@@ -16,7 +16,6 @@ mod support;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use capf_core::capf::codec::Curve;
@@ -32,23 +31,9 @@ use capf_core::tvs::{TvsClientConfig, TvsClientResult, TvsClientSession};
 use capf_legacy_tls::{LegacyClientConfig, LegacyVersion, OpensslEngine};
 use std::io::{Read, Write};
 
-const CAPF: &str = env!("CARGO_BIN_EXE_capf");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../legacy-tls/tests/fixtures");
 /// Longest any single read may block before the test calls it a hang.
 const HANG: Duration = Duration::from_secs(30);
-
-fn capf(args: &[&str]) -> Output {
-    Command::new(CAPF).args(args).output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn cert_path() -> PathBuf {
     PathBuf::from(FIXTURES).join("capf-rsa2048.cert.pem")
@@ -122,13 +107,13 @@ impl Server {
     fn device(&self, args: &[&str]) {
         let mut all = vec!["device", args[0], "--db", self.db()];
         all.extend_from_slice(&args[1..]);
-        let output = capf(&all);
-        assert!(output.status.success(), "{}", text(&output));
+        let output = support::run_capf(&all);
+        assert!(output.status.success(), "{}", support::describe(&output));
     }
 
     fn show(&self, device: &str) -> String {
-        let output = capf(&["device", "show", "--db", self.db(), device, "--json"]);
-        assert!(output.status.success(), "{}", text(&output));
+        let output = support::run_capf(&["device", "show", "--db", self.db(), device, "--json"]);
+        assert!(output.status.success(), "{}", support::describe(&output));
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 }
@@ -425,7 +410,7 @@ fn a_tls10_aes128_sha_phone_installs_fetches_deletes_and_asks_tvs() {
     // a role, is valid; the unknown CAPF certificate is not.
     let lsc = server.dir.join("lsc.der");
     std::fs::write(&lsc, &certificate_der).unwrap();
-    let output = capf(&[
+    let output = support::run_capf(&[
         "tvs",
         "add",
         "--db",
@@ -434,7 +419,7 @@ fn a_tls10_aes128_sha_phone_installs_fetches_deletes_and_asks_tvs() {
         "--role",
         "ccm",
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     let run = tvs_query(
         &server,
         tls10_aes128_sha().engine().unwrap(),
@@ -606,7 +591,7 @@ fn a_tls12_modern_client_and_capf_enroll_still_enroll_against_a_legacy_server() 
         "ec:p256",
     ]);
     let out = server.dir.join("c002.pem");
-    let output = capf(&[
+    let output = support::run_capf(&[
         "enroll",
         "--server",
         server.process.capf_address(),
@@ -622,7 +607,7 @@ fn a_tls12_modern_client_and_capf_enroll_still_enroll_against_a_legacy_server() 
     assert!(
         output.status.success(),
         "{}\n{}",
-        text(&output),
+        support::describe(&output),
         server.log()
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("LSC installed"));

@@ -9,9 +9,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const CAPF: &str = env!("CARGO_BIN_EXE_capf");
 const URL_VARIABLE: &str = "CAPF_TEST_POSTGRES_URL";
 
 /// A fresh database on the test server, and its URL; `None` (after saying
@@ -43,40 +42,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     support::scratch("postgres-nodes", tag)
 }
 
-fn capf(args: &[&str]) -> Output {
-    Command::new(CAPF).args(args).output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// The CAPF identity every node shares (one issuer: its serials must never
-/// collide across nodes), as PEM files.
-fn capf_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let key = support::seeded_p256(0xCAF1);
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "CAPF-nodes");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyCertSign,
-    ];
-    let certificate = params.self_signed(&key).unwrap();
-    let cert_path = dir.join("capf.pem");
-    let key_path = dir.join("capf.key");
-    std::fs::write(&cert_path, certificate.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (cert_path, key_path)
-}
-
 /// Nodes sharing one database, one CAPF identity and one auth-string key.
 struct Cluster {
     dir: PathBuf,
@@ -90,7 +55,7 @@ impl Cluster {
     fn new(test: &str) -> Option<Self> {
         let url = database(test)?;
         let dir = temp_dir(test);
-        let (cert, key) = capf_certificate(&dir);
+        let (cert, key) = support::capf_ca_files(&dir, "CAPF-nodes", 0xCAF1);
         let auth_key = dir.join("shared.auth-key");
         Some(Self {
             dir,
@@ -121,7 +86,7 @@ impl Cluster {
     }
 
     fn add(&self, device: &str) {
-        let output = capf(&[
+        let output = support::run_capf(&[
             "device",
             "add",
             "--db",
@@ -138,11 +103,11 @@ impl Cluster {
             "--key",
             "ec:p256",
         ]);
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", support::describe(&output));
     }
 
     fn enroll(&self, address: &str, device: &str, out: &Path) -> Output {
-        capf(&[
+        support::run_capf(&[
             "enroll",
             "--server",
             address,
@@ -160,8 +125,8 @@ impl Cluster {
     }
 
     fn show(&self, device: &str) -> serde_json::Value {
-        let output = capf(&["device", "show", "--db", &self.url, device, "--json"]);
-        assert!(output.status.success(), "{}", text(&output));
+        let output = support::run_capf(&["device", "show", "--db", &self.url, device, "--json"]);
+        assert!(output.status.success(), "{}", support::describe(&output));
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
@@ -230,7 +195,7 @@ fn two_nodes_on_one_postgres_enroll_spread_phones_and_race_one_certificate_per_d
         runs.into_iter().map(|run| run.join().unwrap()).collect()
     });
     for (device, out, output) in &outputs {
-        assert!(installed(output), "{device}: {}\n{}", text(output), logs());
+        assert!(installed(output), "{device}: {}\n{}", support::describe(output), logs());
         let serial = serial_in(out);
         assert_eq!(
             cluster.ledger(device),
@@ -263,8 +228,8 @@ fn two_nodes_on_one_postgres_enroll_spread_phones_and_race_one_certificate_per_d
         });
         let context = format!(
             "{device}:\n{}\n{}\n{}",
-            text(&outputs[0].1),
-            text(&outputs[1].1),
+            support::describe(&outputs[0].1),
+            support::describe(&outputs[1].1),
             logs()
         );
         let winners: Vec<_> = outputs
@@ -288,7 +253,7 @@ fn two_nodes_on_one_postgres_enroll_spread_phones_and_race_one_certificate_per_d
     assert!(nodes[0].log().contains("node=a"), "{}", logs());
     assert!(nodes[1].log().contains("node=b"), "{}", logs());
     let written_by = |device: &str| -> Vec<String> {
-        let output = capf(&["device", "show", "--db", &cluster.url, device]);
+        let output = support::run_capf(&["device", "show", "--db", &cluster.url, device]);
         let shown = String::from_utf8_lossy(&output.stdout).into_owned();
         ["a", "b"]
             .iter()
@@ -311,31 +276,64 @@ fn health_says_whether_the_registry_is_reachable_and_current() {
     // Without a server: an unreachable URL is unhealthy (exit 1), its
     // password never shown; a missing file too, and it is not created.
     let dir = temp_dir("health");
-    let output = capf(&["health", "--db", "postgres://capf:s3cret@127.0.0.1:1/capf"]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(!text(&output).contains("s3cret"), "{}", text(&output));
+    let output = support::run_capf(&["health", "--db", "postgres://capf:s3cret@127.0.0.1:1/capf"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        !support::describe(&output).contains("s3cret"),
+        "{}",
+        support::describe(&output)
+    );
     let missing = dir.join("missing.db");
-    let output = capf(&["health", "--db", missing.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let output = support::run_capf(&["health", "--db", missing.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     assert!(!missing.exists());
-    let output = capf(&["health"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let output = support::run_capf(&["health"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        support::describe(&output)
+    );
     let Some(url) = database("health") else {
         return;
     };
     // A database without a registry yet: reachable, schema not current.
-    let output = capf(&["health", "--db", &url]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("schema 0"), "{}", text(&output));
+    let output = support::run_capf(&["health", "--db", &url]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        support::describe(&output).contains("schema 0"),
+        "{}",
+        support::describe(&output)
+    );
     // Once a node (or `capf device`) created it: healthy.
-    let output = capf(&["device", "list", "--db", &url]);
-    assert!(output.status.success(), "{}", text(&output));
-    let output = capf(&["health", "--db", &url]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = support::run_capf(&["device", "list", "--db", &url]);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let output = support::run_capf(&["health", "--db", &url]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::describe(&output)
+    );
     assert!(
         String::from_utf8_lossy(&output.stdout).starts_with("healthy:"),
         "{}",
-        text(&output)
+        support::describe(&output)
     );
 }
 
@@ -344,24 +342,39 @@ fn settings_live_in_the_postgres_registry_every_node_reads() {
     let Some(url) = database("settings") else {
         return;
     };
-    let output = capf(&["device", "list", "--db", &url]);
-    assert!(output.status.success(), "{}", text(&output));
-    let output = capf(&["settings", "set", "--db", &url, "validity-days", "30"]);
-    assert!(output.status.success(), "{}", text(&output));
-    let output = capf(&["settings", "set", "--db", &url, "validity-days", "0"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    let output = capf(&["settings", "show", "--db", &url, "--json"]);
-    assert!(output.status.success(), "{}", text(&output));
+    let output = support::run_capf(&["device", "list", "--db", &url]);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let output = support::run_capf(&["settings", "set", "--db", &url, "validity-days", "30"]);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let output = support::run_capf(&["settings", "set", "--db", &url, "validity-days", "0"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        support::describe(&output)
+    );
+    let output = support::run_capf(&["settings", "show", "--db", &url, "--json"]);
+    assert!(output.status.success(), "{}", support::describe(&output));
     let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(shown["validity-days"], "30", "{}", text(&output));
-    assert_eq!(shown["max-failed-attempts"], "5", "{}", text(&output));
+    assert_eq!(
+        shown["validity-days"],
+        "30",
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(
+        shown["max-failed-attempts"],
+        "5",
+        "{}",
+        support::describe(&output)
+    );
 }
 
 #[test]
 fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_target() {
     let dir = temp_dir("copy");
     let file = dir.join("capf.db");
-    let output = capf(&[
+    let output = support::run_capf(&[
         "device",
         "add",
         "--db",
@@ -374,10 +387,10 @@ fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_tar
         "--key",
         "ec:p256",
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     // A missing source is bad usage (exit 2), and creates nothing.
     let missing = dir.join("missing.db");
-    let output = capf(&[
+    let output = support::run_capf(&[
         "registry",
         "copy",
         "--from",
@@ -385,7 +398,12 @@ fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_tar
         "--to",
         dir.join("other.db").to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        support::describe(&output)
+    );
     assert!(!missing.exists());
     let Some(url) = database("copy") else {
         return;
@@ -402,26 +420,40 @@ fn registry_copy_moves_a_sqlite_registry_to_postgres_and_refuses_a_non_empty_tar
         if force {
             args.push("--force");
         }
-        capf(&args)
+        support::run_capf(&args)
     };
     let output = copy(false);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", support::describe(&output));
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("copied 1 devices"),
         "{}",
-        text(&output)
+        support::describe(&output)
     );
-    let output = capf(&["device", "show", "--db", &url, "SEP0000000000C1", "--json"]);
-    assert!(output.status.success(), "{}", text(&output));
+    let output = support::run_capf(&["device", "show", "--db", &url, "SEP0000000000C1", "--json"]);
+    assert!(output.status.success(), "{}", support::describe(&output));
     let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(shown["operation"], "install");
     // Again: the target is not empty (exit 1); with --force the same
     // device collides and nothing is written either.
     let output = copy(false);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("--force"), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        support::describe(&output).contains("--force"),
+        "{}",
+        support::describe(&output)
+    );
     let output = copy(true);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
 }
 
 #[test]
@@ -438,7 +470,12 @@ fn a_database_outage_refuses_phones_cleanly_and_the_node_recovers_by_itself() {
     // A phone enrolls before the outage.
     let before = cluster.dir.join("before.pem");
     let output = cluster.enroll(node.capf_address(), "SEP0000000000A0", &before);
-    assert!(installed(&output), "{}\n{}", text(&output), node.log());
+    assert!(
+        installed(&output),
+        "{}\n{}",
+        support::describe(&output),
+        node.log()
+    );
 
     // The database goes away: every connection to it dropped, none allowed.
     admin
@@ -450,8 +487,13 @@ fn a_database_outage_refuses_phones_cleanly_and_the_node_recovers_by_itself() {
     let during = cluster.dir.join("during.pem");
     for _ in 0..2 {
         let output = cluster.enroll(node.capf_address(), "SEP0000000000A1", &during);
-        assert!(!installed(&output), "{}\n{}", text(&output), node.log());
-        assert!(!output.status.success(), "{}", text(&output));
+        assert!(
+            !installed(&output),
+            "{}\n{}",
+            support::describe(&output),
+            node.log()
+        );
+        assert!(!output.status.success(), "{}", support::describe(&output));
         assert!(!during.exists(), "a certificate was sent during the outage");
     }
     assert!(
@@ -466,7 +508,12 @@ fn a_database_outage_refuses_phones_cleanly_and_the_node_recovers_by_itself() {
         .batch_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
         .unwrap();
     let output = cluster.enroll(node.capf_address(), "SEP0000000000A1", &during);
-    assert!(installed(&output), "{}\n{}", text(&output), node.log());
+    assert!(
+        installed(&output),
+        "{}\n{}",
+        support::describe(&output),
+        node.log()
+    );
     assert_eq!(
         cluster.ledger("SEP0000000000A1"),
         vec![(serial_in(&during), "installed".to_owned())]

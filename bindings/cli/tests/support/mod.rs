@@ -32,6 +32,49 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Runs `capf` with text arguments and collects its output.
+pub fn run_capf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capf"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A finished command's status, stdout and stderr, for failure messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A CAPF certificate (EC P-256 from `seed`, CA:TRUE pathlen 0, named
+/// `common_name`) and its key, written as `capf.pem` and `capf.key` in
+/// `dir`.
+pub fn capf_ca_files(dir: &Path, common_name: &str, seed: u64) -> (PathBuf, PathBuf) {
+    let key = seeded_p256(seed);
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "capf");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyCertSign,
+    ];
+    let certificate = params.self_signed(&key).unwrap();
+    let cert_path = dir.join("capf.pem");
+    let key_path = dir.join("capf.key");
+    std::fs::write(&cert_path, certificate.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
 /// Longest wait for `capf serve` to start or stop before the test fails.
 const SERVE_HANG: std::time::Duration = std::time::Duration::from_secs(30);
 
