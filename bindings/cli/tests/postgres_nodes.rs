@@ -67,10 +67,15 @@ impl Cluster {
     }
 
     fn node(&self, name: &str) -> support::ServeProcess {
-        let args = [
+        self.node_on(name, "127.0.0.1:0", &[])
+    }
+
+    /// A node listening on `listen`, with more `serve` flags.
+    fn node_on(&self, name: &str, listen: &str, more: &[&str]) -> support::ServeProcess {
+        let mut args = vec![
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--cert",
             self.cert.to_str().unwrap(),
             "--key",
@@ -82,6 +87,7 @@ impl Cluster {
             "--node-name",
             name,
         ];
+        args.extend_from_slice(more);
         support::ServeProcess::start(&args, &self.dir.join(format!("{name}.log")))
     }
 
@@ -107,7 +113,12 @@ impl Cluster {
     }
 
     fn enroll(&self, address: &str, device: &str, out: &Path) -> Output {
-        support::run_capf(&[
+        self.enroll_with(address, device, out, &[])
+    }
+
+    /// [`enroll`](Self::enroll) with more `enroll` flags.
+    fn enroll_with(&self, address: &str, device: &str, out: &Path, more: &[&str]) -> Output {
+        let mut args = vec![
             "enroll",
             "--server",
             address,
@@ -121,7 +132,9 @@ impl Cluster {
             "97531",
             "--timeout",
             "20",
-        ])
+        ];
+        args.extend_from_slice(more);
+        support::run_capf(&args)
     }
 
     fn show(&self, device: &str) -> serde_json::Value {
@@ -195,7 +208,12 @@ fn two_nodes_on_one_postgres_enroll_spread_phones_and_race_one_certificate_per_d
         runs.into_iter().map(|run| run.join().unwrap()).collect()
     });
     for (device, out, output) in &outputs {
-        assert!(installed(output), "{device}: {}\n{}", support::describe(output), logs());
+        assert!(
+            installed(output),
+            "{device}: {}\n{}",
+            support::describe(output),
+            logs()
+        );
         let serial = serial_in(out);
         assert_eq!(
             cluster.ledger(device),
@@ -269,6 +287,96 @@ fn two_nodes_on_one_postgres_enroll_spread_phones_and_race_one_certificate_per_d
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), serials.len(), "{serials:?}");
+}
+
+#[test]
+fn a_node_killed_mid_load_and_restarted_loses_no_certificate() {
+    // Phones spread over two nodes; node A is SIGKILLed once it has
+    // installed a first LSC (others in flight) and restarted on the same
+    // address. Phones retry communication failures, so every phone ends
+    // installed; a claim the killed node held expires with its lease (key
+    // generation 5 s + 2 x response 5 s + the 120 s margin), which the
+    // retries outlast. At the end every phone's LSC is in the ledger,
+    // installed, and no serial appears twice in the whole ledger.
+    const PHONES: usize = 24;
+    let Some(cluster) = Cluster::new("killed") else {
+        return;
+    };
+    let limits = ["--key-generation-timeout", "5", "--response-timeout", "5"];
+    let mut node_a = cluster.node_on("a", "127.0.0.1:0", &limits);
+    let a_address = node_a.capf_address().to_owned();
+    let node_b = cluster.node_on("b", "127.0.0.1:0", &limits);
+    let b_address = node_b.capf_address().to_owned();
+    let devices: Vec<String> = (0..PHONES)
+        .map(|i| format!("SEP00000000D{i:03X}"))
+        .collect();
+    for device in &devices {
+        cluster.add(device);
+    }
+    let retries = ["--retries", "60", "--retry-interval", "3"];
+    let (outputs, restarted) = std::thread::scope(|scope| {
+        let runs: Vec<_> = devices
+            .iter()
+            .enumerate()
+            .map(|(index, device)| {
+                let address = if index % 2 == 0 {
+                    &a_address
+                } else {
+                    &b_address
+                };
+                let cluster = &cluster;
+                scope.spawn(move || {
+                    let out = cluster.dir.join(format!("{device}.pem"));
+                    let output = cluster.enroll_with(address, device, &out, &retries);
+                    (device.clone(), out, output)
+                })
+            })
+            .collect();
+        // Kill A once a session of its ended well, then start it again.
+        let started = std::time::Instant::now();
+        while !node_a.log().contains("session finished") {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "node A installed nothing: {}",
+                node_a.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        node_a.signal("KILL");
+        node_a.wait_exit();
+        let restarted = cluster.node_on("a", &a_address, &limits);
+        let outputs: Vec<(String, PathBuf, Output)> =
+            runs.into_iter().map(|run| run.join().unwrap()).collect();
+        (outputs, restarted)
+    });
+    let logs = || {
+        format!(
+            "A (killed):\n{}\nA (restarted):\n{}\nB:\n{}",
+            node_a.log(),
+            restarted.log(),
+            node_b.log()
+        )
+    };
+    let mut serials = Vec::new();
+    for (device, out, output) in &outputs {
+        assert!(
+            installed(output),
+            "{device}: {}\n{}",
+            support::describe(output),
+            logs()
+        );
+        let serial = serial_in(out);
+        let ledger = cluster.ledger(device);
+        assert!(
+            ledger.contains(&(serial.clone(), "installed".to_owned())),
+            "{device}: the phone's LSC {serial} is not installed in the ledger {ledger:?}"
+        );
+        serials.extend(ledger.into_iter().map(|(serial, _)| serial));
+    }
+    let mut unique = serials.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), serials.len(), "a serial twice: {serials:?}");
 }
 
 #[test]
