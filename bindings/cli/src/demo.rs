@@ -187,18 +187,20 @@ async fn demo(dir: &Path) -> CliResult {
     policy.manufacturing_roots = vec![mfg_cert.der().to_vec()];
     // The demo's strings are keyed under a key that lives in memory only.
     let auth_key = AuthKey::generate(&mut rand_core::OsRng);
-    let server = Server::new(ServerSetup {
-        tls: tls.into(),
-        issuer,
-        db: db.clone(),
-        policy,
-        validity_days: 365,
-        max_failed_attempts: 5,
-        timeouts: Timeouts::default(),
-        auth_key: Some(auth_key.clone()),
-        auth_key_path: PathBuf::from("(in memory)"),
-        node_name: None,
-    })?;
+    let server = Server::new(
+        ServerSetup {
+            tls: tls.into(),
+            issuer,
+            policy,
+            validity_days: 365,
+            max_failed_attempts: 5,
+            timeouts: Timeouts::default(),
+            auth_key: Some(auth_key.clone()),
+            auth_key_path: PathBuf::from("(in memory)"),
+            node_name: None,
+        },
+        crate::db::open(&db)?,
+    )?;
     let (listener, address) = listen().await?;
     // One stop for both listeners, as in `capf serve`.
     let stop = Stop::new();

@@ -149,14 +149,6 @@ pub(crate) struct ServeArgs {
     tvs: crate::tvs::TvsServeArgs,
 }
 
-/// The registry's settings (`capf settings`), read once at start-up, from
-/// SQLite or PostgreSQL as `--db` says.
-fn registry_settings(db: &Path) -> Result<Settings, CliError> {
-    crate::db::open(db)?
-        .settings()
-        .map_err(|error| CliError::input(format!("--db {}: {error}", crate::db::shown(db))))
-}
-
 /// The settings this server runs with: the registry's, each overridden by
 /// its flag when given, validated by the one parser ([`Settings::set`]).
 fn effective_settings(args: &ServeArgs, registry: &Settings) -> Result<Settings, CliError> {
@@ -250,8 +242,6 @@ pub(crate) struct ServerSetup {
     pub(crate) tls: ServerTls,
     /// The local CA for LSCs.
     pub(crate) issuer: LscIssuer,
-    /// The registry path.
-    pub(crate) db: PathBuf,
     /// Trust for certificate (LSC/MIC) authentication.
     pub(crate) policy: CertificatePolicy,
     /// LSC validity.
@@ -351,7 +341,6 @@ impl ServerSetup {
             auth_key_path,
             tls,
             issuer,
-            db: args.db.clone(),
             node_name: args.node_name.clone(),
             policy,
             validity_days: effective.validity_days,
@@ -410,12 +399,23 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
         (None, None) => Some(SocketAddr::from(([0, 0, 0, 0], 3804))),
         (None, Some(_)) => None,
     };
-    let settings = match capf_listen {
-        Some(_) => registry_settings(&args.db)?,
+    // The registry is opened once, before anything listens (a bad --db
+    // must not leave a "listening" line behind it); its settings are read
+    // from it at start-up.
+    let registry = capf_listen
+        .map(|_| crate::db::open_as(&args.db, args.node_name.as_deref()))
+        .transpose()?;
+    let settings = match &registry {
+        Some(registry) => registry.settings().map_err(|error| {
+            CliError::input(format!("--db {}: {error}", crate::db::shown(&args.db)))
+        })?,
         None => Settings::default(),
     };
     let setup = capf_listen
-        .map(|listen| ServerSetup::load(&args, &settings).map(|setup| (setup, listen)))
+        .zip(registry)
+        .map(|(listen, registry)| {
+            ServerSetup::load(&args, &settings).map(|setup| (setup, registry, listen))
+        })
         .transpose()?;
     let renew_policy = effective_settings(&args, &settings)?.renew_used_share;
     let renew_interval = Duration::from_secs(args.renew_interval.max(1));
@@ -423,10 +423,8 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
     runtime()?.block_on(async move {
         let mut bound = ReadyAddresses::default();
         let capf = match setup {
-            Some((setup, listen)) => {
-                // Open the registry first: a bad --db must not leave a
-                // "listening" line behind it.
-                let server = Server::new(setup)?;
+            Some((setup, registry, listen)) => {
+                let server = Server::new(setup, registry)?;
                 let listener = bind(listen).await?;
                 let address = local(&listener)?;
                 match &server.shared.node_name {
@@ -538,9 +536,10 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Opens the registry and seeds the session-id allocator.
-    pub(crate) fn new(setup: ServerSetup) -> Result<Self, CliError> {
-        let registry = crate::db::open_as(&setup.db, setup.node_name.as_deref())?;
+    /// Serves from `registry` (opened once by the caller, which also read
+    /// its settings) and seeds the session-id allocator; refuses a registry
+    /// with keyed strings when the key is missing.
+    pub(crate) fn new(setup: ServerSetup, registry: AnyRegistry) -> Result<Self, CliError> {
         if setup.auth_key.is_none() && registry.keyed_auth_string_count()? > 0 {
             return Err(CliError::input(
                 capf_registry::auth_key::missing_key_error(&setup.auth_key_path).to_string(),
