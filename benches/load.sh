@@ -38,6 +38,15 @@
 #                                   certificates and registry), or each in
 #                                   turn with the Python/Rust ratios
 #                                   [CAPF_LOAD_SERVER], default rust
+#   --registry sqlite|postgres|postgres-2|all
+#                                   the registry: an SQLite file, or one
+#                                   PostgreSQL database served by one or by
+#                                   two `capf serve` nodes (phones spread
+#                                   over both); PostgreSQL is
+#                                   CAPF_TEST_POSTGRES_URL, else a
+#                                   throw-away cluster started by
+#                                   scripts/with-postgres.sh with fsync on
+#                                   [CAPF_LOAD_REGISTRY], default sqlite
 #   --python PATH                   the Python that runs it
 #                                   [CAPF_LOAD_PYTHON], default
 #                                   target/python-venv/bin/python, into which
@@ -86,5 +95,22 @@ case "$server" in
     fi
     ;;
 esac
+registry="${CAPF_LOAD_REGISTRY:-sqlite}"
+previous=""
+for arg in "$@"; do
+    [ "$previous" = "--registry" ] && registry="$arg"
+    previous="$arg"
+done
+wrap=""
+case "$registry" in
+*postgres* | all)
+    # A durable throw-away cluster, as a production database would be.
+    if [ -z "${CAPF_TEST_POSTGRES_URL:-}" ]; then
+        wrap="scripts/with-postgres.sh"
+        CAPF_PG_FSYNC="${CAPF_PG_FSYNC:-on}"
+        export CAPF_PG_FSYNC
+    fi
+    ;;
+esac
 CAPF_BIN="${CAPF_BIN:-$PWD/target/release/capf}" \
-    exec cargo bench -p capf-benches --bench capf_load -- "$@"
+    exec ${wrap:+bash "$wrap"} cargo bench -p capf-benches --bench capf_load -- "$@"

@@ -45,6 +45,15 @@
 //!   and the same kind of registry (a fresh `capf device import` each).
 //!   `both` runs each configuration against both servers, one after the
 //!   other, and the summary gives the Python/Rust ratios. Default `rust`.
+//! - `--registry sqlite|postgres|postgres-2|all` (CAPF_LOAD_REGISTRY): where
+//!   the registry lives: an SQLite file (default), a PostgreSQL database
+//!   with one `capf serve` node, or with two nodes (`--node-name node0`,
+//!   `node1`, each on its own port, the phones spread over both). The
+//!   PostgreSQL server is `CAPF_TEST_POSTGRES_URL` (`benches/load.sh`
+//!   starts a throw-away one with fsync on when it is not set); each
+//!   configuration makes a database of its own there with `psql`. The
+//!   PostgreSQL server's own CPU is printed beside the nodes', and the
+//!   summary gives the PostgreSQL/SQLite ratios.
 //! - `--python-workers N` (CAPF_LOAD_PYTHON_WORKERS): the Python server's
 //!   `--workers`, processes sharing its listening socket (one asyncio loop
 //!   uses one core; `capf serve` uses every core in one process). Default:
@@ -171,6 +180,41 @@ impl TlsKind {
 
 const TLS_KINDS: [TlsKind; 2] = [TlsKind::Rustls, TlsKind::Legacy];
 
+/// Where the registry lives, and how many `capf serve` nodes share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegistryKind {
+    /// One node on an SQLite file (the default).
+    Sqlite,
+    /// One node on a PostgreSQL database.
+    Postgres,
+    /// Two nodes on one PostgreSQL database, the phones spread over both.
+    Postgres2,
+}
+
+impl RegistryKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::Postgres2 => "postgres-2",
+        }
+    }
+
+    /// `capf serve` processes sharing the registry.
+    fn nodes(self) -> usize {
+        match self {
+            Self::Sqlite | Self::Postgres => 1,
+            Self::Postgres2 => 2,
+        }
+    }
+}
+
+const REGISTRY_KINDS: [RegistryKind; 3] = [
+    RegistryKind::Sqlite,
+    RegistryKind::Postgres,
+    RegistryKind::Postgres2,
+];
+
 /// The phones' TLS configuration.
 #[derive(Debug, Clone)]
 enum PhoneTls {
@@ -200,12 +244,17 @@ struct Configuration {
     auth: Auth,
     tls: TlsKind,
     server: ServerKind,
+    registry: RegistryKind,
 }
 
 /// What to run.
 #[derive(Debug, Clone)]
 struct Settings {
     tls: Vec<TlsKind>,
+    registries: Vec<RegistryKind>,
+    /// `CAPF_TEST_POSTGRES_URL`: the PostgreSQL server of `--registry
+    /// postgres` (each configuration makes a database of its own there).
+    postgres_url: Option<String>,
     capf: PathBuf,
     openssl: PathBuf,
     servers: Vec<ServerKind>,
@@ -276,6 +325,15 @@ impl Settings {
                 &TLS_KINDS,
                 TlsKind::name,
             )?,
+            registries: parse_list(
+                "CAPF_LOAD_REGISTRY",
+                &std::env::var("CAPF_LOAD_REGISTRY").unwrap_or_else(|_| "sqlite".into()),
+                &REGISTRY_KINDS,
+                RegistryKind::name,
+            )?,
+            postgres_url: std::env::var("CAPF_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|url| !url.is_empty()),
             capf: std::env::var_os("CAPF_BIN")
                 .map_or_else(|| workspace.join("target/release/capf"), PathBuf::from),
             openssl: std::env::var_os("OPENSSL_BIN")
@@ -342,6 +400,10 @@ impl Settings {
                 "--python" => settings.python = PathBuf::from(text()?),
                 "--python-workers" => settings.python_workers = count(parse()?),
                 "--tls" => settings.tls = parse_list(option, text()?, &TLS_KINDS, TlsKind::name)?,
+                "--registry" => {
+                    settings.registries =
+                        parse_list(option, text()?, &REGISTRY_KINDS, RegistryKind::name)?
+                }
                 "--capf" => settings.capf = PathBuf::from(text()?),
                 "--openssl" => settings.openssl = PathBuf::from(text()?),
                 // `cargo bench` adds `--bench`.
@@ -459,9 +521,9 @@ fn process_tree(pid: u32) -> Vec<u32> {
 }
 
 /// Resident memory of the server's processes together.
-fn rss_kib(pid: u32) -> Option<u64> {
+fn rss_kib(pids: &[u32]) -> Option<u64> {
     let mut total = None;
-    for member in process_tree(pid) {
+    for member in pids.iter().flat_map(|&pid| process_tree(pid)) {
         let Ok(status) = std::fs::read_to_string(format!("/proc/{member}/status")) else {
             continue;
         };
@@ -478,11 +540,33 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// utime + stime of the server's processes together, in ticks.
-fn server_cpu_ticks(pid: u32) -> Option<u64> {
-    process_tree(pid)
-        .into_iter()
+fn server_cpu_ticks(pids: &[u32]) -> Option<u64> {
+    pids.iter()
+        .flat_map(|&pid| process_tree(pid))
         .map(|member| process_cpu_ticks(&member.to_string()))
         .try_fold(0, |total, ticks| ticks.map(|ticks| total + ticks))
+}
+
+/// CPU ticks of every running PostgreSQL server process (command name
+/// `postgres`) on the machine: the database's share of the work.
+fn database_cpu_ticks() -> Option<u64> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let mut total = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let is_postgres = std::fs::read_to_string(entry.path().join("comm"))
+            .is_ok_and(|comm| comm.trim_end() == "postgres");
+        if is_postgres {
+            total += process_cpu_ticks(pid).unwrap_or(0);
+        }
+    }
+    Some(total)
 }
 
 /// Clock ticks per second of /proc's CPU times.
@@ -527,10 +611,11 @@ fn machine_ticks() -> Option<(u64, u64)> {
 
 /// Per thread of a process: nanoseconds running plus waiting on a run
 /// queue (the first two fields of /proc/PID/task/TID/schedstat).
-fn thread_demand(pid: u32) -> Option<std::collections::HashMap<String, u64>> {
+fn thread_demand(pids: &[u32]) -> Option<std::collections::HashMap<String, u64>> {
     let mut threads = std::collections::HashMap::new();
-    let tasks = process_tree(pid)
-        .into_iter()
+    let tasks = pids
+        .iter()
+        .flat_map(|&pid| process_tree(pid))
         .filter_map(|member| std::fs::read_dir(format!("/proc/{member}/task")).ok())
         .flatten();
     for entry in tasks {
@@ -930,6 +1015,9 @@ struct Outcome {
     /// The configuration without the server's name (pairs Rust and Python).
     configuration: String,
     server: ServerKind,
+    registry: RegistryKind,
+    /// CPU seconds of the PostgreSQL server's processes over the window.
+    database_cpu: Option<f64>,
     enrollments: usize,
     errors: usize,
     elapsed: Duration,
@@ -960,7 +1048,8 @@ fn main() -> Result<(), String> {
         println!(
             "options: --cert-kind rsa2048|p256|both --auth null|auth-string|both --devices N \
              --auth-string-devices N --concurrency N --seconds N --tls rustls|legacy|both \
-             --server rust|python|both --python PATH --python-workers N --capf PATH --openssl PATH \
+             --server rust|python|both --registry sqlite|postgres|postgres-2|all --python PATH \
+             --python-workers N --capf PATH --openssl PATH \
              (described at the top of benches/load.sh)"
         );
         return Ok(());
@@ -1005,7 +1094,12 @@ fn main() -> Result<(), String> {
             .iter()
             .flat_map(|&auth| settings.tls.iter().map(move |&tls| (auth, tls)))
         {
-            for &server in &settings.servers {
+            for (server, registry) in settings.servers.iter().flat_map(|&server| {
+                settings
+                    .registries
+                    .iter()
+                    .map(move |&registry| (server, registry))
+            }) {
                 let mut label = format!("{} {}", kind.name(), auth.name());
                 if tls == TlsKind::Legacy {
                     label.push_str(" legacy");
@@ -1014,22 +1108,36 @@ fn main() -> Result<(), String> {
                     label.push(' ');
                     label.push_str(server.name());
                 }
-                if tls == TlsKind::Legacy && kind != CertKind::Rsa2048 {
+                if settings.registries.len() > 1 || registry != RegistryKind::Sqlite {
+                    label.push(' ');
+                    label.push_str(registry.name());
+                }
+                let skipped = if tls == TlsKind::Legacy && kind != CertKind::Rsa2048 {
+                    Some("TLS 1.0 AES128-SHA needs an RSA certificate")
+                } else if registry != RegistryKind::Sqlite && server != ServerKind::Rust {
+                    Some("the PostgreSQL registry is measured with `capf serve`")
+                } else if registry != RegistryKind::Sqlite && settings.postgres_url.is_none() {
+                    Some(
+                        "no PostgreSQL: CAPF_TEST_POSTGRES_URL is not set (benches/load.sh starts one)",
+                    )
+                } else {
+                    None
+                };
+                if let Some(why) = skipped {
                     println!();
-                    println!(
-                        "=== {label}: skipped (TLS 1.0 AES128-SHA needs an RSA certificate) ==="
-                    );
+                    println!("=== {label}: skipped ({why}) ===");
                     continue;
                 }
                 println!();
                 println!("=== {label} ===");
                 let dir = std::env::temp_dir().join(format!(
-                    "capf-load-{}-{}-{}-{}-{}",
+                    "capf-load-{}-{}-{}-{}-{}-{}",
                     std::process::id(),
                     kind.name(),
                     auth.name(),
                     tls.name(),
-                    server.name()
+                    server.name(),
+                    registry.name()
                 ));
                 std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
                 let configuration = Configuration {
@@ -1037,6 +1145,7 @@ fn main() -> Result<(), String> {
                     auth,
                     tls,
                     server,
+                    registry,
                 };
                 let result = run(&settings, &speed, configuration, label.clone(), &dir);
                 // Best effort: a leftover temporary directory is harmless.
@@ -1060,16 +1169,23 @@ fn run(
         auth,
         tls,
         server: server_kind,
+        registry,
     }: Configuration,
     label: String,
     dir: &Path,
 ) -> Result<Outcome, String> {
     let (certificate, key_pem) = capf_certificate(kind, &settings.openssl)?;
-    let (cert_path, key_path, db) = (
-        dir.join("capf.pem"),
-        dir.join("capf.key"),
-        dir.join("capf.db"),
-    );
+    let (cert_path, key_path) = (dir.join("capf.pem"), dir.join("capf.key"));
+    let db: std::ffi::OsString = match registry {
+        RegistryKind::Sqlite => dir.join("capf.db").into_os_string(),
+        RegistryKind::Postgres | RegistryKind::Postgres2 => {
+            let url = settings
+                .postgres_url
+                .as_deref()
+                .ok_or("no CAPF_TEST_POSTGRES_URL")?;
+            postgres_database(url, &format!("capf_load_{}", std::process::id()))?.into()
+        }
+    };
     std::fs::write(&cert_path, certificate.pem()).map_err(|e| e.to_string())?;
     std::fs::write(&key_path, key_pem).map_err(|e| e.to_string())?;
 
@@ -1130,58 +1246,27 @@ fn run(
         }
     );
 
-    let address = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|e| e.to_string())?;
-    let log_path = dir.join("serve.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    // The same certificate, key and registry for either server.
-    let mut command = match server_kind {
-        ServerKind::Rust => {
-            let mut command = Command::new(&settings.capf);
-            command.arg("serve");
-            command
-        }
-        ServerKind::Python => {
-            let mut command = Command::new(&settings.python);
-            command.arg(&settings.python_server);
-            command.args(["--workers", &settings.python_workers.to_string()]);
-            command
-        }
-    };
-    let child = command
-        .args(["--listen", &address.to_string()])
-        .arg("--cert")
-        .arg(&cert_path)
-        .arg("--key")
-        .arg(&key_path)
-        .arg("--db")
-        .arg(&db)
-        .args((tls == TlsKind::Legacy).then_some("--legacy-tls"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start the {} server: {e}", server_kind.name()))?;
-    let mut server = ServerProcess(child);
-    let pid = server.0.id();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(address).is_err() {
-        if let Ok(Some(status)) = server.0.try_wait() {
-            return Err(format!(
-                "the {} server exited during start-up ({status}): {}",
-                server_kind.name(),
-                log_tail(&log_path)
-            ));
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            return Err(format!(
-                "the {} server did not start within 20 s",
-                server_kind.name()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let mut servers = Vec::new();
+    let mut addresses = Vec::new();
+    for node in 0..registry.nodes() {
+        let (server, address) = start_server(
+            settings,
+            server_kind,
+            tls,
+            &ServerFiles {
+                cert: &cert_path,
+                key: &key_path,
+                db: &db,
+                log: &dir.join(format!("serve-{node}.log")),
+            },
+            (registry.nodes() > 1).then(|| format!("node{node}")),
+        )?;
+        servers.push(server);
+        addresses.push(address);
     }
-
+    let log_path = dir.join("serve-0.log");
+    let pids: Vec<u32> = servers.iter().map(|server| server.0.id()).collect();
+    let address = addresses[0];
     let pinned = vec![certificate.der().to_vec()];
     let (tls_config, (version, suite, group)) = match tls {
         TlsKind::Rustls => {
@@ -1218,25 +1303,29 @@ fn run(
     let load_before = loadavg();
     let machine_before = machine_ticks();
     let generator_before = process_cpu_ticks("self");
-    let server_before = server_cpu_ticks(pid);
-    let demand_before = thread_demand(pid);
+    let server_before = server_cpu_ticks(&pids);
+    let database_before = database_cpu_ticks();
+    let demand_before = thread_demand(&pids);
     let began = Instant::now();
     let (latencies, errors, rss_samples, elapsed) = runtime.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = tokio::spawn({
             let stop = stop.clone();
+            let pids = pids.clone();
             async move {
                 let mut samples = Vec::new();
                 let mut ticks = tokio::time::interval(Duration::from_secs(1));
                 while !stop.load(Ordering::Relaxed) {
                     ticks.tick().await;
-                    samples.extend(rss_kib(pid));
+                    samples.extend(rss_kib(&pids));
                 }
                 samples
             }
         });
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..settings.concurrency {
+        for phone in 0..settings.concurrency {
+            // The phones spread over the nodes.
+            let address = addresses[phone % addresses.len()];
             let next = next.clone();
             let tls_config = tls_config.clone();
             let strings = strings.clone();
@@ -1280,9 +1369,10 @@ fn run(
     // Let the server finish what the last sessions left (the final registry
     // commit) before reading its CPU time; it is idle otherwise.
     std::thread::sleep(Duration::from_millis(250));
-    let server_after = server_cpu_ticks(pid);
-    let demand_after = thread_demand(pid);
-    let rss_end = rss_kib(pid);
+    let server_after = server_cpu_ticks(&pids);
+    let database_after = database_cpu_ticks();
+    let demand_after = thread_demand(&pids);
+    let rss_end = rss_kib(&pids);
     let exhausted = next.load(Ordering::Relaxed) >= devices && elapsed < duration;
 
     let delta = |before: Option<u64>, after: Option<u64>| match (before, after) {
@@ -1291,6 +1381,7 @@ fn run(
     };
     let server_cpu =
         delta(server_before, server_after).ok_or("cannot read the server's CPU time")?;
+    let database_cpu = delta(database_before, database_after);
     let generator_cpu =
         delta(generator_before, generator_after).ok_or("cannot read this process's CPU time")?;
     let wall = elapsed.as_secs_f64().max(1e-9);
@@ -1321,6 +1412,8 @@ fn run(
         label,
         configuration: format!("{} {} {}", kind.name(), auth.name(), tls.name()),
         server: server_kind,
+        registry,
+        database_cpu: database_cpu.filter(|_| registry != RegistryKind::Sqlite),
         enrollments: latencies.len(),
         errors: errors.len(),
         elapsed,
@@ -1354,6 +1447,13 @@ fn run(
         ms(sorted.last().copied().unwrap_or_default())
     );
     println!("errors: {}", errors.len());
+    if let Some(database) = outcome.database_cpu {
+        println!(
+            "PostgreSQL server CPU over the window: {database:.2} s ({:.3} ms per enrollment; \
+             not in the server's figures below)",
+            database * 1e3 / outcome.enrollments.max(1) as f64
+        );
+    }
     if let Some(first) = errors.first() {
         println!("  first error: {first}");
         println!("  server log ends: {}", log_tail(&log_path));
@@ -1472,11 +1572,114 @@ fn run(
     )?;
     let done = listed.matches("\"operation\": \"none\"").count();
     println!("registry: {done} devices installed (operation none)");
-    drop(server);
+    drop(servers);
     Ok(Outcome {
         bottleneck,
         ..outcome
     })
+}
+
+/// The files a server is started with.
+struct ServerFiles<'a> {
+    cert: &'a Path,
+    key: &'a Path,
+    /// `--db`: an SQLite path or a PostgreSQL URL.
+    db: &'a std::ffi::OsStr,
+    log: &'a Path,
+}
+
+/// Starts one server on a free loopback port and waits until it accepts
+/// connections.
+fn start_server(
+    settings: &Settings,
+    server_kind: ServerKind,
+    tls: TlsKind,
+    files: &ServerFiles<'_>,
+    node_name: Option<String>,
+) -> Result<(ServerProcess, std::net::SocketAddr), String> {
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(files.log).map_err(|e| e.to_string())?;
+    // The same certificate, key and registry for either server.
+    let mut command = match server_kind {
+        ServerKind::Rust => {
+            let mut command = Command::new(&settings.capf);
+            command.arg("serve");
+            if let Some(name) = &node_name {
+                command.args(["--node-name", name]);
+            }
+            command
+        }
+        ServerKind::Python => {
+            let mut command = Command::new(&settings.python);
+            command.arg(&settings.python_server);
+            command.args(["--workers", &settings.python_workers.to_string()]);
+            command
+        }
+    };
+    let child = command
+        .args(["--listen", &address.to_string()])
+        .arg("--cert")
+        .arg(files.cert)
+        .arg("--key")
+        .arg(files.key)
+        .arg("--db")
+        .arg(files.db)
+        .args((tls == TlsKind::Legacy).then_some("--legacy-tls"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start the {} server: {e}", server_kind.name()))?;
+    let mut server = ServerProcess(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(address).is_err() {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            return Err(format!(
+                "the {} server exited during start-up ({status}): {}",
+                server_kind.name(),
+                log_tail(files.log)
+            ));
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err(format!(
+                "the {} server did not start within 20 s",
+                server_kind.name()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((server, address))
+}
+
+/// A fresh database named `prefix_N` on the PostgreSQL server of `url`
+/// (made with `psql`), and its URL.
+fn postgres_database(url: &str, prefix: &str) -> Result<String, String> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let output = Command::new("psql")
+        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("DROP DATABASE IF EXISTS {name}"))
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {name}"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("psql (to make the benchmark's database): {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "psql could not make database {name}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let (server, _database) = url
+        .split_once('?')
+        .map_or(url, |(base, _)| base)
+        .rsplit_once('/')
+        .ok_or("CAPF_TEST_POSTGRES_URL has no database part")?;
+    let query = url
+        .split_once('?')
+        .map_or(String::new(), |(_, q)| format!("?{q}"));
+    Ok(format!("{server}/{name}{query}"))
 }
 
 /// The last lines of the server's log, on one line.
@@ -1559,6 +1762,37 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
             1e6 / r
         ))
     );
+    // PostgreSQL nodes beside one SQLite node, per configuration.
+    for postgres in outcomes
+        .iter()
+        .filter(|o| o.registry != RegistryKind::Sqlite)
+    {
+        let Some(sqlite) = outcomes.iter().find(|o| {
+            o.registry == RegistryKind::Sqlite
+                && o.server == postgres.server
+                && o.configuration == postgres.configuration
+        }) else {
+            continue;
+        };
+        let per = |o: &Outcome, cpu: f64| cpu * 1e3 / o.enrollments.max(1) as f64;
+        println!(
+            "{} {}/sqlite: enrollments/s {:.1}/{:.1} = {:.2} (issue 13 goal for one node: >= \
+             0.50); p99 {:.1}/{:.1} ms; CPU ms per enrollment: capf serve {:.3}/{:.3}, \
+             PostgreSQL server {}",
+            postgres.configuration,
+            postgres.registry.name(),
+            postgres.rate(),
+            sqlite.rate(),
+            postgres.rate() / sqlite.rate().max(1e-9),
+            postgres.p99.as_secs_f64() * 1e3,
+            sqlite.p99.as_secs_f64() * 1e3,
+            per(postgres, postgres.server_cpu),
+            per(sqlite, sqlite.server_cpu),
+            postgres
+                .database_cpu
+                .map_or("?".to_owned(), |cpu| format!("{:.3}", per(postgres, cpu))),
+        );
+    }
     // Python beside Rust, per configuration run against both.
     for python in outcomes.iter().filter(|o| o.server == ServerKind::Python) {
         let Some(rust) = outcomes

@@ -487,6 +487,17 @@ struct Conn {
     statements: HashMap<String, Statement>,
     /// The node named in the events this connection writes.
     node: Option<String>,
+    /// Events written by the open transaction, inserted together by
+    /// [`flush_events`] just before it commits (one round trip for a
+    /// batch's events instead of one each).
+    events: Vec<PendingEvent>,
+}
+
+/// An event row waiting for [`flush_events`].
+struct PendingEvent {
+    time: i64,
+    device: String,
+    what: String,
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -497,6 +508,7 @@ impl Conn {
             client,
             statements: HashMap::new(),
             node,
+            events: Vec::new(),
         }
     }
 
@@ -675,6 +687,14 @@ enum Ran {
 
 trait WriteJob: Send {
     fn durability(&self) -> Durability;
+    /// Runs the work in the open transaction without a savepoint and keeps
+    /// its result for [`answer`](Self::answer); false when it failed (the
+    /// batch is then undone and run again through [`run`](Self::run)).
+    fn attempt(&mut self, conn: &mut Conn) -> bool;
+    /// After a successful [`attempt`](Self::attempt): how to answer the
+    /// caller once the commit's result is known.
+    fn answer(self: Box<Self>) -> Box<dyn FnOnce(RegistryResult<()>) + Send>;
+    /// Runs the work in a savepoint of its own.
     fn run(self: Box<Self>, conn: &mut Conn) -> Ran;
     fn fail(self: Box<Self>, error: RegistryError);
 }
@@ -684,6 +704,8 @@ struct Job<T, F> {
     durability: Durability,
     reply: Reply<T>,
     attempts: u32,
+    /// The result of the last [`WriteJob::attempt`].
+    attempted: Option<RegistryResult<T>>,
 }
 
 impl<T, F> WriteJob for Job<T, F>
@@ -693,6 +715,22 @@ where
 {
     fn durability(&self) -> Durability {
         self.durability
+    }
+
+    fn attempt(&mut self, conn: &mut Conn) -> bool {
+        let result = (self.work)(conn);
+        let succeeded = result.is_ok();
+        self.attempted = Some(result);
+        succeeded
+    }
+
+    fn answer(self: Box<Self>) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
+        let Job {
+            reply, attempted, ..
+        } = *self;
+        let result =
+            attempted.unwrap_or_else(|| Err(RegistryError::Database("write not attempted".into())));
+        Box::new(move |committed| reply.send(committed.and(result)))
     }
 
     fn run(mut self: Box<Self>, conn: &mut Conn) -> Ran {
@@ -718,20 +756,39 @@ fn in_savepoint<T>(
     work: &mut impl FnMut(&mut Conn) -> RegistryResult<T>,
 ) -> RegistryResult<T> {
     conn.batch("SAVEPOINT capf_write")?;
+    let events_before = conn.events.len();
     match work(conn) {
         Ok(value) => {
             conn.batch("RELEASE capf_write")?;
             Ok(value)
         }
         Err(error) => {
+            conn.events.truncate(events_before);
             conn.batch("ROLLBACK TO capf_write; RELEASE capf_write")?;
             Err(error)
         }
     }
 }
 
+/// Commits the open transaction after inserting its events; rolls back
+/// when that fails.
+fn commit(conn: &mut Conn) -> RegistryResult<()> {
+    flush_events(conn)
+        .and_then(|()| conn.batch("COMMIT"))
+        .inspect_err(|_| {
+            conn.events.clear();
+            let _rolled_back = conn.batch("ROLLBACK");
+        })
+}
+
 /// Runs a batch as one transaction; returns the writes to run again.
-fn run_batch(link: &mut Link, batch: Vec<Box<dyn WriteJob>>) -> Vec<Box<dyn WriteJob>> {
+///
+/// Each write first runs without a savepoint of its own (every SAVEPOINT
+/// and RELEASE is a round trip to the server, and a session's writes are
+/// only a few statements each); when one fails, the whole transaction is
+/// rolled back and the batch runs again with each write in its own
+/// savepoint, so that a failed write undoes only itself.
+fn run_batch(link: &mut Link, mut batch: Vec<Box<dyn WriteJob>>) -> Vec<Box<dyn WriteJob>> {
     let lease_only = batch
         .iter()
         .all(|job| job.durability() == Durability::Lease);
@@ -740,19 +797,40 @@ fn run_batch(link: &mut Link, batch: Vec<Box<dyn WriteJob>>) -> Vec<Box<dyn Writ
     } else {
         "BEGIN"
     };
-    let conn = match link
-        .conn()
-        .and_then(|conn| conn.batch(begin).map(|()| conn))
-    {
-        Ok(conn) => conn,
+    let began = link.conn().and_then(|conn| {
+        conn.events.clear();
+        conn.batch(begin)?;
+        if batch.iter_mut().all(|job| job.attempt(conn)) {
+            return Ok(true);
+        }
+        conn.events.clear();
+        conn.batch("ROLLBACK")?;
+        conn.batch(begin)?;
+        Ok(false)
+    });
+    let all_attempted = match began {
+        Ok(attempted) => attempted,
         Err(error) => {
-            for job in batch {
-                job.fail(error.clone());
-            }
+            fail_all(batch, &error);
             link.check();
             return Vec::new();
         }
     };
+    // The connection that just answered (a failed one returned above).
+    let Some(conn) = link.conn.as_mut() else {
+        fail_all(batch, &RegistryError::Database("no connection".into()));
+        return Vec::new();
+    };
+    if all_attempted {
+        let committed = commit(conn);
+        if committed.is_err() {
+            link.check();
+        }
+        for job in batch {
+            job.answer()(committed.clone());
+        }
+        return Vec::new();
+    }
     let mut answers = Vec::with_capacity(batch.len());
     let mut again = Vec::new();
     for job in batch {
@@ -761,9 +839,7 @@ fn run_batch(link: &mut Link, batch: Vec<Box<dyn WriteJob>>) -> Vec<Box<dyn Writ
             Ran::Retry(job) => again.push(job),
         }
     }
-    let committed = conn.batch("COMMIT").inspect_err(|_| {
-        let _rolled_back = conn.batch("ROLLBACK");
-    });
+    let committed = commit(conn);
     if committed.is_err() {
         link.check();
     }
@@ -777,6 +853,13 @@ fn run_batch(link: &mut Link, batch: Vec<Box<dyn WriteJob>>) -> Vec<Box<dyn Writ
         return Vec::new();
     }
     again
+}
+
+/// Answers every write of a batch that could not run with `error`.
+fn fail_all(batch: Vec<Box<dyn WriteJob>>, error: &RegistryError) {
+    for job in batch {
+        job.fail(error.clone());
+    }
 }
 
 fn writer_loop(mut link: Link, jobs: mpsc::Receiver<Box<dyn WriteJob>>) {
@@ -1007,6 +1090,7 @@ impl PostgresRegistry {
                 durability,
                 reply,
                 attempts: 0,
+                attempted: None,
             }))
             .map_err(|_| RegistryError::WriterStopped)
     }
@@ -1073,6 +1157,16 @@ const SELECT_DEVICE_FOR_UPDATE: &str = concat!(
     "SELECT ",
     device_columns!(),
     " FROM devices WHERE name = $1 AND removed = 0 FOR UPDATE"
+);
+
+/// The claim taken in one statement when it is free (or expired, or this
+/// session's already): the same conditions as [`claim_work`]'s slow path.
+const CLAIM_DEVICE: &str = concat!(
+    "UPDATE devices SET claim_token = $2, claim_expires = $3 \
+     WHERE name = $1 AND removed = 0 AND operation <> 'none' \
+       AND (claim_token IS NULL OR claim_token = $2 OR claim_expires <= $4) \
+     RETURNING ",
+    device_columns!()
 );
 
 const CERTIFICATE_COLUMNS: &str = "id, device, serial_hex, der, state, issued_at, not_after, \
@@ -1252,9 +1346,30 @@ fn event(conn: &mut Conn, device: &str, now: u64, what: &str) -> RegistryResult<
         Some(node) => format!("{what} [node {node}]"),
         None => what.to_owned(),
     };
+    conn.events.push(PendingEvent {
+        time: to_i64(now),
+        device: device.to_owned(),
+        what,
+    });
+    Ok(())
+}
+
+/// Inserts the open transaction's events, in the order they were written,
+/// with one statement.
+fn flush_events(conn: &mut Conn) -> RegistryResult<()> {
+    if conn.events.is_empty() {
+        return Ok(());
+    }
+    let events = std::mem::take(&mut conn.events);
+    let times: Vec<i64> = events.iter().map(|event| event.time).collect();
+    let devices: Vec<&str> = events.iter().map(|event| event.device.as_str()).collect();
+    let whats: Vec<&str> = events.iter().map(|event| event.what.as_str()).collect();
     conn.execute(
-        r#"INSERT INTO events ("time", device, what) VALUES ($1, $2, $3)"#,
-        &[&to_i64(now), &device, &what],
+        r#"INSERT INTO events ("time", device, what)
+           SELECT t, d, w FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[])
+               WITH ORDINALITY AS e(t, d, w, n)
+           ORDER BY n"#,
+        &[&times, &devices, &whats],
     )?;
     Ok(())
 }
@@ -1456,6 +1571,19 @@ fn insert_certificate(
         ],
     )?;
     let id: i64 = get(&row, 0)?;
+    certificate_recorded(conn, name, id, certificate, state, now)?;
+    Ok(id)
+}
+
+/// The event of a certificate added to the ledger.
+fn certificate_recorded(
+    conn: &mut Conn,
+    name: &str,
+    id: i64,
+    certificate: &NewCertificate,
+    state: CertificateState,
+    now: u64,
+) -> RegistryResult<()> {
     event(
         conn,
         name,
@@ -1464,27 +1592,51 @@ fn insert_certificate(
             "certificate {id} recorded {state} (serial {})",
             certificate.serial_hex
         ),
-    )?;
-    Ok(id)
+    )
 }
 
-fn complete(conn: &mut Conn, name: &str, completion: &Completion, now: u64) -> RegistryResult<()> {
+/// Ends the operation `claim` holds as `completion` says. The device's
+/// row is updated (and locked) first, only while the claim is this
+/// session's, then the ledger: the same order as every other write, so
+/// that two nodes never wait on each other's locks in a cycle.
+fn complete(
+    conn: &mut Conn,
+    claim: &Claim,
+    completion: &Completion,
+    now: u64,
+) -> RegistryResult<()> {
+    let name = claim.device.as_str();
+    // One statement for the operation's end, its status and the one-time
+    // string (each is a round trip to the server).
+    let status = StatusOperation::of(completion.operation).map(OperationStatus::Success);
+    let changed = conn.execute(
+        "UPDATE devices SET operation = 'none', status = 'successful',
+             status_operation = $2, status_detail = NULL, failed_attempts = 0, locked = 0,
+             claim_token = NULL, claim_expires = NULL, updated_at = $3,
+             op_status = COALESCE($4, op_status),
+             op_status_at = CASE WHEN $4::TEXT IS NULL THEN op_status_at ELSE $3 END,
+             auth_salt = CASE WHEN $5 THEN NULL ELSE auth_salt END,
+             auth_hash = CASE WHEN $5 THEN NULL ELSE auth_hash END,
+             auth_iterations = CASE WHEN $5 THEN NULL ELSE auth_iterations END,
+             auth_hmac = CASE WHEN $5 THEN NULL ELSE auth_hmac END
+         WHERE name = $1 AND removed = 0 AND claim_token = $6",
+        &[
+            &name,
+            &completion.operation.as_str(),
+            &to_i64(now),
+            &status.map(|status| status.slug()),
+            &completion.consume_auth_string,
+            &claim.token.0.as_slice(),
+        ],
+    )?;
+    if changed == 0 {
+        // Unknown (or removed), or the claim is another session's now.
+        require_device(conn, name)?;
+        return Err(RegistryError::ClaimLost(name.to_owned()));
+    }
     match &completion.ledger {
         LedgerChange::None => {}
-        LedgerChange::MarkInstalled(id) => {
-            let changed = conn.execute(
-                "UPDATE certificates SET state = 'installed', updated_at = $3
-                 WHERE id = $2 AND device = $1 AND state = 'pending'",
-                &[&name, id, &to_i64(now)],
-            )?;
-            if changed == 0 {
-                return Err(RegistryError::UnknownCertificate {
-                    device: name.to_owned(),
-                    id: *id,
-                });
-            }
-            replace_earlier(conn, name, *id, now)?;
-        }
+        LedgerChange::MarkInstalled(id) => mark_installed(conn, name, *id, now)?,
         LedgerChange::AddFetched(certificate) => {
             insert_certificate(conn, name, certificate, CertificateState::Fetched, now)?;
         }
@@ -1496,31 +1648,51 @@ fn complete(conn: &mut Conn, name: &str, completion: &Completion, now: u64) -> R
             )?;
         }
     }
-    conn.execute(
-        "UPDATE devices SET operation = 'none', status = 'successful',
-             status_operation = $2, status_detail = NULL, failed_attempts = 0, locked = 0,
-             claim_token = NULL, claim_expires = NULL, updated_at = $3
-         WHERE name = $1",
-        &[&name, &completion.operation.as_str(), &to_i64(now)],
-    )?;
-    if completion.consume_auth_string {
-        conn.execute(
-            "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL,
-                 auth_hmac = NULL
-             WHERE name = $1",
-            &[&name],
-        )?;
-    }
     event(
         conn,
         name,
         now,
         &format!("{} successful", completion.operation),
     )?;
-    match StatusOperation::of(completion.operation) {
-        Some(operation) => set_status(conn, name, OperationStatus::Success(operation), now),
-        None => Ok(()),
+    if let Some(status) = status {
+        event(conn, name, now, &format!("status: {status}"))?;
     }
+    Ok(())
+}
+
+/// Marks the pending certificate `id` installed and every earlier installed
+/// one of the device replaced by it, in one statement.
+fn mark_installed(conn: &mut Conn, name: &str, id: i64, now: u64) -> RegistryResult<()> {
+    let row = conn.query_one(
+        "WITH installed AS (
+             UPDATE certificates SET state = 'installed', updated_at = $3
+             WHERE id = $2 AND device = $1 AND state = 'pending'
+             RETURNING id
+         ), replaced AS (
+             UPDATE certificates SET replaced_by = $2, updated_at = $3
+             WHERE device = $1 AND id <> $2 AND state = 'installed' AND replaced_by IS NULL
+               AND EXISTS (SELECT 1 FROM installed)
+             RETURNING id
+         )
+         SELECT (SELECT COUNT(*) FROM installed), (SELECT COUNT(*) FROM replaced)",
+        &[&name, &id, &to_i64(now)],
+    )?;
+    if get::<i64>(&row, 0)? == 0 {
+        return Err(RegistryError::UnknownCertificate {
+            device: name.to_owned(),
+            id,
+        });
+    }
+    let replaced: i64 = get(&row, 1)?;
+    if replaced > 0 {
+        event(
+            conn,
+            name,
+            now,
+            &format!("{replaced} earlier certificate(s) replaced by certificate {id}"),
+        )?;
+    }
+    Ok(())
 }
 
 fn replace_earlier(conn: &mut Conn, name: &str, id: i64, now: u64) -> RegistryResult<()> {
@@ -1605,6 +1777,26 @@ fn claim_work(
 ) -> impl FnMut(&mut Conn) -> RegistryResult<ClaimAnswer> + Send + 'static {
     let name = name.to_owned();
     move |conn| {
+        // Free (or expired, or already this session's): taken in one
+        // statement, the common case.
+        let token_bytes = token.0.as_slice();
+        let taken = conn.query_opt(
+            CLAIM_DEVICE,
+            &[&name, &token_bytes, &to_i64(lease_until), &to_i64(now)],
+        )?;
+        if let Some(row) = taken {
+            let mut device = DeviceRow::read(&row)?.stored()?;
+            device.device.claimed_until = Some(lease_until);
+            return Ok(ClaimAnswer::Claimed {
+                claim: Claim {
+                    device: name.clone(),
+                    token,
+                    lease_until,
+                },
+                device,
+            });
+        }
+        // Why not, decided on the locked row.
         let row = require_device(conn, &name)?;
         let current = row.claim_token();
         let expires = row.claim_expires.map(to_u64);
@@ -1653,6 +1845,43 @@ fn pending_work(
 ) -> impl FnMut(&mut Conn) -> RegistryResult<i64> + Send + 'static {
     let (claim, certificate) = (claim.clone(), certificate.clone());
     move |conn| {
+        // The claim checked (and the device's row locked) by the insert
+        // itself: one statement in the common case.
+        let issuer = issuer_der(&certificate.der);
+        let inserted = conn.query_opt(
+            "WITH holder AS (
+                 SELECT name FROM devices
+                 WHERE name = $1 AND removed = 0 AND claim_token = $9
+                 FOR UPDATE
+             )
+             INSERT INTO certificates (device, serial_hex, der, state, issued_at, not_after,
+                 updated_at, issuer_der)
+             SELECT name, $2, $3, $4, $5, $6, $7, $8 FROM holder
+             RETURNING id",
+            &[
+                &claim.device,
+                &certificate.serial_hex,
+                &certificate.der,
+                &CertificateState::Pending.as_str(),
+                &to_i64(certificate.issued_at),
+                &to_i64(certificate.not_after),
+                &to_i64(now),
+                &issuer,
+                &claim.token.0.as_slice(),
+            ],
+        )?;
+        if let Some(row) = inserted {
+            let id: i64 = get(&row, 0)?;
+            certificate_recorded(
+                conn,
+                &claim.device,
+                id,
+                &certificate,
+                CertificateState::Pending,
+                now,
+            )?;
+            return Ok(id);
+        }
         let row = require_device(conn, &claim.device)?;
         if !holds(&row, &claim) {
             return Err(RegistryError::ClaimLost(claim.device.clone()));
@@ -1675,18 +1904,19 @@ fn outcome_work(
 ) -> impl FnMut(&mut Conn) -> RegistryResult<Recorded> + Send + 'static {
     let (name, claim, write) = (name.to_owned(), claim.cloned(), write.clone());
     move |conn| {
-        let row = require_device(conn, &name)?;
-        let held = claim.as_ref().is_some_and(|claim| holds(&row, claim));
         let mut recorded = Recorded::default();
+        if let OutcomeWrite::Completed(completion) = &write {
+            let Some(claim) = claim.as_ref().filter(|claim| claim.device == name) else {
+                require_device(conn, &name)?;
+                return Err(RegistryError::ClaimLost(name.clone()));
+            };
+            complete(conn, claim, completion, now)?;
+            recorded.released = true;
+            return Ok(recorded);
+        }
+        let row = require_device(conn, &name)?;
         match &write {
-            OutcomeWrite::Completed(completion) => {
-                if !held {
-                    return Err(RegistryError::ClaimLost(name.clone()));
-                }
-                complete(conn, &name, completion, now)?;
-                recorded.released = true;
-                return Ok(recorded);
-            }
+            OutcomeWrite::Completed(_) => {}
             OutcomeWrite::AuthenticationFailed { lock_after, reason } => {
                 recorded.failure = Some(count_failure(conn, &row, *lock_after, *reason, now)?);
             }
@@ -2398,6 +2628,97 @@ mod tests {
             "duplicate key value violates unique constraint (SQLSTATE 23505)".into()
         )));
         assert!(!retryable(&RegistryError::ClaimLost("x".into())));
+    }
+
+    /// A job for [`run_batch`] and the receiver of its answer.
+    fn job<T, F>(work: F) -> (Box<dyn WriteJob>, mpsc::Receiver<RegistryResult<T>>)
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Conn) -> RegistryResult<T> + Send + 'static,
+    {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job {
+            work,
+            durability: Durability::Durable,
+            reply: Reply::Blocking(reply),
+            attempts: 0,
+            attempted: None,
+        };
+        (Box::new(job), answer)
+    }
+
+    /// A batch runs its writes without savepoints; when one fails, the
+    /// batch runs again with a savepoint each: the failed write leaves
+    /// nothing (not its row change, not its event), the others commit, with
+    /// their events in order.
+    #[test]
+    fn a_failed_write_in_a_batch_undoes_only_itself() {
+        let Some(url) = std::env::var("CAPF_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            eprintln!("SKIPPED: CAPF_TEST_POSTGRES_URL not set");
+            return;
+        };
+        let schema = format!("batch_{}", std::process::id());
+        let options = PostgresOptions::new().with_schema(schema);
+        let registry = PostgresRegistry::open_with(&url, &options).unwrap();
+        let schedule = crate::Schedule {
+            operation: Operation::Install,
+            key_request: capf_core::capf::key_request::KeyRequest::Ec(
+                capf_core::capf::codec::Curve::P256,
+            ),
+            auth_mode: crate::AuthMode::Null,
+            auth_hash: None,
+            complete_by: None,
+            description: None,
+        };
+        for name in ["SEPA", "SEPB", "SEPC"] {
+            registry.put_device(name, &schedule, 1).unwrap();
+        }
+        let describe = |name: &'static str, fail: bool| {
+            move |conn: &mut Conn| {
+                conn.execute(
+                    "UPDATE devices SET description = 'written' WHERE name = $1",
+                    &[&name],
+                )?;
+                event(conn, name, 2, "first")?;
+                event(conn, name, 3, "second")?;
+                if fail {
+                    return Err(RegistryError::Database("refused after writing".into()));
+                }
+                Ok(name)
+            }
+        };
+        let (a, a_answer) = job(describe("SEPA", false));
+        let (b, b_answer) = job(describe("SEPB", true));
+        let (c, c_answer) = job(describe("SEPC", false));
+        let mut link = Link {
+            target: Arc::new(Target::new(&url, &options).unwrap()),
+            conn: None,
+        };
+        let again = run_batch(&mut link, vec![a, b, c]);
+        assert!(again.is_empty());
+        assert_eq!(a_answer.recv().unwrap().unwrap(), "SEPA");
+        assert!(b_answer.recv().unwrap().is_err());
+        assert_eq!(c_answer.recv().unwrap().unwrap(), "SEPC");
+        for (name, written) in [("SEPA", true), ("SEPB", false), ("SEPC", true)] {
+            let device = registry.device(name).unwrap();
+            assert_eq!(device.description.is_some(), written, "{name}");
+            let whats: Vec<String> = registry
+                .events(name)
+                .unwrap()
+                .into_iter()
+                .map(|event| event.what)
+                .filter(|what| what == "first" || what == "second")
+                .collect();
+            let expected: Vec<&str> = if written {
+                vec!["first", "second"]
+            } else {
+                vec![]
+            };
+            assert_eq!(whats, expected, "{name}");
+        }
     }
 
     #[test]
