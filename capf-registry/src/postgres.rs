@@ -1684,15 +1684,7 @@ fn mark_installed(conn: &mut Conn, name: &str, id: i64, now: u64) -> RegistryRes
         });
     }
     let replaced: i64 = get(&row, 1)?;
-    if replaced > 0 {
-        event(
-            conn,
-            name,
-            now,
-            &format!("{replaced} earlier certificate(s) replaced by certificate {id}"),
-        )?;
-    }
-    Ok(())
+    replaced_event(conn, name, id, replaced, now)
 }
 
 fn replace_earlier(conn: &mut Conn, name: &str, id: i64, now: u64) -> RegistryResult<()> {
@@ -1701,6 +1693,23 @@ fn replace_earlier(conn: &mut Conn, name: &str, id: i64, now: u64) -> RegistryRe
          WHERE device = $1 AND id <> $2 AND state = 'installed' AND replaced_by IS NULL",
         &[&name, &id, &to_i64(now)],
     )?;
+    replaced_event(
+        conn,
+        name,
+        id,
+        i64::try_from(replaced).unwrap_or(i64::MAX),
+        now,
+    )
+}
+
+/// The event of `replaced` earlier certificates replaced by `id`, if any.
+fn replaced_event(
+    conn: &mut Conn,
+    name: &str,
+    id: i64,
+    replaced: i64,
+    now: u64,
+) -> RegistryResult<()> {
     if replaced > 0 {
         event(
             conn,
