@@ -118,6 +118,9 @@ pub use postgres::{PostgresOptions, PostgresRegistry};
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+#[cfg(feature = "est")]
+pub mod est;
+
 pub use any::{AnyRegistry, Health, OpenOptions, copy_registry, health, open};
 pub use auth_key::{
     AUTH_KEY_ENV, AUTH_KEY_OPTION, AuthKey, AuthKeyUse, auth_key_path_from_env, open_auth_key,
