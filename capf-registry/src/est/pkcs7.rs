@@ -144,7 +144,7 @@ mod tests {
         );
         // A binary (DER) body is read as well.
         assert_eq!(
-            certificates(&certs_only(&[lsc.clone()])).unwrap(),
+            certificates(&certs_only(std::slice::from_ref(&lsc))).unwrap(),
             vec![lsc]
         );
     }
