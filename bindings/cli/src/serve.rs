@@ -184,7 +184,9 @@ pub(crate) struct EstArgs {
     #[arg(long, value_name = "KEY.pem", requires = "est_cert")]
     est_key: Option<PathBuf>,
     /// Seconds one EST enrollment may take (connection to answer) while
-    /// the phone waits; the claim on the device's operation outlives it.
+    /// the phone waits (keep it below how long the phones wait for the
+    /// server's next frame); the claim on the device's operation outlives
+    /// it.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     est_timeout_seconds: u64,
 }

@@ -453,33 +453,57 @@ fn assert_refused(
 }
 
 #[test]
-fn a_ca_that_does_not_answer_in_time_is_a_communication_failure() {
+fn a_ca_that_does_not_answer_in_time_is_a_communication_failure_and_others_are_served_meanwhile() {
+    // The CA holds the first request past --est-timeout-seconds; while that
+    // phone waits, another phone is enrolled through the same server.
     let dir = support::scratch("est", "timeout");
     let ca = Ca::new(&dir, 0xE5703);
-    let responder = ca.responder(Behaviour::Hold, None, 0x3000);
+    let responder = ca.responder(Behaviour::HoldFirst, None, 0x3000);
     let capf = Capf::new(&dir);
     let mut flags = ca.basic_flags(&responder, "est-secret");
-    flags.extend(["--est-timeout-seconds".into(), "2".into()]);
+    flags.extend(["--est-timeout-seconds".into(), "8".into()]);
     let server = capf.serve(&flags, "serve.log");
-    let device = "SEP0000000E5721";
-    capf.add(device, "ec:p256");
-    let started = Instant::now();
-    let (output, _) = capf.enroll(server.capf_address(), device, &["--send-csr"]);
+    let (held, other) = ("SEP0000000E5721", "SEP0000000E5722");
+    capf.add(held, "ec:p256");
+    capf.add(other, "ec:p256");
+    let (output, started, other_output, other_done) = std::thread::scope(|scope| {
+        let started = Instant::now();
+        let phone = scope.spawn(|| capf.enroll(server.capf_address(), held, &["--send-csr"]).0);
+        let waited = Instant::now();
+        while responder.holding() == 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(30),
+                "{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (other_output, _) = capf.enroll(server.capf_address(), other, &["--send-csr"]);
+        let other_done = responder.holding();
+        (phone.join().unwrap(), started, other_output, other_done)
+    });
+    assert!(
+        installed(&other_output),
+        "{}\n{}",
+        support::describe(&other_output),
+        server.log()
+    );
+    assert_eq!(other_done, 1, "the first request was no longer held");
     assert_refused(
         &capf,
-        device,
+        held,
         &output,
         "upgrade-failed-ca-communication-failure",
         &server,
     );
     assert_eq!(
-        capf.show(device)["operation_status_text"],
+        capf.show(held)["operation_status_text"],
         "Upgrade Failed: CA Communication Failure"
     );
     // The phone was kept waiting for the CA, within the limit.
-    assert!(started.elapsed() >= Duration::from_secs(2));
-    assert!(started.elapsed() < Duration::from_secs(20));
-    assert_eq!(responder.seen().len(), 1);
+    assert!(started.elapsed() >= Duration::from_secs(8));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(responder.seen().len(), 2);
     assert!(
         server.log().contains("did not answer within"),
         "{}",

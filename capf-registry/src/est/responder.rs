@@ -25,6 +25,9 @@ pub enum Behaviour {
     Status(u16),
     /// Never answers (until the client goes away or the responder stops).
     Hold,
+    /// Holds the first request as [`Hold`](Self::Hold), issues the
+    /// others (one session held while others are served).
+    HoldFirst,
     /// Signs a certificate for a key of its own, not the request's.
     WrongKey,
 }
@@ -298,11 +301,12 @@ async fn serve(
         });
         let serial = state.next_serial;
         state.next_serial = serial.saturating_add(1);
-        (
-            state.seen.len() - 1,
-            state.behaviour.clone().unwrap_or(Behaviour::Issue),
-            serial,
-        )
+        let behaviour = match state.behaviour.clone().unwrap_or(Behaviour::Issue) {
+            Behaviour::HoldFirst if state.seen.len() == 1 => Behaviour::Hold,
+            Behaviour::HoldFirst => Behaviour::Issue,
+            other => other,
+        };
+        (state.seen.len() - 1, behaviour, serial)
     };
     let answer = |status: u16| {
         if let Ok(mut state) = shared.lock()
@@ -346,7 +350,7 @@ async fn serve(
             }
             return;
         }
-        Behaviour::Issue | Behaviour::IssueChunked | Behaviour::WrongKey => {
+        Behaviour::Issue | Behaviour::IssueChunked | Behaviour::WrongKey | Behaviour::HoldFirst => {
             let text: String = String::from_utf8_lossy(&body)
                 .chars()
                 .filter(|c| !c.is_ascii_whitespace())
