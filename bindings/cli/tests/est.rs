@@ -707,3 +707,95 @@ fn a_server_killed_while_the_ca_holds_the_request_restarts_with_the_ledger_consi
         responder.seen()
     );
 }
+
+#[test]
+fn bad_est_options_are_usage_errors_before_listening() {
+    let dir = support::scratch("est", "options");
+    let ca = Ca::new(&dir, 0xE5708);
+    let capf = Capf::new(&dir);
+    let empty = dir.join("empty-password");
+    std::fs::write(&empty, "\n").unwrap();
+    let ca_pem = ca.ca_pem.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--est-url", "https://127.0.0.1:1"], "--est-ca"),
+        (
+            vec!["--est-url", "http://127.0.0.1:1", "--est-ca", ca_pem],
+            "https://",
+        ),
+        (
+            vec!["--est-url", "https://127.0.0.1:1/a/b", "--est-ca", ca_pem],
+            "one CA label",
+        ),
+        (
+            vec![
+                "--est-url",
+                "https://127.0.0.1:1",
+                "--est-ca",
+                ca_pem,
+                "--est-user",
+                "capf",
+                "--est-password-file",
+                empty.to_str().unwrap(),
+            ],
+            "empty",
+        ),
+        (
+            vec![
+                "--est-url",
+                "https://127.0.0.1:1",
+                "--est-ca",
+                ca_pem,
+                "--est-user",
+                "capf",
+            ],
+            "--est-password-file",
+        ),
+        (
+            vec![
+                "--est-url",
+                "https://127.0.0.1:1",
+                "--est-ca",
+                ca_pem,
+                "--est-user",
+                "capf",
+                "--est-password-file",
+                empty.to_str().unwrap(),
+                "--est-cert",
+                ca_pem,
+                "--est-key",
+                ca_pem,
+            ],
+            "cannot be used with",
+        ),
+    ];
+    for (flags, said) in cases {
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            capf.cert.to_str().unwrap(),
+            "--key",
+            capf.key.to_str().unwrap(),
+            "--db",
+            capf.db.to_str().unwrap(),
+        ];
+        args.extend(flags.iter().copied());
+        let output = support::run_capf(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{flags:?}: {}",
+            support::describe(&output)
+        );
+        assert!(
+            support::text(&output.stderr).contains(said),
+            "{flags:?}: {}",
+            support::describe(&output)
+        );
+        assert!(
+            !support::text(&output.stderr).contains("listening"),
+            "{flags:?}"
+        );
+    }
+}
