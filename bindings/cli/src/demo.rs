@@ -276,6 +276,7 @@ async fn demo(dir: &Path) -> CliResult {
         out: PathBuf::new(),
         key: None,
         timeout: Duration::from_secs(60),
+        send_csr: false,
     };
     let lsc = |name: &str| dir.join(format!("{name}.pem"));
     let mut rows = Vec::new();
