@@ -873,11 +873,16 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
             ServerDecision::IssueCertificate {
                 device_name,
                 subject_public_key_info_der,
+                certificate_request_der,
                 ..
             } if shared.est.is_some() => {
-                let request: Option<Vec<u8>> = None;
-                self.issue_through_est(session, &device_name, &subject_public_key_info_der, request)
-                    .await
+                self.issue_through_est(
+                    session,
+                    &device_name,
+                    &subject_public_key_info_der,
+                    certificate_request_der,
+                )
+                .await
             }
             ServerDecision::IssueCertificate {
                 device_name,
