@@ -341,3 +341,35 @@ fn a_configuration_without_anchors_or_with_a_bad_client_key_is_refused() {
         EstError::Configuration(_)
     ));
 }
+
+#[test]
+fn a_request_held_for_approval_is_asked_again_within_the_limit_only() {
+    let ca = new_ca("EST CA approval");
+    let runtime = runtime();
+    let (csr, spki) = request(&rcgen::PKCS_ECDSA_P256_SHA256);
+    // 202, Retry-After 1 s, within a 10 s limit: asked again, signed.
+    let approving = responder(&ca, Behaviour::AcceptFirst(1), Vec::new());
+    let certificate = runtime
+        .block_on(
+            client(&approving.url(), &ca.certificate_der, basic("right"), 10)
+                .simple_enroll(&csr, &spki),
+        )
+        .unwrap();
+    check_issued(&certificate, &ca, &spki);
+    let statuses: Vec<Option<u16>> = approving.seen().iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [Some(202), Some(200)]);
+    // Retry-After 60 s past a 5 s limit: no certificate, at once.
+    let slow = responder(&ca, Behaviour::AcceptFirst(60), Vec::new());
+    let started = std::time::Instant::now();
+    let error = runtime
+        .block_on(
+            client(&slow.url(), &ca.certificate_der, basic("right"), 5).simple_enroll(&csr, &spki),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, EstError::NoCertificate { status: 202, .. }),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(slow.seen().len(), 1);
+}

@@ -32,7 +32,9 @@
 //! (`application/pkcs10`), HTTP basic authentication or a TLS client
 //! certificate; the answer must be `200` with a base64 certs-only PKCS#7
 //! (`application/pkcs7-mime; smime-type=certs-only`), of which the one
-//! certificate carrying exactly the phone's key is taken. The CA's TLS
+//! certificate carrying exactly the phone's key is taken. A `202` (the CA
+//! holds the request for approval) is asked again after its `Retry-After`
+//! while that falls within the limit. The CA's TLS
 //! certificate is verified against the trust anchors given (there are no
 //! built-in roots: a CAPF server runs offline as often as not), with its
 //! host name. Responses are bounded ([`http::MAX_HEAD`], [`http::MAX_BODY`])
@@ -40,7 +42,7 @@
 //!
 //! | what happens | refusal | device status |
 //! | --- | --- | --- |
-//! | no answer within the timeout, connection or TLS failure, a malformed answer, HTTP 202 (request held for approval), 1xx/3xx, a certificate for another key | [`IssueRefusal::Unavailable`] | CA Communication Failure |
+//! | no answer within the timeout, connection or TLS failure, a malformed answer, HTTP 202 (request held for approval) whose Retry-After falls past the limit, 1xx/3xx, a certificate for another key | [`IssueRefusal::Unavailable`] | CA Communication Failure |
 //! | HTTP 4xx or 5xx (401, 403, 400, 500…) | [`IssueRefusal::Declined`] | CA Rejected Connection |
 //! | the phone sent no signed request | [`IssueRefusal::Declined`] | CA Rejected Connection |
 //!
@@ -350,28 +352,56 @@ impl EstClient {
         certificate_request_der: &[u8],
         subject_public_key_info_der: &[u8],
     ) -> Result<Vec<u8>, EstError> {
-        let response = tokio::time::timeout(
-            self.timeout,
-            self.exchange(&self.url.path("simpleenroll"), certificate_request_der),
-        )
-        .await
-        .map_err(|_| EstError::Timeout(self.timeout))??;
-        match response.status {
-            200 => {
-                let certificates = pkcs7::certificates(&response.body)?;
-                Ok(pkcs7::certificate_for_key(
-                    &certificates,
-                    subject_public_key_info_der,
-                )?)
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let response = tokio::time::timeout_at(
+                deadline,
+                self.exchange(&self.url.path("simpleenroll"), certificate_request_der),
+            )
+            .await
+            .map_err(|_| EstError::Timeout(self.timeout))??;
+            match response.status {
+                200 => {
+                    let certificates = pkcs7::certificates(&response.body)?;
+                    return Ok(pkcs7::certificate_for_key(
+                        &certificates,
+                        subject_public_key_info_der,
+                    )?);
+                }
+                // The CA holds the request (manual approval, RFC 7030
+                // section 4.2.3): asked again after Retry-After when that
+                // is within the limit, else no certificate now.
+                202 => match retry_after(&response) {
+                    Some(wait)
+                        if tokio::time::Instant::now()
+                            .checked_add(wait)
+                            .is_some_and(|due| due < deadline) =>
+                    {
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => {
+                        return Err(EstError::NoCertificate {
+                            status: 202,
+                            reason: format!(
+                                "{} (the request waits at the CA past the limit)",
+                                response.reason
+                            ),
+                        });
+                    }
+                },
+                400..=599 => {
+                    return Err(EstError::Refused {
+                        status: response.status,
+                        reason: response.reason,
+                    });
+                }
+                status => {
+                    return Err(EstError::NoCertificate {
+                        status,
+                        reason: response.reason,
+                    });
+                }
             }
-            400..=599 => Err(EstError::Refused {
-                status: response.status,
-                reason: response.reason,
-            }),
-            status => Err(EstError::NoCertificate {
-                status,
-                reason: response.reason,
-            }),
         }
     }
 
@@ -428,6 +458,13 @@ impl EstClient {
             }
         }
     }
+}
+
+/// A 202's `Retry-After` in seconds (at least one second; an HTTP date or
+/// none gives `None`).
+fn retry_after(response: &http::Response) -> Option<Duration> {
+    let seconds = response.header("retry-after")?.parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds.max(1)))
 }
 
 /// Base64 in lines of 64 characters (RFC 7030 bodies are base64 with

@@ -28,6 +28,9 @@ pub enum Behaviour {
     /// Holds the first request as [`Hold`](Self::Hold), issues the
     /// others (one session held while others are served).
     HoldFirst,
+    /// Answers the first request 202 with `Retry-After` of this many
+    /// seconds (held for approval), issues the others.
+    AcceptFirst(u32),
     /// Signs a certificate for a key of its own, not the request's.
     WrongKey,
 }
@@ -304,6 +307,10 @@ async fn serve(
         let behaviour = match state.behaviour.clone().unwrap_or(Behaviour::Issue) {
             Behaviour::HoldFirst if state.seen.len() == 1 => Behaviour::Hold,
             Behaviour::HoldFirst => Behaviour::Issue,
+            Behaviour::AcceptFirst(seconds) if state.seen.len() == 1 => {
+                Behaviour::AcceptFirst(seconds)
+            }
+            Behaviour::AcceptFirst(_) => Behaviour::Issue,
             other => other,
         };
         (state.seen.len() - 1, behaviour, serial)
@@ -337,6 +344,11 @@ async fn serve(
         Behaviour::Status(status) => {
             answer(status);
             let _ = tls.write_all(&plain(status, "Refused", "")).await;
+        }
+        Behaviour::AcceptFirst(seconds) => {
+            answer(202);
+            let extra = format!("Retry-After: {seconds}\r\n");
+            let _ = tls.write_all(&plain(202, "Accepted", &extra)).await;
         }
         Behaviour::Hold => {
             if let Ok(mut state) = shared.lock() {
