@@ -94,7 +94,8 @@
 //! or cannot be reached, "CA Rejected Connection" when it refuses); a
 //! phone that sent no signed request cannot be enrolled this way. The
 //! claim's lease covers the CA's wait
-//! ([`rules::lease_until_with_issuance`]). `capf serve --est-url` is that
+//! ([`rules::lease_until_with_issuance`]), and the CA's `/cacerts` are the
+//! issuers to trust for the LSCs it signs. `capf serve --est-url` is that
 //! host; the feature `est-responder` adds the EST responder its tests use.
 //!
 //! # A host's session, step by step

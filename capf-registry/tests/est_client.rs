@@ -135,6 +135,9 @@ fn basic_authentication_gets_the_certificate_for_the_phones_key() {
         let certificate = runtime.block_on(client.simple_enroll(&csr, &spki)).unwrap();
         check_issued(&certificate, &ca, &spki);
     }
+    // /cacerts: the CA certificate (not counted as an enrollment).
+    let published = runtime.block_on(client.ca_certificates()).unwrap();
+    assert_eq!(published, vec![ca.certificate_der.clone()]);
     let seen = responder.seen();
     assert_eq!(seen.len(), 2);
     assert!(

@@ -163,7 +163,9 @@ pub(crate) struct EstArgs {
     /// "CA Rejected Connection"). The phone stays connected while the CA
     /// works, up to --est-timeout-seconds; no answer or a failed connection
     /// gives "CA Communication Failure", an HTTP 4xx/5xx refusal "CA
-    /// Rejected Connection". Needs --est-ca.
+    /// Rejected Connection". The CA's certificates (/cacerts), read at
+    /// start, are trusted as LSC issuers (phones authenticating with an LSC
+    /// it signed). Needs --est-ca.
     #[arg(long, value_name = "URL", requires = "est_ca")]
     est_url: Option<String>,
     /// CA certificates (PEM) trusted to issue the EST server's TLS
@@ -453,6 +455,28 @@ impl ServerSetup {
     }
 }
 
+impl ServerSetup {
+    /// With `--est-url`: the CA's certificates (`/cacerts`) join the LSC
+    /// issuers, so phones may authenticate with the LSCs it signs (an
+    /// upgrade or renewal by LSC); the server does not start without them.
+    async fn trust_est_issuers(&mut self) -> Result<(), CliError> {
+        let Some(est) = self.est.clone() else {
+            return Ok(());
+        };
+        let certificates = est.ca_certificates().await.map_err(|error| {
+            CliError::input(format!(
+                "--est-url: reading the CA's certificates (/cacerts): {error}"
+            ))
+        })?;
+        tracing::info!(
+            certificates = certificates.len(),
+            "EST CA certificates trusted as LSC issuers"
+        );
+        self.policy.lsc_issuers.extend(certificates);
+        Ok(())
+    }
+}
+
 /// Runs `capf serve`.
 pub(crate) fn run(args: ServeArgs) -> CliResult {
     init_logging("info");
@@ -521,7 +545,8 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
     runtime()?.block_on(async move {
         let mut bound = ReadyAddresses::default();
         let capf = match setup {
-            Some((setup, registry, listen)) => {
+            Some((mut setup, registry, listen)) => {
+                setup.trust_est_issuers().await?;
                 let server = Server::new(setup, registry)?;
                 let listener = bind(listen).await?;
                 let address = local(&listener)?;

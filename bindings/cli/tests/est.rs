@@ -6,7 +6,10 @@
 //! - phones (RSA and EC) enrolled with `capf enroll --send-csr`, basic
 //!   authentication (and, in another test, a TLS client certificate): the
 //!   installed LSC verifies under the responder's CA (`openssl verify`) and
-//!   is in the ledger;
+//!   is in the ledger; a renewal planned by `capf renew plan` then
+//!   authenticates with that LSC (its CA trusted through `/cacerts`) and
+//!   installs a new one; a server without its client certificate does not
+//!   start;
 //! - a CA that does not answer in time, and one that refuses (401, 403,
 //!   400): END_SESSION 7, status "CA Communication Failure" / "CA Rejected
 //!   Connection" in `capf device show --json`;
@@ -337,6 +340,53 @@ fn phones_enroll_through_est_with_basic_authentication_rsa_and_ec() {
     }
     // The password is in no log line.
     assert!(!server.log().contains("est-secret"), "{}", server.log());
+
+    // Renewal: the planner schedules an install authenticated by the
+    // current LSC (signed by the EST CA, which the server trusts through
+    // /cacerts); the phone authenticates with it and gets a new one.
+    let device = "SEP0000000E5702";
+    let old = capf.dir.join(format!("{device}.pem"));
+    let old_serial = serial_in(&old);
+    let planned = support::run_capf(&[
+        "renew",
+        "plan",
+        "--db",
+        capf.db.to_str().unwrap(),
+        "--expiring-before",
+        "2040-01-01",
+    ]);
+    assert!(planned.status.success(), "{}", support::describe(&planned));
+    let renewed = capf.dir.join("renewed.pem");
+    let output = support::run_capf(&[
+        "enroll",
+        "--server",
+        server.capf_address(),
+        "--ca",
+        capf.cert.to_str().unwrap(),
+        "--device",
+        device,
+        "--out",
+        renewed.to_str().unwrap(),
+        "--lsc",
+        old.to_str().unwrap(),
+        "--send-csr",
+        "--timeout",
+        "20",
+    ]);
+    assert!(
+        installed(&output),
+        "{}\n{}",
+        support::describe(&output),
+        server.log()
+    );
+    let (verified, said) = openssl_verifies(&ca.ca_pem, &renewed);
+    assert!(verified, "renewed: openssl verify: {said}");
+    let new_serial = serial_in(&renewed);
+    assert_ne!(new_serial, old_serial);
+    let ledger = capf.ledger(device);
+    assert_eq!(ledger.len(), 2, "{ledger:?}");
+    assert_eq!(ledger[0].0, old_serial);
+    assert_eq!(ledger[1], (new_serial, "installed".to_owned()));
 }
 
 #[test]
@@ -403,27 +453,40 @@ fn a_tls_client_certificate_authenticates_the_server_and_chunked_answers_are_rea
         vec![(serial_in(&out), "installed".to_owned())]
     );
 
-    // Without the client certificate the CA's TLS refuses the server: a
-    // communication failure, not a certificate.
-    let refused = capf.serve(
-        &[
-            "--est-url".into(),
-            responder.url(),
-            "--est-ca".into(),
-            ca.ca_pem.to_str().unwrap().into(),
-        ],
-        "serve-no-cert.log",
-    );
-    let device = "SEP0000000E5712";
-    capf.add(device, "ec:p256");
-    let (output, _) = capf.enroll(refused.capf_address(), device, &["--send-csr"]);
-    assert_refused(
-        &capf,
-        device,
-        &output,
-        "upgrade-failed-ca-communication-failure",
-        &refused,
-    );
+    // Without the client certificate the CA's TLS refuses the server:
+    // found at start-up (reading /cacerts), exit 2 before listening.
+    let mut refused = std::process::Command::new(env!("CARGO_BIN_EXE_capf"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--cert"])
+        .arg(&capf.cert)
+        .arg("--key")
+        .arg(&capf.key)
+        .arg("--db")
+        .arg(&capf.db)
+        .arg("--est-url")
+        .arg(responder.url())
+        .arg("--est-ca")
+        .arg(&ca.ca_pem)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = refused.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = refused.kill();
+            panic!("capf serve started without its EST client certificate");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut refused.stderr.take().unwrap(), &mut said).unwrap();
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert!(said.contains("/cacerts") && said.contains("TLS"), "{said}");
+    assert!(!said.contains("listening"), "{said}");
+    assert_eq!(responder.seen().len(), 1);
 }
 
 /// A refused session: exit 1, END_SESSION 7 (Failure) seen by the phone,

@@ -96,6 +96,18 @@ pub fn post_request(
     bytes
 }
 
+/// The bytes of a `GET` of `path` on `host` with an optional
+/// `Authorization` value; `Connection: close`.
+pub fn get_request(host: &str, path: &str, authorization: Option<&str>) -> Vec<u8> {
+    let mut head =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/pkcs7-mime\r\n");
+    if let Some(value) = authorization {
+        let _ = write!(head, "Authorization: {value}\r\n");
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    head.into_bytes()
+}
+
 /// Where a response's bytes stand while they arrive.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Progress {

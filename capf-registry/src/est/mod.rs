@@ -25,6 +25,14 @@
 //! asking again does not help until the phone sends a signed request (our
 //! phone: `capf enroll --send-csr`); the log and the refusal say why.
 //!
+//! # The CA's certificates
+//!
+//! Phones later authenticate with the LSC the CA signed (an upgrade
+//! authenticated by the LSC, a renewal): a host trusts the certificates of
+//! the CA's `/cacerts` ([`EstClient::ca_certificates`]) as LSC issuers.
+//! `capf serve --est-url` reads them at start-up and does not start
+//! without them.
+//!
 //! # The exchange
 //!
 //! One HTTPS connection per request (tokio + rustls, TLS 1.2/1.3): `POST
@@ -405,6 +413,32 @@ impl EstClient {
         }
     }
 
+    /// The CA certificates the CA publishes (RFC 7030 `/cacerts`, a
+    /// certs-only PKCS#7), DER, within the client's timeout: the issuers a
+    /// server trusts for the LSCs this CA signs when phones authenticate
+    /// with them.
+    pub async fn ca_certificates(&self) -> Result<Vec<Vec<u8>>, EstError> {
+        let request = http::get_request(
+            &self.url.host_header(),
+            &self.url.path("cacerts"),
+            self.authorization.as_deref(),
+        );
+        let response = tokio::time::timeout(self.timeout, self.send(&request))
+            .await
+            .map_err(|_| EstError::Timeout(self.timeout))??;
+        match response.status {
+            200 => Ok(pkcs7::certificates(&response.body)?),
+            400..=599 => Err(EstError::Refused {
+                status: response.status,
+                reason: response.reason,
+            }),
+            status => Err(EstError::NoCertificate {
+                status,
+                reason: response.reason,
+            }),
+        }
+    }
+
     /// One POST of `der` (base64, `application/pkcs10`) to `path`.
     async fn exchange(&self, path: &str, der: &[u8]) -> Result<http::Response, EstError> {
         let body = base64_lines(der);
@@ -419,6 +453,11 @@ impl EstClient {
             ],
             &body,
         );
+        self.send(&request).await
+    }
+
+    /// One request on a new connection, and its response.
+    async fn send(&self, request: &[u8]) -> Result<http::Response, EstError> {
         let address = (self.url.host.as_str(), self.url.port);
         let tcp = tokio::net::TcpStream::connect(address)
             .await
@@ -429,7 +468,7 @@ impl EstClient {
             .connect(self.server_name.clone(), tcp)
             .await
             .map_err(|e| EstError::Tls(e.to_string()))?;
-        tls.write_all(&request)
+        tls.write_all(request)
             .await
             .map_err(|e| EstError::Connection(e.to_string()))?;
         tls.flush()

@@ -235,6 +235,15 @@ impl Signer {
         Ok(Self { issuer, ca_der })
     }
 
+    /// A certs-only PKCS#7 (DER) of the CA certificate alone (`/cacerts`).
+    fn ca_only(&self) -> Result<Vec<u8>, String> {
+        let certificate =
+            x509_cert::Certificate::from_der(&self.ca_der).map_err(|e| e.to_string())?;
+        ContentInfo::try_from(vec![certificate])
+            .and_then(|info| info.to_der())
+            .map_err(|e| e.to_string())
+    }
+
     /// A certs-only PKCS#7 (DER) with the certificate for `request` (or
     /// for a key of the responder's own) and the CA.
     fn sign(&self, request_der: &[u8], serial: u64, wrong_key: bool) -> Result<Vec<u8>, String> {
@@ -293,6 +302,22 @@ async fn serve(
     };
     let basic_ok =
         basic.is_some_and(|expected| header("authorization").as_deref() == Some(expected));
+    // /cacerts needs no authentication (RFC 7030 section 4.1.1) and is
+    // answered whatever the behaviour; it is not counted among the
+    // enrollments seen.
+    if path.ends_with("/cacerts") {
+        if let Ok(pkcs7) = signer.ca_only() {
+            let body = <base64ct::Base64 as base64ct::Encoding>::encode_string(&pkcs7);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = tls.write_all(head.as_bytes()).await;
+            let _ = tls.write_all(body.as_bytes()).await;
+        }
+        let _ = tls.shutdown().await;
+        return;
+    }
     let (index, behaviour, serial) = {
         let Ok(mut state) = shared.lock() else { return };
         state.seen.push(SeenRequest {
