@@ -139,6 +139,8 @@ pub enum DecisionKind {
     SignProof,
     /// CAPF phone: [`PhoneDecision::GenerateKey`](crate::capf::phone::PhoneDecision::GenerateKey).
     GenerateKey,
+    /// CAPF phone: [`PhoneDecision::SignCertificateRequest`](crate::capf::phone::PhoneDecision::SignCertificateRequest).
+    SignCertificateRequest,
     /// CAPF phone: [`PhoneDecision::StoreCertificate`](crate::capf::phone::PhoneDecision::StoreCertificate).
     StoreCertificate,
     /// CAPF phone: [`PhoneDecision::FetchCertificate`](crate::capf::phone::PhoneDecision::FetchCertificate).
@@ -159,6 +161,7 @@ impl DecisionKind {
             Self::RecordOutcome => "record outcome",
             Self::SignProof => "sign proof",
             Self::GenerateKey => "generate key",
+            Self::SignCertificateRequest => "sign certificate request",
             Self::StoreCertificate => "store certificate",
             Self::FetchCertificate => "fetch certificate",
             Self::DeleteCertificate => "delete certificate",

@@ -82,6 +82,22 @@
 //! the salt, iteration count and PBKDF2 output ([`hash_auth_string`]),
 //! which keep working until used or replaced.
 //!
+//! # Issuing through an external CA (EST)
+//!
+//! With the feature `est`, [`est`] is an EST client (RFC 7030
+//! `/simpleenroll` over HTTPS, basic or client-certificate authentication)
+//! a host answers `IssueCertificate` with instead of a local
+//! `LscIssuer`: the phone-signed PKCS#10 request goes to the CA while the
+//! session waits, the certificate for exactly the phone's key comes back,
+//! and each failure maps to the refusal whose status an administrator
+//! expects ("CA Communication Failure" when the CA does not answer in time
+//! or cannot be reached, "CA Rejected Connection" when it refuses); a
+//! phone that sent no signed request cannot be enrolled this way. The
+//! claim's lease covers the CA's wait
+//! ([`rules::lease_until_with_issuance`]), and the CA's `/cacerts` are the
+//! issuers to trust for the LSCs it signs. `capf serve --est-url` is that
+//! host; the feature `est-responder` adds the EST responder its tests use.
+//!
 //! # A host's session, step by step
 //!
 //! 1. On [`ServerDecision::LookUpDevice`](capf_core::capf::server::ServerDecision::LookUpDevice):
@@ -117,6 +133,9 @@ pub use postgres::{PostgresOptions, PostgresRegistry};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+
+#[cfg(feature = "est")]
+pub mod est;
 
 pub use any::{AnyRegistry, Health, OpenOptions, copy_registry, health, open};
 pub use auth_key::{

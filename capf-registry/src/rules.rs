@@ -39,7 +39,27 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(120);
 /// [`LEASE_MARGIN`], so a live session never loses its claim, while a
 /// crashed one's claim expires and the phone can retry.
 pub fn lease_until(now: u64, key_generation_timeout: Duration, response_timeout: Duration) -> u64 {
+    lease_until_with_issuance(
+        now,
+        key_generation_timeout,
+        response_timeout,
+        Duration::ZERO,
+    )
+}
+
+/// [`lease_until`] for a server whose issuer may take up to
+/// `issuance_timeout` (an external CA, such as EST's
+/// [`EstClient::timeout`](crate::est::EstClient::timeout) with the feature
+/// `est`): the session waits for it between key generation and the store,
+/// so the lease outlives that wait too.
+pub fn lease_until_with_issuance(
+    now: u64,
+    key_generation_timeout: Duration,
+    response_timeout: Duration,
+    issuance_timeout: Duration,
+) -> u64 {
     now.saturating_add(key_generation_timeout.as_secs())
+        .saturating_add(issuance_timeout.as_secs())
         .saturating_add(response_timeout.as_secs().saturating_mul(2))
         .saturating_add(LEASE_MARGIN.as_secs())
 }
@@ -881,6 +901,12 @@ mod tests {
         assert_eq!(
             lease_until(u64::MAX - 1, key_generation, response),
             u64::MAX
+        );
+        // An external CA's wait comes on top.
+        let issuance = Duration::from_secs(30);
+        assert_eq!(
+            lease_until_with_issuance(1_000, key_generation, response, issuance),
+            1_000 + 3600 + 30 + 120 + 120
         );
     }
 }

@@ -406,6 +406,7 @@ pub(crate) fn server_decision<'py>(
             device_name,
             subject_public_key_info_der,
             key_request,
+            ..
         } => {
             out.device_name = Some(device_name);
             out.subject_public_key_info = Some(bytes(py, &subject_public_key_info_der));

@@ -198,6 +198,7 @@ async fn demo(dir: &Path) -> CliResult {
             auth_key: Some(auth_key.clone()),
             auth_key_path: PathBuf::from("(in memory)"),
             node_name: None,
+            est: None,
         },
         crate::db::open(&db)?,
     )?;
@@ -275,6 +276,7 @@ async fn demo(dir: &Path) -> CliResult {
         out: PathBuf::new(),
         key: None,
         timeout: Duration::from_secs(60),
+        send_csr: false,
     };
     let lsc = |name: &str| dir.join(format!("{name}.pem"));
     let mut rows = Vec::new();

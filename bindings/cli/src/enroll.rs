@@ -19,6 +19,7 @@ use crate::output::{errln, outln, read_text};
 use crate::pump::{self, now, usable_server_name};
 use crate::runtime::{init_logging, runtime};
 use crate::{CliError, CliResult};
+use capf_core::capf::certificate_request::sign_certificate_request_info;
 use capf_core::capf::codec::Curve;
 use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::phone::{
@@ -74,6 +75,12 @@ pub(crate) struct EnrollArgs {
     /// Seconds to wait for each server frame.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
+    /// Also send a PKCS#10 certificate request signed by the new key
+    /// (CN = device name) with the public key, in KEY_GEN_RESPONSE
+    /// SIGNED_DATA (our reading of the spec; real phones are not known to
+    /// send it). An offline or external CA can then be given it as is.
+    #[arg(long)]
+    send_csr: bool,
     /// Sessions to try again after a communication failure (the server
     /// unreachable, the connection lost or silent), by the phone's retry
     /// policy (Cisco's phones: 3). A refusal is never retried. Default 0:
@@ -129,6 +136,8 @@ pub(crate) struct Enrollment {
     pub(crate) key: Option<KeyFamily>,
     /// Wait per server frame.
     pub(crate) timeout: Duration,
+    /// Send a certificate request signed by the new key with it.
+    pub(crate) send_csr: bool,
 }
 
 /// Runs `capf enroll`.
@@ -178,6 +187,7 @@ pub(crate) fn run(args: EnrollArgs) -> CliResult {
         out: args.out,
         key,
         timeout: Duration::from_secs(args.timeout.max(1)),
+        send_csr: args.send_csr,
     };
     let policy = RetryPolicy {
         retries: args.retries,
@@ -361,7 +371,8 @@ async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
     let (credentials, signer) = credentials(&enrollment.auth)?;
     let config = PhoneConfig::new(enrollment.device.clone(), credentials)
         .map_err(|error| CliError::input(format!("--device / credentials: {error}")))?
-        .with_response_timeout(enrollment.timeout);
+        .with_response_timeout(enrollment.timeout)
+        .with_certificate_request(enrollment.send_csr);
     let tls_config = enrollment.server_trust.clone();
     let session = PhoneSession::new(config, now());
     let mut connection = TlsConnection::client(
@@ -481,6 +492,28 @@ impl pump::Host<PhoneSession> for PhoneHost {
                     }
                     None => session.refuse_key().map_err(misuse),
                 }
+            }
+            PhoneDecision::SignCertificateRequest {
+                algorithm, message, ..
+            } => {
+                let signature = self
+                    .private_key_pem
+                    .as_deref()
+                    .and_then(|pem| ProofPrivateKey::from_pkcs8_pem(pem).ok())
+                    .and_then(|key| {
+                        sign_certificate_request_info(
+                            &key,
+                            algorithm,
+                            &message,
+                            &mut rand_core::OsRng,
+                        )
+                        .ok()
+                    });
+                match signature {
+                    Some(signature) => session.answer_certificate_request_signature(signature),
+                    None => session.refuse_certificate_request_signature(),
+                }
+                .map_err(misuse)
             }
             PhoneDecision::StoreCertificate { certificate_der } => {
                 let stored = match &self.private_key_pem {

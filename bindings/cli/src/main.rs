@@ -74,7 +74,7 @@ enum Command {
     #[command(subcommand)]
     Settings(settings::Command),
     /// Run a CAPF server (TLS, TCP 3804) over the device registry.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Whether a registry (--db FILE or postgres:// URL) is reachable and its schema current (exit 0 healthy, 1 unhealthy).
     Health(health::HealthArgs),
     /// Whole registries: copy one between SQLite and PostgreSQL.
@@ -165,7 +165,7 @@ fn main() -> ExitCode {
         Command::Ca(command) => ca::run(command),
         Command::Renew(command) => renew::run(command),
         Command::Settings(command) => settings::run(command),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Health(args) => health::run(args),
         Command::Registry(command) => registry::run(command),
         Command::Enroll(args) => enroll::run(args),

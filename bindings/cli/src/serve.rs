@@ -35,6 +35,7 @@ use capf_core::capf::server::{
 use capf_core::connection::ConnectionOptions;
 use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
 use capf_core::trust::Revocations;
+use capf_registry::est::{EstAuthentication, EstClient, EstConfig, EstUrl};
 use capf_registry::{
     AnyRegistry, AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry,
     SessionWritesAsync, Settings, auth_key_path_from_env, open_auth_key, rules,
@@ -146,7 +147,99 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     legacy_tls: bool,
     #[command(flatten)]
+    est: EstArgs,
+    #[command(flatten)]
     tvs: crate::tvs::TvsServeArgs,
+}
+
+/// `capf serve --est-url …`: LSCs signed by an online CA through EST.
+#[derive(Debug, Args)]
+pub(crate) struct EstArgs {
+    /// Have LSCs signed by an online CA through EST (RFC 7030
+    /// /simpleenroll) instead of --issuer: https://HOST[:PORT][/LABEL].
+    /// The phone must send a PKCS#10 request signed by its new key (EST
+    /// needs proof of possession; `capf enroll --send-csr` does); a phone
+    /// that sends only its public key is refused (END_SESSION 7, status
+    /// "CA Rejected Connection"). The phone stays connected while the CA
+    /// works, up to --est-timeout-seconds; no answer or a failed connection
+    /// gives "CA Communication Failure", an HTTP 4xx/5xx refusal "CA
+    /// Rejected Connection". The CA's certificates (/cacerts), read at
+    /// start, are trusted as LSC issuers (phones authenticating with an LSC
+    /// it signed). Needs --est-ca.
+    #[arg(long, value_name = "URL", requires = "est_ca")]
+    est_url: Option<String>,
+    /// CA certificates (PEM) trusted to issue the EST server's TLS
+    /// certificate (there are no built-in roots).
+    #[arg(long, value_name = "CA.pem", requires = "est_url")]
+    est_ca: Option<PathBuf>,
+    /// User name for HTTP basic authentication to the EST server.
+    #[arg(long, value_name = "USER", requires_all = ["est_url", "est_password_file"], conflicts_with = "est_cert")]
+    est_user: Option<String>,
+    /// File holding the --est-user password (one line; never on the
+    /// command line, never logged).
+    #[arg(long, value_name = "FILE", requires = "est_user")]
+    est_password_file: Option<PathBuf>,
+    /// TLS client certificate (PEM, with its chain) for the EST server.
+    #[arg(long, value_name = "CERT.pem", requires_all = ["est_url", "est_key"])]
+    est_cert: Option<PathBuf>,
+    /// Private key of --est-cert (PKCS#8 PEM).
+    #[arg(long, value_name = "KEY.pem", requires = "est_cert")]
+    est_key: Option<PathBuf>,
+    /// Seconds one EST enrollment may take (connection to answer) while
+    /// the phone waits (keep it below how long the phones wait for the
+    /// server's next frame); the claim on the device's operation outlives
+    /// it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    est_timeout_seconds: u64,
+}
+
+impl EstArgs {
+    /// The EST client, if --est-url was given; files read and checked now.
+    fn load(&self) -> Result<Option<Arc<EstClient>>, CliError> {
+        let Some(url) = &self.est_url else {
+            return Ok(None);
+        };
+        let url = EstUrl::parse(url).map_err(|error| CliError::input(error.to_string()))?;
+        let trust_anchors = match &self.est_ca {
+            Some(path) => read_certificates(path)?,
+            None => return Err(CliError::input("--est-url needs --est-ca")),
+        };
+        let authentication = match (
+            &self.est_user,
+            &self.est_password_file,
+            &self.est_cert,
+            &self.est_key,
+        ) {
+            (Some(user), Some(file), _, _) => {
+                let text = crate::output::read_text(file)?;
+                let password = text.strip_suffix('\n').unwrap_or(&text);
+                let password = password.strip_suffix('\r').unwrap_or(password);
+                if password.is_empty() {
+                    return Err(CliError::input(format!(
+                        "--est-password-file {}: empty",
+                        file.display()
+                    )));
+                }
+                EstAuthentication::Basic {
+                    user: user.clone(),
+                    password: password.to_owned(),
+                }
+            }
+            (_, _, Some(cert), Some(key)) => EstAuthentication::ClientCertificate {
+                chain: read_certificates(cert)?,
+                key_pkcs8_der: read_private_key(key)?,
+            },
+            _ => EstAuthentication::None,
+        };
+        let client = EstClient::new(EstConfig {
+            url,
+            trust_anchors,
+            authentication,
+            timeout: Duration::from_secs(self.est_timeout_seconds.max(1)),
+        })
+        .map_err(|error| CliError::input(error.to_string()))?;
+        Ok(Some(Arc::new(client)))
+    }
 }
 
 /// The settings this server runs with: the registry's, each overridden by
@@ -256,6 +349,9 @@ pub(crate) struct ServerSetup {
     pub(crate) auth_key_path: PathBuf,
     /// This node's name (`--node-name`), if any.
     pub(crate) node_name: Option<String>,
+    /// The online CA (`--est-url`), which then signs LSCs instead of
+    /// `issuer`.
+    pub(crate) est: Option<Arc<EstClient>>,
 }
 
 /// State shared by every connection task.
@@ -276,6 +372,8 @@ struct Shared {
     /// written looks again at each lookup until the key exists).
     auth_key: Mutex<Option<AuthKey>>,
     auth_key_path: PathBuf,
+    /// `--est-url`: LSCs come from this CA.
+    est: Option<Arc<EstClient>>,
 }
 
 impl Shared {
@@ -336,11 +434,13 @@ impl ServerSetup {
         let auth_key_path = auth_key_path_from_env(args.auth_key_file.as_deref(), &args.db);
         let auth_key = open_auth_key(&auth_key_path, AuthKeyUse::MustExist, &mut rand_core::OsRng)
             .map_err(|error| CliError::input(error.to_string()))?;
+        let est = args.est.load()?;
         Ok(Self {
             auth_key,
             auth_key_path,
             tls,
             issuer,
+            est,
             node_name: args.node_name.clone(),
             policy,
             validity_days: effective.validity_days,
@@ -352,6 +452,28 @@ impl ServerSetup {
                 key_generation_retries: effective.key_generation_retries,
             },
         })
+    }
+}
+
+impl ServerSetup {
+    /// With `--est-url`: the CA's certificates (`/cacerts`) join the LSC
+    /// issuers, so phones may authenticate with the LSCs it signs (an
+    /// upgrade or renewal by LSC); the server does not start without them.
+    async fn trust_est_issuers(&mut self) -> Result<(), CliError> {
+        let Some(est) = self.est.clone() else {
+            return Ok(());
+        };
+        let certificates = est.ca_certificates().await.map_err(|error| {
+            CliError::input(format!(
+                "--est-url: reading the CA's certificates (/cacerts): {error}"
+            ))
+        })?;
+        tracing::info!(
+            certificates = certificates.len(),
+            "EST CA certificates trusted as LSC issuers"
+        );
+        self.policy.lsc_issuers.extend(certificates);
+        Ok(())
     }
 }
 
@@ -423,7 +545,8 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
     runtime()?.block_on(async move {
         let mut bound = ReadyAddresses::default();
         let capf = match setup {
-            Some((setup, registry, listen)) => {
+            Some((mut setup, registry, listen)) => {
+                setup.trust_est_issuers().await?;
                 let server = Server::new(setup, registry)?;
                 let listener = bind(listen).await?;
                 let address = local(&listener)?;
@@ -558,6 +681,7 @@ impl Server {
                 auth_key: Mutex::new(setup.auth_key),
                 auth_key_path: setup.auth_key_path,
                 node_name: setup.node_name,
+                est: setup.est,
             }),
         })
     }
@@ -725,10 +849,15 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
         let shared = &self.server.shared;
         match decision {
             ServerDecision::LookUpDevice { device_name } => {
-                let lease_until = rules::lease_until(
+                // The lease outlives the external CA's wait too.
+                let lease_until = rules::lease_until_with_issuance(
                     now_unix(),
                     shared.timeouts.key_generation_total(),
                     shared.timeouts.response,
+                    shared
+                        .est
+                        .as_ref()
+                        .map_or(Duration::ZERO, |est| est.timeout()),
                 );
                 // The claim is a registry write: awaited, no thread blocks.
                 let auth_key = shared.auth_key();
@@ -765,6 +894,20 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 answered.map_err(|e| e.to_string())?;
                 tracing::debug!(device = %device_name, answer, "device looked up");
                 Ok(())
+            }
+            ServerDecision::IssueCertificate {
+                device_name,
+                subject_public_key_info_der,
+                certificate_request_der,
+                ..
+            } if shared.est.is_some() => {
+                self.issue_through_est(
+                    session,
+                    &device_name,
+                    &subject_public_key_info_der,
+                    certificate_request_der,
+                )
+                .await
             }
             ServerDecision::IssueCertificate {
                 device_name,
@@ -836,6 +979,53 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 .map_err(|e| e.to_string())
             }
             _ => Err("unknown decision".to_owned()),
+        }
+    }
+}
+
+impl ServerHost<'_> {
+    /// Answers `IssueCertificate` through the EST CA (`--est-url`): the
+    /// phone's signed request goes to the CA while this session waits (other
+    /// sessions go on); the certificate comes back, or a refusal whose
+    /// status the library chooses ([`capf_registry::est`]).
+    async fn issue_through_est(
+        &mut self,
+        session: &mut ServerSession,
+        device_name: &str,
+        subject_public_key_info_der: &[u8],
+        certificate_request_der: Option<Vec<u8>>,
+    ) -> Result<(), String> {
+        let Some(est) = self.server.shared.est.clone() else {
+            return Err("no EST CA configured".to_owned());
+        };
+        let Some(request) = certificate_request_der else {
+            let refusal = capf_registry::est::refusal_without_request();
+            tracing::warn!(device = %device_name, %refusal, "EST issuance refused");
+            return session
+                .refuse_certificate(refusal)
+                .map_err(|e| e.to_string());
+        };
+        tracing::info!(device = %device_name, "asking the EST CA for the LSC");
+        match est
+            .simple_enroll(&request, subject_public_key_info_der)
+            .await
+        {
+            Ok(der) => {
+                let certificate = NewCertificate::from_der(&der);
+                self.pending = Some(PendingCertificate {
+                    serial_hex: certificate.serial_hex,
+                    issued_at: certificate.issued_at,
+                    not_after: certificate.not_after,
+                });
+                tracing::info!(device = %device_name, "the EST CA signed the LSC");
+                session.answer_certificate(der).map_err(|e| e.to_string())
+            }
+            Err(error) => {
+                tracing::error!(device = %device_name, %error, "EST issuance failed");
+                session
+                    .refuse_certificate(error.refusal())
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 }

@@ -545,6 +545,7 @@ pub(crate) fn decision_from_core(decision: core_server::ServerDecision) -> Serve
             device_name,
             subject_public_key_info_der,
             key_request,
+            ..
         } => ServerDecision::IssueCertificate {
             device_name,
             subject_public_key_info_der,

@@ -5,8 +5,11 @@
 //! - [`server`]: the CAPF server session (what Unified CM's CAPF service does).
 //! - [`phone`]: the phone's session (what a Cisco phone does).
 //! - [`key_request`]: the key a server asks a phone to generate.
+//! - [`certificate_request`]: the phone-signed PKCS#10 request a phone may
+//!   send with its new key (our reading).
 //! - [`proof`]: the signatures a phone makes with its LSC, MIC or SUDI key.
 
+pub mod certificate_request;
 pub mod codec;
 pub mod key_request;
 pub mod phone;

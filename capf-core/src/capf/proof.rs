@@ -611,9 +611,9 @@ fn check_digest_len(hash: ProofHash, digest: &[u8]) -> Result<(), ProofError> {
 }
 
 /// Field element lengths in bytes.
-const P256_FIELD_BYTES: usize = 32;
-const P384_FIELD_BYTES: usize = 48;
-const P521_FIELD_BYTES: usize = 66;
+pub(crate) const P256_FIELD_BYTES: usize = 32;
+pub(crate) const P384_FIELD_BYTES: usize = 48;
+pub(crate) const P521_FIELD_BYTES: usize = 66;
 
 /// The curve of a named-curve OID; only the three CAPF curves (spec 7.5).
 fn curve_from_oid(oid: der::oid::ObjectIdentifier) -> Result<Curve, ProofError> {
@@ -634,7 +634,7 @@ fn curve_from_oid(oid: der::oid::ObjectIdentifier) -> Result<Curve, ProofError> 
 /// integer left-padded with zeros (the RustCrypto prehash API refuses hashes
 /// shorter than half the field, e.g. SHA-1 on P-384); a longer one is left
 /// as is and truncated to its leftmost bits by the library.
-fn field_digest(field: usize, digest: &[u8]) -> Vec<u8> {
+pub(crate) fn field_digest(field: usize, digest: &[u8]) -> Vec<u8> {
     match field.checked_sub(digest.len()) {
         Some(pad) if pad > 0 => {
             let mut z = vec![0u8; pad];

@@ -120,6 +120,25 @@ impl Frame {
         )
     }
 
+    /// KEY_GEN_RESPONSE (4) on success with a phone-signed certificate
+    /// request (our reading, see
+    /// [`certificate_request`](crate::capf::certificate_request)):
+    /// PUBLIC_KEY, then SIGNED_DATA = the DER PKCS#10 request.
+    pub fn key_gen_response_with_certificate_request(
+        session_id: u32,
+        public_key_spki: Vec<u8>,
+        certificate_request_der: Vec<u8>,
+    ) -> Self {
+        Self::new(
+            Command::KeyGenResponse,
+            session_id,
+            vec![
+                Element::PublicKey(public_key_spki),
+                Element::SignedData(certificate_request_der),
+            ],
+        )
+    }
+
     /// KEY_GEN_RESPONSE (4) on failure: REASON only (7 in our tests).
     pub fn key_gen_failure(session_id: u32, reason: Reason) -> Self {
         Self::new(
@@ -238,6 +257,16 @@ mod tests {
         assert_eq!(
             Frame::key_gen_request_ec(2, Curve::P256).encode().unwrap(),
             hex("55 03 00000002 0008 11 0001 01 12 0001 00")
+        );
+        assert_eq!(
+            Frame::key_gen_response_with_certificate_request(
+                1,
+                vec![0x30, 0x00],
+                vec![0x30, 0x01, 0x05]
+            )
+            .encode()
+            .unwrap(),
+            hex("55 04 00000001 000b 09 0002 30 00 06 0003 30 01 05")
         );
         assert_eq!(
             Frame::request_in_progress(7).encode().unwrap(),

@@ -48,6 +48,7 @@ pub struct PhoneConfig {
     accepted_server_versions: Vec<u8>,
     response_timeout: Duration,
     layout: AuthResponseLayout,
+    certificate_request: bool,
 }
 
 impl PhoneConfig {
@@ -77,6 +78,7 @@ impl PhoneConfig {
             accepted_server_versions: vec![3, 2],
             response_timeout: Self::DEFAULT_RESPONSE_TIMEOUT,
             layout: AuthResponseLayout::Reference,
+            certificate_request: false,
         })
     }
 
@@ -108,6 +110,22 @@ impl PhoneConfig {
     pub fn with_auth_response_layout(mut self, layout: AuthResponseLayout) -> Self {
         self.layout = layout;
         self
+    }
+
+    /// Whether KEY_GEN_RESPONSE also carries a certificate request signed
+    /// by the new key (SIGNED_DATA, our reading: see
+    /// [`certificate_request`](crate::capf::certificate_request)); off by
+    /// default, as in the recordings. On, the host is asked to sign it
+    /// ([`PhoneDecision::SignCertificateRequest`](super::PhoneDecision::SignCertificateRequest)).
+    #[must_use]
+    pub fn with_certificate_request(mut self, send: bool) -> Self {
+        self.certificate_request = send;
+        self
+    }
+
+    /// Whether a certificate request goes with the new key.
+    pub const fn sends_certificate_request(&self) -> bool {
+        self.certificate_request
     }
 
     /// The device name.

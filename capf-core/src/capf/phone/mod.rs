@@ -24,7 +24,11 @@
 //! * checks, before asking the host to store an issued certificate, that it
 //!   parses and carries exactly the generated public key;
 //! * applies a response timeout to every wait for the server except while
-//!   the host generates a key.
+//!   the host generates a key;
+//! * can send, with the new public key, a PKCS#10 request signed by that key
+//!   ([`PhoneConfig::with_certificate_request`], off by default; our reading
+//!   of the "signed message" of spec section 15, see
+//!   [`certificate_request`](crate::capf::certificate_request)).
 
 mod config;
 mod credentials;

@@ -5,6 +5,7 @@
 use core::fmt;
 
 use super::credentials::ProofCredential;
+use crate::capf::certificate_request::CertificateRequestAlgorithm;
 use crate::capf::codec::{Command, Reason, WireError};
 use crate::capf::key_request::KeyRequest;
 use crate::capf::proof::ProofHash;
@@ -75,6 +76,30 @@ pub enum PhoneDecision {
     /// already queued REQUEST_IN_PROGRESS; the host may take as long as it
     /// needs (the session sets no deadline meanwhile).
     GenerateKey(KeyRequest),
+    /// Sign the phone-signed certificate request (our reading, see
+    /// [`certificate_request`](crate::capf::certificate_request)) with the
+    /// key just generated, and answer with
+    /// [`answer_certificate_request_signature`](super::PhoneSession::answer_certificate_request_signature)
+    /// (or
+    /// [`refuse_certificate_request_signature`](super::PhoneSession::refuse_certificate_request_signature):
+    /// the key then goes out without a request). Asked only with
+    /// [`PhoneConfig::with_certificate_request`](super::PhoneConfig::with_certificate_request),
+    /// right after [`answer_key`](super::PhoneSession::answer_key).
+    ///
+    /// The signature is a standard X.509 one of `message` (`SHA256withRSA`,
+    /// or ECDSA with the curve's hash, DER `SEQUENCE { r, s }`), as
+    /// `algorithm` names it; `digest` is its hash of `message`, for
+    /// keystores that sign digests. In-memory keys:
+    /// [`sign_certificate_request_info`](crate::capf::certificate_request::sign_certificate_request_info).
+    /// The session checks the answer under the new key.
+    SignCertificateRequest {
+        /// The signature algorithm.
+        algorithm: CertificateRequestAlgorithm,
+        /// The DER `CertificationRequestInfo` to sign.
+        message: Vec<u8>,
+        /// `algorithm`'s hash of `message`.
+        digest: Vec<u8>,
+    },
     /// Store this LSC (DER) as the phone's certificate, replacing the old
     /// one, and answer with
     /// [`answer_store`](super::PhoneSession::answer_store) once stored (or
@@ -99,6 +124,7 @@ impl PhoneDecision {
         match self {
             Self::SignProof { .. } => DecisionKind::SignProof,
             Self::GenerateKey(_) => DecisionKind::GenerateKey,
+            Self::SignCertificateRequest { .. } => DecisionKind::SignCertificateRequest,
             Self::StoreCertificate { .. } => DecisionKind::StoreCertificate,
             Self::FetchCertificate => DecisionKind::FetchCertificate,
             Self::DeleteCertificate => DecisionKind::DeleteCertificate,
@@ -311,6 +337,8 @@ pub enum PhoneSessionState {
     AwaitingRequest,
     /// REQUEST_IN_PROGRESS sent; the host is generating the key.
     GeneratingKey,
+    /// The key is made; the host is signing the certificate request.
+    SigningCertificateRequest,
     /// KEY_GEN_RESPONSE sent; waiting for STORE_CERT_REQUEST or END_SESSION.
     AwaitingStoreRequest,
     /// The host is storing the issued certificate.
@@ -334,6 +362,7 @@ impl fmt::Display for PhoneSessionState {
             Self::SigningProof => "signing the authentication proofs",
             Self::AwaitingRequest => "awaiting a request",
             Self::GeneratingKey => "generating a key",
+            Self::SigningCertificateRequest => "signing the certificate request",
             Self::AwaitingStoreRequest => "awaiting STORE_CERT_REQUEST",
             Self::Storing => "storing the certificate",
             Self::Fetching => "fetching the certificate",

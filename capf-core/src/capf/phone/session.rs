@@ -12,6 +12,10 @@ use super::outcome::{
     CommunicationFailure, LocalFailure, PhoneDecision, PhoneOutcome, PhoneOutput,
     PhoneProtocolViolation, PhoneSessionState, StoreFailure,
 };
+use crate::capf::certificate_request::{
+    CertificateRequestAlgorithm, assemble_certificate_request, certification_request_info,
+    verify_certificate_request_signature,
+};
 use crate::capf::codec::{
     AuthResponseFields, CertificateProof, Command, Element, Frame, FrameDecoder, KeyType, Reason,
     Sha2SignedData, SudiData, WireError, WrappedCertificate,
@@ -65,6 +69,15 @@ impl PendingAuth {
     }
 }
 
+/// The certificate request being signed: the new key and what is signed.
+#[derive(Debug)]
+struct PendingRequest {
+    spki_der: Vec<u8>,
+    public_key: Box<SubjectPublicKeyInfoOwned>,
+    info_der: Vec<u8>,
+    algorithm: CertificateRequestAlgorithm,
+}
+
 /// One variant per state; the data each state needs lives in it. Every
 /// state that waits for the server carries its deadline.
 #[derive(Debug)]
@@ -80,6 +93,9 @@ enum State {
     },
     GeneratingKey {
         request: KeyRequest,
+    },
+    SigningCertificateRequest {
+        request: Box<PendingRequest>,
     },
     AwaitingStoreRequest {
         public_key: Box<SubjectPublicKeyInfoOwned>,
@@ -108,6 +124,7 @@ impl State {
             Self::SigningProof { .. } => PhoneSessionState::SigningProof,
             Self::AwaitingRequest { .. } => PhoneSessionState::AwaitingRequest,
             Self::GeneratingKey { .. } => PhoneSessionState::GeneratingKey,
+            Self::SigningCertificateRequest { .. } => PhoneSessionState::SigningCertificateRequest,
             Self::AwaitingStoreRequest { .. } => PhoneSessionState::AwaitingStoreRequest,
             Self::Storing { .. } => PhoneSessionState::Storing,
             Self::Fetching => PhoneSessionState::Fetching,
@@ -123,6 +140,7 @@ impl State {
         match self {
             Self::SigningProof { .. } => Some(DecisionKind::SignProof),
             Self::GeneratingKey { .. } => Some(DecisionKind::GenerateKey),
+            Self::SigningCertificateRequest { .. } => Some(DecisionKind::SignCertificateRequest),
             Self::Storing { .. } => Some(DecisionKind::StoreCertificate),
             Self::Fetching => Some(DecisionKind::FetchCertificate),
             Self::Deleting => Some(DecisionKind::DeleteCertificate),
@@ -152,6 +170,7 @@ enum Event {
     Signature(Option<Vec<u8>>),
     Key(Option<(Vec<u8>, Box<SubjectPublicKeyInfoOwned>)>),
     RepeatInProgress,
+    RequestSignature(Option<Vec<u8>>),
     Store(bool),
     Fetch(Option<Vec<u8>>),
     Delete(bool),
@@ -385,6 +404,38 @@ impl PhoneSession {
         Ok(())
     }
 
+    /// Answer to [`PhoneDecision::SignCertificateRequest`]: the signature of
+    /// its `message` by the new key. It is checked under that key; one that
+    /// does not verify is refused ([`SessionMisuse::InvalidSignature`]) and
+    /// the decision stays pending. KEY_GEN_RESPONSE then goes out with
+    /// PUBLIC_KEY and SIGNED_DATA (the DER request).
+    pub fn answer_certificate_request_signature(
+        &mut self,
+        signature: Vec<u8>,
+    ) -> Result<(), SessionMisuse> {
+        let State::SigningCertificateRequest { request } = &self.state else {
+            return Err(self.not_pending(DecisionKind::SignCertificateRequest));
+        };
+        verify_certificate_request_signature(
+            &request.spki_der,
+            request.algorithm,
+            &request.info_der,
+            &signature,
+        )
+        .map_err(|_| SessionMisuse::InvalidSignature)?;
+        self.step(Event::RequestSignature(Some(signature)));
+        Ok(())
+    }
+
+    /// Refuses [`PhoneDecision::SignCertificateRequest`]: the request cannot
+    /// be signed; KEY_GEN_RESPONSE goes out with PUBLIC_KEY alone, as
+    /// without the option.
+    pub fn refuse_certificate_request_signature(&mut self) -> Result<(), SessionMisuse> {
+        self.expect_pending(DecisionKind::SignCertificateRequest)?;
+        self.step(Event::RequestSignature(None));
+        Ok(())
+    }
+
     /// Refuses [`PhoneDecision::GenerateKey`]: the key could not be made;
     /// sent as KEY_GEN_RESPONSE REASON=7.
     pub fn refuse_key(&mut self) -> Result<(), SessionMisuse> {
@@ -484,15 +535,19 @@ impl PhoneSession {
                 self.finish(PhoneOutcome::LocalFailure(LocalFailure::Signing))
             }
             (State::GeneratingKey { .. }, Event::Key(Some((spki_der, public_key)))) => {
-                let frame = Frame::key_gen_response(self.current_session_id(), spki_der);
-                let deadline = self.deadline();
-                self.send(
-                    &frame,
-                    State::AwaitingStoreRequest {
-                        public_key,
-                        deadline,
-                    },
-                )
+                self.on_key(spki_der, public_key)
+            }
+            (State::SigningCertificateRequest { request }, Event::RequestSignature(signature)) => {
+                let PendingRequest {
+                    spki_der,
+                    public_key,
+                    info_der,
+                    algorithm,
+                } = *request;
+                let request_der = signature.and_then(|signature| {
+                    assemble_certificate_request(&info_der, algorithm, &signature).ok()
+                });
+                self.send_key(spki_der, public_key, request_der)
             }
             (State::GeneratingKey { .. }, Event::Key(None)) => {
                 self.key_failure(self.current_session_id())
@@ -560,6 +615,7 @@ impl PhoneSession {
                 Event::Signature(_)
                 | Event::Key(_)
                 | Event::RepeatInProgress
+                | Event::RequestSignature(_)
                 | Event::Store(_)
                 | Event::Fetch(_)
                 | Event::Delete(_),
@@ -731,6 +787,62 @@ impl PhoneSession {
                 .push_back(PhoneOutput::Need(PhoneDecision::GenerateKey(request)));
         }
         next
+    }
+
+    /// The host made the key: ask for the certificate request's signature
+    /// when configured (and the request can be built), else send the key.
+    fn on_key(&mut self, spki_der: Vec<u8>, public_key: Box<SubjectPublicKeyInfoOwned>) -> State {
+        if self.config.sends_certificate_request() {
+            let built = certification_request_info(self.config.device_name(), &spki_der).and_then(
+                |info_der| {
+                    CertificateRequestAlgorithm::for_public_key(&spki_der)
+                        .map(|algorithm| (info_der, algorithm))
+                },
+            );
+            if let Ok((info_der, algorithm)) = built {
+                let digest = algorithm.digest(&info_der);
+                self.outputs
+                    .push_back(PhoneOutput::Need(PhoneDecision::SignCertificateRequest {
+                        algorithm,
+                        message: info_der.clone(),
+                        digest,
+                    }));
+                return State::SigningCertificateRequest {
+                    request: Box::new(PendingRequest {
+                        spki_der,
+                        public_key,
+                        info_der,
+                        algorithm,
+                    }),
+                };
+            }
+        }
+        self.send_key(spki_der, public_key, None)
+    }
+
+    /// KEY_GEN_RESPONSE with PUBLIC_KEY (and the certificate request, if
+    /// any), then wait for STORE_CERT_REQUEST.
+    fn send_key(
+        &mut self,
+        spki_der: Vec<u8>,
+        public_key: Box<SubjectPublicKeyInfoOwned>,
+        request_der: Option<Vec<u8>>,
+    ) -> State {
+        let session_id = self.current_session_id();
+        let frame = match request_der {
+            Some(request_der) => {
+                Frame::key_gen_response_with_certificate_request(session_id, spki_der, request_der)
+            }
+            None => Frame::key_gen_response(session_id, spki_der),
+        };
+        let deadline = self.deadline();
+        self.send(
+            &frame,
+            State::AwaitingStoreRequest {
+                public_key,
+                deadline,
+            },
+        )
     }
 
     /// KEY_GEN_RESPONSE REASON=7, then wait for END_SESSION.

@@ -1,6 +1,7 @@
 //! What a [`ServerSession`](super::ServerSession) hands out: outputs,
 //! decisions for the host, the final outcome, and the errors.
 
+use crate::capf::certificate_request::CertificateRequestError;
 use crate::capf::codec::{Command, ElementTag, Reason, WireError};
 use crate::capf::key_request::KeyRequest;
 use crate::session::{DecisionKind, Output};
@@ -34,6 +35,14 @@ pub enum ServerDecision {
         subject_public_key_info_der: Vec<u8>,
         /// What was asked for.
         key_request: KeyRequest,
+        /// The phone-signed PKCS#10 request (DER) that came with the key in
+        /// SIGNED_DATA, if any (our reading, see
+        /// [`certificate_request`](crate::capf::certificate_request)),
+        /// already verified: its key is exactly
+        /// `subject_public_key_info_der`, its signature verifies under it and
+        /// its subject CN is `device_name`. An external CA can be given it
+        /// as is.
+        certificate_request_der: Option<Vec<u8>>,
     },
     /// Record the certificate as pending for this device (the operation is
     /// NOT done yet) before it is sent; answer with
@@ -387,6 +396,12 @@ pub enum ServerProtocolViolation {
         /// What was asked for.
         requested: KeyRequest,
     },
+    /// KEY_GEN_RESPONSE carried SIGNED_DATA that is not a valid
+    /// phone-signed certificate request for PUBLIC_KEY and this device
+    /// (our reading: see
+    /// [`certificate_request`](crate::capf::certificate_request)).
+    #[error("SIGNED_DATA of KEY_GEN_RESPONSE refused: {0}")]
+    InvalidCertificateRequest(CertificateRequestError),
     /// FETCH_CERT_RESPONSE carried a CERTIFICATE that is not DER X.509.
     #[error("fetched certificate does not parse")]
     InvalidFetchedCertificate,

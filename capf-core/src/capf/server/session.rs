@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use der::{Decode, Encode};
 use rsa::traits::PublicKeyParts;
 
+use crate::capf::certificate_request::verify_certificate_request;
 use crate::capf::codec::{
     AuthType, Command, Curve, ElementTag, Frame, FrameDecoder, HashId, Reason, WireError,
 };
@@ -927,11 +928,22 @@ impl ServerSession {
                 requested: key_request,
             });
         }
+        let device_name = self.device_name.clone().unwrap_or_default();
+        // Our reading: SIGNED_DATA here is a phone-signed PKCS#10 request;
+        // when present it must be exactly right (SHA2_SIGNED_DATA and
+        // unknown elements are still ignored).
+        let certificate_request_der = frame.signed_data().map(<[u8]>::to_vec);
+        if let Some(request) = &certificate_request_der
+            && let Err(error) = verify_certificate_request(request, spki, &device_name)
+        {
+            return self.violation(ServerProtocolViolation::InvalidCertificateRequest(error));
+        }
         self.outputs
             .push_back(ServerOutput::Need(ServerDecision::IssueCertificate {
-                device_name: self.device_name.clone().unwrap_or_default(),
+                device_name,
                 subject_public_key_info_der: spki.to_vec(),
                 key_request,
+                certificate_request_der,
             }));
         State::IssuingCertificate {
             subject_public_key_info_der: spki.to_vec(),

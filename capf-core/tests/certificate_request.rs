@@ -1,0 +1,397 @@
+//! The phone-signed certificate request (our reading: KEY_GEN_RESPONSE
+//! SIGNED_DATA = a DER PKCS#10 request signed by the new key), end to end
+//! between a real phone session and a real server session:
+//!
+//! * a phone configured to send it: the server's IssueCertificate decision
+//!   carries the request, which `openssl req -verify` accepts (an
+//!   independent check) and whose key and subject OpenSSL reads back as the
+//!   phone's key and CN;
+//! * RSA-2048 and P-256/P-384/P-521 keys;
+//! * tampered on the wire (signature, another key's request, another
+//!   device's name, garbage): the server ends the session as a protocol
+//!   error naming the reason, and issues nothing;
+//! * without the option, the phone sends PUBLIC_KEY alone (the recorded
+//!   exchange; the vectors prove the bytes).
+
+use std::process::Command as Process;
+
+use capf_core::capf::certificate_request::{
+    CertificateRequestAlgorithm, CertificateRequestError, assemble_certificate_request,
+    certification_request_info, sign_certificate_request_info,
+};
+use capf_core::capf::codec::{Command, Curve, Element, Frame};
+use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::phone::{PhoneConfig, PhoneCredentials, PhoneDecision, PhoneSession};
+use capf_core::capf::proof::ProofPrivateKey;
+use capf_core::capf::server::{
+    AuthMode, DeviceRecord, IssueRefusal, Operation, ServerConfig, ServerDecision,
+    ServerProtocolViolation, ServerSession, SessionResult,
+};
+use capf_core::session::Output;
+use capf_core::time::Timestamp;
+use der::pem::LineEnding;
+use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
+use rand::SeedableRng;
+
+const DEVICE: &str = "SEP001122334455";
+const T0: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
+
+/// A phone key made from a seed: (DER SPKI, in-memory private key).
+fn key(request: KeyRequest, seed: u64) -> (Vec<u8>, ProofPrivateKey) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let pkcs8 = match request {
+        KeyRequest::Rsa { bits } => rsa::RsaPrivateKey::new(&mut rng, usize::from(bits))
+            .unwrap()
+            .to_pkcs8_der()
+            .unwrap(),
+        KeyRequest::Ec(Curve::P256) => p256::SecretKey::random(&mut rng).to_pkcs8_der().unwrap(),
+        KeyRequest::Ec(Curve::P384) => p384::SecretKey::random(&mut rng).to_pkcs8_der().unwrap(),
+        KeyRequest::Ec(Curve::P521) => p521::SecretKey::random(&mut rng).to_pkcs8_der().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let private = ProofPrivateKey::from_pkcs8_der(pkcs8.as_bytes()).unwrap();
+    let spki = match request {
+        KeyRequest::Rsa { .. } => {
+            use rsa::pkcs8::DecodePrivateKey;
+            rsa::RsaPrivateKey::from_pkcs8_der(pkcs8.as_bytes())
+                .unwrap()
+                .to_public_key()
+                .to_public_key_der()
+                .unwrap()
+        }
+        KeyRequest::Ec(Curve::P256) => {
+            use p256::pkcs8::DecodePrivateKey;
+            p256::SecretKey::from_pkcs8_der(pkcs8.as_bytes())
+                .unwrap()
+                .public_key()
+                .to_public_key_der()
+                .unwrap()
+        }
+        KeyRequest::Ec(Curve::P384) => {
+            use p384::pkcs8::DecodePrivateKey;
+            p384::SecretKey::from_pkcs8_der(pkcs8.as_bytes())
+                .unwrap()
+                .public_key()
+                .to_public_key_der()
+                .unwrap()
+        }
+        KeyRequest::Ec(Curve::P521) => {
+            use p521::pkcs8::DecodePrivateKey;
+            p521::SecretKey::from_pkcs8_der(pkcs8.as_bytes())
+                .unwrap()
+                .public_key()
+                .to_public_key_der()
+                .unwrap()
+        }
+        other => panic!("{other:?}"),
+    };
+    (spki.as_bytes().to_vec(), private)
+}
+
+/// What the server handed out and how it ended.
+struct Run {
+    /// The IssueCertificate decision's request, if the server got that far.
+    issue: Option<Option<Vec<u8>>>,
+    result: SessionResult,
+    /// The phone's KEY_GEN_RESPONSE as it was sent (before any tampering).
+    key_gen_response: Option<Frame>,
+}
+
+/// One install session: the phone (with or without the request option)
+/// answers with `spki`/`private`; `tamper` may rewrite its frames on the
+/// way to the server. The server refuses to issue (the test needs only
+/// the decision).
+fn run(
+    request: KeyRequest,
+    spki: &[u8],
+    private: &ProofPrivateKey,
+    send_request: bool,
+    tamper: impl Fn(Frame) -> Frame,
+) -> Run {
+    let mut server = ServerSession::new(ServerConfig::new(0x0101), T0);
+    let config = PhoneConfig::new(DEVICE, PhoneCredentials::NullString)
+        .unwrap()
+        .with_certificate_request(send_request);
+    assert_eq!(config.sends_certificate_request(), send_request);
+    let mut phone = PhoneSession::new(config, T0);
+    let mut issue = None;
+    let mut key_gen_response = None;
+    let mut result = None;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    for _ in 0..100 {
+        let mut moved = false;
+        while let Some(output) = server.poll_output() {
+            moved = true;
+            match output {
+                Output::Transmit(bytes) => phone.handle_input(&bytes),
+                Output::Need(ServerDecision::LookUpDevice { .. }) => server
+                    .answer_device(Some(DeviceRecord::new(
+                        DEVICE,
+                        Operation::Install(request),
+                        AuthMode::NullString,
+                    )))
+                    .unwrap(),
+                Output::Need(ServerDecision::IssueCertificate {
+                    certificate_request_der,
+                    subject_public_key_info_der,
+                    ..
+                }) => {
+                    assert_eq!(subject_public_key_info_der, spki);
+                    issue = Some(certificate_request_der);
+                    server
+                        .refuse_certificate(IssueRefusal::Declined("test".into()))
+                        .unwrap();
+                }
+                Output::Need(ServerDecision::RecordOutcome { .. }) => {
+                    server.answer_outcome_recorded().unwrap()
+                }
+                Output::Need(other) => panic!("{other:?}"),
+                Output::Done(outcome) => result = Some(outcome.result),
+                _ => panic!("unknown output"),
+            }
+        }
+        while let Some(output) = phone.poll_output() {
+            moved = true;
+            match output {
+                Output::Transmit(bytes) => {
+                    let frame = Frame::decode(&bytes).unwrap();
+                    if frame.command == Command::KeyGenResponse {
+                        key_gen_response = Some(frame.clone());
+                    }
+                    server.handle_input(&tamper(frame).encode().unwrap());
+                }
+                Output::Need(PhoneDecision::GenerateKey(asked)) => {
+                    assert_eq!(asked, request);
+                    phone.answer_key(spki.to_vec()).unwrap();
+                }
+                Output::Need(PhoneDecision::SignCertificateRequest {
+                    algorithm,
+                    message,
+                    digest,
+                }) => {
+                    assert_eq!(digest, algorithm.digest(&message));
+                    // A signature by another key is refused; the decision
+                    // stays pending.
+                    let (_, other) = key(KeyRequest::Ec(Curve::P256), 77);
+                    if let Ok(wrong) = sign_certificate_request_info(
+                        &other,
+                        CertificateRequestAlgorithm::EcdsaSha256,
+                        &message,
+                        &mut rng,
+                    ) {
+                        assert!(phone.answer_certificate_request_signature(wrong).is_err());
+                    }
+                    let signature =
+                        sign_certificate_request_info(private, algorithm, &message, &mut rng)
+                            .unwrap();
+                    phone
+                        .answer_certificate_request_signature(signature)
+                        .unwrap();
+                }
+                Output::Need(other) => panic!("{other:?}"),
+                Output::Done(_) => {}
+                _ => panic!("unknown output"),
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    Run {
+        issue,
+        result: result.expect("the server session ended"),
+        key_gen_response,
+    }
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "capf-certificate-request-{}-{name}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn openssl(arguments: &[&str]) -> (bool, String) {
+    let output = Process::new("openssl").args(arguments).output().unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// The request handed to the server host, checked by OpenSSL: signature,
+/// key (compared with the phone's key as OpenSSL prints both), subject.
+fn check_with_openssl(name: &str, request_der: &[u8], spki: &[u8]) {
+    let dir = scratch(name);
+    let csr = dir.join("phone.csr");
+    let pub_pem = dir.join("phone.pub.pem");
+    std::fs::write(
+        &csr,
+        der::pem::encode_string("CERTIFICATE REQUEST", LineEnding::LF, request_der).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        &pub_pem,
+        der::pem::encode_string("PUBLIC KEY", LineEnding::LF, spki).unwrap(),
+    )
+    .unwrap();
+    let csr = csr.to_str().unwrap();
+    let (ok, text) = openssl(&["req", "-in", csr, "-noout", "-verify"]);
+    assert!(ok, "openssl req -verify: {text}");
+    assert!(
+        text.contains("verify OK") || text.contains("Certificate request self-signature verify OK"),
+        "{text}"
+    );
+    let (ok, subject) = openssl(&[
+        "req", "-in", csr, "-noout", "-subject", "-nameopt", "RFC2253",
+    ]);
+    assert!(ok, "{subject}");
+    assert_eq!(subject.trim(), format!("subject=CN={DEVICE}"));
+    let (ok, from_request) = openssl(&["req", "-in", csr, "-noout", "-pubkey"]);
+    assert!(ok, "{from_request}");
+    let (ok, phone_key) = openssl(&["pkey", "-pubin", "-in", pub_pem.to_str().unwrap()]);
+    assert!(ok, "{phone_key}");
+    assert_eq!(from_request, phone_key);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn phone_signed_request_reaches_the_host_and_openssl_verifies_it() {
+    for (label, request, seed) in [
+        ("rsa2048", KeyRequest::Rsa { bits: 2048 }, 1),
+        ("p256", KeyRequest::Ec(Curve::P256), 2),
+        ("p384", KeyRequest::Ec(Curve::P384), 3),
+        ("p521", KeyRequest::Ec(Curve::P521), 4),
+    ] {
+        let (spki, private) = key(request, seed);
+        let run = run(request, &spki, &private, true, |frame| frame);
+        let request_der = run
+            .issue
+            .clone()
+            .expect("IssueCertificate")
+            .expect("a certificate request");
+        // On the wire: PUBLIC_KEY then SIGNED_DATA (the request).
+        let sent = run.key_gen_response.unwrap();
+        assert_eq!(
+            sent.elements,
+            [
+                Element::PublicKey(spki.clone()),
+                Element::SignedData(request_der.clone())
+            ],
+            "{label}"
+        );
+        check_with_openssl(label, &request_der, &spki);
+    }
+}
+
+#[test]
+fn without_the_option_only_the_public_key_goes() {
+    let (spki, private) = key(KeyRequest::Ec(Curve::P256), 5);
+    let run = run(
+        KeyRequest::Ec(Curve::P256),
+        &spki,
+        &private,
+        false,
+        |frame| frame,
+    );
+    assert_eq!(run.issue, Some(None));
+    assert_eq!(
+        run.key_gen_response.unwrap().elements,
+        [Element::PublicKey(spki)]
+    );
+}
+
+/// Replaces SIGNED_DATA of KEY_GEN_RESPONSE with `value(original)`.
+fn replace_request(frame: Frame, value: &dyn Fn(&[u8]) -> Vec<u8>) -> Frame {
+    if frame.command != Command::KeyGenResponse {
+        return frame;
+    }
+    let elements = frame
+        .elements
+        .iter()
+        .map(|element| match element {
+            Element::SignedData(original) => Element::SignedData(value(original)),
+            other => other.clone(),
+        })
+        .collect();
+    Frame::new(frame.command, frame.session_id, elements)
+}
+
+fn refused_with(tamper: &dyn Fn(&[u8]) -> Vec<u8>, expected: CertificateRequestError) {
+    let request = KeyRequest::Ec(Curve::P256);
+    let (spki, private) = key(request, 6);
+    let run = run(request, &spki, &private, true, |frame| {
+        replace_request(frame, tamper)
+    });
+    assert_eq!(run.issue, None, "nothing to issue for a refused request");
+    assert_eq!(
+        run.result,
+        SessionResult::ProtocolError(ServerProtocolViolation::InvalidCertificateRequest(expected))
+    );
+}
+
+#[test]
+fn a_tampered_signature_is_refused() {
+    refused_with(
+        &|original| {
+            let mut bytes = original.to_vec();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x01;
+            bytes
+        },
+        CertificateRequestError::BadSignature,
+    );
+}
+
+#[test]
+fn a_request_for_another_key_is_refused() {
+    let (other_spki, other_private) = key(KeyRequest::Ec(Curve::P256), 8);
+    let info = certification_request_info(DEVICE, &other_spki).unwrap();
+    let algorithm = CertificateRequestAlgorithm::EcdsaSha256;
+    let signature = sign_certificate_request_info(
+        &other_private,
+        algorithm,
+        &info,
+        &mut rand::rngs::StdRng::seed_from_u64(1),
+    )
+    .unwrap();
+    let other_request = assemble_certificate_request(&info, algorithm, &signature).unwrap();
+    refused_with(
+        &|_| other_request.clone(),
+        CertificateRequestError::PublicKeyMismatch,
+    );
+}
+
+#[test]
+fn a_request_for_another_device_is_refused() {
+    let request = KeyRequest::Ec(Curve::P256);
+    let (spki, private) = key(request, 6);
+    let info = certification_request_info("SEP00112233445F", &spki).unwrap();
+    let algorithm = CertificateRequestAlgorithm::EcdsaSha256;
+    let signature = sign_certificate_request_info(
+        &private,
+        algorithm,
+        &info,
+        &mut rand::rngs::StdRng::seed_from_u64(1),
+    )
+    .unwrap();
+    let renamed = assemble_certificate_request(&info, algorithm, &signature).unwrap();
+    refused_with(
+        &|_| renamed.clone(),
+        CertificateRequestError::SubjectMismatch,
+    );
+}
+
+#[test]
+fn garbage_is_refused() {
+    refused_with(
+        &|_| vec![0x30, 0x03, 0x02, 0x01],
+        CertificateRequestError::Unparseable,
+    );
+}
