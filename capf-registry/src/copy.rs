@@ -3,7 +3,7 @@
 //! ledger (ids, states, revocations, replacements), events and the TVS
 //! allow-list, from SQLite to PostgreSQL or back, in one transaction on
 //! the target. Both schemas name their columns alike; values travel as
-//! [`Value`]s.
+//! `Value`s.
 
 use crate::error::{RegistryError, RegistryResult};
 
@@ -115,7 +115,7 @@ pub(crate) const TABLES: &[Table] = &[
 /// The index of `certificates.replaced_by` (written in a second pass).
 pub(crate) const REPLACED_BY: usize = 10;
 
-/// A whole registry's rows, table by table ([`TABLES`] order).
+/// A whole registry's rows, table by table (in the order of the private `TABLES` list).
 #[derive(Debug, Clone, Default)]
 pub struct Dump {
     pub(crate) tables: Vec<Vec<Vec<Value>>>,
