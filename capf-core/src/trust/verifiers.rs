@@ -13,7 +13,7 @@
 //! a 1024-bit RSA MIC cannot complete the handshake with these verifiers.
 //!
 //! Time: each verifier judges dates at the host's
-//! [`TimeSource`](crate::tls::TimeSource), never at the instant rustls reads
+//! [`TimeSource`], never at the instant rustls reads
 //! from the system clock.
 
 use std::sync::Arc;

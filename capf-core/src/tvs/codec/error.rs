@@ -27,7 +27,7 @@ pub enum TvsWireError {
     },
     /// The input ends before the frame does ([`TvsFrame::decode`] only).
     ///
-    /// [`TvsFrame::decode`]: super::TvsFrame::decode
+    /// [`TvsFrame::decode`]: super::frame::TvsFrame::decode
     #[error("frame truncated at offset {offset}: {needed} bytes needed")]
     Truncated {
         /// Where the input ends.
@@ -37,7 +37,7 @@ pub enum TvsWireError {
     },
     /// Bytes follow the frame ([`TvsFrame::decode`] takes exactly one).
     ///
-    /// [`TvsFrame::decode`]: super::TvsFrame::decode
+    /// [`TvsFrame::decode`]: super::frame::TvsFrame::decode
     #[error("{extra} unexpected bytes after the frame, at offset {offset}")]
     TrailingBytes {
         /// Where the frame ends.

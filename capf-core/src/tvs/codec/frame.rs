@@ -138,7 +138,7 @@ impl TvsElementTag {
 
 /// The DEVICE_NAME value: a lead byte (1 from every known client), then the
 /// name as sent (ASCII expected, kept as bytes; see
-/// [`TvsDeviceName::parse`](super::TvsDeviceName::parse) for the check).
+/// [`TvsDeviceName::parse`](super::device_name::TvsDeviceName::parse) for the check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceNameValue {
     /// The lead byte.
