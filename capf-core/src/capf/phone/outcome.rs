@@ -172,6 +172,11 @@ pub enum PhoneOutcome {
     },
     /// The server does not know this device name (END_SESSION 9).
     UnknownDevice,
+    /// The key went out and the server ended with "no action"
+    /// (END_SESSION 0): the certificate is pending at an offline CA (our
+    /// reading). Keep the generated key: the certificate for it comes at a
+    /// later session. Not a success, not a failure.
+    CertificatePending,
     /// The server ended the session with a failure (authentication
     /// refused, operation declined, protocol error on the phone's side …),
     /// or with "no action"/"done" before the operation it started had

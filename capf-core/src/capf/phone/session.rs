@@ -962,6 +962,11 @@ fn end_session_outcome(state: State, reason: Reason) -> PhoneOutcome {
         State::AwaitingEndAfterFailure { failure, .. } => failure.outcome(Some(reason)),
         _ if reason == Reason::UnknownDevice => PhoneOutcome::UnknownDevice,
         State::AwaitingRequest { .. } if done => PhoneOutcome::NothingToDo { reason },
+        // Our reading: "no action" after the key went out means the
+        // certificate is pending at an offline CA.
+        State::AwaitingStoreRequest { .. } if reason == Reason::NoAction => {
+            PhoneOutcome::CertificatePending
+        }
         State::AwaitingEnd { completed, .. } if done => match completed {
             Completed::Installed { certificate_der } => PhoneOutcome::Installed { certificate_der },
             Completed::Fetched { certificate_sent } => {

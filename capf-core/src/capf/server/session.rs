@@ -539,7 +539,12 @@ impl ServerSession {
                 self.finish(refusal.end_reason(), SessionResult::DeviceRefused(refusal))
             }
             (State::IssuingCertificate { .. }, Event::Certificate(Err(refusal))) => {
-                self.finish(Some(Reason::Failure), SessionResult::IssueRefused(refusal))
+                let reason = if refusal == IssueRefusal::Deferred {
+                    Reason::NoAction
+                } else {
+                    Reason::Failure
+                };
+                self.finish(Some(reason), SessionResult::IssueRefused(refusal))
             }
             (State::IssuingCertificate { .. }, Event::Certificate(Ok(certificate_der))) => {
                 self.outputs.push_back(ServerOutput::Need(
