@@ -1413,3 +1413,119 @@ pub fn settings_are_stored_and_shared<B: Backend>(backend: &B) {
     assert_eq!(registry.settings().unwrap().renew_used_share, None);
     assert_eq!(registry.settings().unwrap().validity_days, 397);
 }
+
+/// The offline CA's requests: kept only by the claim's holder; the
+/// deferral leaves the operation scheduled and pending, counts no failure
+/// and keeps the one-time string; a newer key makes the older request
+/// stale; a certificate is imported once, for a pending request only, into
+/// the ledger (pending); stale requests are deleted, the ledger kept; a
+/// second handle sees the same.
+pub fn offline_ca_requests_go_stale_import_and_are_deleted<B: Backend>(backend: &B) {
+    use crate::model::OperationStatus;
+    use crate::offline_ca::{CertificateRequestState, NewCertificateRequest};
+    let registry = backend.create("offline_ca");
+    let hash = test_hash("123456", 41);
+    registry
+        .put_device(
+            NAME,
+            &schedule(Operation::Install, AuthMode::AuthString, Some(hash)),
+            100,
+        )
+        .unwrap();
+    let key = KeyRequest::Ec(Curve::P256);
+    let first = NewCertificateRequest::new(key, vec![0x30, 0x01, 0xAA], Some(vec![0x30, 0x00]));
+    let second = NewCertificateRequest::new(key, vec![0x30, 0x01, 0xBB], None);
+
+    // Only the holder of the claim keeps a request.
+    let claim = take_claim(&registry, NAME, 1, 1_000, 110);
+    let stranger = Claim {
+        device: NAME.to_owned(),
+        token: ClaimToken([9; 16]),
+        lease_until: 1_000,
+    };
+    assert!(matches!(
+        registry.record_certificate_request(&stranger, &first, 111),
+        Err(RegistryError::ClaimLost(_))
+    ));
+    let first_id = registry
+        .record_certificate_request(&claim, &first, 112)
+        .unwrap();
+    registry
+        .record_outcome(NAME, Some(&claim), &OutcomeWrite::Deferred, 113)
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation, Operation::Install, "still scheduled");
+    assert_eq!(device.operation_status, OperationStatus::Pending);
+    assert_eq!(device.failed_attempts, 0, "a deferral is not a failure");
+    assert!(device.has_auth_string, "the one-time string is kept");
+    assert_eq!(device.claimed_until, None, "the claim is released");
+
+    let requests = registry.certificate_requests().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].id, first_id);
+    assert_eq!(requests[0].device, NAME);
+    assert_eq!(requests[0].key_request, key);
+    assert_eq!(requests[0].spki_der, first.spki_der);
+    assert_eq!(requests[0].csr_der, first.csr_der);
+    assert_eq!(requests[0].requested_at, 112);
+    assert_eq!(requests[0].state(), CertificateRequestState::Pending);
+
+    // The phone comes back with a newer key: the first request is stale.
+    let claim = take_claim(&registry, NAME, 2, 1_000, 200);
+    let second_id = registry
+        .record_certificate_request(&claim, &second, 201)
+        .unwrap();
+    registry
+        .record_outcome(NAME, Some(&claim), &OutcomeWrite::Deferred, 202)
+        .unwrap();
+    let requests = registry.certificate_requests().unwrap();
+    let states: Vec<_> = requests
+        .iter()
+        .map(|r| (r.id, r.state(), r.stale_at))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (first_id, CertificateRequestState::Stale, Some(201)),
+            (second_id, CertificateRequestState::Pending, None)
+        ]
+    );
+    assert_eq!(requests[1].csr_der, None);
+
+    // Import: never for a stale request, once for a pending one.
+    assert!(matches!(
+        registry.import_certificate(first_id, &certificate("0a"), 300),
+        Err(RegistryError::RequestNotPending(id)) if id == first_id
+    ));
+    assert!(matches!(
+        registry.import_certificate(9_999, &certificate("0a"), 300),
+        Err(RegistryError::RequestNotPending(9_999))
+    ));
+    let ledger_id = registry
+        .import_certificate(second_id, &certificate("0b"), 301)
+        .unwrap();
+    assert!(matches!(
+        registry.import_certificate(second_id, &certificate("0c"), 302),
+        Err(RegistryError::RequestNotPending(_))
+    ));
+    let ledger = registry.certificates(NAME).unwrap();
+    assert_eq!(ledger.len(), 1, "imported once, before it is sent");
+    assert_eq!(ledger[0].id, ledger_id);
+    assert_eq!(ledger[0].serial_hex, "0b");
+    assert_eq!(ledger[0].state, CertificateState::Pending);
+
+    // A second handle (another process or node) sees the same.
+    let other = backend.connect("offline_ca");
+    let seen = other.certificate_requests().unwrap();
+    assert_eq!(seen[1].certificate_id, Some(ledger_id));
+    assert_eq!(seen[1].imported_at, Some(301));
+    assert_eq!(seen[1].state(), CertificateRequestState::Imported);
+
+    // Deleting the stale ones keeps the others and the ledger.
+    assert_eq!(other.delete_stale_certificate_requests(400).unwrap(), 1);
+    assert_eq!(registry.delete_stale_certificate_requests(401).unwrap(), 0);
+    let left = registry.certificate_requests().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, second_id);
+    assert_eq!(registry.certificates(NAME).unwrap().len(), 1);
+}

@@ -104,6 +104,7 @@ pub mod dates;
 pub mod db_url;
 pub mod error;
 pub mod model;
+pub mod offline_ca;
 pub mod report;
 pub mod rules;
 pub mod settings;
@@ -133,6 +134,10 @@ pub use model::{
     auth_string_verifier, hash_auth_string, normalize_serial_hex,
 };
 pub use model::{FailureReason, OperationStatus, StatusOperation};
+pub use offline_ca::{
+    AcceptedImport, CertificateRequest, CertificateRequestState, ImportRefusal,
+    NewCertificateRequest, check_import,
+};
 pub use report::{DeviceFilter, ReportRow};
 pub use rules::{LookUp, Renewal, RenewalPolicy};
 pub use settings::{SettingError, Settings};
@@ -307,6 +312,36 @@ pub trait Registry: Send + Sync {
         certificate: &NewCertificate,
         now: u64,
     ) -> RegistryResult<i64>;
+
+    /// Keeps a certificate request for the offline CA ([`offline_ca`]),
+    /// committed before this returns; the device's earlier requests that
+    /// are not installed become stale (a newer key). Only the claim's
+    /// holder may ([`RegistryError::ClaimLost`]). Returns its id.
+    fn record_certificate_request(
+        &self,
+        claim: &Claim,
+        request: &NewCertificateRequest,
+        now: u64,
+    ) -> RegistryResult<i64>;
+
+    /// Every kept certificate request (pending, imported or stale), oldest
+    /// first.
+    fn certificate_requests(&self) -> RegistryResult<Vec<CertificateRequest>>;
+
+    /// Records the certificate of request `request_id` (checked first with
+    /// [`check_import`]) in the ledger as pending, in one transaction with
+    /// the request's link to it; the request must still be pending
+    /// ([`RegistryError::RequestNotPending`]). Returns the ledger id.
+    fn import_certificate(
+        &self,
+        request_id: i64,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64>;
+
+    /// Deletes every stale certificate request (the ledger is not
+    /// touched). Returns how many.
+    fn delete_stale_certificate_requests(&self, now: u64) -> RegistryResult<usize>;
 
     /// The registry's settings (service parameters shared by every server
     /// on it): the stored ones over [`Settings::default`]. A stored value
