@@ -143,6 +143,7 @@ impl PhoneDecision {
 /// | 0 or 1 | STORE_CERT_RESPONSE REASON=1 | [`Installed`](Self::Installed) |
 /// | 0 or 1 | FETCH_CERT_RESPONSE | [`FetchCompleted`](Self::FetchCompleted) |
 /// | 0 or 1 | DELETE_CERT_RESPONSE | [`Deleted`](Self::Deleted) |
+/// | 0 | KEY_GEN_RESPONSE (our reading: offline CA) | [`CertificatePending`](Self::CertificatePending) |
 /// | 9 | anything | [`UnknownDevice`](Self::UnknownDevice) |
 /// | any | a failure the phone reported | [`KeyGenerationFailed`](Self::KeyGenerationFailed), [`StoreFailed`](Self::StoreFailed) |
 /// | 7, other; 0/1 before an operation completed | anything else | [`Refused`](Self::Refused) |
