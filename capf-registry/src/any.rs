@@ -335,8 +335,18 @@ impl Registry for AnyRegistry {
     ) -> RegistryResult<i64> {
         each!(self, r => r.record_certificate_request(claim, request, now))
     }
-    fn certificate_requests(&self) -> RegistryResult<Vec<crate::CertificateRequest>> {
-        each!(self, r => r.certificate_requests())
+    fn certificate_requests(
+        &self,
+        device: Option<&str>,
+    ) -> RegistryResult<Vec<crate::CertificateRequest>> {
+        each!(self, r => r.certificate_requests(device))
+    }
+    fn mark_certificate_request_stale(
+        &self,
+        certificate_id: i64,
+        now: u64,
+    ) -> RegistryResult<bool> {
+        each!(self, r => r.mark_certificate_request_stale(certificate_id, now))
     }
     fn import_certificate(
         &self,

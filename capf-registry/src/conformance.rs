@@ -1460,7 +1460,7 @@ pub fn offline_ca_requests_go_stale_import_and_are_deleted<B: Backend>(backend: 
     assert!(device.has_auth_string, "the one-time string is kept");
     assert_eq!(device.claimed_until, None, "the claim is released");
 
-    let requests = registry.certificate_requests().unwrap();
+    let requests = registry.certificate_requests(None).unwrap();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].id, first_id);
     assert_eq!(requests[0].device, NAME);
@@ -1478,7 +1478,7 @@ pub fn offline_ca_requests_go_stale_import_and_are_deleted<B: Backend>(backend: 
     registry
         .record_outcome(NAME, Some(&claim), &OutcomeWrite::Deferred, 202)
         .unwrap();
-    let requests = registry.certificate_requests().unwrap();
+    let requests = registry.certificate_requests(None).unwrap();
     let states: Vec<_> = requests
         .iter()
         .map(|r| (r.id, r.state(), r.stale_at))
@@ -1516,7 +1516,7 @@ pub fn offline_ca_requests_go_stale_import_and_are_deleted<B: Backend>(backend: 
 
     // A second handle (another process or node) sees the same.
     let other = backend.connect("offline_ca");
-    let seen = other.certificate_requests().unwrap();
+    let seen = other.certificate_requests(None).unwrap();
     assert_eq!(seen[1].certificate_id, Some(ledger_id));
     assert_eq!(seen[1].imported_at, Some(301));
     assert_eq!(seen[1].state(), CertificateRequestState::Imported);
@@ -1524,7 +1524,7 @@ pub fn offline_ca_requests_go_stale_import_and_are_deleted<B: Backend>(backend: 
     // Deleting the stale ones keeps the others and the ledger.
     assert_eq!(other.delete_stale_certificate_requests(400).unwrap(), 1);
     assert_eq!(registry.delete_stale_certificate_requests(401).unwrap(), 0);
-    let left = registry.certificate_requests().unwrap();
+    let left = registry.certificate_requests(None).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, second_id);
     assert_eq!(registry.certificates(NAME).unwrap().len(), 1);

@@ -325,8 +325,15 @@ pub trait Registry: Send + Sync {
     ) -> RegistryResult<i64>;
 
     /// Every kept certificate request (pending, imported or stale), oldest
-    /// first.
-    fn certificate_requests(&self) -> RegistryResult<Vec<CertificateRequest>>;
+    /// first; of one device only when `device` is given.
+    fn certificate_requests(&self, device: Option<&str>)
+    -> RegistryResult<Vec<CertificateRequest>>;
+
+    /// Marks the request whose imported certificate is `certificate_id`
+    /// stale (the phone refused it: not its pending key). Returns whether
+    /// one was.
+    fn mark_certificate_request_stale(&self, certificate_id: i64, now: u64)
+    -> RegistryResult<bool>;
 
     /// Records the certificate of request `request_id` (checked first with
     /// [`check_import`]) in the ledger as pending, in one transaction with
@@ -505,7 +512,9 @@ pub fn look_up_device<R: Registry + ?Sized>(
         }
         None => {}
     }
-    match with_ledger_revocations(registry, name, answer?) {
+    match with_ledger_revocations(registry, name, answer?)
+        .and_then(|answer| with_ready_certificate(registry, name, answer))
+    {
         Ok(answer) => Ok(answer),
         Err((error, claim)) => {
             // The claim was taken: give it back before failing.
@@ -550,7 +559,9 @@ pub async fn look_up_device_async<R: SessionWritesAsync + ?Sized>(
     }
     // The ledger's revocations are a read: answered here, as the claim's
     // first read is.
-    match with_ledger_revocations(registry, name, answer?) {
+    match with_ledger_revocations(registry, name, answer?)
+        .and_then(|answer| with_ready_certificate(registry, name, answer))
+    {
         Ok(answer) => Ok(answer),
         Err((error, claim)) => {
             if let Some(claim) = claim {
@@ -587,6 +598,110 @@ fn with_ledger_revocations<R: Registry + ?Sized>(
             }
         }
         other => Ok(other),
+    }
+}
+
+/// The offline CA ([`offline_ca`]): an install whose request has its
+/// certificate imported gets it as the record's ready certificate, which
+/// the session sends without KEY_GEN_REQUEST. On a registry error, the
+/// error and the claim to give back.
+fn with_ready_certificate<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    answer: LookUp,
+) -> Result<LookUp, (RegistryError, Option<Claim>)> {
+    match answer {
+        LookUp::Answer {
+            record: Some(record),
+            claim,
+        } if matches!(
+            record.operation,
+            capf_core::capf::server::Operation::Install(_)
+        ) =>
+        {
+            match ready_certificate(registry, name) {
+                Ok(Some(der)) => Ok(LookUp::Answer {
+                    record: Some(record.with_ready_certificate(der)),
+                    claim,
+                }),
+                Ok(None) => Ok(LookUp::Answer {
+                    record: Some(record),
+                    claim,
+                }),
+                Err(error) => Err((error, claim)),
+            }
+        }
+        other => Ok(other),
+    }
+}
+
+/// The certificate imported for the device's newest imported request,
+/// while it is still pending in the ledger (not yet installed).
+fn ready_certificate<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+) -> RegistryResult<Option<Vec<u8>>> {
+    let Some(certificate_id) = registry
+        .certificate_requests(Some(name))?
+        .iter()
+        .rev()
+        .find(|request| request.state() == CertificateRequestState::Imported)
+        .and_then(|request| request.certificate_id)
+    else {
+        return Ok(None);
+    };
+    Ok(registry
+        .certificates(name)?
+        .into_iter()
+        .find(|entry| entry.id == certificate_id && entry.state == CertificateState::Pending)
+        .map(|entry| entry.der))
+}
+
+/// The ledger id of a pending certificate with exactly these bytes (a
+/// ready certificate the session sent), if any.
+fn pending_ledger_id<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    certificate_der: &[u8],
+) -> RegistryResult<Option<i64>> {
+    Ok(registry
+        .certificates(name)?
+        .into_iter()
+        .find(|entry| entry.state == CertificateState::Pending && entry.der == certificate_der)
+        .map(|entry| entry.id))
+}
+
+/// What a session's end means for the offline CA's requests: a ready
+/// certificate that was installed has no ledger id from this session
+/// (it was recorded at import): find it; one the phone refused makes its
+/// request stale (the phone no longer holds that key). Returns the ledger
+/// id to complete with.
+fn ready_certificate_outcome<R: Registry + ?Sized>(
+    registry: &R,
+    outcome: &ServerOutcome,
+    ledger_id: Option<i64>,
+    now: u64,
+) -> RegistryResult<Option<i64>> {
+    use capf_core::capf::server::SessionResult;
+    let Some(name) = outcome.device_name.as_deref() else {
+        return Ok(ledger_id);
+    };
+    match (&outcome.result, ledger_id) {
+        (SessionResult::Installed { certificate_der }, None) => {
+            pending_ledger_id(registry, name, certificate_der)
+        }
+        (
+            SessionResult::StoreFailed {
+                certificate_der, ..
+            },
+            None,
+        ) => {
+            if let Some(id) = pending_ledger_id(registry, name, certificate_der)? {
+                registry.mark_certificate_request_stale(id, now)?;
+            }
+            Ok(None)
+        }
+        _ => Ok(ledger_id),
     }
 }
 
@@ -775,6 +890,7 @@ pub fn finish_session<R: Registry + ?Sized>(
     lock_after: u32,
     now: u64,
 ) -> RegistryResult<Recorded> {
+    let ledger_id = ready_certificate_outcome(registry, outcome, ledger_id, now)?;
     match finish_step(outcome, claim, ledger_id, lock_after) {
         FinishStep::Nothing => Ok(Recorded::default()),
         FinishStep::Record { name, write } => registry.record_outcome(name, claim, &write, now),
@@ -796,6 +912,7 @@ pub async fn finish_session_async<R: SessionWritesAsync + ?Sized>(
     lock_after: u32,
     now: u64,
 ) -> RegistryResult<Recorded> {
+    let ledger_id = ready_certificate_outcome(registry, outcome, ledger_id, now)?;
     match finish_step(outcome, claim, ledger_id, lock_after) {
         FinishStep::Nothing => Ok(Recorded::default()),
         FinishStep::Record { name, write } => {

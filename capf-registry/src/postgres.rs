@@ -2087,13 +2087,46 @@ impl Registry for PostgresRegistry {
         })
     }
 
-    fn certificate_requests(&self) -> RegistryResult<Vec<CertificateRequest>> {
-        self.read(|conn| {
+    fn mark_certificate_request_stale(
+        &self,
+        certificate_id: i64,
+        now: u64,
+    ) -> RegistryResult<bool> {
+        self.write(move |conn| {
+            let devices = conn
+                .query(
+                    "UPDATE certificate_requests SET stale_at = $2
+                     WHERE certificate_id = $1 AND stale_at IS NULL RETURNING device",
+                    &[&certificate_id, &to_i64(now)],
+                )?
+                .iter()
+                .map(|row| get::<String>(row, 0))
+                .collect::<RegistryResult<Vec<_>>>()?;
+            for device in &devices {
+                event(
+                    conn,
+                    device,
+                    now,
+                    &format!(
+                        "the phone refused certificate {certificate_id}: its request is stale"
+                    ),
+                )?;
+            }
+            Ok(!devices.is_empty())
+        })
+    }
+
+    fn certificate_requests(
+        &self,
+        device: Option<&str>,
+    ) -> RegistryResult<Vec<CertificateRequest>> {
+        let device = device.map(str::to_owned);
+        self.read(move |conn| {
             conn.query(
                 "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
                      certificate_id, imported_at
-                 FROM certificate_requests ORDER BY id",
-                &[],
+                 FROM certificate_requests WHERE $1::TEXT IS NULL OR device = $1 ORDER BY id",
+                &[&device],
             )?
             .iter()
             .map(|row| {

@@ -1695,15 +1695,52 @@ impl Registry for SqliteRegistry {
         })
     }
 
-    fn certificate_requests(&self) -> RegistryResult<Vec<CertificateRequest>> {
-        self.read(|connection| {
+    fn mark_certificate_request_stale(
+        &self,
+        certificate_id: i64,
+        now: u64,
+    ) -> RegistryResult<bool> {
+        self.write(move |connection| {
+            let device: Option<String> = connection
+                .query_row(
+                    "SELECT device FROM certificate_requests
+                     WHERE certificate_id = ?1 AND stale_at IS NULL",
+                    [certificate_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(device) = device else {
+                return Ok(false);
+            };
+            execute(
+                connection,
+                "UPDATE certificate_requests SET stale_at = ?2
+                 WHERE certificate_id = ?1 AND stale_at IS NULL",
+                params![certificate_id, to_i64(now)],
+            )?;
+            event(
+                connection,
+                &device,
+                now,
+                &format!("the phone refused certificate {certificate_id}: its request is stale"),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn certificate_requests(
+        &self,
+        device: Option<&str>,
+    ) -> RegistryResult<Vec<CertificateRequest>> {
+        let device = device.map(str::to_owned);
+        self.read(move |connection| {
             let mut statement = connection.prepare(
                 "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
                      certificate_id, imported_at
-                 FROM certificate_requests ORDER BY id",
+                 FROM certificate_requests WHERE ?1 IS NULL OR device = ?1 ORDER BY id",
             )?;
             let rows = statement
-                .query_map([], |row| {
+                .query_map([&device], |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
                         row.get::<_, String>(1)?,
