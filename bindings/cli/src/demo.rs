@@ -198,6 +198,7 @@ async fn demo(dir: &Path) -> CliResult {
             auth_key: Some(auth_key.clone()),
             auth_key_path: PathBuf::from("(in memory)"),
             node_name: None,
+            offline_ca: false,
         },
         crate::db::open(&db)?,
     )?;

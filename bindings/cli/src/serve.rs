@@ -76,7 +76,17 @@ pub(crate) struct ServeArgs {
     /// database's path + `.auth-key`. The server never creates it.
     #[arg(long, value_name = "FILE")]
     auth_key_file: Option<PathBuf>,
+    /// Offline CA: issue nothing; keep each phone's certificate request
+    /// (its public key, and its signed CSR when it sent one) for
+    /// `capf ca csr export`, and tell the phone END_SESSION 0 ("no
+    /// action"; status "Operation Pending", no failure counted, the
+    /// one-time string kept). Certificates signed elsewhere come back with
+    /// `capf ca import` and reach the phone at its next session.
+    #[arg(long)]
+    offline_ca: bool,
     /// Certificate that issues LSCs (PEM); default: the CAPF certificate.
+    /// With --offline-ca: the offline CA's certificate (phones authenticate
+    /// later with the LSCs it signed).
     #[arg(long, value_name = "ISSUER.pem", requires = "issuer_key")]
     issuer: Option<PathBuf>,
     /// Private key of --issuer (PKCS#8 PEM).
@@ -256,6 +266,8 @@ pub(crate) struct ServerSetup {
     pub(crate) auth_key_path: PathBuf,
     /// This node's name (`--node-name`), if any.
     pub(crate) node_name: Option<String>,
+    /// `--offline-ca`: keep requests instead of issuing.
+    pub(crate) offline_ca: bool,
 }
 
 /// State shared by every connection task.
@@ -276,6 +288,8 @@ struct Shared {
     /// written looks again at each lookup until the key exists).
     auth_key: Mutex<Option<AuthKey>>,
     auth_key_path: PathBuf,
+    /// `--offline-ca`.
+    offline_ca: bool,
 }
 
 impl Shared {
@@ -342,6 +356,7 @@ impl ServerSetup {
             tls,
             issuer,
             node_name: args.node_name.clone(),
+            offline_ca: args.offline_ca,
             policy,
             validity_days: effective.validity_days,
             max_failed_attempts: effective.max_failed_attempts,
@@ -558,6 +573,7 @@ impl Server {
                 auth_key: Mutex::new(setup.auth_key),
                 auth_key_path: setup.auth_key_path,
                 node_name: setup.node_name,
+                offline_ca: setup.offline_ca,
             }),
         })
     }
@@ -765,6 +781,40 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 answered.map_err(|e| e.to_string())?;
                 tracing::debug!(device = %device_name, answer, "device looked up");
                 Ok(())
+            }
+            ServerDecision::IssueCertificate {
+                device_name,
+                subject_public_key_info_der,
+                key_request,
+                certificate_request_der,
+                ..
+            } if shared.offline_ca => {
+                let claim = self
+                    .claim
+                    .clone()
+                    .ok_or_else(|| "certificate request without a claim".to_owned())?;
+                let request = capf_registry::NewCertificateRequest::new(
+                    key_request,
+                    subject_public_key_info_der,
+                    certificate_request_der,
+                );
+                let registry = Arc::clone(&shared.registry);
+                let kept = tokio::task::spawn_blocking(move || {
+                    registry.record_certificate_request(&claim, &request, now_unix())
+                })
+                .await
+                .map_err(|_| "registry task failed".to_owned())?;
+                match kept {
+                    Ok(id) => {
+                        tracing::info!(device = %device_name, request = id, "certificate request kept for the offline CA");
+                        session.refuse_certificate(IssueRefusal::Deferred)
+                    }
+                    Err(error) => {
+                        tracing::error!(device = %device_name, %error, "keeping the certificate request failed");
+                        session.refuse_certificate(IssueRefusal::Unavailable(error.to_string()))
+                    }
+                }
+                .map_err(|e| e.to_string())
             }
             ServerDecision::IssueCertificate {
                 device_name,
