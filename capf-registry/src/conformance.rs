@@ -1529,3 +1529,131 @@ pub fn offline_ca_requests_go_stale_import_and_are_deleted<B: Backend>(backend: 
     assert_eq!(left[0].id, second_id);
     assert_eq!(registry.certificates(NAME).unwrap().len(), 1);
 }
+
+/// The offline CA's second session through the host helpers: the lookup
+/// hands the imported certificate to a real session, which sends it
+/// without KEY_GEN_REQUEST; a phone that refuses it (not its pending key)
+/// makes the request stale and leaves the operation scheduled; a phone
+/// that stores it completes the operation with that ledger row (installed,
+/// once).
+pub fn offline_ca_ready_certificate_is_installed_or_goes_stale<B: Backend>(backend: &B) {
+    use crate::offline_ca::{CertificateRequestState, NewCertificateRequest};
+    use capf_core::capf::codec::{
+        AuthResponseFields, Command, Frame, Password, Reason, WireDeviceName,
+    };
+    use capf_core::capf::server::{ServerConfig, ServerOutput, ServerSession, SessionResult};
+    use capf_core::time::Timestamp;
+    let registry = backend.create("offline_ready");
+    registry
+        .put_device(NAME, &schedule(Operation::Install, AuthMode::Null, None), 1)
+        .unwrap();
+    let key = KeyRequest::Ec(Curve::P256);
+    // A session: lookup, the ready certificate out, the phone's answer,
+    // finish_session. Returns the session's result.
+    let session = |token: u8, phone_answer: Reason, now: u64| {
+        let id = 0x300 + u32::from(token);
+        let mut session =
+            ServerSession::new(ServerConfig::new(id), Timestamp::from_unix_seconds(now));
+        let _auth_request = session.poll_output();
+        let fields = AuthResponseFields::new(WireDeviceName::new(NAME), Password::empty());
+        session.handle_input(&Frame::auth_response(id, fields).encode().unwrap());
+        assert!(matches!(session.poll_output(), Some(ServerOutput::Need(_))));
+        let (record, claim) = match look_up_device(
+            &registry,
+            NAME,
+            ClaimToken([token; 16]),
+            now + 1_000,
+            now,
+            None,
+        ) {
+            Ok(LookUp::Answer { record, claim }) => (record, claim),
+            other => panic!("{other:?}"),
+        };
+        let ready = record
+            .as_ref()
+            .and_then(|record| record.ready_certificate.clone());
+        session.answer_device(record).unwrap();
+        match session.poll_output() {
+            Some(ServerOutput::Transmit(bytes)) => assert_eq!(
+                Frame::decode(&bytes).unwrap().command,
+                Command::StoreCertRequest,
+                "no KEY_GEN_REQUEST"
+            ),
+            other => panic!("{other:?}"),
+        }
+        session.handle_input(
+            &Frame::store_cert_response(id, phone_answer)
+                .encode()
+                .unwrap(),
+        );
+        let outcome = loop {
+            match session.poll_output() {
+                Some(ServerOutput::Done(outcome)) => break outcome,
+                Some(ServerOutput::Need(_)) => session.answer_outcome_recorded().unwrap(),
+                Some(_) => {}
+                None => panic!("no outcome"),
+            }
+        };
+        crate::finish_session(&registry, &outcome, claim.as_ref(), None, 5, now + 1).unwrap();
+        (ready, outcome.result)
+    };
+    // Kept, then imported.
+    let defer = |token: u8, spki: u8, now: u64| {
+        let claim = take_claim(&registry, NAME, token, now + 1_000, now);
+        let request = NewCertificateRequest::new(key, vec![0x30, 0x01, spki], None);
+        let id = registry
+            .record_certificate_request(&claim, &request, now)
+            .unwrap();
+        registry
+            .record_outcome(NAME, Some(&claim), &OutcomeWrite::Deferred, now)
+            .unwrap();
+        id
+    };
+
+    let first = defer(1, 0xA1, 10);
+    let refused_der = tvs_certificate("refused.example.test");
+    let refused_id = registry
+        .import_certificate(first, &NewCertificate::from_der(&refused_der), 20)
+        .unwrap();
+    let (ready, result) = session(2, Reason::Failure, 30);
+    assert_eq!(ready.as_deref(), Some(refused_der.as_slice()));
+    assert!(
+        matches!(result, SessionResult::StoreFailed { .. }),
+        "{result:?}"
+    );
+    let requests = registry.certificate_requests(Some(NAME)).unwrap();
+    assert_eq!(
+        requests[0].state(),
+        CertificateRequestState::Stale,
+        "refused: stale"
+    );
+    assert_eq!(registry.device(NAME).unwrap().operation, Operation::Install);
+
+    let second = defer(3, 0xA2, 40);
+    let stored_der = tvs_certificate("stored.example.test");
+    let stored_id = registry
+        .import_certificate(second, &NewCertificate::from_der(&stored_der), 50)
+        .unwrap();
+    let (ready, result) = session(4, Reason::Success, 60);
+    assert_eq!(ready.as_deref(), Some(stored_der.as_slice()));
+    assert!(
+        matches!(result, SessionResult::Installed { .. }),
+        "{result:?}"
+    );
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation, Operation::None, "completed");
+    let ledger = registry.certificates(NAME).unwrap();
+    let states: Vec<_> = ledger.iter().map(|entry| (entry.id, entry.state)).collect();
+    assert_eq!(
+        states,
+        [
+            (refused_id, CertificateState::Pending),
+            (stored_id, CertificateState::Installed)
+        ]
+    );
+    // Nothing scheduled any more: no ready certificate to hand out.
+    assert!(matches!(
+        look_up_device(&registry, NAME, ClaimToken([5; 16]), 2_000, 70, None),
+        Ok(LookUp::Answer { record: Some(record), .. }) if record.ready_certificate.is_none()
+    ));
+}

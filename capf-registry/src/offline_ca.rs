@@ -254,3 +254,127 @@ pub fn check_import(
         certificate: NewCertificate::from_der(certificate_der),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capf_core::capf::codec::Curve;
+
+    const DEVICE: &str = "SEP001122334455";
+    /// 2027-01-01T00:00:00Z.
+    const NOW: u64 = 1_798_761_600;
+
+    /// A P-256 key pair for rcgen from a seeded generator.
+    fn key(seed: u64) -> rcgen::KeyPair {
+        use p256::pkcs8::EncodePrivateKey;
+        use rand::SeedableRng;
+        let secret = p256::SecretKey::random(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        rcgen::KeyPair::try_from(secret.to_pkcs8_der().unwrap().as_bytes()).unwrap()
+    }
+
+    /// A certificate for `key` named `cn`, valid in `year_from..year_to`
+    /// (January 1st), signed by a throw-away CA.
+    fn certificate(key: &rcgen::KeyPair, cn: &str, year_from: i32, year_to: i32) -> Vec<u8> {
+        let ca_key = self::key(99);
+        let mut ca = rcgen::CertificateParams::default();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "Offline CA");
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.not_before = rcgen::date_time_ymd(year_from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(year_to, 1, 1);
+        params.signed_by(key, &issuer).unwrap().der().to_vec()
+    }
+
+    fn request(id: i64, device: &str, key: &rcgen::KeyPair) -> CertificateRequest {
+        CertificateRequest {
+            id,
+            device: device.to_owned(),
+            key_request: KeyRequest::Ec(Curve::P256),
+            spki_der: der::pem::decode_vec(key.public_key_pem().as_bytes())
+                .unwrap()
+                .1,
+            csr_der: None,
+            requested_at: NOW - 100,
+            stale_at: None,
+            certificate_id: None,
+            imported_at: None,
+        }
+    }
+
+    #[test]
+    fn exactly_a_pending_key_and_name_valid_now_is_accepted() {
+        let phone = key(1);
+        let requests = [request(7, DEVICE, &phone)];
+        let der = certificate(&phone, DEVICE, 2026, 2028);
+        let accepted = check_import(&requests, &der, NOW).unwrap();
+        assert_eq!(accepted.request_id, 7);
+        assert_eq!(accepted.device, DEVICE);
+        assert_eq!(accepted.certificate.der, der);
+    }
+
+    #[test]
+    fn every_refusal_says_why() {
+        let (phone, other, stale_key, imported_key) = (key(1), key(2), key(3), key(4));
+        let mut stale = request(1, "SEP00112233AAAA", &stale_key);
+        stale.stale_at = Some(NOW - 50);
+        let mut imported = request(2, "SEP00112233BBBB", &imported_key);
+        imported.certificate_id = Some(9);
+        imported.imported_at = Some(NOW - 10);
+        let requests = [request(3, DEVICE, &phone), stale, imported];
+        let check = |der: &[u8], now| check_import(&requests, der, now).unwrap_err();
+        assert_eq!(check(b"\x30\x00", NOW), ImportRefusal::NotACertificate);
+        assert_eq!(
+            check(&certificate(&other, DEVICE, 2026, 2028), NOW),
+            ImportRefusal::WrongKey {
+                device: DEVICE.into()
+            }
+        );
+        assert_eq!(
+            check(&certificate(&other, "SEP00000000FFFF", 2026, 2028), NOW),
+            ImportRefusal::UnknownDevice {
+                device: "SEP00000000FFFF".into()
+            }
+        );
+        assert_eq!(
+            check(&certificate(&phone, "SEP00000000FFFF", 2026, 2028), NOW),
+            ImportRefusal::WrongName {
+                device: DEVICE.into(),
+                found: "SEP00000000FFFF".into()
+            }
+        );
+        assert_eq!(
+            check(&certificate(&stale_key, "SEP00112233AAAA", 2026, 2028), NOW),
+            ImportRefusal::Stale {
+                device: "SEP00112233AAAA".into(),
+                request: 1
+            }
+        );
+        assert_eq!(
+            check(
+                &certificate(&imported_key, "SEP00112233BBBB", 2026, 2028),
+                NOW
+            ),
+            ImportRefusal::AlreadyImported {
+                device: "SEP00112233BBBB".into(),
+                request: 2
+            }
+        );
+        // Time is passed in: the same certificate, before and after.
+        let valid_2026 = certificate(&phone, DEVICE, 2026, 2027);
+        assert!(check_import(&requests, &valid_2026, NOW - 1).is_ok());
+        assert!(matches!(
+            check(&valid_2026, NOW + 1),
+            ImportRefusal::Expired { .. }
+        ));
+        let from_2028 = certificate(&phone, DEVICE, 2028, 2029);
+        assert!(matches!(
+            check(&from_2028, NOW),
+            ImportRefusal::Expired { .. }
+        ));
+    }
+}
