@@ -65,7 +65,10 @@ pub(crate) struct EnrollArgs {
     /// Also send SUDI_DATA signed with this RSA certificate (certificate + key).
     #[arg(long, value_name = "MIC.pem")]
     sudi: Option<PathBuf>,
-    /// Where the phone keeps its LSC (certificate + PKCS#8 key, PEM).
+    /// Where the phone keeps its LSC (certificate + PKCS#8 key, PEM). A
+    /// key whose certificate is pending at an offline CA is kept beside it
+    /// in LSC.pem.pending-key.pem (owner-only) and used at the next
+    /// session; exit status 3 says "certificate pending at the CA".
     #[arg(long, value_name = "LSC.pem")]
     out: PathBuf,
     /// Only accept this key family from the server (rsa or ec); default:
