@@ -28,6 +28,10 @@ use support::{capf, capf_ca_files, describe, scratch, text};
 const SIGNED: &str = "SEP0000000000C1";
 const BARE: &str = "SEP0000000000C2";
 const STALE: &str = "SEP0000000000C3";
+/// Authenticated by a one-time string: kept while pending, consumed at
+/// completion.
+const KEYED: &str = "SEP0000000000C4";
+const STRING: &str = "481516";
 
 fn ok(output: Output) -> Output {
     assert!(output.status.success(), "{}", describe(&output));
@@ -100,6 +104,21 @@ impl Site {
                 "ec:p256".as_ref(),
             ]));
         }
+        ok(capf(&[
+            "device".as_ref(),
+            "add".as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            KEYED.as_ref(),
+            "--operation".as_ref(),
+            "install".as_ref(),
+            "--auth".as_ref(),
+            "auth-string".as_ref(),
+            "--auth-string".as_ref(),
+            STRING.as_ref(),
+            "--key".as_ref(),
+            "ec:p256".as_ref(),
+        ]));
         let (ca_pem, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
         let args: Vec<&OsStr> = vec![
             "serve".as_ref(),
@@ -148,6 +167,9 @@ impl Site {
         ];
         if send_csr {
             args.push("--send-csr".as_ref());
+        }
+        if device == KEYED {
+            args.extend([OsStr::new("--auth-string"), OsStr::new(STRING)]);
         }
         capf(&args)
     }
@@ -240,6 +262,13 @@ fn offline_ca_round_trip() {
     pending(&site, SIGNED, true);
     pending(&site, BARE, false);
     pending(&site, STALE, false);
+    pending(&site, KEYED, true);
+    let keyed = site.show(KEYED);
+    assert_eq!(
+        keyed["auth_string_set"], true,
+        "kept while pending: {keyed}"
+    );
+    assert_eq!(keyed["failed_attempts"], 0, "{keyed}");
     let shown = site.show(SIGNED);
     assert_eq!(
         shown["operation_status_text"], "Operation Pending",
@@ -250,7 +279,7 @@ fn offline_ca_round_trip() {
     assert_eq!(shown["certificates"].as_array().unwrap().len(), 0);
 
     let listed = site.requests(false);
-    assert_eq!(listed.len(), 3);
+    assert_eq!(listed.len(), 4);
     let csr_of: std::collections::HashMap<String, bool> = listed
         .iter()
         .map(|r| {
@@ -277,7 +306,7 @@ fn offline_ca_round_trip() {
     let out = dir.join("out");
     assert!(out.join(format!("{SIGNED}.csr")).exists());
     assert!(!out.join(format!("{BARE}.csr")).exists());
-    for device in [SIGNED, BARE, STALE] {
+    for device in [SIGNED, BARE, STALE, KEYED] {
         assert!(out.join(format!("{device}.pub.pem")).exists(), "{device}");
     }
 
@@ -415,8 +444,29 @@ fn offline_ca_round_trip() {
     }
 
     // Imported: into the ledger at once (pending), and only once.
+    let keyed_csr = format!("out/{KEYED}.csr");
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &keyed_csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-days",
+            "30",
+            "-set_serial",
+            "0x5153",
+            "-out",
+            "keyed.pem",
+        ],
+    );
     ok(site.import("signed.pem"));
     ok(site.import("bare.pem"));
+    ok(site.import("keyed.pem"));
     site.refused("signed.pem", "already imported");
     let ledger = site.show(SIGNED)["certificates"].clone();
     assert_eq!(ledger.as_array().unwrap().len(), 1);
@@ -424,7 +474,11 @@ fn offline_ca_round_trip() {
     assert_eq!(ledger[0]["state"], "pending");
 
     // Next sessions: the certificate arrives without a new key.
-    for (device, file) in [(SIGNED, "signed.pem"), (BARE, "bare.pem")] {
+    for (device, file) in [
+        (SIGNED, "signed.pem"),
+        (BARE, "bare.pem"),
+        (KEYED, "keyed.pem"),
+    ] {
         let kept = pending_key(device);
         let output = site.enroll(device, false);
         assert!(output.status.success(), "{}", describe(&output));
@@ -462,6 +516,12 @@ fn offline_ca_round_trip() {
         assert_eq!(ledger[0]["state"], "installed");
         assert_eq!(shown["operation"], "none", "{shown}");
     }
+
+    assert_eq!(
+        site.show(KEYED)["auth_string_set"],
+        false,
+        "the one-time string is consumed when the operation completes"
+    );
 
     // Stale: the third phone comes back before its certificate and makes a
     // new key; its old request goes stale.
