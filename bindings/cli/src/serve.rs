@@ -938,7 +938,15 @@ fn log_outcome(outcome: &ServerOutcome) {
     let reason = outcome.end_reason.map(|reason| format!("{reason:?}"));
     let reason = reason.as_deref().unwrap_or("none");
     let result = describe(&outcome.result);
-    if outcome.operation_completed() || matches!(outcome.result, SessionResult::NothingToDo) {
+    // A deferral to the offline CA is not a failure.
+    let deferred = matches!(
+        outcome.result,
+        SessionResult::IssueRefused(IssueRefusal::Deferred)
+    );
+    if outcome.operation_completed()
+        || deferred
+        || matches!(outcome.result, SessionResult::NothingToDo)
+    {
         tracing::info!(device, result, end_reason = reason, "session finished");
     } else {
         tracing::warn!(device, result, end_reason = reason, "session failed");
@@ -954,6 +962,9 @@ pub(crate) fn describe(result: &SessionResult) -> String {
         }
         SessionResult::KeyGenerationFailed { phone_reason } => {
             format!("key generation failed (phone reason {phone_reason:?})")
+        }
+        SessionResult::IssueRefused(IssueRefusal::Deferred) => {
+            "certificate pending at the offline CA".into()
         }
         SessionResult::IssueRefused(refusal) => format!("issue refused: {refusal}"),
         SessionResult::Fetched { .. } => "fetched".into(),

@@ -558,4 +558,17 @@ fn offline_ca_round_trip() {
         left.contains(&(SIGNED.to_owned(), "imported".to_owned())),
         "{left:?}"
     );
+    // The server logs a deferral as such, not as a failed session.
+    let log = site.server.as_ref().unwrap().log();
+    let deferrals: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("certificate pending at the offline CA"))
+        .collect();
+    assert_eq!(deferrals.len(), 5, "{log}");
+    assert!(
+        deferrals
+            .iter()
+            .all(|line| !line.contains("session failed")),
+        "{log}"
+    );
 }
