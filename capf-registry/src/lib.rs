@@ -88,10 +88,15 @@
 //!    [`look_up_device`] (claims the operation, applies the rules), then
 //!    answer the session with the record or the refusal. The answer runs
 //!    the authentication checks: run it off an async runtime's workers.
+//!    For an install, the lookup also reads the device's offline-CA
+//!    requests ([`offline_ca`]): a certificate imported for it becomes the
+//!    record's ready certificate, sent without KEY_GEN_REQUEST.
 //! 2. On `RecordPendingCertificate`: [`Registry::record_pending_certificate`]
 //!    with the claim.
 //! 3. When the session ends: [`finish_session`] (the outcome's write and the
-//!    claim's release, in one transaction). A connection that fails without
+//!    claim's release, in one transaction; a ready certificate the phone
+//!    stored completes with its ledger row, one it refused makes its
+//!    request stale). A connection that fails without
 //!    an outcome: [`Registry::release_claim`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
