@@ -60,8 +60,10 @@ struct Site {
 }
 
 impl Site {
-    fn new() -> Self {
-        let dir = scratch("offline-ca", "round-trip");
+    /// A site whose registry is `database` (a PostgreSQL URL), or a SQLite
+    /// file in the scratch folder.
+    fn new(test: &str, database: Option<String>) -> Self {
+        let dir = scratch("offline-ca", test);
         let (cert, key) = capf_ca_files(&dir, "capf", 0x000F_F1CE);
         // The offline CA: made and used by OpenSSL only.
         openssl(
@@ -88,7 +90,9 @@ impl Site {
                 "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
             ],
         );
-        let db = dir.join("capf.db");
+        let db = database.map_or_else(|| dir.join("capf.db"), PathBuf::from);
+        // Beside the files, whatever the backend (a URL has no folder).
+        let auth_key = dir.join("capf.auth-key");
         for device in [SIGNED, BARE, STALE] {
             ok(capf(&[
                 "device".as_ref(),
@@ -118,6 +122,8 @@ impl Site {
             STRING.as_ref(),
             "--key".as_ref(),
             "ec:p256".as_ref(),
+            "--auth-key-file".as_ref(),
+            auth_key.as_os_str(),
         ]));
         let (ca_pem, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
         let args: Vec<&OsStr> = vec![
@@ -135,6 +141,8 @@ impl Site {
             "--db".as_ref(),
             db.as_os_str(),
             "--offline-ca".as_ref(),
+            "--auth-key-file".as_ref(),
+            auth_key.as_os_str(),
         ];
         let server = support::ServeProcess::start(&args, &dir.join("serve.log"));
         Self {
@@ -255,7 +263,32 @@ fn certificate_der(path: &Path) -> Vec<u8> {
 
 #[test]
 fn offline_ca_round_trip() {
-    let site = Site::new();
+    round_trip(Site::new("sqlite", None));
+}
+
+/// The same on PostgreSQL (`scripts/with-postgres.sh` sets
+/// `CAPF_TEST_POSTGRES_URL`; SKIPPED without it), each run on a database of
+/// its own.
+#[test]
+fn offline_ca_round_trip_on_postgresql() {
+    const URL_VARIABLE: &str = "CAPF_TEST_POSTGRES_URL";
+    let Some(url) = std::env::var(URL_VARIABLE)
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        eprintln!("SKIPPED: {URL_VARIABLE} not set (offline_ca_round_trip_on_postgresql)");
+        return;
+    };
+    let name = format!("capf_offline_ca_{}", std::process::id());
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (server, _database) = url.rsplit_once('/').unwrap();
+    round_trip(Site::new("postgresql", Some(format!("{server}/{name}"))));
+}
+
+fn round_trip(site: Site) {
     let dir = site.dir.clone();
 
     // First sessions: requests kept, keys kept pending.
