@@ -395,3 +395,163 @@ fn garbage_is_refused() {
         CertificateRequestError::Unparseable,
     );
 }
+
+// ---- the offline CA's second session (our reading) ----
+
+mod offline_second_session {
+    use super::*;
+    use capf_core::capf::phone::{PhoneOutcome, StoreFailure};
+    use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+    /// A certificate for `spki` from the fixture issuer (an offline CA).
+    fn signed_for(spki: &[u8]) -> Vec<u8> {
+        let certificate =
+            std::fs::read_to_string(format!("{FIXTURES}/issuer-ec-p256.cert.pem")).unwrap();
+        let key = std::fs::read_to_string(format!("{FIXTURES}/issuer-ec-p256.key.pem")).unwrap();
+        let (_, certificate) = der::pem::decode_vec(certificate.as_bytes()).unwrap();
+        let (_, key) = der::pem::decode_vec(key.as_bytes()).unwrap();
+        let issuer = LscIssuer::new(&certificate, &key).unwrap();
+        let request = LscRequest {
+            device_name: DEVICE,
+            subject_public_key_info_der: spki,
+            validity_days: 30,
+        };
+        issuer
+            .issue(&request, T0, &mut rand::rngs::StdRng::seed_from_u64(3))
+            .unwrap()
+            .der
+    }
+
+    /// One session: the server's record has `ready`, the phone keeps
+    /// `pending`. Returns the frames' commands, the server's result and the
+    /// phone's outcome.
+    fn session(
+        ready: Vec<u8>,
+        pending: Option<Vec<u8>>,
+    ) -> (Vec<Command>, SessionResult, PhoneOutcome) {
+        let mut server = ServerSession::new(ServerConfig::new(0x0202), T0);
+        let mut config = PhoneConfig::new(DEVICE, PhoneCredentials::NullString).unwrap();
+        if let Some(pending) = pending {
+            config = config.with_pending_key(pending);
+        }
+        let mut phone = PhoneSession::new(config, T0);
+        let mut commands = Vec::new();
+        let (mut result, mut outcome) = (None, None);
+        for _ in 0..50 {
+            let mut moved = false;
+            while let Some(output) = server.poll_output() {
+                moved = true;
+                match output {
+                    Output::Transmit(bytes) => {
+                        commands.push(Frame::decode(&bytes).unwrap().command);
+                        phone.handle_input(&bytes);
+                    }
+                    Output::Need(ServerDecision::LookUpDevice { .. }) => server
+                        .answer_device(Some(
+                            DeviceRecord::new(
+                                DEVICE,
+                                Operation::Install(KeyRequest::Ec(Curve::P256)),
+                                AuthMode::NullString,
+                            )
+                            .with_ready_certificate(ready.clone()),
+                        ))
+                        .unwrap(),
+                    Output::Need(ServerDecision::RecordOutcome { .. }) => {
+                        server.answer_outcome_recorded().unwrap()
+                    }
+                    Output::Need(other) => panic!("{other:?}"),
+                    Output::Done(done) => result = Some(done.result),
+                    _ => panic!("unknown output"),
+                }
+            }
+            while let Some(output) = phone.poll_output() {
+                moved = true;
+                match output {
+                    Output::Transmit(bytes) => {
+                        commands.push(Frame::decode(&bytes).unwrap().command);
+                        server.handle_input(&bytes);
+                    }
+                    Output::Need(PhoneDecision::StoreCertificate { .. }) => {
+                        phone.answer_store().unwrap()
+                    }
+                    Output::Need(other) => panic!("{other:?}"),
+                    Output::Done(done) => outcome = Some(done),
+                    _ => panic!("unknown output"),
+                }
+            }
+            if !moved {
+                // A phone that stopped leaves: the server sees it close.
+                if phone.is_done() && !server.is_done() {
+                    server.handle_peer_closed();
+                    continue;
+                }
+                break;
+            }
+        }
+        (commands, result.unwrap(), outcome.unwrap())
+    }
+
+    #[test]
+    fn the_ready_certificate_is_stored_for_the_pending_key_without_key_generation() {
+        let (spki, _) = key(KeyRequest::Ec(Curve::P256), 21);
+        let ready = signed_for(&spki);
+        let (commands, result, outcome) = session(ready.clone(), Some(spki));
+        assert_eq!(
+            commands,
+            [
+                Command::AuthRequest,
+                Command::AuthResponse,
+                Command::StoreCertRequest,
+                Command::StoreCertResponse,
+                Command::EndSession
+            ],
+            "no KEY_GEN_REQUEST"
+        );
+        assert_eq!(
+            result,
+            SessionResult::Installed {
+                certificate_der: ready.clone()
+            }
+        );
+        assert_eq!(
+            outcome,
+            PhoneOutcome::Installed {
+                certificate_der: ready
+            }
+        );
+    }
+
+    #[test]
+    fn a_certificate_for_another_key_is_refused_by_the_phone() {
+        let (spki, _) = key(KeyRequest::Ec(Curve::P256), 21);
+        let (other, _) = key(KeyRequest::Ec(Curve::P256), 22);
+        let (commands, result, outcome) = session(signed_for(&other), Some(spki));
+        assert!(!commands.contains(&Command::KeyGenRequest));
+        assert!(
+            matches!(result, SessionResult::StoreFailed { .. }),
+            "{result:?}"
+        );
+        assert!(
+            matches!(
+                outcome,
+                PhoneOutcome::StoreFailed {
+                    cause: StoreFailure::PublicKeyMismatch,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn a_phone_without_a_pending_key_treats_it_as_a_protocol_error() {
+        let (spki, _) = key(KeyRequest::Ec(Curve::P256), 21);
+        let (_, _, outcome) = session(signed_for(&spki), None);
+        assert!(
+            matches!(outcome, PhoneOutcome::ProtocolError(_)),
+            "{outcome:?}"
+        );
+    }
+}

@@ -180,6 +180,8 @@ fn end_outcome(state: PhoneState, reason: Reason) -> PhoneOutcome {
         },
         _ if reason == Reason::UnknownDevice => PhoneOutcome::UnknownDevice,
         S::AwaitingRequest if done => PhoneOutcome::NothingToDo { reason },
+        // Our reading of the offline CA: "no action" after the key.
+        S::AwaitingStoreRequest if reason == Reason::NoAction => PhoneOutcome::CertificatePending,
         S::AwaitingEnd if done => PhoneOutcome::Installed {
             certificate_der: install().issued,
         },

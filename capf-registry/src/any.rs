@@ -327,6 +327,38 @@ impl Registry for AnyRegistry {
     fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>> {
         each!(self, r => r.revoked_certificates())
     }
+    fn record_certificate_request(
+        &self,
+        claim: &Claim,
+        request: &crate::NewCertificateRequest,
+        now: u64,
+    ) -> RegistryResult<i64> {
+        each!(self, r => r.record_certificate_request(claim, request, now))
+    }
+    fn certificate_requests(
+        &self,
+        device: Option<&str>,
+    ) -> RegistryResult<Vec<crate::CertificateRequest>> {
+        each!(self, r => r.certificate_requests(device))
+    }
+    fn mark_certificate_request_stale(
+        &self,
+        certificate_id: i64,
+        now: u64,
+    ) -> RegistryResult<bool> {
+        each!(self, r => r.mark_certificate_request_stale(certificate_id, now))
+    }
+    fn import_certificate(
+        &self,
+        request_id: i64,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64> {
+        each!(self, r => r.import_certificate(request_id, certificate, now))
+    }
+    fn delete_stale_certificate_requests(&self, now: u64) -> RegistryResult<usize> {
+        each!(self, r => r.delete_stale_certificate_requests(now))
+    }
     fn settings(&self) -> RegistryResult<Settings> {
         each!(self, r => r.settings())
     }
@@ -433,7 +465,7 @@ mod tests {
         // unreachable server are not healthy, and nothing is created.
         assert_eq!(
             health(path.to_str().unwrap(), &OpenOptions::new()),
-            Health::Healthy { version: 6 }
+            Health::Healthy { version: 7 }
         );
         let missing = dir.join("missing.db");
         assert!(matches!(

@@ -1413,3 +1413,247 @@ pub fn settings_are_stored_and_shared<B: Backend>(backend: &B) {
     assert_eq!(registry.settings().unwrap().renew_used_share, None);
     assert_eq!(registry.settings().unwrap().validity_days, 397);
 }
+
+/// The offline CA's requests: kept only by the claim's holder; the
+/// deferral leaves the operation scheduled and pending, counts no failure
+/// and keeps the one-time string; a newer key makes the older request
+/// stale; a certificate is imported once, for a pending request only, into
+/// the ledger (pending); stale requests are deleted, the ledger kept; a
+/// second handle sees the same.
+pub fn offline_ca_requests_go_stale_import_and_are_deleted<B: Backend>(backend: &B) {
+    use crate::model::OperationStatus;
+    use crate::offline_ca::{CertificateRequestState, NewCertificateRequest};
+    let registry = backend.create("offline_ca");
+    let hash = test_hash("123456", 41);
+    registry
+        .put_device(
+            NAME,
+            &schedule(Operation::Install, AuthMode::AuthString, Some(hash)),
+            100,
+        )
+        .unwrap();
+    let key = KeyRequest::Ec(Curve::P256);
+    let first = NewCertificateRequest::new(key, vec![0x30, 0x01, 0xAA], Some(vec![0x30, 0x00]));
+    let second = NewCertificateRequest::new(key, vec![0x30, 0x01, 0xBB], None);
+
+    // Only the holder of the claim keeps a request.
+    let claim = take_claim(&registry, NAME, 1, 1_000, 110);
+    let stranger = Claim {
+        device: NAME.to_owned(),
+        token: ClaimToken([9; 16]),
+        lease_until: 1_000,
+    };
+    assert!(matches!(
+        registry.record_certificate_request(&stranger, &first, 111),
+        Err(RegistryError::ClaimLost(_))
+    ));
+    let first_id = registry
+        .record_certificate_request(&claim, &first, 112)
+        .unwrap();
+    registry
+        .record_outcome(NAME, Some(&claim), &OutcomeWrite::Deferred, 113)
+        .unwrap();
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation, Operation::Install, "still scheduled");
+    assert_eq!(device.operation_status, OperationStatus::Pending);
+    assert_eq!(device.failed_attempts, 0, "a deferral is not a failure");
+    assert!(device.has_auth_string, "the one-time string is kept");
+    assert_eq!(device.claimed_until, None, "the claim is released");
+
+    let requests = registry.certificate_requests(None).unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].id, first_id);
+    assert_eq!(requests[0].device, NAME);
+    assert_eq!(requests[0].key_request, key);
+    assert_eq!(requests[0].spki_der, first.spki_der);
+    assert_eq!(requests[0].csr_der, first.csr_der);
+    assert_eq!(requests[0].requested_at, 112);
+    assert_eq!(requests[0].state(), CertificateRequestState::Pending);
+
+    // The phone comes back with a newer key: the first request is stale.
+    let claim = take_claim(&registry, NAME, 2, 1_000, 200);
+    let second_id = registry
+        .record_certificate_request(&claim, &second, 201)
+        .unwrap();
+    registry
+        .record_outcome(NAME, Some(&claim), &OutcomeWrite::Deferred, 202)
+        .unwrap();
+    let requests = registry.certificate_requests(None).unwrap();
+    let states: Vec<_> = requests
+        .iter()
+        .map(|r| (r.id, r.state(), r.stale_at))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (first_id, CertificateRequestState::Stale, Some(201)),
+            (second_id, CertificateRequestState::Pending, None)
+        ]
+    );
+    assert_eq!(requests[1].csr_der, None);
+
+    // Import: never for a stale request, once for a pending one.
+    assert!(matches!(
+        registry.import_certificate(first_id, &certificate("0a"), 300),
+        Err(RegistryError::RequestNotPending(id)) if id == first_id
+    ));
+    assert!(matches!(
+        registry.import_certificate(9_999, &certificate("0a"), 300),
+        Err(RegistryError::RequestNotPending(9_999))
+    ));
+    let ledger_id = registry
+        .import_certificate(second_id, &certificate("0b"), 301)
+        .unwrap();
+    assert!(matches!(
+        registry.import_certificate(second_id, &certificate("0c"), 302),
+        Err(RegistryError::RequestNotPending(_))
+    ));
+    let ledger = registry.certificates(NAME).unwrap();
+    assert_eq!(ledger.len(), 1, "imported once, before it is sent");
+    assert_eq!(ledger[0].id, ledger_id);
+    assert_eq!(ledger[0].serial_hex, "0b");
+    assert_eq!(ledger[0].state, CertificateState::Pending);
+
+    // A second handle (another process or node) sees the same.
+    let other = backend.connect("offline_ca");
+    let seen = other.certificate_requests(None).unwrap();
+    assert_eq!(seen[1].certificate_id, Some(ledger_id));
+    assert_eq!(seen[1].imported_at, Some(301));
+    assert_eq!(seen[1].state(), CertificateRequestState::Imported);
+
+    // Deleting the stale ones keeps the others and the ledger.
+    assert_eq!(other.delete_stale_certificate_requests(400).unwrap(), 1);
+    assert_eq!(registry.delete_stale_certificate_requests(401).unwrap(), 0);
+    let left = registry.certificate_requests(None).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, second_id);
+    assert_eq!(registry.certificates(NAME).unwrap().len(), 1);
+}
+
+/// The offline CA's second session through the host helpers: the lookup
+/// hands the imported certificate to a real session, which sends it
+/// without KEY_GEN_REQUEST; a phone that refuses it (not its pending key)
+/// makes the request stale and leaves the operation scheduled; a phone
+/// that stores it completes the operation with that ledger row (installed,
+/// once).
+pub fn offline_ca_ready_certificate_is_installed_or_goes_stale<B: Backend>(backend: &B) {
+    use crate::offline_ca::{CertificateRequestState, NewCertificateRequest};
+    use capf_core::capf::codec::{
+        AuthResponseFields, Command, Frame, Password, Reason, WireDeviceName,
+    };
+    use capf_core::capf::server::{ServerConfig, ServerOutput, ServerSession, SessionResult};
+    use capf_core::time::Timestamp;
+    let registry = backend.create("offline_ready");
+    registry
+        .put_device(NAME, &schedule(Operation::Install, AuthMode::Null, None), 1)
+        .unwrap();
+    let key = KeyRequest::Ec(Curve::P256);
+    // A session: lookup, the ready certificate out, the phone's answer,
+    // finish_session. Returns the session's result.
+    let session = |token: u8, phone_answer: Reason, now: u64| {
+        let id = 0x300 + u32::from(token);
+        let mut session =
+            ServerSession::new(ServerConfig::new(id), Timestamp::from_unix_seconds(now));
+        let _auth_request = session.poll_output();
+        let fields = AuthResponseFields::new(WireDeviceName::new(NAME), Password::empty());
+        session.handle_input(&Frame::auth_response(id, fields).encode().unwrap());
+        assert!(matches!(session.poll_output(), Some(ServerOutput::Need(_))));
+        let (record, claim) = match look_up_device(
+            &registry,
+            NAME,
+            ClaimToken([token; 16]),
+            now + 1_000,
+            now,
+            None,
+        ) {
+            Ok(LookUp::Answer { record, claim }) => (record, claim),
+            other => panic!("{other:?}"),
+        };
+        let ready = record
+            .as_ref()
+            .and_then(|record| record.ready_certificate.clone());
+        session.answer_device(record).unwrap();
+        match session.poll_output() {
+            Some(ServerOutput::Transmit(bytes)) => assert_eq!(
+                Frame::decode(&bytes).unwrap().command,
+                Command::StoreCertRequest,
+                "no KEY_GEN_REQUEST"
+            ),
+            other => panic!("{other:?}"),
+        }
+        session.handle_input(
+            &Frame::store_cert_response(id, phone_answer)
+                .encode()
+                .unwrap(),
+        );
+        let outcome = loop {
+            match session.poll_output() {
+                Some(ServerOutput::Done(outcome)) => break outcome,
+                Some(ServerOutput::Need(_)) => session.answer_outcome_recorded().unwrap(),
+                Some(_) => {}
+                None => panic!("no outcome"),
+            }
+        };
+        crate::finish_session(&registry, &outcome, claim.as_ref(), None, 5, now + 1).unwrap();
+        (ready, outcome.result)
+    };
+    // Kept, then imported.
+    let defer = |token: u8, spki: u8, now: u64| {
+        let claim = take_claim(&registry, NAME, token, now + 1_000, now);
+        let request = NewCertificateRequest::new(key, vec![0x30, 0x01, spki], None);
+        let id = registry
+            .record_certificate_request(&claim, &request, now)
+            .unwrap();
+        registry
+            .record_outcome(NAME, Some(&claim), &OutcomeWrite::Deferred, now)
+            .unwrap();
+        id
+    };
+
+    let first = defer(1, 0xA1, 10);
+    let refused_der = tvs_certificate("refused.example.test");
+    let refused_id = registry
+        .import_certificate(first, &NewCertificate::from_der(&refused_der), 20)
+        .unwrap();
+    let (ready, result) = session(2, Reason::Failure, 30);
+    assert_eq!(ready.as_deref(), Some(refused_der.as_slice()));
+    assert!(
+        matches!(result, SessionResult::StoreFailed { .. }),
+        "{result:?}"
+    );
+    let requests = registry.certificate_requests(Some(NAME)).unwrap();
+    assert_eq!(
+        requests[0].state(),
+        CertificateRequestState::Stale,
+        "refused: stale"
+    );
+    assert_eq!(registry.device(NAME).unwrap().operation, Operation::Install);
+
+    let second = defer(3, 0xA2, 40);
+    let stored_der = tvs_certificate("stored.example.test");
+    let stored_id = registry
+        .import_certificate(second, &NewCertificate::from_der(&stored_der), 50)
+        .unwrap();
+    let (ready, result) = session(4, Reason::Success, 60);
+    assert_eq!(ready.as_deref(), Some(stored_der.as_slice()));
+    assert!(
+        matches!(result, SessionResult::Installed { .. }),
+        "{result:?}"
+    );
+    let device = registry.device(NAME).unwrap();
+    assert_eq!(device.operation, Operation::None, "completed");
+    let ledger = registry.certificates(NAME).unwrap();
+    let states: Vec<_> = ledger.iter().map(|entry| (entry.id, entry.state)).collect();
+    assert_eq!(
+        states,
+        [
+            (refused_id, CertificateState::Pending),
+            (stored_id, CertificateState::Installed)
+        ]
+    );
+    // Nothing scheduled any more: no ready certificate to hand out.
+    assert!(matches!(
+        look_up_device(&registry, NAME, ClaimToken([5; 16]), 2_000, 70, None),
+        Ok(LookUp::Answer { record: Some(record), .. }) if record.ready_certificate.is_none()
+    ));
+}

@@ -62,6 +62,9 @@ pub enum RegistryError {
     /// the ledger, or every match already revoked or deleted).
     #[error("nothing to revoke: {0}")]
     NothingToRevoke(String),
+    /// An offline-CA import for a request that is no longer pending.
+    #[error("certificate request {0} is not pending (stale, imported or unknown)")]
+    RequestNotPending(i64),
     /// A serial number that is not hex.
     #[error("{0:?} is not a serial number in hex")]
     BadSerial(String),

@@ -104,10 +104,15 @@
 //!    [`look_up_device`] (claims the operation, applies the rules), then
 //!    answer the session with the record or the refusal. The answer runs
 //!    the authentication checks: run it off an async runtime's workers.
+//!    For an install, the lookup also reads the device's offline-CA
+//!    requests ([`offline_ca`]): a certificate imported for it becomes the
+//!    record's ready certificate, sent without KEY_GEN_REQUEST.
 //! 2. On `RecordPendingCertificate`: [`Registry::record_pending_certificate`]
 //!    with the claim.
 //! 3. When the session ends: [`finish_session`] (the outcome's write and the
-//!    claim's release, in one transaction). A connection that fails without
+//!    claim's release, in one transaction; a ready certificate the phone
+//!    stored completes with its ledger row, one it refused makes its
+//!    request stale). A connection that fails without
 //!    an outcome: [`Registry::release_claim`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -120,6 +125,7 @@ pub mod dates;
 pub mod db_url;
 pub mod error;
 pub mod model;
+pub mod offline_ca;
 pub mod report;
 pub mod rules;
 pub mod settings;
@@ -152,6 +158,10 @@ pub use model::{
     auth_string_verifier, hash_auth_string, normalize_serial_hex,
 };
 pub use model::{FailureReason, OperationStatus, StatusOperation};
+pub use offline_ca::{
+    AcceptedImport, CertificateRequest, CertificateRequestState, ImportRefusal,
+    NewCertificateRequest, check_import,
+};
 pub use report::{DeviceFilter, ReportRow};
 pub use rules::{LookUp, Renewal, RenewalPolicy};
 pub use settings::{SettingError, Settings};
@@ -327,6 +337,43 @@ pub trait Registry: Send + Sync {
         now: u64,
     ) -> RegistryResult<i64>;
 
+    /// Keeps a certificate request for the offline CA ([`offline_ca`]),
+    /// committed before this returns; the device's earlier requests that
+    /// are not installed become stale (a newer key). Only the claim's
+    /// holder may ([`RegistryError::ClaimLost`]). Returns its id.
+    fn record_certificate_request(
+        &self,
+        claim: &Claim,
+        request: &NewCertificateRequest,
+        now: u64,
+    ) -> RegistryResult<i64>;
+
+    /// Every kept certificate request (pending, imported or stale), oldest
+    /// first; of one device only when `device` is given.
+    fn certificate_requests(&self, device: Option<&str>)
+    -> RegistryResult<Vec<CertificateRequest>>;
+
+    /// Marks the request whose imported certificate is `certificate_id`
+    /// stale (the phone refused it: not its pending key). Returns whether
+    /// one was.
+    fn mark_certificate_request_stale(&self, certificate_id: i64, now: u64)
+    -> RegistryResult<bool>;
+
+    /// Records the certificate of request `request_id` (checked first with
+    /// [`check_import`]) in the ledger as pending, in one transaction with
+    /// the request's link to it; the request must still be pending
+    /// ([`RegistryError::RequestNotPending`]). Returns the ledger id.
+    fn import_certificate(
+        &self,
+        request_id: i64,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64>;
+
+    /// Deletes every stale certificate request (the ledger is not
+    /// touched). Returns how many.
+    fn delete_stale_certificate_requests(&self, now: u64) -> RegistryResult<usize>;
+
     /// The registry's settings (service parameters shared by every server
     /// on it): the stored ones over [`Settings::default`]. A stored value
     /// out of range is [`RegistryError::Setting`].
@@ -489,7 +536,9 @@ pub fn look_up_device<R: Registry + ?Sized>(
         }
         None => {}
     }
-    match with_ledger_revocations(registry, name, answer?) {
+    match with_ledger_revocations(registry, name, answer?)
+        .and_then(|answer| with_ready_certificate(registry, name, answer))
+    {
         Ok(answer) => Ok(answer),
         Err((error, claim)) => {
             // The claim was taken: give it back before failing.
@@ -534,7 +583,9 @@ pub async fn look_up_device_async<R: SessionWritesAsync + ?Sized>(
     }
     // The ledger's revocations are a read: answered here, as the claim's
     // first read is.
-    match with_ledger_revocations(registry, name, answer?) {
+    match with_ledger_revocations(registry, name, answer?)
+        .and_then(|answer| with_ready_certificate(registry, name, answer))
+    {
         Ok(answer) => Ok(answer),
         Err((error, claim)) => {
             if let Some(claim) = claim {
@@ -571,6 +622,110 @@ fn with_ledger_revocations<R: Registry + ?Sized>(
             }
         }
         other => Ok(other),
+    }
+}
+
+/// The offline CA ([`offline_ca`]): an install whose request has its
+/// certificate imported gets it as the record's ready certificate, which
+/// the session sends without KEY_GEN_REQUEST. On a registry error, the
+/// error and the claim to give back.
+fn with_ready_certificate<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    answer: LookUp,
+) -> Result<LookUp, (RegistryError, Option<Claim>)> {
+    match answer {
+        LookUp::Answer {
+            record: Some(record),
+            claim,
+        } if matches!(
+            record.operation,
+            capf_core::capf::server::Operation::Install(_)
+        ) =>
+        {
+            match ready_certificate(registry, name) {
+                Ok(Some(der)) => Ok(LookUp::Answer {
+                    record: Some(record.with_ready_certificate(der)),
+                    claim,
+                }),
+                Ok(None) => Ok(LookUp::Answer {
+                    record: Some(record),
+                    claim,
+                }),
+                Err(error) => Err((error, claim)),
+            }
+        }
+        other => Ok(other),
+    }
+}
+
+/// The certificate imported for the device's newest imported request,
+/// while it is still pending in the ledger (not yet installed).
+fn ready_certificate<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+) -> RegistryResult<Option<Vec<u8>>> {
+    let Some(certificate_id) = registry
+        .certificate_requests(Some(name))?
+        .iter()
+        .rev()
+        .find(|request| request.state() == CertificateRequestState::Imported)
+        .and_then(|request| request.certificate_id)
+    else {
+        return Ok(None);
+    };
+    Ok(registry
+        .certificates(name)?
+        .into_iter()
+        .find(|entry| entry.id == certificate_id && entry.state == CertificateState::Pending)
+        .map(|entry| entry.der))
+}
+
+/// The ledger id of a pending certificate with exactly these bytes (a
+/// ready certificate the session sent), if any.
+fn pending_ledger_id<R: Registry + ?Sized>(
+    registry: &R,
+    name: &str,
+    certificate_der: &[u8],
+) -> RegistryResult<Option<i64>> {
+    Ok(registry
+        .certificates(name)?
+        .into_iter()
+        .find(|entry| entry.state == CertificateState::Pending && entry.der == certificate_der)
+        .map(|entry| entry.id))
+}
+
+/// What a session's end means for the offline CA's requests: a ready
+/// certificate that was installed has no ledger id from this session
+/// (it was recorded at import): find it; one the phone refused makes its
+/// request stale (the phone no longer holds that key). Returns the ledger
+/// id to complete with.
+fn ready_certificate_outcome<R: Registry + ?Sized>(
+    registry: &R,
+    outcome: &ServerOutcome,
+    ledger_id: Option<i64>,
+    now: u64,
+) -> RegistryResult<Option<i64>> {
+    use capf_core::capf::server::SessionResult;
+    let Some(name) = outcome.device_name.as_deref() else {
+        return Ok(ledger_id);
+    };
+    match (&outcome.result, ledger_id) {
+        (SessionResult::Installed { certificate_der }, None) => {
+            pending_ledger_id(registry, name, certificate_der)
+        }
+        (
+            SessionResult::StoreFailed {
+                certificate_der, ..
+            },
+            None,
+        ) => {
+            if let Some(id) = pending_ledger_id(registry, name, certificate_der)? {
+                registry.mark_certificate_request_stale(id, now)?;
+            }
+            Ok(None)
+        }
+        _ => Ok(ledger_id),
     }
 }
 
@@ -759,6 +914,7 @@ pub fn finish_session<R: Registry + ?Sized>(
     lock_after: u32,
     now: u64,
 ) -> RegistryResult<Recorded> {
+    let ledger_id = ready_certificate_outcome(registry, outcome, ledger_id, now)?;
     match finish_step(outcome, claim, ledger_id, lock_after) {
         FinishStep::Nothing => Ok(Recorded::default()),
         FinishStep::Record { name, write } => registry.record_outcome(name, claim, &write, now),
@@ -780,6 +936,7 @@ pub async fn finish_session_async<R: SessionWritesAsync + ?Sized>(
     lock_after: u32,
     now: u64,
 ) -> RegistryResult<Recorded> {
+    let ledger_id = ready_certificate_outcome(registry, outcome, ledger_id, now)?;
     match finish_step(outcome, claim, ledger_id, lock_after) {
         FinishStep::Nothing => Ok(Recorded::default()),
         FinishStep::Record { name, write } => {

@@ -517,6 +517,12 @@ pub enum OutcomeWrite {
     /// status says "User Initiated Request Late/Timedout", the claim (if
     /// any) is released. Needs no claim.
     Late,
+    /// The certificate request is kept for the offline CA
+    /// ([`offline_ca`](crate::offline_ca)): the status says "Operation
+    /// Pending", the operation stays scheduled, no failure is counted and
+    /// the one-time string is kept (it is consumed when the operation
+    /// completes).
+    Deferred,
 }
 
 /// What [`Registry::record_outcome`](crate::Registry::record_outcome) did.

@@ -424,6 +424,7 @@ pub fn outcome_write(
         | SessionResult::ProtocolError(_) => {
             OutcomeWrite::Failed(Some(FailureReason::PhoneCommunicationFailure))
         }
+        SessionResult::IssueRefused(server::IssueRefusal::Deferred) => OutcomeWrite::Deferred,
         SessionResult::IssueRefused(server::IssueRefusal::Unavailable(_)) => {
             OutcomeWrite::Failed(Some(FailureReason::CaCommunicationFailure))
         }

@@ -39,6 +39,7 @@ use crate::model::{
     Recorded, Revocation, RevocationTarget, Schedule, Status, StatusOperation, StoredAuthHash,
     StoredDevice,
 };
+use crate::offline_ca::{CertificateRequest, NewCertificateRequest};
 use crate::settings::Settings;
 use crate::tvs::{TvsEntry, TvsRegistration, parse_roles, roles_text};
 use crate::{Registry, TvsAllowList, rules};
@@ -155,6 +156,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     ) STRICT;
+    ",
+    // 7: certificate requests kept for the offline CA (`offline_ca`): the
+    // phone's key, its signed request if any, when a newer key made it
+    // stale, and the ledger row of the certificate imported for it.
+    r"
+    CREATE TABLE IF NOT EXISTS certificate_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL REFERENCES devices(name) ON DELETE RESTRICT,
+        key_request TEXT NOT NULL,
+        spki BLOB NOT NULL,
+        csr BLOB,
+        requested_at INTEGER NOT NULL,
+        stale_at INTEGER,
+        certificate_id INTEGER REFERENCES certificates(id),
+        imported_at INTEGER,
+        CHECK ((certificate_id IS NULL) = (imported_at IS NULL))
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS certificate_requests_device ON certificate_requests(device);
     ",
 ];
 
@@ -1621,6 +1640,212 @@ impl Registry for SqliteRegistry {
         })
     }
 
+    fn record_certificate_request(
+        &self,
+        claim: &Claim,
+        request: &NewCertificateRequest,
+        now: u64,
+    ) -> RegistryResult<i64> {
+        let (claim, request) = (claim.clone(), request.clone());
+        self.write(move |connection| {
+            let row = require_device(connection, &claim.device)?;
+            if !holds(&row, &claim) {
+                return Err(RegistryError::ClaimLost(claim.device.clone()));
+            }
+            // A newer key: the earlier requests not installed are stale.
+            let staled = execute(
+                connection,
+                "UPDATE certificate_requests SET stale_at = ?2
+                 WHERE device = ?1 AND stale_at IS NULL AND (certificate_id IS NULL
+                     OR certificate_id IN (SELECT id FROM certificates WHERE state = 'pending'))",
+                params![claim.device, to_i64(now)],
+            )?;
+            execute(
+                connection,
+                "INSERT INTO certificate_requests (device, key_request, spki, csr, requested_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    claim.device,
+                    request.key_request.to_string(),
+                    request.spki_der,
+                    request.csr_der,
+                    to_i64(now)
+                ],
+            )?;
+            let id = connection.last_insert_rowid();
+            event(
+                connection,
+                &claim.device,
+                now,
+                &format!(
+                    "certificate request {id} kept for the offline CA{}{}",
+                    if request.csr_der.is_some() {
+                        " (phone-signed CSR)"
+                    } else {
+                        ""
+                    },
+                    if staled > 0 {
+                        format!("; {staled} earlier request(s) stale")
+                    } else {
+                        String::new()
+                    }
+                ),
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn mark_certificate_request_stale(
+        &self,
+        certificate_id: i64,
+        now: u64,
+    ) -> RegistryResult<bool> {
+        self.write(move |connection| {
+            let device: Option<String> = connection
+                .query_row(
+                    "SELECT device FROM certificate_requests
+                     WHERE certificate_id = ?1 AND stale_at IS NULL",
+                    [certificate_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(device) = device else {
+                return Ok(false);
+            };
+            execute(
+                connection,
+                "UPDATE certificate_requests SET stale_at = ?2
+                 WHERE certificate_id = ?1 AND stale_at IS NULL",
+                params![certificate_id, to_i64(now)],
+            )?;
+            event(
+                connection,
+                &device,
+                now,
+                &format!("the phone refused certificate {certificate_id}: its request is stale"),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn certificate_requests(
+        &self,
+        device: Option<&str>,
+    ) -> RegistryResult<Vec<CertificateRequest>> {
+        let device = device.map(str::to_owned);
+        self.read(move |connection| {
+            let mut statement = connection.prepare(
+                "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
+                     certificate_id, imported_at
+                 FROM certificate_requests WHERE ?1 IS NULL OR device = ?1 ORDER BY id",
+            )?;
+            let rows = statement
+                .query_map([&device], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Vec<u8>>(3)?,
+                        row.get::<_, Option<Vec<u8>>>(4)?,
+                        row.get::<_, i64>(5)?,
+                        row.get::<_, Option<i64>>(6)?,
+                        row.get::<_, Option<i64>>(7)?,
+                        row.get::<_, Option<i64>>(8)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(
+                    |(
+                        id,
+                        device,
+                        key_request,
+                        spki_der,
+                        csr_der,
+                        requested_at,
+                        stale_at,
+                        certificate_id,
+                        imported_at,
+                    )| {
+                        Ok(CertificateRequest {
+                            id,
+                            device,
+                            key_request: parse("key_request", &key_request)?,
+                            spki_der,
+                            csr_der,
+                            requested_at: to_u64(requested_at),
+                            stale_at: stale_at.map(to_u64),
+                            certificate_id,
+                            imported_at: imported_at.map(to_u64),
+                        })
+                    },
+                )
+                .collect()
+        })
+    }
+
+    fn import_certificate(
+        &self,
+        request_id: i64,
+        certificate: &NewCertificate,
+        now: u64,
+    ) -> RegistryResult<i64> {
+        let certificate = certificate.clone();
+        self.write(move |connection| {
+            let device: Option<String> = connection
+                .query_row(
+                    "SELECT device FROM certificate_requests
+                     WHERE id = ?1 AND stale_at IS NULL AND certificate_id IS NULL",
+                    [request_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let device = device.ok_or(RegistryError::RequestNotPending(request_id))?;
+            let id = insert_certificate(
+                connection,
+                &device,
+                &certificate,
+                CertificateState::Pending,
+                now,
+            )?;
+            execute(
+                connection,
+                "UPDATE certificate_requests SET certificate_id = ?2, imported_at = ?3
+                 WHERE id = ?1",
+                params![request_id, id, to_i64(now)],
+            )?;
+            event(
+                connection,
+                &device,
+                now,
+                &format!("certificate {id} imported for certificate request {request_id}"),
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn delete_stale_certificate_requests(&self, now: u64) -> RegistryResult<usize> {
+        self.write(move |connection| {
+            let devices: Vec<String> = {
+                let mut statement = connection.prepare(
+                    "SELECT device FROM certificate_requests WHERE stale_at IS NOT NULL ORDER BY id",
+                )?;
+                statement
+                    .query_map([], |row| row.get(0))?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            execute(
+                connection,
+                "DELETE FROM certificate_requests WHERE stale_at IS NOT NULL",
+                [],
+            )?;
+            for device in &devices {
+                event(connection, device, now, "stale certificate request deleted")?;
+            }
+            Ok(devices.len())
+        })
+    }
+
     fn revoked_certificates(&self) -> RegistryResult<Vec<CertificateEntry>> {
         self.read(|connection| {
             let mut statement = connection.prepare(&format!(
@@ -1803,6 +2028,9 @@ fn outcome_work(
                     "deadline passed: session refused, one-time string void",
                 )?;
                 record_failure(connection, &row, Some(FailureReason::LateTimedOut), now)?;
+            }
+            OutcomeWrite::Deferred => {
+                set_status(connection, &name, OperationStatus::Pending, now)?;
             }
             OutcomeWrite::Nothing => {}
         }
@@ -2095,7 +2323,7 @@ mod tests {
         let path = temp_path("migrate");
         {
             let registry = SqliteRegistry::open(&path).unwrap();
-            assert_eq!(registry.schema_version().unwrap(), 6);
+            assert_eq!(registry.schema_version().unwrap(), 7);
             registry
                 .put_device("SEP001122334455", &install(), 1)
                 .unwrap();
@@ -2108,7 +2336,7 @@ mod tests {
             connection.execute_batch(MIGRATIONS[0]).unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 6);
+        assert_eq!(registry.schema_version().unwrap(), 7);
         assert_eq!(registry.list().unwrap().len(), 1);
         drop(registry);
         // A file from a newer capf is refused rather than misread.
@@ -2120,7 +2348,7 @@ mod tests {
             SqliteRegistry::open(&path),
             Err(RegistryError::SchemaTooNew {
                 found: 99,
-                known: 6
+                known: 7
             })
         ));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -2142,7 +2370,7 @@ mod tests {
                 .unwrap();
         }
         let registry = SqliteRegistry::open(&path).unwrap();
-        assert_eq!(registry.schema_version().unwrap(), 6);
+        assert_eq!(registry.schema_version().unwrap(), 7);
         let device = registry.device("SEP001122334455").unwrap();
         assert_eq!(device.operation, Operation::Install);
         assert_eq!(device.claimed_until, None);

@@ -71,4 +71,6 @@ suite!(
     revocations_are_final_found_by_serial_and_consulted,
     renewal_is_planned_at_the_threshold_and_replaces_the_old_lsc,
     directly_issued_certificates_add_the_device_and_replace_earlier_ones,
+    offline_ca_requests_go_stale_import_and_are_deleted,
+    offline_ca_ready_certificate_is_installed_or_goes_stale,
 );

@@ -42,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::PyRegistryHost>()?;
     m.add_class::<registry::PyRegistryDevice>()?;
     m.add_class::<registry::PyLedgerCertificate>()?;
+    m.add_class::<registry::PyCertificateRequest>()?;
     m.add_class::<trust::PyStoreEntry>()?;
     m.add_class::<trust::PyTrustStore>()?;
     m.add_class::<trust::PyPurpose>()?;

@@ -144,6 +144,58 @@ fn ledger_certificate(entry: capf_registry::model::CertificateEntry) -> PyLedger
     }
 }
 
+/// A certificate request kept for the offline CA (`capf serve
+/// --offline-ca`), as `capf ca csr list` shows it.
+#[pyclass(module = "capf._native", frozen, name = "CertificateRequest")]
+pub struct PyCertificateRequest {
+    /// Its id.
+    #[pyo3(get)]
+    id: i64,
+    /// The device.
+    #[pyo3(get)]
+    device: String,
+    /// ``"pending"``, ``"imported"`` or ``"stale"``.
+    #[pyo3(get)]
+    state: String,
+    /// The key the server asked for (``"ec:p256"`` …).
+    #[pyo3(get)]
+    key: String,
+    spki: Vec<u8>,
+    csr: Option<Vec<u8>>,
+    requested_at: u64,
+}
+
+fn certificate_request(request: capf_registry::CertificateRequest) -> PyCertificateRequest {
+    PyCertificateRequest {
+        id: request.id,
+        state: request.state().to_string(),
+        device: request.device,
+        key: request.key_request.to_string(),
+        spki: request.spki_der,
+        csr: request.csr_der,
+        requested_at: request.requested_at,
+    }
+}
+
+#[pymethods]
+impl PyCertificateRequest {
+    /// The phone's public key, DER SubjectPublicKeyInfo.
+    #[getter]
+    fn public_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.spki)
+    }
+    /// The phone-signed PKCS#10 request (DER), when the phone sent one.
+    #[getter]
+    fn csr<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.csr.as_ref().map(|csr| PyBytes::new(py, csr))
+    }
+    /// When it was kept (aware UTC datetime).
+    #[getter]
+    fn requested_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, Timestamp::from_unix_seconds(self.requested_at))
+    }
+}
+
 #[pymethods]
 impl PyLedgerCertificate {
     /// The certificate, DER.
@@ -359,6 +411,65 @@ impl PyRegistry {
             .detach(|| self.inner.revoke(&target, reason, now))
             .map_err(registry_error)?;
         Ok(revoked.into_iter().map(ledger_certificate).collect())
+    }
+
+    /// The certificate requests kept for the offline CA (`capf ca csr
+    /// list`), oldest first; only the stale ones with ``stale=True``.
+    #[pyo3(signature = (*, stale = false))]
+    fn certificate_requests(
+        &self,
+        py: Python<'_>,
+        stale: bool,
+    ) -> PyResult<Vec<PyCertificateRequest>> {
+        let requests = py
+            .detach(|| self.inner.certificate_requests(None))
+            .map_err(registry_error)?;
+        Ok(requests
+            .into_iter()
+            .filter(|request| {
+                !stale || request.state() == capf_registry::CertificateRequestState::Stale
+            })
+            .map(certificate_request)
+            .collect())
+    }
+
+    /// Imports a certificate signed by the offline CA (`capf ca import`):
+    /// accepted only with exactly a pending request's key and its device's
+    /// name (CN), valid at `now`; it goes into the ledger at once (state
+    /// ``"pending"``) and reaches the phone at its next session. Raises
+    /// `capf.RegistryError` naming the reason otherwise (wrong key, stale,
+    /// unknown device, wrong name, expired, already imported), and
+    /// `capf.MalformedError` for something that is not a certificate.
+    #[pyo3(signature = (certificate, *, now = None))]
+    fn import_certificate(
+        &self,
+        py: Python<'_>,
+        certificate: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyLedgerCertificate> {
+        let der =
+            crate::convert::certificate_der(&crate::convert::certificate_bytes(certificate)?)?;
+        let now = unix_now(now)?;
+        let registry = &self.inner;
+        let imported = py.detach(|| -> Result<Result<_, String>, RegistryError> {
+            let requests = registry.certificate_requests(None)?;
+            let accepted = match capf_registry::check_import(&requests, &der, now) {
+                Ok(accepted) => accepted,
+                Err(refusal) => return Ok(Err(format!("import refused: {refusal}"))),
+            };
+            let id =
+                registry.import_certificate(accepted.request_id, &accepted.certificate, now)?;
+            let entry = registry
+                .certificates(&accepted.device)?
+                .into_iter()
+                .find(|entry| entry.id == id)
+                .ok_or(RegistryError::RequestNotPending(accepted.request_id))?;
+            Ok(Ok(entry))
+        });
+        match imported.map_err(registry_error)? {
+            Ok(entry) => Ok(ledger_certificate(entry)),
+            Err(refusal) => Err(new_error(Kind::Registry, refusal, None)),
+        }
     }
 
     /// The devices report as CSV, as `capf device report` writes it (times

@@ -442,3 +442,71 @@ def test_settings_are_the_registrys_and_the_host_issues_with_them(
     lsc = x509.load_der_x509_certificate(phone.certificate)
     lifetime = lsc.not_valid_after_utc - lsc.not_valid_before_utc
     assert timedelta(days=29) < lifetime <= timedelta(days=31), lifetime
+
+
+# ---- the offline CA: list and import from Python --------------------------
+
+
+def test_offline_ca_requests_are_listed_and_imported_from_python(
+    tmp_path: Path, data: Path
+) -> None:
+    """`capf serve --offline-ca` keeps a Rust phone's request; Python lists
+    it (with the phone-signed CSR) and imports a certificate for it, refused
+    with the reason when it is wrong; the phone then installs it."""
+    binary = capf_binary()
+    db = tmp_path / "capf.db"
+    added = run_capf(binary, "device", "add", "--db", str(db), "--operation", "install",
+                     "--auth", "null", "--key", "ec:p256", DEVICE)
+    assert added.returncode == 0, added.stderr
+    cert = str(data / "issuer-ec-p256.cert.pem")
+    key = str(data / "issuer-ec-p256.key.pem")
+    ready = tmp_path / "ready.json"
+    process = subprocess.Popen(
+        [str(binary), "serve", "--listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+         "--db", str(db), "--offline-ca", "--ready-file", str(ready)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        for _ in range(600):
+            if ready.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert ready.exists(), "capf serve did not start"
+        address = str(json.loads(ready.read_text())["capf"])
+        out = tmp_path / "lsc.pem"
+        enroll = ["enroll", "--server", address, "--ca", cert, "--device", DEVICE,
+                  "--out", str(out)]
+        first = run_capf(binary, *enroll, "--send-csr")
+        assert first.returncode == 3, first.stdout + first.stderr
+
+        registry = capf.Registry(db)
+        requests = registry.certificate_requests()
+        assert [(r.device, r.state, r.key) for r in requests] == [(DEVICE, "pending", "ec:p256")]
+        assert requests[0].csr is not None
+        assert registry.certificate_requests(stale=True) == []
+
+        issuer = capf.LscIssuer((data / "issuer-ec-p256.cert.pem").read_text(),
+                                (data / "issuer-ec-p256.key.pem").read_text())
+        later = NOW + timedelta(hours=1)
+        wrong_name = issuer.issue("SEP0011223344FF", requests[0].public_key, NOW)
+        with pytest.raises(capf.RegistryError, match="wrong name"):
+            registry.import_certificate(wrong_name, now=later)
+        signed = issuer.issue(DEVICE, requests[0].public_key, NOW)
+        imported = registry.import_certificate(signed, now=later)
+        assert imported.state == "pending"
+        assert imported.certificate == signed
+        with pytest.raises(capf.RegistryError, match="already imported"):
+            registry.import_certificate(signed, now=later)
+        assert [r.state for r in registry.certificate_requests()] == ["imported"]
+
+        second = run_capf(binary, *enroll)
+        assert second.returncode == 0, second.stdout + second.stderr
+        ledger = registry.certificates(DEVICE)
+        assert [(entry.certificate, entry.state) for entry in ledger] == [(signed, "installed")]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,5 +1,6 @@
 //! `capf ca`: the issuing CA's own products — a CRL of the ledger's
-//! revocations.
+//! revocations — and the offline CA's requests and imports
+//! ([`crate::offline_ca`]).
 
 use crate::device::open_existing;
 use crate::files::IssuerArgs;
@@ -17,6 +18,16 @@ pub(crate) enum Command {
     /// issued that the ledger revokes (`capf cert revoke`). The issuing
     /// certificate needs the cRLSign key usage.
     Crl(CrlArgs),
+    /// The certificate requests `capf serve --offline-ca` keeps: list,
+    /// export (to be signed elsewhere), delete the stale ones.
+    #[command(subcommand)]
+    Csr(crate::offline_ca::CsrCommand),
+    /// Import certificates signed by the offline CA: each must carry
+    /// exactly a pending (not stale) request's key and its device's name
+    /// (CN); anything else is refused with the reason. An imported
+    /// certificate goes into the ledger at once and reaches the phone at
+    /// its next CAPF session.
+    Import(crate::offline_ca::ImportArgs),
 }
 
 /// `capf ca crl`.
@@ -39,6 +50,8 @@ pub(crate) struct CrlArgs {
 pub(crate) fn run(command: Command) -> CliResult {
     match command {
         Command::Crl(args) => crl(&args),
+        Command::Csr(command) => crate::offline_ca::run_csr(command),
+        Command::Import(args) => crate::offline_ca::import(&args),
     }
 }
 

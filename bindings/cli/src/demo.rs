@@ -199,6 +199,7 @@ async fn demo(dir: &Path) -> CliResult {
             auth_key_path: PathBuf::from("(in memory)"),
             node_name: None,
             est: None,
+            offline_ca: false,
         },
         crate::db::open(&db)?,
     )?;

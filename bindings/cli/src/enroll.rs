@@ -65,7 +65,10 @@ pub(crate) struct EnrollArgs {
     /// Also send SUDI_DATA signed with this RSA certificate (certificate + key).
     #[arg(long, value_name = "MIC.pem")]
     sudi: Option<PathBuf>,
-    /// Where the phone keeps its LSC (certificate + PKCS#8 key, PEM).
+    /// Where the phone keeps its LSC (certificate + PKCS#8 key, PEM). A
+    /// key whose certificate is pending at an offline CA is kept beside it
+    /// in LSC.pem.pending-key.pem (owner-only) and used at the next
+    /// session; exit status 3 says "certificate pending at the CA".
     #[arg(long, value_name = "LSC.pem")]
     out: PathBuf,
     /// Only accept this key family from the server (rsa or ec); default:
@@ -91,6 +94,10 @@ pub(crate) struct EnrollArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     retry_interval: u64,
 }
+
+/// Exit status of `capf enroll` when the certificate is pending at an
+/// offline CA: neither success (0) nor a refusal (1) nor bad input (2).
+pub(crate) const PENDING_EXIT_CODE: u8 = 3;
 
 /// Which key family the user allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +236,14 @@ pub(crate) fn run(args: EnrollArgs) -> CliResult {
 /// Prints the outcome; exit 0 only for success or nothing to do.
 fn report(enrollment: &Enrollment, outcome: &PhoneOutcome) -> CliResult {
     let text = describe(outcome);
+    if matches!(outcome, PhoneOutcome::CertificatePending) {
+        outln!(
+            "{}: {text}; the new key is kept in {} until the certificate arrives (run capf enroll again once the CA has signed it)",
+            enrollment.device,
+            pending_key_path(&enrollment.out).display()
+        );
+        return Ok(ExitCode::from(PENDING_EXIT_CODE));
+    }
     if outcome.is_success() {
         match outcome {
             PhoneOutcome::Installed { .. } => outln!(
@@ -266,6 +281,7 @@ pub(crate) fn describe(outcome: &PhoneOutcome) -> String {
             }
         }
         PhoneOutcome::UnknownDevice => "the server does not know this device".into(),
+        PhoneOutcome::CertificatePending => "certificate pending at the CA".into(),
         PhoneOutcome::Refused { reason } => {
             format!("refused by the server (END_SESSION {reason:?})")
         }
@@ -369,10 +385,15 @@ pub(crate) struct Attempt {
 /// never retried).
 async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
     let (credentials, signer) = credentials(&enrollment.auth)?;
-    let config = PhoneConfig::new(enrollment.device.clone(), credentials)
+    let pending_key_path = pending_key_path(&enrollment.out);
+    let pending = read_pending_key(&pending_key_path)?;
+    let mut config = PhoneConfig::new(enrollment.device.clone(), credentials)
         .map_err(|error| CliError::input(format!("--device / credentials: {error}")))?
         .with_response_timeout(enrollment.timeout)
         .with_certificate_request(enrollment.send_csr);
+    if let Some((_, spki)) = &pending {
+        config = config.with_pending_key(spki.clone());
+    }
     let tls_config = enrollment.server_trust.clone();
     let session = PhoneSession::new(config, now());
     let mut connection = TlsConnection::client(
@@ -395,7 +416,8 @@ async fn attempt(enrollment: &Enrollment) -> Result<Attempt, CliError> {
     let mut host = PhoneHost {
         out: enrollment.out.clone(),
         key: enrollment.key,
-        private_key_pem: None,
+        private_key_pem: pending.map(|(pem, _)| pem),
+        pending_key_path,
         tls_failure: None,
         signer,
     };
@@ -440,9 +462,12 @@ fn unreachable(enrollment: &Enrollment, why: &str) -> Attempt {
 struct PhoneHost {
     out: PathBuf,
     key: Option<KeyFamily>,
-    /// PKCS#8 PEM of the key generated in this session (memory only until
-    /// the certificate is stored).
+    /// PKCS#8 PEM of the key generated in this session, or of the key kept
+    /// pending from an earlier one (until the certificate is stored).
     private_key_pem: Option<String>,
+    /// Where a generated key is kept until its certificate is stored
+    /// ([`pending_key_path`]): an offline CA may sign it later.
+    pending_key_path: PathBuf,
     /// Why TLS failed, if it did.
     tls_failure: Option<String>,
     /// Signs the certificate-authentication proofs with `--lsc`, `--mic`
@@ -487,6 +512,20 @@ impl pump::Host<PhoneSession> for PhoneHost {
                 };
                 match generated {
                     Some((spki, pem)) => {
+                        // Kept before the key goes out: an offline CA signs
+                        // it later, and the next session needs the key.
+                        let public = der::pem::encode_string("PUBLIC KEY", LineEnding::LF, &spki)
+                            .map_err(|_| CliError::input("PEM encoding failed"))?;
+                        write_owner_only(
+                            &self.pending_key_path,
+                            &[pem.as_bytes(), public.as_bytes()],
+                        )
+                        .map_err(|error| {
+                            CliError::input(format!(
+                                "cannot keep the new key in {}: {error}",
+                                self.pending_key_path.display()
+                            ))
+                        })?;
                         self.private_key_pem = Some(pem);
                         session.answer_key(spki).map_err(misuse)
                     }
@@ -520,6 +559,10 @@ impl pump::Host<PhoneSession> for PhoneHost {
                     Some(key) => store_lsc(&self.out, &certificate_der, key).is_ok(),
                     None => false,
                 };
+                if stored {
+                    // The key is in the LSC file now.
+                    let _ = std::fs::remove_file(&self.pending_key_path);
+                }
                 if stored {
                     session.answer_store()
                 } else {
@@ -580,9 +623,44 @@ pub(crate) fn generate_key(request: KeyRequest) -> Option<(Vec<u8>, String)> {
 /// Writes certificate + key PEM to `path` (owner-only on Unix), replacing
 /// it atomically.
 pub(crate) fn store_lsc(path: &Path, certificate_der: &[u8], key_pem: &str) -> std::io::Result<()> {
-    use std::io::Write;
     let certificate = der::pem::encode_string("CERTIFICATE", LineEnding::LF, certificate_der)
         .map_err(|_| std::io::Error::other("PEM encoding failed"))?;
+    write_owner_only(path, &[certificate.as_bytes(), key_pem.as_bytes()])
+}
+
+/// Where `capf enroll --out OUT` keeps a key whose certificate is pending
+/// at an offline CA: `OUT.pending-key.pem` (PKCS#8 key + its public key).
+pub(crate) fn pending_key_path(out: &Path) -> PathBuf {
+    let mut path = out.as_os_str().to_owned();
+    path.push(".pending-key.pem");
+    PathBuf::from(path)
+}
+
+/// The pending key kept beside `--out`, if any: (PKCS#8 PEM, DER SPKI).
+fn read_pending_key(path: &Path) -> Result<Option<(String, Vec<u8>)>, CliError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let key = pem_blocks(&text, "PRIVATE KEY")
+        .ok()
+        .and_then(|blocks| blocks.into_iter().next())
+        .and_then(|der| der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &der).ok())
+        .filter(|pem| ProofPrivateKey::from_pkcs8_pem(pem).is_ok());
+    let spki = pem_blocks(&text, "PUBLIC KEY")
+        .ok()
+        .and_then(|blocks| blocks.into_iter().next());
+    match (key, spki) {
+        (Some(key), Some(spki)) => Ok(Some((key, spki))),
+        _ => Err(CliError::input(format!(
+            "{}: not a pending key written by capf enroll (PRIVATE KEY and PUBLIC KEY)",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes `parts` to `path` (owner-only on Unix), replacing it atomically.
+fn write_owner_only(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    use std::io::Write;
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
@@ -594,8 +672,9 @@ pub(crate) fn store_lsc(path: &Path, certificate_der: &[u8], key_pem: &str) -> s
         options.mode(0o600);
     }
     let mut file = options.open(&temporary)?;
-    file.write_all(certificate.as_bytes())?;
-    file.write_all(key_pem.as_bytes())?;
+    for part in parts {
+        file.write_all(part)?;
+    }
     file.sync_all()?;
     drop(file);
     std::fs::rename(&temporary, path)

@@ -15,6 +15,7 @@ mod enroll;
 mod files;
 mod health;
 mod listener;
+mod offline_ca;
 mod output;
 mod pump;
 mod registry;

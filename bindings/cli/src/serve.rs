@@ -77,7 +77,18 @@ pub(crate) struct ServeArgs {
     /// database's path + `.auth-key`. The server never creates it.
     #[arg(long, value_name = "FILE")]
     auth_key_file: Option<PathBuf>,
+    /// Offline CA: issue nothing; keep each phone's certificate request
+    /// (its public key, and its signed CSR when it sent one) for
+    /// `capf ca csr export`, and tell the phone END_SESSION 0 ("no
+    /// action"; status "Operation Pending", no failure counted, the
+    /// one-time string kept). Certificates signed elsewhere come back with
+    /// `capf ca import` and reach the phone at its next session. Not with
+    /// --est-url (one issuer per server).
+    #[arg(long, conflicts_with = "est_url")]
+    offline_ca: bool,
     /// Certificate that issues LSCs (PEM); default: the CAPF certificate.
+    /// With --offline-ca: the offline CA's certificate (phones authenticate
+    /// later with the LSCs it signed).
     #[arg(long, value_name = "ISSUER.pem", requires = "issuer_key")]
     issuer: Option<PathBuf>,
     /// Private key of --issuer (PKCS#8 PEM).
@@ -352,6 +363,8 @@ pub(crate) struct ServerSetup {
     /// The online CA (`--est-url`), which then signs LSCs instead of
     /// `issuer`.
     pub(crate) est: Option<Arc<EstClient>>,
+    /// `--offline-ca`: keep requests instead of issuing.
+    pub(crate) offline_ca: bool,
 }
 
 /// State shared by every connection task.
@@ -374,6 +387,8 @@ struct Shared {
     auth_key_path: PathBuf,
     /// `--est-url`: LSCs come from this CA.
     est: Option<Arc<EstClient>>,
+    /// `--offline-ca`.
+    offline_ca: bool,
 }
 
 impl Shared {
@@ -442,6 +457,7 @@ impl ServerSetup {
             issuer,
             est,
             node_name: args.node_name.clone(),
+            offline_ca: args.offline_ca,
             policy,
             validity_days: effective.validity_days,
             max_failed_attempts: effective.max_failed_attempts,
@@ -682,6 +698,7 @@ impl Server {
                 auth_key_path: setup.auth_key_path,
                 node_name: setup.node_name,
                 est: setup.est,
+                offline_ca: setup.offline_ca,
             }),
         })
     }
@@ -912,6 +929,40 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
             ServerDecision::IssueCertificate {
                 device_name,
                 subject_public_key_info_der,
+                key_request,
+                certificate_request_der,
+                ..
+            } if shared.offline_ca => {
+                let claim = self
+                    .claim
+                    .clone()
+                    .ok_or_else(|| "certificate request without a claim".to_owned())?;
+                let request = capf_registry::NewCertificateRequest::new(
+                    key_request,
+                    subject_public_key_info_der,
+                    certificate_request_der,
+                );
+                let registry = Arc::clone(&shared.registry);
+                let kept = tokio::task::spawn_blocking(move || {
+                    registry.record_certificate_request(&claim, &request, now_unix())
+                })
+                .await
+                .map_err(|_| "registry task failed".to_owned())?;
+                match kept {
+                    Ok(id) => {
+                        tracing::info!(device = %device_name, request = id, "certificate request kept for the offline CA");
+                        session.refuse_certificate(IssueRefusal::Deferred)
+                    }
+                    Err(error) => {
+                        tracing::error!(device = %device_name, %error, "keeping the certificate request failed");
+                        session.refuse_certificate(IssueRefusal::Unavailable(error.to_string()))
+                    }
+                }
+                .map_err(|e| e.to_string())
+            }
+            ServerDecision::IssueCertificate {
+                device_name,
+                subject_public_key_info_der,
                 ..
             } => {
                 let request = LscRequest {
@@ -1078,7 +1129,15 @@ fn log_outcome(outcome: &ServerOutcome) {
     let reason = outcome.end_reason.map(|reason| format!("{reason:?}"));
     let reason = reason.as_deref().unwrap_or("none");
     let result = describe(&outcome.result);
-    if outcome.operation_completed() || matches!(outcome.result, SessionResult::NothingToDo) {
+    // A deferral to the offline CA is not a failure.
+    let deferred = matches!(
+        outcome.result,
+        SessionResult::IssueRefused(IssueRefusal::Deferred)
+    );
+    if outcome.operation_completed()
+        || deferred
+        || matches!(outcome.result, SessionResult::NothingToDo)
+    {
         tracing::info!(device, result, end_reason = reason, "session finished");
     } else {
         tracing::warn!(device, result, end_reason = reason, "session failed");
@@ -1094,6 +1153,9 @@ pub(crate) fn describe(result: &SessionResult) -> String {
         }
         SessionResult::KeyGenerationFailed { phone_reason } => {
             format!("key generation failed (phone reason {phone_reason:?})")
+        }
+        SessionResult::IssueRefused(IssueRefusal::Deferred) => {
+            "certificate pending at the offline CA".into()
         }
         SessionResult::IssueRefused(refusal) => format!("issue refused: {refusal}"),
         SessionResult::Fetched { .. } => "fetched".into(),

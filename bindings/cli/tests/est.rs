@@ -781,6 +781,17 @@ fn bad_est_options_are_usage_errors_before_listening() {
     let ca_pem = ca.ca_pem.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--est-url", "https://127.0.0.1:1"], "--est-ca"),
+        // One issuer per server: the online CA or the offline one.
+        (
+            vec![
+                "--est-url",
+                "https://127.0.0.1:1",
+                "--est-ca",
+                ca_pem,
+                "--offline-ca",
+            ],
+            "--offline-ca",
+        ),
         (
             vec!["--est-url", "http://127.0.0.1:1", "--est-ca", ca_pem],
             "https://",

@@ -23,6 +23,7 @@ from ._errors import (
 from ._native import (
     Abandoned,
     Anchor,
+    CertificateRequest,
     ChainCertificate,
     Decision,
     DeviceRecord,
@@ -70,6 +71,7 @@ __all__ = [
     "Abandoned",
     "Anchor",
     "CapfError",
+    "CertificateRequest",
     "ChainCertificate",
     "Decision",
     "DeviceRecord",

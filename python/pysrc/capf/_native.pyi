@@ -10,6 +10,7 @@ from ._types import Role
 __all__ = [
     "Abandoned",
     "Anchor",
+    "CertificateRequest",
     "ChainCertificate",
     "Decision",
     "DeviceRecord",
@@ -790,6 +791,25 @@ class LedgerCertificate:
     def revoked(self) -> bool: ...
 
 @final
+class CertificateRequest:
+    """A certificate request kept for the offline CA (`capf serve --offline-ca`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def public_key(self) -> bytes: ...
+    @property
+    def csr(self) -> Optional[bytes]: ...
+    @property
+    def requested_at(self) -> datetime: ...
+
+@final
 class RegistryHost:
     """One connection's side of a CAPF server's decisions."""
 
@@ -837,6 +857,10 @@ class Registry:
         reason: str = "unspecified",
         now: Optional[datetime] = None,
     ) -> list[LedgerCertificate]: ...
+    def certificate_requests(self, *, stale: bool = False) -> list[CertificateRequest]: ...
+    def import_certificate(
+        self, certificate: _Certificate, *, now: Optional[datetime] = None
+    ) -> LedgerCertificate: ...
     def report_csv(self) -> str: ...
     def tvs_add(
         self,

@@ -49,6 +49,7 @@ pub struct PhoneConfig {
     response_timeout: Duration,
     layout: AuthResponseLayout,
     certificate_request: bool,
+    pending_key: Option<Vec<u8>>,
 }
 
 impl PhoneConfig {
@@ -79,6 +80,7 @@ impl PhoneConfig {
             response_timeout: Self::DEFAULT_RESPONSE_TIMEOUT,
             layout: AuthResponseLayout::Reference,
             certificate_request: false,
+            pending_key: None,
         })
     }
 
@@ -121,6 +123,26 @@ impl PhoneConfig {
     pub fn with_certificate_request(mut self, send: bool) -> Self {
         self.certificate_request = send;
         self
+    }
+
+    /// The public key (DER SubjectPublicKeyInfo) of a key this phone
+    /// generated at an earlier session and keeps pending, because the
+    /// server's offline CA had not signed it yet (our reading; see
+    /// [`PhoneOutcome::CertificatePending`](super::PhoneOutcome::CertificatePending)).
+    /// With it, a STORE_CERT_REQUEST that comes right after authentication
+    /// (no KEY_GEN_REQUEST in this session) is accepted, and stored only
+    /// when the certificate carries exactly this key; otherwise the phone
+    /// answers STORE_CERT_RESPONSE 7. Without it such a request is a
+    /// protocol error, as before.
+    #[must_use]
+    pub fn with_pending_key(mut self, spki_der: Vec<u8>) -> Self {
+        self.pending_key = Some(spki_der);
+        self
+    }
+
+    /// The pending key, if any.
+    pub fn pending_key(&self) -> Option<&[u8]> {
+        self.pending_key.as_deref()
     }
 
     /// Whether a certificate request goes with the new key.

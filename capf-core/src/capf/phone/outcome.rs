@@ -143,6 +143,7 @@ impl PhoneDecision {
 /// | 0 or 1 | STORE_CERT_RESPONSE REASON=1 | [`Installed`](Self::Installed) |
 /// | 0 or 1 | FETCH_CERT_RESPONSE | [`FetchCompleted`](Self::FetchCompleted) |
 /// | 0 or 1 | DELETE_CERT_RESPONSE | [`Deleted`](Self::Deleted) |
+/// | 0 | KEY_GEN_RESPONSE (our reading: offline CA) | [`CertificatePending`](Self::CertificatePending) |
 /// | 9 | anything | [`UnknownDevice`](Self::UnknownDevice) |
 /// | any | a failure the phone reported | [`KeyGenerationFailed`](Self::KeyGenerationFailed), [`StoreFailed`](Self::StoreFailed) |
 /// | 7, other; 0/1 before an operation completed | anything else | [`Refused`](Self::Refused) |
@@ -172,6 +173,11 @@ pub enum PhoneOutcome {
     },
     /// The server does not know this device name (END_SESSION 9).
     UnknownDevice,
+    /// The key went out and the server ended with "no action"
+    /// (END_SESSION 0): the certificate is pending at an offline CA (our
+    /// reading). Keep the generated key: the certificate for it comes at a
+    /// later session. Not a success, not a failure.
+    CertificatePending,
     /// The server ended the session with a failure (authentication
     /// refused, operation declined, protocol error on the phone's side …),
     /// or with "no action"/"done" before the operation it started had

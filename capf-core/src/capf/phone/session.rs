@@ -665,6 +665,20 @@ impl PhoneSession {
                     .push_back(PhoneOutput::Need(PhoneDecision::FetchCertificate));
                 State::Fetching
             }
+            // Our offline-CA reading: the certificate for the key kept
+            // pending comes without KEY_GEN_REQUEST.
+            (State::AwaitingRequest { .. }, Command::StoreCertRequest)
+                if self.config.pending_key().is_some() =>
+            {
+                let pending = self
+                    .config
+                    .pending_key()
+                    .and_then(|der| SubjectPublicKeyInfoOwned::from_der(der).ok());
+                match pending {
+                    Some(pending) => self.on_store_request(frame, &pending),
+                    None => self.on_store_request_without_key(frame),
+                }
+            }
             (State::AwaitingRequest { .. }, Command::DeleteCertRequest) => {
                 self.outputs
                     .push_back(PhoneOutput::Need(PhoneDecision::DeleteCertificate));
@@ -892,6 +906,19 @@ impl PhoneSession {
         }
     }
 
+    /// STORE_CERT_REQUEST when the pending key does not parse: refused as a
+    /// key mismatch.
+    fn on_store_request_without_key(&mut self, frame: &Frame) -> State {
+        let deadline = self.deadline();
+        self.send(
+            &Frame::store_cert_response(frame.session_id, Reason::Failure),
+            State::AwaitingEndAfterFailure {
+                failure: ReportedFailure::Store(StoreFailure::PublicKeyMismatch),
+                deadline,
+            },
+        )
+    }
+
     /// Queues a frame and moves to `next`; a frame that cannot be encoded
     /// ends the session instead.
     fn send(&mut self, frame: &Frame, next: State) -> State {
@@ -962,6 +989,11 @@ fn end_session_outcome(state: State, reason: Reason) -> PhoneOutcome {
         State::AwaitingEndAfterFailure { failure, .. } => failure.outcome(Some(reason)),
         _ if reason == Reason::UnknownDevice => PhoneOutcome::UnknownDevice,
         State::AwaitingRequest { .. } if done => PhoneOutcome::NothingToDo { reason },
+        // Our reading: "no action" after the key went out means the
+        // certificate is pending at an offline CA.
+        State::AwaitingStoreRequest { .. } if reason == Reason::NoAction => {
+            PhoneOutcome::CertificatePending
+        }
         State::AwaitingEnd { completed, .. } if done => match completed {
             Completed::Installed { certificate_der } => PhoneOutcome::Installed { certificate_der },
             Completed::Fetched { certificate_sent } => {

@@ -87,6 +87,13 @@ pub struct DeviceRecord {
     /// [`CertificatePolicy::revocations`](super::CertificatePolicy::revocations).
     /// Empty by default.
     pub revocations: Revocations,
+    /// An install whose certificate is ready (our offline-CA reading: an
+    /// administrator imported the certificate an offline CA signed for the
+    /// key the phone sent at an earlier session): the session sends it in
+    /// STORE_CERT_REQUEST right after authentication, without
+    /// KEY_GEN_REQUEST; the phone stores it only if it carries the key it
+    /// keeps pending. DER; the host has recorded it in its ledger already.
+    pub ready_certificate: Option<Vec<u8>>,
 }
 
 impl DeviceRecord {
@@ -102,12 +109,20 @@ impl DeviceRecord {
             authentication,
             failed_attempts: 0,
             revocations: Revocations::new(),
+            ready_certificate: None,
         }
     }
 
     /// The same record with `revocations` added to its revocation data.
     pub fn with_revocations(mut self, revocations: &Revocations) -> Self {
         self.revocations.extend(revocations);
+        self
+    }
+
+    /// The same record with a ready certificate (DER) to send without
+    /// KEY_GEN_REQUEST ([`ready_certificate`](Self::ready_certificate)).
+    pub fn with_ready_certificate(mut self, certificate_der: Vec<u8>) -> Self {
+        self.ready_certificate = Some(certificate_der);
         self
     }
 

@@ -125,6 +125,14 @@ pub enum IssueRefusal {
     /// The CA could not be reached or failed.
     #[error("certificate authority unavailable: {0}")]
     Unavailable(String),
+    /// Not a refusal: the request is kept for an offline CA, which signs
+    /// it later; the phone receives the certificate at a later session.
+    /// END_SESSION 0 ("no action": nothing done, nothing failed; our
+    /// reading, as no recording shows an offline CA). The operation stays
+    /// scheduled and pending, no failure is counted and the one-time
+    /// string is kept.
+    #[error("certificate request kept for the offline CA")]
+    Deferred,
 }
 
 /// Why the host refused a device at lookup
@@ -244,7 +252,8 @@ pub enum SessionResult {
         /// The phone's REASON, if it sent one.
         phone_reason: Option<Reason>,
     },
-    /// The host refused to issue. END_SESSION 7.
+    /// The host refused to issue. END_SESSION 7 ([`IssueRefusal::Deferred`]:
+    /// 0).
     IssueRefused(IssueRefusal),
     /// The phone returned its LSC. END_SESSION 0.
     Fetched {

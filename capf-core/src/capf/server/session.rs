@@ -394,6 +394,14 @@ impl ServerSession {
             {
                 return Err(SessionMisuse::InvalidKeyRequest(key_request));
             }
+            if let Some(ready) = &record.ready_certificate {
+                if ready.len().saturating_add(STORE_OVERHEAD) > usize::from(u16::MAX) {
+                    return Err(SessionMisuse::CertificateTooLarge(ready.len()));
+                }
+                if x509_cert::Certificate::from_der(ready).is_err() {
+                    return Err(SessionMisuse::InvalidCertificate);
+                }
+            }
         }
         self.step(Event::Device(record));
         Ok(())
@@ -539,7 +547,12 @@ impl ServerSession {
                 self.finish(refusal.end_reason(), SessionResult::DeviceRefused(refusal))
             }
             (State::IssuingCertificate { .. }, Event::Certificate(Err(refusal))) => {
-                self.finish(Some(Reason::Failure), SessionResult::IssueRefused(refusal))
+                let reason = if refusal == IssueRefusal::Deferred {
+                    Reason::NoAction
+                } else {
+                    Reason::Failure
+                };
+                self.finish(Some(reason), SessionResult::IssueRefused(refusal))
             }
             (State::IssuingCertificate { .. }, Event::Certificate(Ok(certificate_der))) => {
                 self.outputs.push_back(ServerOutput::Need(
@@ -731,6 +744,15 @@ impl ServerSession {
         let id = self.config.session_id;
         match record.operation {
             Operation::None => self.finish(Some(Reason::NoAction), SessionResult::NothingToDo),
+            // Our offline-CA reading: a ready certificate goes out at once.
+            Operation::Install(_) if record.ready_certificate.is_some() => {
+                let certificate_der = record.ready_certificate.unwrap_or_default();
+                self.transmit(Frame::store_cert_request(id, certificate_der.clone()));
+                State::AwaitStoreResponse {
+                    certificate_der,
+                    deadline: self.deadline(self.config.response_timeout),
+                }
+            }
             Operation::Install(key_request) => self.request_key(key_request),
             Operation::Fetch => {
                 self.transmit(Frame::fetch_cert_request(id));
