@@ -8,7 +8,7 @@
 //!   phone's key and CN;
 //! * RSA-2048 and P-256/P-384/P-521 keys;
 //! * tampered on the wire (signature, another key's request, another
-//!   device's name, garbage): the server ends the session as a protocol
+//!   device's name): the server ends the session as a protocol
 //!   error naming the reason, and issues nothing;
 //! * without the option, the phone sends PUBLIC_KEY alone (the recorded
 //!   exchange; the vectors prove the bytes).
@@ -388,12 +388,24 @@ fn a_request_for_another_device_is_refused() {
     );
 }
 
+/// SIGNED_DATA that is no PKCS#10 at all is another kind of phone
+/// signature, accepted and ignored (spec section 8): the session goes on
+/// without a request, as if the phone had sent none.
 #[test]
-fn garbage_is_refused() {
-    refused_with(
-        &|_| vec![0x30, 0x03, 0x02, 0x01],
-        CertificateRequestError::Unparseable,
-    );
+fn signed_data_that_is_no_request_is_ignored() {
+    let request = KeyRequest::Ec(Curve::P256);
+    let (spki, private) = key(request, 6);
+    for garbage in [vec![0x30, 0x03, 0x02, 0x01], vec![0xA5; 256], Vec::new()] {
+        let run = run(request, &spki, &private, true, |frame| {
+            replace_request(frame, &|_| garbage.clone())
+        });
+        assert_eq!(run.issue, Some(None), "{garbage:02x?}");
+        assert!(
+            matches!(run.result, SessionResult::IssueRefused(_)),
+            "{:?}",
+            run.result
+        );
+    }
 }
 
 // ---- the offline CA's second session (our reading) ----

@@ -21,6 +21,11 @@
 //! * its subject has exactly one CN, equal to the device name (other
 //!   attributes are allowed).
 //!
+//! A server session refuses a request that breaks any of these, except
+//! the first: SIGNED_DATA that is no DER PKCS#10 at all is some other
+//! signature of a phone's, which spec section 8 says to accept and ignore
+//! in this frame, so the session goes on as if no request had been sent.
+//!
 //! The phone side builds the `CertificationRequestInfo`
 //! ([`certification_request_info`]) and asks its host to sign it with the
 //! algorithm [`CertificateRequestAlgorithm::for_public_key`] chooses (a

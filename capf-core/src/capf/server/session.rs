@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use der::{Decode, Encode};
 use rsa::traits::PublicKeyParts;
 
-use crate::capf::certificate_request::verify_certificate_request;
+use crate::capf::certificate_request::{CertificateRequestError, verify_certificate_request};
 use crate::capf::codec::{
     AuthType, Command, Curve, ElementTag, Frame, FrameDecoder, HashId, Reason, WireError,
 };
@@ -952,14 +952,21 @@ impl ServerSession {
         }
         let device_name = self.device_name.clone().unwrap_or_default();
         // Our reading: SIGNED_DATA here is a phone-signed PKCS#10 request;
-        // when present it must be exactly right (SHA2_SIGNED_DATA and
-        // unknown elements are still ignored).
-        let certificate_request_der = frame.signed_data().map(<[u8]>::to_vec);
-        if let Some(request) = &certificate_request_der
-            && let Err(error) = verify_certificate_request(request, spki, &device_name)
-        {
-            return self.violation(ServerProtocolViolation::InvalidCertificateRequest(error));
-        }
+        // one that is present must be exactly right. SIGNED_DATA that is no
+        // PKCS#10 at all is some other signature of a phone's, which the
+        // spec (section 8) says to accept and ignore, as SHA2_SIGNED_DATA
+        // and unknown elements are.
+        let certificate_request_der = match frame.signed_data() {
+            None => None,
+            Some(request) => match verify_certificate_request(request, spki, &device_name) {
+                Ok(()) => Some(request.to_vec()),
+                Err(CertificateRequestError::Unparseable) => None,
+                Err(error) => {
+                    return self
+                        .violation(ServerProtocolViolation::InvalidCertificateRequest(error));
+                }
+            },
+        };
         self.outputs
             .push_back(ServerOutput::Need(ServerDecision::IssueCertificate {
                 device_name,
