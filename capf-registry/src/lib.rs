@@ -160,7 +160,7 @@ pub use model::{
 pub use model::{FailureReason, OperationStatus, StatusOperation};
 pub use offline_ca::{
     AcceptedImport, CertificateRequest, CertificateRequestState, ImportRefusal,
-    NewCertificateRequest, check_import,
+    ImportedCertificate, NewCertificateRequest, check_import,
 };
 pub use report::{DeviceFilter, ReportRow};
 pub use rules::{LookUp, Renewal, RenewalPolicy};

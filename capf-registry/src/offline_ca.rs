@@ -184,6 +184,40 @@ pub struct AcceptedImport {
     pub certificate: NewCertificate,
 }
 
+/// A certificate [`import_certificate`] put into the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedCertificate {
+    /// Its ledger id (state pending until the phone stores it).
+    pub ledger_id: i64,
+    /// The device it is for.
+    pub device: String,
+    /// Its serial number, hex.
+    pub serial_hex: String,
+}
+
+/// `capf ca import` for every host: checks `certificate_der` against the
+/// registry's requests at `now` ([`check_import`]) and, when accepted,
+/// records it ([`Registry::import_certificate`](crate::Registry::import_certificate)):
+/// in the ledger at once, delivered at the phone's next session. The outer
+/// error is the registry's; the inner one the refusal, with its reason.
+pub fn import_certificate(
+    registry: &(impl crate::Registry + ?Sized),
+    certificate_der: &[u8],
+    now: u64,
+) -> crate::error::RegistryResult<Result<ImportedCertificate, ImportRefusal>> {
+    let requests = registry.certificate_requests(None)?;
+    let accepted = match check_import(&requests, certificate_der, now) {
+        Ok(accepted) => accepted,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let ledger_id = registry.import_certificate(accepted.request_id, &accepted.certificate, now)?;
+    Ok(Ok(ImportedCertificate {
+        ledger_id,
+        device: accepted.device,
+        serial_hex: accepted.certificate.serial_hex,
+    }))
+}
+
 /// Whether `certificate_der` may be imported for one of `requests`, at
 /// `now`: its SubjectPublicKeyInfo must be exactly a request's key, that
 /// request neither stale nor imported, its subject CN exactly the device

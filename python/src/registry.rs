@@ -452,18 +452,18 @@ impl PyRegistry {
         let now = unix_now(now)?;
         let registry = &self.inner;
         let imported = py.detach(|| -> Result<Result<_, String>, RegistryError> {
-            let requests = registry.certificate_requests(None)?;
-            let accepted = match capf_registry::check_import(&requests, &der, now) {
-                Ok(accepted) => accepted,
+            let done = match capf_registry::offline_ca::import_certificate(&**registry, &der, now)?
+            {
+                Ok(done) => done,
                 Err(refusal) => return Ok(Err(format!("import refused: {refusal}"))),
             };
-            let id =
-                registry.import_certificate(accepted.request_id, &accepted.certificate, now)?;
             let entry = registry
-                .certificates(&accepted.device)?
+                .certificates(&done.device)?
                 .into_iter()
-                .find(|entry| entry.id == id)
-                .ok_or(RegistryError::RequestNotPending(accepted.request_id))?;
+                .find(|entry| entry.id == done.ledger_id)
+                .ok_or_else(|| {
+                    RegistryError::Database("the imported certificate is not in the ledger".into())
+                })?;
             Ok(Ok(entry))
         });
         match imported.map_err(registry_error)? {

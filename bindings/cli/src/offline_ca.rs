@@ -6,7 +6,7 @@
 use crate::device::{open_existing, print_json};
 use crate::output::{errln, now_unix, outln, read_file, rfc3339_utc, write_file};
 use crate::{CliError, CliResult};
-use capf_registry::{CertificateRequest, CertificateRequestState, Registry, check_import};
+use capf_registry::{CertificateRequest, CertificateRequestState, Registry};
 use clap::{Args, Subcommand};
 use der::pem::LineEnding;
 use std::path::PathBuf;
@@ -193,7 +193,7 @@ fn delete(args: &DeleteArgs) -> CliResult {
 }
 
 /// Runs `capf ca import`: each certificate is checked against the pending
-/// requests ([`check_import`]) and, if accepted, goes into the ledger at
+/// requests ([`capf_registry::offline_ca::import_certificate`]) and, if accepted, goes into the ledger at
 /// once. Exit 1 when any was refused (each refusal says why).
 pub(crate) fn import(args: &ImportArgs) -> CliResult {
     let registry = open_existing(&args.db)?;
@@ -214,21 +214,15 @@ pub(crate) fn import(args: &ImportArgs) -> CliResult {
             })
             .unwrap_or_else(|| vec![bytes.clone()]);
         for der in certificates {
-            let now = now_unix();
-            let requests = registry.certificate_requests(None)?;
-            match check_import(&requests, &der, now) {
-                Ok(accepted) => {
-                    let id = registry.import_certificate(
-                        accepted.request_id,
-                        &accepted.certificate,
-                        now,
-                    )?;
+            match capf_registry::offline_ca::import_certificate(&registry, &der, now_unix())? {
+                Ok(done) => {
                     imported += 1;
                     outln!(
-                        "{}: imported for {} (ledger id {id}, serial {}); the phone receives it at its next CAPF session",
+                        "{}: imported for {} (ledger id {}, serial {}); the phone receives it at its next CAPF session",
                         path.display(),
-                        accepted.device,
-                        accepted.certificate.serial_hex
+                        done.device,
+                        done.ledger_id,
+                        done.serial_hex
                     );
                 }
                 Err(refusal) => {

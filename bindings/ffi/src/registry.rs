@@ -40,6 +40,11 @@ pub enum RegistryError {
     /// The registry failed or refused (database error, unknown device …).
     #[error("registry: {0}")]
     Registry(String),
+    /// A certificate signed by the offline CA was not imported; the text
+    /// says why (wrong key, stale request, unknown device, wrong name,
+    /// expired, already imported, not a certificate).
+    #[error("import refused: {0}")]
+    ImportRefused(String),
 }
 
 impl From<registry::RegistryError> for RegistryError {
@@ -116,6 +121,26 @@ pub struct DeviceStatus {
     pub complete_by_millis: Option<u64>,
     /// Free text about the device.
     pub description: Option<String>,
+}
+
+/// A certificate request kept for the offline CA (`capf serve
+/// --offline-ca`), as `capf ca csr list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OfflineCertificateRequest {
+    /// Its id.
+    pub id: i64,
+    /// The device.
+    pub device_name: String,
+    /// `pending`, `imported` or `stale`.
+    pub state: String,
+    /// The key the server asked for (`ec:p256`, `rsa:2048` …).
+    pub key: String,
+    /// The phone's public key, DER SubjectPublicKeyInfo.
+    pub public_key_der: Vec<u8>,
+    /// The phone-signed PKCS#10 request (DER), when the phone sent one.
+    pub csr_der: Option<Vec<u8>>,
+    /// When it was kept, milliseconds since the epoch.
+    pub requested_at_millis: u64,
 }
 
 /// One registry setting and its value as text.
@@ -356,6 +381,67 @@ impl CapfRegistry {
     /// The device's failed authentication attempts so far.
     pub fn failed_attempts(&self, name: String) -> Result<u32, RegistryError> {
         Ok(self.inner.device(&name)?.failed_attempts)
+    }
+
+    /// The certificate requests kept for the offline CA, oldest first, as
+    /// `capf ca csr list` shows them; only the stale ones with
+    /// `stale_only`.
+    pub fn certificate_requests(
+        &self,
+        stale_only: bool,
+    ) -> Result<Vec<OfflineCertificateRequest>, RegistryError> {
+        Ok(self
+            .inner
+            .certificate_requests(None)?
+            .into_iter()
+            .filter(|request| {
+                !stale_only || request.state() == registry::CertificateRequestState::Stale
+            })
+            .map(|request| OfflineCertificateRequest {
+                id: request.id,
+                state: request.state().to_string(),
+                key: request.key_request.to_string(),
+                device_name: request.device,
+                public_key_der: request.spki_der,
+                csr_der: request.csr_der,
+                requested_at_millis: request.requested_at.saturating_mul(1000),
+            })
+            .collect())
+    }
+
+    /// Imports a certificate (DER) signed by the offline CA, as `capf ca
+    /// import` does: accepted only with exactly a pending request's key and
+    /// its device's name, valid at `now_millis`; it goes into the ledger
+    /// at once and reaches the phone at its next session. Refused with
+    /// [`RegistryError::ImportRefused`] naming the reason.
+    pub fn import_certificate(
+        &self,
+        certificate_der: Vec<u8>,
+        now_millis: u64,
+    ) -> Result<LedgerEntry, RegistryError> {
+        let imported = registry::offline_ca::import_certificate(
+            &self.inner,
+            &certificate_der,
+            now_millis / 1000,
+        )?
+        .map_err(|refusal| RegistryError::ImportRefused(refusal.to_string()))?;
+        self.inner
+            .certificates(&imported.device)?
+            .into_iter()
+            .find(|entry| entry.id == imported.ledger_id)
+            .map(ledger_entry)
+            .ok_or_else(|| {
+                RegistryError::Registry("the imported certificate is not in the ledger".into())
+            })
+    }
+
+    /// Deletes the stale certificate requests (`capf ca csr delete
+    /// --stale`); returns how many. The ledger is not touched.
+    pub fn delete_stale_certificate_requests(&self, now_millis: u64) -> Result<u64, RegistryError> {
+        let deleted = self
+            .inner
+            .delete_stale_certificate_requests(now_millis / 1000)?;
+        Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
     }
 }
 

@@ -226,3 +226,26 @@ fun testRegistryDeadlinesStatusesAndSettings() {
         registry.deviceStatus("SEP00000000BEEF")
     }
 }
+
+/** The offline CA's registry side: requests listed, imports refused with their reason, stale ones deleted. */
+fun testRegistryOfflineCaImports() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.AuthString("246810"), NOW)
+    val (p, _) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "246810", NOW), registryServer(registry), KotlinKeystore())
+    check(p is PhoneOutcome.Installed, "installed by the local CA: $p")
+    checkEquals(0, registry.certificateRequests(false).size, "the local CA keeps no request")
+    // An LSC no request asked for: refused, naming the device; the ledger is unchanged.
+    val lsc = registry.certificates(DEVICE).single().der
+    val unknown = expectThrows<RegistryException.ImportRefused>("a certificate no request asked for") {
+        registry.importCertificate(lsc, NOW)
+    }
+    val message = unknown.message ?: ""
+    check(message.contains("unknown device") && message.contains(DEVICE), "the reason names the device: $message")
+    val garbage = expectThrows<RegistryException.ImportRefused>("bytes that are no certificate") {
+        registry.importCertificate(byteArrayOf(0x30, 0x03, 0x02, 0x01, 0x01), NOW)
+    }
+    check((garbage.message ?: "").contains("not a certificate"), "the reason: ${garbage.message}")
+    checkEquals(1, registry.certificates(DEVICE).size, "nothing imported")
+    checkEquals(0uL, registry.deleteStaleCertificateRequests(NOW), "nothing stale to delete")
+    checkEquals(0, registry.certificateRequests(true).size, "no stale request")
+}
