@@ -119,6 +119,7 @@ pub mod copy;
 pub mod dates;
 pub mod db_url;
 pub mod error;
+pub mod issuance;
 pub mod model;
 pub mod report;
 pub mod rules;

@@ -113,6 +113,9 @@ pub enum EstError {
     /// A 200 whose body is not a certs-only PKCS#7 with the phone's key.
     #[error("the EST CA's answer is unusable: {0}")]
     Pkcs7(#[from] pkcs7::Pkcs7Error),
+    /// A blocking call could not run the exchange (no thread or runtime).
+    #[error("running the EST exchange failed: {0}")]
+    Runtime(String),
 }
 
 impl EstError {
@@ -439,6 +442,24 @@ impl EstClient {
         }
     }
 
+    /// [`simple_enroll`](Self::simple_enroll) for a host without an async
+    /// runtime (Python, Kotlin): runs on a thread of its own with a
+    /// current-thread runtime, so it may be called from any thread, inside
+    /// an async runtime or not. Returns within the client's timeout.
+    pub fn simple_enroll_blocking(
+        &self,
+        certificate_request_der: &[u8],
+        subject_public_key_info_der: &[u8],
+    ) -> Result<Vec<u8>, EstError> {
+        block_on(self.simple_enroll(certificate_request_der, subject_public_key_info_der))?
+    }
+
+    /// [`ca_certificates`](Self::ca_certificates) for a host without an
+    /// async runtime, as [`simple_enroll_blocking`](Self::simple_enroll_blocking).
+    pub fn ca_certificates_blocking(&self) -> Result<Vec<Vec<u8>>, EstError> {
+        block_on(self.ca_certificates())?
+    }
+
     /// One POST of `der` (base64, `application/pkcs10`) to `path`.
     async fn exchange(&self, path: &str, der: &[u8]) -> Result<http::Response, EstError> {
         let body = base64_lines(der);
@@ -497,6 +518,28 @@ impl EstClient {
             }
         }
     }
+}
+
+/// Runs `future` to completion on a scoped thread with a current-thread
+/// runtime: never inside the caller's runtime (whose `block_on` would
+/// panic), and a panic of the exchange is an error, not the caller's.
+fn block_on<F>(future: F) -> Result<F::Output, EstError>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| EstError::Runtime(e.to_string()))?;
+                Ok(runtime.block_on(future))
+            })
+            .join()
+            .unwrap_or_else(|_| Err(EstError::Runtime("the EST exchange panicked".to_owned())))
+    })
 }
 
 /// A 202's `Retry-After` in seconds (at least one second; an HTTP date or
