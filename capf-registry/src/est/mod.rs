@@ -244,6 +244,49 @@ pub enum EstAuthentication {
     None,
 }
 
+impl EstAuthentication {
+    /// The authentication a host's options name, checked the way `capf
+    /// serve`'s flags are: a user with its password (not empty), or a
+    /// client certificate chain with its PKCS#8 key, or neither; never
+    /// both, never half of one.
+    pub fn from_options(
+        user: Option<String>,
+        password: Option<String>,
+        client_certificate_chain: Option<Vec<Vec<u8>>>,
+        client_key_pkcs8_der: Option<Vec<u8>>,
+    ) -> Result<Self, EstError> {
+        let bad = |why: &str| Err(EstError::Configuration(why.to_owned()));
+        let basic = user.is_some() || password.is_some();
+        let certificate = client_certificate_chain.is_some() || client_key_pkcs8_der.is_some();
+        if basic && certificate {
+            return bad(
+                "authenticate with a user and password or with a client certificate and key, \
+                 not both",
+            );
+        }
+        match (user, password, client_certificate_chain, client_key_pkcs8_der) {
+            (Some(user), Some(password), None, None) => {
+                if password.is_empty() {
+                    return bad("the EST password is empty");
+                }
+                Ok(Self::Basic { user, password })
+            }
+            (None, None, Some(chain), Some(key_pkcs8_der)) => {
+                if chain.is_empty() {
+                    return bad("the EST client certificate holds no certificate");
+                }
+                Ok(Self::ClientCertificate {
+                    chain,
+                    key_pkcs8_der,
+                })
+            }
+            (None, None, None, None) => Ok(Self::None),
+            _ if basic => bad("the EST user and password go together"),
+            _ => bad("the EST client certificate and its key go together"),
+        }
+    }
+}
+
 impl std::fmt::Debug for EstAuthentication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -652,6 +695,40 @@ mod tests {
             refusal_without_request(),
             IssueRefusal::Declined(_)
         ));
+    }
+
+    #[test]
+    fn authentication_options_are_one_method_or_none() {
+        let chain = || Some(vec![vec![0x30]]);
+        let key = || Some(vec![0x30]);
+        let text = |s: &str| Some(s.to_owned());
+        assert!(matches!(
+            EstAuthentication::from_options(text("u"), text("p"), None, None),
+            Ok(EstAuthentication::Basic { .. })
+        ));
+        assert!(matches!(
+            EstAuthentication::from_options(None, None, chain(), key()),
+            Ok(EstAuthentication::ClientCertificate { .. })
+        ));
+        assert!(matches!(
+            EstAuthentication::from_options(None, None, None, None),
+            Ok(EstAuthentication::None)
+        ));
+        for (user, password, chain, key) in [
+            (text("u"), None, None, None),
+            (None, text("p"), None, None),
+            (text("u"), text(""), None, None),
+            (None, None, chain(), None),
+            (None, None, None, key()),
+            (None, None, Some(Vec::new()), key()),
+            (text("u"), text("p"), chain(), key()),
+            (text("u"), None, None, key()),
+        ] {
+            assert!(matches!(
+                EstAuthentication::from_options(user, password, chain, key),
+                Err(EstError::Configuration(_))
+            ));
+        }
     }
 
     #[test]
