@@ -24,7 +24,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -347,7 +347,7 @@ def test_an_unreachable_ca_is_a_communication_failure(
 
 
 def test_est_issuer_misuse(responder: Responder) -> None:
-    for bad in (
+    attempts: list[Callable[[], object]] = [
         lambda: capf.EstIssuer("http://127.0.0.1:1", responder.ca_pem),
         lambda: capf.EstIssuer(responder.url, b"not a certificate"),
         lambda: capf.EstIssuer(responder.url, responder.ca_pem, user=USER),
@@ -358,7 +358,8 @@ def test_est_issuer_misuse(responder: Responder) -> None:
                                client_key=capf.generate_key("ec:p256")[1]),
         lambda: capf.EstIssuer(responder.url, responder.ca_pem,
                                client_certificate=responder.ca_pem),
-    ):
+    ]
+    for bad in attempts:
         with pytest.raises(capf.MisuseError):
             bad()
     issuer = capf.EstIssuer(responder.url, responder.ca_pem, user=USER, password=PASSWORD)

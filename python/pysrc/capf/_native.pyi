@@ -15,6 +15,7 @@ __all__ = [
     "DeviceRecord",
     "Done",
     "EncryptedConfig",
+    "EstIssuer",
     "Failure",
     "InstalledRecord",
     "LedgerCertificate",
