@@ -89,9 +89,7 @@ impl PyEstIssuer {
             .map(|value| certificates(value, "client_certificate"))
             .transpose()?;
         let key = client_key
-            .map(|value| {
-                crate::convert::pkcs8_der(&crate::convert::private_key_bytes(value)?)
-            })
+            .map(|value| crate::convert::pkcs8_der(&crate::convert::private_key_bytes(value)?))
             .transpose()?;
         let authentication =
             EstAuthentication::from_options(user, password, chain, key).map_err(est_error)?;

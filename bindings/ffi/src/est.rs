@@ -53,9 +53,8 @@ impl EstIssuer {
         client_key_pem: Option<String>,
         timeout_seconds: u64,
     ) -> Result<Arc<Self>, ServerError> {
-        let invalid = |error: capf_registry::est::EstError| {
-            ServerError::InvalidInput(error.to_string())
-        };
+        let invalid =
+            |error: capf_registry::est::EstError| ServerError::InvalidInput(error.to_string());
         if timeout_seconds == 0 {
             return Err(ServerError::InvalidInput(
                 "timeout_seconds: at least 1".into(),

@@ -101,7 +101,9 @@ fn enroll(
             moved = true;
             match output {
                 Output::Transmit(bytes) => server.handle_input(bytes),
-                Output::Need(PhoneDecision::GenerateKey(_)) => phone.answer_key(spki.clone()).unwrap(),
+                Output::Need(PhoneDecision::GenerateKey(_)) => {
+                    phone.answer_key(spki.clone()).unwrap()
+                }
                 Output::Need(PhoneDecision::SignCertificateRequest {
                     algorithm, message, ..
                 }) => {
@@ -132,11 +134,8 @@ fn enroll(
 }
 
 fn registry(dir: &std::path::Path) -> Arc<CapfRegistry> {
-    let registry = CapfRegistry::open(
-        dir.join("capf.db").to_string_lossy().into_owned(),
-        None,
-    )
-    .unwrap();
+    let registry =
+        CapfRegistry::open(dir.join("capf.db").to_string_lossy().into_owned(), None).unwrap();
     registry
         .put_device(
             DEVICE.to_owned(),
@@ -184,12 +183,8 @@ fn the_est_ca_signs_the_lsc_and_the_ledger_holds_it() {
     );
     let dir = scratch("issue");
     let registry = registry(&dir);
-    let server = RegistryServerSession::with_est(
-        registry.clone(),
-        est,
-        default_server_options(0x51),
-        NOW,
-    );
+    let server =
+        RegistryServerSession::with_est(registry.clone(), est, default_server_options(0x51), NOW);
     let (outcome, stored, spki) = enroll(&server, true);
     assert_eq!(outcome.end_reason, Some(1), "{outcome:?}");
     let stored = stored.expect("stored");
@@ -209,7 +204,10 @@ fn the_est_ca_signs_the_lsc_and_the_ledger_holds_it() {
     );
     let ledger = registry.certificates(DEVICE.to_owned()).unwrap();
     assert_eq!(ledger.len(), 1);
-    assert_eq!((ledger[0].der.clone(), ledger[0].state.as_str()), (stored, "installed"));
+    assert_eq!(
+        (ledger[0].der.clone(), ledger[0].state.as_str()),
+        (stored, "installed")
+    );
     assert_eq!(ledger[0].serial_hex, "05");
 }
 
@@ -245,7 +243,12 @@ fn bad_est_options_are_invalid_input() {
     for (url, ca_pem, user, password) in [
         ("http://127.0.0.1:1", ca.certificate_pem.clone(), None, None),
         ("https://127.0.0.1:1", "no pem".to_owned(), None, None),
-        ("https://127.0.0.1:1", ca.certificate_pem.clone(), Some("u"), None),
+        (
+            "https://127.0.0.1:1",
+            ca.certificate_pem.clone(),
+            Some("u"),
+            None,
+        ),
     ] {
         assert!(matches!(
             EstIssuer::new(

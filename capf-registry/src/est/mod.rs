@@ -264,7 +264,12 @@ impl EstAuthentication {
                  not both",
             );
         }
-        match (user, password, client_certificate_chain, client_key_pkcs8_der) {
+        match (
+            user,
+            password,
+            client_certificate_chain,
+            client_key_pkcs8_der,
+        ) {
             (Some(user), Some(password), None, None) => {
                 if password.is_empty() {
                     return bad("the EST password is empty");
