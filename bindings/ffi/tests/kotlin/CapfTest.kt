@@ -553,6 +553,7 @@ fun main(args: Array<String>) {
     run("registry_server_connection_over_tls") { testRegistryServerConnectionOverTls() }
     run("registry_lifecycle") { testRegistryLifecycle() }
     run("registry_deadlines_statuses_settings") { testRegistryDeadlinesStatusesAndSettings() }
+    run("registry_est_issuer") { testRegistryEstIssuer() }
     run("measure_in_memory_enrollment") { testMeasureInMemoryEnrollment() }
     println("kotlin tests: $passed passed, $failed failed")
     if (failed != 0) kotlin.system.exitProcess(1)
