@@ -124,6 +124,7 @@ pub mod copy;
 pub mod dates;
 pub mod db_url;
 pub mod error;
+pub mod issuance;
 pub mod model;
 pub mod offline_ca;
 pub mod report;

@@ -5,6 +5,8 @@ same registry file, rules and durability promise as ``capf serve``.
     python capf_server.py --listen 0.0.0.0:3804 --cert CAPF.pem --key CAPF.key \\
         --db capf.db [--issuer ISSUER.pem --issuer-key ISSUER.key] \\
         [--verify MIC_CA.pem] [--auth-key-file FILE] [--legacy-tls] [--workers N]
+        [--est-url URL --est-ca CA.pem (--est-user U --est-password-file F |
+         --est-cert C --est-key K) [--est-timeout-seconds N]]
 
 Devices are scheduled with ``capf device add --db capf.db …`` (or
 ``capf.Registry.add_device``). Every decision goes through
@@ -22,6 +24,18 @@ a warning at start says what it enables.
 ``--workers N`` runs N processes on one listening socket (the event loop
 of one process uses one core); the registry's claims keep one operation
 per device across them.
+
+``--est-url`` (as ``capf serve --est-url``): LSCs are signed by an online
+CA through EST (RFC 7030 ``/simpleenroll``, HTTPS whose certificate
+``--est-ca`` issues, HTTP basic or TLS client-certificate authentication)
+instead of the local issuer. Phones must send a request signed by their new
+key (``enroll.py --send-csr``); one that does not, a CA that refuses, and a
+CA that does not answer within ``--est-timeout-seconds`` end the session
+with END_SESSION 7 and the status "CA Rejected Connection" or "CA
+Communication Failure" (capf-registry's rule). The CA's own certificates
+(``/cacerts``) are read at start and trusted as LSC issuers, so phones later
+authenticate with the LSCs it signed; a server that cannot read them does
+not start.
 
 Exit status as ``capf``: 0 stopped cleanly, 2 bad usage or cannot start.
 """
@@ -43,7 +57,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import capf
 
@@ -107,13 +121,14 @@ class Server:
         self,
         tls: ssl.SSLContext,
         registry: capf.Registry,
-        issuer: capf.LscIssuer,
+        issuer: Issuer,
         manufacturing_roots: list[bytes],
         limits: HostLimits,
     ) -> None:
         self.tls = tls
         self.registry = registry
-        self.issuer = issuer
+        self.issuer = issuer.signer
+        self.lsc_issuers = issuer.lsc_issuers
         self.manufacturing_roots = manufacturing_roots
         self.limits = limits
         self.connections: set[asyncio.Task[None]] = set()
@@ -134,7 +149,7 @@ class Server:
             secrets.randbits(32),
             now(),
             max_failed_attempts=self.limits.max_failed_attempts,
-            lsc_issuers=[self.issuer.certificate],
+            lsc_issuers=self.lsc_issuers,
             manufacturing_roots=self.manufacturing_roots,
         )
         loop = asyncio.get_running_loop()
@@ -212,20 +227,64 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def load(
-    args: argparse.Namespace,
-) -> tuple[ssl.SSLContext, capf.LscIssuer, list[bytes], capf.Registry]:
-    """What the flags name: TLS, the issuer, the manufacturing roots and the
-    registry; raises what a bad flag causes."""
-    tls = tls_context(args.cert, args.key, args.legacy_tls)
-    issuer = capf.LscIssuer(
+@dataclass(frozen=True)
+class Issuer:
+    """Who signs LSCs (the local issuer, or the EST CA with --est-url) and
+    the certificates trusted as LSC issuers when phones authenticate."""
+
+    signer: Union[capf.LscIssuer, capf.EstIssuer]
+    lsc_issuers: list[bytes]
+
+
+def read_password(path: str) -> str:
+    """--est-password-file: its one line (never on the command line)."""
+    text = Path(path).read_text()
+    password = text.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise ValueError(f"--est-password-file {path}: empty")
+    return password
+
+
+def load_issuer(args: argparse.Namespace) -> Issuer:
+    """The local issuer, or with --est-url the EST CA, whose certificates
+    (/cacerts) join the local issuer's as LSC issuers."""
+    local = capf.LscIssuer(
         Path(args.issuer or args.cert).read_text(),
         Path(args.issuer_key or args.key).read_text(),
     )
+    if args.est_url is None:
+        return Issuer(local, [local.certificate])
+    est = capf.EstIssuer(
+        args.est_url,
+        Path(args.est_ca).read_bytes(),
+        user=args.est_user,
+        password=read_password(args.est_password_file) if args.est_user else None,
+        client_certificate=Path(args.est_cert).read_bytes() if args.est_cert else None,
+        client_key=Path(args.est_key).read_bytes() if args.est_key else None,
+        timeout_seconds=args.est_timeout_seconds,
+    )
+    try:
+        published = est.ca_certificates()
+    except capf.EstError as error:
+        raise ValueError(f"--est-url: reading the CA's certificates (/cacerts): {error}") from None
+    print(
+        f"capf_server: EST: {len(published)} CA certificate(s) trusted as LSC issuers",
+        file=sys.stderr,
+    )
+    return Issuer(est, [local.certificate, *published])
+
+
+def load(
+    args: argparse.Namespace,
+) -> tuple[ssl.SSLContext, Issuer, list[bytes], capf.Registry]:
+    """What the flags name: TLS, the issuer, the manufacturing roots and the
+    registry; raises what a bad flag causes."""
+    tls = tls_context(args.cert, args.key, args.legacy_tls)
+    issuer = load_issuer(args)
     roots = [Path(args.verify).read_bytes()] if args.verify else []
     registry = capf.Registry(args.db, auth_key_file=args.auth_key_file)
     # Fails now, not at the first phone, when the key file is missing.
-    registry.host(issuer)
+    registry.host(issuer.signer)
     return tls, issuer, roots, registry
 
 
@@ -349,6 +408,30 @@ def write_ready_file(path: str, address: str) -> None:
     os.replace(partial, ready)
 
 
+def est_usage(args: argparse.Namespace) -> Optional[str]:
+    """What is wrong with the --est-* flags together, as capf serve says."""
+    given = [
+        name
+        for name in ("est_ca", "est_user", "est_password_file", "est_cert", "est_key")
+        if getattr(args, name) is not None
+    ]
+    if args.est_url is None:
+        if given:
+            return f"--{given[0].replace('_', '-')} needs --est-url"
+        return None
+    if args.est_ca is None:
+        return "--est-url needs --est-ca"
+    if (args.est_user is None) != (args.est_password_file is None):
+        return "--est-user and --est-password-file go together"
+    if (args.est_cert is None) != (args.est_key is None):
+        return "--est-cert and --est-key go together"
+    if args.est_user is not None and args.est_cert is not None:
+        return "--est-user and --est-cert cannot be used together"
+    if args.est_timeout_seconds < 1:
+        return "--est-timeout-seconds: at least 1"
+    return None
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="A CAPF server (asyncio, ssl, registry-backed)")
     parser.add_argument("--listen", required=True, metavar="HOST:PORT")
@@ -373,6 +456,28 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument("--grace", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument(
+        "--est-url",
+        metavar="URL",
+        help="have LSCs signed by an online CA through EST (RFC 7030); phones must send a "
+        "signed request; needs --est-ca",
+    )
+    parser.add_argument(
+        "--est-ca", metavar="CA.pem", help="certificates trusted to issue the EST server's TLS"
+    )
+    parser.add_argument("--est-user", metavar="USER", help="HTTP basic authentication user")
+    parser.add_argument(
+        "--est-password-file", metavar="FILE", help="file holding the --est-user password"
+    )
+    parser.add_argument("--est-cert", metavar="CERT.pem", help="TLS client certificate for EST")
+    parser.add_argument("--est-key", metavar="KEY.pem", help="its private key (PKCS#8 PEM)")
+    parser.add_argument(
+        "--est-timeout-seconds",
+        type=int,
+        default=30,
+        metavar="N",
+        help="seconds one EST enrollment may take (default 30)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -396,6 +501,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return USAGE
     if args.workers < 1:
         print("capf_server: --workers: at least 1", file=sys.stderr)
+        return USAGE
+    problem = est_usage(args)
+    if problem is not None:
+        print(f"capf_server: {problem}", file=sys.stderr)
         return USAGE
     if args.workers > 1:
         return supervise(args, list(sys.argv[1:] if argv is None else argv))

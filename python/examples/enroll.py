@@ -5,13 +5,16 @@ and Python's own ``ssl``), as ``capf enroll`` does.
     python enroll.py --server 192.0.2.10:3804 --ca CAPF.pem|CTLFile.tlv \\
         --device SEP001122334455 --out LSC.pem [--auth-string 123456]
         [--lsc LSC.pem] [--mic MIC.pem] [--sudi MIC.pem] [--key rsa|ec]
-        [--timeout 60] [--retries 3 --retry-interval 30]
+        [--timeout 60] [--retries 3 --retry-interval 30] [--send-csr]
 
 The flags of ``capf enroll``. Exit status as ``capf``: 0 success, 1 the
 answer is no (refused, or the server's certificate not trusted), 2 bad
 usage or the server unreachable. A communication failure (the server
 unreachable, the connection lost or silent) is tried again ``--retries``
 times, ``--retry-interval`` seconds apart; a refusal never is.
+``--send-csr`` (as ``capf enroll --send-csr``) sends a PKCS#10 request
+signed by the new key with it, which a server whose LSCs an online CA (EST)
+signs needs.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Credentials:
         self.lsc: Optional[bytes] = None
         self.mic: Optional[bytes] = None
         self.sudi: Optional[bytes] = None
+        self.send_csr = False
 
     def session(self, device: str) -> capf.PhoneSession:
         return capf.PhoneSession(
@@ -65,6 +69,7 @@ class Credentials:
             mic=self.mic,
             sudi=self.sudi,
             prefer="lsc" if self.lsc is not None else "mic",
+            send_certificate_request=self.send_csr,
         )
 
 
@@ -262,6 +267,12 @@ async def enroll(
                         )
                         session.handle_timeout(now())
                         session.answer_key(spki)
+                    elif decision.kind == "sign_certificate_request":
+                        # --send-csr: the request signed by the new key.
+                        if key_pem is None:
+                            session.refuse_certificate_request_signature()
+                        else:
+                            session.answer_certificate_request(decision, key_pem)
                     elif decision.kind == "store_certificate" and decision.certificate:
                         if key_pem is None:
                             session.refuse_store()
@@ -324,6 +335,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--timeout", type=int, default=60, metavar="SECONDS")
     parser.add_argument("--retries", type=int, default=0, metavar="N")
     parser.add_argument("--retry-interval", type=int, default=30, metavar="SECONDS")
+    parser.add_argument(
+        "--send-csr",
+        action="store_true",
+        help="send a PKCS#10 request signed by the new key (servers signing through EST need it)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:
@@ -346,6 +362,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         context = tls_context(args.ca)
         phone = credentials(args)
+        phone.send_csr = args.send_csr
     except UsageError as error:
         print(f"capf: {error}", file=sys.stderr)
         return UNREACHABLE

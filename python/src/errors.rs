@@ -12,6 +12,7 @@ static VERIFICATION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static MISUSE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PROTOCOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static REGISTRY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static EST: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Which Python exception class an error becomes.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,8 @@ pub(crate) enum Kind {
     Protocol,
     /// `capf.RegistryError`.
     Registry,
+    /// `capf.EstError`.
+    Est,
 }
 
 fn class<'py>(py: Python<'py>, kind: Kind) -> PyResult<&'py Bound<'py, PyType>> {
@@ -36,6 +39,7 @@ fn class<'py>(py: Python<'py>, kind: Kind) -> PyResult<&'py Bound<'py, PyType>> 
         Kind::Misuse => (&MISUSE, "MisuseError"),
         Kind::Protocol => (&PROTOCOL, "ProtocolError"),
         Kind::Registry => (&REGISTRY, "RegistryError"),
+        Kind::Est => (&EST, "EstError"),
     };
     cell.import(py, "capf._errors", name)
 }

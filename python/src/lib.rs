@@ -7,6 +7,7 @@
 mod connection;
 mod convert;
 mod errors;
+mod est;
 mod files;
 mod registry;
 mod sessions;
@@ -31,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sessions::PyServerSession>()?;
     m.add_class::<sessions::PyPhoneSession>()?;
     m.add_class::<sessions::PyLscIssuer>()?;
+    m.add_class::<est::PyEstIssuer>()?;
     m.add_class::<sessions::PySoftwareSigner>()?;
     m.add_class::<sessions::TvsOutcomeInfo>()?;
     m.add_class::<sessions::PyTvsServerSession>()?;

@@ -14,12 +14,11 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use capf_core::capf::server::IssueRefusal;
-use capf_core::issuance::{CertificateAuthority, LscRequest};
 use capf_core::time::Timestamp;
 use capf_registry::auth_key::{
     AuthKeyUse, auth_key_path_from_env, open_auth_key, require_auth_key,
 };
+use capf_registry::issuance::{CertificateNeeded, Issuer};
 use capf_registry::model::{AuthMode, Operation, Schedule, StoredAuthHash};
 use capf_registry::{
     AuthKey, Claim, ClaimToken, NewCertificate, Registry, RegistryError, SqliteRegistry, rules,
@@ -28,6 +27,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::errors::{Kind, new_error};
+use crate::est::PyEstIssuer;
 use crate::sessions::{
     Decision, PyLscIssuer, PyServerSession, ServerOutcomeInfo, datetime, timestamp,
 };
@@ -638,7 +638,9 @@ impl PyRegistry {
     }
 
     /// One connection's host of a CAPF server over this registry, issuing
-    /// with `issuer`. `max_failed_attempts` must be the ServerSession's
+    /// with `issuer`: an `LscIssuer` (the local CA) or an `EstIssuer` (an
+    /// online CA, whose wait the lease covers too; `validity_days` is then
+    /// the CA's). `max_failed_attempts` must be the ServerSession's
     /// (0: never lock); the timeouts size the operation's lease as
     /// `capf serve` does. What is not given comes from the registry's
     /// settings (`settings()`), as `capf serve` takes it: validity,
@@ -650,7 +652,7 @@ impl PyRegistry {
     fn host(
         &self,
         py: Python<'_>,
-        issuer: Py<PyLscIssuer>,
+        issuer: &Bound<'_, PyAny>,
         max_failed_attempts: Option<u32>,
         key_generation_timeout: Option<f64>,
         response_timeout: f64,
@@ -675,6 +677,18 @@ impl PyRegistry {
         };
         let key_generation_timeout = seconds(key_generation_timeout, "key_generation_timeout")?;
         let response_timeout = seconds(response_timeout, "response_timeout")?;
+        let issuer = if let Ok(local) = issuer.cast::<PyLscIssuer>() {
+            Issuer::Local {
+                authority: Arc::clone(&local.get().inner),
+                validity_days,
+            }
+        } else if let Ok(est) = issuer.cast::<PyEstIssuer>() {
+            Issuer::Est(Arc::clone(&est.get().inner))
+        } else {
+            return Err(misuse(
+                "issuer must be a capf.LscIssuer or a capf.EstIssuer",
+            ));
+        };
         let auth_key = py
             .detach(|| self.known_auth_key())
             .map_err(registry_error)?;
@@ -685,7 +699,6 @@ impl PyRegistry {
             max_failed_attempts,
             key_generation_timeout,
             response_timeout,
-            validity_days,
             state: Mutex::new(HostState {
                 token: ClaimToken::random(&mut rand_core::OsRng),
                 claim: None,
@@ -739,12 +752,11 @@ struct HostState {
 #[pyclass(module = "capf._native", frozen, name = "RegistryHost")]
 pub struct PyRegistryHost {
     registry: Arc<SqliteRegistry>,
-    issuer: Py<PyLscIssuer>,
+    issuer: Issuer,
     auth_key: Option<AuthKey>,
     max_failed_attempts: u32,
     key_generation_timeout: Duration,
     response_timeout: Duration,
-    validity_days: u32,
     state: Mutex<HostState>,
 }
 
@@ -769,8 +781,12 @@ impl PyRegistryHost {
         let name = d.device_name.clone().unwrap_or_default();
         match d.kind.as_str() {
             "look_up_device" => {
-                let lease_until =
-                    rules::lease_until(now, self.key_generation_timeout, self.response_timeout);
+                let lease_until = rules::lease_until_with_issuance(
+                    now,
+                    self.key_generation_timeout,
+                    self.response_timeout,
+                    self.issuer.issuance_timeout(),
+                );
                 let token = self.lock().token;
                 let (claim, answered) = py.detach(|| {
                     let looked_up = capf_registry::look_up_device(
@@ -793,29 +809,27 @@ impl PyRegistryHost {
                     .as_ref()
                     .map(|spki| spki.bind(py).as_bytes().to_vec())
                     .unwrap_or_default();
-                let issuer = self.issuer.get();
-                let request = LscRequest {
+                let request = d
+                    .certificate_request
+                    .as_ref()
+                    .map(|request| request.bind(py).as_bytes().to_vec());
+                let needed = CertificateNeeded {
                     device_name: &name,
                     subject_public_key_info_der: &spki,
-                    validity_days: self.validity_days,
+                    certificate_request_der: request.as_deref(),
                 };
                 let at = Timestamp::from_unix_seconds(now);
-                let issued = py.detach(|| issuer.inner.issue(&request, at, &mut rand_core::OsRng));
-                let answered = match issued {
-                    Ok(issued) => {
-                        self.lock().pending = Some(NewCertificate {
-                            serial_hex: hex(&issued.serial),
-                            der: issued.der.clone(),
-                            issued_at: issued.not_before.unix_seconds(),
-                            not_after: issued.not_after.unix_seconds(),
-                        });
-                        shared.lock().answer_certificate(issued.der)
-                    }
-                    Err(error) => shared
-                        .lock()
-                        .refuse_certificate(IssueRefusal::Unavailable(error.to_string())),
-                };
-                answered.map_err(|error| misuse(error.to_string()))
+                // The CA's wait (EST: up to its timeout) holds neither the
+                // GIL nor the session.
+                let issued = py.detach(|| {
+                    self.issuer
+                        .issue_blocking(needed, at, &mut rand_core::OsRng)
+                });
+                let answered = py
+                    .detach(|| capf_registry::issuance::answer_issued(&mut shared.lock(), issued));
+                let pending = answered.map_err(|error| misuse(error.to_string()))?;
+                self.lock().pending = pending;
+                Ok(())
             }
             "record_pending_certificate" => {
                 let (pending, claim) = {
@@ -896,12 +910,4 @@ impl PyRegistryHost {
     fn lock(&self) -> std::sync::MutexGuard<'_, HostState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut out, byte| {
-        let _infallible = write!(out, "{byte:02x}");
-        out
-    })
 }

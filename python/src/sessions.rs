@@ -5,6 +5,9 @@
 //! `handle_peer_closed`, `handle_transport_error`, `is_done`,
 //! `pending_decision`, and each session's `answer_*` / `refuse_*` pair.
 
+use capf_core::capf::certificate_request::{
+    CertificateRequestAlgorithm, sign_certificate_request_info,
+};
 use capf_core::capf::codec::Curve;
 use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::phone::{
@@ -297,6 +300,22 @@ pub struct Decision {
     /// DigestInfo); EC keys give a DER ECDSA signature over the digest.
     #[pyo3(get)]
     hash: Option<&'static str>,
+    /// The phone-signed PKCS#10 request (DER) that came with the key
+    /// (``issue_certificate``), if the phone sent one; an online CA (EST)
+    /// needs it.
+    #[pyo3(get)]
+    pub(crate) certificate_request: Option<Py<PyBytes>>,
+    /// The DER CertificationRequestInfo to sign
+    /// (``sign_certificate_request``).
+    #[pyo3(get)]
+    message: Option<Py<PyBytes>>,
+    /// The request's signature algorithm (``sign_certificate_request``):
+    /// ``"rsa-sha256"``, ``"rsa-sha384"``, ``"rsa-sha512"``,
+    /// ``"ecdsa-sha256"``, ``"ecdsa-sha384"`` or ``"ecdsa-sha512"``.
+    #[pyo3(get)]
+    algorithm: Option<&'static str>,
+    /// `algorithm` itself, for `PhoneSession.answer_certificate_request`.
+    request_algorithm: Option<CertificateRequestAlgorithm>,
 }
 
 #[pymethods]
@@ -320,6 +339,23 @@ fn decision(kind: DecisionKind) -> Decision {
         digest: None,
         credential: None,
         hash: None,
+        certificate_request: None,
+        message: None,
+        algorithm: None,
+        request_algorithm: None,
+    }
+}
+
+/// The Python name of a certificate request's signature algorithm.
+fn request_algorithm_name(algorithm: CertificateRequestAlgorithm) -> &'static str {
+    match algorithm {
+        CertificateRequestAlgorithm::RsaSha256 => "rsa-sha256",
+        CertificateRequestAlgorithm::RsaSha384 => "rsa-sha384",
+        CertificateRequestAlgorithm::RsaSha512 => "rsa-sha512",
+        CertificateRequestAlgorithm::EcdsaSha256 => "ecdsa-sha256",
+        CertificateRequestAlgorithm::EcdsaSha384 => "ecdsa-sha384",
+        CertificateRequestAlgorithm::EcdsaSha512 => "ecdsa-sha512",
+        _ => "unknown",
     }
 }
 
@@ -406,11 +442,13 @@ pub(crate) fn server_decision<'py>(
             device_name,
             subject_public_key_info_der,
             key_request,
+            certificate_request_der,
             ..
         } => {
             out.device_name = Some(device_name);
             out.subject_public_key_info = Some(bytes(py, &subject_public_key_info_der));
             out.key_request = Some(key_request.to_string());
+            out.certificate_request = certificate_request_der.map(|der| bytes(py, &der));
         }
         ServerDecision::RecordPendingCertificate {
             device_name,
@@ -686,7 +724,7 @@ impl PyServerSession {
 /// (or `str` PEM) or as a `cryptography` object.
 #[pyclass(module = "capf._native", frozen, name = "LscIssuer")]
 pub struct PyLscIssuer {
-    pub(crate) inner: CoreIssuer,
+    pub(crate) inner: Arc<CoreIssuer>,
 }
 
 #[pymethods]
@@ -711,7 +749,9 @@ impl PyLscIssuer {
                 })?;
         let key = crate::convert::pkcs8_der(&crate::convert::private_key_bytes(key)?)?;
         py.detach(|| CoreIssuer::new(&certificate, &key))
-            .map(|inner| Self { inner })
+            .map(|inner| Self {
+                inner: Arc::new(inner),
+            })
             .map_err(|error| new_error(Kind::Misuse, error.to_string(), None))
     }
     /// Issues an LSC (DER) for `device_name`'s key, valid from `now`.
@@ -799,6 +839,16 @@ pub(crate) fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound
             out.hash = Some(hash_name(hash));
         }
         PhoneDecision::GenerateKey(request) => out.key_request = Some(request.to_string()),
+        PhoneDecision::SignCertificateRequest {
+            algorithm,
+            message,
+            digest,
+        } => {
+            out.message = Some(bytes(py, &message));
+            out.digest = Some(bytes(py, &digest));
+            out.algorithm = Some(request_algorithm_name(algorithm));
+            out.request_algorithm = Some(algorithm);
+        }
         PhoneDecision::StoreCertificate { certificate_der } => {
             out.certificate = Some(bytes(py, &certificate_der));
         }
@@ -808,7 +858,10 @@ pub(crate) fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound
 }
 
 /// The phone side of a CAPF session. Without `auth_string` the phone
-/// authenticates by null string.
+/// authenticates by null string. `send_certificate_request`: the phone
+/// sends a PKCS#10 request signed by its new key with the key (decision
+/// ``sign_certificate_request``), which a server whose LSCs an online CA
+/// (EST) signs needs.
 #[pyclass(module = "capf._native", name = "PhoneSession")]
 pub struct PyPhoneSession {
     pub(crate) shared: Shared<PhoneSession>,
@@ -817,7 +870,7 @@ pub struct PyPhoneSession {
 #[pymethods]
 impl PyPhoneSession {
     #[new]
-    #[pyo3(signature = (device_name, now, *, auth_string = None, lsc = None, mic = None, sudi = None, prefer = "lsc"))]
+    #[pyo3(signature = (device_name, now, *, auth_string = None, lsc = None, mic = None, sudi = None, prefer = "lsc", send_certificate_request = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         device_name: String,
@@ -827,6 +880,7 @@ impl PyPhoneSession {
         mic: Option<&Bound<'_, PyAny>>,
         sudi: Option<&Bound<'_, PyAny>>,
         prefer: &str,
+        send_certificate_request: bool,
     ) -> PyResult<Self> {
         let credential_error = |error: capf_core::capf::phone::CredentialError| {
             new_error(Kind::Misuse, error.to_string(), None)
@@ -881,7 +935,9 @@ impl PyPhoneSession {
             }
             (None, false) => PhoneCredentials::NullString,
         };
-        let config = PhoneConfig::new(device_name, credentials).map_err(credential_error)?;
+        let config = PhoneConfig::new(device_name, credentials)
+            .map_err(credential_error)?
+            .with_certificate_request(send_certificate_request);
         Ok(Self {
             shared: Shared::new(PhoneSession::new(config, timestamp(now)?)),
         })
@@ -944,6 +1000,56 @@ impl PyPhoneSession {
         self.shared
             .lock()
             .answer_key(subject_public_key_info)
+            .map_err(misuse)
+    }
+    /// Answers `sign_certificate_request` (`decision`) by signing its
+    /// request with `key`, the new key's private key (PKCS#8 PEM or DER,
+    /// or a `cryptography` private key). A key that is not the one the
+    /// phone sent raises `capf.MisuseError` and the decision stays pending.
+    fn answer_certificate_request(
+        &mut self,
+        py: Python<'_>,
+        decision: &Bound<'_, Decision>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let decision = decision.get();
+        let (Some(algorithm), Some(message)) = (decision.request_algorithm, &decision.message)
+        else {
+            return Err(new_error(
+                Kind::Misuse,
+                "not a sign_certificate_request decision".to_owned(),
+                None,
+            ));
+        };
+        let message = message.bind(py).as_bytes().to_vec();
+        let pkcs8 = crate::convert::pkcs8_der(&crate::convert::private_key_bytes(key)?)?;
+        let shared = &self.shared;
+        py.detach(|| {
+            let key = ProofPrivateKey::from_pkcs8_der(&pkcs8).map_err(|error| error.to_string())?;
+            let signature =
+                sign_certificate_request_info(&key, algorithm, &message, &mut rand_core::OsRng)
+                    .map_err(|error| error.to_string())?;
+            shared
+                .lock()
+                .answer_certificate_request_signature(signature)
+                .map_err(|error| error.to_string())
+        })
+        .map_err(|message| new_error(Kind::Misuse, message, None))
+    }
+    /// Answers `sign_certificate_request` with a signature made elsewhere
+    /// (of its `message`, by the new key, with its `algorithm`).
+    fn answer_certificate_request_signature(&mut self, signature: Vec<u8>) -> PyResult<()> {
+        self.shared
+            .lock()
+            .answer_certificate_request_signature(signature)
+            .map_err(misuse)
+    }
+    /// Refuses `sign_certificate_request`: the key goes out without a
+    /// signed request.
+    fn refuse_certificate_request_signature(&mut self) -> PyResult<()> {
+        self.shared
+            .lock()
+            .refuse_certificate_request_signature()
             .map_err(misuse)
     }
     /// Refuses `generate_key` (key generation failed).

@@ -33,9 +33,10 @@ use capf_core::capf::server::{
     ServerSession, SessionIdAllocator, SessionResult,
 };
 use capf_core::connection::ConnectionOptions;
-use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
+use capf_core::issuance::LscIssuer;
 use capf_core::trust::Revocations;
 use capf_registry::est::{EstAuthentication, EstClient, EstConfig, EstUrl};
+use capf_registry::issuance::{CertificateNeeded, Issuer};
 use capf_registry::{
     AnyRegistry, AuthKey, AuthKeyUse, Claim, ClaimToken, LookUp, NewCertificate, Registry,
     SessionWritesAsync, Settings, auth_key_path_from_env, open_auth_key, rules,
@@ -370,7 +371,8 @@ pub(crate) struct ServerSetup {
 /// State shared by every connection task.
 struct Shared {
     tls: ServerTls,
-    issuer: LscIssuer,
+    /// Who signs LSCs: the local CA or the EST CA (the library's rule).
+    issuer: Issuer,
     /// The registry (its writer thread does the group commit; the session
     /// path awaits its writes instead of blocking a thread on them).
     registry: Arc<AnyRegistry>,
@@ -378,15 +380,12 @@ struct Shared {
     node_name: Option<String>,
     ids: Mutex<SessionIdAllocator>,
     policy: CertificatePolicy,
-    validity_days: u32,
     max_failed_attempts: u32,
     timeouts: Timeouts,
     /// The key, once found (a server started before the first string was
     /// written looks again at each lookup until the key exists).
     auth_key: Mutex<Option<AuthKey>>,
     auth_key_path: PathBuf,
-    /// `--est-url`: LSCs come from this CA.
-    est: Option<Arc<EstClient>>,
     /// `--offline-ca`.
     offline_ca: bool,
 }
@@ -687,17 +686,21 @@ impl Server {
         Ok(Self {
             shared: Arc::new(Shared {
                 tls: setup.tls,
-                issuer: setup.issuer,
+                issuer: match setup.est {
+                    Some(client) => Issuer::Est(client),
+                    None => Issuer::Local {
+                        authority: Arc::new(setup.issuer),
+                        validity_days: setup.validity_days,
+                    },
+                },
                 registry: Arc::new(registry),
                 ids: Mutex::new(SessionIdAllocator::new(&mut rand_core::OsRng)),
                 policy: setup.policy,
-                validity_days: setup.validity_days,
                 max_failed_attempts: setup.max_failed_attempts,
                 timeouts: setup.timeouts,
                 auth_key: Mutex::new(setup.auth_key),
                 auth_key_path: setup.auth_key_path,
                 node_name: setup.node_name,
-                est: setup.est,
                 offline_ca: setup.offline_ca,
             }),
         })
@@ -871,10 +874,7 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     now_unix(),
                     shared.timeouts.key_generation_total(),
                     shared.timeouts.response,
-                    shared
-                        .est
-                        .as_ref()
-                        .map_or(Duration::ZERO, |est| est.timeout()),
+                    shared.issuer.issuance_timeout(),
                 );
                 // The claim is a registry write: awaited, no thread blocks.
                 let auth_key = shared.auth_key();
@@ -915,20 +915,6 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
             ServerDecision::IssueCertificate {
                 device_name,
                 subject_public_key_info_der,
-                certificate_request_der,
-                ..
-            } if shared.est.is_some() => {
-                self.issue_through_est(
-                    session,
-                    &device_name,
-                    &subject_public_key_info_der,
-                    certificate_request_der,
-                )
-                .await
-            }
-            ServerDecision::IssueCertificate {
-                device_name,
-                subject_public_key_info_der,
                 key_request,
                 certificate_request_der,
                 ..
@@ -963,32 +949,32 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
             ServerDecision::IssueCertificate {
                 device_name,
                 subject_public_key_info_der,
+                certificate_request_der,
                 ..
             } => {
-                let request = LscRequest {
+                if matches!(shared.issuer, Issuer::Est(_)) {
+                    tracing::info!(device = %device_name, "asking the EST CA for the LSC");
+                }
+                let needed = CertificateNeeded {
                     device_name: &device_name,
                     subject_public_key_info_der: &subject_public_key_info_der,
-                    validity_days: shared.validity_days,
+                    certificate_request_der: certificate_request_der.as_deref(),
                 };
-                match shared
+                let issued = shared
                     .issuer
-                    .issue(&request, crate::pump::now(), &mut rand_core::OsRng)
-                {
-                    Ok(issued) => {
-                        let der = issued.der.clone();
-                        self.pending = Some(PendingCertificate {
-                            serial_hex: hex::encode(&issued.serial),
-                            issued_at: issued.not_before.unix_seconds(),
-                            not_after: issued.not_after.unix_seconds(),
-                        });
-                        session.answer_certificate(der)
-                    }
-                    Err(error) => {
-                        tracing::error!(device = %device_name, %error, "issuing the LSC failed");
-                        session.refuse_certificate(IssueRefusal::Unavailable(error.to_string()))
-                    }
+                    .issue(needed, crate::pump::now(), &mut rand_core::OsRng)
+                    .await;
+                if let Err(refusal) = &issued {
+                    tracing::error!(device = %device_name, %refusal, "issuing the LSC failed");
                 }
-                .map_err(|e| e.to_string())
+                let answered = capf_registry::issuance::answer_issued(session, issued)
+                    .map_err(|e| e.to_string())?;
+                self.pending = answered.map(|certificate| PendingCertificate {
+                    serial_hex: certificate.serial_hex,
+                    issued_at: certificate.issued_at,
+                    not_after: certificate.not_after,
+                });
+                Ok(())
             }
             ServerDecision::RecordPendingCertificate {
                 device_name,
@@ -1030,53 +1016,6 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 .map_err(|e| e.to_string())
             }
             _ => Err("unknown decision".to_owned()),
-        }
-    }
-}
-
-impl ServerHost<'_> {
-    /// Answers `IssueCertificate` through the EST CA (`--est-url`): the
-    /// phone's signed request goes to the CA while this session waits (other
-    /// sessions go on); the certificate comes back, or a refusal whose
-    /// status the library chooses ([`capf_registry::est`]).
-    async fn issue_through_est(
-        &mut self,
-        session: &mut ServerSession,
-        device_name: &str,
-        subject_public_key_info_der: &[u8],
-        certificate_request_der: Option<Vec<u8>>,
-    ) -> Result<(), String> {
-        let Some(est) = self.server.shared.est.clone() else {
-            return Err("no EST CA configured".to_owned());
-        };
-        let Some(request) = certificate_request_der else {
-            let refusal = capf_registry::est::refusal_without_request();
-            tracing::warn!(device = %device_name, %refusal, "EST issuance refused");
-            return session
-                .refuse_certificate(refusal)
-                .map_err(|e| e.to_string());
-        };
-        tracing::info!(device = %device_name, "asking the EST CA for the LSC");
-        match est
-            .simple_enroll(&request, subject_public_key_info_der)
-            .await
-        {
-            Ok(der) => {
-                let certificate = NewCertificate::from_der(&der);
-                self.pending = Some(PendingCertificate {
-                    serial_hex: certificate.serial_hex,
-                    issued_at: certificate.issued_at,
-                    not_after: certificate.not_after,
-                });
-                tracing::info!(device = %device_name, "the EST CA signed the LSC");
-                session.answer_certificate(der).map_err(|e| e.to_string())
-            }
-            Err(error) => {
-                tracing::error!(device = %device_name, %error, "EST issuance failed");
-                session
-                    .refuse_certificate(error.refusal())
-                    .map_err(|e| e.to_string())
-            }
         }
     }
 }

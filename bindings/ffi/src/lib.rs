@@ -15,6 +15,7 @@
 //!   its platform keystore (keys never enter Rust), and the in-memory
 //!   [`keystore::SoftwareKeystore`] for tests and desktops;
 //! * [`server`]: the CAPF server session and the local LSC issuer;
+//! * [`est`]: the online CA through EST that signs LSCs instead;
 //! * [`registry`]: the SQLite device registry and a server session
 //!   answered from it (the rules stay in `capf-registry`);
 //! * [`trust`]: trust stores and trust evaluation with its explanation;
@@ -28,6 +29,7 @@ uniffi::setup_scaffolding!();
 
 pub mod connection;
 pub mod enroll;
+pub mod est;
 pub mod files;
 pub mod keystore;
 pub mod phone;

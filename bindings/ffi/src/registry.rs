@@ -1,7 +1,8 @@
 //! The CAPF server session with its registry: [`CapfRegistry`] (the SQLite
 //! registry of `capf-registry`, as `capf device` and `capf serve` use it)
 //! and [`RegistryServerSession`], a server session whose decisions are
-//! answered from that registry and an [`LscIssuer`].
+//! answered from that registry and an [`LscIssuer`] or an
+//! [`EstIssuer`](crate::est::EstIssuer).
 //!
 //! No rule lives here: the lookup, the claim and its lease, the refusals,
 //! the outcome's write and the lock-out are `capf_registry`'s
@@ -15,9 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::server as core_server;
-use capf_core::issuance::CertificateAuthority as _;
 use capf_core::session::Output;
 use capf_core::time::Timestamp;
+use capf_registry::issuance::{CertificateNeeded, Issuer};
 use capf_registry::{self as registry, Registry as _};
 use rand_core::OsRng;
 
@@ -494,7 +495,8 @@ struct HostState {
 }
 
 /// A CAPF server session answered from a [`CapfRegistry`] and an
-/// [`LscIssuer`], as `capf serve` answers its sessions (sans-IO: the app
+/// [`LscIssuer`] (or an [`EstIssuer`](crate::est::EstIssuer), see
+/// `with_est`), as `capf serve` answers its sessions (sans-IO: the app
 /// moves the plaintext, time and calls; pump it like `ServerSession`).
 ///
 /// After each `Need` from `poll_output`, call `answer_from_registry(now)`
@@ -505,8 +507,7 @@ struct HostState {
 pub struct RegistryServerSession {
     session: Arc<ServerSession>,
     registry: Arc<CapfRegistry>,
-    issuer: Arc<LscIssuer>,
-    validity_days: u32,
+    issuer: Issuer,
     lock_after: u32,
     key_generation_timeout: core::time::Duration,
     response_timeout: core::time::Duration,
@@ -527,6 +528,43 @@ impl RegistryServerSession {
         validity_days: u32,
         now_millis: u64,
     ) -> Arc<Self> {
+        let issuer = Issuer::Local {
+            authority: Arc::clone(&issuer.inner),
+            validity_days,
+        };
+        Self::with_issuer(registry, issuer, options, now_millis)
+    }
+
+    /// A session as `new`, whose LSCs the online CA `est` signs (its
+    /// wait, up to its timeout, is covered by the operation's lease).
+    /// The phone must send a signed certificate request; one that does not,
+    /// a CA that refuses or does not answer end the session with
+    /// END_SESSION 7 ("CA Rejected Connection" / "CA Communication
+    /// Failure"). Add `est.ca_certificates()` to `options.lsc_issuers_der`
+    /// so phones later authenticate with the LSCs it signs.
+    #[uniffi::constructor]
+    pub fn with_est(
+        registry: Arc<CapfRegistry>,
+        est: Arc<crate::est::EstIssuer>,
+        options: ServerOptions,
+        now_millis: u64,
+    ) -> Arc<Self> {
+        Self::with_issuer(
+            registry,
+            Issuer::Est(Arc::clone(&est.inner)),
+            options,
+            now_millis,
+        )
+    }
+}
+
+impl RegistryServerSession {
+    fn with_issuer(
+        registry: Arc<CapfRegistry>,
+        issuer: Issuer,
+        options: ServerOptions,
+        now_millis: u64,
+    ) -> Arc<Self> {
         let lock_after = options.max_failed_attempts;
         let key_generation_timeout =
             core::time::Duration::from_secs(options.key_generation_timeout_seconds);
@@ -539,7 +577,6 @@ impl RegistryServerSession {
             session: ServerSession::new(options, now_millis),
             registry,
             issuer,
-            validity_days,
             lock_after,
             key_generation_timeout,
             response_timeout,
@@ -547,7 +584,10 @@ impl RegistryServerSession {
             state: Mutex::new(HostState::default()),
         })
     }
+}
 
+#[uniffi::export]
+impl RegistryServerSession {
     /// Plaintext bytes from the phone, in any chunking.
     pub fn handle_input(&self, bytes: Vec<u8>) {
         self.session.handle_input(bytes);
@@ -578,10 +618,11 @@ impl RegistryServerSession {
         let mut session = crate::lock(&self.session.inner);
         match decision {
             core_server::ServerDecision::LookUpDevice { device_name } => {
-                let lease_until = registry::rules::lease_until(
+                let lease_until = registry::rules::lease_until_with_issuance(
                     now,
                     self.key_generation_timeout,
                     self.response_timeout,
+                    self.issuer.issuance_timeout(),
                 );
                 let looked_up = registry::look_up_device(
                     store,
@@ -598,24 +639,25 @@ impl RegistryServerSession {
             core_server::ServerDecision::IssueCertificate {
                 device_name,
                 subject_public_key_info_der,
+                certificate_request_der,
                 ..
             } => {
-                let request = capf_core::issuance::LscRequest {
+                // The session is not held while the CA works (EST: up to
+                // its timeout).
+                drop(session);
+                let needed = CertificateNeeded {
                     device_name: &device_name,
                     subject_public_key_info_der: &subject_public_key_info_der,
-                    validity_days: self.validity_days,
+                    certificate_request_der: certificate_request_der.as_deref(),
                 };
-                let issued = self.issuer.inner.issue(
-                    &request,
+                let issued = self.issuer.issue_blocking(
+                    needed,
                     Timestamp::from_unix_millis(now_millis),
                     &mut OsRng,
                 );
-                Ok(match issued {
-                    Ok(issued) => session.answer_certificate(issued.der),
-                    Err(error) => session.refuse_certificate(
-                        core_server::IssueRefusal::Unavailable(error.to_string()),
-                    ),
-                }?)
+                let mut session = crate::lock(&self.session.inner);
+                registry::issuance::answer_issued(&mut session, issued)?;
+                Ok(())
             }
             core_server::ServerDecision::RecordPendingCertificate {
                 device_name,

@@ -593,7 +593,7 @@ pub struct IssuedCertificate {
 /// The local CA that issues LSCs (the CAPF certificate and its key).
 #[derive(Debug, uniffi::Object)]
 pub struct LscIssuer {
-    pub(crate) inner: CoreIssuer,
+    pub(crate) inner: Arc<CoreIssuer>,
 }
 
 #[uniffi::export]
@@ -603,7 +603,9 @@ impl LscIssuer {
     pub fn from_pem(certificate_pem: String, key_pem: String) -> Result<Arc<Self>, ServerError> {
         let inner = CoreIssuer::from_pem(&certificate_pem, &key_pem)
             .map_err(|error| ServerError::InvalidInput(error.to_string()))?;
-        Ok(Arc::new(Self { inner }))
+        Ok(Arc::new(Self {
+            inner: Arc::new(inner),
+        }))
     }
 
     /// The issuing certificate, DER.

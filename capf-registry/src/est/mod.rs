@@ -113,6 +113,9 @@ pub enum EstError {
     /// A 200 whose body is not a certs-only PKCS#7 with the phone's key.
     #[error("the EST CA's answer is unusable: {0}")]
     Pkcs7(#[from] pkcs7::Pkcs7Error),
+    /// A blocking call could not run the exchange (no thread or runtime).
+    #[error("running the EST exchange failed: {0}")]
+    Runtime(String),
 }
 
 impl EstError {
@@ -239,6 +242,54 @@ pub enum EstAuthentication {
     },
     /// Neither (a CA that authorizes by other means).
     None,
+}
+
+impl EstAuthentication {
+    /// The authentication a host's options name, checked the way `capf
+    /// serve`'s flags are: a user with its password (not empty), or a
+    /// client certificate chain with its PKCS#8 key, or neither; never
+    /// both, never half of one.
+    pub fn from_options(
+        user: Option<String>,
+        password: Option<String>,
+        client_certificate_chain: Option<Vec<Vec<u8>>>,
+        client_key_pkcs8_der: Option<Vec<u8>>,
+    ) -> Result<Self, EstError> {
+        let bad = |why: &str| Err(EstError::Configuration(why.to_owned()));
+        let basic = user.is_some() || password.is_some();
+        let certificate = client_certificate_chain.is_some() || client_key_pkcs8_der.is_some();
+        if basic && certificate {
+            return bad(
+                "authenticate with a user and password or with a client certificate and key, \
+                 not both",
+            );
+        }
+        match (
+            user,
+            password,
+            client_certificate_chain,
+            client_key_pkcs8_der,
+        ) {
+            (Some(user), Some(password), None, None) => {
+                if password.is_empty() {
+                    return bad("the EST password is empty");
+                }
+                Ok(Self::Basic { user, password })
+            }
+            (None, None, Some(chain), Some(key_pkcs8_der)) => {
+                if chain.is_empty() {
+                    return bad("the EST client certificate holds no certificate");
+                }
+                Ok(Self::ClientCertificate {
+                    chain,
+                    key_pkcs8_der,
+                })
+            }
+            (None, None, None, None) => Ok(Self::None),
+            _ if basic => bad("the EST user and password go together"),
+            _ => bad("the EST client certificate and its key go together"),
+        }
+    }
 }
 
 impl std::fmt::Debug for EstAuthentication {
@@ -439,6 +490,24 @@ impl EstClient {
         }
     }
 
+    /// [`simple_enroll`](Self::simple_enroll) for a host without an async
+    /// runtime (Python, Kotlin): runs on a thread of its own with a
+    /// current-thread runtime, so it may be called from any thread, inside
+    /// an async runtime or not. Returns within the client's timeout.
+    pub fn simple_enroll_blocking(
+        &self,
+        certificate_request_der: &[u8],
+        subject_public_key_info_der: &[u8],
+    ) -> Result<Vec<u8>, EstError> {
+        block_on(self.simple_enroll(certificate_request_der, subject_public_key_info_der))?
+    }
+
+    /// [`ca_certificates`](Self::ca_certificates) for a host without an
+    /// async runtime, as [`simple_enroll_blocking`](Self::simple_enroll_blocking).
+    pub fn ca_certificates_blocking(&self) -> Result<Vec<Vec<u8>>, EstError> {
+        block_on(self.ca_certificates())?
+    }
+
     /// One POST of `der` (base64, `application/pkcs10`) to `path`.
     async fn exchange(&self, path: &str, der: &[u8]) -> Result<http::Response, EstError> {
         let body = base64_lines(der);
@@ -497,6 +566,28 @@ impl EstClient {
             }
         }
     }
+}
+
+/// Runs `future` to completion on a scoped thread with a current-thread
+/// runtime: never inside the caller's runtime (whose `block_on` would
+/// panic), and a panic of the exchange is an error, not the caller's.
+fn block_on<F>(future: F) -> Result<F::Output, EstError>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| EstError::Runtime(e.to_string()))?;
+                Ok(runtime.block_on(future))
+            })
+            .join()
+            .unwrap_or_else(|_| Err(EstError::Runtime("the EST exchange panicked".to_owned())))
+    })
 }
 
 /// A 202's `Retry-After` in seconds (at least one second; an HTTP date or
@@ -609,6 +700,40 @@ mod tests {
             refusal_without_request(),
             IssueRefusal::Declined(_)
         ));
+    }
+
+    #[test]
+    fn authentication_options_are_one_method_or_none() {
+        let chain = || Some(vec![vec![0x30]]);
+        let key = || Some(vec![0x30]);
+        let text = |s: &str| Some(s.to_owned());
+        assert!(matches!(
+            EstAuthentication::from_options(text("u"), text("p"), None, None),
+            Ok(EstAuthentication::Basic { .. })
+        ));
+        assert!(matches!(
+            EstAuthentication::from_options(None, None, chain(), key()),
+            Ok(EstAuthentication::ClientCertificate { .. })
+        ));
+        assert!(matches!(
+            EstAuthentication::from_options(None, None, None, None),
+            Ok(EstAuthentication::None)
+        ));
+        for (user, password, chain, key) in [
+            (text("u"), None, None, None),
+            (None, text("p"), None, None),
+            (text("u"), text(""), None, None),
+            (None, None, chain(), None),
+            (None, None, None, key()),
+            (None, None, Some(Vec::new()), key()),
+            (text("u"), text("p"), chain(), key()),
+            (text("u"), None, None, key()),
+        ] {
+            assert!(matches!(
+                EstAuthentication::from_options(user, password, chain, key),
+                Err(EstError::Configuration(_))
+            ));
+        }
     }
 
     #[test]

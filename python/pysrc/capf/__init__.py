@@ -13,6 +13,7 @@ methods, honour ``poll_timeout`` with ``handle_timeout(datetime)``.
 
 from ._errors import (
     CapfError,
+    EstError,
     MalformedError,
     MisuseError,
     PolicyError,
@@ -29,6 +30,7 @@ from ._native import (
     DeviceRecord,
     Done,
     EncryptedConfig,
+    EstIssuer,
     Failure,
     InstalledRecord,
     LedgerCertificate,
@@ -77,6 +79,8 @@ __all__ = [
     "DeviceRecord",
     "Done",
     "EncryptedConfig",
+    "EstError",
+    "EstIssuer",
     "Failure",
     "InstalledRecord",
     "LedgerCertificate",

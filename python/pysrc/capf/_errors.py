@@ -18,6 +18,7 @@ __all__ = [
     "PolicyError",
     "MisuseError",
     "RegistryError",
+    "EstError",
 ]
 
 
@@ -61,3 +62,9 @@ class MisuseError(CapfError):
 class RegistryError(CapfError):
     """The device registry failed or refused: the database could not be
     read or written, an unknown device, a missing auth-string key file."""
+
+
+class EstError(CapfError):
+    """The online CA (EST) gave no answer to use: it could not be reached
+    or did not answer in time, TLS failed, it refused (HTTP 4xx/5xx), or
+    its answer was unusable. The message says which; never a password."""

@@ -16,6 +16,7 @@ __all__ = [
     "DeviceRecord",
     "Done",
     "EncryptedConfig",
+    "EstIssuer",
     "Failure",
     "InstalledRecord",
     "LedgerCertificate",
@@ -256,6 +257,12 @@ class Decision:
     def credential(self) -> Optional[str]: ...
     @property
     def hash(self) -> Optional[str]: ...
+    @property
+    def certificate_request(self) -> Optional[bytes]: ...
+    @property
+    def message(self) -> Optional[bytes]: ...
+    @property
+    def algorithm(self) -> Optional[str]: ...
 
 @final
 class ServerOutcome:
@@ -323,6 +330,25 @@ class LscIssuer:
     @property
     def certificate(self) -> bytes: ...
 
+@final
+class EstIssuer:
+    """An online CA through EST (RFC 7030) that signs LSCs."""
+
+    def __new__(
+        cls,
+        url: str,
+        ca: Union[_Certificate, Sequence[_Certificate]],
+        *,
+        user: Optional[str] = None,
+        password: Optional[str] = None,
+        client_certificate: Optional[Union[_Certificate, Sequence[_Certificate]]] = None,
+        client_key: Optional[_Key] = None,
+        timeout_seconds: int = 30,
+    ) -> EstIssuer: ...
+    def ca_certificates(self) -> list[bytes]: ...
+    @property
+    def timeout_seconds(self) -> int: ...
+
 _Output = Union[Transmit, Need, Done]
 
 @final
@@ -374,6 +400,7 @@ class PhoneSession:
         mic: Optional[_Certificate] = None,
         sudi: Optional[_Certificate] = None,
         prefer: str = "lsc",
+        send_certificate_request: bool = False,
     ) -> PhoneSession: ...
     def handle_input(self, data: bytes) -> None: ...
     def poll_output(self) -> Optional[_Output]: ...
@@ -387,6 +414,9 @@ class PhoneSession:
     def refuse_signature(self) -> None: ...
     def answer_key(self, subject_public_key_info: bytes) -> None: ...
     def refuse_key(self) -> None: ...
+    def answer_certificate_request(self, decision: Decision, key: _Key) -> None: ...
+    def answer_certificate_request_signature(self, signature: bytes) -> None: ...
+    def refuse_certificate_request_signature(self) -> None: ...
     def repeat_in_progress(self) -> None: ...
     def answer_store(self) -> None: ...
     def refuse_store(self) -> None: ...
@@ -886,7 +916,7 @@ class Registry:
     def set_setting(self, name: str, value: str, *, now: Optional[datetime] = None) -> None: ...
     def host(
         self,
-        issuer: LscIssuer,
+        issuer: Union[LscIssuer, EstIssuer],
         *,
         max_failed_attempts: Optional[int] = None,
         key_generation_timeout: Optional[float] = None,

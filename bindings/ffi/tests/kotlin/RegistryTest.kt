@@ -249,3 +249,27 @@ fun testRegistryOfflineCaImports() {
     checkEquals(0uL, registry.deleteStaleCertificateRequests(NOW), "nothing stale to delete")
     checkEquals(0, registry.certificateRequests(true).size, "no stale request")
 }
+
+/** EST from Kotlin: an EstIssuer given to RegistryServerSession.withEst. A phone that sends no signed
+ *  request is refused before the CA is asked (the CA here is unreachable), with END_SESSION 7 and the
+ *  status "CA Rejected Connection" (capf-registry's rule); bad options are InvalidInput. */
+fun testRegistryEstIssuer() {
+    val caPem = pemText(capfPem(), "CERTIFICATE")
+    val est = EstIssuer("https://127.0.0.1:1", caPem, "capf", "secret", null, null, 2uL)
+    checkEquals(2uL, est.timeoutSeconds(), "EST timeout")
+    expectThrows<ServerException.Issuance>("an unreachable CA's /cacerts") { est.caCertificates() }
+    expectThrows<ServerException.InvalidInput>("an http URL") {
+        EstIssuer("http://127.0.0.1:1", caPem, null, null, null, null, 2uL)
+    }
+    expectThrows<ServerException.InvalidInput>("a user without password") {
+        EstIssuer("https://127.0.0.1:1", caPem, "capf", null, null, null, 2uL)
+    }
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.NullString, NOW)
+    val server = RegistryServerSession.withEst(registry, est, serverOptions(), NOW)
+    val (p, s) = pumpRegistry(PhoneSession.withNullString(DEVICE, NOW), server, KotlinKeystore())
+    check(p !is PhoneOutcome.Installed, "no LSC without a signed request: $p")
+    checkEquals(7.toUByte(), s.endReason, "END_SESSION 7")
+    checkEquals("Upgrade Failed: CA Rejected Connection", registry.deviceStatus(DEVICE).status, "CA status")
+    checkEquals(0, registry.certificates(DEVICE).size, "nothing issued")
+}
