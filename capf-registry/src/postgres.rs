@@ -646,15 +646,17 @@ impl Link {
     }
 
     /// After an error: drops the connection if it is broken (closed, or
-    /// not answering a ping), so the next call reconnects. A server that
-    /// restarted is noticed by the call that failed, not the one after.
-    fn check(&mut self) {
+    /// not answering a ping), so the next call reconnects; returns whether
+    /// it was. A server that restarted is noticed by the call that failed,
+    /// not the one after.
+    fn check(&mut self) -> bool {
         let broken = self.conn.as_mut().is_some_and(|conn| {
             conn.client.is_closed() || conn.client.is_valid(PING_TIMEOUT).is_err()
         });
         if broken {
             self.conn = None;
         }
+        broken
     }
 }
 
@@ -1046,14 +1048,23 @@ impl PostgresRegistry {
     }
 
     /// Runs `work` on the reader's connection (reconnecting if needed).
+    ///
+    /// A read that failed on a connection the server had dropped (a
+    /// restart, an outage that ended: the client notices only when it
+    /// uses the connection) runs once more on a new connection, so the
+    /// first read after the database returns does not fail a session.
     fn read<T, F>(&self, work: F) -> RegistryResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Conn) -> RegistryResult<T> + Send + 'static,
+        F: FnMut(&mut Conn) -> RegistryResult<T> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
         let job: ReadJob = Box::new(move |link: &mut Link| {
-            let result = link.conn().and_then(work);
+            let mut work = work;
+            let mut result = link.conn().and_then(&mut work);
+            if matches!(result, Err(RegistryError::Database(_))) && link.check() {
+                result = link.conn().and_then(&mut work);
+            }
             let failed = matches!(result, Err(RegistryError::Database(_)));
             let _sent = reply.send(result);
             failed
