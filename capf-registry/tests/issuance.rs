@@ -19,6 +19,7 @@ use capf_core::capf::server::{
 use capf_core::issuance::LscIssuer;
 use capf_core::session::Output;
 use capf_core::time::Timestamp;
+use capf_registry::est::responder::TestCa as Ca;
 use capf_registry::est::responder::{Behaviour, Responder, ResponderConfig};
 use capf_registry::est::{EstAuthentication, EstClient, EstConfig, EstUrl};
 use capf_registry::issuance::{
@@ -221,41 +222,9 @@ fn status(outcome: &ServerOutcome) -> OutcomeWrite {
 
 /// A self-signed CA (rcgen, P-256) and, for the responder, a TLS
 /// certificate for 127.0.0.1 that it signs.
-struct Ca {
-    certificate_pem: String,
-    certificate_der: Vec<u8>,
-    key_pem: String,
-    key_der: Vec<u8>,
-    tls_chain: Vec<Vec<u8>>,
-    tls_key: Vec<u8>,
-}
 
 fn new_ca(name: &str) -> Ca {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let certificate = params.self_signed(&key).unwrap();
-    let issuer = rcgen::Issuer::from_ca_cert_der(certificate.der(), &key).unwrap();
-    let tls_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut tls = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    tls.subject_alt_names
-        .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
-    let tls_certificate = tls.signed_by(&tls_key, &issuer).unwrap();
-    Ca {
-        certificate_pem: certificate.pem(),
-        certificate_der: certificate.der().to_vec(),
-        key_pem: key.serialize_pem(),
-        key_der: key.serialize_der(),
-        tls_chain: vec![tls_certificate.der().to_vec()],
-        tls_key: tls_key.serialize_der(),
-    }
+    Ca::new(name).unwrap()
 }
 
 /// The responder (basic authentication `capf`/`right`) and an issuer

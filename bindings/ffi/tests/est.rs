@@ -5,6 +5,7 @@
 //! read back with x509-cert (issuer = the CA, key = the phone's); the
 //! refusals by END_SESSION 7 and the device's status in Cisco's words.
 
+use capf_registry::est::responder::TestCa as Ca;
 use std::sync::Arc;
 
 use capf_core::capf::certificate_request::sign_certificate_request_info;
@@ -22,39 +23,8 @@ use der::{Decode, Encode};
 const NOW: u64 = 1_798_761_600_000;
 const DEVICE: &str = "SEP0011223344C1";
 
-struct Ca {
-    certificate_pem: String,
-    certificate_der: Vec<u8>,
-    key_pem: String,
-    tls_chain: Vec<Vec<u8>>,
-    tls_key: Vec<u8>,
-}
-
 fn new_ca() -> Ca {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Kotlin EST CA");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let certificate = params.self_signed(&key).unwrap();
-    let issuer = rcgen::Issuer::from_ca_cert_der(certificate.der(), &key).unwrap();
-    let tls_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut tls = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    tls.subject_alt_names
-        .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
-    let tls_certificate = tls.signed_by(&tls_key, &issuer).unwrap();
-    Ca {
-        certificate_pem: certificate.pem(),
-        certificate_der: certificate.der().to_vec(),
-        key_pem: key.serialize_pem(),
-        tls_chain: vec![tls_certificate.der().to_vec()],
-        tls_key: tls_key.serialize_der(),
-    }
+    Ca::new("Kotlin EST CA").unwrap()
 }
 
 fn responder(ca: &Ca) -> Responder {

@@ -35,6 +35,55 @@ pub enum Behaviour {
     WrongKey,
 }
 
+/// A CA for tests: a self-signed P-256 CA certificate and key (the EST
+/// CA that signs LSCs) and, issued by it, the responder's TLS certificate
+/// for `localhost` and `127.0.0.1`.
+pub struct TestCa {
+    /// The CA certificate, PEM.
+    pub certificate_pem: String,
+    /// The CA certificate, DER.
+    pub certificate_der: Vec<u8>,
+    /// The CA's key, PKCS#8 PEM.
+    pub key_pem: String,
+    /// The CA's key, PKCS#8 DER.
+    pub key_der: Vec<u8>,
+    /// The responder's TLS certificate chain, DER.
+    pub tls_chain: Vec<Vec<u8>>,
+    /// The responder's TLS key, PKCS#8 DER.
+    pub tls_key: Vec<u8>,
+}
+
+impl TestCa {
+    /// A new CA whose certificate's CN is `name`.
+    pub fn new(name: &str) -> Result<Self, rcgen::Error> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let certificate = params.self_signed(&key)?;
+        let issuer = rcgen::Issuer::from_ca_cert_der(certificate.der(), &key)?;
+        let tls_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut tls = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?;
+        tls.subject_alt_names
+            .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
+        let tls_certificate = tls.signed_by(&tls_key, &issuer)?;
+        Ok(Self {
+            certificate_pem: certificate.pem(),
+            certificate_der: certificate.der().to_vec(),
+            key_pem: key.serialize_pem(),
+            key_der: key.serialize_der(),
+            tls_chain: vec![tls_certificate.der().to_vec()],
+            tls_key: tls_key.serialize_der(),
+        })
+    }
+}
+
 /// What the responder needs.
 pub struct ResponderConfig {
     /// The signing CA's certificate (PEM) and PKCS#8 key (PEM).
