@@ -222,7 +222,6 @@ fn status(outcome: &ServerOutcome) -> OutcomeWrite {
 
 /// A self-signed CA (rcgen, P-256) and, for the responder, a TLS
 /// certificate for 127.0.0.1 that it signs.
-
 fn new_ca(name: &str) -> Ca {
     Ca::new(name).unwrap()
 }
