@@ -7,7 +7,8 @@
 //! the phone sent one, the time) and ends the session with
 //! [`IssueRefusal::Deferred`](capf_core::capf::server::IssueRefusal::Deferred)
 //! (END_SESSION 0; status "Operation Pending"; no failure counted; the
-//! one-time string is kept until the operation completes).
+//! one-time string is kept until the operation completes). Every host
+//! does this through [`defer_to_offline_ca`] (or its two steps).
 //!
 //! A request is, as Unified CM words it:
 //!
@@ -27,6 +28,8 @@
 
 use capf_core::capf::certificate_request::subject_common_name;
 use capf_core::capf::key_request::KeyRequest;
+use capf_core::capf::server::{IssueRefusal, ServerSession};
+use capf_core::session::SessionMisuse;
 
 use crate::model::NewCertificate;
 
@@ -118,6 +121,42 @@ impl NewCertificateRequest {
             csr_der,
         }
     }
+}
+
+/// The offline CA's answer to the session's `IssueCertificate` once the
+/// host tried to keep the request (`kept`: the registry's answer to
+/// [`Registry::record_certificate_request`](crate::Registry::record_certificate_request)):
+/// [`IssueRefusal::Deferred`] when it was kept (END_SESSION 0, "Operation
+/// Pending"), [`IssueRefusal::Unavailable`] with the registry's error when
+/// it was not (END_SESSION 7: the phone asks again later).
+pub fn refusal_after_keeping(kept: &crate::error::RegistryResult<i64>) -> IssueRefusal {
+    match kept {
+        Ok(_) => IssueRefusal::Deferred,
+        Err(error) => IssueRefusal::Unavailable(error.to_string()),
+    }
+}
+
+/// The offline CA for every host, at the session's `IssueCertificate`:
+/// keeps the phone's request for `claim` at `now` (committed before the
+/// session is answered) and answers the session with
+/// [`refusal_after_keeping`]. Returns the registry's answer (the request's
+/// id, or why it was not kept) for the host's log; the outer error is the
+/// session's misuse (not at `IssueCertificate`).
+///
+/// A host that must not hold its session during the registry write calls
+/// [`Registry::record_certificate_request`](crate::Registry::record_certificate_request)
+/// itself, then answers with [`refusal_after_keeping`]: the two steps of
+/// this function.
+pub fn defer_to_offline_ca(
+    registry: &(impl crate::Registry + ?Sized),
+    claim: &crate::model::Claim,
+    request: &NewCertificateRequest,
+    now: u64,
+    session: &mut ServerSession,
+) -> Result<crate::error::RegistryResult<i64>, SessionMisuse> {
+    let kept = registry.record_certificate_request(claim, request, now);
+    session.refuse_certificate(refusal_after_keeping(&kept))?;
+    Ok(kept)
 }
 
 /// Why a certificate was refused at import.
@@ -410,5 +449,171 @@ mod tests {
             check(&from_2028, NOW),
             ImportRefusal::Expired { .. }
         ));
+    }
+
+    /// The offline CA between a real phone session and a real server
+    /// session over a real SQLite file: the session ends deferred
+    /// (END_SESSION 0, Deferred) with the phone's key kept, or, when the
+    /// registry refuses the write (a lost claim), Unavailable with nothing
+    /// kept.
+    mod deferred_sessions {
+        use super::super::*;
+        use crate::model::{AuthMode, Claim, ClaimToken, Operation, Schedule};
+        use crate::{Registry, SqliteRegistry};
+        use capf_core::capf::codec::{Curve, Reason};
+        use capf_core::capf::phone::{PhoneConfig, PhoneCredentials, PhoneDecision, PhoneSession};
+        use capf_core::capf::server::{ServerConfig, ServerDecision, ServerOutcome, SessionResult};
+        use capf_core::session::Output;
+        use capf_core::time::Timestamp;
+
+        const DEVICE: &str = "SEP001122334455";
+        const NOW: u64 = 1_800_000_000;
+
+        /// A fresh SQLite file holding DEVICE scheduled for an install
+        /// (null string, P-256).
+        fn registry(test: &str) -> (SqliteRegistry, std::path::PathBuf) {
+            let dir =
+                std::env::temp_dir().join(format!("capf-offline-ca-{test}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let registry = SqliteRegistry::open(&dir.join("registry.db")).unwrap();
+            let schedule = Schedule {
+                operation: Operation::Install,
+                key_request: KeyRequest::Ec(Curve::P256),
+                auth_mode: AuthMode::Null,
+                auth_hash: None,
+                complete_by: None,
+                description: None,
+            };
+            registry.put_device(DEVICE, &schedule, NOW - 10).unwrap();
+            (registry, dir)
+        }
+
+        /// One install session; at IssueCertificate the host calls
+        /// `defer_to_offline_ca` with the claim of the lookup, or with
+        /// `claim_override`. Returns the server's outcome, the phone's key
+        /// and the registry's answer the function returned.
+        fn enroll(
+            registry: &SqliteRegistry,
+            claim_override: Option<Claim>,
+        ) -> (ServerOutcome, Vec<u8>, crate::error::RegistryResult<i64>) {
+            let key = super::key(5);
+            let spki = der::pem::decode_vec(key.public_key_pem().as_bytes())
+                .unwrap()
+                .1;
+            let at = Timestamp::from_unix_seconds(NOW);
+            let mut server = ServerSession::new(ServerConfig::new(0x0101), at);
+            let config = PhoneConfig::new(DEVICE, PhoneCredentials::NullString).unwrap();
+            let mut phone = PhoneSession::new(config, at);
+            let (mut claim, mut kept, mut outcome) = (None, None, None);
+            for _ in 0..100 {
+                let mut moved = false;
+                while let Some(output) = server.poll_output() {
+                    moved = true;
+                    match output {
+                        Output::Transmit(bytes) => phone.handle_input(&bytes),
+                        Output::Need(ServerDecision::LookUpDevice { device_name, .. }) => {
+                            let looked_up = crate::look_up_device(
+                                registry,
+                                &device_name,
+                                ClaimToken([1; 16]),
+                                NOW + 100,
+                                NOW,
+                                None,
+                            );
+                            let (claimed, answered) = crate::answer_lookup(&mut server, looked_up);
+                            answered.unwrap();
+                            claim = claimed;
+                        }
+                        Output::Need(ServerDecision::IssueCertificate {
+                            subject_public_key_info_der,
+                            key_request,
+                            certificate_request_der,
+                            ..
+                        }) => {
+                            let claim = claim_override
+                                .clone()
+                                .or_else(|| claim.clone())
+                                .expect("a claim from the lookup");
+                            let request = NewCertificateRequest::new(
+                                key_request,
+                                subject_public_key_info_der,
+                                certificate_request_der,
+                            );
+                            kept = Some(
+                                defer_to_offline_ca(registry, &claim, &request, NOW, &mut server)
+                                    .unwrap(),
+                            );
+                        }
+                        Output::Need(ServerDecision::RecordOutcome { .. }) => {
+                            server.answer_outcome_recorded().unwrap()
+                        }
+                        Output::Need(other) => panic!("{other:?}"),
+                        Output::Done(done) => outcome = Some(done),
+                        _ => panic!("unknown output"),
+                    }
+                }
+                while let Some(output) = phone.poll_output() {
+                    moved = true;
+                    match output {
+                        Output::Transmit(bytes) => server.handle_input(&bytes),
+                        Output::Need(PhoneDecision::GenerateKey(_)) => {
+                            phone.answer_key(spki.clone()).unwrap();
+                        }
+                        Output::Need(other) => panic!("{other:?}"),
+                        Output::Done(_) => {}
+                        _ => panic!("unknown output"),
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            (
+                outcome.expect("the server session ended"),
+                spki,
+                kept.expect("the session asked for a certificate"),
+            )
+        }
+
+        #[test]
+        fn kept_request_defers_the_session() {
+            let (registry, dir) = registry("kept");
+            let (outcome, spki, kept) = enroll(&registry, None);
+            assert_eq!(
+                outcome.result,
+                SessionResult::IssueRefused(IssueRefusal::Deferred)
+            );
+            assert_eq!(outcome.end_reason, Some(Reason::NoAction));
+            let requests = registry.certificate_requests(Some(DEVICE)).unwrap();
+            assert_eq!(requests.len(), 1);
+            assert_eq!(Some(requests[0].id), kept.ok());
+            assert_eq!(requests[0].spki_der, spki);
+            assert_eq!(requests[0].key_request, KeyRequest::Ec(Curve::P256));
+            assert_eq!(requests[0].requested_at, NOW);
+            assert_eq!(requests[0].state(), CertificateRequestState::Pending);
+            let _ = std::fs::remove_dir_all(dir);
+        }
+
+        #[test]
+        fn registry_error_is_unavailable_and_keeps_nothing() {
+            let (registry, dir) = registry("lost");
+            let stranger = Claim {
+                device: DEVICE.to_owned(),
+                token: ClaimToken([9; 16]),
+                lease_until: NOW + 100,
+            };
+            let (outcome, _, kept) = enroll(&registry, Some(stranger));
+            let Err(error) = kept else {
+                panic!("a lost claim keeps nothing")
+            };
+            assert_eq!(
+                outcome.result,
+                SessionResult::IssueRefused(IssueRefusal::Unavailable(error.to_string()))
+            );
+            assert_eq!(outcome.end_reason, Some(Reason::Failure));
+            assert!(registry.certificate_requests(None).unwrap().is_empty());
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -6,7 +6,7 @@ same registry file, rules and durability promise as ``capf serve``.
         --db capf.db [--issuer ISSUER.pem --issuer-key ISSUER.key] \\
         [--verify MIC_CA.pem] [--auth-key-file FILE] [--legacy-tls] [--workers N]
         [--est-url URL --est-ca CA.pem (--est-user U --est-password-file F |
-         --est-cert C --est-key K) [--est-timeout-seconds N]]
+         --est-cert C --est-key K) [--est-timeout-seconds N]] [--offline-ca]
 
 Devices are scheduled with ``capf device add --db capf.db …`` (or
 ``capf.Registry.add_device``). Every decision goes through
@@ -36,6 +36,13 @@ Communication Failure" (capf-registry's rule). The CA's own certificates
 (``/cacerts``) are read at start and trusted as LSC issuers, so phones later
 authenticate with the LSCs it signed; a server that cannot read them does
 not start.
+
+``--offline-ca`` (as ``capf serve --offline-ca``; not with ``--est-url``):
+nothing is issued; the phone's request is kept in the registry and the
+session ends deferred (END_SESSION 0, "Operation Pending"). List the
+requests with ``capf ca csr list`` (or ``Registry.certificate_requests``),
+import the certificates signed elsewhere with ``capf ca import`` (or
+``Registry.import_certificate``): they reach the phone at its next session.
 
 Exit status as ``capf``: 0 stopped cleanly, 2 bad usage or cannot start.
 """
@@ -144,6 +151,7 @@ class Server:
             max_failed_attempts=self.limits.max_failed_attempts,
             validity_days=self.limits.validity_days,
             key_generation_timeout=self.limits.key_generation_timeout,
+            offline_ca=self.issuer is None,
         )
         session = capf.ServerSession(
             secrets.randbits(32),
@@ -232,7 +240,8 @@ class Issuer:
     """Who signs LSCs (the local issuer, or the EST CA with --est-url) and
     the certificates trusted as LSC issuers when phones authenticate."""
 
-    signer: Union[capf.LscIssuer, capf.EstIssuer]
+    signer: Optional[Union[capf.LscIssuer, capf.EstIssuer]]
+    """``None``: the offline CA (--offline-ca) issues nothing."""
     lsc_issuers: list[bytes]
 
 
@@ -252,6 +261,8 @@ def load_issuer(args: argparse.Namespace) -> Issuer:
         Path(args.issuer or args.cert).read_text(),
         Path(args.issuer_key or args.key).read_text(),
     )
+    if args.offline_ca:
+        return Issuer(None, [local.certificate])
     if args.est_url is None:
         return Issuer(local, [local.certificate])
     est = capf.EstIssuer(
@@ -284,7 +295,7 @@ def load(
     roots = [Path(args.verify).read_bytes()] if args.verify else []
     registry = capf.Registry(args.db, auth_key_file=args.auth_key_file)
     # Fails now, not at the first phone, when the key file is missing.
-    registry.host(issuer.signer)
+    registry.host(issuer.signer, offline_ca=issuer.signer is None)
     return tls, issuer, roots, registry
 
 
@@ -415,6 +426,8 @@ def est_usage(args: argparse.Namespace) -> Optional[str]:
         for name in ("est_ca", "est_user", "est_password_file", "est_cert", "est_key")
         if getattr(args, name) is not None
     ]
+    if args.offline_ca and args.est_url is not None:
+        return "--offline-ca and --est-url conflict (one issuer per server)"
     if args.est_url is None:
         if given:
             return f"--{given[0].replace('_', '-')} needs --est-url"
@@ -476,6 +489,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         default=30,
         metavar="N",
         help="seconds one EST enrollment may take (default 30)",
+    )
+    parser.add_argument(
+        "--offline-ca",
+        action="store_true",
+        help="issue nothing: keep phones' requests for an offline CA (capf ca csr list / "
+        "capf ca import); not with --est-url",
     )
     parser.add_argument(
         "--workers",

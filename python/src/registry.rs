@@ -20,6 +20,7 @@ use capf_registry::auth_key::{
 };
 use capf_registry::issuance::{CertificateNeeded, Issuer};
 use capf_registry::model::{AuthMode, Operation, Schedule, StoredAuthHash};
+use capf_registry::offline_ca::{self, NewCertificateRequest};
 use capf_registry::{
     AuthKey, Claim, ClaimToken, NewCertificate, Registry, RegistryError, SqliteRegistry, rules,
 };
@@ -433,6 +434,20 @@ impl PyRegistry {
             .collect())
     }
 
+    /// Deletes the stale certificate requests (`capf ca csr delete
+    /// --stale`: the device sent a newer key since); the ledger is kept.
+    /// Returns how many were deleted.
+    #[pyo3(signature = (*, now = None))]
+    fn delete_stale_certificate_requests(
+        &self,
+        py: Python<'_>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let now = unix_now(now)?;
+        py.detach(|| self.inner.delete_stale_certificate_requests(now))
+            .map_err(registry_error)
+    }
+
     /// Imports a certificate signed by the offline CA (`capf ca import`):
     /// accepted only with exactly a pending request's key and its device's
     /// name (CN), valid at `now`; it goes into the ledger at once (state
@@ -648,15 +663,24 @@ impl PyRegistry {
     /// must exist if the registry holds keyed strings (else
     /// `capf.RegistryError`; checked at this Registry's first host, as
     /// `capf serve` checks at start). The key is read once and kept.
-    #[pyo3(signature = (issuer, *, max_failed_attempts = None, key_generation_timeout = None, response_timeout = 60.0, validity_days = None))]
+    ///
+    /// With ``offline_ca=True`` (`capf serve --offline-ca`) the issuer is
+    /// ``None``: the host issues nothing, it keeps the phone's request
+    /// (`certificate_requests()`) and the session ends deferred
+    /// (END_SESSION 0, "Operation Pending"); the certificate signed
+    /// elsewhere is imported (`import_certificate`) and reaches the phone at
+    /// its next session.
+    #[pyo3(signature = (issuer, *, max_failed_attempts = None, key_generation_timeout = None, response_timeout = 60.0, validity_days = None, offline_ca = false))]
+    #[allow(clippy::too_many_arguments)]
     fn host(
         &self,
         py: Python<'_>,
-        issuer: &Bound<'_, PyAny>,
+        issuer: Option<&Bound<'_, PyAny>>,
         max_failed_attempts: Option<u32>,
         key_generation_timeout: Option<f64>,
         response_timeout: f64,
         validity_days: Option<u32>,
+        offline_ca: bool,
     ) -> PyResult<PyRegistryHost> {
         // Read only when something is left to the registry (a server that
         // passes every value makes a host per connection without a read).
@@ -677,17 +701,30 @@ impl PyRegistry {
         };
         let key_generation_timeout = seconds(key_generation_timeout, "key_generation_timeout")?;
         let response_timeout = seconds(response_timeout, "response_timeout")?;
-        let issuer = if let Ok(local) = issuer.cast::<PyLscIssuer>() {
-            Issuer::Local {
-                authority: Arc::clone(&local.get().inner),
-                validity_days,
+        let issuer = match (issuer, offline_ca) {
+            (None, true) => None,
+            (Some(_), true) => {
+                return Err(misuse(
+                    "offline_ca=True issues nothing: the issuer must be None",
+                ));
             }
-        } else if let Ok(est) = issuer.cast::<PyEstIssuer>() {
-            Issuer::Est(Arc::clone(&est.get().inner))
-        } else {
-            return Err(misuse(
-                "issuer must be a capf.LscIssuer or a capf.EstIssuer",
-            ));
+            (None, false) => {
+                return Err(misuse(
+                    "issuer must be a capf.LscIssuer or a capf.EstIssuer (None only with offline_ca=True)",
+                ));
+            }
+            (Some(issuer), false) => Some(if let Ok(local) = issuer.cast::<PyLscIssuer>() {
+                Issuer::Local {
+                    authority: Arc::clone(&local.get().inner),
+                    validity_days,
+                }
+            } else if let Ok(est) = issuer.cast::<PyEstIssuer>() {
+                Issuer::Est(Arc::clone(&est.get().inner))
+            } else {
+                return Err(misuse(
+                    "issuer must be a capf.LscIssuer or a capf.EstIssuer",
+                ));
+            }),
         };
         let auth_key = py
             .detach(|| self.known_auth_key())
@@ -752,7 +789,8 @@ struct HostState {
 #[pyclass(module = "capf._native", frozen, name = "RegistryHost")]
 pub struct PyRegistryHost {
     registry: Arc<SqliteRegistry>,
-    issuer: Issuer,
+    /// Who signs; `None`: the offline CA (requests kept, sessions deferred).
+    issuer: Option<Issuer>,
     auth_key: Option<AuthKey>,
     max_failed_attempts: u32,
     key_generation_timeout: Duration,
@@ -785,7 +823,9 @@ impl PyRegistryHost {
                     now,
                     self.key_generation_timeout,
                     self.response_timeout,
-                    self.issuer.issuance_timeout(),
+                    self.issuer
+                        .as_ref()
+                        .map_or(Duration::ZERO, Issuer::issuance_timeout),
                 );
                 let token = self.lock().token;
                 let (claim, answered) = py.detach(|| {
@@ -813,6 +853,28 @@ impl PyRegistryHost {
                     .certificate_request
                     .as_ref()
                     .map(|request| request.bind(py).as_bytes().to_vec());
+                let Some(issuer) = &self.issuer else {
+                    // The offline CA: keep the request, defer the session.
+                    let key_request =
+                        crate::sessions::key_request(d.key_request.as_deref().unwrap_or_default())?;
+                    let claim = self
+                        .lock()
+                        .claim
+                        .clone()
+                        .ok_or_else(|| misuse("a certificate request without a claim"))?;
+                    let kept_request = NewCertificateRequest::new(key_request, spki, request);
+                    let kept = py.detach(|| {
+                        self.registry
+                            .record_certificate_request(&claim, &kept_request, now)
+                    });
+                    return py
+                        .detach(|| {
+                            shared
+                                .lock()
+                                .refuse_certificate(offline_ca::refusal_after_keeping(&kept))
+                        })
+                        .map_err(|error| misuse(error.to_string()));
+                };
                 let needed = CertificateNeeded {
                     device_name: &name,
                     subject_public_key_info_der: &spki,
@@ -821,10 +883,7 @@ impl PyRegistryHost {
                 let at = Timestamp::from_unix_seconds(now);
                 // The CA's wait (EST: up to its timeout) holds neither the
                 // GIL nor the session.
-                let issued = py.detach(|| {
-                    self.issuer
-                        .issue_blocking(needed, at, &mut rand_core::OsRng)
-                });
+                let issued = py.detach(|| issuer.issue_blocking(needed, at, &mut rand_core::OsRng));
                 let answered = py
                     .detach(|| capf_registry::issuance::answer_issued(&mut shared.lock(), issued));
                 let pending = answered.map_err(|error| misuse(error.to_string()))?;

@@ -279,7 +279,7 @@ pub struct Decision {
     /// The key asked for, e.g. ``"rsa:2048"`` (``issue_certificate``,
     /// ``generate_key``).
     #[pyo3(get)]
-    key_request: Option<String>,
+    pub(crate) key_request: Option<String>,
     /// A DER certificate (``record_pending_certificate``,
     /// ``store_certificate``, ``sign_proof``, ``look_up_certificate``).
     #[pyo3(get)]

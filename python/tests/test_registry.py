@@ -447,11 +447,16 @@ def test_settings_are_the_registrys_and_the_host_issues_with_them(
 # ---- the offline CA: list and import from Python --------------------------
 
 
+@pytest.mark.parametrize("server", ["capf serve", "capf_server.py"])
 def test_offline_ca_requests_are_listed_and_imported_from_python(
-    tmp_path: Path, data: Path
+    tmp_path: Path, data: Path, server: str
 ) -> None:
-    """`capf serve --offline-ca` keeps a Rust phone's request; Python lists
-    it (with the phone-signed CSR) and imports a certificate for it, refused
+    """`capf serve --offline-ca` and the Python server host
+    (`capf_server.py --offline-ca`, `Registry.host(None, offline_ca=True)`)
+    keep a Rust phone's request and end its session pending (END_SESSION 0:
+    `capf enroll` exits 3); a newer key makes the older request stale, which
+    `delete_stale_certificate_requests` deletes; Python lists the request
+    (with the phone-signed CSR) and imports a certificate for it, refused
     with the reason when it is wrong; the phone then installs it."""
     binary = capf_binary()
     db = tmp_path / "capf.db"
@@ -461,8 +466,13 @@ def test_offline_ca_requests_are_listed_and_imported_from_python(
     cert = str(data / "issuer-ec-p256.cert.pem")
     key = str(data / "issuer-ec-p256.key.pem")
     ready = tmp_path / "ready.json"
+    command = (
+        [str(binary), "serve"]
+        if server == "capf serve"
+        else [sys.executable, str(ROOT / "python/examples/capf_server.py")]
+    )
     process = subprocess.Popen(
-        [str(binary), "serve", "--listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+        [*command, "--listen", "127.0.0.1:0", "--cert", cert, "--key", key,
          "--db", str(db), "--offline-ca", "--ready-file", str(ready)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
@@ -471,15 +481,21 @@ def test_offline_ca_requests_are_listed_and_imported_from_python(
             if ready.exists() or process.poll() is not None:
                 break
             time.sleep(0.05)
-        assert ready.exists(), "capf serve did not start"
+        assert ready.exists(), f"{server} did not start"
         address = str(json.loads(ready.read_text())["capf"])
         out = tmp_path / "lsc.pem"
         enroll = ["enroll", "--server", address, "--ca", cert, "--device", DEVICE,
                   "--out", str(out)]
         first = run_capf(binary, *enroll, "--send-csr")
         assert first.returncode == 3, first.stdout + first.stderr
-
         registry = capf.Registry(db)
+        assert [r.state for r in registry.certificate_requests()] == ["pending"]
+        # The phone asks again with a newer key: the first request is stale.
+        again = run_capf(binary, *enroll, "--send-csr")
+        assert again.returncode == 3, again.stdout + again.stderr
+        assert [r.state for r in registry.certificate_requests()] == ["stale", "pending"]
+        assert registry.delete_stale_certificate_requests(now=NOW + timedelta(hours=1)) == 1
+
         requests = registry.certificate_requests()
         assert [(r.device, r.state, r.key) for r in requests] == [(DEVICE, "pending", "ec:p256")]
         assert requests[0].csr is not None

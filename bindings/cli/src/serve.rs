@@ -934,17 +934,17 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 })
                 .await
                 .map_err(|_| "registry task failed".to_owned())?;
-                match kept {
+                match &kept {
                     Ok(id) => {
                         tracing::info!(device = %device_name, request = id, "certificate request kept for the offline CA");
-                        session.refuse_certificate(IssueRefusal::Deferred)
                     }
                     Err(error) => {
                         tracing::error!(device = %device_name, %error, "keeping the certificate request failed");
-                        session.refuse_certificate(IssueRefusal::Unavailable(error.to_string()))
                     }
                 }
-                .map_err(|e| e.to_string())
+                session
+                    .refuse_certificate(capf_registry::offline_ca::refusal_after_keeping(&kept))
+                    .map_err(|e| e.to_string())
             }
             ServerDecision::IssueCertificate {
                 device_name,

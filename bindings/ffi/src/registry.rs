@@ -507,7 +507,8 @@ struct HostState {
 pub struct RegistryServerSession {
     session: Arc<ServerSession>,
     registry: Arc<CapfRegistry>,
-    issuer: Issuer,
+    /// Who signs; `None`: the offline CA (requests kept, sessions deferred).
+    issuer: Option<Issuer>,
     lock_after: u32,
     key_generation_timeout: core::time::Duration,
     response_timeout: core::time::Duration,
@@ -532,7 +533,7 @@ impl RegistryServerSession {
             authority: Arc::clone(&issuer.inner),
             validity_days,
         };
-        Self::with_issuer(registry, issuer, options, now_millis)
+        Self::with_issuer(registry, Some(issuer), options, now_millis)
     }
 
     /// A session as `new`, whose LSCs the online CA `est` signs (its
@@ -551,17 +552,33 @@ impl RegistryServerSession {
     ) -> Arc<Self> {
         Self::with_issuer(
             registry,
-            Issuer::Est(Arc::clone(&est.inner)),
+            Some(Issuer::Est(Arc::clone(&est.inner))),
             options,
             now_millis,
         )
+    }
+
+    /// A session as `new` for an offline CA (`capf serve --offline-ca`):
+    /// nothing is issued; the phone's request is kept in the registry
+    /// (`CapfRegistry.certificateRequests`) and the session ends deferred
+    /// (END_SESSION 0, "Operation Pending"; END_SESSION 7 when the
+    /// registry cannot keep it). A certificate signed elsewhere and
+    /// imported (`CapfRegistry.importCertificate`) reaches the phone at its
+    /// next session.
+    #[uniffi::constructor]
+    pub fn with_offline_ca(
+        registry: Arc<CapfRegistry>,
+        options: ServerOptions,
+        now_millis: u64,
+    ) -> Arc<Self> {
+        Self::with_issuer(registry, None, options, now_millis)
     }
 }
 
 impl RegistryServerSession {
     fn with_issuer(
         registry: Arc<CapfRegistry>,
-        issuer: Issuer,
+        issuer: Option<Issuer>,
         options: ServerOptions,
         now_millis: u64,
     ) -> Arc<Self> {
@@ -622,7 +639,9 @@ impl RegistryServerSession {
                     now,
                     self.key_generation_timeout,
                     self.response_timeout,
-                    self.issuer.issuance_timeout(),
+                    self.issuer
+                        .as_ref()
+                        .map_or(core::time::Duration::ZERO, Issuer::issuance_timeout),
                 );
                 let looked_up = registry::look_up_device(
                     store,
@@ -637,11 +656,44 @@ impl RegistryServerSession {
                 Ok(answered?)
             }
             core_server::ServerDecision::IssueCertificate {
+                subject_public_key_info_der,
+                key_request,
+                certificate_request_der,
+                ..
+            } if self.issuer.is_none() => {
+                // The offline CA: keep the request, defer the session.
+                match &state.claim {
+                    Some(claim) => {
+                        let request = registry::NewCertificateRequest::new(
+                            key_request,
+                            subject_public_key_info_der,
+                            certificate_request_der,
+                        );
+                        // The session's refusal says whether it was kept
+                        // (Deferred) or not (Unavailable, with the error).
+                        let _kept = registry::offline_ca::defer_to_offline_ca(
+                            store,
+                            claim,
+                            &request,
+                            now,
+                            &mut session,
+                        )?;
+                    }
+                    None => session.refuse_certificate(core_server::IssueRefusal::Unavailable(
+                        "the session holds no claim".into(),
+                    ))?,
+                }
+                Ok(())
+            }
+            core_server::ServerDecision::IssueCertificate {
                 device_name,
                 subject_public_key_info_der,
                 certificate_request_der,
                 ..
             } => {
+                let Some(issuer) = &self.issuer else {
+                    return Err(ServerError::Misuse("no issuer".into()));
+                };
                 // The session is not held while the CA works (EST: up to
                 // its timeout).
                 drop(session);
@@ -650,7 +702,7 @@ impl RegistryServerSession {
                     subject_public_key_info_der: &subject_public_key_info_der,
                     certificate_request_der: certificate_request_der.as_deref(),
                 };
-                let issued = self.issuer.issue_blocking(
+                let issued = issuer.issue_blocking(
                     needed,
                     Timestamp::from_unix_millis(now_millis),
                     &mut OsRng,

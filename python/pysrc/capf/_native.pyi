@@ -891,6 +891,7 @@ class Registry:
     def import_certificate(
         self, certificate: _Certificate, *, now: Optional[datetime] = None
     ) -> LedgerCertificate: ...
+    def delete_stale_certificate_requests(self, *, now: Optional[datetime] = None) -> int: ...
     def report_csv(self) -> str: ...
     def tvs_add(
         self,
@@ -916,10 +917,11 @@ class Registry:
     def set_setting(self, name: str, value: str, *, now: Optional[datetime] = None) -> None: ...
     def host(
         self,
-        issuer: Union[LscIssuer, EstIssuer],
+        issuer: Optional[Union[LscIssuer, EstIssuer]],
         *,
         max_failed_attempts: Optional[int] = None,
         key_generation_timeout: Optional[float] = None,
         response_timeout: float = 60.0,
         validity_days: Optional[int] = None,
+        offline_ca: bool = False,
     ) -> RegistryHost: ...

@@ -554,6 +554,7 @@ fun main(args: Array<String>) {
     run("registry_lifecycle") { testRegistryLifecycle() }
     run("registry_deadlines_statuses_settings") { testRegistryDeadlinesStatusesAndSettings() }
     run("registry_offline_ca_imports") { testRegistryOfflineCaImports() }
+    run("registry_server_as_offline_ca") { testRegistryServerAsOfflineCa() }
     run("registry_est_issuer") { testRegistryEstIssuer() }
     run("measure_in_memory_enrollment") { testMeasureInMemoryEnrollment() }
     println("kotlin tests: $passed passed, $failed failed")

@@ -250,6 +250,29 @@ fun testRegistryOfflineCaImports() {
     checkEquals(0, registry.certificateRequests(true).size, "no stale request")
 }
 
+/** The offline CA as a server host: RegistryServerSession.withOfflineCa keeps the phone's request and
+ *  defers the session (END_SESSION 0); the request is listed with the phone's key and a certificate
+ *  signed for that key is imported into the ledger. */
+fun testRegistryServerAsOfflineCa() {
+    val registry = CapfRegistry.open(freshRegistryPath(), null)
+    registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.AuthString("246810"), NOW)
+    val keystore = KotlinKeystore()
+    val offline = RegistryServerSession.withOfflineCa(registry, serverOptions(), NOW)
+    val (_, s) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "246810", NOW), offline, keystore)
+    check(s.result is ServerResult.IssueRefused, "deferred: $s")
+    checkEquals(0.toUByte(), s.endReason, "END_SESSION 0")
+    val request = registry.certificateRequests(false).single()
+    checkEquals(DEVICE, request.deviceName, "the request's device")
+    checkEquals("pending", request.state, "pending")
+    checkEquals(0, registry.certificates(DEVICE).size, "nothing issued")
+    // The phone's key as the JCA encodes it (not as the code under test does).
+    check(request.publicKeyDer.contentEquals(keystore.keys.single().public.encoded), "the phone's key is kept")
+    val signed = capfIssuer().issue(DEVICE, request.publicKeyDer, NOW, 365u)
+    registry.importCertificate(signed.der, NOW)
+    checkEquals("imported", registry.certificateRequests(false).single().state, "imported")
+    checkEquals("pending", registry.certificates(DEVICE).single().state, "in the ledger, for the next session")
+}
+
 /** EST from Kotlin: an EstIssuer given to RegistryServerSession.withEst. A phone that sends no signed
  *  request is refused before the CA is asked (the CA here is unreachable), with END_SESSION 7 and the
  *  status "CA Rejected Connection" (capf-registry's rule); bad options are InvalidInput. */
