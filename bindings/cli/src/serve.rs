@@ -216,33 +216,25 @@ impl EstArgs {
             Some(path) => read_certificates(path)?,
             None => return Err(CliError::input("--est-url needs --est-ca")),
         };
-        let authentication = match (
-            &self.est_user,
-            &self.est_password_file,
-            &self.est_cert,
-            &self.est_key,
-        ) {
-            (Some(user), Some(file), _, _) => {
+        // The password file's one line, without its line end.
+        let password = match &self.est_password_file {
+            Some(file) => {
                 let text = crate::output::read_text(file)?;
-                let password = text.strip_suffix('\n').unwrap_or(&text);
-                let password = password.strip_suffix('\r').unwrap_or(password);
-                if password.is_empty() {
-                    return Err(CliError::input(format!(
-                        "--est-password-file {}: empty",
-                        file.display()
-                    )));
-                }
-                EstAuthentication::Basic {
-                    user: user.clone(),
-                    password: password.to_owned(),
-                }
+                let line = text.strip_suffix('\n').unwrap_or(&text);
+                Some(line.strip_suffix('\r').unwrap_or(line).to_owned())
             }
-            (_, _, Some(cert), Some(key)) => EstAuthentication::ClientCertificate {
-                chain: read_certificates(cert)?,
-                key_pkcs8_der: read_private_key(key)?,
-            },
-            _ => EstAuthentication::None,
+            None => None,
         };
+        let chain = self
+            .est_cert
+            .as_deref()
+            .map(read_certificates)
+            .transpose()?;
+        let key = self.est_key.as_deref().map(read_private_key).transpose()?;
+        // Which combinations authenticate is the library's rule.
+        let authentication =
+            EstAuthentication::from_options(self.est_user.clone(), password, chain, key)
+                .map_err(|error| CliError::input(error.to_string()))?;
         let client = EstClient::new(EstConfig {
             url,
             trust_anchors,
@@ -853,7 +845,8 @@ struct ServerHost<'a> {
     token: ClaimToken,
     /// The device's operation, once this session holds it.
     claim: Option<Claim>,
-    pending: Option<PendingCertificate>,
+    /// The issued certificate, until the session asks it recorded.
+    pending: Option<NewCertificate>,
     ledger_id: Option<i64>,
 }
 
@@ -969,18 +962,14 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 }
                 let answered = capf_registry::issuance::answer_issued(session, issued)
                     .map_err(|e| e.to_string())?;
-                self.pending = answered.map(|certificate| PendingCertificate {
-                    serial_hex: certificate.serial_hex,
-                    issued_at: certificate.issued_at,
-                    not_after: certificate.not_after,
-                });
+                self.pending = answered;
                 Ok(())
             }
             ServerDecision::RecordPendingCertificate {
                 device_name,
                 certificate_der,
             } => {
-                let facts = self
+                let mut certificate = self
                     .pending
                     .take()
                     .ok_or_else(|| "pending certificate without issuance".to_owned())?;
@@ -988,7 +977,8 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     .claim
                     .clone()
                     .ok_or_else(|| "pending certificate without a claim".to_owned())?;
-                let certificate = facts.with_der(certificate_der);
+                // The bytes the session sends, as it asks them recorded.
+                certificate.der = certificate_der;
                 let id = shared
                     .registry
                     .record_pending_certificate_async(&claim, &certificate, now_unix())
@@ -1016,25 +1006,6 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                 .map_err(|e| e.to_string())
             }
             _ => Err("unknown decision".to_owned()),
-        }
-    }
-}
-
-/// Facts of an issued certificate kept until it is recorded.
-struct PendingCertificate {
-    serial_hex: String,
-    issued_at: u64,
-    not_after: u64,
-}
-
-impl PendingCertificate {
-    /// The ledger row for these facts and the certificate itself.
-    fn with_der(self, der: Vec<u8>) -> NewCertificate {
-        NewCertificate {
-            serial_hex: self.serial_hex,
-            der,
-            issued_at: self.issued_at,
-            not_after: self.not_after,
         }
     }
 }

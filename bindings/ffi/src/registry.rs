@@ -656,43 +656,37 @@ impl RegistryServerSession {
                 Ok(answered?)
             }
             core_server::ServerDecision::IssueCertificate {
+                device_name,
                 subject_public_key_info_der,
                 key_request,
                 certificate_request_der,
-                ..
-            } if self.issuer.is_none() => {
-                // The offline CA: keep the request, defer the session.
-                match &state.claim {
-                    Some(claim) => {
-                        let request = registry::NewCertificateRequest::new(
-                            key_request,
-                            subject_public_key_info_der,
-                            certificate_request_der,
-                        );
-                        // The session's refusal says whether it was kept
-                        // (Deferred) or not (Unavailable, with the error).
-                        let _kept = registry::offline_ca::defer_to_offline_ca(
-                            store,
-                            claim,
-                            &request,
-                            now,
-                            &mut session,
-                        )?;
-                    }
-                    None => session.refuse_certificate(core_server::IssueRefusal::Unavailable(
-                        "the session holds no claim".into(),
-                    ))?,
-                }
-                Ok(())
-            }
-            core_server::ServerDecision::IssueCertificate {
-                device_name,
-                subject_public_key_info_der,
-                certificate_request_der,
-                ..
             } => {
                 let Some(issuer) = &self.issuer else {
-                    return Err(ServerError::Misuse("no issuer".into()));
+                    // The offline CA: keep the request, defer the session.
+                    match &state.claim {
+                        Some(claim) => {
+                            let request = registry::NewCertificateRequest::new(
+                                key_request,
+                                subject_public_key_info_der,
+                                certificate_request_der,
+                            );
+                            // The session's refusal says whether it was kept
+                            // (Deferred) or not (Unavailable, with the error).
+                            let _kept = registry::offline_ca::defer_to_offline_ca(
+                                store,
+                                claim,
+                                &request,
+                                now,
+                                &mut session,
+                            )?;
+                        }
+                        None => {
+                            session.refuse_certificate(core_server::IssueRefusal::Unavailable(
+                                "the session holds no claim".into(),
+                            ))?
+                        }
+                    }
+                    return Ok(());
                 };
                 // The session is not held while the CA works (EST: up to
                 // its timeout).
