@@ -14,7 +14,11 @@ unreachable, the connection lost or silent) is tried again ``--retries``
 times, ``--retry-interval`` seconds apart; a refusal never is.
 ``--send-csr`` (as ``capf enroll --send-csr``) sends a PKCS#10 request
 signed by the new key with it, which a server whose LSCs an online CA (EST)
-signs needs.
+signs needs. A server whose LSCs an offline CA signs ends the session
+with the certificate pending (exit 3, as ``capf enroll``): the new key is
+kept beside ``--out`` in ``OUT.pending-key.pem`` (the file ``capf enroll``
+keeps, so either program can finish the enrollment) and the certificate
+for it is stored at a later run, without a new key.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Optional
 
 import capf
 
-SUCCESS, REFUSED, UNREACHABLE = 0, 1, 2
+SUCCESS, REFUSED, UNREACHABLE, PENDING = 0, 1, 2, 3
 
 
 class UsageError(Exception):
@@ -60,7 +64,7 @@ class Credentials:
         self.sudi: Optional[bytes] = None
         self.send_csr = False
 
-    def session(self, device: str) -> capf.PhoneSession:
+    def session(self, device: str, pending_key: Optional[bytes] = None) -> capf.PhoneSession:
         return capf.PhoneSession(
             device,
             now(),
@@ -70,6 +74,7 @@ class Credentials:
             sudi=self.sudi,
             prefer="lsc" if self.lsc is not None else "mic",
             send_certificate_request=self.send_csr,
+            pending_key=pending_key,
         )
 
 
@@ -136,21 +141,57 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def pem_certificate(der: bytes) -> str:
+def pem(label: str, der: bytes) -> str:
     import base64
     import textwrap
 
     body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
-    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+def pem_certificate(der: bytes) -> str:
+    return pem("CERTIFICATE", der)
 
 
 def store_lsc(path: Path, certificate: bytes, key_pem: str) -> None:
     """Certificate + key, owner-only, replaced atomically."""
+    write_owner_only(path, pem_certificate(certificate) + key_pem)
+
+
+def pending_key_path(out: Path) -> Path:
+    """Where a key waits for its certificate: ``OUT.pending-key.pem``, as
+    ``capf enroll`` keeps it (PKCS#8 key, then its public key)."""
+    return out.with_name(out.name + ".pending-key.pem")
+
+
+def keep_pending_key(out: Path, key_pem: str, spki: bytes) -> None:
+    """Kept before the key goes out: an offline CA may sign it later."""
+    write_owner_only(pending_key_path(out), key_pem + pem("PUBLIC KEY", spki))
+
+
+def read_pending_key(out: Path) -> Optional[tuple[str, bytes]]:
+    """The key kept from an earlier session, if any: (PKCS#8 PEM, DER
+    SubjectPublicKeyInfo)."""
+    path = pending_key_path(out)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: {error}") from None
+    keys, public = pem_blocks(text, "PRIVATE KEY"), pem_blocks(text, "PUBLIC KEY")
+    if not keys or not public:
+        raise UsageError(f"{path}: not a pending key written by capf enroll "
+                         "(PRIVATE KEY and PUBLIC KEY)")
+    return pem("PRIVATE KEY", keys[0]), public[0]
+
+
+def write_owner_only(path: Path, text: str) -> None:
+    """`text` into `path`, owner-only, replaced atomically."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as out:
-            out.write(pem_certificate(certificate))
-            out.write(key_pem)
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
@@ -230,7 +271,8 @@ async def enroll(
     timeout: float,
     key_family: Optional[str] = None,
 ) -> capf.PhoneOutcome:
-    session = phone.session(device)
+    pending = read_pending_key(out)
+    session = phone.session(device, None if pending is None else pending[1])
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=context), timeout
@@ -240,7 +282,8 @@ async def enroll(
                         f"{error.verify_message}") from None
     except ssl.SSLError as error:
         raise Untrusted(f"{host}:{port}: TLS failed: {error.reason or error}") from None
-    key_pem: Optional[str] = None
+    # The key generated this session, or the one kept pending.
+    key_pem: Optional[str] = None if pending is None else pending[0]
     outcome: Optional[capf.PhoneOutcome] = None
     loop = asyncio.get_running_loop()
     try:
@@ -262,10 +305,16 @@ async def enroll(
                             session.refuse_key()
                             continue
                         # Key generation is slow: off the event loop.
-                        spki, key_pem = await loop.run_in_executor(
+                        spki, new_key_pem = await loop.run_in_executor(
                             None, capf.generate_key, request
                         )
+                        key_pem = new_key_pem
                         session.handle_timeout(now())
+                        try:
+                            keep_pending_key(out, new_key_pem, spki)
+                        except OSError as error:
+                            raise UsageError(f"cannot keep the new key in "
+                                             f"{pending_key_path(out)}: {error}") from None
                         session.answer_key(spki)
                     elif decision.kind == "sign_certificate_request":
                         # --send-csr: the request signed by the new key.
@@ -285,6 +334,8 @@ async def enroll(
                                       file=sys.stderr)
                                 session.refuse_store()
                             else:
+                                # The key is in the LSC file now.
+                                pending_key_path(out).unlink(missing_ok=True)
                                 session.answer_store()
                     elif decision.kind == "fetch_certificate":
                         session.answer_fetch(stored_certificate(out))
@@ -386,7 +437,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             )
         except Untrusted as error:
             outcome, failure, status = None, str(error), REFUSED
-        except capf.CapfError as error:
+        except (capf.CapfError, UsageError) as error:
             print(f"capf: {error}", file=sys.stderr)
             return UNREACHABLE
         except (OSError, asyncio.TimeoutError) as error:
@@ -407,6 +458,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"capf: {failure}", file=sys.stderr)
         return status
     print(outcome.result)
+    if outcome.result == "certificate_pending":
+        print(f"capf: {args.device}: the new key is kept in {pending_key_path(args.out)} "
+              "until the certificate arrives (run again once the CA has signed it)",
+              file=sys.stderr)
+        return PENDING
     # A session that started and ended without success (a refusal, or the
     # connection lost or silent) is 1, as `capf enroll`.
     return SUCCESS if outcome.is_success else REFUSED

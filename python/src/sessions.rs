@@ -861,7 +861,13 @@ pub(crate) fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound
 /// authenticates by null string. `send_certificate_request`: the phone
 /// sends a PKCS#10 request signed by its new key with the key (decision
 /// ``sign_certificate_request``), which a server whose LSCs an online CA
-/// (EST) signs needs.
+/// (EST) signs needs. `pending_key`: the public key (DER or PEM
+/// SubjectPublicKeyInfo, or a `cryptography` public key) of a key this
+/// phone generated at an earlier session whose certificate an offline CA
+/// had not signed yet (outcome ``certificate_pending``); with it the phone
+/// accepts a certificate sent without a new key generation, and stores it
+/// only when it carries exactly this key (otherwise it answers the store
+/// with a failure, and keeps its key).
 #[pyclass(module = "capf._native", name = "PhoneSession")]
 pub struct PyPhoneSession {
     pub(crate) shared: Shared<PhoneSession>,
@@ -870,7 +876,7 @@ pub struct PyPhoneSession {
 #[pymethods]
 impl PyPhoneSession {
     #[new]
-    #[pyo3(signature = (device_name, now, *, auth_string = None, lsc = None, mic = None, sudi = None, prefer = "lsc", send_certificate_request = false))]
+    #[pyo3(signature = (device_name, now, *, auth_string = None, lsc = None, mic = None, sudi = None, prefer = "lsc", send_certificate_request = false, pending_key = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         device_name: String,
@@ -881,7 +887,11 @@ impl PyPhoneSession {
         sudi: Option<&Bound<'_, PyAny>>,
         prefer: &str,
         send_certificate_request: bool,
+        pending_key: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let pending_key = pending_key
+            .map(crate::convert::public_key_spki)
+            .transpose()?;
         let credential_error = |error: capf_core::capf::phone::CredentialError| {
             new_error(Kind::Misuse, error.to_string(), None)
         };
@@ -935,9 +945,12 @@ impl PyPhoneSession {
             }
             (None, false) => PhoneCredentials::NullString,
         };
-        let config = PhoneConfig::new(device_name, credentials)
+        let mut config = PhoneConfig::new(device_name, credentials)
             .map_err(credential_error)?
             .with_certificate_request(send_certificate_request);
+        if let Some(spki) = pending_key {
+            config = config.with_pending_key(spki);
+        }
         Ok(Self {
             shared: Shared::new(PhoneSession::new(config, timestamp(now)?)),
         })

@@ -401,3 +401,101 @@ def test_ca_from_a_ctl_pins_its_capf_records(data: Path, tmp_path: Path) -> None
         ["--server", "127.0.0.1:9", "--ca", str(data / "ctl-sha1-badsig.tlv"),
          "--device", DEVICE, "--out", str(tmp_path / "x.pem")]
     ) == 2
+
+
+# ---- the offline CA: the Python phone keeps its key across sessions --------
+
+
+def spki_of_lsc_file(path: Path) -> bytes:
+    """The public key of the certificate in an LSC file (certificate +
+    key, as the phone stores it)."""
+    text = path.read_text()
+    body = text.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+    return capf.subject_public_key_info(base64.b64decode("".join(body.split())))
+
+
+def test_python_phone_keeps_its_key_until_the_offline_ca_signs_it(
+    tmp_path: Path, data: Path
+) -> None:
+    """Against `capf serve --offline-ca`: the first session (with a
+    phone-signed PKCS#10 request) ends pending, exit 3, the new key kept in
+    OUT.pending-key.pem; the request carries that key and its signature
+    verifies (checked with `cryptography`); once the certificate is
+    imported, the next session stores it without a new key and removes the
+    pending file. A second phone whose pending key is not the certificate's
+    answers the store with a failure (exit 1), keeps its key, writes no
+    LSC, and the server marks the request stale."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+    except ImportError:
+        print("SKIPPED: the cryptography package is not installed", file=sys.stderr)
+        pytest.skip("SKIPPED: the cryptography package is not installed")
+    binary = capf_binary()
+    db = tmp_path / "capf.db"
+    other_device = "SEP00112233AABC"
+    for device in (DEVICE, other_device):
+        added = run_capf(binary, "device", "add", "--db", str(db), "--operation", "install",
+                         "--auth", "null", "--key", "ec:p256", device)
+        assert added.returncode == 0, added.stderr
+    process, address = start_serve(binary, tmp_path, data, db, "--offline-ca")
+    try:
+        example = load_example()
+        registry = capf.Registry(db)
+        issuer = capf.LscIssuer((data / "issuer-ec-p256.cert.pem").read_text(),
+                                (data / "issuer-ec-p256.key.pem").read_text())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        common = ["--server", address, "--ca", str(data / "issuer-ec-p256.cert.pem")]
+
+        out = tmp_path / "lsc.pem"
+        pending = tmp_path / "lsc.pem.pending-key.pem"
+        arguments = [*common, "--device", DEVICE, "--out", str(out)]
+        assert example.main([*arguments, "--send-csr"]) == 3
+        assert not out.exists()
+        assert pending.stat().st_mode & 0o077 == 0
+        kept_key = serialization.load_pem_private_key(pending.read_bytes(), password=None)
+        kept_spki = kept_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        [request] = registry.certificate_requests()
+        assert (request.device, request.state, request.public_key) == (DEVICE, "pending", kept_spki)
+        assert request.csr is not None
+        csr = x509.load_der_x509_csr(request.csr)
+        assert csr.is_signature_valid
+        assert csr.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ) == kept_spki
+        signed = issuer.issue(DEVICE, request.public_key, now)
+        registry.import_certificate(signed, now=now)
+        # Stored without a key generation: the server sends the imported
+        # certificate, and only the kept key matches it.
+        assert example.main(arguments) == 0
+        assert not pending.exists()
+        assert spki_of_lsc_file(out) == kept_spki
+        assert [(e.certificate, e.state) for e in registry.certificates(DEVICE)] == [
+            (signed, "installed")
+        ]
+
+        # A pending key that is not the certificate's.
+        other_out = tmp_path / "other.pem"
+        other_pending = tmp_path / "other.pem.pending-key.pem"
+        other_arguments = [*common, "--device", other_device, "--out", str(other_out)]
+        assert example.main(other_arguments) == 3
+        [other_request] = [r for r in registry.certificate_requests() if r.device == other_device]
+        registry.import_certificate(issuer.issue(other_device, other_request.public_key, now),
+                                    now=now)
+        stranger = ec.generate_private_key(ec.SECP256R1())
+        stranger_text = stranger.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode() + stranger.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        other_pending.write_text(stranger_text)
+        assert example.main(other_arguments) == 1
+        assert not other_out.exists()
+        assert other_pending.read_text() == stranger_text
+        assert [r.device for r in registry.certificate_requests(stale=True)] == [other_device]
+    finally:
+        stop(process)
