@@ -892,6 +892,15 @@ impl PyPhoneSession {
         let pending_key = pending_key
             .map(crate::convert::public_key_spki)
             .transpose()?;
+        if let Some(spki) = &pending_key {
+            capf_core::capf::proof::ProofPublicKey::from_spki_der(spki).map_err(|_| {
+                new_error(
+                    Kind::Misuse,
+                    "pending_key is not an RSA or EC (P-256, P-384, P-521) public key".to_owned(),
+                    None,
+                )
+            })?;
+        }
         let credential_error = |error: capf_core::capf::phone::CredentialError| {
             new_error(Kind::Misuse, error.to_string(), None)
         };

@@ -117,6 +117,11 @@ def test_device_record_and_phone_inputs() -> None:
     for name in ["", "SEP", "x" * 100, "SEP0011223344\u00e9\u00e9", "\x00"]:
         with pytest.raises(capf.MisuseError):
             capf.PhoneSession(name, NOW)
+    for junk in [*GARBAGE, "not a key", 7]:
+        with pytest.raises(capf.MisuseError, match="public key"):
+            capf.PhoneSession("SEP001122334455", NOW, pending_key=junk)  # type: ignore[arg-type]
+    spki, _ = capf.generate_key("ec:p256")
+    assert capf.PhoneSession("SEP001122334455", NOW, pending_key=spki).pending_decision() is None
 
 
 def test_tvs_inputs(data: Path) -> None:
