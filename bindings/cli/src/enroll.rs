@@ -43,6 +43,7 @@ use tokio::net::TcpStream;
 #[derive(Debug, Args)]
 pub(crate) struct EnrollArgs {
     /// The CAPF server, HOST:PORT (e.g. 192.0.2.10:3804 or [::1]:3804).
+    #[allow(rustdoc::broken_intra_doc_links)] // --help text: brackets as written
     #[arg(long, value_name = "HOST:PORT")]
     server: String,
     /// What the CAPF server is trusted by: its certificate(s) to pin (PEM),

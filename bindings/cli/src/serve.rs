@@ -1,7 +1,7 @@
 //! `capf serve`: the CAPF server host (spec section 2, 10, 11).
 //!
 //! The host around the sans-IO [`ServerSession`]: tokio moves TCP bytes,
-//! a [`TlsConnection`] runs TLS and the session's rules, the session decides.
+//! a [`TlsConnection`](capf_core::connection::TlsConnection) runs TLS and the session's rules, the session decides.
 //! One task and one session per connection; session ids come from one
 //! [`SessionIdAllocator`] seeded from the OS RNG. Decisions are answered
 //! from the registry ([`capf_registry`], SQLite, group commit) and the local
@@ -57,6 +57,7 @@ use tracing::Instrument;
 pub(crate) struct ServeArgs {
     /// Address to listen on, e.g. 0.0.0.0:3804 or [::]:3804 (default
     /// 0.0.0.0:3804; leave it out with --tvs-listen to serve TVS alone).
+    #[allow(rustdoc::broken_intra_doc_links)] // --help text: brackets as written
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
     /// The CAPF certificate (PEM; further certificates form the chain sent to phones).
@@ -178,6 +179,7 @@ pub(crate) struct EstArgs {
     /// Rejected Connection". The CA's certificates (/cacerts), read at
     /// start, are trusted as LSC issuers (phones authenticating with an LSC
     /// it signed). Needs --est-ca.
+    #[allow(rustdoc::broken_intra_doc_links)] // --help text: brackets as written
     #[arg(long, value_name = "URL", requires = "est_ca")]
     est_url: Option<String>,
     /// CA certificates (PEM) trusted to issue the EST server's TLS

@@ -113,6 +113,7 @@ pub(crate) struct BuildArgs {
     /// A record: ROLE=CERT.pem[,ip=A.B.C.D][,dns=NAME]. ROLE is one of sast,
     /// ccm, ccm+tftp (or ccm-tftp), tftp, capf, srst, app-server, tvs or a
     /// number. Repeat for each record; records are written in this order.
+    #[allow(rustdoc::broken_intra_doc_links)] // --help text: brackets as written
     #[arg(
         long = "record",
         value_name = "ROLE=CERT.pem[,ip=A.B.C.D][,dns=NAME]",

@@ -486,6 +486,7 @@ fn with_default_port(server: &str) -> String {
 pub(crate) struct TvsServeArgs {
     /// Also serve TVS (TLS) on this address, e.g. 0.0.0.0:2445 or [::]:2445,
     /// from the `capf tvs` table of the same --db.
+    #[allow(rustdoc::broken_intra_doc_links)] // --help text: brackets as written
     #[arg(long, value_name = "ADDR:PORT")]
     pub(crate) tvs_listen: Option<SocketAddr>,
     /// The TVS certificate (PEM, chain allowed); default: --cert.
