@@ -6,8 +6,10 @@
 # under target/, never committed), compiles the Kotlin tests against them
 # and runs them on the JVM; then starts `capf serve` on loopback (the debug
 # binary, a fresh openssl-made PKI and registry under target/ each run) and
-# runs the Kotlin enrollment tests against it, one per auth mode. Exits
-# non-zero when any Kotlin test fails.
+# runs the Kotlin enrollment tests against it, one per auth mode; then a
+# second `capf serve --offline-ca` (its own registry, an openssl-made
+# offline CA) for the phone's side of the offline CA. Exits non-zero when
+# any Kotlin test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,7 +76,8 @@ echo "Swift bindings generated in $out/swift (not compiled: no Swift compiler on
 echo "== compile the Kotlin tests"
 rm -f "$out/capf-test.jar"
 "$kotlinc" -nowarn -cp "$jna_jar" "$kt" bindings/ffi/tests/kotlin/CapfTest.kt \
-  bindings/ffi/tests/kotlin/LoopbackTest.kt bindings/ffi/tests/kotlin/RegistryTest.kt -d "$out/capf-test.jar"
+  bindings/ffi/tests/kotlin/LoopbackTest.kt bindings/ffi/tests/kotlin/RegistryTest.kt \
+  bindings/ffi/tests/kotlin/OfflineCaTest.kt -d "$out/capf-test.jar"
 
 echo "== run the Kotlin tests on the JVM"
 run_kotlin() {
@@ -107,19 +110,34 @@ ossl req -new -key "$pki/mic.key" -subj "/CN=CP-8865-SEP0000000000C4" -out "$pki
 printf 'keyUsage=critical,digitalSignature\n' > "$pki/mic.ext"
 ossl x509 -req -in "$pki/mic.csr" -CA "$pki/manufacturing.pem" -CAkey "$pki/manufacturing.key" \
   -CAcreateserial -days 30 -extfile "$pki/mic.ext" -out "$pki/mic.pem"
-for f in capf.pem capf.key manufacturing.pem mic.pem mic.key; do
+# The offline CA (EC P-256): made and used by openssl only; the offline
+# server names it as --issuer.
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/offline-ca.key" \
+  -out "$pki/offline-ca.pem" -subj "/CN=Offline CA" -days 30 \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"
+for f in capf.pem capf.key manufacturing.pem mic.pem mic.key offline-ca.pem offline-ca.key; do
   [ -s "$pki/$f" ] || { echo "openssl did not make $pki/$f" >&2; exit 1; }
 done
 "$capf_bin" serve --listen 127.0.0.1:0 --cert "$pki/capf.pem" --key "$pki/capf.key" \
   --db "$pki/capf.db" --verify "$pki/manufacturing.pem" --handshake-timeout 10 \
   --response-timeout 20 --tvs-listen 127.0.0.1:0 --ready-file "$pki/ready.json" 2>"$pki/serve.log" &
 serve_pid=$!
-trap 'kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do
-  [ -s "$pki/ready.json" ] && break
-  kill -0 "$serve_pid" 2>/dev/null || { echo "capf serve exited:" >&2; cat "$pki/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
+offline_pid=""
+stop_servers() {
+  for pid in "$serve_pid" $offline_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap stop_servers EXIT
+wait_ready() { # PID READY-FILE LOG
+  for _ in $(seq 1 300); do
+    [ -s "$2" ] && return 0
+    kill -0 "$1" 2>/dev/null || { echo "capf serve exited:" >&2; cat "$3" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+wait_ready "$serve_pid" "$pki/ready.json" "$pki/serve.log"
 address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/ready.json")
 tvs_address=$(sed -n 's/.*"tvs":"\([^"]*\)".*/\1/p' "$pki/ready.json")
 [ -n "$address" ] && [ -n "$tvs_address" ] \
@@ -128,6 +146,22 @@ echo "capf serve listening on $address (CAPF) and $tvs_address (TVS)"
 if ! run_kotlin LoopbackTestKt "$capf_bin" "$pki" "$address" "$tvs_address"; then
   echo "--- capf serve log" >&2
   cat "$pki/serve.log" >&2
+  exit 1
+fi
+
+echo "== capf serve --offline-ca on loopback for the Kotlin offline-CA tests"
+"$capf_bin" serve --listen 127.0.0.1:0 --cert "$pki/capf.pem" --key "$pki/capf.key" \
+  --db "$pki/offline.db" --issuer "$pki/offline-ca.pem" --issuer-key "$pki/offline-ca.key" --offline-ca \
+  --handshake-timeout 10 --response-timeout 20 --ready-file "$pki/offline-ready.json" 2>"$pki/offline.log" &
+offline_pid=$!
+wait_ready "$offline_pid" "$pki/offline-ready.json" "$pki/offline.log"
+offline_address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/offline-ready.json")
+[ -n "$offline_address" ] \
+  || { echo "capf serve --offline-ca did not become ready:" >&2; cat "$pki/offline-ready.json" "$pki/offline.log" >&2; exit 1; }
+echo "capf serve --offline-ca listening on $offline_address"
+if ! run_kotlin OfflineCaTestKt "$capf_bin" "$pki" "$pki/offline.db" "$offline_address"; then
+  echo "--- capf serve --offline-ca log" >&2
+  cat "$pki/offline.log" >&2
   exit 1
 fi
 
@@ -161,3 +195,34 @@ expect_status 1 refuses_an_unknown_device bash "$example" --server "$address" \
 expect_status 2 bad_usage bash "$example" --server "$address" --ca "$pki/capf.pem"
 expect_status 2 unreachable bash "$example" --server 127.0.0.1:1 --ca "$pki/capf.pem" \
   --device SEP0000000000E1 --out "$pki/unreachable.pem"
+# The example's offline-CA path (as `capf enroll --send-csr` against
+# `capf serve --offline-ca`): pending (exit 3, the key kept owner-only
+# beside --out), the phone-signed request signed by openssl and imported,
+# then installed for the kept key at the next run (checked with openssl).
+"$capf_bin" device add --db "$pki/offline.db" SEP0000000000E2 --operation install \
+  --auth null --key ec:p256 >/dev/null
+offline_lsc="$pki/example-offline-lsc.pem"
+expect_status 3 pending_at_the_offline_ca bash "$example" --server "$offline_address" \
+  --ca "$pki/capf.pem" --device SEP0000000000E2 --out "$offline_lsc" --send-csr
+kept="$offline_lsc.pending-key.pem"
+{ [ -s "$kept" ] && [ ! -e "$offline_lsc" ] && [ "$(stat -c %a "$kept")" = 600 ]; } \
+  || { echo "example: the pending key is not kept owner-only in $kept (or an LSC was written)" >&2; exit 1; }
+"$capf_bin" ca csr export --db "$pki/offline.db" --out "$pki/example-requests" >/dev/null
+csr="$pki/example-requests/SEP0000000000E2.csr"
+openssl req -in "$csr" -noout -verify >/dev/null 2>&1 \
+  || { echo "example: the phone-signed request does not verify" >&2; exit 1; }
+kept_key=$(openssl pkey -in "$kept" -pubout)
+[ "$(openssl req -in "$csr" -noout -pubkey)" = "$kept_key" ] \
+  || { echo "example: the request does not carry the kept key" >&2; exit 1; }
+ossl x509 -req -in "$csr" -CA "$pki/offline-ca.pem" -CAkey "$pki/offline-ca.key" -days 30 \
+  -set_serial 0x7003 -out "$pki/example-offline-signed.pem"
+"$capf_bin" ca import --db "$pki/offline.db" "$pki/example-offline-signed.pem" >/dev/null
+expect_status 0 installs_for_the_pending_key bash "$example" --server "$offline_address" \
+  --ca "$pki/capf.pem" --device SEP0000000000E2 --out "$offline_lsc"
+[ ! -e "$kept" ] || { echo "example: the pending key file is still there after the install" >&2; exit 1; }
+[ "$(openssl x509 -in "$offline_lsc" -pubkey -noout)" = "$kept_key" ] \
+  || { echo "example: the installed LSC is not for the kept key" >&2; exit 1; }
+[ "$(openssl pkey -in "$offline_lsc" -pubout)" = "$kept_key" ] \
+  || { echo "example: the key in $offline_lsc is not the kept key" >&2; exit 1; }
+openssl verify -partial_chain -CAfile "$pki/offline-ca.pem" "$offline_lsc" >/dev/null \
+  || { echo "example: the LSC does not verify against the offline CA" >&2; exit 1; }

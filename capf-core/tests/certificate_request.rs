@@ -165,11 +165,14 @@ fn run(
                     phone.answer_key(spki.to_vec()).unwrap();
                 }
                 Output::Need(PhoneDecision::SignCertificateRequest {
+                    public_key_der,
                     algorithm,
                     message,
                     digest,
                 }) => {
                     assert_eq!(digest, algorithm.digest(&message));
+                    // The key to sign with is the one just answered.
+                    assert_eq!(public_key_der, spki.to_vec());
                     // A signature by another key is refused; the decision
                     // stays pending.
                     let (_, other) = key(KeyRequest::Ec(Curve::P256), 77);

@@ -843,6 +843,7 @@ pub(crate) fn phone_decision(py: Python<'_>, d: PhoneDecision) -> PyResult<Bound
             algorithm,
             message,
             digest,
+            ..
         } => {
             out.message = Some(bytes(py, &message));
             out.digest = Some(bytes(py, &digest));

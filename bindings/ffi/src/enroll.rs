@@ -47,13 +47,22 @@ pub enum EnrollError {
 /// Enrolls: connects to the CAPF server `host`:`port` (a DNS name or an IP
 /// address), trusts it by `server_trust` (the CTL/ITL or the CAPF
 /// certificate(s), as `PhoneConnection` does) and runs `session` (new, not
-/// driven yet) to its end, answering `GenerateKey` and `SignProof` through
-/// `keystore` and storing, fetching or deleting the LSC through
-/// `certificates`. `timeout_millis` bounds connecting and each write; the
-/// session's own deadlines bound the waits for the server.
+/// driven yet) to its end, answering `GenerateKey`, `SignProof` and
+/// `SignCertificateRequest` through `keystore` and storing, fetching or
+/// deleting the LSC through `certificates`. `timeout_millis` bounds
+/// connecting and each write; the session's own deadlines bound the waits
+/// for the server.
 ///
-/// Returns the session's outcome (`Installed`, `Refused` …; a connection
-/// lost mid-session is `CommunicationFailure`). Errors are for bad input,
+/// The session's `PhoneOptions` say whether a certificate request goes
+/// with the new key (`capf enroll --send-csr`) and which pending key an
+/// offline CA may have signed: after `CertificatePending`, keep the key
+/// and enroll again later with a session made with
+/// `PhoneOptions(pending_key_spki_der = <its public key>)`; that session
+/// stores the certificate for it without asking for a new key (a
+/// certificate for another key is refused: `StoreFailed`, the key kept).
+///
+/// Returns the session's outcome (`Installed`, `CertificatePending`,
+/// `Refused` …; a connection lost mid-session is `CommunicationFailure`). Errors are for bad input,
 /// an unreachable server and a TLS failure (an untrusted server), as
 /// `capf enroll` exits 2 or 1 for them. Blocks the calling thread.
 #[uniffi::export]
@@ -156,17 +165,26 @@ impl Host<'_> {
         let misuse = |error: crate::phone::PhoneError| EnrollError::Misuse(error.to_string());
         let device = self.session.device_name();
         match decision {
-            PhoneDecision::GenerateKey { .. } | PhoneDecision::SignProof { .. } => {
-                let refuse_key = matches!(decision, PhoneDecision::GenerateKey { .. });
+            PhoneDecision::GenerateKey { .. }
+            | PhoneDecision::SignProof { .. }
+            | PhoneDecision::SignCertificateRequest { .. } => {
+                let kind = decision.clone();
                 match self
                     .session
                     .answer_with_keystore(decision, Arc::clone(&self.keystore))
                 {
                     Ok(_) => Ok(()),
                     // The keystore's key or signature is not what was asked
-                    // (wrong kind, does not verify): the phone cannot go on.
-                    Err(_) if refuse_key => self.session.refuse_key().map_err(misuse),
-                    Err(_) => self.session.refuse_signature().map_err(misuse),
+                    // (wrong kind, does not verify): refused as the
+                    // protocol says (a request then stays unsent).
+                    Err(_) => match kind {
+                        PhoneDecision::GenerateKey { .. } => self.session.refuse_key(),
+                        PhoneDecision::SignCertificateRequest { .. } => {
+                            self.session.refuse_certificate_request_signature()
+                        }
+                        _ => self.session.refuse_signature(),
+                    }
+                    .map_err(misuse),
                 }
             }
             PhoneDecision::StoreCertificate { certificate_der } => {

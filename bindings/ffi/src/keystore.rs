@@ -2,17 +2,20 @@
 //! implements (Android Keystore, iOS Secure Enclave / Keychain, a smart
 //! card …) and the in-memory [`SoftwareKeystore`] for tests and desktops.
 //!
-//! The phone session asks for a new key (`GenerateKey`) and for each proof
-//! of certificate authentication (`SignProof`); the app answers through its
-//! keystore, and only public keys and signatures cross into Rust.
+//! The phone session asks for a new key (`GenerateKey`), for each proof
+//! of certificate authentication (`SignProof`) and, when it sends one, for
+//! the signature of its certificate request (`SignCertificateRequest`); the
+//! app answers through its keystore, and only public keys and signatures
+//! cross into Rust.
 
 use std::sync::{Arc, Mutex};
 
+use capf_core::capf::certificate_request::sign_certificate_request_info;
 use capf_core::capf::proof::{ProofKey, ProofPrivateKey, ProofPublicKey};
 use der::Encode;
 use rand_core::OsRng;
 
-use crate::types::{EcCurve, KeySpec, ProofCredential, ProofHash};
+use crate::types::{CertificateRequestAlgorithm, EcCurve, KeySpec, ProofCredential, ProofHash};
 
 /// Why a keystore could not do what it was asked (raised by the app's
 /// implementation; never carries key material).
@@ -69,6 +72,33 @@ pub struct ProofRequest {
     pub digest: Vec<u8>,
 }
 
+/// One certificate request to sign: what the phone session's
+/// `SignCertificateRequest` decision asks (only for a session made with
+/// `PhoneOptions.send_certificate_request`, right after `generate_key`).
+///
+/// Sign `message` with the private key whose public key is
+/// `public_key_der` (the key `generate_key` just returned), as `algorithm`
+/// says; see [`PhoneKeystore::sign_certificate_request`] for the exact
+/// format.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CertificateRequestToSign {
+    /// The new key's public key, DER SubjectPublicKeyInfo: find the key by
+    /// it.
+    pub public_key_der: Vec<u8>,
+    /// The signature algorithm.
+    pub algorithm: CertificateRequestAlgorithm,
+    /// The algorithm's Java name (`SHA256withRSA`, `SHA256withECDSA`,
+    /// `SHA384withECDSA` …): `Signature.getInstance(algorithmName)` over
+    /// `message` is exactly what is asked.
+    pub algorithm_name: String,
+    /// The DER PKCS#10 `CertificationRequestInfo` (version 1, subject
+    /// `CN=<device name>`, the new key, no attributes): what is signed.
+    pub message: Vec<u8>,
+    /// `algorithm`'s hash of `message` (SHA-256, SHA-384 or SHA-512), for
+    /// keystores that sign digests.
+    pub digest: Vec<u8>,
+}
+
 /// The phone's keys, held by the app's platform keystore. The private keys
 /// never enter Rust: the session asks for a public key and for signatures.
 ///
@@ -112,6 +142,46 @@ pub struct ProofRequest {
 /// before using it: a wrong format is reported to the app as
 /// `PhoneException.Misuse` ("does not verify") and the proof stays pending.
 ///
+/// **`sign_certificate_request`** (asked only when the session sends a
+/// certificate request: `PhoneOptions.send_certificate_request`) signs
+/// `request.message`, a DER PKCS#10 `CertificationRequestInfo`, with the
+/// private key of `request.public_key_der` (the key `generate_key` just
+/// made) — a **standard** X.509 signature, unlike the proofs:
+///
+/// * **RSA** (`RsaSha256`): RSA PKCS#1 v1.5 over SHA-256 **with** the
+///   DigestInfo, as long as the modulus: Java/Android
+///   `Signature.getInstance("SHA256withRSA")` over `message` (Android
+///   Keystore: a key allowing `DIGEST_SHA256` and
+///   `SIGNATURE_PADDING_RSA_PKCS1`); iOS
+///   `.rsaSignatureMessagePKCS1v15SHA256` over `message`. `NONEwithRSA`
+///   over the bare digest is **wrong** here (no DigestInfo).
+/// * **EC** (`EcdsaSha256` for P-256, `EcdsaSha384` for P-384,
+///   `EcdsaSha512` for P-521): ECDSA with the curve's hash, the signature
+///   DER `SEQUENCE { r, s }`: Java `SHA256withECDSA` / `SHA384withECDSA` /
+///   `SHA512withECDSA` over `message` (or `NONEwithECDSA` over
+///   `request.digest`); iOS `.ecdsaSignatureMessageX962SHA256` over
+///   `message` (the Secure Enclave's P-256 keys can).
+///
+/// `request.algorithm_name` is the Java name. The session checks the
+/// signature under the new key as the server will (capf-core's
+/// `certificate_request::verify_certificate_request_signature`): one that
+/// does not verify is `PhoneException.Misuse` and the decision stays
+/// pending. Throw `KeystoreException.Unsupported` (or any keystore
+/// exception) when the key cannot make such a signature: the key then goes
+/// out without a request, as without the option (a server whose CA needs
+/// one, EST, then refuses; an offline CA takes the bare key).
+///
+/// # Pending keys (an offline CA)
+///
+/// When the session ends `PhoneOutcome.CertificatePending`, the server
+/// kept the request for an offline CA: **keep the key `generate_key` made**
+/// (do not delete it with the failed enrollment) and remember its public
+/// key (what `generate_key` returned). At the next session, pass that
+/// public key as `PhoneOptions.pending_key_spki_der`: the certificate then
+/// comes without a new key, is stored only if it carries exactly that key
+/// (else the phone answers the server with a failure and keeps the key),
+/// and the keystore is not asked to generate anything.
+///
 /// # iOS: what the Secure Enclave can offer
 ///
 /// The Secure Enclave holds only **P-256** keys and cannot import keys. An
@@ -131,6 +201,15 @@ pub trait PhoneKeystore: Send + Sync {
     /// Signs one proof (see the trait's requirements) and returns the
     /// signature.
     fn sign_proof(&self, request: ProofRequest) -> Result<Vec<u8>, KeystoreError>;
+
+    /// Signs the certificate request of the key just generated (see the
+    /// trait's requirements: a standard `SHA256withRSA` /
+    /// `SHA…withECDSA` signature of `request.message`) and returns the
+    /// signature.
+    fn sign_certificate_request(
+        &self,
+        request: CertificateRequestToSign,
+    ) -> Result<Vec<u8>, KeystoreError>;
 }
 
 /// Where the phone keeps its LSC, for the blocking [`crate::enroll::enroll`]
@@ -160,6 +239,8 @@ pub trait CertificateStore: Send + Sync {
 
 /// One key held by the software keystore.
 struct HeldKey {
+    /// The device it was generated for (`None`: imported).
+    device_name: Option<String>,
     spki_der: Vec<u8>,
     pkcs8_der: Vec<u8>,
     key: ProofPrivateKey,
@@ -212,7 +293,7 @@ impl SoftwareKeystore {
     /// key (DER SubjectPublicKeyInfo).
     pub fn import_pkcs8(&self, key: Vec<u8>) -> Result<Vec<u8>, KeystoreError> {
         let pkcs8_der = pkcs8_der_from_pem_or_der(&key)?;
-        self.hold(pkcs8_der)
+        self.hold(pkcs8_der, None)
     }
 
     /// The private key whose public key is `spki_der`, as unencrypted
@@ -242,6 +323,18 @@ impl SoftwareKeystore {
             .map(|(_, der)| der.clone())
     }
 
+    /// The public key (DER SubjectPublicKeyInfo) of the key generated last
+    /// for `device_name`, if this keystore holds one: after
+    /// `PhoneOutcome.CertificatePending`, the pending key to pass as
+    /// `PhoneOptions.pending_key_spki_der` at the next session.
+    pub fn generated_key(&self, device_name: String) -> Option<Vec<u8>> {
+        crate::lock(&self.keys)
+            .iter()
+            .rev()
+            .find(|held| held.device_name.as_deref() == Some(device_name.as_str()))
+            .map(|held| held.spki_der.clone())
+    }
+
     /// How many keys are held.
     pub fn key_count(&self) -> u32 {
         u32::try_from(crate::lock(&self.keys).len()).unwrap_or(u32::MAX)
@@ -249,9 +342,9 @@ impl SoftwareKeystore {
 }
 
 impl PhoneKeystore for SoftwareKeystore {
-    fn generate_key(&self, _device_name: String, key: KeySpec) -> Result<Vec<u8>, KeystoreError> {
+    fn generate_key(&self, device_name: String, key: KeySpec) -> Result<Vec<u8>, KeystoreError> {
         let pkcs8_der = generate_pkcs8(key)?;
-        self.hold(pkcs8_der)
+        self.hold(pkcs8_der, Some(device_name))
     }
 
     fn sign_proof(&self, request: ProofRequest) -> Result<Vec<u8>, KeystoreError> {
@@ -265,6 +358,24 @@ impl PhoneKeystore for SoftwareKeystore {
         held.key
             .sign_digest(request.hash.to_core(), &request.digest, &mut rng)
             .map_err(|error| failed(&error.to_string()))
+    }
+
+    fn sign_certificate_request(
+        &self,
+        request: CertificateRequestToSign,
+    ) -> Result<Vec<u8>, KeystoreError> {
+        let keys = crate::lock(&self.keys);
+        let held = keys
+            .iter()
+            .find(|held| held.spki_der == request.public_key_der)
+            .ok_or_else(|| no_such_key("no key with this public key"))?;
+        sign_certificate_request_info(
+            &held.key,
+            request.algorithm.to_core(),
+            &request.message,
+            &mut OsRng,
+        )
+        .map_err(|error| failed(&error.to_string()))
     }
 }
 
@@ -301,13 +412,18 @@ impl CertificateStore for SoftwareKeystore {
 }
 
 impl SoftwareKeystore {
-    fn hold(&self, pkcs8_der: Vec<u8>) -> Result<Vec<u8>, KeystoreError> {
+    fn hold(
+        &self,
+        pkcs8_der: Vec<u8>,
+        device_name: Option<String>,
+    ) -> Result<Vec<u8>, KeystoreError> {
         let key = ProofPrivateKey::from_pkcs8_der(&pkcs8_der)
             .map_err(|error| unsupported(&error.to_string()))?;
         let spki_der = public_spki(&key.public_key())?;
         let mut keys = crate::lock(&self.keys);
         keys.retain(|held| held.spki_der != spki_der);
         keys.push(HeldKey {
+            device_name,
             spki_der: spki_der.clone(),
             pkcs8_der,
             key,

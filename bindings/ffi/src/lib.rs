@@ -39,7 +39,7 @@ pub mod trust;
 pub mod tvs;
 mod types;
 
-pub use types::{EcCurve, KeySpec, ProofCredential, ProofHash};
+pub use types::{CertificateRequestAlgorithm, EcCurve, KeySpec, ProofCredential, ProofHash};
 
 use std::sync::{Mutex, MutexGuard};
 

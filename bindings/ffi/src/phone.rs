@@ -7,8 +7,8 @@ use capf_core::capf::phone as core_phone;
 use capf_core::session::{self as core_session, Output};
 use capf_core::time::Timestamp;
 
-use crate::keystore::{KeystoreError, PhoneKeystore, ProofRequest};
-use crate::types::{KeySpec, ProofCredential, ProofHash};
+use crate::keystore::{CertificateRequestToSign, KeystoreError, PhoneKeystore, ProofRequest};
+use crate::types::{CertificateRequestAlgorithm, KeySpec, ProofCredential, ProofHash};
 
 /// Errors of the phone API: a bad configuration, or an answer the session
 /// cannot take (the session is then unchanged). Never carries a secret.
@@ -46,6 +46,31 @@ pub enum CertificatePrecedence {
     MicFirst,
 }
 
+/// Options of a phone session beyond its credentials (our reading of the
+/// spec for both; see `capf_core::capf::certificate_request` and
+/// `capf_core::capf::phone::PhoneConfig`). `None` where a constructor takes
+/// them: both off, the exchange byte for byte the recorded one.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct PhoneOptions {
+    /// Also send a PKCS#10 certificate request signed by the new key with
+    /// KEY_GEN_RESPONSE (`capf enroll --send-csr`): the session then asks
+    /// `SignCertificateRequest` right after `GenerateKey`
+    /// (`PhoneKeystore.sign_certificate_request`). A server whose LSCs an
+    /// online CA signs (EST) needs it; an offline CA keeps it for the
+    /// admin.
+    #[uniffi(default = false)]
+    pub send_certificate_request: bool,
+    /// The public key (DER SubjectPublicKeyInfo) of a key the phone
+    /// generated at an earlier session that ended `CertificatePending` (an
+    /// offline CA), and keeps: a STORE_CERT_REQUEST that comes right after
+    /// authentication, without KEY_GEN_REQUEST, is then accepted and the
+    /// certificate stored only if it carries exactly this key (otherwise
+    /// the phone answers STORE_CERT_RESPONSE 7 and the outcome is
+    /// `StoreFailed`). `None`: such a request is a protocol error.
+    #[uniffi(default = None)]
+    pub pending_key_spki_der: Option<Vec<u8>>,
+}
+
 /// A question only the app can answer (`PhoneOutput.Need`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum PhoneDecision {
@@ -62,8 +87,17 @@ pub enum PhoneDecision {
         /// The kind asked for.
         key: KeySpec,
     },
-    /// Store this LSC (DER, already checked to carry the generated key),
-    /// then `answer_store` (or `refuse_store`).
+    /// Sign the certificate request of the key just generated (sessions
+    /// with `PhoneOptions.send_certificate_request` only): answer
+    /// `answer_certificate_request_signature` (or
+    /// `refuse_certificate_request_signature`: the key then goes out
+    /// without a request), or let `answer_with_keystore` do it.
+    SignCertificateRequest {
+        /// What to sign (see `PhoneKeystore.signCertificateRequest`).
+        request: CertificateRequestToSign,
+    },
+    /// Store this LSC (DER, already checked to carry the generated key, or
+    /// the pending key), then `answer_store` (or `refuse_store`).
     StoreCertificate {
         /// The issued certificate, DER.
         certificate_der: Vec<u8>,
@@ -99,6 +133,12 @@ pub enum PhoneOutcome {
     },
     /// The server does not know this device (END_SESSION 9).
     UnknownDevice,
+    /// The key went out and the server ended with "no action"
+    /// (END_SESSION 0): the certificate is pending at an offline CA. Keep
+    /// the generated key and pass its public key as
+    /// `PhoneOptions.pending_key_spki_der` at the next session, which
+    /// brings the certificate. Neither a success nor a failure.
+    CertificatePending,
     /// The server ended the session with a failure.
     Refused {
         /// The END_SESSION reason code.
@@ -149,6 +189,7 @@ impl PhoneOutcome {
                 certificate_was_present,
             },
             O::UnknownDevice => Self::UnknownDevice,
+            O::CertificatePending => Self::CertificatePending,
             O::Refused { reason } => Self::Refused {
                 reason: reason.code(),
             },
@@ -205,6 +246,8 @@ pub enum DecisionKind {
     SignProof,
     /// CAPF phone: generate a key.
     GenerateKey,
+    /// CAPF phone: sign the certificate request.
+    SignCertificateRequest,
     /// CAPF phone: store the issued certificate.
     StoreCertificate,
     /// CAPF phone: return the certificate.
@@ -231,6 +274,7 @@ impl DecisionKind {
         match kind {
             K::SignProof => Self::SignProof,
             K::GenerateKey => Self::GenerateKey,
+            K::SignCertificateRequest => Self::SignCertificateRequest,
             K::StoreCertificate => Self::StoreCertificate,
             K::FetchCertificate => Self::FetchCertificate,
             K::DeleteCertificate => Self::DeleteCertificate,
@@ -263,9 +307,15 @@ impl PhoneSession {
     fn from_config(
         device_name: String,
         credentials: core_phone::PhoneCredentials,
+        options: Option<PhoneOptions>,
         now_millis: u64,
     ) -> Result<Arc<Self>, PhoneError> {
-        let config = core_phone::PhoneConfig::new(device_name.clone(), credentials)?;
+        let options = options.unwrap_or_default();
+        let mut config = core_phone::PhoneConfig::new(device_name.clone(), credentials)?
+            .with_certificate_request(options.send_certificate_request);
+        if let Some(spki_der) = options.pending_key_spki_der {
+            config = config.with_pending_key(spki_der);
+        }
         let session =
             core_phone::PhoneSession::new(config, Timestamp::from_unix_millis(now_millis));
         Ok(Arc::new(Self {
@@ -278,35 +328,45 @@ impl PhoneSession {
 #[uniffi::export]
 impl PhoneSession {
     /// A session authenticating with an authentication string (4 to 10
-    /// digits; capfAuthMode 1). `now_millis`: the current time.
-    #[uniffi::constructor]
+    /// digits; capfAuthMode 1). `now_millis`: the current time; `options`:
+    /// a certificate request, a pending key (default: neither).
+    #[uniffi::constructor(default(options = None))]
     pub fn with_auth_string(
         device_name: String,
         auth_string: String,
         now_millis: u64,
+        options: Option<PhoneOptions>,
     ) -> Result<Arc<Self>, PhoneError> {
         let secret = core_phone::AuthString::new(&auth_string)?;
         Self::from_config(
             device_name,
             core_phone::PhoneCredentials::AuthString(secret),
+            options,
             now_millis,
         )
     }
 
-    /// A session authenticating with the null string (capfAuthMode 2).
-    #[uniffi::constructor]
-    pub fn with_null_string(device_name: String, now_millis: u64) -> Result<Arc<Self>, PhoneError> {
+    /// A session authenticating with the null string (capfAuthMode 2);
+    /// `options` as for `with_auth_string`.
+    #[uniffi::constructor(default(options = None))]
+    pub fn with_null_string(
+        device_name: String,
+        now_millis: u64,
+        options: Option<PhoneOptions>,
+    ) -> Result<Arc<Self>, PhoneError> {
         Self::from_config(
             device_name,
             core_phone::PhoneCredentials::NullString,
+            options,
             now_millis,
         )
     }
 
     /// A session authenticating with an existing certificate (capfAuthMode
     /// 3/4): the LSC and/or MIC (DER), and optionally the SUDI certificate
-    /// (RSA). Their proofs are asked as `SignProof` decisions.
-    #[uniffi::constructor]
+    /// (RSA). Their proofs are asked as `SignProof` decisions. `options`
+    /// as for `with_auth_string`.
+    #[uniffi::constructor(default(options = None))]
     pub fn with_certificate(
         device_name: String,
         precedence: CertificatePrecedence,
@@ -314,6 +374,7 @@ impl PhoneSession {
         mic_der: Option<Vec<u8>>,
         sudi_der: Option<Vec<u8>>,
         now_millis: u64,
+        options: Option<PhoneOptions>,
     ) -> Result<Arc<Self>, PhoneError> {
         let precedence = match precedence {
             CertificatePrecedence::LscFirst => core_phone::CertificatePrecedence::LscFirst,
@@ -332,6 +393,7 @@ impl PhoneSession {
         Self::from_config(
             device_name,
             core_phone::PhoneCredentials::Certificate(certificates),
+            options,
             now_millis,
         )
     }
@@ -429,6 +491,23 @@ impl PhoneSession {
         Ok(crate::lock(&self.inner).refuse_key()?)
     }
 
+    /// Answer to `SignCertificateRequest`: the signature of its `message`
+    /// by the new key (checked under that key as the server will; one that
+    /// does not verify is a `Misuse` and the decision stays pending).
+    /// KEY_GEN_RESPONSE then carries the key and the signed request.
+    pub fn answer_certificate_request_signature(
+        &self,
+        signature: Vec<u8>,
+    ) -> Result<(), PhoneError> {
+        Ok(crate::lock(&self.inner).answer_certificate_request_signature(signature)?)
+    }
+
+    /// Refuses `SignCertificateRequest`: the key goes out without a
+    /// request, as without `PhoneOptions.send_certificate_request`.
+    pub fn refuse_certificate_request_signature(&self) -> Result<(), PhoneError> {
+        Ok(crate::lock(&self.inner).refuse_certificate_request_signature()?)
+    }
+
     /// While the key is being generated: send one more REQUEST_IN_PROGRESS.
     pub fn repeat_in_progress(&self) -> Result<(), PhoneError> {
         Ok(crate::lock(&self.inner).repeat_in_progress()?)
@@ -454,11 +533,12 @@ impl PhoneSession {
         Ok(crate::lock(&self.inner).answer_delete(deleted)?)
     }
 
-    /// Answers `decision` through `keystore` if it is a `GenerateKey` or a
-    /// `SignProof` (returns true), and does nothing for the other
-    /// decisions (returns false). A keystore error becomes the matching
-    /// refusal (`refuse_key` / `refuse_signature`): the session then ends
-    /// as the protocol says. A key or signature the session rejects (wrong
+    /// Answers `decision` through `keystore` if it is a `GenerateKey`, a
+    /// `SignProof` or a `SignCertificateRequest` (returns true), and does
+    /// nothing for the other decisions (returns false). A keystore error
+    /// becomes the matching refusal (`refuse_key` / `refuse_signature` /
+    /// `refuse_certificate_request_signature`): the session then goes on or
+    /// ends as the protocol says. A key or signature the session rejects (wrong
     /// kind, does not verify) is raised as `Misuse` and the decision stays
     /// pending. The keystore is called without holding the session's lock.
     pub fn answer_with_keystore(
@@ -483,6 +563,15 @@ impl PhoneSession {
                 match answer {
                     Ok(signature) => session.answer_signature(signature)?,
                     Err(_) => session.refuse_signature()?,
+                }
+                Ok(true)
+            }
+            PhoneDecision::SignCertificateRequest { request } => {
+                let answer = keystore.sign_certificate_request(request);
+                let mut session = crate::lock(&self.inner);
+                match answer {
+                    Ok(signature) => session.answer_certificate_request_signature(signature)?,
+                    Err(_) => session.refuse_certificate_request_signature()?,
                 }
                 Ok(true)
             }
@@ -514,6 +603,25 @@ pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> PhoneDe
         // keystore refuses and the session rejects.
         D::GenerateKey(request) => PhoneDecision::GenerateKey {
             key: KeySpec::from_core(request).unwrap_or(KeySpec::Rsa { bits: 0 }),
+        },
+        // The core offers only the six algorithms named here; one a later
+        // core might add shows as RSA/SHA-256 with its true name in
+        // `algorithm_name`, and the session checks every signature under
+        // the key, so a wrong one is refused, never sent.
+        D::SignCertificateRequest {
+            public_key_der,
+            algorithm,
+            message,
+            digest,
+        } => PhoneDecision::SignCertificateRequest {
+            request: CertificateRequestToSign {
+                public_key_der,
+                algorithm: CertificateRequestAlgorithm::from_core(algorithm)
+                    .unwrap_or(CertificateRequestAlgorithm::RsaSha256),
+                algorithm_name: algorithm.name().to_owned(),
+                message,
+                digest,
+            },
         },
         D::StoreCertificate { certificate_der } => {
             PhoneDecision::StoreCertificate { certificate_der }

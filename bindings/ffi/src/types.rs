@@ -1,5 +1,6 @@
 //! Plain values shared by the phone, the keystore and the server.
 
+use capf_core::capf::certificate_request::CertificateRequestAlgorithm as CoreRequestAlgorithm;
 use capf_core::capf::codec::Curve;
 use capf_core::capf::key_request::KeyRequest;
 use capf_core::capf::phone as core_phone;
@@ -105,6 +106,56 @@ impl ProofHash {
         match self {
             Self::Sha1 => core_proof::ProofHash::Sha1,
             Self::Sha512 => core_proof::ProofHash::Sha512,
+        }
+    }
+}
+
+/// How a phone-signed certificate request (PKCS#10) is signed: a standard
+/// X.509 signature of the `CertificationRequestInfo` DER. The session
+/// picks it from the new key (`capf_core::capf::certificate_request`):
+/// SHA-256 with RSA; for EC the curve's own hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum CertificateRequestAlgorithm {
+    /// `sha256WithRSAEncryption`: RSA PKCS#1 v1.5 over SHA-256 **with**
+    /// the DigestInfo (Java `SHA256withRSA`).
+    RsaSha256,
+    /// `sha384WithRSAEncryption` (Java `SHA384withRSA`).
+    RsaSha384,
+    /// `sha512WithRSAEncryption` (Java `SHA512withRSA`).
+    RsaSha512,
+    /// `ecdsa-with-SHA256`, DER `SEQUENCE { r, s }` (Java
+    /// `SHA256withECDSA`; a P-256 key).
+    EcdsaSha256,
+    /// `ecdsa-with-SHA384` (Java `SHA384withECDSA`; a P-384 key).
+    EcdsaSha384,
+    /// `ecdsa-with-SHA512` (Java `SHA512withECDSA`; a P-521 key).
+    EcdsaSha512,
+}
+
+impl CertificateRequestAlgorithm {
+    /// From the core's form; `None` for an algorithm this crate does not
+    /// name (the core offers only these six).
+    pub(crate) fn from_core(algorithm: CoreRequestAlgorithm) -> Option<Self> {
+        Some(match algorithm {
+            CoreRequestAlgorithm::RsaSha256 => Self::RsaSha256,
+            CoreRequestAlgorithm::RsaSha384 => Self::RsaSha384,
+            CoreRequestAlgorithm::RsaSha512 => Self::RsaSha512,
+            CoreRequestAlgorithm::EcdsaSha256 => Self::EcdsaSha256,
+            CoreRequestAlgorithm::EcdsaSha384 => Self::EcdsaSha384,
+            CoreRequestAlgorithm::EcdsaSha512 => Self::EcdsaSha512,
+            _ => return None,
+        })
+    }
+
+    /// The core's form.
+    pub(crate) fn to_core(self) -> CoreRequestAlgorithm {
+        match self {
+            Self::RsaSha256 => CoreRequestAlgorithm::RsaSha256,
+            Self::RsaSha384 => CoreRequestAlgorithm::RsaSha384,
+            Self::RsaSha512 => CoreRequestAlgorithm::RsaSha512,
+            Self::EcdsaSha256 => CoreRequestAlgorithm::EcdsaSha256,
+            Self::EcdsaSha384 => CoreRequestAlgorithm::EcdsaSha384,
+            Self::EcdsaSha512 => CoreRequestAlgorithm::EcdsaSha512,
         }
     }
 }

@@ -164,7 +164,7 @@ fn software_keystore_enrolls_in_memory() {
     };
     let issuer = capf_issuer();
     let server = ServerSession::new(default_server_options(0x42), NOW);
-    let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap();
+    let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW, None).unwrap();
     let (phone_outcome, server_outcome) = pump(&phone, &server, &keystore, &record, &issuer);
     let PhoneOutcome::Installed { certificate_der } = phone_outcome else {
         panic!("phone: {phone_outcome:?}");
@@ -182,14 +182,14 @@ fn software_keystore_enrolls_in_memory() {
 #[test]
 fn misuse_and_bad_values_are_errors() {
     assert!(matches!(
-        PhoneSession::with_auth_string("bad name!".to_owned(), "123456".to_owned(), NOW),
+        PhoneSession::with_auth_string("bad name!".to_owned(), "123456".to_owned(), NOW, None),
         Err(PhoneError::InvalidConfig(_))
     ));
     assert!(matches!(
-        PhoneSession::with_auth_string(DEVICE.to_owned(), "12".to_owned(), NOW),
+        PhoneSession::with_auth_string(DEVICE.to_owned(), "12".to_owned(), NOW, None),
         Err(PhoneError::InvalidConfig(_))
     ));
-    let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap();
+    let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW, None).unwrap();
     assert!(matches!(phone.answer_store(), Err(PhoneError::Misuse(_))));
     assert!(matches!(
         phone.answer_key(vec![0x30, 0x00]),
@@ -197,9 +197,10 @@ fn misuse_and_bad_values_are_errors() {
     ));
     assert_eq!(phone.pending_decision(), None);
     // Errors carry no secret: the auth string never appears.
-    let error = PhoneSession::with_auth_string("bad name!".to_owned(), "987654".to_owned(), NOW)
-        .unwrap_err()
-        .to_string();
+    let error =
+        PhoneSession::with_auth_string("bad name!".to_owned(), "987654".to_owned(), NOW, None)
+            .unwrap_err()
+            .to_string();
     assert!(!error.contains("987654"), "{error}");
 
     let server = ServerSession::new(default_server_options(1), NOW);
@@ -296,7 +297,7 @@ fn measure_in_memory_enrollment() {
     let enroll = |id: u32| {
         let keystore = SoftwareKeystore::new().as_keystore();
         let server = ServerSession::new(default_server_options(id), NOW);
-        let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW).unwrap();
+        let phone = PhoneSession::with_null_string(DEVICE.to_owned(), NOW, None).unwrap();
         let (phone_outcome, server_outcome) = pump(&phone, &server, &keystore, &record, &issuer);
         assert!(matches!(phone_outcome, PhoneOutcome::Installed { .. }));
         assert!(matches!(
@@ -316,4 +317,103 @@ fn measure_in_memory_enrollment() {
     eprintln!(
         "measure: one in-memory enrollment from Rust: {micros} µs (mean of {rounds}, debug capf-ffi)"
     );
+}
+
+#[test]
+fn the_software_keystore_signs_certificate_requests_for_every_key_kind() {
+    use capf_core::capf::certificate_request::{
+        CertificateRequestAlgorithm as Core, assemble_certificate_request,
+        certification_request_info, verify_certificate_request,
+    };
+    use capf_ffi::CertificateRequestAlgorithm;
+    use capf_ffi::keystore::CertificateRequestToSign;
+
+    let software = SoftwareKeystore::new();
+    let keystore = software.clone().as_keystore();
+    for (key, algorithm, core, name) in [
+        (
+            KeySpec::Rsa { bits: 1024 },
+            CertificateRequestAlgorithm::RsaSha256,
+            Core::RsaSha256,
+            "SHA256withRSA",
+        ),
+        (
+            KeySpec::Ec {
+                curve: EcCurve::P256,
+            },
+            CertificateRequestAlgorithm::EcdsaSha256,
+            Core::EcdsaSha256,
+            "SHA256withECDSA",
+        ),
+        (
+            KeySpec::Ec {
+                curve: EcCurve::P384,
+            },
+            CertificateRequestAlgorithm::EcdsaSha384,
+            Core::EcdsaSha384,
+            "SHA384withECDSA",
+        ),
+        (
+            KeySpec::Ec {
+                curve: EcCurve::P521,
+            },
+            CertificateRequestAlgorithm::EcdsaSha512,
+            Core::EcdsaSha512,
+            "SHA512withECDSA",
+        ),
+    ] {
+        let spki = keystore.generate_key(DEVICE.to_owned(), key).unwrap();
+        assert_eq!(
+            software.generated_key(DEVICE.to_owned()),
+            Some(spki.clone())
+        );
+        // The session's choice for this key, and the info it asks to sign.
+        assert_eq!(Core::for_public_key(&spki).unwrap(), core);
+        assert_eq!(core.name(), name);
+        let info = certification_request_info(DEVICE, &spki).unwrap();
+        let signature = keystore
+            .sign_certificate_request(CertificateRequestToSign {
+                public_key_der: spki.clone(),
+                algorithm,
+                algorithm_name: name.to_owned(),
+                message: info.clone(),
+                digest: core.digest(&info),
+            })
+            .unwrap();
+        // A standard signature of the info: the assembled PKCS#10 request
+        // verifies as the server checks it.
+        let request = assemble_certificate_request(&info, core, &signature).unwrap();
+        verify_certificate_request(&request, &spki, DEVICE).unwrap();
+        // Another key's request is not this keystore's to sign.
+        let other = certification_request_info(
+            DEVICE,
+            &read_spki_of_vector_certificate("tlv/keys/capf.pem"),
+        )
+        .unwrap();
+        assert!(matches!(
+            keystore.sign_certificate_request(CertificateRequestToSign {
+                public_key_der: read_spki_of_vector_certificate("tlv/keys/capf.pem"),
+                algorithm,
+                algorithm_name: name.to_owned(),
+                message: other.clone(),
+                digest: core.digest(&other),
+            }),
+            Err(KeystoreError::NoSuchKey { .. })
+        ));
+    }
+    // Keys generated for another device are not this device's.
+    assert_eq!(software.generated_key("SEP00000000FFFF".to_owned()), None);
+}
+
+/// The SubjectPublicKeyInfo of a vector file's certificate.
+fn read_spki_of_vector_certificate(path: &str) -> Vec<u8> {
+    use der::{Decode, Encode};
+    let pem = String::from_utf8(read(path)).unwrap();
+    let (_, der_bytes) = der::pem::decode_vec(pem_block(&pem, "CERTIFICATE").as_bytes()).unwrap();
+    x509_cert::Certificate::from_der(&der_bytes)
+        .unwrap()
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap()
 }

@@ -3,9 +3,10 @@
 # Kotlin bindings, the Kotlin compiler from npm and JNA from Debian if
 # missing), then runs Enroll.kt with the given arguments:
 #   bash bindings/ffi/examples/kotlin/run.sh --server HOST:PORT \
-#     --ca CAPF.pem|CTLFile.tlv --device NAME --out LSC.pem [--auth-string DIGITS]
+#     --ca CAPF.pem|CTLFile.tlv --device NAME --out LSC.pem [--auth-string DIGITS] [--send-csr]
 # Exits as `capf enroll` does: 0 installed, 1 refused, 2 bad usage or
-# unreachable. Build output goes to target/kotlin-example/ (recompiled only
+# unreachable, 3 certificate pending at an offline CA (the key kept in
+# LSC.pem.pending-key.pem for the next run). Build output goes to target/kotlin-example/ (recompiled only
 # when the library or Enroll.kt changed).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -89,6 +89,17 @@ class KotlinKeystore : PhoneKeystore {
         signed.add(request.credential to request.hash)
         return signDigest(private, request.digest)
     }
+
+    /** The certificate requests signed, by algorithm. */
+    val requestsSigned = mutableListOf<CertificateRequestAlgorithm>()
+
+    /** A standard JCA signature (SHA256withECDSA, SHA256withRSA …) of the CertificationRequestInfo. */
+    override fun signCertificateRequest(request: CertificateRequestToSign): ByteArray {
+        val private = keys.firstOrNull { it.public.encoded.contentEquals(request.publicKeyDer) }?.private
+            ?: throw KeystoreException.NoSuchKey("no key with this public key")
+        requestsSigned.add(request.algorithm)
+        return Signature.getInstance(request.algorithmName).run { initSign(private); update(request.message); sign() }
+    }
 }
 
 /** Android's NONEwithRSA / NONEwithECDSA over the bare digest, in plain Java. */
@@ -359,6 +370,7 @@ fun testBadInputRaisesExceptions() {
     val throwing = object : PhoneKeystore {
         override fun generateKey(deviceName: String, key: KeySpec): ByteArray = throw IllegalStateException("hardware gone")
         override fun signProof(request: ProofRequest): ByteArray = throw KeystoreException.Failed("locked")
+        override fun signCertificateRequest(request: CertificateRequestToSign): ByteArray = throw KeystoreException.Failed("locked")
     }
     val record = DeviceRecord(DEVICE, Operation.Install(KeySpec.Rsa(2048u)), ServerAuthMode.NullString, 0u)
     val server = ServerSession(defaultServerOptions(9u), NOW)
@@ -373,6 +385,7 @@ fun testBadInputRaisesExceptions() {
         override fun generateKey(deviceName: String, key: KeySpec): ByteArray =
             KeyPairGenerator.getInstance("EC").apply { initialize(ECGenParameterSpec("secp256r1")) }.generateKeyPair().public.encoded
         override fun signProof(request: ProofRequest): ByteArray = ByteArray(0)
+        override fun signCertificateRequest(request: CertificateRequestToSign): ByteArray = ByteArray(0)
     }
     val server3 = ServerSession(defaultServerOptions(10u), NOW)
     val host3 = ServerHost(server3, record, capfIssuer())

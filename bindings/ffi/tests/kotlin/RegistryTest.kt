@@ -251,26 +251,44 @@ fun testRegistryOfflineCaImports() {
 }
 
 /** The offline CA as a server host: RegistryServerSession.withOfflineCa keeps the phone's request and
- *  defers the session (END_SESSION 0); the request is listed with the phone's key and a certificate
- *  signed for that key is imported into the ledger. */
+ *  defers the session (END_SESSION 0; the phone: CertificatePending); the request is listed with the
+ *  phone's key and the request it signed in Kotlin (JCA); a certificate signed for that key is imported
+ *  into the ledger, and the phone's next session, naming its pending key, stores it without a new key. */
 fun testRegistryServerAsOfflineCa() {
     val registry = CapfRegistry.open(freshRegistryPath(), null)
     registry.putDevice(DEVICE, Operation.Install(KeySpec.Ec(EcCurve.P256)), DeviceAuth.AuthString("246810"), NOW)
     val keystore = KotlinKeystore()
     val offline = RegistryServerSession.withOfflineCa(registry, serverOptions(), NOW)
-    val (_, s) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "246810", NOW), offline, keystore)
+    val withRequest = PhoneOptions(sendCertificateRequest = true, pendingKeySpkiDer = null)
+    val (p, s) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "246810", NOW, withRequest), offline, keystore)
+    checkEquals(PhoneOutcome.CertificatePending, p, "the phone's outcome")
     check(s.result is ServerResult.IssueRefused, "deferred: $s")
     checkEquals(0.toUByte(), s.endReason, "END_SESSION 0")
+    checkEquals(listOf(CertificateRequestAlgorithm.ECDSA_SHA256), keystore.requestsSigned, "signed in Kotlin")
     val request = registry.certificateRequests(false).single()
     checkEquals(DEVICE, request.deviceName, "the request's device")
     checkEquals("pending", request.state, "pending")
     checkEquals(0, registry.certificates(DEVICE).size, "nothing issued")
     // The phone's key as the JCA encodes it (not as the code under test does).
-    check(request.publicKeyDer.contentEquals(keystore.keys.single().public.encoded), "the phone's key is kept")
+    val pendingKey = keystore.keys.single().public.encoded
+    check(request.publicKeyDer.contentEquals(pendingKey), "the phone's key is kept")
+    val csr = request.csrDer ?: throw Failure("the phone-signed request is kept")
+    check(csr.size > pendingKey.size && String(csr, Charsets.ISO_8859_1).contains(String(pendingKey, Charsets.ISO_8859_1)),
+        "the request carries the key")
     val signed = capfIssuer().issue(DEVICE, request.publicKeyDer, NOW, 365u)
     registry.importCertificate(signed.der, NOW)
     checkEquals("imported", registry.certificateRequests(false).single().state, "imported")
     checkEquals("pending", registry.certificates(DEVICE).single().state, "in the ledger, for the next session")
+    // The next session names the pending key: the certificate comes without a KEY_GEN.
+    val again = RegistryServerSession.withOfflineCa(registry, serverOptions(), NOW)
+    val (p2, s2) = pumpRegistry(PhoneSession.withAuthString(DEVICE, "246810", NOW,
+        PhoneOptions(sendCertificateRequest = true, pendingKeySpkiDer = pendingKey)), again, keystore)
+    check(p2 is PhoneOutcome.Installed, "installed: $p2")
+    check(s2.result is ServerResult.Installed, "server installed: ${s2.result}")
+    check((p2 as PhoneOutcome.Installed).certificateDer.contentEquals(signed.der), "the imported certificate")
+    checkEquals(1, keystore.keys.size, "no new key")
+    check(x509(p2.certificateDer).publicKey.encoded.contentEquals(pendingKey), "for the pending key")
+    checkEquals("installed", registry.certificates(DEVICE).single().state, "installed in the ledger")
 }
 
 /** EST from Kotlin: an EstIssuer given to RegistryServerSession.withEst. A phone that sends no signed

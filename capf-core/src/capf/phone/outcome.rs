@@ -93,6 +93,10 @@ pub enum PhoneDecision {
     /// [`sign_certificate_request_info`](crate::capf::certificate_request::sign_certificate_request_info).
     /// The session checks the answer under the new key.
     SignCertificateRequest {
+        /// The new key's public key, DER SubjectPublicKeyInfo (the one the
+        /// host answered to [`GenerateKey`](Self::GenerateKey)): the key to
+        /// sign with, for hosts that find keys by their public key.
+        public_key_der: Vec<u8>,
         /// The signature algorithm.
         algorithm: CertificateRequestAlgorithm,
         /// The DER `CertificationRequestInfo` to sign.

@@ -817,6 +817,7 @@ impl PhoneSession {
                 let digest = algorithm.digest(&info_der);
                 self.outputs
                     .push_back(PhoneOutput::Need(PhoneDecision::SignCertificateRequest {
+                        public_key_der: spki_der.clone(),
                         algorithm,
                         message: info_der.clone(),
                         digest,
