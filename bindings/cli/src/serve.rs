@@ -750,9 +750,14 @@ impl Server {
             match self.drive(&mut stream, session_id).await {
                 Ok(Some(outcome)) => log_outcome(&outcome),
                 Ok(None) => tracing::info!("connection ended before the session finished"),
-                Err(error) => tracing::warn!(%error, "connection failed"),
+                Err(error) => {
+                    tracing::warn!(%error, "connection failed");
+                    // The pump shuts the stream down whenever it returns an
+                    // outcome or none; only a failed host left it open (a
+                    // second shutdown was one wasted syscall per session).
+                    let _ = stream.shutdown().await;
+                }
             }
-            let _ = stream.shutdown().await;
         }
         .instrument(span)
         .await;
