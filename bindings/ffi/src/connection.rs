@@ -373,8 +373,11 @@ pub(crate) fn phone_output(
     use core_connection::ConnectionOutput as O;
     match output {
         O::Transmit(bytes) => PhoneConnectionOutput::Transmit { bytes },
-        O::Need(decision) => PhoneConnectionOutput::Need {
-            decision: crate::phone::decision_from_core(decision),
+        O::Need(decision) => match crate::phone::decision_from_core(decision) {
+            Some(decision) => PhoneConnectionOutput::Need { decision },
+            None => PhoneConnectionOutput::Done {
+                outcome: crate::phone::unknown_decision_failure(),
+            },
         },
         O::TlsFailed(error) => PhoneConnectionOutput::TlsFailed {
             message: describe_tls_failure(&error),

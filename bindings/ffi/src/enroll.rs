@@ -230,7 +230,12 @@ fn drive(
                     }
                 }
                 ConnectionOutput::Need(decision) => {
-                    host.decide(crate::phone::decision_from_core(decision))?;
+                    let Some(decision) = crate::phone::decision_from_core(decision) else {
+                        return Err(EnrollError::Misuse(
+                            "the core asked for a decision this binding does not know".to_owned(),
+                        ));
+                    };
+                    host.decide(decision)?;
                 }
                 ConnectionOutput::TlsFailed(error) => {
                     *tls_failure = Some(describe_tls_failure(&error));

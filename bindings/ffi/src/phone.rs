@@ -414,8 +414,11 @@ impl PhoneSession {
         let output = crate::lock(&self.inner).poll_output()?;
         Some(match output {
             Output::Transmit(bytes) => PhoneOutput::Transmit { bytes },
-            Output::Need(decision) => PhoneOutput::Need {
-                decision: decision_from_core(decision),
+            Output::Need(decision) => match decision_from_core(decision) {
+                Some(decision) => PhoneOutput::Need { decision },
+                None => PhoneOutput::Done {
+                    outcome: unknown_decision_failure(),
+                },
             },
             Output::Done(outcome) => PhoneOutput::Done {
                 outcome: PhoneOutcome::from_core(outcome),
@@ -580,9 +583,13 @@ impl PhoneSession {
     }
 }
 
-pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> PhoneDecision {
+/// The FFI form of a core decision; `None` for a decision this crate does
+/// not name yet (the core's enum is non-exhaustive). Hosts then end the
+/// session as a local failure: guessing an answer could delete or store a
+/// certificate the phone was never asked to.
+pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> Option<PhoneDecision> {
     use core_phone::PhoneDecision as D;
-    match decision {
+    Some(match decision {
         D::SignProof {
             credential,
             hash,
@@ -627,8 +634,15 @@ pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> PhoneDe
             PhoneDecision::StoreCertificate { certificate_der }
         }
         D::FetchCertificate => PhoneDecision::FetchCertificate,
-        // `DeleteCertificate`, and (non-exhaustive enum) any later decision,
-        // which this crate must then name.
-        _ => PhoneDecision::DeleteCertificate,
+        D::DeleteCertificate => PhoneDecision::DeleteCertificate,
+        _ => return None,
+    })
+}
+
+/// What a host reports when the core asks something this crate cannot name.
+pub(crate) fn unknown_decision_failure() -> PhoneOutcome {
+    PhoneOutcome::LocalFailure {
+        message: "the core asked for a decision this binding does not know; the session was ended"
+            .to_owned(),
     }
 }
