@@ -77,7 +77,8 @@ echo "== compile the Kotlin tests"
 rm -f "$out/capf-test.jar"
 "$kotlinc" -nowarn -cp "$jna_jar" "$kt" bindings/ffi/tests/kotlin/CapfTest.kt \
   bindings/ffi/tests/kotlin/LoopbackTest.kt bindings/ffi/tests/kotlin/RegistryTest.kt \
-  bindings/ffi/tests/kotlin/OfflineCaTest.kt -d "$out/capf-test.jar"
+  bindings/ffi/tests/kotlin/OfflineCaTest.kt bindings/ffi/tests/kotlin/TestRunner.kt \
+  -d "$out/capf-test.jar"
 
 echo "== run the Kotlin tests on the JVM"
 run_kotlin() {
@@ -137,17 +138,24 @@ wait_ready() { # PID READY-FILE LOG
     sleep 0.1
   done
 }
+# Runs a Kotlin test class against a server; on failure shows that
+# server's log and stops.
+run_kotlin_showing_log() { # LOG CLASS ARGS...
+  local log=$1
+  shift
+  if ! run_kotlin "$@"; then
+    echo "--- $log" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+}
 wait_ready "$serve_pid" "$pki/ready.json" "$pki/serve.log"
 address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/ready.json")
 tvs_address=$(sed -n 's/.*"tvs":"\([^"]*\)".*/\1/p' "$pki/ready.json")
 [ -n "$address" ] && [ -n "$tvs_address" ] \
   || { echo "capf serve did not become ready:" >&2; cat "$pki/ready.json" "$pki/serve.log" >&2; exit 1; }
 echo "capf serve listening on $address (CAPF) and $tvs_address (TVS)"
-if ! run_kotlin LoopbackTestKt "$capf_bin" "$pki" "$address" "$tvs_address"; then
-  echo "--- capf serve log" >&2
-  cat "$pki/serve.log" >&2
-  exit 1
-fi
+run_kotlin_showing_log "$pki/serve.log" LoopbackTestKt "$capf_bin" "$pki" "$address" "$tvs_address"
 
 echo "== capf serve --offline-ca on loopback for the Kotlin offline-CA tests"
 "$capf_bin" serve --listen 127.0.0.1:0 --cert "$pki/capf.pem" --key "$pki/capf.key" \
@@ -159,11 +167,7 @@ offline_address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/offline-ready.jso
 [ -n "$offline_address" ] \
   || { echo "capf serve --offline-ca did not become ready:" >&2; cat "$pki/offline-ready.json" "$pki/offline.log" >&2; exit 1; }
 echo "capf serve --offline-ca listening on $offline_address"
-if ! run_kotlin OfflineCaTestKt "$capf_bin" "$pki" "$pki/offline.db" "$offline_address"; then
-  echo "--- capf serve --offline-ca log" >&2
-  cat "$pki/offline.log" >&2
-  exit 1
-fi
+run_kotlin_showing_log "$pki/offline.log" OfflineCaTestKt "$capf_bin" "$pki" "$pki/offline.db" "$offline_address"
 
 echo "== the Kotlin example (bindings/ffi/examples/kotlin) against capf serve"
 example=bindings/ffi/examples/kotlin/run.sh

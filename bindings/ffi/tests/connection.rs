@@ -295,18 +295,7 @@ fn bad_trust_and_no_server_are_errors_not_panics() {
 #[test]
 fn phone_and_server_connections_enroll_over_tls_in_memory() {
     let registry = fresh_registry();
-    registry
-        .put_device(
-            DEVICE.to_owned(),
-            Operation::Install {
-                key: KeySpec::Ec {
-                    curve: EcCurve::P256,
-                },
-            },
-            DeviceAuth::NullString,
-            NOW,
-        )
-        .unwrap();
+    schedule_install(&registry);
     let pem = capf_pem();
     let server = RegistryServerConnection::new(
         registry_server(&registry),
@@ -412,18 +401,7 @@ fn until_looked_up(phone: &PhoneSession, server: &RegistryServerSession) {
 #[test]
 fn release_gives_a_dropped_sessions_operation_back() {
     let registry = fresh_registry();
-    registry
-        .put_device(
-            DEVICE.to_owned(),
-            Operation::Install {
-                key: KeySpec::Ec {
-                    curve: EcCurve::P256,
-                },
-            },
-            DeviceAuth::NullString,
-            NOW,
-        )
-        .unwrap();
+    schedule_install(&registry);
     // A session claims the operation, then its connection dies.
     let dropped = registry_server(&registry);
     until_looked_up(

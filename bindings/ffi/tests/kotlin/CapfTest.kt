@@ -534,42 +534,30 @@ fun testMeasureInMemoryEnrollment() {
 
 fun main(args: Array<String>) {
     vectors = File(args.getOrElse(0) { "tests/vectors" })
-    var failed = 0
-    var passed = 0
-    fun run(name: String, body: () -> Unit) {
-        try {
-            body()
-            passed++
-            println("test $name ... ok")
-        } catch (e: Throwable) {
-            failed++
-            println("test $name ... FAILED: $e")
-        }
-    }
+    val tests = TestRunner("", "kotlin tests")
     var enrolled: Pair<KotlinKeystore, ByteArray>? = null
-    run("real_ctl_parses_and_verifies") { testRealCtlParsesAndVerifies() }
-    run("tampered_and_malformed_files_raise") { testTamperedAndMalformedFilesRaise() }
-    run("signed_file_and_encrypted_config") { testSignedFileAndEncryptedConfig() }
-    run("enrollment_with_kotlin_keystore") { enrolled = testEnrollmentWithKotlinKeystore() }
-    run("certificate_authentication_signs_in_kotlin") {
+    tests.run("real_ctl_parses_and_verifies") { testRealCtlParsesAndVerifies() }
+    tests.run("tampered_and_malformed_files_raise") { testTamperedAndMalformedFilesRaise() }
+    tests.run("signed_file_and_encrypted_config") { testSignedFileAndEncryptedConfig() }
+    tests.run("enrollment_with_kotlin_keystore") { enrolled = testEnrollmentWithKotlinKeystore() }
+    tests.run("certificate_authentication_signs_in_kotlin") {
         val (keystore, lsc) = enrolled ?: throw Failure("needs enrollment_with_kotlin_keystore")
         testCertificateAuthenticationSignsInKotlin(keystore, lsc)
     }
-    run("rsa_proof_format_is_raw_pkcs1") { testRsaProofFormatIsRawPkcs1() }
-    run("bad_input_raises_exceptions") { testBadInputRaisesExceptions() }
-    run("software_keystore_enrolls") { testSoftwareKeystoreEnrolls() }
-    run("trust_evaluation_explains") { testTrustEvaluationExplains() }
-    run("tvs_client_and_server") { testTvsClientAndServer() }
-    run("registry_server_installs_and_records") { testRegistryServerInstallsAndRecords() }
-    run("registry_counts_failures_and_locks") { testRegistryCountsFailuresAndLocks() }
-    run("registry_keyed_auth_string_and_bad_input") { testRegistryKeyedAuthStringAndBadInput() }
-    run("registry_server_connection_over_tls") { testRegistryServerConnectionOverTls() }
-    run("registry_lifecycle") { testRegistryLifecycle() }
-    run("registry_deadlines_statuses_settings") { testRegistryDeadlinesStatusesAndSettings() }
-    run("registry_offline_ca_imports") { testRegistryOfflineCaImports() }
-    run("registry_server_as_offline_ca") { testRegistryServerAsOfflineCa() }
-    run("registry_est_issuer") { testRegistryEstIssuer() }
-    run("measure_in_memory_enrollment") { testMeasureInMemoryEnrollment() }
-    println("kotlin tests: $passed passed, $failed failed")
-    if (failed != 0) kotlin.system.exitProcess(1)
+    tests.run("rsa_proof_format_is_raw_pkcs1") { testRsaProofFormatIsRawPkcs1() }
+    tests.run("bad_input_raises_exceptions") { testBadInputRaisesExceptions() }
+    tests.run("software_keystore_enrolls") { testSoftwareKeystoreEnrolls() }
+    tests.run("trust_evaluation_explains") { testTrustEvaluationExplains() }
+    tests.run("tvs_client_and_server") { testTvsClientAndServer() }
+    tests.run("registry_server_installs_and_records") { testRegistryServerInstallsAndRecords() }
+    tests.run("registry_counts_failures_and_locks") { testRegistryCountsFailuresAndLocks() }
+    tests.run("registry_keyed_auth_string_and_bad_input") { testRegistryKeyedAuthStringAndBadInput() }
+    tests.run("registry_server_connection_over_tls") { testRegistryServerConnectionOverTls() }
+    tests.run("registry_lifecycle") { testRegistryLifecycle() }
+    tests.run("registry_deadlines_statuses_settings") { testRegistryDeadlinesStatusesAndSettings() }
+    tests.run("registry_offline_ca_imports") { testRegistryOfflineCaImports() }
+    tests.run("registry_server_as_offline_ca") { testRegistryServerAsOfflineCa() }
+    tests.run("registry_est_issuer") { testRegistryEstIssuer() }
+    tests.run("measure_in_memory_enrollment") { testMeasureInMemoryEnrollment() }
+    tests.finish()
 }

@@ -313,28 +313,16 @@ fun main(args: Array<String>) {
     serverPort = address.substringAfterLast(':').toInt()
     tvsHost = args[3].substringBeforeLast(':')
     tvsPort = args[3].substringAfterLast(':').toInt()
-    var failed = 0
-    var passed = 0
-    fun run(name: String, body: () -> Unit) {
-        try {
-            body()
-            passed++
-            println("test loopback_$name ... ok")
-        } catch (e: Throwable) {
-            failed++
-            println("test loopback_$name ... FAILED: $e")
-        }
-    }
+    val tests = TestRunner("loopback_", "kotlin loopback tests")
     var enrolled: Pair<KotlinKeystore, ByteArray>? = null
-    run("null_string_through_blocking_enroll") { testNullStringThroughBlockingEnroll() }
-    run("auth_string_through_blocking_enroll") { enrolled = testAuthStringThroughBlockingEnroll() }
-    run("lsc_through_connection_object") {
+    tests.run("null_string_through_blocking_enroll") { testNullStringThroughBlockingEnroll() }
+    tests.run("auth_string_through_blocking_enroll") { enrolled = testAuthStringThroughBlockingEnroll() }
+    tests.run("lsc_through_connection_object") {
         val (keystore, lsc) = enrolled ?: throw Failure("needs auth_string_through_blocking_enroll")
         testLscThroughConnectionObject(keystore, lsc)
     }
-    run("mic_through_connection_object_and_blocking_enroll") { testMicThroughConnectionObjectAndBlockingEnroll() }
-    run("untrusted_unreachable_and_bad_input_raise") { testUntrustedUnreachableAndBadInputRaise() }
-    run("tvs_through_connection_object") { testTvsThroughConnectionObject() }
-    println("kotlin loopback tests: $passed passed, $failed failed")
-    if (failed != 0) kotlin.system.exitProcess(1)
+    tests.run("mic_through_connection_object_and_blocking_enroll") { testMicThroughConnectionObjectAndBlockingEnroll() }
+    tests.run("untrusted_unreachable_and_bad_input_raise") { testUntrustedUnreachableAndBadInputRaise() }
+    tests.run("tvs_through_connection_object") { testTvsThroughConnectionObject() }
+    tests.finish()
 }

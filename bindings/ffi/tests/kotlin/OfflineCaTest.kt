@@ -135,20 +135,8 @@ fun main(args: Array<String>) {
     offlineDb = File(args[2]).absoluteFile
     offlineHost = args[3].substringBeforeLast(':')
     offlinePort = args[3].substringAfterLast(':').toInt()
-    var failed = 0
-    var passed = 0
-    fun run(name: String, body: () -> Unit) {
-        try {
-            body()
-            passed++
-            println("test offline_ca_$name ... ok")
-        } catch (e: Throwable) {
-            failed++
-            println("test offline_ca_$name ... FAILED: $e")
-        }
-    }
-    run("signed_request_is_pending_then_stored_for_the_pending_key") { testSignedRequestIsPendingThenStoredForThePendingKey() }
-    run("a_certificate_for_another_key_is_refused_and_the_key_kept") { testACertificateForAnotherKeyIsRefusedAndTheKeyKept() }
-    println("kotlin offline CA tests: $passed passed, $failed failed")
-    if (failed != 0) kotlin.system.exitProcess(1)
+    val tests = TestRunner("offline_ca_", "kotlin offline CA tests")
+    tests.run("signed_request_is_pending_then_stored_for_the_pending_key") { testSignedRequestIsPendingThenStoredForThePendingKey() }
+    tests.run("a_certificate_for_another_key_is_refused_and_the_key_kept") { testACertificateForAnotherKeyIsRefusedAndTheKeyKept() }
+    tests.finish()
 }
