@@ -27,7 +27,7 @@ bash scripts/with-postgres.sh cargo test --workspace --all-features --quiet 2>&1
 echo "== capf-core with the ring crypto provider"
 cargo test -p capf-core --no-default-features --features ring,tls --quiet --lib \
   --test issuance --test issuance_matrix --test certificate_check \
-  --test server_state_table --test server_vectors --test tls_loopback \
+  --test server_state_table --test server_vectors --test tls_loopback --test tls_connection \
   --test trust_evaluate --test trust_properties --test trust_tls \
   --test tvs_sessions --test tvs_vectors 2>&1 | tee -a "$log"
 echo "== Python package (wheel in a fresh virtual environment, pytest, stubtest, mypy --strict)"

@@ -839,3 +839,98 @@ fn tls_errors_read_well() {
         "TLS: received corrupt message of type InvalidContentType"
     );
 }
+
+/// A bare rustls handshake between `server` and `client` in memory; the
+/// suite it agreed on, as each side saw it.
+fn negotiated_suite(
+    server: Arc<rustls::ServerConfig>,
+    client: Arc<rustls::ClientConfig>,
+) -> (rustls::CipherSuite, rustls::CipherSuite) {
+    let mut server = rustls::ServerConnection::new(server).unwrap();
+    let mut client =
+        rustls::ClientConnection::new(client, "capf.example".try_into().unwrap()).unwrap();
+    let mut flights = 0;
+    while client.is_handshaking() || server.is_handshaking() {
+        flights += 1;
+        assert!(flights < 10, "the handshake did not finish");
+        let mut bytes = Vec::new();
+        client.write_tls(&mut bytes).unwrap();
+        server.read_tls(&mut bytes.as_slice()).unwrap();
+        server.process_new_packets().unwrap();
+        bytes.clear();
+        server.write_tls(&mut bytes).unwrap();
+        client.read_tls(&mut bytes.as_slice()).unwrap();
+        client.process_new_packets().unwrap();
+    }
+    (
+        server.negotiated_cipher_suite().unwrap().suite(),
+        client.negotiated_cipher_suite().unwrap().suite(),
+    )
+}
+
+/// A client of `versions` that offers only `suites`, in that order.
+fn client_offering(
+    suites: &[rustls::CipherSuite],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let (certificate, _) = server_credential();
+    let mut provider = capf_core::crypto_provider::rustls_provider();
+    provider.cipher_suites = suites
+        .iter()
+        .map(|wanted| {
+            *provider
+                .cipher_suites
+                .iter()
+                .find(|suite| suite.suite() == *wanted)
+                .unwrap()
+        })
+        .collect();
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(PinnedVerifier::new(&[certificate]).unwrap())
+            .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn the_server_picks_aes_128_gcm_with_sha_256_whatever_the_clients_order() {
+    use rustls::CipherSuite as Suite;
+    let (server, client) = tls_configs(TlsVersions::default());
+    // Our own client (like rustls' defaults) puts AES-256 first: the server's
+    // order decides.
+    assert_eq!(
+        client.crypto_provider().cipher_suites[0].suite(),
+        Suite::TLS13_AES_256_GCM_SHA384
+    );
+    let aes_128 = (
+        Suite::TLS13_AES_128_GCM_SHA256,
+        Suite::TLS13_AES_128_GCM_SHA256,
+    );
+    assert_eq!(negotiated_suite(server.clone(), client), aes_128);
+    // TLS 1.2: the ECDHE suite of the server's (P-256) key.
+    let tls12 = &[&rustls::version::TLS12];
+    let client = client_offering(
+        &[
+            Suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            Suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ],
+        tls12,
+    );
+    let ecdhe_aes_128 = Suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+    assert_eq!(
+        negotiated_suite(server.clone(), client),
+        (ecdhe_aes_128, ecdhe_aes_128)
+    );
+    // A client without AES-128 still gets the other suites.
+    let tls13 = &[&rustls::version::TLS13];
+    for only in [
+        Suite::TLS13_AES_256_GCM_SHA384,
+        Suite::TLS13_CHACHA20_POLY1305_SHA256,
+    ] {
+        let client = client_offering(&[only], tls13);
+        assert_eq!(negotiated_suite(server.clone(), client), (only, only));
+    }
+}
