@@ -14,14 +14,15 @@
 #                                   [CAPF_LOAD_CERT_KIND], default both
 #   --auth null|auth-string|both    phone authentication; auth-string
 #                                   devices get generated strings through
-#                                   `capf device import` (production PBKDF2)
+#                                   `capf device import` (production keyed
+#                                   hash: HMAC under <db>.auth-key)
 #                                   [CAPF_LOAD_AUTH], default null
 #   --devices N (or --phones N)     phones registered per null-string
 #                                   configuration [CAPF_LOAD_DEVICES], 20000
 #   --auth-string-devices N         phones registered per auth-string
-#                                   configuration (each costs one PBKDF2 at
-#                                   import) [CAPF_LOAD_AUTH_STRING_DEVICES],
-#                                   default 30 x seconds + concurrency
+#                                   configuration
+#                                   [CAPF_LOAD_AUTH_STRING_DEVICES],
+#                                   default: --devices
 #   --concurrency N                 phones enrolling at once
 #                                   [CAPF_LOAD_CONCURRENCY], default 16
 #   --seconds N                     measured seconds per configuration
@@ -59,7 +60,7 @@
 # server RSS, the negotiated TLS version/suite/key exchange, CPU over the
 # window (server from /proc/PID/stat utime+stime, load generator, other
 # processes), server CPU ms per enrollment, the floor (2 signatures of the
-# CAPF key + ECDHE, + PBKDF2 with auth strings, timed by `openssl speed` in
+# CAPF key + ECDHE, + one HMAC with auth strings, timed by `openssl speed` in
 # the same run), their ratio and the non-signature work in RSA-2048
 # signatures, and "LOAD GENERATOR IS THE BOTTLENECK" when the generator used
 # more than 70% of one core, or the server was idle (no thread running or

@@ -17,14 +17,13 @@
 //! - `--auth null|auth-string` (CAPF_LOAD_AUTH): how the phones authenticate;
 //!   a comma list or `both` runs each. Default `null`. Auth-string devices
 //!   get strings the benchmark generates (seeded), written into the
-//!   `capf device import` file with `--auth-string DIGITS` and hashed by
-//!   `capf` with the production PBKDF2 iteration count.
+//!   `capf device import` file with `--auth-string DIGITS` and stored by
+//!   `capf` as in production: HMAC-SHA-256 under the registry's auth key
+//!   (`<db>.auth-key`, created on first use), one HMAC per check.
 //! - `--devices N` (alias `--phones`, CAPF_LOAD_DEVICES): phones registered
 //!   for each null-string configuration. Default 20000.
 //! - `--auth-string-devices N` (CAPF_LOAD_AUTH_STRING_DEVICES): phones
-//!   registered for each auth-string configuration (`capf device import`
-//!   hashes each string, so registration costs about one PBKDF2 per
-//!   device). Default 30 per second of `--seconds` plus `--concurrency`
+//!   registered for each auth-string configuration. Default: `--devices`
 //!   (the run ends early, and says so, when every device is enrolled).
 //! - `--concurrency N` (CAPF_LOAD_CONCURRENCY): phones enrolling at once.
 //!   Default 16.
@@ -71,7 +70,7 @@
 //! second, the server's CPU time per enrollment (utime + stime from
 //! /proc/PID/stat over the measured window, divided by the enrollments
 //! completed in it), the load generator's own CPU, and the floor: the same
-//! signatures, key exchange (and PBKDF2) timed once per run by `openssl
+//! signatures, key exchange (and the HMAC of an auth string) timed once per run by `openssl
 //! speed` (OpenSSL's rates are per CPU second, like the server's figure).
 //! Then one summary table. Speed is measured here, never asserted.
 //!
@@ -428,11 +427,7 @@ impl Settings {
     fn devices_for(&self, auth: Auth) -> usize {
         match auth {
             Auth::Null => self.devices,
-            Auth::AuthString => self.auth_string_devices.unwrap_or_else(|| {
-                usize::try_from(self.seconds.saturating_mul(30))
-                    .unwrap_or(usize::MAX)
-                    .saturating_add(self.concurrency)
-            }),
+            Auth::AuthString => self.auth_string_devices.unwrap_or(self.devices),
         }
     }
 }
@@ -722,7 +717,8 @@ struct Floor {
 
 /// 2 signatures (TLS CertificateVerify + the LSC) + ECDHE (key generation +
 /// shared secret, each costed as one `openssl speed` ECDH operation) [+ the
-/// PBKDF2 of the auth string, 2 SHA-256 compressions per iteration].
+/// keyed hash of the auth string: one HMAC-SHA-256 of a short message, 4
+/// SHA-256 compressions].
 fn floor(speed: &Speed, kind: CertKind, auth: Auth, group: &str) -> Floor {
     let mut seconds = 0.0;
     let mut parts = Vec::new();
@@ -768,17 +764,18 @@ fn floor(speed: &Speed, kind: CertKind, auth: Auth, group: &str) -> Floor {
     }
     missing.extend(untimed.map(str::to_owned));
     if auth == Auth::AuthString {
-        let iterations = f64::from(capf_core::capf::server::AuthStringHash::RECOMMENDED_ITERATIONS);
+        // HMAC: inner (key block, message block) and outer (key block,
+        // inner digest block) compressions.
+        let compressions = 4.0;
         match speed.sha256_bytes {
             Some(rate) => {
-                seconds += 2.0 * iterations * 64.0 / rate;
+                seconds += compressions * 64.0 / rate;
                 parts.push(format!(
-                    "PBKDF2-HMAC-SHA256 {iterations} iterations = 2 SHA-256 compressions each \
-                     ({:.1} ms)",
-                    2e3 * iterations * 64.0 / rate
+                    "HMAC-SHA-256 of the auth string = 4 SHA-256 compressions ({:.2} µs)",
+                    1e6 * compressions * 64.0 / rate
                 ));
             }
-            None => missing.push("PBKDF2".into()),
+            None => missing.push("HMAC-SHA-256".into()),
         }
     }
     Floor {
@@ -1238,7 +1235,7 @@ fn run(
         auth.name(),
         if auth == Auth::AuthString {
             format!(
-                " ({:.1} ms per device: mostly one PBKDF2 hash each)",
+                " ({:.3} ms per device, one HMAC each)",
                 registration * 1e3 / devices as f64
             )
         } else {
@@ -1753,7 +1750,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
     }
     println!(
         "srv ms/e: server CPU (utime+stime) per enrollment; floor: 2 signatures of the CAPF \
-         key + ECDHE (+ PBKDF2 for auth-string), timed by `openssl speed`{}; ratio = srv/floor \
+         key + ECDHE (+ one HMAC for auth-string), timed by `openssl speed`{}; ratio = srv/floor \
          (goal <= 1.2 with RSA-2048); extra = srv - floor, and in RSA-2048 signatures \
          (goal <= 0.5); srv c / gen c / oth c: cores used by the server, the load generator and \
          other processes",
