@@ -47,6 +47,9 @@ where
     H: Host<S>,
 {
     let mut buffer = vec![0_u8; 16 * 1024];
+    // TLS bytes of consecutive `Transmit`s, written at once (one send for a
+    // handshake flight, or for END_SESSION and close_notify).
+    let mut outgoing = Vec::new();
     let mut read_ended = false;
     let mut established = false;
     loop {
@@ -56,14 +59,12 @@ where
         }
         while let Some(output) = connection.poll_output() {
             match output {
-                ConnectionOutput::Transmit(bytes) => {
-                    if let Err(error) = stream.write_all(&bytes).await {
-                        tracing::debug!(%error, "write failed");
-                        read_ended = true;
-                        connection.handle_transport_error();
-                    }
-                }
+                ConnectionOutput::Transmit(bytes) if outgoing.is_empty() => outgoing = bytes,
+                ConnectionOutput::Transmit(bytes) => outgoing.extend_from_slice(&bytes),
                 ConnectionOutput::Need(decision) => {
+                    // What is ready goes out before the host's answer,
+                    // which may take time.
+                    flush(stream, connection, &mut outgoing, &mut read_ended).await;
                     host.decide(connection.session_mut(), decision).await?;
                 }
                 ConnectionOutput::TlsFailed(error) => {
@@ -78,6 +79,7 @@ where
                     host.tls_failed(&error);
                 }
                 ConnectionOutput::Done(outcome) => {
+                    flush(stream, connection, &mut outgoing, &mut read_ended).await;
                     let _ = stream.shutdown().await;
                     return Ok(Some(outcome));
                 }
@@ -87,11 +89,17 @@ where
                     } else {
                         tracing::info!(?reason, "connection ended without an outcome");
                     }
+                    flush(stream, connection, &mut outgoing, &mut read_ended).await;
                     let _ = stream.shutdown().await;
                     return Ok(None);
                 }
                 _ => {}
             }
+        }
+        if !outgoing.is_empty() {
+            flush(stream, connection, &mut outgoing, &mut read_ended).await;
+            // A failed write is news for the connection: poll again.
+            continue;
         }
         let deadline = connection.poll_timeout();
         tokio::select! {
@@ -113,6 +121,25 @@ where
             }
         }
     }
+}
+
+/// Writes `outgoing` (then empties it); a failed write ends reading and is
+/// reported to the connection as a transport error.
+async fn flush<S: Session, E: TlsEngine>(
+    stream: &mut TcpStream,
+    connection: &mut TlsConnection<S, E>,
+    outgoing: &mut Vec<u8>,
+    read_ended: &mut bool,
+) {
+    if outgoing.is_empty() {
+        return;
+    }
+    if let Err(error) = stream.write_all(outgoing).await {
+        tracing::debug!(%error, "write failed");
+        *read_ended = true;
+        connection.handle_transport_error();
+    }
+    outgoing.clear();
 }
 
 /// One line per connection once TLS is up: at info for a legacy
