@@ -138,6 +138,9 @@ wait_ready() { # PID READY-FILE LOG
     sleep 0.1
   done
 }
+ready_address() { # READY-FILE ROLE (capf or tvs): the bound address
+  sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$1"
+}
 # Runs a Kotlin test class against a server; on failure shows that
 # server's log and stops.
 run_kotlin_showing_log() { # LOG CLASS ARGS...
@@ -150,8 +153,8 @@ run_kotlin_showing_log() { # LOG CLASS ARGS...
   fi
 }
 wait_ready "$serve_pid" "$pki/ready.json" "$pki/serve.log"
-address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/ready.json")
-tvs_address=$(sed -n 's/.*"tvs":"\([^"]*\)".*/\1/p' "$pki/ready.json")
+address=$(ready_address "$pki/ready.json" capf)
+tvs_address=$(ready_address "$pki/ready.json" tvs)
 [ -n "$address" ] && [ -n "$tvs_address" ] \
   || { echo "capf serve did not become ready:" >&2; cat "$pki/ready.json" "$pki/serve.log" >&2; exit 1; }
 echo "capf serve listening on $address (CAPF) and $tvs_address (TVS)"
@@ -163,7 +166,7 @@ echo "== capf serve --offline-ca on loopback for the Kotlin offline-CA tests"
   --handshake-timeout 10 --response-timeout 20 --ready-file "$pki/offline-ready.json" 2>"$pki/offline.log" &
 offline_pid=$!
 wait_ready "$offline_pid" "$pki/offline-ready.json" "$pki/offline.log"
-offline_address=$(sed -n 's/.*"capf":"\([^"]*\)".*/\1/p' "$pki/offline-ready.json")
+offline_address=$(ready_address "$pki/offline-ready.json" capf)
 [ -n "$offline_address" ] \
   || { echo "capf serve --offline-ca did not become ready:" >&2; cat "$pki/offline-ready.json" "$pki/offline.log" >&2; exit 1; }
 echo "capf serve --offline-ca listening on $offline_address"

@@ -168,7 +168,16 @@ impl Host<'_> {
             PhoneDecision::GenerateKey { .. }
             | PhoneDecision::SignProof { .. }
             | PhoneDecision::SignCertificateRequest { .. } => {
-                let kind = decision.clone();
+                // The refusal that matches the decision, if the session
+                // rejects the keystore's answer.
+                let refuse: fn(&PhoneSession) -> Result<(), crate::phone::PhoneError> =
+                    match &decision {
+                        PhoneDecision::GenerateKey { .. } => PhoneSession::refuse_key,
+                        PhoneDecision::SignCertificateRequest { .. } => {
+                            PhoneSession::refuse_certificate_request_signature
+                        }
+                        _ => PhoneSession::refuse_signature,
+                    };
                 match self
                     .session
                     .answer_with_keystore(decision, Arc::clone(&self.keystore))
@@ -177,14 +186,7 @@ impl Host<'_> {
                     // The keystore's key or signature is not what was asked
                     // (wrong kind, does not verify): refused as the
                     // protocol says (a request then stays unsent).
-                    Err(_) => match kind {
-                        PhoneDecision::GenerateKey { .. } => self.session.refuse_key(),
-                        PhoneDecision::SignCertificateRequest { .. } => {
-                            self.session.refuse_certificate_request_signature()
-                        }
-                        _ => self.session.refuse_signature(),
-                    }
-                    .map_err(misuse),
+                    Err(_) => refuse(self.session).map_err(misuse),
                 }
             }
             PhoneDecision::StoreCertificate { certificate_der } => {
@@ -232,7 +234,7 @@ fn drive(
                 ConnectionOutput::Need(decision) => {
                     let Some(decision) = crate::phone::decision_from_core(decision) else {
                         return Err(EnrollError::Misuse(
-                            "the core asked for a decision this binding does not know".to_owned(),
+                            crate::phone::UNKNOWN_DECISION.to_owned(),
                         ));
                     };
                     host.decide(decision)?;

@@ -583,10 +583,11 @@ impl PhoneSession {
     }
 }
 
-/// The FFI form of a core decision; `None` for a decision this crate does
-/// not name yet (the core's enum is non-exhaustive). Hosts then end the
-/// session as a local failure: guessing an answer could delete or store a
-/// certificate the phone was never asked to.
+/// The FFI form of a core decision; `None` for a decision, key kind or
+/// algorithm this crate does not name yet (the core's enums are
+/// non-exhaustive). Hosts then end the session as a local failure
+/// ([`UNKNOWN_DECISION`]): guessing an answer could delete or store a
+/// certificate the phone was never asked to, or make the wrong key.
 pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> Option<PhoneDecision> {
     use core_phone::PhoneDecision as D;
     Some(match decision {
@@ -605,16 +606,9 @@ pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> Option<
                 digest,
             },
         },
-        // The core asks only for keys CAPF can request (all named here); a
-        // kind a later core might add shows as RSA 0 bits, which every
-        // keystore refuses and the session rejects.
         D::GenerateKey(request) => PhoneDecision::GenerateKey {
-            key: KeySpec::from_core(request).unwrap_or(KeySpec::Rsa { bits: 0 }),
+            key: KeySpec::from_core(request)?,
         },
-        // The core offers only the six algorithms named here; one a later
-        // core might add shows as RSA/SHA-256 with its true name in
-        // `algorithm_name`, and the session checks every signature under
-        // the key, so a wrong one is refused, never sent.
         D::SignCertificateRequest {
             public_key_der,
             algorithm,
@@ -623,8 +617,7 @@ pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> Option<
         } => PhoneDecision::SignCertificateRequest {
             request: CertificateRequestToSign {
                 public_key_der,
-                algorithm: CertificateRequestAlgorithm::from_core(algorithm)
-                    .unwrap_or(CertificateRequestAlgorithm::RsaSha256),
+                algorithm: CertificateRequestAlgorithm::from_core(algorithm)?,
                 algorithm_name: algorithm.name().to_owned(),
                 message,
                 digest,
@@ -639,10 +632,13 @@ pub(crate) fn decision_from_core(decision: core_phone::PhoneDecision) -> Option<
     })
 }
 
+/// Why a session ended when [`decision_from_core`] found nothing to ask.
+pub(crate) const UNKNOWN_DECISION: &str =
+    "the core asked for a decision this binding does not know; the session was ended";
+
 /// What a host reports when the core asks something this crate cannot name.
 pub(crate) fn unknown_decision_failure() -> PhoneOutcome {
     PhoneOutcome::LocalFailure {
-        message: "the core asked for a decision this binding does not know; the session was ended"
-            .to_owned(),
+        message: UNKNOWN_DECISION.to_owned(),
     }
 }
