@@ -2372,27 +2372,37 @@ impl Registry for PostgresRegistry {
     ) -> RegistryResult<Vec<CertificateRequest>> {
         let device = device.map(str::to_owned);
         self.read(move |conn| {
-            conn.query(
-                "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
-                     certificate_id, imported_at
-                 FROM certificate_requests WHERE $1::TEXT IS NULL OR device = $1 ORDER BY id",
-                &[&device],
-            )?
-            .iter()
-            .map(|row| {
-                Ok(CertificateRequest {
-                    id: get(row, 0)?,
-                    device: get(row, 1)?,
-                    key_request: parse("key_request", &get::<String>(row, 2)?)?,
-                    spki_der: get(row, 3)?,
-                    csr_der: get(row, 4)?,
-                    requested_at: to_u64(get(row, 5)?),
-                    stale_at: get::<Option<i64>>(row, 6)?.map(to_u64),
-                    certificate_id: get(row, 7)?,
-                    imported_at: get::<Option<i64>>(row, 8)?.map(to_u64),
+            // One statement per case: a generic plan of `$1 IS NULL OR
+            // device = $1` scans, and every install session asks for one
+            // device (the offline CA's ready certificate).
+            let sql = match device {
+                Some(_) => {
+                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
+                         certificate_id, imported_at
+                     FROM certificate_requests WHERE device = $1 ORDER BY id"
+                }
+                None => {
+                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
+                         certificate_id, imported_at
+                     FROM certificate_requests WHERE $1::TEXT IS NULL ORDER BY id"
+                }
+            };
+            conn.query(sql, &[&device])?
+                .iter()
+                .map(|row| {
+                    Ok(CertificateRequest {
+                        id: get(row, 0)?,
+                        device: get(row, 1)?,
+                        key_request: parse("key_request", &get::<String>(row, 2)?)?,
+                        spki_der: get(row, 3)?,
+                        csr_der: get(row, 4)?,
+                        requested_at: to_u64(get(row, 5)?),
+                        stale_at: get::<Option<i64>>(row, 6)?.map(to_u64),
+                        certificate_id: get(row, 7)?,
+                        imported_at: get::<Option<i64>>(row, 8)?.map(to_u64),
+                    })
                 })
-            })
-            .collect()
+                .collect()
         })
     }
 

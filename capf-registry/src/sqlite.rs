@@ -418,6 +418,14 @@ trait WriteJob: Send {
     /// Whether the caller relies on the write surviving a power loss once
     /// answered (see [`Durability`]).
     fn durability(&self) -> Durability;
+    /// Runs the write in the open transaction without a savepoint of its
+    /// own and keeps its result for [`answer`](Self::answer); false when it
+    /// failed (the batch is then undone and runs again through
+    /// [`run`](Self::run)).
+    fn attempt(&mut self, connection: &Connection) -> bool;
+    /// After a successful [`attempt`](Self::attempt): how to answer the
+    /// caller once the commit's result is known.
+    fn answer(self: Box<Self>) -> Box<dyn FnOnce(RegistryResult<()>) + Send>;
     /// Runs the write in its own savepoint and returns how to answer the
     /// caller once the commit's result is known.
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send>;
@@ -430,6 +438,8 @@ struct Job<T, F> {
     work: F,
     durability: Durability,
     reply: Reply<T>,
+    /// The result of the last [`WriteJob::attempt`].
+    attempted: Option<RegistryResult<T>>,
 }
 
 /// Where a write's answer goes.
@@ -546,15 +556,33 @@ impl<T> Future for PendingWrite<T> {
 impl<T, F> WriteJob for Job<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> RegistryResult<T> + Send,
+    F: FnMut(&Connection) -> RegistryResult<T> + Send,
 {
     fn durability(&self) -> Durability {
         self.durability
     }
 
+    fn attempt(&mut self, connection: &Connection) -> bool {
+        let result = (self.work)(connection);
+        let succeeded = result.is_ok();
+        self.attempted = Some(result);
+        succeeded
+    }
+
+    fn answer(self: Box<Self>) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
+        let Job {
+            reply, attempted, ..
+        } = *self;
+        let result =
+            attempted.unwrap_or_else(|| Err(RegistryError::Database("write not attempted".into())));
+        Box::new(move |committed| reply.send(committed.and(result)))
+    }
+
     fn run(self: Box<Self>, connection: &Connection) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
-        let Job { work, reply, .. } = *self;
-        let result = in_savepoint(connection, work);
+        let Job {
+            mut work, reply, ..
+        } = *self;
+        let result = in_savepoint(connection, &mut work);
         Box::new(move |committed| reply.send(committed.and(result)))
     }
 
@@ -566,7 +594,7 @@ where
 /// Runs `work` in a savepoint: kept when it succeeds, undone when it fails.
 fn in_savepoint<T>(
     connection: &Connection,
-    work: impl FnOnce(&Connection) -> RegistryResult<T>,
+    work: &mut impl FnMut(&Connection) -> RegistryResult<T>,
 ) -> RegistryResult<T> {
     execute(connection, "SAVEPOINT capf_write", [])?;
     match work(connection) {
@@ -584,15 +612,29 @@ fn in_savepoint<T>(
 
 /// Runs a batch of writes as one IMMEDIATE transaction and answers each
 /// once the commit's result is known (group commit).
-fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
+///
+/// Each write first runs without a savepoint of its own: a SAVEPOINT and
+/// its RELEASE cost as much as a session's short write itself. When one
+/// fails, the transaction is rolled back and the batch runs again with
+/// each write in its own savepoint, so that a failed write undoes only
+/// itself.
+fn run_batch(connection: &Connection, mut batch: Vec<Box<dyn WriteJob>>) {
     if let Err(error) = execute(connection, "BEGIN IMMEDIATE", []) {
-        let error = RegistryError::from(error);
-        for job in batch {
-            job.fail(error.clone());
-        }
+        fail_all(batch, &RegistryError::from(error));
         return;
     }
-    let answers: Vec<_> = batch.into_iter().map(|job| job.run(connection)).collect();
+    let answers: Vec<_> = if batch.iter_mut().all(|job| job.attempt(connection)) {
+        batch.into_iter().map(|job| job.answer()).collect()
+    } else {
+        // A failed statement may have ended the transaction already
+        // (SQLite does on some errors): the ROLLBACK's error is moot.
+        let _ = connection.execute_batch("ROLLBACK");
+        if let Err(error) = execute(connection, "BEGIN IMMEDIATE", []) {
+            fail_all(batch, &RegistryError::from(error));
+            return;
+        }
+        batch.into_iter().map(|job| job.run(connection)).collect()
+    };
     let committed = execute(connection, "COMMIT", [])
         .map(drop)
         .map_err(|error| {
@@ -601,6 +643,13 @@ fn run_batch(connection: &Connection, batch: Vec<Box<dyn WriteJob>>) {
         });
     for answer in answers {
         answer(committed.clone());
+    }
+}
+
+/// Answers every write of a batch that could not run with `error`.
+fn fail_all(batch: Vec<Box<dyn WriteJob>>, error: &RegistryError) {
+    for job in batch {
+        job.fail(error.clone());
     }
 }
 
@@ -633,13 +682,10 @@ fn writer_loop(connection: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>) 
                 Durability::Durable => "PRAGMA synchronous = FULL",
                 Durability::Lease => "PRAGMA synchronous = NORMAL",
             };
-            if let Err(error) = connection.execute_batch(pragma) {
+            if let Err(error) = execute(&connection, pragma, []) {
                 // Never commit a durable write under NORMAL: refuse the
                 // batch and try again with the next one.
-                let error = RegistryError::from(error);
-                for job in batch {
-                    job.fail(error.clone());
-                }
+                fail_all(batch, &RegistryError::from(error));
                 continue;
             }
             current = wanted;
@@ -784,7 +830,7 @@ impl SqliteRegistry {
     fn write<T, F>(&self, work: F) -> RegistryResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> RegistryResult<T> + Send + 'static,
     {
         self.write_with(Durability::Durable, work)
     }
@@ -795,7 +841,7 @@ impl SqliteRegistry {
     fn write_lease<T, F>(&self, work: F) -> RegistryResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> RegistryResult<T> + Send + 'static,
     {
         self.write_with(Durability::Lease, work)
     }
@@ -803,7 +849,7 @@ impl SqliteRegistry {
     fn write_with<T, F>(&self, durability: Durability, work: F) -> RegistryResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> RegistryResult<T> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
         self.submit(durability, work, Reply::Blocking(reply))?;
@@ -815,7 +861,7 @@ impl SqliteRegistry {
     fn write_async<T, F>(&self, durability: Durability, work: F) -> PendingWrite<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> RegistryResult<T> + Send + 'static,
     {
         let (pending, completer) = PendingWrite::new();
         // On failure the job, and with it the completer, is dropped: the
@@ -828,7 +874,7 @@ impl SqliteRegistry {
     fn submit<T, F>(&self, durability: Durability, work: F, reply: Reply<T>) -> RegistryResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> RegistryResult<T> + Send + 'static,
     {
         let sender = self.writer.as_ref().ok_or(RegistryError::WriterStopped)?;
         sender
@@ -836,6 +882,7 @@ impl SqliteRegistry {
                 work,
                 durability,
                 reply,
+                attempted: None,
             }))
             .map_err(|_| RegistryError::WriterStopped)
     }
@@ -852,6 +899,16 @@ fn event(connection: &Connection, device: &str, now: u64, what: &str) -> Registr
     Ok(())
 }
 
+/// Two events of one write, in order, in one statement.
+fn events(connection: &Connection, device: &str, now: u64, what: [&str; 2]) -> RegistryResult<()> {
+    execute(
+        connection,
+        "INSERT INTO events (time, device, what) VALUES (?1, ?2, ?3), (?1, ?2, ?4)",
+        params![to_i64(now), device, what[0], what[1]],
+    )?;
+    Ok(())
+}
+
 fn stored_device(connection: &Connection, name: &str) -> RegistryResult<Option<DeviceRow>> {
     Ok(connection
         .prepare_cached(SELECT_DEVICE)?
@@ -861,6 +918,19 @@ fn stored_device(connection: &Connection, name: &str) -> RegistryResult<Option<D
 
 fn require_device(connection: &Connection, name: &str) -> RegistryResult<DeviceRow> {
     stored_device(connection, name)?.ok_or_else(|| RegistryError::UnknownDevice(name.to_owned()))
+}
+
+/// Whether `token` holds device `name`'s operation ([`holds`]), reading
+/// only the claim: the session's own writes need no more of the row.
+fn claim_held(connection: &Connection, name: &str, token: ClaimToken) -> RegistryResult<bool> {
+    let stored: Option<Option<Vec<u8>>> = connection
+        .prepare_cached("SELECT claim_token FROM devices WHERE name = ?1 AND removed = 0")?
+        .query_row([name], |row| row.get(0))
+        .optional()?;
+    match stored {
+        Some(holder) => Ok(holder.as_deref() == Some(token.0.as_slice())),
+        None => Err(RegistryError::UnknownDevice(name.to_owned())),
+    }
 }
 
 /// Whether `claim`'s token holds the device's operation. A token holds it
@@ -891,7 +961,12 @@ fn set_status(
         "UPDATE devices SET op_status = ?2, op_status_at = ?3 WHERE name = ?1",
         params![name, status.slug(), to_i64(now)],
     )?;
-    event(connection, name, now, &format!("status: {status}"))
+    event(connection, name, now, &status_event(status))
+}
+
+/// The event a status change leaves.
+fn status_event(status: OperationStatus) -> String {
+    format!("status: {status}")
 }
 
 fn status_of(operation: Operation) -> Status {
@@ -1088,32 +1163,39 @@ fn complete(
             )?;
         }
     }
+    // One statement for the device: the completion, the one-time string
+    // consumed when asked (?4), the operation status when the operation
+    // has one (?5; NULL keeps it).
+    let status = StatusOperation::of(completion.operation).map(OperationStatus::Success);
     execute(
         connection,
         "UPDATE devices SET operation = 'none', status = 'successful',
              status_operation = ?2, status_detail = NULL, failed_attempts = 0, locked = 0,
-             claim_token = NULL, claim_expires = NULL, updated_at = ?3
+             claim_token = NULL, claim_expires = NULL, updated_at = ?3,
+             auth_salt = CASE WHEN ?4 THEN NULL ELSE auth_salt END,
+             auth_hash = CASE WHEN ?4 THEN NULL ELSE auth_hash END,
+             auth_iterations = CASE WHEN ?4 THEN NULL ELSE auth_iterations END,
+             auth_hmac = CASE WHEN ?4 THEN NULL ELSE auth_hmac END,
+             op_status = COALESCE(?5, op_status),
+             op_status_at = CASE WHEN ?5 IS NULL THEN op_status_at ELSE ?3 END
          WHERE name = ?1",
-        params![name, completion.operation.as_str(), to_i64(now)],
+        params![
+            name,
+            completion.operation.as_str(),
+            to_i64(now),
+            completion.consume_auth_string,
+            status.map(|status| status.slug()),
+        ],
     )?;
-    if completion.consume_auth_string {
-        execute(
+    let successful = format!("{} successful", completion.operation);
+    match status {
+        Some(status) => events(
             connection,
-            "UPDATE devices SET auth_salt = NULL, auth_hash = NULL, auth_iterations = NULL,
-                 auth_hmac = NULL
-             WHERE name = ?1",
-            [name],
-        )?;
-    }
-    event(
-        connection,
-        name,
-        now,
-        &format!("{} successful", completion.operation),
-    )?;
-    match StatusOperation::of(completion.operation) {
-        Some(operation) => set_status(connection, name, OperationStatus::Success(operation), now),
-        None => Ok(()),
+            name,
+            now,
+            [successful.as_str(), &status_event(status)],
+        ),
+        None => event(connection, name, now, &successful),
     }
 }
 
@@ -1734,11 +1816,21 @@ impl Registry for SqliteRegistry {
     ) -> RegistryResult<Vec<CertificateRequest>> {
         let device = device.map(str::to_owned);
         self.read(move |connection| {
-            let mut statement = connection.prepare(
-                "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
-                     certificate_id, imported_at
-                 FROM certificate_requests WHERE ?1 IS NULL OR device = ?1 ORDER BY id",
-            )?;
+            // One statement per case: `device = ?1` uses the device index
+            // (every install session asks, through the offline CA's ready
+            // certificate); `?1 IS NULL OR device = ?1` would scan.
+            let mut statement = connection.prepare_cached(match device {
+                Some(_) => {
+                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
+                         certificate_id, imported_at
+                     FROM certificate_requests WHERE device = ?1 ORDER BY id"
+                }
+                None => {
+                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
+                         certificate_id, imported_at
+                     FROM certificate_requests WHERE ?1 IS NULL ORDER BY id"
+                }
+            })?;
             let rows = statement
                 .query_map([&device], |row| {
                     Ok((
@@ -1924,7 +2016,7 @@ fn claim_work(
     token: ClaimToken,
     lease_until: u64,
     now: u64,
-) -> impl FnOnce(&Connection) -> RegistryResult<ClaimAnswer> + Send + 'static {
+) -> impl FnMut(&Connection) -> RegistryResult<ClaimAnswer> + Send + 'static {
     let name = name.to_owned();
     move |connection| {
         let row = require_device(connection, &name)?;
@@ -1956,7 +2048,7 @@ fn claim_work(
         device.device.claimed_until = Some(lease_until);
         Ok(ClaimAnswer::Claimed {
             claim: Claim {
-                device: name,
+                device: name.clone(),
                 token,
                 lease_until,
             },
@@ -1970,11 +2062,10 @@ fn pending_work(
     claim: &Claim,
     certificate: &NewCertificate,
     now: u64,
-) -> impl FnOnce(&Connection) -> RegistryResult<i64> + Send + 'static {
+) -> impl FnMut(&Connection) -> RegistryResult<i64> + Send + 'static {
     let (claim, certificate) = (claim.clone(), certificate.clone());
     move |connection| {
-        let row = require_device(connection, &claim.device)?;
-        if !holds(&row, &claim) {
+        if !claim_held(connection, &claim.device, claim.token)? {
             return Err(RegistryError::ClaimLost(claim.device.clone()));
         }
         insert_certificate(
@@ -1993,21 +2084,32 @@ fn outcome_work(
     claim: Option<&Claim>,
     write: &OutcomeWrite,
     now: u64,
-) -> impl FnOnce(&Connection) -> RegistryResult<Recorded> + Send + 'static {
+) -> impl FnMut(&Connection) -> RegistryResult<Recorded> + Send + 'static {
     let (name, claim, write) = (name.to_owned(), claim.cloned(), write.clone());
     move |connection| {
+        // A completion needs only the claim (the common case: one short
+        // read); a failure's rules need the whole row.
+        if let OutcomeWrite::Completed(completion) = &write {
+            let held = match &claim {
+                Some(claim) => claim_held(connection, &name, claim.token)?,
+                None => {
+                    require_device(connection, &name)?;
+                    false
+                }
+            };
+            if !held {
+                return Err(RegistryError::ClaimLost(name.clone()));
+            }
+            complete(connection, &name, completion, now)?;
+            return Ok(Recorded {
+                released: true,
+                ..Recorded::default()
+            });
+        }
         let row = require_device(connection, &name)?;
-        let held = claim.as_ref().is_some_and(|claim| holds(&row, claim));
         let mut recorded = Recorded::default();
         match &write {
-            OutcomeWrite::Completed(completion) => {
-                if !held {
-                    return Err(RegistryError::ClaimLost(name.clone()));
-                }
-                complete(connection, &name, completion, now)?;
-                recorded.released = true;
-                return Ok(recorded);
-            }
+            OutcomeWrite::Completed(_) => {}
             OutcomeWrite::AuthenticationFailed { lock_after, reason } => {
                 recorded.failure =
                     Some(count_failure(connection, &row, *lock_after, *reason, now)?);
@@ -2042,9 +2144,7 @@ fn outcome_work(
 }
 
 /// A claim's release.
-fn release_work(
-    claim: &Claim,
-) -> impl FnOnce(&Connection) -> RegistryResult<bool> + Send + 'static {
+fn release_work(claim: &Claim) -> impl FnMut(&Connection) -> RegistryResult<bool> + Send + 'static {
     let claim = claim.clone();
     move |connection| release(connection, &claim.device, claim.token)
 }
@@ -2216,7 +2316,7 @@ mod tests {
 
     /// A job whose result lands in a channel the test reads after the batch.
     fn job<T: Send + 'static>(
-        work: impl FnOnce(&Connection) -> RegistryResult<T> + Send + 'static,
+        work: impl FnMut(&Connection) -> RegistryResult<T> + Send + 'static,
     ) -> (Box<dyn WriteJob>, mpsc::Receiver<RegistryResult<T>>) {
         let (reply, answer) = mpsc::sync_channel(1);
         (
@@ -2224,6 +2324,7 @@ mod tests {
                 work,
                 durability: Durability::Durable,
                 reply: Reply::Blocking(reply),
+                attempted: None,
             }),
             answer,
         )
@@ -2273,6 +2374,59 @@ mod tests {
             .filter(|event| event.what == "half-way")
             .count();
         assert_eq!(half_way, 0);
+        drop(writer);
+        drop(registry);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_batch_without_failures_runs_each_write_once_and_a_failure_reruns_the_others() {
+        let path = temp_path("attempts");
+        let registry = SqliteRegistry::open(&path).unwrap();
+        registry
+            .put_device("SEP0011223344AA", &install(), 1)
+            .unwrap();
+        let mut writer = connect(&path).unwrap();
+        migrate(&mut writer).unwrap();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = |fail: bool| {
+            let runs = Arc::clone(&runs);
+            job(move |c| {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                event(c, "SEP0011223344AA", 2, "counted")?;
+                if fail {
+                    return Err(RegistryError::Corrupt("on purpose".into()));
+                }
+                Ok(())
+            })
+        };
+        let events = |registry: &SqliteRegistry| {
+            registry
+                .events("SEP0011223344AA")
+                .unwrap()
+                .into_iter()
+                .filter(|event| event.what == "counted")
+                .count()
+        };
+        let (first, first_answer) = counted(false);
+        let (second, second_answer) = counted(false);
+        run_batch(&writer, vec![first, second]);
+        assert_eq!(first_answer.recv().unwrap(), Ok(()));
+        assert_eq!(second_answer.recv().unwrap(), Ok(()));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(events(&registry), 2);
+        // The failure stops the first pass at the second write; all three
+        // run again, each in its own savepoint.
+        runs.store(0, std::sync::atomic::Ordering::SeqCst);
+        let (first, first_answer) = counted(false);
+        let (second, second_answer) = counted(true);
+        let (third, third_answer) = counted(false);
+        run_batch(&writer, vec![first, second, third]);
+        assert_eq!(first_answer.recv().unwrap(), Ok(()));
+        assert!(second_answer.recv().unwrap().is_err());
+        assert_eq!(third_answer.recv().unwrap(), Ok(()));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 5);
+        assert_eq!(events(&registry), 4);
         drop(writer);
         drop(registry);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());

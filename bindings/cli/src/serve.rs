@@ -748,7 +748,7 @@ impl Server {
         }
         async {
             match self.drive(&mut stream, session_id).await {
-                Ok(Some(outcome)) => log_outcome(&outcome),
+                Ok(Some((outcome, ledger_id))) => log_outcome(&outcome, ledger_id),
                 Ok(None) => tracing::info!("connection ended before the session finished"),
                 Err(error) => {
                     tracing::warn!(%error, "connection failed");
@@ -763,12 +763,13 @@ impl Server {
         .await;
     }
 
-    /// Runs one session over one TLS transport through the pump.
+    /// Runs one session over one TLS transport through the pump; the
+    /// outcome comes with the ledger id of the LSC the session recorded.
     async fn drive(
         &self,
         stream: &mut TcpStream,
         session_id: u32,
-    ) -> Result<Option<ServerOutcome>, String> {
+    ) -> Result<Option<(ServerOutcome, Option<i64>)>, String> {
         let shared = &self.shared;
         let mut config = ServerConfig::new(session_id);
         config.max_failed_attempts = if shared.max_failed_attempts == 0 {
@@ -799,7 +800,7 @@ impl Server {
         if let Some(claim) = host.claim.take() {
             self.release(claim).await;
         }
-        result
+        Ok(result?.map(|outcome| (outcome, host.ledger_id)))
     }
 
     /// Makes the outcome's registry write and releases the session's claim
@@ -992,7 +993,8 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     .await
                     .map_err(|e| e.to_string())?;
                 self.ledger_id = Some(id);
-                tracing::info!(device = %device_name, ledger_id = id, "LSC recorded as pending");
+                // The session's one line ("session finished") names the id.
+                tracing::debug!(device = %device_name, ledger_id = id, "LSC recorded as pending");
                 session.answer_pending_recorded().map_err(|e| e.to_string())
             }
             // The outcome goes to the registry before END_SESSION is
@@ -1040,8 +1042,9 @@ fn describe_lookup(
     }
 }
 
-/// One log line per finished session: device, result, END_SESSION reason.
-fn log_outcome(outcome: &ServerOutcome) {
+/// One log line per finished session: device, result, END_SESSION reason,
+/// and the ledger id of the LSC it recorded, if any.
+fn log_outcome(outcome: &ServerOutcome, ledger_id: Option<i64>) {
     let device = outcome.device_name.as_deref().unwrap_or("-");
     let reason = outcome.end_reason.map(|reason| format!("{reason:?}"));
     let reason = reason.as_deref().unwrap_or("none");
@@ -1055,9 +1058,21 @@ fn log_outcome(outcome: &ServerOutcome) {
         || deferred
         || matches!(outcome.result, SessionResult::NothingToDo)
     {
-        tracing::info!(device, result, end_reason = reason, "session finished");
+        tracing::info!(
+            device,
+            result,
+            end_reason = reason,
+            ledger_id,
+            "session finished"
+        );
     } else {
-        tracing::warn!(device, result, end_reason = reason, "session failed");
+        tracing::warn!(
+            device,
+            result,
+            end_reason = reason,
+            ledger_id,
+            "session failed"
+        );
     }
 }
 
