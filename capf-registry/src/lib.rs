@@ -117,6 +117,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The certificate requests matching `$filter` (one SQL literal), oldest
+/// first, as both backends' `certificate_requests` read them (declared before
+/// the backend modules, which use it).
+macro_rules! certificate_requests_where {
+    ($filter:literal) => {
+        concat!(
+            "SELECT id, device, key_request, spki, csr, requested_at, stale_at, ",
+            "certificate_id, imported_at FROM certificate_requests WHERE ",
+            $filter,
+            " ORDER BY id"
+        )
+    };
+}
+
 pub mod any;
 pub mod auth_key;
 pub mod auth_string;

@@ -2376,16 +2376,8 @@ impl Registry for PostgresRegistry {
             // device = $1` scans, and every install session asks for one
             // device (the offline CA's ready certificate).
             let sql = match device {
-                Some(_) => {
-                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
-                         certificate_id, imported_at
-                     FROM certificate_requests WHERE device = $1 ORDER BY id"
-                }
-                None => {
-                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
-                         certificate_id, imported_at
-                     FROM certificate_requests WHERE $1::TEXT IS NULL ORDER BY id"
-                }
+                Some(_) => certificate_requests_where!("device = $1"),
+                None => certificate_requests_where!("$1::TEXT IS NULL"),
             };
             conn.query(sql, &[&device])?
                 .iter()

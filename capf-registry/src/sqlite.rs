@@ -920,24 +920,24 @@ fn require_device(connection: &Connection, name: &str) -> RegistryResult<DeviceR
     stored_device(connection, name)?.ok_or_else(|| RegistryError::UnknownDevice(name.to_owned()))
 }
 
-/// Whether `token` holds device `name`'s operation ([`holds`]), reading
-/// only the claim: the session's own writes need no more of the row.
-fn claim_held(connection: &Connection, name: &str, token: ClaimToken) -> RegistryResult<bool> {
+/// Whether `token` holds device `name`'s operation (no token: false, once
+/// the device is known), reading only the claim: a session's own writes
+/// need no more of the row. A token holds it until another session takes
+/// it (after the lease) or the operation is rescheduled or completed: an
+/// expired lease nobody took is still its own.
+fn claim_held(
+    connection: &Connection,
+    name: &str,
+    token: Option<ClaimToken>,
+) -> RegistryResult<bool> {
     let stored: Option<Option<Vec<u8>>> = connection
         .prepare_cached("SELECT claim_token FROM devices WHERE name = ?1 AND removed = 0")?
         .query_row([name], |row| row.get(0))
         .optional()?;
     match stored {
-        Some(holder) => Ok(holder.as_deref() == Some(token.0.as_slice())),
+        Some(holder) => Ok(token.is_some_and(|token| holder.as_deref() == Some(&token.0[..]))),
         None => Err(RegistryError::UnknownDevice(name.to_owned())),
     }
-}
-
-/// Whether `claim`'s token holds the device's operation. A token holds it
-/// until another session takes it (after the lease) or the operation is
-/// rescheduled or completed: an expired lease nobody took is still its own.
-fn holds(row: &DeviceRow, claim: &Claim) -> bool {
-    row.claim_token() == Some(claim.token)
 }
 
 /// The operation status of a freshly scheduled operation.
@@ -1730,8 +1730,7 @@ impl Registry for SqliteRegistry {
     ) -> RegistryResult<i64> {
         let (claim, request) = (claim.clone(), request.clone());
         self.write(move |connection| {
-            let row = require_device(connection, &claim.device)?;
-            if !holds(&row, &claim) {
+            if !claim_held(connection, &claim.device, Some(claim.token))? {
                 return Err(RegistryError::ClaimLost(claim.device.clone()));
             }
             // A newer key: the earlier requests not installed are stale.
@@ -1820,16 +1819,8 @@ impl Registry for SqliteRegistry {
             // (every install session asks, through the offline CA's ready
             // certificate); `?1 IS NULL OR device = ?1` would scan.
             let mut statement = connection.prepare_cached(match device {
-                Some(_) => {
-                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
-                         certificate_id, imported_at
-                     FROM certificate_requests WHERE device = ?1 ORDER BY id"
-                }
-                None => {
-                    "SELECT id, device, key_request, spki, csr, requested_at, stale_at,
-                         certificate_id, imported_at
-                     FROM certificate_requests WHERE ?1 IS NULL ORDER BY id"
-                }
+                Some(_) => certificate_requests_where!("device = ?1"),
+                None => certificate_requests_where!("?1 IS NULL"),
             })?;
             let rows = statement
                 .query_map([&device], |row| {
@@ -2065,7 +2056,7 @@ fn pending_work(
 ) -> impl FnMut(&Connection) -> RegistryResult<i64> + Send + 'static {
     let (claim, certificate) = (claim.clone(), certificate.clone());
     move |connection| {
-        if !claim_held(connection, &claim.device, claim.token)? {
+        if !claim_held(connection, &claim.device, Some(claim.token))? {
             return Err(RegistryError::ClaimLost(claim.device.clone()));
         }
         insert_certificate(
@@ -2090,14 +2081,7 @@ fn outcome_work(
         // A completion needs only the claim (the common case: one short
         // read); a failure's rules need the whole row.
         if let OutcomeWrite::Completed(completion) = &write {
-            let held = match &claim {
-                Some(claim) => claim_held(connection, &name, claim.token)?,
-                None => {
-                    require_device(connection, &name)?;
-                    false
-                }
-            };
-            if !held {
+            if !claim_held(connection, &name, claim.as_ref().map(|claim| claim.token))? {
                 return Err(RegistryError::ClaimLost(name.clone()));
             }
             complete(connection, &name, completion, now)?;
@@ -2109,7 +2093,6 @@ fn outcome_work(
         let row = require_device(connection, &name)?;
         let mut recorded = Recorded::default();
         match &write {
-            OutcomeWrite::Completed(_) => {}
             OutcomeWrite::AuthenticationFailed { lock_after, reason } => {
                 recorded.failure =
                     Some(count_failure(connection, &row, *lock_after, *reason, now)?);
@@ -2134,7 +2117,8 @@ fn outcome_work(
             OutcomeWrite::Deferred => {
                 set_status(connection, &name, OperationStatus::Pending, now)?;
             }
-            OutcomeWrite::Nothing => {}
+            // A completion was answered above.
+            OutcomeWrite::Nothing | OutcomeWrite::Completed(_) => {}
         }
         if let Some(claim) = claim.as_ref().filter(|claim| claim.device == name) {
             recorded.released = release(connection, &name, claim.token)?;

@@ -461,6 +461,20 @@ fn schedule_install(registry: &Arc<CapfRegistry>) {
         .unwrap();
 }
 
+/// A fresh registry with `DEVICE` scheduled ([`schedule_install`]) and a
+/// software keystore, also as the phone's keystore.
+fn offline_setup() -> (
+    Arc<CapfRegistry>,
+    Arc<SoftwareKeystore>,
+    Arc<dyn PhoneKeystore>,
+) {
+    let registry = fresh_registry();
+    schedule_install(&registry);
+    let software = SoftwareKeystore::new();
+    let keystore = software.clone().as_keystore();
+    (registry, software, keystore)
+}
+
 /// One null-string session with `options` against `server` over TLS (in
 /// memory); its outcome and the server's result.
 fn offline_session(
@@ -512,10 +526,7 @@ fn certificate_key(certificate_der: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_phone_sends_a_signed_request_and_stores_the_offline_ca_certificate_for_its_pending_key() {
-    let registry = fresh_registry();
-    schedule_install(&registry);
-    let software = SoftwareKeystore::new();
-    let keystore = software.clone().as_keystore();
+    let (registry, software, keystore) = offline_setup();
 
     // First session: the key and a request signed by it go out; deferred.
     let (outcome, result) = offline_session(
@@ -591,10 +602,7 @@ fn the_phone_sends_a_signed_request_and_stores_the_offline_ca_certificate_for_it
 
 #[test]
 fn a_certificate_for_another_key_than_the_pending_one_is_refused_and_the_key_kept() {
-    let registry = fresh_registry();
-    schedule_install(&registry);
-    let software = SoftwareKeystore::new();
-    let keystore = software.clone().as_keystore();
+    let (registry, software, keystore) = offline_setup();
     let (outcome, _) = offline_session(
         &offline_server(&registry),
         &keystore,
