@@ -596,8 +596,8 @@ pub async fn look_up_device_async<R: SessionWritesAsync + ?Sized>(
         }
         None => {}
     }
-    // The ledger's revocations are a read: answered here, as the claim's
-    // first read is.
+    // The ledger's revocations are a read: answered here, on the caller's
+    // thread.
     match with_ledger_revocations(registry, name, answer?)
         .and_then(|answer| with_ready_certificate(registry, name, answer))
     {

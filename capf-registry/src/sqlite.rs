@@ -420,8 +420,10 @@ trait WriteJob: Send {
     fn durability(&self) -> Durability;
     /// Runs the write in the open transaction without a savepoint of its
     /// own and keeps its result for [`answer`](Self::answer); false when it
-    /// failed (the batch is then undone and runs again through
-    /// [`run`](Self::run)).
+    /// failed after changing a row (the batch is then undone and runs again
+    /// through [`run`](Self::run)). A write that failed before it changed
+    /// anything (an unknown device, a lost claim) leaves nothing to undo:
+    /// its error is its answer, and the batch goes on.
     fn attempt(&mut self, connection: &Connection) -> bool;
     /// After a successful [`attempt`](Self::attempt): how to answer the
     /// caller once the commit's result is known.
@@ -526,13 +528,6 @@ impl<T> PendingWrite<T> {
         }));
         (Self { slot: slot.clone() }, Completer { slot })
     }
-
-    /// A future already answered (no write was needed, or it failed early).
-    pub(crate) fn ready(value: RegistryResult<T>) -> Self {
-        let (pending, completer) = Self::new();
-        completer.complete(value);
-        pending
-    }
 }
 
 impl<T> Future for PendingWrite<T> {
@@ -563,10 +558,15 @@ where
     }
 
     fn attempt(&mut self, connection: &Connection) -> bool {
+        let changes_before = connection.total_changes();
         let result = (self.work)(connection);
-        let succeeded = result.is_ok();
+        // `total_changes` counts the rows of every completed INSERT, UPDATE
+        // and DELETE (triggers' included); a statement that failed undid
+        // its own. An error that ended the transaction needs the rerun.
+        let must_undo = result.is_err()
+            && (connection.total_changes() != changes_before || connection.is_autocommit());
         self.attempted = Some(result);
-        succeeded
+        !must_undo
     }
 
     fn answer(self: Box<Self>) -> Box<dyn FnOnce(RegistryResult<()>) + Send> {
@@ -1426,10 +1426,7 @@ impl Registry for SqliteRegistry {
         lease_until: u64,
         now: u64,
     ) -> RegistryResult<ClaimAnswer> {
-        match self.claim_seen(name)? {
-            Some(answer) => Ok(answer),
-            None => self.write_lease(claim_work(name, token, lease_until, now)),
-        }
+        self.write_lease(claim_work(name, token, lease_until, now))
     }
 
     fn record_pending_certificate(
@@ -1945,8 +1942,12 @@ impl Registry for SqliteRegistry {
 
 /// The session path of [`Registry`] for async hosts: the same writes in
 /// the same batches, answered through a [`PendingWrite`] future instead of
-/// a blocked thread. Only the claim's first read (one row, no write, no
-/// fsync) runs on the caller's thread.
+/// a blocked thread. The claim is decided on the writer too, even when it
+/// finds nothing to claim: a read on the caller's thread first would cost
+/// more (a read transaction whose page cache every commit empties) than
+/// the writer's turn for a device it finds unknown or with nothing to do,
+/// which changes nothing and so neither undoes its batch nor adds a frame
+/// to the WAL.
 impl SqliteRegistry {
     /// [`Registry::claim_operation`], answered through a future.
     pub fn claim_operation_async(
@@ -1956,13 +1957,7 @@ impl SqliteRegistry {
         lease_until: u64,
         now: u64,
     ) -> PendingWrite<ClaimAnswer> {
-        match self.claim_seen(name) {
-            Ok(Some(answer)) => PendingWrite::ready(Ok(answer)),
-            Ok(None) => {
-                self.write_async(Durability::Lease, claim_work(name, token, lease_until, now))
-            }
-            Err(error) => PendingWrite::ready(Err(error)),
-        }
+        self.write_async(Durability::Lease, claim_work(name, token, lease_until, now))
     }
 
     /// [`Registry::record_pending_certificate`], answered through a future.
@@ -1990,18 +1985,10 @@ impl SqliteRegistry {
     pub fn release_claim_async(&self, claim: &Claim, _now: u64) -> PendingWrite<bool> {
         self.write_async(Durability::Lease, release_work(claim))
     }
-
-    /// The claim's first step, a read: unknown, or nothing scheduled, is
-    /// answered from it without a turn on the writer (most lookups of a
-    /// busy server with nothing to do); `None`: the write decides.
-    fn claim_seen(&self, name: &str) -> RegistryResult<Option<ClaimAnswer>> {
-        let seen = self.read(|connection| require_device(connection, name)?.stored())?;
-        Ok((seen.device.operation == Operation::None)
-            .then_some(ClaimAnswer::NothingScheduled { device: seen }))
-    }
 }
 
-/// The claim's write: everything decided again inside the transaction.
+/// The claim's write: read and decided inside the writer's transaction (an
+/// unknown device fails it before it changes anything).
 fn claim_work(
     name: &str,
     token: ClaimToken,
@@ -2364,7 +2351,8 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_without_failures_runs_each_write_once_and_a_failure_reruns_the_others() {
+    fn a_batch_without_failures_runs_each_write_once_and_a_failure_after_a_change_reruns_the_others()
+     {
         let path = temp_path("attempts");
         let registry = SqliteRegistry::open(&path).unwrap();
         registry
@@ -2373,10 +2361,15 @@ mod tests {
         let mut writer = connect(&path).unwrap();
         migrate(&mut writer).unwrap();
         let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = |fail: bool| {
+        // A counted write; `fail`: it fails after its change, `refuse`:
+        // before it changes anything.
+        let counted_with = |fail: bool, refuse: bool| {
             let runs = Arc::clone(&runs);
             job(move |c| {
                 runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if refuse {
+                    return Err(RegistryError::UnknownDevice("on purpose".into()));
+                }
                 event(c, "SEP0011223344AA", 2, "counted")?;
                 if fail {
                     return Err(RegistryError::Corrupt("on purpose".into()));
@@ -2384,6 +2377,7 @@ mod tests {
                 Ok(())
             })
         };
+        let counted = |fail: bool| counted_with(fail, false);
         let events = |registry: &SqliteRegistry| {
             registry
                 .events("SEP0011223344AA")
@@ -2411,6 +2405,21 @@ mod tests {
         assert_eq!(third_answer.recv().unwrap(), Ok(()));
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 5);
         assert_eq!(events(&registry), 4);
+        // A write refused before it changed anything is answered with its
+        // error and the batch goes on, nothing run twice.
+        runs.store(0, std::sync::atomic::Ordering::SeqCst);
+        let (first, first_answer) = counted(false);
+        let (second, second_answer) = counted_with(false, true);
+        let (third, third_answer) = counted(false);
+        run_batch(&writer, vec![first, second, third]);
+        assert_eq!(first_answer.recv().unwrap(), Ok(()));
+        assert_eq!(
+            second_answer.recv().unwrap(),
+            Err(RegistryError::UnknownDevice("on purpose".into()))
+        );
+        assert_eq!(third_answer.recv().unwrap(), Ok(()));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(events(&registry), 6);
         drop(writer);
         drop(registry);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
