@@ -48,22 +48,30 @@ use capf_core::revocation::RevocationReason;
 /// Schema migrations, applied in order; `PRAGMA user_version` records the
 /// last one applied. Each runs in one transaction with its version bump.
 pub(crate) const MIGRATIONS: &[&str] = &[
-    // 1: devices, certificate ledger, events.
+    // 1: devices, certificate ledger, events. The CHECKs on a column's
+    // values are written as comparisons joined by OR, not `IN (...)`:
+    // SQLite compiles an IN list of more than two values into a temporary
+    // b-tree built at every row written, which cost the session's writes
+    // about a sixth of the writer's CPU (files made before this change
+    // keep the IN form: the same rule, a little slower).
     r"
     CREATE TABLE IF NOT EXISTS devices (
         name TEXT PRIMARY KEY NOT NULL,
         operation TEXT NOT NULL DEFAULT 'none'
-            CHECK (operation IN ('none', 'install', 'fetch', 'delete')),
+            CHECK (operation = 'none' OR operation = 'install'
+                OR operation = 'fetch' OR operation = 'delete'),
         key_request TEXT NOT NULL,
         auth_mode TEXT NOT NULL
-            CHECK (auth_mode IN ('auth-string', 'null', 'lsc', 'mic')),
+            CHECK (auth_mode = 'auth-string' OR auth_mode = 'null'
+                OR auth_mode = 'lsc' OR auth_mode = 'mic'),
         auth_salt BLOB,
         auth_hash BLOB,
         auth_iterations INTEGER,
         failed_attempts INTEGER NOT NULL DEFAULT 0,
         locked INTEGER NOT NULL DEFAULT 0,
         status TEXT NOT NULL DEFAULT 'none'
-            CHECK (status IN ('none', 'pending', 'failed', 'successful')),
+            CHECK (status = 'none' OR status = 'pending'
+                OR status = 'failed' OR status = 'successful'),
         status_operation TEXT,
         status_detail TEXT,
         removed INTEGER NOT NULL DEFAULT 0,
@@ -78,7 +86,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         serial_hex TEXT NOT NULL,
         der BLOB NOT NULL,
         state TEXT NOT NULL
-            CHECK (state IN ('pending', 'installed', 'fetched', 'deleted')),
+            CHECK (state = 'pending' OR state = 'installed'
+                OR state = 'fetched' OR state = 'deleted'),
         issued_at INTEGER NOT NULL,
         not_after INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
@@ -2549,6 +2558,67 @@ mod tests {
                 .is_err()
         );
         assert_eq!(registry.certificates("CSFALICE").unwrap().len(), 1);
+        drop(registry);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+    /// The value CHECKs are comparisons: a session's write compiles without
+    /// the temporary b-tree an IN list of more than two values costs at
+    /// every row, and the CHECKs still refuse a value outside the list.
+    #[test]
+    fn value_checks_compile_without_a_temporary_b_tree_and_still_refuse() {
+        let path = temp_path("checks");
+        let registry = SqliteRegistry::open(&path).unwrap();
+        registry.put_device("CSFALICE", &install(), 1).unwrap();
+        let connection = connect(&path).unwrap();
+        let tables: Vec<String> = connection
+            .prepare(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name <> 'tvs_certificates'",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(tables.len() >= 5, "{tables:?}");
+        for sql in &tables {
+            assert!(!sql.contains(" IN ("), "an IN list in {sql}");
+        }
+        let opcodes = |sql: &str| -> Vec<String> {
+            connection
+                .prepare(&format!("EXPLAIN {sql}"))
+                .unwrap()
+                .query_map([], |row| row.get(1))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        for sql in [
+            "UPDATE certificates SET state = 'installed' WHERE id = 1",
+            "UPDATE devices SET operation = 'none', status = 'successful' WHERE name = 'CSFALICE'",
+            "INSERT INTO certificates (device, serial_hex, der, state, issued_at, not_after, updated_at)
+             VALUES ('CSFALICE', '01', x'00', 'pending', 1, 2, 1)",
+        ] {
+            let compiled = opcodes(sql);
+            assert!(compiled.iter().any(|op| op == "Halt"), "{compiled:?}");
+            assert!(
+                !compiled.iter().any(|op| op == "OpenEphemeral"),
+                "{sql}: {compiled:?}"
+            );
+        }
+        for refused in [
+            "UPDATE devices SET operation = 'reboot' WHERE name = 'CSFALICE'",
+            "UPDATE devices SET status = 'done' WHERE name = 'CSFALICE'",
+            "UPDATE devices SET auth_mode = 'password' WHERE name = 'CSFALICE'",
+            "INSERT INTO certificates (device, serial_hex, der, state, issued_at, not_after, updated_at)
+             VALUES ('CSFALICE', '01', x'00', 'revoked', 1, 2, 1)",
+        ] {
+            let error = connection.execute(refused, []).unwrap_err().to_string();
+            assert!(error.contains("CHECK constraint failed"), "{refused}: {error}");
+        }
+        assert_eq!(
+            registry.device("CSFALICE").unwrap().operation,
+            Operation::Install
+        );
         drop(registry);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
