@@ -192,7 +192,8 @@ pub fn auth_string_verifier(
         StoredAuthHash::Keyed { hash } => match key {
             Some(key) => Ok(server::AuthStringHash::keyed(key.bytes(), *hash)),
             None => Err(RegistryError::AuthKey(
-                "a device's authentication string is hashed with a key, and this program has                  no key (--auth-key-file / CAPF_AUTH_KEY_FILE)"
+                "a device's authentication string is hashed with a key, and this program has \
+                 no key (--auth-key-file / CAPF_AUTH_KEY_FILE)"
                     .into(),
             )),
         },

@@ -377,7 +377,8 @@ struct Shared {
     max_failed_attempts: u32,
     timeouts: Timeouts,
     /// The key, once found (a server started before the first string was
-    /// written looks again at each lookup until the key exists).
+    /// written looks again when a lookup finds a keyed string it cannot
+    /// check: `capf device add` creates the file with the first one).
     auth_key: Mutex<Option<AuthKey>>,
     auth_key_path: PathBuf,
     /// `--offline-ca`.
@@ -385,18 +386,27 @@ struct Shared {
 }
 
 impl Shared {
-    /// The key, read now if it was not there before.
+    /// The key as last read: none while the file did not exist.
     fn auth_key(&self) -> Option<AuthKey> {
+        self.auth_key.lock().ok()?.clone()
+    }
+
+    /// The key read again if there was none: a lookup found a string
+    /// hashed with a key this server has not read (the file was created
+    /// after it started). None when there still is none (or it already had
+    /// one: looking again would not change the answer).
+    fn auth_key_read_again(&self) -> Option<AuthKey> {
         let mut key = self.auth_key.lock().ok()?;
-        if key.is_none() {
-            match open_auth_key(
-                &self.auth_key_path,
-                AuthKeyUse::MustExist,
-                &mut rand_core::OsRng,
-            ) {
-                Ok(found) => *key = found,
-                Err(error) => tracing::error!(%error, "authentication key unreadable"),
-            }
+        if key.is_some() {
+            return None;
+        }
+        match open_auth_key(
+            &self.auth_key_path,
+            AuthKeyUse::MustExist,
+            &mut rand_core::OsRng,
+        ) {
+            Ok(found) => *key = found,
+            Err(error) => tracing::error!(%error, "authentication key unreadable"),
         }
         key.clone()
     }
@@ -878,16 +888,27 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     shared.issuer.issuance_timeout(),
                 );
                 // The claim is a registry write: awaited, no thread blocks.
-                let auth_key = shared.auth_key();
-                let looked_up = capf_registry::look_up_device_async(
-                    &*shared.registry,
-                    &device_name,
-                    self.token,
-                    lease_until,
-                    now_unix(),
-                    auth_key.as_ref(),
-                )
-                .await;
+                let look_up = |auth_key: Option<AuthKey>| {
+                    let (registry, name, token) = (&*shared.registry, &device_name, self.token);
+                    async move {
+                        capf_registry::look_up_device_async(
+                            registry,
+                            name,
+                            token,
+                            lease_until,
+                            now_unix(),
+                            auth_key.as_ref(),
+                        )
+                        .await
+                    }
+                };
+                let mut looked_up = look_up(shared.auth_key()).await;
+                if matches!(looked_up, Err(capf_registry::RegistryError::AuthKey(_)))
+                    && let Some(key) = shared.auth_key_read_again()
+                {
+                    // The lookup gave its claim back: this one claims again.
+                    looked_up = look_up(Some(key)).await;
+                }
                 // The session's answer runs the authentication checks:
                 // PBKDF2 of the one-time string and certificate chains go
                 // to the blocking pool (and the session with them) so they

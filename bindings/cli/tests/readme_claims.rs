@@ -4,6 +4,8 @@
 //!   add --auth auth-string` stores the production hash (600 000 PBKDF2
 //!   rounds, read back from the SQLite file), `capf serve` checks it and
 //!   `capf enroll --auth-string` installs; a wrong string is refused;
+//! - a server started before the first string was written (so before its
+//!   key file existed) reads the key when a phone needs it;
 //! - the server's log holds no secret: neither string, nor the stored hash
 //!   or salt, nor the CAPF private key, even at `RUST_LOG=trace`;
 //! - `cargo tree -d` shows no second version of a RustCrypto crate;
@@ -302,6 +304,98 @@ fn auth_string_path_end_to_end_with_the_production_hash_and_no_secret_in_the_log
 }
 
 /// `cargo` as the test runner gives it (or from the PATH).
+#[test]
+fn a_server_started_before_the_key_file_existed_reads_it_when_a_phone_needs_it() {
+    let dir = scratch("claims", "late_key");
+    let db = dir.join("capf.db");
+    let capf_pem = vectors().join("tlv/keys/capf.pem");
+    let add = |device: &str, auth: &[&str]| {
+        let mut args = vec![
+            "device",
+            "add",
+            "--db",
+            db.to_str().unwrap(),
+            device,
+            "--operation",
+            "install",
+            "--key",
+            "ec:p256",
+            "--auth",
+        ];
+        args.extend_from_slice(auth);
+        let added = capf(&args);
+        assert!(added.status.success(), "{}", show(&added));
+    };
+    add("SEP00000000B1B1", &["null"]);
+    let mut key_path = db.as_os_str().to_owned();
+    key_path.push(".auth-key");
+    assert!(
+        !Path::new(&key_path).exists(),
+        "a null-string device needs no key"
+    );
+    let server = ServeProcess::start(
+        &[
+            "serve".as_ref(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--cert".as_ref(),
+            capf_pem.as_os_str(),
+            "--key".as_ref(),
+            capf_pem.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ],
+        &dir.join("serve.log"),
+    );
+    let enroll = |device: &str, auth_string: Option<&str>| {
+        let out = dir.join(format!("{device}.pem"));
+        let mut args = vec![
+            "enroll",
+            "--server",
+            server.capf_address(),
+            "--ca",
+            capf_pem.to_str().unwrap(),
+            "--device",
+            device,
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "60",
+        ];
+        if let Some(string) = auth_string {
+            args.extend_from_slice(&["--auth-string", string]);
+        }
+        capf(&args)
+    };
+    let null_string = enroll("SEP00000000B1B1", None);
+    assert!(
+        null_string.status.success(),
+        "{}\n{}",
+        show(&null_string),
+        server.log()
+    );
+    // The first auth string creates the key file, after the server started.
+    add(
+        "SEP00000000B2B2",
+        &["auth-string", "--auth-string", "135790"],
+    );
+    assert!(Path::new(&key_path).exists());
+    let installed = enroll("SEP00000000B2B2", Some("135790"));
+    assert!(
+        installed.status.success(),
+        "{}\n{}",
+        show(&installed),
+        server.log()
+    );
+    assert!(
+        text(&installed.stdout).contains("LSC installed"),
+        "{}",
+        show(&installed)
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
