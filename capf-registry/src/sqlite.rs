@@ -1210,13 +1210,28 @@ fn complete(
 
 /// The phone holds one LSC: certificate `id` replaces every earlier
 /// installed one of the device (they stay in the ledger, marked replaced).
+///
+/// Found by a read first: most installs replace nothing (a device's first
+/// LSC), and an UPDATE that may change several rows of the ledger and sets
+/// a foreign key is compiled by SQLite to collect the rows in a temporary
+/// b-tree first, even when there are none.
 fn replace_earlier(connection: &Connection, name: &str, id: i64, now: u64) -> RegistryResult<()> {
-    let replaced = execute(
-        connection,
-        "UPDATE certificates SET replaced_by = ?2, updated_at = ?3
-         WHERE device = ?1 AND id <> ?2 AND state = 'installed' AND replaced_by IS NULL",
-        params![name, id, to_i64(now)],
-    )?;
+    let earlier = connection
+        .prepare_cached(
+            "SELECT id FROM certificates
+             WHERE device = ?1 AND id <> ?2 AND state = 'installed' AND replaced_by IS NULL",
+        )?
+        .query_map(params![name, id], |row| row.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut replaced = 0_usize;
+    for earlier_id in earlier {
+        replaced += execute(
+            connection,
+            "UPDATE certificates SET replaced_by = ?2, updated_at = ?3
+             WHERE id = ?1 AND state = 'installed' AND replaced_by IS NULL",
+            params![earlier_id, id, to_i64(now)],
+        )?;
+    }
     if replaced > 0 {
         event(
             connection,
