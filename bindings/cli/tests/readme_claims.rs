@@ -90,6 +90,40 @@ fn private_key_der(path: &Path) -> Vec<u8> {
     der
 }
 
+/// `capf enroll` installed an LSC (the server's log shown if not).
+fn assert_installed(enrolled: &Output, server: &ServeProcess) {
+    assert!(
+        enrolled.status.success(),
+        "{}\n{}",
+        show(enrolled),
+        server.log()
+    );
+    assert!(
+        text(&enrolled.stdout).contains("LSC installed"),
+        "{}",
+        show(enrolled)
+    );
+}
+
+/// `capf serve` on loopback with `capf_pem` as certificate and key.
+fn serve(db: &Path, capf_pem: &Path, log: &Path, env: &[(&str, &str)]) -> ServeProcess {
+    ServeProcess::start_with_env(
+        &[
+            "serve".as_ref(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--cert".as_ref(),
+            capf_pem.as_os_str(),
+            "--key".as_ref(),
+            capf_pem.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ],
+        log,
+        env,
+    )
+}
+
 #[test]
 fn auth_string_path_end_to_end_with_the_production_hash_and_no_secret_in_the_log() {
     let dir = scratch("claims", "auth_string");
@@ -153,18 +187,9 @@ fn auth_string_path_end_to_end_with_the_production_hash_and_no_secret_in_the_log
     );
 
     // The server at its most talkative.
-    let server = ServeProcess::start_with_env(
-        &[
-            "serve".as_ref(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--cert".as_ref(),
-            capf_pem.as_os_str(),
-            "--key".as_ref(),
-            capf_pem.as_os_str(),
-            "--db".as_ref(),
-            db.as_os_str(),
-        ],
+    let server = serve(
+        &db,
+        &capf_pem,
         &dir.join("serve.log"),
         &[("RUST_LOG", "trace")],
     );
@@ -211,17 +236,7 @@ fn auth_string_path_end_to_end_with_the_production_hash_and_no_secret_in_the_log
 
     // The right string: installed, an LSC for this device's key.
     let installed = enroll(good);
-    assert!(
-        installed.status.success(),
-        "{}\n{}",
-        show(&installed),
-        server.log()
-    );
-    assert!(
-        text(&installed.stdout).contains("LSC installed"),
-        "{}",
-        show(&installed)
-    );
+    assert_installed(&installed, &server);
     let lsc = std::fs::read_to_string(&out).unwrap();
     assert!(lsc.contains("-----BEGIN CERTIFICATE-----"), "{lsc}");
     let shown = capf(&[
@@ -303,7 +318,6 @@ fn auth_string_path_end_to_end_with_the_production_hash_and_no_secret_in_the_log
     }
 }
 
-/// `cargo` as the test runner gives it (or from the PATH).
 #[test]
 fn a_server_started_before_the_key_file_existed_reads_it_when_a_phone_needs_it() {
     let dir = scratch("claims", "late_key");
@@ -333,20 +347,7 @@ fn a_server_started_before_the_key_file_existed_reads_it_when_a_phone_needs_it()
         !Path::new(&key_path).exists(),
         "a null-string device needs no key"
     );
-    let server = ServeProcess::start(
-        &[
-            "serve".as_ref(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--cert".as_ref(),
-            capf_pem.as_os_str(),
-            "--key".as_ref(),
-            capf_pem.as_os_str(),
-            "--db".as_ref(),
-            db.as_os_str(),
-        ],
-        &dir.join("serve.log"),
-    );
+    let server = serve(&db, &capf_pem, &dir.join("serve.log"), &[]);
     let enroll = |device: &str, auth_string: Option<&str>| {
         let out = dir.join(format!("{device}.pem"));
         let mut args = vec![
@@ -380,22 +381,12 @@ fn a_server_started_before_the_key_file_existed_reads_it_when_a_phone_needs_it()
         &["auth-string", "--auth-string", "135790"],
     );
     assert!(Path::new(&key_path).exists());
-    let installed = enroll("SEP00000000B2B2", Some("135790"));
-    assert!(
-        installed.status.success(),
-        "{}\n{}",
-        show(&installed),
-        server.log()
-    );
-    assert!(
-        text(&installed.stdout).contains("LSC installed"),
-        "{}",
-        show(&installed)
-    );
+    assert_installed(&enroll("SEP00000000B2B2", Some("135790")), &server);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `cargo` as the test runner gives it (or from the PATH).
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
