@@ -1634,6 +1634,20 @@ pub fn offline_ca_ready_certificate_is_installed_or_goes_stale<B: Backend>(backe
     let stored_id = registry
         .import_certificate(second, &NewCertificate::from_der(&stored_der), 50)
         .unwrap();
+    // The claim itself carries it, read in the claim's transaction (the
+    // refused one, older and stale, is not offered again).
+    let ClaimAnswer::Claimed {
+        claim,
+        ready_certificate,
+        ..
+    } = registry
+        .claim_operation(NAME, ClaimToken([9; 16]), 1_055, 55)
+        .unwrap()
+    else {
+        panic!("not claimed")
+    };
+    assert_eq!(ready_certificate.as_deref(), Some(stored_der.as_slice()));
+    assert!(registry.release_claim(&claim, 55).unwrap());
     let (ready, result) = session(4, Reason::Success, 60);
     assert_eq!(ready.as_deref(), Some(stored_der.as_slice()));
     assert!(

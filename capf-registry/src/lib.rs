@@ -551,9 +551,7 @@ pub fn look_up_device<R: Registry + ?Sized>(
         }
         None => {}
     }
-    match with_ledger_revocations(registry, name, answer?)
-        .and_then(|answer| with_ready_certificate(registry, name, answer))
-    {
+    match with_ledger_revocations(registry, name, answer?) {
         Ok(answer) => Ok(answer),
         Err((error, claim)) => {
             // The claim was taken: give it back before failing.
@@ -598,9 +596,7 @@ pub async fn look_up_device_async<R: SessionWritesAsync + ?Sized>(
     }
     // The ledger's revocations are a read: answered here, on the caller's
     // thread.
-    match with_ledger_revocations(registry, name, answer?)
-        .and_then(|answer| with_ready_certificate(registry, name, answer))
-    {
+    match with_ledger_revocations(registry, name, answer?) {
         Ok(answer) => Ok(answer),
         Err((error, claim)) => {
             if let Some(claim) = claim {
@@ -638,62 +634,6 @@ fn with_ledger_revocations<R: Registry + ?Sized>(
         }
         other => Ok(other),
     }
-}
-
-/// The offline CA ([`offline_ca`]): an install whose request has its
-/// certificate imported gets it as the record's ready certificate, which
-/// the session sends without KEY_GEN_REQUEST. On a registry error, the
-/// error and the claim to give back.
-fn with_ready_certificate<R: Registry + ?Sized>(
-    registry: &R,
-    name: &str,
-    answer: LookUp,
-) -> Result<LookUp, (RegistryError, Option<Claim>)> {
-    match answer {
-        LookUp::Answer {
-            record: Some(record),
-            claim,
-        } if matches!(
-            record.operation,
-            capf_core::capf::server::Operation::Install(_)
-        ) =>
-        {
-            match ready_certificate(registry, name) {
-                Ok(Some(der)) => Ok(LookUp::Answer {
-                    record: Some(record.with_ready_certificate(der)),
-                    claim,
-                }),
-                Ok(None) => Ok(LookUp::Answer {
-                    record: Some(record),
-                    claim,
-                }),
-                Err(error) => Err((error, claim)),
-            }
-        }
-        other => Ok(other),
-    }
-}
-
-/// The certificate imported for the device's newest imported request,
-/// while it is still pending in the ledger (not yet installed).
-fn ready_certificate<R: Registry + ?Sized>(
-    registry: &R,
-    name: &str,
-) -> RegistryResult<Option<Vec<u8>>> {
-    let Some(certificate_id) = registry
-        .certificate_requests(Some(name))?
-        .iter()
-        .rev()
-        .find(|request| request.state() == CertificateRequestState::Imported)
-        .and_then(|request| request.certificate_id)
-    else {
-        return Ok(None);
-    };
-    Ok(registry
-        .certificates(name)?
-        .into_iter()
-        .find(|entry| entry.id == certificate_id && entry.state == CertificateState::Pending)
-        .map(|entry| entry.der))
 }
 
 /// The ledger id of a pending certificate with exactly these bytes (a
@@ -768,7 +708,7 @@ fn lookup_of(
         Err(RegistryError::UnknownDevice(_)) => None,
         Err(error) => return (Err(error), None),
     };
-    if let Some(ClaimAnswer::Claimed { claim, device }) = &found
+    if let Some(ClaimAnswer::Claimed { claim, device, .. }) = &found
         && rules::is_late(&device.device, now)
     {
         return (

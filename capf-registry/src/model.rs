@@ -445,6 +445,11 @@ pub enum ClaimAnswer {
         claim: Claim,
         /// The device as it stood when claimed.
         device: StoredDevice,
+        /// For an install: the certificate an offline CA made for the
+        /// device's newest request, while it waits in the ledger for the
+        /// phone ([`crate::offline_ca::ready_certificate`]), read in the
+        /// claim's transaction; `None` otherwise.
+        ready_certificate: Option<Vec<u8>>,
     },
     /// Nothing is scheduled: there is nothing to claim.
     NothingScheduled {

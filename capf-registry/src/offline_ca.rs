@@ -87,6 +87,28 @@ pub struct CertificateRequest {
     pub imported_at: Option<u64>,
 }
 
+/// The certificate an offline CA has ready for a device (the rule every
+/// backend applies in its claim's transaction): the one imported for its
+/// newest imported request, while still pending in the ledger (not yet
+/// installed). `requests` are the device's, oldest first; `certificate`
+/// reads one of the device's ledger entries by id.
+pub(crate) fn ready_certificate<E>(
+    requests: &[CertificateRequest],
+    certificate: impl FnOnce(i64) -> Result<Option<crate::model::CertificateEntry>, E>,
+) -> Result<Option<Vec<u8>>, E> {
+    let Some(certificate_id) = requests
+        .iter()
+        .rev()
+        .find(|request| request.state() == CertificateRequestState::Imported)
+        .and_then(|request| request.certificate_id)
+    else {
+        return Ok(None);
+    };
+    Ok(certificate(certificate_id)?
+        .filter(|entry| entry.state == crate::model::CertificateState::Pending)
+        .map(|entry| entry.der))
+}
+
 impl CertificateRequest {
     /// Its state.
     pub const fn state(&self) -> CertificateRequestState {

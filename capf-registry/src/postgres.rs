@@ -1804,6 +1804,61 @@ fn release(conn: &mut Conn, name: &str, token: ClaimToken) -> RegistryResult<boo
     Ok(changed > 0)
 }
 
+/// A device's certificate requests (all devices' for `None`), oldest
+/// first, read on `conn`.
+fn certificate_requests_in(
+    conn: &mut Conn,
+    device: Option<&str>,
+) -> RegistryResult<Vec<CertificateRequest>> {
+    // One statement per case: a generic plan of `$1 IS NULL OR
+    // device = $1` scans, and every install session asks for one
+    // device (the offline CA's ready certificate).
+    let sql = match device {
+        Some(_) => certificate_requests_where!("device = $1"),
+        None => certificate_requests_where!("$1::TEXT IS NULL"),
+    };
+    conn.query(sql, &[&device])?
+        .iter()
+        .map(|row| {
+            Ok(CertificateRequest {
+                id: get(row, 0)?,
+                device: get(row, 1)?,
+                key_request: parse("key_request", &get::<String>(row, 2)?)?,
+                spki_der: get(row, 3)?,
+                csr_der: get(row, 4)?,
+                requested_at: to_u64(get(row, 5)?),
+                stale_at: get::<Option<i64>>(row, 6)?.map(to_u64),
+                certificate_id: get(row, 7)?,
+                imported_at: get::<Option<i64>>(row, 8)?.map(to_u64),
+            })
+        })
+        .collect()
+}
+
+/// One of the device's ledger entries, by id, read on `conn`.
+fn certificate_in(
+    conn: &mut Conn,
+    name: &str,
+    id: i64,
+) -> RegistryResult<Option<CertificateEntry>> {
+    Ok(
+        certificates_where(conn, "id = $1 AND device = $2", &[&id, &name])?
+            .into_iter()
+            .next(),
+    )
+}
+
+/// The offline CA's certificate for a device claimed for an install
+/// ([`crate::offline_ca::ready_certificate`]), in the claim's transaction.
+fn ready_certificate_in(conn: &mut Conn, device: &StoredDevice) -> RegistryResult<Option<Vec<u8>>> {
+    if device.device.operation != Operation::Install {
+        return Ok(None);
+    }
+    let name = device.device.name.as_str();
+    let requests = certificate_requests_in(conn, Some(name))?;
+    crate::offline_ca::ready_certificate(&requests, |id| certificate_in(conn, name, id))
+}
+
 /// The claim's write: decided on the locked row, and the condition again
 /// in the conditional `UPDATE` itself.
 fn claim_work(
@@ -1824,6 +1879,7 @@ fn claim_work(
         if let Some(row) = taken {
             let mut device = DeviceRow::read(&row)?.stored()?;
             device.device.claimed_until = Some(lease_until);
+            let ready_certificate = ready_certificate_in(conn, &device)?;
             return Ok(ClaimAnswer::Claimed {
                 claim: Claim {
                     device: name.clone(),
@@ -1831,6 +1887,7 @@ fn claim_work(
                     lease_until,
                 },
                 device,
+                ready_certificate,
             });
         }
         // Why not, decided on the locked row.
@@ -1864,6 +1921,7 @@ fn claim_work(
         }
         let mut device = device;
         device.device.claimed_until = Some(lease_until);
+        let ready_certificate = ready_certificate_in(conn, &device)?;
         Ok(ClaimAnswer::Claimed {
             claim: Claim {
                 device: name.clone(),
@@ -1871,6 +1929,7 @@ fn claim_work(
                 lease_until,
             },
             device,
+            ready_certificate,
         })
     }
 }
@@ -2371,31 +2430,7 @@ impl Registry for PostgresRegistry {
         device: Option<&str>,
     ) -> RegistryResult<Vec<CertificateRequest>> {
         let device = device.map(str::to_owned);
-        self.read(move |conn| {
-            // One statement per case: a generic plan of `$1 IS NULL OR
-            // device = $1` scans, and every install session asks for one
-            // device (the offline CA's ready certificate).
-            let sql = match device {
-                Some(_) => certificate_requests_where!("device = $1"),
-                None => certificate_requests_where!("$1::TEXT IS NULL"),
-            };
-            conn.query(sql, &[&device])?
-                .iter()
-                .map(|row| {
-                    Ok(CertificateRequest {
-                        id: get(row, 0)?,
-                        device: get(row, 1)?,
-                        key_request: parse("key_request", &get::<String>(row, 2)?)?,
-                        spki_der: get(row, 3)?,
-                        csr_der: get(row, 4)?,
-                        requested_at: to_u64(get(row, 5)?),
-                        stale_at: get::<Option<i64>>(row, 6)?.map(to_u64),
-                        certificate_id: get(row, 7)?,
-                        imported_at: get::<Option<i64>>(row, 8)?.map(to_u64),
-                    })
-                })
-                .collect()
-        })
+        self.read(move |conn| certificate_requests_in(conn, device.as_deref()))
     }
 
     fn import_certificate(

@@ -344,8 +344,15 @@ pub fn lookup_answer(
             record: device_record(&device, auth_key)?,
             claim: None,
         },
-        Some(ClaimAnswer::Claimed { claim, device }) => LookUp::Answer {
-            record: device_record(&device, auth_key)?,
+        Some(ClaimAnswer::Claimed {
+            claim,
+            device,
+            ready_certificate,
+        }) => LookUp::Answer {
+            record: device_record(&device, auth_key)?.map(|record| match ready_certificate {
+                Some(der) => record.with_ready_certificate(der),
+                None => record,
+            }),
             claim: Some(claim),
         },
     })
@@ -613,6 +620,7 @@ mod tests {
             Some(ClaimAnswer::Claimed {
                 claim: claim.clone(),
                 device,
+                ready_certificate: None,
             }),
             None,
         )

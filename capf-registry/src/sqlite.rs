@@ -1834,58 +1834,7 @@ impl Registry for SqliteRegistry {
         &self,
         device: Option<&str>,
     ) -> RegistryResult<Vec<CertificateRequest>> {
-        let device = device.map(str::to_owned);
-        self.read(move |connection| {
-            // One statement per case: `device = ?1` uses the device index
-            // (every install session asks, through the offline CA's ready
-            // certificate); `?1 IS NULL OR device = ?1` would scan.
-            let mut statement = connection.prepare_cached(match device {
-                Some(_) => certificate_requests_where!("device = ?1"),
-                None => certificate_requests_where!("?1 IS NULL"),
-            })?;
-            let rows = statement
-                .query_map([&device], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, Vec<u8>>(3)?,
-                        row.get::<_, Option<Vec<u8>>>(4)?,
-                        row.get::<_, i64>(5)?,
-                        row.get::<_, Option<i64>>(6)?,
-                        row.get::<_, Option<i64>>(7)?,
-                        row.get::<_, Option<i64>>(8)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter()
-                .map(
-                    |(
-                        id,
-                        device,
-                        key_request,
-                        spki_der,
-                        csr_der,
-                        requested_at,
-                        stale_at,
-                        certificate_id,
-                        imported_at,
-                    )| {
-                        Ok(CertificateRequest {
-                            id,
-                            device,
-                            key_request: parse("key_request", &key_request)?,
-                            spki_der,
-                            csr_der,
-                            requested_at: to_u64(requested_at),
-                            stale_at: stale_at.map(to_u64),
-                            certificate_id,
-                            imported_at: imported_at.map(to_u64),
-                        })
-                    },
-                )
-                .collect()
-        })
+        self.read(|connection| certificate_requests_in(connection, device))
     }
 
     fn import_certificate(
@@ -2011,6 +1960,79 @@ impl SqliteRegistry {
     }
 }
 
+/// A device's certificate requests (all devices' for `None`), oldest
+/// first, read on `connection`.
+fn certificate_requests_in(
+    connection: &Connection,
+    device: Option<&str>,
+) -> RegistryResult<Vec<CertificateRequest>> {
+    // One statement per case: `device = ?1` uses the device index
+    // (every install session asks, through the offline CA's ready
+    // certificate); `?1 IS NULL OR device = ?1` would scan.
+    let mut statement = connection.prepare_cached(match device {
+        Some(_) => certificate_requests_where!("device = ?1"),
+        None => certificate_requests_where!("?1 IS NULL"),
+    })?;
+    let rows = statement
+        .query_map([&device], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+                row.get::<_, Option<Vec<u8>>>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, Option<i64>>(6)?,
+                row.get::<_, Option<i64>>(7)?,
+                row.get::<_, Option<i64>>(8)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(
+            |(
+                id,
+                device,
+                key_request,
+                spki_der,
+                csr_der,
+                requested_at,
+                stale_at,
+                certificate_id,
+                imported_at,
+            )| {
+                Ok(CertificateRequest {
+                    id,
+                    device,
+                    key_request: parse("key_request", &key_request)?,
+                    spki_der,
+                    csr_der,
+                    requested_at: to_u64(requested_at),
+                    stale_at: stale_at.map(to_u64),
+                    certificate_id,
+                    imported_at: imported_at.map(to_u64),
+                })
+            },
+        )
+        .collect()
+}
+
+/// One of the device's ledger entries, by id, read on `connection`.
+fn certificate_in(
+    connection: &Connection,
+    name: &str,
+    id: i64,
+) -> RegistryResult<Option<CertificateEntry>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = ?1 AND device = ?2"
+        ))?
+        .query_row(params![id, name], certificate_from_row)
+        .optional()?
+        .map(certificate_entry)
+        .transpose()
+}
+
 /// The claim's write: read and decided inside the writer's transaction (an
 /// unknown device fails it before it changes anything).
 fn claim_work(
@@ -2048,6 +2070,14 @@ fn claim_work(
         }
         let mut device = device;
         device.device.claimed_until = Some(lease_until);
+        let ready_certificate = if device.device.operation == Operation::Install {
+            crate::offline_ca::ready_certificate(
+                &certificate_requests_in(connection, Some(&name))?,
+                |id| certificate_in(connection, &name, id),
+            )?
+        } else {
+            None
+        };
         Ok(ClaimAnswer::Claimed {
             claim: Claim {
                 device: name.clone(),
@@ -2055,6 +2085,7 @@ fn claim_work(
                 lease_until,
             },
             device,
+            ready_certificate,
         })
     }
 }
