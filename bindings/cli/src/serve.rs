@@ -391,22 +391,21 @@ impl Shared {
         self.auth_key.lock().ok()?.clone()
     }
 
-    /// The key read again if there was none: a lookup found a string
-    /// hashed with a key this server has not read (the file was created
-    /// after it started). None when there still is none (or it already had
-    /// one: looking again would not change the answer).
+    /// The key for a lookup that found a string hashed with a key it was
+    /// not given (the file was created after this server started, or
+    /// another session has read it since this one asked): read now if no
+    /// session has. None while there still is none.
     fn auth_key_read_again(&self) -> Option<AuthKey> {
         let mut key = self.auth_key.lock().ok()?;
-        if key.is_some() {
-            return None;
-        }
-        match open_auth_key(
-            &self.auth_key_path,
-            AuthKeyUse::MustExist,
-            &mut rand_core::OsRng,
-        ) {
-            Ok(found) => *key = found,
-            Err(error) => tracing::error!(%error, "authentication key unreadable"),
+        if key.is_none() {
+            match open_auth_key(
+                &self.auth_key_path,
+                AuthKeyUse::MustExist,
+                &mut rand_core::OsRng,
+            ) {
+                Ok(found) => *key = found,
+                Err(error) => tracing::error!(%error, "authentication key unreadable"),
+            }
         }
         key.clone()
     }
