@@ -1413,20 +1413,7 @@ fn a_phone_started_before_the_server_listens_enrolls_with_retries() {
     let (cert, key) = support::capf_ca_files(&dir, "CAPF-test", 0xCAF0);
     let db = dir.join("capf.db");
     let device = "SEP0000000000E1";
-    let added = support::run_capf(&[
-        "device",
-        "add",
-        "--db",
-        db.to_str().unwrap(),
-        device,
-        "--operation",
-        "install",
-        "--auth",
-        "null",
-        "--key",
-        "ec:p256",
-    ]);
-    assert!(added.status.success(), "{}", support::describe(&added));
+    support::add_install(&db, device, &["null"]);
     let address = format!("127.0.0.1:{}", support::unused_port("127.0.0.1"));
     let out = dir.join("lsc.pem");
     let phone_log = dir.join("enroll.log");

@@ -323,24 +323,7 @@ fn a_server_started_before_the_key_file_existed_reads_it_when_a_phone_needs_it()
     let dir = scratch("claims", "late_key");
     let db = dir.join("capf.db");
     let capf_pem = vectors().join("tlv/keys/capf.pem");
-    let add = |device: &str, auth: &[&str]| {
-        let mut args = vec![
-            "device",
-            "add",
-            "--db",
-            db.to_str().unwrap(),
-            device,
-            "--operation",
-            "install",
-            "--key",
-            "ec:p256",
-            "--auth",
-        ];
-        args.extend_from_slice(auth);
-        let added = capf(&args);
-        assert!(added.status.success(), "{}", show(&added));
-    };
-    add("SEP00000000B1B1", &["null"]);
+    support::add_install(&db, "SEP00000000B1B1", &["null"]);
     let mut key_path = db.as_os_str().to_owned();
     key_path.push(".auth-key");
     assert!(
@@ -376,7 +359,8 @@ fn a_server_started_before_the_key_file_existed_reads_it_when_a_phone_needs_it()
         server.log()
     );
     // The first auth string creates the key file, after the server started.
-    add(
+    support::add_install(
+        &db,
         "SEP00000000B2B2",
         &["auth-string", "--auth-string", "135790"],
     );

@@ -40,6 +40,27 @@ pub fn run_capf(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `capf device add`: an install of an EC P-256 LSC for `device` in `db`,
+/// the phone authenticating as `auth` says (`["null"]`, `["auth-string",
+/// "--auth-string", "135790"]`, ...); asserts it succeeded.
+pub fn add_install(db: &Path, device: &str, auth: &[&str]) {
+    let mut args = vec![
+        "device",
+        "add",
+        "--db",
+        db.to_str().unwrap(),
+        device,
+        "--operation",
+        "install",
+        "--key",
+        "ec:p256",
+        "--auth",
+    ];
+    args.extend_from_slice(auth);
+    let added = run_capf(&args);
+    assert!(added.status.success(), "{}", describe(&added));
+}
+
 /// A finished command's status, stdout and stderr, for failure messages.
 pub fn describe(output: &Output) -> String {
     format!(
