@@ -87,16 +87,23 @@ pub struct CertificateRequest {
     pub imported_at: Option<u64>,
 }
 
-/// The certificate an offline CA has ready for a device (the rule every
-/// backend applies in its claim's transaction): the one imported for its
-/// newest imported request, while still pending in the ledger (not yet
-/// installed). `requests` are the device's, oldest first; `certificate`
-/// reads one of the device's ledger entries by id.
-pub(crate) fn ready_certificate<E>(
-    requests: &[CertificateRequest],
-    certificate: impl FnOnce(i64) -> Result<Option<crate::model::CertificateEntry>, E>,
+/// The certificate an offline CA has ready for a device just claimed (the
+/// rule every backend applies in its claim's transaction): for an install
+/// only, the one imported for the device's newest imported request, while
+/// still pending in the ledger (not yet installed). `requests` reads the
+/// device's requests on `connection`, oldest first; `certificate` one of
+/// its ledger entries by id.
+pub(crate) fn ready_certificate<C, E>(
+    connection: &mut C,
+    device: &crate::model::StoredDevice,
+    requests: impl FnOnce(&mut C, &str) -> Result<Vec<CertificateRequest>, E>,
+    certificate: impl FnOnce(&mut C, &str, i64) -> Result<Option<crate::model::CertificateEntry>, E>,
 ) -> Result<Option<Vec<u8>>, E> {
-    let Some(certificate_id) = requests
+    let name = device.device.name.as_str();
+    if device.device.operation != crate::model::Operation::Install {
+        return Ok(None);
+    }
+    let Some(certificate_id) = requests(connection, name)?
         .iter()
         .rev()
         .find(|request| request.state() == CertificateRequestState::Imported)
@@ -104,7 +111,7 @@ pub(crate) fn ready_certificate<E>(
     else {
         return Ok(None);
     };
-    Ok(certificate(certificate_id)?
+    Ok(certificate(connection, name, certificate_id)?
         .filter(|entry| entry.state == crate::model::CertificateState::Pending)
         .map(|entry| entry.der))
 }

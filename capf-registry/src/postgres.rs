@@ -1848,17 +1848,6 @@ fn certificate_in(
     )
 }
 
-/// The offline CA's certificate for a device claimed for an install
-/// ([`crate::offline_ca::ready_certificate`]), in the claim's transaction.
-fn ready_certificate_in(conn: &mut Conn, device: &StoredDevice) -> RegistryResult<Option<Vec<u8>>> {
-    if device.device.operation != Operation::Install {
-        return Ok(None);
-    }
-    let name = device.device.name.as_str();
-    let requests = certificate_requests_in(conn, Some(name))?;
-    crate::offline_ca::ready_certificate(&requests, |id| certificate_in(conn, name, id))
-}
-
 /// The claim's write: decided on the locked row, and the condition again
 /// in the conditional `UPDATE` itself.
 fn claim_work(
@@ -1879,7 +1868,12 @@ fn claim_work(
         if let Some(row) = taken {
             let mut device = DeviceRow::read(&row)?.stored()?;
             device.device.claimed_until = Some(lease_until);
-            let ready_certificate = ready_certificate_in(conn, &device)?;
+            let ready_certificate = crate::offline_ca::ready_certificate(
+                conn,
+                &device,
+                |conn, name| certificate_requests_in(conn, Some(name)),
+                certificate_in,
+            )?;
             return Ok(ClaimAnswer::Claimed {
                 claim: Claim {
                     device: name.clone(),
@@ -1921,7 +1915,12 @@ fn claim_work(
         }
         let mut device = device;
         device.device.claimed_until = Some(lease_until);
-        let ready_certificate = ready_certificate_in(conn, &device)?;
+        let ready_certificate = crate::offline_ca::ready_certificate(
+            conn,
+            &device,
+            |conn, name| certificate_requests_in(conn, Some(name)),
+            certificate_in,
+        )?;
         Ok(ClaimAnswer::Claimed {
             claim: Claim {
                 device: name.clone(),

@@ -2070,14 +2070,12 @@ fn claim_work(
         }
         let mut device = device;
         device.device.claimed_until = Some(lease_until);
-        let ready_certificate = if device.device.operation == Operation::Install {
-            crate::offline_ca::ready_certificate(
-                &certificate_requests_in(connection, Some(&name))?,
-                |id| certificate_in(connection, &name, id),
-            )?
-        } else {
-            None
-        };
+        let ready_certificate = crate::offline_ca::ready_certificate(
+            &mut &*connection,
+            &device,
+            |connection, name| certificate_requests_in(connection, Some(name)),
+            |connection, name, id| certificate_in(connection, name, id),
+        )?;
         Ok(ClaimAnswer::Claimed {
             claim: Claim {
                 device: name.clone(),
