@@ -560,7 +560,12 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
     let renew_policy = effective_settings(&args, &settings)?.renew_used_share;
     let renew_interval = Duration::from_secs(args.renew_interval.max(1));
     let grace = Duration::from_secs(args.grace_seconds);
-    runtime()?.block_on(async move {
+    // The whole server runs as a task on the runtime's workers rather than
+    // in `block_on` on the main thread: each accepted connection is then
+    // spawned from a worker onto its own queue, instead of being handed
+    // across threads (a wake of the main thread per accept, then a wake of
+    // a worker per spawn).
+    let serving = async move {
         let mut bound = ReadyAddresses::default();
         let capf = match setup {
             Some((mut setup, registry, listen)) => {
@@ -629,6 +634,11 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
             planner.abort();
         }
         Ok(ExitCode::SUCCESS)
+    };
+    runtime()?.block_on(async move {
+        tokio::spawn(serving).await.unwrap_or_else(|error| {
+            Err(CliError::input(format!("the server task ended: {error}")))
+        })
     })
 }
 
