@@ -11,9 +11,11 @@ use capf_core::capf::server::{
     ServerDecision, ServerOutcome, ServerOutput, ServerProtocolViolation, ServerSession,
     SessionResult, SessionState,
 };
+use capf_core::issuance::LscIssuer;
 use capf_core::session::{DecisionKind, SessionMisuse};
 use capf_core::time::Timestamp;
 use proptest::prelude::*;
+use rand::SeedableRng;
 use serde_json::Value;
 
 mod property_support;
@@ -688,6 +690,111 @@ fn misuse_is_an_error_never_a_panic() {
     assert_eq!(
         session.answer_outcome_recorded(),
         Err(SessionMisuse::Finished)
+    );
+}
+
+/// The phone's key as its KEY_GEN_RESPONSE carried it (DER
+/// SubjectPublicKeyInfo), read from the recording, not from the session.
+fn recorded_phone_key() -> Vec<u8> {
+    let vector = vector();
+    let element = vector["decoded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|frame| frame["command_name"] == "KEY_GEN_RESPONSE")
+        .unwrap()["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|element| element["name"] == "PUBLIC_KEY")
+        .unwrap()
+        .clone();
+    hex::decode(element["value_hex"].as_str().unwrap()).unwrap()
+}
+
+fn recorded_issuer() -> LscIssuer {
+    let vector = vector();
+    LscIssuer::from_pem(
+        vector["pem"]["issuer_certificate"].as_str().unwrap(),
+        vector["pem"]["issuer_private_key"].as_str().unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_local_issuer_signs_the_session_own_request() {
+    use der::{Decode, Encode};
+    let issuer = recorded_issuer();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+    let not_pending = |answered, pending| SessionMisuse::NotPending { answered, pending };
+
+    // Not pending: refused, nothing signed, the session unchanged.
+    let mut session = session_in(SessionState::LookingUpDevice);
+    assert_eq!(
+        session
+            .answer_with_issuer(&issuer, 365, NOW, &mut rng)
+            .map(|issued| issued.is_ok()),
+        Err(not_pending(
+            DecisionKind::IssueCertificate,
+            Some(DecisionKind::LookUpDevice)
+        ))
+    );
+    assert_eq!(session.state(), SessionState::LookingUpDevice);
+
+    // Pending: the certificate carries exactly the phone's key and the
+    // device's name (read back by x509-cert, not by the issuer), and the
+    // session asks to record those very bytes.
+    let mut session = session_in(SessionState::IssuingCertificate);
+    let issued = session
+        .answer_with_issuer(&issuer, 365, NOW, &mut rng)
+        .unwrap()
+        .unwrap();
+    let parsed = x509_cert::Certificate::from_der(&issued.der).unwrap();
+    assert_eq!(
+        parsed
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .unwrap(),
+        recorded_phone_key()
+    );
+    assert!(
+        parsed.tbs_certificate.subject.to_string().contains(DEVICE),
+        "{}",
+        parsed.tbs_certificate.subject
+    );
+    assert_eq!(
+        drain(&mut session),
+        vec![ServerOutput::Need(
+            ServerDecision::RecordPendingCertificate {
+                device_name: DEVICE.into(),
+                certificate_der: issued.der.clone(),
+            }
+        )]
+    );
+    assert_eq!(
+        session
+            .answer_with_issuer(&issuer, 365, NOW, &mut rng)
+            .map(|_| ()),
+        Err(not_pending(
+            DecisionKind::IssueCertificate,
+            Some(DecisionKind::RecordPendingCertificate)
+        ))
+    );
+
+    // The issuer fails (a validity it refuses): the session is refused as
+    // unavailable, END_SESSION 7, and the error is returned.
+    let mut session = session_in(SessionState::IssuingCertificate);
+    let error = session
+        .answer_with_issuer(&issuer, 0, NOW, &mut rng)
+        .unwrap()
+        .unwrap_err();
+    let outputs = drain(&mut session);
+    let (reason, outcome) = ending(&outputs);
+    assert_eq!(reason, Some(Reason::Failure));
+    assert_eq!(
+        outcome.result,
+        SessionResult::IssueRefused(IssueRefusal::Unavailable(error.to_string()))
     );
 }
 

@@ -8,7 +8,7 @@
 //! [`answer_issue_certificate`] (async hosts) or
 //! [`answer_issue_certificate_blocking`] (hosts without an async runtime).
 //! It gets back the facts it records at the session's next decision,
-//! `RecordPendingCertificate`, or `None` when the session was refused (it
+//! `RecordPendingCertificate`, or the refusal the session was given (it
 //! then ends with END_SESSION 7 and the status the refusal chooses):
 //!
 //! | issuer | what happens | refusal | device status |
@@ -20,11 +20,15 @@
 //! A host that must not hold its session while the CA works (a session
 //! behind a lock shared with other threads) calls [`Issuer::issue`] or
 //! [`Issuer::issue_blocking`] without the session, then
-//! [`answer_issued`] with it: the two steps of the functions above.
+//! [`answer_issued`] with it: the two steps of the functions above. The
+//! one-step functions are cheaper with the local CA: it signs the
+//! session's own request, so the session need not parse the certificate
+//! again to check that it carries the phone's key, as [`answer_issued`]
+//! does.
 
 use crate::model::NewCertificate;
 use capf_core::capf::server::{IssueRefusal, ServerSession};
-use capf_core::issuance::{CertificateAuthority, LscIssuer, LscRequest};
+use capf_core::issuance::{CertificateAuthority, IssuedCertificate, LscIssuer, LscRequest};
 use capf_core::session::SessionMisuse;
 use capf_core::time::Timestamp;
 use rand_core::CryptoRngCore;
@@ -158,13 +162,38 @@ where
     let mut rng = rng;
     authority
         .issue(&request, now, &mut rng)
-        .map(|issued| NewCertificate {
-            serial_hex: crate::model::hex_lower(&issued.serial),
-            issued_at: issued.not_before.unix_seconds(),
-            not_after: issued.not_after.unix_seconds(),
-            der: issued.der,
-        })
+        .map(new_certificate)
         .map_err(|error| IssueRefusal::Unavailable(error.to_string()))
+}
+
+/// The facts the ledger records of a certificate the local CA issued.
+fn new_certificate(issued: IssuedCertificate) -> NewCertificate {
+    NewCertificate {
+        serial_hex: crate::model::hex_lower(&issued.serial),
+        issued_at: issued.not_before.unix_seconds(),
+        not_after: issued.not_after.unix_seconds(),
+        der: issued.der,
+    }
+}
+
+/// The local CA's answer, given to the session directly
+/// ([`ServerSession::answer_with_issuer`]: the session's own request, so
+/// the certificate is not parsed again to check its key).
+fn answer_locally<R>(
+    session: &mut ServerSession,
+    authority: &LscIssuer,
+    validity_days: u32,
+    now: Timestamp,
+    rng: &mut R,
+) -> Result<Result<NewCertificate, IssueRefusal>, SessionMisuse>
+where
+    R: CryptoRngCore + ?Sized,
+{
+    let mut rng = rng;
+    Ok(session
+        .answer_with_issuer(authority, validity_days, now, &mut rng)?
+        .map(new_certificate)
+        .map_err(|error| IssueRefusal::Unavailable(error.to_string())))
 }
 
 /// The phone's signed request, which EST needs.
@@ -195,20 +224,28 @@ pub fn answer_issued(
 }
 
 /// Answers the session's `IssueCertificate` through `issuer` (see the
-/// [module docs](self)): the facts to record as pending, or `None` when
-/// the session was refused.
+/// [module docs](self)): the facts to record as pending, or the refusal
+/// the session was given.
 pub async fn answer_issue_certificate<R>(
     session: &mut ServerSession,
     issuer: &Issuer,
     needed: CertificateNeeded<'_>,
     now: Timestamp,
     rng: &mut R,
-) -> Result<Option<NewCertificate>, SessionMisuse>
+) -> Result<Result<NewCertificate, IssueRefusal>, SessionMisuse>
 where
     R: CryptoRngCore + Send + ?Sized,
 {
+    if let Issuer::Local {
+        authority,
+        validity_days,
+    } = issuer
+    {
+        return answer_locally(session, authority, *validity_days, now, rng);
+    }
     let issued = issuer.issue(needed, now, rng).await;
-    answer_issued(session, issued)
+    answer_issued(session, issued.clone())?;
+    Ok(issued)
 }
 
 /// [`answer_issue_certificate`] for a host without an async runtime.
@@ -218,10 +255,18 @@ pub fn answer_issue_certificate_blocking<R>(
     needed: CertificateNeeded<'_>,
     now: Timestamp,
     rng: &mut R,
-) -> Result<Option<NewCertificate>, SessionMisuse>
+) -> Result<Result<NewCertificate, IssueRefusal>, SessionMisuse>
 where
     R: CryptoRngCore + ?Sized,
 {
+    if let Issuer::Local {
+        authority,
+        validity_days,
+    } = issuer
+    {
+        return answer_locally(session, authority, *validity_days, now, rng);
+    }
     let issued = issuer.issue_blocking(needed, now, rng);
-    answer_issued(session, issued)
+    answer_issued(session, issued.clone())?;
+    Ok(issued)
 }

@@ -128,7 +128,7 @@ fn enroll(issuer: &Issuer, send_request: bool, host: Host) -> Ended {
                             )
                         }),
                     };
-                    facts = answered.unwrap();
+                    facts = answered.unwrap().ok();
                 }
                 Output::Need(ServerDecision::RecordPendingCertificate {
                     certificate_der, ..

@@ -636,9 +636,9 @@ pub(crate) fn run(args: ServeArgs) -> CliResult {
         Ok(ExitCode::SUCCESS)
     };
     runtime()?.block_on(async move {
-        tokio::spawn(serving).await.unwrap_or_else(|error| {
-            Err(CliError::input(format!("the server task ended: {error}")))
-        })
+        tokio::spawn(serving)
+            .await
+            .unwrap_or_else(|error| Err(CliError::input(format!("the server task ended: {error}"))))
     })
 }
 
@@ -991,15 +991,22 @@ impl pump::Host<ServerSession> for ServerHost<'_> {
                     subject_public_key_info_der: &subject_public_key_info_der,
                     certificate_request_der: certificate_request_der.as_deref(),
                 };
-                let issued = shared
-                    .issuer
-                    .issue(needed, crate::pump::now(), &mut rand_core::OsRng)
-                    .await;
-                if let Err(refusal) = &issued {
-                    tracing::error!(device = %device_name, %refusal, "issuing the LSC failed");
-                }
-                let answered = capf_registry::issuance::answer_issued(session, issued)
-                    .map_err(|e| e.to_string())?;
+                let issued = capf_registry::issuance::answer_issue_certificate(
+                    session,
+                    &shared.issuer,
+                    needed,
+                    crate::pump::now(),
+                    &mut rand_core::OsRng,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let answered = match issued {
+                    Ok(certificate) => Some(certificate),
+                    Err(refusal) => {
+                        tracing::error!(device = %device_name, %refusal, "issuing the LSC failed");
+                        None
+                    }
+                };
                 self.pending = answered;
                 Ok(())
             }

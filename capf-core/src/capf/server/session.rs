@@ -455,6 +455,61 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Answers [`ServerDecision::IssueCertificate`] by having the local CA
+    /// `issuer` sign the session's own request: its device name, the
+    /// phone's SubjectPublicKeyInfo as the phone sent it, `validity_days`.
+    /// The certificate carries the phone's key by construction, so, unlike
+    /// [`answer_certificate`](Self::answer_certificate), it is not parsed
+    /// again. When the issuer fails, the session is refused with
+    /// [`IssueRefusal::Unavailable`] (END_SESSION 7) and the error is
+    /// returned; otherwise the certificate and its facts are, and the
+    /// session asks to record it as pending
+    /// ([`ServerDecision::RecordPendingCertificate`]).
+    pub fn answer_with_issuer(
+        &mut self,
+        issuer: &crate::issuance::LscIssuer,
+        validity_days: u32,
+        now: Timestamp,
+        rng: &mut dyn rand_core::CryptoRngCore,
+    ) -> Result<
+        Result<crate::issuance::IssuedCertificate, crate::issuance::IssuanceError>,
+        SessionMisuse,
+    > {
+        use crate::issuance::{CertificateAuthority as _, LscRequest};
+        self.expect_pending(DecisionKind::IssueCertificate)?;
+        let State::IssuingCertificate {
+            subject_public_key_info_der,
+        } = &self.state
+        else {
+            // expect_pending saw IssuingCertificate.
+            return Err(not_pending(
+                DecisionKind::IssueCertificate,
+                self.state.pending_decision(),
+                self.is_done(),
+            ));
+        };
+        let request = LscRequest {
+            device_name: self.device_name.as_deref().unwrap_or_default(),
+            subject_public_key_info_der,
+            validity_days,
+        };
+        let issued = issuer.issue(&request, now, rng);
+        match &issued {
+            Ok(certificate) => {
+                if certificate.der.len().saturating_add(STORE_OVERHEAD) > usize::from(u16::MAX) {
+                    return Err(SessionMisuse::CertificateTooLarge(certificate.der.len()));
+                }
+                self.step(Event::Certificate(Ok(certificate.der.clone())));
+            }
+            Err(error) => {
+                self.step(Event::Certificate(Err(IssueRefusal::Unavailable(
+                    error.to_string(),
+                ))));
+            }
+        }
+        Ok(issued)
+    }
+
     /// Refuses [`ServerDecision::IssueCertificate`]: the session ends with
     /// [`SessionResult::IssueRefused`] (END_SESSION 7).
     pub fn refuse_certificate(&mut self, refusal: IssueRefusal) -> Result<(), SessionMisuse> {
