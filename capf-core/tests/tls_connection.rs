@@ -934,3 +934,71 @@ fn the_server_picks_aes_128_gcm_with_sha_256_whatever_the_clients_order() {
         assert_eq!(negotiated_suite(server.clone(), client), (only, only));
     }
 }
+
+/// Every `Transmit` of `connection` until it waits, concatenated.
+fn transmitted<S: Session, E: capf_core::connection::TlsEngine>(
+    connection: &mut TlsConnection<S, E>,
+) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while let Some(output) = connection.poll_output() {
+        match output {
+            ConnectionOutput::Transmit(chunk) => bytes.extend_from_slice(&chunk),
+            _ => panic!("only bytes expected this early"),
+        }
+    }
+    bytes
+}
+
+/// CAPF is server-speaks-first: with TLS 1.3 the server's AUTH_REQUEST
+/// rides in its first flight (0.5-RTT data, no client authentication asked
+/// for), so a phone answers it together with its Finished, a round trip
+/// and a send earlier; TLS 1.2 has no such data and the request waits for
+/// the handshake.
+#[test]
+fn the_server_speaks_first_in_its_first_tls13_flight() {
+    let (device, _, _) = install_vector();
+    for (versions, answered_at_once) in [
+        (TlsVersions::default(), true),
+        (TlsVersions::Tls12Only, false),
+    ] {
+        let (server_tls, client_tls) = tls_configs(versions);
+        let options = ConnectionOptions::default();
+        let mut server = TlsConnection::server(
+            server_tls,
+            ServerSession::new(ServerConfig::new(SERVER_ID), T0),
+            options,
+            T0,
+        )
+        .unwrap();
+        let config = PhoneConfig::new(device.clone(), PhoneCredentials::NullString).unwrap();
+        let mut phone = TlsConnection::client(
+            client_tls,
+            "capf.example",
+            Counting {
+                inner: PhoneSession::new(config, T0),
+                frames: Vec::new(),
+            },
+            options,
+            T0,
+        )
+        .unwrap();
+        assert!(
+            transmitted(&mut server).is_empty(),
+            "nothing before the ClientHello"
+        );
+        let client_hello = transmitted(&mut phone);
+        server.handle_tcp_input(&client_hello);
+        let first_flight = transmitted(&mut server);
+        phone.handle_tcp_input(&first_flight);
+        let reply = transmitted(&mut phone);
+        assert!(
+            !reply.is_empty(),
+            "{versions:?}: the phone answers the flight"
+        );
+        assert_eq!(
+            phone.session().frames.len(),
+            usize::from(answered_at_once),
+            "{versions:?}: the phone's AUTH_RESPONSE after the server's first flight"
+        );
+    }
+}
