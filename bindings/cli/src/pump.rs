@@ -52,6 +52,12 @@ where
     let mut outgoing = Vec::new();
     let mut read_ended = false;
     let mut established = false;
+    // One timer for the whole connection, moved only when the deadline
+    // changes (most turns keep it): a new timer per turn would be
+    // registered in and removed from tokio's timer wheel every time.
+    let timer = tokio::time::sleep_until(instant_of(None));
+    tokio::pin!(timer);
+    let mut armed_for = None;
     loop {
         if !established && !connection.is_handshaking() {
             established = true;
@@ -102,6 +108,10 @@ where
             continue;
         }
         let deadline = connection.poll_timeout();
+        if deadline.is_some() && deadline != armed_for {
+            timer.as_mut().reset(instant_of(deadline));
+        }
+        armed_for = deadline;
         tokio::select! {
             read = stream.read(&mut buffer), if !read_ended => match read {
                 Ok(0) | Err(_) => {
@@ -110,7 +120,9 @@ where
                 }
                 Ok(n) => connection.handle_tcp_input(buffer.get(..n).unwrap_or_default()),
             },
-            () = tokio::time::sleep_until(instant_of(deadline)), if deadline.is_some() => {
+            () = &mut timer, if deadline.is_some() => {
+                // Spent: armed again at the next turn, whatever the deadline.
+                armed_for = None;
                 connection.handle_timeout(now());
             }
             else => {
