@@ -490,6 +490,42 @@ impl<S: Session> Session for Counting<S> {
     }
 }
 
+/// A CAPF server and a null-string phone `device` over TLS (`versions` on
+/// the server side), each session counting the frames it sends.
+fn counted_null_string_pair(
+    versions: TlsVersions,
+    device: &str,
+) -> (
+    TlsConnection<Counting<ServerSession>>,
+    TlsConnection<Counting<PhoneSession>>,
+) {
+    let (server_tls, client_tls) = tls_configs(versions);
+    let options = ConnectionOptions::default();
+    let server = TlsConnection::server(
+        server_tls,
+        Counting {
+            inner: ServerSession::new(ServerConfig::new(SERVER_ID), T0),
+            frames: Vec::new(),
+        },
+        options,
+        T0,
+    )
+    .unwrap();
+    let config = PhoneConfig::new(device.to_owned(), PhoneCredentials::NullString).unwrap();
+    let phone = TlsConnection::client(
+        client_tls,
+        "capf.example",
+        Counting {
+            inner: PhoneSession::new(config, T0),
+            frames: Vec::new(),
+        },
+        options,
+        T0,
+    )
+    .unwrap();
+    (server, phone)
+}
+
 /// (content type, body length) of each TLS record in `bytes`.
 fn records(mut bytes: &[u8]) -> Vec<(u8, usize)> {
     let mut out = Vec::new();
@@ -508,30 +544,7 @@ const APPLICATION_DATA: u8 = 23;
 fn each_frame_is_exactly_one_application_data_record() {
     // TLS 1.2 shows the content types on the wire (1.3 hides them).
     let (device, spki, issued) = install_vector();
-    let (server_tls, client_tls) = tls_configs(TlsVersions::Tls12Only);
-    let options = ConnectionOptions::default();
-    let mut server = TlsConnection::server(
-        server_tls,
-        Counting {
-            inner: ServerSession::new(ServerConfig::new(SERVER_ID), T0),
-            frames: Vec::new(),
-        },
-        options,
-        T0,
-    )
-    .unwrap();
-    let config = PhoneConfig::new(device.clone(), PhoneCredentials::NullString).unwrap();
-    let mut phone = TlsConnection::client(
-        client_tls,
-        "capf.example",
-        Counting {
-            inner: PhoneSession::new(config, T0),
-            frames: Vec::new(),
-        },
-        options,
-        T0,
-    )
-    .unwrap();
+    let (mut server, mut phone) = counted_null_string_pair(TlsVersions::Tls12Only, &device);
     let (server_side, phone_side) = drive(
         &mut server,
         &mut phone,
@@ -961,27 +974,7 @@ fn the_server_speaks_first_in_its_first_tls13_flight() {
         (TlsVersions::default(), true),
         (TlsVersions::Tls12Only, false),
     ] {
-        let (server_tls, client_tls) = tls_configs(versions);
-        let options = ConnectionOptions::default();
-        let mut server = TlsConnection::server(
-            server_tls,
-            ServerSession::new(ServerConfig::new(SERVER_ID), T0),
-            options,
-            T0,
-        )
-        .unwrap();
-        let config = PhoneConfig::new(device.clone(), PhoneCredentials::NullString).unwrap();
-        let mut phone = TlsConnection::client(
-            client_tls,
-            "capf.example",
-            Counting {
-                inner: PhoneSession::new(config, T0),
-                frames: Vec::new(),
-            },
-            options,
-            T0,
-        )
-        .unwrap();
+        let (mut server, mut phone) = counted_null_string_pair(versions, &device);
         assert!(
             transmitted(&mut server).is_empty(),
             "nothing before the ClientHello"
