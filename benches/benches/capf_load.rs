@@ -517,6 +517,12 @@ fn process_tree(pid: u32) -> Vec<u32> {
 
 /// Resident memory of the server's processes together.
 fn rss_kib(pids: &[u32]) -> Option<u64> {
+    status_kib(pids, "VmRSS:")
+}
+
+/// One `/proc/PID/status` figure (`field` with its colon, in KiB) of the
+/// server's processes together.
+fn status_kib(pids: &[u32], field: &str) -> Option<u64> {
     let mut total = None;
     for member in pids.iter().flat_map(|&pid| process_tree(pid)) {
         let Ok(status) = std::fs::read_to_string(format!("/proc/{member}/status")) else {
@@ -524,7 +530,7 @@ fn rss_kib(pids: &[u32]) -> Option<u64> {
         };
         let kib = status
             .lines()
-            .find(|line| line.starts_with("VmRSS:"))
+            .find(|line| line.starts_with(field))
             .and_then(|line| line.split_whitespace().nth(1))
             .and_then(|value| value.parse::<u64>().ok());
         if let Some(kib) = kib {
@@ -1370,6 +1376,8 @@ fn run(
     let database_after = database_cpu_ticks();
     let demand_after = thread_demand(&pids);
     let rss_end = rss_kib(&pids);
+    let rss_end_anonymous = status_kib(&pids, "RssAnon:");
+    let rss_end_file = status_kib(&pids, "RssFile:");
     let exhausted = next.load(Ordering::Relaxed) >= devices && elapsed < duration;
 
     let delta = |before: Option<u64>, after: Option<u64>| match (before, after) {
@@ -1465,6 +1473,14 @@ fn run(
         kib(rss_end)
     );
     println!("server RSS once a second (KiB): {rss_samples:?}");
+    println!(
+        "server RSS after, by kind: anonymous {} (what the server allocated: heap, \
+         stacks, SQLite's cache), file {} (pages of the executable and libraries \
+         mapped: they follow the page cache, so RSS moves by a MB or more between \
+         builds or runs with the same memory use)",
+        kib(rss_end_anonymous),
+        kib(rss_end_file)
+    );
     println!("/proc/loadavg: window start {load_before}  end {load_after}");
     println!(
         "CPU over the window ({:.2} s, {} cores): server {server_cpu:.2} s ({server_cores:.2} \

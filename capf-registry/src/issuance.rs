@@ -236,16 +236,22 @@ pub async fn answer_issue_certificate<R>(
 where
     R: CryptoRngCore + Send + ?Sized,
 {
-    if let Issuer::Local {
-        authority,
-        validity_days,
-    } = issuer
-    {
-        return answer_locally(session, authority, *validity_days, now, rng);
+    // The local CA signs the session's own request: `needed` is what an
+    // external CA is sent.
+    #[cfg(not(feature = "est"))]
+    let _ = needed;
+    match issuer {
+        Issuer::Local {
+            authority,
+            validity_days,
+        } => answer_locally(session, authority, *validity_days, now, rng),
+        #[cfg(feature = "est")]
+        Issuer::Est(_) => {
+            let issued = issuer.issue(needed, now, rng).await;
+            answer_issued(session, issued.clone())?;
+            Ok(issued)
+        }
     }
-    let issued = issuer.issue(needed, now, rng).await;
-    answer_issued(session, issued.clone())?;
-    Ok(issued)
 }
 
 /// [`answer_issue_certificate`] for a host without an async runtime.
@@ -259,14 +265,20 @@ pub fn answer_issue_certificate_blocking<R>(
 where
     R: CryptoRngCore + ?Sized,
 {
-    if let Issuer::Local {
-        authority,
-        validity_days,
-    } = issuer
-    {
-        return answer_locally(session, authority, *validity_days, now, rng);
+    // The local CA signs the session's own request: `needed` is what an
+    // external CA is sent.
+    #[cfg(not(feature = "est"))]
+    let _ = needed;
+    match issuer {
+        Issuer::Local {
+            authority,
+            validity_days,
+        } => answer_locally(session, authority, *validity_days, now, rng),
+        #[cfg(feature = "est")]
+        Issuer::Est(_) => {
+            let issued = issuer.issue_blocking(needed, now, rng);
+            answer_issued(session, issued.clone())?;
+            Ok(issued)
+        }
     }
-    let issued = issuer.issue_blocking(needed, now, rng);
-    answer_issued(session, issued.clone())?;
-    Ok(issued)
 }
