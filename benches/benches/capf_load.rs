@@ -67,7 +67,8 @@
 //! TLS connection and a fresh P-256 key per enrollment) until `--seconds`
 //! have passed or every device is enrolled. Printed: enrollments per second,
 //! latency percentiles, errors, the server's resident memory (VmRSS) once a
-//! second, the server's CPU time per enrollment (utime + stime from
+//! second (and at the end its anonymous and file-backed parts), the
+//! server's CPU time per enrollment (utime + stime from
 //! /proc/PID/stat over the measured window, divided by the enrollments
 //! completed in it), the load generator's own CPU, and the floor: the same
 //! signatures, key exchange (and the HMAC of an auth string) timed once per run by `openssl
