@@ -1477,8 +1477,8 @@ fn run(
     println!(
         "server RSS after, by kind: anonymous {} (what the server allocated: heap, \
          stacks, SQLite's cache), file {} (pages of the executable and libraries \
-         mapped: they follow the page cache, so RSS moves by a MB or more between \
-         builds or runs with the same memory use)",
+         mapped in: they depend on the build's layout and on the page cache, so RSS \
+         moves by a MB or more between builds with the same memory use)",
         kib(rss_end_anonymous),
         kib(rss_end_file)
     );
