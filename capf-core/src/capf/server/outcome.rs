@@ -23,10 +23,12 @@ pub enum ServerDecision {
         device_name: String,
     },
     /// Issue an LSC for this key; answer with
-    /// [`answer_certificate`](super::ServerSession::answer_certificate). The
-    /// host may use the local [`LscIssuer`](crate::issuance::LscIssuer) or
-    /// an external CA. The certificate's SubjectPublicKeyInfo must be
-    /// exactly `subject_public_key_info_der`.
+    /// [`answer_certificate`](super::ServerSession::answer_certificate)
+    /// (a certificate from any CA: its SubjectPublicKeyInfo must be exactly
+    /// `subject_public_key_info_der`) or
+    /// [`answer_with_issuer`](super::ServerSession::answer_with_issuer)
+    /// (the local [`LscIssuer`](crate::issuance::LscIssuer) signs the
+    /// session's own request).
     IssueCertificate {
         /// The authenticated device.
         device_name: String,
