@@ -1083,7 +1083,7 @@ impl ServerSession {
 
     fn transmit(&mut self, frame: Frame) {
         // Server frames are built from checked values (certificate size is
-        // checked in answer_certificate), so encoding cannot fail.
+        // checked where a certificate is answered), so encoding cannot fail.
         if let Ok(bytes) = frame.encode() {
             self.outputs.push_back(ServerOutput::Transmit(bytes));
         }
