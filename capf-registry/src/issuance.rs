@@ -160,8 +160,14 @@ where
         validity_days,
     };
     let mut rng = rng;
-    authority
-        .issue(&request, now, &mut rng)
+    facts(authority.issue(&request, now, &mut rng))
+}
+
+/// The local CA's result as the ledger and the session take it.
+fn facts(
+    issued: Result<IssuedCertificate, capf_core::issuance::IssuanceError>,
+) -> Result<NewCertificate, IssueRefusal> {
+    issued
         .map(new_certificate)
         .map_err(|error| IssueRefusal::Unavailable(error.to_string()))
 }
@@ -178,22 +184,41 @@ fn new_certificate(issued: IssuedCertificate) -> NewCertificate {
 
 /// The local CA's answer, given to the session directly
 /// ([`ServerSession::answer_with_issuer`]: the session's own request, so
-/// the certificate is not parsed again to check its key).
-fn answer_locally<R>(
+/// the certificate is not parsed again to check its key); `None` for an
+/// issuer the host asks first and answers with [`answer_issued`].
+fn answer_if_local<R>(
     session: &mut ServerSession,
-    authority: &LscIssuer,
-    validity_days: u32,
+    issuer: &Issuer,
     now: Timestamp,
     rng: &mut R,
-) -> Result<Result<NewCertificate, IssueRefusal>, SessionMisuse>
+) -> Option<Result<Result<NewCertificate, IssueRefusal>, SessionMisuse>>
 where
     R: CryptoRngCore + ?Sized,
 {
-    let mut rng = rng;
-    Ok(session
-        .answer_with_issuer(authority, validity_days, now, &mut rng)?
-        .map(new_certificate)
-        .map_err(|error| IssueRefusal::Unavailable(error.to_string())))
+    match issuer {
+        Issuer::Local {
+            authority,
+            validity_days,
+        } => {
+            let mut rng = rng;
+            Some(
+                session
+                    .answer_with_issuer(authority, *validity_days, now, &mut rng)
+                    .map(facts),
+            )
+        }
+        #[cfg(feature = "est")]
+        Issuer::Est(_) => None,
+    }
+}
+
+/// [`answer_issued`], returning the certificate's facts or the refusal.
+fn answer_with(
+    session: &mut ServerSession,
+    issued: Result<NewCertificate, IssueRefusal>,
+) -> Result<Result<NewCertificate, IssueRefusal>, SessionMisuse> {
+    answer_issued(session, issued.clone())?;
+    Ok(issued)
 }
 
 /// The phone's signed request, which EST needs.
@@ -236,22 +261,10 @@ pub async fn answer_issue_certificate<R>(
 where
     R: CryptoRngCore + Send + ?Sized,
 {
-    // The local CA signs the session's own request: `needed` is what an
-    // external CA is sent.
-    #[cfg(not(feature = "est"))]
-    let _ = needed;
-    match issuer {
-        Issuer::Local {
-            authority,
-            validity_days,
-        } => answer_locally(session, authority, *validity_days, now, rng),
-        #[cfg(feature = "est")]
-        Issuer::Est(_) => {
-            let issued = issuer.issue(needed, now, rng).await;
-            answer_issued(session, issued.clone())?;
-            Ok(issued)
-        }
+    if let Some(answered) = answer_if_local(session, issuer, now, &mut *rng) {
+        return answered;
     }
+    answer_with(session, issuer.issue(needed, now, rng).await)
 }
 
 /// [`answer_issue_certificate`] for a host without an async runtime.
@@ -265,20 +278,8 @@ pub fn answer_issue_certificate_blocking<R>(
 where
     R: CryptoRngCore + ?Sized,
 {
-    // The local CA signs the session's own request: `needed` is what an
-    // external CA is sent.
-    #[cfg(not(feature = "est"))]
-    let _ = needed;
-    match issuer {
-        Issuer::Local {
-            authority,
-            validity_days,
-        } => answer_locally(session, authority, *validity_days, now, rng),
-        #[cfg(feature = "est")]
-        Issuer::Est(_) => {
-            let issued = issuer.issue_blocking(needed, now, rng);
-            answer_issued(session, issued.clone())?;
-            Ok(issued)
-        }
+    if let Some(answered) = answer_if_local(session, issuer, now, &mut *rng) {
+        return answered;
     }
+    answer_with(session, issuer.issue_blocking(needed, now, rng))
 }

@@ -1850,6 +1850,33 @@ fn certificate_in(
 
 /// The claim's write: decided on the locked row, and the condition again
 /// in the conditional `UPDATE` itself.
+/// The claim's answer once the device is taken: the device with its lease
+/// and the offline CA's ready certificate, read in the same transaction.
+fn claimed(
+    conn: &mut Conn,
+    name: &str,
+    token: ClaimToken,
+    lease_until: u64,
+    mut device: StoredDevice,
+) -> RegistryResult<ClaimAnswer> {
+    device.device.claimed_until = Some(lease_until);
+    let ready_certificate = crate::offline_ca::ready_certificate(
+        conn,
+        &device,
+        |conn, name| certificate_requests_in(conn, Some(name)),
+        certificate_in,
+    )?;
+    Ok(ClaimAnswer::Claimed {
+        claim: Claim {
+            device: name.to_owned(),
+            token,
+            lease_until,
+        },
+        device,
+        ready_certificate,
+    })
+}
+
 fn claim_work(
     name: &str,
     token: ClaimToken,
@@ -1866,23 +1893,8 @@ fn claim_work(
             &[&name, &token_bytes, &to_i64(lease_until), &to_i64(now)],
         )?;
         if let Some(row) = taken {
-            let mut device = DeviceRow::read(&row)?.stored()?;
-            device.device.claimed_until = Some(lease_until);
-            let ready_certificate = crate::offline_ca::ready_certificate(
-                conn,
-                &device,
-                |conn, name| certificate_requests_in(conn, Some(name)),
-                certificate_in,
-            )?;
-            return Ok(ClaimAnswer::Claimed {
-                claim: Claim {
-                    device: name.clone(),
-                    token,
-                    lease_until,
-                },
-                device,
-                ready_certificate,
-            });
+            let device = DeviceRow::read(&row)?.stored()?;
+            return claimed(conn, &name, token, lease_until, device);
         }
         // Why not, decided on the locked row.
         let row = require_device(conn, &name)?;
@@ -1913,23 +1925,7 @@ fn claim_work(
                 until: expires.unwrap_or(0),
             });
         }
-        let mut device = device;
-        device.device.claimed_until = Some(lease_until);
-        let ready_certificate = crate::offline_ca::ready_certificate(
-            conn,
-            &device,
-            |conn, name| certificate_requests_in(conn, Some(name)),
-            certificate_in,
-        )?;
-        Ok(ClaimAnswer::Claimed {
-            claim: Claim {
-                device: name.clone(),
-                token,
-                lease_until,
-            },
-            device,
-            ready_certificate,
-        })
+        claimed(conn, &name, token, lease_until, device)
     }
 }
 
