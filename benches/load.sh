@@ -61,9 +61,10 @@
 # negotiated TLS version/suite/key exchange, CPU over the window (server
 # from /proc/PID/stat utime+stime, load generator, other processes),
 # server CPU ms per enrollment, the floor (2 signatures of the CAPF key +
-# ECDHE, + one HMAC with auth strings, timed by `openssl speed` in the same
-# run), their ratio and the non-signature work in RSA-2048
-# signatures, and "LOAD GENERATOR IS THE BOTTLENECK" when the generator used
+# ECDHE, + one HMAC with auth strings, timed by `openssl speed` right
+# before and right after each configuration's window: their mean, and how
+# far apart they are, "MACHINE SPEED CHANGED" above 10%), their ratio and
+# the non-signature work in RSA-2048 signatures, and "LOAD GENERATOR IS THE BOTTLENECK" when the generator used
 # more than 70% of one core, or the server was idle (no thread running or
 # waiting for a core, from /proc/PID/task/*/schedstat) more than 30% of the
 # cores' time. /proc/loadavg is printed at start and end: the load

@@ -71,8 +71,11 @@
 //! server's CPU time per enrollment (utime + stime from
 //! /proc/PID/stat over the measured window, divided by the enrollments
 //! completed in it), the load generator's own CPU, and the floor: the same
-//! signatures, key exchange (and the HMAC of an auth string) timed once per run by `openssl
-//! speed` (OpenSSL's rates are per CPU second, like the server's figure).
+//! signatures, key exchange (and the HMAC of an auth string) timed by `openssl
+//! speed` right before and right after each configuration's window, their
+//! mean (OpenSSL's rates are per CPU second, like the server's figure), and
+//! how far the two timings differ: a shared machine's speed moves within
+//! minutes, and a ratio is only as good as the floor of the same minutes.
 //! Then one summary table. Speed is measured here, never asserted.
 //!
 //! The load generator and the server share the machine's cores (and, on a
@@ -109,6 +112,9 @@ const GENERATOR_CORE_LIMIT: f64 = 0.70;
 /// The server may be idle (no thread running or waiting for a core) this
 /// share of the cores' time before the generator is called the bottleneck.
 const SERVER_IDLE_LIMIT: f64 = 0.30;
+/// The floors timed before and after a window may differ by this share of
+/// their mean before the machine's speed is said to have changed.
+const FLOOR_DRIFT_LIMIT: f64 = 0.10;
 
 /// The CAPF certificate's key (the certificate also issues the LSCs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -663,15 +669,19 @@ struct Speed {
 }
 
 impl Speed {
-    /// Runs `openssl speed` once for everything the floors need.
-    fn measure(openssl: &Path) -> Result<Self, String> {
+    /// Every algorithm a floor can need.
+    const ALL: [&'static str; 5] = ["rsa2048", "ecdsap256", "ecdhx25519", "ecdhp256", "sha256"];
+
+    /// Runs `openssl speed` once for the `openssl speed` algorithms named
+    /// (one second each).
+    fn measure(openssl: &Path, algorithms: &[&str]) -> Result<Self, String> {
         let version = Command::new(openssl)
             .arg("version")
             .output()
             .map_err(|error| format!("cannot run {}: {error}", openssl.display()))?;
         let output = Command::new(openssl)
             .args(["speed", "-mr", "-seconds", "1", "-bytes", "8192"])
-            .args(["rsa2048", "ecdsap256", "ecdhx25519", "ecdhp256", "sha256"])
+            .args(algorithms)
             .stdin(Stdio::null())
             .output()
             .map_err(|error| format!("cannot run {} speed: {error}", openssl.display()))?;
@@ -690,6 +700,42 @@ impl Speed {
             ecdh_p256: rates.ecdh_p256,
             sha256_bytes: rates.sha256_bytes,
         })
+    }
+
+    /// What one configuration's floor needs: the CAPF key's signature, the
+    /// key exchange the load negotiated, the auth string's hash, and always
+    /// RSA-2048 (the unit of the "extra" column).
+    fn algorithms_for(kind: CertKind, auth: Auth, group: &str) -> Vec<&'static str> {
+        let mut algorithms = vec!["rsa2048"];
+        if kind == CertKind::P256 {
+            algorithms.push("ecdsap256");
+        }
+        match group {
+            "secp256r1" => algorithms.push("ecdhp256"),
+            "RSA" => {}
+            _ => algorithms.push("ecdhx25519"),
+        }
+        if auth == Auth::AuthString {
+            algorithms.push("sha256");
+        }
+        algorithms
+    }
+
+    /// The mean of two measurements, per operation's time (a rate missing
+    /// from one keeps the other's).
+    fn mean(&self, other: &Self) -> Self {
+        let mean = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(2.0 / (1.0 / a + 1.0 / b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            version: self.version.clone(),
+            rsa2048_sign: mean(self.rsa2048_sign, other.rsa2048_sign),
+            ecdsa_p256_sign: mean(self.ecdsa_p256_sign, other.ecdsa_p256_sign),
+            ecdh_x25519: mean(self.ecdh_x25519, other.ecdh_x25519),
+            ecdh_p256: mean(self.ecdh_p256, other.ecdh_p256),
+            sha256_bytes: mean(self.sha256_bytes, other.sha256_bytes),
+        }
     }
 
     fn print(&self) {
@@ -1032,6 +1078,9 @@ struct Outcome {
     generator_cpu: f64,
     other_cores: Option<f64>,
     floor: Option<Floor>,
+    /// How far the floor timed after the window was from the one timed
+    /// before it, as a fraction of their mean.
+    floor_drift: Option<f64>,
     rsa_sign: Option<f64>,
     bottleneck: bool,
 }
@@ -1081,7 +1130,7 @@ fn main() -> Result<(), String> {
          other process on the machine: figures are rough on a busy machine",
         cores()
     );
-    let speed = match Speed::measure(&settings.openssl) {
+    let speed = match Speed::measure(&settings.openssl, &Speed::ALL) {
         Ok(speed) => {
             speed.print();
             speed
@@ -1291,10 +1340,14 @@ fn run(
         }
     };
     println!("TLS negotiated by the load: {version}, {suite}, key exchange {group}");
-    let floor = (speed.rsa2048_sign.is_some()
-        || speed.ecdsa_p256_sign.is_some()
-        || speed.ecdh_x25519.is_some())
-    .then(|| self::floor(speed, kind, auth, &group));
+    // The floor is timed again right before and right after this
+    // configuration's window: on a shared machine the speed of a core moves
+    // within minutes, and the ratio compares the server with the floor of
+    // the same minutes. The run's first measurement stands in for one that
+    // fails.
+    let floor_algorithms = Speed::algorithms_for(kind, auth, &group);
+    let speed_before =
+        Speed::measure(&settings.openssl, &floor_algorithms).unwrap_or_else(|_| speed.clone());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1379,6 +1432,28 @@ fn run(
     let rss_end = rss_kib(&pids);
     let rss_end_anonymous = status_kib(&pids, "RssAnon:");
     let rss_end_file = status_kib(&pids, "RssFile:");
+    let speed_after =
+        Speed::measure(&settings.openssl, &floor_algorithms).unwrap_or_else(|_| speed.clone());
+    let timed = |speed: &Speed| {
+        (speed.rsa2048_sign.is_some()
+            || speed.ecdsa_p256_sign.is_some()
+            || speed.ecdh_x25519.is_some())
+        .then(|| self::floor(speed, kind, auth, &group))
+    };
+    let speed_window = speed_before.mean(&speed_after);
+    let floor = timed(&speed_window);
+    // How much the machine's speed moved over the window, as the floor saw it.
+    let floor_drift = timed(&speed_before)
+        .zip(timed(&speed_after))
+        .map(|(before, after)| (before.seconds, after.seconds))
+        .filter(|(before, after)| before + after > 0.0)
+        .map(|(before, after)| {
+            (
+                before,
+                after,
+                (after - before).abs() / ((before + after) / 2.0),
+            )
+        });
     let exhausted = next.load(Ordering::Relaxed) >= devices && elapsed < duration;
 
     let delta = |before: Option<u64>, after: Option<u64>| match (before, after) {
@@ -1429,8 +1504,9 @@ fn run(
         server_cpu,
         generator_cpu,
         other_cores,
-        rsa_sign: speed.rsa2048_sign.map(|rate| 1.0 / rate),
+        rsa_sign: speed_window.rsa2048_sign.map(|rate| 1.0 / rate),
         floor,
+        floor_drift: floor_drift.map(|(_, _, drift)| drift),
         bottleneck: false,
     };
     println!(
@@ -1549,6 +1625,20 @@ fn run(
                     format!(" (not timed, so not counted: {})", floor.missing.join(", "))
                 }
             );
+            if let Some((before, after, drift)) = floor_drift {
+                println!(
+                    "floor timed right before the window {:.3} ms, right after it {:.3} ms \
+                     (the floor above is their mean; they differ by {:.0}%){}",
+                    before * 1e3,
+                    after * 1e3,
+                    drift * 100.0,
+                    if drift > FLOOR_DRIFT_LIMIT {
+                        ": MACHINE SPEED CHANGED during this configuration, its ratios are rough"
+                    } else {
+                        ""
+                    }
+                );
+            }
             if floor.seconds > 0.0 {
                 let extra = per - floor.seconds;
                 println!(
@@ -1713,7 +1803,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         cores()
     );
     println!(
-        "{:<20} {:>8} {:>7} {:>7} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5} {:>5}",
+        "{:<20} {:>8} {:>7} {:>7} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5} {:>5} {:>5}",
         "configuration",
         "enr/s",
         "p50 ms",
@@ -1725,6 +1815,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         "ratio",
         "extra ms",
         "extra/RSA",
+        "drift",
         "srv c",
         "gen c",
         "oth c"
@@ -1743,7 +1834,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         let extra = per.zip(floor).map(|(p, f)| p - f);
         let wall = outcome.elapsed.as_secs_f64().max(1e-9);
         println!(
-            "{:<20} {:>8.1} {:>7.1} {:>7.1} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5.2} {:>5.2} {:>5}{}",
+            "{:<20} {:>8.1} {:>7.1} {:>7.1} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5.2} {:>5.2} {:>5}{}",
             outcome.label,
             outcome.rate(),
             ms(outcome.p50),
@@ -1755,6 +1846,9 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
             cell(per.zip(floor).map(|(p, f)| p / f), 2),
             cell(extra.map(|e| e * 1e3), 3),
             cell(extra.zip(outcome.rsa_sign).map(|(e, r)| e / r), 2),
+            outcome
+                .floor_drift
+                .map_or("?".to_owned(), |d| format!("{:.0}%", d * 100.0)),
             outcome.server_cpu / wall,
             outcome.generator_cpu / wall,
             cell(outcome.other_cores, 2),
@@ -1767,14 +1861,17 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
     }
     println!(
         "srv ms/e: server CPU (utime+stime) per enrollment; floor: 2 signatures of the CAPF \
-         key + ECDHE (+ one HMAC for auth-string), timed by `openssl speed`{}; ratio = srv/floor \
+         key + ECDHE (+ one HMAC for auth-string), timed by `openssl speed` right before and \
+         right after each configuration's window (their mean){}; ratio = srv/floor \
          (goal <= 1.2 with RSA-2048); extra = srv - floor, and in RSA-2048 signatures \
-         (goal <= 0.5); srv c / gen c / oth c: cores used by the server, the load generator and \
-         other processes",
+         (goal <= 0.5); drift: how far the two floor timings differ (above {:.0}% the \
+         machine's speed changed and the ratios are rough); srv c / gen c / oth c: cores used \
+         by the server, the load generator and other processes",
         speed.rsa2048_sign.map_or(String::new(), |r| format!(
-            " (one RSA-2048 signature = {:.1} µs)",
+            "; at the run's start one RSA-2048 signature = {:.1} µs",
             1e6 / r
-        ))
+        )),
+        FLOOR_DRIFT_LIMIT * 100.0
     );
     // PostgreSQL nodes beside one SQLite node, per configuration.
     for postgres in outcomes
