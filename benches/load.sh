@@ -60,7 +60,7 @@
 # server RSS (at the end also split: anonymous, file-backed), the
 # negotiated TLS version/suite/key exchange, CPU over the window (server
 # from /proc/PID/stat utime+stime, load generator, other processes),
-# server CPU ms per enrollment, the floor (2 signatures of the CAPF key +
+# server CPU ms per enrollment (and its kernel part, stime), the floor (2 signatures of the CAPF key +
 # ECDHE, + one HMAC with auth strings, timed by `openssl speed` right
 # before and right after each configuration's window: their mean, and how
 # far apart they are, "MACHINE SPEED CHANGED" above 10%), their ratio and

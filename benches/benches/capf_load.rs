@@ -549,9 +549,20 @@ fn status_kib(pids: &[u32], field: &str) -> Option<u64> {
 
 /// utime + stime of the server's processes together, in ticks.
 fn server_cpu_ticks(pids: &[u32]) -> Option<u64> {
+    server_ticks(pids, process_cpu_ticks)
+}
+
+/// The kernel's part of [`server_cpu_ticks`] (stime): system calls (TCP,
+/// the registry's writes and fsyncs, waits) and the interrupts' work
+/// charged to the server.
+fn server_kernel_ticks(pids: &[u32]) -> Option<u64> {
+    server_ticks(pids, |who| process_ticks(who).map(|(_, system)| system))
+}
+
+fn server_ticks(pids: &[u32], ticks_of: impl Fn(&str) -> Option<u64>) -> Option<u64> {
     pids.iter()
         .flat_map(|&pid| process_tree(pid))
-        .map(|member| process_cpu_ticks(&member.to_string()))
+        .map(|member| ticks_of(&member.to_string()))
         .try_fold(0, |total, ticks| ticks.map(|ticks| total + ticks))
 }
 
@@ -592,6 +603,11 @@ fn clock_ticks() -> f64 {
 /// utime + stime of a process (all its threads), in ticks; `who` is a pid or
 /// `self`.
 fn process_cpu_ticks(who: &str) -> Option<u64> {
+    process_ticks(who).map(|(user, system)| user + system)
+}
+
+/// A process's (utime, stime) in clock ticks.
+fn process_ticks(who: &str) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{who}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields resume after
     // the last ')'. Field 3 (state) is index 0, utime (14) index 11, stime 12.
@@ -599,7 +615,7 @@ fn process_cpu_ticks(who: &str) -> Option<u64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 /// The whole machine's (busy, total) ticks from /proc/stat.
@@ -1075,6 +1091,8 @@ struct Outcome {
     p99: Duration,
     rss_max_kib: Option<u64>,
     server_cpu: f64,
+    /// The kernel's part of `server_cpu` (stime).
+    server_kernel_cpu: Option<f64>,
     generator_cpu: f64,
     other_cores: Option<f64>,
     floor: Option<Floor>,
@@ -1093,6 +1111,13 @@ impl Outcome {
     /// Server CPU seconds per enrollment.
     fn cpu_per_enrollment(&self) -> Option<f64> {
         (self.enrollments > 0).then(|| self.server_cpu / self.enrollments as f64)
+    }
+
+    /// The kernel's part of [`Outcome::cpu_per_enrollment`].
+    fn kernel_per_enrollment(&self) -> Option<f64> {
+        self.server_kernel_cpu
+            .filter(|_| self.enrollments > 0)
+            .map(|kernel| kernel / self.enrollments as f64)
     }
 }
 
@@ -1361,6 +1386,7 @@ fn run(
     let machine_before = machine_ticks();
     let generator_before = process_cpu_ticks("self");
     let server_before = server_cpu_ticks(&pids);
+    let server_kernel_before = server_kernel_ticks(&pids);
     let database_before = database_cpu_ticks();
     let demand_before = thread_demand(&pids);
     let began = Instant::now();
@@ -1427,6 +1453,7 @@ fn run(
     // commit) before reading its CPU time; it is idle otherwise.
     std::thread::sleep(Duration::from_millis(250));
     let server_after = server_cpu_ticks(&pids);
+    let server_kernel_after = server_kernel_ticks(&pids);
     let database_after = database_cpu_ticks();
     let demand_after = thread_demand(&pids);
     let rss_end = rss_kib(&pids);
@@ -1462,6 +1489,7 @@ fn run(
     };
     let server_cpu =
         delta(server_before, server_after).ok_or("cannot read the server's CPU time")?;
+    let server_kernel_cpu = delta(server_kernel_before, server_kernel_after);
     let database_cpu = delta(database_before, database_after);
     let generator_cpu =
         delta(generator_before, generator_after).ok_or("cannot read this process's CPU time")?;
@@ -1502,6 +1530,7 @@ fn run(
         p99: quantile(&sorted, 0.99),
         rss_max_kib: rss_samples.iter().copied().chain(rss_end).max(),
         server_cpu,
+        server_kernel_cpu,
         generator_cpu,
         other_cores,
         rsa_sign: speed_window.rsa2048_sign.map(|rate| 1.0 / rate),
@@ -1610,9 +1639,17 @@ fn run(
     }
     if let Some(per) = outcome.cpu_per_enrollment() {
         println!(
-            "server CPU per enrollment: {:.3} ms (errors' CPU included; {} errors)",
+            "server CPU per enrollment: {:.3} ms (errors' CPU included; {} errors){}",
             per * 1e3,
-            outcome.errors
+            outcome.errors,
+            outcome
+                .kernel_per_enrollment()
+                .map_or(String::new(), |kernel| format!(
+                    "; in the kernel (stime: TCP on loopback, the registry's writes and \
+                 fsyncs, waking threads) {:.3} ms, in the process (utime) {:.3} ms",
+                    kernel * 1e3,
+                    (per - kernel) * 1e3
+                ))
         );
         if let Some(floor) = &outcome.floor {
             println!(
@@ -1803,7 +1840,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         cores()
     );
     println!(
-        "{:<20} {:>8} {:>7} {:>7} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5} {:>5} {:>5}",
+        "{:<20} {:>8} {:>7} {:>7} {:>4} {:>7} {:>9} {:>7} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5} {:>5} {:>5}",
         "configuration",
         "enr/s",
         "p50 ms",
@@ -1811,6 +1848,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         "err",
         "RSS MB",
         "srv ms/e",
+        "kern ms",
         "floor ms",
         "ratio",
         "extra ms",
@@ -1834,7 +1872,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         let extra = per.zip(floor).map(|(p, f)| p - f);
         let wall = outcome.elapsed.as_secs_f64().max(1e-9);
         println!(
-            "{:<20} {:>8.1} {:>7.1} {:>7.1} {:>4} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5.2} {:>5.2} {:>5}{}",
+            "{:<20} {:>8.1} {:>7.1} {:>7.1} {:>4} {:>7} {:>9} {:>7} {:>9} {:>6} {:>9} {:>9} {:>5} {:>5.2} {:>5.2} {:>5}{}",
             outcome.label,
             outcome.rate(),
             ms(outcome.p50),
@@ -1842,6 +1880,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
             outcome.errors,
             cell(outcome.rss_max_kib.map(|k| k as f64 / 1024.0), 1),
             cell(per.map(|p| p * 1e3), 3),
+            cell(outcome.kernel_per_enrollment().map(|k| k * 1e3), 3),
             cell(floor.map(|f| f * 1e3), 3),
             cell(per.zip(floor).map(|(p, f)| p / f), 2),
             cell(extra.map(|e| e * 1e3), 3),
@@ -1860,7 +1899,7 @@ fn summary(settings: &Settings, speed: &Speed, outcomes: &[Outcome], load_start:
         );
     }
     println!(
-        "srv ms/e: server CPU (utime+stime) per enrollment; floor: 2 signatures of the CAPF \
+        "srv ms/e: server CPU (utime+stime) per enrollment; kern ms: its kernel part (stime); floor: 2 signatures of the CAPF \
          key + ECDHE (+ one HMAC for auth-string), timed by `openssl speed` right before and \
          right after each configuration's window (their mean){}; ratio = srv/floor \
          (goal <= 1.2 with RSA-2048); extra = srv - floor, and in RSA-2048 signatures \
