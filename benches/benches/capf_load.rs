@@ -547,23 +547,17 @@ fn status_kib(pids: &[u32], field: &str) -> Option<u64> {
     total
 }
 
-/// utime + stime of the server's processes together, in ticks.
-fn server_cpu_ticks(pids: &[u32]) -> Option<u64> {
-    server_ticks(pids, process_cpu_ticks)
-}
-
-/// The kernel's part of [`server_cpu_ticks`] (stime): system calls (TCP,
-/// the registry's writes and fsyncs, waits) and the interrupts' work
-/// charged to the server.
-fn server_kernel_ticks(pids: &[u32]) -> Option<u64> {
-    server_ticks(pids, |who| process_ticks(who).map(|(_, system)| system))
-}
-
-fn server_ticks(pids: &[u32], ticks_of: impl Fn(&str) -> Option<u64>) -> Option<u64> {
+/// (utime, stime) of the server's processes together, in ticks, from one
+/// read of each process's /proc/PID/stat. The kernel's part (stime) is
+/// system calls (TCP, the registry's writes and fsyncs, waits) and the
+/// interrupts' work charged to the server.
+fn server_ticks(pids: &[u32]) -> Option<(u64, u64)> {
     pids.iter()
         .flat_map(|&pid| process_tree(pid))
-        .map(|member| ticks_of(&member.to_string()))
-        .try_fold(0, |total, ticks| ticks.map(|ticks| total + ticks))
+        .map(|member| process_ticks(&member.to_string()))
+        .try_fold((0, 0), |(user, system), ticks| {
+            ticks.map(|(more_user, more_system)| (user + more_user, system + more_system))
+        })
 }
 
 /// CPU ticks of every running PostgreSQL server process (command name
@@ -1385,8 +1379,7 @@ fn run(
     let load_before = loadavg();
     let machine_before = machine_ticks();
     let generator_before = process_cpu_ticks("self");
-    let server_before = server_cpu_ticks(&pids);
-    let server_kernel_before = server_kernel_ticks(&pids);
+    let server_before = server_ticks(&pids);
     let database_before = database_cpu_ticks();
     let demand_before = thread_demand(&pids);
     let began = Instant::now();
@@ -1452,8 +1445,7 @@ fn run(
     // Let the server finish what the last sessions left (the final registry
     // commit) before reading its CPU time; it is idle otherwise.
     std::thread::sleep(Duration::from_millis(250));
-    let server_after = server_cpu_ticks(&pids);
-    let server_kernel_after = server_kernel_ticks(&pids);
+    let server_after = server_ticks(&pids);
     let database_after = database_cpu_ticks();
     let demand_after = thread_demand(&pids);
     let rss_end = rss_kib(&pids);
@@ -1487,9 +1479,11 @@ fn run(
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / ticks),
         _ => None,
     };
-    let server_cpu =
-        delta(server_before, server_after).ok_or("cannot read the server's CPU time")?;
-    let server_kernel_cpu = delta(server_kernel_before, server_kernel_after);
+    let total = |ticks: Option<(u64, u64)>| ticks.map(|(user, system)| user + system);
+    let kernel = |ticks: Option<(u64, u64)>| ticks.map(|(_, system)| system);
+    let server_cpu = delta(total(server_before), total(server_after))
+        .ok_or("cannot read the server's CPU time")?;
+    let server_kernel_cpu = delta(kernel(server_before), kernel(server_after));
     let database_cpu = delta(database_before, database_after);
     let generator_cpu =
         delta(generator_before, generator_after).ok_or("cannot read this process's CPU time")?;
