@@ -69,6 +69,9 @@
 # waiting for a core, from /proc/PID/task/*/schedstat) more than 30% of the
 # cores' time. /proc/loadavg is printed at start and end: the load
 # generator, the server and anything else on the machine share its cores.
+# The phones' EC P-256 keys are made before each window, on every core (a
+# phone makes its own key), so the window holds the phones' protocol and
+# TLS only.
 # This is a benchmark, never a test: nothing here asserts a speed.
 set -eu
 cd "$(dirname "$0")/.."
