@@ -909,7 +909,7 @@ async fn enroll(
     phone_tls: &PhoneTls,
     device: String,
     auth_string: Option<&str>,
-    phone_key: Option<&[u8]>,
+    phone_key: &[u8],
 ) -> Result<(), String> {
     let fail = |what: &str, error: &dyn std::fmt::Display| format!("{what}: {error}");
     let credentials = match auth_string {
@@ -933,11 +933,9 @@ async fn enroll(
                     tls.send_plaintext(&frame).map_err(|e| e.to_string())
                 }
                 PhoneOutput::Need(PhoneDecision::GenerateKey(KeyRequest::Ec(Curve::P256))) => {
-                    match phone_key {
-                        Some(key) => session.answer_key(key.to_vec()),
-                        None => session.answer_key(generate_phone_key()?),
-                    }
-                    .map_err(|e| e.to_string())
+                    session
+                        .answer_key(phone_key.to_vec())
+                        .map_err(|e| e.to_string())
                 }
                 PhoneOutput::Need(PhoneDecision::StoreCertificate { .. }) => {
                     session.answer_store().map_err(|e| e.to_string())
@@ -1454,12 +1452,12 @@ fn run(
                 let mut errors: Vec<String> = Vec::new();
                 while began.elapsed() < duration {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= devices {
+                    // One key per registered device.
+                    let Some(phone_key) = phone_keys.get(index) else {
                         break;
-                    }
+                    };
                     let start = Instant::now();
                     let digits = strings.get(index).map(String::as_str);
-                    let phone_key = phone_keys.get(index).map(Vec::as_slice);
                     match enroll(address, &tls_config, device_name(index), digits, phone_key).await
                     {
                         Ok(()) => latencies.push(start.elapsed()),
